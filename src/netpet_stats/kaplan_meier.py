@@ -1,0 +1,224 @@
+"""Kaplan-Meier estimation with R ``survival`` conventions.
+
+The product-limit estimate and its event table come from lifelines
+(``KaplanMeierFitter``). The rest is written here because lifelines differs from
+R's ``survfit`` in ways a reader comparing with R would notice:
+
+* lifelines offers only the log-log ("exponential Greenwood") interval; R's
+  ``survfit(conf.type=)`` offers ``plain``, ``log`` (R's default), ``log-log``,
+  ``logit`` and ``arcsin``, all from the Greenwood variance;
+* lifelines' median is the first time S(t) <= 0.5; R's ``quantile.survfit``
+  takes the midpoint of a flat stretch lying exactly at the quantile, and reads
+  the quantile's confidence limits off the pointwise confidence curves;
+* numbers at risk at time t count subjects with time >= t (R ``summary.survfit``).
+
+All functions return tidy :class:`pandas.DataFrame` objects.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from lifelines import KaplanMeierFitter
+from scipy import stats
+
+CONF_TYPES = ("plain", "log", "log-log", "logit", "arcsin")
+#: Tolerance for "the curve is exactly at the quantile" (R: sqrt(.Machine$double.eps)).
+QUANTILE_TOL = float(np.sqrt(np.finfo(float).eps))
+
+
+def method_text(conf_type: str, conf_level: float) -> str:
+    """Short description of the estimator, for tables and the report."""
+    return (f"Kaplan-Meier; Greenwood variance; {conf_level:.0%} pointwise CI on the "
+            f"{conf_type} scale (R survfit conf.type='{conf_type}')")
+
+
+def confidence_limits(surv: np.ndarray, se_log: np.ndarray, conf_type: str,
+                      conf_level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise confidence limits for S(t) from the Greenwood standard error.
+
+    Matches R ``survival:::survfit_confint`` (survival >= 3.0) with
+    ``ulimit = TRUE``: ``se_log`` is the standard error of -log S(t), i.e.
+    ``survfit()$std.err``; limits are missing where the transform is undefined
+    (S = 0 for all but ``plain``; also S = 1 for ``log-log``).
+
+    Parameters
+    ----------
+    surv
+        Kaplan-Meier estimate S(t).
+    se_log
+        sqrt(sum d / (n (n - d))) up to t (Greenwood).
+    conf_type
+        One of ``plain``, ``log``, ``log-log``, ``logit``, ``arcsin``.
+    conf_level
+        Two-sided coverage.
+    """
+    if conf_type not in CONF_TYPES:
+        raise ValueError(f"conf_type must be one of {CONF_TYPES}, not {conf_type!r}")
+    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    p = np.asarray(surv, dtype=float)
+    se = np.asarray(se_log, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if conf_type == "plain":
+            half = z * se * p
+            lower, upper = np.maximum(p - half, 0.0), np.minimum(p + half, 1.0)
+        elif conf_type == "log":
+            xx = np.where(p == 0, np.nan, p)
+            lower = np.exp(np.log(xx) - z * se)
+            upper = np.minimum(np.exp(np.log(xx) + z * se), 1.0)
+        elif conf_type == "log-log":
+            xx = np.where((p == 0) | (p == 1), np.nan, p)
+            half = z * se / np.log(xx)
+            lower = np.exp(-np.exp(np.log(-np.log(xx)) - half))
+            upper = np.exp(-np.exp(np.log(-np.log(xx)) + half))
+        elif conf_type == "logit":
+            xx = np.where(p == 0, np.nan, p)
+            half = z * se * (1 + xx / (1 - xx))
+            logit = np.log(xx / (1 - xx))
+            lower = 1 - 1 / (1 + np.exp(logit - half))
+            upper = 1 - 1 / (1 + np.exp(logit + half))
+        else:  # arcsin
+            xx = np.where(p == 0, np.nan, p)
+            half = 0.5 * z * se * np.sqrt(xx / (1 - xx))
+            lower = np.sin(np.maximum(0.0, np.arcsin(np.sqrt(xx)) - half)) ** 2
+            upper = np.sin(np.minimum(np.pi / 2, np.arcsin(np.sqrt(xx)) + half)) ** 2
+    return lower, upper
+
+
+def km_table(time, event, conf_type: str = "log", conf_level: float = 0.95) -> pd.DataFrame:
+    """Kaplan-Meier curve at every distinct observed time, as R ``survfit``.
+
+    Parameters
+    ----------
+    time, event
+        Follow-up times (> 0) and event indicators (1 event, 0 censored).
+    conf_type, conf_level
+        See :func:`confidence_limits`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``time, n_risk, n_event, n_censor, surv, std_err, lower, upper`` where
+        ``std_err`` is R's ``std.err`` (standard error of the cumulative hazard,
+        Greenwood).
+    """
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event, dtype=float)
+    kmf = KaplanMeierFitter().fit(time, event)
+    et = kmf.event_table
+    et = et[et.index > 0] if (time > 0).all() else et  # lifelines adds a t = 0 entry row
+    n_risk = et["at_risk"].to_numpy(dtype=float)
+    n_event = et["observed"].to_numpy(dtype=float)
+    surv = kmf.survival_function_.loc[et.index].iloc[:, 0].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
+    std_err = np.sqrt(np.cumsum(term))
+    lower, upper = confidence_limits(surv, std_err, conf_type, conf_level)
+    return pd.DataFrame({
+        "time": et.index.to_numpy(dtype=float),
+        "n_risk": n_risk.astype(int),
+        "n_event": n_event.astype(int),
+        "n_censor": et["censored"].to_numpy(dtype=int),
+        "surv": surv,
+        "std_err": std_err,
+        "lower": lower,
+        "upper": upper,
+    })
+
+
+def _findq(times: np.ndarray, surv: np.ndarray, p: float, last_time: float) -> float:
+    """Time at which 1 - S first reaches ``p``, with R's rules for flats.
+
+    Behaves as ``survival:::findq`` (quantile.survfit.R): the quantile is where a
+    horizontal line at ``p`` meets the step function 1 - S; if the curve is flat
+    at exactly ``p`` (within ``QUANTILE_TOL``) the midpoint of the flat is taken,
+    and a flat at ``p`` that runs to the end of follow-up ends at the last
+    observed time. Missing values (undefined confidence limits) are skipped.
+    """
+    x = np.concatenate([[0.0], times])
+    y = np.concatenate([[0.0], 1.0 - surv])
+    keep = ~np.isnan(y)
+    x, y = x[keep], y[keep]
+    if p == 0:
+        return float(x[0])
+    if y.max() < p:
+        return np.nan
+    first = np.concatenate([[True], np.diff(y) != 0])  # drop censor-only repeats
+    x, y = x[first], y[first]
+    i1 = np.flatnonzero(y >= p - QUANTILE_TOL)
+    i2 = np.flatnonzero(y >= p + QUANTILE_TOL)
+    if i1.size == 0:
+        return np.nan
+    if i2.size == 0:
+        # Flat at p that runs to the end of follow-up (only possible within tol).
+        return float((x[i1[0]] + last_time) / 2) if abs(p - y[-1]) < QUANTILE_TOL else np.nan
+    return float((x[i1[0]] + x[i2[0]]) / 2)
+
+
+def km_quantiles(curve: pd.DataFrame, probs=(0.5,)) -> pd.DataFrame:
+    """Survival-time quantiles with confidence limits, as R ``quantile.survfit``.
+
+    The ``p``-th quantile is the time at which 1 - S(t) reaches ``p`` (the median
+    for p = 0.5); its lower and upper limits are the same quantity read off the
+    lower and upper pointwise confidence curves (Brookmeyer & Crowley 1982 by
+    test inversion, in the form R uses). Missing where a curve never reaches it.
+    """
+    times = curve["time"].to_numpy()
+    last = float(times[-1]) if len(times) else np.nan
+    rows = []
+    for p in probs:
+        rows.append({
+            "prob": p,
+            "quantile": _findq(times, curve["surv"].to_numpy(), p, last),
+            "lower": _findq(times, curve["lower"].to_numpy(), p, last),
+            "upper": _findq(times, curve["upper"].to_numpy(), p, last),
+        })
+    return pd.DataFrame(rows)
+
+
+def survival_at(curve: pd.DataFrame, time, event, at) -> pd.DataFrame:
+    """S(t), its CI and the number at risk at chosen times, as R ``summary(fit, times=)``.
+
+    The estimate at ``t`` is the last step at or before ``t``; the number at risk
+    counts subjects with time >= t. Times after the last observation give a
+    missing estimate (R drops them unless ``extend = TRUE``).
+    """
+    time = np.asarray(time, dtype=float)
+    ct = curve["time"].to_numpy()
+    rows = []
+    for t in at:
+        idx = np.searchsorted(ct, t, side="right") - 1
+        n_risk = int((time >= t).sum())
+        beyond = len(ct) == 0 or t > ct[-1]
+        if beyond:
+            s = lo = hi = se = np.nan
+        elif idx < 0:
+            s, se, lo, hi = 1.0, 0.0, 1.0, 1.0
+        else:
+            row = curve.iloc[idx]
+            s, se, lo, hi = row["surv"], row["std_err"], row["lower"], row["upper"]
+        n_event = int(((time <= t) & (np.asarray(event) == 1)).sum())
+        rows.append({"time": float(t), "n_risk": n_risk, "cum_events": n_event, "surv": s,
+                     "std_err": se, "lower": lo, "upper": hi})
+    return pd.DataFrame(rows)
+
+
+def numbers_at_risk(time, at) -> list[int]:
+    """Number with follow-up time >= t for each t (R's convention)."""
+    time = np.asarray(time, dtype=float)
+    return [int((time >= t).sum()) for t in at]
+
+
+def reverse_km_follow_up(time, event, conf_type: str = "log",
+                         conf_level: float = 0.95) -> dict:
+    """Median follow-up by the reverse Kaplan-Meier method (Schemper & Smith 1996).
+
+    Censoring is treated as the event: R ``quantile(survfit(Surv(time, 1 - event)
+    ~ 1), 0.5)``.
+    """
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event, dtype=float)
+    curve = km_table(time, 1 - event, conf_type, conf_level)
+    q = km_quantiles(curve, (0.5,)).iloc[0]
+    return {"median_follow_up": q["quantile"], "lower": q["lower"], "upper": q["upper"],
+            "n": int(time.size), "n_censored": int((event == 0).sum())}

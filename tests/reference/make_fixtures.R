@@ -1,0 +1,272 @@
+# Reference values from R's survival package for the netpet-stats test suite.
+#
+# Regenerate every fixture (from the repository root):
+#     Rscript tests/reference/make_fixtures.R
+# Needs: r-base-core, r-cran-survival, r-cran-jsonlite (Debian packages).
+# Output: tests/reference/fixtures/survival_reference.json and the exported
+# public data sets in tests/reference/data/. CI does not need R: the outputs are
+# committed and the Python tests compare against them.
+#
+# Each entry records the R call that defines it in its "call" field.
+
+suppressPackageStartupMessages({
+  library(survival)
+  library(jsonlite)
+})
+
+out_dir <- "tests/reference/fixtures"
+data_dir <- "tests/reference/data"
+dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
+
+# ---------------------------------------------------------------- data sets
+read_synthetic <- function() {
+  coh <- read.csv("data/synthetic/cohort.csv", stringsAsFactors = FALSE)
+  grp <- ifelse(coh$netpet == "P1", "P1",
+         ifelse(coh$netpet %in% c("P2", "P3", "P4", "P4a", "P4b"), "P2-4",
+         ifelse(coh$netpet == "P5", "P5", NA)))
+  data.frame(
+    time_os = coh$os_months, event_os = coh$os_event,
+    time_ttp = coh$ttp_months, event_ttp = coh$ttp_event,
+    group = factor(grp, levels = c("P1", "P2-4", "P5")),
+    grade = factor(ifelse(coh$who_grade == "", NA, coh$who_grade), levels = c("G1", "G2", "G3")),
+    ki67 = coh$ki67_percent, age = coh$age_at_diagnosis,
+    extrahepatic = as.integer(coh$extrahepatic_disease == "yes"),
+    centre = coh$centre, stringsAsFactors = FALSE)
+}
+syn <- read_synthetic()
+syn <- syn[!is.na(syn$group), ]
+
+# Public data sets shipped with survival, exported with provenance.
+lung_x <- with(survival::lung, data.frame(
+  time = time, event = status - 1, sex = sex, age = age, ph_ecog = ph.ecog, inst = inst))
+write.csv(lung_x, file.path(data_dir, "lung.csv"), row.names = FALSE, na = "")
+vet_x <- with(survival::veteran, data.frame(
+  time = time, event = status, trt = trt, celltype = as.character(celltype),
+  karno = karno, age = age))
+write.csv(vet_x, file.path(data_dir, "veteran.csv"), row.names = FALSE, na = "")
+writeLines(c(
+  "Exported by tests/reference/make_fixtures.R from R's survival package:",
+  "  lung.csv    <- survival::lung    (NCCTG lung cancer; Loprinzi et al., J Clin Oncol 1994)",
+  "                 event = status - 1; ph_ecog = ph.ecog",
+  "  veteran.csv <- survival::veteran (Veterans' Administration lung cancer trial;",
+  "                 Kalbfleisch & Prentice 1980)",
+  paste0("survival version ", as.character(packageVersion("survival")),
+         ", ", R.version.string)), file.path(data_dir, "PROVENANCE.txt"))
+
+tiny <- read.csv(file.path(data_dir, "tiny.csv"), stringsAsFactors = FALSE)
+edge <- read.csv(file.path(data_dir, "edge_cases.csv"), stringsAsFactors = FALSE)
+
+# ---------------------------------------------------------------- helpers
+num <- function(x) { x <- as.numeric(x); x[!is.finite(x)] <- NA; x }
+
+km_entry <- function(dataset, label, time, event, conf_type) {
+  fit <- survfit(Surv(time, event) ~ 1, conf.type = conf_type)
+  q <- quantile(fit, probs = c(0.25, 0.5, 0.75))
+  s <- summary(fit, times = c(1, 2, 3, 12, 24, 36, 60), extend = FALSE)
+  list(dataset = dataset, subset = label, conf_type = conf_type,
+       call = sprintf("survfit(Surv(time, event) ~ 1, conf.type = '%s'); quantile(fit, c(.25,.5,.75)); summary(fit, times = c(1,2,3,12,24,36,60))", conf_type),
+       time = fit$time, n_risk = fit$n.risk, n_event = fit$n.event, n_censor = fit$n.censor,
+       surv = fit$surv, std_err = num(fit$std.err), lower = num(fit$lower), upper = num(fit$upper),
+       quantile_probs = c(0.25, 0.5, 0.75),
+       quantile = num(q$quantile), quantile_lower = num(q$lower), quantile_upper = num(q$upper),
+       summary_time = s$time, summary_n_risk = s$n.risk, summary_surv = s$surv,
+       summary_lower = num(s$lower), summary_upper = num(s$upper))
+}
+
+reverse_km_entry <- function(dataset, label, time, event) {
+  fit <- survfit(Surv(time, 1 - event) ~ 1)
+  q <- quantile(fit, probs = 0.5)
+  list(dataset = dataset, subset = label,
+       call = "quantile(survfit(Surv(time, 1 - event) ~ 1), 0.5)",
+       median = num(q$quantile), lower = num(q$lower), upper = num(q$upper))
+}
+
+logrank_entry <- function(dataset, label, time, event, group, strata = NULL) {
+  g <- factor(group)
+  if (is.null(strata)) {
+    sd <- survdiff(Surv(time, event) ~ g)
+    call <- "survdiff(Surv(time, event) ~ group)"
+    # Trend: score test of coxph(ties = 'exact') on the numeric group code
+    tr <- coxph(Surv(time, event) ~ as.numeric(g), ties = "exact")
+  } else {
+    sd <- survdiff(Surv(time, event) ~ g + strata(strata))
+    call <- "survdiff(Surv(time, event) ~ group + strata(centre))"
+    tr <- coxph(Surv(time, event) ~ as.numeric(g) + strata(strata), ties = "exact")
+  }
+  obs <- if (is.matrix(sd$obs)) rowSums(sd$obs) else sd$obs
+  exp <- if (is.matrix(sd$exp)) rowSums(sd$exp) else sd$exp
+  list(dataset = dataset, subset = label, stratified = !is.null(strata), call = call,
+       groups = levels(g), chisq = sd$chisq, df = length(levels(g)) - 1,
+       p = pchisq(sd$chisq, length(levels(g)) - 1, lower.tail = FALSE),
+       observed = obs, expected = exp, variance = sd$var,
+       trend_call = "coxph(Surv(time, event) ~ as.numeric(group) [+ strata(centre)], ties = 'exact')$score",
+       trend_chisq = tr$score,
+       trend_p = pchisq(tr$score, 1, lower.tail = FALSE))
+}
+
+cox_control <- coxph.control(eps = 1e-12, toler.chol = 1e-14, iter.max = 100)
+
+cox_entry <- function(dataset, label, formula, data, call_text) {
+  fit <- coxph(formula, data = data, ties = "efron", control = cox_control)
+  sm <- summary(fit)
+  # Likelihood-ratio test of each term, as drop1(fit, test = "Chisq"): refit
+  # without the term on the same complete cases and compare log-likelihoods.
+  labels <- attr(terms(formula), "term.labels")
+  labels <- labels[!grepl("^strata\\(", labels)]
+  cc <- data[complete.cases(model.frame(formula, data = data, na.action = na.pass)), ]
+  drop_lrt <- sapply(labels, function(tl) {
+    if (length(labels) < 2) return(2 * (fit$loglik[2] - fit$loglik[1]))
+    red <- coxph(update(formula, as.formula(paste(". ~ . -", tl))), data = cc,
+                 ties = "efron", control = cox_control)
+    2 * (fit$loglik[2] - red$loglik[2])
+  })
+  list(dataset = dataset, subset = label, call = call_text,
+       terms = labels,
+       coef_names = names(coef(fit)), coef = unname(coef(fit)),
+       se = unname(sqrt(diag(vcov(fit)))), p = unname(sm$coefficients[, "Pr(>|z|)"]),
+       loglik = fit$loglik, n = fit$n, nevent = fit$nevent,
+       # summary.coxph() rounds its printed tests; take the unrounded values.
+       lrt = 2 * (fit$loglik[2] - fit$loglik[1]), lrt_df = length(coef(fit)),
+       wald = unname(fit$wald.test), score = unname(fit$score),
+       drop1_call = "2 * (logLik(fit) - logLik(update(fit, . ~ . - term))), as drop1(fit, test = 'Chisq')",
+       drop1_terms = labels, drop1_lrt = unname(drop_lrt),
+       concordance = unname(fit$concordance["concordance"]),
+       concordance_se = unname(fit$concordance["std"]))
+}
+
+conc_entry <- function(dataset, label, time, event, x, strata = NULL, ymax = NULL) {
+  if (is.null(strata)) {
+    cf <- concordance(Surv(time, event) ~ x, reverse = TRUE, ymax = ymax)
+    call <- "concordance(Surv(time, event) ~ x, reverse = TRUE)"
+  } else {
+    cf <- concordance(Surv(time, event) ~ x + strata(strata), reverse = TRUE, ymax = ymax)
+    call <- "concordance(Surv(time, event) ~ x + strata(centre), reverse = TRUE)"
+  }
+  if (!is.null(ymax)) call <- paste0(call, sprintf(" with ymax = %g", ymax))
+  list(dataset = dataset, subset = label, call = call, ymax = if (is.null(ymax)) NA else ymax,
+       c = unname(cf$concordance), se = sqrt(unname(cf$var)),
+       count = as.list(if (is.matrix(cf$count)) colSums(cf$count) else cf$count))
+}
+
+# ---------------------------------------------------------------- KM
+km <- list(); rkm <- list(); lr <- list(); cx <- list(); cc <- list(); fe <- list()
+conf_types <- c("plain", "log", "log-log", "logit", "arcsin")
+for (ct in conf_types) {
+  for (ep in c("os", "ttp")) for (g in levels(syn$group)) {
+    d <- syn[syn$group == g, ]
+    km[[length(km) + 1]] <- km_entry("synthetic", paste(ep, g, sep = ":"),
+                                     d[[paste0("time_", ep)]], d[[paste0("event_", ep)]], ct)
+  }
+  km[[length(km) + 1]] <- km_entry("tiny", "all", tiny$time, tiny$event, ct)
+  for (cs in unique(edge$case)) {
+    d <- edge[edge$case == cs, ]
+    km[[length(km) + 1]] <- km_entry("edge_cases", cs, d$time, d$event, ct)
+  }
+  km[[length(km) + 1]] <- km_entry("lung", "all", lung_x$time, lung_x$event, ct)
+  km[[length(km) + 1]] <- km_entry("veteran", "trt2", vet_x$time[vet_x$trt == 2],
+                                   vet_x$event[vet_x$trt == 2], ct)
+}
+for (ep in c("os", "ttp")) for (g in c("all", levels(syn$group))) {
+  d <- if (g == "all") syn else syn[syn$group == g, ]
+  rkm[[length(rkm) + 1]] <- reverse_km_entry("synthetic", paste(ep, g, sep = ":"),
+                                             d[[paste0("time_", ep)]], d[[paste0("event_", ep)]])
+}
+rkm[[length(rkm) + 1]] <- reverse_km_entry("lung", "all", lung_x$time, lung_x$event)
+
+# ---------------------------------------------------------------- log-rank
+for (ep in c("os", "ttp")) {
+  t <- syn[[paste0("time_", ep)]]; e <- syn[[paste0("event_", ep)]]
+  lr[[length(lr) + 1]] <- logrank_entry("synthetic", ep, t, e, syn$group)
+  lr[[length(lr) + 1]] <- logrank_entry("synthetic", ep, t, e, syn$group, syn$centre)
+  for (pair in list(c("P1", "P2-4"), c("P1", "P5"), c("P2-4", "P5"))) {
+    m <- syn$group %in% pair
+    lr[[length(lr) + 1]] <- logrank_entry("synthetic", paste(ep, paste(pair, collapse = "|"), sep = ":"),
+                                          t[m], e[m], droplevels(syn$group[m]))
+  }
+}
+lr[[length(lr) + 1]] <- logrank_entry("tiny", "all", tiny$time, tiny$event, tiny$group)
+lr[[length(lr) + 1]] <- logrank_entry("tiny", "all", tiny$time, tiny$event, tiny$group, tiny$centre)
+d <- edge[edge$case == "all_censored_group", ]
+lr[[length(lr) + 1]] <- logrank_entry("edge_cases", "all_censored_group", d$time, d$event, d$group)
+lr[[length(lr) + 1]] <- logrank_entry("veteran", "celltype", vet_x$time, vet_x$event, vet_x$celltype)
+lr[[length(lr) + 1]] <- logrank_entry("lung", "ph_ecog", lung_x$time[!is.na(lung_x$ph_ecog)],
+                                      lung_x$event[!is.na(lung_x$ph_ecog)],
+                                      lung_x$ph_ecog[!is.na(lung_x$ph_ecog)])
+
+# ---------------------------------------------------------------- Cox
+for (ep in c("os", "ttp")) {
+  d <- syn
+  d$time <- d[[paste0("time_", ep)]]; d$event <- d[[paste0("event_", ep)]]
+  d$age10 <- d$age / 10
+  d$log2ki67 <- log2(pmax(d$ki67, 1))
+  cx[[length(cx) + 1]] <- cox_entry("synthetic", paste0(ep, ":primary"),
+    Surv(time, event) ~ group + grade + age10 + extrahepatic + strata(centre), d,
+    "coxph(Surv(time, event) ~ group + grade + I(age/10) + extrahepatic + strata(centre), ties = 'efron')")
+  cx[[length(cx) + 1]] <- cox_entry("synthetic", paste0(ep, ":ki67"),
+    Surv(time, event) ~ group + log2ki67 + age10 + extrahepatic + strata(centre), d,
+    "coxph(Surv(time, event) ~ group + log2(pmax(ki67, 1)) + I(age/10) + extrahepatic + strata(centre))")
+  cx[[length(cx) + 1]] <- cox_entry("synthetic", paste0(ep, ":centre_covariate"),
+    Surv(time, event) ~ group + grade + age10 + extrahepatic + centre, d,
+    "coxph(Surv(time, event) ~ group + grade + I(age/10) + extrahepatic + centre)")
+  for (v in c("group", "grade", "log2ki67", "age10", "extrahepatic")) {
+    f <- as.formula(paste("Surv(time, event) ~", v))
+    cx[[length(cx) + 1]] <- cox_entry("synthetic", paste0(ep, ":univariable_", v), f, d,
+                                      paste0("coxph(Surv(time, event) ~ ", v, ")"))
+  }
+}
+cx[[length(cx) + 1]] <- cox_entry("tiny", "x", Surv(time, event) ~ x, tiny,
+                                  "coxph(Surv(time, event) ~ x)")
+cx[[length(cx) + 1]] <- cox_entry("tiny", "x_strata", Surv(time, event) ~ x + strata(centre), tiny,
+                                  "coxph(Surv(time, event) ~ x + strata(centre))")
+cx[[length(cx) + 1]] <- cox_entry("lung", "age_sex_ecog", Surv(time, event) ~ age + sex + ph_ecog,
+                                  lung_x, "coxph(Surv(time, event) ~ age + sex + ph_ecog)")
+cx[[length(cx) + 1]] <- cox_entry("lung", "age_sex_strata_inst",
+                                  Surv(time, event) ~ age + sex + strata(inst), lung_x,
+                                  "coxph(Surv(time, event) ~ age + sex + strata(inst))")
+
+# ---------------------------------------------------------------- concordance
+for (ep in c("os", "ttp")) {
+  t <- syn[[paste0("time_", ep)]]; e <- syn[[paste0("event_", ep)]]
+  cc[[length(cc) + 1]] <- conc_entry("synthetic", paste0(ep, ":netpet_group"), t, e, as.numeric(syn$group))
+  m <- !is.na(syn$grade)
+  cc[[length(cc) + 1]] <- conc_entry("synthetic", paste0(ep, ":grade"), t[m], e[m], as.numeric(syn$grade[m]))
+  m <- !is.na(syn$ki67)
+  cc[[length(cc) + 1]] <- conc_entry("synthetic", paste0(ep, ":ki67"), t[m], e[m], syn$ki67[m])
+  cc[[length(cc) + 1]] <- conc_entry("synthetic", paste0(ep, ":netpet_group_by_centre"), t, e,
+                                     as.numeric(syn$group), syn$centre)
+  cc[[length(cc) + 1]] <- conc_entry("synthetic", paste0(ep, ":netpet_group_ymax36"), t, e,
+                                     as.numeric(syn$group), ymax = 36)
+}
+cc[[length(cc) + 1]] <- conc_entry("tiny", "x", tiny$time, tiny$event, tiny$x)
+cc[[length(cc) + 1]] <- conc_entry("tiny", "x_by_centre", tiny$time, tiny$event, tiny$x, tiny$centre)
+cc[[length(cc) + 1]] <- conc_entry("lung", "age", lung_x$time, lung_x$event, lung_x$age)
+cc[[length(cc) + 1]] <- conc_entry("veteran", "karno", vet_x$time, vet_x$event, -vet_x$karno)
+
+# ---------------------------------------------------------------- association
+m <- !is.na(syn$grade)
+tab <- table(syn$group[m], syn$grade[m])
+fe[[1]] <- list(dataset = "synthetic", subset = "group_x_grade",
+                call = "fisher.test(table(group, grade), workspace = 2e8); chisq.test(correct = FALSE)",
+                table = unclass(as.matrix(tab)),
+                fisher_p = fisher.test(tab, workspace = 2e8)$p.value,
+                chisq = unname(chisq.test(tab, correct = FALSE)$statistic),
+                chisq_p = chisq.test(tab, correct = FALSE)$p.value)
+small <- matrix(c(3, 1, 0, 2, 4, 1, 0, 2, 5), nrow = 3)
+fe[[2]] <- list(dataset = "hand", subset = "3x3_small", call = "fisher.test(matrix)",
+                table = small, fisher_p = fisher.test(small)$p.value,
+                chisq = unname(suppressWarnings(chisq.test(small, correct = FALSE))$statistic),
+                chisq_p = suppressWarnings(chisq.test(small, correct = FALSE))$p.value)
+two <- matrix(c(8, 2, 1, 5), nrow = 2)
+fe[[3]] <- list(dataset = "hand", subset = "2x2", call = "fisher.test(matrix)", table = two,
+                fisher_p = fisher.test(two)$p.value,
+                chisq = unname(suppressWarnings(chisq.test(two, correct = FALSE))$statistic),
+                chisq_p = suppressWarnings(chisq.test(two, correct = FALSE))$p.value)
+
+result <- list(
+  generated_by = "tests/reference/make_fixtures.R",
+  r_version = R.version.string,
+  survival_version = as.character(packageVersion("survival")),
+  km = km, reverse_km = rkm, logrank = lr, cox = cx, concordance = cc, association = fe)
+writeLines(toJSON(result, digits = NA, na = "null", auto_unbox = TRUE, pretty = TRUE),
+           file.path(out_dir, "survival_reference.json"))
+cat("wrote", file.path(out_dir, "survival_reference.json"), "\n")

@@ -1,0 +1,254 @@
+"""Agreement with R's survival package (fixtures from tests/reference/make_fixtures.R).
+
+Tolerances: estimates 1e-6 relative (the fixtures carry 15 significant digits;
+Cox fits in both languages are converged to 1e-12), p-values 1e-8 absolute.
+Cox coefficients are compared at 1e-6 absolute+relative because two
+independent Newton-Raphson fits agree only to their convergence tolerance.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from netpet_stats import association, concordance, cox, kaplan_meier, logrank
+
+HERE = Path(__file__).parent
+REF = json.loads((HERE / "reference" / "fixtures" / "survival_reference.json").read_text())
+DATA = HERE / "reference" / "data"
+ROOT = HERE.parent
+RTOL = 1e-6
+PTOL = 1e-8
+
+
+def _synthetic() -> pd.DataFrame:
+    coh = pd.read_csv(ROOT / "data" / "synthetic" / "cohort.csv")
+    group = coh["netpet"].map(lambda s: "P1" if s == "P1" else "P5" if s == "P5" else
+                              ("P2-4" if s in ("P2", "P3", "P4", "P4a", "P4b") else None))
+    frame = pd.DataFrame({
+        "time_os": coh["os_months"], "event_os": coh["os_event"],
+        "time_ttp": coh["ttp_months"], "event_ttp": coh["ttp_event"],
+        "group": group, "grade": coh["who_grade"], "ki67": coh["ki67_percent"],
+        "age": coh["age_at_diagnosis"].astype(float),
+        "extrahepatic": (coh["extrahepatic_disease"] == "yes").astype(float),
+        "centre": coh["centre"],
+    })
+    return frame[frame["group"].notna()].reset_index(drop=True)
+
+
+SYN = _synthetic()
+TINY = pd.read_csv(DATA / "tiny.csv")
+EDGE = pd.read_csv(DATA / "edge_cases.csv")
+LUNG = pd.read_csv(DATA / "lung.csv")
+VET = pd.read_csv(DATA / "veteran.csv")
+
+
+def _km_data(entry):
+    ds, sub = entry["dataset"], entry["subset"]
+    if ds == "synthetic":
+        ep, g = sub.split(":")
+        d = SYN[SYN["group"] == g]
+        return d[f"time_{ep}"], d[f"event_{ep}"]
+    if ds == "tiny":
+        return TINY["time"], TINY["event"]
+    if ds == "edge_cases":
+        d = EDGE[EDGE["case"] == sub]
+        return d["time"], d["event"]
+    if ds == "lung":
+        return LUNG["time"], LUNG["event"]
+    if ds == "veteran":
+        d = VET[VET["trt"] == 2]
+        return d["time"], d["event"]
+    raise KeyError(ds)
+
+
+def _arr(values):
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _close(actual, expected, rtol=RTOL, atol=1e-12):
+    # The fixture writer stores R's non-finite values (Inf, NaN, NA) as null.
+    actual = np.asarray(actual, float)
+    actual = np.where(np.isfinite(actual), actual, np.nan)
+    np.testing.assert_allclose(actual, _arr(np.atleast_1d(expected)),
+                               rtol=rtol, atol=atol, equal_nan=True)
+
+
+@pytest.mark.parametrize("entry", REF["km"], ids=lambda e: f"{e['dataset']}-{e['subset']}-{e['conf_type']}")
+def test_kaplan_meier_matches_survfit(entry):
+    time, event = _km_data(entry)
+    curve = kaplan_meier.km_table(time, event, entry["conf_type"])
+    _close(curve["time"], entry["time"])
+    _close(curve["n_risk"], entry["n_risk"])
+    _close(curve["n_event"], entry["n_event"])
+    _close(curve["n_censor"], entry["n_censor"])
+    _close(curve["surv"], entry["surv"])
+    _close(curve["std_err"], entry["std_err"])
+    _close(curve["lower"], entry["lower"])
+    _close(curve["upper"], entry["upper"])
+    q = kaplan_meier.km_quantiles(curve, entry["quantile_probs"])
+    _close(q["quantile"], entry["quantile"])
+    _close(q["lower"], entry["quantile_lower"])
+    _close(q["upper"], entry["quantile_upper"])
+    at = kaplan_meier.survival_at(curve, time, event, entry["summary_time"])
+    _close(at["n_risk"], entry["summary_n_risk"])
+    _close(at["surv"], entry["summary_surv"])
+    _close(at["lower"], entry["summary_lower"])
+    _close(at["upper"], entry["summary_upper"])
+
+
+@pytest.mark.parametrize("entry", REF["reverse_km"], ids=lambda e: f"{e['dataset']}-{e['subset']}")
+def test_reverse_km_follow_up(entry):
+    if entry["dataset"] == "lung":
+        time, event = LUNG["time"], LUNG["event"]
+    else:
+        ep, g = entry["subset"].split(":")
+        d = SYN if g == "all" else SYN[SYN["group"] == g]
+        time, event = d[f"time_{ep}"], d[f"event_{ep}"]
+    fu = kaplan_meier.reverse_km_follow_up(time, event)
+    _close([fu["median_follow_up"], fu["lower"], fu["upper"]],
+           [entry["median"], entry["lower"], entry["upper"]])
+
+
+def _lr_data(entry):
+    ds, sub = entry["dataset"], entry["subset"]
+    if ds == "synthetic":
+        parts = sub.split(":")
+        ep = parts[0]
+        d = SYN
+        if len(parts) == 2:
+            d = SYN[SYN["group"].isin(parts[1].split("|"))]
+        return d[f"time_{ep}"], d[f"event_{ep}"], d["group"], d["centre"]
+    if ds == "tiny":
+        return TINY["time"], TINY["event"], TINY["group"], TINY["centre"]
+    if ds == "edge_cases":
+        d = EDGE[EDGE["case"] == sub]
+        return d["time"], d["event"], d["group"], d["centre"]
+    if ds == "veteran":
+        return VET["time"], VET["event"], VET["celltype"], None
+    if ds == "lung":
+        d = LUNG.dropna(subset=["ph_ecog"])
+        return d["time"], d["event"], d["ph_ecog"].astype(int).astype(str), None
+    raise KeyError(ds)
+
+
+@pytest.mark.parametrize("entry", REF["logrank"],
+                         ids=lambda e: f"{e['dataset']}-{e['subset']}-strat{e['stratified']}")
+def test_logrank_matches_survdiff(entry):
+    time, event, group, centre = _lr_data(entry)
+    groups = [str(g) for g in entry["groups"]]
+    group = group.astype(str)
+    strata = centre if entry["stratified"] else None
+    res = logrank.logrank_test(time, event, group, strata, groups)
+    _close(res["chisq"], entry["chisq"])
+    _close(res["p"], entry["p"], rtol=0, atol=PTOL)
+    comp = res["components"]
+    _close(comp.observed, entry["observed"])
+    _close(comp.expected, entry["expected"])
+    _close(comp.variance.ravel(), np.asarray(entry["variance"], float).ravel(), atol=1e-10)
+    trend = logrank.logrank_trend_test(time, event, group, strata, groups)
+    _close(trend["chisq"], entry["trend_chisq"])
+    _close(trend["p"], entry["trend_p"], rtol=0, atol=PTOL)
+
+
+def _cox_case(entry):
+    ds, sub = entry["dataset"], entry["subset"]
+    cfg = {"group": {"type": "categorical", "levels": ["P1", "P2-4", "P5"]},
+           "grade": {"type": "categorical", "levels": ["G1", "G2", "G3"]},
+           "age10": {"type": "continuous"}, "log2ki67": {"type": "continuous"},
+           "extrahepatic": {"type": "binary"}, "centre": {"type": "categorical"},
+           "x": {"type": "continuous"}, "age": {"type": "continuous"},
+           "sex": {"type": "continuous"}, "ph_ecog": {"type": "continuous"}}
+    if ds == "synthetic":
+        ep, model = sub.split(":")
+        d = SYN.copy()
+        d["age10"] = d["age"] / 10
+        d["log2ki67"] = np.log2(np.maximum(d["ki67"], 1))
+        covs, strata = {
+            "primary": (["group", "grade", "age10", "extrahepatic"], ["centre"]),
+            "ki67": (["group", "log2ki67", "age10", "extrahepatic"], ["centre"]),
+            "centre_covariate": (["group", "grade", "age10", "extrahepatic", "centre"], []),
+        }.get(model, ([model.removeprefix("univariable_")], []))
+        return d, f"time_{ep}", f"event_{ep}", covs, strata, cfg
+    if ds == "tiny":
+        return TINY, "time", "event", ["x"], (["centre"] if sub == "x_strata" else []), cfg
+    if ds == "lung":
+        if sub == "age_sex_ecog":
+            return LUNG, "time", "event", ["age", "sex", "ph_ecog"], [], cfg
+        return LUNG.dropna(subset=["inst"]), "time", "event", ["age", "sex"], ["inst"], cfg
+    raise KeyError(ds)
+
+
+@pytest.mark.parametrize("entry", REF["cox"], ids=lambda e: f"{e['dataset']}-{e['subset']}")
+def test_cox_matches_coxph(entry):
+    d, tcol, ecol, covs, strata, cfg = _cox_case(entry)
+    res = cox.fit_cox(d, tcol, ecol, covs, strata, cfg)
+    assert res.n == entry["n"] and res.events == entry["nevent"]
+    _close(res.coefficients["coef"], entry["coef"], rtol=1e-6, atol=1e-7)
+    _close(res.coefficients["se"], entry["se"], rtol=1e-6)
+    _close(res.coefficients["p"], entry["p"], rtol=1e-6, atol=PTOL)
+    tests = res.tests.set_index(["test", "term"])
+    _close(tests.loc[("likelihood ratio", "(model)"), "chisq"], entry["lrt"])
+    _close(tests.loc[("Wald", "(model)"), "chisq"], entry["wald"])
+    _close(tests.loc[("score (log-rank)", "(model)"), "chisq"], entry["score"])
+    _close([tests["loglik_null"].iloc[0], tests["loglik"].iloc[0]], entry["loglik"])
+    if len(covs) > 1:
+        got = [tests.loc[("likelihood ratio", c), "chisq"] for c in covs]
+        _close(got, entry["drop1_lrt"], rtol=1e-6, atol=1e-8)
+    # concordance of the fitted linear predictor, as R's fit$concordance
+    lp = res.design.to_numpy() @ res.beta
+    c = concordance.harrell_c(res.frame["__time"], res.frame["__event"], lp,
+                              strata=res.stratum, reverse=True)
+    _close([c["c"], c["se"]], [entry["concordance"], entry["concordance_se"]])
+
+
+def _conc_data(entry):
+    ds, sub = entry["dataset"], entry["subset"]
+    if ds == "synthetic":
+        ep, what = sub.split(":")
+        d = SYN
+        codes = {"P1": 1, "P2-4": 2, "P5": 3, "G1": 1, "G2": 2, "G3": 3}
+        if what.startswith("netpet_group"):
+            x = d["group"].map(codes)
+        elif what == "grade":
+            d = d.dropna(subset=["grade"])
+            x = d["grade"].map(codes)
+        else:
+            d = d.dropna(subset=["ki67"])
+            x = d["ki67"]
+        strata = d["centre"] if what.endswith("by_centre") else None
+        return d[f"time_{ep}"], d[f"event_{ep}"], x, strata
+    if ds == "tiny":
+        return TINY["time"], TINY["event"], TINY["x"], TINY["centre"] if "centre" in sub else None
+    if ds == "lung":
+        return LUNG["time"], LUNG["event"], LUNG["age"], None
+    if ds == "veteran":
+        return VET["time"], VET["event"], -VET["karno"], None
+    raise KeyError(ds)
+
+
+@pytest.mark.parametrize("entry", REF["concordance"], ids=lambda e: f"{e['dataset']}-{e['subset']}")
+def test_concordance_matches_r(entry):
+    time, event, x, strata = _conc_data(entry)
+    ymax = entry["ymax"]
+    res = concordance.harrell_c(time, event, x, strata=strata, reverse=True, ymax=ymax)
+    _close(res["c"], entry["c"])
+    _close(res["se"], entry["se"])
+    count = entry["count"]
+    _close([res["concordant"], res["discordant"], res["tied_x"]],
+           [count["concordant"], count["discordant"], count["tied.x"]])
+
+
+@pytest.mark.parametrize("entry", REF["association"], ids=lambda e: e["subset"])
+def test_association_matches_r(entry):
+    table = np.asarray(entry["table"], dtype=int)
+    exact = association.fisher_exact_rxc(table)
+    assert "exact" in exact["method"] and "Monte Carlo" not in exact["method"]
+    _close(exact["p"], entry["fisher_p"], rtol=1e-6, atol=1e-12)
+    from scipy import stats
+    chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
+    _close([chi2, p], [entry["chisq"], entry["chisq_p"]])
