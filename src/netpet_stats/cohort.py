@@ -27,6 +27,10 @@ MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", ".", "missin
 REQUIRED = ("patient_id", "centre")
 IDENTIFIER_COLUMNS = frozenset({"patient_id"})
 GRADES = ("G1", "G2", "G3")
+#: Plain names of canonical columns, for messages and the exclusions ledger.
+VARIABLE_NAMES = {"grade": "WHO grade", "ki67": "Ki-67", "age": "age", "sex": "sex",
+                  "extrahepatic": "extrahepatic disease", "centre": "centre",
+                  "primary_site": "primary site"}
 SEXES = ("F", "M")
 
 
@@ -408,7 +412,6 @@ def exclusion_ledger(data: pd.DataFrame, config: dict) -> pd.DataFrame:
     listed again for the individual analyses.
     """
     records = []
-    cov_cfg = config["covariates"]
     no_group = data["netpet_group"].isna()
     for row, score, bad in zip(data["row"], data["netpet"], no_group):
         if bad:
@@ -428,7 +431,7 @@ def exclusion_ledger(data: pd.DataFrame, config: dict) -> pd.DataFrame:
             for row_idx in data.index[base_ok]:
                 missing = [c for c in needed if pd.isna(data.at[row_idx, c])]
                 if missing:
-                    labels = ", ".join(cov_cfg.get(c, {}).get("label", c) for c in missing)
+                    labels = ", ".join(VARIABLE_NAMES.get(c, c) for c in missing)
                     records.append((int(data.at[row_idx, "row"]), f"{ep}:{name}",
                                     f"missing {labels}"))
     ledger = pd.DataFrame(records, columns=["row", "analysis", "reason"])

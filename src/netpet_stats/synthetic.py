@@ -188,7 +188,7 @@ def calibrate_group_effects(endpoint: str, n_mc: int = 400_000, seed: int = 1) -
     return with_params(round(log_scale, 4), round(b24, 4), round(b5, 4))
 
 
-def generate_cohort(seed: int = 20230214, centre_sizes: tuple[int, ...] = CENTRE_SIZES_319,
+def generate_cohort(seed: int = 38, centre_sizes: tuple[int, ...] = CENTRE_SIZES_319,
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generate the patient-level cohort and the lesion-level table.
 
@@ -282,3 +282,16 @@ def _generate_lesions(rng, ids, scores) -> pd.DataFrame:
             rows.append((pid, f"L{j}", s, f, a))
     return pd.DataFrame(rows, columns=["patient_id", "lesion_id", "sstr_positive",
                                        "fdg_positive", "fdg_vs_sstr"])
+
+
+def write_synthetic(outdir: str = "data/synthetic", seed: int = 38) -> list:
+    """Write ``cohort.csv`` and ``lesions.csv`` (byte-stable formatting)."""
+    from pathlib import Path
+
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    cohort, lesions = generate_cohort(seed=seed)
+    paths = [out / "cohort.csv", out / "lesions.csv"]
+    cohort.to_csv(paths[0], index=False, float_format="%.10g", lineterminator="\n")
+    lesions.to_csv(paths[1], index=False, lineterminator="\n")
+    return paths

@@ -1,0 +1,34 @@
+# netpet-stats: reproducible validation analysis of the NETPET score.
+#
+#     snakemake --cores 2                              # bundled synthetic cohort
+#     snakemake --cores 2 --configfile my_config.yaml  # your cohort
+#
+# Rules live in workflow/rules/ (one concern per file) and call the
+# netpet_stats package through workflow/scripts/run_step.py.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/cohort.smk"
+include: "workflow/rules/kaplan_meier.smk"
+include: "workflow/rules/logrank.smk"
+include: "workflow/rules/cox.smk"
+include: "workflow/rules/concordance.smk"
+include: "workflow/rules/association.smk"
+include: "workflow/rules/table1.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

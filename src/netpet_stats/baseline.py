@@ -1,0 +1,61 @@
+"""Baseline characteristics (Table 1) by group, with missing counts.
+
+Built with ``tableone`` (Pollard et al., JAMIA Open 2018): continuous variables
+as median [Q1, Q3], categorical as n (%) of non-missing, a ``Missing`` column
+with the count of missing values per variable.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+
+def table_one(data: pd.DataFrame, group: str, variables: list[str], continuous: list[str],
+              labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """Tidy Table 1: ``variable, level, Missing, Overall, <group levels...>``.
+
+    Parameters
+    ----------
+    data
+        One row per patient in the analysis population.
+    group
+        Column defining the table's columns (an ordered categorical keeps its order).
+    variables, continuous
+        Variables to summarise; those in ``continuous`` as median [Q1, Q3].
+    labels
+        Display names for variables.
+    """
+    from tableone import TableOne
+
+    labels = labels or {}
+    frame = data[[group, *variables]].copy()
+    order = None
+    if isinstance(frame[group].dtype, pd.CategoricalDtype):
+        order = [str(c) for c in frame[group].cat.categories]
+    frame[group] = frame[group].astype(str)
+    categorical = [v for v in variables if v not in continuous]
+    for v in categorical:
+        frame[v] = frame[v].map(lambda x: np.nan if x is None or (isinstance(x, float) and np.isnan(x))
+                                else _level(v, x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t1 = TableOne(frame, columns=variables, categorical=categorical, continuous=continuous,
+                      nonnormal=continuous, groupby=group, missing=True, overall=True,
+                      rename={v: labels.get(v, v) for v in variables},
+                      order={group: order} if order else None)
+    table = t1.tableone
+    table.columns = [c[1] for c in table.columns]
+    table = table.reset_index()
+    table.columns = ["variable", "level", *table.columns[2:]]
+    if order:
+        table = table[["variable", "level", "Missing", "Overall", *order]]
+    return table
+
+
+def _level(variable: str, value) -> str:
+    if variable == "extrahepatic":
+        return "yes" if float(value) == 1 else "no"
+    return str(value)

@@ -1,0 +1,132 @@
+"""Figures drawn from the result tables (never from patient rows).
+
+Kaplan-Meier curves with a number-at-risk table under the axes, medians and the
+log-rank p; a forest plot of hazard ratios. Saved as PNG and vector PDF with
+fixed metadata so that reruns give byte-identical files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+PALETTE = ["#1b7837", "#2166ac", "#b2182b", "#762a83", "#e08214", "#4d4d4d"]
+_METADATA = {
+    "png": {"Software": None},
+    "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
+    "svg": {"Date": None, "Creator": None},
+}
+
+
+def save(fig: plt.Figure, paths: list[str | Path], dpi: int = 200) -> None:
+    """Save to each path (format from the suffix) without timestamps."""
+    plt.rcParams["svg.hashsalt"] = "netpet-stats"
+    for path in paths:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fmt = path.suffix.lstrip(".").lower()
+        fig.savefig(path, dpi=dpi, metadata=_METADATA.get(fmt), bbox_inches="tight")
+    plt.close(fig)
+
+
+def _fmt_p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def km_figure(curves: pd.DataFrame, risk: pd.DataFrame, summary: pd.DataFrame,
+              logrank_tests: pd.DataFrame, title: str, time_unit: str,
+              conf_label: str) -> plt.Figure:
+    """Kaplan-Meier curves by group with CIs, censoring marks and a risk table.
+
+    Parameters
+    ----------
+    curves
+        ``km_curves`` table (group, time, surv, lower, upper, n_censor).
+    risk
+        ``risk_table`` (group, time, n_risk).
+    summary
+        ``km_summary`` (group, median, median_lower, median_upper).
+    logrank_tests
+        ``logrank`` table; the unstratified k-sample test is shown.
+    """
+    groups = list(dict.fromkeys(curves["group"]))
+    times = sorted(risk["time"].unique())
+    fig = plt.figure(figsize=(7.5, 6.0))
+    ax = fig.add_axes([0.14, 0.33, 0.82, 0.6])
+    tab = fig.add_axes([0.14, 0.04, 0.82, 0.035 * len(groups) + 0.03])
+    for i, g in enumerate(groups):
+        c = curves[curves["group"] == g]
+        color = PALETTE[i % len(PALETTE)]
+        t = np.concatenate([[0.0], c["time"].to_numpy()])
+        s = np.concatenate([[1.0], c["surv"].to_numpy()])
+        lo = np.concatenate([[1.0], c["lower"].to_numpy()])
+        hi = np.concatenate([[1.0], c["upper"].to_numpy()])
+        med = summary[summary["group"] == g].iloc[0]
+        med_txt = "NR" if pd.isna(med["median"]) else f"{med['median']:.1f}"
+        ax.step(t, s, where="post", color=color, lw=1.8,
+                label=f"{g} (median {med_txt} {time_unit})")
+        ax.fill_between(t, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=0.0),
+                        step="post", color=color, alpha=0.12, lw=0)
+        cens = c[c["n_censor"] > 0]
+        ax.plot(cens["time"], cens["surv"], "|", color=color, ms=6, mew=1)
+    overall = logrank_tests[logrank_tests["test"] == "log-rank"].iloc[0]
+    ax.set_title(f"Log-rank {_fmt_p(overall['p'])}", loc="right", fontsize=10)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(0, max(times))
+    ax.set_xticks(times)
+    ax.set_ylabel("Survival probability")
+    ax.set_xlabel(f"Time ({time_unit})")
+    ax.set_title(title, loc="left", fontsize=12)
+    ax.legend(loc="best", frameon=True, framealpha=0.9, edgecolor="none", fontsize=9,
+              title=f"NETPET group (shaded: {conf_label})", title_fontsize=8)
+    ax.grid(alpha=0.25, lw=0.5)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    # Numbers-at-risk table aligned with the x axis.
+    tab.set_xlim(ax.get_xlim())
+    tab.set_ylim(-0.5, len(groups) - 0.5)
+    for i, g in enumerate(groups):
+        r = risk[risk["group"] == g].set_index("time")["n_risk"]
+        y = len(groups) - 1 - i
+        for t in times:
+            tab.text(t, y, str(int(r.get(t, 0))), ha="center", va="center", fontsize=8.5,
+                     color=PALETTE[i % len(PALETTE)])
+    tab.set_yticks(range(len(groups)))
+    tab.set_yticklabels(list(reversed(groups)), fontsize=8.5)
+    tab.set_xticks([])
+    tab.set_title("Number at risk", loc="left", fontsize=9)
+    for side in ("top", "right", "bottom", "left"):
+        tab.spines[side].set_visible(False)
+    tab.tick_params(left=False, pad=14)
+    return fig
+
+
+def forest_figure(coefs: pd.DataFrame, title: str) -> plt.Figure:
+    """Forest plot of hazard ratios (log scale) with 95% CIs for one model."""
+    rows = coefs.reset_index(drop=True)
+    labels = [f"{r.term_label}: {r.level} vs {r.reference}" if r.level else r.term_label
+              for r in rows.itertuples()]
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * n + 1.6))
+    y = np.arange(n)[::-1]
+    ax.errorbar(rows["hr"], y, xerr=[rows["hr"] - rows["hr_lower"], rows["hr_upper"] - rows["hr"]],
+                fmt="s", color="#2166ac", ecolor="#4d4d4d", capsize=3, ms=5)
+    ax.axvline(1.0, color="#999999", lw=1, ls="--")
+    ax.set_xscale("log")
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=9)
+    for yi, r in zip(y, rows.itertuples()):
+        ax.text(1.02, yi, f"{r.hr:.2f} ({r.hr_lower:.2f}-{r.hr_upper:.2f}), {_fmt_p(r.p)}",
+                transform=ax.get_yaxis_transform(), va="center", fontsize=8.5)
+    ax.set_xlabel("Hazard ratio (95% CI, log scale)")
+    ax.set_title(title, loc="left", fontsize=11)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    return fig

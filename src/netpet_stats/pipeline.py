@@ -1,0 +1,332 @@
+"""One function per analysis step; Snakemake rules and the CLI call these.
+
+Each step reads the prepared (per-patient) cohort, which is kept outside
+``results/``, and writes aggregate tables only. Every table names its method.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import association, baseline, concordance, cox, kaplan_meier, logrank
+from .cohort import PreparedCohort, analysis_set, model_specs, prepare_cohort
+from .netpet import SCORES
+from .tables import write_table
+
+
+def groups_of(data: pd.DataFrame) -> list[str]:
+    """Analysis groups in their configured order."""
+    return [str(c) for c in data["netpet_group"].cat.categories]
+
+
+def _label(config: dict, cov: str) -> str:
+    return config["covariates"].get(cov, {}).get("label", cov)
+
+
+# --------------------------------------------------------------------------------------
+# Cohort
+# --------------------------------------------------------------------------------------
+
+
+def run_cohort(config: dict, analysis_path: str | Path, exclusions_path: str | Path,
+               flow_path: str | Path, distribution_path: str | Path) -> PreparedCohort:
+    """Validate the cohort; write the analysis frame, the exclusions ledger and the flow."""
+    prepared = prepare_cohort(config)
+    Path(analysis_path).parent.mkdir(parents=True, exist_ok=True)
+    data = prepared.data.copy()
+    data["netpet_group"] = data["netpet_group"].astype(str).where(data["netpet_group"].notna())
+    data.to_parquet(analysis_path, index=False)
+    write_table(prepared.exclusions, exclusions_path, "Exclusions ledger",
+                "One line per input row and analysis it does not enter; `row` is the row in "
+                "the input table (header = row 1). Analyses: `all` (no NETPET group), "
+                "`<endpoint>` (time or event missing), `<endpoint>:<model>` (a covariate of "
+                "that Cox model or univariable analysis is missing; complete-case analysis).")
+    write_table(patient_flow(prepared, config), flow_path, "Patient flow",
+                "Every input row is counted once per line: analysed + excluded = received.")
+    dist = (prepared.data["netpet"].fillna("(missing)").value_counts()
+            .reindex([*SCORES, "P4", "(missing)"], fill_value=0))
+    dist = dist[(dist > 0) | dist.index.isin(SCORES)].rename_axis("netpet").reset_index(name="n")
+    group_of = prepared.data.drop_duplicates("netpet").set_index("netpet")["netpet_group"]
+    dist["analysis_group"] = dist["netpet"].map(group_of).astype(object).where(
+        dist["netpet"].map(group_of).notna(), "(excluded)")
+    write_table(dist, distribution_path, "NETPET score distribution")
+    return prepared
+
+
+def load_analysis(path: str | Path, config: dict) -> pd.DataFrame:
+    """Read the prepared cohort back, restoring the ordered NETPET group."""
+    from .netpet import resolve_grouping
+
+    data = pd.read_parquet(path)
+    order = list(resolve_grouping(config["netpet"]["grouping"]))
+    data["netpet_group"] = pd.Categorical(data["netpet_group"], categories=order, ordered=True)
+    return data
+
+
+def patient_flow(prepared: PreparedCohort, config: dict) -> pd.DataFrame:
+    """Counts from received to analysed, per analysis, with reasons (TRIPOD+AI 20a)."""
+    data, ledger = prepared.data, prepared.exclusions
+    n = len(data)
+    rows = [{"analysis": "received", "step": "input rows", "n": n, "reason": ""}]
+    excl_all = ledger[ledger["analysis"] == "all"]
+    for reason, k in excl_all["reason"].value_counts().sort_index().items():
+        rows.append({"analysis": "all", "step": "excluded", "n": int(k), "reason": reason})
+    eligible = n - len(excl_all)
+    rows.append({"analysis": "all", "step": "eligible", "n": eligible, "reason": ""})
+    for ep in config["endpoints"]:
+        sub = ledger[ledger["analysis"] == ep]
+        for reason, k in sub["reason"].value_counts().sort_index().items():
+            rows.append({"analysis": ep, "step": "excluded", "n": int(k), "reason": reason})
+        analysed = eligible - len(sub)
+        rows.append({"analysis": ep, "step": "analysed (Kaplan-Meier, log-rank)",
+                     "n": analysed, "reason": ""})
+        for name in model_specs(config):
+            sub_m = ledger[ledger["analysis"] == f"{ep}:{name}"]
+            for reason, k in sub_m["reason"].value_counts().sort_index().items():
+                rows.append({"analysis": f"{ep}:{name}", "step": "excluded", "n": int(k),
+                             "reason": reason})
+            rows.append({"analysis": f"{ep}:{name}", "step": "analysed (Cox)",
+                         "n": analysed - len(sub_m), "reason": ""})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------
+# Kaplan-Meier
+# --------------------------------------------------------------------------------------
+
+
+def run_kaplan_meier(config: dict, data: pd.DataFrame, endpoint: str, out: dict) -> None:
+    """KM curves, medians, landmark survival, numbers at risk and follow-up by group.
+
+    ``out`` maps ``curves, summary, landmarks, risk_table, follow_up`` to CSV paths.
+    """
+    km_cfg = config["kaplan_meier"]
+    ct, cl = km_cfg["conf_type"], float(km_cfg["conf_level"])
+    method = kaplan_meier.method_text(ct, cl)
+    d = analysis_set(data, endpoint)
+    tcol, ecol = f"{endpoint}_time", f"{endpoint}_event"
+    curves, summary, landmarks, risk, follow = [], [], [], [], []
+    for g in groups_of(d) + ["all"]:
+        sub = d if g == "all" else d[d["netpet_group"] == g]
+        if len(sub) == 0:
+            continue
+        t, e = sub[tcol].to_numpy(), sub[ecol].to_numpy()
+        curve = kaplan_meier.km_table(t, e, ct, cl)
+        q = kaplan_meier.km_quantiles(curve, (0.5,)).iloc[0]
+        if g != "all":
+            curves.append(curve.assign(group=g))
+            lm = kaplan_meier.survival_at(curve, t, e, km_cfg["landmarks"])
+            landmarks.append(lm.assign(group=g))
+            risk.append(pd.DataFrame({"group": g, "time": km_cfg["risk_table_times"],
+                                      "n_risk": kaplan_meier.numbers_at_risk(
+                                          t, km_cfg["risk_table_times"])}))
+        summary.append({"group": g, "n": len(sub), "events": int(e.sum()),
+                        "median": q["quantile"], "median_lower": q["lower"],
+                        "median_upper": q["upper"]})
+        fu = kaplan_meier.reverse_km_follow_up(t, e, ct, cl)
+        follow.append({"group": g, "n": fu["n"], "n_censored": fu["n_censored"],
+                       "median_follow_up": fu["median_follow_up"], "lower": fu["lower"],
+                       "upper": fu["upper"]})
+    unit = config["endpoints"][endpoint].get("time_unit", "months")
+    label = config["endpoints"][endpoint]["label"]
+    curves_df = pd.concat(curves, ignore_index=True)
+    curves_df = curves_df[["group", *[c for c in curves_df.columns if c != "group"]]]
+    write_table(curves_df.assign(method=method), out["curves"], f"{label}: Kaplan-Meier curves")
+    note = (f"{method}. Median: R quantile.survfit rule (midpoint of a flat at exactly 0.5); "
+            f"its CI is read off the pointwise confidence curves. Times in {unit}. "
+            "A missing median or limit means the curve did not reach 0.5.")
+    write_table(pd.DataFrame(summary).assign(method=method), out["summary"],
+                f"{label}: medians by NETPET group", note)
+    lm_df = pd.concat(landmarks, ignore_index=True)
+    lm_df = lm_df[["group", *[c for c in lm_df.columns if c != "group"]]]
+    write_table(lm_df.assign(method=method), out["landmarks"],
+                f"{label}: survival at landmark times",
+                f"{method}. n_risk counts subjects with time >= t (R summary.survfit); "
+                "estimates past the last observation are left empty.")
+    write_table(pd.concat(risk, ignore_index=True), out["risk_table"],
+                f"{label}: numbers at risk", "Subjects with follow-up time >= t.")
+    write_table(pd.DataFrame(follow).assign(
+        method="reverse Kaplan-Meier (Schemper & Smith 1996): quantile(survfit(Surv(time, "
+               "1 - event) ~ 1), 0.5)"),
+                out["follow_up"], f"{label}: median follow-up")
+
+
+# --------------------------------------------------------------------------------------
+# Log-rank
+# --------------------------------------------------------------------------------------
+
+
+def run_logrank(config: dict, data: pd.DataFrame, endpoint: str, out: dict) -> None:
+    """Overall, centre-stratified, trend and pairwise log-rank tests."""
+    d = analysis_set(data, endpoint, ["centre"])
+    tcol, ecol = f"{endpoint}_time", f"{endpoint}_event"
+    groups = [g for g in groups_of(d) if (d["netpet_group"] == g).any()]
+    group = d["netpet_group"].astype(str).to_numpy()
+    tests = logrank.logrank_tests(d[tcol], d[ecol], group, groups, strata=d["centre"],
+                                  adjust=config["logrank"]["pairwise_adjustment"])
+    tests.insert(0, "endpoint", endpoint)
+    label = config["endpoints"][endpoint]["label"]
+    write_table(tests, out["tests"], f"{label}: log-rank tests",
+                "Hypergeometric variance (R survdiff, rho = 0). Trend: group scores 1..k in "
+                "the order " + " < ".join(groups) + ".")
+    oe = logrank.observed_expected(d[tcol], d[ecol], group, groups)
+    write_table(oe, out["observed_expected"], f"{label}: observed and expected events")
+
+
+# --------------------------------------------------------------------------------------
+# Cox
+# --------------------------------------------------------------------------------------
+
+
+def _fit_spec(config, data, endpoint, spec):
+    covs = spec["covariates"]
+    d = analysis_set(data, endpoint, [*covs, *spec["strata"]])
+    return cox.fit_cox(d, f"{endpoint}_time", f"{endpoint}_event", covs, spec["strata"],
+                       config["covariates"], float(config["cox"]["conf_level"]))
+
+
+def run_cox(config: dict, data: pd.DataFrame, endpoint: str, out: dict) -> None:
+    """Univariable and multivariable Cox models with tests and PH diagnostics."""
+    coefs, tests, zph = [], [], []
+    transform = config["cox"]["zph_transform"]
+    for name, spec in model_specs(config).items():
+        res = _fit_spec(config, data, endpoint, spec)
+        kind = "univariable" if name.startswith("univariable_") else "multivariable"
+        strata = ", ".join(spec["strata"])
+        meta = {"endpoint": endpoint, "model": name, "analysis": kind,
+                "model_label": spec["label"], "strata": strata}
+        coefs.append(res.coefficients.assign(**meta))
+        tests.append(res.tests.assign(**meta, n=res.n, events=res.events))
+        zph.append(cox.ph_test(res, transform).assign(**meta))
+    lead = ["endpoint", "model", "analysis", "model_label", "strata"]
+
+    def tidy(frames):
+        df = pd.concat(frames, ignore_index=True)
+        return df[lead + [c for c in df.columns if c not in lead]]
+
+    label = config["endpoints"][endpoint]["label"]
+    write_table(tidy(coefs).assign(method=cox.COEF_METHOD), out["coefficients"],
+                f"{label}: Cox proportional-hazards models",
+                f"{cox.COEF_METHOD}. Complete cases per model (see the exclusions ledger); "
+                "strata have separate baseline hazards.")
+    write_table(tidy(tests), out["tests"], f"{label}: Cox model tests",
+                "Model tests against the null model as R summary(coxph); per-term "
+                "likelihood-ratio tests as drop1(fit, test = 'Chisq').")
+    write_table(tidy(zph), out["ph_test"], f"{label}: proportional-hazards tests",
+                f"{cox.ZPH_METHOD}; time transform '{transform}'.")
+
+
+# --------------------------------------------------------------------------------------
+# Concordance
+# --------------------------------------------------------------------------------------
+
+
+def _ordinal(series: pd.Series, cov_cfg: dict) -> pd.Series:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.codes.astype(float) + 1
+    levels = cov_cfg.get("levels")
+    if levels:
+        return series.map({lv: i + 1 for i, lv in enumerate(levels)}).astype(float)
+    return series.astype(float)
+
+
+def run_concordance(config: dict, data: pd.DataFrame, endpoint: str, out: dict) -> None:
+    """Harrell's C (with IJ standard error) for single predictors and fitted models."""
+    rows = []
+    tcol, ecol = f"{endpoint}_time", f"{endpoint}_event"
+    ccfg = config["concordance"]
+    for pred in ccfg["predictors"]:
+        d = analysis_set(data, endpoint, [pred])
+        x = _ordinal(d[pred], config["covariates"].get(pred, {}))
+        res = concordance.harrell_c(d[tcol], d[ecol], x, reverse=True)
+        rows.append({"predictor": pred, "label": _label(config, pred), "kind": "predictor",
+                     "strata": "", "events": int(d[ecol].sum()), **res})
+    specs = model_specs(config)
+    for name in ccfg["models"]:
+        spec = specs[name]
+        fit = _fit_spec(config, data, endpoint, spec)
+        lp = fit.design.to_numpy() @ fit.beta
+        res = concordance.harrell_c(fit.frame["__time"], fit.frame["__event"], lp,
+                                    strata=fit.stratum, reverse=True)
+        rows.append({"predictor": name, "label": spec["label"], "kind": "model linear predictor",
+                     "strata": ", ".join(spec["strata"]), "events": fit.events, **res})
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "endpoint", endpoint)
+    label = config["endpoints"][endpoint]["label"]
+    write_table(frame.assign(method=concordance.METHOD), out["concordance"],
+                f"{label}: Harrell's concordance",
+                concordance.METHOD + ". Categorical predictors enter as ordinal codes 1..k; "
+                "a stratified model is evaluated within strata, as R concordance(fit).")
+
+
+# --------------------------------------------------------------------------------------
+# Association and Table 1
+# --------------------------------------------------------------------------------------
+
+
+def run_association(config: dict, data: pd.DataFrame, out: dict) -> None:
+    """NETPET group x grade: counts, Pearson chi-square and the exact test."""
+    acfg = config["association"]
+    d = data[data["netpet_group"].notna()]
+    row, col = acfg["row"], acfg["column"]
+    row_levels = groups_of(d) if row == "netpet_group" else None
+    col_levels = config["covariates"].get(col, {}).get("levels")
+    counts, tests = association.association_table(
+        d, row, col, row_levels, col_levels, seed=int(config.get("seed", 1)))
+    write_table(counts, out["counts"], f"{_label(config, row)} x {_label(config, col)}")
+    write_table(tests, out["tests"], f"Association of {_label(config, row)} with "
+                f"{_label(config, col)}",
+                "Rows with either variable missing are not counted (n_missing).")
+
+
+TABLE1_LABELS = {"age": "Age (years)", "sex": "Sex", "primary_site": "Primary site",
+                 "centre": "Centre", "grade": "WHO grade", "ki67": "Ki-67 (%)",
+                 "extrahepatic": "Extrahepatic disease"}
+
+
+def run_table1(config: dict, data: pd.DataFrame, out: dict) -> None:
+    """Baseline characteristics by NETPET group (analysis population)."""
+    tcfg = config["table1"]
+    d = data[data["netpet_group"].notna()]
+    labels = {**TABLE1_LABELS, **(tcfg.get("labels") or {})}
+    variables = [v for v in tcfg["variables"] if v in d.columns]
+    table = baseline.table_one(d, "netpet_group", variables,
+                               [v for v in tcfg["continuous"] if v in variables], labels)
+    write_table(table, out["table1"], "Table 1: baseline characteristics by NETPET group",
+                "Continuous: median [Q1, Q3]; categorical: n (% of non-missing). "
+                "Missing: count of missing values. Patients in an analysis group only.")
+
+
+# --------------------------------------------------------------------------------------
+# Figures (from the tables above)
+# --------------------------------------------------------------------------------------
+
+
+def run_km_figure(config: dict, endpoint: str, tables: dict, outputs: list[str]) -> None:
+    """Kaplan-Meier figure of ``endpoint`` from its curve, risk, median and test tables."""
+    from . import figures
+
+    km_cfg = config["kaplan_meier"]
+    fig = figures.km_figure(
+        pd.read_csv(tables["curves"]), pd.read_csv(tables["risk_table"]),
+        pd.read_csv(tables["summary"]), pd.read_csv(tables["logrank"]),
+        config["endpoints"][endpoint]["label"],
+        config["endpoints"][endpoint].get("time_unit", "months"),
+        f"{float(km_cfg['conf_level']):.0%} CI, {km_cfg['conf_type']}")
+    figures.save(fig, outputs, int(config["figures"]["dpi"]))
+
+
+def run_forest_figure(config: dict, endpoint: str, coefficients: str, outputs: list[str]) -> None:
+    """Forest plot of the primary multivariable model's hazard ratios."""
+    from . import figures
+
+    coefs = pd.read_csv(coefficients, keep_default_na=False, na_values=[""])
+    coefs["level"] = coefs["level"].fillna("")
+    model = config["cox"]["primary_model"]
+    sub = coefs[coefs["model"] == model]
+    title = (f"{config['endpoints'][endpoint]['label']}: "
+             f"{config['cox']['models'][model].get('label', model)}")
+    figures.save(figures.forest_figure(sub, title), outputs, int(config["figures"]["dpi"]))

@@ -1,0 +1,53 @@
+"""Entry point of the Snakemake scripts: run one pipeline step for a rule.
+
+Kept in the package so the rule files and ``workflow/scripts/run_step.py`` stay
+thin. Input problems end as one readable report on stderr and in the rule's
+log, with exit status 1 and no traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+
+from . import pipeline
+from .cohort import CohortValidationError
+
+
+def _step(smk) -> None:
+    step, cfg = smk.params.step, smk.config
+    inp, out = smk.input, smk.output
+    if step == "cohort":
+        pipeline.run_cohort(cfg, out.analysis, out.exclusions, out.flow, out.distribution)
+        return
+    if step == "km_figure":
+        pipeline.run_km_figure(cfg, smk.wildcards.endpoint, dict(inp.items()), list(out))
+        return
+    if step == "forest_figure":
+        pipeline.run_forest_figure(cfg, smk.wildcards.endpoint, inp.coefficients, list(out))
+        return
+    data = pipeline.load_analysis(inp.analysis, cfg)
+    csv_out = {k: v for k, v in out.items() if str(v).endswith(".csv")}
+    if step in ("association", "table1"):
+        getattr(pipeline, f"run_{step}")(cfg, data, csv_out)
+    else:
+        getattr(pipeline, f"run_{step}")(cfg, data, smk.wildcards.endpoint, csv_out)
+
+
+def run(smk) -> None:
+    """Run ``smk.params.step`` with logging and warnings sent to the rule's log."""
+    log_path = smk.log[0] if smk.log else None
+    handlers = [logging.FileHandler(log_path, mode="w")] if log_path else []
+    logging.basicConfig(level=logging.INFO, handlers=handlers or None, force=True,
+                        format="%(levelname)s %(message)s")
+    logging.captureWarnings(True)
+    warnings.simplefilter("default")
+    try:
+        _step(smk)
+    except CohortValidationError as exc:
+        report = str(exc)
+        logging.error(report)
+        print(report, file=sys.stderr)
+        sys.exit(1)
+    logging.info("step %s finished", smk.params.step)

@@ -1,0 +1,30 @@
+# Association of the NETPET group with WHO grade.
+
+
+rule association:
+    input:
+        analysis=ANALYSIS,
+    output:
+        counts=report(
+            "results/association/netpet_by_grade_counts.csv",
+            caption="../report/association.rst",
+            category="6. Association",
+            labels={"table": "NETPET x grade counts"},
+        ),
+        counts_md="results/association/netpet_by_grade_counts.md",
+        tests=report(
+            "results/association/netpet_by_grade_tests.csv",
+            caption="../report/association.rst",
+            category="6. Association",
+            labels={"table": "NETPET x grade tests"},
+        ),
+        tests_md="results/association/netpet_by_grade_tests.md",
+    params:
+        step="association",
+        version=PACKAGE_VERSION,
+    log:
+        "logs/association.log",
+    conda:
+        "../envs/netpet.yaml"
+    script:
+        "../scripts/run_step.py"

@@ -1,0 +1,39 @@
+# Cohort: read, validate, score and group; exclusions ledger and patient flow.
+
+
+rule prepare_cohort:
+    input:
+        unpack(cohort_inputs),
+    output:
+        # Per-patient analysis frame: kept out of results/ (identifiable).
+        analysis=ANALYSIS,
+        exclusions=report(
+            "results/cohort/exclusions.csv",
+            caption="../report/exclusions.rst",
+            category="1. Cohort",
+            labels={"table": "exclusions ledger"},
+        ),
+        exclusions_md="results/cohort/exclusions.md",
+        flow=report(
+            "results/cohort/flow.csv",
+            caption="../report/flow.rst",
+            category="1. Cohort",
+            labels={"table": "patient flow"},
+        ),
+        flow_md="results/cohort/flow.md",
+        distribution=report(
+            "results/cohort/netpet_distribution.csv",
+            caption="../report/distribution.rst",
+            category="1. Cohort",
+            labels={"table": "NETPET distribution"},
+        ),
+        distribution_md="results/cohort/netpet_distribution.md",
+    params:
+        step="cohort",
+        version=PACKAGE_VERSION,
+    log:
+        "logs/prepare_cohort.log",
+    conda:
+        "../envs/netpet.yaml"
+    script:
+        "../scripts/run_step.py"

@@ -1,0 +1,40 @@
+# Cox proportional-hazards models: univariable and multivariable, PH tests.
+
+
+rule cox:
+    input:
+        analysis=ANALYSIS,
+    output:
+        coefficients=report(
+            "results/{endpoint}/cox_coefficients.csv",
+            caption="../report/cox_coefficients.rst",
+            category="4. Cox models",
+            subcategory="{endpoint}",
+            labels={"endpoint": "{endpoint}", "table": "hazard ratios"},
+        ),
+        coefficients_md="results/{endpoint}/cox_coefficients.md",
+        tests=report(
+            "results/{endpoint}/cox_tests.csv",
+            caption="../report/cox_tests.rst",
+            category="4. Cox models",
+            subcategory="{endpoint}",
+            labels={"endpoint": "{endpoint}", "table": "model tests"},
+        ),
+        tests_md="results/{endpoint}/cox_tests.md",
+        ph_test=report(
+            "results/{endpoint}/ph_test.csv",
+            caption="../report/ph_test.rst",
+            category="4. Cox models",
+            subcategory="{endpoint}",
+            labels={"endpoint": "{endpoint}", "table": "proportional hazards"},
+        ),
+        ph_test_md="results/{endpoint}/ph_test.md",
+    params:
+        step="cox",
+        version=PACKAGE_VERSION,
+    log:
+        "logs/cox_{endpoint}.log",
+    conda:
+        "../envs/netpet.yaml"
+    script:
+        "../scripts/run_step.py"

@@ -1,0 +1,44 @@
+# Kaplan-Meier estimates by NETPET group, per endpoint.
+
+
+rule kaplan_meier:
+    input:
+        analysis=ANALYSIS,
+    output:
+        curves="results/{endpoint}/km_curves.csv",
+        curves_md="results/{endpoint}/km_curves.md",
+        summary=report(
+            "results/{endpoint}/km_summary.csv",
+            caption="../report/km_summary.rst",
+            category="2. Kaplan-Meier",
+            subcategory="{endpoint}",
+            labels={"endpoint": "{endpoint}", "table": "medians"},
+        ),
+        summary_md="results/{endpoint}/km_summary.md",
+        landmarks=report(
+            "results/{endpoint}/km_landmarks.csv",
+            caption="../report/km_landmarks.rst",
+            category="2. Kaplan-Meier",
+            subcategory="{endpoint}",
+            labels={"endpoint": "{endpoint}", "table": "landmark survival"},
+        ),
+        landmarks_md="results/{endpoint}/km_landmarks.md",
+        risk_table="results/{endpoint}/km_risk_table.csv",
+        risk_table_md="results/{endpoint}/km_risk_table.md",
+        follow_up=report(
+            "results/{endpoint}/follow_up.csv",
+            caption="../report/follow_up.rst",
+            category="2. Kaplan-Meier",
+            subcategory="{endpoint}",
+            labels={"endpoint": "{endpoint}", "table": "median follow-up"},
+        ),
+        follow_up_md="results/{endpoint}/follow_up.md",
+    params:
+        step="kaplan_meier",
+        version=PACKAGE_VERSION,
+    log:
+        "logs/kaplan_meier_{endpoint}.log",
+    conda:
+        "../envs/netpet.yaml"
+    script:
+        "../scripts/run_step.py"

@@ -1,0 +1,26 @@
+# Log-rank tests: overall, stratified by centre, trend, pairwise (Holm).
+
+
+rule logrank:
+    input:
+        analysis=ANALYSIS,
+    output:
+        tests=report(
+            "results/{endpoint}/logrank.csv",
+            caption="../report/logrank.rst",
+            category="3. Log-rank tests",
+            subcategory="{endpoint}",
+            labels={"endpoint": "{endpoint}", "table": "log-rank tests"},
+        ),
+        tests_md="results/{endpoint}/logrank.md",
+        observed_expected="results/{endpoint}/logrank_observed_expected.csv",
+        observed_expected_md="results/{endpoint}/logrank_observed_expected.md",
+    params:
+        step="logrank",
+        version=PACKAGE_VERSION,
+    log:
+        "logs/logrank_{endpoint}.log",
+    conda:
+        "../envs/netpet.yaml"
+    script:
+        "../scripts/run_step.py"

@@ -1,0 +1,23 @@
+# Baseline characteristics (Table 1) by NETPET group.
+
+
+rule table1:
+    input:
+        analysis=ANALYSIS,
+    output:
+        table1=report(
+            "results/table1/table1.csv",
+            caption="../report/table1.rst",
+            category="1. Cohort",
+            labels={"table": "Table 1"},
+        ),
+        table1_md="results/table1/table1.md",
+    params:
+        step="table1",
+        version=PACKAGE_VERSION,
+    log:
+        "logs/table1.log",
+    conda:
+        "../envs/netpet.yaml"
+    script:
+        "../scripts/run_step.py"
