@@ -75,6 +75,8 @@ def _show(value: object, column: str) -> str:
     if column in IDENTIFIER_COLUMNS:
         return "(value withheld)"
     text = str(value)
+    if text.startswith("(") and text.endswith(")"):
+        return text  # a placeholder such as "(column absent)", not a cell value
     if len(text) > 40:
         text = text[:37] + "..."
     return repr(text)
@@ -184,8 +186,8 @@ def _parse_text(raw: pd.Series) -> pd.Series:
 def cohort_schema(endpoints: list[str]) -> pa.DataFrameSchema:
     """Declared checks on the parsed cohort: ranges, allowed codes, uniqueness."""
     cols = {
-        "patient_id": pa.Column(object, unique=True, nullable=False),
-        "centre": pa.Column(object, nullable=False),
+        "patient_id": pa.Column(object, unique=True, nullable=False, required=False),
+        "centre": pa.Column(object, nullable=False, required=False),
         "grade": pa.Column(object, pa.Check.isin(GRADES), nullable=True, required=False),
         "ki67": pa.Column(float, pa.Check.in_range(0, 100), nullable=True, required=False),
         "age": pa.Column(float, pa.Check.in_range(0, 120, include_min=False), nullable=True,
@@ -194,8 +196,9 @@ def cohort_schema(endpoints: list[str]) -> pa.DataFrameSchema:
         "extrahepatic": pa.Column(float, pa.Check.isin([0, 1]), nullable=True, required=False),
     }
     for ep in endpoints:
-        cols[f"{ep}_time"] = pa.Column(float, pa.Check.gt(0), nullable=True)
-        cols[f"{ep}_event"] = pa.Column(float, pa.Check.isin([0, 1]), nullable=True)
+        cols[f"{ep}_time"] = pa.Column(float, pa.Check.gt(0), nullable=True, required=False)
+        cols[f"{ep}_event"] = pa.Column(float, pa.Check.isin([0, 1]), nullable=True,
+                                        required=False)
     return pa.DataFrameSchema(cols, strict=False)
 
 
@@ -210,7 +213,7 @@ _CHECK_TEXT = {
 
 
 def _schema_problems(frame: pd.DataFrame, schema: pa.DataFrameSchema, file: str,
-                     columns: dict) -> list[Problem]:
+                     columns: dict, raw: pd.DataFrame) -> list[Problem]:
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -221,7 +224,9 @@ def _schema_problems(frame: pd.DataFrame, schema: pa.DataFrameSchema, file: str,
             user_col = columns.get(column, column)
             row = None if pd.isna(case.index) else int(case.index)
             expected = _CHECK_TEXT.get(str(case.check), str(case.check))
-            value = "(empty)" if _is_missing(case.failure_case) else _show(case.failure_case, column)
+            # Echo the cell as the user typed it, not its parsed value.
+            cell = raw.at[row, user_col] if row is not None and user_col in raw else case.failure_case
+            value = "(empty)" if _is_missing(cell) else _show(cell, column)
             out.append(Problem(file, row, user_col, value, expected))
         return out
     return []
@@ -322,51 +327,52 @@ def prepare_cohort(config: dict) -> PreparedCohort:
         if user not in raw.columns:
             kind = "required" if canon in required else "optional: set it to null if you have none"
             out.add(None, user, "(column absent)", f"a column named so for '{canon}' ({kind})")
-    if out.problems:
-        raise CohortValidationError(out.problems)
     if len(raw) == 0:
-        raise CohortValidationError([Problem(path, None, "-", "no data rows", "at least one patient row")])
-
+        out.add(None, "-", "no data rows", "at least one patient row")
+    # Check every column that is present, even when others are missing, so that
+    # the report lists all problems at once.
+    present = {canon: user for canon, user in columns.items()
+               if user in raw.columns and user not in dupes}
     data = pd.DataFrame(index=raw.index)
-    data["patient_id"] = _parse_text(raw[columns["patient_id"]])
-    data["centre"] = _parse_text(raw[columns["centre"]])
+    for canon in ("patient_id", "centre", "primary_site"):
+        if canon in present:
+            data[canon] = _parse_text(raw[present[canon]])
     for canon in ("ki67", "age"):
-        if canon in columns:
-            data[canon] = _parse_number(raw[columns[canon]], columns[canon], out)
-    if "grade" in columns:
-        data["grade"] = _parse_coded(raw[columns["grade"]], columns["grade"], GRADES,
-                                     codings.get("grade"), out, "a WHO grade")
-    if "sex" in columns:
-        data["sex"] = _parse_coded(raw[columns["sex"]], columns["sex"], SEXES,
-                                   codings.get("sex"), out, "a sex code")
-    if "primary_site" in columns:
-        data["primary_site"] = _parse_text(raw[columns["primary_site"]])
-    if "extrahepatic" in columns:
-        data["extrahepatic"] = _parse_coded(
-            raw[columns["extrahepatic"]], columns["extrahepatic"], (0, 1),
-            codings.get("extrahepatic"), out, "extrahepatic disease").astype(float)
+        if canon in present:
+            data[canon] = _parse_number(raw[present[canon]], present[canon], out)
+    coded = {"grade": (GRADES, "grade", "a WHO grade"), "sex": (SEXES, "sex", "a sex code"),
+             "extrahepatic": ((0, 1), "extrahepatic", "extrahepatic disease")}
+    for canon, (canonical, coding, what) in coded.items():
+        if canon in present:
+            data[canon] = _parse_coded(raw[present[canon]], present[canon], canonical,
+                                       codings.get(coding), out, what)
+    if "extrahepatic" in data:
+        data["extrahepatic"] = data["extrahepatic"].astype(float)
     for ep in endpoints:
-        data[f"{ep}_time"] = _parse_number(raw[columns[f"{ep}_time"]], columns[f"{ep}_time"], out)
-        data[f"{ep}_event"] = _parse_coded(
-            raw[columns[f"{ep}_event"]], columns[f"{ep}_event"], (0, 1), codings.get("event"),
-            out, "an event indicator").astype(float)
+        tcol, ecol = f"{ep}_time", f"{ep}_event"
+        if tcol in present:
+            data[tcol] = _parse_number(raw[present[tcol]], present[tcol], out)
+        if ecol in present:
+            data[ecol] = _parse_coded(raw[present[ecol]], present[ecol], (0, 1),
+                                      codings.get("event"), out, "an event indicator"
+                                      ).astype(float)
 
     # NETPET score from the patient table, the lesion table, or both (then they must agree).
     given = pd.Series(None, index=raw.index, dtype=object)
-    if "netpet" in columns:
-        for row, v in raw[columns["netpet"]].items():
+    if "netpet" in present:
+        for row, v in raw[present["netpet"]].items():
             try:
                 given[row] = np_score.normalise_score(v)
             except ValueError:
-                out.add(row, columns["netpet"], v, "a NETPET score (P0-P5, P4a, P4b; e.g. 'P4b', '4', 'NETPET 3')")
+                out.add(row, present["netpet"], v, "a NETPET score (P0-P5, P4a, P4b; e.g. 'P4b', '4', 'NETPET 3')")
     data["netpet"] = given
     if ccfg.get("lesions"):
         lesions = _read_lesions(ccfg["lesions"], ccfg.get("sheet", 0), ccfg["lesion_columns"],
                                 codings, out)
-        if lesions is not None and not out.problems:
+        if lesions is not None and not out.problems and "patient_id" in data:
             _apply_lesion_scores(data, lesions, ccfg, columns, out)
 
-    out.problems.extend(_schema_problems(data, cohort_schema(endpoints), path, columns))
+    out.problems.extend(_schema_problems(data, cohort_schema(endpoints), path, columns, raw))
     if out.problems:
         raise CohortValidationError(sorted(out.problems, key=_problem_order))
 
@@ -394,7 +400,7 @@ def _apply_lesion_scores(data, lesions, ccfg, columns, out):
         row = pid_to_row[pid]
         given = data.at[row, "netpet"]
         # A bare "P4" given in the table agrees with a derived P4a or P4b.
-        agrees = given is None or given == score or (
+        agrees = pd.isna(given) or given == score or (
             given == "P4" and np_score.base_score(score) == "P4")
         if not agrees:
             out.problems.append(Problem(
@@ -415,7 +421,7 @@ def exclusion_ledger(data: pd.DataFrame, config: dict) -> pd.DataFrame:
     no_group = data["netpet_group"].isna()
     for row, score, bad in zip(data["row"], data["netpet"], no_group):
         if bad:
-            reason = ("NETPET score missing (none given, no lesions listed)" if score is None else
+            reason = ("NETPET score missing (none given, no lesions listed)" if pd.isna(score) else
                       f"NETPET score {score} is in no analysis group (netpet.grouping)")
             records.append((row, "all", reason))
     models = model_specs(config)

@@ -1,0 +1,108 @@
+"""Tiny datasets whose answers are computed by hand in the test itself."""
+
+from fractions import Fraction as F
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from netpet_stats import association, concordance, kaplan_meier, logrank
+
+# time, event, group for the 10-subject example (also tests/reference/data/tiny.csv)
+TIME = [1, 2, 2, 3, 4, 4, 5, 6, 7, 8]
+EVENT = [1, 1, 0, 1, 1, 1, 0, 1, 0, 1]
+GROUP = ["a", "b", "a", "b", "a", "b", "a", "b", "a", "b"]
+
+
+def test_kaplan_meier_by_hand():
+    curve = kaplan_meier.km_table(TIME, EVENT, "log")
+    # Product-limit: n at risk and deaths at each distinct time.
+    s1 = F(9, 10)
+    s2 = s1 * F(8, 9)
+    s3 = s2 * F(6, 7)
+    s4 = s3 * F(4, 6)
+    s6 = s4 * F(2, 3)
+    expected = [s1, s2, s3, s4, s4, s6, s6, 0]
+    np.testing.assert_allclose(curve["surv"], [float(x) for x in expected], rtol=1e-12)
+    assert list(curve["n_risk"]) == [10, 9, 7, 6, 4, 3, 2, 1]
+    # Greenwood: sum d / (n (n - d))
+    g2 = 1 / (10 * 9) + 1 / (9 * 8)
+    assert curve["std_err"].iloc[1] == pytest.approx(np.sqrt(g2), rel=1e-12)
+    # log transform: S * exp(+- 1.96 se)
+    z = 1.959963984540054
+    assert curve["lower"].iloc[1] == pytest.approx(float(s2) * np.exp(-z * np.sqrt(g2)), rel=1e-12)
+    # Median: first time S <= 0.5 is t = 4 (S = 0.457).
+    assert kaplan_meier.km_quantiles(curve).iloc[0]["quantile"] == 4
+
+
+def test_median_on_plateau_at_half_is_midpoint():
+    # S = 0.75, 0.5, 0.25, 0: flat at exactly 0.5 from t=2 to t=3 -> median 2.5 (R rule);
+    # lifelines would report 2.
+    curve = kaplan_meier.km_table([1, 2, 3, 4], [1, 1, 1, 1])
+    assert kaplan_meier.km_quantiles(curve).iloc[0]["quantile"] == 2.5
+    # Flat at 0.5 running to the last (censored) time 4 -> (2 + 4) / 2 = 3.
+    curve = kaplan_meier.km_table([1, 2, 3, 4], [1, 1, 0, 0])
+    assert kaplan_meier.km_quantiles(curve).iloc[0]["quantile"] == 3
+
+
+def test_numbers_at_risk_count_times_at_or_after_t():
+    assert kaplan_meier.numbers_at_risk(TIME, [0, 2, 4, 8, 9]) == [10, 9, 6, 1, 0]
+
+
+def test_logrank_by_hand():
+    # Group a at each event time (n_a, n, d, d_a):
+    rows = [(5, 10, 1, 1), (4, 9, 1, 0), (3, 7, 1, 0), (3, 6, 2, 1), (1, 3, 1, 0), (0, 1, 1, 0)]
+    o = sum(r[3] for r in rows)
+    e = sum(F(na * d, n) for na, n, d, _ in rows)
+    v = sum(F(d * (n - d), n - 1) * F(na, n) * (1 - F(na, n)) for na, n, d, _ in rows if n > 1)
+    chisq = float((o - e) ** 2 / v)
+    res = logrank.logrank_test(TIME, EVENT, GROUP, groups=["a", "b"])
+    assert res["chisq"] == pytest.approx(chisq, rel=1e-12)
+    assert res["components"].expected[0] == pytest.approx(float(e), rel=1e-12)
+    # With two groups the trend test equals the two-sample test.
+    assert logrank.logrank_trend_test(TIME, EVENT, GROUP, groups=["a", "b"])["chisq"] == \
+        pytest.approx(chisq, rel=1e-12)
+
+
+def test_harrell_c_by_hand():
+    # Three subjects: times 1 (event), 2 (event), 3 (censored); risk scores 3, 1, 2.
+    # Comparable pairs: (1,2), (1,3), (2,3). Higher risk should fail first:
+    # (1,2): 3 > 1 concordant; (1,3): 3 > 2 concordant; (2,3): 1 < 2 discordant.
+    res = concordance.harrell_c([1, 2, 3], [1, 1, 0], [3, 1, 2], reverse=True)
+    assert (res["concordant"], res["discordant"], res["tied_x"]) == (2, 1, 0)
+    assert res["c"] == pytest.approx(2 / 3)
+    # Subjects A (t=1, x=2), B (t=1, x=1), C (t=2, x=2), all events.
+    # (A,B): tied event times, not comparable; (A,C): tied on x, counts 1/2;
+    # (B,C): B fails first with the lower risk, discordant. C = (0 + 1/2) / 2.
+    res = concordance.harrell_c([1, 1, 2], [1, 1, 1], [2, 1, 2], reverse=True)
+    assert (res["concordant"], res["discordant"], res["tied_x"]) == (0, 1, 1)
+    assert res["c"] == pytest.approx(0.25)
+
+
+def test_exact_test_2x2_equals_hypergeometric_sum():
+    from math import comb
+    table = np.array([[3, 1], [1, 3]])
+    # P(a) = C(4,a) C(4,4-a) / C(8,4); p sums tables no more likely than the observed.
+    probs = [comb(4, a) * comb(4, 4 - a) / comb(8, 4) for a in range(5)]
+    p_obs = probs[3]
+    expected = sum(p for p in probs if p <= p_obs * (1 + 1e-7))
+    assert association.fisher_exact_rxc(table)["p"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_exact_test_falls_back_honestly(monkeypatch):
+    monkeypatch.setattr(association, "MAX_TABLES", 10)
+    res = association.fisher_exact_rxc(np.array([[5, 3, 2], [2, 4, 6], [3, 3, 3]]), n_mc=2000)
+    # Named as a Monte Carlo estimate, never as exact; close to the enumerated p.
+    assert res["method"].startswith("Monte Carlo estimate")
+    monkeypatch.setattr(association, "MAX_TABLES", 200_000_000)
+    exact = association.fisher_exact_rxc(np.array([[5, 3, 2], [2, 4, 6], [3, 3, 3]]))
+    assert exact["method"].startswith("Fisher-Freeman-Halton")
+    # Binomial SE of a p near 0.4 with 2000 draws is ~0.011; allow 4 SE.
+    assert abs(res["p"] - exact["p"]) < 0.045
+
+
+def test_association_table_counts_missing():
+    d = pd.DataFrame({"g": ["x", "x", "y", "y", None], "h": ["u", "v", "u", None, "v"]})
+    counts, tests = association.association_table(d, "g", "h")
+    assert counts["n"].sum() == 3
+    assert (tests["n_missing"] == 2).all()

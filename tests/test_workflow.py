@@ -1,0 +1,127 @@
+"""End to end: the Snakemake workflow on the bundled cohort, as a user runs it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.workflow
+
+
+def _copy_project(dest: Path) -> Path:
+    for item in ("Snakefile", "workflow", "config", "data"):
+        src = ROOT / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item)
+        else:
+            shutil.copy2(src, dest / item)
+    return dest
+
+
+def _snakemake(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    runs = []
+    for name in ("run1", "run2"):
+        work = _copy_project(tmp_path_factory.mktemp(name))
+        proc = _snakemake(work)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs.append(work)
+    return runs
+
+
+EXPECTED = [
+    "cohort/exclusions.csv", "cohort/flow.csv", "cohort/netpet_distribution.csv",
+    "table1/table1.csv", "association/netpet_by_grade_tests.csv",
+    *[f"{ep}/{name}" for ep in ("os", "ttp") for name in (
+        "km_curves.csv", "km_summary.csv", "km_landmarks.csv", "km_risk_table.csv",
+        "follow_up.csv", "logrank.csv", "cox_coefficients.csv", "cox_tests.csv",
+        "ph_test.csv", "concordance.csv")],
+    *[f"figures/{kind}_{ep}.{fmt}" for kind in ("km", "forest") for ep in ("os", "ttp")
+      for fmt in ("png", "pdf")],
+]
+
+
+def test_all_outputs_written_with_markdown_copies(two_runs):
+    results = two_runs[0] / "results"
+    for rel in EXPECTED:
+        assert (results / rel).is_file(), rel
+        if rel.endswith(".csv"):
+            assert (results / rel).with_suffix(".md").is_file(), rel
+
+
+def test_reruns_are_byte_identical(two_runs):
+    a, b = (run / "results" for run in two_runs)
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert files_a == files_b
+    differing = [str(p) for p in files_a if (a / p).read_bytes() != (b / p).read_bytes()]
+    assert differing == []
+
+
+def test_nothing_to_do_when_nothing_changed(two_runs):
+    proc = _snakemake(two_runs[0], "-n")
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_no_patient_identifiers_in_results_or_logs(two_runs):
+    ids = pd.read_csv(ROOT / "data" / "synthetic" / "cohort.csv")["patient_id"]
+    for folder in ("results", "logs"):
+        for path in (two_runs[0] / folder).rglob("*"):
+            if path.suffix in {".csv", ".md", ".log"}:
+                text = path.read_text()
+                assert not any(pid in text for pid in ids), path
+
+
+def test_published_pattern_reproduced(two_runs):
+    results = two_runs[0] / "results"
+    for ep in ("os", "ttp"):
+        med = pd.read_csv(results / ep / "km_summary.csv").set_index("group")["median"]
+        # Ordered P1 > P2-4 > P5, as in Chan et al. 2023.
+        assert med["P1"] > med["P2-4"] > med["P5"]
+        lr = pd.read_csv(results / ep / "logrank.csv").set_index("test")
+        assert lr.loc["log-rank", "p"] < 0.01
+    flow = pd.read_csv(results / "cohort" / "flow.csv")
+    received = flow.loc[flow["step"] == "input rows", "n"].item()
+    excluded = flow.loc[(flow["analysis"] == "all") & (flow["step"] == "excluded"), "n"].sum()
+    eligible = flow.loc[flow["step"] == "eligible", "n"].item()
+    assert received == 319 and excluded + eligible == received
+
+
+def test_malformed_cohort_gives_one_readable_error(tmp_path):
+    work = _copy_project(tmp_path)
+    cohort = pd.read_csv(work / "data" / "synthetic" / "cohort.csv", dtype=str,
+                         keep_default_na=False)
+    cohort.loc[0, "os_months"] = "about a year"
+    cohort.loc[1, "who_grade"] = "G4"
+    cohort.loc[3, "patient_id"] = cohort.loc[2, "patient_id"]
+    cohort = cohort.drop(columns=["os_event"])
+    cohort.to_csv(work / "data" / "synthetic" / "cohort.csv", index=False)
+    proc = _snakemake(work)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out
+    for expected in ("column 'os_event'", "row 2: got 'about a year'", "row 3: got 'G4'",
+                     "row 4: got (value withheld)", "row 5: got (value withheld)"):
+        assert expected in out, expected
+    assert not (work / "results" / "os").exists()
+
+
+def test_bundled_cohort_is_the_generator_output(tmp_path):
+    from netpet_stats.synthetic import write_synthetic
+    import yaml
+
+    seed = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["synthetic"]["seed"]
+    for path in write_synthetic(str(tmp_path), seed):
+        assert path.read_bytes() == (ROOT / "data" / "synthetic" / path.name).read_bytes()
