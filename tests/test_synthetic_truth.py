@@ -83,8 +83,8 @@ def test_lesion_table_scores_back_to_patient_scores(large_cohort):
 
 
 def test_generator_is_deterministic():
-    a, la = synthetic.generate_cohort(seed=38)
-    b, lb = synthetic.generate_cohort(seed=38)
+    a, la = synthetic.generate_cohort(seed=164)
+    b, lb = synthetic.generate_cohort(seed=164)
     pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(la, lb)
     assert len(a) == 319 and a["centre"].value_counts().tolist() == [151, 104, 64]

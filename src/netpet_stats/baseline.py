@@ -1,8 +1,10 @@
 """Baseline characteristics (Table 1) by group, with missing counts.
 
 Built with ``tableone`` (Pollard et al., JAMIA Open 2018): continuous variables
-as median [Q1, Q3], categorical as n (%) of non-missing, a ``Missing`` column
-with the count of missing values per variable.
+as median [Q1, Q3], categorical as n (%) with missing values shown as their own
+level ``(missing)`` so that the percentages are of all patients in the column;
+the ``Missing`` column gives the count of missing values of every variable on
+its first line.
 """
 
 from __future__ import annotations
@@ -38,8 +40,7 @@ def table_one(data: pd.DataFrame, group: str, variables: list[str], continuous: 
     frame[group] = frame[group].astype(str)
     categorical = [v for v in variables if v not in continuous]
     for v in categorical:
-        frame[v] = frame[v].map(lambda x: np.nan if x is None or (isinstance(x, float) and np.isnan(x))
-                                else _level(v, x))
+        frame[v] = frame[v].map(lambda x: np.nan if pd.isna(x) else _level(v, x))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t1 = TableOne(frame, columns=variables, categorical=categorical, continuous=continuous,
@@ -52,6 +53,14 @@ def table_one(data: pd.DataFrame, group: str, variables: list[str], continuous: 
     table.columns = ["variable", "level", *table.columns[2:]]
     if order:
         table = table[["variable", "level", "Missing", "Overall", *order]]
+    # tableone shows a missing categorical value as the level "None": name it, and
+    # give every variable its missing count.
+    table["level"] = table["level"].replace({"None": "(missing)"})
+    missing = {labels.get(v, v): int(frame[v].isna().sum()) for v in variables}
+    first = ~table["variable"].duplicated()
+    table["Missing"] = [
+        str(missing[name]) if is_first and name in missing else ""
+        for name, is_first in zip(table["variable"].str.split(",").str[0], first)]
     return table
 
 

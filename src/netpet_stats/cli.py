@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     val = sub.add_parser("validate", help="check a cohort against its config and list every problem")
     val.add_argument("--config", default="config/config.yaml")
     syn = sub.add_parser("synthetic", help="regenerate the bundled synthetic cohort")
-    syn.add_argument("--seed", type=int, default=38)
+    syn.add_argument("--seed", type=int, default=164)
     syn.add_argument("--outdir", default="data/synthetic")
     args = parser.parse_args(argv)
 

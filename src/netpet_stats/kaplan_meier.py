@@ -127,13 +127,18 @@ def km_table(time, event, conf_type: str = "log", conf_level: float = 0.95) -> p
 
 
 def _findq(times: np.ndarray, surv: np.ndarray, p: float, last_time: float) -> float:
-    """Time at which 1 - S first reaches ``p``, with R's rules for flats.
+    """Time at which 1 - S reaches ``p``, exactly as ``survival:::findq``.
 
-    Behaves as ``survival:::findq`` (quantile.survfit.R): the quantile is where a
-    horizontal line at ``p`` meets the step function 1 - S; if the curve is flat
-    at exactly ``p`` (within ``QUANTILE_TOL``) the midpoint of the flat is taken,
+    R (quantile.survfit.R) drops missing points and repeated values of 1 - S
+    (keeping the first time each value appears), then looks ``p`` up with
+    ``approx(..., method = "constant")``, which orders the points by their
+    1 - S value. The quantile is the time of the point with the smallest
+    1 - S >= p; if the curve sits at exactly ``p`` (within ``QUANTILE_TOL``) it
+    is the midpoint between that time and the time of the next larger value,
     and a flat at ``p`` that runs to the end of follow-up ends at the last
-    observed time. Missing values (undefined confidence limits) are skipped.
+    observed time. For a monotone curve this is the first time S(t) <= 1 - p;
+    the ordering matters for confidence curves that are not monotone (the
+    upper logit or arcsin limit can rise again as the Greenwood variance grows).
     """
     x = np.concatenate([[0.0], times])
     y = np.concatenate([[0.0], 1.0 - surv])
@@ -143,16 +148,18 @@ def _findq(times: np.ndarray, surv: np.ndarray, p: float, last_time: float) -> f
         return float(x[0])
     if y.max() < p:
         return np.nan
-    first = np.concatenate([[True], np.diff(y) != 0])  # drop censor-only repeats
-    x, y = x[first], y[first]
-    i1 = np.flatnonzero(y >= p - QUANTILE_TOL)
-    i2 = np.flatnonzero(y >= p + QUANTILE_TOL)
+    values, first = np.unique(y, return_index=True)  # sorted by value, first time seen
+    y_last = y[np.sort(first)[-1]]  # last distinct value in time order
+    x_by_value = x[first]
+    i1 = np.flatnonzero(values >= p - QUANTILE_TOL)
+    i2 = np.flatnonzero(values >= p + QUANTILE_TOL)
     if i1.size == 0:
         return np.nan
+    if abs(p - y_last) < QUANTILE_TOL:
+        return float((x_by_value[i1[0]] + last_time) / 2)
     if i2.size == 0:
-        # Flat at p that runs to the end of follow-up (only possible within tol).
-        return float((x[i1[0]] + last_time) / 2) if abs(p - y[-1]) < QUANTILE_TOL else np.nan
-    return float((x[i1[0]] + x[i2[0]]) / 2)
+        return np.nan
+    return float((x_by_value[i1[0]] + x_by_value[i2[0]]) / 2)
 
 
 def km_quantiles(curve: pd.DataFrame, probs=(0.5,)) -> pd.DataFrame:

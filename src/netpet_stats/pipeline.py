@@ -296,7 +296,8 @@ def run_table1(config: dict, data: pd.DataFrame, out: dict) -> None:
     table = baseline.table_one(d, "netpet_group", variables,
                                [v for v in tcfg["continuous"] if v in variables], labels)
     write_table(table, out["table1"], "Table 1: baseline characteristics by NETPET group",
-                "Continuous: median [Q1, Q3]; categorical: n (% of non-missing). "
+                "Continuous: median [Q1, Q3] of non-missing values; categorical: n (% of "
+                "all patients in the column, missing values as the level '(missing)'). "
                 "Missing: count of missing values. Patients in an analysis group only.")
 
 

@@ -1,0 +1,24 @@
+"""Table 1 against counts and quartiles computed by hand."""
+
+import pandas as pd
+
+from netpet_stats.baseline import table_one
+
+
+def test_table_one_by_hand():
+    d = pd.DataFrame({
+        "group": pd.Categorical(["A", "A", "A", "B", "B"], categories=["A", "B"], ordered=True),
+        "age": [50.0, 60.0, 70.0, 40.0, 80.0],
+        "grade": ["G1", "G2", None, "G2", "G2"],
+    })
+    t = table_one(d, "group", ["age", "grade"], ["age"], {"age": "Age", "grade": "Grade"})
+    rows = {(v.split(",")[0], lv): r for v, lv, r in
+            zip(t["variable"], t["level"], t.to_dict("records"))}
+    # Median [Q1, Q3], linear interpolation (R quantile type 7): A = 60 [55, 65].
+    assert rows[("Age", "")]["A"] == "60.0 [55.0,65.0]"
+    assert rows[("Age", "")]["Overall"] == "60.0 [50.0,70.0]"
+    # n (%) of all patients in the column; missing is its own level.
+    assert rows[("Grade", "G2")]["Overall"] == "3 (60.0)"
+    assert rows[("Grade", "(missing)")]["A"] == "1 (33.3)"
+    assert rows[("Grade", "G1")]["Missing"] == "1"
+    assert list(t.columns) == ["variable", "level", "Missing", "Overall", "A", "B"]
