@@ -434,12 +434,13 @@ def exclusion_ledger(data: pd.DataFrame, config: dict) -> pd.DataFrame:
         base_ok = ~no_group & ~no_ep
         for name, spec in models.items():
             needed = [c for c in spec["covariates"] + spec["strata"] if c != "netpet_group"]
-            for row_idx in data.index[base_ok]:
-                missing = [c for c in needed if pd.isna(data.at[row_idx, c])]
-                if missing:
-                    labels = ", ".join(VARIABLE_NAMES.get(c, c) for c in missing)
-                    records.append((int(data.at[row_idx, "row"]), f"{ep}:{name}",
-                                    f"missing {labels}"))
+            if not needed:
+                continue
+            miss = data.loc[base_ok, needed].isna()
+            miss = miss[miss.any(axis=1)]
+            names = np.array([VARIABLE_NAMES.get(c, c) for c in needed], dtype=object)
+            for row, flags in zip(data.loc[miss.index, "row"], miss.to_numpy()):
+                records.append((int(row), f"{ep}:{name}", "missing " + ", ".join(names[flags])))
     ledger = pd.DataFrame(records, columns=["row", "analysis", "reason"])
     return ledger.sort_values(["row", "analysis"], kind="mergesort").reset_index(drop=True)
 
