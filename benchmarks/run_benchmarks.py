@@ -61,7 +61,7 @@ def core_rows(n, repeats):
     groups = ["P1", "P2-4", "P5"]
     fit = cox.fit_cox(d, "time", "event", ["netpet_group", "grade", "age", "extrahepatic"],
                       ["centre"], COV)
-    lp = fit.design.to_numpy() @ fit.beta
+    lp = cox.linear_predictor(fit)
     steps = {
         "Kaplan-Meier by group (+ median, CI)": lambda: [
             kaplan_meier.km_quantiles(kaplan_meier.km_table(t[g == k], e[g == k]))

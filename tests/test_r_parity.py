@@ -199,8 +199,14 @@ def test_cox_matches_coxph(entry):
     if len(covs) > 1:
         got = [tests.loc[("likelihood ratio", c), "chisq"] for c in covs]
         _close(got, entry["drop1_lrt"], rtol=1e-6, atol=1e-8)
+    # proportional-hazards tests, as cox.zph (per term, then GLOBAL)
+    for zph in entry["zph"]:
+        got = cox.ph_test(res, zph["transform"])
+        _close(got["chisq"], zph["chisq"], rtol=1e-6)
+        _close(got["df"], zph["df"])
+        _close(got["p"], zph["p"], rtol=1e-6, atol=PTOL)
     # concordance of the fitted linear predictor, as R's fit$concordance
-    lp = res.design.to_numpy() @ res.beta
+    lp = cox.linear_predictor(res)
     c = concordance.harrell_c(res.frame["__time"], res.frame["__event"], lp,
                               strata=res.stratum, reverse=True)
     _close([c["c"], c["se"]], [entry["concordance"], entry["concordance_se"]])

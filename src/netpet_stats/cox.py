@@ -9,10 +9,10 @@ tests for multi-level factors, so :func:`efron_derivatives` computes the Efron
 partial log-likelihood, score and information here; the same function gives the
 score test and the Newton steps.
 
-Proportional hazards are checked with lifelines' ``proportional_hazard_test``
-(Grambsch & Therneau 1994 approximate score test on scaled Schoenfeld
-residuals, the form of R ``cox.zph`` before survival 3.0); it is named as such
-in every output because survival >= 3.0 computes an exact score test instead.
+Proportional hazards are tested as R ``cox.zph`` (survival >= 3.0): the score
+test of a time-varying coefficient ``beta + theta g(t)`` per term and globally
+(:func:`ph_test`). lifelines' ``proportional_hazard_test`` implements the older
+Grambsch-Therneau approximation and does not reproduce it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter
-from lifelines.statistics import proportional_hazard_test
 from scipy import stats
 
 FIT_OPTIONS = {"precision": 1e-12, "max_steps": 500, "step_size": 0.95}
@@ -95,6 +94,82 @@ def design_matrix(data: pd.DataFrame, covariates: list[str], cov_config: dict
 # --------------------------------------------------------------------------------------
 
 
+def efron_contributions(time, event, X, beta, strata=None):
+    """Efron terms of each distinct event time (within strata).
+
+    For an event time with ``d`` tied events, risk-set sums ``S0, S1, S2`` and
+    tied-event sums ``D0, D1, D2`` (weights ``exp(x'beta)``), Efron's
+    approximation uses, for ``l = 0 .. d-1``, ``den_l = S0 - (l/d) D0`` and the
+    mean ``m_l = (S1 - (l/d) D1) / den_l``.
+
+    Returns
+    -------
+    dict
+        ``loglik`` (total), ``score`` (T, p): ``sum x_ties - sum_l m_l``;
+        ``info`` (T, p, p): ``sum_l [(S2 - (l/d) D2)/den_l - m_l m_l']``;
+        ``time`` (T,) and ``stratum`` (T,) of each event time.
+    """
+    time = np.asarray(time, float)
+    event = np.asarray(event, float)
+    X = np.asarray(X, float).reshape(time.size, -1)
+    beta = np.asarray(beta, float)
+    p = X.shape[1]
+    strata = np.zeros(time.size, int) if strata is None else np.asarray(strata, object)
+    loglik = 0.0
+    scores, infos, times, labels = [], [], [], []
+    for s in pd.unique(strata):
+        m = strata == s
+        t, e, x = time[m], event[m], X[m]
+        order = np.argsort(-t, kind="mergesort")  # descending time
+        t, e, x = t[order], e[order], x[order]
+        lp = x @ beta
+        shift = lp.max()
+        w = np.exp(lp - shift)
+        # Risk-set sums at each position (all with time >= t): cumulative from the top.
+        s0 = np.cumsum(w)
+        s1 = np.cumsum(w[:, None] * x, axis=0)
+        s2 = np.cumsum(w[:, None, None] * x[:, :, None] * x[:, None, :], axis=0)
+        dead = e == 1
+        etimes = -np.unique(-t[dead])  # distinct event times, descending
+        k = etimes.size
+        if k == 0:
+            continue
+        # last position (descending order) with time >= each event time: all ties in
+        last = np.searchsorted(-t, -etimes, side="right") - 1
+        pos = k - 1 - np.searchsorted(etimes[::-1], t[dead])  # event -> its time's index
+        d = np.bincount(pos, minlength=k).astype(float)
+        wd, xd = w[dead], x[dead]
+        d0 = np.bincount(pos, weights=wd, minlength=k)
+        d1 = np.zeros((k, p))
+        np.add.at(d1, pos, wd[:, None] * xd)
+        d2 = np.zeros((k, p, p))
+        np.add.at(d2, pos, wd[:, None, None] * xd[:, :, None] * xd[:, None, :])
+        xsum = np.zeros((k, p))
+        np.add.at(xsum, pos, xd)
+        loglik += float(lp[dead].sum())
+        S0, S1, S2 = s0[last], s1[last], s2[last]
+        score = xsum.copy()
+        info = np.zeros((k, p, p))
+        for ell in range(int(d.max())):
+            act = d > ell
+            frac = np.where(act, ell / np.where(act, d, 1), 0.0)
+            den = S0 - frac * d0
+            mean = (S1 - frac[:, None] * d1) / den[:, None]
+            loglik -= float(np.sum(act * (np.log(den) + shift)))
+            score -= act[:, None] * mean
+            second = (S2 - frac[:, None, None] * d2) / den[:, None, None]
+            info += act[:, None, None] * (second - mean[:, :, None] * mean[:, None, :])
+        scores.append(score)
+        infos.append(info)
+        times.append(etimes)
+        labels.append(np.repeat(np.array([s], dtype=object), k))
+    if not scores:
+        return {"loglik": loglik, "score": np.zeros((0, p)), "info": np.zeros((0, p, p)),
+                "time": np.zeros(0), "stratum": np.zeros(0, object)}
+    return {"loglik": loglik, "score": np.vstack(scores), "info": np.concatenate(infos),
+            "time": np.concatenate(times), "stratum": np.concatenate(labels)}
+
+
 def efron_derivatives(time, event, X, beta, strata=None):
     """Efron log partial likelihood, score vector and information matrix.
 
@@ -115,54 +190,8 @@ def efron_derivatives(time, event, X, beta, strata=None):
     score : ndarray (p,)
     information : ndarray (p, p)
     """
-    time = np.asarray(time, float)
-    event = np.asarray(event, float)
-    X = np.asarray(X, float).reshape(time.size, -1)
-    beta = np.asarray(beta, float)
-    p = X.shape[1]
-    strata = np.zeros(time.size, int) if strata is None else np.asarray(strata, object)
-    loglik, score, info = 0.0, np.zeros(p), np.zeros((p, p))
-    for s in pd.unique(strata):
-        m = strata == s
-        t, e, x = time[m], event[m], X[m]
-        order = np.argsort(-t, kind="mergesort")  # descending time
-        t, e, x = t[order], e[order], x[order]
-        lp = x @ beta
-        w = np.exp(lp - lp.max())
-        shift = lp.max()
-        # Risk-set sums at each position (all with time >= t): cumulative from the top.
-        s0 = np.cumsum(w)
-        s1 = np.cumsum(w[:, None] * x, axis=0)
-        s2 = np.cumsum(w[:, None, None] * x[:, :, None] * x[:, None, :], axis=0)
-        etimes = -np.unique(-t[e == 1])  # distinct event times, descending
-        # last index (in descending order) with time >= etime: include all ties
-        last = np.searchsorted(-t, -etimes, side="right") - 1
-        idx = np.searchsorted(etimes[::-1], t[e == 1])  # position in ascending etimes
-        k = etimes.size
-        pos = k - 1 - idx  # position in descending etimes
-        d = np.bincount(pos, minlength=k).astype(float)
-        d0 = np.bincount(pos, weights=w[e == 1], minlength=k)
-        d1 = np.zeros((k, p))
-        np.add.at(d1, pos, w[e == 1][:, None] * x[e == 1])
-        d2 = np.zeros((k, p, p))
-        np.add.at(d2, pos, w[e == 1][:, None, None] * x[e == 1][:, :, None] * x[e == 1][:, None, :])
-        xsum = np.zeros((k, p))
-        np.add.at(xsum, pos, x[e == 1])
-        lpsum = np.bincount(pos, weights=lp[e == 1], minlength=k)
-        S0, S1, S2 = s0[last], s1[last], s2[last]
-        loglik += lpsum.sum()
-        score += xsum.sum(axis=0)
-        for ell in range(int(d.max()) if k else 0):
-            act = d > ell
-            frac = np.where(act, ell / np.where(act, d, 1), 0.0)
-            den = S0 - frac * d0
-            mean = (S1 - frac[:, None] * d1) / den[:, None]
-            loglik -= np.sum(act * (np.log(den) + shift))
-            score -= np.sum(act[:, None] * mean, axis=0)
-            second = (S2 - frac[:, None, None] * d2) / den[:, None, None]
-            info += np.sum(act[:, None, None] * (second - mean[:, :, None] * mean[:, None, :]),
-                           axis=0)
-    return float(loglik), score, info
+    c = efron_contributions(time, event, X, beta, strata)
+    return c["loglik"], c["score"].sum(axis=0), c["info"].sum(axis=0)
 
 
 # --------------------------------------------------------------------------------------
@@ -296,24 +325,86 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     return CoxResult(coefs, tests_df, terms, beta, X, n, events, cph, frame, stratum)
 
 
-ZPH_METHOD = ("Grambsch-Therneau approximate score test on scaled Schoenfeld residuals "
-              "(lifelines proportional_hazard_test; as R cox.zph before survival 3.0)")
+def linear_predictor(result: "CoxResult") -> np.ndarray:
+    """x' beta of each subject, bit-identical for identical covariate rows.
+
+    Computed once per distinct design row: a matrix-vector product through BLAS
+    may round two identical rows differently, which would turn tied risk scores
+    into spurious concordant or discordant pairs (R counts them as ties).
+    """
+    X = result.design.to_numpy()
+    patterns, inverse = np.unique(X, axis=0, return_inverse=True)
+    return np.array([row @ result.beta for row in patterns])[inverse.ravel()]
+
+
+ZPH_METHOD = ("score test of beta(t) = beta + theta g(t) at theta = 0, per term and "
+              "global (R cox.zph, survival >= 3.0)")
+
+
+def zph_time_transform(time, event, transform: str) -> np.ndarray:
+    """g(t) of each subject before centring, as R ``cox.zph(transform=)``.
+
+    ``km``: 1 - S(t-) from the Kaplan-Meier of all subjects pooled (ignoring
+    strata), left-continuous; ``rank``: average ranks of the times; ``identity``.
+    """
+    time = np.asarray(time, float)
+    event = np.asarray(event, float)
+    if transform == "identity":
+        return time
+    if transform == "rank":
+        return stats.rankdata(time)
+    if transform == "km":
+        utimes = np.unique(time)
+        at_risk = time.size - np.searchsorted(np.sort(time), utimes, side="left")
+        deaths = np.bincount(np.searchsorted(utimes, time[event == 1]), minlength=utimes.size)
+        surv = np.cumprod(1 - deaths / at_risk)
+        # number of distinct times strictly before each time -> S(t-)
+        before = np.searchsorted(utimes, time, side="left")
+        return 1.0 - np.concatenate([[1.0], surv])[before]
+    raise ValueError(f"transform must be km, rank or identity, not {transform!r}")
 
 
 def ph_test(result: CoxResult, transform: str = "km") -> pd.DataFrame:
-    """Proportional-hazards test per design column and globally.
+    """Proportional-hazards score test per term and globally, as R ``cox.zph``.
 
-    ``transform`` is the time transform (``km``, ``rank`` or ``identity``).
+    For each covariate ``x_j`` the model is extended by ``theta_j x_j g(t)``,
+    with ``g`` the chosen transform of time centred on its mean over events.
+    The score test of ``theta = 0`` at the fitted ``beta`` uses the full
+    ``2p x 2p`` Efron information; a term's test uses the ``beta`` block and that
+    term's ``theta`` block (a factor's levels are pooled, ``df`` = its number of
+    columns). Written here because lifelines implements only the earlier
+    approximation (survival < 3.0) and no Python library implements this test.
     """
-    if transform not in ("km", "rank", "identity"):
-        raise ValueError(f"transform must be km, rank or identity, not {transform!r}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = proportional_hazard_test(result.fitter, result.frame, time_transform=transform)
-    summary = res.summary
-    out = pd.DataFrame({"column": [str(i) for i in summary.index],
-                        "chisq": summary["test_statistic"].to_numpy(),
-                        "df": 1, "p": summary["p"].to_numpy()})
+    frame = result.frame
+    t, ev = frame["__time"].to_numpy(), frame["__event"].to_numpy()
+    X = result.design.to_numpy()
+    p = X.shape[1]
+    g_all = zph_time_transform(t, ev, transform)
+    g_all = g_all - g_all[ev == 1].mean()
+    contrib = efron_contributions(t, ev, X, result.beta, result.stratum)
+    # g at each distinct event time (tied events share the time, hence g)
+    g_of_time = pd.Series(g_all, index=t).groupby(level=0).first()
+    g = g_of_time.reindex(contrib["time"]).to_numpy()
+    info = contrib["info"]
+    i_bb = info.sum(axis=0)
+    i_bt = np.einsum("t,tjk->jk", g, info)
+    i_tt = np.einsum("t,tjk->jk", g * g, info)
+    u_theta = g @ contrib["score"]
+    imat = np.block([[i_bb, i_bt], [i_bt.T, i_tt]])
+    rows = []
+    columns = list(result.design.columns)
+    for term in result.terms:
+        jj = [columns.index(c) for c in term.columns]
+        kk = list(range(p)) + [p + j for j in jj]
+        u = np.concatenate([np.zeros(p), u_theta[jj]])
+        chi = float(u @ np.linalg.solve(imat[np.ix_(kk, kk)], u))
+        rows.append({"term": term.name, "term_label": term.label, "chisq": chi, "df": len(jj),
+                     "p": stats.chi2.sf(chi, len(jj))})
+    u = np.concatenate([np.zeros(p), u_theta])
+    chi = float(u @ np.linalg.solve(imat, u))
+    rows.append({"term": "GLOBAL", "term_label": "global test", "chisq": chi, "df": p,
+                 "p": stats.chi2.sf(chi, p)})
+    out = pd.DataFrame(rows)
     out["transform"] = transform
     out["method"] = ZPH_METHOD
     return out

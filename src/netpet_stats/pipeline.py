@@ -248,7 +248,7 @@ def run_concordance(config: dict, data: pd.DataFrame, endpoint: str, out: dict) 
     for name in ccfg["models"]:
         spec = specs[name]
         fit = _fit_spec(config, data, endpoint, spec)
-        lp = fit.design.to_numpy() @ fit.beta
+        lp = cox.linear_predictor(fit)
         res = concordance.harrell_c(fit.frame["__time"], fit.frame["__event"], lp,
                                     strata=fit.stratum, reverse=True)
         rows.append({"predictor": name, "label": spec["label"], "kind": "model linear predictor",

@@ -107,7 +107,8 @@ logrank_entry <- function(dataset, label, time, event, group, strata = NULL) {
 cox_control <- coxph.control(eps = 1e-12, toler.chol = 1e-14, iter.max = 100)
 
 cox_entry <- function(dataset, label, formula, data, call_text) {
-  fit <- coxph(formula, data = data, ties = "efron", control = cox_control)
+  fit <- coxph(formula, data = data, ties = "efron", control = cox_control,
+               x = TRUE, y = TRUE, model = TRUE)
   sm <- summary(fit)
   # Likelihood-ratio test of each term, as drop1(fit, test = "Chisq"): refit
   # without the term on the same complete cases and compare log-likelihoods.
@@ -131,7 +132,13 @@ cox_entry <- function(dataset, label, formula, data, call_text) {
        drop1_call = "2 * (logLik(fit) - logLik(update(fit, . ~ . - term))), as drop1(fit, test = 'Chisq')",
        drop1_terms = labels, drop1_lrt = unname(drop_lrt),
        concordance = unname(fit$concordance["concordance"]),
-       concordance_se = unname(fit$concordance["std"]))
+       concordance_se = unname(fit$concordance["std"]),
+       zph_call = "cox.zph(fit, transform = t, terms = TRUE, global = TRUE)$table",
+       zph = lapply(c("km", "rank", "identity"), function(tr) {
+         z <- cox.zph(fit, transform = tr)$table
+         list(transform = tr, terms = rownames(z), chisq = unname(z[, "chisq"]),
+              df = unname(z[, "df"]), p = unname(z[, "p"]))
+       }))
 }
 
 conc_entry <- function(dataset, label, time, event, x, strata = NULL, ymax = NULL) {
