@@ -258,3 +258,47 @@ def test_association_matches_r(entry):
     from scipy import stats
     chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
     _close([chi2, p], [entry["chisq"], entry["chisq_p"]])
+
+
+@pytest.mark.parametrize("entry", REF["concordance_weighted"],
+                         ids=lambda e: f"{e['dataset']}-{e['subset']}")
+def test_uno_and_clustered_concordance_match_r(entry):
+    ds, sub = entry["dataset"], entry["subset"]
+    if ds == "synthetic":
+        ep, what = sub.split(":")
+        d = SYN.dropna(subset=["ki67"]) if what == "ki67" else SYN
+        x = d["ki67"] if what == "ki67" else d["group"].map({"P1": 1, "P2-4": 2, "P5": 3})
+        time, event, centre = d[f"time_{ep}"], d[f"event_{ep}"], d["centre"]
+    elif ds == "tiny":
+        time, event, x, centre = TINY["time"], TINY["event"], TINY["x"], TINY["centre"]
+    else:
+        time, event, x, centre = LUNG["time"], LUNG["event"], LUNG["age"], None
+    res = concordance.harrell_c(time, event, x, reverse=True, timewt=entry["timewt"],
+                                strata=centre if entry["stratified"] else None,
+                                cluster=centre if entry["clustered"] else None,
+                                ymax=entry["ymax"])
+    _close([res["c"], res["se"]], [entry["c"], entry["se"]])
+
+
+@pytest.mark.parametrize("entry", REF["concordance_comparison"], ids=lambda e: e["subset"])
+def test_concordance_comparison_matches_r(entry):
+    ep, what = entry["subset"].split(":")
+    d = SYN.dropna(subset=["grade"]).reset_index(drop=True)
+    t, e = d[f"time_{ep}"], d[f"event_{ep}"]
+    if what == "netpet_group_vs_grade":
+        first = concordance.harrell_c(t, e, d["group"].map({"P1": 1, "P2-4": 2, "P5": 3}))
+        second = concordance.harrell_c(t, e, d["grade"].map({"G1": 1, "G2": 2, "G3": 3}))
+    else:
+        cfg = {"group": {"type": "categorical", "levels": ["P1", "P2-4", "P5"]},
+               "grade": {"type": "categorical", "levels": ["G1", "G2", "G3"]}}
+        fits = [cox.fit_cox(d, f"time_{ep}", f"event_{ep}", covs, ["centre"], cfg)
+                for covs in (["group", "grade"], ["grade"])]
+        first, second = (concordance.harrell_c(f.frame["__time"], f.frame["__event"],
+                                               cox.linear_predictor(f), strata=f.stratum)
+                         for f in fits)
+    cmp = concordance.compare_c(first, second)
+    var = np.asarray(entry["var"])
+    _close([first["c"], second["c"]], entry["c"])
+    _close([first["se"] ** 2, second["se"] ** 2, cmp["covariance"]],
+           [var[0, 0], var[1, 1], var[0, 1]])
+    _close(cmp["se"], np.sqrt(var[0, 0] + var[1, 1] - 2 * var[0, 1]))

@@ -46,7 +46,7 @@ EXPECTED = [
     *[f"{ep}/{name}" for ep in ("os", "ttp") for name in (
         "km_curves.csv", "km_summary.csv", "km_landmarks.csv", "km_risk_table.csv",
         "follow_up.csv", "logrank.csv", "cox_coefficients.csv", "cox_tests.csv",
-        "ph_test.csv", "concordance.csv")],
+        "ph_test.csv", "concordance.csv", "concordance_comparison.csv")],
     *[f"figures/{kind}_{ep}.{fmt}" for kind in ("km", "forest") for ep in ("os", "ttp")
       for fmt in ("png", "pdf")],
 ]
@@ -125,3 +125,64 @@ def test_bundled_cohort_is_the_generator_output(tmp_path):
     seed = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["synthetic"]["seed"]
     for path in write_synthetic(str(tmp_path), seed):
         assert path.read_bytes() == (ROOT / "data" / "synthetic" / path.name).read_bytes()
+
+
+def test_results_tables_equal_r_fixtures(two_runs):
+    """The numbers the workflow writes are R's numbers (wiring, not just the functions)."""
+    import json
+
+    import numpy as np
+
+    ref = json.loads((ROOT / "tests" / "reference" / "fixtures" /
+                      "survival_reference.json").read_text())
+    results = two_runs[0] / "results"
+
+    def close(a, b, rtol=1e-6):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-12)
+
+    for ep in ("os", "ttp"):
+        summary = pd.read_csv(results / ep / "km_summary.csv").set_index("group")
+        for entry in ref["km"]:
+            if entry["dataset"] == "synthetic" and entry["conf_type"] == "log" and \
+                    entry["subset"].startswith(f"{ep}:"):
+                group = entry["subset"].split(":")[1]
+                got = summary.loc[group, ["median", "median_lower", "median_upper"]]
+                want = [np.nan if v is None else v for v in
+                        (entry["quantile"][1], entry["quantile_lower"][1], entry["quantile_upper"][1])]
+                close(got.to_numpy(float), np.array(want, float))
+        lr = pd.read_csv(results / ep / "logrank.csv").set_index("test")
+        for entry in ref["logrank"]:
+            if entry["dataset"] == "synthetic" and entry["subset"] == ep:
+                test = "stratified log-rank" if entry["stratified"] else "log-rank"
+                close(lr.loc[test, "chisq"], entry["chisq"])
+                if not entry["stratified"]:
+                    close(lr.loc["log-rank trend", "chisq"], entry["trend_chisq"])
+        coefs = pd.read_csv(results / ep / "cox_coefficients.csv")
+        zph = pd.read_csv(results / ep / "ph_test.csv")
+        primary = next(e for e in ref["cox"] if e["subset"] == f"{ep}:primary")
+        close(coefs[coefs["model"] == "primary"]["coef"].to_numpy(), primary["coef"])
+        km_zph = next(z for z in primary["zph"] if z["transform"] == "km")
+        close(zph[zph["model"] == "primary"]["chisq"].to_numpy(), km_zph["chisq"])
+        conc = pd.read_csv(results / ep / "concordance.csv")
+        harrell = conc[conc["estimator"] == "Harrell"].set_index("predictor")
+        for entry in ref["concordance"]:
+            if entry["dataset"] == "synthetic" and entry["subset"] in (
+                    f"{ep}:netpet_group", f"{ep}:grade", f"{ep}:ki67"):
+                name = entry["subset"].split(":")[1]
+                close(harrell.loc[name, ["c", "se"]].to_numpy(float), [entry["c"], entry["se"]])
+        close(harrell.loc["primary", ["c", "se"]].to_numpy(float),
+              [primary["concordance"], primary["concordance_se"]])
+        uno = conc[conc["estimator"] == "Uno"].set_index("predictor")
+        for entry in ref["concordance_weighted"]:
+            if entry["subset"] in (f"{ep}:netpet_group", f"{ep}:ki67"):
+                name = entry["subset"].split(":")[1]
+                close(uno.loc[name, ["c", "se"]].to_numpy(float), [entry["c"], entry["se"]])
+        cmp = pd.read_csv(results / ep / "concordance_comparison.csv").set_index(["first", "second"])
+        entry = next(e for e in ref["concordance_comparison"]
+                     if e["subset"] == f"{ep}:netpet_group_vs_grade")
+        var = np.asarray(entry["var"])
+        close(cmp.loc[("netpet_group", "grade"), "se"], np.sqrt(var[0, 0] + var[1, 1] - 2 * var[0, 1]))
+    assoc = pd.read_csv(results / "association" / "netpet_by_grade_tests.csv").set_index("test")
+    fisher = next(e for e in ref["association"] if e["subset"] == "group_x_grade")
+    close(assoc.loc["exact", "p"], fisher["fisher_p"])
+    close(assoc.loc["Pearson chi-square", "statistic"], fisher["chisq"])

@@ -13,9 +13,14 @@ Matches R ``survival::concordance()`` (survival >= 3.0, ``timewt = "n"``):
   influence of each subject on C (Therneau & Watson, the ``concordance``
   vignette of the survival package).
 
+Uno's C (``timewt = "n/G2"``) weights each pair by the inverse squared censoring
+survival just before its event time; :func:`compare_c` tests the difference of
+two correlated C-indices as ``concordance(fit1, fit2)``.
+
 Written here because no Python library reports a standard error for C:
 lifelines' ``concordance_index`` and scikit-survival's
-``concordance_index_censored`` give the point estimate only.
+``concordance_index_censored`` / ``concordance_index_ipcw`` give the point
+estimate only.
 """
 
 from __future__ import annotations
@@ -26,92 +31,113 @@ from scipy import stats
 
 
 class _Fenwick:
-    """Binary indexed tree of counts over ranks 0..size-1."""
+    """Binary indexed tree of (weighted) counts over ranks 0..size-1."""
 
     def __init__(self, size: int):
-        self.tree = [0] * (size + 1)
-        self.total = 0
+        self.tree = [0.0] * (size + 1)
+        self.total = 0.0
 
-    def add(self, rank: int) -> None:
+    def add(self, rank: int, weight: float = 1.0) -> None:
         i = rank + 1
         tree = self.tree
         n = len(tree)
         while i < n:
-            tree[i] += 1
+            tree[i] += weight
             i += i & -i
-        self.total += 1
+        self.total += weight
 
-    def below(self, rank: int) -> int:
-        """Number of inserted values with rank < ``rank``."""
-        i, s, tree = rank, 0, self.tree
+    def below(self, rank: int) -> float:
+        """Total weight of inserted values with rank < ``rank``."""
+        i, s, tree = rank, 0.0, self.tree
         while i > 0:
             s += tree[i]
             i -= i & -i
         return s
 
 
-def _pair_counts(time, event, rank, n_ranks, ymax):
-    """Per-subject counts of concordant, discordant and x-tied comparable pairs.
+def _pair_counts(time, event, rank, n_ranks, pair_weight):
+    """Per-subject weighted counts of concordant, discordant and x-tied pairs.
 
     Orientation as R's ``reverse = FALSE``: a pair is concordant when the
-    subject with the earlier event has the smaller predictor.
+    subject with the earlier event has the smaller predictor. Each comparable
+    pair carries the weight ``pair_weight`` of its earlier (event) member: the
+    time weight of its event time, 0 for events after ``ymax``.
     """
     n = time.size
     conc = np.zeros(n)
     disc = np.zeros(n)
     tied = np.zeros(n)
-    counts_event = event == 1
-    usable = counts_event & (time <= ymax)  # events that can be the earlier member
+    is_event = event == 1
     utimes, inverse = np.unique(time, return_inverse=True)
     blocks = [[] for _ in utimes]
     for i, b in enumerate(inverse):
         blocks[b].append(i)
 
-    # Pass A: each usable event i against later subjects (and censored at t_i).
+    # Pass A: each event i against later subjects (and those censored at t_i).
     tree = _Fenwick(n_ranks)
     for b in range(len(utimes) - 1, -1, -1):
         members = blocks[b]
         for j in members:
-            if not counts_event[j]:
+            if not is_event[j]:
                 tree.add(rank[j])
         for i in members:
-            if usable[i]:
+            w = pair_weight[i]
+            if is_event[i] and w > 0:
                 lt = tree.below(rank[i])
                 le = tree.below(rank[i] + 1)
-                conc[i] += tree.total - le
-                disc[i] += lt
-                tied[i] += le - lt
+                conc[i] += w * (tree.total - le)
+                disc[i] += w * lt
+                tied[i] += w * (le - lt)
         for j in members:
-            if counts_event[j]:
+            if is_event[j]:
                 tree.add(rank[j])
 
-    # Pass B: each subject j against usable events that precede it.
+    # Pass B: each subject j against the (weighted) events that precede it.
     tree = _Fenwick(n_ranks)
+
+    def against_earlier(j):
+        lt = tree.below(rank[j])
+        le = tree.below(rank[j] + 1)
+        conc[j] += lt
+        disc[j] += tree.total - le
+        tied[j] += le - lt
+
     for b in range(len(utimes)):
         members = blocks[b]
         for j in members:
-            if counts_event[j]:
-                lt = tree.below(rank[j])
-                le = tree.below(rank[j] + 1)
-                conc[j] += lt
-                disc[j] += tree.total - le
-                tied[j] += le - lt
+            if is_event[j]:
+                against_earlier(j)
         for i in members:
-            if usable[i]:
-                tree.add(rank[i])
+            if is_event[i] and pair_weight[i] > 0:
+                tree.add(rank[i], pair_weight[i])
         for j in members:
-            if not counts_event[j]:
-                lt = tree.below(rank[j])
-                le = tree.below(rank[j] + 1)
-                conc[j] += lt
-                disc[j] += tree.total - le
-                tied[j] += le - lt
+            if not is_event[j]:
+                against_earlier(j)
     return conc, disc, tied
 
 
+def censoring_weights(time, event) -> np.ndarray:
+    """1 / G(t-)^2 at each subject's time (Uno's weights, R ``timewt = "n/G2"``).
+
+    G is the Kaplan-Meier estimate of the censoring distribution, taken just
+    before t: at a time with both events and censorings the events leave the
+    risk set first, so censorings at t do not lower G(t-) (R ``fastkm1``).
+    """
+    time = np.asarray(time, float)
+    event = np.asarray(event, float)
+    utimes = np.unique(time)
+    idx = np.searchsorted(utimes, time)
+    n_after = time.size - np.searchsorted(np.sort(time), utimes, side="right")
+    cens = np.bincount(idx[event == 0], minlength=utimes.size).astype(float)
+    at_risk_c = n_after + cens  # deaths at the time have already left
+    factor = np.where(cens > 0, (at_risk_c - cens) / np.where(at_risk_c > 0, at_risk_c, 1), 1.0)
+    g_before = np.concatenate([[1.0], np.cumprod(factor)])[:-1]  # product over earlier times
+    return 1.0 / g_before[idx] ** 2
+
+
 def harrell_c(time, event, x, strata=None, reverse: bool = True, ymax: float | None = None,
-              conf_level: float = 0.95) -> dict:
-    """Harrell's C and its infinitesimal-jackknife standard error.
+              conf_level: float = 0.95, timewt: str = "n", cluster=None) -> dict:
+    """Concordance index and its infinitesimal-jackknife standard error.
 
     Parameters
     ----------
@@ -127,12 +153,24 @@ def harrell_c(time, event, x, strata=None, reverse: bool = True, ymax: float | N
         Only pairs whose earlier event time is <= ``ymax`` are used.
     conf_level
         Coverage of the Wald interval ``C +/- z * se``.
+    timewt
+        ``"n"``: Harrell's C (every comparable pair weighs 1). ``"n/G2"``: Uno's C,
+        each pair weighted by 1 / G(t-)^2 at its event time, G the censoring
+        Kaplan-Meier within the stratum (R ``timewt = "n/G2"``); as in R, a
+        stratum with fewer than two events uses weight 1, and the variance
+        treats the weights as fixed.
+    cluster
+        Optional cluster labels: influences are summed within clusters before
+        the variance (R ``cluster =``).
 
     Returns
     -------
     dict
-        ``c, se, lower, upper, concordant, discordant, tied_x, n_pairs, n``.
+        ``c, se, lower, upper, concordant, discordant, tied_x, n_pairs, n`` and
+        ``dfbeta`` (influence of each subject on C, or of each cluster).
     """
+    if timewt not in ("n", "n/G2"):
+        raise ValueError("timewt must be 'n' (Harrell) or 'n/G2' (Uno)")
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=float)
     x = np.asarray(x, dtype=float)
@@ -146,26 +184,68 @@ def harrell_c(time, event, x, strata=None, reverse: bool = True, ymax: float | N
     tied = np.zeros(n)
     for s in pd.unique(strata):
         m = np.flatnonzero(strata == s)
+        t_s, e_s = time[m], event[m]
+        if timewt == "n/G2" and e_s.sum() >= 2:
+            weight = censoring_weights(t_s, e_s)
+        else:
+            weight = np.ones(m.size)
+        weight = np.where(t_s <= ymax, weight, 0.0)
         _, rank = np.unique(x[m], return_inverse=True)
-        c_, d_, t_ = _pair_counts(time[m], event[m], rank.tolist(), int(rank.max()) + 1, ymax)
+        c_, d_, t_ = _pair_counts(t_s, e_s, rank.tolist(), int(rank.max()) + 1, weight.tolist())
         conc[m], disc[m], tied[m] = c_, d_, t_
     # Each comparable pair was counted once for each of its two members.
     n_conc, n_disc, n_tied = conc.sum() / 2, disc.sum() / 2, tied.sum() / 2
     n_pairs = n_conc + n_disc + n_tied
     if n_pairs == 0:
         return {"c": np.nan, "se": np.nan, "lower": np.nan, "upper": np.nan, "concordant": 0.0,
-                "discordant": 0.0, "tied_x": 0.0, "n_pairs": 0.0, "n": n}
+                "discordant": 0.0, "tied_x": 0.0, "n_pairs": 0.0, "n": n,
+                "dfbeta": np.zeros(n)}
     somers_d = (n_conc - n_disc) / n_pairs
     c = (somers_d + 1) / 2
     # Influence of each subject on C (derivative of A/B with unit case weights).
     dfbeta = ((conc - disc) - (conc + disc + tied) * somers_d) / (2 * n_pairs)
+    if cluster is not None:
+        dfbeta = pd.Series(dfbeta).groupby(np.asarray(cluster, dtype=object), sort=True).sum()
+        dfbeta = dfbeta.to_numpy()
     se = float(np.sqrt(np.sum(dfbeta ** 2)))
     z = stats.norm.ppf(1 - (1 - conf_level) / 2)
     return {"c": float(c), "se": se, "lower": float(c - z * se), "upper": float(c + z * se),
             "concordant": n_conc, "discordant": n_disc, "tied_x": n_tied,
-            "n_pairs": n_pairs, "n": n}
+            "n_pairs": n_pairs, "n": n, "dfbeta": dfbeta}
 
 
-METHOD = ("Harrell's C as R concordance(reverse = TRUE, timewt = 'n'); tied predictor "
-          "pairs count 1/2, tied event times excluded; SE by infinitesimal jackknife; "
-          "Wald CI")
+def compare_c(first: dict, second: dict, conf_level: float = 0.95) -> dict:
+    """Difference of two concordance indices on the same subjects, with its SE.
+
+    The covariance of the two estimates is the cross-product of their
+    per-subject influences (R ``concordance(fit1, fit2)``: ``var =
+    crossprod(dfbeta)``); the test of equal concordance is the Wald z-test of
+    the difference.
+
+    Parameters
+    ----------
+    first, second
+        Results of :func:`harrell_c` on the same subjects in the same order.
+    """
+    d1, d2 = first["dfbeta"], second["dfbeta"]
+    if d1.shape != d2.shape:
+        raise ValueError("the two concordance estimates must use the same subjects")
+    cov = float(d1 @ d2)
+    diff = first["c"] - second["c"]
+    se = float(np.sqrt(first["se"] ** 2 + second["se"] ** 2 - 2 * cov))
+    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    zval = diff / se
+    return {"c_first": first["c"], "c_second": second["c"], "difference": diff, "se": se,
+            "lower": diff - z * se, "upper": diff + z * se, "z": zval,
+            "p": float(2 * stats.norm.sf(abs(zval))), "covariance": cov}
+
+
+METHODS = {
+    "n": ("Harrell's C as R concordance(reverse = TRUE, timewt = 'n'); tied predictor pairs "
+          "count 1/2, tied event times excluded; SE by infinitesimal jackknife; Wald CI"),
+    "n/G2": ("Uno's C as R concordance(reverse = TRUE, timewt = 'n/G2'): pairs weighted by "
+             "1/G(t-)^2, G the censoring Kaplan-Meier; SE by infinitesimal jackknife with "
+             "the weights held fixed; Wald CI"),
+}
+COMPARE_METHOD = ("difference of two C on the same patients; covariance = crossprod of "
+                  "their influences (R concordance(fit1, fit2)); Wald z-test")

@@ -249,6 +249,62 @@ cc[[length(cc) + 1]] <- conc_entry("tiny", "x_by_centre", tiny$time, tiny$event,
 cc[[length(cc) + 1]] <- conc_entry("lung", "age", lung_x$time, lung_x$event, lung_x$age)
 cc[[length(cc) + 1]] <- conc_entry("veteran", "karno", vet_x$time, vet_x$event, -vet_x$karno)
 
+# Uno's C and clustered standard errors
+uno <- list(); cmp <- list()
+uno_entry <- function(dataset, label, time, event, x, strata = NULL, ymax = NULL, cluster = NULL) {
+  args <- list(reverse = TRUE, timewt = "n/G2")
+  if (!is.null(ymax)) args$ymax <- ymax
+  d <- data.frame(time = time, event = event, x = x)
+  f <- Surv(time, event) ~ x
+  if (!is.null(strata)) { d$s <- strata; f <- Surv(time, event) ~ x + strata(s) }
+  if (!is.null(cluster)) { d$cl <- cluster; args$cluster <- d$cl; args$timewt <- "n" }
+  cf <- do.call(concordance, c(list(f, data = d), args))
+  list(dataset = dataset, subset = label,
+       call = sprintf("concordance(Surv(time, event) ~ x%s, reverse = TRUE, timewt = '%s'%s%s)",
+                      if (is.null(strata)) "" else " + strata(centre)", args$timewt,
+                      if (is.null(ymax)) "" else sprintf(", ymax = %g", ymax),
+                      if (is.null(cluster)) "" else ", cluster = centre"),
+       timewt = args$timewt, ymax = if (is.null(ymax)) NA else ymax,
+       stratified = !is.null(strata), clustered = !is.null(cluster),
+       c = unname(cf$concordance), se = sqrt(unname(cf$var)))
+}
+for (ep in c("os", "ttp")) {
+  t <- syn[[paste0("time_", ep)]]; e <- syn[[paste0("event_", ep)]]
+  g <- as.numeric(syn$group)
+  uno[[length(uno) + 1]] <- uno_entry("synthetic", paste0(ep, ":netpet_group"), t, e, g)
+  uno[[length(uno) + 1]] <- uno_entry("synthetic", paste0(ep, ":netpet_group_by_centre"), t, e, g, syn$centre)
+  uno[[length(uno) + 1]] <- uno_entry("synthetic", paste0(ep, ":netpet_group_ymax60"), t, e, g, ymax = 60)
+  uno[[length(uno) + 1]] <- uno_entry("synthetic", paste0(ep, ":netpet_group_cluster_centre"), t, e, g,
+                                      cluster = syn$centre)
+  m <- !is.na(syn$ki67)
+  uno[[length(uno) + 1]] <- uno_entry("synthetic", paste0(ep, ":ki67"), t[m], e[m], syn$ki67[m])
+  # Two predictors on the same patients: C of each and their joint covariance
+  m <- !is.na(syn$grade)
+  d <- data.frame(time = t[m], event = e[m], g = as.numeric(syn$group[m]),
+                  gr = as.numeric(syn$grade[m]))
+  # (one-covariate Cox fits on the numeric codes: with a positive coefficient the
+  #  linear predictor orders patients as the code does, so each C is the
+  #  predictor's own C with reverse = TRUE)
+  fg <- coxph(Surv(time, event) ~ g, data = d, control = cox_control)
+  fgr <- coxph(Surv(time, event) ~ gr, data = d, control = cox_control)
+  stopifnot(coef(fg) > 0, coef(fgr) > 0)
+  cf <- concordance(fg, fgr)
+  cmp[[length(cmp) + 1]] <- list(dataset = "synthetic", subset = paste0(ep, ":netpet_group_vs_grade"),
+    call = "concordance(coxph(Surv ~ as.numeric(group)), coxph(Surv ~ as.numeric(grade))) on rows with grade",
+    c = unname(cf$concordance), var = unname(cf$var))
+  # Two fitted models: NETPET + grade vs grade alone, both stratified by centre
+  d <- syn[m, ]; d$time <- t[m]; d$event <- e[m]
+  f1 <- coxph(Surv(time, event) ~ group + grade + strata(centre), data = d, control = cox_control)
+  f2 <- coxph(Surv(time, event) ~ grade + strata(centre), data = d, control = cox_control)
+  cf <- concordance(f1, f2)
+  cmp[[length(cmp) + 1]] <- list(dataset = "synthetic", subset = paste0(ep, ":models_netpet_grade_vs_grade"),
+    call = "concordance(coxph(Surv ~ group + grade + strata(centre)), coxph(Surv ~ grade + strata(centre)))",
+    c = unname(cf$concordance), var = unname(cf$var))
+}
+uno[[length(uno) + 1]] <- uno_entry("tiny", "x", tiny$time, tiny$event, tiny$x)
+uno[[length(uno) + 1]] <- uno_entry("tiny", "x_by_centre", tiny$time, tiny$event, tiny$x, tiny$centre)
+uno[[length(uno) + 1]] <- uno_entry("lung", "age", lung_x$time, lung_x$event, lung_x$age)
+
 # ---------------------------------------------------------------- association
 m <- !is.na(syn$grade)
 tab <- table(syn$group[m], syn$grade[m])
@@ -273,7 +329,8 @@ result <- list(
   generated_by = "tests/reference/make_fixtures.R",
   r_version = R.version.string,
   survival_version = as.character(packageVersion("survival")),
-  km = km, reverse_km = rkm, logrank = lr, cox = cx, concordance = cc, association = fe)
+  km = km, reverse_km = rkm, logrank = lr, cox = cx, concordance = cc,
+  concordance_weighted = uno, concordance_comparison = cmp, association = fe)
 writeLines(toJSON(result, digits = NA, na = "null", auto_unbox = TRUE, pretty = TRUE),
            file.path(out_dir, "survival_reference.json"))
 cat("wrote", file.path(out_dir, "survival_reference.json"), "\n")

@@ -1,4 +1,4 @@
-# Harrell's concordance for single predictors and the primary model.
+# Harrell's and Uno's concordance for predictors and models; paired comparisons.
 
 
 rule concordance:
@@ -13,6 +13,14 @@ rule concordance:
             labels={"endpoint": "{endpoint}", "table": "Harrell's C"},
         ),
         concordance_md="results/{endpoint}/concordance.md",
+        comparison=report(
+            "results/{endpoint}/concordance_comparison.csv",
+            caption="../report/concordance_comparison.rst",
+            category="5. Discrimination",
+            subcategory="{endpoint}",
+            labels={"endpoint": "{endpoint}", "table": "C comparison"},
+        ),
+        comparison_md="results/{endpoint}/concordance_comparison.md",
     params:
         step="concordance",
         version=PACKAGE_VERSION,
