@@ -170,6 +170,7 @@ def _cox_case(entry):
         d["log2ki67"] = np.log2(np.maximum(d["ki67"], 1))
         covs, strata = {
             "primary": (["group", "grade", "age10", "extrahepatic"], ["centre"]),
+            "centre_clustered": (["group", "grade", "age10", "extrahepatic"], []),
             "ki67": (["group", "log2ki67", "age10", "extrahepatic"], ["centre"]),
             "centre_covariate": (["group", "grade", "age10", "extrahepatic", "centre"], []),
         }.get(model, ([model.removeprefix("univariable_")], []))
@@ -179,6 +180,8 @@ def _cox_case(entry):
     if ds == "lung":
         if sub == "age_sex_ecog":
             return LUNG, "time", "event", ["age", "sex", "ph_ecog"], [], cfg
+        if sub == "age_sex_ecog_cluster_inst":
+            return LUNG.dropna(subset=["inst"]), "time", "event", ["age", "sex", "ph_ecog"], [], cfg
         return LUNG.dropna(subset=["inst"]), "time", "event", ["age", "sex"], ["inst"], cfg
     raise KeyError(ds)
 
@@ -186,7 +189,9 @@ def _cox_case(entry):
 @pytest.mark.parametrize("entry", REF["cox"], ids=lambda e: f"{e['dataset']}-{e['subset']}")
 def test_cox_matches_coxph(entry):
     d, tcol, ecol, covs, strata, cfg = _cox_case(entry)
-    res = cox.fit_cox(d, tcol, ecol, covs, strata, cfg)
+    res = cox.fit_cox(d, tcol, ecol, covs, strata, cfg, cluster=entry.get("cluster"))
+    if entry.get("cluster"):
+        _close(res.coefficients["robust_se"], entry["robust_se"])
     assert res.n == entry["n"] and res.events == entry["nevent"]
     _close(res.coefficients["coef"], entry["coef"], rtol=1e-6, atol=1e-7)
     _close(res.coefficients["se"], entry["se"], rtol=1e-6)
@@ -302,3 +307,51 @@ def test_concordance_comparison_matches_r(entry):
     _close([first["se"] ** 2, second["se"] ** 2, cmp["covariance"]],
            [var[0, 0], var[1, 1], var[0, 1]])
     _close(cmp["se"], np.sqrt(var[0, 0] + var[1, 1] - 2 * var[0, 1]))
+
+
+GENERIC = pd.read_csv(DATA / "generic_cases.csv")
+
+
+@pytest.mark.parametrize("entry", REF["generic"], ids=lambda e: e["case"])
+def test_generic_cases_match_r(entry):
+    """Edge cases, whole-month ties and colon through every estimator."""
+    d = GENERIC[GENERIC["case"] == entry["case"]].reset_index(drop=True)
+    d["group"] = d["group"].astype(str)
+    groups = [str(g) for g in entry["groups"]]
+    for km in entry["km"]:
+        sub = d[d["group"] == str(km["group"])]
+        curve = kaplan_meier.km_table(sub["time"], sub["event"], "log-log")
+        _close(curve["surv"], km["surv"])
+        _close(curve["lower"], km["lower"])
+        _close(curve["upper"], km["upper"])
+        q = kaplan_meier.km_quantiles(curve).iloc[0]
+        _close([q["quantile"], q["lower"], q["upper"]],
+               [km["median"], km["median_lower"], km["median_upper"]])
+    _close(logrank.logrank_test(d["time"], d["event"], d["group"], None, groups)["chisq"],
+           entry["logrank_chisq"])
+    _close(logrank.logrank_test(d["time"], d["event"], d["group"], d["centre"], groups)["chisq"],
+           entry["logrank_strat_chisq"])
+    _close(logrank.logrank_trend_test(d["time"], d["event"], d["group"], None, groups)["chisq"],
+           entry["trend_chisq"])
+    cfg = {"x": {"type": "continuous"}, "centre": {"type": "categorical"}}
+    for strata, coef, se in ((["centre"], "cox_strat_coef", "cox_strat_se"),
+                             ([], "cox_coef", "cox_se")):
+        res = cox.fit_cox(d, "time", "event", ["x"], strata, cfg)
+        _close(res.coefficients["coef"], entry[coef], rtol=1e-6)
+        _close(res.coefficients["se"], entry[se], rtol=1e-6)
+    c = concordance.harrell_c(d["time"], d["event"], d["x"])
+    _close([c["c"], c["se"]], [entry["c"], entry["c_se"]])
+    c = concordance.harrell_c(d["time"], d["event"], d["x"], strata=d["centre"])
+    _close([c["c"], c["se"]], [entry["c_strat"], entry["c_strat_se"]])
+    c = concordance.harrell_c(d["time"], d["event"], d["x"], timewt="n/G2")
+    _close([c["c"], c["se"]], [entry["uno_c"], entry["uno_se"]])
+    plain = cox.fit_cox(d, "time", "event", ["x"], [], cfg)
+    _close(cox.ph_test(plain, "km")["chisq"].iloc[0], entry["zph_km"])
+    strat = cox.fit_cox(d, "time", "event", ["x"], ["centre"], cfg)
+    _close(cox.ph_test(strat, "rank")["chisq"].iloc[0], entry["zph_strat_rank"])
+    fu = kaplan_meier.reverse_km_follow_up(d["time"], d["event"])
+    _close([fu["median_follow_up"], fu["lower"], fu["upper"]], entry["follow_up"])
+    tests = logrank.logrank_tests(d["time"], d["event"], d["group"], groups)
+    pairwise = tests[tests["test"] == "pairwise log-rank"]
+    _close(pairwise["p"], entry["pairwise_p"], rtol=1e-6, atol=PTOL)
+    _close(pairwise["p_adjusted"], entry["pairwise_holm"], rtol=1e-6, atol=PTOL)

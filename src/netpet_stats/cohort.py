@@ -433,7 +433,8 @@ def exclusion_ledger(data: pd.DataFrame, config: dict) -> pd.DataFrame:
                 records.append((row, ep, f"{ep} {'time' if t_missing else 'event'} missing"))
         base_ok = ~no_group & ~no_ep
         for name, spec in models.items():
-            needed = [c for c in spec["covariates"] + spec["strata"] if c != "netpet_group"]
+            needed = [c for c in spec["covariates"] + spec["strata"]
+                      + ([spec["cluster"]] if spec.get("cluster") else []) if c != "netpet_group"]
             if not needed:
                 continue
             miss = data.loc[base_ok, needed].isna()
@@ -449,11 +450,12 @@ def model_specs(config: dict) -> dict[str, dict]:
     """All Cox models the configuration asks for: univariable ones and named ones."""
     specs = {}
     for cov in config["cox"]["univariable"]:
-        specs[f"univariable_{cov}"] = {"covariates": [cov], "strata": [],
+        specs[f"univariable_{cov}"] = {"covariates": [cov], "strata": [], "cluster": None,
                                        "label": config["covariates"][cov]["label"]}
     for name, spec in config["cox"]["models"].items():
         specs[name] = {"covariates": list(spec["covariates"]),
                        "strata": list(spec.get("strata", [])),
+                       "cluster": spec.get("cluster"),
                        "label": spec.get("label", name)}
     return specs
 

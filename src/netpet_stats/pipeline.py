@@ -183,9 +183,10 @@ def run_logrank(config: dict, data: pd.DataFrame, endpoint: str, out: dict) -> N
 
 def _fit_spec(config, data, endpoint, spec):
     covs = spec["covariates"]
-    d = analysis_set(data, endpoint, [*covs, *spec["strata"]])
+    cluster = spec.get("cluster")
+    d = analysis_set(data, endpoint, [*covs, *spec["strata"], *([cluster] if cluster else [])])
     return cox.fit_cox(d, f"{endpoint}_time", f"{endpoint}_event", covs, spec["strata"],
-                       config["covariates"], float(config["cox"]["conf_level"]))
+                       config["covariates"], float(config["cox"]["conf_level"]), cluster)
 
 
 def run_cox(config: dict, data: pd.DataFrame, endpoint: str, out: dict) -> None:
@@ -211,7 +212,9 @@ def run_cox(config: dict, data: pd.DataFrame, endpoint: str, out: dict) -> None:
     write_table(tidy(coefs).assign(method=cox.COEF_METHOD), out["coefficients"],
                 f"{label}: Cox proportional-hazards models",
                 f"{cox.COEF_METHOD}. Complete cases per model (see the exclusions ledger); "
-                "strata have separate baseline hazards.")
+                "strata have separate baseline hazards. Models with a cluster also report "
+                "robust (sandwich) SEs clustered on it (R coxph(cluster = ); Lin & Wei 1989); "
+                "with few clusters these are unreliable.")
     write_table(tidy(tests), out["tests"], f"{label}: Cox model tests",
                 "Model tests against the null model as R summary(coxph); per-term "
                 "likelihood-ratio tests as drop1(fit, test = 'Chisq').")

@@ -50,6 +50,10 @@ writeLines(c(
   "                 event = status - 1; ph_ecog = ph.ecog",
   "  veteran.csv <- survival::veteran (Veterans' Administration lung cancer trial;",
   "                 Kalbfleisch & Prentice 1980)",
+  "  generic_cases.csv, case colon_death <- survival::colon[etype == 2] (adjuvant",
+  "                 chemotherapy for colon cancer; Moertel et al. 1990): time, status,",
+  "                 group = rx, x = nodes, centre = sex; case synthetic_whole_months:",
+  "                 the bundled synthetic OS rounded up to whole months",
   paste0("survival version ", as.character(packageVersion("survival")),
          ", ", R.version.string)), file.path(data_dir, "PROVENANCE.txt"))
 
@@ -106,9 +110,16 @@ logrank_entry <- function(dataset, label, time, event, group, strata = NULL) {
 
 cox_control <- coxph.control(eps = 1e-12, toler.chol = 1e-14, iter.max = 100)
 
-cox_entry <- function(dataset, label, formula, data, call_text) {
+cox_entry <- function(dataset, label, formula, data, call_text, cluster = NULL) {
   fit <- coxph(formula, data = data, ties = "efron", control = cox_control,
                x = TRUE, y = TRUE, model = TRUE)
+  robust_se <- NULL
+  if (!is.null(cluster)) {
+    data$cluster_id <- data[[cluster]]
+    rfit <- coxph(formula, data = data, ties = "efron", control = cox_control,
+                  cluster = cluster_id)
+    robust_se <- unname(sqrt(diag(rfit$var)))
+  }
   sm <- summary(fit)
   # Likelihood-ratio test of each term, as drop1(fit, test = "Chisq"): refit
   # without the term on the same complete cases and compare log-likelihoods.
@@ -131,6 +142,8 @@ cox_entry <- function(dataset, label, formula, data, call_text) {
        wald = unname(fit$wald.test), score = unname(fit$score),
        drop1_call = "2 * (logLik(fit) - logLik(update(fit, . ~ . - term))), as drop1(fit, test = 'Chisq')",
        drop1_terms = labels, drop1_lrt = unname(drop_lrt),
+       robust_call = if (is.null(cluster)) NULL else paste0("coxph(..., cluster = ", cluster, ")"),
+       cluster = cluster, robust_se = robust_se,
        concordance = unname(fit$concordance["concordance"]),
        concordance_se = unname(fit$concordance["std"]),
        zph_call = "cox.zph(fit, transform = t, terms = TRUE, global = TRUE)$table",
@@ -215,6 +228,10 @@ for (ep in c("os", "ttp")) {
   cx[[length(cx) + 1]] <- cox_entry("synthetic", paste0(ep, ":centre_covariate"),
     Surv(time, event) ~ group + grade + age10 + extrahepatic + centre, d,
     "coxph(Surv(time, event) ~ group + grade + I(age/10) + extrahepatic + centre)")
+  cx[[length(cx) + 1]] <- cox_entry("synthetic", paste0(ep, ":centre_clustered"),
+    Surv(time, event) ~ group + grade + age10 + extrahepatic, d,
+    "coxph(Surv(time, event) ~ group + grade + I(age/10) + extrahepatic, cluster = centre)",
+    cluster = "centre")
   for (v in c("group", "grade", "log2ki67", "age10", "extrahepatic")) {
     f <- as.formula(paste("Surv(time, event) ~", v))
     cx[[length(cx) + 1]] <- cox_entry("synthetic", paste0(ep, ":univariable_", v), f, d,
@@ -227,6 +244,11 @@ cx[[length(cx) + 1]] <- cox_entry("tiny", "x_strata", Surv(time, event) ~ x + st
                                   "coxph(Surv(time, event) ~ x + strata(centre))")
 cx[[length(cx) + 1]] <- cox_entry("lung", "age_sex_ecog", Surv(time, event) ~ age + sex + ph_ecog,
                                   lung_x, "coxph(Surv(time, event) ~ age + sex + ph_ecog)")
+cx[[length(cx) + 1]] <- cox_entry("lung", "age_sex_ecog_cluster_inst",
+                                  Surv(time, event) ~ age + sex + ph_ecog,
+                                  lung_x[!is.na(lung_x$inst), ],
+                                  "coxph(Surv(time, event) ~ age + sex + ph_ecog, cluster = inst)",
+                                  cluster = "inst")
 cx[[length(cx) + 1]] <- cox_entry("lung", "age_sex_strata_inst",
                                   Surv(time, event) ~ age + sex + strata(inst), lung_x,
                                   "coxph(Surv(time, event) ~ age + sex + strata(inst))")
@@ -305,6 +327,74 @@ uno[[length(uno) + 1]] <- uno_entry("tiny", "x", tiny$time, tiny$event, tiny$x)
 uno[[length(uno) + 1]] <- uno_entry("tiny", "x_by_centre", tiny$time, tiny$event, tiny$x, tiny$centre)
 uno[[length(uno) + 1]] <- uno_entry("lung", "age", lung_x$time, lung_x$event, lung_x$age)
 
+# ---------------------------------------------------------------- generic cases
+# One table of cases (time, event, group, x, centre), each run through every
+# estimator: edge cases, whole-month ties, and the public colon data set.
+monthly <- data.frame(case = "synthetic_whole_months", time = ceiling(syn$time_os),
+                      event = syn$event_os, group = as.character(syn$group), x = syn$age,
+                      centre = syn$centre)
+colon_d <- survival::colon[survival::colon$etype == 2 & !is.na(survival::colon$nodes), ]
+colon_x <- data.frame(case = "colon_death", time = colon_d$time, event = colon_d$status,
+                      group = as.character(colon_d$rx), x = colon_d$nodes,
+                      centre = ifelse(colon_d$sex == 1, "male", "female"))
+generic <- rbind(monthly, colon_x,
+                 edge[edge$case %in% c("four_patient_group", "centre_no_events",
+                                       "all_censored_group"), c("case", "time", "event", "group", "x", "centre")])
+write.csv(generic, file.path(data_dir, "generic_cases.csv"), row.names = FALSE)
+gen <- list()
+for (cs in unique(generic$case)) {
+  d <- generic[generic$case == cs, ]
+  d$g <- factor(d$group)
+  entry <- list(case = cs, groups = levels(d$g))
+  entry$km <- lapply(levels(d$g), function(gg) {
+    k <- d[d$g == gg, ]
+    f <- survfit(Surv(time, event) ~ 1, data = k, conf.type = "log-log")
+    q <- quantile(f, 0.5)
+    list(group = gg, surv = f$surv, lower = num(f$lower), upper = num(f$upper),
+         median = num(q$quantile), median_lower = num(q$lower), median_upper = num(q$upper))
+  })
+  sd0 <- survdiff(Surv(time, event) ~ g, data = d)
+  sd1 <- survdiff(Surv(time, event) ~ g + strata(centre), data = d)
+  entry$logrank_chisq <- sd0$chisq
+  entry$logrank_strat_chisq <- sd1$chisq
+  entry$trend_chisq <- coxph(Surv(time, event) ~ as.numeric(g), data = d, ties = "exact")$score
+  f <- coxph(Surv(time, event) ~ x, data = d, control = cox_control)
+  fs <- coxph(Surv(time, event) ~ x + strata(centre), data = d, control = cox_control)
+  entry$cox_coef <- unname(coef(f)); entry$cox_se <- unname(sqrt(diag(vcov(f))))
+  entry$cox_strat_coef <- unname(coef(fs)); entry$cox_strat_se <- unname(sqrt(diag(vcov(fs))))
+  cf <- concordance(Surv(time, event) ~ x, data = d, reverse = TRUE)
+  cfs <- concordance(Surv(time, event) ~ x + strata(centre), data = d, reverse = TRUE)
+  entry$c <- unname(cf$concordance); entry$c_se <- sqrt(unname(cf$var))
+  entry$c_strat <- unname(cfs$concordance); entry$c_strat_se <- sqrt(unname(cfs$var))
+  cu <- concordance(Surv(time, event) ~ x, data = d, reverse = TRUE, timewt = "n/G2")
+  entry$uno_c <- unname(cu$concordance); entry$uno_se <- sqrt(unname(cu$var))
+  fz <- coxph(Surv(time, event) ~ x, data = d, control = cox_control, x = TRUE, y = TRUE, model = TRUE)
+  fzs <- coxph(Surv(time, event) ~ x + strata(centre), data = d, control = cox_control,
+               x = TRUE, y = TRUE, model = TRUE)
+  entry$zph_km <- unname(cox.zph(fz, transform = "km")$table[1, "chisq"])
+  entry$zph_strat_rank <- unname(cox.zph(fzs, transform = "rank")$table[1, "chisq"])
+  rq <- quantile(survfit(Surv(time, 1 - event) ~ 1, data = d), 0.5)
+  entry$follow_up <- num(c(rq$quantile, rq$lower, rq$upper))
+  pairs <- combn(levels(d$g), 2)
+  pw <- apply(pairs, 2, function(pr) {
+    k <- d[d$g %in% pr, ]
+    sdp <- survdiff(Surv(time, event) ~ droplevels(g), data = k)
+    pchisq(sdp$chisq, 1, lower.tail = FALSE)
+  })
+  entry$pairwise_p <- unname(pw)
+  entry$pairwise_holm <- p.adjust(pw, method = "holm")
+  entry$calls <- c("survfit(conf.type = 'log-log') by group; quantile(fit, 0.5)",
+                   "survdiff(Surv ~ group [+ strata(centre)])",
+                   "coxph(Surv ~ as.numeric(group), ties = 'exact')$score",
+                   "coxph(Surv ~ x [+ strata(centre)])",
+                   "concordance(Surv ~ x [+ strata(centre)], reverse = TRUE)",
+                   "concordance(Surv ~ x, reverse = TRUE, timewt = 'n/G2')",
+                   "cox.zph(coxph(Surv ~ x), 'km'); cox.zph(coxph(Surv ~ x + strata(centre)), 'rank')",
+                   "quantile(survfit(Surv(time, 1 - event) ~ 1), 0.5)",
+                   "p.adjust(pairwise survdiff p-values, method = 'holm')")
+  gen[[length(gen) + 1]] <- entry
+}
+
 # ---------------------------------------------------------------- association
 m <- !is.na(syn$grade)
 tab <- table(syn$group[m], syn$grade[m])
@@ -330,7 +420,8 @@ result <- list(
   r_version = R.version.string,
   survival_version = as.character(packageVersion("survival")),
   km = km, reverse_km = rkm, logrank = lr, cox = cx, concordance = cc,
-  concordance_weighted = uno, concordance_comparison = cmp, association = fe)
+  concordance_weighted = uno, concordance_comparison = cmp, generic = gen,
+  association = fe)
 writeLines(toJSON(result, digits = NA, na = "null", auto_unbox = TRUE, pretty = TRUE),
            file.path(out_dir, "survival_reference.json"))
 cat("wrote", file.path(out_dir, "survival_reference.json"), "\n")
