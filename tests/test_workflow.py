@@ -41,6 +41,7 @@ def two_runs(tmp_path_factory):
 
 
 EXPECTED = [
+    "report.html", "report.pdf", "manifest.json", "run_record.json",
     "cohort/exclusions.csv", "cohort/flow.csv", "cohort/netpet_distribution.csv",
     "table1/table1.csv", "association/netpet_by_grade_tests.csv",
     *[f"{ep}/{name}" for ep in ("os", "ttp") for name in (
@@ -56,17 +57,40 @@ def test_all_outputs_written_with_markdown_copies(two_runs):
     results = two_runs[0] / "results"
     for rel in EXPECTED:
         assert (results / rel).is_file(), rel
-        if rel.endswith(".csv"):
+        if rel.endswith(".csv") and rel != "manifest.json":
             assert (results / rel).with_suffix(".md").is_file(), rel
 
 
 def test_reruns_are_byte_identical(two_runs):
+    # Everything, report, PDF and manifest included; only the run record (time, host)
+    # may differ, and it is kept apart for that reason.
     a, b = (run / "results" for run in two_runs)
     files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     assert files_a == files_b
+    assert len(files_a) > 60
     differing = [str(p) for p in files_a if (a / p).read_bytes() != (b / p).read_bytes()]
-    assert differing == []
+    assert differing in ([], ["run_record.json"])
+
+
+def test_manifest_records_every_output_and_input(two_runs):
+    import hashlib
+    import json
+
+    work = two_runs[0]
+    manifest = json.loads((work / "results" / "manifest.json").read_text())
+    written = {str(p.relative_to(work)) for p in (work / "results").rglob("*") if p.is_file()}
+    assert set(manifest["outputs"]) == written - {"results/manifest.json", "results/run_record.json"}
+    for rel, digest in {**manifest["outputs"], **manifest["inputs"]}.items():
+        assert hashlib.sha256((work / rel).read_bytes()).hexdigest() == digest, rel
+    assert "data/synthetic/cohort.csv" in manifest["inputs"]
+    assert manifest["seeds"] == {"seed": 1, "synthetic.seed": 164}
+    assert manifest["config"]["kaplan_meier"]["conf_type"] == "log"
+    assert manifest["software"]["packages"]["lifelines"] == "0.30.3"
+    assert manifest["workflow"]["commit"] is None  # the test copy is not a git checkout
+    record = json.loads((work / "results" / "run_record.json").read_text())
+    assert record["manifest_sha256"] == hashlib.sha256(
+        (work / "results" / "manifest.json").read_bytes()).hexdigest()
 
 
 def test_nothing_to_do_when_nothing_changed(two_runs):
@@ -79,7 +103,7 @@ def test_no_patient_identifiers_in_results_or_logs(two_runs):
     ids = pd.read_csv(ROOT / "data" / "synthetic" / "cohort.csv")["patient_id"]
     for folder in ("results", "logs"):
         for path in (two_runs[0] / folder).rglob("*"):
-            if path.suffix in {".csv", ".md", ".log"}:
+            if path.suffix in {".csv", ".md", ".log", ".html", ".json"}:
                 text = path.read_text()
                 assert not any(pid in text for pid in ids), path
 

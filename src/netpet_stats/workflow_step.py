@@ -24,6 +24,17 @@ def _step(smk) -> None:
     if step == "km_figure":
         pipeline.run_km_figure(cfg, smk.wildcards.endpoint, dict(inp.items()), list(out))
         return
+    if step == "report":
+        from .report import write_report
+
+        write_report(cfg, "results", out.html, out.pdf)
+        return
+    if step == "manifest":
+        from .manifest import write_manifest
+
+        write_manifest(cfg, list(inp.data), list(inp.results), smk.params.workflow_dir,
+                       out.manifest, out.run_record)
+        return
     if step == "forest_figure":
         pipeline.run_forest_figure(cfg, smk.wildcards.endpoint, inp.coefficients, list(out))
         return

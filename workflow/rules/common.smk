@@ -24,12 +24,50 @@ def cohort_inputs(wildcards):
     return inputs
 
 
+def cohort_input_files():
+    return list(cohort_inputs(None).values())
+
+
+def report_tables():
+    """Every CSV table the report reads (so the report reruns when any changes)."""
+    tables = [
+        "results/cohort/exclusions.csv",
+        "results/cohort/flow.csv",
+        "results/cohort/netpet_distribution.csv",
+        "results/table1/table1.csv",
+        "results/association/netpet_by_grade_counts.csv",
+        "results/association/netpet_by_grade_tests.csv",
+    ]
+    for ep in ENDPOINTS:
+        tables += [
+            f"results/{ep}/{name}.csv"
+            for name in (
+                "km_curves", "km_summary", "km_landmarks", "km_risk_table", "follow_up",
+                "logrank", "logrank_observed_expected", "cox_coefficients", "cox_tests",
+                "ph_test", "concordance", "concordance_comparison",
+            )
+        ]
+    return tables
+
+
+def manifest_outputs():
+    """Every file the workflow writes to results/ before the manifest."""
+    outputs = report_tables()
+    outputs += [t[:-4] + ".md" for t in outputs]
+    for ep in ENDPOINTS:
+        outputs += figure_paths(f"km_{ep}") + figure_paths(f"forest_{ep}")
+    return outputs + ["results/report.html", "results/report.pdf"]
+
+
 def figure_paths(name):
     return [f"results/figures/{name}.{fmt}" for fmt in FIGURE_FORMATS]
 
 
 def all_outputs():
     targets = [
+        "results/report.html",
+        "results/report.pdf",
+        "results/manifest.json",
         "results/cohort/exclusions.csv",
         "results/cohort/flow.csv",
         "results/cohort/netpet_distribution.csv",

@@ -1,0 +1,449 @@
+"""The reproducible appendix: one self-contained HTML report and its PDF.
+
+The report is assembled from the result tables and figures only (never from
+patient rows). Tables are rendered with great-tables, the page with a Jinja2
+template; figures are embedded as data URIs, so the file makes no request to
+any other host and reads the same offline. The methods text is generated from
+the configuration in force and the method strings the estimators report, so it
+cannot disagree with what was computed. Nothing in the report depends on the
+clock: two runs give byte-identical HTML and PDF.
+
+The PDF is rendered from the same content by xhtml2pdf (ReportLab, pure
+Python, in "invariant" mode for reproducible bytes), so that producing it needs
+no browser.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import pandas as pd
+from great_tables import GT
+
+from . import __version__, concordance, cox, kaplan_meier
+from .netpet import resolve_grouping
+
+SECTIONS = [
+    ("summary", "Study summary"),
+    ("flow", "Patient flow"),
+    ("table1", "Table 1: baseline characteristics"),
+    ("survival", "Kaplan-Meier estimates"),
+    ("cox", "Cox models"),
+    ("ph", "Proportional-hazards diagnostics"),
+    ("concordance", "Concordance"),
+    ("association", "NETPET and WHO grade"),
+    ("validation", "External validation"),
+    ("methods", "Methods"),
+    ("software", "Software"),
+    ("tripod", "TRIPOD+AI checklist"),
+]
+
+#: TRIPOD+AI items (Collins et al., BMJ 2024;385:e078378) this report answers, and where.
+TRIPOD_ITEMS = [
+    ("6a", "Study setting, number and location of centres", "summary, table1"),
+    ("6b", "Eligibility criteria", "flow, methods"),
+    ("8a", "Outcome definition, how and when assessed", "methods"),
+    ("9a", "Predictors: definition and measurement", "methods"),
+    ("10", "Study size", "summary, flow"),
+    ("11", "Handling of missing data", "flow, methods"),
+    ("12b", "Handling of predictors in the analyses", "methods"),
+    ("12c", "Model type and model-building procedure", "methods, cox"),
+    ("12d", "Handling of heterogeneity across centres", "methods, cox"),
+    ("12e", "Performance measures used", "methods, concordance"),
+    ("20a", "Flow of participants, with numbers and reasons at each step", "flow"),
+    ("20b", "Characteristics of participants, including missing data", "table1"),
+    ("21", "Number of participants and outcome events in each analysis", "survival, cox"),
+    ("22", "Full model, to allow predictions", "cox"),
+    ("23a", "Performance estimates with confidence intervals", "concordance"),
+]
+#: Items the authors must answer in the manuscript (not computable from the data).
+TRIPOD_AUTHOR_ITEMS = ("1, 2, 3a-c, 4, 5a-b, 6c, 7, 8b-c, 9b-c, 13-19, 24-27; "
+                       "12f-12g, 16, 20c and 23b apply to external validation (not in this run)")
+
+
+# --------------------------------------------------------------------------------------
+# Formatting helpers
+# --------------------------------------------------------------------------------------
+
+
+def fmt_p(p) -> str:
+    """p-value for reading: 3 significant digits, '< 0.001' below that."""
+    if p is None or (isinstance(p, float) and np.isnan(p)):
+        return "—"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _num(x, digits=2) -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "—"
+    return f"{x:.{digits}f}"
+
+
+def _ci(est, lo, hi, digits=2, missing_upper="NR") -> str:
+    if est is None or (isinstance(est, float) and np.isnan(est)):
+        return "not reached"
+    hi_txt = missing_upper if hi is None or (isinstance(hi, float) and np.isnan(hi)) else _num(hi, digits)
+    lo_txt = "—" if lo is None or (isinstance(lo, float) and np.isnan(lo)) else _num(lo, digits)
+    return f"{_num(est, digits)} ({lo_txt}–{hi_txt})"
+
+
+def gt_table(frame: pd.DataFrame, table_id: str, title: str | None = None,
+             note: str | None = None) -> str:
+    """Render a (pre-formatted) frame with great-tables; fixed id for reproducible bytes."""
+    table = GT(frame.astype(object).where(frame.notna(), "—"), id=table_id)
+    if title:
+        table = table.tab_header(title=title)
+    if note:
+        table = table.tab_source_note(note)
+    table = table.opt_table_font(stack="system-ui").tab_options(
+        table_font_size="13px", heading_title_font_size="15px", source_notes_font_size="11px",
+        column_labels_font_weight="bold", table_width="100%")
+    return table.as_raw_html()
+
+
+def _img(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+# --------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------
+
+
+def _read(results: Path, rel: str) -> pd.DataFrame:
+    return pd.read_csv(results / rel, keep_default_na=False, na_values=[""])
+
+
+def _summary(config, results) -> dict:
+    dist = _read(results, "cohort/netpet_distribution.csv")
+    flow = _read(results, "cohort/flow.csv")
+    received = int(flow.loc[flow["step"] == "input rows", "n"].iloc[0])
+    eligible = int(flow.loc[flow["step"] == "eligible", "n"].iloc[0])
+    t1 = _read(results, "table1/table1.csv")
+    centres = t1[t1["variable"].str.startswith("Centre")]["level"].tolist()
+    groups = list(resolve_grouping(config["netpet"]["grouping"]))
+    rows = []
+    for ep, spec in config["endpoints"].items():
+        med = _read(results, f"{ep}/km_summary.csv").set_index("group")
+        lr = _read(results, f"{ep}/logrank.csv").set_index("test")
+        coefs = _read(results, f"{ep}/cox_coefficients.csv")
+        prim = coefs[(coefs["model"] == config["cox"]["primary_model"])
+                     & (coefs["term"] == "netpet_group")].set_index("level")
+        conc = _read(results, f"{ep}/concordance.csv")
+        c = conc[(conc["estimator"] == "Harrell") & (conc["predictor"] == "netpet_group")].iloc[0]
+        row = {"Endpoint": spec["label"]}
+        for g in groups:
+            if g in med.index:
+                m = med.loc[g]
+                row[f"Median {g} ({spec.get('time_unit', 'months')})"] = _ci(
+                    m["median"], m["median_lower"], m["median_upper"], 1)
+        row["Log-rank p"] = fmt_p(lr.loc["log-rank", "p"])
+        for g in groups[1:]:
+            if g in prim.index:
+                r = prim.loc[g]
+                row[f"HR {g} vs {groups[0]} (adjusted)"] = _ci(r["hr"], r["hr_lower"], r["hr_upper"])
+        row["Harrell's C, NETPET"] = _ci(c["c"], c["lower"], c["upper"], 3)
+        rows.append(row)
+    key = pd.DataFrame(rows)
+    text = (f"{received} patients were received from {len(centres)} centres "
+            f"({', '.join(centres)}); {eligible} had a NETPET score in an analysis group "
+            f"({', '.join(groups)}). Distribution of scores: "
+            + ", ".join(f"{r.netpet} {r.n}" for r in dist.itertuples()) + ".")
+    return {"text": text, "table": gt_table(key, "key_results", "Key results",
+                                            "Medians with 95% CI (NR: upper limit not reached); "
+                                            "HR from the primary multivariable model.")}
+
+
+def _km_section(config, results, ep) -> dict:
+    spec = config["endpoints"][ep]
+    med = _read(results, f"{ep}/km_summary.csv")
+    med_tab = pd.DataFrame({
+        "Group": med["group"], "n": med["n"], "Events": med["events"],
+        f"Median ({spec.get('time_unit', 'months')}), 95% CI": [
+            _ci(r.median, r.median_lower, r.median_upper, 1) for r in med.itertuples()]})
+    lm = _read(results, f"{ep}/km_landmarks.csv")
+    lm_wide = lm.assign(value=[f"{100 * r.surv:.1f}% ({100 * r.lower:.1f}–{100 * r.upper:.1f})"
+                               if np.isfinite(r.surv) and np.isfinite(r.lower) else "—"
+                               for r in lm.itertuples()])
+    lm_wide = lm_wide.pivot(index="group", columns="time", values="value")
+    lm_wide = lm_wide.reindex(list(dict.fromkeys(lm["group"])))
+    lm_wide.columns = [f"{t:g} {spec.get('time_unit', 'months')}" for t in lm_wide.columns]
+    lm_wide = lm_wide.reset_index().rename(columns={"group": "Group"})
+    fu = _read(results, f"{ep}/follow_up.csv")
+    fu_tab = pd.DataFrame({"Group": fu["group"], "n": fu["n"], "Censored": fu["n_censored"],
+                           "Median follow-up, 95% CI": [
+                               _ci(r.median_follow_up, r.lower, r.upper, 1)
+                               for r in fu.itertuples()]})
+    lr = _read(results, f"{ep}/logrank.csv")
+    lr_tab = pd.DataFrame({"Test": lr["test"], "Comparison": lr["comparison"],
+                           "Stratified by": lr["stratified_by"].fillna(""),
+                           "Chi-square": [_num(x) for x in lr["chisq"]], "df": lr["df"],
+                           "p": [fmt_p(x) for x in lr["p"]],
+                           "p (adjusted)": [fmt_p(x) if np.isfinite(x) else "" for x in lr["p_adjusted"]]})
+    method = med["method"].iloc[0]
+    return {
+        "endpoint": ep, "label": spec["label"],
+        "figure": _img(results / "figures" / f"km_{ep}.png"),
+        "medians": gt_table(med_tab, f"km_medians_{ep}", "Medians by NETPET group", method),
+        "landmarks": gt_table(lm_wide, f"km_landmarks_{ep}", "Survival at landmark times",
+                              "Kaplan-Meier estimate (95% CI)."),
+        "follow_up": gt_table(fu_tab, f"follow_up_{ep}", "Median follow-up",
+                              "Reverse Kaplan-Meier (censoring as the event)."),
+        "logrank": gt_table(lr_tab, f"logrank_{ep}", "Log-rank tests",
+                            "Hypergeometric variance (R survdiff); trend over ordered groups; "
+                            "pairwise p adjusted by " + config["logrank"]["pairwise_adjustment"] + "."),
+    }
+
+
+def _coef_table(coefs: pd.DataFrame, table_id: str, title: str, note: str) -> str:
+    rows = []
+    for r in coefs.itertuples():
+        level = "" if not isinstance(r.level, str) else r.level
+        rows.append({
+            "Model": r.model_label if r.analysis == "multivariable" else "univariable",
+            "Term": f"{r.term_label}: {level} vs {r.reference}" if level else r.term_label,
+            "HR (95% CI)": _ci(r.hr, r.hr_lower, r.hr_upper),
+            "p": fmt_p(r.p), "n": r.n, "Events": r.events})
+    return gt_table(pd.DataFrame(rows), table_id, title, note)
+
+
+def _cox_section(config, results, ep) -> dict:
+    coefs = _read(results, f"{ep}/cox_coefficients.csv")
+    tests = _read(results, f"{ep}/cox_tests.csv")
+    uni = coefs[coefs["analysis"] == "univariable"]
+    multi = coefs[coefs["analysis"] == "multivariable"]
+    model_tests = tests[tests["term"] != "(model)"].copy()
+    tt = pd.DataFrame({"Model": model_tests["model"], "Term": model_tests["term"],
+                       "Test": model_tests["test"], "Chi-square": [_num(x) for x in model_tests["chisq"]],
+                       "df": model_tests["df"], "p": [fmt_p(x) for x in model_tests["p"]]})
+    robust = multi.dropna(subset=["robust_se"]) if "robust_se" in multi else multi.iloc[0:0]
+    robust_tab = None
+    if len(robust):
+        rt = pd.DataFrame({"Model": robust["model_label"], "Term": [
+            f"{r.term_label}: {r.level} vs {r.reference}" if isinstance(r.level, str) else r.term_label
+            for r in robust.itertuples()],
+            "HR (robust 95% CI)": [_ci(r.hr, r.robust_hr_lower, r.robust_hr_upper)
+                                   for r in robust.itertuples()],
+            "Robust p": [fmt_p(x) for x in robust["robust_p"]],
+            "Clusters": robust["n_clusters"]})
+        robust_tab = gt_table(rt, f"cox_robust_{ep}", "Robust standard errors",
+                              "Sandwich variance clustered on the named column (R coxph cluster =); "
+                              "unreliable with few clusters.")
+    return {
+        "endpoint": ep, "label": config["endpoints"][ep]["label"],
+        "forest": _img(results / "figures" / f"forest_{ep}.png"),
+        "multivariable": _coef_table(multi, f"cox_multi_{ep}", "Multivariable models",
+                                     cox.COEF_METHOD + "."),
+        "univariable": _coef_table(uni, f"cox_uni_{ep}", "Univariable models",
+                                   cox.COEF_METHOD + "."),
+        "tests": gt_table(tt, f"cox_tests_{ep}", "Tests of each term",
+                          "Likelihood-ratio test per term (drop1) and joint Wald test of "
+                          "multi-level terms."),
+        "robust": robust_tab,
+    }
+
+
+def _ph_section(config, results, ep) -> str:
+    ph = _read(results, f"{ep}/ph_test.csv")
+    tab = pd.DataFrame({"Model": ph["model"], "Term": ph["term_label"],
+                        "Chi-square": [_num(x) for x in ph["chisq"]], "df": ph["df"],
+                        "p": [fmt_p(x) for x in ph["p"]]})
+    return gt_table(tab, f"ph_{ep}", f"{config['endpoints'][ep]['label']}: "
+                    "proportional-hazards tests",
+                    f"{cox.ZPH_METHOD}; time transform '{config['cox']['zph_transform']}'.")
+
+
+def _concordance_section(config, results, ep) -> dict:
+    conc = _read(results, f"{ep}/concordance.csv")
+    tab = pd.DataFrame({"Estimator": conc["estimator"], "Predictor": conc["label"],
+                        "Kind": conc["kind"], "n": conc["n"], "Events": conc["events"],
+                        "C (95% CI)": [_ci(r.c, r.lower, r.upper, 3) for r in conc.itertuples()],
+                        "SE": [_num(x, 4) for x in conc["se"]]})
+    cmp = _read(results, f"{ep}/concordance_comparison.csv")
+    cmp_tab = pd.DataFrame({"First": cmp["first"], "Second": cmp["second"], "n": cmp["n"],
+                            "C first": [_num(x, 3) for x in cmp["c_first"]],
+                            "C second": [_num(x, 3) for x in cmp["c_second"]],
+                            "Difference (95% CI)": [_ci(r.difference, r.lower, r.upper, 3)
+                                                    for r in cmp.itertuples()],
+                            "p": [fmt_p(x) for x in cmp["p"]]})
+    label = config["endpoints"][ep]["label"]
+    return {"table": gt_table(tab, f"conc_{ep}", f"{label}: concordance",
+                              "Harrell: " + concordance.METHODS["n"] + ". Uno: "
+                              + concordance.METHODS["n/G2"] + "."),
+            "comparison": gt_table(cmp_tab, f"conc_cmp_{ep}",
+                                   f"{label}: comparison of concordance indices",
+                                   concordance.COMPARE_METHOD + ".")}
+
+
+def _association_section(config, results) -> dict:
+    counts = _read(results, "association/netpet_by_grade_counts.csv")
+    row, col = config["association"]["row"], config["association"]["column"]
+    wide = counts.pivot(index=row, columns=col, values="n")
+    wide = wide.reindex(list(dict.fromkeys(counts[row])))[list(dict.fromkeys(counts[col]))]
+    wide = wide.reset_index().rename(columns={row: "NETPET group"})
+    tests = _read(results, "association/netpet_by_grade_tests.csv")
+    tt = pd.DataFrame({"Test": tests["test"], "Statistic": [_num(x) for x in tests["statistic"]],
+                       "df": tests["df"].map(lambda v: "" if pd.isna(v) else int(v)),
+                       "p": [fmt_p(x) for x in tests["p"]], "n": tests["n"],
+                       "Missing": tests["n_missing"], "Method": tests["method"]})
+    return {"counts": gt_table(wide, "assoc_counts", "NETPET group by WHO grade (n)"),
+            "tests": gt_table(tt, "assoc_tests", "Tests of association")}
+
+
+def methods_text(config) -> list[str]:
+    """Methods paragraphs generated from the configuration and the estimators' methods."""
+    km = config["kaplan_meier"]
+    groups = resolve_grouping(config["netpet"]["grouping"])
+    endpoints = "; ".join(f"{spec['label']} ({ep}, time in {spec.get('time_unit', 'months')})"
+                          for ep, spec in config["endpoints"].items())
+    models = []
+    for name, spec in config["cox"]["models"].items():
+        extra = []
+        if spec.get("strata"):
+            extra.append("stratified by " + ", ".join(spec["strata"]))
+        if spec.get("cluster"):
+            extra.append(f"robust SE clustered by {spec['cluster']}")
+        models.append(f"{name} ({' + '.join(spec['covariates'])}"
+                      + (f"; {'; '.join(extra)}" if extra else "") + ")")
+    covs = []
+    for name, spec in config["covariates"].items():
+        desc = spec["type"]
+        if spec.get("levels"):
+            desc += f", reference {spec['levels'][0]}"
+        if spec.get("transform") == "log2":
+            desc += f", log2-transformed, values below {spec.get('floor', 1):g} set to {spec.get('floor', 1):g}"
+        if spec.get("scale"):
+            desc += f", per {spec['scale']:g} units"
+        covs.append(f"{spec['label']} ({desc})")
+    conc = config["concordance"]
+    return [
+        "Patients were grouped by NETPET score as "
+        + "; ".join(f"{k}: {', '.join(v)}" for k, v in groups.items())
+        + ". Patients with a score in no group (P0) or no score were excluded from all "
+        "analyses; a missing time or event excluded a patient from that endpoint, and a "
+        "missing covariate from the models using it (complete-case analysis). Every "
+        "exclusion is listed with its reason in cohort/exclusions.csv.",
+        f"Endpoints: {endpoints}. Times and event indicators are taken as given in the "
+        "input table (time zero as defined there; for the bundled cohort, the date of the "
+        "later of the two scans).",
+        f"{kaplan_meier.method_text(km['conf_type'], float(km['conf_level']))}. Medians and "
+        "their confidence limits follow R quantile.survfit; numbers at risk count subjects "
+        "with time at or after t; median follow-up is from the reverse Kaplan-Meier. "
+        "Survival is reported at " + ", ".join(f"{t:g}" for t in km["landmarks"])
+        + " (time units of each endpoint).",
+        "Groups were compared by the log-rank test (R survdiff), stratified by centre, by "
+        "the log-rank test for trend over the ordered groups, and pairwise with p-values "
+        f"adjusted by the {config['logrank']['pairwise_adjustment']} method.",
+        f"{cox.COEF_METHOD}; {int(100 * float(config['cox']['conf_level']))}% CIs. "
+        f"Univariable models: {', '.join(config['cox']['univariable'])}. Multivariable models: "
+        f"{'; '.join(models)}; the primary model is '{config['cox']['primary_model']}'. "
+        "Covariates: " + "; ".join(covs) + ". Each model reports likelihood-ratio, Wald "
+        "and score tests and a likelihood-ratio test per term (drop1).",
+        f"Proportional hazards: {cox.ZPH_METHOD}, time transform "
+        f"'{config['cox']['zph_transform']}'.",
+        "Discrimination: " + concordance.METHODS["n"] + "."
+        + (" " + concordance.METHODS["n/G2"] + "." if conc.get("uno", True) else "")
+        + (f" Truncated at {conc['horizon']:g}." if conc.get("horizon") else "")
+        + " Paired comparisons: " + concordance.COMPARE_METHOD + ".",
+        "Association of NETPET group with grade: Pearson chi-square without continuity "
+        "correction and the Fisher-Freeman-Halton exact test by full enumeration.",
+        "All statistics were checked against R's survival package (tests/reference/).",
+    ]
+
+
+def software_versions() -> dict:
+    """Python and the versions of every installed distribution, sorted by name."""
+    packages = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            packages[name.lower()] = dist.version
+    return {"python": sys.version.split()[0], "netpet-stats": __version__,
+            "packages": dict(sorted(packages.items()))}
+
+
+# --------------------------------------------------------------------------------------
+# Assembly
+# --------------------------------------------------------------------------------------
+
+
+def report_context(config: dict, results: str | Path) -> dict:
+    results = Path(results)
+    eps = list(config["endpoints"])
+    flow = _read(results, "cohort/flow.csv")
+    flow_tab = pd.DataFrame({"Analysis": flow["analysis"], "Step": flow["step"], "n": flow["n"],
+                             "Reason": flow["reason"].fillna("")})
+    t1 = pd.read_csv(results / "table1/table1.csv", dtype=str, keep_default_na=False)
+    versions = software_versions()
+    key_pkgs = ["numpy", "scipy", "pandas", "lifelines", "statsmodels", "matplotlib",
+                "snakemake", "pandera", "tableone", "great-tables", "xhtml2pdf", "reportlab"]
+    sw = pd.DataFrame([{"Software": "Python", "Version": versions["python"]},
+                       {"Software": "netpet-stats", "Version": versions["netpet-stats"]}]
+                      + [{"Software": k, "Version": versions["packages"].get(k, "—")}
+                         for k in key_pkgs])
+    tripod = pd.DataFrame([{"Item": i, "Topic": t,
+                            "Answered in": ", ".join(dict(SECTIONS)[s.strip()] for s in where.split(","))}
+                           for i, t, where in TRIPOD_ITEMS])
+    return {
+        "title": "NETPET score validation: reproducible analysis report",
+        "version": __version__,
+        "sections": SECTIONS,
+        "summary": _summary(config, results),
+        "flow": gt_table(flow_tab, "flow", None,
+                         "Excluded + analysed = received at every step (TRIPOD+AI 20a)."),
+        "table1": gt_table(t1.rename(columns={"variable": "Variable", "level": "Level"}),
+                           "table1", None, "Median [Q1, Q3] or n (%); missing values counted."),
+        "km": [_km_section(config, results, ep) for ep in eps],
+        "cox": [_cox_section(config, results, ep) for ep in eps],
+        "ph": [_ph_section(config, results, ep) for ep in eps],
+        "concordance": [_concordance_section(config, results, ep) for ep in eps],
+        "association": _association_section(config, results),
+        "methods": methods_text(config),
+        "software": gt_table(sw, "software", None,
+                             "All installed packages and their versions are in manifest.json."),
+        "tripod": gt_table(tripod, "tripod", None,
+                           "Items for the authors to report in the manuscript: "
+                           + TRIPOD_AUTHOR_ITEMS + "."),
+        "config_yaml": html.escape(_config_yaml(config)),
+    }
+
+
+def _config_yaml(config) -> str:
+    import yaml
+    return yaml.safe_dump(config, sort_keys=True, allow_unicode=True)
+
+
+def _template(name: str) -> jinja2.Template:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("netpet_stats", "templates"),
+                             autoescape=False, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template(name)
+
+
+def write_report(config: dict, results: str | Path, html_path: str | Path,
+                 pdf_path: str | Path | None = None) -> None:
+    """Write the HTML report (and its PDF) from the tables and figures in ``results``."""
+    context = report_context(config, results)
+    page = _template("report.html.j2").render(**context, for_pdf=False)
+    Path(html_path).write_text(page, encoding="utf-8")
+    if pdf_path:
+        write_pdf(_template("report.html.j2").render(**context, for_pdf=True), pdf_path)
+
+
+def write_pdf(page: str, pdf_path: str | Path) -> None:
+    """Render HTML to PDF with xhtml2pdf, reproducibly (ReportLab invariant mode)."""
+    from reportlab import rl_config
+    from xhtml2pdf import pisa
+
+    rl_config.invariant = 1
+    logging.getLogger("xhtml2pdf").setLevel(logging.ERROR)
+    with open(pdf_path, "wb") as fh:
+        status = pisa.CreatePDF(page, dest=fh, encoding="utf-8")
+    if status.err:
+        raise RuntimeError(f"PDF rendering failed with {status.err} error(s)")

@@ -1,0 +1,84 @@
+"""The report as a reader sees it: headless Chromium and the PDF rendered to images.
+
+Needs Debian's ``chromium`` (and ``poppler-utils`` for the PDF); ``.ci/run``
+installs both, and under CI a missing browser is a failure, not a skip.
+Screenshots land in ``tests/_artifacts/`` for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "_artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+IN_CI = os.environ.get("CI") == "true"
+SECTIONS = ["summary", "flow", "table1", "survival", "cox", "ph", "concordance",
+            "association", "validation", "methods", "software", "tripod"]
+
+
+def _require(tool, name):
+    if tool is None:
+        if IN_CI:
+            pytest.fail(f"{name} is required in CI (.ci/run installs it)")
+        pytest.skip(f"{name} not installed")
+
+
+@pytest.fixture(scope="module")
+def built_report(tmp_path_factory):
+    work = tmp_path_factory.mktemp("report")
+    for item in ("Snakefile", "workflow", "config", "data"):
+        src = ROOT / item
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, work / item)
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "-q"],
+                          cwd=work, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return work / "results"
+
+
+def test_report_in_headless_chromium(built_report):
+    _require(CHROMIUM, "chromium")
+    playwright = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors, requests = [], []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto((built_report / "report.html").as_uri(), wait_until="load")
+        page.screenshot(path=str(ARTIFACTS / "report_top.png"))
+        page.screenshot(path=str(ARTIFACTS / "report_full.png"), full_page=True)
+        present = [s for s in SECTIONS if page.locator(f"section#{s}").count() == 1]
+        images = page.eval_on_selector_all(
+            "img", "els => els.map(e => [e.naturalWidth, e.complete])")
+        browser.close()
+    assert errors == []
+    external = [u for u in requests if not u.startswith(("file://", "data:"))]
+    assert external == [], external
+    assert present == SECTIONS
+    assert images and all(w > 0 and ok for w, ok in images)
+
+
+def test_pdf_renders(built_report):
+    pdftoppm = shutil.which("pdftoppm")
+    _require(pdftoppm, "pdftoppm (poppler-utils)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    subprocess.run([pdftoppm, "-png", "-r", "60", "-f", "1", "-l", "3",
+                    str(built_report / "report.pdf"), str(ARTIFACTS / "report_pdf")], check=True)
+    pages = sorted(ARTIFACTS.glob("report_pdf-*.png"))
+    assert len(pages) == 3 and all(p.stat().st_size > 10_000 for p in pages)
+    info = subprocess.run(["pdfinfo", str(built_report / "report.pdf")], capture_output=True,
+                          text=True)
+    n_pages = int(next(line.split()[-1] for line in info.stdout.splitlines()
+                       if line.startswith("Pages:")))
+    assert n_pages >= 10

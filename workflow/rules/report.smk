@@ -1,0 +1,43 @@
+# The reproducible appendix: HTML report and PDF, then the provenance manifest.
+
+
+rule report:
+    input:
+        tables=report_tables(),
+        figures=[f"results/figures/{k}_{ep}.png" for k in ("km", "forest") for ep in ENDPOINTS],
+    output:
+        html=report(
+            "results/report.html",
+            caption="../report/report_html.rst",
+            category="0. Report",
+            labels={"document": "HTML report"},
+        ),
+        pdf="results/report.pdf",
+    params:
+        step="report",
+        version=PACKAGE_VERSION,
+    log:
+        "logs/report.log",
+    conda:
+        "../envs/netpet.yaml"
+    script:
+        "../scripts/run_step.py"
+
+
+rule manifest:
+    input:
+        data=cohort_input_files(),
+        results=manifest_outputs(),
+    output:
+        manifest="results/manifest.json",
+        run_record="results/run_record.json",
+    params:
+        step="manifest",
+        version=PACKAGE_VERSION,
+        workflow_dir=workflow.basedir,
+    log:
+        "logs/manifest.log",
+    conda:
+        "../envs/netpet.yaml"
+    script:
+        "../scripts/run_step.py"
