@@ -331,8 +331,8 @@ def methods_text(config) -> list[str]:
         "missing covariate from the models using it (complete-case analysis). Every "
         "exclusion is listed with its reason in cohort/exclusions.csv.",
         f"Endpoints: {endpoints}. Times and event indicators are taken as given in the "
-        "input table (time zero as defined there; for the bundled cohort, the date of the "
-        "later of the two scans).",
+        "input table, measured from the time zero its authors defined (the synthetic "
+        "cohort simulates times directly).",
         f"{kaplan_meier.method_text(km['conf_type'], float(km['conf_level']))}. Medians and "
         "their confidence limits follow R quantile.survfit; numbers at risk count subjects "
         "with time at or after t; median follow-up is from the reverse Kaplan-Meier. "
