@@ -136,9 +136,17 @@ def test_malformed_cohort_gives_one_readable_error(tmp_path):
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "Traceback" not in out
-    for expected in ("column 'os_event'", "row 2: got 'about a year'", "row 3: got 'G4'",
-                     "row 4: got (value withheld)", "row 5: got (value withheld)"):
+    for expected in ("column 'os_event': got (column absent)",
+                     "row 2, column 'os_months': got 'about a year'",
+                     "row 3, column 'who_grade': got 'G4'",
+                     "row 4, column 'patient_id': got (value withheld)",
+                     "row 5, column 'patient_id': got (value withheld)",
+                     "Full report: logs/validation_report.txt"):
         assert expected in out, expected
+    # The full report, grouped by the rule broken, is kept out of results/.
+    full = (work / "logs" / "validation_report.txt").read_text()
+    assert "expected a number (1):" in full and "expected a unique value" in full
+    assert cohort.loc[2, "patient_id"] not in full + out
     assert not (work / "results" / "os").exists()
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from .cohort import CohortValidationError, prepare_cohort
+from .cohort import CohortValidationError, format_problems, prepare_cohort
 
 
 def _load_config(path: str) -> dict:
@@ -47,12 +47,16 @@ def main(argv: list[str] | None = None) -> int:
         try:
             prepared = prepare_cohort(config)
         except CohortValidationError as exc:
-            print(exc, file=sys.stderr)
+            from .workflow_step import write_validation_report
+
+            path = write_validation_report(exc)
+            print(f"{format_problems(exc.problems, limit=10)}\n\nFull report: {path}",
+                  file=sys.stderr)
             return 1
         excluded = prepared.exclusions
         print(f"{len(prepared.data)} rows read; no problems. "
               f"{(excluded['analysis'] == 'all').sum()} rows excluded from all analyses, "
-              f"{len(excluded)} exclusion entries in all.")
+              f"{len(excluded)} exclusion entries in all; {len(prepared.warnings)} warning(s).")
         return 0
     if args.command == "synthetic":
         from .synthetic import write_synthetic

@@ -32,21 +32,25 @@ def _label(config: dict, cov: str) -> str:
 
 
 def run_cohort(config: dict, analysis_path: str | Path, exclusions_path: str | Path,
-               flow_path: str | Path, distribution_path: str | Path) -> PreparedCohort:
-    """Validate the cohort; write the analysis frame, the exclusions ledger and the flow."""
+               flow_path: str | Path, distribution_path: str | Path,
+               warnings_path: str | Path) -> PreparedCohort:
+    """Validate the cohort; write the analysis frame, the ledger, the flow and warnings."""
     prepared = prepare_cohort(config)
+    write_table(prepared.warnings, warnings_path, "Data warnings",
+                "Values kept as recorded but worth checking (they do not exclude anyone).")
     Path(analysis_path).parent.mkdir(parents=True, exist_ok=True)
     data = prepared.data.copy()
     data["netpet_group"] = data["netpet_group"].astype(str).where(data["netpet_group"].notna())
     data.to_parquet(analysis_path, index=False)
     write_table(prepared.exclusions, exclusions_path, "Exclusions ledger",
-                "One line per input row and analysis it does not enter; `row` is the row in "
-                "the input table (header = row 1). Analyses: `all` (no NETPET group), "
+                "One line per input row and analysis it does not enter; `file` and `row` give "
+                "the input file and its spreadsheet row (header = row 1). Analyses: `all` (no NETPET group), "
                 "`<endpoint>` (time or event missing), `<endpoint>:<model>` (a covariate of "
                 "that Cox model or univariable analysis is missing; complete-case analysis).")
     write_table(patient_flow(prepared, config), flow_path, "Patient flow",
                 "Every input row is counted once per line: analysed + excluded = received.")
-    dist = (prepared.data["netpet"].fillna("(missing)").value_counts()
+    dist = (prepared.data["netpet"].astype(object).where(prepared.data["netpet"].notna(), "(missing)")
+            .value_counts()
             .reindex([*SCORES, "P4", "(missing)"], fill_value=0))
     dist = dist[(dist > 0) | dist.index.isin(SCORES)].rename_axis("netpet").reset_index(name="n")
     group_of = prepared.data.drop_duplicates("netpet").set_index("netpet")["netpet_group"]

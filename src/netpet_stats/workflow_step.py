@@ -12,14 +12,26 @@ import sys
 import warnings
 
 from . import pipeline
-from .cohort import CohortValidationError
+from pathlib import Path
+
+from .cohort import CohortValidationError, format_problems
+
+VALIDATION_REPORT = "logs/validation_report.txt"
+
+
+def write_validation_report(exc: CohortValidationError, path: str = VALIDATION_REPORT) -> str:
+    """Every problem, grouped by the rule broken, to a file kept out of results/."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(format_problems(exc.problems) + "\n", encoding="utf-8")
+    return path
 
 
 def _step(smk) -> None:
     step, cfg = smk.params.step, smk.config
     inp, out = smk.input, smk.output
     if step == "cohort":
-        pipeline.run_cohort(cfg, out.analysis, out.exclusions, out.flow, out.distribution)
+        pipeline.run_cohort(cfg, out.analysis, out.exclusions, out.flow, out.distribution,
+                            out.warnings)
         return
     if step == "km_figure":
         pipeline.run_km_figure(cfg, smk.wildcards.endpoint, dict(inp.items()), list(out))
@@ -57,8 +69,9 @@ def run(smk) -> None:
     try:
         _step(smk)
     except CohortValidationError as exc:
-        report = str(exc)
-        logging.error(report)
-        print(report, file=sys.stderr)
+        report_path = write_validation_report(exc)
+        summary = format_problems(exc.problems, limit=10)
+        logging.error(summary)
+        print(f"{summary}\n\nFull report: {report_path}", file=sys.stderr)
         sys.exit(1)
     logging.info("step %s finished", smk.params.step)

@@ -28,6 +28,13 @@ rule prepare_cohort:
             labels={"table": "NETPET distribution"},
         ),
         distribution_md="results/cohort/netpet_distribution.md",
+        warnings=report(
+            "results/cohort/warnings.csv",
+            caption="../report/warnings.rst",
+            category="1. Cohort",
+            labels={"table": "data warnings"},
+        ),
+        warnings_md="results/cohort/warnings.md",
     params:
         step="cohort",
         version=PACKAGE_VERSION,

@@ -3,6 +3,7 @@
 from snakemake.utils import validate
 
 import netpet_stats
+from netpet_stats.cohort import cohort_sources
 
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -18,14 +19,15 @@ wildcard_constraints:
 
 
 def cohort_inputs(wildcards):
-    inputs = {"table": config["cohort"]["table"]}
+    inputs = {"tables": [path for path, _ in cohort_sources(config["cohort"])]}
     if config["cohort"].get("lesions"):
         inputs["lesions"] = config["cohort"]["lesions"]
     return inputs
 
 
 def cohort_input_files():
-    return list(cohort_inputs(None).values())
+    inputs = cohort_inputs(None)
+    return inputs["tables"] + ([inputs["lesions"]] if "lesions" in inputs else [])
 
 
 def report_tables():
@@ -34,6 +36,7 @@ def report_tables():
         "results/cohort/exclusions.csv",
         "results/cohort/flow.csv",
         "results/cohort/netpet_distribution.csv",
+        "results/cohort/warnings.csv",
         "results/table1/table1.csv",
         "results/association/netpet_by_grade_counts.csv",
         "results/association/netpet_by_grade_tests.csv",
