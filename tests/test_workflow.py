@@ -218,3 +218,57 @@ def test_results_tables_equal_r_fixtures(two_runs):
     fisher = next(e for e in ref["association"] if e["subset"] == "group_x_grade")
     close(assoc.loc["exact", "p"], fisher["fisher_p"])
     close(assoc.loc["Pearson chi-square", "statistic"], fisher["chisq"])
+
+
+def test_per_centre_spreadsheets_run_by_config_alone(tmp_path):
+    work = _copy_project(tmp_path)
+    proc = _snakemake(work, "--configfile", "config/centres.yaml")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    received = sum(len(pd.read_excel(f, sheet_name="patients"))
+                   for f in sorted((work / "data" / "synthetic" / "centres").glob("*.xlsx")))
+    flow = pd.read_csv(work / "results" / "cohort" / "flow.csv", keep_default_na=False)
+    assert flow.loc[flow["step"] == "input rows", "n"].item() == received
+    excluded = flow.loc[(flow["analysis"] == "all") & (flow["step"] == "excluded"), "n"].sum()
+    eligible = flow.loc[flow["step"] == "eligible", "n"].item()
+    assert excluded + eligible == received
+    for ep in ("os", "ttp"):
+        lost = flow.loc[(flow["analysis"] == ep) & (flow["step"] == "excluded"), "n"].sum()
+        analysed = flow.loc[(flow["analysis"] == ep) & flow["step"].str.startswith("analysed"), "n"]
+        assert lost + analysed.item() == eligible
+    ledger = pd.read_csv(work / "results" / "cohort" / "exclusions.csv")
+    assert set(ledger["file"]) <= {"centre_A.xlsx", "centre_B.xlsx", "centre_C.xlsx"}
+    assert (work / "results" / "figures" / "patient_flow.png").is_file()
+    assert (work / "results" / "report.html").is_file()
+
+
+def test_broken_centre_spreadsheets_give_one_report(tmp_path):
+    from openpyxl import load_workbook
+
+    work = _copy_project(tmp_path)
+    centres = work / "data" / "synthetic" / "centres"
+    wb = load_workbook(centres / "centre_B.xlsx")
+    ws = wb["patients"]
+    header = [c.value for c in ws[1]]
+    col = {name: header.index(name) + 1 for name in header}
+    ws.cell(row=2, column=col["death_date"]).value = "31/02/2021"        # impossible date
+    ws.cell(row=3, column=col["who_grade"]).value = "G4"                 # unknown grade
+    ws.cell(row=4, column=col["last_follow_up_date"]).value = "2031-05-01"  # after the cut-off
+    a_id = load_workbook(centres / "centre_A.xlsx")["patients"].cell(row=2, column=1).value
+    ws.cell(row=5, column=1).value = a_id                                # id also in centre A
+    wb.save(centres / "centre_B.xlsx")
+    wb = load_workbook(centres / "centre_C.xlsx")
+    wb["patients"].delete_cols(header.index("sex") + 1)                  # a column missing
+    wb.save(centres / "centre_C.xlsx")
+    proc = _snakemake(work, "--configfile", "config/centres.yaml")
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out
+    full = (work / "logs" / "validation_report.txt").read_text()
+    for expected in ("centre_B.xlsx, row 2, column 'death_date': got '31/02/2021'",
+                     "centre_B.xlsx, row 3, column 'who_grade': got 'G4'",
+                     "centre_B.xlsx, row 4, column 'last_follow_up_date'",
+                     "centre_B.xlsx, row 5, column 'patient_id': got (value withheld)",
+                     "centre_A.xlsx, row 2, column 'patient_id': got (value withheld)",
+                     "centre_C.xlsx, header, column 'sex': got (column absent)"):
+        assert expected in full, expected
+    assert a_id not in full + out

@@ -130,3 +130,71 @@ def forest_figure(coefs: pd.DataFrame, title: str) -> plt.Figure:
         ax.spines[side].set_visible(False)
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     return fig
+
+
+def flow_figure(flow: pd.DataFrame, endpoint_labels: dict, primary_model: str) -> plt.Figure:
+    """Patient-flow diagram (TRIPOD+AI item 20a) from the ``flow`` table.
+
+    Received -> eligible (with the reasons for exclusion beside the arrow) ->
+    one column per endpoint: analysed by Kaplan-Meier/log-rank, then by the
+    primary Cox model, each with its exclusions.
+    """
+    from matplotlib.patches import FancyBboxPatch
+
+    def count(analysis, step):
+        rows = flow[(flow["analysis"] == analysis) & (flow["step"].str.startswith(step))]
+        return int(rows["n"].sum())
+
+    def reasons(analysis):
+        rows = flow[(flow["analysis"] == analysis) & (flow["step"] == "excluded")]
+        return [f"{r.reason}: {int(r.n)}" for r in rows.itertuples()]
+
+    endpoints = list(endpoint_labels)
+    width = max(7.5, 3.6 * len(endpoints) + 1.5)
+    fig, ax = plt.subplots(figsize=(width, 7.2))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, 10)
+    ax.axis("off")
+
+    def box(x, y, text, w=3.2, h=0.9, face="#eef3f8", edge="#1b4f72", size=9):
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.05",
+                                    fc=face, ec=edge, lw=1))
+        ax.text(x, y, text, ha="center", va="center", fontsize=size, wrap=True)
+
+    def arrow(x0, y0, x1, y1):
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops=dict(arrowstyle="->", color="#52606d", lw=1))
+
+    import textwrap
+
+    cx = width * 0.33 if len(endpoints) > 1 else width * 0.3
+    received = int(flow.loc[flow["step"] == "input rows", "n"].iloc[0])
+    eligible = count("all", "eligible")
+    box(cx, 9.5, f"Patients received\nn = {received}")
+    arrow(cx, 9.0, cx, 7.1)
+    excl = reasons("all")
+    if excl:
+        lines = [ln for r in excl for ln in textwrap.wrap(r, 46)]
+        bw = min(width - cx - 0.4, 4.6)
+        bx = width - 0.2 - bw / 2
+        box(bx, 8.05, "Excluded from all analyses\n" + "\n".join(lines), w=bw,
+            h=min(0.26 * len(lines) + 0.5, 1.5), face="#fdf2e9", edge="#b9770e", size=8)
+        arrow(cx, 8.05, bx - bw / 2 - 0.05, 8.05)
+    box(cx, 6.6, f"Eligible\nn = {eligible}")
+    xs = np.linspace(width / (2 * len(endpoints)), width - width / (2 * len(endpoints)),
+                     len(endpoints))
+    for x, ep in zip(xs, endpoints):
+        arrow(cx, 6.1, x, 5.3)
+        km_n = count(ep, "analysed")
+        lost = reasons(ep)
+        box(x, 4.8, f"{endpoint_labels[ep]}\nKaplan-Meier, log-rank: n = {km_n}"
+            + ("\n" + "\n".join(f"excluded, {r}" for r in lost) if lost else ""),
+            w=3.4, h=0.9 + 0.3 * len(lost))
+        arrow(x, 4.2, x, 2.9)
+        cox_n = count(f"{ep}:{primary_model}", "analysed")
+        lost_cox = reasons(f"{ep}:{primary_model}")
+        box(x, 2.3, f"Primary Cox model: n = {cox_n}"
+            + ("\n" + "\n".join(f"excluded, {r}" for r in lost_cox) if lost_cox else ""),
+            w=3.4, h=0.8 + 0.3 * len(lost_cox))
+    ax.set_title("Patient flow", loc="left", fontsize=12)
+    return fig

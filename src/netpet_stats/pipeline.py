@@ -14,7 +14,12 @@ import pandas as pd
 from . import association, baseline, concordance, cox, kaplan_meier, logrank
 from .cohort import PreparedCohort, analysis_set, model_specs, prepare_cohort
 from .netpet import SCORES
-from .tables import write_table
+from .tables import suppress_small_counts, write_table
+
+
+def _privacy(config: dict) -> tuple[bool, int]:
+    priv = config.get("privacy") or {}
+    return bool(priv.get("suppress_small_cells", False)), int(priv.get("threshold", 5))
 
 
 def groups_of(data: pd.DataFrame) -> list[str]:
@@ -56,7 +61,11 @@ def run_cohort(config: dict, analysis_path: str | Path, exclusions_path: str | P
     group_of = prepared.data.drop_duplicates("netpet").set_index("netpet")["netpet_group"]
     dist["analysis_group"] = dist["netpet"].map(group_of).astype(object).where(
         dist["netpet"].map(group_of).notna(), "(excluded)")
-    write_table(dist, distribution_path, "NETPET score distribution")
+    suppress, threshold = _privacy(config)
+    if suppress:
+        dist = suppress_small_counts(dist, ["n"], threshold)
+    write_table(dist, distribution_path, "NETPET score distribution",
+                f"Counts below {threshold} suppressed." if suppress else None)
     return prepared
 
 
@@ -325,7 +334,11 @@ def run_association(config: dict, data: pd.DataFrame, out: dict) -> None:
     col_levels = config["covariates"].get(col, {}).get("levels")
     counts, tests = association.association_table(
         d, row, col, row_levels, col_levels, seed=int(config.get("seed", 1)))
-    write_table(counts, out["counts"], f"{_label(config, row)} x {_label(config, col)}")
+    suppress, threshold = _privacy(config)
+    if suppress:
+        counts = suppress_small_counts(counts, ["n"], threshold)
+    write_table(counts, out["counts"], f"{_label(config, row)} x {_label(config, col)}",
+                f"Counts below {threshold} suppressed." if suppress else None)
     write_table(tests, out["tests"], f"Association of {_label(config, row)} with "
                 f"{_label(config, col)}",
                 "Rows with either variable missing are not counted (n_missing).")
@@ -344,6 +357,10 @@ def run_table1(config: dict, data: pd.DataFrame, out: dict) -> None:
     variables = [v for v in tcfg["variables"] if v in d.columns]
     table = baseline.table_one(d, "netpet_group", variables,
                                [v for v in tcfg["continuous"] if v in variables], labels)
+    suppress, threshold = _privacy(config)
+    if suppress:
+        table = suppress_small_counts(
+            table, [c for c in table.columns if c not in ("variable", "level")], threshold)
     write_table(table, out["table1"], "Table 1: baseline characteristics by NETPET group",
                 "Continuous: median [Q1, Q3] of non-missing values; categorical: n (% of "
                 "all patients in the column, missing values as the level '(missing)'). "
@@ -366,6 +383,16 @@ def run_km_figure(config: dict, endpoint: str, tables: dict, outputs: list[str])
         config["endpoints"][endpoint]["label"],
         config["endpoints"][endpoint].get("time_unit", "months"),
         f"{float(km_cfg['conf_level']):.0%} CI, {km_cfg['conf_type']}")
+    figures.save(fig, outputs, int(config["figures"]["dpi"]))
+
+
+def run_flow_figure(config: dict, flow_csv: str, outputs: list[str]) -> None:
+    """Patient-flow diagram from the flow table."""
+    from . import figures
+
+    flow = pd.read_csv(flow_csv, keep_default_na=False, na_values=[""])
+    labels = {ep: spec["label"] for ep, spec in config["endpoints"].items()}
+    fig = figures.flow_figure(flow, labels, config["cox"]["primary_model"])
     figures.save(fig, outputs, int(config["figures"]["dpi"]))
 
 

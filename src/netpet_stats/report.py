@@ -396,6 +396,7 @@ def report_context(config: dict, results: str | Path) -> dict:
         "version": __version__,
         "sections": SECTIONS,
         "summary": _summary(config, results),
+        "flow_figure": _img(results / "figures" / "patient_flow.png"),
         "flow": gt_table(flow_tab, "flow", None,
                          "Excluded + analysed = received at every step (TRIPOD+AI 20a)."),
         "table1": gt_table(t1.rename(columns={"variable": "Variable", "level": "Level"}),

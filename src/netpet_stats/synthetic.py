@@ -329,3 +329,94 @@ def representative_seed(candidates=range(1, 201)) -> tuple[int, dict]:
         if loss < best[0]:
             best = (loss, seed, medians)
     return best[1], best[2]
+
+
+#: Local codings of the three synthetic centres (each centre spells things its own way).
+CENTRE_CODINGS = {
+    "A": {"grade": {"G1": "1", "G2": "2", "G3": "3"}, "sex": {"F": "female", "M": "male"},
+          "extrahepatic": {"yes": "yes", "no": "no"}, "netpet": lambda s: s},
+    "B": {"grade": {"G1": "G1", "G2": "G2", "G3": "G3"}, "sex": {"F": "F", "M": "M"},
+          "extrahepatic": {"yes": "Y", "no": "N"}, "netpet": lambda s: s[1:]},
+    "C": {"grade": {"G1": "grade 1", "G2": "grade 2", "G3": "grade 3"},
+          "sex": {"F": "f", "M": "m"}, "extrahepatic": {"yes": "true", "no": "false"},
+          "netpet": lambda s: "NETPET " + s[1:]},
+}
+END_OF_STUDY = "2025-06-30"
+DAYS_PER_MONTH = 30.4375
+
+
+def centre_spreadsheets(seed: int = 164, window_breakers: int = 2) -> dict:
+    """The bundled cohort as one dated, locally coded table per centre.
+
+    Each patient gets a time zero (the later of the two scans) such that all of
+    follow-up ends before 30 June 2025; the other scan 0-45 days earlier
+    (``window_breakers`` patients: 75 days, beyond the 60-day window); diagnosis
+    up to about four years before the first scan; death, progression and last
+    follow-up at time zero plus the cohort's times (whole days, at least one).
+    Deriving times from these dates gives back the cohort's OS and TTP to within
+    half a day.
+
+    Returns
+    -------
+    dict
+        centre -> DataFrame (columns as in ``config/centres.yaml``).
+    """
+    cohort, _ = generate_cohort(seed=seed, with_lesions=False)
+    rng = np.random.default_rng(seed + 1)
+    n = len(cohort)
+    end = pd.Timestamp(END_OF_STUDY)
+    to_days = lambda months: np.maximum(1, np.round(months * DAYS_PER_MONTH)).astype(int)  # noqa: E731
+    os_days = to_days(cohort["os_months"].to_numpy())
+    ttp_days = to_days(cohort["ttp_months"].to_numpy())
+    t0 = end - pd.to_timedelta(os_days + rng.integers(0, 731, n), unit="D")
+    gap = rng.integers(0, 46, n)
+    gap[rng.choice(n, size=window_breakers, replace=False)] = 75
+    sstr_first = rng.random(n) < 0.5
+    earlier = t0 - pd.to_timedelta(gap, unit="D")
+    sstr = np.where(sstr_first, earlier, t0)
+    fdg = np.where(sstr_first, t0, earlier)
+    diagnosis = earlier - pd.to_timedelta(rng.integers(0, 1500, n), unit="D")
+    died = cohort["os_event"].to_numpy() == 1
+    death = np.where(died, t0 + pd.to_timedelta(os_days, unit="D"), pd.NaT)
+    last = t0 + pd.to_timedelta(os_days, unit="D")  # = death date for those who died
+    progressed = cohort["ttp_event"].to_numpy() == 1
+    prog = np.where(progressed, t0 + pd.to_timedelta(ttp_days, unit="D"), pd.NaT)
+
+    def as_date(values):
+        return [pd.Timestamp(v).date() if not pd.isna(v) else None for v in values]
+
+    tables = {}
+    for centre, coding in CENTRE_CODINGS.items():
+        m = (cohort["centre"] == centre).to_numpy()
+        sub = cohort[m]
+        tables[centre] = pd.DataFrame({
+            "patient_id": sub["patient_id"].to_numpy(),
+            "age_at_diagnosis": sub["age_at_diagnosis"].to_numpy(),
+            "sex": sub["sex"].map(coding["sex"]).to_numpy(),
+            "primary_site": sub["primary_site"].to_numpy(),
+            "who_grade": sub["who_grade"].map(coding["grade"]).to_numpy(),
+            "ki67_percent": sub["ki67_percent"].to_numpy(),
+            "extrahepatic_disease": sub["extrahepatic_disease"].map(coding["extrahepatic"]).to_numpy(),
+            "netpet": sub["netpet"].map(coding["netpet"]).to_numpy(),
+            "sstr_scan_date": as_date(np.asarray(sstr)[m]),
+            "fdg_scan_date": as_date(np.asarray(fdg)[m]),
+            "diagnosis_date": as_date(np.asarray(diagnosis)[m]),
+            "progression_date": as_date(np.asarray(prog)[m]),
+            "death_date": as_date(np.asarray(death)[m]),
+            "last_follow_up_date": as_date(np.asarray(last)[m]),
+        })
+    return tables
+
+
+def write_centre_spreadsheets(outdir: str = "data/synthetic/centres", seed: int = 164) -> list:
+    """Write ``centre_A.xlsx``, ``centre_B.xlsx``, ``centre_C.xlsx``."""
+    from pathlib import Path
+
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for centre, table in centre_spreadsheets(seed).items():
+        path = out / f"centre_{centre}.xlsx"
+        table.to_excel(path, index=False, sheet_name="patients")
+        paths.append(path)
+    return paths

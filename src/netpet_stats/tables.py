@@ -59,3 +59,29 @@ def to_markdown(frame: pd.DataFrame) -> str:
     cells = [[_fmt(v) for v in row] for row in frame.itertuples(index=False)]
     return tabulate(cells, headers=[str(c) for c in frame.columns], tablefmt="pipe",
                     disable_numparse=True)
+
+
+def suppress_small_counts(frame: pd.DataFrame, columns: list[str], threshold: int) -> pd.DataFrame:
+    """Replace counts from 1 to ``threshold - 1`` by ``"<threshold"`` (small-cell suppression).
+
+    Works on integer columns and on Table 1 style cells ``"n (pct)"``, whose
+    percentage is blanked with the count. Zero is not suppressed.
+    """
+    import re
+
+    out = frame.copy()
+    mark = f"<{threshold}"
+
+    def one(value):
+        if isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer()):
+            return mark if 0 < value < threshold else value
+        if isinstance(value, str):
+            match = re.match(r"^\s*(\d+)\s*\(", value)
+            if match and 0 < int(match.group(1)) < threshold:
+                return mark
+        return value
+
+    for col in columns:
+        if col in out:
+            out[col] = out[col].astype(object).map(one)
+    return out

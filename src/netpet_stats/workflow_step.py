@@ -47,6 +47,9 @@ def _step(smk) -> None:
         write_manifest(cfg, list(inp.data), list(inp.results), smk.params.workflow_dir,
                        out.manifest, out.run_record)
         return
+    if step == "flow_figure":
+        pipeline.run_flow_figure(cfg, inp.flow, list(out))
+        return
     if step == "forest_figure":
         pipeline.run_forest_figure(cfg, smk.wildcards.endpoint, inp.coefficients, list(out))
         return

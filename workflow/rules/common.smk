@@ -59,6 +59,7 @@ def manifest_outputs():
     outputs += [t[:-4] + ".md" for t in outputs]
     for ep in ENDPOINTS:
         outputs += figure_paths(f"km_{ep}") + figure_paths(f"forest_{ep}")
+    outputs += figure_paths("patient_flow")
     return outputs + ["results/report.html", "results/report.pdf"]
 
 
@@ -85,4 +86,4 @@ def all_outputs():
             f"results/{ep}/concordance.csv",
         ]
         targets += figure_paths(f"km_{ep}") + figure_paths(f"forest_{ep}")
-    return targets
+    return targets + figure_paths("patient_flow")

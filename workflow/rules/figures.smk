@@ -46,3 +46,24 @@ rule forest_figure:
         "../envs/netpet.yaml"
     script:
         "../scripts/run_step.py"
+
+
+rule flow_figure:
+    input:
+        flow="results/cohort/flow.csv",
+    output:
+        report(
+            expand("results/figures/patient_flow.{fmt}", fmt=FIGURE_FORMATS),
+            caption="../report/flow_figure.rst",
+            category="1. Cohort",
+            labels={"figure": "patient flow"},
+        ),
+    params:
+        step="flow_figure",
+        version=PACKAGE_VERSION,
+    log:
+        "logs/flow_figure.log",
+    conda:
+        "../envs/netpet.yaml"
+    script:
+        "../scripts/run_step.py"

@@ -4,7 +4,8 @@
 rule report:
     input:
         tables=report_tables(),
-        figures=[f"results/figures/{k}_{ep}.png" for k in ("km", "forest") for ep in ENDPOINTS],
+        figures=[f"results/figures/{k}_{ep}.png" for k in ("km", "forest") for ep in ENDPOINTS]
+        + ["results/figures/patient_flow.png"],
     output:
         html=report(
             "results/report.html",

@@ -1,0 +1,194 @@
+"""Real-world cohort inputs: several files, dates, local codings, formats, warnings."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from netpet_stats import synthetic
+from netpet_stats.cohort import CohortValidationError, prepare_cohort
+from netpet_stats.tables import suppress_small_counts
+
+from conftest import ROOT
+
+
+@pytest.fixture
+def centres_config(base_config):
+    cfg = copy.deepcopy(base_config)
+    override = yaml.safe_load((ROOT / "config" / "centres.yaml").read_text())
+
+    def merge(a, b):
+        for k, v in b.items():
+            if isinstance(v, dict) and isinstance(a.get(k), dict):
+                merge(a[k], v)
+            else:
+                a[k] = v
+    merge(cfg, override)
+    cfg["cohort"]["folder"] = str(ROOT / cfg["cohort"]["folder"])
+    return cfg
+
+
+def test_three_centre_spreadsheets_reproduce_the_cohort_times(centres_config):
+    prepared = prepare_cohort(centres_config)
+    data = prepared.data
+    cohort = pd.read_csv(ROOT / "data" / "synthetic" / "cohort.csv").set_index("patient_id")
+    assert len(data) == len(cohort)
+    assert sorted(data["centre"].unique()) == ["A", "B", "C"]
+    # the local codings map back to the canonical values
+    merged = data.set_index("patient_id").join(cohort, rsuffix="_source")
+    assert (merged["grade"].fillna("-") == merged["who_grade"].fillna("-")).all()
+    assert (merged["netpet"] == merged["netpet_source"]).all()
+    assert ((merged["extrahepatic"] == 1) == (merged["extrahepatic_disease"] == "yes")).all()
+    # times from dates equal the generator's times to within half a day
+    half_day = 0.5 / 30.4375 + 1e-9
+    for ep in ("os", "ttp"):
+        np.testing.assert_array_equal(merged[f"{ep}_event"].to_numpy(),
+                                      merged[f"{ep}_event_source"].to_numpy())
+        # generator times are rounded to 0.01 month, dates to whole days
+        diff = (merged[f"{ep}_time"] - merged[f"{ep}_months"]).abs()
+        assert diff.max() <= half_day + 0.005
+    # the two patients whose scans are 75 days apart are excluded, with the reason
+    window = prepared.exclusions[prepared.exclusions["reason"].str.startswith("scans 75 days")]
+    assert len(window) == 2 and (window["analysis"] == "all").all()
+    assert set(window["file"]) <= {"centre_A.xlsx", "centre_B.xlsx", "centre_C.xlsx"}
+
+
+def test_committed_spreadsheets_are_the_generator_output(tmp_path):
+    from netpet_stats.cohort import read_table
+
+    for path in synthetic.write_centre_spreadsheets(str(tmp_path), 164):
+        committed = read_table(ROOT / "data" / "synthetic" / "centres" / path.name, "patients")
+        pd.testing.assert_frame_equal(read_table(path, "patients"), committed)
+
+
+def _dated(rows):
+    cols = ["patient_id", "netpet", "sstr_scan_date", "fdg_scan_date", "progression_date",
+            "death_date", "last_follow_up_date"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _date_config(tmp_path, frame, name="dated.csv"):
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    cols = {c: c for c in frame.columns}
+    cols.update({"centre": None})
+    return {
+        "cohort": {"tables": [{"path": str(path), "centre": "X"}], "columns": cols,
+                   "times": "dates",
+                   "dates": {"time_zero": "later_scan", "scan_window_days": 60,
+                             "data_cutoff": "2025-01-01"}},
+        "netpet": {"grouping": "published"},
+        "endpoints": {"os": {"label": "OS"}, "ttp": {"label": "TTP"}},
+        "covariates": {}, "cox": {"univariable": [], "models": {}},
+    }
+
+
+def test_dates_to_times_by_hand(tmp_path):
+    frame = _dated([
+        # died 365.25 days after the later scan -> OS 12 months, event; progressed day 30.4375*3
+        ("p1", "P1", "2020-01-01", "2020-01-10", "2020-04-10", "2021-01-09", "2021-01-09"),
+        # alive at last follow-up, no progression -> OS and TTP censored at last follow-up
+        ("p2", "P5", "2020-02-01", "2020-02-01", "", "", "2020-08-01"),
+        # died without progression -> TTP censored at death
+        ("p3", "P2", "2020-03-01", "2020-03-05", "", "2020-06-05", "2020-06-05"),
+    ])
+    data = prepare_cohort(_date_config(tmp_path, frame)).data.set_index("patient_id")
+    m = 30.4375
+    assert data.loc["p1", "os_time"] == pytest.approx(365 / m)
+    assert data.loc["p1", "os_event"] == 1
+    assert data.loc["p1", "ttp_time"] == pytest.approx(91 / m) and data.loc["p1", "ttp_event"] == 1
+    assert data.loc["p2", "os_time"] == pytest.approx(182 / m) and data.loc["p2", "os_event"] == 0
+    assert data.loc["p2", "ttp_event"] == 0 and data.loc["p2", "ttp_time"] == pytest.approx(182 / m)
+    assert data.loc["p3", "ttp_event"] == 0 and data.loc["p3", "ttp_time"] == pytest.approx(92 / m)
+    assert data.loc["p3", "os_event"] == 1
+
+
+def test_every_date_violation_is_reported(tmp_path):
+    frame = _dated([
+        ("ok", "P1", "2020-01-01", "2020-01-02", "", "", "2021-01-01"),
+        ("bad1", "P1", "2020-02-30", "2020-01-02", "", "", "2021-01-01"),      # impossible date
+        ("bad2", "P1", "2020-01-01", "2020-01-02", "2021-06-01", "2021-01-01", "2021-01-01"),
+        ("bad3", "P1", "2020-01-01", "2020-01-02", "2022-01-01", "", "2021-01-01"),
+        ("bad4", "P1", "2020-01-01", "2020-01-02", "", "2019-12-01", "2019-12-01"),  # before t0
+        ("bad5", "P1", "2020-01-01", "2020-01-02", "", "", "2030-01-01"),      # after cut-off
+        ("far", "P1", "2020-01-01", "2020-05-01", "", "", "2021-01-01"),       # 121 days apart
+    ])
+    with pytest.raises(CohortValidationError) as err:
+        prepare_cohort(_date_config(tmp_path, frame))
+    found = {(p.row, p.column, p.expected.split(" ")[0] + " " + p.expected.split(" ")[1])
+             for p in err.value.problems}
+    rows = {(p.row, p.column) for p in err.value.problems}
+    assert (3, "sstr_scan_date") in rows                       # impossible date
+    assert (4, "progression_date") in rows                     # progression after death
+    assert (5, "progression_date") in rows                     # progression after last FU
+    assert (6, "death_date") in rows                           # death before time zero
+    assert (7, "last_follow_up_date") in rows                  # date after cut-off
+    assert all(r not in (2, 8) for r, _ in rows), found        # good row, window-only row
+    text = str(err.value)
+    assert "'2020-02-30'" in text and "data cut-off 2025-01-01" in text
+
+
+def test_scan_window_excludes_and_is_ledgered(tmp_path):
+    frame = _dated([
+        ("a", "P1", "2020-01-01", "2020-01-02", "", "", "2021-01-01"),
+        ("b", "P5", "2020-01-01", "2020-05-01", "", "", "2021-01-01"),
+    ])
+    prepared = prepare_cohort(_date_config(tmp_path, frame))
+    ledger = prepared.exclusions
+    assert ledger.to_dict("records") == [{"file": "dated.csv", "row": 3, "analysis": "all",
+                                          "reason": "scans 121 days apart (window 60 days)"}]
+
+
+def test_several_files_must_agree_and_ids_be_unique_across_them(tmp_path, base_config):
+    cohort = pd.read_csv(base_config["cohort"]["table"], dtype=str, keep_default_na=False)
+    a, b = cohort.iloc[:10].copy(), cohort.iloc[10:20].copy()
+    b.loc[b.index[0], "patient_id"] = a["patient_id"].iloc[3]   # same id in both files
+    b = b.drop(columns=["ki67_percent"])                         # a column missing in one file
+    a.to_csv(tmp_path / "a.csv", index=False)
+    b.to_csv(tmp_path / "b.csv", sep=";", index=False)           # another delimiter
+    cfg = copy.deepcopy(base_config)
+    cfg["cohort"].update({"table": None, "lesions": None,
+                          "tables": [{"path": str(tmp_path / "a.csv")},
+                                     {"path": str(tmp_path / "b.csv")}]})
+    with pytest.raises(CohortValidationError) as err:
+        prepare_cohort(cfg)
+    where = {(p.file.split("/")[-1], p.row, p.column) for p in err.value.problems}
+    assert ("b.csv", None, "ki67_percent") in where
+    assert ("a.csv", 5, "patient_id") in where and ("b.csv", 2, "patient_id") in where
+    assert cohort["patient_id"].iloc[3] not in str(err.value)
+
+
+def test_parquet_and_decimal_comma(tmp_path, base_config):
+    cohort = pd.read_csv(base_config["cohort"]["table"], dtype=str, keep_default_na=False)
+    cohort.to_parquet(tmp_path / "c.parquet", index=False)
+    cfg = copy.deepcopy(base_config)
+    cfg["cohort"].update({"table": str(tmp_path / "c.parquet"), "lesions": None})
+    assert len(prepare_cohort(cfg).data) == 319
+    comma = cohort.copy()
+    comma["os_months"] = comma["os_months"].str.replace(".", ",", regex=False)
+    comma.to_csv(tmp_path / "comma.csv", sep=";", index=False)
+    cfg["cohort"].update({"table": str(tmp_path / "comma.csv"), "decimal": ","})
+    data = prepare_cohort(cfg).data
+    np.testing.assert_allclose(data["os_time"], pd.to_numeric(cohort["os_months"]))
+
+
+def test_grade_ki67_disagreement_is_a_warning(tmp_path, base_config):
+    cohort = pd.read_csv(base_config["cohort"]["table"], dtype=str, keep_default_na=False)
+    cohort.loc[0, ["who_grade", "ki67_percent"]] = ["G1", "25"]
+    cohort.to_csv(tmp_path / "c.csv", index=False)
+    cfg = copy.deepcopy(base_config)
+    cfg["cohort"].update({"table": str(tmp_path / "c.csv"), "lesions": None})
+    warnings = prepare_cohort(cfg).warnings
+    assert warnings[["file", "row"]].values.tolist() == [["c.csv", 2]]
+    assert "G1 but Ki-67 25%" in warnings["warning"].iloc[0]
+
+
+def test_small_cell_suppression():
+    frame = pd.DataFrame({"level": ["a", "b", "c"], "n": [0, 4, 5], "p": ["1 (2.0)", "9 (3.0)", ""]})
+    out = suppress_small_counts(frame, ["n", "p"], 5)
+    assert out["n"].tolist() == [0, "<5", 5]
+    assert out["p"].tolist() == ["<5", "9 (3.0)", ""]
