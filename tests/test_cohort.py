@@ -126,3 +126,17 @@ def test_empty_and_header_only_files(tmp_path, config):
     config["cohort"]["table"] = str(header)
     with pytest.raises(CohortValidationError, match="no data rows"):
         prepare_cohort(config)
+
+
+def test_lesion_problems_are_listed_with_cohort_problems(tmp_path, config, cohort_frame):
+    bad = cohort_frame.copy()
+    bad.loc[0, "who_grade"] = "G9"
+    config["cohort"]["table"] = _write(tmp_path, bad)
+    lesions = pd.read_csv(config["cohort"]["lesions"], dtype=str, keep_default_na=False)
+    lesions.loc[2, "fdg_vs_sstr"] = "sideways"
+    config["cohort"]["lesions"] = _write(tmp_path, lesions, "lesions.csv")
+    with pytest.raises(CohortValidationError) as err:
+        prepare_cohort(config)
+    where = {(p.file.split("/")[-1], p.row, p.column) for p in err.value.problems}
+    assert ("cohort.csv", 2, "who_grade") in where
+    assert ("lesions.csv", 4, "fdg_vs_sstr") in where

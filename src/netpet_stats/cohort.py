@@ -521,12 +521,19 @@ def prepare_cohort(config: dict) -> PreparedCohort:
         for col in times:
             data[col] = times[col]
 
-    if ccfg.get("lesions") and not problems and "patient_id" in data:
+    if ccfg.get("lesions"):
+        # The lesion table is always checked, so that its problems are listed with
+        # the others; scores are compared only once both tables are clean.
         out = _Collector(str(ccfg["lesions"]))
-        lesions = _read_lesions(ccfg["lesions"], ccfg.get("sheet", 0), ccfg["lesion_columns"],
-                                ccfg.get("codings", {}) or {}, out)
+        try:
+            lesions = _read_lesions(ccfg["lesions"], ccfg.get("sheet", 0),
+                                    ccfg["lesion_columns"], ccfg.get("codings", {}) or {}, out)
+        except CohortValidationError as exc:
+            lesions = None
+            out.problems.extend(exc.problems)
+        clean = not problems and not out.problems
         problems.extend(out.problems)
-        if lesions is not None and not out.problems:
+        if lesions is not None and clean and "patient_id" in data:
             problems.extend(_apply_lesion_scores(data, lesions, ccfg, columns))
 
     problems.extend(_schema_problems(data, cohort_schema(endpoints), columns, raws))
