@@ -151,9 +151,9 @@ def flow_figure(flow: pd.DataFrame, endpoint_labels: dict, primary_model: str) -
 
     endpoints = list(endpoint_labels)
     width = max(7.5, 3.6 * len(endpoints) + 1.5)
-    fig, ax = plt.subplots(figsize=(width, 7.2))
+    fig, ax = plt.subplots(figsize=(width, 6.3))
     ax.set_xlim(0, width)
-    ax.set_ylim(0, 10)
+    ax.set_ylim(1.2, 10)
     ax.axis("off")
 
     def box(x, y, text, w=3.2, h=0.9, face="#eef3f8", edge="#1b4f72", size=9):
