@@ -260,6 +260,60 @@ def score_residuals(time, event, X, beta, strata=None) -> np.ndarray:
     return resid
 
 
+def baseline_cumhaz(result: "CoxResult", at=None) -> pd.DataFrame:
+    """Baseline cumulative hazard H0(t) at covariates x = 0, per stratum.
+
+    Efron-type increments, as R ``survfit(fit, newdata = <x = 0>)`` for a fit with
+    ``ties = "efron"`` (``ctype = 2``): at an event time with ``d`` tied events
+    the increment is ``sum_{l=0}^{d-1} 1 / (S0 - (l/d) D0)`` with risk weights
+    ``exp(x'beta)``. Survival of a patient is ``exp(-H0(t) exp(x'beta))``.
+
+    Parameters
+    ----------
+    result
+        A fitted model.
+    at
+        Times at which to report H0 (step function, value at the last event time
+        <= t); default every event time.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``stratum, time, cumhaz``.
+    """
+    frame = result.frame
+    time, event = frame["__time"].to_numpy(), frame["__event"].to_numpy()
+    X = result.design.to_numpy()
+    strata = (np.zeros(time.size, dtype=object) if result.stratum is None
+              else np.asarray(result.stratum, dtype=object))
+    rows = []
+    for s in pd.unique(strata):
+        m = strata == s
+        t, e, x = time[m], event[m], X[m]
+        r = np.exp(x @ result.beta)
+        dead = e == 1
+        etimes = np.unique(t[dead])
+        order = np.argsort(t, kind="mergesort")
+        ts = t[order]
+        first = np.searchsorted(ts, etimes, side="left")
+        s0 = np.cumsum(r[order][::-1])[::-1][first]
+        pos = np.searchsorted(etimes, t[dead])
+        d = np.bincount(pos, minlength=etimes.size).astype(float)
+        d0 = np.bincount(pos, weights=r[dead], minlength=etimes.size)
+        inc = np.zeros(etimes.size)
+        for ell in range(int(d.max()) if etimes.size else 0):
+            act = d > ell
+            frac = np.where(act, ell / np.where(act, d, 1), 0.0)
+            inc += act / (s0 - frac * d0)
+        cum = np.cumsum(inc)
+        if at is None:
+            rows += [(s, tt, hh) for tt, hh in zip(etimes, cum)]
+        else:
+            idx = np.searchsorted(etimes, np.asarray(at, float), side="right") - 1
+            rows += [(s, float(tt), float(cum[i]) if i >= 0 else 0.0) for tt, i in zip(at, idx)]
+    return pd.DataFrame(rows, columns=["stratum", "time", "cumhaz"])
+
+
 def robust_variance(result: "CoxResult", cluster) -> np.ndarray:
     """Sandwich variance clustered by ``cluster`` (R ``coxph(..., cluster = )``).
 
@@ -424,16 +478,20 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     return result
 
 
-def linear_predictor(result: "CoxResult") -> np.ndarray:
-    """x' beta of each subject, bit-identical for identical covariate rows.
+def dot_by_pattern(X: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """``X @ beta``, computed once per distinct row of ``X``.
 
-    Computed once per distinct design row: a matrix-vector product through BLAS
-    may round two identical rows differently, which would turn tied risk scores
-    into spurious concordant or discordant pairs (R counts them as ties).
+    A matrix-vector product through BLAS may round two identical rows
+    differently, which would turn tied risk scores into spurious concordant or
+    discordant pairs (R counts them as ties) and change rank-based measures.
     """
-    X = result.design.to_numpy()
-    patterns, inverse = np.unique(X, axis=0, return_inverse=True)
-    return np.array([row @ result.beta for row in patterns])[inverse.ravel()]
+    patterns, inverse = np.unique(np.asarray(X, float), axis=0, return_inverse=True)
+    return np.array([row @ beta for row in patterns])[inverse.ravel()]
+
+
+def linear_predictor(result: "CoxResult") -> np.ndarray:
+    """x' beta of each subject, bit-identical for identical covariate rows."""
+    return dot_by_pattern(result.design.to_numpy(), result.beta)
 
 
 ZPH_METHOD = ("score test of beta(t) = beta + theta g(t) at theta = 0, per term and "

@@ -395,6 +395,42 @@ for (cs in unique(generic$case)) {
   gen[[length(gen) + 1]] <- entry
 }
 
+# ---------------------------------------------------------------- external validation
+# Development on the first 120 complete lung cases, validation on the rest.
+lc <- lung_x[complete.cases(lung_x[, c("time", "event", "age", "sex", "ph_ecog")]), ]
+dev <- lc[1:120, ]; val <- lc[121:nrow(lc), ]
+vfit <- coxph(Surv(time, event) ~ age + sex + ph_ecog, data = dev, control = cox_control)
+lp_val <- predict(vfit, newdata = val, type = "lp", reference = "zero")
+roy <- royston(vfit, newdata = val)
+slope <- coxph(Surv(time, event) ~ lp_val, data = val, control = cox_control)
+s0 <- summary(survfit(vfit, newdata = data.frame(age = 0, sex = 0, ph_ecog = 0)),
+              times = c(180, 365))$surv
+pred365 <- summary(survfit(vfit, newdata = val), times = 365)$surv
+km365 <- summary(survfit(Surv(time, event) ~ 1, data = val), times = 365)
+external <- list(
+  dataset = "lung", split = "development = first 120 complete cases, validation = the rest",
+  calls = c("vfit <- coxph(Surv ~ age + sex + ph_ecog, data = dev)",
+            "predict(vfit, newdata = val, type = 'lp', reference = 'zero')",
+            "royston(vfit, newdata = val)",
+            "coxph(Surv ~ lp_val, data = val)",
+            "summary(survfit(vfit, newdata = <x = 0>), times = c(180, 365))$surv",
+            "summary(survfit(vfit, newdata = val), times = 365)$surv",
+            "1 - summary(survfit(Surv ~ 1, data = val), times = 365)$surv"),
+  n_dev = nrow(dev), coef = unname(coef(vfit)), lp_val = unname(lp_val),
+  royston_D = unname(roy["D"]), royston_se = unname(roy["se(D)"]), royston_R2 = unname(roy["R.D"]),
+  slope = unname(coef(slope)), slope_se = unname(sqrt(vcov(slope)[1, 1])),
+  baseline_horizons = c(180, 365), baseline_survival = s0,
+  predicted_365 = unname(pred365[1, ]), observed_365 = 1 - km365$surv,
+  expected_365 = mean(1 - pred365[1, ]),
+  strat_call = "survfit(coxph(Surv ~ age + sex + strata(inst), lung), newdata = x = 0) at 365",
+  strat_inst = c(1, 3),
+  strat_cumhaz_365 = local({
+    d <- lung_x[!is.na(lung_x$inst), ]
+    f <- coxph(Surv(time, event) ~ age + sex + strata(inst), data = d, control = cox_control)
+    sm <- summary(survfit(f, newdata = data.frame(age = 0, sex = 0)), times = 365, extend = TRUE)
+    unname(sm$cumhaz[match(c("inst=1", "inst=3"), as.character(sm$strata))])
+  }))
+
 # ---------------------------------------------------------------- association
 m <- !is.na(syn$grade)
 tab <- table(syn$group[m], syn$grade[m])
@@ -421,6 +457,7 @@ result <- list(
   survival_version = as.character(packageVersion("survival")),
   km = km, reverse_km = rkm, logrank = lr, cox = cx, concordance = cc,
   concordance_weighted = uno, concordance_comparison = cmp, generic = gen,
+  external_validation = external,
   association = fe)
 writeLines(toJSON(result, digits = NA, na = "null", auto_unbox = TRUE, pretty = TRUE),
            file.path(out_dir, "survival_reference.json"))

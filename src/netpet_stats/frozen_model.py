@@ -1,0 +1,145 @@
+"""A fitted Cox model frozen to a small, human-readable YAML file, and applied elsewhere.
+
+The file holds everything needed to predict for a new patient and nothing
+about any patient: the coefficients of each design column, how each covariate
+is coded (type, levels and reference, transform, scale), the baseline survival
+S0(t) at x = 0 at stated horizons (per stratum for a stratified model), the
+distribution of the development linear predictor, and provenance (data
+checksums, configuration, software versions). A model can also be written by
+hand from published coefficients in the same format (see ``MODEL_FORMAT``).
+
+Predicted survival for covariates x at horizon t: ``S0(t) ** exp(x' beta)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from . import cox
+
+MODEL_FORMAT = 1
+
+
+def freeze(result: cox.CoxResult, covariates: dict, horizons: list[float], *, name: str,
+           endpoint: str, time_unit: str = "months", provenance: dict | None = None) -> dict:
+    """Describe a fitted model as plain data (see the module docstring).
+
+    Parameters
+    ----------
+    result
+        A fitted model (:func:`netpet_stats.cox.fit_cox`).
+    covariates
+        Coding of each covariate in the model (the workflow's ``covariates``
+        configuration); categorical levels are frozen as fitted.
+    horizons
+        Times at which the baseline survival is stored.
+    """
+    coding = {}
+    for term in result.terms:
+        spec = dict(covariates.get(term.name, {"type": "continuous"}))
+        if spec.get("type") == "categorical":
+            spec["levels"] = [term.reference, *term.levels]
+        coding[term.name] = spec
+    base = cox.baseline_cumhaz(result, horizons)
+    strata = sorted(base["stratum"].astype(str).unique())
+    survival = {s: [float(np.exp(-h)) for h in base.loc[base["stratum"].astype(str) == s, "cumhaz"]]
+                for s in strata}
+    lp = cox.linear_predictor(result)
+    quantiles = {f"{q:g}": float(np.quantile(lp, q / 100)) for q in (5, 25, 50, 75, 95)}
+    return {
+        "netpet_stats_model": MODEL_FORMAT,
+        "name": name,
+        "endpoint": endpoint,
+        "time_unit": time_unit,
+        "covariates": coding,
+        "coefficients": {col: float(b) for col, b in zip(result.design.columns, result.beta)},
+        "strata": strata if result.stratum is not None else None,
+        "baseline_survival": {"horizons": [float(h) for h in horizons],
+                              "at": "x = 0 (reference levels; continuous covariates at 0 "
+                                    "after transform and scale)",
+                              "survival": survival},
+        "development": {"n": result.n, "events": result.events,
+                        "linear_predictor": {"mean": float(lp.mean()), "sd": float(lp.std(ddof=1)),
+                                             "quantiles": quantiles}},
+        "provenance": provenance or {},
+    }
+
+
+def save(model: dict, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(model, sort_keys=False, allow_unicode=True),
+                          encoding="utf-8")
+
+
+def load(path: str | Path) -> dict:
+    """Read a model file (safe YAML) and check that it is complete."""
+    model = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    missing = [k for k in ("coefficients", "covariates", "baseline_survival") if k not in model]
+    if missing:
+        raise ValueError(f"{path}: model file lacks {', '.join(missing)}")
+    return model
+
+
+def design(model: dict, data: pd.DataFrame) -> pd.DataFrame:
+    """The model's design columns for new data, with the frozen codings.
+
+    Every level of a categorical covariate keeps its column even when absent
+    from ``data``; a value not among the frozen levels is an error.
+    """
+    columns = {}
+    for name, spec in model["covariates"].items():
+        values = data[name]
+        if spec.get("type") == "categorical":
+            levels = [str(v) for v in spec["levels"]]
+            unknown = sorted(set(values.dropna().astype(str)) - set(levels))
+            if unknown:
+                raise ValueError(f"covariate {name!r}: level(s) {unknown} not in the model "
+                                 f"(levels {levels})")
+            for lv in levels[1:]:
+                columns[f"{name}[{lv}]"] = (values.astype(str) == lv).astype(float).where(
+                    values.notna())
+        else:
+            x = values.astype(float)
+            if spec.get("transform") == "log2":
+                x = np.log2(np.maximum(x, spec.get("floor", 1.0)))
+            columns[name] = x / float(spec.get("scale", 1.0))
+    frame = pd.DataFrame(columns, index=data.index)
+    missing = [c for c in model["coefficients"] if c not in frame]
+    if missing:
+        raise ValueError(f"cannot build design column(s) {missing} from the model's covariates")
+    return frame[list(model["coefficients"])]
+
+
+def linear_predictor(model: dict, data: pd.DataFrame) -> pd.Series:
+    """x' beta for each row of ``data`` (missing where a covariate is missing)."""
+    X = design(model, data)
+    beta = np.array([model["coefficients"][c] for c in X.columns])
+    values = X.to_numpy()
+    complete = ~np.isnan(values).any(axis=1)
+    lp = np.full(len(X), np.nan)
+    lp[complete] = cox.dot_by_pattern(values[complete], beta)
+    return pd.Series(lp, index=data.index, name="lp")
+
+
+def predict_survival(model: dict, data: pd.DataFrame, horizon: float,
+                     stratum: pd.Series | None = None) -> pd.Series:
+    """Predicted S(horizon | x) = S0(horizon) ** exp(x' beta).
+
+    ``horizon`` must be one of the stored horizons. For a stratified model give
+    each row's ``stratum``.
+    """
+    base = model["baseline_survival"]
+    horizons = [float(h) for h in base["horizons"]]
+    if float(horizon) not in horizons:
+        raise ValueError(f"horizon {horizon} not stored in the model (stored: {horizons})")
+    k = horizons.index(float(horizon))
+    lp = linear_predictor(model, data)
+    surv = base["survival"]
+    if len(surv) == 1 and stratum is None:
+        s0 = pd.Series(next(iter(surv.values()))[k], index=data.index)
+    else:
+        s0 = stratum.astype(str).map({s: v[k] for s, v in surv.items()})
+    return s0 ** np.exp(lp)

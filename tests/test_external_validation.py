@@ -1,0 +1,98 @@
+"""Frozen models and their performance in a validation cohort, against R's survival.
+
+Fixture: tests/reference/make_fixtures.R, "external_validation" (lung, development
+on the first 120 complete cases, validation on the rest). Tolerance 1e-6 relative.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from netpet_stats import cox, frozen_model, validation
+
+HERE = Path(__file__).parent
+REF = json.loads((HERE / "reference" / "fixtures" / "survival_reference.json").read_text())
+EXT = REF["external_validation"]
+LUNG = pd.read_csv(HERE / "reference" / "data" / "lung.csv")
+COV = {"age": {"label": "Age", "type": "continuous"}, "sex": {"label": "Sex", "type": "continuous"},
+       "ph_ecog": {"label": "ECOG", "type": "continuous"}}
+
+
+@pytest.fixture(scope="module")
+def split():
+    lc = LUNG.dropna(subset=["time", "event", "age", "sex", "ph_ecog"]).reset_index(drop=True)
+    return lc.iloc[:120].reset_index(drop=True), lc.iloc[120:].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def model(split, tmp_path_factory):
+    dev, _ = split
+    fit = cox.fit_cox(dev, "time", "event", ["age", "sex", "ph_ecog"], [], COV)
+    frozen = frozen_model.freeze(fit, COV, EXT["baseline_horizons"], name="lung", endpoint="os",
+                                 time_unit="days")
+    path = tmp_path_factory.mktemp("model") / "model.yaml"
+    frozen_model.save(frozen, path)
+    return frozen_model.load(path)  # everything below goes through the file
+
+
+def test_frozen_model_round_trip_matches_r(model):
+    np.testing.assert_allclose(list(model["coefficients"].values()), EXT["coef"], rtol=1e-6)
+    (s0,) = model["baseline_survival"]["survival"].values()
+    np.testing.assert_allclose(s0, EXT["baseline_survival"], rtol=1e-6)
+    assert model["development"]["n"] == EXT["n_dev"]
+
+
+def test_predictions_in_the_validation_cohort_match_r(model, split):
+    _, val = split
+    np.testing.assert_allclose(frozen_model.linear_predictor(model, val), EXT["lp_val"], rtol=1e-6)
+    pred = frozen_model.predict_survival(model, val, 365)
+    np.testing.assert_allclose(pred, EXT["predicted_365"], rtol=1e-6)
+
+
+def test_calibration_slope_and_observed_expected_match_r(model, split):
+    _, val = split
+    lp = frozen_model.linear_predictor(model, val)
+    slope = validation.calibration_slope(val["time"], val["event"], lp)
+    np.testing.assert_allclose([slope["slope"], slope["se"]], [EXT["slope"], EXT["slope_se"]],
+                               rtol=1e-6)
+    oe = validation.observed_expected(val["time"], val["event"],
+                                      frozen_model.predict_survival(model, val, 365), 365)
+    np.testing.assert_allclose([oe["observed"], oe["expected"]],
+                               [EXT["observed_365"], EXT["expected_365"]], rtol=1e-6)
+    assert oe["lower"] < oe["o_e"] < oe["upper"]
+
+
+def test_royston_d_matches_r(model, split):
+    _, val = split
+    lp = frozen_model.linear_predictor(model, val)
+    d = validation.royston_d(val["time"], val["event"], lp)
+    np.testing.assert_allclose([d["D"], d["se_D"], d["R2_D"]],
+                               [EXT["royston_D"], EXT["royston_se"], EXT["royston_R2"]], rtol=1e-6)
+
+
+def test_baseline_cumhaz_stratified_matches_survfit():
+    # EXT["strat_call"]: per-institution baseline at 365 days, institutions 1 and 3
+    d = LUNG.dropna(subset=["inst"])
+    fit = cox.fit_cox(d, "time", "event", ["age", "sex"], ["inst"], COV)
+    base = cox.baseline_cumhaz(fit, [365]).assign(stratum=lambda f: f["stratum"].astype(float))
+    got = base.set_index("stratum")["cumhaz"]
+    np.testing.assert_allclose([got[float(i)] for i in EXT["strat_inst"]],
+                               EXT["strat_cumhaz_365"], rtol=1e-6)
+
+
+def test_design_keeps_frozen_levels_and_rejects_unknown():
+    model = {"coefficients": {"g[b]": 0.5, "g[c]": 1.0},
+             "covariates": {"g": {"type": "categorical", "levels": ["a", "b", "c"]}},
+             "baseline_survival": {"horizons": [1.0], "survival": {"0": [0.9]}}}
+    data = pd.DataFrame({"g": ["a", "b", "a"]})  # level c absent: its column stays
+    X = frozen_model.design(model, data)
+    assert list(X.columns) == ["g[b]", "g[c]"] and X["g[c]"].sum() == 0
+    np.testing.assert_allclose(frozen_model.predict_survival(model, data, 1.0),
+                               [0.9, 0.9 ** np.exp(0.5), 0.9])
+    with pytest.raises(ValueError, match="not in the model"):
+        frozen_model.design(model, pd.DataFrame({"g": ["z"]}))
