@@ -96,3 +96,61 @@ def test_design_keeps_frozen_levels_and_rejects_unknown():
                                [0.9, 0.9 ** np.exp(0.5), 0.9])
     with pytest.raises(ValueError, match="not in the model"):
         frozen_model.design(model, pd.DataFrame({"g": ["z"]}))
+
+
+@pytest.mark.parametrize("k", [0, 1], ids=["180d", "365d"])
+def test_brier_ipa_and_auc_match_riskregression(model, split, k):
+    _, val = split
+    horizon = EXT["score_times"][k]
+    pred = frozen_model.predict_survival(model, val, horizon)
+    np.testing.assert_allclose(pred, EXT["predicted_180"] if k == 0 else EXT["predicted_365"],
+                               rtol=1e-6)
+    bs = validation.brier_score(val["time"], val["event"], pred, horizon)
+    np.testing.assert_allclose([bs["brier"], bs["brier_null"], bs["ipa"]],
+                               [EXT["brier_model"][k], EXT["brier_null"][k], EXT["ipa"][k]],
+                               rtol=1e-6)
+    auc = validation.time_dependent_auc(val["time"], val["event"], 1 - pred, horizon)
+    np.testing.assert_allclose(auc, EXT["auc"][k], rtol=1e-6)
+
+
+def test_calibration_groups_by_hand(model, split):
+    _, val = split
+    pred = frozen_model.predict_survival(model, val, 365)
+    groups = validation.calibration_groups(val["time"], val["event"], pred, 365, groups=4)
+    assert groups["n"].sum() == len(val)
+    assert (groups["predicted"].diff().dropna() > 0).all()  # ordered by predicted risk
+    # the observed risk of a group is 1 - its own Kaplan-Meier at 365 days
+    from netpet_stats import kaplan_meier
+    risk = 1 - pred.to_numpy()
+    first = np.argsort(risk, kind="stable")[: groups["n"].iloc[0]]
+    curve = kaplan_meier.km_table(val["time"].to_numpy()[first], val["event"].to_numpy()[first])
+    at = kaplan_meier.survival_at(curve, val["time"].to_numpy()[first],
+                                  val["event"].to_numpy()[first], [365])
+    assert groups["observed"].iloc[0] == pytest.approx(1 - at["surv"].iloc[0])
+
+
+def test_smoothed_calibration_is_zero_for_a_recalibrated_truth():
+    # Simulation truth: when predictions are the true survival probabilities of an
+    # exponential model, the smoothed curve follows the diagonal (ICI near 0).
+    rng = np.random.default_rng(11)
+    n = 4000
+    x = rng.normal(size=n)
+    rate = 0.1 * np.exp(0.8 * x)
+    t_event = rng.exponential(1 / rate)
+    cens = rng.uniform(0, 30, n)
+    time, event = np.minimum(t_event, cens), (t_event <= cens).astype(float)
+    horizon = 5.0
+    truth = np.exp(-rate * horizon)
+    good = validation.smoothed_calibration(time, event, truth, horizon)
+    bad = validation.smoothed_calibration(time, event, truth ** 2, horizon)  # risks too high
+    assert good["ICI"] < 0.015
+    assert bad["ICI"] > 5 * good["ICI"]
+
+
+def test_smoothed_calibration_matches_r(model, split):
+    # EXT["ici_call"]: Hmisc::rcspline.eval knots and basis, survival::coxph, Efron baseline
+    _, val = split
+    pred = frozen_model.predict_survival(model, val, 365)
+    cal = validation.smoothed_calibration(val["time"], val["event"], pred, 365)
+    np.testing.assert_allclose([cal["ICI"], cal["E50"], cal["E90"]],
+                               [EXT["ici"], EXT["e50"], EXT["e90"]], rtol=1e-6)

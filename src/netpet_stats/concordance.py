@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .kaplan_meier import censoring_survival
+
 
 class _Fenwick:
     """Binary indexed tree of (weighted) counts over ranks 0..size-1."""
@@ -119,20 +121,11 @@ def _pair_counts(time, event, rank, n_ranks, pair_weight):
 def censoring_weights(time, event) -> np.ndarray:
     """1 / G(t-)^2 at each subject's time (Uno's weights, R ``timewt = "n/G2"``).
 
-    G is the Kaplan-Meier estimate of the censoring distribution, taken just
-    before t: at a time with both events and censorings the events leave the
-    risk set first, so censorings at t do not lower G(t-) (R ``fastkm1``).
+    G is the Kaplan-Meier of the censoring distribution taken just before t
+    (:func:`netpet_stats.kaplan_meier.censoring_survival`).
     """
-    time = np.asarray(time, float)
-    event = np.asarray(event, float)
-    utimes = np.unique(time)
-    idx = np.searchsorted(utimes, time)
-    n_after = time.size - np.searchsorted(np.sort(time), utimes, side="right")
-    cens = np.bincount(idx[event == 0], minlength=utimes.size).astype(float)
-    at_risk_c = n_after + cens  # deaths at the time have already left
-    factor = np.where(cens > 0, (at_risk_c - cens) / np.where(at_risk_c > 0, at_risk_c, 1), 1.0)
-    g_before = np.concatenate([[1.0], np.cumprod(factor)])[:-1]  # product over earlier times
-    return 1.0 / g_before[idx] ** 2
+    G = censoring_survival(time, event)
+    return 1.0 / G(np.asarray(time, float), left=True) ** 2
 
 
 def harrell_c(time, event, x, strata=None, reverse: bool = True, ymax: float | None = None,

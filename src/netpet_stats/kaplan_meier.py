@@ -229,3 +229,31 @@ def reverse_km_follow_up(time, event, conf_type: str = "log",
     q = km_quantiles(curve, (0.5,)).iloc[0]
     return {"median_follow_up": q["quantile"], "lower": q["lower"], "upper": q["upper"],
             "n": int(time.size), "n_censored": int((event == 0).sum())}
+
+
+def censoring_survival(time, event):
+    """Kaplan-Meier of the censoring distribution, G, for inverse-probability weights.
+
+    At a time with both events and censorings the events leave the risk set
+    first (a subject censored at t is known to have survived t), the convention
+    of R's ``fastkm1`` (Uno's C) and of ``prodlim`` (riskRegression's IPCW).
+
+    Returns
+    -------
+    G : callable
+        ``G(t)`` right-continuous, ``G(t, left=True)`` the value just before t.
+    """
+    time = np.asarray(time, float)
+    event = np.asarray(event, float)
+    utimes = np.unique(time)
+    idx = np.searchsorted(utimes, time)
+    n_after = time.size - np.searchsorted(np.sort(time), utimes, side="right")
+    cens = np.bincount(idx[event == 0], minlength=utimes.size).astype(float)
+    at_risk = n_after + cens  # deaths at the time have already left
+    factor = np.where(cens > 0, (at_risk - cens) / np.where(at_risk > 0, at_risk, 1), 1.0)
+    after = np.cumprod(factor)
+
+    def G(t, left: bool = False):
+        pos = np.searchsorted(utimes, np.asarray(t, float), side="left" if left else "right") - 1
+        return np.where(pos >= 0, after[np.clip(pos, 0, None)], 1.0)
+    return G

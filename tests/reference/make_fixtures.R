@@ -431,6 +431,47 @@ external <- list(
     unname(sm$cumhaz[match(c("inst=1", "inst=3"), as.character(sm$strata))])
   }))
 
+# IPCW Brier score, IPA and time-dependent AUC of the frozen model (riskRegression)
+if (requireNamespace("riskRegression", quietly = TRUE)) {
+  pred_both <- summary(survfit(vfit, newdata = val), times = c(180, 365))$surv  # 2 x n
+  risk <- t(1 - pred_both)                                                      # n x 2
+  sc <- riskRegression::Score(list(model = risk), formula = Surv(time, event) ~ 1, data = val,
+                              times = c(180, 365), metrics = c("auc", "brier"),
+                              cens.model = "km", null.model = TRUE, summary = "ipa",
+                              conf.int = TRUE)
+  br <- as.data.frame(sc$Brier$score)
+  au <- as.data.frame(sc$AUC$score)
+  external$score_call <- paste("riskRegression::Score(list(model = 1 - S(t|x)), Surv(time, event) ~ 1,",
+                               "data = val, times = c(180, 365), metrics = c('auc', 'brier'),",
+                               "cens.model = 'km', null.model = TRUE, summary = 'ipa')")
+  external$riskregression_version <- as.character(packageVersion("riskRegression"))
+  external$score_times <- c(180, 365)
+  external$brier_model <- br$Brier[br$model == "model"]
+  external$brier_null <- br$Brier[br$model == "Null model"]
+  external$ipa <- br$IPA[br$model == "model"]
+  external$auc <- au$AUC[au$model == "model"]
+  external$auc_se <- au$se[au$model == "model"]
+  external$predicted_180 <- unname(pred_both[1, ])
+}
+
+# Smoothed calibration at 365 days (Austin, Harrell & van Klaveren, Stat Med 2020):
+# Cox model of the outcome on a restricted cubic spline (3 knots, Hmisc/rms defaults) of
+# log(-log(S(t|x))); calibrated risk from its Efron baseline; ICI, E50, E90.
+if (requireNamespace("Hmisc", quietly = TRUE)) {
+  p365 <- pred365[1, ]
+  cll <- log(-log(p365))
+  kn <- Hmisc::rcspline.eval(cll, nk = 3, knots.only = TRUE)
+  X <- Hmisc::rcspline.eval(cll, knots = kn, inclx = TRUE)
+  cal <- coxph(Surv(val$time, val$event) ~ X, control = cox_control)
+  h0 <- summary(survfit(cal, newdata = list(X = matrix(0, 1, ncol(X)))), times = 365)$cumhaz
+  obs <- 1 - exp(-h0 * exp(drop(X %*% coef(cal))))
+  diff <- abs(obs - (1 - p365))
+  external$ici_call <- "coxph(Surv ~ rcspline.eval(cll, nk = 3, inclx = TRUE)); Efron baseline at 365"
+  external$ici_knots <- unname(kn)
+  external$ici <- mean(diff); external$e50 <- median(diff)
+  external$e90 <- unname(quantile(diff, 0.9))
+}
+
 # ---------------------------------------------------------------- association
 m <- !is.na(syn$grade)
 tab <- table(syn$group[m], syn$grade[m])
