@@ -272,3 +272,41 @@ def test_broken_centre_spreadsheets_give_one_report(tmp_path):
                      "centre_C.xlsx, header, column 'sex': got (column absent)"):
         assert expected in full, expected
     assert a_id not in full + out
+
+
+def test_develop_then_validate_with_two_configs(tmp_path):
+    import yaml
+
+    work = _copy_project(tmp_path)
+    proc = _snakemake(work, "--configfile", "config/develop.yaml")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    model_path = work / "results" / "model" / "frozen_model.yaml"
+    frozen_bytes = model_path.read_bytes()
+    model = yaml.safe_load(frozen_bytes)
+    # the frozen coefficients are the development fit of the chosen model
+    coefs = pd.read_csv(work / "results" / "os" / "cox_coefficients.csv")
+    dev = coefs[coefs["model"] == model["name"]]["coef"].to_numpy()
+    # (the CSV carries 10 significant digits)
+    assert list(model["coefficients"].values()) == pytest.approx(dev, rel=1e-9)
+    assert "cohort.csv" in model["provenance"]["data_sha256"]
+
+    proc = _snakemake(work, "--configfile", "config/validate.yaml")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert model_path.read_bytes() == frozen_bytes  # validating never refits the model
+    disc = pd.read_csv(work / "results" / "validation" / "discrimination.csv")
+    cal = pd.read_csv(work / "results" / "validation" / "calibration.csv")
+    assert set(disc["measure"]) >= {"Harrell's C", "Uno's C", "time-dependent AUC", "Royston's D"}
+    val = pd.read_csv(work / "data" / "synthetic" / "validation" / "cohort.csv")
+    # analysed: an analysis group and every covariate of the frozen model (grade may be missing)
+    assert disc["n"].iloc[0] == (val["netpet"].ne("P0") & val["who_grade"].notna()).sum()
+    assert list(cal["horizon"]) == [12, 36, 60]
+    assert (work / "results" / "figures" / "calibration.png").is_file()
+    html = (work / "results" / "report.html").read_text()
+    assert "validation_disc" in html and "Frozen model" in html
+
+
+def test_bundled_validation_cohort_is_the_generator_output(tmp_path):
+    from netpet_stats.synthetic import write_validation_cohort
+
+    path = write_validation_cohort(str(tmp_path))
+    assert path.read_bytes() == (ROOT / "data" / "synthetic" / "validation" / "cohort.csv").read_bytes()

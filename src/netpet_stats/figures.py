@@ -198,3 +198,32 @@ def flow_figure(flow: pd.DataFrame, endpoint_labels: dict, primary_model: str) -
             w=3.4, h=0.8 + 0.3 * len(lost_cox))
     ax.set_title("Patient flow", loc="left", fontsize=12)
     return fig
+
+
+def calibration_figure(groups: pd.DataFrame, smooth: dict, title: str, time_unit: str) -> plt.Figure:
+    """Predicted vs observed risk at each horizon: risk groups (KM, 95% CI) and smoothed curve."""
+    horizons = sorted(smooth)
+    fig, axes = plt.subplots(1, len(horizons), figsize=(4.2 * len(horizons), 4.4), squeeze=False)
+    for ax, h in zip(axes[0], horizons):
+        g = groups[groups["horizon"] == h]
+        sm = smooth[h]
+        order = np.argsort(sm["predicted"])
+        ax.plot([0, 1], [0, 1], ls="--", color="#999999", lw=1)
+        ax.plot(sm["predicted"][order], sm["observed"][order], color="#2166ac", lw=1.6,
+                label=f"smoothed (ICI {sm['ICI']:.3f})")
+        ax.errorbar(g["predicted"], g["observed"],
+                    yerr=[g["observed"] - g["observed_lower"], g["observed_upper"] - g["observed"]],
+                    fmt="o", color="#b2182b", ms=5, capsize=3, label="risk groups (KM, 95% CI)")
+        top = float(max(1e-3, np.nanmax([g["observed_upper"].max(), g["predicted"].max(),
+                                         sm["predicted"].max()])) * 1.05)
+        ax.set_xlim(0, min(1, top))
+        ax.set_ylim(0, min(1, top))
+        ax.set_xlabel(f"Predicted risk at {h:g} {time_unit}")
+        ax.set_ylabel("Observed risk")
+        ax.set_title(f"{h:g} {time_unit}", loc="left", fontsize=10)
+        ax.legend(fontsize=8, frameon=False, loc="upper left")
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    fig.suptitle(f"{title}: calibration of the frozen model", x=0.01, ha="left", fontsize=11)
+    fig.tight_layout()
+    return fig

@@ -407,3 +407,106 @@ def run_forest_figure(config: dict, endpoint: str, coefficients: str, outputs: l
     title = (f"{config['endpoints'][endpoint]['label']}: "
              f"{config['cox']['models'][model].get('label', model)}")
     figures.save(figures.forest_figure(sub, title), outputs, int(config["figures"]["dpi"]))
+
+
+# --------------------------------------------------------------------------------------
+# External validation: freeze a model on a development cohort, apply it to another
+# --------------------------------------------------------------------------------------
+
+
+def run_freeze_model(config: dict, data: pd.DataFrame, out_path: str,
+                     input_files: list[str]) -> None:
+    """Fit ``validation.model`` for ``validation.endpoint`` and freeze it to YAML."""
+    from . import frozen_model
+    from .manifest import sha256
+    from .report import software_versions
+
+    vcfg = config["validation"]
+    endpoint, name = vcfg["endpoint"], vcfg["model"]
+    spec = model_specs(config)[name]
+    fit = _fit_spec(config, data, endpoint, spec)
+    provenance = {
+        "data_sha256": {Path(p).name: sha256(p) for p in input_files},
+        "model_spec": spec,
+        "covariates": {c: config["covariates"][c] for c in spec["covariates"]},
+        "software": {k: v for k, v in software_versions().items() if k != "packages"},
+        "fitted_with": cox.COEF_METHOD,
+    }
+    model = frozen_model.freeze(fit, config["covariates"], vcfg["horizons"], name=name,
+                                endpoint=endpoint,
+                                time_unit=config["endpoints"][endpoint].get("time_unit", "months"),
+                                provenance=provenance)
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    frozen_model.save(model, out_path)
+
+
+def run_external_validation(config: dict, data: pd.DataFrame, model_path: str, out: dict,
+                            figures_out: list[str]) -> None:
+    """Discrimination and calibration of a frozen model in this cohort."""
+    from . import figures, frozen_model, validation
+
+    vcfg = config["validation"]
+    model = frozen_model.load(model_path)
+    endpoint = model["endpoint"]
+    covs = list(model["covariates"])
+    d = analysis_set(data, endpoint, covs).reset_index(drop=True)
+    t, e = d[f"{endpoint}_time"].to_numpy(), d[f"{endpoint}_event"].to_numpy()
+    lp = frozen_model.linear_predictor(model, d).to_numpy()
+    horizons = [float(h) for h in model["baseline_survival"]["horizons"]]
+    n_boot, seed = int(vcfg.get("n_boot", 200)), int(vcfg.get("seed", 1))
+    label = config["endpoints"][endpoint]["label"]
+
+    # discrimination
+    rows = []
+    tau = max(horizons)
+    for estimator, timewt in (("Harrell's C", "n"), ("Uno's C", "n/G2")):
+        c = concordance.harrell_c(t, e, lp, timewt=timewt, ymax=tau)
+        rows.append({"measure": estimator, "horizon": tau, "estimate": c["c"], "lower": c["lower"],
+                     "upper": c["upper"], "method": concordance.METHODS[timewt] + f"; pairs with "
+                     f"the earlier event at or before {tau:g}"})
+    for h in horizons:
+        risk = 1 - frozen_model.predict_survival(model, d, h).to_numpy()
+        auc = validation.time_dependent_auc(t, e, risk, h)
+        lo, hi = validation.bootstrap_ci(
+            lambda i: validation.time_dependent_auc(t[i], e[i], risk[i], h), len(t), n_boot, seed)
+        rows.append({"measure": "time-dependent AUC", "horizon": h, "estimate": auc, "lower": lo,
+                     "upper": hi, "method": "cumulative/dynamic AUC with IPCW (Uno 2007; "
+                     f"riskRegression::Score); percentile bootstrap CI, {n_boot} resamples, "
+                     f"seed {seed}"})
+    roy = validation.royston_d(t, e, lp)
+    z = 1.959963984540054
+    rows.append({"measure": "Royston's D", "horizon": np.nan, "estimate": roy["D"],
+                 "lower": roy["D"] - z * roy["se_D"], "upper": roy["D"] + z * roy["se_D"],
+                 "method": "R royston(fit, newdata); Wald CI"})
+    rows.append({"measure": "R2_D", "horizon": np.nan, "estimate": roy["R2_D"], "lower": np.nan,
+                 "upper": np.nan, "method": "beta^2 / (pi^2/6 + beta^2)"})
+    disc = pd.DataFrame(rows).assign(endpoint=endpoint, n=len(t), events=int(e.sum()))
+    write_table(disc, out["discrimination"], f"{label}: discrimination of the frozen model")
+
+    # calibration and overall performance
+    slope = validation.calibration_slope(t, e, lp)
+    cal_rows, group_rows, smooth = [], [], {}
+    for h in horizons:
+        pred = frozen_model.predict_survival(model, d, h).to_numpy()
+        oe = validation.observed_expected(t, e, pred, h)
+        bs = validation.brier_score(t, e, pred, h)
+        sm = validation.smoothed_calibration(t, e, pred, h)
+        smooth[h] = sm
+        cal_rows.append({"horizon": h, "calibration_slope": slope["slope"],
+                         "slope_lower": slope["lower"], "slope_upper": slope["upper"],
+                         "observed_risk": oe["observed"], "expected_risk": oe["expected"],
+                         "o_e": oe["o_e"], "o_e_lower": oe["lower"], "o_e_upper": oe["upper"],
+                         "ICI": sm["ICI"], "E50": sm["E50"], "E90": sm["E90"],
+                         "brier": bs["brier"], "brier_null": bs["brier_null"], "ipa": bs["ipa"]})
+        groups = validation.calibration_groups(t, e, pred, h, int(vcfg.get("risk_groups", 5)))
+        group_rows.append(groups.assign(horizon=h))
+    write_table(pd.DataFrame(cal_rows).assign(endpoint=endpoint, n=len(t)), out["calibration"],
+                f"{label}: calibration and overall performance",
+                "Calibration slope: coxph(Surv ~ lp); O/E: 1 - KM(t) over the mean predicted risk, "
+                "Greenwood CI; ICI/E50/E90: Austin, Harrell & van Klaveren 2020; Brier: IPCW "
+                "(Graf 1999), IPA = 1 - Brier/Brier(null), as riskRegression::Score.")
+    groups_df = pd.concat(group_rows, ignore_index=True)
+    write_table(groups_df, out["groups"], f"{label}: observed and predicted risk by risk group")
+    fig = figures.calibration_figure(groups_df, smooth, label,
+                                     config["endpoints"][endpoint].get("time_unit", "months"))
+    figures.save(fig, figures_out, int(config["figures"]["dpi"]))

@@ -297,6 +297,39 @@ def _association_section(config, results) -> dict:
             "tests": gt_table(tt, "assoc_tests", "Tests of association")}
 
 
+def _validation_section(config, results) -> dict | None:
+    path = results / "validation" / "discrimination.csv"
+    if not path.exists():
+        mode = (config.get("validation") or {}).get("mode", "none")
+        text = ("This run developed and froze the model (results/model/frozen_model.yaml); "
+                "run the workflow with validation.mode: validate on another cohort to assess it."
+                if mode == "develop" else
+                "This run analyses one cohort; no frozen model was applied to it.")
+        return {"text": text}
+    disc = _read(results, "validation/discrimination.csv")
+    dt = pd.DataFrame({"Measure": disc["measure"],
+                       "Horizon": disc["horizon"].map(lambda h: "" if pd.isna(h) else f"{h:g}"),
+                       "Estimate (95% CI)": [_ci(r.estimate, r.lower, r.upper, 3)
+                                             for r in disc.itertuples()],
+                       "Method": disc["method"]})
+    cal = _read(results, "validation/calibration.csv")
+    ct = pd.DataFrame({"Horizon": cal["horizon"].map(lambda h: f"{h:g}"),
+                       "Calibration slope": [_ci(r.calibration_slope, r.slope_lower, r.slope_upper)
+                                             for r in cal.itertuples()],
+                       "O/E": [_ci(r.o_e, r.o_e_lower, r.o_e_upper) for r in cal.itertuples()],
+                       "ICI": [_num(x, 3) for x in cal["ICI"]], "E50": [_num(x, 3) for x in cal["E50"]],
+                       "E90": [_num(x, 3) for x in cal["E90"]], "Brier": [_num(x, 3) for x in cal["brier"]],
+                       "IPA": [_num(x, 3) for x in cal["ipa"]]})
+    model_file = (config.get("validation") or {}).get("model_file", "")
+    return {"text": f"Frozen model {model_file} applied to this cohort "
+                    f"(n = {int(disc['n'].iloc[0])}, events = {int(disc['events'].iloc[0])}).",
+            "discrimination": gt_table(dt, "validation_disc", "Discrimination"),
+            "calibration": gt_table(ct, "validation_cal", "Calibration and overall performance",
+                                    "Calibration slope from coxph(Surv ~ lp); O/E with Greenwood "
+                                    "CI; ICI/E50/E90 (Austin et al. 2020); IPCW Brier and IPA."),
+            "figure": _img(results / "figures" / "calibration.png")}
+
+
 def methods_text(config) -> list[str]:
     """Methods paragraphs generated from the configuration and the estimators' methods."""
     km = config["kaplan_meier"]
@@ -406,6 +439,7 @@ def report_context(config: dict, results: str | Path) -> dict:
         "ph": [_ph_section(config, results, ep) for ep in eps],
         "concordance": [_concordance_section(config, results, ep) for ep in eps],
         "association": _association_section(config, results),
+        "validation": _validation_section(config, results),
         "methods": methods_text(config),
         "software": gt_table(sw, "software", None,
                              "All installed packages and their versions are in manifest.json."),

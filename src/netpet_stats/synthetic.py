@@ -31,6 +31,7 @@ times are generated independently given ``x``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -126,7 +127,7 @@ def linear_predictor(cov: pd.DataFrame, model: EndpointModel) -> np.ndarray:
         + b["G2"] * (cov["who_grade"] == "G2") + b["G3"] * (cov["who_grade"] == "G3")
         + b["age10"] * (cov["age"] - 60.0) / 10.0
         + b["extrahepatic"] * cov["extrahepatic"]
-        + cov["centre"].map(CENTRE_LOG_BASELINE)
+        + cov["centre"].map(lambda c: CENTRE_LOG_BASELINE.get(c, 0.0))
     ).to_numpy(dtype=float)
 
 
@@ -189,7 +190,8 @@ def calibrate_group_effects(endpoint: str, n_mc: int = 400_000, seed: int = 1) -
 
 
 def generate_cohort(seed: int = 164, centre_sizes: tuple[int, ...] = CENTRE_SIZES_319,
-                    with_lesions: bool = True) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+                    with_lesions: bool = True, centre_names: tuple[str, ...] | None = None,
+                    id_prefix: str = "SYN") -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Generate the patient-level cohort and the lesion-level table.
 
     Parameters
@@ -211,6 +213,9 @@ def generate_cohort(seed: int = 164, centre_sizes: tuple[int, ...] = CENTRE_SIZE
     """
     rng = np.random.default_rng(seed)
     cov = _draw_covariates(rng, centre_sizes)
+    if centre_names:
+        # Centre labels only; the baseline of centre k is that of the k-th default centre.
+        cov["centre"] = cov["centre"].map(dict(zip(CENTRES, centre_names)))
     n = len(cov)
     t_death = _weibull_times(rng, linear_predictor(cov, TRUE_MODELS["os"]), TRUE_MODELS["os"])
     t_prog = _weibull_times(rng, linear_predictor(cov, TRUE_MODELS["ttp"]), TRUE_MODELS["ttp"])
@@ -231,7 +236,7 @@ def generate_cohort(seed: int = 164, centre_sizes: tuple[int, ...] = CENTRE_SIZE
     grade[rng.random(n) < P_GRADE_MISSING] = None
 
     width = len(str(n))
-    ids = [f"SYN{i + 1:0{max(width, 4)}d}" for i in range(n)]
+    ids = [f"{id_prefix}{i + 1:0{max(width, 4)}d}" for i in range(n)]
     cohort = pd.DataFrame({
         "patient_id": ids,
         "centre": cov["centre"],
@@ -420,3 +425,26 @@ def write_centre_spreadsheets(outdir: str = "data/synthetic/centres", seed: int 
         table.to_excel(path, index=False, sheet_name="patients")
         paths.append(path)
     return paths
+
+
+#: The external-validation cohort: two new centres from the same generating model.
+VALIDATION_SEED = 2024
+VALIDATION_CENTRES = {"D": 140, "E": 110}
+
+
+def write_validation_cohort(outdir: str = "data/synthetic/validation") -> Path:
+    """Write ``cohort.csv`` of the synthetic validation cohort (centres D and E).
+
+    Same generating model as the development cohort, with the centre baselines
+    of A and B; patient ids ``VAL0001``... so the two cohorts never collide.
+    """
+    from pathlib import Path as _Path
+
+    out = _Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    cohort, _ = generate_cohort(seed=VALIDATION_SEED, centre_sizes=tuple(VALIDATION_CENTRES.values()),
+                                with_lesions=False, centre_names=tuple(VALIDATION_CENTRES),
+                                id_prefix="VAL")
+    path = out / "cohort.csv"
+    cohort.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+    return path

@@ -47,6 +47,15 @@ def _step(smk) -> None:
         write_manifest(cfg, list(inp.data), list(inp.results), smk.params.workflow_dir,
                        out.manifest, out.run_record)
         return
+    if step == "freeze_model":
+        data = pipeline.load_analysis(inp.analysis, cfg)
+        pipeline.run_freeze_model(cfg, data, out[0], list(inp.data))
+        return
+    if step == "external_validation":
+        data = pipeline.load_analysis(inp.analysis, cfg)
+        tables = {k: v for k, v in out.items() if str(v).endswith(".csv")}
+        pipeline.run_external_validation(cfg, data, inp.model, tables, list(out.figures))
+        return
     if step == "flow_figure":
         pipeline.run_flow_figure(cfg, inp.flow, list(out))
         return

@@ -59,8 +59,27 @@ def manifest_outputs():
     outputs += [t[:-4] + ".md" for t in outputs]
     for ep in ENDPOINTS:
         outputs += figure_paths(f"km_{ep}") + figure_paths(f"forest_{ep}")
-    outputs += figure_paths("patient_flow")
+    outputs += figure_paths("patient_flow") + validation_outputs()
     return outputs + ["results/report.html", "results/report.pdf"]
+
+
+VALIDATION_MODE = config.get("validation", {}).get("mode", "none")
+
+
+def validation_outputs():
+    """Files of the external-validation step in force (develop or validate)."""
+    if VALIDATION_MODE == "develop":
+        return ["results/model/frozen_model.yaml"]
+    if VALIDATION_MODE == "validate":
+        return [
+            "results/validation/discrimination.csv",
+            "results/validation/discrimination.md",
+            "results/validation/calibration.csv",
+            "results/validation/calibration.md",
+            "results/validation/risk_groups.csv",
+            "results/validation/risk_groups.md",
+        ] + figure_paths("calibration")
+    return []
 
 
 def figure_paths(name):
@@ -86,4 +105,4 @@ def all_outputs():
             f"results/{ep}/concordance.csv",
         ]
         targets += figure_paths(f"km_{ep}") + figure_paths(f"forest_{ep}")
-    return targets + figure_paths("patient_flow")
+    return targets + figure_paths("patient_flow") + validation_outputs()

@@ -4,6 +4,7 @@
 rule report:
     input:
         tables=report_tables(),
+        validation=validation_outputs(),
         figures=[f"results/figures/{k}_{ep}.png" for k in ("km", "forest") for ep in ENDPOINTS]
         + ["results/figures/patient_flow.png"],
     output:
