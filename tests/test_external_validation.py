@@ -94,7 +94,7 @@ def test_design_keeps_frozen_levels_and_rejects_unknown():
     assert list(X.columns) == ["g[b]", "g[c]"] and X["g[c]"].sum() == 0
     np.testing.assert_allclose(frozen_model.predict_survival(model, data, 1.0),
                                [0.9, 0.9 ** np.exp(0.5), 0.9])
-    with pytest.raises(ValueError, match="not in the model"):
+    with pytest.raises(frozen_model.ModelMismatchError, match="not in the frozen model"):
         frozen_model.design(model, pd.DataFrame({"g": ["z"]}))
 
 
@@ -154,3 +154,27 @@ def test_smoothed_calibration_matches_r(model, split):
     cal = validation.smoothed_calibration(val["time"], val["event"], pred, 365)
     np.testing.assert_allclose([cal["ICI"], cal["E50"], cal["E90"]],
                                [EXT["ici"], EXT["e50"], EXT["e90"]], rtol=1e-6)
+
+
+def test_workflow_step_reports_a_model_mismatch_without_traceback(tmp_path, capsys, monkeypatch):
+    from types import SimpleNamespace
+
+    from netpet_stats import pipeline, workflow_step
+
+    def mismatch(*args, **kwargs):
+        raise frozen_model.ModelMismatchError("covariate 'netpet_group': level(s) ['P3'] ...")
+
+    monkeypatch.setattr(pipeline, "load_analysis", lambda *a, **k: None)
+    monkeypatch.setattr(pipeline, "run_external_validation", mismatch)
+
+    class Out(dict):
+        figures = []
+    smk = SimpleNamespace(params=SimpleNamespace(step="external_validation"), config={},
+                          input=SimpleNamespace(analysis="x", model="m"), output=Out(),
+                          log=[str(tmp_path / "step.log")], wildcards=None)
+    with pytest.raises(SystemExit) as exit_info:
+        workflow_step.run(smk)
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("The frozen model cannot be applied to this cohort: covariate")
+    assert "Traceback" not in err

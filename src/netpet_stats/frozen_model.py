@@ -24,6 +24,10 @@ from . import cox
 MODEL_FORMAT = 1
 
 
+class ModelMismatchError(ValueError):
+    """The data cannot be coded as the frozen model expects (or the file is incomplete)."""
+
+
 def freeze(result: cox.CoxResult, covariates: dict, horizons: list[float], *, name: str,
            endpoint: str, time_unit: str = "months", provenance: dict | None = None) -> dict:
     """Describe a fitted model as plain data (see the module docstring).
@@ -77,9 +81,10 @@ def save(model: dict, path: str | Path) -> None:
 def load(path: str | Path) -> dict:
     """Read a model file (safe YAML) and check that it is complete."""
     model = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    missing = [k for k in ("coefficients", "covariates", "baseline_survival") if k not in model]
+    missing = [k for k in ("coefficients", "covariates", "baseline_survival")
+               if not isinstance(model, dict) or k not in model]
     if missing:
-        raise ValueError(f"{path}: model file lacks {', '.join(missing)}")
+        raise ModelMismatchError(f"{path}: model file lacks {', '.join(missing)}")
     return model
 
 
@@ -96,8 +101,10 @@ def design(model: dict, data: pd.DataFrame) -> pd.DataFrame:
             levels = [str(v) for v in spec["levels"]]
             unknown = sorted(set(values.dropna().astype(str)) - set(levels))
             if unknown:
-                raise ValueError(f"covariate {name!r}: level(s) {unknown} not in the model "
-                                 f"(levels {levels})")
+                raise ModelMismatchError(
+                    f"covariate {name!r}: level(s) {unknown} of this cohort are not in the "
+                    f"frozen model (levels {levels}); code them as the model does "
+                    "(cohort.codings, netpet.grouping)")
             for lv in levels[1:]:
                 columns[f"{name}[{lv}]"] = (values.astype(str) == lv).astype(float).where(
                     values.notna())
@@ -109,7 +116,8 @@ def design(model: dict, data: pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame(columns, index=data.index)
     missing = [c for c in model["coefficients"] if c not in frame]
     if missing:
-        raise ValueError(f"cannot build design column(s) {missing} from the model's covariates")
+        raise ModelMismatchError(
+            f"cannot build design column(s) {missing} from the model's covariates")
     return frame[list(model["coefficients"])]
 
 
@@ -134,7 +142,7 @@ def predict_survival(model: dict, data: pd.DataFrame, horizon: float,
     base = model["baseline_survival"]
     horizons = [float(h) for h in base["horizons"]]
     if float(horizon) not in horizons:
-        raise ValueError(f"horizon {horizon} not stored in the model (stored: {horizons})")
+        raise ModelMismatchError(f"horizon {horizon} not stored in the model (stored: {horizons})")
     k = horizons.index(float(horizon))
     lp = linear_predictor(model, data)
     surv = base["survival"]

@@ -15,6 +15,7 @@ from . import pipeline
 from pathlib import Path
 
 from .cohort import CohortValidationError, format_problems
+from .frozen_model import ModelMismatchError
 
 VALIDATION_REPORT = "logs/validation_report.txt"
 
@@ -80,6 +81,11 @@ def run(smk) -> None:
     warnings.simplefilter("default")
     try:
         _step(smk)
+    except ModelMismatchError as exc:
+        message = f"The frozen model cannot be applied to this cohort: {exc}"
+        logging.error(message)
+        print(message, file=sys.stderr)
+        sys.exit(1)
     except CohortValidationError as exc:
         report_path = write_validation_report(exc)
         summary = format_problems(exc.problems, limit=10)
