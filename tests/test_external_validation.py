@@ -169,6 +169,7 @@ def test_workflow_step_reports_a_model_mismatch_without_traceback(tmp_path, caps
 
     class Out(dict):
         figures = []
+        centre_figures = []
     smk = SimpleNamespace(params=SimpleNamespace(step="external_validation"), config={},
                           input=SimpleNamespace(analysis="x", model="m"), output=Out(),
                           log=[str(tmp_path / "step.log")], wildcards=None)
@@ -178,3 +179,42 @@ def test_workflow_step_reports_a_model_mismatch_without_traceback(tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith("The frozen model cannot be applied to this cohort: covariate")
     assert "Traceback" not in err
+
+
+def test_random_effects_agrees_with_statsmodels_and_truncates_tau2():
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    y, se = np.array([0.1, 0.5, 0.2, 0.9]), np.array([0.1, 0.12, 0.15, 0.2])
+    re = validation.random_effects(y, se)
+    sm = combine_effects(y, se ** 2, method_re="dl")
+    assert re["tau2"] > 0
+    np.testing.assert_allclose([re["pooled"], re["se"], re["tau2"], re["i2"]],
+                               [sm.mean_effect_re, sm.sd_eff_w_re, sm.tau2, sm.i2], rtol=1e-10)
+    # prediction interval by hand: t with k - 2 = 2 df
+    from scipy import stats
+    half = stats.t.ppf(0.975, 2) * np.sqrt(re["tau2"] + re["se"] ** 2)
+    assert re["pi_upper"] - re["pooled"] == pytest.approx(half)
+    # homogeneous estimates: tau2 and I2 are 0 and pooling is the fixed-effect mean
+    y2, se2 = np.array([1.0, 1.01]), np.array([0.2, 0.3])
+    re2 = validation.random_effects(y2, se2)
+    w = 1 / se2 ** 2
+    assert re2["tau2"] == 0 and re2["i2"] == 0
+    assert re2["pooled"] == pytest.approx(np.sum(w * y2) / np.sum(w))
+    assert re2["se"] == pytest.approx(1 / np.sqrt(np.sum(w)))
+    assert np.isnan(re2["pi_lower"])  # fewer than 3 centres
+
+
+def test_centre_performance_per_centre_values(model, split):
+    _, val = split
+    lp = frozen_model.linear_predictor(model, val).to_numpy()
+    pred = frozen_model.predict_survival(model, val, 365).to_numpy()
+    centre = np.where(np.arange(len(val)) % 3 == 0, "x", np.where(np.arange(len(val)) % 3 == 1, "y", "z"))
+    table = validation.centre_performance(val["time"], val["event"], lp, pred, centre, 365)
+    from netpet_stats.concordance import harrell_c
+    m = centre == "y"
+    row = table[(table["centre"] == "y") & (table["measure"] == "Harrell's C")].iloc[0]
+    assert row["estimate"] == pytest.approx(harrell_c(val["time"][m], val["event"][m], lp[m],
+                                                      ymax=365)["c"])
+    pooled = table[table["centre"].str.startswith("pooled")]
+    assert len(pooled) == 3 and (pooled["k"] == 3).all()
+    assert (pooled["n"] == len(val)).all()

@@ -301,6 +301,10 @@ def test_develop_then_validate_with_two_configs(tmp_path):
     assert disc["n"].iloc[0] == (val["netpet"].ne("P0") & val["who_grade"].notna()).sum()
     assert list(cal["horizon"]) == [12, 36, 60]
     assert (work / "results" / "figures" / "calibration.png").is_file()
+    assert (work / "results" / "figures" / "validation_centres.png").is_file()
+    centres = pd.read_csv(work / "results" / "validation" / "centres.csv")
+    assert set(centres["centre"]) == {"D", "E", "pooled (random effects)"}
+    assert (centres["tau2"].dropna() >= 0).all() and (centres["i2"].dropna() >= 0).all()
     html = (work / "results" / "report.html").read_text()
     assert "validation_disc" in html and "Frozen model" in html
 

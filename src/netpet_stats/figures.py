@@ -227,3 +227,33 @@ def calibration_figure(groups: pd.DataFrame, smooth: dict, title: str, time_unit
     fig.suptitle(f"{title}: calibration of the frozen model", x=0.01, ha="left", fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def centre_forest_figure(table: pd.DataFrame, title: str) -> plt.Figure:
+    """Per-centre estimates and the random-effects pooled estimate, one panel per measure."""
+    measures = list(dict.fromkeys(table["measure"]))
+    fig, axes = plt.subplots(1, len(measures), figsize=(4.0 * len(measures), 0.5 * (
+        table["centre"].nunique()) + 1.8), squeeze=False)
+    reference = {"Harrell's C": 0.5, "calibration slope": 1.0, "O/E": 1.0}
+    for ax, measure in zip(axes[0], measures):
+        sub = table[table["measure"] == measure].reset_index(drop=True)
+        y = np.arange(len(sub))[::-1]
+        pooled = sub["centre"].astype(str).str.startswith("pooled")
+        ax.errorbar(sub["estimate"], y, xerr=[sub["estimate"] - sub["lower"], sub["upper"] - sub["estimate"]],
+                    fmt="none", ecolor="#4d4d4d", capsize=3)
+        ax.plot(sub.loc[~pooled, "estimate"], y[~pooled], "s", color="#2166ac", ms=5)
+        ax.plot(sub.loc[pooled, "estimate"], y[pooled], "D", color="#b2182b", ms=7)
+        if pooled.any() and "pi_lower" in sub and np.isfinite(sub.loc[pooled, "pi_lower"]).all():
+            p = sub[pooled].iloc[0]
+            ax.hlines(y[pooled][0] - 0.25, p["pi_lower"], p["pi_upper"], color="#b2182b", lw=1,
+                      ls=":", label="95% prediction interval")
+            ax.legend(fontsize=7, frameon=False, loc="lower right")
+        ax.axvline(reference.get(measure, 1.0), color="#999999", ls="--", lw=1)
+        ax.set_yticks(y)
+        ax.set_yticklabels(sub["centre"].astype(str), fontsize=8)
+        ax.set_title(measure, loc="left", fontsize=10)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    fig.suptitle(f"{title}: performance by centre", x=0.01, ha="left", fontsize=11)
+    fig.tight_layout()
+    return fig

@@ -505,6 +505,17 @@ def run_external_validation(config: dict, data: pd.DataFrame, model_path: str, o
                 "Calibration slope: coxph(Surv ~ lp); O/E: 1 - KM(t) over the mean predicted risk, "
                 "Greenwood CI; ICI/E50/E90: Austin, Harrell & van Klaveren 2020; Brier: IPCW "
                 "(Graf 1999), IPA = 1 - Brier/Brier(null), as riskRegression::Score.")
+    # heterogeneity across centres, at the last horizon
+    pred_tau = frozen_model.predict_survival(model, d, tau).to_numpy()
+    centres = validation.centre_performance(t, e, lp, pred_tau, d["centre"].to_numpy(), tau)
+    write_table(centres.assign(endpoint=endpoint, horizon=tau), out["centres"],
+                f"{label}: performance by centre",
+                f"At {tau:g}: Harrell's C (pairs with the earlier event by then), calibration "
+                "slope and O/E per centre; DerSimonian-Laird random-effects pooling (tau^2 truncated at 0) on "
+                "the logit (C), identity (slope) and log (O/E) scales, with tau^2, I^2 and the 95% "
+                "prediction interval for a new centre (Higgins 2009; undefined below 3 centres).")
+    figures.save(figures.centre_forest_figure(centres, label), out["centre_figures"],
+                 int(config["figures"]["dpi"]))
     groups_df = pd.concat(group_rows, ignore_index=True)
     write_table(groups_df, out["groups"], f"{label}: observed and predicted risk by risk group")
     fig = figures.calibration_figure(groups_df, smooth, label,

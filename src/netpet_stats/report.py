@@ -320,6 +320,16 @@ def _validation_section(config, results) -> dict | None:
                        "ICI": [_num(x, 3) for x in cal["ICI"]], "E50": [_num(x, 3) for x in cal["E50"]],
                        "E90": [_num(x, 3) for x in cal["E90"]], "Brier": [_num(x, 3) for x in cal["brier"]],
                        "IPA": [_num(x, 3) for x in cal["ipa"]]})
+    cen = _read(results, "validation/centres.csv")
+    cent = pd.DataFrame({"Centre": cen["centre"], "Measure": cen["measure"],
+                         "Estimate (95% CI)": [_ci(r.estimate, r.lower, r.upper, 3)
+                                               for r in cen.itertuples()],
+                         "95% prediction interval": [
+                             "" if pd.isna(r.pi_lower) else f"{r.pi_lower:.3f}–{r.pi_upper:.3f}"
+                             for r in cen.itertuples()],
+                         "tau²": ["" if pd.isna(x) else f"{x:.4f}" for x in cen["tau2"]],
+                         "I²": ["" if pd.isna(x) else f"{100 * x:.0f}%" for x in cen["i2"]],
+                         "n": cen["n"]})
     model_file = (config.get("validation") or {}).get("model_file", "")
     return {"text": f"Frozen model {model_file} applied to this cohort "
                     f"(n = {int(disc['n'].iloc[0])}, events = {int(disc['events'].iloc[0])}).",
@@ -327,6 +337,10 @@ def _validation_section(config, results) -> dict | None:
             "calibration": gt_table(ct, "validation_cal", "Calibration and overall performance",
                                     "Calibration slope from coxph(Surv ~ lp); O/E with Greenwood "
                                     "CI; ICI/E50/E90 (Austin et al. 2020); IPCW Brier and IPA."),
+            "centres": gt_table(cent, "validation_centres", "Performance by centre",
+                                "DerSimonian-Laird random effects; prediction interval for a new "
+                                "centre (undefined below 3 centres)."),
+            "centre_figure": _img(results / "figures" / "validation_centres.png"),
             "figure": _img(results / "figures" / "calibration.png")}
 
 

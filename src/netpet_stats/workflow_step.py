@@ -55,6 +55,7 @@ def _step(smk) -> None:
     if step == "external_validation":
         data = pipeline.load_analysis(inp.analysis, cfg)
         tables = {k: v for k, v in out.items() if str(v).endswith(".csv")}
+        tables["centre_figures"] = list(out.centre_figures)
         pipeline.run_external_validation(cfg, data, inp.model, tables, list(out.figures))
         return
     if step == "flow_figure":

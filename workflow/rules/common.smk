@@ -78,7 +78,9 @@ def validation_outputs():
             "results/validation/calibration.md",
             "results/validation/risk_groups.csv",
             "results/validation/risk_groups.md",
-        ] + figure_paths("calibration")
+            "results/validation/centres.csv",
+            "results/validation/centres.md",
+        ] + figure_paths("calibration") + figure_paths("validation_centres")
     return []
 
 

@@ -49,6 +49,19 @@ if VALIDATION_MODE == "validate":
             calibration_md="results/validation/calibration.md",
             groups="results/validation/risk_groups.csv",
             groups_md="results/validation/risk_groups.md",
+            centres=report(
+                "results/validation/centres.csv",
+                caption="../report/validation.rst",
+                category="7. External validation",
+                labels={"table": "by centre"},
+            ),
+            centres_md="results/validation/centres.md",
+            centre_figures=report(
+                expand("results/figures/validation_centres.{fmt}", fmt=FIGURE_FORMATS),
+                caption="../report/validation.rst",
+                category="7. External validation",
+                labels={"figure": "by centre"},
+            ),
             figures=report(
                 expand("results/figures/calibration.{fmt}", fmt=FIGURE_FORMATS),
                 caption="../report/validation.rst",
