@@ -260,13 +260,44 @@ def score_residuals(time, event, X, beta, strata=None) -> np.ndarray:
     return resid
 
 
+def efron_cumhaz(time, event, risk, at=None):
+    """Efron-type cumulative hazard at risk weights ``risk`` = exp(x' beta), one stratum.
+
+    At an event time with ``d`` tied events the increment is
+    ``sum_{l=0}^{d-1} 1 / (S0 - (l/d) D0)`` (R ``survfit.coxph``, ``ctype = 2``).
+
+    Returns
+    -------
+    times, cumhaz : ndarray
+        At every event time, or at ``at`` (step function; 0 before the first event).
+    """
+    t, e, r = (np.asarray(x, float) for x in (time, event, risk))
+    dead = e == 1
+    etimes = np.unique(t[dead])
+    order = np.argsort(t, kind="mergesort")
+    first = np.searchsorted(t[order], etimes, side="left")
+    s0 = np.cumsum(r[order][::-1])[::-1][first]
+    pos = np.searchsorted(etimes, t[dead])
+    d = np.bincount(pos, minlength=etimes.size).astype(float)
+    d0 = np.bincount(pos, weights=r[dead], minlength=etimes.size)
+    inc = np.zeros(etimes.size)
+    for ell in range(int(d.max()) if etimes.size else 0):
+        act = d > ell
+        frac = np.where(act, ell / np.where(act, d, 1), 0.0)
+        inc += act / (s0 - frac * d0)
+    cum = np.cumsum(inc)
+    if at is None:
+        return etimes, cum
+    idx = np.searchsorted(etimes, np.asarray(at, float), side="right") - 1
+    return np.asarray(at, float), np.where(idx >= 0, cum[np.clip(idx, 0, None)], 0.0)
+
+
 def baseline_cumhaz(result: "CoxResult", at=None) -> pd.DataFrame:
     """Baseline cumulative hazard H0(t) at covariates x = 0, per stratum.
 
-    Efron-type increments, as R ``survfit(fit, newdata = <x = 0>)`` for a fit with
-    ``ties = "efron"`` (``ctype = 2``): at an event time with ``d`` tied events
-    the increment is ``sum_{l=0}^{d-1} 1 / (S0 - (l/d) D0)`` with risk weights
-    ``exp(x'beta)``. Survival of a patient is ``exp(-H0(t) exp(x'beta))``.
+    Efron-type increments (:func:`efron_cumhaz`), as R ``survfit(fit, newdata =
+    <x = 0>)`` for a fit with ``ties = "efron"``. Survival of a patient is
+    ``exp(-H0(t) exp(x'beta))``.
 
     Parameters
     ----------
@@ -283,34 +314,14 @@ def baseline_cumhaz(result: "CoxResult", at=None) -> pd.DataFrame:
     """
     frame = result.frame
     time, event = frame["__time"].to_numpy(), frame["__event"].to_numpy()
-    X = result.design.to_numpy()
+    risk = np.exp(result.design.to_numpy() @ result.beta)
     strata = (np.zeros(time.size, dtype=object) if result.stratum is None
               else np.asarray(result.stratum, dtype=object))
     rows = []
     for s in pd.unique(strata):
         m = strata == s
-        t, e, x = time[m], event[m], X[m]
-        r = np.exp(x @ result.beta)
-        dead = e == 1
-        etimes = np.unique(t[dead])
-        order = np.argsort(t, kind="mergesort")
-        ts = t[order]
-        first = np.searchsorted(ts, etimes, side="left")
-        s0 = np.cumsum(r[order][::-1])[::-1][first]
-        pos = np.searchsorted(etimes, t[dead])
-        d = np.bincount(pos, minlength=etimes.size).astype(float)
-        d0 = np.bincount(pos, weights=r[dead], minlength=etimes.size)
-        inc = np.zeros(etimes.size)
-        for ell in range(int(d.max()) if etimes.size else 0):
-            act = d > ell
-            frac = np.where(act, ell / np.where(act, d, 1), 0.0)
-            inc += act / (s0 - frac * d0)
-        cum = np.cumsum(inc)
-        if at is None:
-            rows += [(s, tt, hh) for tt, hh in zip(etimes, cum)]
-        else:
-            idx = np.searchsorted(etimes, np.asarray(at, float), side="right") - 1
-            rows += [(s, float(tt), float(cum[i]) if i >= 0 else 0.0) for tt, i in zip(at, idx)]
+        times, cum = efron_cumhaz(time[m], event[m], risk[m], at)
+        rows += [(s, float(tt), float(hh)) for tt, hh in zip(times, cum)]
     return pd.DataFrame(rows, columns=["stratum", "time", "cumhaz"])
 
 

@@ -54,7 +54,8 @@ def observed_expected(time, event, predicted_survival, horizon: float,
     se_log = at["surv"] * at["std_err"] / observed
     z = stats.norm.ppf(1 - (1 - conf_level) / 2)
     return {"horizon": horizon, "observed": observed, "expected": expected, "o_e": ratio,
-            "lower": ratio * np.exp(-z * se_log), "upper": ratio * np.exp(z * se_log)}
+            "se_log": se_log, "lower": ratio * np.exp(-z * se_log),
+            "upper": ratio * np.exp(z * se_log)}
 
 
 def royston_d(time, event, lp, rescale: bool = True) -> dict:
@@ -204,17 +205,8 @@ def smoothed_calibration(time, event, predicted_survival, horizon: float, knots:
                  5: (0.05, 0.275, 0.50, 0.725, 0.95)}[knots]
     X = _rcs_basis(cll, np.quantile(cll, quantiles))
     beta, _, _ = cox.newton_polish(time, event, X, np.zeros(X.shape[1]))
-    # Efron baseline hazard of the calibration model at the horizon
-    lp = X @ beta
-    r = np.exp(lp)
-    dead = event == 1
-    etimes = np.unique(time[dead & (time <= horizon)])
-    cumhaz = 0.0
-    for t in etimes:
-        at_risk = time >= t
-        tied = dead & (time == t)
-        d, s0, d0 = tied.sum(), r[at_risk].sum(), r[tied].sum()
-        cumhaz += sum(1.0 / (s0 - (ell / d) * d0) for ell in range(int(d)))
+    r = np.exp(X @ beta)
+    _, (cumhaz,) = cox.efron_cumhaz(time, event, r, [horizon])
     observed = 1 - np.exp(-cumhaz * r)
     diff = np.abs(observed - (1 - s))
     return {"horizon": horizon, "ICI": float(diff.mean()), "E50": float(np.median(diff)),
@@ -286,7 +278,7 @@ def centre_performance(time, event, lp, predicted_survival, centre, horizon: flo
              "scale_se": slope["se"]},
             {"centre": c, "measure": "O/E", "estimate": oe["o_e"], "lower": oe["lower"],
              "upper": oe["upper"], "scale_estimate": np.log(oe["o_e"]),
-             "scale_se": (np.log(oe["upper"]) - np.log(oe["o_e"])) / stats.norm.ppf(0.975)},
+             "scale_se": oe["se_log"]},
         ]
         n, ev = int(m.sum()), int(event[m].sum())
         for r in rows[-3:]:
