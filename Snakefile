@@ -26,6 +26,7 @@ include: "workflow/rules/concordance.smk"
 include: "workflow/rules/association.smk"
 include: "workflow/rules/table1.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/internal_validation.smk"
 include: "workflow/rules/validation.smk"
 include: "workflow/rules/report.smk"
 

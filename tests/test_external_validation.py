@@ -170,6 +170,7 @@ def test_workflow_step_reports_a_model_mismatch_without_traceback(tmp_path, caps
     class Out(dict):
         figures = []
         centre_figures = []
+        group_curve_figures = []
     smk = SimpleNamespace(params=SimpleNamespace(step="external_validation"), config={},
                           input=SimpleNamespace(analysis="x", model="m"), output=Out(),
                           log=[str(tmp_path / "step.log")], wildcards=None)

@@ -289,10 +289,35 @@ def test_develop_then_validate_with_two_configs(tmp_path):
     # (the CSV carries 10 significant digits)
     assert list(model["coefficients"].values()) == pytest.approx(dev, rel=1e-9)
     assert "cohort.csv" in model["provenance"]["data_sha256"]
+    # develop mode validates the model internally
+    opt = pd.read_csv(work / "results" / "validation" / "optimism.csv").set_index("measure")
+    assert opt.loc["Harrell's C", "n_boot"] == 200 and opt.loc["Harrell's C", "seed"] == 1
+    assert opt.loc["Harrell's C", "corrected"] < opt.loc["Harrell's C", "apparent"]
+    assert "bootstrap optimism: 200 of 200 resamples used, seed 1" in (
+        work / "logs" / "optimism_bootstrap.log").read_text()
+    iecv = pd.read_csv(work / "results" / "validation" / "iecv.csv")
+    assert set(iecv["centre"]) == {"A", "B", "C", "pooled (random effects)"}
+    assert (work / "results" / "figures" / "validation_iecv.png").is_file()
+    html = (work / "results" / "report.html").read_text()
+    assert "validation_optimism" in html and "validation_iecv" in html
+    added = {role: (work / "results" / "model" / f"added_value_{role}.yaml").read_bytes()
+             for role in ("base", "extended")}
+    assert yaml.safe_load(added["base"])["name"] == "grade_ki67"
 
     proc = _snakemake(work, "--configfile", "config/validate.yaml")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert model_path.read_bytes() == frozen_bytes  # validating never refits the model
+    for role, content in added.items():
+        assert (work / "results" / "model" / f"added_value_{role}.yaml").read_bytes() == content
+    delta = pd.read_csv(work / "results" / "validation" / "added_value.csv").iloc[0]
+    assert (delta["extended"], delta["base"]) == ("netpet_grade_ki67", "grade_ki67")
+    # (the CSV carries 10 significant digits)
+    assert delta["delta_c"] == pytest.approx(delta["c_extended"] - delta["c_base"], abs=1e-9)
+    assert delta["lower"] < delta["delta_c"] < delta["upper"]
+    curves = pd.read_csv(work / "results" / "validation" / "risk_group_curves.csv")
+    assert sorted(curves["group"].unique()) == [1, 2, 3, 4]
+    assert curves["time"].max() == 60
+    assert (work / "results" / "figures" / "validation_risk_group_curves.png").is_file()
     disc = pd.read_csv(work / "results" / "validation" / "discrimination.csv")
     cal = pd.read_csv(work / "results" / "validation" / "calibration.csv")
     assert set(disc["measure"]) >= {"Harrell's C", "Uno's C", "time-dependent AUC", "Royston's D"}
@@ -307,6 +332,7 @@ def test_develop_then_validate_with_two_configs(tmp_path):
     assert (centres["tau2"].dropna() >= 0).all() and (centres["i2"].dropna() >= 0).all()
     html = (work / "results" / "report.html").read_text()
     assert "validation_disc" in html and "Frozen model" in html
+    assert "validation_added" in html and "Royston &amp; Altman 2013" in html
 
 
 def test_bundled_validation_cohort_is_the_generator_output(tmp_path):

@@ -636,7 +636,41 @@ def model_specs(config: dict) -> dict[str, dict]:
     return specs
 
 
+def validation_config_problems(config: dict) -> list[str]:
+    """Inconsistencies of the ``validation`` block that the JSON schema cannot see.
+
+    Every problem at once, each naming the key and what was expected.
+    """
+    v = config.get("validation") or {}
+    if v.get("mode", "none") == "none":
+        return []
+    problems = []
+    specs = model_specs(config)
+    if v.get("endpoint") not in config["endpoints"]:
+        problems.append(f"validation.endpoint: {v.get('endpoint')!r} is not one of the endpoints "
+                        f"{sorted(config['endpoints'])}")
+    named = {"validation.model": v.get("model")}
+    if v.get("added_value"):
+        named.update({f"validation.added_value.{role}": v["added_value"][role]
+                      for role in ("base", "extended")})
+    for key, name in named.items():
+        if v.get("mode") != "develop" and key != "validation.model":
+            continue  # validate mode reads the frozen files, not the specs
+        if name not in specs:
+            problems.append(f"{key}: model {name!r} is not in cox.models "
+                            f"(expected one of {sorted(config['cox']['models'])})")
+        elif specs[name]["strata"] and v.get("mode") == "develop":
+            problems.append(f"{key}: model {name!r} is stratified by {specs[name]['strata']}; "
+                            "a model frozen for new cohorts must be unstratified")
+    return problems
+
+
 def analysis_set(data: pd.DataFrame, endpoint: str, columns: list[str] = ()) -> pd.DataFrame:
-    """Rows that enter an analysis of ``endpoint`` using ``columns`` (complete cases)."""
-    need = ["netpet_group", f"{endpoint}_time", f"{endpoint}_event", *columns]
+    """Rows that enter an analysis of ``endpoint`` using ``columns`` (complete cases).
+
+    In a NETPET cohort a patient must also have an analysis group; a generic
+    cohort (no ``netpet_group`` column) needs only the outcome and ``columns``.
+    """
+    group = ["netpet_group"] if "netpet_group" in data.columns else []
+    need = [*group, f"{endpoint}_time", f"{endpoint}_event", *columns]
     return data.dropna(subset=list(dict.fromkeys(need)))

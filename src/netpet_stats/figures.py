@@ -257,3 +257,40 @@ def centre_forest_figure(table: pd.DataFrame, title: str) -> plt.Figure:
     fig.suptitle(f"{title}: performance by centre", x=0.01, ha="left", fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def risk_group_curves_figure(curves: pd.DataFrame, title: str, time_unit: str) -> plt.Figure:
+    """Kaplan-Meier by prognostic group (steps, 95% CI) and mean predicted survival (dashed).
+
+    Royston & Altman (2013), level 3 of external validation.
+    """
+    fig, ax = plt.subplots(figsize=(7.0, 4.8))
+    for k, (g, sub) in enumerate(curves.groupby("group", sort=True)):
+        colour = PALETTE[k % len(PALETTE)]
+        first = sub.iloc[0]
+        ax.step(sub["time"], sub["observed"], where="post", color=colour, lw=1.6,
+                label=f"group {g} ({first['lp_range']}; n = {first['n']}, "
+                      f"{first['events']} events)")
+        ax.fill_between(sub["time"], sub["observed_lower"], sub["observed_upper"], step="post",
+                        color=colour, alpha=0.12, lw=0)
+        ax.plot(sub["time"], sub["predicted"], color=colour, lw=1.4, ls="--")
+    ax.plot([], [], color="#4d4d4d", ls="--", label="predicted by the model (mean)")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(0, float(curves["time"].max()))
+    ax.set_xlabel(f"Time ({time_unit})")
+    ax.set_ylabel("Survival probability")
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(0.0, -0.13), ncol=2)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(f"{title}: observed (Kaplan-Meier) and predicted survival by prognostic group",
+                 loc="left", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def empty_figure(message: str) -> plt.Figure:
+    """A placeholder figure stating why an analysis was not done."""
+    fig, ax = plt.subplots(figsize=(6.0, 1.5))
+    ax.axis("off")
+    ax.text(0.0, 0.5, message, fontsize=10, va="center")
+    return fig

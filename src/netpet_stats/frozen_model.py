@@ -29,7 +29,8 @@ class ModelMismatchError(ValueError):
 
 
 def freeze(result: cox.CoxResult, covariates: dict, horizons: list[float], *, name: str,
-           endpoint: str, time_unit: str = "months", provenance: dict | None = None) -> dict:
+           endpoint: str, time_unit: str = "months", provenance: dict | None = None,
+           curve_step: float | None = None) -> dict:
     """Describe a fitted model as plain data (see the module docstring).
 
     Parameters
@@ -41,6 +42,11 @@ def freeze(result: cox.CoxResult, covariates: dict, horizons: list[float], *, na
         configuration); categorical levels are frozen as fitted.
     horizons
         Times at which the baseline survival is stored.
+    curve_step
+        If given, S0 is also stored on the grid ``0, step, 2 step, ..`` up to the
+        last horizon (``baseline_survival.curve``), for predicted survival
+        curves (Royston & Altman 2013, level 3). An aggregate of the
+        development cohort, like S0 at the horizons.
     """
     coding = {}
     for term in result.terms:
@@ -53,7 +59,19 @@ def freeze(result: cox.CoxResult, covariates: dict, horizons: list[float], *, na
     survival = {s: [float(np.exp(-h)) for h in base.loc[base["stratum"].astype(str) == s, "cumhaz"]]
                 for s in strata}
     lp = cox.linear_predictor(result)
-    quantiles = {f"{q:g}": float(np.quantile(lp, q / 100)) for q in (5, 25, 50, 75, 95)}
+    # 16th, 50th and 84th centiles: Royston & Altman's four prognostic groups
+    quantiles = {f"{q:g}": float(np.quantile(lp, q / 100)) for q in (5, 16, 25, 50, 75, 84, 95)}
+    baseline = {"horizons": [float(h) for h in horizons],
+                "at": "x = 0 (reference levels; continuous covariates at 0 "
+                      "after transform and scale)",
+                "survival": survival}
+    if curve_step:
+        grid = np.round(np.arange(0, max(horizons) + curve_step / 2, curve_step), 10)
+        cb = cox.baseline_cumhaz(result, grid)
+        baseline["curve"] = {
+            "times": [float(t) for t in grid],
+            "survival": {s: [float(np.exp(-h)) for h in
+                             cb.loc[cb["stratum"].astype(str) == s, "cumhaz"]] for s in strata}}
     return {
         "netpet_stats_model": MODEL_FORMAT,
         "name": name,
@@ -62,10 +80,7 @@ def freeze(result: cox.CoxResult, covariates: dict, horizons: list[float], *, na
         "covariates": coding,
         "coefficients": {col: float(b) for col, b in zip(result.design.columns, result.beta)},
         "strata": strata if result.stratum is not None else None,
-        "baseline_survival": {"horizons": [float(h) for h in horizons],
-                              "at": "x = 0 (reference levels; continuous covariates at 0 "
-                                    "after transform and scale)",
-                              "survival": survival},
+        "baseline_survival": baseline,
         "development": {"n": result.n, "events": result.events,
                         "linear_predictor": {"mean": float(lp.mean()), "sd": float(lp.std(ddof=1)),
                                              "quantiles": quantiles}},
@@ -151,3 +166,25 @@ def predict_survival(model: dict, data: pd.DataFrame, horizon: float,
     else:
         s0 = stratum.astype(str).map({s: v[k] for s, v in surv.items()})
     return s0 ** np.exp(lp)
+
+
+def predict_curves(model: dict, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted survival ``S0(t) ** exp(lp)`` on the stored grid, one row per patient.
+
+    Needs ``baseline_survival.curve`` (see :func:`freeze`) and an unstratified
+    model.
+
+    Returns
+    -------
+    times : ndarray (T,)
+    survival : ndarray (n, T)
+    """
+    curve = model["baseline_survival"].get("curve")
+    if not curve:
+        raise ModelMismatchError("the model stores no baseline survival curve "
+                                 "(baseline_survival.curve); refreeze it with curve_step")
+    if len(curve["survival"]) != 1:
+        raise ModelMismatchError("predicted curves need an unstratified model")
+    s0 = np.asarray(next(iter(curve["survival"].values())), float)
+    lp = linear_predictor(model, data).to_numpy()
+    return np.asarray(curve["times"], float), s0[None, :] ** np.exp(lp)[:, None]

@@ -414,15 +414,14 @@ def run_forest_figure(config: dict, endpoint: str, coefficients: str, outputs: l
 # --------------------------------------------------------------------------------------
 
 
-def run_freeze_model(config: dict, data: pd.DataFrame, out_path: str,
-                     input_files: list[str]) -> None:
-    """Fit ``validation.model`` for ``validation.endpoint`` and freeze it to YAML."""
+def _freeze_spec(config: dict, data: pd.DataFrame, name: str, input_files: list[str]) -> dict:
+    """Fit model ``name`` of the configuration for the validation endpoint, as plain data."""
     from . import frozen_model
     from .manifest import sha256
     from .report import software_versions
 
     vcfg = config["validation"]
-    endpoint, name = vcfg["endpoint"], vcfg["model"]
+    endpoint = vcfg["endpoint"]
     spec = model_specs(config)[name]
     fit = _fit_spec(config, data, endpoint, spec)
     provenance = {
@@ -432,12 +431,89 @@ def run_freeze_model(config: dict, data: pd.DataFrame, out_path: str,
         "software": {k: v for k, v in software_versions().items() if k != "packages"},
         "fitted_with": cox.COEF_METHOD,
     }
-    model = frozen_model.freeze(fit, config["covariates"], vcfg["horizons"], name=name,
-                                endpoint=endpoint,
-                                time_unit=config["endpoints"][endpoint].get("time_unit", "months"),
-                                provenance=provenance)
+    return frozen_model.freeze(fit, config["covariates"], vcfg["horizons"], name=name,
+                               endpoint=endpoint,
+                               time_unit=config["endpoints"][endpoint].get("time_unit", "months"),
+                               provenance=provenance, curve_step=vcfg.get("curve_step", 1.0))
+
+
+def run_freeze_model(config: dict, data: pd.DataFrame, out_path: str,
+                     input_files: list[str], name: str | None = None) -> None:
+    """Fit ``validation.model`` (or ``name``) for ``validation.endpoint``; freeze it to YAML."""
+    from . import frozen_model
+
+    model = _freeze_spec(config, data, name or config["validation"]["model"], input_files)
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     frozen_model.save(model, out_path)
+
+
+def _development_design(config: dict, data: pd.DataFrame):
+    """Outcome, design matrix and rows of the model to be frozen, in the development cohort."""
+    vcfg = config["validation"]
+    endpoint = vcfg["endpoint"]
+    spec = model_specs(config)[vcfg["model"]]
+    if spec["strata"]:
+        raise ValueError(f"validation.model {vcfg['model']!r} is stratified; internal validation "
+                         "and a model for new centres need an unstratified model")
+    d = analysis_set(data, endpoint, spec["covariates"]).reset_index(drop=True)
+    X, _ = cox.design_matrix(d, spec["covariates"], config["covariates"])
+    return d, d[f"{endpoint}_time"].to_numpy(float), d[f"{endpoint}_event"].to_numpy(float), X
+
+
+def run_optimism(config: dict, data: pd.DataFrame, out: dict) -> None:
+    """Bootstrap optimism-corrected C and calibration slope of ``validation.model``."""
+    from . import internal_validation
+
+    vcfg = config["validation"]
+    _, t, e, X = _development_design(config, data)
+    n_boot, seed = int(vcfg.get("n_boot", 200)), int(vcfg.get("seed", 1))
+    horizon = max(float(h) for h in vcfg["horizons"])
+    table = internal_validation.optimism_bootstrap(t, e, X.to_numpy(), n_boot, seed, horizon,
+                                                   progress=True)
+    label = config["endpoints"][vcfg["endpoint"]]["label"]
+    write_table(table.assign(endpoint=vcfg["endpoint"], model=vcfg["model"], n=len(t),
+                             events=int(e.sum())),
+                out["optimism"], f"{label}: internal validation of the model (bootstrap)",
+                f"{internal_validation.OPTIMISM_METHOD}. {n_boot} resamples, seed {seed} (numpy "
+                f"PCG64); Harrell's C over pairs whose earlier event is at or before {horizon:g}; "
+                "calibration slope = coxph(Surv ~ lp) of the resample's model in the original "
+                "data (apparent slope is 1).")
+
+
+def run_iecv(config: dict, data: pd.DataFrame, out: dict, figures_out: list[str]) -> None:
+    """Internal-external cross-validation of ``validation.model``, leaving one centre out."""
+    from . import figures, internal_validation, validation
+
+    vcfg = config["validation"]
+    d, t, e, X = _development_design(config, data)
+    horizon = max(float(h) for h in vcfg["horizons"])
+    label = config["endpoints"][vcfg["endpoint"]]["label"]
+    note = (f"{internal_validation.IECV_METHOD}. At {horizon:g}: Harrell's C (pairs with the "
+            "earlier event by then), calibration slope and O/E of the out-of-centre predictions "
+            "in each centre; DerSimonian-Laird pooling as in the external validation.")
+    if "centre" not in d.columns or d["centre"].nunique() < 2:
+        write_table(pd.DataFrame(columns=["centre", "measure", "estimate"]), out["iecv"],
+                    f"{label}: internal-external cross-validation",
+                    "Not done: the development cohort has fewer than two centres.")
+        figures.save(figures.empty_figure("Internal-external cross-validation: fewer than two "
+                                          "centres"), figures_out, int(config["figures"]["dpi"]))
+        return
+    lp, surv, _ = internal_validation.internal_external_cv(t, e, X.to_numpy(), d["centre"],
+                                                           [horizon], progress=True)
+    table = validation.centre_performance(t, e, lp, surv[horizon], d["centre"].to_numpy(), horizon)
+    write_table(table.assign(endpoint=vcfg["endpoint"], model=vcfg["model"], horizon=horizon),
+                out["iecv"], f"{label}: internal-external cross-validation (leave one centre out)",
+                note)
+    figures.save(figures.centre_forest_figure(table, f"{label}: internal-external "
+                                              "cross-validation"),
+                 figures_out, int(config["figures"]["dpi"]))
+
+
+def added_value(time, event, lp_extended, lp_base, horizon: float) -> dict:
+    """ΔC of an extended over a base model on the same patients (R ``concordance(f1, f2)``)."""
+    first = concordance.harrell_c(time, event, lp_extended, ymax=horizon)
+    second = concordance.harrell_c(time, event, lp_base, ymax=horizon)
+    return concordance.compare_c(first, second)
 
 
 def run_external_validation(config: dict, data: pd.DataFrame, model_path: str, out: dict,
@@ -455,6 +531,8 @@ def run_external_validation(config: dict, data: pd.DataFrame, model_path: str, o
     horizons = [float(h) for h in model["baseline_survival"]["horizons"]]
     n_boot, seed = int(vcfg.get("n_boot", 200)), int(vcfg.get("seed", 1))
     label = config["endpoints"][endpoint]["label"]
+    unit = config["endpoints"][endpoint].get("time_unit", "months")
+    dpi = int(config["figures"]["dpi"])
 
     # discrimination
     rows = []
@@ -483,6 +561,13 @@ def run_external_validation(config: dict, data: pd.DataFrame, model_path: str, o
     disc = pd.DataFrame(rows).assign(endpoint=endpoint, n=len(t), events=int(e.sum()))
     write_table(disc, out["discrimination"], f"{label}: discrimination of the frozen model")
 
+    # added value (ΔC) of the extended over the base model, both frozen
+    write_table(_added_value_table(vcfg, data, endpoint, tau), out["added_value"],
+                f"{label}: added value, ΔC of the extended over the base model",
+                f"{concordance.COMPARE_METHOD}; Harrell's C over pairs with the earlier event at "
+                f"or before {tau:g}, on the patients complete for both models. Both models frozen "
+                "in the development cohort (validation.added_value).")
+
     # calibration and overall performance
     slope = validation.calibration_slope(t, e, lp)
     cal_rows, group_rows, smooth = [], [], {}
@@ -505,19 +590,67 @@ def run_external_validation(config: dict, data: pd.DataFrame, model_path: str, o
                 "Calibration slope: coxph(Surv ~ lp); O/E: 1 - KM(t) over the mean predicted risk, "
                 "Greenwood CI; ICI/E50/E90: Austin, Harrell & van Klaveren 2020; Brier: IPCW "
                 "(Graf 1999), IPA = 1 - Brier/Brier(null), as riskRegression::Score.")
-    # heterogeneity across centres, at the last horizon
-    pred_tau = frozen_model.predict_survival(model, d, tau).to_numpy()
-    centres = validation.centre_performance(t, e, lp, pred_tau, d["centre"].to_numpy(), tau)
-    write_table(centres.assign(endpoint=endpoint, horizon=tau), out["centres"],
-                f"{label}: performance by centre",
-                f"At {tau:g}: Harrell's C (pairs with the earlier event by then), calibration "
-                "slope and O/E per centre; DerSimonian-Laird random-effects pooling (tau^2 truncated at 0) on "
-                "the logit (C), identity (slope) and log (O/E) scales, with tau^2, I^2 and the 95% "
-                "prediction interval for a new centre (Higgins 2009; undefined below 3 centres).")
-    figures.save(figures.centre_forest_figure(centres, label), out["centre_figures"],
-                 int(config["figures"]["dpi"]))
     groups_df = pd.concat(group_rows, ignore_index=True)
     write_table(groups_df, out["groups"], f"{label}: observed and predicted risk by risk group")
-    fig = figures.calibration_figure(groups_df, smooth, label,
-                                     config["endpoints"][endpoint].get("time_unit", "months"))
-    figures.save(fig, figures_out, int(config["figures"]["dpi"]))
+    fig = figures.calibration_figure(groups_df, smooth, label, unit)
+    figures.save(fig, figures_out, dpi)
+
+    # Royston & Altman level 3: KM by prognostic group against the predicted curves
+    curves = _risk_group_curves(model, d, t, e, lp)
+    write_table(curves, out["group_curves"],
+                f"{label}: Kaplan-Meier by prognostic group and the model's predicted survival",
+                "Groups cut at the 16th, 50th and 84th centiles of the development cohort's "
+                "linear predictor (Royston & Altman 2013); observed: Kaplan-Meier with log CI; "
+                "predicted: mean of S0(t)^exp(lp) in the group.")
+    figures.save(figures.risk_group_curves_figure(curves, label, unit), out["group_curve_figures"],
+                 dpi)
+
+    # heterogeneity across centres, at the last horizon
+    if "centre" in d.columns and d["centre"].nunique() >= 1:
+        pred_tau = frozen_model.predict_survival(model, d, tau).to_numpy()
+        centres = validation.centre_performance(t, e, lp, pred_tau, d["centre"].to_numpy(), tau)
+        note = (f"At {tau:g}: Harrell's C (pairs with the earlier event by then), calibration "
+                "slope and O/E per centre; DerSimonian-Laird random-effects pooling (tau^2 "
+                "truncated at 0) on the logit (C), identity (slope) and log (O/E) scales, with "
+                "tau^2, I^2 and the 95% prediction interval for a new centre (Higgins 2009; "
+                "undefined below 3 centres).")
+        write_table(centres.assign(endpoint=endpoint, horizon=tau), out["centres"],
+                    f"{label}: performance by centre", note)
+        figures.save(figures.centre_forest_figure(centres, label), out["centre_figures"], dpi)
+    else:
+        write_table(pd.DataFrame(columns=["centre", "measure", "estimate"]), out["centres"],
+                    f"{label}: performance by centre", "Not done: the cohort has no centre column.")
+        figures.save(figures.empty_figure("Performance by centre: no centre column"),
+                     out["centre_figures"], dpi)
+
+
+def _added_value_table(vcfg: dict, data: pd.DataFrame, endpoint: str, tau: float) -> pd.DataFrame:
+    from . import frozen_model
+
+    spec = vcfg.get("added_value")
+    if not spec:
+        return pd.DataFrame([{"comparison": "not requested (validation.added_value is null)"}])
+    ext = frozen_model.load(spec["extended_file"])
+    base = frozen_model.load(spec["base_file"])
+    covs = list(dict.fromkeys([*ext["covariates"], *base["covariates"]]))
+    d = analysis_set(data, endpoint, covs).reset_index(drop=True)
+    t, e = d[f"{endpoint}_time"].to_numpy(), d[f"{endpoint}_event"].to_numpy()
+    res = added_value(t, e, frozen_model.linear_predictor(ext, d).to_numpy(),
+                      frozen_model.linear_predictor(base, d).to_numpy(), tau)
+    return pd.DataFrame([{
+        "extended": ext["name"], "base": base["name"], "horizon": tau,
+        "c_extended": res["c_first"], "c_base": res["c_second"], "delta_c": res["difference"],
+        "se": res["se"], "lower": res["lower"], "upper": res["upper"], "z": res["z"],
+        "p": res["p"], "n": len(t), "events": int(e.sum()), "endpoint": endpoint}])
+
+
+def _risk_group_curves(model: dict, d: pd.DataFrame, t, e, lp) -> pd.DataFrame:
+    from . import frozen_model, validation
+
+    q = model.get("development", {}).get("linear_predictor", {}).get("quantiles", {})
+    if all(k in q for k in ("16", "50", "84")):
+        cuts = [q["16"], q["50"], q["84"]]
+    else:  # a hand-written model without the development distribution
+        cuts = list(np.quantile(lp, [0.16, 0.5, 0.84]))
+    times, pred = frozen_model.predict_curves(model, d)
+    return validation.risk_group_curves(t, e, lp, pred, times, cuts)

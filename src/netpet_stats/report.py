@@ -39,7 +39,7 @@ SECTIONS = [
     ("ph", "Proportional-hazards diagnostics"),
     ("concordance", "Concordance"),
     ("association", "NETPET and WHO grade"),
-    ("validation", "External validation"),
+    ("validation", "Model validation"),
     ("methods", "Methods"),
     ("software", "Software"),
     ("tripod", "TRIPOD+AI checklist"),
@@ -63,9 +63,34 @@ TRIPOD_ITEMS = [
     ("22", "Full model, to allow predictions", "cox"),
     ("23a", "Performance estimates with confidence intervals", "concordance"),
 ]
+#: Items answered only when this run validates a model (results/validation/ present).
+TRIPOD_INTERNAL_ITEMS = [
+    ("12g", "Internal validation: bootstrap optimism; internal-external cross-validation",
+     "validation"),
+    ("23b", "Heterogeneity of performance across centres", "validation"),
+]
+TRIPOD_EXTERNAL_ITEMS = [
+    ("12f", "Model updating or recalibration in the validation data: none (frozen model)",
+     "validation"),
+    ("16", "Differences between development and validation settings", "summary, validation"),
+    ("20c", "Comparison of development and validation data (linear predictor, events)",
+     "validation"),
+    ("23a", "External performance with confidence intervals (C, AUC, D, calibration, Brier)",
+     "validation"),
+    ("23b", "Heterogeneity of performance across centres", "validation"),
+]
 #: Items the authors must answer in the manuscript (not computable from the data).
-TRIPOD_AUTHOR_ITEMS = ("1, 2, 3a-c, 4, 5a-b, 6c, 7, 8b-c, 9b-c, 13-19, 24-27; "
-                       "12f-12g, 16, 20c and 23b apply to external validation (not in this run)")
+TRIPOD_AUTHOR_ITEMS = "1, 2, 3a-c, 4, 5a-b, 6c, 7, 8b-c, 9b-c, 13-19, 24-27"
+
+
+def tripod_items(results) -> list[tuple[str, str, str]]:
+    """The TRIPOD+AI items this run's outputs answer."""
+    items = list(TRIPOD_ITEMS)
+    if (results / "validation" / "discrimination.csv").exists():
+        items += TRIPOD_EXTERNAL_ITEMS
+    elif (results / "validation" / "optimism.csv").exists():
+        items += TRIPOD_INTERNAL_ITEMS
+    return items
 
 
 # --------------------------------------------------------------------------------------
@@ -297,15 +322,55 @@ def _association_section(config, results) -> dict:
             "tests": gt_table(tt, "assoc_tests", "Tests of association")}
 
 
+def _internal_validation(results) -> dict:
+    """Bootstrap optimism and internal-external CV tables (develop mode), if present."""
+    out = {}
+    if (results / "validation" / "optimism.csv").exists():
+        opt = _read(results, "validation/optimism.csv")
+        ot = pd.DataFrame({"Measure": opt["measure"], "Apparent": [_num(x, 3) for x in opt["apparent"]],
+                           "Optimism": [_num(x, 3) for x in opt["optimism"]],
+                           "Optimism-corrected": [_num(x, 3) for x in opt["corrected"]],
+                           "Resamples used": [f"{u} of {b}" for u, b in zip(opt["n_used"],
+                                                                           opt["n_boot"])],
+                           "Seed": opt["seed"]})
+        out["optimism"] = gt_table(ot, "validation_optimism",
+                                   "Internal validation: bootstrap optimism correction",
+                                   str(opt["method"].iloc[0]))
+    if (results / "validation" / "iecv.csv").exists():
+        iecv = _read(results, "validation/iecv.csv")
+        if not iecv.empty:
+            out["iecv"] = gt_table(_centre_rows(iecv), "validation_iecv",
+                                   "Internal-external cross-validation (leave one centre out)",
+                                   "Each centre predicted by the model refitted on the others; "
+                                   "DerSimonian-Laird random effects; prediction interval for a "
+                                   "new centre.")
+            out["iecv_figure"] = _img(results / "figures" / "validation_iecv.png")
+    return out
+
+
+def _centre_rows(cen: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"Centre": cen["centre"], "Measure": cen["measure"],
+                         "Estimate (95% CI)": [_ci(r.estimate, r.lower, r.upper, 3)
+                                               for r in cen.itertuples()],
+                         "95% prediction interval": [
+                             "" if pd.isna(r.pi_lower) else f"{r.pi_lower:.3f}–{r.pi_upper:.3f}"
+                             for r in cen.itertuples()],
+                         "tau²": ["" if pd.isna(x) else f"{x:.4f}" for x in cen["tau2"]],
+                         "I²": ["" if pd.isna(x) else f"{100 * x:.0f}%" for x in cen["i2"]],
+                         "n": cen["n"]})
+
+
 def _validation_section(config, results) -> dict | None:
     path = results / "validation" / "discrimination.csv"
+    internal = _internal_validation(results)
     if not path.exists():
         mode = (config.get("validation") or {}).get("mode", "none")
-        text = ("This run developed and froze the model (results/model/frozen_model.yaml); "
-                "run the workflow with validation.mode: validate on another cohort to assess it."
+        text = ("This run developed and froze the model (results/model/frozen_model.yaml) and "
+                "validated it internally; run the workflow with validation.mode: validate on "
+                "another cohort to validate it externally."
                 if mode == "develop" else
                 "This run analyses one cohort; no frozen model was applied to it.")
-        return {"text": text}
+        return {"text": text, **internal}
     disc = _read(results, "validation/discrimination.csv")
     dt = pd.DataFrame({"Measure": disc["measure"],
                        "Horizon": disc["horizon"].map(lambda h: "" if pd.isna(h) else f"{h:g}"),
@@ -321,15 +386,18 @@ def _validation_section(config, results) -> dict | None:
                        "E90": [_num(x, 3) for x in cal["E90"]], "Brier": [_num(x, 3) for x in cal["brier"]],
                        "IPA": [_num(x, 3) for x in cal["ipa"]]})
     cen = _read(results, "validation/centres.csv")
-    cent = pd.DataFrame({"Centre": cen["centre"], "Measure": cen["measure"],
-                         "Estimate (95% CI)": [_ci(r.estimate, r.lower, r.upper, 3)
-                                               for r in cen.itertuples()],
-                         "95% prediction interval": [
-                             "" if pd.isna(r.pi_lower) else f"{r.pi_lower:.3f}–{r.pi_upper:.3f}"
-                             for r in cen.itertuples()],
-                         "tau²": ["" if pd.isna(x) else f"{x:.4f}" for x in cen["tau2"]],
-                         "I²": ["" if pd.isna(x) else f"{100 * x:.0f}%" for x in cen["i2"]],
-                         "n": cen["n"]})
+    cent = _centre_rows(cen) if not cen.empty else None
+    av = _read(results, "validation/added_value.csv")
+    added = None
+    if "delta_c" in av.columns:
+        added = gt_table(pd.DataFrame({
+            "Extended model": av["extended"], "Base model": av["base"],
+            "C extended": [_num(x, 3) for x in av["c_extended"]],
+            "C base": [_num(x, 3) for x in av["c_base"]],
+            "ΔC (95% CI)": [_ci(r.delta_c, r.lower, r.upper, 3) for r in av.itertuples()],
+            "p": [fmt_p(x) for x in av["p"]], "n": av["n"], "Events": av["events"]}),
+            "validation_added", "Added value: ΔC of the extended over the base model",
+            concordance.COMPARE_METHOD)
     model_file = (config.get("validation") or {}).get("model_file", "")
     return {"text": f"Frozen model {model_file} applied to this cohort "
                     f"(n = {int(disc['n'].iloc[0])}, events = {int(disc['events'].iloc[0])}).",
@@ -337,10 +405,13 @@ def _validation_section(config, results) -> dict | None:
             "calibration": gt_table(ct, "validation_cal", "Calibration and overall performance",
                                     "Calibration slope from coxph(Surv ~ lp); O/E with Greenwood "
                                     "CI; ICI/E50/E90 (Austin et al. 2020); IPCW Brier and IPA."),
-            "centres": gt_table(cent, "validation_centres", "Performance by centre",
-                                "DerSimonian-Laird random effects; prediction interval for a new "
-                                "centre (undefined below 3 centres)."),
+            "centres": None if cent is None else gt_table(
+                cent, "validation_centres", "Performance by centre",
+                "DerSimonian-Laird random effects; prediction interval for a new "
+                "centre (undefined below 3 centres)."),
             "centre_figure": _img(results / "figures" / "validation_centres.png"),
+            "added_value": added,
+            "curves_figure": _img(results / "figures" / "validation_risk_group_curves.png"),
             "figure": _img(results / "figures" / "calibration.png")}
 
 
@@ -437,7 +508,7 @@ def report_context(config: dict, results: str | Path) -> dict:
                          for k in key_pkgs])
     tripod = pd.DataFrame([{"Item": i, "Topic": t,
                             "Answered in": ", ".join(dict(SECTIONS)[s.strip()] for s in where.split(","))}
-                           for i, t, where in TRIPOD_ITEMS])
+                           for i, t, where in tripod_items(results)])
     return {
         "title": "NETPET score validation: reproducible analysis report",
         "version": __version__,

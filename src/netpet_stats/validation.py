@@ -176,6 +176,58 @@ def calibration_groups(time, event, predicted_survival, horizon: float, groups: 
     return pd.DataFrame(rows)
 
 
+def risk_group_curves(time, event, lp, predicted, times, cuts, conf_level: float = 0.95
+                      ) -> pd.DataFrame:
+    """Kaplan-Meier curve of each prognostic group beside the model's mean predicted curve.
+
+    Royston & Altman (2013), level 3 ("KM curves by risk group overlaid on the
+    predicted curves"): patients are grouped by cutting the linear predictor at
+    ``cuts`` (they use the 16th, 50th and 84th centiles of the development
+    cohort's linear predictor, which the frozen model stores); within each group
+    the observed survival is the Kaplan-Meier estimate (log-transformed CI) and
+    the predicted survival the mean of the patients' predicted curves.
+
+    Parameters
+    ----------
+    lp
+        Linear predictor of each patient.
+    predicted
+        (n, T) predicted survival of each patient at ``times``.
+    cuts
+        Increasing cut points; group ``g`` holds ``cuts[g-1] < lp <= cuts[g]``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group, lp_range, n, events, time, observed, observed_lower,
+        observed_upper, predicted``.
+    """
+    time, event = np.asarray(time, float), np.asarray(event, float)
+    lp, predicted = np.asarray(lp, float), np.asarray(predicted, float)
+    times = np.asarray(times, float)
+    edges = np.concatenate([[-np.inf], np.asarray(cuts, float), [np.inf]])
+    group = np.searchsorted(np.asarray(cuts, float), lp, side="left")
+    rows = []
+    for g in range(len(edges) - 1):
+        m = group == g
+        lo, hi = edges[g], edges[g + 1]
+        span = (f"lp <= {hi:.3f}" if not np.isfinite(lo) else
+                f"lp > {lo:.3f}" if not np.isfinite(hi) else f"{lo:.3f} < lp <= {hi:.3f}")
+        if not m.any():
+            continue
+        curve = kaplan_meier.km_table(time[m], event[m], "log", conf_level)
+        at = kaplan_meier.survival_at(curve, time[m], event[m], times)
+        mean_pred = predicted[m].mean(axis=0)
+        for k, t in enumerate(times):
+            rows.append({"group": g + 1, "lp_range": span, "n": int(m.sum()),
+                         "events": int(event[m].sum()), "time": float(t),
+                         "observed": float(at["surv"].iloc[k]),
+                         "observed_lower": float(at["lower"].iloc[k]),
+                         "observed_upper": float(at["upper"].iloc[k]),
+                         "predicted": float(mean_pred[k])})
+    return pd.DataFrame(rows)
+
+
 def _rcs_basis(x, knots):
     """Restricted cubic spline basis (Harrell's parametrisation, as rms::rcspline.eval)."""
     k = np.asarray(knots, float)

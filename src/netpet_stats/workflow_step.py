@@ -50,13 +50,27 @@ def _step(smk) -> None:
         return
     if step == "freeze_model":
         data = pipeline.load_analysis(inp.analysis, cfg)
-        pipeline.run_freeze_model(cfg, data, out[0], list(inp.data))
+        pipeline.run_freeze_model(cfg, data, out.model, list(inp.data))
+        added = cfg["validation"].get("added_value")
+        if added:
+            for role in ("base", "extended"):
+                pipeline.run_freeze_model(cfg, data, getattr(out, role), list(inp.data),
+                                          name=added[role])
         return
     if step == "external_validation":
         data = pipeline.load_analysis(inp.analysis, cfg)
         tables = {k: v for k, v in out.items() if str(v).endswith(".csv")}
         tables["centre_figures"] = list(out.centre_figures)
+        tables["group_curve_figures"] = list(out.group_curve_figures)
         pipeline.run_external_validation(cfg, data, inp.model, tables, list(out.figures))
+        return
+    if step == "optimism":
+        data = pipeline.load_analysis(inp.analysis, cfg)
+        pipeline.run_optimism(cfg, data, {"optimism": out.optimism})
+        return
+    if step == "iecv":
+        data = pipeline.load_analysis(inp.analysis, cfg)
+        pipeline.run_iecv(cfg, data, {"iecv": out.iecv}, list(out.figures))
         return
     if step == "flow_figure":
         pipeline.run_flow_figure(cfg, inp.flow, list(out))

@@ -54,6 +54,9 @@ writeLines(c(
   "                 chemotherapy for colon cancer; Moertel et al. 1990): time, status,",
   "                 group = rx, x = nodes, centre = sex; case synthetic_whole_months:",
   "                 the bundled synthetic OS rounded up to whole months",
+  "  rotterdam.csv, gbsg.csv <- survival::rotterdam (nodes > 0) and survival::gbsg",
+  "                 (Royston & Altman, BMC Med Res Methodol 2013); written by",
+  "                 make_validation_fixtures.R: RFS in months, size in three classes",
   paste0("survival version ", as.character(packageVersion("survival")),
          ", ", R.version.string)), file.path(data_dir, "PROVENANCE.txt"))
 
@@ -503,3 +506,11 @@ result <- list(
 writeLines(toJSON(result, digits = NA, na = "null", auto_unbox = TRUE, pretty = TRUE),
            file.path(out_dir, "survival_reference.json"))
 cat("wrote", file.path(out_dir, "survival_reference.json"), "\n")
+
+# Validation fixtures (Rotterdam/GBSG, rms::validate, internal-external CV) need
+# riskRegression and rms as well; they live in their own script.
+if (requireNamespace("riskRegression", quietly = TRUE) && requireNamespace("rms", quietly = TRUE)) {
+  source("tests/reference/make_validation_fixtures.R")
+} else {
+  message("riskRegression or rms missing: validation_reference.json not regenerated")
+}

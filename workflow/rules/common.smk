@@ -1,12 +1,17 @@
 # Shared configuration checks and output lists (no rules here).
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 import netpet_stats
-from netpet_stats.cohort import cohort_sources
+from netpet_stats.cohort import cohort_sources, validation_config_problems
 
 
 validate(config, schema="../schemas/config.schema.yaml")
+if validation_config_problems(config):
+    raise WorkflowError(
+        "Configuration problems:\n  " + "\n  ".join(validation_config_problems(config))
+    )
 
 ENDPOINTS = list(config["endpoints"])
 FIGURE_FORMATS = config["figures"]["formats"]
@@ -64,23 +69,45 @@ def manifest_outputs():
 
 
 VALIDATION_MODE = config.get("validation", {}).get("mode", "none")
+ADDED_VALUE = config.get("validation", {}).get("added_value")
+
+
+def added_value_files():
+    """Frozen base and extended models of the added-value (ΔC) comparison, if any."""
+    if not ADDED_VALUE:
+        return {}
+    return {role: ADDED_VALUE[f"{role}_file"] for role in ("base", "extended")}
 
 
 def validation_outputs():
-    """Files of the external-validation step in force (develop or validate)."""
+    """Files of the validation steps in force (develop or validate)."""
     if VALIDATION_MODE == "develop":
-        return ["results/model/frozen_model.yaml"]
+        return (
+            ["results/model/frozen_model.yaml"]
+            + list(added_value_files().values())
+            + [
+                "results/validation/optimism.csv",
+                "results/validation/optimism.md",
+                "results/validation/iecv.csv",
+                "results/validation/iecv.md",
+            ]
+            + figure_paths("validation_iecv")
+        )
     if VALIDATION_MODE == "validate":
-        return [
-            "results/validation/discrimination.csv",
-            "results/validation/discrimination.md",
-            "results/validation/calibration.csv",
-            "results/validation/calibration.md",
-            "results/validation/risk_groups.csv",
-            "results/validation/risk_groups.md",
-            "results/validation/centres.csv",
-            "results/validation/centres.md",
-        ] + figure_paths("calibration") + figure_paths("validation_centres")
+        tables = [
+            "discrimination",
+            "added_value",
+            "calibration",
+            "risk_groups",
+            "risk_group_curves",
+            "centres",
+        ]
+        return (
+            [f"results/validation/{t}.{ext}" for t in tables for ext in ("csv", "md")]
+            + figure_paths("calibration")
+            + figure_paths("validation_centres")
+            + figure_paths("validation_risk_group_curves")
+        )
     return []
 
 

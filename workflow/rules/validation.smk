@@ -1,6 +1,8 @@
 # External validation: freeze a model (develop) or apply a frozen one (validate).
 # Each rule exists only in its own mode, so that validating never refits the model
-# on the validation cohort.
+# on the validation cohort. Internal validation of the model to be frozen
+# (bootstrap optimism, internal-external cross-validation) is in
+# internal_validation.smk.
 
 if VALIDATION_MODE == "develop":
 
@@ -9,12 +11,13 @@ if VALIDATION_MODE == "develop":
             analysis=ANALYSIS,
             data=cohort_input_files(),
         output:
-            report(
+            model=report(
                 "results/model/frozen_model.yaml",
                 caption="../report/frozen_model.rst",
-                category="7. External validation",
+                category="8. External validation",
                 labels={"file": "frozen model"},
             ),
+            **added_value_files(),
         params:
             step="freeze_model",
             version=PACKAGE_VERSION,
@@ -32,40 +35,64 @@ if VALIDATION_MODE == "validate":
         input:
             analysis=ANALYSIS,
             model=config["validation"].get("model_file", "results/model/frozen_model.yaml"),
+            **added_value_files(),
         output:
             discrimination=report(
                 "results/validation/discrimination.csv",
                 caption="../report/validation.rst",
-                category="7. External validation",
+                category="8. External validation",
                 labels={"table": "discrimination"},
             ),
             discrimination_md="results/validation/discrimination.md",
+            added_value=report(
+                "results/validation/added_value.csv",
+                caption="../report/validation.rst",
+                category="8. External validation",
+                labels={"table": "added value (delta C)"},
+            ),
+            added_value_md="results/validation/added_value.md",
             calibration=report(
                 "results/validation/calibration.csv",
                 caption="../report/validation.rst",
-                category="7. External validation",
+                category="8. External validation",
                 labels={"table": "calibration"},
             ),
             calibration_md="results/validation/calibration.md",
             groups="results/validation/risk_groups.csv",
             groups_md="results/validation/risk_groups.md",
+            group_curves=report(
+                "results/validation/risk_group_curves.csv",
+                caption="../report/validation.rst",
+                category="8. External validation",
+                labels={"table": "KM vs predicted by prognostic group"},
+            ),
+            group_curves_md="results/validation/risk_group_curves.md",
             centres=report(
                 "results/validation/centres.csv",
                 caption="../report/validation.rst",
-                category="7. External validation",
+                category="8. External validation",
                 labels={"table": "by centre"},
             ),
             centres_md="results/validation/centres.md",
             centre_figures=report(
                 expand("results/figures/validation_centres.{fmt}", fmt=FIGURE_FORMATS),
                 caption="../report/validation.rst",
-                category="7. External validation",
+                category="8. External validation",
                 labels={"figure": "by centre"},
+            ),
+            group_curve_figures=report(
+                expand(
+                    "results/figures/validation_risk_group_curves.{fmt}",
+                    fmt=FIGURE_FORMATS,
+                ),
+                caption="../report/validation.rst",
+                category="8. External validation",
+                labels={"figure": "KM vs predicted by prognostic group"},
             ),
             figures=report(
                 expand("results/figures/calibration.{fmt}", fmt=FIGURE_FORMATS),
                 caption="../report/validation.rst",
-                category="7. External validation",
+                category="8. External validation",
                 labels={"figure": "calibration"},
             ),
         params:

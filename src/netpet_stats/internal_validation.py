@@ -1,0 +1,163 @@
+"""Internal validation of a Cox model: bootstrap optimism and internal-external CV.
+
+* :func:`optimism_bootstrap`: Harrell's bootstrap estimate of optimism
+  (Harrell, Lee & Mark, Stat Med 1996; Steyerberg, *Clinical Prediction Models*,
+  2nd ed., ch. 17), as R ``rms::validate(cph_fit, B = ...)``: in each resample
+  the model is refitted, its performance in the resample (apparent) minus its
+  performance in the original data (test) is the optimism; the mean optimism is
+  subtracted from the model's apparent performance in the original data.
+* :func:`internal_external_cv`: leave one centre out (Royston, Parmar & Sylvester,
+  Stat Med 2004; Debray et al., BMJ 2019; TRIPOD-Cluster): refit on every centre
+  but one, predict for the one left out; per-centre performance is then pooled
+  by :func:`netpet_stats.validation.centre_performance`.
+
+Written here because no Python library implements either for Cox models
+(scikit-survival and lifelines have cross-validation of a score, not Harrell's
+optimism correction, and nothing per cluster).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import numpy as np
+import pandas as pd
+
+from . import cox, validation
+from .concordance import harrell_c
+
+log = logging.getLogger(__name__)
+
+OPTIMISM_METHOD = ("Harrell's bootstrap optimism correction (as rms::validate): refit in each "
+                   "resample; optimism = mean(apparent in resample - test in original); "
+                   "corrected = apparent - optimism")
+
+
+def _progress(iterable, total: int, desc: str, enabled: bool):
+    """A tqdm progress bar on stderr (the terminal under Snakemake), or nothing."""
+    if not enabled:
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, file=sys.stderr, mininterval=1.0,
+                ascii=True, dynamic_ncols=False, ncols=80)
+
+
+def _performance(time, event, lp, horizon):
+    """Harrell's C (pairs with the earlier event by ``horizon``) and calibration slope."""
+    c = harrell_c(time, event, lp, ymax=horizon)["c"]
+    slope = validation.calibration_slope(time, event, lp)["slope"]
+    return c, slope
+
+
+def optimism_bootstrap(time, event, X, n_boot: int, seed: int, horizon: float | None = None,
+                       progress: bool = False) -> pd.DataFrame:
+    """Bootstrap optimism-corrected Harrell's C and calibration slope of a Cox model.
+
+    Parameters
+    ----------
+    time, event
+        Outcome of the development cohort.
+    X
+        (n, p) design matrix of the model (as fitted; no strata).
+    n_boot
+        Number of bootstrap resamples (R ``validate(..., B = n_boot)``).
+    seed
+        Seed of numpy's default generator (PCG64); the same seed gives the same
+        resamples and the same table.
+    horizon
+        Truncation of C (R ``ymax``); ``None`` for none.
+    progress
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per measure: ``apparent``, ``training`` (mean apparent
+        performance of the bootstrap models in their resamples), ``test`` (mean
+        performance of the bootstrap models in the original data),
+        ``optimism``, ``corrected``, ``n_boot``, ``n_used`` (resamples whose
+        refit converged; the others are listed as failed, as rms reports
+        divergent samples) and ``method``.
+
+    Notes
+    -----
+    The apparent calibration slope of a model in its own fitting data is 1 by
+    construction (the Cox MLE maximises the likelihood along ``lp``), so its
+    optimism is ``1 - mean(test slope)``.
+    """
+    time, event = np.asarray(time, float), np.asarray(event, float)
+    X = np.asarray(X, float)
+    n = time.size
+    beta, _, _ = cox.fit_efron(time, event, X)
+    apparent = _performance(time, event, cox.dot_by_pattern(X, beta), horizon)
+    rng = np.random.default_rng(seed)
+    training, test = [], []
+    failed = 0
+    for _ in _progress(range(n_boot), n_boot, "bootstrap optimism", progress):
+        idx = rng.integers(0, n, n)
+        try:
+            b, _, _ = cox.fit_efron(time[idx], event[idx], X[idx])
+        except cox.CoxFitError:
+            failed += 1
+            continue
+        lp = cox.dot_by_pattern(X, b)
+        training.append(_performance(time[idx], event[idx], lp[idx], horizon))
+        test.append(_performance(time, event, lp, horizon))
+    if failed:
+        log.warning("%d of %d bootstrap refits failed (singular or divergent) and were skipped",
+                    failed, n_boot)
+    log.info("bootstrap optimism: %d of %d resamples used, seed %d", n_boot - failed, n_boot, seed)
+    training, test = np.array(training), np.array(test)
+    rows = []
+    for j, measure in enumerate(["Harrell's C", "calibration slope"]):
+        optimism = float(np.mean(training[:, j] - test[:, j]))
+        rows.append({"measure": measure, "apparent": apparent[j],
+                     "training": float(training[:, j].mean()), "test": float(test[:, j].mean()),
+                     "optimism": optimism, "corrected": apparent[j] - optimism,
+                     "n_boot": n_boot, "n_used": len(test), "seed": seed,
+                     "horizon": np.nan if horizon is None else float(horizon),
+                     "method": OPTIMISM_METHOD})
+    return pd.DataFrame(rows)
+
+
+IECV_METHOD = ("internal-external cross-validation: the model refitted on all centres but one "
+               "(Efron ties) predicts the centre left out (Royston, Parmar & Sylvester 2004)")
+
+
+def internal_external_cv(time, event, X, centre, horizons, progress: bool = False):
+    """Out-of-centre linear predictors and predicted survival, leaving one centre out.
+
+    For each centre ``k`` the model is refitted on the other centres; its
+    linear predictor and its predicted survival ``S0_{-k}(t) ** exp(lp)`` at
+    each horizon (Efron baseline of the refit, R ``survfit(fit, newdata)``)
+    are computed for the patients of centre ``k``.
+
+    Returns
+    -------
+    lp : ndarray (n,)
+    survival : dict horizon -> ndarray (n,)
+    fits : pandas.DataFrame
+        One row per left-out centre: the refit's n, events and coefficients.
+    """
+    time, event = np.asarray(time, float), np.asarray(event, float)
+    X = np.asarray(X, float)
+    centre = np.asarray(centre, dtype=object)
+    centres = sorted(pd.unique(centre), key=str)
+    lp = np.full(time.size, np.nan)
+    surv = {float(h): np.full(time.size, np.nan) for h in horizons}
+    fits = []
+    for k in _progress(centres, len(centres), "internal-external CV", progress):
+        out = centre == k
+        train = ~out
+        b, _, _ = cox.fit_efron(time[train], event[train], X[train])
+        lp_train = cox.dot_by_pattern(X[train], b)
+        _, cumhaz = cox.efron_cumhaz(time[train], event[train], np.exp(lp_train),
+                                     [float(h) for h in horizons])
+        lp[out] = cox.dot_by_pattern(X[out], b)
+        for h, H0 in zip(surv, cumhaz):
+            surv[h][out] = np.exp(-H0 * np.exp(lp[out]))
+        fits.append({"left_out": k, "n_fit": int(train.sum()), "events_fit": int(event[train].sum()),
+                     **{f"coef[{j}]": float(v) for j, v in enumerate(b)}})
+    return lp, surv, pd.DataFrame(fits)

@@ -1,0 +1,165 @@
+"""Internal validation: the Newton-Raphson Cox fit used in resampling loops,
+internal-external cross-validation, and the bootstrap optimism correction.
+
+Fixtures: tests/reference/make_validation_fixtures.R ("iecv_synthetic": the
+bundled synthetic cohort, each centre left out in turn, refitted and predicted
+in R) and make_fixtures.R (lung). The optimism correction is checked against
+rms::validate in tests/test_rotterdam_gbsg.py; here against hand-checkable
+properties on small data.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from netpet_stats import cox, internal_validation, pipeline
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+REF = json.loads((HERE / "reference" / "fixtures" / "validation_reference.json").read_text())
+EXT = json.loads((HERE / "reference" / "fixtures" / "survival_reference.json").read_text())[
+    "external_validation"]
+LUNG = pd.read_csv(HERE / "reference" / "data" / "lung.csv")
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """Design of the frozen model (validation.model) on the bundled cohort."""
+    from netpet_stats.cohort import prepare_cohort
+
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["cohort"]["table"] = str(ROOT / config["cohort"]["table"])
+    config["cohort"]["lesions"] = str(ROOT / config["cohort"]["lesions"])
+    data = prepare_cohort(config).data
+    return config, data, pipeline._development_design(config, data)
+
+
+def test_fit_efron_matches_r_and_lifelines():
+    lc = LUNG.dropna(subset=["time", "event", "age", "sex", "ph_ecog"]).iloc[:120]
+    X = lc[["age", "sex", "ph_ecog"]].to_numpy(float)
+    beta, _, info = cox.fit_efron(lc["time"], lc["event"], X)
+    np.testing.assert_allclose(beta, EXT["coef"], rtol=1e-8)
+    from lifelines import CoxPHFitter
+
+    frame = lc[["time", "event", "age", "sex", "ph_ecog"]]
+    ll = CoxPHFitter().fit(frame, "time", "event").params_.to_numpy()
+    np.testing.assert_allclose(beta, ll, atol=1e-5)  # lifelines stops earlier
+    assert np.all(np.linalg.eigvalsh(info) > 0)
+
+
+def test_fit_efron_reports_unfittable_models():
+    t = np.array([1.0, 2, 3, 4, 5, 6])
+    e = np.ones(6)
+    # an all-zero column: singular information
+    with pytest.raises(cox.CoxFitError):
+        cox.fit_efron(t, e, np.column_stack([np.arange(6.0), np.zeros(6)]))
+    # complete separation: every event in x = 1 happens first, the MLE is infinite
+    x = np.array([1.0, 1, 1, 0, 0, 0])
+    with pytest.raises(cox.CoxFitError):
+        cox.fit_efron(t, e, x[:, None])
+
+
+def test_internal_external_cv_matches_r(synthetic):
+    config, _, (d, t, e, X) = synthetic
+    lp, surv, fits = internal_validation.internal_external_cv(t, e, X.to_numpy(), d["centre"],
+                                                              [60.0])
+    for ref in REF["iecv_synthetic"]["centres"]:
+        row = fits[fits["left_out"] == ref["centre"]].iloc[0]
+        coef = [row[f"coef[{j}]"] for j in range(len(ref["coef"]))]
+        np.testing.assert_allclose(coef, ref["coef"], rtol=1e-6)
+        m = (d["centre"] == ref["centre"]).to_numpy()
+        np.testing.assert_allclose(lp[m][:3], ref["lp_first"], rtol=1e-6)
+        np.testing.assert_allclose(surv[60.0][m][:3], ref["surv60_first"], rtol=1e-6)
+        assert np.mean(1 - surv[60.0][m]) == pytest.approx(ref["expected60"], rel=1e-6)
+
+
+def test_iecv_table_per_centre_matches_r(synthetic, tmp_path):
+    config, data, _ = synthetic
+    pipeline.run_iecv(config, data, {"iecv": str(tmp_path / "iecv.csv")},
+                      [str(tmp_path / "iecv.png")])
+    table = pd.read_csv(tmp_path / "iecv.csv", keep_default_na=False, na_values=[""])
+    z = 1.959963984540054
+    for ref in REF["iecv_synthetic"]["centres"]:
+        rows = table[table["centre"] == ref["centre"]].set_index("measure")
+        assert rows.loc["Harrell's C", "estimate"] == pytest.approx(ref["c"], rel=1e-6)
+        assert rows.loc["Harrell's C", "upper"] - ref["c"] == pytest.approx(z * ref["c_se"],
+                                                                           rel=1e-5)
+        assert rows.loc["calibration slope", "estimate"] == pytest.approx(ref["slope"], rel=1e-6)
+    pooled = table[table["centre"] == "pooled (random effects)"]
+    assert set(pooled["measure"]) == {"Harrell's C", "calibration slope", "O/E"}
+    assert (pooled["k"] == 3).all()
+
+
+def test_optimism_is_zero_when_every_resample_is_the_original_data(monkeypatch):
+    """With resamples forced to be the original rows, training = test = apparent."""
+    lc = LUNG.dropna(subset=["time", "event", "age", "sex", "ph_ecog"])
+    X = lc[["age", "sex", "ph_ecog"]].to_numpy(float)
+
+    class Identity:
+        def __init__(self, seed):
+            pass
+
+        def integers(self, low, high, size):
+            return np.arange(size)
+
+    monkeypatch.setattr(internal_validation.np.random, "default_rng", Identity)
+    table = internal_validation.optimism_bootstrap(lc["time"], lc["event"], X, 5, 0)
+    np.testing.assert_allclose(table["optimism"], 0, atol=1e-12)
+    np.testing.assert_allclose(table["corrected"], table["apparent"], atol=1e-12)
+
+
+def test_optimism_correction_pulls_a_noise_model_towards_no_discrimination():
+    """Simulation: covariates unrelated to the outcome (true C = 0.5, true slope 0).
+
+    Over 20 cohorts of 100 patients with 6 noise covariates the apparent C is
+    inflated; the corrected C must be lower by more than 4 standard errors of
+    the mean difference, and the corrected slope must show strong shrinkage.
+    Harrell's estimator under-corrects in this setting (mean corrected C ~0.54,
+    not 0.5); rms::validate gives the same values on the same data (checked
+    against R with B = 1000 on five of these cohorts: 0.531/0.533, 0.591/0.592,
+    0.578/0.577, 0.532/0.535, 0.479/0.480 ours/rms), so the test does not ask
+    for 0.5.
+    """
+    apparent, corrected, slope = [], [], []
+    for s in range(20):
+        rng = np.random.default_rng(100 + s)
+        n = 100
+        X = rng.normal(size=(n, 6))
+        t, c = rng.exponential(10, n), rng.exponential(20, n)
+        time, event = np.minimum(t, c), (t <= c).astype(float)
+        tb = internal_validation.optimism_bootstrap(time, event, X, 40, s).set_index("measure")
+        apparent.append(tb.loc["Harrell's C", "apparent"])
+        corrected.append(tb.loc["Harrell's C", "corrected"])
+        slope.append(tb.loc["calibration slope", "corrected"])
+    diff = np.array(apparent) - np.array(corrected)
+    assert diff.mean() > 4 * diff.std(ddof=1) / np.sqrt(diff.size)
+    assert np.mean(corrected) < np.mean(apparent)
+    assert np.mean(slope) < 0.7
+
+
+def test_optimism_is_deterministic_for_a_seed():
+    lc = LUNG.dropna(subset=["time", "event", "age", "sex", "ph_ecog"])
+    X = lc[["age", "sex", "ph_ecog"]].to_numpy(float)
+    a = internal_validation.optimism_bootstrap(lc["time"], lc["event"], X, 20, 5)
+    b = internal_validation.optimism_bootstrap(lc["time"], lc["event"], X, 20, 5)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_validation_config_problems_are_listed_together():
+    from netpet_stats.cohort import validation_config_problems
+
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    assert validation_config_problems(config) == []
+    config["validation"].update(model="primary", endpoint="pfs")
+    config["validation"]["added_value"]["base"] = "nope"
+    problems = validation_config_problems(config)
+    assert len(problems) == 3
+    assert problems[0].startswith("validation.endpoint: 'pfs'")
+    assert "stratified by ['centre']" in problems[1]
+    assert problems[2].startswith("validation.added_value.base: model 'nope' is not in cox.models")

@@ -1,0 +1,52 @@
+# Internal validation of the model that develop mode freezes: Harrell's bootstrap
+# optimism correction, and internal-external cross-validation by centre.
+
+if VALIDATION_MODE == "develop":
+
+    rule optimism_bootstrap:
+        input:
+            analysis=ANALYSIS,
+        output:
+            optimism=report(
+                "results/validation/optimism.csv",
+                caption="../report/internal_validation.rst",
+                category="7. Internal validation",
+                labels={"table": "bootstrap optimism"},
+            ),
+            optimism_md="results/validation/optimism.md",
+        params:
+            step="optimism",
+            version=PACKAGE_VERSION,
+        log:
+            "logs/optimism_bootstrap.log",
+        conda:
+            "../envs/netpet.yaml"
+        script:
+            "../scripts/run_step.py"
+
+    rule internal_external_cv:
+        input:
+            analysis=ANALYSIS,
+        output:
+            iecv=report(
+                "results/validation/iecv.csv",
+                caption="../report/internal_validation.rst",
+                category="7. Internal validation",
+                labels={"table": "internal-external cross-validation"},
+            ),
+            iecv_md="results/validation/iecv.md",
+            figures=report(
+                expand("results/figures/validation_iecv.{fmt}", fmt=FIGURE_FORMATS),
+                caption="../report/internal_validation.rst",
+                category="7. Internal validation",
+                labels={"figure": "internal-external cross-validation"},
+            ),
+        params:
+            step="iecv",
+            version=PACKAGE_VERSION,
+        log:
+            "logs/internal_external_cv.log",
+        conda:
+            "../envs/netpet.yaml"
+        script:
+            "../scripts/run_step.py"
