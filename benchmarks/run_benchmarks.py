@@ -1,9 +1,17 @@
-"""Benchmark: the whole workflow cold, and the core analyses at growing n.
+"""Benchmark: the whole workflow cold, the core analyses at growing n, and R side by side.
 
     python benchmarks/run_benchmarks.py                 # n = 319, 10,000, 100,000
     python benchmarks/run_benchmarks.py --sizes 319     # quick check (as CI runs it)
+    python benchmarks/run_benchmarks.py --sizes 319 10000 100000 1000000 --boot 1000
 
-Prints one table: step, n, median wall time over repeats (seconds), repeats.
+Prints two tables. (1) Workflow steps: step, n, median wall time over repeats.
+(2) Against R: the same kernels on the same data in Python and in R's survival
+(``benchmarks/r_benchmark.R`` through ``Rscript``; skipped with a message when R
+is absent): Cox fit with SEs (Efron; continuous and whole-month tied times, six
+design columns), Harrell's and Uno's C with SE, and the bootstrap loops at the
+smallest n; median times, the ratio Python / R, and Python's peak traced memory
+(tracemalloc) during the Cox fit. Install R with
+``apt-get install r-base-core r-cran-survival``.
 Cohorts are drawn from the synthetic generator (seed fixed) with three centres in
 proportion 47/33/20%. Not a test: nothing here asserts a time.
 """
@@ -80,6 +88,105 @@ def core_rows(n, repeats):
     return rows
 
 
+def _design(d):
+    X, _ = cox.design_matrix(d, ["netpet_group", "grade", "age", "extrahepatic"], COV)
+    return X.to_numpy()
+
+
+def python_kernels(d, repeats, boot):
+    """The kernels R is timed on (r_benchmark.R), in Python: {step: (seconds, peak MiB)}."""
+    import tracemalloc
+
+    X = _design(d)
+    t, e = d["time"].to_numpy(), d["event"].to_numpy()
+    tied = np.ceil(t)
+
+    def cox_fit(times):
+        beta, _, info = cox.fit_efron(times, e, X)
+        return beta, np.sqrt(np.diag(np.linalg.inv(info)))
+
+    out = {}
+    for name, times in (("cox_continuous", t), ("cox_tied", tied)):
+        med, _ = _timed(lambda: cox_fit(times), repeats)
+        tracemalloc.start()
+        cox_fit(times)
+        peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
+        tracemalloc.stop()
+        out[name] = (med, peak)
+    lp = X @ cox.fit_efron(t, e, X)[0]
+    out["harrell_c"] = (_timed(lambda: concordance.harrell_c(t, e, lp), repeats)[0], None)
+    out["uno_c"] = (_timed(lambda: concordance.harrell_c(t, e, lp, timewt="n/G2"),
+                           repeats)[0], None)
+    if boot:
+        rng = np.random.default_rng(1)
+        n = t.size
+
+        def boot_c():
+            for _ in range(boot):
+                i = rng.integers(0, n, n)
+                concordance.harrell_c(t[i], e[i], lp[i])
+
+        def boot_cox():
+            for _ in range(boot):
+                i = rng.integers(0, n, n)
+                cox.fit_efron(t[i], e[i], X[i])
+
+        out["boot_c"] = (_timed(boot_c, 1)[0], None)
+        out["boot_cox"] = (_timed(boot_cox, 1)[0], None)
+    return out
+
+
+def r_kernels(d, repeats, boot):
+    """The same kernels in R; None when Rscript or the survival package is missing."""
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        return None
+    X = _design(d)
+    import pandas as pd
+
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(1, 7)])
+    frame.insert(0, "event", d["event"].to_numpy())
+    frame.insert(0, "time_tied", np.ceil(d["time"].to_numpy()))
+    frame.insert(0, "time", d["time"].to_numpy())
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "data.csv"
+        frame.to_csv(path, index=False, float_format="%.17g")
+        proc = subprocess.run([rscript, str(ROOT / "benchmarks" / "r_benchmark.R"), str(path),
+                               str(repeats), str(boot)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"R benchmark failed, skipped: {proc.stderr.strip()[-300:]}", file=sys.stderr)
+        return None
+    return {k: float(v) for k, v in (line.split("\t") for line in proc.stdout.splitlines())}
+
+
+STEP_LABELS = {
+    "cox_continuous": "Cox fit + SE, 6 coef, continuous times",
+    "cox_tied": "Cox fit + SE, 6 coef, whole-month ties",
+    "harrell_c": "Harrell's C + SE",
+    "uno_c": "Uno's C + SE",
+    "boot_c": "bootstrap loop: C (per {boot} resamples)",
+    "boot_cox": "bootstrap loop: Cox refit (per {boot} resamples)",
+}
+
+
+def against_r(sizes, repeats, boot):
+    rows = []
+    have_r = shutil.which("Rscript") is not None
+    if not have_r:
+        print("Rscript not found: the comparison with R is skipped "
+              "(apt-get install r-base-core r-cran-survival).")
+    for k, n in enumerate(sizes):
+        d = _cohort(n)
+        b = boot if k == 0 else 0
+        reps = repeats if n <= 100_000 else 1
+        py = python_kernels(d, reps, b)
+        r = r_kernels(d, reps, b) if have_r else None
+        for step, (sec, peak) in py.items():
+            r_sec = None if r is None else r.get(step)
+            rows.append((STEP_LABELS[step].format(boot=b), len(d), sec, r_sec, peak))
+    return rows
+
+
 def workflow_row():
     with tempfile.TemporaryDirectory() as tmp:
         for item in ("Snakefile", "workflow", "config", "data"):
@@ -99,6 +206,9 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=[319, 10_000, 100_000])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-workflow", action="store_true")
+    parser.add_argument("--boot", type=int, default=1000,
+                        help="bootstrap resamples timed at the smallest size (0: none)")
+    parser.add_argument("--no-r", action="store_true", help="skip the comparison with R")
     args = parser.parse_args(argv)
     rows = [] if args.no_workflow else [workflow_row()]
     for n in args.sizes:
@@ -107,6 +217,17 @@ def main(argv=None):
     print(f"{'step':<{width}}  {'n':>8}  {'seconds':>9}  repeats")
     for name, n, sec, reps in rows:
         print(f"{name:<{width}}  {n:>8}  {sec:>9.3f}  {reps}")
+    if not args.no_r:
+        comparison = against_r(args.sizes, args.repeats, args.boot)
+        width = max(len(r[0]) for r in comparison)
+        print()
+        print(f"{'kernel (same data in Python and R)':<{width}}  {'n':>8}  {'python s':>9}  "
+              f"{'R s':>9}  {'py/R':>6}  {'peak MiB':>8}")
+        for name, n, sec, r_sec, peak in comparison:
+            r_txt = "—" if r_sec is None else f"{r_sec:.4f}"
+            ratio = "—" if not r_sec else f"{sec / r_sec:.2f}"
+            peak_txt = "" if peak is None else f"{peak:.0f}"
+            print(f"{name:<{width}}  {n:>8}  {sec:>9.4f}  {r_txt:>9}  {ratio:>6}  {peak_txt:>8}")
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}")
 
 

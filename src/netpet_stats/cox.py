@@ -1,13 +1,15 @@
 """Cox proportional-hazards models as R ``survival::coxph(ties = "efron")``.
 
-Coefficients come from lifelines' ``CoxPHFitter`` (Efron's approximation for
-ties, optional strata), finished by Newton-Raphson steps on the exact Efron
-derivatives (:func:`newton_polish`) so that they agree with R to ~1e-10;
-model-based standard errors are the inverse information at that maximum.
-lifelines reports neither the score (log-rank) test of the model nor per-term
-tests for multi-level factors, so :func:`efron_derivatives` computes the Efron
-partial log-likelihood, score and information here; the same function gives the
-score test and the Newton steps.
+Coefficients maximise the Efron partial likelihood (optional strata) by
+Newton-Raphson with step halving, as R's ``coxph`` iterates (:func:`fit_efron`);
+model-based standard errors are the inverse information at the maximum.
+Written here rather than taken from lifelines' ``CoxPHFitter`` because
+lifelines stops on its own step-size rule with the score at ~1e-5 (coefficients
+~1e-7 from the maximum, visible in p-values), reports neither the score
+(log-rank) test nor per-term tests of multi-level factors, and is 9-16 times
+slower than R (benchmarks/); lifelines remains a cross-check in the tests.
+:class:`EfronData` sorts the data once and evaluates the log likelihood, score
+and information as vector operations over event rows, in memory linear in n.
 
 Proportional hazards are tested as R ``cox.zph`` (survival >= 3.0): the score
 test of a time-varying coefficient ``beta + theta g(t)`` per term and globally
@@ -22,10 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter
 from scipy import stats
 
-FIT_OPTIONS = {"precision": 1e-12, "max_steps": 500, "step_size": 0.95}
 COEF_METHOD = ("Cox PH, Efron ties (R coxph ties='efron'); model-based SE from the inverse "
                "information; Wald CI and p")
 
@@ -94,80 +94,119 @@ def design_matrix(data: pd.DataFrame, covariates: list[str], cov_config: dict
 # --------------------------------------------------------------------------------------
 
 
-def efron_contributions(time, event, X, beta, strata=None):
-    """Efron terms of each distinct event time (within strata).
+class EfronData:
+    """Data of a Cox model sorted once for repeated Efron evaluations.
 
-    For an event time with ``d`` tied events, risk-set sums ``S0, S1, S2`` and
-    tied-event sums ``D0, D1, D2`` (weights ``exp(x'beta)``), Efron's
-    approximation uses, for ``l = 0 .. d-1``, ``den_l = S0 - (l/d) D0`` and the
-    mean ``m_l = (S1 - (l/d) D1) / den_l``.
+    Within each stratum the rows are sorted by time, latest first (events
+    before censorings at a tied time), so that the risk set of an event time
+    is a prefix of the rows and its tied events are consecutive. Newton-Raphson
+    evaluates the likelihood at several ``beta`` on the same data: sorting once
+    is the point of this class.
+    """
+
+    def __init__(self, time, event, X, strata=None):
+        time = np.asarray(time, float)
+        event = np.asarray(event, float)
+        X = np.asarray(X, float).reshape(time.size, -1)
+        self.p = X.shape[1]
+        labels = np.zeros(time.size, int) if strata is None else np.asarray(strata, object)
+        self.strata = []
+        for s in pd.unique(labels):
+            idx = np.flatnonzero(labels == s)
+            t, e = time[idx], event[idx]
+            order = np.lexsort((-e, -t))  # time descending, events first within a time
+            t, e, x = t[order], e[order], X[idx][order]
+            dead = e == 1
+            td = t[dead]
+            if td.size == 0:
+                continue
+            starts = np.flatnonzero(np.r_[True, td[1:] != td[:-1]])  # first event of each time
+            etimes = td[starts]
+            last = np.searchsorted(-t, -etimes, side="right") - 1  # end of each risk set
+            d = np.diff(np.r_[starts, td.size])
+            group = np.repeat(np.arange(starts.size), d)
+            frac = (np.arange(td.size) - starts[group]) / d[group]  # l / d of Efron step l
+            self.strata.append({"label": s, "x": x, "dead": dead, "xd": x[dead], "last": last,
+                                "starts": starts, "group": group, "frac": frac,
+                                "etimes": etimes})
+
+    def evaluate(self, beta, per_time: bool = False) -> dict:
+        """Efron log partial likelihood, score and information at ``beta``.
+
+        For an event time with ``d`` tied events, risk-set sums ``S0, S1, S2``
+        and tied-event sums ``D0, D1, D2`` (weights ``exp(x'beta)``), Efron's
+        approximation uses, for ``l = 0 .. d-1``, ``den_l = S0 - (l/d) D0`` and
+        the mean ``m_l = (S1 - (l/d) D1) / den_l``: the score adds
+        ``sum x_ties - sum_l m_l`` and the information
+        ``sum_l [(S2 - (l/d) D2)/den_l - m_l m_l']`` (Therneau & Grambsch 2000,
+        ch. 3; R ``coxph(ties = "efron")``). Each ``(time, l)`` pair is one
+        event row, so every sum is a vector operation over rows; ``S2`` is
+        accumulated one entry (j, k) at a time, so memory grows as ``n p``,
+        not ``n p^2``.
+
+        Returns
+        -------
+        dict
+            ``loglik``, ``score`` (p,), ``info`` (p, p); with ``per_time``
+            also ``score_t`` (T, p) and ``info_t`` (T, p, p) per distinct event
+            time (latest first within each stratum), ``time`` and ``stratum``.
+        """
+        beta = np.asarray(beta, float)
+        p = self.p
+        loglik, score, info = 0.0, np.zeros(p), np.zeros((p, p))
+        score_t, info_t, times, labels = [], [], [], []
+        for st in self.strata:
+            x, dead, last, starts = st["x"], st["dead"], st["last"], st["starts"]
+            group, frac, xd = st["group"], st["frac"], st["xd"]
+            lp = x @ beta
+            shift = lp.max()
+            w = np.exp(lp - shift)
+            wd = w[dead]
+            den = np.cumsum(w)[last][group] - frac * np.add.reduceat(wd, starts)[group]
+            s1 = np.cumsum(w[:, None] * x, axis=0)[last]
+            d1 = np.add.reduceat(wd[:, None] * xd, starts, axis=0)
+            mean = (s1[group] - frac[:, None] * d1[group]) / den[:, None]
+            loglik += float(lp[dead].sum() - np.sum(np.log(den) + shift))
+            score += xd.sum(axis=0) - mean.sum(axis=0)
+            k = starts.size
+            it = np.zeros((k, p, p)) if per_time else None
+            for j in range(p):
+                for m in range(j + 1):
+                    s2 = np.cumsum(w * x[:, j] * x[:, m])[last]
+                    d2 = np.add.reduceat(wd * xd[:, j] * xd[:, m], starts)
+                    v = (s2[group] - frac * d2[group]) / den - mean[:, j] * mean[:, m]
+                    info[j, m] += v.sum()
+                    if per_time:
+                        it[:, j, m] = it[:, m, j] = np.add.reduceat(v, starts)
+            if per_time:
+                score_t.append(np.add.reduceat(xd - mean, starts, axis=0))
+                info_t.append(it)
+                times.append(st["etimes"])
+                labels.append(np.repeat(np.array([st["label"]], dtype=object), k))
+        info = np.tril(info) + np.tril(info, -1).T
+        out = {"loglik": loglik, "score": score, "info": info}
+        if per_time:
+            if score_t:
+                out.update(score_t=np.vstack(score_t), info_t=np.concatenate(info_t),
+                           time=np.concatenate(times), stratum=np.concatenate(labels))
+            else:
+                out.update(score_t=np.zeros((0, p)), info_t=np.zeros((0, p, p)),
+                           time=np.zeros(0), stratum=np.zeros(0, object))
+        return out
+
+
+def efron_contributions(time, event, X, beta, strata=None):
+    """Efron terms of each distinct event time (within strata); see :class:`EfronData`.
 
     Returns
     -------
     dict
-        ``loglik`` (total), ``score`` (T, p): ``sum x_ties - sum_l m_l``;
-        ``info`` (T, p, p): ``sum_l [(S2 - (l/d) D2)/den_l - m_l m_l']``;
-        ``time`` (T,) and ``stratum`` (T,) of each event time.
+        ``loglik`` (total), ``score`` (T, p), ``info`` (T, p, p), ``time`` (T,)
+        and ``stratum`` (T,) of each event time, latest first within a stratum.
     """
-    time = np.asarray(time, float)
-    event = np.asarray(event, float)
-    X = np.asarray(X, float).reshape(time.size, -1)
-    beta = np.asarray(beta, float)
-    p = X.shape[1]
-    strata = np.zeros(time.size, int) if strata is None else np.asarray(strata, object)
-    loglik = 0.0
-    scores, infos, times, labels = [], [], [], []
-    for s in pd.unique(strata):
-        m = strata == s
-        t, e, x = time[m], event[m], X[m]
-        order = np.argsort(-t, kind="mergesort")  # descending time
-        t, e, x = t[order], e[order], x[order]
-        lp = x @ beta
-        shift = lp.max()
-        w = np.exp(lp - shift)
-        # Risk-set sums at each position (all with time >= t): cumulative from the top.
-        s0 = np.cumsum(w)
-        s1 = np.cumsum(w[:, None] * x, axis=0)
-        s2 = np.cumsum(w[:, None, None] * x[:, :, None] * x[:, None, :], axis=0)
-        dead = e == 1
-        etimes = -np.unique(-t[dead])  # distinct event times, descending
-        k = etimes.size
-        if k == 0:
-            continue
-        # last position (descending order) with time >= each event time: all ties in
-        last = np.searchsorted(-t, -etimes, side="right") - 1
-        pos = k - 1 - np.searchsorted(etimes[::-1], t[dead])  # event -> its time's index
-        d = np.bincount(pos, minlength=k).astype(float)
-        wd, xd = w[dead], x[dead]
-        d0 = np.bincount(pos, weights=wd, minlength=k)
-        d1 = np.zeros((k, p))
-        np.add.at(d1, pos, wd[:, None] * xd)
-        d2 = np.zeros((k, p, p))
-        np.add.at(d2, pos, wd[:, None, None] * xd[:, :, None] * xd[:, None, :])
-        xsum = np.zeros((k, p))
-        np.add.at(xsum, pos, xd)
-        loglik += float(lp[dead].sum())
-        S0, S1, S2 = s0[last], s1[last], s2[last]
-        score = xsum.copy()
-        info = np.zeros((k, p, p))
-        for ell in range(int(d.max())):
-            act = d > ell
-            frac = np.where(act, ell / np.where(act, d, 1), 0.0)
-            den = S0 - frac * d0
-            mean = (S1 - frac[:, None] * d1) / den[:, None]
-            loglik -= float(np.sum(act * (np.log(den) + shift)))
-            score -= act[:, None] * mean
-            second = (S2 - frac[:, None, None] * d2) / den[:, None, None]
-            info += act[:, None, None] * (second - mean[:, :, None] * mean[:, None, :])
-        scores.append(score)
-        infos.append(info)
-        times.append(etimes)
-        labels.append(np.repeat(np.array([s], dtype=object), k))
-    if not scores:
-        return {"loglik": loglik, "score": np.zeros((0, p)), "info": np.zeros((0, p, p)),
-                "time": np.zeros(0), "stratum": np.zeros(0, object)}
-    return {"loglik": loglik, "score": np.vstack(scores), "info": np.concatenate(infos),
-            "time": np.concatenate(times), "stratum": np.concatenate(labels)}
+    c = EfronData(time, event, X, strata).evaluate(beta, per_time=True)
+    return {"loglik": c["loglik"], "score": c["score_t"], "info": c["info_t"],
+            "time": c["time"], "stratum": c["stratum"]}
 
 
 def efron_derivatives(time, event, X, beta, strata=None):
@@ -190,8 +229,8 @@ def efron_derivatives(time, event, X, beta, strata=None):
     score : ndarray (p,)
     information : ndarray (p, p)
     """
-    c = efron_contributions(time, event, X, beta, strata)
-    return c["loglik"], c["score"].sum(axis=0), c["info"].sum(axis=0)
+    c = EfronData(time, event, X, strata).evaluate(beta)
+    return c["loglik"], c["score"], c["info"]
 
 
 def score_residuals(time, event, X, beta, strata=None) -> np.ndarray:
@@ -356,39 +395,17 @@ class CoxResult:
     design: pd.DataFrame
     n: int
     events: int
-    fitter: CoxPHFitter
     frame: pd.DataFrame  # design, time, event (and stratum) as fitted
     stratum: np.ndarray | None
     information: np.ndarray  # Efron information at beta
 
 
-def newton_polish(time, event, X, beta, strata=None, tol: float = 1e-10, max_iter: int = 25):
-    """Finish a Cox fit with Newton-Raphson steps on the exact Efron derivatives.
-
-    lifelines' ``CoxPHFitter`` stops on its own step-size rule, which can leave
-    the score at ~1e-5 and the coefficients ~1e-7 from the maximum, visible in
-    p-values at the 1e-8 level. Starting from its estimate, full Newton steps
-    ``beta += I^-1 U`` converge quadratically to the maximum (R ``coxph`` stops
-    when the relative change in log-likelihood is below ``eps``; we stop when
-    the largest step is below ``tol``).
-
-    Returns
-    -------
-    beta, loglik, information
-    """
-    beta = np.asarray(beta, float).copy()
-    for _ in range(max_iter):
-        ll, u, info = efron_derivatives(time, event, X, beta, strata)
-        step = np.linalg.solve(info, u)
-        beta = beta + step
-        if np.max(np.abs(step)) < tol:
-            break
-    ll, _, info = efron_derivatives(time, event, X, beta, strata)
-    return beta, ll, info
-
-
 class CoxFitError(ValueError):
     """A Cox model that cannot be fitted (singular information or no convergence)."""
+
+
+class CoxConvergenceWarning(UserWarning):
+    """The log likelihood converged while a coefficient kept growing (infinite estimate)."""
 
 
 def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_iter: int = 30):
@@ -396,11 +413,10 @@ def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_ite
 
     The iteration of R ``coxph`` (``coxph.control``): start at ``beta = 0``,
     take full Newton steps ``I^-1 U`` and halve a step whenever the log
-    likelihood falls (R stops on the relative change in log likelihood; we
-    stop when the largest step is below ``tol``, which with quadratic
-    convergence leaves the coefficients ~1e-15 from the maximum).
-    Used where the model is refitted many times (bootstrap, cross-validation):
-    it needs no data frame and no optimiser set-up.
+    likelihood falls. R stops on the relative change in log likelihood; we stop
+    when the largest step is below ``tol``, which with quadratic convergence
+    leaves the coefficients ~1e-15 from the maximum. The data are sorted once
+    (:class:`EfronData`) for all iterations.
 
     Returns
     -------
@@ -410,11 +426,26 @@ def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_ite
     ------
     CoxFitError
         If the information matrix is singular (e.g. a factor level absent from
-        a resample) or the iteration does not converge (infinite coefficient).
+        a resample) or the iteration does not converge.
+
+    Warns
+    -----
+    CoxConvergenceWarning
+        When the log likelihood stops changing (relative change < 1e-12) while
+        a step is still above 1e-3: a coefficient tends to infinity (monotone
+        likelihood, e.g. a level with no events). As R, which stops on the log
+        likelihood and warns "coefficient may be infinite", the last iterate is
+        returned.
     """
     X = np.asarray(X, float).reshape(np.asarray(time).size, -1)
     beta = np.zeros(X.shape[1]) if beta is None else np.asarray(beta, float).copy()
-    ll, u, info = efron_derivatives(time, event, X, beta, strata)
+    data = EfronData(time, event, X, strata)
+
+    def derivatives(b):
+        c = data.evaluate(b)
+        return c["loglik"], c["score"], c["info"]
+
+    ll, u, info = derivatives(beta)
     for _ in range(max_iter):
         try:
             step = np.linalg.solve(info, u)
@@ -422,7 +453,7 @@ def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_ite
             raise CoxFitError("singular information matrix") from exc
         halvings = 0
         while True:
-            ll_new, u_new, info_new = efron_derivatives(time, event, X, beta + step, strata)
+            ll_new, u_new, info_new = derivatives(beta + step)
             if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * abs(ll):
                 break
             step, halvings = step / 2, halvings + 1
@@ -430,21 +461,18 @@ def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_ite
                 raise CoxFitError("step halving failed")
         beta = beta + step
         converged = np.max(np.abs(step)) < tol
+        flat = abs(ll_new - ll) <= 1e-12 * abs(ll_new)
         ll, u, info = ll_new, u_new, info_new
+        if flat and np.max(np.abs(step)) > 1e-3:
+            big = np.flatnonzero(np.abs(step) > 1e-3)
+            warnings.warn(f"log likelihood converged before design column(s) {big.tolist()}; "
+                          "coefficient may be infinite", CoxConvergenceWarning, stacklevel=2)
+            return beta, ll, info
         if converged:
             if np.linalg.cond(info) > 1e12:
                 raise CoxFitError("information matrix is numerically singular")
             return beta, ll, info
     raise CoxFitError(f"no convergence in {max_iter} iterations (a coefficient may be infinite)")
-
-
-def _fit_lifelines(frame: pd.DataFrame, strata: list[str]) -> CoxPHFitter:
-    cph = CoxPHFitter(penalizer=0.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cph.fit(frame, duration_col="__time", event_col="__event",
-                strata=strata or None, fit_options=FIT_OPTIONS)
-    return cph
 
 
 def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[str],
@@ -469,9 +497,8 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     if strata:
         stratum = used[strata].astype(str).agg("|".join, axis=1).to_numpy()
         frame["__stratum"] = stratum
-    cph = _fit_lifelines(frame, ["__stratum"] if strata else [])
     t, ev = frame["__time"].to_numpy(), frame["__event"].to_numpy()
-    beta, ll, info = newton_polish(t, ev, X.to_numpy(), cph.params_[X.columns].to_numpy(), stratum)
+    beta, ll, info = fit_efron(t, ev, X.to_numpy(), stratum)
     cov = np.linalg.inv(info)
     se = np.sqrt(np.diag(cov))
     z = stats.norm.ppf(1 - (1 - conf_level) / 2)
@@ -507,9 +534,7 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     if len(terms) > 1:
         for term in terms:
             keep = [c for c in X.columns if c not in term.columns]
-            red = frame[keep + ["__time", "__event"] + (["__stratum"] if strata else [])]
-            start = _fit_lifelines(red, ["__stratum"] if strata else []).params_[keep].to_numpy()
-            ll_red = newton_polish(t, ev, red[keep].to_numpy(), start, stratum)[1]
+            ll_red = fit_efron(t, ev, frame[keep].to_numpy(), stratum)[1]
             chi = 2 * (ll - ll_red)
             tests.append({"test": "likelihood ratio", "term": term.name, "chisq": chi,
                           "df": len(term.columns), "p": stats.chi2.sf(chi, len(term.columns)),
@@ -525,7 +550,7 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     tests_df = pd.DataFrame(tests)
     tests_df["loglik"] = ll
     tests_df["loglik_null"] = ll0
-    result = CoxResult(coefs, tests_df, terms, beta, X, n, events, cph, frame, stratum, info)
+    result = CoxResult(coefs, tests_df, terms, beta, X, n, events, frame, stratum, info)
     if cluster:
         rse = np.sqrt(np.diag(robust_variance(result, used[cluster].to_numpy())))
         order = [list(X.columns).index(c) for t in terms for c in t.columns]

@@ -18,8 +18,7 @@ from . import cox, kaplan_meier
 def _fit_one(time, event, x):
     """One-covariate Cox fit (Efron ties) by Newton-Raphson from 0: beta, variance."""
     X = np.asarray(x, float).reshape(-1, 1)
-    beta, _, info = cox.newton_polish(np.asarray(time, float), np.asarray(event, float), X,
-                                      np.zeros(1))
+    beta, _, info = cox.fit_efron(np.asarray(time, float), np.asarray(event, float), X)
     return float(beta[0]), float(1.0 / info[0, 0])
 
 
@@ -256,7 +255,7 @@ def smoothed_calibration(time, event, predicted_survival, horizon: float, knots:
     quantiles = {3: (0.10, 0.50, 0.90), 4: (0.05, 0.35, 0.65, 0.95),
                  5: (0.05, 0.275, 0.50, 0.725, 0.95)}[knots]
     X = _rcs_basis(cll, np.quantile(cll, quantiles))
-    beta, _, _ = cox.newton_polish(time, event, X, np.zeros(X.shape[1]))
+    beta, _, _ = cox.fit_efron(time, event, X)
     r = np.exp(X @ beta)
     _, (cumhaz,) = cox.efron_cumhaz(time, event, r, [horizon])
     observed = 1 - np.exp(-cumhaz * r)

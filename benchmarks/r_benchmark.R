@@ -1,0 +1,42 @@
+# R side of benchmarks/run_benchmarks.py: the same steps on the same data, timed in R.
+#
+#     Rscript benchmarks/r_benchmark.R <data.csv> <repeats> <boot>
+#
+# <data.csv> has time, time_tied, event and the six design columns x1..x6 written
+# by run_benchmarks.py. Prints one line per step: step<TAB>median seconds.
+suppressPackageStartupMessages(library(survival))
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1])
+repeats <- as.integer(args[2])
+boot <- as.integer(args[3])
+X <- as.matrix(d[, paste0("x", 1:6)])
+
+# Median over `reps` of the time per evaluation; fast expressions are evaluated k
+# times per measurement (k grown until a measurement takes >= 0.2 s), because
+# R's clock resolves 1 ms.
+timed <- function(name, expr, reps = repeats) {
+  e <- substitute(expr)
+  env <- parent.frame()
+  run <- function(k) system.time(for (j in seq_len(k)) eval(e, env))[["elapsed"]]
+  k <- 1
+  while (k < 1e5 && run(k) < 0.2) k <- k * 10
+  times <- replicate(reps, run(k) / k)
+  cat(name, "\t", format(median(times), digits = 6), "\n", sep = "")
+}
+timed("cox_continuous", { fit <- coxph(Surv(d$time, d$event) ~ X, ties = "efron"); sqrt(diag(vcov(fit))) })
+timed("cox_tied", { fit <- coxph(Surv(d$time_tied, d$event) ~ X, ties = "efron"); sqrt(diag(vcov(fit))) })
+lp <- drop(X %*% coef(coxph(Surv(d$time, d$event) ~ X)))
+timed("harrell_c", concordance(Surv(d$time, d$event) ~ lp, reverse = TRUE))
+timed("uno_c", concordance(Surv(d$time, d$event) ~ lp, reverse = TRUE, timewt = "n/G2"))
+if (boot > 0) {
+  set.seed(1)
+  n <- nrow(d)
+  timed("boot_c", for (b in seq_len(boot)) {
+    i <- sample.int(n, n, replace = TRUE)
+    concordance(Surv(d$time[i], d$event[i]) ~ lp[i], reverse = TRUE)
+  }, reps = 1)
+  timed("boot_cox", for (b in seq_len(boot)) {
+    i <- sample.int(n, n, replace = TRUE)
+    coxph(Surv(d$time[i], d$event[i]) ~ X[i, ], ties = "efron")
+  }, reps = 1)
+}
