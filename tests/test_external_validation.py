@@ -216,6 +216,16 @@ def test_centre_performance_per_centre_values(model, split):
     row = table[(table["centre"] == "y") & (table["measure"] == "Harrell's C")].iloc[0]
     assert row["estimate"] == pytest.approx(harrell_c(val["time"][m], val["event"][m], lp[m],
                                                       ymax=365)["c"])
+    for measure, fn in (("Royston's D", lambda: validation.royston_d(
+            val["time"][m], val["event"][m], lp[m])["D"]),
+                        ("Brier score", lambda: validation.brier_score(
+            val["time"][m], val["event"][m], pred[m], 365)["brier"])):
+        row = table[(table["centre"] == "y") & (table["measure"] == measure)].iloc[0]
+        assert row["estimate"] == pytest.approx(fn())
     pooled = table[table["centre"].str.startswith("pooled")]
-    assert len(pooled) == 3 and (pooled["k"] == 3).all()
-    assert (pooled["n"] == len(val)).all()
+    # pooled where an analytic SE exists; AUC, Brier and IPA per centre only
+    assert set(pooled["measure"]) == {"Harrell's C", "Uno's C", "Royston's D",
+                                      "calibration slope", "O/E"}
+    assert (pooled["k"] == 3).all() and (pooled["n"] == len(val)).all()
+    assert set(table["measure"]) - set(pooled["measure"]) == {"time-dependent AUC", "Brier score",
+                                                              "IPA"}

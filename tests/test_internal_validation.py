@@ -94,7 +94,8 @@ def test_iecv_table_per_centre_matches_r(synthetic, tmp_path):
                                                                            rel=1e-5)
         assert rows.loc["calibration slope", "estimate"] == pytest.approx(ref["slope"], rel=1e-6)
     pooled = table[table["centre"] == "pooled (random effects)"]
-    assert set(pooled["measure"]) == {"Harrell's C", "calibration slope", "O/E"}
+    assert set(pooled["measure"]) == {"Harrell's C", "Uno's C", "Royston's D", "calibration slope",
+                                      "O/E"}
     assert (pooled["k"] == 3).all()
 
 

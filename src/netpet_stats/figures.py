@@ -232,10 +232,15 @@ def calibration_figure(groups: pd.DataFrame, smooth: dict, title: str, time_unit
 def centre_forest_figure(table: pd.DataFrame, title: str) -> plt.Figure:
     """Per-centre estimates and the random-effects pooled estimate, one panel per measure."""
     measures = list(dict.fromkeys(table["measure"]))
-    fig, axes = plt.subplots(1, len(measures), figsize=(4.0 * len(measures), 0.5 * (
-        table["centre"].nunique()) + 1.8), squeeze=False)
-    reference = {"Harrell's C": 0.5, "calibration slope": 1.0, "O/E": 1.0}
-    for ax, measure in zip(axes[0], measures):
+    ncol = min(4, len(measures))
+    nrow = -(-len(measures) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, nrow * (0.45 * (
+        table["centre"].nunique()) + 1.6)), squeeze=False)
+    for ax in axes.ravel()[len(measures):]:
+        ax.axis("off")
+    reference = {"Harrell's C": 0.5, "Uno's C": 0.5, "Royston's D": 0.0, "calibration slope": 1.0,
+                 "O/E": 1.0, "time-dependent AUC": 0.5, "IPA": 0.0}
+    for ax, measure in zip(axes.ravel(), measures):
         sub = table[table["measure"] == measure].reset_index(drop=True)
         y = np.arange(len(sub))[::-1]
         pooled = sub["centre"].astype(str).str.startswith("pooled")
@@ -248,7 +253,8 @@ def centre_forest_figure(table: pd.DataFrame, title: str) -> plt.Figure:
             ax.hlines(y[pooled][0] - 0.25, p["pi_lower"], p["pi_upper"], color="#b2182b", lw=1,
                       ls=":", label="95% prediction interval")
             ax.legend(fontsize=7, frameon=False, loc="lower right")
-        ax.axvline(reference.get(measure, 1.0), color="#999999", ls="--", lw=1)
+        if measure in reference:
+            ax.axvline(reference[measure], color="#999999", ls="--", lw=1)
         ax.set_yticks(y)
         ax.set_yticklabels(sub["centre"].astype(str), fontsize=8)
         ax.set_title(measure, loc="left", fontsize=10)

@@ -303,42 +303,59 @@ def random_effects(estimates, ses, conf_level: float = 0.95) -> dict:
 
 
 def centre_performance(time, event, lp, predicted_survival, centre, horizon: float) -> pd.DataFrame:
-    """Harrell's C, calibration slope and O/E at ``horizon`` in each centre, and pooled.
+    """Every performance measure in each centre, and pooled where it has a standard error.
 
-    Pooled by :func:`random_effects` on the scales recommended by Debray et al.
-    (BMJ 2017): C on the logit scale, O/E on the log scale, the slope as is;
-    the pooled rows are transformed back.
+    Per centre: Harrell's and Uno's C (pairs with the earlier event by
+    ``horizon``), Royston's D, calibration slope, O/E, time-dependent AUC,
+    Brier score and IPA at ``horizon``. Pooled by :func:`random_effects` on the
+    scales recommended by Debray et al. (BMJ 2017): C on the logit scale, O/E on
+    the log scale, slope and D as they are; the pooled rows are transformed
+    back. AUC, Brier and IPA have no analytic standard error here (their
+    intervals elsewhere are bootstrap), so they are reported per centre and not
+    pooled.
     """
     from .concordance import harrell_c
 
     time, event = np.asarray(time, float), np.asarray(event, float)
     lp, s = np.asarray(lp, float), np.asarray(predicted_survival, float)
     centre = np.asarray(centre, dtype=object)
+    z = stats.norm.ppf(0.975)
     rows = []
     for c in sorted(pd.unique(centre), key=str):
         m = centre == c
-        conc = harrell_c(time[m], event[m], lp[m], ymax=horizon)
-        slope = calibration_slope(time[m], event[m], lp[m])
-        oe = observed_expected(time[m], event[m], s[m], horizon)
-        rows += [
-            {"centre": c, "measure": "Harrell's C", "estimate": conc["c"], "lower": conc["lower"],
-             "upper": conc["upper"], "scale_estimate": np.log(conc["c"] / (1 - conc["c"])),
-             "scale_se": conc["se"] / (conc["c"] * (1 - conc["c"]))},
-            {"centre": c, "measure": "calibration slope", "estimate": slope["slope"],
-             "lower": slope["lower"], "upper": slope["upper"], "scale_estimate": slope["slope"],
-             "scale_se": slope["se"]},
-            {"centre": c, "measure": "O/E", "estimate": oe["o_e"], "lower": oe["lower"],
-             "upper": oe["upper"], "scale_estimate": np.log(oe["o_e"]),
-             "scale_se": oe["se_log"]},
-        ]
-        n, ev = int(m.sum()), int(event[m].sum())
-        for r in rows[-3:]:
-            r.update(n=n, events=ev)
+        t, e = time[m], event[m]
+        out = []
+        for name, timewt in (("Harrell's C", "n"), ("Uno's C", "n/G2")):
+            conc = harrell_c(t, e, lp[m], ymax=horizon, timewt=timewt)
+            out.append({"measure": name, "estimate": conc["c"], "lower": conc["lower"],
+                        "upper": conc["upper"], "scale_estimate": np.log(conc["c"] / (1 - conc["c"])),
+                        "scale_se": conc["se"] / (conc["c"] * (1 - conc["c"]))})
+        roy = royston_d(t, e, lp[m])
+        out.append({"measure": "Royston's D", "estimate": roy["D"],
+                    "lower": roy["D"] - z * roy["se_D"], "upper": roy["D"] + z * roy["se_D"],
+                    "scale_estimate": roy["D"], "scale_se": roy["se_D"]})
+        slope = calibration_slope(t, e, lp[m])
+        out.append({"measure": "calibration slope", "estimate": slope["slope"],
+                    "lower": slope["lower"], "upper": slope["upper"],
+                    "scale_estimate": slope["slope"], "scale_se": slope["se"]})
+        oe = observed_expected(t, e, s[m], horizon)
+        out.append({"measure": "O/E", "estimate": oe["o_e"], "lower": oe["lower"],
+                    "upper": oe["upper"], "scale_estimate": np.log(oe["o_e"]),
+                    "scale_se": oe["se_log"]})
+        out.append({"measure": "time-dependent AUC",
+                    "estimate": time_dependent_auc(t, e, 1 - s[m], horizon)})
+        bs = brier_score(t, e, s[m], horizon)
+        out.append({"measure": "Brier score", "estimate": bs["brier"]})
+        out.append({"measure": "IPA", "estimate": bs["ipa"]})
+        n, ev = int(m.sum()), int(e.sum())
+        rows += [{"centre": c, **r, "n": n, "events": ev} for r in out]
     frame = pd.DataFrame(rows)
-    back = {"Harrell's C": lambda x: 1 / (1 + np.exp(-x)), "calibration slope": lambda x: x,
-            "O/E": np.exp}
+    back = {"Harrell's C": lambda x: 1 / (1 + np.exp(-x)), "Uno's C": lambda x: 1 / (1 + np.exp(-x)),
+            "Royston's D": lambda x: x, "calibration slope": lambda x: x, "O/E": np.exp}
     pooled = []
     for measure, sub in frame.groupby("measure", sort=False):
+        if measure not in back:
+            continue
         re = random_effects(sub["scale_estimate"], sub["scale_se"])
         f = back[measure]
         pooled.append({"centre": "pooled (random effects)", "measure": measure,
