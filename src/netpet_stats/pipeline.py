@@ -533,6 +533,7 @@ def run_external_validation(config: dict, data: pd.DataFrame, model_path: str, o
     label = config["endpoints"][endpoint]["label"]
     unit = config["endpoints"][endpoint].get("time_unit", "months")
     dpi = int(config["figures"]["dpi"])
+    predicted = {h: frozen_model.predict_survival(model, d, h).to_numpy() for h in horizons}
 
     # discrimination
     rows = []
@@ -543,7 +544,7 @@ def run_external_validation(config: dict, data: pd.DataFrame, model_path: str, o
                      "upper": c["upper"], "method": concordance.METHODS[timewt] + f"; pairs with "
                      f"the earlier event at or before {tau:g}"})
     for h in horizons:
-        risk = 1 - frozen_model.predict_survival(model, d, h).to_numpy()
+        risk = 1 - predicted[h]
         auc = validation.time_dependent_auc(t, e, risk, h)
         lo, hi = validation.bootstrap_ci(
             lambda i: validation.time_dependent_auc(t[i], e[i], risk[i], h), len(t), n_boot, seed)
@@ -572,7 +573,7 @@ def run_external_validation(config: dict, data: pd.DataFrame, model_path: str, o
     slope = validation.calibration_slope(t, e, lp)
     cal_rows, group_rows, smooth = [], [], {}
     for h in horizons:
-        pred = frozen_model.predict_survival(model, d, h).to_numpy()
+        pred = predicted[h]
         oe = validation.observed_expected(t, e, pred, h)
         bs = validation.brier_score(t, e, pred, h)
         sm = validation.smoothed_calibration(t, e, pred, h)
@@ -607,8 +608,7 @@ def run_external_validation(config: dict, data: pd.DataFrame, model_path: str, o
 
     # heterogeneity across centres, at the last horizon
     if "centre" in d.columns and d["centre"].nunique() >= 1:
-        pred_tau = frozen_model.predict_survival(model, d, tau).to_numpy()
-        centres = validation.centre_performance(t, e, lp, pred_tau, d["centre"].to_numpy(), tau)
+        centres = validation.centre_performance(t, e, lp, predicted[tau], d["centre"].to_numpy(), tau)
         note = (f"At {tau:g}: Harrell's C (pairs with the earlier event by then), calibration "
                 "slope and O/E per centre; DerSimonian-Laird random-effects pooling (tau^2 "
                 "truncated at 0) on the logit (C), identity (slope) and log (O/E) scales, with "
