@@ -28,7 +28,12 @@ include: "workflow/rules/table1.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/internal_validation.smk"
 include: "workflow/rules/validation.smk"
+include: "workflow/rules/sample_size.smk"
 include: "workflow/rules/report.smk"
+
+
+localrules:
+    all,
 
 
 rule all:

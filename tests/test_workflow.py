@@ -300,6 +300,16 @@ def test_develop_then_validate_with_two_configs(tmp_path):
     assert (work / "results" / "figures" / "validation_iecv.png").is_file()
     html = (work / "results" / "report.html").read_text()
     assert "validation_optimism" in html and "validation_iecv" in html
+    # the sample-size simulation: one job per grid cell, gathered into one table
+    cfg = yaml.safe_load((work / "config" / "config.yaml").read_text())["sample_size"]
+    cells = sorted((work / "intermediate" / "sample_size").glob("n*_events*.csv"))
+    assert len(cells) == len(cfg["sizes"]) * len(cfg["event_fractions"])
+    precision = pd.read_csv(work / "results" / "sample_size" / "precision.csv")
+    assert len(precision) == 3 * len(cells) and (precision["n_sim"] == cfg["n_sim"]).all()
+    # the model generated the data: slope near 1 at the largest size
+    big = precision[(precision["n"] == max(cfg["sizes"])) & (precision["measure"] == "slope")]
+    assert ((big["estimate_mean"] - 1).abs() < 4 * big["estimate_sd"] / big["n_used"] ** 0.5).all()
+    assert "sample_size" in html and (work / "results" / "figures" / "sample_size.png").is_file()
     added = {role: (work / "results" / "model" / f"added_value_{role}.yaml").read_bytes()
              for role in ("base", "extended")}
     assert yaml.safe_load(added["base"])["name"] == "grade_ki67"

@@ -300,3 +300,36 @@ def empty_figure(message: str) -> plt.Figure:
     ax.axis("off")
     ax.text(0.0, 0.5, message, fontsize=10, va="center")
     return fig
+
+
+def sample_size_figure(summary: pd.DataFrame, title: str) -> plt.Figure:
+    """Mean 95% CI width against validation sample size, one panel per measure.
+
+    One line per event fraction; the dashed line is the target width (Riley et
+    al., Stat Med 2022). Cells whose event fraction the model cannot reach are
+    left out (the table says so).
+    """
+    from .sample_size import MEASURE_LABELS, MEASURES
+
+    ok = summary[~summary["status"].astype(str).str.startswith("infeasible")]
+    fig, axes = plt.subplots(1, len(MEASURES), figsize=(3.6 * len(MEASURES), 3.6), squeeze=False)
+    for ax, measure in zip(axes.ravel(), MEASURES):
+        sub = ok[ok["measure"] == measure]
+        for k, (fraction, line) in enumerate(sub.groupby("event_fraction", sort=True)):
+            line = line.sort_values("n")
+            ax.plot(line["n"], line["width_mean"], "o-", color=PALETTE[k % len(PALETTE)], ms=4,
+                    lw=1.4, label=f"{fraction:g} of patients with an event")
+        target = summary.loc[summary["measure"] == measure, "target_width"]
+        if len(target):
+            ax.axhline(float(target.iloc[0]), color="#999999", ls="--", lw=1, label="target width")
+        ax.set_xscale("log")
+        ax.set_xlabel("Validation cohort size (patients)")
+        ax.set_ylabel("Mean 95% CI width")
+        ax.set_title(MEASURE_LABELS[measure], loc="left", fontsize=10)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes.ravel()[0].legend(fontsize=7, frameon=False)
+    fig.suptitle(f"{title}: precision of an external validation by its size (simulation)", x=0.01,
+                 ha="left", fontsize=11)
+    fig.tight_layout()
+    return fig

@@ -654,3 +654,57 @@ def _risk_group_curves(model: dict, d: pd.DataFrame, t, e, lp) -> pd.DataFrame:
         cuts = list(np.quantile(lp, [0.16, 0.5, 0.84]))
     times, pred = frozen_model.predict_curves(model, d)
     return validation.risk_group_curves(t, e, lp, pred, times, cuts)
+
+
+def _sample_size_scenario(config: dict, model_path: str):
+    from . import frozen_model, sample_size
+
+    scfg = config["sample_size"]
+    model = frozen_model.load(model_path)
+    return model, sample_size.scenario_from_model(model, scfg.get("horizon"), scfg.get("lp_sd"))
+
+
+def run_sample_size_cell(config: dict, model_path: str, n: int, fraction: float,
+                         out_csv: str) -> None:
+    """Simulated validation cohorts of one grid cell (one Snakemake job per cell).
+
+    Writes one row per simulated cohort (simulated data only, no patient).
+    """
+    from . import sample_size
+
+    scfg = config["sample_size"]
+    _, scenario = _sample_size_scenario(config, model_path)
+    frame = sample_size.simulate_cell(scenario, int(n), float(fraction), int(scfg["n_sim"]),
+                                      int(scfg["seed"]), float(scfg.get("conf_level", 0.95)),
+                                      progress=True)
+    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out_csv, index=False, float_format="%.10g", lineterminator="\n")
+
+
+def run_sample_size(config: dict, model_path: str, cell_csvs: list[str], out: dict,
+                    figures_out: list[str]) -> None:
+    """Gather the grid cells: precision table, minimum sizes and the figure."""
+    from . import figures, sample_size
+
+    scfg = config["sample_size"]
+    model, scenario = _sample_size_scenario(config, model_path)
+    cells = pd.concat([pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in cell_csvs],
+                      ignore_index=True)
+    summary = sample_size.summarise(cells, scfg["targets"])
+    unit = model.get("time_unit", "months")
+    assumptions = (f"Model '{model.get('name')}' ({model.get('endpoint')}); linear predictor "
+                   f"Normal({scenario.lp_mean:.4g}, {scenario.lp_sd:.4g}); follow-up "
+                   f"{scenario.follow_up:g} {unit}; horizon {scenario.horizon:g} {unit}; "
+                   f"{int(scfg['n_sim'])} cohorts per cell, seed {int(scfg['seed'])} (numpy "
+                   "PCG64, one stream per cell). Slope here is the Cox calibration slope on the "
+                   "linear predictor, not Riley et al.'s pseudo-observation slope.")
+    label = config["endpoints"].get(model.get("endpoint"), {}).get("label", model.get("endpoint"))
+    write_table(summary, out["precision"],
+                f"{label}: precision of an external validation by its size (simulation)",
+                f"{sample_size.METHOD}. {assumptions}")
+    write_table(sample_size.minimum_sizes(summary), out["minimum"],
+                f"{label}: minimum external validation size within the grid",
+                f"{sample_size.METHOD}. {assumptions} 'all': every target at once; "
+                "collins_*: whether the mean number of events at that size reaches 100 / 200.")
+    figures.save(figures.sample_size_figure(summary, label), figures_out,
+                 int(config["figures"]["dpi"]))

@@ -348,6 +348,26 @@ def _internal_validation(results) -> dict:
     return out
 
 
+def _sample_size(results) -> dict:
+    """Minimum external-validation size by simulation (Riley et al. 2022), if run."""
+    if not (results / "sample_size" / "minimum_n.csv").exists():
+        return {}
+    from .sample_size import MEASURE_LABELS, METHOD
+
+    mn = _read(results, "sample_size/minimum_n.csv")
+    table = pd.DataFrame({
+        "Event fraction": mn["event_fraction"].map(lambda f: f"{f:g}"),
+        "Criterion": mn["criterion"].map(lambda c: MEASURE_LABELS.get(c, "every target")),
+        "Target CI width": mn["target_width"].map(lambda w: "" if pd.isna(w) else f"{w:g}"),
+        "Minimum n": mn["minimum_n"].map(lambda n: "" if pd.isna(n) else f"{int(n)}"),
+        "Events (mean)": mn["events_mean"].map(lambda e: "" if pd.isna(e) else f"{e:.0f}"),
+        "Note": mn["note"].fillna("")})
+    return {"sample_size": gt_table(table, "sample_size",
+                                    "Smallest validation cohort in the grid reaching the target "
+                                    "95% CI widths", METHOD + "."),
+            "sample_size_figure": _img(results / "figures" / "sample_size.png")}
+
+
 def _centre_rows(cen: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"Centre": cen["centre"], "Measure": cen["measure"],
                          "Estimate (95% CI)": [_ci(r.estimate, r.lower, r.upper, 3)
@@ -362,7 +382,7 @@ def _centre_rows(cen: pd.DataFrame) -> pd.DataFrame:
 
 def _validation_section(config, results) -> dict | None:
     path = results / "validation" / "discrimination.csv"
-    internal = _internal_validation(results)
+    internal = {**_internal_validation(results), **_sample_size(results)}
     if not path.exists():
         mode = (config.get("validation") or {}).get("mode", "none")
         text = ("This run developed and froze the model (results/model/frozen_model.yaml) and "
@@ -412,7 +432,8 @@ def _validation_section(config, results) -> dict | None:
             "centre_figure": _img(results / "figures" / "validation_centres.png"),
             "added_value": added,
             "curves_figure": _img(results / "figures" / "validation_risk_group_curves.png"),
-            "figure": _img(results / "figures" / "calibration.png")}
+            "figure": _img(results / "figures" / "calibration.png"),
+            **_sample_size(results)}
 
 
 def methods_text(config) -> list[str]:

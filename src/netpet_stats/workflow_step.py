@@ -72,6 +72,15 @@ def _step(smk) -> None:
         data = pipeline.load_analysis(inp.analysis, cfg)
         pipeline.run_iecv(cfg, data, {"iecv": out.iecv}, list(out.figures))
         return
+    if step == "sample_size_cell":
+        pipeline.run_sample_size_cell(cfg, inp.model, int(smk.wildcards.n),
+                                      float(smk.wildcards.fraction), out.cells)
+        return
+    if step == "sample_size":
+        pipeline.run_sample_size(cfg, inp.model, list(inp.cells),
+                                 {"precision": out.precision, "minimum": out.minimum},
+                                 list(out.figures))
+        return
     if step == "flow_figure":
         pipeline.run_flow_figure(cfg, inp.flow, list(out))
         return

@@ -22,6 +22,9 @@ rule association:
     params:
         step="association",
         version=PACKAGE_VERSION,
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
     log:
         "logs/association.log",
     conda:

@@ -38,6 +38,9 @@ rule prepare_cohort:
     params:
         step="cohort",
         version=PACKAGE_VERSION,
+    resources:
+        mem_mb=job_mem_mb(800),
+        runtime=job_runtime(5),
     log:
         "logs/prepare_cohort.log",
     conda:

@@ -21,6 +21,8 @@ PACKAGE_VERSION = netpet_stats.__version__
 
 wildcard_constraints:
     endpoint="|".join(ENDPOINTS),
+    n="[0-9]+",
+    fraction="0(\\.[0-9]+)?|1",
 
 
 def cohort_inputs(wildcards):
@@ -64,12 +66,65 @@ def manifest_outputs():
     outputs += [t[:-4] + ".md" for t in outputs]
     for ep in ENDPOINTS:
         outputs += figure_paths(f"km_{ep}") + figure_paths(f"forest_{ep}")
-    outputs += figure_paths("patient_flow") + validation_outputs()
+    outputs += figure_paths("patient_flow") + validation_outputs() + sample_size_outputs()
     return outputs + ["results/report.html", "results/report.pdf"]
 
 
 VALIDATION_MODE = config.get("validation", {}).get("mode", "none")
 ADDED_VALUE = config.get("validation", {}).get("added_value")
+# The model a sample-size simulation plans for: the one develop mode freezes, or
+# the one validate mode applies.
+FROZEN_MODEL = (
+    "results/model/frozen_model.yaml"
+    if VALIDATION_MODE == "develop"
+    else config.get("validation", {}).get("model_file", "results/model/frozen_model.yaml")
+)
+SAMPLE_SIZE = VALIDATION_MODE in ("develop", "validate") and config.get(
+    "sample_size", {}
+).get("enabled", False)
+
+
+def job_mem_mb(base):
+    """Memory (MB) of a job: ``base`` plus 40 times its inputs, doubled per retry.
+
+    Pandas holds a parquet or CSV cohort in roughly 10-40 times its file size,
+    so registries of 10^5-10^6 patients ask a cluster for more.
+    """
+
+    def mem_mb(wildcards, input, attempt):
+        return int((base + 40 * input.size_mb) * 2 ** (attempt - 1))
+
+    return mem_mb
+
+
+def job_runtime(base):
+    """Wall time (minutes) of a job: ``base`` plus 1 per MB of input, doubled per retry."""
+
+    def runtime(wildcards, input, attempt):
+        return int((base + input.size_mb) * 2 ** (attempt - 1))
+
+    return runtime
+
+
+def sample_size_cells():
+    """One simulated-cohorts file per (size, event fraction) of the grid."""
+    scfg = config["sample_size"]
+    return [
+        f"intermediate/sample_size/n{int(n)}_events{float(f):g}.csv"
+        for n in scfg["sizes"]
+        for f in scfg["event_fractions"]
+    ]
+
+
+def sample_size_outputs():
+    if not SAMPLE_SIZE:
+        return []
+    return [
+        "results/sample_size/precision.csv",
+        "results/sample_size/precision.md",
+        "results/sample_size/minimum_n.csv",
+        "results/sample_size/minimum_n.md",
+    ] + figure_paths("sample_size")
 
 
 def added_value_files():
@@ -134,4 +189,6 @@ def all_outputs():
             f"results/{ep}/concordance.csv",
         ]
         targets += figure_paths(f"km_{ep}") + figure_paths(f"forest_{ep}")
-    return targets + figure_paths("patient_flow") + validation_outputs()
+    return (
+        targets + figure_paths("patient_flow") + validation_outputs() + sample_size_outputs()
+    )

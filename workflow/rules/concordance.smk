@@ -24,6 +24,9 @@ rule concordance:
     params:
         step="concordance",
         version=PACKAGE_VERSION,
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
     log:
         "logs/concordance_{endpoint}.log",
     conda:

@@ -32,6 +32,9 @@ rule cox:
     params:
         step="cox",
         version=PACKAGE_VERSION,
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
     log:
         "logs/cox_{endpoint}.log",
     conda:

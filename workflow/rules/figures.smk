@@ -18,6 +18,9 @@ rule km_figure:
     params:
         step="km_figure",
         version=PACKAGE_VERSION,
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
     log:
         "logs/km_figure_{endpoint}.log",
     conda:
@@ -40,6 +43,9 @@ rule forest_figure:
     params:
         step="forest_figure",
         version=PACKAGE_VERSION,
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
     log:
         "logs/forest_figure_{endpoint}.log",
     conda:
@@ -61,6 +67,9 @@ rule flow_figure:
     params:
         step="flow_figure",
         version=PACKAGE_VERSION,
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
     log:
         "logs/flow_figure.log",
     conda:

@@ -17,6 +17,9 @@ if VALIDATION_MODE == "develop":
         params:
             step="optimism",
             version=PACKAGE_VERSION,
+        resources:
+            mem_mb=job_mem_mb(800),
+            runtime=job_runtime(20),
         log:
             "logs/optimism_bootstrap.log",
         conda:
@@ -44,6 +47,9 @@ if VALIDATION_MODE == "develop":
         params:
             step="iecv",
             version=PACKAGE_VERSION,
+        resources:
+            mem_mb=job_mem_mb(800),
+            runtime=job_runtime(10),
         log:
             "logs/internal_external_cv.log",
         conda:

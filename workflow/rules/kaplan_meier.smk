@@ -36,6 +36,9 @@ rule kaplan_meier:
     params:
         step="kaplan_meier",
         version=PACKAGE_VERSION,
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
     log:
         "logs/kaplan_meier_{endpoint}.log",
     conda:

@@ -18,6 +18,9 @@ rule logrank:
     params:
         step="logrank",
         version=PACKAGE_VERSION,
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
     log:
         "logs/logrank_{endpoint}.log",
     conda:

@@ -5,6 +5,7 @@ rule report:
     input:
         tables=report_tables(),
         validation=validation_outputs(),
+        sample_size=sample_size_outputs(),
         figures=[f"results/figures/{k}_{ep}.png" for k in ("km", "forest") for ep in ENDPOINTS]
         + ["results/figures/patient_flow.png"],
     output:
@@ -18,6 +19,9 @@ rule report:
     params:
         step="report",
         version=PACKAGE_VERSION,
+    resources:
+        mem_mb=job_mem_mb(1000),
+        runtime=job_runtime(10),
     log:
         "logs/report.log",
     conda:
@@ -37,6 +41,9 @@ rule manifest:
         step="manifest",
         version=PACKAGE_VERSION,
         workflow_dir=workflow.basedir,
+    resources:
+        mem_mb=job_mem_mb(500),
+        runtime=job_runtime(5),
     log:
         "logs/manifest.log",
     conda:

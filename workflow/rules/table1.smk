@@ -15,6 +15,9 @@ rule table1:
     params:
         step="table1",
         version=PACKAGE_VERSION,
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
     log:
         "logs/table1.log",
     conda:

@@ -21,6 +21,9 @@ if VALIDATION_MODE == "develop":
         params:
             step="freeze_model",
             version=PACKAGE_VERSION,
+        resources:
+            mem_mb=job_mem_mb(800),
+            runtime=job_runtime(10),
         log:
             "logs/freeze_model.log",
         conda:
@@ -98,6 +101,9 @@ if VALIDATION_MODE == "validate":
         params:
             step="external_validation",
             version=PACKAGE_VERSION,
+        resources:
+            mem_mb=job_mem_mb(800),
+            runtime=job_runtime(20),
         log:
             "logs/external_validation.log",
         conda:

@@ -1,0 +1,66 @@
+# Planning an external validation: how many patients are needed to estimate the
+# frozen model's calibration slope, C and O/E precisely (Riley et al., Stat Med
+# 2022). Each cell of the grid of sizes x event fractions is its own job, so the
+# cells run in parallel here or as separate jobs on a cluster; one job gathers
+# them into a table and a figure.
+
+if SAMPLE_SIZE:
+
+    rule sample_size_cell:
+        input:
+            model=FROZEN_MODEL,
+        output:
+            cells="intermediate/sample_size/n{n}_events{fraction}.csv",
+        params:
+            step="sample_size_cell",
+            version=PACKAGE_VERSION,
+            n_sim=config["sample_size"]["n_sim"],
+            seed=config["sample_size"]["seed"],
+        resources:
+            mem_mb=job_mem_mb(600),
+            runtime=job_runtime(5),
+        log:
+            "logs/sample_size/n{n}_events{fraction}.log",
+        conda:
+            "../envs/netpet.yaml"
+        script:
+            "../scripts/run_step.py"
+
+    rule sample_size:
+        input:
+            model=FROZEN_MODEL,
+            cells=sample_size_cells(),
+        output:
+            precision=report(
+                "results/sample_size/precision.csv",
+                caption="../report/sample_size.rst",
+                category="9. Sample size for external validation",
+                labels={"table": "precision by size"},
+            ),
+            precision_md="results/sample_size/precision.md",
+            minimum=report(
+                "results/sample_size/minimum_n.csv",
+                caption="../report/sample_size.rst",
+                category="9. Sample size for external validation",
+                labels={"table": "minimum size"},
+            ),
+            minimum_md="results/sample_size/minimum_n.md",
+            figures=report(
+                expand("results/figures/sample_size.{fmt}", fmt=FIGURE_FORMATS),
+                caption="../report/sample_size.rst",
+                category="9. Sample size for external validation",
+                labels={"figure": "precision by size"},
+            ),
+        params:
+            step="sample_size",
+            version=PACKAGE_VERSION,
+            targets=config["sample_size"]["targets"],
+        resources:
+            mem_mb=job_mem_mb(600),
+            runtime=job_runtime(5),
+        log:
+            "logs/sample_size/gather.log",
+        conda:
+            "../envs/netpet.yaml"
+        script:
+            "../scripts/run_step.py"
