@@ -8,7 +8,12 @@
 #
 # Needs Debian's slurm-wlm and munge, run as root (slurmd launches jobs as
 # their owner). Everything it writes (config, munge key and socket, spool,
-# state, logs, pid files) lives in DIR; nothing under /etc is changed.
+# state, logs, pid files) lives in DIR, except one symbolic link:
+# /etc/slurm/slurm.conf -> DIR/slurm.conf, made only when that path is free and
+# removed by `stop`. Inside a job, Snakemake's SLURM job-step plugin runs srun
+# with every SLURM_* variable but the job's identity removed (SLURM_CONF too),
+# so srun must find the configuration at its default path. A machine that
+# already has /etc/slurm/slurm.conf is a real cluster: the script refuses.
 # Exits 0 when sinfo shows the node idle, non-zero with the reason otherwise.
 set -euo pipefail
 
@@ -16,16 +21,19 @@ action=${1:?usage: local_cluster.sh start|stop DIR}
 dir=$(mkdir -p "${2:?usage: local_cluster.sh start|stop DIR}" && cd "$2" && pwd)
 
 stop() {
+    if [[ -L /etc/slurm/slurm.conf && $(readlink /etc/slurm/slurm.conf) == "$dir/slurm.conf" ]]; then
+        rm -f /etc/slurm/slurm.conf
+    fi
     for name in slurmd slurmctld munged; do
         if [[ -f "$dir/$name.pid" ]]; then
-            kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
+            kill "$(cat "$dir/$name.pid" 2>/dev/null)" 2>/dev/null || true
         fi
     done
     # Give the daemons a moment to exit, then make sure.
     for _ in 1 2 3 4 5 6 7 8 9 10; do
         alive=0
         for name in slurmd slurmctld munged; do
-            if [[ -f "$dir/$name.pid" ]] && kill -0 "$(cat "$dir/$name.pid")" 2>/dev/null; then
+            if [[ -f "$dir/$name.pid" ]] && kill -0 "$(cat "$dir/$name.pid" 2>/dev/null)" 2>/dev/null; then
                 alive=1
             fi
         done
@@ -34,7 +42,7 @@ stop() {
     done
     for name in slurmd slurmctld munged; do
         if [[ -f "$dir/$name.pid" ]]; then
-            kill -9 "$(cat "$dir/$name.pid")" 2>/dev/null || true
+            kill -9 "$(cat "$dir/$name.pid" 2>/dev/null)" 2>/dev/null || true
             rm -f "$dir/$name.pid"
         fi
     done
@@ -51,6 +59,12 @@ for tool in munged mungekey slurmctld slurmd sbatch sinfo; do
     command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install slurm-wlm munge)" >&2; exit 3; }
 done
 [[ $(id -u) == 0 ]] || { echo "a local SLURM cluster needs root (slurmd runs jobs as their owner)" >&2; exit 3; }
+
+if [[ -e /etc/slurm/slurm.conf && ! ( -L /etc/slurm/slurm.conf &&
+      $(readlink /etc/slurm/slurm.conf) == "$dir/slurm.conf" ) ]]; then
+    echo "/etc/slurm/slurm.conf exists: this machine has its own SLURM; not starting another" >&2
+    exit 3
+fi
 
 host=$(hostname -s)
 cpus=$(nproc)
@@ -96,6 +110,8 @@ NodeName=$host CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
 
+mkdir -p /etc/slurm
+ln -sfn "$dir/slurm.conf" /etc/slurm/slurm.conf
 export SLURM_CONF="$dir/slurm.conf"
 slurmctld -f "$SLURM_CONF"
 slurmd -f "$SLURM_CONF"
