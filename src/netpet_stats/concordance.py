@@ -32,90 +32,21 @@ from scipy import stats
 from .kaplan_meier import censoring_survival
 
 
-class _Fenwick:
-    """Binary indexed tree of (weighted) counts over ranks 0..size-1."""
+def _pair_counts(time, event, x, weight):
+    """Per-subject weighted concordant, discordant and x-tied counts (one stratum).
 
-    def __init__(self, size: int):
-        self.tree = [0.0] * (size + 1)
-        self.total = 0.0
-
-    def add(self, rank: int, weight: float = 1.0) -> None:
-        i = rank + 1
-        tree = self.tree
-        n = len(tree)
-        while i < n:
-            tree[i] += weight
-            i += i & -i
-        self.total += weight
-
-    def below(self, rank: int) -> float:
-        """Total weight of inserted values with rank < ``rank``."""
-        i, s, tree = rank, 0.0, self.tree
-        while i > 0:
-            s += tree[i]
-            i -= i & -i
-        return s
-
-
-def _pair_counts(time, event, rank, n_ranks, pair_weight):
-    """Per-subject weighted counts of concordant, discordant and x-tied pairs.
-
-    Orientation as R's ``reverse = FALSE``: a pair is concordant when the
-    subject with the earlier event has the smaller predictor. Each comparable
-    pair carries the weight ``pair_weight`` of its earlier (event) member: the
-    time weight of its event time, 0 for events after ``ymax``.
+    Sorts by time and ranks the predictor here; the O(n log n) counting is the
+    compiled :func:`netpet_stats.kernels.pair_counts`.
     """
-    n = time.size
-    conc = np.zeros(n)
-    disc = np.zeros(n)
-    tied = np.zeros(n)
-    is_event = event == 1
-    utimes, inverse = np.unique(time, return_inverse=True)
-    blocks = [[] for _ in utimes]
-    for i, b in enumerate(inverse):
-        blocks[b].append(i)
+    from .kernels import pair_counts
 
-    # Pass A: each event i against later subjects (and those censored at t_i).
-    tree = _Fenwick(n_ranks)
-    for b in range(len(utimes) - 1, -1, -1):
-        members = blocks[b]
-        for j in members:
-            if not is_event[j]:
-                tree.add(rank[j])
-        for i in members:
-            w = pair_weight[i]
-            if is_event[i] and w > 0:
-                lt = tree.below(rank[i])
-                le = tree.below(rank[i] + 1)
-                conc[i] += w * (tree.total - le)
-                disc[i] += w * lt
-                tied[i] += w * (le - lt)
-        for j in members:
-            if is_event[j]:
-                tree.add(rank[j])
-
-    # Pass B: each subject j against the (weighted) events that precede it.
-    tree = _Fenwick(n_ranks)
-
-    def against_earlier(j):
-        lt = tree.below(rank[j])
-        le = tree.below(rank[j] + 1)
-        conc[j] += lt
-        disc[j] += tree.total - le
-        tied[j] += le - lt
-
-    for b in range(len(utimes)):
-        members = blocks[b]
-        for j in members:
-            if is_event[j]:
-                against_earlier(j)
-        for i in members:
-            if is_event[i] and pair_weight[i] > 0:
-                tree.add(rank[i], pair_weight[i])
-        for j in members:
-            if not is_event[j]:
-                against_earlier(j)
-    return conc, disc, tied
+    order = np.argsort(time, kind="stable")
+    ts = time[order]
+    block_starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1], True])
+    _, rank = np.unique(x, return_inverse=True)
+    return pair_counts(order.astype(np.int64), block_starts.astype(np.int64), event == 1,
+                       rank.astype(np.int64).ravel(), int(rank.max()) + 1 if rank.size else 0,
+                       np.ascontiguousarray(weight, dtype=float))
 
 
 def censoring_weights(time, event) -> np.ndarray:
@@ -183,8 +114,7 @@ def harrell_c(time, event, x, strata=None, reverse: bool = True, ymax: float | N
         else:
             weight = np.ones(m.size)
         weight = np.where(t_s <= ymax, weight, 0.0)
-        _, rank = np.unique(x[m], return_inverse=True)
-        c_, d_, t_ = _pair_counts(t_s, e_s, rank.tolist(), int(rank.max()) + 1, weight.tolist())
+        c_, d_, t_ = _pair_counts(t_s, e_s, x[m], weight)
         conc[m], disc[m], tied[m] = c_, d_, t_
     # Each comparable pair was counted once for each of its two members.
     n_conc, n_disc, n_tied = conc.sum() / 2, disc.sum() / 2, tied.sum() / 2

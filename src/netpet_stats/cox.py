@@ -120,15 +120,9 @@ class EfronData:
             td = t[dead]
             if td.size == 0:
                 continue
-            starts = np.flatnonzero(np.r_[True, td[1:] != td[:-1]])  # first event of each time
-            etimes = td[starts]
-            last = np.searchsorted(-t, -etimes, side="right") - 1  # end of each risk set
-            d = np.diff(np.r_[starts, td.size])
-            group = np.repeat(np.arange(starts.size), d)
-            frac = (np.arange(td.size) - starts[group]) / d[group]  # l / d of Efron step l
-            self.strata.append({"label": s, "x": x, "dead": dead, "xd": x[dead], "last": last,
-                                "starts": starts, "group": group, "frac": frac,
-                                "etimes": etimes})
+            etimes = td[np.r_[True, td[1:] != td[:-1]]]  # distinct event times, latest first
+            self.strata.append({"label": s, "x": np.ascontiguousarray(x), "dead": dead,
+                                "t": np.ascontiguousarray(t), "etimes": etimes})
 
     def evaluate(self, beta, per_time: bool = False) -> dict:
         """Efron log partial likelihood, score and information at ``beta``.
@@ -139,10 +133,9 @@ class EfronData:
         the mean ``m_l = (S1 - (l/d) D1) / den_l``: the score adds
         ``sum x_ties - sum_l m_l`` and the information
         ``sum_l [(S2 - (l/d) D2)/den_l - m_l m_l']`` (Therneau & Grambsch 2000,
-        ch. 3; R ``coxph(ties = "efron")``). Each ``(time, l)`` pair is one
-        event row, so every sum is a vector operation over rows; ``S2`` is
-        accumulated one entry (j, k) at a time, so memory grows as ``n p``,
-        not ``n p^2``.
+        ch. 3; R ``coxph(ties = "efron")``). The sums are accumulated in one
+        compiled pass over the sorted rows (:func:`netpet_stats.kernels.efron_stratum`),
+        so memory grows as ``n p``.
 
         Returns
         -------
@@ -151,39 +144,24 @@ class EfronData:
             also ``score_t`` (T, p) and ``info_t`` (T, p, p) per distinct event
             time (latest first within each stratum), ``time`` and ``stratum``.
         """
-        beta = np.asarray(beta, float)
+        from .kernels import efron_stratum
+
+        beta = np.ascontiguousarray(beta, dtype=float)
         p = self.p
         loglik, score, info = 0.0, np.zeros(p), np.zeros((p, p))
         score_t, info_t, times, labels = [], [], [], []
         for st in self.strata:
-            x, dead, last, starts = st["x"], st["dead"], st["last"], st["starts"]
-            group, frac, xd = st["group"], st["frac"], st["xd"]
-            lp = x @ beta
-            shift = lp.max()
-            w = np.exp(lp - shift)
-            wd = w[dead]
-            den = np.cumsum(w)[last][group] - frac * np.add.reduceat(wd, starts)[group]
-            s1 = np.cumsum(w[:, None] * x, axis=0)[last]
-            d1 = np.add.reduceat(wd[:, None] * xd, starts, axis=0)
-            mean = (s1[group] - frac[:, None] * d1[group]) / den[:, None]
-            loglik += float(lp[dead].sum() - np.sum(np.log(den) + shift))
-            score += xd.sum(axis=0) - mean.sum(axis=0)
-            k = starts.size
-            it = np.zeros((k, p, p)) if per_time else None
-            for j in range(p):
-                for m in range(j + 1):
-                    s2 = np.cumsum(w * x[:, j] * x[:, m])[last]
-                    d2 = np.add.reduceat(wd * xd[:, j] * xd[:, m], starts)
-                    v = (s2[group] - frac * d2[group]) / den - mean[:, j] * mean[:, m]
-                    info[j, m] += v.sum()
-                    if per_time:
-                        it[:, j, m] = it[:, m, j] = np.add.reduceat(v, starts)
+            k = st["etimes"].size
+            ll, sc, inf, sc_t, inf_t = efron_stratum(st["x"], st["dead"], st["t"], beta, k,
+                                                     per_time)
+            loglik += ll
+            score += sc
+            info += inf
             if per_time:
-                score_t.append(np.add.reduceat(xd - mean, starts, axis=0))
-                info_t.append(it)
+                score_t.append(sc_t)
+                info_t.append(inf_t)
                 times.append(st["etimes"])
                 labels.append(np.repeat(np.array([st["label"]], dtype=object), k))
-        info = np.tril(info) + np.tril(info, -1).T
         out = {"loglik": loglik, "score": score, "info": info}
         if per_time:
             if score_t:

@@ -1,0 +1,236 @@
+"""Compiled inner loops: Efron risk-set sums and concordance pair counts.
+
+Two loops that numpy cannot express without either O(n p^2) memory or a
+Python-level loop over subjects, compiled with numba (``cache=True``: compiled
+once per machine, then loaded from ``__pycache__``):
+
+* :func:`efron_stratum` - one pass over a stratum sorted by time, latest
+  first, accumulating the risk-set sums S0, S1, S2 and the tied-event sums
+  D0, D1, D2 of each event time, and Efron's log likelihood, score and
+  information (Therneau & Grambsch 2000, ch. 3; the loop of R ``coxph``'s
+  ``coxfit6.c``, which also runs backwards in time). Memory O(n p).
+* :func:`pair_counts` - per-subject concordant, discordant and predictor-tied
+  pair counts in O(n log n) with a Fenwick (binary indexed) tree over predictor
+  ranks, the algorithm of R ``survival::concordance`` (its ``concordance3.c``
+  uses a balanced tree for the same counts).
+
+Why compiled: the previous numpy formulation of the Efron sums costs ~100 numpy
+calls per evaluation (dominant at n = 300, where bootstrap loops run thousands
+of fits), and the Fenwick tree in pure Python was 3-5 times slower than R at
+n = 10^5. Both loops are checked against R fixtures through
+:mod:`netpet_stats.cox` and :mod:`netpet_stats.concordance`, and against the
+plain-Python reference implementations in the tests.
+
+Importing this module imports numba (~0.3 s); the modules that use it import
+it on first use, so workflow jobs that fit nothing do not pay for it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+# error_model="numpy": a risk set whose weights all underflow gives an infinite
+# or NaN log likelihood (which makes Newton-Raphson halve its step), not an exception.
+@njit(cache=True, nogil=True, error_model="numpy")
+def efron_stratum(x, dead, t, beta, n_times, per_time):
+    """Efron log likelihood, score and information of one stratum.
+
+    Parameters
+    ----------
+    x : (n, p) float64, rows sorted by ``t`` descending
+    dead : (n,) bool, event indicator in the same order
+    t : (n,) float64, times, descending
+    beta : (p,) float64
+    n_times : int, number of distinct event times (rows of the per-time output)
+    per_time : bool, also return each event time's score and information
+
+    Returns
+    -------
+    loglik, score (p,), info (p, p), score_t (T, p), info_t (T, p, p)
+        ``score_t``/``info_t`` have T = ``n_times`` rows when ``per_time``,
+        else none; event times in the order met (latest first).
+    """
+    n, p = x.shape
+    lp = np.zeros(n)
+    for r in range(n):
+        s = 0.0
+        for j in range(p):
+            s += x[r, j] * beta[j]
+        lp[r] = s
+    shift = lp.max() if n > 0 else 0.0
+    s0 = 0.0
+    s1 = np.zeros(p)
+    s2 = np.zeros((p, p))
+    d1 = np.zeros(p)
+    d2 = np.zeros((p, p))
+    xsum = np.zeros(p)
+    mean = np.zeros(p)
+    loglik = 0.0
+    score = np.zeros(p)
+    info = np.zeros((p, p))
+    rows_t = n_times if per_time else 0
+    score_t = np.zeros((rows_t, p))
+    info_t = np.zeros((rows_t, p, p))
+    k = 0
+    i = 0
+    while i < n:
+        # rows i .. end-1 share one time: all join the risk set before its events count
+        end = i
+        while end < n and t[end] == t[i]:
+            end += 1
+        d = 0
+        d0 = 0.0
+        for j in range(p):
+            d1[j] = 0.0
+            xsum[j] = 0.0
+            for m in range(j + 1):
+                d2[j, m] = 0.0
+        for r in range(i, end):
+            w = np.exp(lp[r] - shift)
+            s0 += w
+            for j in range(p):
+                wx = w * x[r, j]
+                s1[j] += wx
+                for m in range(j + 1):
+                    s2[j, m] += wx * x[r, m]
+            if dead[r]:
+                d += 1
+                d0 += w
+                loglik += lp[r]
+                for j in range(p):
+                    wx = w * x[r, j]
+                    d1[j] += wx
+                    xsum[j] += x[r, j]
+                    for m in range(j + 1):
+                        d2[j, m] += wx * x[r, m]
+        if d > 0:
+            for j in range(p):
+                score[j] += xsum[j]
+                if per_time:
+                    score_t[k, j] += xsum[j]
+            for step in range(d):
+                f = step / d
+                den = s0 - f * d0
+                loglik -= np.log(den) + shift
+                for j in range(p):
+                    mean[j] = (s1[j] - f * d1[j]) / den
+                    score[j] -= mean[j]
+                    if per_time:
+                        score_t[k, j] -= mean[j]
+                for j in range(p):
+                    for m in range(j + 1):
+                        v = (s2[j, m] - f * d2[j, m]) / den - mean[j] * mean[m]
+                        info[j, m] += v
+                        if per_time:
+                            info_t[k, j, m] += v
+            k += 1
+        i = end
+    for j in range(p):
+        for m in range(j):
+            info[m, j] = info[j, m]
+            if per_time:
+                for q in range(rows_t):
+                    info_t[q, m, j] = info_t[q, j, m]
+    return loglik, score, info, score_t, info_t
+
+
+@njit(cache=True, nogil=True)
+def _add(tree, rank, weight):
+    i = rank + 1
+    size = tree.size
+    while i < size:
+        tree[i] += weight
+        i += i & -i
+
+
+@njit(cache=True, nogil=True)
+def _below(tree, rank):
+    """Total weight inserted at ranks < ``rank``."""
+    s = 0.0
+    i = rank
+    while i > 0:
+        s += tree[i]
+        i -= i & -i
+    return s
+
+
+@njit(cache=True, nogil=True)
+def pair_counts(order, block_starts, is_event, rank, n_ranks, weight):
+    """Weighted concordant, discordant and predictor-tied counts of each subject.
+
+    Parameters
+    ----------
+    order : (n,) int64, subjects sorted by time ascending
+    block_starts : (B + 1,) int64, start of each run of equal times in ``order``
+        (last entry n)
+    is_event : (n,) bool
+    rank : (n,) int64, dense rank of the predictor (0 .. n_ranks - 1)
+    n_ranks : int
+    weight : (n,) float64, time weight of each subject as the earlier member
+        of a pair (1 for Harrell, 1/G(t-)^2 for Uno, 0 past ``ymax``)
+
+    Orientation as R's ``reverse = FALSE``: a pair is concordant when the
+    subject with the earlier event has the smaller predictor. A censored time
+    equal to an event time counts as later; tied event times are not compared.
+    Each comparable pair is counted once for each of its two members.
+    """
+    n = order.size
+    conc = np.zeros(n)
+    disc = np.zeros(n)
+    tied = np.zeros(n)
+    tree = np.zeros(n_ranks + 1)
+    total = 0.0
+    n_blocks = block_starts.size - 1
+    # Pass A: each event against the subjects after it (and those censored at its time).
+    for b in range(n_blocks - 1, -1, -1):
+        lo = block_starts[b]
+        hi = block_starts[b + 1]
+        for q in range(lo, hi):
+            j = order[q]
+            if not is_event[j]:
+                _add(tree, rank[j], 1.0)
+                total += 1.0
+        for q in range(lo, hi):
+            i = order[q]
+            w = weight[i]
+            if is_event[i] and w > 0:
+                lt = _below(tree, rank[i])
+                le = _below(tree, rank[i] + 1)
+                conc[i] += w * (total - le)
+                disc[i] += w * lt
+                tied[i] += w * (le - lt)
+        for q in range(lo, hi):
+            j = order[q]
+            if is_event[j]:
+                _add(tree, rank[j], 1.0)
+                total += 1.0
+    # Pass B: each subject against the (weighted) events before it.
+    tree[:] = 0.0
+    total = 0.0
+    for b in range(n_blocks):
+        lo = block_starts[b]
+        hi = block_starts[b + 1]
+        for q in range(lo, hi):
+            j = order[q]
+            if is_event[j]:
+                lt = _below(tree, rank[j])
+                le = _below(tree, rank[j] + 1)
+                conc[j] += lt
+                disc[j] += total - le
+                tied[j] += le - lt
+        for q in range(lo, hi):
+            i = order[q]
+            if is_event[i] and weight[i] > 0:
+                _add(tree, rank[i], weight[i])
+                total += weight[i]
+        for q in range(lo, hi):
+            j = order[q]
+            if not is_event[j]:
+                lt = _below(tree, rank[j])
+                le = _below(tree, rank[j] + 1)
+                conc[j] += lt
+                disc[j] += total - le
+                tied[j] += le - lt
+    return conc, disc, tied
