@@ -106,3 +106,27 @@ def test_association_table_counts_missing():
     counts, tests = association.association_table(d, "g", "h")
     assert counts["n"].sum() == 3
     assert (tests["n_missing"] == 2).all()
+
+
+def test_km_point_by_hand_and_as_the_whole_curve():
+    # times 2, 3, 3, 5+, 7, 9+: S(3) = (5/6)(3/5) = 1/2; S(7) = 1/2 * (1/2) = 1/4
+    time = np.array([2, 3, 3, 5, 7, 9], float)
+    event = np.array([1, 1, 1, 0, 1, 0], float)
+    s, se = kaplan_meier.km_point(time, event, 3)
+    assert s == pytest.approx(0.5)
+    assert se == pytest.approx(np.sqrt(1 / (6 * 5) + 2 / (5 * 3)))
+    s, se = kaplan_meier.km_point(time, event, 8)
+    assert s == pytest.approx(0.25)
+    assert se == pytest.approx(np.sqrt(1 / 30 + 2 / 15 + 1 / (2 * 1)))
+    assert kaplan_meier.km_point(time, event, 1.5) == (1.0, 0.0)
+    assert np.isnan(kaplan_meier.km_point(time, event, 9.5)[0])
+    # the same numbers as the curve (R survfit, tested against R) read at those times
+    rng = np.random.default_rng(4)
+    t = rng.integers(1, 30, 200).astype(float)
+    e = (rng.random(200) < 0.6).astype(float)
+    curve = kaplan_meier.km_table(t, e)
+    at = [0.5, 1, 7, 7.5, 12, 29, t.max()]
+    expected = kaplan_meier.survival_at(curve, t, e, at)
+    got = np.array([kaplan_meier.km_point(t, e, a) for a in at])
+    np.testing.assert_allclose(got[:, 0], expected["surv"], rtol=1e-12)
+    np.testing.assert_allclose(got[:, 1], expected["std_err"], rtol=1e-12)

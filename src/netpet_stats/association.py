@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from scipy.special import gammaln
 
 MAX_TABLES = 200_000_000
@@ -152,6 +151,8 @@ def association_table(data: pd.DataFrame, row: str, column: str, row_levels=None
     counts.columns = [row, column, "n"]
     arr = tab.to_numpy()
     keep = arr[arr.sum(axis=1) > 0][:, arr.sum(axis=0) > 0]
+    from scipy import stats
+
     chi2, p_chi, dof, expected = stats.chi2_contingency(keep, correction=False)
     exact = fisher_exact_rxc(keep, seed=seed)
     n_missing = int(len(data) - len(pair))

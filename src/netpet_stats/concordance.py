@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .distributions import norm_ppf, norm_sf
 from .kaplan_meier import censoring_survival
 
 
@@ -131,7 +131,7 @@ def harrell_c(time, event, x, strata=None, reverse: bool = True, ymax: float | N
         dfbeta = pd.Series(dfbeta).groupby(np.asarray(cluster, dtype=object), sort=True).sum()
         dfbeta = dfbeta.to_numpy()
     se = float(np.sqrt(np.sum(dfbeta ** 2)))
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    z = norm_ppf(1 - (1 - conf_level) / 2)
     return {"c": float(c), "se": se, "lower": float(c - z * se), "upper": float(c + z * se),
             "concordant": n_conc, "discordant": n_disc, "tied_x": n_tied,
             "n_pairs": n_pairs, "n": n, "dfbeta": dfbeta}
@@ -156,11 +156,11 @@ def compare_c(first: dict, second: dict, conf_level: float = 0.95) -> dict:
     cov = float(d1 @ d2)
     diff = first["c"] - second["c"]
     se = float(np.sqrt(first["se"] ** 2 + second["se"] ** 2 - 2 * cov))
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    z = norm_ppf(1 - (1 - conf_level) / 2)
     zval = diff / se
     return {"c_first": first["c"], "c_second": second["c"], "difference": diff, "se": se,
             "lower": diff - z * se, "upper": diff + z * se, "z": zval,
-            "p": float(2 * stats.norm.sf(abs(zval))), "covariance": cov}
+            "p": float(2 * norm_sf(abs(zval))), "covariance": cov}
 
 
 METHODS = {

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from .distributions import chi2_sf, norm_ppf, norm_sf
 
 COEF_METHOD = ("Cox PH, Efron ties (R coxph ties='efron'); model-based SE from the inverse "
                "information; Wald CI and p")
@@ -479,7 +480,7 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     beta, ll, info = fit_efron(t, ev, X.to_numpy(), stratum)
     cov = np.linalg.inv(info)
     se = np.sqrt(np.diag(cov))
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    z = norm_ppf(1 - (1 - conf_level) / 2)
     ll0, u0, i0 = efron_derivatives(t, ev, X.to_numpy(), np.zeros(len(beta)), stratum)
     n, events = len(used), int(ev.sum())
 
@@ -493,7 +494,7 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
                 "reference": term.reference, "coef": beta[j], "se": se[j],
                 "hr": np.exp(beta[j]), "hr_lower": np.exp(beta[j] - z * se[j]),
                 "hr_upper": np.exp(beta[j] + z * se[j]), "z": zval,
-                "p": 2 * stats.norm.sf(abs(zval)), "n": n, "events": events,
+                "p": 2 * norm_sf(abs(zval)), "n": n, "events": events,
             })
     coefs = pd.DataFrame(rows)
 
@@ -503,11 +504,11 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     df = len(beta)
     tests = [
         {"test": "likelihood ratio", "term": "(model)", "chisq": lrt, "df": df,
-         "p": stats.chi2.sf(lrt, df), "method": "2 (logL(beta) - logL(0))"},
+         "p": chi2_sf(lrt, df), "method": "2 (logL(beta) - logL(0))"},
         {"test": "Wald", "term": "(model)", "chisq": wald, "df": df,
-         "p": stats.chi2.sf(wald, df), "method": "beta' V^-1 beta"},
+         "p": chi2_sf(wald, df), "method": "beta' V^-1 beta"},
         {"test": "score (log-rank)", "term": "(model)", "chisq": score, "df": df,
-         "p": stats.chi2.sf(score, df), "method": "U(0)' I(0)^-1 U(0), Efron"},
+         "p": chi2_sf(score, df), "method": "U(0)' I(0)^-1 U(0), Efron"},
     ]
     if len(terms) > 1:
         for term in terms:
@@ -515,7 +516,7 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
             ll_red = fit_efron(t, ev, frame[keep].to_numpy(), stratum)[1]
             chi = 2 * (ll - ll_red)
             tests.append({"test": "likelihood ratio", "term": term.name, "chisq": chi,
-                          "df": len(term.columns), "p": stats.chi2.sf(chi, len(term.columns)),
+                          "df": len(term.columns), "p": chi2_sf(chi, len(term.columns)),
                           "method": "drop1(fit, test = 'Chisq')"})
     for term in terms:
         if len(term.columns) > 1:
@@ -523,7 +524,7 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
             b = beta[idx]
             chi = float(b @ np.linalg.solve(cov[np.ix_(idx, idx)], b))
             tests.append({"test": "Wald", "term": term.name, "chisq": chi, "df": len(idx),
-                          "p": stats.chi2.sf(chi, len(idx)),
+                          "p": chi2_sf(chi, len(idx)),
                           "method": "joint Wald test of the term's coefficients"})
     tests_df = pd.DataFrame(tests)
     tests_df["loglik"] = ll
@@ -537,7 +538,7 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
         coefs["robust_se"] = rse
         coefs["robust_hr_lower"] = np.exp(b - z * rse)
         coefs["robust_hr_upper"] = np.exp(b + z * rse)
-        coefs["robust_p"] = 2 * stats.norm.sf(np.abs(b / rse))
+        coefs["robust_p"] = 2 * norm_sf(np.abs(b / rse))
         coefs["cluster"] = cluster
         coefs["n_clusters"] = int(used[cluster].nunique())
     return result
@@ -574,7 +575,9 @@ def zph_time_transform(time, event, transform: str) -> np.ndarray:
     if transform == "identity":
         return time
     if transform == "rank":
-        return stats.rankdata(time)
+        from scipy.stats import rankdata
+
+        return rankdata(time)
     if transform == "km":
         utimes = np.unique(time)
         at_risk = time.size - np.searchsorted(np.sort(time), utimes, side="left")
@@ -621,11 +624,11 @@ def ph_test(result: CoxResult, transform: str = "km") -> pd.DataFrame:
         u = np.concatenate([np.zeros(p), u_theta[jj]])
         chi = float(u @ np.linalg.solve(imat[np.ix_(kk, kk)], u))
         rows.append({"term": term.name, "term_label": term.label, "chisq": chi, "df": len(jj),
-                     "p": stats.chi2.sf(chi, len(jj))})
+                     "p": chi2_sf(chi, len(jj))})
     u = np.concatenate([np.zeros(p), u_theta])
     chi = float(u @ np.linalg.solve(imat, u))
     rows.append({"term": "GLOBAL", "term_label": "global test", "chisq": chi, "df": p,
-                 "p": stats.chi2.sf(chi, p)})
+                 "p": chi2_sf(chi, p)})
     out = pd.DataFrame(rows)
     out["transform"] = transform
     out["method"] = ZPH_METHOD

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
-from scipy import stats
+
+from .distributions import norm_ppf
 
 CONF_TYPES = ("plain", "log", "log-log", "logit", "arcsin")
 #: Tolerance for "the curve is exactly at the quantile" (R: sqrt(.Machine$double.eps)).
@@ -55,7 +55,7 @@ def confidence_limits(surv: np.ndarray, se_log: np.ndarray, conf_type: str,
     """
     if conf_type not in CONF_TYPES:
         raise ValueError(f"conf_type must be one of {CONF_TYPES}, not {conf_type!r}")
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    z = norm_ppf(1 - (1 - conf_level) / 2)
     p = np.asarray(surv, dtype=float)
     se = np.asarray(se_log, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -102,6 +102,8 @@ def km_table(time, event, conf_type: str = "log", conf_level: float = 0.95) -> p
         ``std_err`` is R's ``std.err`` (standard error of the cumulative hazard,
         Greenwood).
     """
+    from lifelines import KaplanMeierFitter  # imported here: ~0.2 s a job that fits no curve
+
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=float)
     kmf = KaplanMeierFitter().fit(time, event)
@@ -124,6 +126,29 @@ def km_table(time, event, conf_type: str = "log", conf_level: float = 0.95) -> p
         "lower": lower,
         "upper": upper,
     })
+
+
+def km_point(time, event, at: float) -> tuple[float, float]:
+    """Kaplan-Meier S(at) and Greenwood SE of the cumulative hazard at ``at``.
+
+    The same estimate as :func:`km_table` followed by :func:`survival_at` (R
+    ``summary(survfit(...), times = at)``: the last step at or before ``at``;
+    missing beyond the last observed time), computed directly for one time:
+    ``S = prod(1 - d_k / n_k)`` and ``se = sqrt(sum d_k / (n_k (n_k - d_k)))`` over
+    event times ``t_k <= at``. For loops that need S at one time thousands of
+    times (simulation), where building the whole curve dominates.
+    """
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event, dtype=float)
+    if time.size == 0 or at > time.max():
+        return np.nan, np.nan
+    ordered = np.sort(time)
+    t_k, d_k = np.unique(time[(event == 1) & (time <= at)], return_counts=True)
+    n_k = time.size - np.searchsorted(ordered, t_k, side="left")
+    surv = float(np.prod(1.0 - d_k / n_k))
+    with np.errstate(divide="ignore"):
+        se = float(np.sqrt(np.sum(d_k / (n_k * (n_k - d_k)))))
+    return surv, se
 
 
 def _findq(times: np.ndarray, surv: np.ndarray, p: float, last_time: float) -> float:

@@ -15,8 +15,8 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.stats.multitest import multipletests
+
+from .distributions import chi2_sf
 
 
 @dataclass
@@ -98,7 +98,7 @@ def logrank_test(time, event, group, strata=None, groups=None) -> dict:
     """k-sample log-rank test (R ``survdiff(Surv(time, event) ~ group [+ strata(s)])``)."""
     comp = logrank_components(time, event, group, strata, groups)
     chisq, df = _chisq(comp)
-    return {"chisq": chisq, "df": df, "p": float(stats.chi2.sf(chisq, df)) if df else np.nan,
+    return {"chisq": chisq, "df": df, "p": float(chi2_sf(chisq, df)) if df else np.nan,
             "components": comp}
 
 
@@ -115,7 +115,7 @@ def logrank_trend_test(time, event, group, strata=None, groups=None, scores=None
     z = float(c @ (comp.observed - comp.expected))
     var = float(c @ comp.variance @ c)
     chisq = z * z / var
-    return {"chisq": chisq, "df": 1, "p": float(stats.chi2.sf(chisq, 1)), "z": z / np.sqrt(var),
+    return {"chisq": chisq, "df": 1, "p": float(chi2_sf(chisq, 1)), "z": z / np.sqrt(var),
             "scores": c}
 
 
@@ -153,6 +153,8 @@ def logrank_tests(time, event, group, groups, strata=None, adjust: str = "holm")
                           "p": res["p"], "method": f"survdiff on the pair; p adjusted by {adjust}"})
     if pair_rows:
         pvals = [r["p"] for r in pair_rows]
+        from statsmodels.stats.multitest import multipletests
+
         adjusted = multipletests(pvals, method=adjust)[1]
         for r, padj in zip(pair_rows, adjusted):
             r["p_adjusted"] = float(padj)

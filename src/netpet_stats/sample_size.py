@@ -42,8 +42,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 
+from .distributions import norm_ppf
 from . import validation
 from .concordance import harrell_c
 from .cox import CoxConvergenceWarning, CoxFitError
@@ -190,7 +191,7 @@ def _ci_width(se, z):
 
 def performance(time, event, lp, scenario: Scenario, conf_level: float = 0.95) -> dict:
     """Calibration slope, Harrell's C and O/E of the true model in one cohort, with CI widths."""
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    z = norm_ppf(1 - (1 - conf_level) / 2)
     slope = validation.calibration_slope(time, event, lp, conf_level)
     c = harrell_c(time, event, lp, ymax=scenario.horizon, conf_level=conf_level)
     predicted = np.exp(-scenario.baseline_cumhaz(scenario.horizon) * np.exp(lp))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .distributions import norm_ppf, norm_sf, t_ppf
 from . import cox, kaplan_meier
 
 
@@ -30,9 +30,9 @@ def calibration_slope(time, event, lp, conf_level: float = 0.95) -> dict:
     """
     b, var = _fit_one(time, event, lp)
     se = np.sqrt(var)
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    z = norm_ppf(1 - (1 - conf_level) / 2)
     return {"slope": b, "se": se, "lower": b - z * se, "upper": b + z * se,
-            "p_slope_eq_1": float(2 * stats.norm.sf(abs((b - 1) / se)))}
+            "p_slope_eq_1": float(2 * norm_sf(abs((b - 1) / se)))}
 
 
 def observed_expected(time, event, predicted_survival, horizon: float,
@@ -44,14 +44,13 @@ def observed_expected(time, event, predicted_survival, horizon: float,
     the observed risk on the log scale, the expected risk taken as fixed
     (Debray et al., Stat Med 2017, for O/E of survival models).
     """
-    curve = kaplan_meier.km_table(time, event, "log")
-    at = kaplan_meier.survival_at(curve, time, event, [horizon]).iloc[0]
-    observed = 1 - at["surv"]
+    surv, std_err = kaplan_meier.km_point(time, event, horizon)
+    observed = 1 - surv
     expected = float(np.mean(1 - np.asarray(predicted_survival, float)))
     ratio = observed / expected
     # var(1 - S) = S^2 var(log S); se(log O) = S se(log S) / O
-    se_log = at["surv"] * at["std_err"] / observed
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    se_log = surv * std_err / observed
+    z = norm_ppf(1 - (1 - conf_level) / 2)
     return {"horizon": horizon, "observed": observed, "expected": expected, "o_e": ratio,
             "se_log": se_log, "lower": ratio * np.exp(-z * se_log),
             "upper": ratio * np.exp(z * se_log)}
@@ -74,7 +73,7 @@ def royston_d(time, event, lp, rescale: bool = True) -> dict:
         b, _ = _fit_one(time, event, lp - lp.mean())
         eta = b * (lp - lp.mean())
     n = eta.size
-    z = stats.norm.ppf((np.arange(1, n + 1) - 3 / 8) / (n + 0.25))
+    z = norm_ppf((np.arange(1, n + 1) - 3 / 8) / (n + 0.25))
     order = np.argsort(eta, kind="stable")  # rank with ties.method = "first"
     scores = np.empty(n)
     scores[order] = z
@@ -292,9 +291,9 @@ def random_effects(estimates, ses, conf_level: float = 0.95) -> dict:
     w_re = 1 / (v + tau2)
     pooled = float(np.sum(w_re * y) / np.sum(w_re))
     se = float(np.sqrt(1 / np.sum(w_re)))
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    z = norm_ppf(1 - (1 - conf_level) / 2)
     if k >= 3:
-        half = stats.t.ppf(1 - (1 - conf_level) / 2, k - 2) * np.sqrt(tau2 + se ** 2)
+        half = t_ppf(1 - (1 - conf_level) / 2, k - 2) * np.sqrt(tau2 + se ** 2)
         pi = (pooled - half, pooled + half)
     else:
         pi = (np.nan, np.nan)
@@ -319,7 +318,7 @@ def centre_performance(time, event, lp, predicted_survival, centre, horizon: flo
     time, event = np.asarray(time, float), np.asarray(event, float)
     lp, s = np.asarray(lp, float), np.asarray(predicted_survival, float)
     centre = np.asarray(centre, dtype=object)
-    z = stats.norm.ppf(0.975)
+    z = norm_ppf(0.975)
     rows = []
     for c in sorted(pd.unique(centre), key=str):
         m = centre == c
