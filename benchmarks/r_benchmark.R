@@ -3,7 +3,8 @@
 #     Rscript benchmarks/r_benchmark.R <data.csv> <repeats> <boot>
 #
 # <data.csv> has time, time_tied, event and the six design columns x1..x6 written
-# by run_benchmarks.py. Prints one line per step: step<TAB>median seconds.
+# by run_benchmarks.py. Prints one line per step: step<TAB>median seconds, and the
+# fitted coefficients (coef_<step><TAB>comma-separated) for the agreement check.
 suppressPackageStartupMessages(library(survival))
 args <- commandArgs(trailingOnly = TRUE)
 d <- read.csv(args[1])
@@ -25,6 +26,9 @@ timed <- function(name, expr, reps = repeats) {
 }
 timed("cox_continuous", { fit <- coxph(Surv(d$time, d$event) ~ X, ties = "efron"); sqrt(diag(vcov(fit))) })
 timed("cox_tied", { fit <- coxph(Surv(d$time_tied, d$event) ~ X, ties = "efron"); sqrt(diag(vcov(fit))) })
+coef_line <- function(name, fit) cat(name, "\t", paste(sprintf("%.17g", coef(fit)), collapse = ","), "\n", sep = "")
+coef_line("coef_cox_continuous", coxph(Surv(d$time, d$event) ~ X, ties = "efron"))
+coef_line("coef_cox_tied", coxph(Surv(d$time_tied, d$event) ~ X, ties = "efron"))
 lp <- drop(X %*% coef(coxph(Surv(d$time, d$event) ~ X)))
 timed("harrell_c", concordance(Surv(d$time, d$event) ~ lp, reverse = TRUE))
 timed("uno_c", concordance(Surv(d$time, d$event) ~ lp, reverse = TRUE, timewt = "n/G2"))

@@ -9,8 +9,9 @@ Prints two tables. (1) Workflow steps: step, n, median wall time over repeats.
 (``benchmarks/r_benchmark.R`` through ``Rscript``; skipped with a message when R
 is absent): Cox fit with SEs (Efron; continuous and whole-month tied times, six
 design columns), Harrell's and Uno's C with SE, and the bootstrap loops at the
-smallest n; median times, the ratio Python / R, and Python's peak memory during
-the Cox fit beyond the data already loaded (resident set, Linux). Install R with
+smallest n; median times, the ratio Python / R, Python's peak memory during the
+Cox fit beyond the data already loaded (resident set, Linux), and the largest
+difference between the Python and R coefficients. Install R with
 ``apt-get install r-base-core r-cran-survival``.
 Cohorts are drawn from the synthetic generator (seed fixed) with three centres in
 proportion 47/33/20%. Not a test: nothing here asserts a time.
@@ -122,6 +123,39 @@ def peak_mib_beyond_data(fn):
     return max(0, _status_kib("VmHWM") - before) / 1024
 
 
+def memory_probe(n, kind):
+    """Peak memory of one Cox fit beyond its loaded data, in a fresh process (MiB).
+
+    A fresh interpreter builds the data, warms the compiled kernel up on 50 rows,
+    returns the memory freed meanwhile to the system (glibc ``malloc_trim``), then
+    fits once; measured in the benchmark's own process, memory freed by earlier
+    fits would be reused and hide the fit's real peak.
+    """
+    proc = subprocess.run([sys.executable, __file__, "--memory-probe", str(n), kind],
+                          capture_output=True, text=True)
+    try:
+        return float(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return None
+
+
+def _probe(n, kind):
+    d = _cohort(n)
+    X = _design(d)
+    t, e = d["time"].to_numpy(), d["event"].to_numpy()
+    times = np.ceil(t) if kind == "cox_tied" else t
+    cox.fit_efron(times[:50], e[:50], X[:50])
+    del d
+    try:  # glibc: hand memory freed while building the data back to the system first
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    print(peak_mib_beyond_data(lambda: np.sqrt(np.diag(np.linalg.inv(
+        cox.fit_efron(times, e, X)[2])))))
+
+
 def python_kernels(d, repeats, boot):
     """The kernels R is timed on (r_benchmark.R), in Python: {step: (seconds, peak MiB)}."""
     X = _design(d)
@@ -135,7 +169,8 @@ def python_kernels(d, repeats, boot):
     out = {}
     for name, times in (("cox_continuous", t), ("cox_tied", tied)):
         med, _ = _timed(lambda: cox_fit(times), repeats)
-        out[name] = (med, peak_mib_beyond_data(lambda: cox_fit(times)))
+        out[name] = (med, memory_probe(len(d), name))
+        out["coef_" + name] = cox_fit(times)[0]
     lp = X @ cox.fit_efron(t, e, X)[0]
     out["harrell_c"] = (_timed(lambda: concordance.harrell_c(t, e, lp), repeats)[0], None)
     out["uno_c"] = (_timed(lambda: concordance.harrell_c(t, e, lp, timewt="n/G2"),
@@ -179,7 +214,11 @@ def r_kernels(d, repeats, boot):
     if proc.returncode != 0:
         print(f"R benchmark failed, skipped: {proc.stderr.strip()[-300:]}", file=sys.stderr)
         return None
-    return {k: float(v) for k, v in (line.split("\t") for line in proc.stdout.splitlines())}
+    out = {}
+    for key, value in (line.split("\t") for line in proc.stdout.splitlines()):
+        out[key] = (np.array([float(v) for v in value.split(",")]) if key.startswith("coef_")
+                    else float(value))
+    return out
 
 
 STEP_LABELS = {
@@ -204,9 +243,15 @@ def against_r(sizes, repeats, boot):
         reps = repeats if n <= 100_000 else 1
         py = python_kernels(d, reps, b)
         r = r_kernels(d, reps, b) if have_r else None
-        for step, (sec, peak) in py.items():
+        for step, value in py.items():
+            if step.startswith("coef_"):
+                continue
+            sec, peak = value
             r_sec = None if r is None else r.get(step)
-            rows.append((STEP_LABELS[step].format(boot=b), len(d), sec, r_sec, peak))
+            diff = None
+            if r is not None and "coef_" + step in r:
+                diff = float(np.max(np.abs(py["coef_" + step] - r["coef_" + step])))
+            rows.append((STEP_LABELS[step].format(boot=b), len(d), sec, r_sec, peak, diff))
     return rows
 
 
@@ -252,7 +297,11 @@ def main(argv=None):
     parser.add_argument("--boot", type=int, default=1000,
                         help="bootstrap resamples timed at the smallest size (0: none)")
     parser.add_argument("--no-r", action="store_true", help="skip the comparison with R")
+    parser.add_argument("--memory-probe", nargs=2, metavar=("N", "KIND"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.memory_probe:
+        _probe(int(args.memory_probe[0]), args.memory_probe[1])
+        return
     rows = [] if args.no_workflow else workflow_rows()
     for n in args.sizes:
         rows += core_rows(n, args.repeats)
@@ -265,12 +314,14 @@ def main(argv=None):
         width = max(len(r[0]) for r in comparison)
         print()
         print(f"{'kernel (same data in Python and R)':<{width}}  {'n':>8}  {'python s':>9}  "
-              f"{'R s':>9}  {'py/R':>6}  {'peak MiB':>8}")
-        for name, n, sec, r_sec, peak in comparison:
+              f"{'R s':>9}  {'py/R':>6}  {'peak MiB':>8}  {'max |b_py - b_R|':>16}")
+        for name, n, sec, r_sec, peak, diff in comparison:
             r_txt = "—" if r_sec is None else f"{r_sec:.4f}"
             ratio = "—" if not r_sec else f"{sec / r_sec:.2f}"
             peak_txt = "" if peak is None else f"{peak:.1f}"
-            print(f"{name:<{width}}  {n:>8}  {sec:>9.4f}  {r_txt:>9}  {ratio:>6}  {peak_txt:>8}")
+            diff_txt = "" if diff is None else f"{diff:.1e}"
+            print(f"{name:<{width}}  {n:>8}  {sec:>9.4f}  {r_txt:>9}  {ratio:>6}  {peak_txt:>8}  "
+                  f"{diff_txt:>16}")
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}")
 
 

@@ -116,7 +116,7 @@ class EfronData:
             idx = np.flatnonzero(labels == s)
             t, e = time[idx], event[idx]
             order = np.lexsort((-e, -t))  # time descending, events first within a time
-            t, e, x = t[order], e[order], X[idx][order]
+            t, e, x = t[order], e[order], X[idx[order]]  # one copy of the design
             dead = e == 1
             td = t[dead]
             if td.size == 0:
