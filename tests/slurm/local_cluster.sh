@@ -68,6 +68,16 @@ fi
 
 host=$(hostname -s)
 cpus=$(nproc)
+# Two free TCP ports for slurmctld and slurmd (a running SLURM or anything else
+# on 6817/6818 does not get in the way); loopback addresses, so no name lookup.
+read -r ctld_port slurmd_port < <(python3 - <<'PY'
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
+PY
+)
 mem_mb=$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
 mkdir -p "$dir/spool" "$dir/state" "$dir/munge"
 chmod 700 "$dir/munge"
@@ -81,14 +91,14 @@ munged --force --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.sock
 cat > "$dir/slurm.conf" <<CONF
 # One-node cluster written by tests/slurm/local_cluster.sh
 ClusterName=netpet-local
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 AuthType=auth/munge
 AuthInfo=socket=$dir/munge/munge.socket
 CredType=cred/munge
 SlurmUser=root
 SlurmdUser=root
-SlurmctldPort=6817
-SlurmdPort=6818
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
 SlurmctldPidFile=$dir/slurmctld.pid
@@ -106,7 +116,7 @@ ReturnToService=2
 # Finished jobs stay visible to squeue for 10 minutes: the Snakemake SLURM
 # executor reads job states with squeue when there is no accounting database.
 MinJobAge=600
-NodeName=$host CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
 
