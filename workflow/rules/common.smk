@@ -1,5 +1,7 @@
 # Shared configuration checks and output lists (no rules here).
 
+import os
+
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -84,6 +86,11 @@ SAMPLE_SIZE = VALIDATION_MODE in ("develop", "validate") and config.get(
 ).get("enabled", False)
 
 
+def _input_mb(input):
+    """Size of a job's existing input files in MB (missing ones count 0)."""
+    return sum(os.path.getsize(f) for f in input if os.path.exists(f)) / 2**20
+
+
 def job_mem_mb(base):
     """Memory (MB) of a job: ``base`` plus 40 times its inputs, doubled per retry.
 
@@ -92,7 +99,7 @@ def job_mem_mb(base):
     """
 
     def mem_mb(wildcards, input, attempt):
-        return int((base + 40 * input.size_mb) * 2 ** (attempt - 1))
+        return int((base + 40 * _input_mb(input)) * 2 ** (attempt - 1))
 
     return mem_mb
 
@@ -101,7 +108,7 @@ def job_runtime(base):
     """Wall time (minutes) of a job: ``base`` plus 1 per MB of input, doubled per retry."""
 
     def runtime(wildcards, input, attempt):
-        return int((base + input.size_mb) * 2 ** (attempt - 1))
+        return int((base + _input_mb(input)) * 2 ** (attempt - 1))
 
     return runtime
 
