@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -31,15 +30,8 @@ def _require(tool, name):
 
 
 @pytest.fixture(scope="module")
-def built_report(tmp_path_factory):
-    work = tmp_path_factory.mktemp("report")
-    for item in ("Snakefile", "workflow", "config", "data"):
-        src = ROOT / item
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, work / item)
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "-q"],
-                          cwd=work, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return work / "results"
+def built_report(workflow_runs):
+    return workflow_runs[0] / "results"
 
 
 def test_report_in_headless_chromium(built_report):

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from workflow_run import copy_project, run_snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "tests" / "slurm" / "local_cluster.sh"
@@ -67,10 +68,7 @@ def slurm(tmp_path_factory):
 
 
 def _project(dest: Path) -> Path:
-    dest.mkdir(parents=True)
-    for item in ("Snakefile", "workflow", "config", "data"):
-        src = ROOT / item
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / item)
+    copy_project(dest)
     (dest / "small.yaml").write_text(SMALL)
     return dest
 
@@ -97,9 +95,7 @@ def test_simulation_runs_through_slurm_and_equals_a_local_run(slurm, tmp_path):
         assert re.search(rf"JobId={jobid} .*WEXITSTATUS 0", ctld), jobid
 
     local = _project(tmp_path / "local")
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile",
-                           "small.yaml", "--", TARGET], cwd=local, capture_output=True,
-                          text=True, timeout=900)
+    proc = run_snakemake(local, "--configfile", "small.yaml", "--", TARGET)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for rel in (TARGET, "results/sample_size/minimum_n.csv"):
         assert (on_slurm / rel).read_bytes() == (local / rel).read_bytes(), rel

@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from workflow_run import copy_project, run_snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
-
-
-def _copy_project(dest: Path) -> Path:
-    for item in ("Snakefile", "workflow", "config", "data"):
-        src = ROOT / item
-        if src.is_dir():
-            shutil.copytree(src, dest / item)
-        else:
-            shutil.copy2(src, dest / item)
-    return dest
-
-
-def _snakemake(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args],
-                          cwd=cwd, capture_output=True, text=True, timeout=900)
-
-
-@pytest.fixture(scope="module")
-def two_runs(tmp_path_factory):
-    runs = []
-    for name in ("run1", "run2"):
-        work = _copy_project(tmp_path_factory.mktemp(name))
-        proc = _snakemake(work)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        runs.append(work)
-    return runs
 
 
 EXPECTED = [
@@ -53,18 +25,18 @@ EXPECTED = [
 ]
 
 
-def test_all_outputs_written_with_markdown_copies(two_runs):
-    results = two_runs[0] / "results"
+def test_all_outputs_written_with_markdown_copies(workflow_runs):
+    results = workflow_runs[0] / "results"
     for rel in EXPECTED:
         assert (results / rel).is_file(), rel
         if rel.endswith(".csv") and rel != "manifest.json":
             assert (results / rel).with_suffix(".md").is_file(), rel
 
 
-def test_reruns_are_byte_identical(two_runs):
+def test_reruns_are_byte_identical(workflow_runs):
     # Everything, report, PDF and manifest included; only the run record (time, host)
     # may differ, and it is kept apart for that reason.
-    a, b = (run / "results" for run in two_runs)
+    a, b = (run / "results" for run in workflow_runs)
     files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     assert files_a == files_b
@@ -73,11 +45,11 @@ def test_reruns_are_byte_identical(two_runs):
     assert differing in ([], ["run_record.json"])
 
 
-def test_manifest_records_every_output_and_input(two_runs):
+def test_manifest_records_every_output_and_input(workflow_runs):
     import hashlib
     import json
 
-    work = two_runs[0]
+    work = workflow_runs[0]
     manifest = json.loads((work / "results" / "manifest.json").read_text())
     written = {str(p.relative_to(work)) for p in (work / "results").rglob("*") if p.is_file()}
     assert set(manifest["outputs"]) == written - {"results/manifest.json", "results/run_record.json"}
@@ -93,23 +65,23 @@ def test_manifest_records_every_output_and_input(two_runs):
         (work / "results" / "manifest.json").read_bytes()).hexdigest()
 
 
-def test_nothing_to_do_when_nothing_changed(two_runs):
-    proc = _snakemake(two_runs[0], "-n")
+def test_nothing_to_do_when_nothing_changed(workflow_runs):
+    proc = run_snakemake(workflow_runs[0], "-n")
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def test_no_patient_identifiers_in_results_or_logs(two_runs):
+def test_no_patient_identifiers_in_results_or_logs(workflow_runs):
     ids = pd.read_csv(ROOT / "data" / "synthetic" / "cohort.csv")["patient_id"]
     for folder in ("results", "logs"):
-        for path in (two_runs[0] / folder).rglob("*"):
+        for path in (workflow_runs[0] / folder).rglob("*"):
             if path.suffix in {".csv", ".md", ".log", ".html", ".json"}:
                 text = path.read_text()
                 assert not any(pid in text for pid in ids), path
 
 
-def test_published_pattern_reproduced(two_runs):
-    results = two_runs[0] / "results"
+def test_published_pattern_reproduced(workflow_runs):
+    results = workflow_runs[0] / "results"
     for ep in ("os", "ttp"):
         med = pd.read_csv(results / ep / "km_summary.csv").set_index("group")["median"]
         # Ordered P1 > P2-4 > P5, as in Chan et al. 2023.
@@ -124,7 +96,7 @@ def test_published_pattern_reproduced(two_runs):
 
 
 def test_malformed_cohort_gives_one_readable_error(tmp_path):
-    work = _copy_project(tmp_path)
+    work = copy_project(tmp_path)
     cohort = pd.read_csv(work / "data" / "synthetic" / "cohort.csv", dtype=str,
                          keep_default_na=False)
     cohort.loc[0, "os_months"] = "about a year"
@@ -132,7 +104,7 @@ def test_malformed_cohort_gives_one_readable_error(tmp_path):
     cohort.loc[3, "patient_id"] = cohort.loc[2, "patient_id"]
     cohort = cohort.drop(columns=["os_event"])
     cohort.to_csv(work / "data" / "synthetic" / "cohort.csv", index=False)
-    proc = _snakemake(work)
+    proc = run_snakemake(work)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "Traceback" not in out
@@ -159,7 +131,7 @@ def test_bundled_cohort_is_the_generator_output(tmp_path):
         assert path.read_bytes() == (ROOT / "data" / "synthetic" / path.name).read_bytes()
 
 
-def test_results_tables_equal_r_fixtures(two_runs):
+def test_results_tables_equal_r_fixtures(workflow_runs):
     """The numbers the workflow writes are R's numbers (wiring, not just the functions)."""
     import json
 
@@ -167,7 +139,7 @@ def test_results_tables_equal_r_fixtures(two_runs):
 
     ref = json.loads((ROOT / "tests" / "reference" / "fixtures" /
                       "survival_reference.json").read_text())
-    results = two_runs[0] / "results"
+    results = workflow_runs[0] / "results"
 
     def close(a, b, rtol=1e-6):
         np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-12)
@@ -221,8 +193,8 @@ def test_results_tables_equal_r_fixtures(two_runs):
 
 
 def test_per_centre_spreadsheets_run_by_config_alone(tmp_path):
-    work = _copy_project(tmp_path)
-    proc = _snakemake(work, "--configfile", "config/centres.yaml")
+    work = copy_project(tmp_path)
+    proc = run_snakemake(work, "--configfile", "config/centres.yaml")
     assert proc.returncode == 0, proc.stderr[-3000:]
     received = sum(len(pd.read_excel(f, sheet_name="patients"))
                    for f in sorted((work / "data" / "synthetic" / "centres").glob("*.xlsx")))
@@ -244,7 +216,7 @@ def test_per_centre_spreadsheets_run_by_config_alone(tmp_path):
 def test_broken_centre_spreadsheets_give_one_report(tmp_path):
     from openpyxl import load_workbook
 
-    work = _copy_project(tmp_path)
+    work = copy_project(tmp_path)
     centres = work / "data" / "synthetic" / "centres"
     wb = load_workbook(centres / "centre_B.xlsx")
     ws = wb["patients"]
@@ -259,7 +231,7 @@ def test_broken_centre_spreadsheets_give_one_report(tmp_path):
     wb = load_workbook(centres / "centre_C.xlsx")
     wb["patients"].delete_cols(header.index("sex") + 1)                  # a column missing
     wb.save(centres / "centre_C.xlsx")
-    proc = _snakemake(work, "--configfile", "config/centres.yaml")
+    proc = run_snakemake(work, "--configfile", "config/centres.yaml")
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "Traceback" not in out
@@ -277,8 +249,8 @@ def test_broken_centre_spreadsheets_give_one_report(tmp_path):
 def test_develop_then_validate_with_two_configs(tmp_path):
     import yaml
 
-    work = _copy_project(tmp_path)
-    proc = _snakemake(work, "--configfile", "config/develop.yaml")
+    work = copy_project(tmp_path)
+    proc = run_snakemake(work, "--configfile", "config/develop.yaml")
     assert proc.returncode == 0, proc.stderr[-3000:]
     model_path = work / "results" / "model" / "frozen_model.yaml"
     frozen_bytes = model_path.read_bytes()
@@ -314,7 +286,7 @@ def test_develop_then_validate_with_two_configs(tmp_path):
              for role in ("base", "extended")}
     assert yaml.safe_load(added["base"])["name"] == "grade_ki67"
 
-    proc = _snakemake(work, "--configfile", "config/validate.yaml")
+    proc = run_snakemake(work, "--configfile", "config/validate.yaml")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert model_path.read_bytes() == frozen_bytes  # validating never refits the model
     for role, content in added.items():
