@@ -9,7 +9,8 @@ lifelines stops on its own step-size rule with the score at ~1e-5 (coefficients
 (log-rank) test nor per-term tests of multi-level factors, and is 9-16 times
 slower than R (benchmarks/); lifelines remains a cross-check in the tests.
 :class:`EfronData` sorts the data once and evaluates the log likelihood, score
-and information as vector operations over event rows, in memory linear in n.
+and information in one compiled pass (:mod:`netpet_stats.kernels`), in memory
+linear in n.
 
 Proportional hazards are tested as R ``cox.zph`` (survival >= 3.0): the score
 test of a time-varying coefficient ``beta + theta g(t)`` per term and globally

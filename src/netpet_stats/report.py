@@ -383,7 +383,7 @@ def _centre_rows(cen: pd.DataFrame) -> pd.DataFrame:
 
 def _validation_section(config, results) -> dict | None:
     path = results / "validation" / "discrimination.csv"
-    internal = {**_internal_validation(results), **_sample_size(results)}
+    sample_size = _sample_size(results)
     if not path.exists():
         mode = (config.get("validation") or {}).get("mode", "none")
         text = ("This run developed and froze the model (results/model/frozen_model.yaml) and "
@@ -391,7 +391,7 @@ def _validation_section(config, results) -> dict | None:
                 "another cohort to validate it externally."
                 if mode == "develop" else
                 "This run analyses one cohort; no frozen model was applied to it.")
-        return {"text": text, **internal}
+        return {"text": text, **_internal_validation(results), **sample_size}
     disc = _read(results, "validation/discrimination.csv")
     dt = pd.DataFrame({"Measure": disc["measure"],
                        "Horizon": disc["horizon"].map(lambda h: "" if pd.isna(h) else f"{h:g}"),
@@ -434,7 +434,7 @@ def _validation_section(config, results) -> dict | None:
             "added_value": added,
             "curves_figure": _img(results / "figures" / "validation_risk_group_curves.png"),
             "figure": _img(results / "figures" / "calibration.png"),
-            **_sample_size(results)}
+            **sample_size}
 
 
 def methods_text(config) -> list[str]:

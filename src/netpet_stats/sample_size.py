@@ -37,14 +37,12 @@ binary outcomes only), hence this module.
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from .distributions import norm_ppf
 from . import validation
 from .concordance import harrell_c
 from .cox import CoxConvergenceWarning, CoxFitError
@@ -185,20 +183,15 @@ def simulate_cohort(scenario: Scenario, n: int, censor_rate: float,
     return np.where(event == 1, t_event, end), event, lp
 
 
-def _ci_width(se, z):
-    return 2 * z * se
-
-
 def performance(time, event, lp, scenario: Scenario, conf_level: float = 0.95) -> dict:
     """Calibration slope, Harrell's C and O/E of the true model in one cohort, with CI widths."""
-    z = norm_ppf(1 - (1 - conf_level) / 2)
     slope = validation.calibration_slope(time, event, lp, conf_level)
     c = harrell_c(time, event, lp, ymax=scenario.horizon, conf_level=conf_level)
     predicted = np.exp(-scenario.baseline_cumhaz(scenario.horizon) * np.exp(lp))
     oe = validation.observed_expected(time, event, predicted, scenario.horizon, conf_level)
     return {"events": int(event.sum()),
-            "slope": slope["slope"], "slope_width": _ci_width(slope["se"], z),
-            "c": c["c"], "c_width": _ci_width(c["se"], z),
+            "slope": slope["slope"], "slope_width": slope["upper"] - slope["lower"],
+            "c": c["c"], "c_width": c["upper"] - c["lower"],
             "o_e": oe["o_e"], "o_e_width": oe["upper"] - oe["lower"]}
 
 

@@ -37,7 +37,7 @@ if VALIDATION_MODE == "validate":
     rule external_validation:
         input:
             analysis=ANALYSIS,
-            model=config["validation"].get("model_file", "results/model/frozen_model.yaml"),
+            model=FROZEN_MODEL,
             **added_value_files(),
         output:
             discrimination=report(
