@@ -13,6 +13,7 @@ import pandas as pd
 
 from . import association, baseline, concordance, cox, kaplan_meier, logrank
 from .cohort import PreparedCohort, analysis_set, model_specs, prepare_cohort
+from .distributions import norm_ppf
 from .netpet import SCORES
 from .tables import suppress_small_counts, write_table
 
@@ -553,7 +554,7 @@ def run_external_validation(config: dict, data: pd.DataFrame, model_path: str, o
                      f"riskRegression::Score); percentile bootstrap CI, {n_boot} resamples, "
                      f"seed {seed}"})
     roy = validation.royston_d(t, e, lp)
-    z = 1.959963984540054
+    z = float(norm_ppf(0.975))
     rows.append({"measure": "Royston's D", "horizon": np.nan, "estimate": roy["D"],
                  "lower": roy["D"] - z * roy["se_D"], "upper": roy["D"] + z * roy["se_D"],
                  "method": "R royston(fit, newdata); Wald CI"})
