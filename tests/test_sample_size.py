@@ -15,6 +15,7 @@ import pytest
 from scipy import integrate, stats
 
 from netpet_stats import sample_size as ss
+from netpet_stats.frozen_model import ModelMismatchError
 
 
 def _exponential(rate=0.05, lp_mean=0.0, lp_sd=0.5, follow_up=60.0, horizon=36.0):
@@ -172,8 +173,42 @@ def test_scenario_from_a_frozen_model():
     assert ss.scenario_from_model(model, horizon=12, lp_sd=1.0).lp_sd == 1.0
     del model["baseline_survival"]["curve"]
     np.testing.assert_allclose(ss.scenario_from_model(model).times, [0, 12, 24])
-    with pytest.raises(ValueError, match="beyond"):
+    with pytest.raises(ModelMismatchError, match="beyond"):
         ss.scenario_from_model(model, horizon=36)
     model["strata"] = ["a", "b"]
-    with pytest.raises(ValueError, match="unstratified"):
+    with pytest.raises(ModelMismatchError, match="unstratified"):
         ss.scenario_from_model(model)
+    model["strata"] = None
+    del model["development"]                       # a model written by hand from a paper
+    with pytest.raises(ModelMismatchError, match="mean and SD of its linear predictor"):
+        ss.scenario_from_model(model)
+
+
+def test_a_stratified_model_ends_in_a_message_not_a_traceback(tmp_path, capsys):
+    # validate mode may be given a stratified model file; its sample-size job says why it stops
+    from types import SimpleNamespace
+
+    import yaml
+
+    from netpet_stats import workflow_step
+
+    model = {"netpet_stats_model": 1, "name": "by_centre", "strata": ["A", "B"],
+             "coefficients": {"x": 0.5}, "covariates": {"x": {"type": "continuous"}},
+             "baseline_survival": {"horizons": [12.0], "survival": {"A": [0.9], "B": [0.8]}},
+             "development": {"linear_predictor": {"mean": 0.0, "sd": 1.0}}}
+    path = tmp_path / "model.yaml"
+    path.write_text(yaml.safe_dump(model))
+    config = {"sample_size": {"n_sim": 2, "seed": 1}}
+    smk = SimpleNamespace(params=SimpleNamespace(step="sample_size_cell"), config=config,
+                          input=SimpleNamespace(model=str(path)),
+                          output=SimpleNamespace(cells=str(tmp_path / "cells.csv")),
+                          wildcards=SimpleNamespace(n="100", fraction="0.3"),
+                          log=[str(tmp_path / "step.log")])
+    with pytest.raises(SystemExit) as exit_info:
+        workflow_step.run(smk)
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("The frozen model cannot be applied for the sample-size simulation: "
+                          "model 'by_centre' has strata ['A', 'B']")
+    assert "Traceback" not in err
+    assert not (tmp_path / "cells.csv").exists()

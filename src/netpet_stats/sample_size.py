@@ -46,6 +46,7 @@ from scipy import optimize
 from . import validation
 from .concordance import harrell_c
 from .cox import CoxConvergenceWarning, CoxFitError
+from .frozen_model import ModelMismatchError
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +113,17 @@ def scenario_from_model(model: dict, horizon: float | None = None,
     Uses the baseline survival curve stored on a grid (``curve_step``) when
     present, else S0 at the stored horizons with S0(0) = 1; the linear predictor
     distribution of the development cohort unless ``lp_sd`` is given.
+
+    Raises
+    ------
+    ModelMismatchError
+        For a stratified model, a horizon beyond the stored baseline survival, or
+        a model file (e.g. written by hand) without its linear predictor's mean and SD.
     """
     strata = model.get("strata")
     if strata and len(strata) > 1:
-        raise ValueError("the sample-size simulation needs an unstratified model (one baseline)")
+        raise ModelMismatchError(f"model {model.get('name')!r} has strata {list(strata)}; the "
+                                 "simulation needs an unstratified model (one baseline survival)")
     base = model["baseline_survival"]
     curve = base.get("curve")
     if curve:
@@ -126,11 +134,16 @@ def scenario_from_model(model: dict, horizon: float | None = None,
         surv = np.asarray([1.0, *next(iter(base["survival"].values()))], float)
     if times[0] > 0:
         times, surv = np.r_[0.0, times], np.r_[1.0, surv]
-    lp = model["development"]["linear_predictor"]
+    lp = (model.get("development") or {}).get("linear_predictor") or {}
+    if "mean" not in lp or ("sd" not in lp and lp_sd is None):
+        raise ModelMismatchError(f"model {model.get('name')!r} does not give the mean and SD of "
+                                 "its linear predictor (development.linear_predictor: mean, sd), "
+                                 "which the simulation draws from; add them to the model file "
+                                 "or set sample_size.enabled: false")
     horizon = float(max(base["horizons"]) if horizon is None else horizon)
     if horizon > times[-1]:
-        raise ValueError(f"horizon {horizon:g} is beyond the model's baseline survival "
-                         f"(last time {times[-1]:g})")
+        raise ModelMismatchError(f"sample_size.horizon {horizon:g} is beyond the model's "
+                                 f"baseline survival (last time {times[-1]:g})")
     return Scenario(lp_mean=float(lp["mean"]), lp_sd=float(lp["sd"] if lp_sd is None else lp_sd),
                     times=times, cumhaz=-np.log(surv), horizon=horizon)
 

@@ -106,7 +106,9 @@ def run(smk) -> None:
     try:
         _step(smk)
     except ModelMismatchError as exc:
-        message = f"The frozen model cannot be applied to this cohort: {exc}"
+        use = ("for the sample-size simulation" if smk.params.step.startswith("sample_size")
+               else "to this cohort")
+        message = f"The frozen model cannot be applied {use}: {exc}"
         logging.error(message)
         print(message, file=sys.stderr)
         sys.exit(1)
