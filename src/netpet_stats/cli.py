@@ -1,65 +1,60 @@
 """Command line: ``netpet-stats validate`` and ``netpet-stats synthetic``.
 
 The workflow itself runs through Snakemake (see README); the CLI covers the
-steps a user runs by hand.
+steps a user runs by hand. ``validate --config X`` reads the configuration exactly
+as ``snakemake --configfile X`` does (:func:`netpet_stats.config.load_config`):
+``config/config.yaml`` first, then X over it, defaults from the schema.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-import yaml
-
-from .cohort import CohortValidationError, format_problems, prepare_cohort
+from . import __version__
 
 
-def _load_config(path: str) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        config = yaml.safe_load(fh)
-    schema_path = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-    if schema_path.exists():
-        import jsonschema
+def _validate(config_files: list[str] | None) -> int:
+    from .cohort.prepare import prepare_cohort
+    from .cohort.problems import CohortValidationError, format_problems
+    from .config import ConfigError, load_config
+    from .steps._runner import write_validation_report
 
-        schema = yaml.safe_load(schema_path.read_text(encoding="utf-8"))
-        validator = jsonschema.Draft202012Validator(schema)
-        errors = sorted(validator.iter_errors(config), key=lambda e: list(e.path))
-        if errors:
-            lines = [f"{path}: the configuration has {len(errors)} problem(s):"]
-            lines += [f"  {'/'.join(map(str, e.path)) or '(top level)'}: {e.message}" for e in errors]
-            raise SystemExit("\n".join(lines))
-    return config
+    try:
+        config = load_config(config_files)
+        prepared = prepare_cohort(config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except CohortValidationError as exc:
+        path = write_validation_report(exc)
+        print(f"{format_problems(exc.problems, limit=10)}\n\nFull report: {path}",
+              file=sys.stderr)
+        return 1
+    excluded = prepared.exclusions
+    print(f"{len(prepared.data)} rows read; no problems. "
+          f"{(excluded['analysis'] == 'all').sum()} rows excluded from all analyses, "
+          f"{len(excluded)} exclusion entries in all; {len(prepared.warnings)} warning(s).")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="netpet-stats", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"netpet-stats {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     val = sub.add_parser("validate", help="check a cohort against its config and list every problem")
-    val.add_argument("--config", default="config/config.yaml")
+    val.add_argument("--config", nargs="+", metavar="FILE",
+                     help="configuration file(s), layered over config/config.yaml as "
+                          "`snakemake --configfile` layers them")
     syn = sub.add_parser("synthetic", help="regenerate the bundled synthetic cohort")
     syn.add_argument("--seed", type=int, default=164)
     syn.add_argument("--outdir", default="data/synthetic")
     args = parser.parse_args(argv)
 
     if args.command == "validate":
-        config = _load_config(args.config)
-        try:
-            prepared = prepare_cohort(config)
-        except CohortValidationError as exc:
-            from .workflow_step import write_validation_report
-
-            path = write_validation_report(exc)
-            print(f"{format_problems(exc.problems, limit=10)}\n\nFull report: {path}",
-                  file=sys.stderr)
-            return 1
-        excluded = prepared.exclusions
-        print(f"{len(prepared.data)} rows read; no problems. "
-              f"{(excluded['analysis'] == 'all').sum()} rows excluded from all analyses, "
-              f"{len(excluded)} exclusion entries in all; {len(prepared.warnings)} warning(s).")
-        return 0
+        return _validate(args.config)
     if args.command == "synthetic":
-        from .synthetic import write_synthetic
+        from .netpet.synthetic import write_synthetic
 
         paths = write_synthetic(args.outdir, args.seed)
         print("wrote " + ", ".join(map(str, paths)))

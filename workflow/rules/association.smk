@@ -3,7 +3,7 @@
 
 rule association:
     input:
-        analysis=ANALYSIS,
+        analysis=rules.prepare_cohort.output.analysis,
     output:
         counts=report(
             "results/association/netpet_by_grade_counts.csv",
@@ -20,7 +20,6 @@ rule association:
         ),
         tests_md="results/association/netpet_by_grade_tests.md",
     params:
-        step="association",
         version=PACKAGE_VERSION,
     resources:
         mem_mb=job_mem_mb(600),
@@ -30,4 +29,4 @@ rule association:
     conda:
         "../envs/netpet.yaml"
     script:
-        "../scripts/run_step.py"
+        "../scripts/association.py"

@@ -36,7 +36,6 @@ rule prepare_cohort:
         ),
         warnings_md="results/cohort/warnings.md",
     params:
-        step="cohort",
         version=PACKAGE_VERSION,
     resources:
         mem_mb=job_mem_mb(800),
@@ -46,4 +45,4 @@ rule prepare_cohort:
     conda:
         "../envs/netpet.yaml"
     script:
-        "../scripts/run_step.py"
+        "../scripts/prepare_cohort.py"

@@ -3,17 +3,19 @@
 import os
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 import netpet_stats
-from netpet_stats.cohort import cohort_sources, validation_config_problems
+from netpet_stats.cohort.read import cohort_sources
+from netpet_stats.config import ConfigError, resolve
 
-
-validate(config, schema="../schemas/config.schema.yaml")
-if validation_config_problems(config):
-    raise WorkflowError(
-        "Configuration problems:\n  " + "\n  ".join(validation_config_problems(config))
-    )
+# One loader for the workflow and the CLI (netpet_stats.config): defaults from the
+# schema, unknown keys refused with the closest valid key, cross-key checks.
+try:
+    _resolved = resolve(config, " + ".join(map(str, workflow.configfiles)))
+except ConfigError as exc:
+    raise WorkflowError(str(exc)) from None
+config.clear()
+config.update(_resolved)
 
 ENDPOINTS = list(config["endpoints"])
 FIGURE_FORMATS = config["figures"]["formats"]
@@ -29,7 +31,7 @@ wildcard_constraints:
 
 def cohort_inputs(wildcards):
     inputs = {"tables": [path for path, _ in cohort_sources(config["cohort"])]}
-    if config["cohort"].get("lesions"):
+    if config["cohort"]["lesions"]:
         inputs["lesions"] = config["cohort"]["lesions"]
     return inputs
 
@@ -72,18 +74,18 @@ def manifest_outputs():
     return outputs + ["results/report.html", "results/report.pdf"]
 
 
-VALIDATION_MODE = config.get("validation", {}).get("mode", "none")
-ADDED_VALUE = config.get("validation", {}).get("added_value")
+VALIDATION_MODE = config["validation"]["mode"]
+ADDED_VALUE = config["validation"]["added_value"]
 # The model a sample-size simulation plans for: the one develop mode freezes, or
 # the one validate mode applies.
 FROZEN_MODEL = (
     "results/model/frozen_model.yaml"
     if VALIDATION_MODE == "develop"
-    else config.get("validation", {}).get("model_file", "results/model/frozen_model.yaml")
+    else config["validation"]["model_file"]
 )
-SAMPLE_SIZE = VALIDATION_MODE in ("develop", "validate") and config.get(
-    "sample_size", {}
-).get("enabled", False)
+SAMPLE_SIZE = (
+    VALIDATION_MODE in ("develop", "validate") and config["sample_size"]["enabled"]
+)
 
 
 def _input_mb(input):

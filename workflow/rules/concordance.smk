@@ -3,7 +3,8 @@
 
 rule concordance:
     input:
-        analysis=ANALYSIS,
+        analysis=rules.prepare_cohort.output.analysis,
+        fits=rules.cox.output.fits,
     output:
         concordance=report(
             "results/{endpoint}/concordance.csv",
@@ -22,7 +23,6 @@ rule concordance:
         ),
         comparison_md="results/{endpoint}/concordance_comparison.md",
     params:
-        step="concordance",
         version=PACKAGE_VERSION,
     resources:
         mem_mb=job_mem_mb(600),
@@ -32,4 +32,4 @@ rule concordance:
     conda:
         "../envs/netpet.yaml"
     script:
-        "../scripts/run_step.py"
+        "../scripts/concordance.py"

@@ -3,7 +3,7 @@
 
 rule cox:
     input:
-        analysis=ANALYSIS,
+        analysis=rules.prepare_cohort.output.analysis,
     output:
         coefficients=report(
             "results/{endpoint}/cox_coefficients.csv",
@@ -29,8 +29,9 @@ rule cox:
             labels={"endpoint": "{endpoint}", "table": "proportional hazards"},
         ),
         ph_test_md="results/{endpoint}/ph_test.md",
+        # Every model fitted once, for concordance and freezing (per patient: not results/).
+        fits="intermediate/{endpoint}/cox_fits.pkl",
     params:
-        step="cox",
         version=PACKAGE_VERSION,
     resources:
         mem_mb=job_mem_mb(600),
@@ -40,4 +41,4 @@ rule cox:
     conda:
         "../envs/netpet.yaml"
     script:
-        "../scripts/run_step.py"
+        "../scripts/cox.py"

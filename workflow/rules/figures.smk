@@ -3,10 +3,10 @@
 
 rule km_figure:
     input:
-        curves="results/{endpoint}/km_curves.csv",
-        risk_table="results/{endpoint}/km_risk_table.csv",
-        summary="results/{endpoint}/km_summary.csv",
-        logrank="results/{endpoint}/logrank.csv",
+        curves=rules.kaplan_meier.output.curves,
+        risk_table=rules.kaplan_meier.output.risk_table,
+        summary=rules.kaplan_meier.output.summary,
+        logrank=rules.logrank.output.tests,
     output:
         report(
             expand("results/figures/km_{{endpoint}}.{fmt}", fmt=FIGURE_FORMATS),
@@ -16,7 +16,6 @@ rule km_figure:
             labels={"endpoint": "{endpoint}", "figure": "Kaplan-Meier"},
         ),
     params:
-        step="km_figure",
         version=PACKAGE_VERSION,
     resources:
         mem_mb=job_mem_mb(600),
@@ -26,12 +25,12 @@ rule km_figure:
     conda:
         "../envs/netpet.yaml"
     script:
-        "../scripts/run_step.py"
+        "../scripts/km_figure.py"
 
 
 rule forest_figure:
     input:
-        coefficients="results/{endpoint}/cox_coefficients.csv",
+        coefficients=rules.cox.output.coefficients,
     output:
         report(
             expand("results/figures/forest_{{endpoint}}.{fmt}", fmt=FIGURE_FORMATS),
@@ -41,7 +40,6 @@ rule forest_figure:
             labels={"endpoint": "{endpoint}", "figure": "forest plot"},
         ),
     params:
-        step="forest_figure",
         version=PACKAGE_VERSION,
     resources:
         mem_mb=job_mem_mb(600),
@@ -51,12 +49,12 @@ rule forest_figure:
     conda:
         "../envs/netpet.yaml"
     script:
-        "../scripts/run_step.py"
+        "../scripts/forest_figure.py"
 
 
 rule flow_figure:
     input:
-        flow="results/cohort/flow.csv",
+        flow=rules.prepare_cohort.output.flow,
     output:
         report(
             expand("results/figures/patient_flow.{fmt}", fmt=FIGURE_FORMATS),
@@ -65,7 +63,6 @@ rule flow_figure:
             labels={"figure": "patient flow"},
         ),
     params:
-        step="flow_figure",
         version=PACKAGE_VERSION,
     resources:
         mem_mb=job_mem_mb(600),
@@ -75,4 +72,4 @@ rule flow_figure:
     conda:
         "../envs/netpet.yaml"
     script:
-        "../scripts/run_step.py"
+        "../scripts/flow_figure.py"

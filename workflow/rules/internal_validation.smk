@@ -5,7 +5,7 @@ if VALIDATION_MODE == "develop":
 
     rule optimism_bootstrap:
         input:
-            analysis=ANALYSIS,
+            analysis=rules.prepare_cohort.output.analysis,
         output:
             optimism=report(
                 "results/validation/optimism.csv",
@@ -15,7 +15,6 @@ if VALIDATION_MODE == "develop":
             ),
             optimism_md="results/validation/optimism.md",
         params:
-            step="optimism",
             version=PACKAGE_VERSION,
         resources:
             mem_mb=job_mem_mb(800),
@@ -25,11 +24,11 @@ if VALIDATION_MODE == "develop":
         conda:
             "../envs/netpet.yaml"
         script:
-            "../scripts/run_step.py"
+            "../scripts/optimism_bootstrap.py"
 
     rule internal_external_cv:
         input:
-            analysis=ANALYSIS,
+            analysis=rules.prepare_cohort.output.analysis,
         output:
             iecv=report(
                 "results/validation/iecv.csv",
@@ -45,7 +44,6 @@ if VALIDATION_MODE == "develop":
                 labels={"figure": "internal-external cross-validation"},
             ),
         params:
-            step="iecv",
             version=PACKAGE_VERSION,
         resources:
             mem_mb=job_mem_mb(800),
@@ -55,4 +53,4 @@ if VALIDATION_MODE == "develop":
         conda:
             "../envs/netpet.yaml"
         script:
-            "../scripts/run_step.py"
+            "../scripts/internal_external_cv.py"

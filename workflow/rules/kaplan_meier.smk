@@ -3,7 +3,7 @@
 
 rule kaplan_meier:
     input:
-        analysis=ANALYSIS,
+        analysis=rules.prepare_cohort.output.analysis,
     output:
         curves="results/{endpoint}/km_curves.csv",
         curves_md="results/{endpoint}/km_curves.md",
@@ -34,7 +34,6 @@ rule kaplan_meier:
         ),
         follow_up_md="results/{endpoint}/follow_up.md",
     params:
-        step="kaplan_meier",
         version=PACKAGE_VERSION,
     resources:
         mem_mb=job_mem_mb(600),
@@ -44,4 +43,4 @@ rule kaplan_meier:
     conda:
         "../envs/netpet.yaml"
     script:
-        "../scripts/run_step.py"
+        "../scripts/kaplan_meier.py"

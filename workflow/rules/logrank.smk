@@ -3,7 +3,7 @@
 
 rule logrank:
     input:
-        analysis=ANALYSIS,
+        analysis=rules.prepare_cohort.output.analysis,
     output:
         tests=report(
             "results/{endpoint}/logrank.csv",
@@ -16,7 +16,6 @@ rule logrank:
         observed_expected="results/{endpoint}/logrank_observed_expected.csv",
         observed_expected_md="results/{endpoint}/logrank_observed_expected.md",
     params:
-        step="logrank",
         version=PACKAGE_VERSION,
     resources:
         mem_mb=job_mem_mb(600),
@@ -26,4 +25,4 @@ rule logrank:
     conda:
         "../envs/netpet.yaml"
     script:
-        "../scripts/run_step.py"
+        "../scripts/logrank.py"

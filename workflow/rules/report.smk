@@ -17,7 +17,6 @@ rule report:
         ),
         pdf="results/report.pdf",
     params:
-        step="report",
         version=PACKAGE_VERSION,
     resources:
         mem_mb=job_mem_mb(1000),
@@ -27,7 +26,7 @@ rule report:
     conda:
         "../envs/netpet.yaml"
     script:
-        "../scripts/run_step.py"
+        "../scripts/report.py"
 
 
 rule manifest:
@@ -38,7 +37,6 @@ rule manifest:
         manifest="results/manifest.json",
         run_record="results/run_record.json",
     params:
-        step="manifest",
         version=PACKAGE_VERSION,
         workflow_dir=workflow.basedir,
     resources:
@@ -49,4 +47,4 @@ rule manifest:
     conda:
         "../envs/netpet.yaml"
     script:
-        "../scripts/run_step.py"
+        "../scripts/manifest.py"

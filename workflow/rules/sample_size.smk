@@ -12,7 +12,6 @@ if SAMPLE_SIZE:
         output:
             cells="intermediate/sample_size/n{n}_events{fraction}.csv",
         params:
-            step="sample_size_cell",
             version=PACKAGE_VERSION,
             n_sim=config["sample_size"]["n_sim"],
             seed=config["sample_size"]["seed"],
@@ -24,7 +23,7 @@ if SAMPLE_SIZE:
         conda:
             "../envs/netpet.yaml"
         script:
-            "../scripts/run_step.py"
+            "../scripts/sample_size_cell.py"
 
     rule sample_size:
         input:
@@ -52,7 +51,6 @@ if SAMPLE_SIZE:
                 labels={"figure": "precision by size"},
             ),
         params:
-            step="sample_size",
             version=PACKAGE_VERSION,
             targets=config["sample_size"]["targets"],
         resources:
@@ -63,4 +61,4 @@ if SAMPLE_SIZE:
         conda:
             "../envs/netpet.yaml"
         script:
-            "../scripts/run_step.py"
+            "../scripts/sample_size.py"

@@ -3,7 +3,7 @@
 
 rule table1:
     input:
-        analysis=ANALYSIS,
+        analysis=rules.prepare_cohort.output.analysis,
     output:
         table1=report(
             "results/table1/table1.csv",
@@ -13,7 +13,6 @@ rule table1:
         ),
         table1_md="results/table1/table1.md",
     params:
-        step="table1",
         version=PACKAGE_VERSION,
     resources:
         mem_mb=job_mem_mb(600),
@@ -23,4 +22,4 @@ rule table1:
     conda:
         "../envs/netpet.yaml"
     script:
-        "../scripts/run_step.py"
+        "../scripts/table1.py"

@@ -8,7 +8,7 @@ if VALIDATION_MODE == "develop":
 
     rule freeze_model:
         input:
-            analysis=ANALYSIS,
+            fits=rules.cox.output.fits.format(endpoint=config["validation"]["endpoint"]),
             data=cohort_input_files(),
         output:
             model=report(
@@ -19,7 +19,6 @@ if VALIDATION_MODE == "develop":
             ),
             **added_value_files(),
         params:
-            step="freeze_model",
             version=PACKAGE_VERSION,
         resources:
             mem_mb=job_mem_mb(800),
@@ -29,14 +28,14 @@ if VALIDATION_MODE == "develop":
         conda:
             "../envs/netpet.yaml"
         script:
-            "../scripts/run_step.py"
+            "../scripts/freeze_model.py"
 
 
 if VALIDATION_MODE == "validate":
 
     rule external_validation:
         input:
-            analysis=ANALYSIS,
+            analysis=rules.prepare_cohort.output.analysis,
             model=FROZEN_MODEL,
             **added_value_files(),
         output:
@@ -99,7 +98,6 @@ if VALIDATION_MODE == "validate":
                 labels={"figure": "calibration"},
             ),
         params:
-            step="external_validation",
             version=PACKAGE_VERSION,
         resources:
             mem_mb=job_mem_mb(800),
@@ -109,4 +107,4 @@ if VALIDATION_MODE == "validate":
         conda:
             "../envs/netpet.yaml"
         script:
-            "../scripts/run_step.py"
+            "../scripts/external_validation.py"

@@ -146,7 +146,7 @@ class EfronData:
             also ``score_t`` (T, p) and ``info_t`` (T, p, p) per distinct event
             time (latest first within each stratum), ``time`` and ``stratum``.
         """
-        from .kernels import efron_stratum
+        from ._kernels import efron_stratum
 
         beta = np.ascontiguousarray(beta, dtype=float)
         p = self.p

@@ -19,8 +19,6 @@ import base64
 import re
 import html
 import logging
-import sys
-from importlib import metadata
 from pathlib import Path
 
 import jinja2
@@ -28,8 +26,10 @@ import numpy as np
 import pandas as pd
 from great_tables import GT
 
-from . import __version__, concordance, cox, kaplan_meier
-from .netpet import resolve_grouping
+from .. import __version__
+from ..survival import concordance, cox, kaplan_meier
+from ..netpet.scoring import resolve_grouping
+from ..provenance import software_versions
 
 SECTIONS = [
     ("summary", "Study summary"),
@@ -87,9 +87,9 @@ TRIPOD_AUTHOR_ITEMS = "1, 2, 3a-c, 4, 5a-b, 6c, 7, 8b-c, 9b-c, 13-19, 24-27"
 def tripod_items(results) -> list[tuple[str, str, str]]:
     """The TRIPOD+AI items this run's outputs answer."""
     items = list(TRIPOD_ITEMS)
-    if (results / "validation" / "discrimination.csv").exists():
+    if "validation/discrimination.csv" in results:
         items += TRIPOD_EXTERNAL_ITEMS
-    elif (results / "validation" / "optimism.csv").exists():
+    elif "validation/optimism.csv" in results:
         items += TRIPOD_INTERNAL_ITEMS
     return items
 
@@ -143,26 +143,50 @@ def _img(path: Path) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def _read(results: Path, rel: str) -> pd.DataFrame:
-    return pd.read_csv(results / rel, keep_default_na=False, na_values=[""])
+class ResultFiles:
+    """The files a report may read: exactly its rule's declared inputs.
+
+    Keyed by their path below the results folder (``"os/km_summary.csv"``). A
+    section is shown when its files are among them; a file left over in the
+    folder from an earlier run with another configuration is never seen.
+    """
+
+    def __init__(self, paths, root: str | Path = "results"):
+        root = Path(root)
+        self._files = {}
+        for p in map(Path, paths):
+            key = p.relative_to(root).as_posix() if p.is_relative_to(root) else p.as_posix()
+            self._files[key] = p
+
+    def __contains__(self, rel: str) -> bool:
+        return rel in self._files
+
+    def path(self, rel: str) -> Path:
+        if rel not in self._files:
+            raise KeyError(f"the report reads {rel!r}, which its rule does not declare as input")
+        return self._files[rel]
+
+    def read(self, rel: str, **kwargs) -> pd.DataFrame:
+        options = {"keep_default_na": False, "na_values": [""], **kwargs}
+        return pd.read_csv(self.path(rel), **options)
 
 
 def _summary(config, results) -> dict:
-    dist = _read(results, "cohort/netpet_distribution.csv")
-    flow = _read(results, "cohort/flow.csv")
+    dist = results.read("cohort/netpet_distribution.csv")
+    flow = results.read("cohort/flow.csv")
     received = int(flow.loc[flow["step"] == "input rows", "n"].iloc[0])
     eligible = int(flow.loc[flow["step"] == "eligible", "n"].iloc[0])
-    t1 = _read(results, "table1/table1.csv")
+    t1 = results.read("table1/table1.csv")
     centres = t1[t1["variable"].str.startswith("Centre")]["level"].tolist()
     groups = list(resolve_grouping(config["netpet"]["grouping"]))
     rows = []
     for ep, spec in config["endpoints"].items():
-        med = _read(results, f"{ep}/km_summary.csv").set_index("group")
-        lr = _read(results, f"{ep}/logrank.csv").set_index("test")
-        coefs = _read(results, f"{ep}/cox_coefficients.csv")
+        med = results.read(f"{ep}/km_summary.csv").set_index("group")
+        lr = results.read(f"{ep}/logrank.csv").set_index("test")
+        coefs = results.read(f"{ep}/cox_coefficients.csv")
         prim = coefs[(coefs["model"] == config["cox"]["primary_model"])
                      & (coefs["term"] == "netpet_group")].set_index("level")
-        conc = _read(results, f"{ep}/concordance.csv")
+        conc = results.read(f"{ep}/concordance.csv")
         c = conc[(conc["estimator"] == "Harrell") & (conc["predictor"] == "netpet_group")].iloc[0]
         row = {"Endpoint": spec["label"]}
         for g in groups:
@@ -189,12 +213,12 @@ def _summary(config, results) -> dict:
 
 def _km_section(config, results, ep) -> dict:
     spec = config["endpoints"][ep]
-    med = _read(results, f"{ep}/km_summary.csv")
+    med = results.read(f"{ep}/km_summary.csv")
     med_tab = pd.DataFrame({
         "Group": med["group"], "n": med["n"], "Events": med["events"],
         f"Median ({spec.get('time_unit', 'months')}), 95% CI": [
             _ci(r.median, r.median_lower, r.median_upper, 1) for r in med.itertuples()]})
-    lm = _read(results, f"{ep}/km_landmarks.csv")
+    lm = results.read(f"{ep}/km_landmarks.csv")
     lm_wide = lm.assign(value=[f"{100 * r.surv:.1f}% ({100 * r.lower:.1f}–{100 * r.upper:.1f})"
                                if np.isfinite(r.surv) and np.isfinite(r.lower) else "—"
                                for r in lm.itertuples()])
@@ -202,12 +226,12 @@ def _km_section(config, results, ep) -> dict:
     lm_wide = lm_wide.reindex(list(dict.fromkeys(lm["group"])))
     lm_wide.columns = [f"{t:g} {spec.get('time_unit', 'months')}" for t in lm_wide.columns]
     lm_wide = lm_wide.reset_index().rename(columns={"group": "Group"})
-    fu = _read(results, f"{ep}/follow_up.csv")
+    fu = results.read(f"{ep}/follow_up.csv")
     fu_tab = pd.DataFrame({"Group": fu["group"], "n": fu["n"], "Censored": fu["n_censored"],
                            "Median follow-up, 95% CI": [
                                _ci(r.median_follow_up, r.lower, r.upper, 1)
                                for r in fu.itertuples()]})
-    lr = _read(results, f"{ep}/logrank.csv")
+    lr = results.read(f"{ep}/logrank.csv")
     lr_tab = pd.DataFrame({"Test": lr["test"], "Comparison": lr["comparison"],
                            "Stratified by": lr["stratified_by"].fillna(""),
                            "Chi-square": [_num(x) for x in lr["chisq"]], "df": lr["df"],
@@ -216,7 +240,7 @@ def _km_section(config, results, ep) -> dict:
     method = med["method"].iloc[0]
     return {
         "endpoint": ep, "label": spec["label"],
-        "figure": _img(results / "figures" / f"km_{ep}.png"),
+        "figure": _img(results.path(f"figures/km_{ep}.png")),
         "medians": gt_table(med_tab, f"km_medians_{ep}", "Medians by NETPET group", method),
         "landmarks": gt_table(lm_wide, f"km_landmarks_{ep}", "Survival at landmark times",
                               "Kaplan-Meier estimate (95% CI)."),
@@ -241,8 +265,8 @@ def _coef_table(coefs: pd.DataFrame, table_id: str, title: str, note: str) -> st
 
 
 def _cox_section(config, results, ep) -> dict:
-    coefs = _read(results, f"{ep}/cox_coefficients.csv")
-    tests = _read(results, f"{ep}/cox_tests.csv")
+    coefs = results.read(f"{ep}/cox_coefficients.csv")
+    tests = results.read(f"{ep}/cox_tests.csv")
     uni = coefs[coefs["analysis"] == "univariable"]
     multi = coefs[coefs["analysis"] == "multivariable"]
     model_tests = tests[tests["term"] != "(model)"].copy()
@@ -264,7 +288,7 @@ def _cox_section(config, results, ep) -> dict:
                               "unreliable with few clusters.")
     return {
         "endpoint": ep, "label": config["endpoints"][ep]["label"],
-        "forest": _img(results / "figures" / f"forest_{ep}.png"),
+        "forest": _img(results.path(f"figures/forest_{ep}.png")),
         "multivariable": _coef_table(multi, f"cox_multi_{ep}", "Multivariable models",
                                      cox.COEF_METHOD + "."),
         "univariable": _coef_table(uni, f"cox_uni_{ep}", "Univariable models",
@@ -277,7 +301,7 @@ def _cox_section(config, results, ep) -> dict:
 
 
 def _ph_section(config, results, ep) -> str:
-    ph = _read(results, f"{ep}/ph_test.csv")
+    ph = results.read(f"{ep}/ph_test.csv")
     tab = pd.DataFrame({"Model": ph["model"], "Term": ph["term_label"],
                         "Chi-square": [_num(x) for x in ph["chisq"]], "df": ph["df"],
                         "p": [fmt_p(x) for x in ph["p"]]})
@@ -287,12 +311,12 @@ def _ph_section(config, results, ep) -> str:
 
 
 def _concordance_section(config, results, ep) -> dict:
-    conc = _read(results, f"{ep}/concordance.csv")
+    conc = results.read(f"{ep}/concordance.csv")
     tab = pd.DataFrame({"Estimator": conc["estimator"], "Predictor": conc["label"],
                         "Kind": conc["kind"], "n": conc["n"], "Events": conc["events"],
                         "C (95% CI)": [_ci(r.c, r.lower, r.upper, 3) for r in conc.itertuples()],
                         "SE": [_num(x, 4) for x in conc["se"]]})
-    cmp = _read(results, f"{ep}/concordance_comparison.csv")
+    cmp = results.read(f"{ep}/concordance_comparison.csv")
     cmp_tab = pd.DataFrame({"First": cmp["first"], "Second": cmp["second"], "n": cmp["n"],
                             "C first": [_num(x, 3) for x in cmp["c_first"]],
                             "C second": [_num(x, 3) for x in cmp["c_second"]],
@@ -309,12 +333,12 @@ def _concordance_section(config, results, ep) -> dict:
 
 
 def _association_section(config, results) -> dict:
-    counts = _read(results, "association/netpet_by_grade_counts.csv")
+    counts = results.read("association/netpet_by_grade_counts.csv")
     row, col = config["association"]["row"], config["association"]["column"]
     wide = counts.pivot(index=row, columns=col, values="n")
     wide = wide.reindex(list(dict.fromkeys(counts[row])))[list(dict.fromkeys(counts[col]))]
     wide = wide.reset_index().rename(columns={row: "NETPET group"})
-    tests = _read(results, "association/netpet_by_grade_tests.csv")
+    tests = results.read("association/netpet_by_grade_tests.csv")
     tt = pd.DataFrame({"Test": tests["test"], "Statistic": [_num(x) for x in tests["statistic"]],
                        "df": tests["df"].map(lambda v: "" if pd.isna(v) else int(v)),
                        "p": [fmt_p(x) for x in tests["p"]], "n": tests["n"],
@@ -326,8 +350,8 @@ def _association_section(config, results) -> dict:
 def _internal_validation(results) -> dict:
     """Bootstrap optimism and internal-external CV tables (develop mode), if present."""
     out = {}
-    if (results / "validation" / "optimism.csv").exists():
-        opt = _read(results, "validation/optimism.csv")
+    if "validation/optimism.csv" in results:
+        opt = results.read("validation/optimism.csv")
         ot = pd.DataFrame({"Measure": opt["measure"], "Apparent": [_num(x, 3) for x in opt["apparent"]],
                            "Optimism": [_num(x, 3) for x in opt["optimism"]],
                            "Optimism-corrected": [_num(x, 3) for x in opt["corrected"]],
@@ -337,25 +361,25 @@ def _internal_validation(results) -> dict:
         out["optimism"] = gt_table(ot, "validation_optimism",
                                    "Internal validation: bootstrap optimism correction",
                                    str(opt["method"].iloc[0]))
-    if (results / "validation" / "iecv.csv").exists():
-        iecv = _read(results, "validation/iecv.csv")
+    if "validation/iecv.csv" in results:
+        iecv = results.read("validation/iecv.csv")
         if not iecv.empty:
             out["iecv"] = gt_table(_centre_rows(iecv), "validation_iecv",
                                    "Internal-external cross-validation (leave one centre out)",
                                    "Each centre predicted by the model refitted on the others; "
                                    "DerSimonian-Laird random effects; prediction interval for a "
                                    "new centre.")
-            out["iecv_figure"] = _img(results / "figures" / "validation_iecv.png")
+            out["iecv_figure"] = _img(results.path("figures/validation_iecv.png"))
     return out
 
 
 def _sample_size(results) -> dict:
     """Minimum external-validation size by simulation (Riley et al. 2022), if run."""
-    if not (results / "sample_size" / "minimum_n.csv").exists():
+    if "sample_size/minimum_n.csv" not in results:
         return {}
-    from .sample_size import MEASURE_LABELS, METHOD
+    from ..validation.sample_size import MEASURE_LABELS, METHOD
 
-    mn = _read(results, "sample_size/minimum_n.csv")
+    mn = results.read("sample_size/minimum_n.csv")
     table = pd.DataFrame({
         "Event fraction": mn["event_fraction"].map(lambda f: f"{f:g}"),
         "Criterion": mn["criterion"].map(lambda c: MEASURE_LABELS.get(c, "every target")),
@@ -366,7 +390,7 @@ def _sample_size(results) -> dict:
     return {"sample_size": gt_table(table, "sample_size",
                                     "Smallest validation cohort in the grid reaching the target "
                                     "95% CI widths", METHOD + "."),
-            "sample_size_figure": _img(results / "figures" / "sample_size.png")}
+            "sample_size_figure": _img(results.path("figures/sample_size.png"))}
 
 
 def _centre_rows(cen: pd.DataFrame) -> pd.DataFrame:
@@ -382,9 +406,8 @@ def _centre_rows(cen: pd.DataFrame) -> pd.DataFrame:
 
 
 def _validation_section(config, results) -> dict | None:
-    path = results / "validation" / "discrimination.csv"
     sample_size = _sample_size(results)
-    if not path.exists():
+    if "validation/discrimination.csv" not in results:
         mode = (config.get("validation") or {}).get("mode", "none")
         text = ("This run developed and froze the model (results/model/frozen_model.yaml) and "
                 "validated it internally; run the workflow with validation.mode: validate on "
@@ -392,13 +415,13 @@ def _validation_section(config, results) -> dict | None:
                 if mode == "develop" else
                 "This run analyses one cohort; no frozen model was applied to it.")
         return {"text": text, **_internal_validation(results), **sample_size}
-    disc = _read(results, "validation/discrimination.csv")
+    disc = results.read("validation/discrimination.csv")
     dt = pd.DataFrame({"Measure": disc["measure"],
                        "Horizon": disc["horizon"].map(lambda h: "" if pd.isna(h) else f"{h:g}"),
                        "Estimate (95% CI)": [_ci(r.estimate, r.lower, r.upper, 3)
                                              for r in disc.itertuples()],
                        "Method": disc["method"]})
-    cal = _read(results, "validation/calibration.csv")
+    cal = results.read("validation/calibration.csv")
     ct = pd.DataFrame({"Horizon": cal["horizon"].map(lambda h: f"{h:g}"),
                        "Calibration slope": [_ci(r.calibration_slope, r.slope_lower, r.slope_upper)
                                              for r in cal.itertuples()],
@@ -406,9 +429,9 @@ def _validation_section(config, results) -> dict | None:
                        "ICI": [_num(x, 3) for x in cal["ICI"]], "E50": [_num(x, 3) for x in cal["E50"]],
                        "E90": [_num(x, 3) for x in cal["E90"]], "Brier": [_num(x, 3) for x in cal["brier"]],
                        "IPA": [_num(x, 3) for x in cal["ipa"]]})
-    cen = _read(results, "validation/centres.csv")
+    cen = results.read("validation/centres.csv")
     cent = _centre_rows(cen) if not cen.empty else None
-    av = _read(results, "validation/added_value.csv")
+    av = results.read("validation/added_value.csv")
     added = None
     if "delta_c" in av.columns:
         added = gt_table(pd.DataFrame({
@@ -430,10 +453,10 @@ def _validation_section(config, results) -> dict | None:
                 cent, "validation_centres", "Performance by centre",
                 "DerSimonian-Laird random effects; prediction interval for a new "
                 "centre (undefined below 3 centres)."),
-            "centre_figure": _img(results / "figures" / "validation_centres.png"),
+            "centre_figure": _img(results.path("figures/validation_centres.png")),
             "added_value": added,
-            "curves_figure": _img(results / "figures" / "validation_risk_group_curves.png"),
-            "figure": _img(results / "figures" / "calibration.png"),
+            "curves_figure": _img(results.path("figures/validation_risk_group_curves.png")),
+            "figure": _img(results.path("figures/calibration.png")),
             **sample_size}
 
 
@@ -498,29 +521,17 @@ def methods_text(config) -> list[str]:
     ]
 
 
-def software_versions() -> dict:
-    """Python and the versions of every installed distribution, sorted by name."""
-    packages = {}
-    for dist in metadata.distributions():
-        name = dist.metadata["Name"]
-        if name:
-            packages[name.lower()] = dist.version
-    return {"python": sys.version.split()[0], "netpet-stats": __version__,
-            "packages": dict(sorted(packages.items()))}
-
-
 # --------------------------------------------------------------------------------------
 # Assembly
 # --------------------------------------------------------------------------------------
 
 
-def report_context(config: dict, results: str | Path) -> dict:
-    results = Path(results)
+def report_context(config: dict, results: ResultFiles) -> dict:
     eps = list(config["endpoints"])
-    flow = _read(results, "cohort/flow.csv")
+    flow = results.read("cohort/flow.csv")
     flow_tab = pd.DataFrame({"Analysis": flow["analysis"], "Step": flow["step"], "n": flow["n"],
                              "Reason": flow["reason"].fillna("")})
-    t1 = pd.read_csv(results / "table1/table1.csv", dtype=str, keep_default_na=False)
+    t1 = pd.read_csv(results.path("table1/table1.csv"), dtype=str, keep_default_na=False)
     versions = software_versions()
     key_pkgs = ["numpy", "scipy", "pandas", "lifelines", "statsmodels", "matplotlib",
                 "snakemake", "pandera", "tableone", "great-tables", "xhtml2pdf", "reportlab"]
@@ -536,7 +547,7 @@ def report_context(config: dict, results: str | Path) -> dict:
         "version": __version__,
         "sections": SECTIONS,
         "summary": _summary(config, results),
-        "flow_figure": _img(results / "figures" / "patient_flow.png"),
+        "flow_figure": _img(results.path("figures/patient_flow.png")),
         "flow": gt_table(flow_tab, "flow", None,
                          "Excluded + analysed = received at every step (TRIPOD+AI 20a)."),
         "table1": gt_table(t1.rename(columns={"variable": "Variable", "level": "Level"}),
@@ -563,15 +574,20 @@ def _config_yaml(config) -> str:
 
 
 def _template(name: str) -> jinja2.Template:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("netpet_stats", "templates"),
+    env = jinja2.Environment(loader=jinja2.PackageLoader("netpet_stats.report", "templates"),
                              autoescape=False, trim_blocks=True, lstrip_blocks=True)
     return env.get_template(name)
 
 
-def write_report(config: dict, results: str | Path, html_path: str | Path,
-                 pdf_path: str | Path | None = None) -> None:
-    """Write the HTML report (and its PDF) from the tables and figures in ``results``."""
-    context = report_context(config, results)
+def write_report(config: dict, files, html_path: str | Path,
+                 pdf_path: str | Path | None = None, root: str | Path = "results") -> None:
+    """Write the HTML report (and its PDF) from exactly the tables and figures in ``files``.
+
+    ``files`` are the paths the report rule declares as input (below ``root``);
+    the report reads nothing else, so a file an earlier run left in the folder
+    never reaches it.
+    """
+    context = report_context(config, ResultFiles(files, root))
     page = _template("report.html.j2").render(**context, for_pdf=False)
     Path(html_path).write_text(page, encoding="utf-8")
     if pdf_path:

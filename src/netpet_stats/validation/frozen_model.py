@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import cox
+from ..survival import cox
 
 MODEL_FORMAT = 1
 

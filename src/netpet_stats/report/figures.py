@@ -309,7 +309,7 @@ def sample_size_figure(summary: pd.DataFrame, title: str) -> plt.Figure:
     al., Stat Med 2022). Cells whose event fraction the model cannot reach are
     left out (the table says so).
     """
-    from .sample_size import MEASURE_LABELS, MEASURES
+    from ..validation.sample_size import MEASURE_LABELS, MEASURES
 
     ok = summary[~summary["status"].astype(str).str.startswith("infeasible")]
     fig, axes = plt.subplots(1, len(MEASURES), figsize=(3.6 * len(MEASURES), 3.6), squeeze=False)

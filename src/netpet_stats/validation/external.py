@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .distributions import norm_ppf, norm_sf, t_ppf
-from . import cox, kaplan_meier
+from ..survival.distributions import norm_ppf, norm_sf, t_ppf
+from ..survival import cox, kaplan_meier
+from ..survival.concordance import compare_c, harrell_c
 
 
 def _fit_one(time, event, x):
@@ -313,7 +314,6 @@ def centre_performance(time, event, lp, predicted_survival, centre, horizon: flo
     intervals elsewhere are bootstrap), so they are reported per centre and not
     pooled.
     """
-    from .concordance import harrell_c
 
     time, event = np.asarray(time, float), np.asarray(event, float)
     lp, s = np.asarray(lp, float), np.asarray(predicted_survival, float)
@@ -365,3 +365,10 @@ def centre_performance(time, event, lp, predicted_survival, centre, horizon: flo
                        "n": int(sub["n"].sum()), "events": int(sub["events"].sum())})
     return pd.concat([frame.drop(columns=["scale_estimate", "scale_se"]), pd.DataFrame(pooled)],
                      ignore_index=True)
+
+
+def added_value(time, event, lp_extended, lp_base, horizon: float) -> dict:
+    """ΔC of an extended over a base model on the same patients (R ``concordance(f1, f2)``)."""
+    first = harrell_c(time, event, lp_extended, ymax=horizon)
+    second = harrell_c(time, event, lp_base, ymax=horizon)
+    return compare_c(first, second)

@@ -38,7 +38,7 @@ def _pair_counts(time, event, x, weight):
     Sorts by time and ranks the predictor here; the O(n log n) counting is the
     compiled :func:`netpet_stats.kernels.pair_counts`.
     """
-    from .kernels import pair_counts
+    from ._kernels import pair_counts
 
     order = np.argsort(time, kind="stable")
     ts = time[order]

@@ -17,7 +17,21 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .report import software_versions
+from importlib import metadata
+import sys
+
+from . import __version__
+
+
+def software_versions() -> dict:
+    """Python and the versions of every installed distribution, sorted by name."""
+    packages = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            packages[name.lower()] = dist.version
+    return {"python": sys.version.split()[0], "netpet-stats": __version__,
+            "packages": dict(sorted(packages.items()))}
 
 
 def sha256(path: str | Path) -> str:

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from .netpet import score_rank
+from .scoring import score_rank
 
 CENTRES = ("A", "B", "C")
 #: Patients per centre in the bundled 319-patient cohort (unequal sizes).
@@ -318,7 +318,7 @@ def representative_seed(candidates=range(1, 201)) -> tuple[int, dict]:
     -------
     seed, medians
     """
-    from .kaplan_meier import km_quantiles, km_table
+    from ..survival.kaplan_meier import km_quantiles, km_table
 
     best = (np.inf, None, None)
     for seed in candidates:

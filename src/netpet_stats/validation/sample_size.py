@@ -43,9 +43,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from . import validation
-from .concordance import harrell_c
-from .cox import CoxConvergenceWarning, CoxFitError
+from . import external
+from ..survival.concordance import harrell_c
+from ..survival.cox import CoxConvergenceWarning, CoxFitError
 from .frozen_model import ModelMismatchError
 
 log = logging.getLogger(__name__)
@@ -198,10 +198,10 @@ def simulate_cohort(scenario: Scenario, n: int, censor_rate: float,
 
 def performance(time, event, lp, scenario: Scenario, conf_level: float = 0.95) -> dict:
     """Calibration slope, Harrell's C and O/E of the true model in one cohort, with CI widths."""
-    slope = validation.calibration_slope(time, event, lp, conf_level)
+    slope = external.calibration_slope(time, event, lp, conf_level)
     c = harrell_c(time, event, lp, ymax=scenario.horizon, conf_level=conf_level)
     predicted = np.exp(-scenario.baseline_cumhaz(scenario.horizon) * np.exp(lp))
-    oe = validation.observed_expected(time, event, predicted, scenario.horizon, conf_level)
+    oe = external.observed_expected(time, event, predicted, scenario.horizon, conf_level)
     return {"events": int(event.sum()),
             "slope": slope["slope"], "slope_width": slope["upper"] - slope["lower"],
             "c": c["c"], "c_width": c["upper"] - c["lower"],
@@ -235,9 +235,9 @@ def simulate_cell(scenario: Scenario, n: int, fraction: float, n_sim: int, seed:
     rows = []
     sims = range(n_sim)
     if progress:
-        from .internal_validation import _progress
+        from ._progress import progress
 
-        sims = _progress(sims, n_sim, f"n={n} events={fraction:g}", True)
+        sims = progress(sims, n_sim, f"n={n} events={fraction:g}", True)
     for i in sims:
         time, event, lp = simulate_cohort(scenario, n, rate, rng)
         row = {**base, "censor_rate": rate, "sim": i, "status": "ok"}

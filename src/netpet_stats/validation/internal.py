@@ -9,7 +9,7 @@
 * :func:`internal_external_cv`: leave one centre out (Royston, Parmar & Sylvester,
   Stat Med 2004; Debray et al., BMJ 2019; TRIPOD-Cluster): refit on every centre
   but one, predict for the one left out; per-centre performance is then pooled
-  by :func:`netpet_stats.validation.centre_performance`.
+  by :func:`netpet_stats.external.centre_performance`.
 
 Written here because no Python library implements either for Cox models
 (scikit-survival and lifelines have cross-validation of a score, not Harrell's
@@ -19,13 +19,14 @@ optimism correction, and nothing per cluster).
 from __future__ import annotations
 
 import logging
-import sys
 
 import numpy as np
 import pandas as pd
 
-from . import cox, validation
-from .concordance import harrell_c
+from ..survival import cox
+from . import external
+from ._progress import progress as progress_bar
+from ..survival.concordance import harrell_c
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +35,10 @@ OPTIMISM_METHOD = ("Harrell's bootstrap optimism correction (as rms::validate): 
                    "corrected = apparent - optimism")
 
 
-def _progress(iterable, total: int, desc: str, enabled: bool):
-    """A tqdm progress bar on stderr (the terminal under Snakemake), or nothing."""
-    if not enabled:
-        return iterable
-    from tqdm import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, file=sys.stderr, mininterval=1.0,
-                ascii=True, dynamic_ncols=False, ncols=80)
-
-
 def _performance(time, event, lp, horizon):
     """Harrell's C (pairs with the earlier event by ``horizon``) and calibration slope."""
     c = harrell_c(time, event, lp, ymax=horizon)["c"]
-    slope = validation.calibration_slope(time, event, lp)["slope"]
+    slope = external.calibration_slope(time, event, lp)["slope"]
     return c, slope
 
 
@@ -95,7 +86,7 @@ def optimism_bootstrap(time, event, X, n_boot: int, seed: int, horizon: float | 
     rng = np.random.default_rng(seed)
     training, test = [], []
     failed = 0
-    for _ in _progress(range(n_boot), n_boot, "bootstrap optimism", progress):
+    for _ in progress_bar(range(n_boot), n_boot, "bootstrap optimism", progress):
         idx = rng.integers(0, n, n)
         try:
             b, _, _ = cox.fit_efron(time[idx], event[idx], X[idx])
@@ -148,7 +139,7 @@ def internal_external_cv(time, event, X, centre, horizons, progress: bool = Fals
     lp = np.full(time.size, np.nan)
     surv = {float(h): np.full(time.size, np.nan) for h in horizons}
     fits = []
-    for k in _progress(centres, len(centres), "internal-external CV", progress):
+    for k in progress_bar(centres, len(centres), "internal-external CV", progress):
         out = centre == k
         train = ~out
         b, _, _ = cox.fit_efron(time[train], event[train], X[train])

@@ -1,0 +1,98 @@
+"""Who enters which analysis: the exclusion ledger and the complete-case rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..config import model_specs
+from .problems import VARIABLE_NAMES
+
+
+def exclusion_ledger(data: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """Who is excluded from which analysis, and why (R's ``na.action = na.omit``).
+
+    Analyses: ``all`` (no NETPET group, or excluded by a date rule such as the
+    scan window), ``<endpoint>`` (no time or event), and ``<endpoint>:<model>``
+    for each Cox model and univariable covariate (a covariate in the model is
+    missing). A row excluded from ``all`` is not listed again for the individual
+    analyses. Rows are identified by input file name and spreadsheet row only.
+    """
+    records = []
+    files = data["file"].map(lambda f: Path(f).name)
+    no_group = data["netpet_group"].isna()
+    for f, row, score, why, bad in zip(files, data["row"], data["netpet"], data["exclusion"],
+                                       no_group):
+        if bad:
+            if isinstance(why, str):
+                reason = why
+            elif pd.isna(score):
+                reason = "NETPET score missing (none given, no lesions listed)"
+            else:
+                reason = f"NETPET score {score} is in no analysis group (netpet.grouping)"
+            records.append((f, int(row), "all", reason))
+    models = model_specs(config)
+    for ep in config["endpoints"]:
+        time_col, ev_col = f"{ep}_time", f"{ep}_event"
+        no_ep = data[time_col].isna() | data[ev_col].isna()
+        for f, row, t_missing, flag in zip(files, data["row"], data[time_col].isna(),
+                                           no_ep & ~no_group):
+            if flag:
+                records.append((f, int(row), ep, f"{ep} {'time' if t_missing else 'event'} missing"))
+        base_ok = ~no_group & ~no_ep
+        for name, spec in models.items():
+            needed = [c for c in spec["covariates"] + spec["strata"]
+                      + ([spec["cluster"]] if spec.get("cluster") else []) if c != "netpet_group"]
+            if not needed:
+                continue
+            miss = data.loc[base_ok, needed].isna()
+            miss = miss[miss.any(axis=1)]
+            names = np.array([VARIABLE_NAMES.get(c, c) for c in needed], dtype=object)
+            for f, row, flags in zip(files[miss.index], data.loc[miss.index, "row"],
+                                     miss.to_numpy()):
+                records.append((f, int(row), f"{ep}:{name}", "missing " + ", ".join(names[flags])))
+    ledger = pd.DataFrame(records, columns=["file", "row", "analysis", "reason"])
+    return ledger.sort_values(["file", "row", "analysis"], kind="mergesort").reset_index(drop=True)
+
+
+def analysis_set(data: pd.DataFrame, endpoint: str, columns: list[str] = ()) -> pd.DataFrame:
+    """Rows that enter an analysis of ``endpoint`` using ``columns`` (complete cases).
+
+    In a NETPET cohort a patient must also have an analysis group; a generic
+    cohort (no ``netpet_group`` column) needs only the outcome and ``columns``.
+    """
+    group = ["netpet_group"] if "netpet_group" in data.columns else []
+    need = [*group, f"{endpoint}_time", f"{endpoint}_event", *columns]
+    return data.dropna(subset=list(dict.fromkeys(need)))
+
+
+def patient_flow(data: pd.DataFrame, ledger: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """Counts from received to analysed, per analysis, with reasons (TRIPOD+AI 20a).
+
+    ``data`` is every input row, ``ledger`` the :func:`exclusion_ledger`; every
+    row is counted once per line, so analysed + excluded = received.
+    """
+    n = len(data)
+    rows = [{"analysis": "received", "step": "input rows", "n": n, "reason": ""}]
+    excl_all = ledger[ledger["analysis"] == "all"]
+    for reason, k in excl_all["reason"].value_counts().sort_index().items():
+        rows.append({"analysis": "all", "step": "excluded", "n": int(k), "reason": reason})
+    eligible = n - len(excl_all)
+    rows.append({"analysis": "all", "step": "eligible", "n": eligible, "reason": ""})
+    for ep in config["endpoints"]:
+        sub = ledger[ledger["analysis"] == ep]
+        for reason, k in sub["reason"].value_counts().sort_index().items():
+            rows.append({"analysis": ep, "step": "excluded", "n": int(k), "reason": reason})
+        analysed = eligible - len(sub)
+        rows.append({"analysis": ep, "step": "analysed (Kaplan-Meier, log-rank)",
+                     "n": analysed, "reason": ""})
+        for name in model_specs(config):
+            sub_m = ledger[ledger["analysis"] == f"{ep}:{name}"]
+            for reason, k in sub_m["reason"].value_counts().sort_index().items():
+                rows.append({"analysis": f"{ep}:{name}", "step": "excluded", "n": int(k),
+                             "reason": reason})
+            rows.append({"analysis": f"{ep}:{name}", "step": "analysed (Cox)",
+                         "n": analysed - len(sub_m), "reason": ""})
+    return pd.DataFrame(rows)

@@ -1,0 +1,316 @@
+"""The one configuration loader, used by the Snakemake workflow and the CLI alike.
+
+A run's configuration is built in three layers, exactly as Snakemake builds it:
+
+1. the defaults of the JSON schema (``schemas/config.schema.yaml``, the only place
+   defaults live);
+2. the user's YAML files, in the order given, each merged into the one before it
+   (nested mappings key by key, as Snakemake's ``update_config``); without a file,
+   the project's ``config/config.yaml``;
+3. ``--config key=value`` overrides.
+
+The result is validated against the schema. A key the schema does not know is an
+error that names the closest valid key (``cohort.tabel``: did you mean ``table``?),
+never ignored; so are the cross-key inconsistencies the schema cannot express.
+All problems are listed at once in one :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+SCHEMA_PATH = Path(__file__).with_name("schemas") / "config.schema.yaml"
+#: The configuration a run uses when the user names none (relative to the working directory).
+DEFAULT_CONFIGFILE = "config/config.yaml"
+
+
+class ConfigError(Exception):
+    """Every problem of a configuration, one line each."""
+
+    def __init__(self, problems: list[str], source: str = "the configuration"):
+        self.problems = list(problems)
+        self.source = source
+        lines = [f"{source}: {len(self.problems)} configuration problem(s):"]
+        lines += [f"  {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+@lru_cache(maxsize=1)
+def load_schema() -> dict:
+    """The configuration's JSON schema (draft 2020-12), with its defaults."""
+    return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def _deref(schema: dict, root: dict) -> dict:
+    ref = schema.get("$ref")
+    if ref and ref.startswith("#/$defs/"):
+        # Keywords beside the reference (a default, a description) still apply.
+        return {**root["$defs"][ref.removeprefix("#/$defs/")],
+                **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def _object_branch(schema: dict, root: dict) -> dict | None:
+    """The schema of a mapping value: the schema itself, or its object ``oneOf`` branch."""
+    schema = _deref(schema, root)
+    if "properties" in schema or isinstance(schema.get("additionalProperties"), dict):
+        return schema
+    for branch in schema.get("oneOf", []) + schema.get("anyOf", []):
+        branch = _deref(branch, root)
+        if branch.get("type") == "object":
+            return branch
+    return None
+
+
+def merge(base: dict, override: dict) -> dict:
+    """``override`` merged into a copy of ``base``: mappings key by key, anything else replaced.
+
+    The rule of Snakemake's ``update_config``, so that a file means the same to
+    ``snakemake --configfile`` and to ``netpet-stats validate --config``.
+    """
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _fill_defaults(value: dict, schema: dict, root: dict) -> dict:
+    """``value`` with the schema's defaults for every absent key, recursively."""
+    schema = _object_branch(schema, root)
+    if schema is None or not isinstance(value, dict):
+        return value
+    props = schema.get("properties", {})
+    extra = schema.get("additionalProperties")
+    out = {}
+    # Fixed keys in the schema's order, then user-named keys in the user's order.
+    for key, sub in props.items():
+        sub = _deref(sub, root)
+        if key in value:
+            out[key] = _fill_defaults(value[key], sub, root)
+        elif "default" in sub:
+            out[key] = _fill_defaults(copy.deepcopy(sub["default"]), sub, root)
+    for key, item in value.items():
+        if key not in props:
+            out[key] = _fill_defaults(item, extra, root) if isinstance(extra, dict) else item
+    return out
+
+
+def _path(parts) -> str:
+    return ".".join(str(p) for p in parts) or "(top level)"
+
+
+def _unknown_keys(value, schema: dict, root: dict, where: tuple = ()) -> list[str]:
+    """Keys the schema does not know, each with the closest valid key if there is one."""
+    schema = _object_branch(schema, root) if isinstance(value, dict) else None
+    if schema is None:
+        return []
+    props = schema.get("properties", {})
+    extra = schema.get("additionalProperties", True)
+    problems = []
+    for key, item in value.items():
+        if key in props:
+            problems += _unknown_keys(item, props[key], root, (*where, key))
+        elif extra is False:
+            close = difflib.get_close_matches(str(key), list(props), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            valid = ", ".join(props)
+            problems.append(f"{_path((*where, key))}: unknown key{hint} (valid keys here: "
+                            f"{valid})")
+        elif isinstance(extra, dict):
+            problems += _unknown_keys(item, extra, root, (*where, key))
+    return problems
+
+
+def _schema_problems(config: dict, root: dict) -> list[str]:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(root)
+    out = []
+    for err in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.path]):
+        if err.validator == "additionalProperties" and err.validator_value is False:
+            continue  # reported by _unknown_keys, with a suggestion
+        out.append(f"{_path(err.path)}: {err.message}")
+    return out
+
+
+def resolve(config: dict, source: str = "the configuration") -> dict:
+    """Defaults filled in from the schema, then every problem checked; the resolved config.
+
+    Raises
+    ------
+    ConfigError
+        Listing unknown keys (with the closest valid key), schema violations and
+        cross-key inconsistencies, all at once.
+    """
+    root = load_schema()
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise ConfigError([f"(top level): expected a mapping of keys, got {type(config).__name__}"],
+                          source)
+    problems = _unknown_keys(config, root, root)
+    resolved = _fill_defaults(config, root, root)
+    problems += _schema_problems(resolved, root)
+    if not problems:
+        problems += cross_key_problems(resolved)
+    if problems:
+        raise ConfigError(list(dict.fromkeys(problems)), source)
+    return resolved
+
+
+def read_yaml(path: str | Path) -> dict:
+    """One configuration file; a file that is not a YAML mapping is a ConfigError."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(["no such file"], str(path)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"not valid YAML ({exc})"], str(path)) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"expected a mapping of keys, got {type(data).__name__}"], str(path))
+    return data
+
+
+def load_config(paths: list[str | Path] | None = None, overrides: dict | None = None,
+                base: str | Path | None = DEFAULT_CONFIGFILE) -> dict:
+    """Read, layer and resolve configuration files exactly as ``snakemake --configfile`` does.
+
+    The workflow's ``configfile:`` is ``config/config.yaml``; Snakemake reads it
+    first and merges each ``--configfile`` into it. This function does the same,
+    so ``netpet-stats validate --config X`` and ``snakemake --configfile X`` accept
+    or refuse the same file alike.
+
+    Parameters
+    ----------
+    paths
+        The user's files, later ones over earlier ones.
+    overrides
+        Values given as ``--config key=value``, applied last.
+    base
+        The workflow's own config file, read first when it exists (``None``: none).
+        Without ``paths`` it must exist.
+
+    Returns
+    -------
+    dict
+        The resolved configuration, every default filled in from the schema.
+
+    Raises
+    ------
+    ConfigError
+        Every problem at once (unknown keys with the closest valid key, schema
+        violations, names that refer to nothing).
+
+    Examples
+    --------
+    >>> from netpet_stats.config import load_config
+    >>> cfg = load_config()   # config/config.yaml of the project
+    >>> cfg["kaplan_meier"]["conf_type"], cfg["figures"]["dpi"]
+    ('log', 200)
+    """
+    files = [str(p) for p in paths or []]
+    if base is not None and (Path(base).exists() or not files):
+        files = [str(base), *files]
+    config: dict = {}
+    for path in files:
+        config = merge(config, read_yaml(path))
+    if overrides:
+        config = merge(config, overrides)
+    return resolve(config, " + ".join(files) or "the configuration")
+
+
+# --------------------------------------------------------------------------------------
+# What the configuration asks for, and checks the schema cannot express
+# --------------------------------------------------------------------------------------
+
+
+def model_specs(config: dict) -> dict[str, dict]:
+    """All Cox models the configuration asks for: univariable ones and named ones."""
+    specs = {}
+    for cov in config["cox"]["univariable"]:
+        specs[f"univariable_{cov}"] = {"covariates": [cov], "strata": [], "cluster": None,
+                                       "label": config["covariates"][cov]["label"]}
+    for name, spec in config["cox"]["models"].items():
+        specs[name] = {"covariates": list(spec["covariates"]),
+                       "strata": list(spec.get("strata", [])),
+                       "cluster": spec.get("cluster"),
+                       "label": spec.get("label", name)}
+    return specs
+
+
+def cross_key_problems(config: dict) -> list[str]:
+    """Names that must refer to something defined elsewhere in the configuration."""
+    problems = []
+    covariates = config["covariates"]
+    known_columns = set(covariates) | {"centre"}
+    for cov in config["cox"]["univariable"]:
+        if cov not in covariates:
+            problems.append(f"cox.univariable: {cov!r} is not in covariates "
+                            f"(expected one of {sorted(covariates)})")
+    for name, spec in config["cox"]["models"].items():
+        for key in ("covariates", "strata"):
+            for cov in spec.get(key, []):
+                if key == "covariates" and cov not in covariates:
+                    problems.append(f"cox.models.{name}.{key}: {cov!r} is not in covariates "
+                                    f"(expected one of {sorted(covariates)})")
+                elif key == "strata" and cov not in known_columns:
+                    problems.append(f"cox.models.{name}.strata: {cov!r} is not a covariate or "
+                                    "'centre'")
+    specs = model_specs(config) if not problems else {}
+    if config["cox"]["primary_model"] not in config["cox"]["models"]:
+        problems.append(f"cox.primary_model: {config['cox']['primary_model']!r} is not in "
+                        f"cox.models (expected one of {sorted(config['cox']['models'])})")
+    conc = config["concordance"]
+    for name in conc["models"]:
+        if specs and name not in specs:
+            problems.append(f"concordance.models: {name!r} is not a model (expected one of "
+                            f"{sorted(specs)})")
+    for pair in conc["comparisons"]:
+        for item in pair:
+            if item.startswith("model:"):
+                if specs and item.removeprefix("model:") not in specs:
+                    problems.append(f"concordance.comparisons: {item!r} names no model "
+                                    f"(expected model:<one of {sorted(specs)}>)")
+            elif item not in covariates:
+                problems.append(f"concordance.comparisons: {item!r} is not a covariate")
+    return problems + (validation_config_problems(config) if specs else [])
+
+
+def validation_config_problems(config: dict) -> list[str]:
+    """Inconsistencies of the ``validation`` block that the JSON schema cannot see.
+
+    Every problem at once, each naming the key and what was expected.
+    """
+    v = config.get("validation") or {}
+    if v.get("mode", "none") == "none":
+        return []
+    problems = []
+    specs = model_specs(config)
+    if v.get("endpoint") not in config["endpoints"]:
+        problems.append(f"validation.endpoint: {v.get('endpoint')!r} is not one of the endpoints "
+                        f"{sorted(config['endpoints'])}")
+    named = {"validation.model": v.get("model")}
+    if v.get("added_value"):
+        named.update({f"validation.added_value.{role}": v["added_value"][role]
+                      for role in ("base", "extended")})
+    for key, name in named.items():
+        if v.get("mode") != "develop" and key != "validation.model":
+            continue  # validate mode reads the frozen files, not the specs
+        if name not in specs:
+            problems.append(f"{key}: model {name!r} is not in cox.models "
+                            f"(expected one of {sorted(config['cox']['models'])})")
+        elif specs[name]["strata"] and v.get("mode") == "develop":
+            problems.append(f"{key}: model {name!r} is stratified by {specs[name]['strata']}; "
+                            "a model frozen for new cohorts must be unstratified")
+    return problems

@@ -1,0 +1,1 @@
+"""What is specific to the NETPET score: scoring, analysis groups, the synthetic cohort."""

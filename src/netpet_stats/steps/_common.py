@@ -1,0 +1,44 @@
+"""What several steps share: the analysis frame, the configured groups and labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..netpet.scoring import resolve_grouping
+
+
+def privacy(config: dict) -> tuple[bool, int]:
+    """Whether small counts are suppressed in published tables, and below what."""
+    return bool(config["privacy"]["suppress_small_cells"]), int(config["privacy"]["threshold"])
+
+
+def groups_of(data: pd.DataFrame) -> list[str]:
+    """Analysis groups in their configured order."""
+    return [str(c) for c in data["netpet_group"].cat.categories]
+
+
+def label(config: dict, cov: str) -> str:
+    """A covariate's label from the configuration (its name if it has none)."""
+    return config["covariates"].get(cov, {}).get("label", cov)
+
+
+def endpoint_label(config: dict, endpoint: str) -> str:
+    return config["endpoints"][endpoint]["label"]
+
+
+def time_unit(config: dict, endpoint: str) -> str:
+    return config["endpoints"][endpoint]["time_unit"]
+
+
+def load_analysis(path: str | Path, config: dict) -> pd.DataFrame:
+    """Read the prepared cohort back, restoring the ordered NETPET group."""
+    data = pd.read_parquet(path)
+    order = list(resolve_grouping(config["netpet"]["grouping"]))
+    data["netpet_group"] = pd.Categorical(data["netpet_group"], categories=order, ordered=True)
+    return data
+
+
+def dpi(config: dict) -> int:
+    return int(config["figures"]["dpi"])

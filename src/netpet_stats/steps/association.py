@@ -1,0 +1,60 @@
+"""Rules association and table1: NETPET group x grade, and baseline characteristics."""
+
+from __future__ import annotations
+
+from ..report.tables import suppress_small_counts, write_table
+from ..survival import association, table_one
+from ._common import groups_of, label, load_analysis, privacy
+
+
+def run_association(config: dict, analysis: str, out) -> None:
+    """NETPET group x grade: counts, Pearson chi-square and the exact test."""
+    data = load_analysis(analysis, config)
+    acfg = config["association"]
+    d = data[data["netpet_group"].notna()]
+    row, col = acfg["row"], acfg["column"]
+    row_levels = groups_of(d) if row == "netpet_group" else None
+    col_levels = config["covariates"].get(col, {}).get("levels")
+    counts, tests = association.association_table(
+        d, row, col, row_levels, col_levels, seed=int(config["seed"]))
+    suppress, threshold = privacy(config)
+    if suppress:
+        counts = suppress_small_counts(counts, ["n"], threshold)
+    write_table(counts, out["counts"], f"{label(config, row)} x {label(config, col)}",
+                f"Counts below {threshold} suppressed." if suppress else None)
+    write_table(tests, out["tests"], f"Association of {label(config, row)} with "
+                f"{label(config, col)}",
+                "Rows with either variable missing are not counted (n_missing).")
+
+
+TABLE1_LABELS = {"age": "Age (years)", "sex": "Sex", "primary_site": "Primary site",
+                 "centre": "Centre", "grade": "WHO grade", "ki67": "Ki-67 (%)",
+                 "extrahepatic": "Extrahepatic disease"}
+
+
+
+
+TABLE1_LABELS = {"age": "Age (years)", "sex": "Sex", "primary_site": "Primary site",
+                 "centre": "Centre", "grade": "WHO grade", "ki67": "Ki-67 (%)",
+                 "extrahepatic": "Extrahepatic disease"}
+
+
+def run_table1(config: dict, analysis: str, out) -> None:
+    """Baseline characteristics by NETPET group (analysis population)."""
+    data = load_analysis(analysis, config)
+    tcfg = config["table1"]
+    d = data[data["netpet_group"].notna()]
+    labels = {**TABLE1_LABELS, **tcfg["labels"]}
+    variables = [v for v in tcfg["variables"] if v in d.columns]
+    table = table_one.table_one(d, "netpet_group", variables,
+                               [v for v in tcfg["continuous"] if v in variables], labels)
+    suppress, threshold = privacy(config)
+    if suppress:
+        table = suppress_small_counts(
+            table, [c for c in table.columns if c not in ("variable", "level")], threshold)
+    write_table(table, out["table1"], "Table 1: baseline characteristics by NETPET group",
+                "Continuous: median [Q1, Q3] of non-missing values; categorical: n (% of "
+                "all patients in the column, missing values as the level '(missing)'). "
+                "Missing: count of missing values. Patients in an analysis group only.")
+
+

@@ -1,0 +1,46 @@
+"""Rule prepare_cohort: read, validate, score and group; exclusions, flow, warnings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..cohort.ledger import patient_flow
+from ..cohort.prepare import PreparedCohort, prepare_cohort
+from ..netpet.scoring import SCORES
+from ..report.tables import suppress_small_counts, write_table
+from ._common import privacy
+
+
+def run(config: dict, analysis_path: str | Path, exclusions_path: str | Path,
+               flow_path: str | Path, distribution_path: str | Path,
+               warnings_path: str | Path) -> PreparedCohort:
+    """Validate the cohort; write the analysis frame, the ledger, the flow and warnings."""
+    prepared = prepare_cohort(config)
+    write_table(prepared.warnings, warnings_path, "Data warnings",
+                "Values kept as recorded but worth checking (they do not exclude anyone).")
+    Path(analysis_path).parent.mkdir(parents=True, exist_ok=True)
+    data = prepared.data.copy()
+    data["netpet_group"] = data["netpet_group"].astype(str).where(data["netpet_group"].notna())
+    data.to_parquet(analysis_path, index=False)
+    write_table(prepared.exclusions, exclusions_path, "Exclusions ledger",
+                "One line per input row and analysis it does not enter; `file` and `row` give "
+                "the input file and its spreadsheet row (header = row 1). Analyses: `all` (no NETPET group), "
+                "`<endpoint>` (time or event missing), `<endpoint>:<model>` (a covariate of "
+                "that Cox model or univariable analysis is missing; complete-case analysis).")
+    write_table(patient_flow(prepared.data, prepared.exclusions, config), flow_path, "Patient flow",
+                "Every input row is counted once per line: analysed + excluded = received.")
+    dist = (prepared.data["netpet"].astype(object).where(prepared.data["netpet"].notna(), "(missing)")
+            .value_counts()
+            .reindex([*SCORES, "P4", "(missing)"], fill_value=0))
+    dist = dist[(dist > 0) | dist.index.isin(SCORES)].rename_axis("netpet").reset_index(name="n")
+    group_of = prepared.data.drop_duplicates("netpet").set_index("netpet")["netpet_group"]
+    dist["analysis_group"] = dist["netpet"].map(group_of).astype(object).where(
+        dist["netpet"].map(group_of).notna(), "(excluded)")
+    suppress, threshold = privacy(config)
+    if suppress:
+        dist = suppress_small_counts(dist, ["n"], threshold)
+    write_table(dist, distribution_path, "NETPET score distribution",
+                f"Counts below {threshold} suppressed." if suppress else None)
+    return prepared
+
+

@@ -1,0 +1,45 @@
+"""Rules km_figure, forest_figure and flow_figure: figures drawn from result tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..report import figures
+from ._common import dpi, endpoint_label, time_unit
+
+
+def run_km_figure(config: dict, endpoint: str, tables: dict, outputs: list[str]) -> None:
+    """Kaplan-Meier figure of ``endpoint`` from its curve, risk, median and test tables."""
+    km_cfg = config["kaplan_meier"]
+    fig = figures.km_figure(
+        pd.read_csv(tables["curves"]), pd.read_csv(tables["risk_table"]),
+        pd.read_csv(tables["summary"]), pd.read_csv(tables["logrank"]),
+        endpoint_label(config, endpoint),
+        time_unit(config, endpoint),
+        f"{float(km_cfg['conf_level']):.0%} CI, {km_cfg['conf_type']}")
+    figures.save(fig, outputs, dpi(config))
+
+
+
+
+def run_flow_figure(config: dict, flow_csv: str, outputs: list[str]) -> None:
+    """Patient-flow diagram from the flow table."""
+    flow = pd.read_csv(flow_csv, keep_default_na=False, na_values=[""])
+    labels = {ep: spec["label"] for ep, spec in config["endpoints"].items()}
+    fig = figures.flow_figure(flow, labels, config["cox"]["primary_model"])
+    figures.save(fig, outputs, dpi(config))
+
+
+
+
+def run_forest_figure(config: dict, endpoint: str, coefficients: str, outputs: list[str]) -> None:
+    """Forest plot of the primary multivariable model's hazard ratios."""
+    coefs = pd.read_csv(coefficients, keep_default_na=False, na_values=[""])
+    coefs["level"] = coefs["level"].fillna("")
+    model = config["cox"]["primary_model"]
+    sub = coefs[coefs["model"] == model]
+    title = (f"{config['endpoints'][endpoint]['label']}: "
+             f"{config['cox']['models'][model].get('label', model)}")
+    figures.save(figures.forest_figure(sub, title), outputs, dpi(config))
+
+

@@ -1,0 +1,79 @@
+"""Rules optimism_bootstrap and internal_external_cv: internal validation (develop mode)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..cohort.ledger import analysis_set
+from ..config import model_specs
+from ..report import figures
+from ..report.tables import write_table
+from ..survival import cox
+from ..validation import external, internal
+from ._common import dpi, endpoint_label, load_analysis
+
+
+def _development_design(config: dict, data: pd.DataFrame):
+    """Outcome, design matrix and rows of the model to be frozen, in the development cohort."""
+    vcfg = config["validation"]
+    endpoint = vcfg["endpoint"]
+    spec = model_specs(config)[vcfg["model"]]
+    if spec["strata"]:
+        raise ValueError(f"validation.model {vcfg['model']!r} is stratified; internal validation "
+                         "and a model for new centres need an unstratified model")
+    d = analysis_set(data, endpoint, spec["covariates"]).reset_index(drop=True)
+    X, _ = cox.design_matrix(d, spec["covariates"], config["covariates"])
+    return d, d[f"{endpoint}_time"].to_numpy(float), d[f"{endpoint}_event"].to_numpy(float), X
+
+
+
+
+def run_optimism(config: dict, analysis: str, out) -> None:
+    """Bootstrap optimism-corrected C and calibration slope of ``validation.model``."""
+    data = load_analysis(analysis, config)
+    vcfg = config["validation"]
+    _, t, e, X = _development_design(config, data)
+    n_boot, seed = int(vcfg["n_boot"]), int(vcfg["seed"])
+    horizon = max(float(h) for h in vcfg["horizons"])
+    table = internal.optimism_bootstrap(t, e, X.to_numpy(), n_boot, seed, horizon,
+                                                   progress=True)
+    label = endpoint_label(config, vcfg["endpoint"])
+    write_table(table.assign(endpoint=vcfg["endpoint"], model=vcfg["model"], n=len(t),
+                             events=int(e.sum())),
+                out.optimism, f"{label}: internal validation of the model (bootstrap)",
+                f"{internal.OPTIMISM_METHOD}. {n_boot} resamples, seed {seed} (numpy "
+                f"PCG64); Harrell's C over pairs whose earlier event is at or before {horizon:g}; "
+                "calibration slope = coxph(Surv ~ lp) of the resample's model in the original "
+                "data (apparent slope is 1).")
+
+
+
+
+def run_iecv(config: dict, analysis: str, out) -> None:
+    """Internal-external cross-validation of ``validation.model``, leaving one centre out."""
+    data = load_analysis(analysis, config)
+    vcfg = config["validation"]
+    d, t, e, X = _development_design(config, data)
+    horizon = max(float(h) for h in vcfg["horizons"])
+    label = endpoint_label(config, vcfg["endpoint"])
+    note = (f"{internal.IECV_METHOD}. At {horizon:g}: Harrell's C (pairs with the "
+            "earlier event by then), calibration slope and O/E of the out-of-centre predictions "
+            "in each centre; DerSimonian-Laird pooling as in the external validation.")
+    if "centre" not in d.columns or d["centre"].nunique() < 2:
+        write_table(pd.DataFrame(columns=["centre", "measure", "estimate"]), out.iecv,
+                    f"{label}: internal-external cross-validation",
+                    "Not done: the development cohort has fewer than two centres.")
+        figures.save(figures.empty_figure("Internal-external cross-validation: fewer than two "
+                                          "centres"), out.figures, dpi(config))
+        return
+    lp, surv, _ = internal.internal_external_cv(t, e, X.to_numpy(), d["centre"],
+                                                           [horizon], progress=True)
+    table = external.centre_performance(t, e, lp, surv[horizon], d["centre"].to_numpy(), horizon)
+    write_table(table.assign(endpoint=vcfg["endpoint"], model=vcfg["model"], horizon=horizon),
+                out.iecv, f"{label}: internal-external cross-validation (leave one centre out)",
+                note)
+    figures.save(figures.centre_forest_figure(table, f"{label}: internal-external "
+                                              "cross-validation"),
+                 out.figures, dpi(config))
+
+

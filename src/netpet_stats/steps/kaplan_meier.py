@@ -1,0 +1,69 @@
+"""Rule kaplan_meier: curves, medians, landmark survival, numbers at risk, follow-up."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..cohort.ledger import analysis_set
+from ..report.tables import write_table
+from ..survival import kaplan_meier
+from ._common import endpoint_label, groups_of, load_analysis, time_unit
+
+
+def run(config: dict, analysis: str, endpoint: str, out) -> None:
+    """KM curves, medians, landmark survival, numbers at risk and follow-up by group.
+
+    ``out`` maps ``curves, summary, landmarks, risk_table, follow_up`` to CSV paths.
+    """
+    data = load_analysis(analysis, config)
+    km_cfg = config["kaplan_meier"]
+    ct, cl = km_cfg["conf_type"], float(km_cfg["conf_level"])
+    method = kaplan_meier.method_text(ct, cl)
+    d = analysis_set(data, endpoint)
+    tcol, ecol = f"{endpoint}_time", f"{endpoint}_event"
+    curves, summary, landmarks, risk, follow = [], [], [], [], []
+    for g in groups_of(d) + ["all"]:
+        sub = d if g == "all" else d[d["netpet_group"] == g]
+        if len(sub) == 0:
+            continue
+        t, e = sub[tcol].to_numpy(), sub[ecol].to_numpy()
+        curve = kaplan_meier.km_table(t, e, ct, cl)
+        q = kaplan_meier.km_quantiles(curve, (0.5,)).iloc[0]
+        if g != "all":
+            curves.append(curve.assign(group=g))
+            lm = kaplan_meier.survival_at(curve, t, e, km_cfg["landmarks"])
+            landmarks.append(lm.assign(group=g))
+            risk.append(pd.DataFrame({"group": g, "time": km_cfg["risk_table_times"],
+                                      "n_risk": kaplan_meier.numbers_at_risk(
+                                          t, km_cfg["risk_table_times"])}))
+        summary.append({"group": g, "n": len(sub), "events": int(e.sum()),
+                        "median": q["quantile"], "median_lower": q["lower"],
+                        "median_upper": q["upper"]})
+        fu = kaplan_meier.reverse_km_follow_up(t, e, ct, cl)
+        follow.append({"group": g, "n": fu["n"], "n_censored": fu["n_censored"],
+                       "median_follow_up": fu["median_follow_up"], "lower": fu["lower"],
+                       "upper": fu["upper"]})
+    unit = time_unit(config, endpoint)
+    label = endpoint_label(config, endpoint)
+    curves_df = pd.concat(curves, ignore_index=True)
+    curves_df = curves_df[["group", *[c for c in curves_df.columns if c != "group"]]]
+    write_table(curves_df.assign(method=method), out["curves"], f"{label}: Kaplan-Meier curves")
+    note = (f"{method}. Median: R quantile.survfit rule (midpoint of a flat at exactly 0.5); "
+            f"its CI is read off the pointwise confidence curves. Times in {unit}. "
+            "A missing median or limit means the curve did not reach 0.5.")
+    write_table(pd.DataFrame(summary).assign(method=method), out["summary"],
+                f"{label}: medians by NETPET group", note)
+    lm_df = pd.concat(landmarks, ignore_index=True)
+    lm_df = lm_df[["group", *[c for c in lm_df.columns if c != "group"]]]
+    write_table(lm_df.assign(method=method), out["landmarks"],
+                f"{label}: survival at landmark times",
+                f"{method}. n_risk counts subjects with time >= t (R summary.survfit); "
+                "estimates past the last observation are left empty.")
+    write_table(pd.concat(risk, ignore_index=True), out["risk_table"],
+                f"{label}: numbers at risk", "Subjects with follow-up time >= t.")
+    write_table(pd.DataFrame(follow).assign(
+        method="reverse Kaplan-Meier (Schemper & Smith 1996): quantile(survfit(Surv(time, "
+               "1 - event) ~ 1), 0.5)"),
+                out["follow_up"], f"{label}: median follow-up")
+
+

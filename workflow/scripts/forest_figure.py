@@ -1,0 +1,6 @@
+"""Rule forest_figure: hazard ratios of the primary model."""
+from netpet_stats.steps import figures, rule_context
+
+with rule_context(snakemake) as smk:  # noqa: F821 (Snakemake provides it)
+    figures.run_forest_figure(smk.config, smk.wildcards.endpoint, smk.input.coefficients,
+                              list(smk.output))

@@ -1,0 +1,5 @@
+"""Rule report: the HTML and PDF report from exactly its declared inputs."""
+from netpet_stats.steps import report, rule_context
+
+with rule_context(snakemake) as smk:  # noqa: F821 (Snakemake provides it)
+    report.run_report(smk.config, list(smk.input), smk.output)
