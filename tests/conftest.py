@@ -4,7 +4,7 @@ import copy
 from pathlib import Path
 
 import pytest
-import yaml
+from netpet_stats.config import load_config
 from workflow_run import copy_project, run_snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def base_config() -> dict:
     """The shipped configuration with paths made absolute."""
-    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg = load_config(base=ROOT / "config" / "config.yaml")
     cfg["cohort"]["table"] = str(ROOT / cfg["cohort"]["table"])
     cfg["cohort"]["lesions"] = str(ROOT / cfg["cohort"]["lesions"])
     return cfg

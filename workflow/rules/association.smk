@@ -19,14 +19,14 @@ rule association:
             labels={"table": "NETPET x grade tests"},
         ),
         tests_md="results/association/netpet_by_grade_tests.md",
-    params:
-        version=PACKAGE_VERSION,
-    resources:
-        mem_mb=job_mem_mb(600),
-        runtime=job_runtime(5),
     log:
         "logs/association.log",
     conda:
         "../envs/netpet.yaml"
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
+    params:
+        version=PACKAGE_VERSION,
     script:
         "../scripts/association.py"

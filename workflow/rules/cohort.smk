@@ -35,14 +35,14 @@ rule prepare_cohort:
             labels={"table": "data warnings"},
         ),
         warnings_md="results/cohort/warnings.md",
-    params:
-        version=PACKAGE_VERSION,
-    resources:
-        mem_mb=job_mem_mb(800),
-        runtime=job_runtime(5),
     log:
         "logs/prepare_cohort.log",
     conda:
         "../envs/netpet.yaml"
+    resources:
+        mem_mb=job_mem_mb(800),
+        runtime=job_runtime(5),
+    params:
+        version=PACKAGE_VERSION,
     script:
         "../scripts/prepare_cohort.py"

@@ -23,6 +23,7 @@ ANALYSIS = "intermediate/analysis_cohort.parquet"
 # A params entry of every rule: upgrading the package reruns the analysis.
 PACKAGE_VERSION = netpet_stats.__version__
 
+
 wildcard_constraints:
     endpoint="|".join(ENDPOINTS),
     n="[0-9]+",
@@ -56,9 +57,18 @@ def report_tables():
         tables += [
             f"results/{ep}/{name}.csv"
             for name in (
-                "km_curves", "km_summary", "km_landmarks", "km_risk_table", "follow_up",
-                "logrank", "logrank_observed_expected", "cox_coefficients", "cox_tests",
-                "ph_test", "concordance", "concordance_comparison",
+                "km_curves",
+                "km_summary",
+                "km_landmarks",
+                "km_risk_table",
+                "follow_up",
+                "logrank",
+                "logrank_observed_expected",
+                "cox_coefficients",
+                "cox_tests",
+                "ph_test",
+                "concordance",
+                "concordance_comparison",
             )
         ]
     return tables
@@ -70,7 +80,9 @@ def manifest_outputs():
     outputs += [t[:-4] + ".md" for t in outputs]
     for ep in ENDPOINTS:
         outputs += figure_paths(f"km_{ep}") + figure_paths(f"forest_{ep}")
-    outputs += figure_paths("patient_flow") + validation_outputs() + sample_size_outputs()
+    outputs += (
+        figure_paths("patient_flow") + validation_outputs() + sample_size_outputs()
+    )
     return outputs + ["results/report.html", "results/report.pdf"]
 
 
@@ -199,5 +211,8 @@ def all_outputs():
         ]
         targets += figure_paths(f"km_{ep}") + figure_paths(f"forest_{ep}")
     return (
-        targets + figure_paths("patient_flow") + validation_outputs() + sample_size_outputs()
+        targets
+        + figure_paths("patient_flow")
+        + validation_outputs()
+        + sample_size_outputs()
     )

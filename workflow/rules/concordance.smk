@@ -22,14 +22,14 @@ rule concordance:
             labels={"endpoint": "{endpoint}", "table": "C comparison"},
         ),
         comparison_md="results/{endpoint}/concordance_comparison.md",
-    params:
-        version=PACKAGE_VERSION,
-    resources:
-        mem_mb=job_mem_mb(600),
-        runtime=job_runtime(5),
     log:
         "logs/concordance_{endpoint}.log",
     conda:
         "../envs/netpet.yaml"
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
+    params:
+        version=PACKAGE_VERSION,
     script:
         "../scripts/concordance.py"

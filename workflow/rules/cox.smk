@@ -31,14 +31,14 @@ rule cox:
         ph_test_md="results/{endpoint}/ph_test.md",
         # Every model fitted once, for concordance and freezing (per patient: not results/).
         fits="intermediate/{endpoint}/cox_fits.pkl",
-    params:
-        version=PACKAGE_VERSION,
-    resources:
-        mem_mb=job_mem_mb(600),
-        runtime=job_runtime(5),
     log:
         "logs/cox_{endpoint}.log",
     conda:
         "../envs/netpet.yaml"
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
+    params:
+        version=PACKAGE_VERSION,
     script:
         "../scripts/cox.py"

@@ -15,15 +15,15 @@ rule km_figure:
             subcategory="{endpoint}",
             labels={"endpoint": "{endpoint}", "figure": "Kaplan-Meier"},
         ),
-    params:
-        version=PACKAGE_VERSION,
-    resources:
-        mem_mb=job_mem_mb(600),
-        runtime=job_runtime(5),
     log:
         "logs/km_figure_{endpoint}.log",
     conda:
         "../envs/netpet.yaml"
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
+    params:
+        version=PACKAGE_VERSION,
     script:
         "../scripts/km_figure.py"
 
@@ -39,15 +39,15 @@ rule forest_figure:
             subcategory="{endpoint}",
             labels={"endpoint": "{endpoint}", "figure": "forest plot"},
         ),
-    params:
-        version=PACKAGE_VERSION,
-    resources:
-        mem_mb=job_mem_mb(600),
-        runtime=job_runtime(5),
     log:
         "logs/forest_figure_{endpoint}.log",
     conda:
         "../envs/netpet.yaml"
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
+    params:
+        version=PACKAGE_VERSION,
     script:
         "../scripts/forest_figure.py"
 
@@ -62,14 +62,14 @@ rule flow_figure:
             category="1. Cohort",
             labels={"figure": "patient flow"},
         ),
-    params:
-        version=PACKAGE_VERSION,
-    resources:
-        mem_mb=job_mem_mb(600),
-        runtime=job_runtime(5),
     log:
         "logs/flow_figure.log",
     conda:
         "../envs/netpet.yaml"
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
+    params:
+        version=PACKAGE_VERSION,
     script:
         "../scripts/flow_figure.py"

@@ -14,15 +14,15 @@ if VALIDATION_MODE == "develop":
                 labels={"table": "bootstrap optimism"},
             ),
             optimism_md="results/validation/optimism.md",
-        params:
-            version=PACKAGE_VERSION,
-        resources:
-            mem_mb=job_mem_mb(800),
-            runtime=job_runtime(20),
         log:
             "logs/optimism_bootstrap.log",
         conda:
             "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(800),
+            runtime=job_runtime(20),
+        params:
+            version=PACKAGE_VERSION,
         script:
             "../scripts/optimism_bootstrap.py"
 
@@ -43,14 +43,14 @@ if VALIDATION_MODE == "develop":
                 category="7. Internal validation",
                 labels={"figure": "internal-external cross-validation"},
             ),
-        params:
-            version=PACKAGE_VERSION,
-        resources:
-            mem_mb=job_mem_mb(800),
-            runtime=job_runtime(10),
         log:
             "logs/internal_external_cv.log",
         conda:
             "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(800),
+            runtime=job_runtime(10),
+        params:
+            version=PACKAGE_VERSION,
         script:
             "../scripts/internal_external_cv.py"

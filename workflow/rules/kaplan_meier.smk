@@ -33,14 +33,14 @@ rule kaplan_meier:
             labels={"endpoint": "{endpoint}", "table": "median follow-up"},
         ),
         follow_up_md="results/{endpoint}/follow_up.md",
-    params:
-        version=PACKAGE_VERSION,
-    resources:
-        mem_mb=job_mem_mb(600),
-        runtime=job_runtime(5),
     log:
         "logs/kaplan_meier_{endpoint}.log",
     conda:
         "../envs/netpet.yaml"
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
+    params:
+        version=PACKAGE_VERSION,
     script:
         "../scripts/kaplan_meier.py"

@@ -15,14 +15,14 @@ rule logrank:
         tests_md="results/{endpoint}/logrank.md",
         observed_expected="results/{endpoint}/logrank_observed_expected.csv",
         observed_expected_md="results/{endpoint}/logrank_observed_expected.md",
-    params:
-        version=PACKAGE_VERSION,
-    resources:
-        mem_mb=job_mem_mb(600),
-        runtime=job_runtime(5),
     log:
         "logs/logrank_{endpoint}.log",
     conda:
         "../envs/netpet.yaml"
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
+    params:
+        version=PACKAGE_VERSION,
     script:
         "../scripts/logrank.py"

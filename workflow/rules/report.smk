@@ -6,7 +6,11 @@ rule report:
         tables=report_tables(),
         validation=validation_outputs(),
         sample_size=sample_size_outputs(),
-        figures=[f"results/figures/{k}_{ep}.png" for k in ("km", "forest") for ep in ENDPOINTS]
+        figures=[
+            f"results/figures/{k}_{ep}.png"
+            for k in ("km", "forest")
+            for ep in ENDPOINTS
+        ]
         + ["results/figures/patient_flow.png"],
     output:
         html=report(
@@ -16,15 +20,15 @@ rule report:
             labels={"document": "HTML report"},
         ),
         pdf="results/report.pdf",
-    params:
-        version=PACKAGE_VERSION,
-    resources:
-        mem_mb=job_mem_mb(1000),
-        runtime=job_runtime(10),
     log:
         "logs/report.log",
     conda:
         "../envs/netpet.yaml"
+    resources:
+        mem_mb=job_mem_mb(1000),
+        runtime=job_runtime(10),
+    params:
+        version=PACKAGE_VERSION,
     script:
         "../scripts/report.py"
 
@@ -36,15 +40,15 @@ rule manifest:
     output:
         manifest="results/manifest.json",
         run_record="results/run_record.json",
-    params:
-        version=PACKAGE_VERSION,
-        workflow_dir=workflow.basedir,
-    resources:
-        mem_mb=job_mem_mb(500),
-        runtime=job_runtime(5),
     log:
         "logs/manifest.log",
     conda:
         "../envs/netpet.yaml"
+    resources:
+        mem_mb=job_mem_mb(500),
+        runtime=job_runtime(5),
+    params:
+        version=PACKAGE_VERSION,
+        workflow_dir=workflow.basedir,
     script:
         "../scripts/manifest.py"

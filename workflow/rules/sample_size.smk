@@ -11,17 +11,17 @@ if SAMPLE_SIZE:
             model=FROZEN_MODEL,
         output:
             cells="intermediate/sample_size/n{n}_events{fraction}.csv",
-        params:
-            version=PACKAGE_VERSION,
-            n_sim=config["sample_size"]["n_sim"],
-            seed=config["sample_size"]["seed"],
-        resources:
-            mem_mb=job_mem_mb(600),
-            runtime=job_runtime(5),
         log:
             "logs/sample_size/n{n}_events{fraction}.log",
         conda:
             "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(600),
+            runtime=job_runtime(5),
+        params:
+            version=PACKAGE_VERSION,
+            n_sim=config["sample_size"]["n_sim"],
+            seed=config["sample_size"]["seed"],
         script:
             "../scripts/sample_size_cell.py"
 
@@ -50,15 +50,15 @@ if SAMPLE_SIZE:
                 category="9. Sample size for external validation",
                 labels={"figure": "precision by size"},
             ),
-        params:
-            version=PACKAGE_VERSION,
-            targets=config["sample_size"]["targets"],
-        resources:
-            mem_mb=job_mem_mb(600),
-            runtime=job_runtime(5),
         log:
             "logs/sample_size/gather.log",
         conda:
             "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(600),
+            runtime=job_runtime(5),
+        params:
+            version=PACKAGE_VERSION,
+            targets=config["sample_size"]["targets"],
         script:
             "../scripts/sample_size.py"

@@ -12,14 +12,14 @@ rule table1:
             labels={"table": "Table 1"},
         ),
         table1_md="results/table1/table1.md",
-    params:
-        version=PACKAGE_VERSION,
-    resources:
-        mem_mb=job_mem_mb(600),
-        runtime=job_runtime(5),
     log:
         "logs/table1.log",
     conda:
         "../envs/netpet.yaml"
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
+    params:
+        version=PACKAGE_VERSION,
     script:
         "../scripts/table1.py"

@@ -11,22 +11,22 @@ if VALIDATION_MODE == "develop":
             fits=rules.cox.output.fits.format(endpoint=config["validation"]["endpoint"]),
             data=cohort_input_files(),
         output:
+            **added_value_files(),
             model=report(
                 "results/model/frozen_model.yaml",
                 caption="../report/frozen_model.rst",
                 category="8. External validation",
                 labels={"file": "frozen model"},
             ),
-            **added_value_files(),
-        params:
-            version=PACKAGE_VERSION,
-        resources:
-            mem_mb=job_mem_mb(800),
-            runtime=job_runtime(10),
         log:
             "logs/freeze_model.log",
         conda:
             "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(800),
+            runtime=job_runtime(10),
+        params:
+            version=PACKAGE_VERSION,
         script:
             "../scripts/freeze_model.py"
 
@@ -35,9 +35,9 @@ if VALIDATION_MODE == "validate":
 
     rule external_validation:
         input:
+            **added_value_files(),
             analysis=rules.prepare_cohort.output.analysis,
             model=FROZEN_MODEL,
-            **added_value_files(),
         output:
             discrimination=report(
                 "results/validation/discrimination.csv",
@@ -97,14 +97,14 @@ if VALIDATION_MODE == "validate":
                 category="8. External validation",
                 labels={"figure": "calibration"},
             ),
-        params:
-            version=PACKAGE_VERSION,
-        resources:
-            mem_mb=job_mem_mb(800),
-            runtime=job_runtime(20),
         log:
             "logs/external_validation.log",
         conda:
             "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(800),
+            runtime=job_runtime(20),
+        params:
+            version=PACKAGE_VERSION,
         script:
             "../scripts/external_validation.py"

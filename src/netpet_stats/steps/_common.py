@@ -35,6 +35,8 @@ def time_unit(config: dict, endpoint: str) -> str:
 def load_analysis(path: str | Path, config: dict) -> pd.DataFrame:
     """Read the prepared cohort back, restoring the ordered NETPET group."""
     data = pd.read_parquet(path)
+    if "netpet_group" not in data.columns:  # a generic cohort (no NETPET score)
+        return data
     order = list(resolve_grouping(config["netpet"]["grouping"]))
     data["netpet_group"] = pd.Categorical(data["netpet_group"], categories=order, ordered=True)
     return data

@@ -4,11 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from ..cohort.ledger import patient_flow
 from ..cohort.prepare import PreparedCohort, prepare_cohort
 from ..netpet.scoring import SCORES
 from ..report.tables import suppress_small_counts, write_table
 from ._common import privacy
+
+
+def save_analysis(data: pd.DataFrame, path: str | Path) -> None:
+    """Keep the per-patient analysis frame (intermediate/, never results/) for the steps.
+
+    :func:`netpet_stats.steps._common.load_analysis` reads it back with the NETPET
+    group ordered as configured; a generic cohort without that column is kept as is.
+    """
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    data = data.copy()
+    if "netpet_group" in data.columns:
+        group = data["netpet_group"]
+        data["netpet_group"] = group.astype(str).where(group.notna())
+    data.to_parquet(path, index=False)
 
 
 def run(config: dict, analysis_path: str | Path, exclusions_path: str | Path,
@@ -18,10 +34,7 @@ def run(config: dict, analysis_path: str | Path, exclusions_path: str | Path,
     prepared = prepare_cohort(config)
     write_table(prepared.warnings, warnings_path, "Data warnings",
                 "Values kept as recorded but worth checking (they do not exclude anyone).")
-    Path(analysis_path).parent.mkdir(parents=True, exist_ok=True)
-    data = prepared.data.copy()
-    data["netpet_group"] = data["netpet_group"].astype(str).where(data["netpet_group"].notna())
-    data.to_parquet(analysis_path, index=False)
+    save_analysis(prepared.data, analysis_path)
     write_table(prepared.exclusions, exclusions_path, "Exclusions ledger",
                 "One line per input row and analysis it does not enter; `file` and `row` give "
                 "the input file and its spreadsheet row (header = row 1). Analyses: `all` (no NETPET group), "

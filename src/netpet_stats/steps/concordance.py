@@ -62,6 +62,7 @@ def run(config: dict, analysis: str, fits_path: str, endpoint: str, out) -> None
             meta = {"label": label(config, name), "kind": "predictor", "strata": "",
                     "events": int(analysis_set(data, endpoint, [name])[ecol].sum())}
             res.pop("dfbeta")
+            res.pop("n_omitted")
             rows.append({"endpoint": endpoint, "estimator": estimator, "predictor": name,
                          **meta, "horizon": horizon, **res,
                          "method": concordance.METHODS[timewt]})
@@ -71,6 +72,7 @@ def run(config: dict, analysis: str, fits_path: str, endpoint: str, out) -> None
             meta = {"label": spec["label"], "kind": "model linear predictor",
                     "strata": ", ".join(spec["strata"]), "events": fit.events}
             res.pop("dfbeta")
+            res.pop("n_omitted")
             rows.append({"endpoint": endpoint, "estimator": estimator, "predictor": name,
                          **meta, "horizon": horizon, **res,
                          "method": concordance.METHODS[timewt]})

@@ -15,7 +15,8 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
     groups = [g for g in groups_of(d) if (d["netpet_group"] == g).any()]
     group = d["netpet_group"].astype(str).to_numpy()
     tests = logrank.logrank_tests(d[tcol], d[ecol], group, groups, strata=d["centre"],
-                                  adjust=config["logrank"]["pairwise_adjustment"])
+                                  adjust=config["logrank"]["pairwise_adjustment"],
+                                  strata_name="centre")
     tests.insert(0, "endpoint", endpoint)
     label = endpoint_label(config, endpoint)
     write_table(tests, out["tests"], f"{label}: log-rank tests",

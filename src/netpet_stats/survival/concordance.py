@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._checks import check_survival
 from .distributions import norm_ppf, norm_sf
 from .kaplan_meier import censoring_survival
 
@@ -95,9 +96,10 @@ def harrell_c(time, event, x, strata=None, reverse: bool = True, ymax: float | N
     """
     if timewt not in ("n", "n/G2"):
         raise ValueError("timewt must be 'n' (Harrell) or 'n/G2' (Uno)")
-    time = np.asarray(time, dtype=float)
-    event = np.asarray(event, dtype=float)
-    x = np.asarray(x, dtype=float)
+    checked = check_survival("harrell_c", time, event, x=(x, True), strata=strata,
+                             cluster=cluster)
+    time, event, x = checked.time, checked.event, checked.others["x"]
+    strata, cluster = checked.others.get("strata"), checked.others.get("cluster")
     if reverse:
         x = -x
     strata = np.zeros(time.size, dtype=int) if strata is None else np.asarray(strata, dtype=object)
@@ -122,7 +124,7 @@ def harrell_c(time, event, x, strata=None, reverse: bool = True, ymax: float | N
     if n_pairs == 0:
         return {"c": np.nan, "se": np.nan, "lower": np.nan, "upper": np.nan, "concordant": 0.0,
                 "discordant": 0.0, "tied_x": 0.0, "n_pairs": 0.0, "n": n,
-                "dfbeta": np.zeros(n)}
+                "n_omitted": checked.n_omitted, "dfbeta": np.zeros(n)}
     somers_d = (n_conc - n_disc) / n_pairs
     c = (somers_d + 1) / 2
     # Influence of each subject on C (derivative of A/B with unit case weights).
@@ -134,7 +136,7 @@ def harrell_c(time, event, x, strata=None, reverse: bool = True, ymax: float | N
     z = norm_ppf(1 - (1 - conf_level) / 2)
     return {"c": float(c), "se": se, "lower": float(c - z * se), "upper": float(c + z * se),
             "concordant": n_conc, "discordant": n_disc, "tied_x": n_tied,
-            "n_pairs": n_pairs, "n": n, "dfbeta": dfbeta}
+            "n_pairs": n_pairs, "n": n, "n_omitted": checked.n_omitted, "dfbeta": dfbeta}
 
 
 def compare_c(first: dict, second: dict, conf_level: float = 0.95) -> dict:
@@ -150,6 +152,9 @@ def compare_c(first: dict, second: dict, conf_level: float = 0.95) -> dict:
     first, second
         Results of :func:`harrell_c` on the same subjects in the same order.
     """
+    if first.get("n_omitted") or second.get("n_omitted"):
+        raise ValueError("compare_c: a concordance index left out subjects with missing values; "
+                         "compute both on the same complete cases")
     d1, d2 = first["dfbeta"], second["dfbeta"]
     if d1.shape != d2.shape:
         raise ValueError("the two concordance estimates must use the same subjects")
@@ -172,3 +177,21 @@ METHODS = {
 }
 COMPARE_METHOD = ("difference of two C on the same patients; covariance = crossprod of "
                   "their influences (R concordance(fit1, fit2)); Wald z-test")
+
+
+def uno_c(time, event, x, strata=None, reverse: bool = True, ymax: float | None = None,
+          conf_level: float = 0.95, cluster=None) -> dict:
+    """Uno's C: :func:`harrell_c` with inverse-probability-of-censoring weights.
+
+    The same estimator as R ``concordance(..., timewt = "n/G2")`` (Uno et al.
+    2011): each comparable pair is weighted by ``1 / G(t)^2``, G the Kaplan-Meier
+    of censoring. Prefer a truncation time ``ymax``, where G is still estimable.
+
+    Examples
+    --------
+    >>> from netpet_stats.survival.concordance import uno_c
+    >>> uno_c([1, 2, 3, 4, 5], [1, 1, 0, 1, 0], [5, 4, 3, 2, 1])["c"]  # risk falls with time
+    1.0
+    """
+    return harrell_c(time, event, x, strata=strata, reverse=reverse, ymax=ymax,
+                     conf_level=conf_level, timewt="n/G2", cluster=cluster)

@@ -20,6 +20,7 @@ Grambsch-Therneau approximation and does not reproduce it.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from dataclasses import dataclass
 
@@ -27,6 +28,8 @@ import numpy as np
 import pandas as pd
 
 from .distributions import chi2_sf, norm_ppf, norm_sf
+
+log = logging.getLogger(__name__)
 
 COEF_METHOD = ("Cox PH, Efron ties (R coxph ties='efron'); model-based SE from the inverse "
                "information; Wald CI and p")
@@ -483,6 +486,9 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
         frame["__stratum"] = stratum
     t, ev = frame["__time"].to_numpy(), frame["__event"].to_numpy()
     beta, ll, info = fit_efron(t, ev, X.to_numpy(), stratum)
+    # One line per model fit, so that a run can be audited for refits (no identifiers).
+    log.info("Cox model fitted: %s%s; n = %d, events = %d", " + ".join(covariates) or "(null)",
+             f", strata {', '.join(strata)}" if strata else "", len(used), int(ev.sum()))
     cov = np.linalg.inv(info)
     se = np.sqrt(np.diag(cov))
     z = norm_ppf(1 - (1 - conf_level) / 2)

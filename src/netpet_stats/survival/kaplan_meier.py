@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._checks import check_survival
 from .distributions import norm_ppf
 
 CONF_TYPES = ("plain", "log", "log-log", "logit", "arcsin")
@@ -104,8 +105,8 @@ def km_table(time, event, conf_type: str = "log", conf_level: float = 0.95) -> p
     """
     from lifelines import KaplanMeierFitter  # imported here: ~0.2 s a job that fits no curve
 
-    time = np.asarray(time, dtype=float)
-    event = np.asarray(event, dtype=float)
+    checked = check_survival("km_table", time, event)
+    time, event = checked.time, checked.event
     kmf = KaplanMeierFitter().fit(time, event)
     et = kmf.event_table
     et = et[et.index > 0] if (time > 0).all() else et  # lifelines adds a t = 0 entry row
@@ -138,8 +139,8 @@ def km_point(time, event, at: float) -> tuple[float, float]:
     event times ``t_k <= at``. For loops that need S at one time thousands of
     times (simulation), where building the whole curve dominates.
     """
-    time = np.asarray(time, dtype=float)
-    event = np.asarray(event, dtype=float)
+    checked = check_survival("km_point", time, event)
+    time, event = checked.time, checked.event
     if time.size == 0 or at > time.max():
         return np.nan, np.nan
     ordered = np.sort(time)
@@ -215,7 +216,8 @@ def survival_at(curve: pd.DataFrame, time, event, at) -> pd.DataFrame:
     counts subjects with time >= t. Times after the last observation give a
     missing estimate (R drops them unless ``extend = TRUE``).
     """
-    time = np.asarray(time, dtype=float)
+    checked = check_survival("survival_at", time, event)
+    time, event = checked.time, checked.event
     ct = curve["time"].to_numpy()
     rows = []
     for t in at:
@@ -248,8 +250,8 @@ def reverse_km_follow_up(time, event, conf_type: str = "log",
     Censoring is treated as the event: R ``quantile(survfit(Surv(time, 1 - event)
     ~ 1), 0.5)``.
     """
-    time = np.asarray(time, dtype=float)
-    event = np.asarray(event, dtype=float)
+    checked = check_survival("reverse_km_follow_up", time, event)
+    time, event = checked.time, checked.event
     curve = km_table(time, 1 - event, conf_type, conf_level)
     q = km_quantiles(curve, (0.5,)).iloc[0]
     return {"median_follow_up": q["quantile"], "lower": q["lower"], "upper": q["upper"],

@@ -16,6 +16,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from ._checks import check_survival
 from .distributions import chi2_sf
 
 
@@ -46,9 +47,10 @@ def logrank_components(time, event, group, strata=None, groups=None) -> LogrankC
     groups
         Order of the groups (defaults to sorted unique labels).
     """
-    time = np.asarray(time, dtype=float)
-    event = np.asarray(event, dtype=float)
-    group = np.asarray(group, dtype=object)
+    checked = check_survival("logrank", time, event, group=group, strata=strata)
+    time, event = checked.time, checked.event
+    group = np.asarray(checked.others["group"], dtype=object)
+    strata = checked.others.get("strata")
     if groups is None:
         groups = sorted(pd.unique(group))
     groups = list(groups)
@@ -119,28 +121,43 @@ def logrank_trend_test(time, event, group, strata=None, groups=None, scores=None
             "scores": c}
 
 
-def logrank_tests(time, event, group, groups, strata=None, adjust: str = "holm") -> pd.DataFrame:
+def logrank_tests(time, event, group, groups, strata=None, adjust: str = "holm",
+                  strata_name: str = "strata") -> pd.DataFrame:
     """The set of tests reported per endpoint, as one tidy table.
 
     Rows: overall k-sample test; the same stratified by ``strata`` (if given);
     the test for trend; and every pairwise two-sample test with the p-value
     adjusted across pairs by ``adjust`` (statsmodels ``multipletests``).
+    ``strata_name`` names the stratifying variable in the output. Group labels
+    may be of any type (they are shown as text).
+
+    Examples
+    --------
+    >>> from netpet_stats.survival.logrank import logrank_tests
+    >>> res = logrank_tests([1, 2, 3, 4, 5, 6], [1, 1, 0, 1, 1, 0], [1, 1, 1, 2, 2, 2], [1, 2])
+    >>> res["test"].tolist()
+    ['log-rank', 'log-rank trend', 'pairwise log-rank']
     """
+    checked = check_survival("logrank_tests", time, event, group=group, strata=strata)
+    time, event = checked.time, checked.event
+    group = np.asarray(checked.others["group"], dtype=object)
+    strata = checked.others.get("strata")
     groups = list(groups)
+    names = [str(g) for g in groups]
     rows = []
     overall = logrank_test(time, event, group, None, groups)
-    rows.append({"test": "log-rank", "comparison": " vs ".join(groups), "stratified_by": "",
+    rows.append({"test": "log-rank", "comparison": " vs ".join(names), "stratified_by": "",
                  "chisq": overall["chisq"], "df": overall["df"], "p": overall["p"],
                  "p_adjusted": np.nan,
                  "method": "survdiff(Surv(time, event) ~ group), rho = 0"})
     if strata is not None:
         strat = logrank_test(time, event, group, strata, groups)
-        rows.append({"test": "stratified log-rank", "comparison": " vs ".join(groups),
-                     "stratified_by": "centre", "chisq": strat["chisq"], "df": strat["df"],
+        rows.append({"test": "stratified log-rank", "comparison": " vs ".join(names),
+                     "stratified_by": strata_name, "chisq": strat["chisq"], "df": strat["df"],
                      "p": strat["p"], "p_adjusted": np.nan,
-                     "method": "survdiff(Surv(time, event) ~ group + strata(centre))"})
+                     "method": f"survdiff(Surv(time, event) ~ group + strata({strata_name}))"})
     trend = logrank_trend_test(time, event, group, None, groups)
-    rows.append({"test": "log-rank trend", "comparison": " < ".join(groups), "stratified_by": "",
+    rows.append({"test": "log-rank trend", "comparison": " < ".join(names), "stratified_by": "",
                  "chisq": trend["chisq"], "df": 1, "p": trend["p"], "p_adjusted": np.nan,
                  "method": "scores 1..k, hypergeometric variance (= coxph score test, ties='exact')"})
     pair_rows = []

@@ -372,3 +372,83 @@ def added_value(time, event, lp_extended, lp_base, horizon: float) -> dict:
     first = harrell_c(time, event, lp_extended, ymax=horizon)
     second = harrell_c(time, event, lp_base, ymax=horizon)
     return compare_c(first, second)
+
+
+def validate(model: dict, data: pd.DataFrame, horizons, time: str = "time",
+             event: str = "event", conf_level: float = 0.95) -> pd.DataFrame:
+    """External validation of a frozen model in new data, in memory (no files written).
+
+    Parameters
+    ----------
+    model
+        A frozen model (:func:`netpet_stats.validation.frozen_model.load`, or
+        ``freeze``), unstratified.
+    data
+        One row per patient with the model's covariates and the outcome columns;
+        a patient missing any of them is left out (R ``na.omit``), as counted in
+        ``n`` of the result.
+    horizons
+        Times at which calibration, O/E and the Brier score are assessed; each must
+        be stored in the model. Harrell's and Uno's C are truncated at the last one.
+    time, event
+        Outcome column names (event: 1 = event, 0 = censored).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy rows ``measure, horizon, estimate, se, lower, upper, n, events, method``:
+        Harrell's and Uno's C (R ``concordance(..., ymax=)``), Royston's D
+        (``royston``), the calibration slope (``coxph(Surv ~ lp)``), O/E at each
+        horizon (1 - KM over the mean predicted risk), and the IPCW Brier score and
+        IPA (``riskRegression::Score``).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from netpet_stats.validation.external import validate
+    >>> model = {"name": "x", "strata": None, "coefficients": {"x": 1.0},
+    ...          "covariates": {"x": {"type": "continuous"}},
+    ...          "baseline_survival": {"horizons": [2.0], "survival": {"all": [0.8]}}}
+    >>> rng = np.random.default_rng(1)
+    >>> x = rng.normal(size=200)
+    >>> t = rng.exponential(1 / (0.1 * np.exp(x)))
+    >>> d = pd.DataFrame({"x": x, "time": np.minimum(t, 5), "event": (t < 5).astype(int)})
+    >>> res = validate(model, d, [2.0])
+    >>> res["measure"].tolist()[:3]
+    ["Harrell's C", "Uno's C", "Royston's D"]
+    """
+    from . import frozen_model
+
+    horizons = [float(h) for h in horizons]
+    need = [*model["covariates"], time, event]
+    d = data.dropna(subset=need).reset_index(drop=True)
+    t, e = d[time].to_numpy(float), d[event].to_numpy(float)
+    lp = frozen_model.linear_predictor(model, d).to_numpy()
+    tau = max(horizons)
+    z = float(norm_ppf(1 - (1 - conf_level) / 2))
+    rows = []
+    for measure, timewt in (("Harrell's C", "n"), ("Uno's C", "n/G2")):
+        c = harrell_c(t, e, lp, timewt=timewt, ymax=tau, conf_level=conf_level)
+        rows.append({"measure": measure, "horizon": tau, "estimate": c["c"], "se": c["se"],
+                     "lower": c["lower"], "upper": c["upper"],
+                     "method": f"R concordance(timewt = '{timewt}', ymax = {tau:g})"})
+    roy = royston_d(t, e, lp)
+    rows.append({"measure": "Royston's D", "horizon": np.nan, "estimate": roy["D"],
+                 "se": roy["se_D"], "lower": roy["D"] - z * roy["se_D"],
+                 "upper": roy["D"] + z * roy["se_D"], "method": "R royston(fit, newdata)"})
+    slope = calibration_slope(t, e, lp, conf_level)
+    rows.append({"measure": "calibration slope", "horizon": np.nan, "estimate": slope["slope"],
+                 "se": slope["se"], "lower": slope["lower"], "upper": slope["upper"],
+                 "method": "coxph(Surv ~ lp)"})
+    for h in horizons:
+        pred = frozen_model.predict_survival(model, d, h).to_numpy()
+        oe = observed_expected(t, e, pred, h, conf_level)
+        rows.append({"measure": "O/E", "horizon": h, "estimate": oe["o_e"], "se": np.nan,
+                     "lower": oe["lower"], "upper": oe["upper"],
+                     "method": "1 - KM(h) over mean predicted risk; Greenwood CI"})
+        bs = brier_score(t, e, pred, h)
+        for measure, key in (("Brier score", "brier"), ("IPA", "ipa")):
+            rows.append({"measure": measure, "horizon": h, "estimate": bs[key], "se": np.nan,
+                         "lower": np.nan, "upper": np.nan,
+                         "method": "IPCW (Graf 1999), riskRegression::Score"})
+    return pd.DataFrame(rows).assign(n=len(t), events=int(e.sum()))

@@ -16,11 +16,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from types import SimpleNamespace
 
-from netpet_stats import cox, internal_validation, pipeline
+from netpet_stats.config import load_config
 
-HERE = Path(__file__).parent
+from netpet_stats.survival import cox
+from netpet_stats.validation import internal as internal_validation
+from netpet_stats.steps.cohort import save_analysis
+from netpet_stats.steps.internal_validation import _development_design, run_iecv
+
+HERE = Path(__file__).resolve().parents[1]  # tests/
 ROOT = HERE.parent
 REF = json.loads((HERE / "reference" / "fixtures" / "validation_reference.json").read_text())
 EXT = json.loads((HERE / "reference" / "fixtures" / "survival_reference.json").read_text())[
@@ -31,13 +36,13 @@ LUNG = pd.read_csv(HERE / "reference" / "data" / "lung.csv")
 @pytest.fixture(scope="module")
 def synthetic():
     """Design of the frozen model (validation.model) on the bundled cohort."""
-    from netpet_stats.cohort import prepare_cohort
+    from netpet_stats.cohort.prepare import prepare_cohort
 
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config = load_config(base=ROOT / "config" / "config.yaml")
     config["cohort"]["table"] = str(ROOT / config["cohort"]["table"])
     config["cohort"]["lesions"] = str(ROOT / config["cohort"]["lesions"])
     data = prepare_cohort(config).data
-    return config, data, pipeline._development_design(config, data)
+    return config, data, _development_design(config, data)
 
 
 def test_fit_efron_matches_r_and_lifelines():
@@ -83,8 +88,9 @@ def test_internal_external_cv_matches_r(synthetic):
 
 def test_iecv_table_per_centre_matches_r(synthetic, tmp_path):
     config, data, _ = synthetic
-    pipeline.run_iecv(config, data, {"iecv": str(tmp_path / "iecv.csv")},
-                      [str(tmp_path / "iecv.png")])
+    save_analysis(data, tmp_path / "analysis.parquet")
+    run_iecv(config, str(tmp_path / "analysis.parquet"),
+             SimpleNamespace(iecv=str(tmp_path / "iecv.csv"), figures=[str(tmp_path / "iecv.png")]))
     table = pd.read_csv(tmp_path / "iecv.csv", keep_default_na=False, na_values=[""])
     z = 1.959963984540054
     for ref in REF["iecv_synthetic"]["centres"]:
@@ -155,9 +161,9 @@ def test_optimism_is_deterministic_for_a_seed():
 
 
 def test_validation_config_problems_are_listed_together():
-    from netpet_stats.cohort import validation_config_problems
+    from netpet_stats.config import validation_config_problems
 
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config = load_config(base=ROOT / "config" / "config.yaml")
     assert validation_config_problems(config) == []
     config["validation"].update(model="primary", endpoint="pfs")
     config["validation"]["added_value"]["base"] = "nope"

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from netpet_stats.cohort import CohortValidationError, prepare_cohort
+from netpet_stats.cohort.problems import CohortValidationError
+from netpet_stats.cohort.prepare import prepare_cohort
 
 
 def _write(tmp_path, frame, name="cohort.csv"):

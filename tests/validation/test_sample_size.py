@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from netpet_stats import sample_size as ss
-from netpet_stats.frozen_model import ModelMismatchError
+from netpet_stats.validation import sample_size as ss
+from netpet_stats.validation.frozen_model import ModelMismatchError
 
 
 def _exponential(rate=0.05, lp_mean=0.0, lp_sd=0.5, follow_up=60.0, horizon=36.0):
@@ -190,7 +190,8 @@ def test_a_stratified_model_ends_in_a_message_not_a_traceback(tmp_path, capsys):
 
     import yaml
 
-    from netpet_stats import workflow_step
+    from netpet_stats.steps import rule_context
+    from netpet_stats.steps.sample_size import run_cell
 
     model = {"netpet_stats_model": 1, "name": "by_centre", "strata": ["A", "B"],
              "coefficients": {"x": 0.5}, "covariates": {"x": {"type": "continuous"}},
@@ -198,14 +199,12 @@ def test_a_stratified_model_ends_in_a_message_not_a_traceback(tmp_path, capsys):
              "development": {"linear_predictor": {"mean": 0.0, "sd": 1.0}}}
     path = tmp_path / "model.yaml"
     path.write_text(yaml.safe_dump(model))
-    config = {"sample_size": {"n_sim": 2, "seed": 1}}
-    smk = SimpleNamespace(params=SimpleNamespace(step="sample_size_cell"), config=config,
-                          input=SimpleNamespace(model=str(path)),
-                          output=SimpleNamespace(cells=str(tmp_path / "cells.csv")),
-                          wildcards=SimpleNamespace(n="100", fraction="0.3"),
-                          log=[str(tmp_path / "step.log")])
+    config = {"sample_size": {"n_sim": 2, "seed": 1, "horizon": None, "lp_sd": None,
+                              "conf_level": 0.95}}
+    smk = SimpleNamespace(rule="sample_size_cell", log=[str(tmp_path / "step.log")])
     with pytest.raises(SystemExit) as exit_info:
-        workflow_step.run(smk)
+        with rule_context(smk, "for the sample-size simulation"):
+            run_cell(config, str(path), 100, 0.3, str(tmp_path / "cells.csv"))
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert err.startswith("The frozen model cannot be applied for the sample-size simulation: "

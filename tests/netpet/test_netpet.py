@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from netpet_stats import netpet
+from netpet_stats.netpet import scoring as netpet
 
 
 @pytest.mark.parametrize("raw, expected", [

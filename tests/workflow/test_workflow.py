@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from netpet_stats.config import load_config
 from workflow_run import copy_project, run_snakemake
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.workflow
 
 
@@ -123,10 +125,9 @@ def test_malformed_cohort_gives_one_readable_error(tmp_path):
 
 
 def test_bundled_cohort_is_the_generator_output(tmp_path):
-    from netpet_stats.synthetic import write_synthetic
-    import yaml
+    from netpet_stats.netpet.synthetic import write_synthetic
 
-    seed = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["synthetic"]["seed"]
+    seed = load_config(base=ROOT / "config" / "config.yaml")["synthetic"]["seed"]
     for path in write_synthetic(str(tmp_path), seed):
         assert path.read_bytes() == (ROOT / "data" / "synthetic" / path.name).read_bytes()
 
@@ -273,7 +274,7 @@ def test_develop_then_validate_with_two_configs(tmp_path):
     html = (work / "results" / "report.html").read_text()
     assert "validation_optimism" in html and "validation_iecv" in html
     # the sample-size simulation: one job per grid cell, gathered into one table
-    cfg = yaml.safe_load((work / "config" / "config.yaml").read_text())["sample_size"]
+    cfg = load_config(base=work / "config" / "config.yaml")["sample_size"]
     cells = sorted((work / "intermediate" / "sample_size").glob("n*_events*.csv"))
     assert len(cells) == len(cfg["sizes"]) * len(cfg["event_fractions"])
     precision = pd.read_csv(work / "results" / "sample_size" / "precision.csv")
@@ -316,9 +317,29 @@ def test_develop_then_validate_with_two_configs(tmp_path):
     assert "validation_disc" in html and "Frozen model" in html
     assert "validation_added" in html and "Royston &amp; Altman 2013" in html
 
+    # develop again in the same folder: the validation files of the last run are still on
+    # disk, but neither the report nor the manifest may show them (they read only their
+    # declared inputs)
+    proc = run_snakemake(work, "--configfile", "config/develop.yaml")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (work / "results" / "validation" / "discrimination.csv").exists()
+    html = (work / "results" / "report.html").read_text()
+    assert "validation_disc" not in html and "validation_optimism" in html
+    manifest = json.loads((work / "results" / "manifest.json").read_text())
+    assert not any("validation/discrimination" in p for p in manifest["outputs"])
+
+
+def test_each_model_is_fitted_once_per_run(workflow_runs):
+    """Cox rule, concordance and freezing share one fit per model and endpoint."""
+    cfg = load_config(base=workflow_runs[0] / "config" / "config.yaml")
+    n_models = len(cfg["cox"]["univariable"]) + len(cfg["cox"]["models"])
+    logs = workflow_runs[0] / "logs"
+    fits = sum(path.read_text().count("Cox model fitted:") for path in logs.rglob("*.log"))
+    assert fits == n_models * len(cfg["endpoints"])
+
 
 def test_bundled_validation_cohort_is_the_generator_output(tmp_path):
-    from netpet_stats.synthetic import write_validation_cohort
+    from netpet_stats.netpet.synthetic import write_validation_cohort
 
     path = write_validation_cohort(str(tmp_path))
     assert path.read_bytes() == (ROOT / "data" / "synthetic" / "validation" / "cohort.csv").read_bytes()

@@ -15,9 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from netpet_stats import association, concordance, cox, kaplan_meier, logrank
+from netpet_stats.survival import association
+from netpet_stats.survival import concordance
+from netpet_stats.survival import cox
+from netpet_stats.survival import kaplan_meier
+from netpet_stats.survival import logrank
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1]  # tests/
 REF = json.loads((HERE / "reference" / "fixtures" / "survival_reference.json").read_text())
 DATA = HERE / "reference" / "data"
 ROOT = HERE.parent

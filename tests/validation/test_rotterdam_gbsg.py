@@ -17,13 +17,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from netpet_stats import frozen_model, internal_validation, pipeline
+from netpet_stats.validation import frozen_model
+from netpet_stats.validation import internal as internal_validation
+from netpet_stats.steps.cohort import save_analysis
+from netpet_stats.steps.cox import fit_all, save_fits
+from netpet_stats.steps.validation import run_external, run_freeze
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1]  # tests/
 REF = json.loads((HERE / "reference" / "fixtures" / "validation_reference.json").read_text())
 RG = REF["rotterdam_gbsg"]
 DEV = pd.read_csv(HERE / "reference" / "data" / "rotterdam.csv", keep_default_na=False)
@@ -61,16 +67,19 @@ def run(tmp_path_factory):
                         "base_file": str(tmp / "base.yaml"),
                         "extended_file": str(tmp / "extended.yaml")}}}
     inputs = [str(HERE / "reference" / "data" / "rotterdam.csv")]
-    pipeline.run_freeze_model(config, DEV, tmp / "model.yaml", inputs)
-    pipeline.run_freeze_model(config, DEV, tmp / "base.yaml", inputs, name="base")
-    pipeline.run_freeze_model(config, DEV, tmp / "extended.yaml", inputs, name="full")
+    save_fits(fit_all(config, DEV, "rfs"), tmp / "fits.pkl")
+    run_freeze(config, str(tmp / "fits.pkl"), inputs,
+               SimpleNamespace(model=tmp / "model.yaml", base=tmp / "base.yaml",
+                               extended=tmp / "extended.yaml"))
     names = ["discrimination", "added_value", "calibration", "groups", "group_curves", "centres"]
     out = {k: str(tmp / f"{k}.csv") for k in names}
-    out["centre_figures"] = [str(tmp / "centres.png")]
-    out["group_curve_figures"] = [str(tmp / "curves.png")]
     config["validation"]["mode"] = "validate"
-    pipeline.run_external_validation(config, VAL, str(tmp / "model.yaml"), out,
-                                     [str(tmp / "calibration.png")])
+    save_analysis(VAL, tmp / "validation.parquet")
+    run_external(config, str(tmp / "validation.parquet"), str(tmp / "model.yaml"),
+                 {"base": str(tmp / "base.yaml"), "extended": str(tmp / "extended.yaml")},
+                 SimpleNamespace(**out, centre_figures=[str(tmp / "centres.png")],
+                                 group_curve_figures=[str(tmp / "curves.png")],
+                                 figures=[str(tmp / "calibration.png")]))
     tables = {k: pd.read_csv(out[k]) for k in names}
     return tables, frozen_model.load(tmp / "model.yaml"), tmp
 

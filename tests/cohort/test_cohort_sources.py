@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from netpet_stats import synthetic
-from netpet_stats.cohort import CohortValidationError, prepare_cohort
-from netpet_stats.tables import suppress_small_counts
+from netpet_stats.netpet import synthetic
+from netpet_stats.cohort.problems import CohortValidationError
+from netpet_stats.cohort.prepare import prepare_cohort
+from netpet_stats.report.tables import suppress_small_counts
 
 from conftest import ROOT
 
@@ -58,7 +59,7 @@ def test_three_centre_spreadsheets_reproduce_the_cohort_times(centres_config):
 
 
 def test_committed_spreadsheets_are_the_generator_output(tmp_path):
-    from netpet_stats.cohort import read_table
+    from netpet_stats.cohort.read import read_table
 
     for path in synthetic.write_centre_spreadsheets(str(tmp_path), 164):
         committed = read_table(ROOT / "data" / "synthetic" / "centres" / path.name, "patients")

@@ -6,7 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from netpet_stats import association, concordance, kaplan_meier, logrank
+from netpet_stats.survival import association
+from netpet_stats.survival import concordance
+from netpet_stats.survival import kaplan_meier
+from netpet_stats.survival import logrank
 
 # time, event, group for the 10-subject example (also tests/reference/data/tiny.csv)
 TIME = [1, 2, 2, 3, 4, 4, 5, 6, 7, 8]

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from netpet_stats.baseline import table_one
+from netpet_stats.survival.table_one import table_one
 
 
 def test_table_one_by_hand():

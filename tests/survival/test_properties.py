@@ -4,7 +4,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netpet_stats import concordance, netpet
+from netpet_stats.survival import concordance
+from netpet_stats.netpet import scoring as netpet
 
 
 def brute_force_counts(time, event, x, strata, ymax):

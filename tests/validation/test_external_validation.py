@@ -13,9 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from netpet_stats import cox, frozen_model, validation
+from netpet_stats.survival import cox
+from netpet_stats.validation import frozen_model
+from netpet_stats.validation import external as validation
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1]  # tests/
 REF = json.loads((HERE / "reference" / "fixtures" / "survival_reference.json").read_text())
 EXT = REF["external_validation"]
 LUNG = pd.read_csv(HERE / "reference" / "data" / "lung.csv")
@@ -120,7 +122,7 @@ def test_calibration_groups_by_hand(model, split):
     assert groups["n"].sum() == len(val)
     assert (groups["predicted"].diff().dropna() > 0).all()  # ordered by predicted risk
     # the observed risk of a group is 1 - its own Kaplan-Meier at 365 days
-    from netpet_stats import kaplan_meier
+    from netpet_stats.survival import kaplan_meier
     risk = 1 - pred.to_numpy()
     first = np.argsort(risk, kind="stable")[: groups["n"].iloc[0]]
     curve = kaplan_meier.km_table(val["time"].to_numpy()[first], val["event"].to_numpy()[first])
@@ -156,29 +158,22 @@ def test_smoothed_calibration_matches_r(model, split):
                                [EXT["ici"], EXT["e50"], EXT["e90"]], rtol=1e-6)
 
 
-def test_workflow_step_reports_a_model_mismatch_without_traceback(tmp_path, capsys, monkeypatch):
+def test_workflow_step_reports_a_model_mismatch_without_traceback(tmp_path, capsys, model, split):
     from types import SimpleNamespace
 
-    from netpet_stats import pipeline, workflow_step
+    from netpet_stats.steps import rule_context
 
-    def mismatch(*args, **kwargs):
-        raise frozen_model.ModelMismatchError("covariate 'netpet_group': level(s) ['P3'] ...")
-
-    monkeypatch.setattr(pipeline, "load_analysis", lambda *a, **k: None)
-    monkeypatch.setattr(pipeline, "run_external_validation", mismatch)
-
-    class Out(dict):
-        figures = []
-        centre_figures = []
-        group_curve_figures = []
-    smk = SimpleNamespace(params=SimpleNamespace(step="external_validation"), config={},
-                          input=SimpleNamespace(analysis="x", model="m"), output=Out(),
-                          log=[str(tmp_path / "step.log")], wildcards=None)
+    _, val = split
+    # a hand-written model whose coefficients name a column its covariates cannot build
+    bad_model = {**model, "coefficients": {**model["coefficients"], "stage[IV]": 0.3}}
+    smk = SimpleNamespace(rule="external_validation", log=[str(tmp_path / "step.log")])
     with pytest.raises(SystemExit) as exit_info:
-        workflow_step.run(smk)
+        with rule_context(smk):
+            frozen_model.linear_predictor(bad_model, val)
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
-    assert err.startswith("The frozen model cannot be applied to this cohort: covariate")
+    assert err.startswith("The frozen model cannot be applied to this cohort: cannot build "
+                          "design column(s) ['stage[IV]']")
     assert "Traceback" not in err
 
 
@@ -211,7 +206,7 @@ def test_centre_performance_per_centre_values(model, split):
     pred = frozen_model.predict_survival(model, val, 365).to_numpy()
     centre = np.where(np.arange(len(val)) % 3 == 0, "x", np.where(np.arange(len(val)) % 3 == 1, "y", "z"))
     table = validation.centre_performance(val["time"], val["event"], lp, pred, centre, 365)
-    from netpet_stats.concordance import harrell_c
+    from netpet_stats.survival.concordance import harrell_c
     m = centre == "y"
     row = table[(table["centre"] == "y") & (table["measure"] == "Harrell's C")].iloc[0]
     assert row["estimate"] == pytest.approx(harrell_c(val["time"][m], val["event"][m], lp[m],

@@ -1,4 +1,4 @@
-"""The compiled loops (netpet_stats.kernels) against direct O(n^2) definitions.
+"""The compiled loops (netpet_stats.survival._kernels) against direct O(n^2) definitions.
 
 The R fixtures test the kernels through every Cox fit and C-index; these tests
 compare them with the textbook sums written out pair by pair and risk set by
@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from netpet_stats import concordance, cox
+from netpet_stats.survival import concordance
+from netpet_stats.survival import cox
 
 
 def _efron_by_definition(time, event, X, beta, strata):

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netpet_stats.cohort import CohortValidationError, prepare_cohort
+from netpet_stats.cohort.problems import CohortValidationError
+from netpet_stats.cohort.prepare import prepare_cohort
 
 JUNK = st.one_of(
     st.sampled_from(["", " ", "NA", "nan", "inf", "-inf", "-1", "0", "1e309", "G4", "P9",
@@ -89,7 +90,7 @@ def test_unicode_and_whitespace_in_names_and_codes(tmp_path, base_config):
 
 
 def test_one_hundred_thousand_rows(tmp_path, base_config):
-    from netpet_stats.synthetic import generate_cohort
+    from netpet_stats.netpet.synthetic import generate_cohort
 
     cohort, _ = generate_cohort(seed=3, centre_sizes=(47000, 33000, 20000), with_lesions=False)
     path = tmp_path / "big.csv"

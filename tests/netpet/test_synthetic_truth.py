@@ -1,6 +1,6 @@
 """The workflow's estimators recover the synthetic cohort's generating parameters.
 
-Truth comes from the generating model (``netpet_stats.synthetic.TRUE_MODELS``),
+Truth comes from the generating model (``netpet_stats.netpet.synthetic.TRUE_MODELS``),
 not from any estimator. The criterion was fixed before looking at results: each
 of the 12 true log-HRs (6 per endpoint) lies within its 99.9% Wald interval
 (a Bonferroni-style bound: family-wise error ~1.2% if the estimator is unbiased),
@@ -13,8 +13,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from netpet_stats import cox, kaplan_meier, synthetic
-from netpet_stats.netpet import assign_groups, resolve_grouping, score_from_lesions
+from netpet_stats.survival import cox
+from netpet_stats.survival import kaplan_meier
+from netpet_stats.netpet import synthetic
+from netpet_stats.netpet.scoring import assign_groups, resolve_grouping, score_from_lesions
 
 COV = {"netpet_group": {"type": "categorical"},
        "grade": {"type": "categorical", "levels": ["G1", "G2", "G3"]},

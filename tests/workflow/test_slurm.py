@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from workflow_run import copy_project, run_snakemake
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = ROOT / "tests" / "slurm" / "local_cluster.sh"
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 

@@ -1,0 +1,94 @@
+"""The input check shared by the engine's public estimators (defect 4 of the redesign).
+
+Truth: R's survival on ``lung`` (status 1/2 recoded as status - 1), from the fixtures
+of tests/reference/make_fixtures.R; hand-made vectors otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import netpet_stats as ns
+
+HERE = Path(__file__).resolve().parents[1]
+LUNG = pd.read_csv(HERE / "reference" / "data" / "lung.csv")
+
+
+def test_r_surv_1_2_event_coding_is_refused_with_the_recoding():
+    status = LUNG["event"] + 1  # R's lung$status: 1 = censored, 2 = dead
+    for call in (lambda: ns.km_table(LUNG["time"], status),
+                 lambda: ns.harrell_c(LUNG["time"], status, LUNG["age"]),
+                 lambda: ns.logrank_test(LUNG["time"], status, LUNG["sex"])):
+        with pytest.raises(ValueError, match=r"coded 1/2 .*event = status - 1"):
+            call()
+
+
+def test_other_event_values_are_refused():
+    with pytest.raises(ValueError, match=r"`event` must be 1 \(event\) or 0 \(censored\); got "
+                                         r"the values 0, 1, 3"):
+        ns.km_table([1, 2, 3], [0, 1, 3])
+
+
+def test_integer_groups_and_missing_values_give_r_survdiff():
+    """R: survdiff(Surv(time, status - 1) ~ ph.ecog, lung), which drops the NA ph.ecog."""
+    ref = json.loads((HERE / "reference" / "fixtures" / "survival_reference.json").read_text())
+    (entry,) = [x for x in ref["logrank"] if x["dataset"] == "lung"]
+    ecog = LUNG["ph_ecog"]  # floats with one missing value
+    assert ecog.isna().sum() == 1
+    with pytest.warns(ns.MissingDataWarning, match="1 subject"):
+        res = ns.logrank_test(LUNG["time"], LUNG["event"], ecog, groups=[0, 1, 2, 3])
+    assert res["chisq"] == pytest.approx(entry["chisq"], rel=1e-10)
+    assert res["df"] == entry["df"]
+
+
+def test_vectors_of_different_lengths_are_refused_naming_them():
+    with pytest.raises(ValueError, match=r"harrell_c: .* lengths differ \(`time` 3, `event` 3, "
+                                         r"`x` 4\)"):
+        ns.harrell_c([1, 2, 3], [1, 0, 1], [0.1, 0.2, 0.3, 0.4])
+    with pytest.raises(ValueError, match="lengths differ"):
+        ns.km_table([1, 2, 3], [1, 0])
+
+
+def test_nan_predictor_rows_are_omitted_as_r_na_omit():
+    t = np.array([5.0, 8, 3, 9, 4, 7, 6, 2])
+    e = np.array([1.0, 0, 1, 1, 0, 1, 1, 1])
+    x = np.array([0.3, np.nan, 0.9, 0.1, 0.5, np.nan, 0.4, 1.2])
+    keep = ~np.isnan(x)
+    with pytest.warns(ns.MissingDataWarning, match="2 subject"):
+        res = ns.harrell_c(t, e, x)
+    complete = ns.harrell_c(t[keep], e[keep], x[keep])
+    assert res["c"] == complete["c"] and res["se"] == complete["se"]
+    assert (res["n"], res["n_omitted"]) == (6, 2)
+    # C on the complete cases by hand: 12 comparable pairs, 11 concordant
+    assert complete["n_pairs"] == 12 and complete["concordant"] == 11
+    assert complete["c"] == pytest.approx(11 / 12)
+
+
+def test_compare_c_refuses_estimates_with_omitted_subjects():
+    t, e = [1.0, 2, 3, 4], [1.0, 1, 0, 1]
+    with pytest.warns(ns.MissingDataWarning):
+        first = ns.harrell_c(t, e, [4.0, np.nan, 2, 1])
+    second = ns.harrell_c(t[:3] + [4.0], e, [1.0, 2, 3, 4])
+    with pytest.raises(ValueError, match="missing values"):
+        ns.compare_c(first, second)
+
+
+def test_integer_group_labels():
+    t = [1.0, 2, 3, 4, 5, 6, 7, 8]
+    e = [1.0, 1, 0, 1, 1, 0, 1, 1]
+    by_int = ns.logrank_tests(t, e, [1, 1, 1, 1, 2, 2, 2, 2], [1, 2])
+    by_str = ns.logrank_tests(t, e, ["1"] * 4 + ["2"] * 4, ["1", "2"])
+    pd.testing.assert_frame_equal(by_int, by_str)
+    assert by_int["comparison"].iloc[0] == "1 vs 2"
+
+
+def test_negative_and_infinite_times_are_refused():
+    with pytest.raises(ValueError, match="negative"):
+        ns.km_table([-1.0, 2], [1, 1])
+    with pytest.raises(ValueError, match="infinite"):
+        ns.harrell_c([np.inf, 2], [1, 1], [1, 2])

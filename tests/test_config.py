@@ -1,0 +1,100 @@
+"""The one configuration loader (netpet_stats.config), for the workflow and the CLI alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from workflow_run import copy_project, run_snakemake
+
+from netpet_stats.cli import main
+from netpet_stats.config import ConfigError, load_config, load_schema
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = ROOT / "config" / "config.yaml"
+
+
+def _write(tmp_path, data) -> str:
+    path = tmp_path / "my_config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def test_misspelt_keys_are_refused_with_the_closest_valid_key(tmp_path):
+    user = _write(tmp_path, {"cohort": {"tabel": "my_cohort.csv", "colums": {}},
+                             "privacy": {"supress_small_cells": True}})
+    with pytest.raises(ConfigError) as info:
+        load_config([user], base=BASE)
+    problems = "\n".join(info.value.problems)
+    assert "cohort.tabel: unknown key; did you mean 'table'?" in problems
+    assert "cohort.colums: unknown key; did you mean 'columns'?" in problems
+    assert "privacy.supress_small_cells: unknown key; did you mean 'suppress_small_cells'?" \
+        in problems
+
+
+def test_defaults_come_from_the_schema_and_a_file_overrides_them(tmp_path):
+    cfg = load_config(base=BASE)
+    schema = load_schema()["properties"]
+    assert cfg["kaplan_meier"]["conf_type"] == schema["kaplan_meier"]["properties"][
+        "conf_type"]["default"]
+    assert cfg["privacy"] == {"suppress_small_cells": False, "threshold": 5}
+    user = _write(tmp_path, {"privacy": {"suppress_small_cells": True}})
+    assert load_config([user], base=BASE)["privacy"] == {"suppress_small_cells": True,
+                                                         "threshold": 5}
+
+
+def _leaves(tree, prefix=()):
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _leaves(value, (*prefix, key))
+    else:
+        yield prefix, tree
+
+
+def _schema_default(path):
+    node = load_schema()
+    for key in path:
+        node = node.get("properties", {}).get(key)
+        if node is None:
+            return None
+    return node.get("default", None) if isinstance(node, dict) else None
+
+
+def test_shipped_config_repeats_no_schema_default():
+    """Defaults live only in the schema: config.yaml states only what differs from them."""
+    shipped = yaml.safe_load(BASE.read_text())
+    repeated = [".".join(p) for p, v in _leaves(shipped)
+                if _schema_default(p) is not None and _schema_default(p) == v]
+    assert not repeated
+
+
+def test_cross_key_problems_are_listed_together(tmp_path):
+    user = _write(tmp_path, {"cox": {"primary_model": "nope", "univariable": ["weight"]}})
+    with pytest.raises(ConfigError) as info:
+        load_config([user], base=BASE)
+    problems = "\n".join(info.value.problems)
+    assert "cox.univariable: 'weight' is not in covariates" in problems
+    assert "cox.primary_model: 'nope' is not in cox.models" in problems
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("name", ["centres.yaml", "validate.yaml", "develop.yaml", "typo"])
+def test_cli_and_snakemake_accept_or_refuse_the_same_file(tmp_path, name, monkeypatch):
+    work = copy_project(tmp_path / "work")
+    if name == "typo":
+        path = _write(tmp_path, {"cohort": {"tabel": "my_cohort.csv"}})
+    else:
+        path = str(work / "config" / name)
+    monkeypatch.chdir(work)
+    cli = main(["validate", "--config", path])
+    proc = run_snakemake(work, "--configfile", path, "-n", timeout=300)
+    output = proc.stdout + proc.stderr
+    # (validate.yaml's dry run also needs develop's frozen model: a missing input, which
+    # is not a configuration problem)
+    snakemake_accepts = "configuration problem" not in output
+    assert (cli == 0) == snakemake_accepts, output[-2000:]
+    if name == "typo":
+        assert cli == 1 and "cohort.tabel: unknown key; did you mean 'table'?" in output
+    else:
+        assert cli == 0
