@@ -30,8 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from netpet_stats import concordance, cox, kaplan_meier, logrank, synthetic
-from netpet_stats.netpet import assign_groups, resolve_grouping
+from netpet_stats.netpet import synthetic
+from netpet_stats.survival import concordance, cox, kaplan_meier, logrank
+from netpet_stats.netpet.scoring import assign_groups, resolve_grouping
 
 ROOT = Path(__file__).resolve().parents[1]
 COV = {"netpet_group": {"type": "categorical"},
