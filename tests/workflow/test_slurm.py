@@ -83,11 +83,13 @@ def test_simulation_runs_through_slurm_and_equals_a_local_run(slurm, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     # Every job went through SLURM: one submission and one SLURM log per job
-    # (cohort, frozen model, 2 x 2 grid cells, gather).
+    # (cohort, the Cox fits the frozen model is taken from, frozen model,
+    # 2 x 2 grid cells, gather).
+    expected_jobs = 1 + 1 + 1 + 2 * 2 + 1
     submitted = re.findall(r"submitted with SLURM jobid (\d+)", proc.stdout + proc.stderr)
-    assert len(submitted) == 7
+    assert len(submitted) == expected_jobs
     logs = list((on_slurm / ".snakemake" / "slurm_logs").rglob("*.log"))
-    assert len(logs) == 7
+    assert len(logs) == expected_jobs
     cells = list((on_slurm / ".snakemake" / "slurm_logs" / "rule_sample_size_cell").iterdir())
     assert len(cells) == 4
     ctld = (state / "slurmctld.log").read_text()
