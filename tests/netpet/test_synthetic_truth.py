@@ -8,7 +8,6 @@ and the marginal Kaplan-Meier medians of a 30,000-patient cohort lie within 5% o
 the true marginal medians (numerical integration over the covariates).
 """
 
-import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats

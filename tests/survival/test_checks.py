@@ -1,7 +1,7 @@
 """The input check shared by the engine's public estimators (defect 4 of the redesign).
 
 Truth: R's survival on ``lung`` (status 1/2 recoded as status - 1), from the fixtures
-of tests/reference/make_fixtures.R; hand-made vectors otherwise.
+of tests/survival/survival_reference.R; hand-made vectors otherwise.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 import netpet_stats as ns
 
 HERE = Path(__file__).resolve().parents[1]
-LUNG = pd.read_csv(HERE / "reference" / "data" / "lung.csv")
+LUNG = pd.read_csv(HERE / "data" / "lung.csv")
 
 
 def test_r_surv_1_2_event_coding_is_refused_with_the_recoding():
@@ -36,7 +36,7 @@ def test_other_event_values_are_refused():
 
 def test_integer_groups_and_missing_values_give_r_survdiff():
     """R: survdiff(Surv(time, status - 1) ~ ph.ecog, lung), which drops the NA ph.ecog."""
-    ref = json.loads((HERE / "reference" / "fixtures" / "survival_reference.json").read_text())
+    ref = json.loads((HERE / "survival" / "survival_reference.json").read_text())
     (entry,) = [x for x in ref["logrank"] if x["dataset"] == "lung"]
     ecog = LUNG["ph_ecog"]  # floats with one missing value
     assert ecog.isna().sum() == 1
@@ -62,11 +62,11 @@ def test_nan_predictor_rows_are_omitted_as_r_na_omit():
     with pytest.warns(ns.MissingDataWarning, match="2 subject"):
         res = ns.harrell_c(t, e, x)
     complete = ns.harrell_c(t[keep], e[keep], x[keep])
-    assert res["c"] == complete["c"] and res["se"] == complete["se"]
+    assert res["estimate"] == complete["estimate"] and res["se"] == complete["se"]
     assert (res["n"], res["n_omitted"]) == (6, 2)
     # C on the complete cases by hand: 12 comparable pairs, 11 concordant
     assert complete["n_pairs"] == 12 and complete["concordant"] == 11
-    assert complete["c"] == pytest.approx(11 / 12)
+    assert complete["estimate"] == pytest.approx(11 / 12)
 
 
 def test_compare_c_refuses_estimates_with_omitted_subjects():
@@ -92,3 +92,12 @@ def test_negative_and_infinite_times_are_refused():
         ns.km_table([-1.0, 2], [1, 1])
     with pytest.raises(ValueError, match="infinite"):
         ns.harrell_c([np.inf, 2], [1, 1], [1, 2])
+
+
+def test_harrell_c_cannot_be_asked_for_unos_weights():
+    """Uno's C has its own name; ``harrell_c(timewt="n/G2")`` used to return it."""
+    t, e, x = [1, 2, 3, 4, 5], [1, 1, 0, 1, 0], [5, 4, 3, 2, 1]
+    with pytest.raises(TypeError, match="timewt"):
+        ns.harrell_c(t, e, x, timewt="n/G2")
+    assert ns.harrell_c(t, e, x)["method"].startswith("Harrell's C")
+    assert ns.uno_c(t, e, x)["method"].startswith("Uno's C")

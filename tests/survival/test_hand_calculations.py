@@ -11,7 +11,7 @@ from netpet_stats.survival import concordance
 from netpet_stats.survival import kaplan_meier
 from netpet_stats.survival import logrank
 
-# time, event, group for the 10-subject example (also tests/reference/data/tiny.csv)
+# time, event, group for the 10-subject example (also tests/data/tiny.csv)
 TIME = [1, 2, 2, 3, 4, 4, 5, 6, 7, 8]
 EVENT = [1, 1, 0, 1, 1, 1, 0, 1, 0, 1]
 GROUP = ["a", "b", "a", "b", "a", "b", "a", "b", "a", "b"]
@@ -73,13 +73,13 @@ def test_harrell_c_by_hand():
     # (1,2): 3 > 1 concordant; (1,3): 3 > 2 concordant; (2,3): 1 < 2 discordant.
     res = concordance.harrell_c([1, 2, 3], [1, 1, 0], [3, 1, 2], reverse=True)
     assert (res["concordant"], res["discordant"], res["tied_x"]) == (2, 1, 0)
-    assert res["c"] == pytest.approx(2 / 3)
+    assert res["estimate"] == pytest.approx(2 / 3)
     # Subjects A (t=1, x=2), B (t=1, x=1), C (t=2, x=2), all events.
     # (A,B): tied event times, not comparable; (A,C): tied on x, counts 1/2;
     # (B,C): B fails first with the lower risk, discordant. C = (0 + 1/2) / 2.
     res = concordance.harrell_c([1, 1, 2], [1, 1, 1], [2, 1, 2], reverse=True)
     assert (res["concordant"], res["discordant"], res["tied_x"]) == (0, 1, 1)
-    assert res["c"] == pytest.approx(0.25)
+    assert res["estimate"] == pytest.approx(0.25)
 
 
 def test_exact_test_2x2_equals_hypergeometric_sum():

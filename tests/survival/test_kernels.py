@@ -132,4 +132,4 @@ def test_harrell_c_counts_on_a_hand_example():
     out = concordance.harrell_c(time, event, x)
     # comparable pairs: (1,2..5)=4, (2,3..5)=3, (4,5)=1 -> 8; tied x: (2,3) -> 1
     assert (out["n_pairs"], out["concordant"], out["tied_x"]) == (8, 7, 1)
-    assert out["c"] == pytest.approx(7.5 / 8)
+    assert out["estimate"] == pytest.approx(7.5 / 8)

@@ -47,7 +47,7 @@ def test_harrell_counts_equal_brute_force(data):
     c, d, t = brute_force_counts(time, event, x, strata, np.inf if ymax is None else ymax)
     assert (res["concordant"], res["discordant"], res["tied_x"]) == (c, d, t)
     if c + d + t:
-        assert np.isclose(res["c"], (c + t / 2) / (c + d + t))
+        assert np.isclose(res["estimate"], (c + t / 2) / (c + d + t))
 
 
 @given(st.text(max_size=12))

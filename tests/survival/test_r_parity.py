@@ -1,4 +1,4 @@
-"""Agreement with R's survival package (fixtures from tests/reference/make_fixtures.R).
+"""Agreement with R's survival package (fixtures from survival_reference.R beside this file).
 
 Tolerances: estimates 1e-6 relative (the fixtures carry 15 significant digits;
 Cox fits in both languages are converged to 1e-12), p-values 1e-8 absolute.
@@ -22,8 +22,8 @@ from netpet_stats.survival import kaplan_meier
 from netpet_stats.survival import logrank
 
 HERE = Path(__file__).resolve().parents[1]  # tests/
-REF = json.loads((HERE / "reference" / "fixtures" / "survival_reference.json").read_text())
-DATA = HERE / "reference" / "data"
+REF = json.loads((HERE / "survival" / "survival_reference.json").read_text())
+DATA = HERE / "data"
 ROOT = HERE.parent
 RTOL = 1e-6
 PTOL = 1e-8
@@ -218,7 +218,7 @@ def test_cox_matches_coxph(entry):
     lp = cox.linear_predictor(res)
     c = concordance.harrell_c(res.frame["__time"], res.frame["__event"], lp,
                               strata=res.stratum, reverse=True)
-    _close([c["c"], c["se"]], [entry["concordance"], entry["concordance_se"]])
+    _close([c["estimate"], c["se"]], [entry["concordance"], entry["concordance_se"]])
 
 
 def _conc_data(entry):
@@ -251,7 +251,7 @@ def test_concordance_matches_r(entry):
     time, event, x, strata = _conc_data(entry)
     ymax = entry["ymax"]
     res = concordance.harrell_c(time, event, x, strata=strata, reverse=True, ymax=ymax)
-    _close(res["c"], entry["c"])
+    _close(res["estimate"], entry["c"])
     _close(res["se"], entry["se"])
     count = entry["count"]
     _close([res["concordant"], res["discordant"], res["tied_x"]],
@@ -282,11 +282,11 @@ def test_uno_and_clustered_concordance_match_r(entry):
         time, event, x, centre = TINY["time"], TINY["event"], TINY["x"], TINY["centre"]
     else:
         time, event, x, centre = LUNG["time"], LUNG["event"], LUNG["age"], None
-    res = concordance.harrell_c(time, event, x, reverse=True, timewt=entry["timewt"],
-                                strata=centre if entry["stratified"] else None,
-                                cluster=centre if entry["clustered"] else None,
-                                ymax=entry["ymax"])
-    _close([res["c"], res["se"]], [entry["c"], entry["se"]])
+    estimator = {"n": concordance.harrell_c, "n/G2": concordance.uno_c}[entry["timewt"]]
+    res = estimator(time, event, x, reverse=True,
+                    strata=centre if entry["stratified"] else None,
+                    cluster=centre if entry["clustered"] else None, ymax=entry["ymax"])
+    _close([res["estimate"], res["se"]], [entry["c"], entry["se"]])
 
 
 @pytest.mark.parametrize("entry", REF["concordance_comparison"], ids=lambda e: e["subset"])
@@ -307,7 +307,7 @@ def test_concordance_comparison_matches_r(entry):
                          for f in fits)
     cmp = concordance.compare_c(first, second)
     var = np.asarray(entry["var"])
-    _close([first["c"], second["c"]], entry["c"])
+    _close([first["estimate"], second["estimate"]], entry["c"])
     _close([first["se"] ** 2, second["se"] ** 2, cmp["covariance"]],
            [var[0, 0], var[1, 1], var[0, 1]])
     _close(cmp["se"], np.sqrt(var[0, 0] + var[1, 1] - 2 * var[0, 1]))
@@ -344,11 +344,11 @@ def test_generic_cases_match_r(entry):
         _close(res.coefficients["coef"], entry[coef], rtol=1e-6)
         _close(res.coefficients["se"], entry[se], rtol=1e-6)
     c = concordance.harrell_c(d["time"], d["event"], d["x"])
-    _close([c["c"], c["se"]], [entry["c"], entry["c_se"]])
+    _close([c["estimate"], c["se"]], [entry["c"], entry["c_se"]])
     c = concordance.harrell_c(d["time"], d["event"], d["x"], strata=d["centre"])
-    _close([c["c"], c["se"]], [entry["c_strat"], entry["c_strat_se"]])
-    c = concordance.harrell_c(d["time"], d["event"], d["x"], timewt="n/G2")
-    _close([c["c"], c["se"]], [entry["uno_c"], entry["uno_se"]])
+    _close([c["estimate"], c["se"]], [entry["c_strat"], entry["c_strat_se"]])
+    c = concordance.uno_c(d["time"], d["event"], d["x"])
+    _close([c["estimate"], c["se"]], [entry["uno_c"], entry["uno_se"]])
     plain = cox.fit_cox(d, "time", "event", ["x"], [], cfg)
     _close(cox.ph_test(plain, "km")["chisq"].iloc[0], entry["zph_km"])
     strat = cox.fit_cox(d, "time", "event", ["x"], ["centre"], cfg)

@@ -1,10 +1,10 @@
 """Internal validation: the Newton-Raphson Cox fit used in resampling loops,
 internal-external cross-validation, and the bootstrap optimism correction.
 
-Fixtures: tests/reference/make_validation_fixtures.R ("iecv_synthetic": the
+Fixtures: validation_reference.R beside this file ("iecv_synthetic": the
 bundled synthetic cohort, each centre left out in turn, refitted and predicted
-in R) and make_fixtures.R (lung). The optimism correction is checked against
-rms::validate in tests/test_rotterdam_gbsg.py; here against hand-checkable
+in R; "external_validation": lung). The optimism correction is checked against
+rms::validate in test_rotterdam_gbsg.py; here against hand-checkable
 properties on small data.
 """
 
@@ -16,21 +16,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from types import SimpleNamespace
 
 from netpet_stats.config import load_config
 
 from netpet_stats.survival import cox
 from netpet_stats.validation import internal as internal_validation
-from netpet_stats.steps.cohort import save_analysis
-from netpet_stats.steps.internal_validation import _development_design, run_iecv
+from netpet_stats.cohort.ledger import analysis_set
+from netpet_stats.config import model_specs
 
 HERE = Path(__file__).resolve().parents[1]  # tests/
 ROOT = HERE.parent
-REF = json.loads((HERE / "reference" / "fixtures" / "validation_reference.json").read_text())
-EXT = json.loads((HERE / "reference" / "fixtures" / "survival_reference.json").read_text())[
-    "external_validation"]
-LUNG = pd.read_csv(HERE / "reference" / "data" / "lung.csv")
+REF = json.loads((HERE / "validation" / "validation_reference.json").read_text())
+EXT = REF["external_validation"]
+LUNG = pd.read_csv(HERE / "data" / "lung.csv")
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +40,12 @@ def synthetic():
     config["cohort"]["table"] = str(ROOT / config["cohort"]["table"])
     config["cohort"]["lesions"] = str(ROOT / config["cohort"]["lesions"])
     data = prepare_cohort(config).data
-    return config, data, _development_design(config, data)
+    # the frozen model's design in the development cohort (validation.model)
+    spec = model_specs(config)[config["validation"]["model"]]
+    ep = config["validation"]["endpoint"]
+    d = analysis_set(data, ep, spec["covariates"]).reset_index(drop=True)
+    X, _ = cox.design_matrix(d, spec["covariates"], config["covariates"])
+    return config, data, (d, d[f"{ep}_time"].to_numpy(float), d[f"{ep}_event"].to_numpy(float), X)
 
 
 def test_fit_efron_matches_r_and_lifelines():
@@ -84,25 +87,6 @@ def test_internal_external_cv_matches_r(synthetic):
         np.testing.assert_allclose(lp[m][:3], ref["lp_first"], rtol=1e-6)
         np.testing.assert_allclose(surv[60.0][m][:3], ref["surv60_first"], rtol=1e-6)
         assert np.mean(1 - surv[60.0][m]) == pytest.approx(ref["expected60"], rel=1e-6)
-
-
-def test_iecv_table_per_centre_matches_r(synthetic, tmp_path):
-    config, data, _ = synthetic
-    save_analysis(data, tmp_path / "analysis.parquet")
-    run_iecv(config, str(tmp_path / "analysis.parquet"),
-             SimpleNamespace(iecv=str(tmp_path / "iecv.csv"), figures=[str(tmp_path / "iecv.png")]))
-    table = pd.read_csv(tmp_path / "iecv.csv", keep_default_na=False, na_values=[""])
-    z = 1.959963984540054
-    for ref in REF["iecv_synthetic"]["centres"]:
-        rows = table[table["centre"] == ref["centre"]].set_index("measure")
-        assert rows.loc["Harrell's C", "estimate"] == pytest.approx(ref["c"], rel=1e-6)
-        assert rows.loc["Harrell's C", "upper"] - ref["c"] == pytest.approx(z * ref["c_se"],
-                                                                           rel=1e-5)
-        assert rows.loc["calibration slope", "estimate"] == pytest.approx(ref["slope"], rel=1e-6)
-    pooled = table[table["centre"] == "pooled (random effects)"]
-    assert set(pooled["measure"]) == {"Harrell's C", "Uno's C", "Royston's D", "calibration slope",
-                                      "O/E"}
-    assert (pooled["k"] == 3).all()
 
 
 def test_optimism_is_zero_when_every_resample_is_the_original_data(monkeypatch):

@@ -1,15 +1,15 @@
-"""End-to-end external validation on the standard worked example: Rotterdam -> GBSG.
+"""External and internal validation on the standard worked example: Rotterdam -> GBSG.
 
 A Cox model for recurrence-free survival is developed on node-positive Rotterdam
 patients and validated on GBSG (Royston & Altman, BMC Med Res Methodol 2013;
-McLernon et al., Ann Intern Med 2023), through the same pipeline steps the
-workflow runs: freeze the model (and the base/extended pair for ΔC), validate
-it, and validate it internally by bootstrap. Every number is compared with R.
+McLernon et al., Ann Intern Med 2023) through the public API: ``fit_cox``,
+``freeze``, the in-memory ``validate``, ``compare_c`` and ``optimism_bootstrap``.
+Every number is compared with R. (The workflow's steps on the same example, and
+the tables they write, are checked in tests/steps/test_validation_steps.py.)
 
-Fixture: tests/reference/make_validation_fixtures.R ("rotterdam_gbsg"),
-survival / riskRegression / rms. Tolerances: 1e-6 relative for deterministic
-quantities; the bootstrap steps are checked against R as distributions (see each
-test).
+Fixture: validation_reference.R beside this file ("rotterdam_gbsg"), survival /
+riskRegression / rms. Tolerances: 1e-6 relative for deterministic quantities;
+the bootstrap is checked against R as a distribution (see the test).
 """
 
 from __future__ import annotations
@@ -17,23 +17,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from netpet_stats.validation import frozen_model
-from netpet_stats.validation import internal as internal_validation
-from netpet_stats.steps.cohort import save_analysis
-from netpet_stats.steps.cox import fit_all, save_fits
-from netpet_stats.steps.validation import run_external, run_freeze
+import netpet_stats as ns
+from netpet_stats.validation.frozen_model import linear_predictor
 
 HERE = Path(__file__).resolve().parents[1]  # tests/
-REF = json.loads((HERE / "reference" / "fixtures" / "validation_reference.json").read_text())
+REF = json.loads((HERE / "validation" / "validation_reference.json").read_text())
 RG = REF["rotterdam_gbsg"]
-DEV = pd.read_csv(HERE / "reference" / "data" / "rotterdam.csv", keep_default_na=False)
-VAL = pd.read_csv(HERE / "reference" / "data" / "gbsg.csv", keep_default_na=False)
+DEV = pd.read_csv(HERE / "data" / "rotterdam.csv", keep_default_na=False)
+VAL = pd.read_csv(HERE / "data" / "gbsg.csv", keep_default_na=False)
 FULL = ["size", "nodes", "grade3", "age", "hormon", "pgr"]
 
 CONFIG = {
@@ -56,127 +51,72 @@ CONFIG = {
 }
 
 
+def _frozen(covariates):
+    fit = ns.fit_cox(DEV, "rfs_time", "rfs_event", covariates, [], CONFIG["covariates"])
+    return ns.freeze(fit, CONFIG["covariates"], RG["horizons"], name="m", endpoint="rfs")
+
+
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """Freeze on Rotterdam, validate on GBSG; return the output tables."""
-    tmp = tmp_path_factory.mktemp("rotterdam_gbsg")
-    config = {**CONFIG, "validation": {
-        "mode": "develop", "endpoint": "rfs", "model": "full", "horizons": RG["horizons"],
-        "curve_step": 1, "risk_groups": 5, "n_boot": 200, "seed": 7,
-        "added_value": {"base": "base", "extended": "full",
-                        "base_file": str(tmp / "base.yaml"),
-                        "extended_file": str(tmp / "extended.yaml")}}}
-    inputs = [str(HERE / "reference" / "data" / "rotterdam.csv")]
-    save_fits(fit_all(config, DEV, "rfs"), tmp / "fits.pkl")
-    run_freeze(config, str(tmp / "fits.pkl"), inputs,
-               SimpleNamespace(model=tmp / "model.yaml", base=tmp / "base.yaml",
-                               extended=tmp / "extended.yaml"))
-    names = ["discrimination", "added_value", "calibration", "groups", "group_curves", "centres"]
-    out = {k: str(tmp / f"{k}.csv") for k in names}
-    config["validation"]["mode"] = "validate"
-    save_analysis(VAL, tmp / "validation.parquet")
-    run_external(config, str(tmp / "validation.parquet"), str(tmp / "model.yaml"),
-                 {"base": str(tmp / "base.yaml"), "extended": str(tmp / "extended.yaml")},
-                 SimpleNamespace(**out, centre_figures=[str(tmp / "centres.png")],
-                                 group_curve_figures=[str(tmp / "curves.png")],
-                                 figures=[str(tmp / "calibration.png")]))
-    tables = {k: pd.read_csv(out[k]) for k in names}
-    return tables, frozen_model.load(tmp / "model.yaml"), tmp
+def model():
+    return _frozen(FULL)
 
 
-def test_development_model_matches_r(run):
-    _, model, _ = run
+def test_fit_and_freeze_match_r(model):
     np.testing.assert_allclose(list(model["coefficients"].values()), RG["coef"], rtol=1e-6)
     (s0,) = model["baseline_survival"]["survival"].values()
     np.testing.assert_allclose(s0, RG["baseline_survival"], rtol=1e-6)
     assert (model["development"]["n"], model["development"]["events"]) == (RG["n_dev"],
                                                                            RG["events_dev"])
-    lp = frozen_model.linear_predictor(model, VAL.iloc[:5]).to_numpy()
-    np.testing.assert_allclose(lp, RG["lp_first"], rtol=1e-6)
 
 
-def test_discrimination_matches_r(run):
-    disc = run[0]["discrimination"].set_index(["measure", "horizon"])
-    z = 1.959963984540054
-    for name, key in (("Harrell's C", "harrell"), ("Uno's C", "uno")):
-        row = disc.loc[(name, 60.0)]
-        assert row["estimate"] == pytest.approx(RG[key], rel=1e-6)
-        assert row["upper"] - row["estimate"] == pytest.approx(z * RG[f"{key}_se"], rel=1e-5)
-    auc = disc.xs("time-dependent AUC", level="measure")
-    np.testing.assert_allclose(auc["estimate"].to_numpy(), RG["auc"], rtol=1e-6)
-    # The AUC interval is a percentile bootstrap; riskRegression's is a Wald interval
-    # from the influence function. Both estimate the same sampling spread: the
-    # bootstrap width must be within 25% of 2 * 1.96 * R's SE (200 resamples give a
-    # width with ~5-10% Monte Carlo error).
-    width = (auc["upper"] - auc["lower"]).to_numpy()
-    np.testing.assert_allclose(width, 2 * z * np.array(RG["auc_se"]), rtol=0.25)
-    roy = disc.xs("Royston's D", level="measure").iloc[0]
-    assert roy["estimate"] == pytest.approx(RG["royston_D"], rel=1e-6)
-    assert roy["upper"] - roy["estimate"] == pytest.approx(z * RG["royston_se"], rel=1e-5)
-    r2 = disc.xs("R2_D", level="measure").iloc[0]
-    assert r2["estimate"] == pytest.approx(RG["royston_R2"], rel=1e-6)
+def test_in_memory_validate_matches_r(model):
+    res = ns.validate(model, VAL, RG["horizons"], time="rfs_time", event="rfs_event")
+    assert (res["n"] == RG["n_val"]).all() and (res["events"] == RG["events_val"]).all()
+
+    def one(measure, horizon=None):
+        rows = res[res["measure"] == measure]
+        if horizon is not None:
+            rows = rows[rows["horizon"] == horizon]
+        assert len(rows) == 1, (measure, horizon)
+        return rows.iloc[0]
+
+    for measure, key in (("Harrell's C", "harrell"), ("Uno's C", "uno")):
+        row = one(measure, 60.0)
+        np.testing.assert_allclose([row["estimate"], row["se"]], [RG[key], RG[f"{key}_se"]],
+                                   rtol=1e-6, err_msg=measure)
+    row = one("Royston's D")
+    np.testing.assert_allclose([row["estimate"], row["se"]], [RG["royston_D"], RG["royston_se"]],
+                               rtol=1e-6)
+    assert one("R2_D")["estimate"] == pytest.approx(RG["royston_R2"], rel=1e-6)
+    row = one("calibration slope")
+    np.testing.assert_allclose([row["estimate"], row["se"]], [RG["slope"], RG["slope_se"]],
+                               rtol=1e-6)
+    for i, h in enumerate(RG["horizons"]):
+        row = one("O/E", float(h))
+        assert row["estimate"] == pytest.approx(RG["o_e"][i], rel=1e-6)
+        z = 1.959963984540054
+        assert np.log(row["upper"] / row["estimate"]) / z == pytest.approx(RG["o_e_se_log"][i],
+                                                                           rel=1e-5)
+        assert one("Brier score", float(h))["estimate"] == pytest.approx(RG["brier"][i],
+                                                                           rel=1e-5)
+        assert one("IPA", float(h))["estimate"] == pytest.approx(RG["ipa"][i], rel=1e-5)
+    # every row names its method; nothing but the documented columns
+    assert res["method"].str.len().gt(0).all()
+    assert list(res.columns) == ["measure", "horizon", "estimate", "se", "lower", "upper", "p",
+                                 "method", "n", "events"]
 
 
-def test_added_value_matches_r(run):
-    row = run[0]["added_value"].iloc[0]
-    assert row["c_extended"] == pytest.approx(RG["harrell"], rel=1e-6)
-    assert row["c_base"] == pytest.approx(RG["c_base"], rel=1e-6)
-    assert row["delta_c"] == pytest.approx(RG["delta_c"], rel=1e-6)
-    assert row["se"] == pytest.approx(RG["delta_c_se"], rel=1e-5)
-    assert row["n"] == RG["n_val"]
-
-
-def test_calibration_and_overall_performance_match_r(run):
-    cal = run[0]["calibration"].set_index("horizon")
-    assert cal["calibration_slope"].iloc[0] == pytest.approx(RG["slope"], rel=1e-6)
-    assert cal["slope_upper"].iloc[0] - cal["calibration_slope"].iloc[0] == pytest.approx(
-        1.959963984540054 * RG["slope_se"], rel=1e-5)
-    np.testing.assert_allclose(cal["observed_risk"], RG["observed"], rtol=1e-6)
-    np.testing.assert_allclose(cal["expected_risk"], RG["expected"], rtol=1e-6)
-    np.testing.assert_allclose(cal["o_e"], RG["o_e"], rtol=1e-6)
-    se_log = np.log(cal["o_e_upper"] / cal["o_e"]) / 1.959963984540054
-    np.testing.assert_allclose(se_log, RG["o_e_se_log"], rtol=1e-5)
-    for ours, theirs in (("brier", "brier"), ("brier_null", "brier_null"), ("ipa", "ipa"),
-                         ("ICI", "ici"), ("E50", "e50"), ("E90", "e90")):
-        np.testing.assert_allclose(cal[ours], RG[theirs], rtol=1e-5, err_msg=ours)
-
-
-def test_risk_groups_match_r(run):
-    groups = run[0]["groups"]
-    g60 = groups[groups["horizon"] == 60].reset_index(drop=True)
-    ref = pd.DataFrame(RG["groups_60"])
-    np.testing.assert_array_equal(g60["n"], ref["n"])
-    for col in ("predicted", "observed", "observed_lower", "observed_upper"):
-        np.testing.assert_allclose(g60[col], ref[col], rtol=1e-6, err_msg=col)
-
-
-def test_level_3_curves_are_km_and_mean_prediction_per_group(run):
-    curves = run[0]["group_curves"]
-    _, model, _ = run
-    q = model["development"]["linear_predictor"]["quantiles"]
-    lp = frozen_model.linear_predictor(model, VAL).to_numpy()
-    # four groups cut at the development 16th, 50th and 84th centiles
-    expected_n = np.bincount(np.searchsorted([q["16"], q["50"], q["84"]], lp), minlength=4)
-    got = curves.groupby("group")["n"].first().to_numpy()
-    np.testing.assert_array_equal(got, expected_n[expected_n > 0])
-    # predicted curve at a horizon = mean predicted S at that horizon within the group
-    group = np.searchsorted([q["16"], q["50"], q["84"]], lp) + 1
-    pred60 = frozen_model.predict_survival(model, VAL, 60).to_numpy()
-    at60 = curves[curves["time"] == 60].set_index("group")["predicted"]
-    for g, value in at60.items():
-        assert value == pytest.approx(pred60[group == g].mean(), rel=1e-9)
-    # baseline survival on the grid agrees with the stored horizons
-    grid = model["baseline_survival"]["curve"]
-    (s_grid,) = grid["survival"].values()
-    for h, s in zip(RG["horizons"], RG["baseline_survival"]):
-        assert s_grid[grid["times"].index(float(h))] == pytest.approx(s, rel=1e-9)
-
-
-def test_centre_heterogeneity_is_reported_as_not_done_without_centres(run):
-    centres = run[0]["centres"]
-    assert centres.empty
-    note = (run[2] / "centres.md").read_text()
-    assert "no centre column" in note
+def test_delta_c_through_the_public_api_matches_r(model):
+    base = _frozen(FULL[:-1])
+    d = VAL.reset_index(drop=True)
+    lp_ext = linear_predictor(model, d)
+    lp_base = linear_predictor(base, d)
+    first, second = (ns.harrell_c(d["rfs_time"], d["rfs_event"], lp, ymax=60)
+                     for lp in (lp_ext, lp_base))
+    cmp = ns.compare_c(first, second)
+    np.testing.assert_allclose([cmp["c_first"], cmp["c_second"], cmp["estimate"], cmp["se"]],
+                               [RG["harrell"], RG["c_base"], RG["delta_c"], RG["delta_c_se"]],
+                               rtol=1e-5)
 
 
 def test_bootstrap_optimism_agrees_with_rms_validate_in_distribution():
@@ -192,7 +132,7 @@ def test_bootstrap_optimism_agrees_with_rms_validate_in_distribution():
     X["nodes"] = np.log2(DEV["nodes"])
     X["grade3"], X["age"], X["hormon"] = DEV["grade3"], DEV["age"] / 10, DEV["hormon"]
     X["pgr"] = np.log2(np.maximum(DEV["pgr"], 1))
-    table = internal_validation.optimism_bootstrap(
+    table = ns.optimism_bootstrap(
         DEV["rfs_time"], DEV["rfs_event"], X.to_numpy(), n_boot=200, seed=11).set_index("measure")
     c = table.loc["Harrell's C"]
     assert c["apparent"] == pytest.approx(RG["validate_c_apparent"][0], rel=1e-8)

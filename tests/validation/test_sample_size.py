@@ -184,30 +184,3 @@ def test_scenario_from_a_frozen_model():
         ss.scenario_from_model(model)
 
 
-def test_a_stratified_model_ends_in_a_message_not_a_traceback(tmp_path, capsys):
-    # validate mode may be given a stratified model file; its sample-size job says why it stops
-    from types import SimpleNamespace
-
-    import yaml
-
-    from netpet_stats.steps import rule_context
-    from netpet_stats.steps.sample_size import run_cell
-
-    model = {"netpet_stats_model": 1, "name": "by_centre", "strata": ["A", "B"],
-             "coefficients": {"x": 0.5}, "covariates": {"x": {"type": "continuous"}},
-             "baseline_survival": {"horizons": [12.0], "survival": {"A": [0.9], "B": [0.8]}},
-             "development": {"linear_predictor": {"mean": 0.0, "sd": 1.0}}}
-    path = tmp_path / "model.yaml"
-    path.write_text(yaml.safe_dump(model))
-    config = {"sample_size": {"n_sim": 2, "seed": 1, "horizon": None, "lp_sd": None,
-                              "conf_level": 0.95}}
-    smk = SimpleNamespace(rule="sample_size_cell", log=[str(tmp_path / "step.log")])
-    with pytest.raises(SystemExit) as exit_info:
-        with rule_context(smk, "for the sample-size simulation"):
-            run_cell(config, str(path), 100, 0.3, str(tmp_path / "cells.csv"))
-    assert exit_info.value.code == 1
-    err = capsys.readouterr().err
-    assert err.startswith("The frozen model cannot be applied for the sample-size simulation: "
-                          "model 'by_centre' has strata ['A', 'B']")
-    assert "Traceback" not in err
-    assert not (tmp_path / "cells.csv").exists()

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import netpet_stats as ns
 from netpet_stats.config import load_config
+from netpet_stats.validation.frozen_model import linear_predictor
 from workflow_run import copy_project, run_snakemake
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,7 +140,7 @@ def test_results_tables_equal_r_fixtures(workflow_runs):
 
     import numpy as np
 
-    ref = json.loads((ROOT / "tests" / "reference" / "fixtures" /
+    ref = json.loads((ROOT / "tests" / "survival" /
                       "survival_reference.json").read_text())
     results = workflow_runs[0] / "results"
 
@@ -294,9 +296,24 @@ def test_develop_then_validate_with_two_configs(tmp_path):
         assert (work / "results" / "model" / f"added_value_{role}.yaml").read_bytes() == content
     delta = pd.read_csv(work / "results" / "validation" / "added_value.csv").iloc[0]
     assert (delta["extended"], delta["base"]) == ("netpet_grade_ki67", "grade_ki67")
-    # (the CSV carries 10 significant digits)
-    assert delta["delta_c"] == pytest.approx(delta["c_extended"] - delta["c_base"], abs=1e-9)
-    assert delta["lower"] < delta["delta_c"] < delta["upper"]
+    # The same comparison through the public API, from the validation cohort and
+    # the two frozen files (R's concordance(f1, f2) agreement is in
+    # tests/validation/test_rotterdam_gbsg.py); the CSV carries 10 significant digits.
+    cfg = load_config([work / "config" / "validate.yaml"], base=work / "config" / "config.yaml")
+    cfg["cohort"]["table"] = str(work / cfg["cohort"]["table"])
+    data = ns.prepare_cohort(cfg).data
+    ext, base = (ns.load_model(work / "results" / "model" / f"added_value_{role}.yaml")
+                 for role in ("extended", "base"))
+    need = ["os_time", "os_event", *dict.fromkeys([*ext["covariates"], *base["covariates"]])]
+    d = data.dropna(subset=need).reset_index(drop=True)
+    assert delta["n"] == len(d)
+    first, second = (ns.harrell_c(d["os_time"], d["os_event"],
+                                  linear_predictor(m, d), ymax=delta["horizon"])
+                     for m in (ext, base))
+    want = ns.compare_c(first, second)
+    for col, key in (("delta_c", "difference"), ("se", "se"), ("lower", "lower"),
+                     ("upper", "upper"), ("p", "p")):
+        assert delta[col] == pytest.approx(want[key], rel=1e-8), col
     curves = pd.read_csv(work / "results" / "validation" / "risk_group_curves.csv")
     assert sorted(curves["group"].unique()) == [1, 2, 3, 4]
     assert curves["time"].max() == 60

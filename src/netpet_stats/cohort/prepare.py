@@ -322,6 +322,15 @@ def prepare_cohort(config: dict) -> PreparedCohort:
     ------
     CohortValidationError
         Listing every problem found in every input file.
+
+    Examples
+    --------
+    >>> from netpet_stats import load_config, prepare_cohort
+    >>> cohort = prepare_cohort(load_config())  # the bundled synthetic cohort
+    >>> len(cohort.data), cohort.data["netpet_group"].value_counts(sort=False).to_dict()
+    (319, {'P1': 86, 'P2-4': 170, 'P5': 51})
+    >>> sorted(cohort.exclusions.columns)
+    ['analysis', 'file', 'reason', 'row']
     """
     ccfg = config["cohort"]
     columns: dict = {k: v for k, v in ccfg["columns"].items() if v}

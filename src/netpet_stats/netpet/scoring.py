@@ -181,6 +181,18 @@ def score_from_lesions(lesions: pd.DataFrame) -> pd.Series:
     -------
     pandas.Series
         Canonical score per ``patient_id`` (index), sorted by patient id.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from netpet_stats import score_from_lesions
+    >>> lesions = pd.DataFrame({
+    ...     "patient_id": ["p1", "p2", "p2", "p3", "p3", "p3", "p4", "p4"],
+    ...     "sstr_positive": [True, True, True, True, True, True, True, False],
+    ...     "fdg_positive": [False, True, True, True, True, True, True, True],
+    ...     "fdg_vs_sstr": [None, "lower", "equal", "higher", "higher", "higher", "lower", None]})
+    >>> score_from_lesions(lesions).to_dict()  # worst lesion; 3 higher -> P4b; FDG+/SSTR- -> P5
+    {'p1': 'P1', 'p2': 'P3', 'p3': 'P4b', 'p4': 'P5'}
     """
     ranks = [
         lesion_rank(bool(s), bool(f), a if isinstance(a, str) else None)
@@ -255,6 +267,14 @@ def assign_groups(scores: pd.Series, grouping: dict[str, list[str]]) -> pd.Serie
     -------
     pandas.Series
         Ordered categorical with the groups in the order given.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from netpet_stats import assign_groups
+    >>> published = {"P1": ["P1"], "P2-4": ["P2", "P3", "P4"], "P5": ["P5"]}
+    >>> assign_groups(pd.Series(["P0", "P1", "P3", "P4b", "P5"]), published).tolist()
+    [nan, 'P1', 'P2-4', 'P2-4', 'P5']
     """
     lookup = {}
     for label, members in grouping.items():

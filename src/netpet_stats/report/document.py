@@ -517,7 +517,7 @@ def methods_text(config) -> list[str]:
         + " Paired comparisons: " + concordance.COMPARE_METHOD + ".",
         "Association of NETPET group with grade: Pearson chi-square without continuity "
         "correction and the Fisher-Freeman-Halton exact test by full enumeration.",
-        "All statistics were checked against R's survival package (tests/reference/).",
+        "All statistics were checked against R's survival package (tests/survival/, tests/validation/).",
     ]
 
 

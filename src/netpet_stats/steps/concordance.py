@@ -34,16 +34,22 @@ def _model_c(fit: cox.CoxResult, rows=None, timewt: str = "n", ymax=None) -> dic
         keep = fit.frame.index.isin(rows)
         time, event, lp = time[keep], event[keep], lp[keep]
         stratum = None if stratum is None else stratum[keep]
-    return concordance.harrell_c(time, event, lp, strata=stratum, reverse=True,
-                                 timewt=timewt, ymax=ymax)
+    return concordance.BY_TIMEWT[timewt](time, event, lp, strata=stratum, reverse=True,
+                                         ymax=ymax)
 
 
 def _predictor_c(config, data, endpoint, name, rows=None, timewt="n", ymax=None) -> dict:
     """C of a covariate entered as ordinal codes 1..k (categorical) or as it is."""
     d = analysis_set(data, endpoint, [name]) if rows is None else data.loc[rows]
     x = _ordinal(d[name], config["covariates"].get(name, {}))
-    return concordance.harrell_c(d[f"{endpoint}_time"], d[f"{endpoint}_event"], x,
-                                 reverse=True, timewt=timewt, ymax=ymax)
+    return concordance.BY_TIMEWT[timewt](d[f"{endpoint}_time"], d[f"{endpoint}_event"], x,
+                                         reverse=True, ymax=ymax)
+
+
+def _c_columns(res: dict) -> dict:
+    """The table's columns from a concordance result (C as ``c``; no influences)."""
+    drop = ("estimate", "method", "dfbeta", "n_omitted")
+    return {"c": res["estimate"], **{k: v for k, v in res.items() if k not in drop}}
 
 
 def run(config: dict, analysis: str, fits_path: str, endpoint: str, out) -> None:
@@ -58,21 +64,18 @@ def run(config: dict, analysis: str, fits_path: str, endpoint: str, out) -> None
     rows = []
     for timewt, estimator in weightings:
         for name in ccfg["predictors"]:
-            res = _predictor_c(config, data, endpoint, name, timewt=timewt, ymax=horizon)
+            res = _c_columns(_predictor_c(config, data, endpoint, name, timewt=timewt,
+                                          ymax=horizon))
             meta = {"label": label(config, name), "kind": "predictor", "strata": "",
                     "events": int(analysis_set(data, endpoint, [name])[ecol].sum())}
-            res.pop("dfbeta")
-            res.pop("n_omitted")
             rows.append({"endpoint": endpoint, "estimator": estimator, "predictor": name,
                          **meta, "horizon": horizon, **res,
                          "method": concordance.METHODS[timewt]})
         for name in ccfg["models"]:
             fit, spec = fits[name], specs[name]
-            res = _model_c(fit, timewt=timewt, ymax=horizon)
+            res = _c_columns(_model_c(fit, timewt=timewt, ymax=horizon))
             meta = {"label": spec["label"], "kind": "model linear predictor",
                     "strata": ", ".join(spec["strata"]), "events": fit.events}
-            res.pop("dfbeta")
-            res.pop("n_omitted")
             rows.append({"endpoint": endpoint, "estimator": estimator, "predictor": name,
                          **meta, "horizon": horizon, **res,
                          "method": concordance.METHODS[timewt]})
@@ -95,7 +98,8 @@ def run(config: dict, analysis: str, fits_path: str, endpoint: str, out) -> None
                          for name, is_model in items)
         cmp = concordance.compare_c(first, second)
         comparisons.append({"endpoint": endpoint, "first": pair[0], "second": pair[1],
-                            "n": len(common), **cmp, "horizon": horizon,
+                            "n": len(common), **cmp, "difference": cmp["estimate"],
+                            "horizon": horizon,
                             "method": concordance.COMPARE_METHOD})
     write_table(pd.DataFrame(comparisons, columns=[
         "endpoint", "first", "second", "n", "c_first", "c_second", "difference", "se", "lower",

@@ -17,7 +17,6 @@ from ..provenance import sha256, software_versions
 from ..report import figures
 from ..report.tables import write_table
 from ..survival import concordance, cox
-from ..survival.distributions import norm_ppf
 from ..validation import external, frozen_model
 from ._common import dpi, endpoint_label, load_analysis, time_unit
 from .cox import load_fits
@@ -82,8 +81,9 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
     rows = []
     tau = max(horizons)
     for estimator, timewt in (("Harrell's C", "n"), ("Uno's C", "n/G2")):
-        c = concordance.harrell_c(t, e, lp, timewt=timewt, ymax=tau)
-        rows.append({"measure": estimator, "horizon": tau, "estimate": c["c"], "lower": c["lower"],
+        c = concordance.BY_TIMEWT[timewt](t, e, lp, ymax=tau)
+        rows.append({"measure": estimator, "horizon": tau, "estimate": c["estimate"],
+                     "lower": c["lower"],
                      "upper": c["upper"], "method": concordance.METHODS[timewt] + f"; pairs with "
                      f"the earlier event at or before {tau:g}"})
     for h in horizons:
@@ -96,11 +96,10 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
                      f"riskRegression::Score); percentile bootstrap CI, {n_boot} resamples, "
                      f"seed {seed}"})
     roy = external.royston_d(t, e, lp)
-    z = float(norm_ppf(0.975))
-    rows.append({"measure": "Royston's D", "horizon": np.nan, "estimate": roy["D"],
-                 "lower": roy["D"] - z * roy["se_D"], "upper": roy["D"] + z * roy["se_D"],
+    rows.append({"measure": "Royston's D", "horizon": np.nan, "estimate": roy["estimate"],
+                 "lower": roy["lower"], "upper": roy["upper"],
                  "method": "R royston(fit, newdata); Wald CI"})
-    rows.append({"measure": "R2_D", "horizon": np.nan, "estimate": roy["R2_D"], "lower": np.nan,
+    rows.append({"measure": "R2_D", "horizon": np.nan, "estimate": roy["r2"], "lower": np.nan,
                  "upper": np.nan, "method": "beta^2 / (pi^2/6 + beta^2)"})
     disc = pd.DataFrame(rows).assign(endpoint=endpoint, n=len(t), events=int(e.sum()))
     write_table(disc, out.discrimination, f"{label}: discrimination of the frozen model")
@@ -121,10 +120,10 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
         bs = external.brier_score(t, e, pred, h)
         sm = external.smoothed_calibration(t, e, pred, h)
         smooth[h] = sm
-        cal_rows.append({"horizon": h, "calibration_slope": slope["slope"],
+        cal_rows.append({"horizon": h, "calibration_slope": slope["estimate"],
                          "slope_lower": slope["lower"], "slope_upper": slope["upper"],
                          "observed_risk": oe["observed"], "expected_risk": oe["expected"],
-                         "o_e": oe["o_e"], "o_e_lower": oe["lower"], "o_e_upper": oe["upper"],
+                         "o_e": oe["estimate"], "o_e_lower": oe["lower"], "o_e_upper": oe["upper"],
                          "ICI": sm["ICI"], "E50": sm["E50"], "E90": sm["E90"],
                          "brier": bs["brier"], "brier_null": bs["brier_null"], "ipa": bs["ipa"]})
         groups = external.calibration_groups(t, e, pred, h, int(vcfg["risk_groups"]))
@@ -182,7 +181,7 @@ def _added_value_table(paths: dict | None, data: pd.DataFrame, endpoint: str, ta
                       frozen_model.linear_predictor(base, d).to_numpy(), tau)
     return pd.DataFrame([{
         "extended": ext["name"], "base": base["name"], "horizon": tau,
-        "c_extended": res["c_first"], "c_base": res["c_second"], "delta_c": res["difference"],
+        "c_extended": res["c_first"], "c_base": res["c_second"], "delta_c": res["estimate"],
         "se": res["se"], "lower": res["lower"], "upper": res["upper"], "z": res["z"],
         "p": res["p"], "n": len(t), "events": int(e.sum()), "endpoint": endpoint}])
 

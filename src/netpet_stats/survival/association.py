@@ -141,6 +141,17 @@ def association_table(data: pd.DataFrame, row: str, column: str, row_levels=None
         Tidy counts ``row_level, column_level, n`` over complete pairs.
     tests : pandas.DataFrame
         Pearson chi-square and exact test, with n used and n missing.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from netpet_stats import association_table
+    >>> d = pd.DataFrame({"group": list("aaaaabbbbb"), "centre": list("bbbbaaaaab")})
+    >>> counts, tests = association_table(d, "group", "centre")
+    >>> tests[["test", "p"]].round(6).values.tolist()
+    [['Pearson chi-square', 0.05778], ['exact', 0.206349]]
+
+    As R ``chisq.test(tab, correct = FALSE)$p.value`` and ``fisher.test(tab)$p.value``.
     """
     pair = data[[row, column]].dropna()
     rl = list(row_levels) if row_levels is not None else sorted(pair[row].astype(str).unique())

@@ -61,8 +61,14 @@ def censoring_weights(time, event) -> np.ndarray:
 
 
 def harrell_c(time, event, x, strata=None, reverse: bool = True, ymax: float | None = None,
-              conf_level: float = 0.95, timewt: str = "n", cluster=None) -> dict:
-    """Concordance index and its infinitesimal-jackknife standard error.
+              conf_level: float = 0.95, cluster=None) -> dict:
+    """Harrell's concordance index and its infinitesimal-jackknife standard error.
+
+    The same estimator as R ``concordance(Surv(time, event) ~ x, reverse =
+    TRUE, timewt = "n")`` (survival >= 3.0): every comparable pair weighs 1,
+    pairs tied on the predictor count 1/2, pairs tied on time are not
+    comparable. For Uno's inverse-probability-of-censoring weighting use
+    :func:`uno_c`.
 
     Parameters
     ----------
@@ -78,12 +84,6 @@ def harrell_c(time, event, x, strata=None, reverse: bool = True, ymax: float | N
         Only pairs whose earlier event time is <= ``ymax`` are used.
     conf_level
         Coverage of the Wald interval ``C +/- z * se``.
-    timewt
-        ``"n"``: Harrell's C (every comparable pair weighs 1). ``"n/G2"``: Uno's C,
-        each pair weighted by 1 / G(t-)^2 at its event time, G the censoring
-        Kaplan-Meier within the stratum (R ``timewt = "n/G2"``); as in R, a
-        stratum with fewer than two events uses weight 1, and the variance
-        treats the weights as fixed.
     cluster
         Optional cluster labels: influences are summed within clusters before
         the variance (R ``cluster =``).
@@ -91,12 +91,35 @@ def harrell_c(time, event, x, strata=None, reverse: bool = True, ymax: float | N
     Returns
     -------
     dict
-        ``c, se, lower, upper, concordant, discordant, tied_x, n_pairs, n`` and
+        ``estimate`` (C), ``se``, ``lower``, ``upper``, ``method``, the weighted pair
+        counts ``concordant, discordant, tied_x, n_pairs``, ``n`` (subjects used),
+        ``n_omitted`` (left out for a missing value, as R ``na.omit``) and
         ``dfbeta`` (influence of each subject on C, or of each cluster).
+
+    Examples
+    --------
+    >>> from netpet_stats import harrell_c
+    >>> res = harrell_c([1, 2, 3, 4], [1, 1, 1, 0], [4, 2, 3, 1])  # higher x, earlier event
+    >>> round(res["estimate"], 4), round(res["se"], 4), res["concordant"], res["discordant"]
+    (0.8333, 0.1667, 5.0, 1.0)
+
+    As R: ``concordance(Surv(t, e) ~ x, reverse = TRUE)`` gives Concordance =
+    0.8333, se = 0.1667, 5 concordant and 1 discordant pairs.
     """
-    if timewt not in ("n", "n/G2"):
-        raise ValueError("timewt must be 'n' (Harrell) or 'n/G2' (Uno)")
-    checked = check_survival("harrell_c", time, event, x=(x, True), strata=strata,
+    return _concordance("harrell_c", time, event, x, strata, reverse, ymax, conf_level, "n",
+                        cluster)
+
+
+def _concordance(caller: str, time, event, x, strata, reverse, ymax, conf_level, timewt,
+                 cluster) -> dict:
+    """Harrell's (``timewt="n"``) or Uno's (``"n/G2"``) C; see :func:`harrell_c`.
+
+    Uno's weights: each pair weighted by 1 / G(t-)^2 at its event time, G the
+    censoring Kaplan-Meier within the stratum (R ``timewt = "n/G2"``); as in R, a
+    stratum with fewer than two events uses weight 1, and the variance treats the
+    weights as fixed.
+    """
+    checked = check_survival(caller, time, event, x=(x, True), strata=strata,
                              cluster=cluster)
     time, event, x = checked.time, checked.event, checked.others["x"]
     strata, cluster = checked.others.get("strata"), checked.others.get("cluster")
@@ -122,9 +145,10 @@ def harrell_c(time, event, x, strata=None, reverse: bool = True, ymax: float | N
     n_conc, n_disc, n_tied = conc.sum() / 2, disc.sum() / 2, tied.sum() / 2
     n_pairs = n_conc + n_disc + n_tied
     if n_pairs == 0:
-        return {"c": np.nan, "se": np.nan, "lower": np.nan, "upper": np.nan, "concordant": 0.0,
-                "discordant": 0.0, "tied_x": 0.0, "n_pairs": 0.0, "n": n,
-                "n_omitted": checked.n_omitted, "dfbeta": np.zeros(n)}
+        return {"estimate": np.nan, "se": np.nan, "lower": np.nan, "upper": np.nan,
+                "method": METHODS[timewt], "concordant": 0.0, "discordant": 0.0,
+                "tied_x": 0.0, "n_pairs": 0.0, "n": n, "n_omitted": checked.n_omitted,
+                "dfbeta": np.zeros(n)}
     somers_d = (n_conc - n_disc) / n_pairs
     c = (somers_d + 1) / 2
     # Influence of each subject on C (derivative of A/B with unit case weights).
@@ -134,9 +158,10 @@ def harrell_c(time, event, x, strata=None, reverse: bool = True, ymax: float | N
         dfbeta = dfbeta.to_numpy()
     se = float(np.sqrt(np.sum(dfbeta ** 2)))
     z = norm_ppf(1 - (1 - conf_level) / 2)
-    return {"c": float(c), "se": se, "lower": float(c - z * se), "upper": float(c + z * se),
-            "concordant": n_conc, "discordant": n_disc, "tied_x": n_tied,
-            "n_pairs": n_pairs, "n": n, "n_omitted": checked.n_omitted, "dfbeta": dfbeta}
+    return {"estimate": float(c), "se": se, "lower": float(c - z * se),
+            "upper": float(c + z * se), "method": METHODS[timewt],
+            "concordant": float(n_conc), "discordant": float(n_disc), "tied_x": float(n_tied),
+            "n_pairs": float(n_pairs), "n": n, "n_omitted": checked.n_omitted, "dfbeta": dfbeta}
 
 
 def compare_c(first: dict, second: dict, conf_level: float = 0.95) -> dict:
@@ -150,7 +175,23 @@ def compare_c(first: dict, second: dict, conf_level: float = 0.95) -> dict:
     Parameters
     ----------
     first, second
-        Results of :func:`harrell_c` on the same subjects in the same order.
+        Results of :func:`harrell_c` or :func:`uno_c` on the same subjects in the
+        same order.
+
+    Returns
+    -------
+    dict
+        ``estimate`` (first minus second C), ``se``, ``lower``, ``upper``, ``z``,
+        ``p``, ``method``, the two indices ``c_first`` and ``c_second`` and their
+        ``covariance``.
+
+    Examples
+    --------
+    >>> from netpet_stats import compare_c, harrell_c
+    >>> t, e = [1, 2, 3, 4, 5, 6], [1, 1, 0, 1, 1, 0]
+    >>> res = compare_c(harrell_c(t, e, [6, 4, 5, 2, 3, 1]), harrell_c(t, e, [1, 3, 2, 4, 6, 5]))
+    >>> round(res["c_first"], 4), round(res["c_second"], 4), round(res["estimate"], 4)
+    (0.8333, 0.1667, 0.6667)
     """
     if first.get("n_omitted") or second.get("n_omitted"):
         raise ValueError("compare_c: a concordance index left out subjects with missing values; "
@@ -159,13 +200,16 @@ def compare_c(first: dict, second: dict, conf_level: float = 0.95) -> dict:
     if d1.shape != d2.shape:
         raise ValueError("the two concordance estimates must use the same subjects")
     cov = float(d1 @ d2)
-    diff = first["c"] - second["c"]
+    diff = first["estimate"] - second["estimate"]
     se = float(np.sqrt(first["se"] ** 2 + second["se"] ** 2 - 2 * cov))
     z = norm_ppf(1 - (1 - conf_level) / 2)
-    zval = diff / se
-    return {"c_first": first["c"], "c_second": second["c"], "difference": diff, "se": se,
-            "lower": diff - z * se, "upper": diff + z * se, "z": zval,
-            "p": float(2 * norm_sf(abs(zval))), "covariance": cov}
+    # two indices with identical influences (or none) leave nothing to test
+    zval = diff / se if se > 0 else np.nan
+    return {"estimate": diff, "se": se, "lower": float(diff - z * se),
+            "upper": float(diff + z * se),
+            "z": zval, "p": float(2 * norm_sf(abs(zval))) if se > 0 else np.nan,
+            "method": COMPARE_METHOD,
+            "c_first": first["estimate"], "c_second": second["estimate"], "covariance": cov}
 
 
 METHODS = {
@@ -181,17 +225,24 @@ COMPARE_METHOD = ("difference of two C on the same patients; covariance = crossp
 
 def uno_c(time, event, x, strata=None, reverse: bool = True, ymax: float | None = None,
           conf_level: float = 0.95, cluster=None) -> dict:
-    """Uno's C: :func:`harrell_c` with inverse-probability-of-censoring weights.
+    """Uno's C: Harrell's pairs with inverse-probability-of-censoring weights.
 
     The same estimator as R ``concordance(..., timewt = "n/G2")`` (Uno et al.
     2011): each comparable pair is weighted by ``1 / G(t)^2``, G the Kaplan-Meier
-    of censoring. Prefer a truncation time ``ymax``, where G is still estimable.
+    of censoring within the stratum; as in R, a stratum with fewer than two
+    events uses weight 1, and the infinitesimal-jackknife variance treats the
+    weights as fixed. Prefer a truncation time ``ymax``, where G is still
+    estimable. Arguments and result as :func:`harrell_c`.
 
     Examples
     --------
     >>> from netpet_stats.survival.concordance import uno_c
-    >>> uno_c([1, 2, 3, 4, 5], [1, 1, 0, 1, 0], [5, 4, 3, 2, 1])["c"]  # risk falls with time
+    >>> uno_c([1, 2, 3, 4, 5], [1, 1, 0, 1, 0], [5, 4, 3, 2, 1])["estimate"]  # risk falls with time
     1.0
     """
-    return harrell_c(time, event, x, strata=strata, reverse=reverse, ymax=ymax,
-                     conf_level=conf_level, timewt="n/G2", cluster=cluster)
+    return _concordance("uno_c", time, event, x, strata, reverse, ymax, conf_level, "n/G2",
+                        cluster)
+
+
+#: the estimator behind each of R's ``timewt`` choices that this package implements
+BY_TIMEWT = {"n": harrell_c, "n/G2": uno_c}

@@ -419,6 +419,16 @@ def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_ite
         likelihood, e.g. a level with no events). As R, which stops on the log
         likelihood and warns "coefficient may be infinite", the last iterate is
         returned.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from netpet_stats import fit_efron
+    >>> t = [1, 2, 2, 3, 4, 4, 5, 6, 7, 8]
+    >>> e = [1, 1, 0, 1, 1, 1, 0, 1, 0, 1]
+    >>> beta, loglik, info = fit_efron(t, e, np.array([[3.0], [1], [2], [2], [3], [1], [1], [2], [3], [1]]))
+    >>> round(float(beta[0]), 6)  # R coef(coxph(Surv(t, e) ~ x)): 0.193546
+    0.193546
     """
     X = np.asarray(X, float).reshape(np.asarray(time).size, -1)
     beta = np.zeros(X.shape[1]) if beta is None else np.asarray(beta, float).copy()
@@ -469,6 +479,22 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     With ``cluster`` (a column name), robust sandwich standard errors clustered
     on it are added (``robust_se``, ``robust_p``, robust CI), as R
     ``coxph(..., cluster = )``.
+
+    Examples
+    --------
+    >>> from netpet_stats import fit_cox
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"time": [1, 2, 2, 3, 4, 4, 5, 6, 7, 8],
+    ...                   "event": [1, 1, 0, 1, 1, 1, 0, 1, 0, 1],
+    ...                   "x": [3, 1, 2, 2, 3, 1, 1, 2, 3, 1],
+    ...                   "group": ["a", "b", "a", "b", "a", "b", "a", "b", "a", "b"]})
+    >>> coding = {"x": {"type": "continuous"},
+    ...           "group": {"type": "categorical", "levels": ["a", "b"]}}
+    >>> fit = fit_cox(d, "time", "event", ["x", "group"], [], coding)
+    >>> fit.coefficients[["term", "level", "coef"]].round(5).values.tolist()
+    [['x', '', 0.74756], ['group', 'b', 1.3326]]
+
+    As R ``coef(coxph(Surv(time, event) ~ x + group, d))``: 0.74756, 1.33260.
     """
     used = data.dropna(subset=[time_col, event_col, *covariates, *strata,
                                *([cluster] if cluster else [])])
@@ -610,6 +636,20 @@ def ph_test(result: CoxResult, transform: str = "km") -> pd.DataFrame:
     term's ``theta`` block (a factor's levels are pooled, ``df`` = its number of
     columns). Written here because lifelines implements only the earlier
     approximation (survival < 3.0) and no Python library implements this test.
+
+    Examples
+    --------
+    >>> from netpet_stats import fit_cox, ph_test
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"time": [1, 2, 2, 3, 4, 4, 5, 6, 7, 8],
+    ...                   "event": [1, 1, 0, 1, 1, 1, 0, 1, 0, 1],
+    ...                   "x": [3, 1, 2, 2, 3, 1, 1, 2, 3, 1],
+    ...                   "group": ["a", "b", "a", "b", "a", "b", "a", "b", "a", "b"]})
+    >>> coding = {"x": {"type": "continuous"},
+    ...           "group": {"type": "categorical", "levels": ["a", "b"]}}
+    >>> zph = ph_test(fit_cox(d, "time", "event", ["x", "group"], [], coding))
+    >>> zph[["term", "chisq", "df"]].round(3).values.tolist()  # R print(cox.zph(fit))
+    [['x', 0.146, 1], ['group', 0.658, 1], ['GLOBAL', 0.812, 2]]
     """
     frame = result.frame
     t, ev = frame["__time"].to_numpy(), frame["__event"].to_numpy()

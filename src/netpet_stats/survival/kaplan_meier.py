@@ -102,6 +102,15 @@ def km_table(time, event, conf_type: str = "log", conf_level: float = 0.95) -> p
         ``time, n_risk, n_event, n_censor, surv, std_err, lower, upper`` where
         ``std_err`` is R's ``std.err`` (standard error of the cumulative hazard,
         Greenwood).
+
+    Examples
+    --------
+    >>> from netpet_stats import km_table
+    >>> t = [1, 2, 2, 3, 4, 4, 5, 6, 7, 8]
+    >>> e = [1, 1, 0, 1, 1, 1, 0, 1, 0, 1]
+    >>> km = km_table(t, e)
+    >>> km["surv"].round(6).tolist()  # R: summary(survfit(Surv(t, e) ~ 1))$surv
+    [0.9, 0.8, 0.685714, 0.457143, 0.457143, 0.304762, 0.304762, 0.0]
     """
     from lifelines import KaplanMeierFitter  # imported here: ~0.2 s a job that fits no curve
 
@@ -138,6 +147,15 @@ def km_point(time, event, at: float) -> tuple[float, float]:
     ``S = prod(1 - d_k / n_k)`` and ``se = sqrt(sum d_k / (n_k (n_k - d_k)))`` over
     event times ``t_k <= at``. For loops that need S at one time thousands of
     times (simulation), where building the whole curve dominates.
+
+    Examples
+    --------
+    >>> from netpet_stats import km_point
+    >>> t = [1, 2, 2, 3, 4, 4, 5, 6, 7, 8]
+    >>> e = [1, 1, 0, 1, 1, 1, 0, 1, 0, 1]
+    >>> surv, se_cumhaz = km_point(t, e, 4)
+    >>> round(surv, 6), round(se_cumhaz, 6)
+    (0.457143, 0.363515)
     """
     checked = check_survival("km_point", time, event)
     time, event = checked.time, checked.event
@@ -195,6 +213,14 @@ def km_quantiles(curve: pd.DataFrame, probs=(0.5,)) -> pd.DataFrame:
     for p = 0.5); its lower and upper limits are the same quantity read off the
     lower and upper pointwise confidence curves (Brookmeyer & Crowley 1982 by
     test inversion, in the form R uses). Missing where a curve never reaches it.
+
+    Examples
+    --------
+    >>> from netpet_stats import km_quantiles, km_table
+    >>> t = [1, 2, 2, 3, 4, 4, 5, 6, 7, 8]
+    >>> e = [1, 1, 0, 1, 1, 1, 0, 1, 0, 1]
+    >>> km_quantiles(km_table(t, e)).iloc[0].tolist()  # R quantile(fit, 0.5): 4 (3, NA)
+    [0.5, 4.0, 3.0, nan]
     """
     times = curve["time"].to_numpy()
     last = float(times[-1]) if len(times) else np.nan
@@ -215,6 +241,15 @@ def survival_at(curve: pd.DataFrame, time, event, at) -> pd.DataFrame:
     The estimate at ``t`` is the last step at or before ``t``; the number at risk
     counts subjects with time >= t. Times after the last observation give a
     missing estimate (R drops them unless ``extend = TRUE``).
+
+    Examples
+    --------
+    >>> from netpet_stats import km_table, survival_at
+    >>> t = [1, 2, 2, 3, 4, 4, 5, 6, 7, 8]
+    >>> e = [1, 1, 0, 1, 1, 1, 0, 1, 0, 1]
+    >>> at = survival_at(km_table(t, e), t, e, [3, 6])
+    >>> at["n_risk"].tolist(), at["surv"].round(6).tolist()  # R summary(fit, times = c(3, 6))
+    ([7, 3], [0.685714, 0.304762])
     """
     checked = check_survival("survival_at", time, event)
     time, event = checked.time, checked.event
@@ -238,7 +273,14 @@ def survival_at(curve: pd.DataFrame, time, event, at) -> pd.DataFrame:
 
 
 def numbers_at_risk(time, at) -> list[int]:
-    """Number with follow-up time >= t for each t (R's convention)."""
+    """Number with follow-up time >= t for each t (R's convention).
+
+    Examples
+    --------
+    >>> from netpet_stats import numbers_at_risk
+    >>> numbers_at_risk([1, 2, 2, 3, 4, 4, 5, 6, 7, 8], [0, 3, 6])
+    [10, 7, 3]
+    """
     time = np.asarray(time, dtype=float)
     return [int((time >= t).sum()) for t in at]
 
@@ -249,6 +291,15 @@ def reverse_km_follow_up(time, event, conf_type: str = "log",
 
     Censoring is treated as the event: R ``quantile(survfit(Surv(time, 1 - event)
     ~ 1), 0.5)``.
+
+    Examples
+    --------
+    >>> from netpet_stats import reverse_km_follow_up
+    >>> t = [1, 2, 2, 3, 4, 4, 5, 6, 7, 8]
+    >>> e = [1, 1, 0, 1, 1, 1, 0, 1, 0, 1]
+    >>> fu = reverse_km_follow_up(t, e)  # R quantile(survfit(Surv(t, 1 - e) ~ 1), 0.5)
+    >>> float(fu["median_follow_up"]), float(fu["lower"]), fu["n_censored"]
+    (7.0, 5.0, 3)
     """
     checked = check_survival("reverse_km_follow_up", time, event)
     time, event = checked.time, checked.event

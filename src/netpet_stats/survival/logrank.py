@@ -97,7 +97,20 @@ def _chisq(comp: LogrankComponents) -> tuple[float, int]:
 
 
 def logrank_test(time, event, group, strata=None, groups=None) -> dict:
-    """k-sample log-rank test (R ``survdiff(Surv(time, event) ~ group [+ strata(s)])``)."""
+    """k-sample log-rank test (R ``survdiff(Surv(time, event) ~ group [+ strata(s)])``).
+
+    Examples
+    --------
+    >>> from netpet_stats import logrank_test
+    >>> t = [1, 2, 2, 3, 4, 4, 5, 6, 7, 8]
+    >>> e = [1, 1, 0, 1, 1, 1, 0, 1, 0, 1]
+    >>> g = ["a", "b", "a", "b", "a", "b", "a", "b", "a", "b"]
+    >>> res = logrank_test(t, e, g)
+    >>> round(res["chisq"], 6), res["df"]  # R survdiff(Surv(t, e) ~ g)$chisq
+    (0.365775, 1)
+    >>> res["components"].observed.tolist(), res["components"].expected.round(4).tolist()
+    ([2.0, 5.0], [2.7063, 4.2937])
+    """
     comp = logrank_components(time, event, group, strata, groups)
     chisq, df = _chisq(comp)
     return {"chisq": chisq, "df": df, "p": float(chi2_sf(chisq, df)) if df else np.nan,
@@ -111,6 +124,16 @@ def logrank_trend_test(time, event, group, strata=None, groups=None, scores=None
     ``chisq = Z**2 / (c' V c)`` on 1 df, with survdiff's hypergeometric ``V``.
     This equals the score test of R's ``coxph(Surv(time, event) ~ score
     [+ strata(s)], ties = "exact")`` with the numeric score.
+
+    Examples
+    --------
+    >>> from netpet_stats import logrank_trend_test
+    >>> t = [1, 2, 2, 3, 4, 4, 5, 6, 7, 8]
+    >>> e = [1, 1, 0, 1, 1, 1, 0, 1, 0, 1]
+    >>> g = ["a", "b", "a", "b", "a", "b", "a", "b", "a", "b"]
+    >>> res = logrank_trend_test(t, e, g, groups=["a", "b"])
+    >>> round(res["chisq"], 6)  # with two groups, the log-rank chi-square
+    0.365775
     """
     comp = logrank_components(time, event, group, strata, groups)
     c = np.arange(1, len(comp.groups) + 1, dtype=float) if scores is None else np.asarray(scores, float)

@@ -29,6 +29,16 @@ def table_one(data: pd.DataFrame, group: str, variables: list[str], continuous: 
         Variables to summarise; those in ``continuous`` as median [Q1, Q3].
     labels
         Display names for variables.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from netpet_stats import table_one
+    >>> d = pd.DataFrame({"group": list("aabbb"), "age": [60, 70, 50, 55, None],
+    ...                   "sex": ["F", "M", "F", "F", "M"]})
+    >>> t1 = table_one(d, "group", ["age", "sex"], ["age"])
+    >>> t1[["variable", "level", "Missing", "Overall"]].values.tolist()[:2]
+    [['n', '', '', 5], ['age, median [Q1,Q3]', '', '1', '57.5 [53.8,62.5]']]
     """
     from tableone import TableOne
 

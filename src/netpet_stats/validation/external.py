@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..survival.distributions import norm_ppf, norm_sf, t_ppf
 from ..survival import cox, kaplan_meier
-from ..survival.concordance import compare_c, harrell_c
+from ..survival.concordance import BY_TIMEWT, compare_c, harrell_c
 
 
 def _fit_one(time, event, x):
@@ -28,12 +28,32 @@ def calibration_slope(time, event, lp, conf_level: float = 0.95) -> dict:
 
     1 means well calibrated in the spread of risks; below 1, predictions too
     extreme. R: ``coxph(Surv(time, event) ~ lp)``.
+
+    Returns
+    -------
+    dict
+        ``estimate`` (the slope), its model-based ``se``, the Wald interval
+        ``lower, upper``, ``p`` of the Wald test of slope = 1 (not 0), ``method``.
+
+    Examples
+    --------
+    >>> from netpet_stats.validation.external import calibration_slope
+    >>> t, e = [1, 2, 3, 4, 5, 6, 7, 8], [1, 1, 0, 1, 1, 0, 1, 1]
+    >>> res = calibration_slope(t, e, [0.5, 1.2, -0.3, 0.1, 0.8, -1, -0.2, 0.4])
+    >>> round(res["estimate"], 6), round(res["se"], 6)  # R: 1.325090, 0.958461
+    (1.32509, 0.958461)
     """
     b, var = _fit_one(time, event, lp)
     se = np.sqrt(var)
     z = norm_ppf(1 - (1 - conf_level) / 2)
-    return {"slope": b, "se": se, "lower": b - z * se, "upper": b + z * se,
-            "p_slope_eq_1": float(2 * norm_sf(abs((b - 1) / se)))}
+    return {"estimate": b, "se": float(se), "lower": float(b - z * se),
+            "upper": float(b + z * se), "p": float(2 * norm_sf(abs((b - 1) / se))),
+            "method": SLOPE_METHOD}
+
+
+SLOPE_METHOD = "coxph(Surv ~ lp); Wald CI; p of the Wald test of slope = 1"
+OE_METHOD = "1 - KM(h) over the mean predicted risk; Greenwood CI on the log scale"
+ROYSTON_METHOD = "R royston(fit, newdata): Blom normal scores, D = beta sqrt(8/pi); Wald CI"
 
 
 def observed_expected(time, event, predicted_survival, horizon: float,
@@ -44,6 +64,21 @@ def observed_expected(time, event, predicted_survival, horizon: float,
     predicted risk 1 - S(horizon | x). CI of O/E from the Greenwood variance of
     the observed risk on the log scale, the expected risk taken as fixed
     (Debray et al., Stat Med 2017, for O/E of survival models).
+
+    Returns
+    -------
+    dict
+        ``estimate`` (O/E), ``lower, upper``, ``se_log`` (of log O/E), the
+        ``observed`` and ``expected`` risks, ``horizon`` and ``method``.
+
+    Examples
+    --------
+    >>> from netpet_stats.validation.external import observed_expected
+    >>> res = observed_expected([1, 2, 3, 4], [1, 0, 1, 0], [0.8, 0.8, 0.6, 0.6], 3)
+    >>> res["observed"], round(res["expected"], 4), round(res["estimate"], 4)
+    (0.625, 0.3, 2.0833)
+    >>> round(res["se_log"], 5)  # R: summary(survfit(...), times = 3)$std.err / 0.625
+    0.45826
     """
     surv, std_err = kaplan_meier.km_point(time, event, horizon)
     observed = 1 - surv
@@ -52,12 +87,12 @@ def observed_expected(time, event, predicted_survival, horizon: float,
     # var(1 - S) = S^2 var(log S); se(log O) = S se(log S) / O
     se_log = surv * std_err / observed
     z = norm_ppf(1 - (1 - conf_level) / 2)
-    return {"horizon": horizon, "observed": observed, "expected": expected, "o_e": ratio,
-            "se_log": se_log, "lower": ratio * np.exp(-z * se_log),
-            "upper": ratio * np.exp(z * se_log)}
+    return {"estimate": float(ratio), "lower": float(ratio * np.exp(-z * se_log)),
+            "upper": float(ratio * np.exp(z * se_log)), "se_log": se_log, "observed": observed,
+            "expected": expected, "horizon": horizon, "method": OE_METHOD}
 
 
-def royston_d(time, event, lp, rescale: bool = True) -> dict:
+def royston_d(time, event, lp, rescale: bool = True, conf_level: float = 0.95) -> dict:
     """Royston & Sauerbrei's D and R²_D, as R ``royston(fit, newdata)``.
 
     With ``rescale`` (the validation-cohort case) the linear predictor is first
@@ -66,6 +101,23 @@ def royston_d(time, event, lp, rescale: bool = True) -> dict:
     Blom's, ``qnorm((rank - 3/8) / (n + 1/4))``, averaged over tied values;
     ``D = beta * sqrt(8 / pi)`` from the Cox regression of the outcome on the
     scores; ``R²_D = beta² / (pi²/6 + beta²)``.
+
+    Returns
+    -------
+    dict
+        ``estimate`` (D), ``se``, the Wald interval ``lower, upper``, ``r2`` (R²_D)
+        and ``method``.
+
+    Examples
+    --------
+    >>> from netpet_stats.validation.external import royston_d
+    >>> t, e = [1, 2, 3, 4, 5, 6, 7, 8], [1, 1, 0, 1, 1, 0, 1, 1]
+    >>> res = royston_d(t, e, [0.5, 1.2, -0.3, 0.1, 0.8, -1, -0.2, 0.4])
+    >>> round(res["estimate"], 6), round(res["se"], 6), round(res["r2"], 6)
+    (1.736398, 1.139358, 0.418536)
+
+    As R ``royston(coxph(Surv(t, e) ~ lp), newdata = d)``: D = 1.736398,
+    se(D) = 1.139358, R.D = 0.418536.
     """
     lp = np.asarray(lp, float)
     time, event = np.asarray(time, float), np.asarray(event, float)
@@ -82,8 +134,11 @@ def royston_d(time, event, lp, rescale: bool = True) -> dict:
     qhat = pd.Series(scores).groupby(eta).transform("mean").to_numpy()
     beta, var = _fit_one(time, event, qhat)
     kappa = np.sqrt(8 / np.pi)
-    return {"D": beta * kappa, "se_D": float(np.sqrt(var) * kappa),
-            "R2_D": beta ** 2 / (np.pi ** 2 / 6 + beta ** 2)}
+    d, se = beta * kappa, float(np.sqrt(var) * kappa)
+    z = norm_ppf(1 - (1 - conf_level) / 2)
+    return {"estimate": float(d), "se": se, "lower": float(d - z * se),
+            "upper": float(d + z * se), "r2": float(beta ** 2 / (np.pi ** 2 / 6 + beta ** 2)),
+            "method": ROYSTON_METHOD}
 
 
 # --------------------------------------------------------------------------------------
@@ -280,6 +335,20 @@ def random_effects(estimates, ses, conf_level: float = 0.95) -> dict:
     fixed-effect one; when tau² > 0 the two agree (tested). The 95% prediction
     interval for a new centre is ``pooled +/- t_{k-2} sqrt(tau² + se²)``
     (Higgins, Thompson & Spiegelhalter, JRSS A 2009), undefined below 3 centres.
+
+    Returns
+    -------
+    dict
+        ``estimate`` (pooled), ``se``, ``lower, upper``, ``method``, the number of
+        estimates ``k``, ``tau2``, ``i2``, Cochran's ``q`` and the prediction
+        interval ``pi_lower, pi_upper``.
+
+    Examples
+    --------
+    >>> from netpet_stats import random_effects
+    >>> res = random_effects([0.1, 0.3, 0.2], [0.1, 0.1, 0.1])
+    >>> round(res["estimate"], 4), res["tau2"]  # Q = 2 = k - 1: no heterogeneity
+    (0.2, 0.0)
     """
     y, v = np.asarray(estimates, float), np.asarray(ses, float) ** 2
     k = y.size
@@ -298,8 +367,11 @@ def random_effects(estimates, ses, conf_level: float = 0.95) -> dict:
         pi = (pooled - half, pooled + half)
     else:
         pi = (np.nan, np.nan)
-    return {"k": k, "pooled": pooled, "se": se, "lower": pooled - z * se, "upper": pooled + z * se,
-            "tau2": tau2, "i2": i2, "q": q, "pi_lower": float(pi[0]), "pi_upper": float(pi[1])}
+    return {"estimate": pooled, "se": se, "lower": pooled - z * se, "upper": pooled + z * se,
+            "method": "DerSimonian-Laird random effects (tau² truncated at 0); prediction "
+                      "interval on t with k - 2 df",
+            "k": k, "tau2": tau2, "i2": i2, "q": q, "pi_lower": float(pi[0]),
+            "pi_upper": float(pi[1])}
 
 
 def centre_performance(time, event, lp, predicted_survival, centre, horizon: float) -> pd.DataFrame:
@@ -318,28 +390,28 @@ def centre_performance(time, event, lp, predicted_survival, centre, horizon: flo
     time, event = np.asarray(time, float), np.asarray(event, float)
     lp, s = np.asarray(lp, float), np.asarray(predicted_survival, float)
     centre = np.asarray(centre, dtype=object)
-    z = norm_ppf(0.975)
     rows = []
     for c in sorted(pd.unique(centre), key=str):
         m = centre == c
         t, e = time[m], event[m]
         out = []
         for name, timewt in (("Harrell's C", "n"), ("Uno's C", "n/G2")):
-            conc = harrell_c(t, e, lp[m], ymax=horizon, timewt=timewt)
-            out.append({"measure": name, "estimate": conc["c"], "lower": conc["lower"],
-                        "upper": conc["upper"], "scale_estimate": np.log(conc["c"] / (1 - conc["c"])),
-                        "scale_se": conc["se"] / (conc["c"] * (1 - conc["c"]))})
+            conc = BY_TIMEWT[timewt](t, e, lp[m], ymax=horizon)
+            c_ = conc["estimate"]
+            out.append({"measure": name, "estimate": c_, "lower": conc["lower"],
+                        "upper": conc["upper"], "scale_estimate": np.log(c_ / (1 - c_)),
+                        "scale_se": conc["se"] / (c_ * (1 - c_))})
         roy = royston_d(t, e, lp[m])
-        out.append({"measure": "Royston's D", "estimate": roy["D"],
-                    "lower": roy["D"] - z * roy["se_D"], "upper": roy["D"] + z * roy["se_D"],
-                    "scale_estimate": roy["D"], "scale_se": roy["se_D"]})
+        out.append({"measure": "Royston's D", "estimate": roy["estimate"],
+                    "lower": roy["lower"], "upper": roy["upper"],
+                    "scale_estimate": roy["estimate"], "scale_se": roy["se"]})
         slope = calibration_slope(t, e, lp[m])
-        out.append({"measure": "calibration slope", "estimate": slope["slope"],
+        out.append({"measure": "calibration slope", "estimate": slope["estimate"],
                     "lower": slope["lower"], "upper": slope["upper"],
-                    "scale_estimate": slope["slope"], "scale_se": slope["se"]})
+                    "scale_estimate": slope["estimate"], "scale_se": slope["se"]})
         oe = observed_expected(t, e, s[m], horizon)
-        out.append({"measure": "O/E", "estimate": oe["o_e"], "lower": oe["lower"],
-                    "upper": oe["upper"], "scale_estimate": np.log(oe["o_e"]),
+        out.append({"measure": "O/E", "estimate": oe["estimate"], "lower": oe["lower"],
+                    "upper": oe["upper"], "scale_estimate": np.log(oe["estimate"]),
                     "scale_se": oe["se_log"]})
         out.append({"measure": "time-dependent AUC",
                     "estimate": time_dependent_auc(t, e, 1 - s[m], horizon)})
@@ -358,7 +430,7 @@ def centre_performance(time, event, lp, predicted_survival, centre, horizon: flo
         re = random_effects(sub["scale_estimate"], sub["scale_se"])
         f = back[measure]
         pooled.append({"centre": "pooled (random effects)", "measure": measure,
-                       "estimate": f(re["pooled"]), "lower": f(re["lower"]), "upper": f(re["upper"]),
+                       "estimate": f(re["estimate"]), "lower": f(re["lower"]), "upper": f(re["upper"]),
                        "pi_lower": f(re["pi_lower"]) if np.isfinite(re["pi_lower"]) else np.nan,
                        "pi_upper": f(re["pi_upper"]) if np.isfinite(re["pi_upper"]) else np.nan,
                        "tau2": re["tau2"], "i2": re["i2"], "k": re["k"],
@@ -368,7 +440,12 @@ def centre_performance(time, event, lp, predicted_survival, centre, horizon: flo
 
 
 def added_value(time, event, lp_extended, lp_base, horizon: float) -> dict:
-    """ΔC of an extended over a base model on the same patients (R ``concordance(f1, f2)``)."""
+    """ΔC of an extended over a base model on the same patients (R ``concordance(f1, f2)``).
+
+    Harrell's C of each, counting pairs whose earlier event is at or before
+    ``horizon``; the result is that of :func:`netpet_stats.compare_c`
+    (``estimate`` = C extended - C base).
+    """
     first = harrell_c(time, event, lp_extended, ymax=horizon)
     second = harrell_c(time, event, lp_base, ymax=horizon)
     return compare_c(first, second)
@@ -396,9 +473,10 @@ def validate(model: dict, data: pd.DataFrame, horizons, time: str = "time",
     Returns
     -------
     pandas.DataFrame
-        Tidy rows ``measure, horizon, estimate, se, lower, upper, n, events, method``:
-        Harrell's and Uno's C (R ``concordance(..., ymax=)``), Royston's D
-        (``royston``), the calibration slope (``coxph(Surv ~ lp)``), O/E at each
+        Tidy rows ``measure, horizon, estimate, se, lower, upper, p, method, n,
+        events``: Harrell's and Uno's C (R ``concordance(..., ymax=)``), Royston's D
+        and R²_D (``royston``), the calibration slope (``coxph(Surv ~ lp)``; ``p``
+        tests slope = 1), O/E at each
         horizon (1 - KM over the mean predicted risk), and the IPCW Brier score and
         IPA (``riskRegression::Score``).
 
@@ -425,30 +503,33 @@ def validate(model: dict, data: pd.DataFrame, horizons, time: str = "time",
     t, e = d[time].to_numpy(float), d[event].to_numpy(float)
     lp = frozen_model.linear_predictor(model, d).to_numpy()
     tau = max(horizons)
-    z = float(norm_ppf(1 - (1 - conf_level) / 2))
     rows = []
     for measure, timewt in (("Harrell's C", "n"), ("Uno's C", "n/G2")):
-        c = harrell_c(t, e, lp, timewt=timewt, ymax=tau, conf_level=conf_level)
-        rows.append({"measure": measure, "horizon": tau, "estimate": c["c"], "se": c["se"],
-                     "lower": c["lower"], "upper": c["upper"],
+        c = BY_TIMEWT[timewt](t, e, lp, ymax=tau, conf_level=conf_level)
+        rows.append({"measure": measure, "horizon": tau, "estimate": c["estimate"],
+                     "se": c["se"], "lower": c["lower"], "upper": c["upper"], "p": np.nan,
                      "method": f"R concordance(timewt = '{timewt}', ymax = {tau:g})"})
-    roy = royston_d(t, e, lp)
-    rows.append({"measure": "Royston's D", "horizon": np.nan, "estimate": roy["D"],
-                 "se": roy["se_D"], "lower": roy["D"] - z * roy["se_D"],
-                 "upper": roy["D"] + z * roy["se_D"], "method": "R royston(fit, newdata)"})
+    roy = royston_d(t, e, lp, conf_level=conf_level)
+    rows.append({"measure": "Royston's D", "horizon": np.nan, **_core(roy), "p": np.nan})
+    rows.append({"measure": "R2_D", "horizon": np.nan, "estimate": roy["r2"], "se": np.nan,
+                 "lower": np.nan, "upper": np.nan, "p": np.nan, "method": roy["method"]})
     slope = calibration_slope(t, e, lp, conf_level)
-    rows.append({"measure": "calibration slope", "horizon": np.nan, "estimate": slope["slope"],
-                 "se": slope["se"], "lower": slope["lower"], "upper": slope["upper"],
-                 "method": "coxph(Surv ~ lp)"})
+    rows.append({"measure": "calibration slope", "horizon": np.nan, **_core(slope),
+                 "p": slope["p"]})
     for h in horizons:
         pred = frozen_model.predict_survival(model, d, h).to_numpy()
         oe = observed_expected(t, e, pred, h, conf_level)
-        rows.append({"measure": "O/E", "horizon": h, "estimate": oe["o_e"], "se": np.nan,
-                     "lower": oe["lower"], "upper": oe["upper"],
-                     "method": "1 - KM(h) over mean predicted risk; Greenwood CI"})
+        rows.append({"measure": "O/E", "horizon": h, **_core({**oe, "se": np.nan}),
+                     "p": np.nan})
         bs = brier_score(t, e, pred, h)
         for measure, key in (("Brier score", "brier"), ("IPA", "ipa")):
             rows.append({"measure": measure, "horizon": h, "estimate": bs[key], "se": np.nan,
-                         "lower": np.nan, "upper": np.nan,
+                         "lower": np.nan, "upper": np.nan, "p": np.nan,
                          "method": "IPCW (Graf 1999), riskRegression::Score"})
-    return pd.DataFrame(rows).assign(n=len(t), events=int(e.sum()))
+    columns = ["measure", "horizon", "estimate", "se", "lower", "upper", "p", "method"]
+    return pd.DataFrame(rows, columns=columns).assign(n=len(t), events=int(e.sum()))
+
+
+def _core(result: dict) -> dict:
+    """The shared keys of an estimator's result: estimate, se, lower, upper, method."""
+    return {k: result[k] for k in ("estimate", "se", "lower", "upper", "method")}

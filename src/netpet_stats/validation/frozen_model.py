@@ -47,6 +47,25 @@ def freeze(result: cox.CoxResult, covariates: dict, horizons: list[float], *, na
         last horizon (``baseline_survival.curve``), for predicted survival
         curves (Royston & Altman 2013, level 3). An aggregate of the
         development cohort, like S0 at the horizons.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from netpet_stats import fit_cox, freeze
+    >>> d = pd.DataFrame({"time": [1, 2, 2, 3, 4, 4, 5, 6, 7, 8],
+    ...                   "event": [1, 1, 0, 1, 1, 1, 0, 1, 0, 1],
+    ...                   "x": [3, 1, 2, 2, 3, 1, 1, 2, 3, 1]})
+    >>> coding = {"x": {"type": "continuous"}}
+    >>> fit = fit_cox(d, "time", "event", ["x"], [], coding)
+    >>> model = freeze(fit, coding, [4.0], name="x only", endpoint="os")
+    >>> round(model["coefficients"]["x"], 6)  # R coef(coxph(Surv(time, event) ~ x))
+    0.193546
+    >>> (s0,) = model["baseline_survival"]["survival"].values()  # one stratum
+    >>> round(s0[0], 6)  # S0(4) at x = 0
+    0.607236
+
+    The last value is R ``summary(survfit(fit, newdata = data.frame(x = 0)),
+    times = 4)$surv``.
     """
     coding = {}
     for term in result.terms:
@@ -94,7 +113,25 @@ def save(model: dict, path: str | Path) -> None:
 
 
 def load(path: str | Path) -> dict:
-    """Read a model file (safe YAML) and check that it is complete."""
+    """Read a model file (safe YAML) and check that it is complete.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from netpet_stats import fit_cox, freeze
+    >>> d = pd.DataFrame({"time": [1, 2, 2, 3, 4, 4, 5, 6, 7, 8],
+    ...                   "event": [1, 1, 0, 1, 1, 1, 0, 1, 0, 1],
+    ...                   "x": [3, 1, 2, 2, 3, 1, 1, 2, 3, 1]})
+    >>> coding = {"x": {"type": "continuous"}}
+    >>> fit = fit_cox(d, "time", "event", ["x"], [], coding)
+    >>> import tempfile, pathlib
+    >>> from netpet_stats import load_model
+    >>> from netpet_stats.validation.frozen_model import save
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.yaml"
+    >>> save(freeze(fit, coding, [4.0], name="x only", endpoint="os"), path)
+    >>> load_model(path)["name"]
+    'x only'
+    """
     model = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     missing = [k for k in ("coefficients", "covariates", "baseline_survival")
                if not isinstance(model, dict) or k not in model]

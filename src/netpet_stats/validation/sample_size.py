@@ -203,9 +203,9 @@ def performance(time, event, lp, scenario: Scenario, conf_level: float = 0.95) -
     predicted = np.exp(-scenario.baseline_cumhaz(scenario.horizon) * np.exp(lp))
     oe = external.observed_expected(time, event, predicted, scenario.horizon, conf_level)
     return {"events": int(event.sum()),
-            "slope": slope["slope"], "slope_width": slope["upper"] - slope["lower"],
-            "c": c["c"], "c_width": c["upper"] - c["lower"],
-            "o_e": oe["o_e"], "o_e_width": oe["upper"] - oe["lower"]}
+            "slope": slope["estimate"], "slope_width": slope["upper"] - slope["lower"],
+            "c": c["estimate"], "c_width": c["upper"] - c["lower"],
+            "o_e": oe["estimate"], "o_e_width": oe["upper"] - oe["lower"]}
 
 
 def cell_seed(seed: int, n: int, fraction: float) -> np.random.SeedSequence:

@@ -1,10 +1,10 @@
 # Reference values from R's survival package for the netpet-stats test suite.
 #
-# Regenerate every fixture (from the repository root):
-#     Rscript tests/reference/make_fixtures.R
+# Regenerate (from the repository root):
+#     Rscript tests/survival/survival_reference.R
 # Needs: r-base-core, r-cran-survival, r-cran-jsonlite (Debian packages).
-# Output: tests/reference/fixtures/survival_reference.json and the exported
-# public data sets in tests/reference/data/. CI does not need R: the outputs are
+# Output: tests/survival/survival_reference.json, beside this script and the
+# tests that read it, and the exported public data sets in tests/data/. CI does not need R: the outputs are
 # committed and the Python tests compare against them.
 #
 # Each entry records the R call that defines it in its "call" field.
@@ -14,8 +14,8 @@ suppressPackageStartupMessages({
   library(jsonlite)
 })
 
-out_dir <- "tests/reference/fixtures"
-data_dir <- "tests/reference/data"
+out_dir <- "tests/survival"
+data_dir <- "tests/data"
 dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
 
 # ---------------------------------------------------------------- data sets
@@ -45,7 +45,7 @@ vet_x <- with(survival::veteran, data.frame(
   karno = karno, age = age))
 write.csv(vet_x, file.path(data_dir, "veteran.csv"), row.names = FALSE, na = "")
 writeLines(c(
-  "Exported by tests/reference/make_fixtures.R from R's survival package:",
+  "Exported by tests/survival/survival_reference.R from R's survival package:",
   "  lung.csv    <- survival::lung    (NCCTG lung cancer; Loprinzi et al., J Clin Oncol 1994)",
   "                 event = status - 1; ph_ecog = ph.ecog",
   "  veteran.csv <- survival::veteran (Veterans' Administration lung cancer trial;",
@@ -56,7 +56,7 @@ writeLines(c(
   "                 the bundled synthetic OS rounded up to whole months",
   "  rotterdam.csv, gbsg.csv <- survival::rotterdam (nodes > 0) and survival::gbsg",
   "                 (Royston & Altman, BMC Med Res Methodol 2013); written by",
-  "                 make_validation_fixtures.R: RFS in months, size in three classes",
+  "                 tests/validation/validation_reference.R: RFS in months, size in three classes",
   paste0("survival version ", as.character(packageVersion("survival")),
          ", ", R.version.string)), file.path(data_dir, "PROVENANCE.txt"))
 
@@ -398,83 +398,6 @@ for (cs in unique(generic$case)) {
   gen[[length(gen) + 1]] <- entry
 }
 
-# ---------------------------------------------------------------- external validation
-# Development on the first 120 complete lung cases, validation on the rest.
-lc <- lung_x[complete.cases(lung_x[, c("time", "event", "age", "sex", "ph_ecog")]), ]
-dev <- lc[1:120, ]; val <- lc[121:nrow(lc), ]
-vfit <- coxph(Surv(time, event) ~ age + sex + ph_ecog, data = dev, control = cox_control)
-lp_val <- predict(vfit, newdata = val, type = "lp", reference = "zero")
-roy <- royston(vfit, newdata = val)
-slope <- coxph(Surv(time, event) ~ lp_val, data = val, control = cox_control)
-s0 <- summary(survfit(vfit, newdata = data.frame(age = 0, sex = 0, ph_ecog = 0)),
-              times = c(180, 365))$surv
-pred365 <- summary(survfit(vfit, newdata = val), times = 365)$surv
-km365 <- summary(survfit(Surv(time, event) ~ 1, data = val), times = 365)
-external <- list(
-  dataset = "lung", split = "development = first 120 complete cases, validation = the rest",
-  calls = c("vfit <- coxph(Surv ~ age + sex + ph_ecog, data = dev)",
-            "predict(vfit, newdata = val, type = 'lp', reference = 'zero')",
-            "royston(vfit, newdata = val)",
-            "coxph(Surv ~ lp_val, data = val)",
-            "summary(survfit(vfit, newdata = <x = 0>), times = c(180, 365))$surv",
-            "summary(survfit(vfit, newdata = val), times = 365)$surv",
-            "1 - summary(survfit(Surv ~ 1, data = val), times = 365)$surv"),
-  n_dev = nrow(dev), coef = unname(coef(vfit)), lp_val = unname(lp_val),
-  royston_D = unname(roy["D"]), royston_se = unname(roy["se(D)"]), royston_R2 = unname(roy["R.D"]),
-  slope = unname(coef(slope)), slope_se = unname(sqrt(vcov(slope)[1, 1])),
-  baseline_horizons = c(180, 365), baseline_survival = s0,
-  predicted_365 = unname(pred365[1, ]), observed_365 = 1 - km365$surv,
-  expected_365 = mean(1 - pred365[1, ]),
-  strat_call = "survfit(coxph(Surv ~ age + sex + strata(inst), lung), newdata = x = 0) at 365",
-  strat_inst = c(1, 3),
-  strat_cumhaz_365 = local({
-    d <- lung_x[!is.na(lung_x$inst), ]
-    f <- coxph(Surv(time, event) ~ age + sex + strata(inst), data = d, control = cox_control)
-    sm <- summary(survfit(f, newdata = data.frame(age = 0, sex = 0)), times = 365, extend = TRUE)
-    unname(sm$cumhaz[match(c("inst=1", "inst=3"), as.character(sm$strata))])
-  }))
-
-# IPCW Brier score, IPA and time-dependent AUC of the frozen model (riskRegression)
-if (requireNamespace("riskRegression", quietly = TRUE)) {
-  pred_both <- summary(survfit(vfit, newdata = val), times = c(180, 365))$surv  # 2 x n
-  risk <- t(1 - pred_both)                                                      # n x 2
-  sc <- riskRegression::Score(list(model = risk), formula = Surv(time, event) ~ 1, data = val,
-                              times = c(180, 365), metrics = c("auc", "brier"),
-                              cens.model = "km", null.model = TRUE, summary = "ipa",
-                              conf.int = TRUE)
-  br <- as.data.frame(sc$Brier$score)
-  au <- as.data.frame(sc$AUC$score)
-  external$score_call <- paste("riskRegression::Score(list(model = 1 - S(t|x)), Surv(time, event) ~ 1,",
-                               "data = val, times = c(180, 365), metrics = c('auc', 'brier'),",
-                               "cens.model = 'km', null.model = TRUE, summary = 'ipa')")
-  external$riskregression_version <- as.character(packageVersion("riskRegression"))
-  external$score_times <- c(180, 365)
-  external$brier_model <- br$Brier[br$model == "model"]
-  external$brier_null <- br$Brier[br$model == "Null model"]
-  external$ipa <- br$IPA[br$model == "model"]
-  external$auc <- au$AUC[au$model == "model"]
-  external$auc_se <- au$se[au$model == "model"]
-  external$predicted_180 <- unname(pred_both[1, ])
-}
-
-# Smoothed calibration at 365 days (Austin, Harrell & van Klaveren, Stat Med 2020):
-# Cox model of the outcome on a restricted cubic spline (3 knots, Hmisc/rms defaults) of
-# log(-log(S(t|x))); calibrated risk from its Efron baseline; ICI, E50, E90.
-if (requireNamespace("Hmisc", quietly = TRUE)) {
-  p365 <- pred365[1, ]
-  cll <- log(-log(p365))
-  kn <- Hmisc::rcspline.eval(cll, nk = 3, knots.only = TRUE)
-  X <- Hmisc::rcspline.eval(cll, knots = kn, inclx = TRUE)
-  cal <- coxph(Surv(val$time, val$event) ~ X, control = cox_control)
-  h0 <- summary(survfit(cal, newdata = list(X = matrix(0, 1, ncol(X)))), times = 365)$cumhaz
-  obs <- 1 - exp(-h0 * exp(drop(X %*% coef(cal))))
-  diff <- abs(obs - (1 - p365))
-  external$ici_call <- "coxph(Surv ~ rcspline.eval(cll, nk = 3, inclx = TRUE)); Efron baseline at 365"
-  external$ici_knots <- unname(kn)
-  external$ici <- mean(diff); external$e50 <- median(diff)
-  external$e90 <- unname(quantile(diff, 0.9))
-}
-
 # ---------------------------------------------------------------- association
 m <- !is.na(syn$grade)
 tab <- table(syn$group[m], syn$grade[m])
@@ -496,12 +419,11 @@ fe[[3]] <- list(dataset = "hand", subset = "2x2", call = "fisher.test(matrix)", 
                 chisq_p = suppressWarnings(chisq.test(two, correct = FALSE))$p.value)
 
 result <- list(
-  generated_by = "tests/reference/make_fixtures.R",
+  generated_by = "tests/survival/survival_reference.R",
   r_version = R.version.string,
   survival_version = as.character(packageVersion("survival")),
   km = km, reverse_km = rkm, logrank = lr, cox = cx, concordance = cc,
   concordance_weighted = uno, concordance_comparison = cmp, generic = gen,
-  external_validation = external,
   association = fe)
 writeLines(toJSON(result, digits = NA, na = "null", auto_unbox = TRUE, pretty = TRUE),
            file.path(out_dir, "survival_reference.json"))
@@ -510,7 +432,7 @@ cat("wrote", file.path(out_dir, "survival_reference.json"), "\n")
 # Validation fixtures (Rotterdam/GBSG, rms::validate, internal-external CV) need
 # riskRegression and rms as well; they live in their own script.
 if (requireNamespace("riskRegression", quietly = TRUE) && requireNamespace("rms", quietly = TRUE)) {
-  source("tests/reference/make_validation_fixtures.R")
+  source("tests/validation/validation_reference.R")
 } else {
   message("riskRegression or rms missing: validation_reference.json not regenerated")
 }

@@ -1,11 +1,13 @@
 # Reference values for external and internal validation (issue: external validation).
 #
-# Regenerate (from the repository root; make_fixtures.R also runs this file):
-#     Rscript tests/reference/make_validation_fixtures.R
+# Regenerate (from the repository root; tests/survival/survival_reference.R
+# also runs this file):
+#     Rscript tests/validation/validation_reference.R
 # Needs: r-base-core, r-cran-survival, r-cran-jsonlite, r-cran-riskregression,
 # r-cran-rms (Debian packages).
-# Output: tests/reference/fixtures/validation_reference.json and the exported
-# Rotterdam (development) and GBSG (validation) cohorts in tests/reference/data/.
+# Output: tests/validation/validation_reference.json, beside this script and the
+# tests that read it, and the exported Rotterdam (development) and GBSG
+# (validation) cohorts in tests/data/.
 #
 # The worked example is Royston & Altman (BMC Med Res Methodol 2013;13:33) as
 # set up in the STRATOS guidance (McLernon et al., Ann Intern Med 2023):
@@ -19,8 +21,8 @@ suppressPackageStartupMessages({
   library(rms)
 })
 
-out_dir <- "tests/reference/fixtures"
-data_dir <- "tests/reference/data"
+out_dir <- "tests/validation"
+data_dir <- "tests/data"
 ctl <- coxph.control(eps = 1e-12, toler.chol = 1e-14, iter.max = 100)
 months <- function(days) days / 365.25 * 12
 horizons <- c(12, 36, 60)
@@ -150,12 +152,101 @@ iecv <- lapply(sort(unique(syn$centre)), function(k) {
        expected60 = mean(1 - s60))
 })
 
+# ---------------------------------------------------------------- external validation (lung)
+# A frozen Cox model on survival::lung (exported to tests/data/lung.csv by
+# tests/survival/survival_reference.R), time in days.
+external <- local({
+  lung_x <- read.csv(file.path(data_dir, "lung.csv"), stringsAsFactors = FALSE)
+  cox_control <- ctl
+  # Development on the first 120 complete lung cases, validation on the rest.
+  lc <- lung_x[complete.cases(lung_x[, c("time", "event", "age", "sex", "ph_ecog")]), ]
+  dev <- lc[1:120, ]; val <- lc[121:nrow(lc), ]
+  vfit <- coxph(Surv(time, event) ~ age + sex + ph_ecog, data = dev, control = cox_control)
+  lp_val <- predict(vfit, newdata = val, type = "lp", reference = "zero")
+  roy <- royston(vfit, newdata = val)
+  slope <- coxph(Surv(time, event) ~ lp_val, data = val, control = cox_control)
+  s0 <- summary(survfit(vfit, newdata = data.frame(age = 0, sex = 0, ph_ecog = 0)),
+                times = c(180, 365))$surv
+  pred365 <- summary(survfit(vfit, newdata = val), times = 365)$surv
+  km365 <- summary(survfit(Surv(time, event) ~ 1, data = val), times = 365)
+  external <- list(
+    dataset = "lung", split = "development = first 120 complete cases, validation = the rest",
+    calls = c("vfit <- coxph(Surv ~ age + sex + ph_ecog, data = dev)",
+              "predict(vfit, newdata = val, type = 'lp', reference = 'zero')",
+              "royston(vfit, newdata = val)",
+              "coxph(Surv ~ lp_val, data = val)",
+              "summary(survfit(vfit, newdata = <x = 0>), times = c(180, 365))$surv",
+              "summary(survfit(vfit, newdata = val), times = 365)$surv",
+              "1 - summary(survfit(Surv ~ 1, data = val), times = 365)$surv"),
+    n_dev = nrow(dev), coef = unname(coef(vfit)), lp_val = unname(lp_val),
+    royston_D = unname(roy["D"]), royston_se = unname(roy["se(D)"]), royston_R2 = unname(roy["R.D"]),
+    slope = unname(coef(slope)), slope_se = unname(sqrt(vcov(slope)[1, 1])),
+    baseline_horizons = c(180, 365), baseline_survival = s0,
+    predicted_365 = unname(pred365[1, ]), observed_365 = 1 - km365$surv,
+    expected_365 = mean(1 - pred365[1, ]),
+    # O/E interval: Greenwood se of the KM (summary()$std.err) on the log scale
+    # of the observed risk, the expected risk taken as fixed
+    o_e_365_ci = (1 - km365$surv) / mean(1 - pred365[1, ]) *
+      exp(c(-1, 1) * qnorm(0.975) * km365$std.err / (1 - km365$surv)),
+    strat_call = "survfit(coxph(Surv ~ age + sex + strata(inst), lung), newdata = x = 0) at 365",
+    strat_inst = c(1, 3),
+    strat_cumhaz_365 = local({
+      d <- lung_x[!is.na(lung_x$inst), ]
+      f <- coxph(Surv(time, event) ~ age + sex + strata(inst), data = d, control = cox_control)
+      sm <- summary(survfit(f, newdata = data.frame(age = 0, sex = 0)), times = 365, extend = TRUE)
+      unname(sm$cumhaz[match(c("inst=1", "inst=3"), as.character(sm$strata))])
+    }))
+
+  # IPCW Brier score, IPA and time-dependent AUC of the frozen model (riskRegression)
+  if (requireNamespace("riskRegression", quietly = TRUE)) {
+    pred_both <- summary(survfit(vfit, newdata = val), times = c(180, 365))$surv  # 2 x n
+    risk <- t(1 - pred_both)                                                      # n x 2
+    sc <- riskRegression::Score(list(model = risk), formula = Surv(time, event) ~ 1, data = val,
+                                times = c(180, 365), metrics = c("auc", "brier"),
+                                cens.model = "km", null.model = TRUE, summary = "ipa",
+                                conf.int = TRUE)
+    br <- as.data.frame(sc$Brier$score)
+    au <- as.data.frame(sc$AUC$score)
+    external$score_call <- paste("riskRegression::Score(list(model = 1 - S(t|x)), Surv(time, event) ~ 1,",
+                                 "data = val, times = c(180, 365), metrics = c('auc', 'brier'),",
+                                 "cens.model = 'km', null.model = TRUE, summary = 'ipa')")
+    external$riskregression_version <- as.character(packageVersion("riskRegression"))
+    external$score_times <- c(180, 365)
+    external$brier_model <- br$Brier[br$model == "model"]
+    external$brier_null <- br$Brier[br$model == "Null model"]
+    external$ipa <- br$IPA[br$model == "model"]
+    external$auc <- au$AUC[au$model == "model"]
+    external$auc_se <- au$se[au$model == "model"]
+    external$predicted_180 <- unname(pred_both[1, ])
+  }
+
+  # Smoothed calibration at 365 days (Austin, Harrell & van Klaveren, Stat Med 2020):
+  # Cox model of the outcome on a restricted cubic spline (3 knots, Hmisc/rms defaults) of
+  # log(-log(S(t|x))); calibrated risk from its Efron baseline; ICI, E50, E90.
+  if (requireNamespace("Hmisc", quietly = TRUE)) {
+    p365 <- pred365[1, ]
+    cll <- log(-log(p365))
+    kn <- Hmisc::rcspline.eval(cll, nk = 3, knots.only = TRUE)
+    X <- Hmisc::rcspline.eval(cll, knots = kn, inclx = TRUE)
+    cal <- coxph(Surv(val$time, val$event) ~ X, control = cox_control)
+    h0 <- summary(survfit(cal, newdata = list(X = matrix(0, 1, ncol(X)))), times = 365)$cumhaz
+    obs <- 1 - exp(-h0 * exp(drop(X %*% coef(cal))))
+    diff <- abs(obs - (1 - p365))
+    external$ici_call <- "coxph(Surv ~ rcspline.eval(cll, nk = 3, inclx = TRUE)); Efron baseline at 365"
+    external$ici_knots <- unname(kn)
+    external$ici <- mean(diff); external$e50 <- median(diff)
+    external$e90 <- unname(quantile(diff, 0.9))
+  }
+  external
+})
+
 result <- list(
-  generated_by = "tests/reference/make_validation_fixtures.R",
+  generated_by = "tests/validation/validation_reference.R",
   r_version = R.version.string,
   versions = list(survival = as.character(packageVersion("survival")),
                   riskRegression = as.character(packageVersion("riskRegression")),
                   rms = as.character(packageVersion("rms"))),
+  external_validation = external,
   rotterdam_gbsg = list(
     development = "survival::rotterdam, nodes > 0; RFS = recurrence or death (help(rotterdam))",
     validation = "survival::gbsg; size cut at 20 and 50 mm",

@@ -1,0 +1,59 @@
+"""Known errors inside a rule end in one readable message, not a traceback.
+
+:func:`netpet_stats.steps.rule_context` is what every rule's script runs in; it
+turns the package's known errors into one line on stderr (and the rule's log)
+and exit code 1.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from netpet_stats.steps import rule_context
+from netpet_stats.steps.sample_size import run_cell
+from netpet_stats.validation import frozen_model
+
+
+def test_a_model_mismatch_in_external_validation_is_one_message(tmp_path, capsys):
+    # a hand-written model whose coefficients name a column its covariates cannot build
+    model = {"netpet_stats_model": 1, "name": "paper", "strata": None,
+             "coefficients": {"age": 0.02, "stage[IV]": 0.3},
+             "covariates": {"age": {"type": "continuous"}},
+             "baseline_survival": {"horizons": [12.0], "survival": {"all": [0.9]}}}
+    data = pd.DataFrame({"age": np.arange(50.0, 60.0)})
+    smk = SimpleNamespace(rule="external_validation", log=[str(tmp_path / "step.log")])
+    with pytest.raises(SystemExit) as exit_info:
+        with rule_context(smk):
+            frozen_model.linear_predictor(model, data)
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("The frozen model cannot be applied to this cohort: cannot build "
+                          "design column(s) ['stage[IV]']")
+    assert "Traceback" not in err
+
+
+def test_a_stratified_model_ends_in_a_message_not_a_traceback(tmp_path, capsys):
+    # validate mode may be given a stratified model file; its sample-size job says why it stops
+    model = {"netpet_stats_model": 1, "name": "by_centre", "strata": ["A", "B"],
+             "coefficients": {"x": 0.5}, "covariates": {"x": {"type": "continuous"}},
+             "baseline_survival": {"horizons": [12.0], "survival": {"A": [0.9], "B": [0.8]}},
+             "development": {"linear_predictor": {"mean": 0.0, "sd": 1.0}}}
+    path = tmp_path / "model.yaml"
+    path.write_text(yaml.safe_dump(model))
+    config = {"sample_size": {"n_sim": 2, "seed": 1, "horizon": None, "lp_sd": None,
+                              "conf_level": 0.95}}
+    smk = SimpleNamespace(rule="sample_size_cell", log=[str(tmp_path / "step.log")])
+    with pytest.raises(SystemExit) as exit_info:
+        with rule_context(smk, "for the sample-size simulation"):
+            run_cell(config, str(path), 100, 0.3, str(tmp_path / "cells.csv"))
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("The frozen model cannot be applied for the sample-size simulation: "
+                          "model 'by_centre' has strata ['A', 'B']")
+    assert "Traceback" not in err
+    assert not (tmp_path / "cells.csv").exists()

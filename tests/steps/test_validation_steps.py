@@ -1,0 +1,208 @@
+"""The validation steps of the workflow on the worked example Rotterdam -> GBSG.
+
+The rules' own code (:mod:`netpet_stats.steps`) freezes a Cox model for
+recurrence-free survival on node-positive Rotterdam patients (and the
+base/extended pair for ΔC), validates it on GBSG and writes the tables the report
+reads (Royston & Altman, BMC Med Res Methodol 2013; McLernon et al., Ann Intern
+Med 2023). Every number in those tables is compared with R; the same numbers
+through the public API are checked in tests/validation/test_rotterdam_gbsg.py.
+
+Fixture: tests/validation/validation_reference.R ("rotterdam_gbsg", "iecv_synthetic"),
+survival / riskRegression / rms. Tolerance 1e-6 relative.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from netpet_stats.config import load_config
+from netpet_stats.cohort.prepare import prepare_cohort
+from netpet_stats.steps.cohort import save_analysis
+from netpet_stats.steps.cox import fit_all, save_fits
+from netpet_stats.steps.internal_validation import run_iecv
+from netpet_stats.steps.validation import run_external, run_freeze
+from netpet_stats.validation import frozen_model
+
+TESTS = Path(__file__).resolve().parents[1]
+ROOT = TESTS.parent
+REF = json.loads((TESTS / "validation" / "validation_reference.json").read_text())
+RG = REF["rotterdam_gbsg"]
+DEV = pd.read_csv(TESTS / "data" / "rotterdam.csv", keep_default_na=False)
+VAL = pd.read_csv(TESTS / "data" / "gbsg.csv", keep_default_na=False)
+FULL = ["size", "nodes", "grade3", "age", "hormon", "pgr"]
+
+CONFIG = {
+    "endpoints": {"rfs": {"label": "Recurrence-free survival", "time_unit": "months"}},
+    "covariates": {
+        "size": {"label": "Tumour size (mm)", "type": "categorical",
+                 "levels": ["<=20", "20-50", ">50"]},
+        "nodes": {"label": "Positive nodes (per doubling)", "type": "continuous",
+                  "transform": "log2"},
+        "grade3": {"label": "Grade 3", "type": "binary"},
+        "age": {"label": "Age (per 10 years)", "type": "continuous", "scale": 10},
+        "hormon": {"label": "Hormonal therapy", "type": "binary"},
+        "pgr": {"label": "PGR (per doubling, floor 1)", "type": "continuous",
+                "transform": "log2", "floor": 1},
+    },
+    "cox": {"conf_level": 0.95, "univariable": [],
+            "models": {"full": {"covariates": FULL, "strata": []},
+                       "base": {"covariates": FULL[:-1], "strata": []}}},
+    "figures": {"formats": ["png"], "dpi": 50},
+}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """Freeze on Rotterdam, validate on GBSG; return the output tables."""
+    tmp = tmp_path_factory.mktemp("rotterdam_gbsg")
+    config = {**CONFIG, "validation": {
+        "mode": "develop", "endpoint": "rfs", "model": "full", "horizons": RG["horizons"],
+        "curve_step": 1, "risk_groups": 5, "n_boot": 200, "seed": 7,
+        "added_value": {"base": "base", "extended": "full",
+                        "base_file": str(tmp / "base.yaml"),
+                        "extended_file": str(tmp / "extended.yaml")}}}
+    inputs = [str(TESTS / "data" / "rotterdam.csv")]
+    save_fits(fit_all(config, DEV, "rfs"), tmp / "fits.pkl")
+    run_freeze(config, str(tmp / "fits.pkl"), inputs,
+               SimpleNamespace(model=tmp / "model.yaml", base=tmp / "base.yaml",
+                               extended=tmp / "extended.yaml"))
+    names = ["discrimination", "added_value", "calibration", "groups", "group_curves", "centres"]
+    out = {k: str(tmp / f"{k}.csv") for k in names}
+    config["validation"]["mode"] = "validate"
+    save_analysis(VAL, tmp / "validation.parquet")
+    run_external(config, str(tmp / "validation.parquet"), str(tmp / "model.yaml"),
+                 {"base": str(tmp / "base.yaml"), "extended": str(tmp / "extended.yaml")},
+                 SimpleNamespace(**out, centre_figures=[str(tmp / "centres.png")],
+                                 group_curve_figures=[str(tmp / "curves.png")],
+                                 figures=[str(tmp / "calibration.png")]))
+    tables = {k: pd.read_csv(out[k]) for k in names}
+    return tables, frozen_model.load(tmp / "model.yaml"), tmp
+
+
+def test_development_model_matches_r(run):
+    _, model, _ = run
+    np.testing.assert_allclose(list(model["coefficients"].values()), RG["coef"], rtol=1e-6)
+    (s0,) = model["baseline_survival"]["survival"].values()
+    np.testing.assert_allclose(s0, RG["baseline_survival"], rtol=1e-6)
+    assert (model["development"]["n"], model["development"]["events"]) == (RG["n_dev"],
+                                                                           RG["events_dev"])
+    lp = frozen_model.linear_predictor(model, VAL.iloc[:5]).to_numpy()
+    np.testing.assert_allclose(lp, RG["lp_first"], rtol=1e-6)
+
+
+def test_discrimination_matches_r(run):
+    disc = run[0]["discrimination"].set_index(["measure", "horizon"])
+    z = 1.959963984540054
+    for name, key in (("Harrell's C", "harrell"), ("Uno's C", "uno")):
+        row = disc.loc[(name, 60.0)]
+        assert row["estimate"] == pytest.approx(RG[key], rel=1e-6)
+        assert row["upper"] - row["estimate"] == pytest.approx(z * RG[f"{key}_se"], rel=1e-5)
+    auc = disc.xs("time-dependent AUC", level="measure")
+    np.testing.assert_allclose(auc["estimate"].to_numpy(), RG["auc"], rtol=1e-6)
+    # The AUC interval is a percentile bootstrap; riskRegression's is a Wald interval
+    # from the influence function. Both estimate the same sampling spread: the
+    # bootstrap width must be within 25% of 2 * 1.96 * R's SE (200 resamples give a
+    # width with ~5-10% Monte Carlo error).
+    width = (auc["upper"] - auc["lower"]).to_numpy()
+    np.testing.assert_allclose(width, 2 * z * np.array(RG["auc_se"]), rtol=0.25)
+    roy = disc.xs("Royston's D", level="measure").iloc[0]
+    assert roy["estimate"] == pytest.approx(RG["royston_D"], rel=1e-6)
+    assert roy["upper"] - roy["estimate"] == pytest.approx(z * RG["royston_se"], rel=1e-5)
+    r2 = disc.xs("R2_D", level="measure").iloc[0]
+    assert r2["estimate"] == pytest.approx(RG["royston_R2"], rel=1e-6)
+
+
+def test_added_value_matches_r(run):
+    row = run[0]["added_value"].iloc[0]
+    assert row["c_extended"] == pytest.approx(RG["harrell"], rel=1e-6)
+    assert row["c_base"] == pytest.approx(RG["c_base"], rel=1e-6)
+    assert row["delta_c"] == pytest.approx(RG["delta_c"], rel=1e-6)
+    assert row["se"] == pytest.approx(RG["delta_c_se"], rel=1e-5)
+    assert row["n"] == RG["n_val"]
+
+
+def test_calibration_and_overall_performance_match_r(run):
+    cal = run[0]["calibration"].set_index("horizon")
+    assert cal["calibration_slope"].iloc[0] == pytest.approx(RG["slope"], rel=1e-6)
+    assert cal["slope_upper"].iloc[0] - cal["calibration_slope"].iloc[0] == pytest.approx(
+        1.959963984540054 * RG["slope_se"], rel=1e-5)
+    np.testing.assert_allclose(cal["observed_risk"], RG["observed"], rtol=1e-6)
+    np.testing.assert_allclose(cal["expected_risk"], RG["expected"], rtol=1e-6)
+    np.testing.assert_allclose(cal["o_e"], RG["o_e"], rtol=1e-6)
+    se_log = np.log(cal["o_e_upper"] / cal["o_e"]) / 1.959963984540054
+    np.testing.assert_allclose(se_log, RG["o_e_se_log"], rtol=1e-5)
+    for ours, theirs in (("brier", "brier"), ("brier_null", "brier_null"), ("ipa", "ipa"),
+                         ("ICI", "ici"), ("E50", "e50"), ("E90", "e90")):
+        np.testing.assert_allclose(cal[ours], RG[theirs], rtol=1e-5, err_msg=ours)
+
+
+def test_risk_groups_match_r(run):
+    groups = run[0]["groups"]
+    g60 = groups[groups["horizon"] == 60].reset_index(drop=True)
+    ref = pd.DataFrame(RG["groups_60"])
+    np.testing.assert_array_equal(g60["n"], ref["n"])
+    for col in ("predicted", "observed", "observed_lower", "observed_upper"):
+        np.testing.assert_allclose(g60[col], ref[col], rtol=1e-6, err_msg=col)
+
+
+def test_level_3_curves_are_km_and_mean_prediction_per_group(run):
+    curves = run[0]["group_curves"]
+    _, model, _ = run
+    q = model["development"]["linear_predictor"]["quantiles"]
+    lp = frozen_model.linear_predictor(model, VAL).to_numpy()
+    # four groups cut at the development 16th, 50th and 84th centiles
+    expected_n = np.bincount(np.searchsorted([q["16"], q["50"], q["84"]], lp), minlength=4)
+    got = curves.groupby("group")["n"].first().to_numpy()
+    np.testing.assert_array_equal(got, expected_n[expected_n > 0])
+    # predicted curve at a horizon = mean predicted S at that horizon within the group
+    group = np.searchsorted([q["16"], q["50"], q["84"]], lp) + 1
+    pred60 = frozen_model.predict_survival(model, VAL, 60).to_numpy()
+    at60 = curves[curves["time"] == 60].set_index("group")["predicted"]
+    for g, value in at60.items():
+        assert value == pytest.approx(pred60[group == g].mean(), rel=1e-9)
+    # baseline survival on the grid agrees with the stored horizons
+    grid = model["baseline_survival"]["curve"]
+    (s_grid,) = grid["survival"].values()
+    for h, s in zip(RG["horizons"], RG["baseline_survival"]):
+        assert s_grid[grid["times"].index(float(h))] == pytest.approx(s, rel=1e-9)
+
+
+def test_centre_heterogeneity_is_reported_as_not_done_without_centres(run):
+    centres = run[0]["centres"]
+    assert centres.empty
+    note = (run[2] / "centres.md").read_text()
+    assert "no centre column" in note
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """The bundled synthetic cohort, prepared as the cohort rule does."""
+    config = load_config(base=ROOT / "config" / "config.yaml")
+    config["cohort"]["table"] = str(ROOT / config["cohort"]["table"])
+    config["cohort"]["lesions"] = str(ROOT / config["cohort"]["lesions"])
+    return config, prepare_cohort(config).data
+
+
+def test_iecv_table_per_centre_matches_r(synthetic, tmp_path):
+    config, data = synthetic
+    save_analysis(data, tmp_path / "analysis.parquet")
+    run_iecv(config, str(tmp_path / "analysis.parquet"),
+             SimpleNamespace(iecv=str(tmp_path / "iecv.csv"), figures=[str(tmp_path / "iecv.png")]))
+    table = pd.read_csv(tmp_path / "iecv.csv", keep_default_na=False, na_values=[""])
+    z = 1.959963984540054
+    for ref in REF["iecv_synthetic"]["centres"]:
+        rows = table[table["centre"] == ref["centre"]].set_index("measure")
+        assert rows.loc["Harrell's C", "estimate"] == pytest.approx(ref["c"], rel=1e-6)
+        assert rows.loc["Harrell's C", "upper"] - ref["c"] == pytest.approx(z * ref["c_se"],
+                                                                           rel=1e-5)
+        assert rows.loc["calibration slope", "estimate"] == pytest.approx(ref["slope"], rel=1e-6)
+    pooled = table[table["centre"] == "pooled (random effects)"]
+    assert set(pooled["measure"]) == {"Harrell's C", "Uno's C", "Royston's D", "calibration slope",
+                                      "O/E"}
+    assert (pooled["k"] == 3).all()
