@@ -284,7 +284,48 @@ def cross_key_problems(config: dict) -> list[str]:
                                     f"(expected model:<one of {sorted(specs)}>)")
             elif item not in covariates:
                 problems.append(f"concordance.comparisons: {item!r} is not a covariate")
+    problems += [f"{where}: uses {name!r}, but cohort.columns.{name} is null (the table has "
+                 f"no such column); remove {name!r} there, or map cohort.columns.{name} to a "
+                 "column" for where, name in unmapped_columns(config)]
     return problems + (validation_config_problems(config) if specs else [])
+
+
+#: Analysis variables the workflow derives rather than reads from a column.
+DERIVED_VARIABLES = frozenset({"netpet_group"})
+
+
+def unmapped_columns(config: dict) -> list[tuple[str, str]]:
+    """Every analysis that uses a variable whose column is ``null`` (not in the table).
+
+    An optional column may be set to ``null`` when a cohort does not have it;
+    the analyses that use it must then leave it out. Listed all at once, each
+    with what to change; nothing is dropped silently.
+
+    Returns
+    -------
+    list of (setting, variable)
+    """
+    ccfg = config.get("cohort", {})
+    columns = ccfg.get("columns", {}) or {}
+    centre_given = bool(ccfg.get("tables") or ccfg.get("folder"))
+
+    def unmapped(name: str) -> bool:
+        if name in DERIVED_VARIABLES or (name == "centre" and centre_given):
+            return False
+        return name in columns and not columns[name]
+
+    cox, conc = config.get("cox", {}), config.get("concordance", {})
+    uses = [("cox.univariable", v) for v in cox.get("univariable", [])]
+    for model, spec in cox.get("models", {}).items():
+        uses += [(f"cox.models.{model}.covariates", v) for v in spec.get("covariates", [])]
+        uses += [(f"cox.models.{model}.strata", v) for v in spec.get("strata", [])]
+    uses += [("table1.variables", v) for v in config.get("table1", {}).get("variables", [])]
+    uses += [("concordance.predictors", v) for v in conc.get("predictors", [])]
+    uses += [("concordance.comparisons", v) for pair in conc.get("comparisons", [])
+             for v in pair if not v.startswith("model:")]
+    uses += [(f"association.{k}", config.get("association", {}).get(k))
+             for k in ("row", "column")]
+    return [(where, name) for where, name in uses if name and unmapped(name)]
 
 
 def validation_config_problems(config: dict) -> list[str]:

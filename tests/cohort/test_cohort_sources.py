@@ -12,6 +12,7 @@ import yaml
 from netpet_stats.netpet import synthetic
 from netpet_stats.cohort.problems import CohortValidationError
 from netpet_stats.cohort.prepare import prepare_cohort
+from netpet_stats.cohort.read import cohort_sources
 from netpet_stats.report.tables import suppress_small_counts
 
 from conftest import ROOT
@@ -55,7 +56,8 @@ def test_three_centre_spreadsheets_reproduce_the_cohort_times(centres_config):
     # the two patients whose scans are 75 days apart are excluded, with the reason
     window = prepared.exclusions[prepared.exclusions["reason"].str.startswith("scans 75 days")]
     assert len(window) == 2 and (window["analysis"] == "all").all()
-    assert set(window["file"]) <= {"centre_A.xlsx", "centre_B.xlsx", "centre_C.xlsx"}
+    # rows are identified by the file's path as the configuration gives it
+    assert set(window["file"]) <= {str(p) for p, _ in cohort_sources(centres_config["cohort"])}
 
 
 def test_committed_spreadsheets_are_the_generator_output(tmp_path):
@@ -140,7 +142,8 @@ def test_scan_window_excludes_and_is_ledgered(tmp_path):
     ])
     prepared = prepare_cohort(_date_config(tmp_path, frame))
     ledger = prepared.exclusions
-    assert ledger.to_dict("records") == [{"file": "dated.csv", "row": 3, "analysis": "all",
+    assert ledger.to_dict("records") == [{"file": str(tmp_path / "dated.csv"), "row": 3,
+                                          "analysis": "all",
                                           "reason": "scans 121 days apart (window 60 days)"}]
 
 
@@ -170,11 +173,14 @@ def test_parquet_and_decimal_comma(tmp_path, base_config):
     cfg["cohort"].update({"table": str(tmp_path / "c.parquet"), "lesions": None})
     assert len(prepare_cohort(cfg).data) == 319
     comma = cohort.copy()
-    comma["os_months"] = comma["os_months"].str.replace(".", ",", regex=False)
+    numeric = ["os_months", "ttp_months", "ki67_percent", "age_at_diagnosis"]
+    for col in numeric:  # one locale per file: every number with a decimal comma
+        comma[col] = comma[col].str.replace(".", ",", regex=False)
     comma.to_csv(tmp_path / "comma.csv", sep=";", index=False)
     cfg["cohort"].update({"table": str(tmp_path / "comma.csv"), "decimal": ","})
     data = prepare_cohort(cfg).data
     np.testing.assert_allclose(data["os_time"], pd.to_numeric(cohort["os_months"]))
+    np.testing.assert_allclose(data["ki67"], pd.to_numeric(cohort["ki67_percent"]))
 
 
 def test_grade_ki67_disagreement_is_a_warning(tmp_path, base_config):
@@ -184,7 +190,7 @@ def test_grade_ki67_disagreement_is_a_warning(tmp_path, base_config):
     cfg = copy.deepcopy(base_config)
     cfg["cohort"].update({"table": str(tmp_path / "c.csv"), "lesions": None})
     warnings = prepare_cohort(cfg).warnings
-    assert warnings[["file", "row"]].values.tolist() == [["c.csv", 2]]
+    assert warnings[["file", "row"]].values.tolist() == [[str(tmp_path / "c.csv"), 2]]
     assert "G1 but Ki-67 25%" in warnings["warning"].iloc[0]
 
 

@@ -121,7 +121,8 @@ def test_malformed_cohort_gives_one_readable_error(tmp_path):
         assert expected in out, expected
     # The full report, grouped by the rule broken, is kept out of results/.
     full = (work / "logs" / "validation_report.txt").read_text()
-    assert "expected a number (1):" in full and "expected a unique value" in full
+    assert ("expected a number with a decimal point, such as 12.5 (no thousands separators) (1):"
+            in full and "expected a unique value" in full)
     assert cohort.loc[2, "patient_id"] not in full + out
     assert not (work / "results" / "os").exists()
 
@@ -211,9 +212,26 @@ def test_per_centre_spreadsheets_run_by_config_alone(tmp_path):
         analysed = flow.loc[(flow["analysis"] == ep) & flow["step"].str.startswith("analysed"), "n"]
         assert lost + analysed.item() == eligible
     ledger = pd.read_csv(work / "results" / "cohort" / "exclusions.csv")
-    assert set(ledger["file"]) <= {"centre_A.xlsx", "centre_B.xlsx", "centre_C.xlsx"}
+    # a row is identified by its file's path as the configuration gives it
+    assert set(ledger["file"]) <= {f"data/synthetic/centres/centre_{c}.xlsx" for c in "ABC"}
     assert (work / "results" / "figures" / "patient_flow.png").is_file()
     assert (work / "results" / "report.html").is_file()
+
+
+def test_markup_in_the_data_is_escaped_in_the_report(tmp_path):
+    """A centre named like an HTML tag is shown as text; the report requests nothing."""
+    work = copy_project(tmp_path)
+    table = work / "data" / "synthetic" / "cohort.csv"
+    cohort = pd.read_csv(table, dtype=str, keep_default_na=False)
+    evil = '<img src="http://example.invalid/x.png">'
+    cohort.loc[cohort["centre"] == "C", "centre"] = evil
+    cohort.to_csv(table, index=False)
+    (work / "fast.yaml").write_text("validation: {n_boot: 20}\nsample_size: {enabled: false}\n")
+    proc = run_snakemake(work, "--configfile", "fast.yaml")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = (work / "results" / "report.html").read_text()
+    assert "<img src=\"http://example.invalid" not in html
+    assert "&lt;img src=" in html    # the centre's name, shown as text
 
 
 def test_broken_centre_spreadsheets_give_one_report(tmp_path):
@@ -311,7 +329,7 @@ def test_develop_then_validate_with_two_configs(tmp_path):
                                   linear_predictor(m, d), ymax=delta["horizon"])
                      for m in (ext, base))
     want = ns.compare_c(first, second)
-    for col, key in (("delta_c", "difference"), ("se", "se"), ("lower", "lower"),
+    for col, key in (("delta_c", "estimate"), ("se", "se"), ("lower", "lower"),
                      ("upper", "upper"), ("p", "p")):
         assert delta[col] == pytest.approx(want[key], rel=1e-8), col
     curves = pd.read_csv(work / "results" / "validation" / "risk_group_curves.csv")

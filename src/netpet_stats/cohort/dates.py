@@ -20,6 +20,7 @@ time zero are **errors**. Scans further apart than ``scan_window_days`` (default
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
@@ -30,24 +31,70 @@ TIME_ZERO = ("later_scan", "earlier_scan", "sstr_scan", "fdg_scan", "diagnosis")
 DAYS_PER_MONTH = 30.4375
 
 
-def parse_dates(raw: pd.Series, fmt: str | None, dayfirst: bool):
-    """Parse one column; return (dates, rows that are present but unreadable)."""
-    present = raw.notna() & (raw.astype(str).str.strip() != "")
-    text = raw.where(present).astype(object)
-    if fmt:
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
-    else:
-        parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
-        for i, v in text.items():
-            if isinstance(v, (dt.date, pd.Timestamp)):
-                parsed[i] = pd.Timestamp(v)
-            elif isinstance(v, str):
-                try:
-                    parsed[i] = pd.Timestamp(pd.to_datetime(v.strip(), dayfirst=dayfirst))
-                except (ValueError, OverflowError):
-                    parsed[i] = pd.NaT
-    bad = present & parsed.isna()
-    return parsed.dt.normalize(), bad
+_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+_NUMERIC = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+_INCOMPLETE = re.compile(r"\d{4}|\d{4}[/.-]\d{1,2}|\d{1,2}[/.-]\d{4}")
+
+
+def parse_dates(raw: pd.Series, fmt: str | None, dayfirst: bool | None):
+    """Parse one date column by one explicit rule.
+
+    A spreadsheet date cell is a date whatever the settings. Text is read with
+    ``fmt`` (``strptime`` codes) when one is set; otherwise ISO ``YYYY-MM-DD``
+    is accepted, and ``DD/MM/YYYY`` or ``MM/DD/YYYY`` (separators ``/ . -``)
+    only when ``dayfirst`` says which (``True`` or ``False``): without it,
+    ``03/04/2024`` is ambiguous and refused. A bare year or a month without a
+    day is always refused unless ``fmt`` asks for it.
+
+    Returns
+    -------
+    dates : pandas.Series (datetime64, normalised to the day)
+    problems : dict
+        Row -> what was expected, for every present value that is not a date.
+    """
+    parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    problems: dict = {}
+    real = "a real calendar date"
+    for i, v in raw.items():
+        if v is None or (isinstance(v, float) and v != v) or type(v).__name__ in {"NaTType",
+                                                                                  "NAType"}:
+            continue
+        if isinstance(v, (dt.date, pd.Timestamp)):
+            parsed[i] = pd.Timestamp(v)
+            continue
+        if not isinstance(v, str):
+            problems[i] = "a date (a date cell or text such as 2024-03-31), not a number"
+            continue
+        text = v.strip()
+        if not text:
+            continue
+        if fmt:
+            try:
+                parsed[i] = pd.Timestamp(dt.datetime.strptime(text, fmt))
+            except ValueError:
+                problems[i] = f"{real} in the format {fmt} (cohort.dates.format)"
+            continue
+        iso = _ISO.fullmatch(text)
+        numeric = _NUMERIC.fullmatch(text)
+        try:
+            if iso:
+                parsed[i] = pd.Timestamp(dt.date(int(iso[1]), int(iso[2]), int(iso[3])))
+            elif numeric and dayfirst is not None:
+                a, b, year = int(numeric[1]), int(numeric[2]), int(numeric[3])
+                day, month = (a, b) if dayfirst else (b, a)
+                parsed[i] = pd.Timestamp(dt.date(year, month, day))
+            elif numeric:
+                problems[i] = ("an unambiguous date: YYYY-MM-DD, or set cohort.dates.dayfirst "
+                               "(true for 31/12/2024, false for 12/31/2024) or "
+                               "cohort.dates.format")
+            elif _INCOMPLETE.fullmatch(text):
+                problems[i] = "a complete date with day, month and year"
+            else:
+                problems[i] = (f"{real} as YYYY-MM-DD (or set cohort.dates.format for "
+                               "another layout)")
+        except ValueError:
+            problems[i] = real
+    return parsed.dt.normalize(), problems
 
 
 def derive_times(dates: pd.DataFrame, settings: dict, endpoints: list[str]):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,10 +17,12 @@ def exclusion_ledger(data: pd.DataFrame, config: dict) -> pd.DataFrame:
     scan window), ``<endpoint>`` (no time or event), and ``<endpoint>:<model>``
     for each Cox model and univariable covariate (a covariate in the model is
     missing). A row excluded from ``all`` is not listed again for the individual
-    analyses. Rows are identified by input file name and spreadsheet row only.
+    analyses. Rows are identified by the input file's path as the configuration
+    gives it (so that ``A/export.csv`` and ``B/export.csv`` stay apart) and the
+    spreadsheet row only.
     """
     records = []
-    files = data["file"].map(lambda f: Path(f).name)
+    files = data["file"].astype(str)
     no_group = data["netpet_group"].isna()
     for f, row, score, why, bad in zip(files, data["row"], data["netpet"], data["exclusion"],
                                        no_group):

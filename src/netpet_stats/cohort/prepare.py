@@ -9,19 +9,20 @@ missing covariate) are recorded in an exclusions ledger with the reason.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from ..config import unmapped_columns
 from ..netpet import scoring as np_score
 from . import dates as dates_mod
 from .ledger import exclusion_ledger
 from .problems import (GRADES, REQUIRED, SEXES,
                        CohortValidationError, Problem, _is_missing, _show)
-from .read import cohort_sources, read_table
+from .read import Percent, cohort_sources, read_table
 
 
 class _Collector:
@@ -32,50 +33,146 @@ class _Collector:
     def add(self, row, column, value, expected):
         self.problems.append(Problem(self.file, row, column, _show(value, column), expected))
 
+    def describe(self, row, column, description, expected):
+        """A problem whose value is described in words, not quoted from one cell."""
+        self.problems.append(Problem(self.file, row, column, description, expected))
 
-def _parse_number(raw: pd.Series, column: str, out: _Collector, decimal: str = ".") -> pd.Series:
+
+#: The one rule for a number typed as text, by ``cohort.decimal``: digits with at most
+#: one decimal separator, an optional sign and (decimal point only) an exponent. No
+#: thousands separators, spaces or underscores: ``1.250`` with a decimal comma is
+#: neither 1.25 nor 1250, so it is refused rather than guessed.
+_NUMBER_RULES = {
+    ".": (re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"),
+          "a number with a decimal point, such as 12.5 (no thousands separators)"),
+    ",": (re.compile(r"[+-]?(?:\d+(?:,\d*)?|,\d+)"),
+          "a number with a decimal comma, such as 12,5 (no thousands separators)"),
+}
+
+
+def _parse_number(raw: pd.Series, column: str, out: _Collector, decimal: str = ".",
+                  percent: bool = False) -> pd.Series:
+    """Numbers from text (one rule, :data:`_NUMBER_RULES`) or from typed cells.
+
+    With ``percent`` (a percentage such as Ki-67) a trailing ``%`` is allowed in
+    text and a spreadsheet cell formatted as a percentage (stored as 0.12 for
+    12%) is read as 12; elsewhere such a cell is refused. The returned series has
+    attribute ``attrs["explicit_percent"]``: the rows written with a percent sign
+    or format.
+    """
+    pattern, expected = _NUMBER_RULES[decimal]
     values = pd.Series(np.nan, index=raw.index, dtype=float)
+    explicit = []
     for row, v in raw.items():
         if _is_missing(v):
             continue
-        text = str(v).strip()
-        if decimal == ",":
-            text = text.replace(".", "").replace(",", ".") if "," in text else text
-        try:
-            x = float(text)
-        except ValueError:
-            out.add(row, column, v, "a number" + (" (decimal comma)" if decimal == "," else ""))
+        if isinstance(v, Percent):
+            if not percent:
+                out.add(row, column, f"{float(v) * 100:g}% (a cell formatted as a percentage)",
+                        "a number (not a percentage format)")
+                continue
+            x = float(v) * 100
+            explicit.append(row)
+        elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+            x = float(v)
+        elif isinstance(v, str):
+            text = v.strip()
+            if percent and text.endswith("%"):
+                text = text[:-1].rstrip()
+                explicit.append(row)
+            if not pattern.fullmatch(text):
+                out.add(row, column, v, expected + (" or a percentage such as 12%" if percent
+                                                    else ""))
+                continue
+            x = float(text.replace(",", "."))
+        else:
+            out.add(row, column, v, expected)
             continue
         if not math.isfinite(x):
             out.add(row, column, v, "a finite number")
             continue
         values[row] = x
+    values.attrs["explicit_percent"] = explicit
     return values
 
 
+def _ki67_fraction_problem(values: pd.Series, column: str, out: _Collector) -> None:
+    """Refuse a Ki-67 column that looks like fractions (0.12 meant as 12%)."""
+    plain = values.drop(index=values.attrs.get("explicit_percent", [])).dropna()
+    if len(plain) and plain.max() <= 1 and (plain > 0).any():
+        out.problems.append(Problem(
+            out.file, None, column, f"all {len(plain)} value(s) between 0 and 1 "
+            f"(largest {plain.max():g})",
+            "Ki-67 as a percentage from 0 to 100; these look like fractions (0.12 for 12%): "
+            "multiply them by 100, or write a Ki-67 below 1% with its percent sign (0.5%)"))
+
+
+def _coding_table(canonical: tuple, coding: dict | None, name: str,
+                  out: _Collector) -> tuple[dict, bool]:
+    """Spelling -> code, the user's ``cohort.codings`` over the built-in codes.
+
+    If the user's coding gives a canonical code another meaning (R's event
+    coding ``{1: 0, 2: 1}``), the built-in identity codes are not added: the
+    user has declared the whole coding, and a value outside it is refused.
+    Returns the table and whether it is the user's alone.
+    """
+    user: dict = {}
+    allowed = {str(c).lower(): c for c in canonical}
+    for key, value in (coding or {}).items():
+        spelt = str(key).strip().lower()
+        code = allowed.get(str(value).strip().lower().removesuffix(".0"))
+        if code is None:
+            out.problems.append(Problem(
+                "config", None, f"cohort.codings.{name}", f"{key!r}: {value!r}",
+                f"a code among {', '.join(map(str, canonical))} for each spelling"))
+            continue
+        if spelt in user and user[spelt] != code:
+            out.problems.append(Problem(
+                "config", None, f"cohort.codings.{name}", f"{key!r} given two codes",
+                "one code per spelling (case and spaces are ignored)"))
+            continue
+        user[spelt] = code
+    recodes = any(k in allowed and allowed[k] != v for k, v in user.items())
+    return ({**allowed, **user} if not recodes else user), recodes
+
+
 def _parse_coded(raw: pd.Series, column: str, canonical: tuple, coding: dict,
-                 out: _Collector, what: str) -> pd.Series:
-    table = {str(k).strip().lower(): v for k, v in (coding or {}).items()}
-    table.update({str(c).lower(): c for c in canonical})
+                 out: _Collector, what: str, name: str = "") -> pd.Series:
+    table, declared = _coding_table(canonical, coding, name or column, out)
     values = pd.Series(None, index=raw.index, dtype=object)
     for row, v in raw.items():
-        if _is_missing(v):
+        if v is None:
             continue
         key = str(v).strip().lower()
-        if key.endswith(".0") and key[:-2].isdigit():
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            key = str(int(v))
+        elif key.endswith(".0") and key[:-2].isdigit():
             key = key[:-2]
-        if key not in table:
-            allowed = ", ".join(map(str, canonical))
-            extra = sorted(set(table) - {str(c).lower() for c in canonical})
-            hint = f" (or a spelling mapped in cohort.codings: {', '.join(extra)})" if extra else ""
-            out.add(row, column, v, f"{what}: one of {allowed}{hint}")
+        if key in table:  # a declared spelling wins over the missing-value tokens
+            values[row] = table[key]
             continue
-        values[row] = table[key]
+        if _is_missing(v):
+            continue
+        codes = ", ".join(map(str, canonical))
+        if declared:
+            shown = ", ".join(sorted(table))
+            out.add(row, column, v, f"{what}: one of the codes declared in "
+                    f"cohort.codings.{name or column} ({shown}), which recode {codes}")
+            continue
+        extra = sorted(set(table) - {str(c).lower() for c in canonical})
+        hint = f" (or a spelling mapped in cohort.codings: {', '.join(extra)})" if extra else ""
+        out.add(row, column, v, f"{what}: one of {codes}{hint}")
     return values
 
 
 def _parse_text(raw: pd.Series) -> pd.Series:
-    return raw.map(lambda v: None if _is_missing(v) else str(v).strip()).astype(object)
+    def text(v):
+        if _is_missing(v):
+            return None
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            return str(int(v))  # an id typed as a number in a spreadsheet
+        return str(v).strip()
+    return raw.map(text).astype(object)
 
 
 # --------------------------------------------------------------------------------------
@@ -176,23 +273,41 @@ def _read_lesions(path: str, sheet, lesion_columns: dict, codings: dict,
     data["patient_id"] = _parse_text(raw[lesion_columns["patient_id"]])
     for row in data.index[data["patient_id"].isna()]:
         lc.add(row, lesion_columns["patient_id"], "(empty)", "a patient id")
+    lesion_id = _parse_text(raw[lesion_columns["lesion_id"]])
+    for row in data.index[lesion_id.isna()]:
+        lc.add(row, lesion_columns["lesion_id"], "(empty)", "a lesion id")
+    # A lesion listed twice would count twice towards P4b (3 or more FDG > SSTR lesions).
+    key = pd.Series(list(zip(data["patient_id"], lesion_id)), index=data.index)
+    repeated = key.duplicated(keep="first") & data["patient_id"].notna() & lesion_id.notna()
+    for row in data.index[repeated]:
+        first = int(data.index[(key == key[row]).to_numpy()][0])
+        lc.describe(row, lesion_columns["lesion_id"],
+                    f"{_show(lesion_id[row], 'lesion_id')} (as on row {first})",
+               "each lesion once per patient: a (patient, lesion) pair on one row only")
     for flag in ("sstr_positive", "fdg_positive"):
         parsed = _parse_coded(raw[lesion_columns[flag]], lesion_columns[flag], (0, 1),
-                              {**codings.get("positive", {}), "1": 1, "0": 0}, lc,
-                              "uptake above background")
-        for row in parsed.index[raw[lesion_columns[flag]].map(_is_missing)]:
+                              codings.get("positive"), lc, "uptake above background",
+                              "positive")
+        for row in parsed.index[parsed.isna() & raw[lesion_columns[flag]].map(_is_missing)]:
             lc.add(row, lesion_columns[flag], "(empty)", "0 or 1")
         data[flag] = parsed
     av_col = lesion_columns["fdg_vs_sstr"]
     avid = raw[av_col].map(lambda v: None if _is_missing(v) else
                            np_score.AVIDITY_SPELLINGS.get(str(v).strip().lower(), "?"))
     both = (data["sstr_positive"] == 1) & (data["fdg_positive"] == 1)
+    known = data["sstr_positive"].notna() & data["fdg_positive"].notna()
     for row in data.index:
         if avid[row] == "?":
             lc.add(row, av_col, raw.at[row, av_col], "lower, equal or higher")
         elif both[row] and avid[row] is None:
             lc.add(row, av_col, "(empty)",
                    "lower, equal or higher (the lesion is positive on both tracers)")
+        elif known[row] and not both[row] and avid[row] is not None:
+            flags = (f"{lesion_columns['sstr_positive']} = {int(data.at[row, 'sstr_positive'])}, "
+                     f"{lesion_columns['fdg_positive']} = {int(data.at[row, 'fdg_positive'])}")
+            lc.describe(row, av_col, f"{_show(raw.at[row, av_col], av_col)} with {flags}",
+                   "FDG compared with SSTR only for a lesion positive on both tracers "
+                   "(leave it empty otherwise)")
     data["fdg_vs_sstr"] = avid.where(avid != "?")
     out.problems.extend(lc.problems)
     return data
@@ -224,15 +339,18 @@ def _parse_source(raw: pd.DataFrame, path: str, centre: str | None, ccfg: dict,
             data[canon] = _parse_text(raw[present[canon]])
     if centre is not None and "centre" not in data:
         data["centre"] = centre
-    for canon in ("ki67", "age"):
-        if canon in present:
-            data[canon] = _parse_number(raw[present[canon]], present[canon], out, decimal)
+    if "ki67" in present:
+        data["ki67"] = _parse_number(raw[present["ki67"]], present["ki67"], out, decimal,
+                                     percent=True)
+        _ki67_fraction_problem(data["ki67"], present["ki67"], out)
+    if "age" in present:
+        data["age"] = _parse_number(raw[present["age"]], present["age"], out, decimal)
     coded = {"grade": (GRADES, "grade", "a WHO grade"), "sex": (SEXES, "sex", "a sex code"),
              "extrahepatic": ((0, 1), "extrahepatic", "extrahepatic disease")}
     for canon, (canonical, coding, what) in coded.items():
         if canon in present:
             data[canon] = _parse_coded(raw[present[canon]], present[canon], canonical,
-                                       codings.get(coding), out, what)
+                                       codings.get(coding), out, what, coding)
     if "extrahepatic" in data:
         data["extrahepatic"] = data["extrahepatic"].astype(float)
     if ccfg.get("times", "given") == "dates":
@@ -240,11 +358,9 @@ def _parse_source(raw: pd.DataFrame, path: str, centre: str | None, ccfg: dict,
         for name in dates_mod.DATE_COLUMNS:
             if name in present:
                 parsed, bad = dates_mod.parse_dates(raw[present[name]], settings.get("format"),
-                                                    bool(settings.get("dayfirst", False)))
-                for row in raw.index[bad]:
-                    out.add(row, present[name], raw.at[row, present[name]],
-                            "a real calendar date" + (f" in the format {settings['format']}"
-                                                      if settings.get("format") else ""))
+                                                    settings.get("dayfirst"))
+                for row, expected in bad.items():
+                    out.add(row, present[name], raw.at[row, present[name]], expected)
                 data[name] = parsed
     else:
         for ep in endpoints:
@@ -253,11 +369,13 @@ def _parse_source(raw: pd.DataFrame, path: str, centre: str | None, ccfg: dict,
                 data[tcol] = _parse_number(raw[present[tcol]], present[tcol], out, decimal)
             if ecol in present:
                 data[ecol] = _parse_coded(raw[present[ecol]], present[ecol], (0, 1),
-                                          codings.get("event"), out, "an event indicator"
-                                          ).astype(float)
+                                          codings.get("event"), out, "an event indicator",
+                                          "event").astype(float)
     given = pd.Series(None, index=raw.index, dtype=object)
     if "netpet" in present:
         for row, v in raw[present["netpet"]].items():
+            if _is_missing(v):
+                continue
             try:
                 given[row] = np_score.normalise_score(v)
             except ValueError:
@@ -298,7 +416,7 @@ def grade_ki67_warnings(data: pd.DataFrame) -> pd.DataFrame:
     implied = pd.Series(np.select([k < 3, k <= 20, k > 20], ["G1", "G2", "G3"], default=""),
                         index=data.index)
     bad = data["grade"].notna() & k.notna() & (implied != data["grade"])
-    rows = [{"file": Path(f).name, "row": int(r),
+    rows = [{"file": str(f), "row": int(r),
              "warning": f"WHO grade {g} but Ki-67 {x:g}% (a {i} value under WHO 2019); "
                         "grade terms use the recorded grade, Ki-67 terms the recorded Ki-67"}
             for f, r, g, x, i in zip(data.loc[bad, "file"], data.loc[bad, "row"],
@@ -336,7 +454,11 @@ def prepare_cohort(config: dict) -> PreparedCohort:
     columns: dict = {k: v for k, v in ccfg["columns"].items() if v}
     endpoints = list(config["endpoints"])
     required = _required_columns(ccfg, endpoints)
-    problems: list[Problem] = []
+    problems: list[Problem] = [
+        Problem("config", None, where, f"{name!r} (cohort.columns.{name} is null)",
+                f"only variables the table has: remove {name!r} there, or map "
+                f"cohort.columns.{name} to a column")
+        for where, name in unmapped_columns(config)]
     sources = cohort_sources(ccfg)
     for canon in required:
         if canon not in columns and not (canon == "centre" and all(c for _, c in sources)):
@@ -368,10 +490,19 @@ def prepare_cohort(config: dict) -> PreparedCohort:
         times, errors, excluded = dates_mod.derive_times(data[date_cols], ccfg.get("dates") or {},
                                                          endpoints)
         for idx, column, value, expected in errors:
-            problems.append(Problem(data.at[idx, "file"], int(data.at[idx, "row"]),
-                                    columns.get(column, column), repr(value), expected))
+            file, row, user_col = data.at[idx, "file"], int(data.at[idx, "row"]), columns.get(
+                column, column)
+            # quote the cell as the user typed it, not the date it was read as
+            typed = raws[file].at[row, user_col] if user_col in raws[file] else value
+            shown = _show(typed, column) if isinstance(typed, str) else (
+                repr(typed.date().isoformat()) if isinstance(typed, pd.Timestamp) else repr(value))
+            problems.append(Problem(file, row, user_col, shown, expected))
         for idx, reason in excluded:
             data.at[idx, "exclusion"] = reason
+        # a row whose dates contradict each other has no time: its dates are the problem
+        bad_rows = [idx for idx, *_ in errors]
+        for col in times:
+            times.loc[bad_rows, col] = np.nan
         for col in times:
             data[col] = times[col]
 

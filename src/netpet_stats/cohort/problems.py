@@ -82,8 +82,19 @@ def _show(value: object, column: str) -> str:
 
 
 def _is_missing(value: object) -> bool:
+    """The one rule for a missing value, in every column and every file format.
+
+    An empty cell, ``None``, NaN, ``pandas.NA`` or ``NaT``, or text that is one of
+    :data:`MISSING_TOKENS` (case and surrounding spaces ignored). A number or a
+    date is never missing. (A spelling the user maps in ``cohort.codings`` is
+    read as its code before this rule applies.)
+    """
     if value is None:
         return True
     if isinstance(value, float) and math.isnan(value):
         return True
-    return str(value).strip().lower() in MISSING_TOKENS
+    if type(value).__name__ in {"NAType", "NaTType"}:
+        return True
+    if not isinstance(value, str):
+        return False
+    return value.strip().lower() in MISSING_TOKENS

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import base64
 import re
-import html
 import logging
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 import numpy as np
 import pandas as pd
 from great_tables import GT
@@ -122,7 +122,11 @@ def _ci(est, lo, hi, digits=2, missing_upper="NR") -> str:
 
 def gt_table(frame: pd.DataFrame, table_id: str, title: str | None = None,
              note: str | None = None) -> str:
-    """Render a (pre-formatted) frame with great-tables; fixed id for reproducible bytes."""
+    """Render a (pre-formatted) frame with great-tables; fixed id for reproducible bytes.
+
+    great-tables escapes every cell, title and note, so the result is marked safe
+    for the report template, which escapes everything else it is given.
+    """
     table = GT(frame.astype(object).where(frame.notna(), "—"), id=table_id)
     if title:
         table = table.tab_header(title=title)
@@ -131,7 +135,7 @@ def gt_table(frame: pd.DataFrame, table_id: str, title: str | None = None,
     table = table.opt_table_font(stack="system-ui").tab_options(
         table_font_size="13px", heading_title_font_size="15px", source_notes_font_size="11px",
         column_labels_font_weight="bold", table_width="100%")
-    return table.as_raw_html()
+    return Markup(table.as_raw_html())
 
 
 def _img(path: Path) -> str:
@@ -564,7 +568,7 @@ def report_context(config: dict, results: ResultFiles) -> dict:
         "tripod": gt_table(tripod, "tripod", None,
                            "Items for the authors to report in the manuscript: "
                            + TRIPOD_AUTHOR_ITEMS + "."),
-        "config_yaml": html.escape(_config_yaml(config)),
+        "config_yaml": _config_yaml(config),
     }
 
 
@@ -574,8 +578,10 @@ def _config_yaml(config) -> str:
 
 
 def _template(name: str) -> jinja2.Template:
+    # Everything from the data (centre names, labels, file names) is escaped; only
+    # the tables great-tables built (and escaped) are marked safe (gt_table).
     env = jinja2.Environment(loader=jinja2.PackageLoader("netpet_stats.report", "templates"),
-                             autoescape=False, trim_blocks=True, lstrip_blocks=True)
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
     return env.get_template(name)
 
 
