@@ -32,6 +32,8 @@ def _validate(config_files: list[str] | None) -> int:
               file=sys.stderr)
         return 1
     excluded = prepared.exclusions
+    for warning in prepared.warnings.loc[prepared.warnings["row"].isna(), "warning"]:
+        print(f"Warning: {warning}", file=sys.stderr)  # whole-cohort warnings (units...)
     print(f"{len(prepared.data)} rows read; no problems. "
           f"{(excluded['analysis'] == 'all').sum()} rows excluded from all analyses, "
           f"{len(excluded)} exclusion entries in all; {len(prepared.warnings)} warning(s).")

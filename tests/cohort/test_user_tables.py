@@ -437,3 +437,72 @@ def test_the_ledger_tells_files_of_the_same_name_apart(tmp_path, base_config):
     ledger = prepare_cohort(cfg).exclusions
     excluded = ledger[ledger["analysis"] == "all"][["file", "row"]].values.tolist()
     assert excluded == [[str(a), 2], [str(b), 2]]
+
+
+# ------------------------------------------------------------------ time units
+
+
+def _in_days(base_config, tmp_path):
+    """The bundled cohort with both endpoints' times written in days."""
+    cohort = pd.read_csv(base_config["cohort"]["table"], dtype=str, keep_default_na=False)
+    months = {c: pd.to_numeric(cohort[c]) for c in ("os_months", "ttp_months")}
+    for c, m in months.items():
+        cohort[c] = (m * 30.4375).map(repr)
+    path = tmp_path / "days.csv"
+    cohort.to_csv(path, index=False)
+    return path, months
+
+
+def test_times_in_days_are_converted_once_to_the_analysis_unit(tmp_path, base_config):
+    path, months = _in_days(base_config, tmp_path)
+    cfg = _config(base_config, path)
+    for ep in ("os", "ttp"):
+        cfg["endpoints"][ep]["time_unit"] = "days"
+    prepared = prepare_cohort(cfg)
+    np.testing.assert_allclose(prepared.data["os_time"], months["os_months"], rtol=1e-12)
+    np.testing.assert_allclose(prepared.data["ttp_time"], months["ttp_months"], rtol=1e-12)
+    assert prepared.warnings["row"].notna().all()   # no whole-cohort warning: units agree
+    # the same cohort analysed in years: times / 12, and the months defaults of the time
+    # settings (landmarks at 12-60) are flagged as implausible in years
+    cfg["analysis_time_unit"] = "years"
+    years = prepare_cohort(cfg)
+    np.testing.assert_allclose(years.data["os_time"], months["os_months"] / 12, rtol=1e-12)
+
+
+def test_days_declared_as_months_are_flagged(tmp_path, base_config, capsys):
+    from netpet_stats.cli import main
+    import yaml
+
+    path, _ = _in_days(base_config, tmp_path)     # days, but the config says months
+    cfg = _config(base_config, path)
+    warnings = prepare_cohort(cfg).warnings
+    cohort_level = warnings.loc[warnings["row"].isna(), "warning"].tolist()
+    assert len(cohort_level) == 2   # OS and TTP
+    assert cohort_level[0].startswith("Overall survival: the median observed time is ")
+    assert "implausible for a cohort; is the time column really in months " \
+           "(endpoints.os.time_unit)?" in cohort_level[0]
+    # `netpet-stats validate` says so too, not "no problems" alone
+    user = tmp_path / "user.yaml"
+    user.write_text(yaml.safe_dump({"cohort": {"table": str(path), "lesions": None}}))
+    assert main(["validate", "--config", str(user)]) == 0
+    err = capsys.readouterr().err
+    assert "Warning: Overall survival: the median observed time is" in err
+
+
+def test_settings_in_months_for_an_analysis_in_days_are_flagged(tmp_path, base_config):
+    path, _ = _in_days(base_config, tmp_path)
+    cfg = _config(base_config, path, )
+    cfg["analysis_time_unit"] = "days"
+    for ep in ("os", "ttp"):
+        cfg["endpoints"][ep]["time_unit"] = "days"
+    warnings = prepare_cohort(cfg).warnings
+    text = " ".join(warnings.loc[warnings["row"].isna(), "warning"])
+    assert "every kaplan_meier.landmarks (12, 24, 36, 60 days) lies within the first tenth" in text
+    assert "are they written in days (analysis_time_unit)?" in text
+
+
+def test_a_model_frozen_in_months_is_not_applied_to_an_analysis_in_days():
+    from netpet_stats.validation.frozen_model import ModelMismatchError, check_time_unit
+
+    with pytest.raises(ModelMismatchError, match="set analysis_time_unit: months"):
+        check_time_unit({"name": "primary", "time_unit": "months"}, "days")

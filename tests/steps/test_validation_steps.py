@@ -38,6 +38,7 @@ VAL = pd.read_csv(TESTS / "data" / "gbsg.csv", keep_default_na=False)
 FULL = ["size", "nodes", "grade3", "age", "hormon", "pgr"]
 
 CONFIG = {
+    "analysis_time_unit": "months",
     "endpoints": {"rfs": {"label": "Recurrence-free survival", "time_unit": "months"}},
     "covariates": {
         "size": {"label": "Tumour size (mm)", "type": "categorical",

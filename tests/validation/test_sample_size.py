@@ -148,6 +148,13 @@ def test_minimum_sizes_reads_the_grid():
     out = ss.minimum_sizes(pd.DataFrame(rows)).set_index("criterion")
     assert np.isnan(out.loc["all", "minimum_n"])
     assert "not reached within the grid (largest n 400)" == out.loc["all", "note"]
+    # every cell infeasible (times in days against horizons in months, say): one row per
+    # fraction saying so, with the same columns the report reads
+    rows = [r | {"status": "infeasible: event fraction not reachable"} for r in rows]
+    out = ss.minimum_sizes(pd.DataFrame(rows))
+    assert out[["event_fraction", "criterion", "note"]].values.tolist() == [
+        [0.5, "all", "infeasible: event fraction not reachable"]]
+    assert {"target_width", "minimum_n", "events_mean"} <= set(out.columns)
 
 
 def test_unestimable_measure_does_not_meet_its_target():

@@ -19,6 +19,7 @@ import pandera.pandas as pa
 from ..config import unmapped_columns
 from ..netpet import scoring as np_score
 from . import dates as dates_mod
+from . import units
 from .ledger import exclusion_ledger
 from .problems import (GRADES, REQUIRED, SEXES,
                        CohortValidationError, Problem, _is_missing, _show)
@@ -525,11 +526,26 @@ def prepare_cohort(config: dict) -> PreparedCohort:
     if problems:
         raise CohortValidationError(sorted(problems, key=_problem_order))
 
+    # one conversion, to the unit of the analysis (every time setting is in it)
+    unit = config.get("analysis_time_unit", "months")
+    per_month = float((ccfg.get("dates") or {}).get("days_per_month", units.DAYS_PER_MONTH))
+    for ep, spec in config["endpoints"].items():
+        if f"{ep}_time" in data:
+            given = "months" if ccfg.get("times", "given") == "dates" else spec.get(
+                "time_unit", "months")
+            data[f"{ep}_time"] = units.convert(data[f"{ep}_time"], given, unit, per_month)
+
     grouping = np_score.resolve_grouping(config["netpet"]["grouping"])
     data["netpet_group"] = np_score.assign_groups(data["netpet"], grouping)
     data.loc[data["exclusion"].notna(), "netpet_group"] = np.nan
+    warnings = grade_ki67_warnings(data)
+    cohort_level = units.plausibility_warnings(data, {"analysis_time_unit": unit, **config})
+    if cohort_level:
+        warnings = pd.concat([pd.DataFrame({"file": "(whole cohort)", "row": pd.NA,
+                                            "warning": cohort_level}), warnings],
+                             ignore_index=True)
     return PreparedCohort(data=data, exclusions=exclusion_ledger(data, config),
-                          warnings=grade_ki67_warnings(data))
+                          warnings=warnings)
 
 
 def _problem_order(p: Problem):

@@ -196,7 +196,7 @@ def _summary(config, results) -> dict:
         for g in groups:
             if g in med.index:
                 m = med.loc[g]
-                row[f"Median {g} ({spec.get('time_unit', 'months')})"] = _ci(
+                row[f"Median {g} ({config['analysis_time_unit']})"] = _ci(
                     m["median"], m["median_lower"], m["median_upper"], 1)
         row["Log-rank p"] = fmt_p(lr.loc["log-rank", "p"])
         for g in groups[1:]:
@@ -220,7 +220,7 @@ def _km_section(config, results, ep) -> dict:
     med = results.read(f"{ep}/km_summary.csv")
     med_tab = pd.DataFrame({
         "Group": med["group"], "n": med["n"], "Events": med["events"],
-        f"Median ({spec.get('time_unit', 'months')}), 95% CI": [
+        f"Median ({config['analysis_time_unit']}), 95% CI": [
             _ci(r.median, r.median_lower, r.median_upper, 1) for r in med.itertuples()]})
     lm = results.read(f"{ep}/km_landmarks.csv")
     lm_wide = lm.assign(value=[f"{100 * r.surv:.1f}% ({100 * r.lower:.1f}–{100 * r.upper:.1f})"
@@ -228,7 +228,7 @@ def _km_section(config, results, ep) -> dict:
                                for r in lm.itertuples()])
     lm_wide = lm_wide.pivot(index="group", columns="time", values="value")
     lm_wide = lm_wide.reindex(list(dict.fromkeys(lm["group"])))
-    lm_wide.columns = [f"{t:g} {spec.get('time_unit', 'months')}" for t in lm_wide.columns]
+    lm_wide.columns = [f"{t:g} {config['analysis_time_unit']}" for t in lm_wide.columns]
     lm_wide = lm_wide.reset_index().rename(columns={"group": "Group"})
     fu = results.read(f"{ep}/follow_up.csv")
     fu_tab = pd.DataFrame({"Group": fu["group"], "n": fu["n"], "Censored": fu["n_censored"],
@@ -468,7 +468,18 @@ def methods_text(config) -> list[str]:
     """Methods paragraphs generated from the configuration and the estimators' methods."""
     km = config["kaplan_meier"]
     groups = resolve_grouping(config["netpet"]["grouping"])
-    endpoints = "; ".join(f"{spec['label']} ({ep}, time in {spec.get('time_unit', 'months')})"
+    unit = config["analysis_time_unit"]
+    dated = config["cohort"].get("times", "given") == "dates"
+
+    def recorded(spec):
+        given = "days (from dates)" if dated else spec.get("time_unit", "months")
+        if given == unit:
+            return f"time in {unit}"
+        per_month = (config["cohort"].get("dates") or {}).get("days_per_month", 30.4375)
+        return f"recorded in {given}, analysed in {unit}; a month is {per_month:g} days"
+
+    zero = (config["cohort"].get("dates") or {}).get("time_zero", "later_scan").replace("_", " ")
+    endpoints = "; ".join(f"{spec['label']} ({ep}, {recorded(spec)})"
                           for ep, spec in config["endpoints"].items())
     models = []
     for name, spec in config["cox"]["models"].items():
@@ -497,14 +508,17 @@ def methods_text(config) -> list[str]:
         "analyses; a missing time or event excluded a patient from that endpoint, and a "
         "missing covariate from the models using it (complete-case analysis). Every "
         "exclusion is listed with its reason in cohort/exclusions.csv.",
-        f"Endpoints: {endpoints}. Times and event indicators are taken as given in the "
-        "input table, measured from the time zero its authors defined (the synthetic "
-        "cohort simulates times directly).",
+        f"Endpoints: {endpoints}. "
+        + (f"Times were derived from dates, from time zero ({zero}) to the event or the "
+           "last follow-up; a death before progression censors time to progression."
+           if dated else
+           "Times and event indicators are taken as given in the input table, measured "
+           "from the time zero its authors defined."),
         f"{kaplan_meier.method_text(km['conf_type'], float(km['conf_level']))}. Medians and "
         "their confidence limits follow R quantile.survfit; numbers at risk count subjects "
         "with time at or after t; median follow-up is from the reverse Kaplan-Meier. "
         "Survival is reported at " + ", ".join(f"{t:g}" for t in km["landmarks"])
-        + " (time units of each endpoint).",
+        + f" {unit}.",
         "Groups were compared by the log-rank test (R survdiff), stratified by centre, by "
         "the log-rank test for trend over the ordered groups, and pairwise with p-values "
         f"adjusted by the {config['logrank']['pairwise_adjustment']} method.",

@@ -29,7 +29,8 @@ def endpoint_label(config: dict, endpoint: str) -> str:
 
 
 def time_unit(config: dict, endpoint: str) -> str:
-    return config["endpoints"][endpoint]["time_unit"]
+    """The unit every time of ``endpoint`` is analysed and reported in (one for all)."""
+    return config["analysis_time_unit"]
 
 
 def load_analysis(path: str | Path, config: dict) -> pd.DataFrame:

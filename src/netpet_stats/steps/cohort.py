@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +35,10 @@ def run(config: dict, analysis_path: str | Path, exclusions_path: str | Path,
                warnings_path: str | Path) -> PreparedCohort:
     """Validate the cohort; write the analysis frame, the ledger, the flow and warnings."""
     prepared = prepare_cohort(config)
+    for warning in prepared.warnings.loc[prepared.warnings["row"].isna(), "warning"]:
+        # whole-cohort warnings (a time unit that looks wrong) reach the console too
+        logging.warning(warning)
+        print(f"Warning: {warning}", file=sys.stderr)
     write_table(prepared.warnings, warnings_path, "Data warnings",
                 "Values kept as recorded but worth checking (they do not exclude anyone).")
     save_analysis(prepared.data, analysis_path)

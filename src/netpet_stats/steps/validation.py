@@ -65,6 +65,7 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
     data = load_analysis(analysis, config)
     vcfg = config["validation"]
     model = frozen_model.load(model_path)
+    frozen_model.check_time_unit(model, config["analysis_time_unit"])
     endpoint = model["endpoint"]
     covs = list(model["covariates"])
     d = analysis_set(data, endpoint, covs).reset_index(drop=True)

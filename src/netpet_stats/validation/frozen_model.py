@@ -28,6 +28,25 @@ class ModelMismatchError(ValueError):
     """The data cannot be coded as the frozen model expects (or the file is incomplete)."""
 
 
+def check_time_unit(model: dict, unit: str) -> None:
+    """Refuse to apply a model whose times (horizons, baseline survival) are in another unit.
+
+    Examples
+    --------
+    >>> check_time_unit({"name": "m", "time_unit": "months"}, "months")
+    >>> check_time_unit({"name": "m", "time_unit": "months"}, "days")
+    Traceback (most recent call last):
+    ...
+    netpet_stats.validation.frozen_model.ModelMismatchError: model 'm' was frozen with times in months (its horizons and baseline survival are in months), but this analysis is in days: set analysis_time_unit: months (each endpoint's column keeps its own time_unit)
+    """
+    frozen = model.get("time_unit", "months")
+    if frozen != unit:
+        raise ModelMismatchError(
+            f"model {model.get('name', '?')!r} was frozen with times in {frozen} (its horizons "
+            f"and baseline survival are in {frozen}), but this analysis is in {unit}: set "
+            f"analysis_time_unit: {frozen} (each endpoint's column keeps its own time_unit)")
+
+
 def freeze(result: cox.CoxResult, covariates: dict, horizons: list[float], *, name: str,
            endpoint: str, time_unit: str = "months", provenance: dict | None = None,
            curve_step: float | None = None) -> dict:

@@ -325,4 +325,7 @@ def minimum_sizes(summary: pd.DataFrame) -> pd.DataFrame:
                          "collins_100_events": (bool(events >= 100) if hits else np.nan),
                          "collins_200_events": (bool(events >= 200) if hits else np.nan),
                          "note": note})
-    return pd.DataFrame(rows)
+    # the same columns when every cell is infeasible (no row has a target then)
+    return pd.DataFrame(rows, columns=["event_fraction", "criterion", "target_width",
+                                       "minimum_n", "events_mean", "collins_100_events",
+                                       "collins_200_events", "note"])
