@@ -418,13 +418,41 @@ fe[[3]] <- list(dataset = "hand", subset = "2x2", call = "fisher.test(matrix)", 
                 chisq = unname(suppressWarnings(chisq.test(two, correct = FALSE))$statistic),
                 chisq_p = suppressWarnings(chisq.test(two, correct = FALSE))$p.value)
 
+# ---------------------------------------------------------------- timefix (aeqSurv)
+# survival >= 3.0 treats times closer than sqrt(.Machine$double.eps) (absolutely, or
+# relative to the mean time) as tied. Lung with every other time multiplied by
+# 1 + 1e-12: R's estimates equal those on the exact times.
+tf <- lung_x[complete.cases(lung_x[, c("time", "event", "age", "sex")]),
+             c("time", "event", "age", "sex")]
+tf$noisy <- tf$time * ifelse(seq_len(nrow(tf)) %% 2 == 0, 1 + 1e-12, 1)
+tf_km <- survfit(Surv(noisy, event) ~ 1, data = tf)
+tf_cox <- coxph(Surv(noisy, event) ~ age + sex, data = tf, control = cox_control)
+tf_c <- concordance(Surv(noisy, event) ~ age, data = tf, reverse = TRUE)
+hand <- data.frame(time = c(5.000000000001, 5, 3, 8, 8.0000000001), event = c(1, 0, 1, 1, 0))
+hand_km <- survfit(Surv(time, event) ~ 1, data = hand)
+timefix <- list(
+  call = c("tf$noisy <- time * (1 + 1e-12) for every other complete lung case",
+           "survfit(Surv(noisy, event) ~ 1)", "survdiff(Surv(noisy, event) ~ sex)",
+           "coxph(Surv(noisy, event) ~ age + sex)",
+           "concordance(Surv(noisy, event) ~ age, reverse = TRUE)",
+           "survfit(Surv(time, event) ~ 1) on the hand example"),
+  noisy = tf$noisy, km_time = tf_km$time, km_surv = tf_km$surv,
+  logrank_chisq = survdiff(Surv(noisy, event) ~ sex, data = tf)$chisq,
+  cox_coef = unname(coef(tf_cox)), cox_loglik = tf_cox$loglik[2],
+  c = unname(tf_c$concordance), c_se = sqrt(tf_c$var),
+  exact = list(km_surv = survfit(Surv(time, event) ~ 1, data = tf)$surv,
+               cox_coef = unname(coef(coxph(Surv(time, event) ~ age + sex, data = tf,
+                                            control = cox_control)))),
+  hand_time = hand$time, hand_event = hand$event,
+  hand_km_time = hand_km$time, hand_km_surv = hand_km$surv, hand_km_n_risk = hand_km$n.risk)
+
 result <- list(
   generated_by = "tests/survival/survival_reference.R",
   r_version = R.version.string,
   survival_version = as.character(packageVersion("survival")),
   km = km, reverse_km = rkm, logrank = lr, cox = cx, concordance = cc,
   concordance_weighted = uno, concordance_comparison = cmp, generic = gen,
-  association = fe)
+  association = fe, timefix = timefix)
 writeLines(toJSON(result, digits = NA, na = "null", auto_unbox = TRUE, pretty = TRUE),
            file.path(out_dir, "survival_reference.json"))
 cat("wrote", file.path(out_dir, "survival_reference.json"), "\n")

@@ -359,3 +359,36 @@ def test_generic_cases_match_r(entry):
     pairwise = tests[tests["test"] == "pairwise log-rank"]
     _close(pairwise["p"], entry["pairwise_p"], rtol=1e-6, atol=PTOL)
     _close(pairwise["p_adjusted"], entry["pairwise_holm"], rtol=1e-6, atol=PTOL)
+
+
+# ------------------------------------------------------------------ R's time fix (aeqSurv)
+
+TIMEFIX = REF["timefix"]
+
+
+def test_noise_level_time_differences_are_ties_as_in_r():
+    """Every other lung time times (1 + 1e-12): every estimator as R, i.e. as the exact data."""
+    d = pd.DataFrame({"time": TIMEFIX["noisy"]})
+    lung = LUNG.dropna(subset=["time", "event", "age", "sex"]).reset_index(drop=True)
+    d["event"], d["age"], d["sex"] = lung["event"], lung["age"], lung["sex"]
+    assert (d["time"] != lung["time"]).sum() > 50          # the noise is there
+    km = kaplan_meier.km_table(d["time"], d["event"])
+    _close(km["time"], TIMEFIX["km_time"])
+    _close(km["surv"], TIMEFIX["km_surv"])
+    _close(km["surv"], TIMEFIX["exact"]["km_surv"])
+    lr = logrank.logrank_test(d["time"], d["event"], d["sex"])
+    _close(lr["chisq"], TIMEFIX["logrank_chisq"])
+    fit = cox.fit_cox(d, "time", "event", ["age", "sex"], [],
+                      {"age": {"type": "continuous"}, "sex": {"type": "continuous"}})
+    _close(fit.beta, TIMEFIX["cox_coef"])
+    c = concordance.harrell_c(d["time"], d["event"], d["age"])
+    _close([c["estimate"], c["se"]], [TIMEFIX["c"], TIMEFIX["c_se"]])
+
+
+def test_an_event_a_hair_after_a_censoring_is_tied_with_it():
+    # an event at 5.000000000001 and a censoring at 5: one time, 5, with the event
+    # counted before the censoring leaves (R survfit: times 3, 5, 8)
+    km = kaplan_meier.km_table(TIMEFIX["hand_time"], TIMEFIX["hand_event"])
+    _close(km["time"], TIMEFIX["hand_km_time"])
+    _close(km["surv"], TIMEFIX["hand_km_surv"])
+    _close(km["n_risk"], TIMEFIX["hand_km_n_risk"])

@@ -12,7 +12,9 @@ Survival data reach the estimators as arrays from anywhere (a data frame, R's
 * times are finite and not negative;
 * a subject with a missing value (NaN/None) in any argument is left out, as R's
   default ``na.action = na.omit``, and the number left out is reported
-  (:class:`MissingDataWarning`, and ``n_omitted`` where a result has keys).
+  (:class:`MissingDataWarning`, and ``n_omitted`` where a result has keys);
+* times that differ only by floating-point noise are made equal, as R's survival
+  (>= 3.0) does by default (:func:`timefix`, R ``aeqSurv``, ``timefix = TRUE``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,42 @@ import pandas as pd
 
 class MissingDataWarning(UserWarning):
     """Subjects with a missing value were left out (R ``na.omit``)."""
+
+
+#: R's tolerance for ``aeqSurv``: ``sqrt(.Machine$double.eps)``.
+TIMEFIX_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
+
+
+def timefix(time) -> np.ndarray:
+    """Times that differ by less than R's tolerance made equal (R ``survival:::aeqSurv``).
+
+    The sorted distinct finite times ``y`` are tied to their predecessor when
+    ``diff(y) <= tol`` or ``diff(y) / mean(|y|) <= tol``, ``tol = sqrt(machine
+    epsilon)``; each time is replaced by the first time of its run of ties. R's
+    ``survfit``, ``survdiff``, ``coxph`` and ``concordance`` do this by default
+    (``timefix = TRUE``), so that an event at 5.000000000001 and a censoring at
+    5 are tied, as they were meant to be, and not ordered by rounding noise.
+    Missing values stay missing.
+
+    Examples
+    --------
+    >>> from netpet_stats.survival._checks import timefix
+    >>> timefix([5.000000000001, 5.0, 7.0, 2.0]).tolist()
+    [5.0, 5.0, 7.0, 2.0]
+    """
+    t = np.asarray(time, dtype=float)
+    y = np.unique(t[np.isfinite(t)])
+    if y.size < 2:
+        return t
+    dy = np.diff(y)
+    tied = (dy <= TIMEFIX_TOLERANCE) | (dy / np.mean(np.abs(y)) <= TIMEFIX_TOLERANCE)
+    if not tied.any():
+        return t
+    cuts = y[np.concatenate([[True], ~tied])]
+    out = t.copy()
+    finite = np.isfinite(t)
+    out[finite] = cuts[np.searchsorted(cuts, t[finite], side="right") - 1]
+    return out
 
 
 @dataclass
@@ -123,4 +161,4 @@ def check_survival(function: str, time, event, **others) -> Checked:
                       "(as R na.omit)", MissingDataWarning, stacklevel=3)
         t, e = t[keep], e[keep]
         arrays = {k: v[keep] for k, v in arrays.items()}
-    return Checked(t, e, arrays, keep, n_omitted)
+    return Checked(timefix(t), e, arrays, keep, n_omitted)

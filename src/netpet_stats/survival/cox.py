@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ._checks import timefix
 from .distributions import chi2_sf, norm_ppf, norm_sf
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class EfronData:
     """
 
     def __init__(self, time, event, X, strata=None):
-        time = np.asarray(time, float)
+        time = timefix(time)  # R coxph(timefix = TRUE): noise-level differences are ties
         event = np.asarray(event, float)
         X = np.asarray(X, float).reshape(time.size, -1)
         self.p = X.shape[1]
@@ -293,7 +294,7 @@ def efron_cumhaz(time, event, risk, at=None):
     times, cumhaz : ndarray
         At every event time, or at ``at`` (step function; 0 before the first event).
     """
-    t, e, r = (np.asarray(x, float) for x in (time, event, risk))
+    t, e, r = timefix(time), np.asarray(event, float), np.asarray(risk, float)
     dead = e == 1
     etimes = np.unique(t[dead])
     order = np.argsort(t, kind="mergesort")
@@ -500,7 +501,7 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
                                *([cluster] if cluster else [])])
     X, terms = design_matrix(used, covariates, cov_config)
     frame = X.copy()
-    frame["__time"] = used[time_col].to_numpy(float)
+    frame["__time"] = timefix(used[time_col].to_numpy(float))  # R aeqSurv, as coxph
     frame["__event"] = used[event_col].to_numpy(float)
     stratum = None
     if strata:
