@@ -205,3 +205,40 @@ def test_centre_performance_per_centre_values(model, split):
     assert (pooled["k"] == 3).all() and (pooled["n"] == len(val)).all()
     assert set(table["measure"]) - set(pooled["measure"]) == {"time-dependent AUC", "Brier score",
                                                               "IPA"}
+
+
+def test_a_centre_without_events_is_not_estimable_and_stays_out_of_the_pool():
+    """R: coxph gives an NA slope and royston() NaN for a centre with no events."""
+    rng = np.random.default_rng(1)
+    n = 60
+    lp = rng.normal(size=n)
+    t = rng.exponential(10, size=n)
+    e = (rng.random(n) < 0.5).astype(float)
+    centre = np.repeat(["A", "B", "C"], 20)
+    e[centre == "C"] = 0
+    s = np.exp(-0.1 * np.exp(lp))
+    table = validation.centre_performance(t, e, lp, s, centre, 5.0)
+    c_rows = table[table["centre"] == "C"].set_index("measure")
+    for measure in ("Harrell's C", "Royston's D", "calibration slope", "IPA"):
+        assert np.isnan(c_rows.loc[measure, "estimate"]), measure
+    assert c_rows.loc["O/E", "estimate"] == 0 and np.isnan(c_rows.loc["O/E", "lower"])
+    pooled = table[table["centre"] == "pooled (random effects)"].set_index("measure")
+    assert (pooled["k"] == 2).all() and (pooled["n"] == 40).all()
+    both = table[table["centre"].isin(["A", "B"])]
+    slope = both[both["measure"] == "calibration slope"]
+    se = (slope["upper"] - slope["lower"]) / (2 * 1.959963984540054)
+    w = 1 / se ** 2
+    fixed = float(np.sum(w * slope["estimate"]) / np.sum(w))   # tau2 = 0 here: fixed effect
+    assert pooled.loc["calibration slope", "estimate"] == pytest.approx(fixed, rel=1e-9)
+
+
+def test_measures_at_a_horizon_beyond_all_follow_up_are_not_estimable():
+    t = np.array([1.0, 2, 3, 4, 5, 6])
+    e = np.array([1.0, 0, 1, 0, 1, 0])
+    s = np.full(6, 0.5)
+    assert np.isnan(validation.brier_score(t, e, s, 100.0)["brier"])
+    assert np.isnan(validation.observed_expected(t, e, s, 100.0)["estimate"])
+    assert np.isnan(validation.time_dependent_auc(t, e, 1 - s, 100.0))
+    lo, hi = validation.bootstrap_ci(
+        lambda i: validation.time_dependent_auc(t[i], e[i], 1 - s[i], 100.0), 6, 20, seed=1)
+    assert np.isnan(lo) and np.isnan(hi)

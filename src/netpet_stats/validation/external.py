@@ -17,9 +17,20 @@ from ..survival.concordance import BY_TIMEWT, compare_c, harrell_c
 
 
 def _fit_one(time, event, x):
-    """One-covariate Cox fit (Efron ties) by Newton-Raphson from 0: beta, variance."""
+    """One-covariate Cox fit (Efron ties) by Newton-Raphson from 0: beta, variance.
+
+    With no events, or a predictor constant among the risk sets, the slope is not
+    estimable: NaN for both, as R's ``coxph`` gives an NA coefficient (and
+    ``royston`` NaN) where a centre has no events.
+    """
+    time, event = np.asarray(time, float), np.asarray(event, float)
     X = np.asarray(x, float).reshape(-1, 1)
-    beta, _, info = cox.fit_efron(np.asarray(time, float), np.asarray(event, float), X)
+    if event.sum() == 0:
+        return np.nan, np.nan
+    try:
+        beta, _, info = cox.fit_efron(time, event, X)
+    except cox.CoxFitError:
+        return np.nan, np.nan
     return float(beta[0]), float(1.0 / info[0, 0])
 
 
@@ -85,7 +96,7 @@ def observed_expected(time, event, predicted_survival, horizon: float,
     expected = float(np.mean(1 - np.asarray(predicted_survival, float)))
     ratio = observed / expected
     # var(1 - S) = S^2 var(log S); se(log O) = S se(log S) / O
-    se_log = surv * std_err / observed
+    se_log = surv * std_err / observed if observed > 0 else np.nan  # no event: no log scale
     z = norm_ppf(1 - (1 - conf_level) / 2)
     return {"estimate": float(ratio), "lower": float(ratio * np.exp(-z * se_log)),
             "upper": float(ratio * np.exp(z * se_log)), "se_log": se_log, "observed": observed,
@@ -169,8 +180,13 @@ def brier_score(time, event, predicted_survival, horizon: float) -> dict:
 
     curve = kaplan_meier.km_table(time, event)
     km_t = kaplan_meier.survival_at(curve, time, event, [horizon]).iloc[0]["surv"]
+    if not np.isfinite(km_t):
+        # no one followed to the horizon: S(horizon) and the IPC weights are undefined
+        return {"horizon": horizon, "brier": np.nan, "brier_null": np.nan, "ipa": np.nan}
     model, null = bs(s), bs(np.full_like(s, km_t))
-    return {"horizon": horizon, "brier": model, "brier_null": null, "ipa": 1 - model / null}
+    # IPA is undefined when the null model is perfect (no event by the horizon)
+    return {"horizon": horizon, "brier": model, "brier_null": null,
+            "ipa": 1 - model / null if null > 0 else np.nan}
 
 
 def time_dependent_auc(time, event, marker, horizon: float) -> float:
@@ -199,6 +215,8 @@ def bootstrap_ci(statistic, n: int, n_boot: int, seed: int, conf_level: float = 
     rng = np.random.default_rng(seed)
     values = np.array([statistic(rng.integers(0, n, n)) for _ in range(n_boot)])
     values = values[np.isfinite(values)]
+    if values.size == 0:  # not estimable in any resample
+        return np.nan, np.nan
     a = (1 - conf_level) / 2
     return float(np.quantile(values, a)), float(np.quantile(values, 1 - a))
 
@@ -426,6 +444,11 @@ def centre_performance(time, event, lp, predicted_survival, centre, horizon: flo
     pooled = []
     for measure, sub in frame.groupby("measure", sort=False):
         if measure not in back:
+            continue
+        # a centre where the measure is not estimable (no events) does not enter the pool
+        sub = sub[np.isfinite(sub["scale_estimate"]) & np.isfinite(sub["scale_se"])
+                  & (sub["scale_se"] > 0)]
+        if sub.empty:
             continue
         re = random_effects(sub["scale_estimate"], sub["scale_se"])
         f = back[measure]
