@@ -392,3 +392,42 @@ def test_an_event_a_hair_after_a_censoring_is_tied_with_it():
     _close(km["time"], TIMEFIX["hand_km_time"])
     _close(km["surv"], TIMEFIX["hand_km_surv"])
     _close(km["n_risk"], TIMEFIX["hand_km_n_risk"])
+
+
+# ------------------------------------------------------------------ degenerate models
+
+
+def test_an_infinite_coefficient_is_flagged_and_gets_no_wald_test():
+    """A level without events: R's coxph warns and its Wald test means nothing.
+
+    R (survival 3.5-3): coef(coxph(Surv(time, event) ~ g + x))['x'] = -1.235014,
+    likelihood-ratio test 12.70862988524 on 2 df.
+    """
+    d = pd.DataFrame({"time": range(1, 11), "event": [1, 1, 1, 0, 1, 0, 0, 0, 0, 0],
+                      "g": list("aaaaabbbbb"), "x": [1, 3, 2, 5, 4, 2, 3, 1, 4, 5]})
+    with pytest.warns(cox.CoxConvergenceWarning, match=r"coefficient of g\[b\] may be infinite"):
+        fit = cox.fit_cox(d, "time", "event", ["g", "x"], [],
+                          {"g": {"type": "categorical"}, "x": {"type": "continuous"}})
+    coefs = fit.coefficients.set_index("term")
+    assert coefs.loc["g", "note"].startswith("coefficient may be infinite")
+    assert coefs[["z", "p", "hr_lower", "hr_upper"]].loc["g"].isna().all()
+    assert coefs.loc["x", "note"] == "" and coefs.loc["x", "coef"] == pytest.approx(-1.235014,
+                                                                                   abs=1e-6)
+    tests = fit.tests.set_index(["test", "term"])
+    assert tests.loc[("likelihood ratio", "(model)"), "chisq"] == pytest.approx(12.70862988524,
+                                                                                 rel=1e-9)
+    assert np.isnan(tests.loc[("Wald", "(model)"), "chisq"])
+
+
+def test_one_centre_leaves_the_centre_term_out_and_refuses_a_one_cluster_se():
+    d = pd.DataFrame({"time": range(1, 11), "event": [1, 0, 1, 1, 0, 1, 1, 0, 1, 1],
+                      "x": [1, 3, 2, 5, 4, 2, 3, 1, 4, 5], "centre": ["A"] * 10})
+    cfg = {"x": {"type": "continuous"}, "centre": {"type": "categorical"}}
+    fit = cox.fit_cox(d, "time", "event", ["x", "centre"], [], cfg, cluster="centre")
+    assert fit.coefficients["term"].tolist() == ["x"]
+    left_out = fit.tests[fit.tests["test"] == "term left out"]
+    assert left_out["term"].tolist() == ["centre"] and (left_out["df"] == 0).all()
+    alone = cox.fit_cox(d, "time", "event", ["x"], [], cfg)
+    assert fit.beta == pytest.approx(alone.beta, rel=1e-12)
+    assert np.isnan(fit.coefficients["robust_se"]).all()      # R: ~1e-15 and p = 0
+    assert "robust SE from 1 cluster(s) of centre" in fit.coefficients["note"].iloc[0]

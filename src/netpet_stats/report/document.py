@@ -260,11 +260,14 @@ def _coef_table(coefs: pd.DataFrame, table_id: str, title: str, note: str) -> st
     rows = []
     for r in coefs.itertuples():
         level = "" if not isinstance(r.level, str) else r.level
+        infinite = isinstance(getattr(r, "note", None), str) and r.note.startswith(
+            "coefficient may be infinite")
         rows.append({
             "Model": r.model_label if r.analysis == "multivariable" else "univariable",
             "Term": f"{r.term_label}: {level} vs {r.reference}" if level else r.term_label,
-            "HR (95% CI)": _ci(r.hr, r.hr_lower, r.hr_upper),
-            "p": fmt_p(r.p), "n": r.n, "Events": r.events})
+            "HR (95% CI)": ("not estimable: may be infinite (a level without events)"
+                            if infinite else _ci(r.hr, r.hr_lower, r.hr_upper)),
+            "p": "" if infinite else fmt_p(r.p), "n": r.n, "Events": r.events})
     return gt_table(pd.DataFrame(rows), table_id, title, note)
 
 
@@ -286,7 +289,9 @@ def _cox_section(config, results, ep) -> dict:
             "HR (robust 95% CI)": [_ci(r.hr, r.robust_hr_lower, r.robust_hr_upper)
                                    for r in robust.itertuples()],
             "Robust p": [fmt_p(x) for x in robust["robust_p"]],
-            "Clusters": robust["n_clusters"]})
+            "Clusters": robust["n_clusters"],
+            "Note": ["" if (not isinstance(n, str) or "cluster" not in n) else
+                     n.split("; ")[-1] for n in robust.get("note", [""] * len(robust))]})
         robust_tab = gt_table(rt, f"cox_robust_{ep}", "Robust standard errors",
                               "Sandwich variance clustered on the named column (R coxph cluster =); "
                               "unreliable with few clusters.")

@@ -115,15 +115,20 @@ def forest_figure(coefs: pd.DataFrame, title: str) -> plt.Figure:
     n = len(rows)
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * n + 1.6))
     y = np.arange(n)[::-1]
-    ax.errorbar(rows["hr"], y, xerr=[rows["hr"] - rows["hr_lower"], rows["hr_upper"] - rows["hr"]],
+    # a coefficient that may be infinite has no CI: listed, not drawn (it would stretch
+    # the axis to 1e-14)
+    shown = rows["hr_lower"].notna().to_numpy()
+    ax.errorbar(rows["hr"][shown], y[shown],
+                xerr=[(rows["hr"] - rows["hr_lower"])[shown], (rows["hr_upper"] - rows["hr"])[shown]],
                 fmt="s", color="#2166ac", ecolor="#4d4d4d", capsize=3, ms=5)
     ax.axvline(1.0, color="#999999", lw=1, ls="--")
     ax.set_xscale("log")
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=9)
-    for yi, r in zip(y, rows.itertuples()):
-        ax.text(1.02, yi, f"{r.hr:.2f} ({r.hr_lower:.2f}-{r.hr_upper:.2f}), {_fmt_p(r.p)}",
-                transform=ax.get_yaxis_transform(), va="center", fontsize=8.5)
+    for yi, r, ok in zip(y, rows.itertuples(), shown):
+        text = (f"{r.hr:.2f} ({r.hr_lower:.2f}-{r.hr_upper:.2f}), {_fmt_p(r.p)}" if ok else
+                "may be infinite (no events in a level): not estimable")
+        ax.text(1.02, yi, text, transform=ax.get_yaxis_transform(), va="center", fontsize=8.5)
     ax.set_xlabel("Hazard ratio (95% CI, log scale)")
     ax.set_title(title, loc="left", fontsize=11)
     for side in ("top", "right"):

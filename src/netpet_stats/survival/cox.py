@@ -389,7 +389,22 @@ class CoxFitError(ValueError):
 
 
 class CoxConvergenceWarning(UserWarning):
-    """The log likelihood converged while a coefficient kept growing (infinite estimate)."""
+    """The log likelihood converged while a coefficient kept growing (infinite estimate).
+
+    ``columns`` holds the indices of the design columns concerned.
+    """
+
+    def __init__(self, message: str, columns=()):
+        super().__init__(message)
+        self.columns = list(columns)
+
+
+#: Note beside a coefficient whose estimate tends to infinity (R: "Loglik converged
+#: before variable ...; coefficient may be infinite").
+INFINITE_NOTE = ("coefficient may be infinite (monotone likelihood, e.g. a level without "
+                 "events); its Wald z, p and CI are not reported")
+#: Clusters below which a sandwich (robust) SE is flagged as unreliable.
+MIN_CLUSTERS = 10
 
 
 def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_iter: int = 30):
@@ -459,8 +474,9 @@ def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_ite
         ll, u, info = ll_new, u_new, info_new
         if flat and np.max(np.abs(step)) > 1e-3:
             big = np.flatnonzero(np.abs(step) > 1e-3)
-            warnings.warn(f"log likelihood converged before design column(s) {big.tolist()}; "
-                          "coefficient may be infinite", CoxConvergenceWarning, stacklevel=2)
+            warnings.warn(CoxConvergenceWarning(
+                f"log likelihood converged before design column(s) {big.tolist()}; "
+                "coefficient may be infinite", big.tolist()), stacklevel=2)
             return beta, ll, info
         if converged:
             if np.linalg.cond(info) > 1e12:
@@ -500,6 +516,10 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     used = data.dropna(subset=[time_col, event_col, *covariates, *strata,
                                *([cluster] if cluster else [])])
     X, terms = design_matrix(used, covariates, cov_config)
+    # A factor with one level among the patients analysed (one centre, say) has no
+    # contrast to estimate: R's coxph refuses it; the term is left out with a note.
+    dropped = [term for term in terms if not term.columns]
+    terms = [term for term in terms if term.columns]
     frame = X.copy()
     frame["__time"] = timefix(used[time_col].to_numpy(float))  # R aeqSurv, as coxph
     frame["__event"] = used[event_col].to_numpy(float)
@@ -512,7 +532,19 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
         stratum = joined.to_numpy(dtype=object)
         frame["__stratum"] = stratum
     t, ev = frame["__time"].to_numpy(), frame["__event"].to_numpy()
-    beta, ll, info = fit_efron(t, ev, X.to_numpy(), stratum)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CoxConvergenceWarning)
+        beta, ll, info = fit_efron(t, ev, X.to_numpy(), stratum)
+    infinite = set()
+    for w in caught:
+        if isinstance(w.message, CoxConvergenceWarning):
+            infinite |= set(w.message.columns)
+            names = ", ".join(X.columns[j] for j in w.message.columns)
+            warnings.warn(CoxConvergenceWarning(
+                f"{' + '.join(covariates)}: coefficient of {names} may be infinite",
+                w.message.columns), stacklevel=2)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     # One line per model fit, so that a run can be audited for refits (no identifiers).
     log.info("Cox model fitted: %s%s; n = %d, events = %d", " + ".join(covariates) or "(null)",
              f", strata {', '.join(strata)}" if strata else "", len(used), int(ev.sum()))
@@ -526,15 +558,19 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     for term in terms:
         for col, level in zip(term.columns, term.levels):
             j = list(X.columns).index(col)
-            zval = beta[j] / se[j]
+            zval = beta[j] / se[j] if j not in infinite else np.nan
+            lower, upper = ((np.exp(beta[j] - z * se[j]), np.exp(beta[j] + z * se[j]))
+                            if j not in infinite else (np.nan, np.nan))
             rows.append({
                 "term": term.name, "term_label": term.label, "level": level,
                 "reference": term.reference, "coef": beta[j], "se": se[j],
-                "hr": np.exp(beta[j]), "hr_lower": np.exp(beta[j] - z * se[j]),
-                "hr_upper": np.exp(beta[j] + z * se[j]), "z": zval,
-                "p": 2 * norm_sf(abs(zval)), "n": n, "events": events,
+                "hr": np.exp(beta[j]), "hr_lower": lower, "hr_upper": upper, "z": zval,
+                "p": 2 * norm_sf(abs(zval)) if j not in infinite else np.nan,
+                "n": n, "events": events, "note": INFINITE_NOTE if j in infinite else "",
             })
-    coefs = pd.DataFrame(rows)
+    coefs = pd.DataFrame(rows, columns=[
+        "term", "term_label", "level", "reference", "coef", "se", "hr", "hr_lower",
+        "hr_upper", "z", "p", "n", "events", "note"])
 
     lrt = 2 * (ll - ll0)
     wald = float(beta @ np.linalg.solve(cov, beta))
@@ -543,8 +579,10 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     tests = [
         {"test": "likelihood ratio", "term": "(model)", "chisq": lrt, "df": df,
          "p": chi2_sf(lrt, df), "method": "2 (logL(beta) - logL(0))"},
-        {"test": "Wald", "term": "(model)", "chisq": wald, "df": df,
-         "p": chi2_sf(wald, df), "method": "beta' V^-1 beta"},
+        {"test": "Wald", "term": "(model)", "chisq": wald if not infinite else np.nan, "df": df,
+         "p": chi2_sf(wald, df) if not infinite else np.nan,
+         "method": "beta' V^-1 beta" if not infinite else
+                   "not reported: a coefficient may be infinite (use the likelihood-ratio test)"},
         {"test": "score (log-rank)", "term": "(model)", "chisq": score, "df": df,
          "p": chi2_sf(score, df), "method": "U(0)' I(0)^-1 U(0), Efron"},
     ]
@@ -561,24 +599,38 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
             idx = [list(X.columns).index(c) for c in term.columns]
             b = beta[idx]
             chi = float(b @ np.linalg.solve(cov[np.ix_(idx, idx)], b))
-            tests.append({"test": "Wald", "term": term.name, "chisq": chi, "df": len(idx),
-                          "p": chi2_sf(chi, len(idx)),
-                          "method": "joint Wald test of the term's coefficients"})
+            bad = bool(infinite & set(idx))
+            tests.append({"test": "Wald", "term": term.name, "chisq": np.nan if bad else chi,
+                          "df": len(idx), "p": np.nan if bad else chi2_sf(chi, len(idx)),
+                          "method": "joint Wald test of the term's coefficients" if not bad else
+                                    "not reported: a coefficient may be infinite"})
+    for term in dropped:
+        tests.append({"test": "term left out", "term": term.name, "chisq": np.nan, "df": 0,
+                      "p": np.nan, "method": "one level among the patients analysed: no "
+                                             "contrast to estimate (R coxph refuses it)"})
     tests_df = pd.DataFrame(tests)
     tests_df["loglik"] = ll
     tests_df["loglik_null"] = ll0
     result = CoxResult(coefs, tests_df, terms, beta, X, n, events, frame, stratum, info)
     if cluster:
-        rse = np.sqrt(np.diag(robust_variance(result, used[cluster].to_numpy())))
+        k = int(used[cluster].nunique())
         order = [list(X.columns).index(c) for t in terms for c in t.columns]
-        rse = rse[order]
+        if k >= 2:
+            rse = np.sqrt(np.diag(robust_variance(result, used[cluster].to_numpy())))[order]
+        else:  # one cluster: the sandwich is zero up to rounding (R: ~1e-15, p = 0)
+            rse = np.full(len(order), np.nan)
+        rse = np.where(coefs["note"] == INFINITE_NOTE, np.nan, rse)
         b = coefs["coef"].to_numpy()
         coefs["robust_se"] = rse
         coefs["robust_hr_lower"] = np.exp(b - z * rse)
         coefs["robust_hr_upper"] = np.exp(b + z * rse)
         coefs["robust_p"] = 2 * norm_sf(np.abs(b / rse))
         coefs["cluster"] = cluster
-        coefs["n_clusters"] = int(used[cluster].nunique())
+        coefs["n_clusters"] = k
+        if k < MIN_CLUSTERS:
+            flag = (f"robust SE from {k} cluster(s) of {cluster}: not estimable below 2, "
+                    f"unreliable below {MIN_CLUSTERS}")
+            coefs["note"] = [f"{n}; {flag}" if n else flag for n in coefs["note"]]
     return result
 
 
