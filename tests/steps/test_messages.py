@@ -57,3 +57,40 @@ def test_a_stratified_model_ends_in_a_message_not_a_traceback(tmp_path, capsys):
                           "model 'by_centre' has strata ['A', 'B']")
     assert "Traceback" not in err
     assert not (tmp_path / "cells.csv").exists()
+
+
+def test_a_full_disk_says_so_and_how_to_resume(tmp_path, capsys):
+    import errno
+
+    smk = SimpleNamespace(rule="cox", log=[str(tmp_path / "step.log")])
+    with pytest.raises(SystemExit) as exit_info:
+        with rule_context(smk):
+            raise OSError(errno.ENOSPC, "No space left on device", "results/os/cox.csv")
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("The disk is full while writing results/os/cox.csv (rule cox). "
+                          "Free some space and run the same command again")
+    assert "Traceback" not in err
+
+
+def test_another_os_error_is_not_disguised(tmp_path):
+    smk = SimpleNamespace(rule="cox", log=[str(tmp_path / "step.log")])
+    with pytest.raises(PermissionError):
+        with rule_context(smk):
+            raise PermissionError(13, "Permission denied", "results/os/cox.csv")
+
+
+def test_a_horizon_beyond_the_development_follow_up_is_refused(tmp_path, capsys):
+    from netpet_stats import fit_cox, freeze
+
+    d = pd.DataFrame({"time": [1, 2, 3, 4, 5, 6, 7, 8.0], "event": [1, 0, 1, 1, 0, 1, 0, 1],
+                      "x": [1, 3, 2, 5, 4, 2, 3, 1]})
+    fit = fit_cox(d, "time", "event", ["x"], [], {"x": {"type": "continuous"}})
+    assert freeze(fit, {}, [8.0], name="m", endpoint="os")   # at the last follow-up: fine
+    smk = SimpleNamespace(rule="freeze_model", log=[str(tmp_path / "step.log")])
+    with pytest.raises(SystemExit):
+        with rule_context(smk):
+            freeze(fit, {}, [6.0, 12.0], name="m", endpoint="os")
+    err = capsys.readouterr().err
+    assert err.startswith("The model cannot be frozen: model 'm': horizon(s) 12 lie beyond the "
+                          "last follow-up (8)")

@@ -132,4 +132,5 @@ def test_km_point_by_hand_and_as_the_whole_curve():
     expected = kaplan_meier.survival_at(curve, t, e, at)
     got = np.array([kaplan_meier.km_point(t, e, a) for a in at])
     np.testing.assert_allclose(got[:, 0], expected["surv"], rtol=1e-12)
-    np.testing.assert_allclose(got[:, 1], expected["std_err"], rtol=1e-12)
+    # km_point gives the SE of the cumulative hazard; the landmark table that of S(t)
+    np.testing.assert_allclose(got[:, 0] * got[:, 1], expected["std_err"], rtol=1e-12)

@@ -431,3 +431,29 @@ def test_one_centre_leaves_the_centre_term_out_and_refuses_a_one_cluster_se():
     assert fit.beta == pytest.approx(alone.beta, rel=1e-12)
     assert np.isnan(fit.coefficients["robust_se"]).all()      # R: ~1e-15 and p = 0
     assert "robust SE from 1 cluster(s) of centre" in fit.coefficients["note"].iloc[0]
+
+
+def test_a_stratum_without_events_has_a_baseline_of_zero_and_is_not_dropped():
+    """R: survfit(coxph(Surv ~ x + strata(s)), newdata = x = 0) gives S = 1 in that stratum."""
+    d = pd.DataFrame({"time": [1, 2, 3, 4, 5, 6, 7, 8.0], "event": [1, 0, 1, 1, 0, 0, 0, 0],
+                      "x": [2, 1, 3, 2, 4, 2, 3, 1], "s": list("AAAABBBB")})
+    fit = cox.fit_cox(d, "time", "event", ["x"], ["s"], {"x": {"type": "continuous"}})
+    at = cox.baseline_cumhaz(fit, at=[2.0, 6.0])
+    assert at[at["stratum"] == "B"]["cumhaz"].tolist() == [0.0, 0.0]
+    every = cox.baseline_cumhaz(fit)
+    assert every[every["stratum"] == "B"][["time", "cumhaz"]].values.tolist() == [[0.0, 0.0]]
+    # stratum A alone: the same H0 as a model fitted without stratum B's censorings
+    a_only = cox.fit_cox(d[d["s"] == "A"], "time", "event", ["x"], [],
+                         {"x": {"type": "continuous"}})
+    np.testing.assert_allclose(every[every["stratum"] == "A"]["cumhaz"],
+                               cox.baseline_cumhaz(a_only)["cumhaz"], rtol=1e-12)
+
+
+def test_out_of_iterations_on_a_flat_likelihood_is_flagged_not_an_error():
+    """R: 'Ran out of iterations and did not converge' (coef -18.8, loglik -7e-9): a warning."""
+    d = pd.DataFrame({"time": [1, 2, 3, 4.0], "event": [1, 0, 1, 1], "x": [1, 3, 2, 5]})
+    with pytest.warns(cox.CoxConvergenceWarning, match="may be infinite"):
+        fit = cox.fit_cox(d, "time", "event", ["x"], [], {"x": {"type": "continuous"}})
+    assert fit.beta[0] < -15 and fit.coefficients["note"].iloc[0].startswith("coefficient may")
+    assert fit.tests.set_index("test").loc["likelihood ratio", "chisq"] == pytest.approx(
+        2 * 2.079442, rel=1e-5)   # R: 2 (loglik[2] - loglik[1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 import warnings
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from ..cohort.problems import CohortValidationError, format_problems
 from ..config import ConfigError
-from ..validation.frozen_model import ModelMismatchError
+from ..validation.frozen_model import FreezeError, ModelMismatchError
 
 VALIDATION_REPORT = "logs/validation_report.txt"
 
@@ -50,6 +51,15 @@ def rule_context(smk, model_use: str = "to this cohort"):
         yield smk
     except ModelMismatchError as exc:
         _fail(f"The frozen model cannot be applied {model_use}: {exc}")
+    except FreezeError as exc:
+        _fail(f"The model cannot be frozen: {exc}")
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" while writing {exc.filename}" if exc.filename else ""
+        _fail(f"The disk is full{where} (rule {smk.rule}). Free some space and run the same "
+              "command again: Snakemake removes the incomplete outputs of this job and "
+              "reruns only what is missing.")
     except ConfigError as exc:
         _fail(str(exc))
     except CohortValidationError as exc:

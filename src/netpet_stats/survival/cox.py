@@ -311,8 +311,11 @@ def efron_cumhaz(time, event, risk, at=None):
     cum = np.cumsum(inc)
     if at is None:
         return etimes, cum
-    idx = np.searchsorted(etimes, np.asarray(at, float), side="right") - 1
-    return np.asarray(at, float), np.where(idx >= 0, cum[np.clip(idx, 0, None)], 0.0)
+    at = np.asarray(at, float)
+    if etimes.size == 0:  # no events: H0 = 0 throughout (R survfit: S = 1)
+        return at, np.zeros(at.size)
+    idx = np.searchsorted(etimes, at, side="right") - 1
+    return at, np.where(idx >= 0, cum[np.clip(idx, 0, None)], 0.0)
 
 
 def baseline_cumhaz(result: "CoxResult", at=None) -> pd.DataFrame:
@@ -333,7 +336,9 @@ def baseline_cumhaz(result: "CoxResult", at=None) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``stratum, time, cumhaz``.
+        ``stratum, time, cumhaz``. A stratum without events has H0 = 0
+        throughout (R's ``survfit`` gives S = 1): zeros at ``at``, or, without
+        ``at``, one row at time 0, so that no stratum is left out.
     """
     frame = result.frame
     time, event = frame["__time"].to_numpy(), frame["__event"].to_numpy()
@@ -344,6 +349,8 @@ def baseline_cumhaz(result: "CoxResult", at=None) -> pd.DataFrame:
     for s in pd.unique(strata):
         m = strata == s
         times, cum = efron_cumhaz(time[m], event[m], risk[m], at)
+        if at is None and times.size == 0:
+            times, cum = np.zeros(1), np.zeros(1)
         rows += [(s, float(tt), float(hh)) for tt, hh in zip(times, cum)]
     return pd.DataFrame(rows, columns=["stratum", "time", "cumhaz"])
 
@@ -470,7 +477,8 @@ def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_ite
                 raise CoxFitError("step halving failed")
         beta = beta + step
         converged = np.max(np.abs(step)) < tol
-        flat = abs(ll_new - ll) <= 1e-12 * abs(ll_new)
+        change = abs(ll_new - ll)
+        flat = change <= 1e-12 * abs(ll_new)
         ll, u, info = ll_new, u_new, info_new
         if flat and np.max(np.abs(step)) > 1e-3:
             big = np.flatnonzero(np.abs(step) > 1e-3)
@@ -482,6 +490,15 @@ def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_ite
             if np.linalg.cond(info) > 1e12:
                 raise CoxFitError("information matrix is numerically singular")
             return beta, ll, info
+    # Out of iterations with the log likelihood all but flat while coefficients still
+    # move by whole units: a monotone likelihood (R warns and returns the iterate).
+    if change <= 1e-6 * max(abs(ll), 1.0) and np.max(np.abs(step)) > 1e-3:
+        big = np.flatnonzero(np.abs(step) > 1e-3)
+        warnings.warn(CoxConvergenceWarning(
+            f"no convergence in {max_iter} iterations, the log likelihood flat while design "
+            f"column(s) {big.tolist()} kept growing; coefficient may be infinite",
+            big.tolist()), stacklevel=2)
+        return beta, ll, info
     raise CoxFitError(f"no convergence in {max_iter} iterations (a coefficient may be infinite)")
 
 

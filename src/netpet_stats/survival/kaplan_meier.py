@@ -240,7 +240,10 @@ def survival_at(curve: pd.DataFrame, time, event, at) -> pd.DataFrame:
 
     The estimate at ``t`` is the last step at or before ``t``; the number at risk
     counts subjects with time >= t. Times after the last observation give a
-    missing estimate (R drops them unless ``extend = TRUE``).
+    missing estimate (R drops them unless ``extend = TRUE``). ``std_err`` is the
+    standard error of S(t) itself, as ``summary.survfit`` reports it (Greenwood:
+    S(t) times the SE of the cumulative hazard, which is ``km_table``'s
+    ``std_err``, R ``survfit()$std.err``).
 
     Examples
     --------
@@ -250,6 +253,8 @@ def survival_at(curve: pd.DataFrame, time, event, at) -> pd.DataFrame:
     >>> at = survival_at(km_table(t, e), t, e, [3, 6])
     >>> at["n_risk"].tolist(), at["surv"].round(6).tolist()  # R summary(fit, times = c(3, 6))
     ([7, 3], [0.685714, 0.304762])
+    >>> at["std_err"].round(6).tolist()  # R summary(fit, times = c(3, 6))$std.err
+    [0.151494, 0.166593]
     """
     checked = check_survival("survival_at", time, event)
     time, event = checked.time, checked.event
@@ -265,7 +270,8 @@ def survival_at(curve: pd.DataFrame, time, event, at) -> pd.DataFrame:
             s, se, lo, hi = 1.0, 0.0, 1.0, 1.0
         else:
             row = curve.iloc[idx]
-            s, se, lo, hi = row["surv"], row["std_err"], row["lower"], row["upper"]
+            # SE of S(t) (summary.survfit), not of the cumulative hazard (the curve's)
+            s, se, lo, hi = row["surv"], row["surv"] * row["std_err"], row["lower"], row["upper"]
         n_event = int(((time <= t) & (np.asarray(event) == 1)).sum())
         rows.append({"time": float(t), "n_risk": n_risk, "cum_events": n_event, "surv": s,
                      "std_err": se, "lower": lo, "upper": hi})

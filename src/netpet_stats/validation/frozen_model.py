@@ -28,6 +28,10 @@ class ModelMismatchError(ValueError):
     """The data cannot be coded as the frozen model expects (or the file is incomplete)."""
 
 
+class FreezeError(ValueError):
+    """The fitted model cannot be frozen as asked (e.g. a horizon beyond the follow-up)."""
+
+
 def check_time_unit(model: dict, unit: str) -> None:
     """Refuse to apply a model whose times (horizons, baseline survival) are in another unit.
 
@@ -86,6 +90,21 @@ def freeze(result: cox.CoxResult, covariates: dict, horizons: list[float], *, na
     The last value is R ``summary(survfit(fit, newdata = data.frame(x = 0)),
     times = 4)$surv``.
     """
+    # S0 beyond the last follow-up would be the last value carried forward; R's
+    # summary(survfit(fit), times = h) refuses it without extend = TRUE.
+    strata = (np.zeros(result.frame.shape[0], dtype=object) if result.stratum is None
+              else np.asarray(result.stratum, dtype=object))
+    times = result.frame["__time"].to_numpy()
+    for s in pd.unique(strata):
+        last = float(times[strata == s].max())
+        beyond = [h for h in horizons if float(h) > last]
+        if beyond:
+            where = "" if result.stratum is None else f" in stratum {s!r}"
+            raise FreezeError(
+                f"model {name!r}: horizon(s) {', '.join(f'{h:g}' for h in beyond)} lie beyond the "
+                f"last follow-up{where} ({last:g}); the baseline survival there is not "
+                "estimated (R's summary(survfit(fit), times =) refuses it): choose horizons "
+                "within the development follow-up")
     coding = {}
     for term in result.terms:
         spec = dict(covariates.get(term.name, {"type": "continuous"}))
