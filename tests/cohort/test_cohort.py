@@ -120,7 +120,7 @@ def test_empty_and_header_only_files(tmp_path, config):
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     config["cohort"]["table"] = str(empty)
-    with pytest.raises(CohortValidationError, match="unreadable|no data"):
+    with pytest.raises(CohortValidationError, match="unreadable|no data|an empty file"):
         prepare_cohort(config)
     header = tmp_path / "header.csv"
     header.write_text("patient_id,centre,netpet,os_months,os_event,ttp_months,ttp_event\n")

@@ -195,17 +195,19 @@ def test_numbers_follow_one_rule(tmp_path, base_config, decimal, typed, value):
     assert data.at[0, "age"] == value
 
 
-@pytest.mark.parametrize(("decimal", "typed"), [
-    (",", "1.250"), (",", "1.250,0"), (".", "1,250"), (".", "1_0"), (".", "1 000"),
-    (".", "12.5.1"), (".", "0x1A"), (".", "1e"), (".", "+")])
-def test_numbers_outside_the_rule_are_refused(tmp_path, base_config, decimal, typed):
+@pytest.mark.parametrize(("decimal", "typed", "shown"), [
+    (",", "1.250", "'1.250'"), (",", "1.250,0", "'1.250,0'"), (".", "1,250", "'1,250'"),
+    (".", "1_0", "'1_0'"), (".", "0x1A", "'0x1A'"), (".", "1e", "'1e'"), (".", "+", "'+'"),
+    # not quoted: text with a space, and what looks like a date (a date of birth?)
+    (".", "1 000", "(text of 5 characters, not shown)"), (".", "12.5.1", "(a date, not shown)")])
+def test_numbers_outside_the_rule_are_refused(tmp_path, base_config, decimal, typed, shown):
     rows = _rows(4)
     for r in rows:   # keep every other number valid in the file's locale
         r[6], r[9], r[11] = "4", "12", "6"
     rows[0][2] = typed
     path = _csv(tmp_path, rows, sep=";")
     (problem,) = _problems(_config(base_config, path, decimal=decimal))
-    assert (problem.row, problem.column, problem.value) == (2, "age_at_diagnosis", repr(typed))
+    assert (problem.row, problem.column, problem.value) == (2, "age_at_diagnosis", shown)
     assert "no thousands separators" in problem.expected
 
 
@@ -258,13 +260,28 @@ def test_a_percent_format_where_no_percentage_is_expected_is_refused(tmp_path, b
 
 
 def test_a_ki67_column_of_fractions_is_refused_with_a_hint(tmp_path, base_config):
-    rows = _rows(5)
+    rows = _rows(5)        # graded G2: a Ki-67 of at least 3% (WHO 2019)
     for r, k in zip(rows, ["0.12", "0.03", "0.45", "", "0.07"]):
         r[6] = k
     (problem,) = _problems(_config(base_config, _csv(tmp_path, rows)))
     assert (problem.row, problem.column) == (None, "ki67_percent")
-    assert problem.value == "all 4 value(s) between 0 and 1 (largest 0.45)"
+    assert problem.value == ("all 4 value(s) between 0 and 1 (largest 0.45; 4 of them graded "
+                             "G2 or G3, which needs a Ki-67 of at least 3%)")
     assert "look like fractions" in problem.expected
+    # 20 patients, all G1, all at most 1: fractions too
+    rows = _rows(20)
+    for r in rows:
+        r[5], r[6] = "G1", "0.5"
+    (problem,) = _problems(_config(base_config, _csv(tmp_path, rows, name="g1.csv")))
+    assert problem.value == "all 20 value(s) between 0 and 1 (largest 0.5; 20 patients)"
+
+
+def test_a_few_g1_patients_below_one_percent_are_plausible_and_kept(tmp_path, base_config):
+    rows = _rows(3)
+    for r, k in zip(rows, ["0.6", "0.8", "0.3"]):
+        r[5], r[6] = "G1", k
+    data = prepare_cohort(_config(base_config, _csv(tmp_path, rows))).data
+    np.testing.assert_allclose(data["ki67"], [0.6, 0.8, 0.3])
 
 
 def test_xls_is_refused_with_what_to_do(tmp_path, base_config):
@@ -506,3 +523,42 @@ def test_a_model_frozen_in_months_is_not_applied_to_an_analysis_in_days():
 
     with pytest.raises(ModelMismatchError, match="set analysis_time_unit: months"):
         check_time_unit({"name": "primary", "time_unit": "months"}, "days")
+
+
+def test_a_grouping_naming_a_score_that_does_not_exist_is_refused(tmp_path, base_config):
+    cfg = _config(base_config, _csv(tmp_path, _rows(4)))
+    cfg["netpet"]["grouping"] = {"low": ["P1"], "high": ["P2", "P7"]}
+    (problem,) = _problems(cfg)
+    assert (problem.file, problem.column) == ("config", "netpet.grouping")
+    assert "'P7' is not a NETPET score" in problem.expected
+
+
+# ------------------------------------------------------------------ privacy of messages
+
+
+def test_a_date_of_birth_mapped_as_age_is_not_echoed(tmp_path, base_config):
+    rows = _rows(4)
+    rows[0][2], rows[1][2] = "1961-04-02", "02/04/1961"     # DOB in the age column
+    problems = _problems(_config(base_config, _csv(tmp_path, rows)))
+    assert [(p.row, p.value) for p in problems] == [(2, "(a date, not shown)"),
+                                                    (3, "(a date, not shown)")]
+    assert "1961" not in str(CohortValidationError(problems))
+
+
+def test_names_in_a_coded_column_and_identifier_like_columns_are_not_echoed(tmp_path, base_config):
+    rows = _rows(4)
+    rows[0][3] = "Jane Doe"                                   # a name where sex is expected
+    path = _csv(tmp_path, rows)
+    cfg = _config(base_config, path)
+    problems = _problems(cfg)
+    assert [(p.row, p.column, p.value) for p in problems] == [
+        (2, "sex", "(text of 8 characters, not shown)")]
+    # a centre column the user called "hospital_number" is never quoted, even a short code
+    header = [("hospital_number" if h == "centre" else h) for h in HEADER]
+    rows = _rows(4)
+    rows[1][1] = ""
+    cfg = _config(base_config, _csv(tmp_path, rows, header, name="renamed.csv"))
+    cfg["cohort"]["columns"]["centre"] = "hospital_number"
+    rows[1][1] = "X1234567"
+    problems = _problems(cfg)
+    assert all(p.value in ("(empty)", "(value withheld)") for p in problems)

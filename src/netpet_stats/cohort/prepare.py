@@ -97,15 +97,33 @@ def _parse_number(raw: pd.Series, column: str, out: _Collector, decimal: str = "
     return values
 
 
-def _ki67_fraction_problem(values: pd.Series, column: str, out: _Collector) -> None:
-    """Refuse a Ki-67 column that looks like fractions (0.12 meant as 12%)."""
+#: Ki-67 values all at most 1 in this many patients (or more) look like fractions.
+KI67_FRACTION_MIN_N = 20
+
+
+def _ki67_fraction_problem(values: pd.Series, column: str, out: _Collector,
+                           grade: pd.Series | None = None) -> None:
+    """Refuse a Ki-67 column that looks like fractions (0.12 meant as 12%).
+
+    Every value typed without a percent sign between 0 and 1 is read as fractions
+    when a patient among them is graded G2 or G3 (which needs a Ki-67 of at least
+    3%, WHO 2019) or when there are :data:`KI67_FRACTION_MIN_N` or more of them;
+    a small all-G1 cohort with Ki-67 below 1% is plausible and kept.
+    """
     plain = values.drop(index=values.attrs.get("explicit_percent", [])).dropna()
-    if len(plain) and plain.max() <= 1 and (plain > 0).any():
-        out.problems.append(Problem(
-            out.file, None, column, f"all {len(plain)} value(s) between 0 and 1 "
-            f"(largest {plain.max():g})",
-            "Ki-67 as a percentage from 0 to 100; these look like fractions (0.12 for 12%): "
-            "multiply them by 100, or write a Ki-67 below 1% with its percent sign (0.5%)"))
+    if not (len(plain) and plain.max() <= 1 and (plain > 0).any()):
+        return
+    graded = grade.reindex(plain.index) if grade is not None else pd.Series(dtype=object)
+    higher = int(graded.isin(["G2", "G3"]).sum())
+    if not higher and len(plain) < KI67_FRACTION_MIN_N:
+        return
+    why = (f"{higher} of them graded G2 or G3, which needs a Ki-67 of at least 3%" if higher
+           else f"{len(plain)} patients")
+    out.problems.append(Problem(
+        out.file, None, column, f"all {len(plain)} value(s) between 0 and 1 "
+        f"(largest {plain.max():g}; {why})",
+        "Ki-67 as a percentage from 0 to 100; these look like fractions (0.12 for 12%): "
+        "multiply them by 100, or write a Ki-67 below 1% with its percent sign (0.5%)"))
 
 
 def _coding_table(canonical: tuple, coding: dict | None, name: str,
@@ -331,7 +349,7 @@ def _parse_source(raw: pd.DataFrame, path: str, centre: str | None, ccfg: dict,
             kind = "required" if canon in required else "optional: set it to null if you have none"
             out.add(None, user, "(column absent)", f"a column named so for '{canon}' ({kind})")
     if len(raw) == 0:
-        out.add(None, "-", "no data rows", "at least one patient row")
+        out.add(None, "-", "(no data rows)", "at least one patient row")
     present = {canon: user for canon, user in columns.items()
                if user in raw.columns and user not in dupes}
     data = pd.DataFrame(index=raw.index)
@@ -343,7 +361,6 @@ def _parse_source(raw: pd.DataFrame, path: str, centre: str | None, ccfg: dict,
     if "ki67" in present:
         data["ki67"] = _parse_number(raw[present["ki67"]], present["ki67"], out, decimal,
                                      percent=True)
-        _ki67_fraction_problem(data["ki67"], present["ki67"], out)
     if "age" in present:
         data["age"] = _parse_number(raw[present["age"]], present["age"], out, decimal)
     coded = {"grade": (GRADES, "grade", "a WHO grade"), "sex": (SEXES, "sex", "a sex code"),
@@ -354,6 +371,8 @@ def _parse_source(raw: pd.DataFrame, path: str, centre: str | None, ccfg: dict,
                                        codings.get(coding), out, what, coding)
     if "extrahepatic" in data:
         data["extrahepatic"] = data["extrahepatic"].astype(float)
+    if "ki67" in data:
+        _ki67_fraction_problem(data["ki67"], present["ki67"], out, data.get("grade"))
     if ccfg.get("times", "given") == "dates":
         settings = ccfg.get("dates") or {}
         for name in dates_mod.DATE_COLUMNS:
@@ -361,7 +380,9 @@ def _parse_source(raw: pd.DataFrame, path: str, centre: str | None, ccfg: dict,
                 parsed, bad = dates_mod.parse_dates(raw[present[name]], settings.get("format"),
                                                     settings.get("dayfirst"))
                 for row, expected in bad.items():
-                    out.add(row, present[name], raw.at[row, present[name]], expected)
+                    out.describe(row, present[name],
+                                 _show(raw.at[row, present[name]], present[name], date=True),
+                                 expected)
                 data[name] = parsed
     else:
         for ep in endpoints:
@@ -460,6 +481,12 @@ def prepare_cohort(config: dict) -> PreparedCohort:
                 f"only variables the table has: remove {name!r} there, or map "
                 f"cohort.columns.{name} to a column")
         for where, name in unmapped_columns(config)]
+    try:
+        np_score.resolve_grouping(config["netpet"]["grouping"])
+    except ValueError as exc:  # a score such as P7, or one score in two groups
+        problems.append(Problem("config", None, "netpet.grouping",
+                                repr(config["netpet"]["grouping"]),
+                                f"'published', 'full' or groups of NETPET scores ({exc})"))
     sources = cohort_sources(ccfg)
     for canon in required:
         if canon not in columns and not (canon == "centre" and all(c for _, c in sources)):
@@ -495,7 +522,7 @@ def prepare_cohort(config: dict) -> PreparedCohort:
                 column, column)
             # quote the cell as the user typed it, not the date it was read as
             typed = raws[file].at[row, user_col] if user_col in raws[file] else value
-            shown = _show(typed, column) if isinstance(typed, str) else (
+            shown = _show(typed, column, date=True) if isinstance(typed, str) else (
                 repr(typed.date().isoformat()) if isinstance(typed, pd.Timestamp) else repr(value))
             problems.append(Problem(file, row, user_col, shown, expected))
         for idx, reason in excluded:

@@ -11,6 +11,7 @@ whole row, and never echo the patient identifier (``value withheld``).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", ".", "missing", "-"})
@@ -70,15 +71,38 @@ def format_problems(problems: list[Problem], limit: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def _show(value: object, column: str) -> str:
-    if column in IDENTIFIER_COLUMNS:
-        return "(value withheld)"
+#: Column names that suggest identifying data; their values are never echoed.
+IDENTIFYING_NAME = re.compile(
+    r"(^|[^a-z])(patient|name|surname|forename|initials|dob|birth|nhs|mrn|ssn|social|"
+    r"address|street|postcode|post_code|zip|phone|mobile|email|e_mail|hospital_number)"
+    r"($|[^a-z])", re.IGNORECASE)
+_DATE_LIKE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T].*)?")
+_CODE_LIKE = re.compile(r"[A-Za-z0-9.,%+\-<>=/_]{1,12}")
+
+
+def _show(value: object, column: str, date: bool = False) -> str:
+    """How a cell's value may appear in a message: quoted, or only described.
+
+    Messages reach the console and the logs, so a value is quoted only when it is
+    short and plainly not identifying: a number or a code (one token of at most
+    12 characters). A column named like an identifier (``patient_id``, name,
+    date of birth, NHS/MRN number, address...) is never quoted; a date in a
+    column that is not a date column (a date of birth mapped as age, a shifted
+    row) and longer text are described, not quoted. ``date``: the column holds
+    dates (its value is quoted as typed, so that the user can find it).
+    """
     text = str(value)
     if text.startswith("(") and text.endswith(")"):
         return text  # a placeholder such as "(column absent)", not a cell value
-    if len(text) > 40:
-        text = text[:37] + "..."
-    return repr(text)
+    if column in IDENTIFIER_COLUMNS or IDENTIFYING_NAME.search(str(column)):
+        return "(value withheld)"
+    stripped = text.strip()
+    is_date_column = date or "date" in str(column).lower()
+    if _DATE_LIKE.fullmatch(stripped) and not is_date_column:
+        return "(a date, not shown)"
+    if _CODE_LIKE.fullmatch(stripped) or (is_date_column and len(stripped) <= 25):
+        return repr(text)
+    return f"(text of {len(text)} characters, not shown)"
 
 
 def _is_missing(value: object) -> bool:

@@ -130,7 +130,8 @@ def read_table(path: str | Path, sheet: int | str | None = 0,
     rows = [(n, [None if _is_empty(v) else v for v in cells]) for n, cells in rows]
     rows = [(n, cells) for n, cells in rows if any(v is not None for v in cells)]
     if not rows:
-        return pd.DataFrame(index=pd.Index([], name="row", dtype=int))
+        raise CohortValidationError([Problem(str(path), None, "-", "(an empty file)",
+                                             "a header row and at least one patient row")])
     (_, header), body = rows[0], rows[1:]
     header = [str(c).strip() if c is not None else "" for c in header]
     width = len(header)
