@@ -15,7 +15,7 @@ from . import __version__
 
 
 def _validate(config_files: list[str] | None) -> int:
-    from .cohort.prepare import prepare_cohort
+    from .cohort.prepare import check_analysable, prepare_cohort
     from .cohort.problems import CohortValidationError, format_problems
     from .config import ConfigError, load_config
     from .steps._runner import write_validation_report
@@ -23,6 +23,7 @@ def _validate(config_files: list[str] | None) -> int:
     try:
         config = load_config(config_files)
         prepared = prepare_cohort(config)
+        check_analysable(prepared, config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -59,7 +59,7 @@ def test_users_event_coding_wins_over_the_built_in_codes(tmp_path, base_config):
     rows = _rows(6)
     events = ["1", "2", "1", "2", "2", "1"]
     for r, e in zip(rows, events):
-        r[10] = e
+        r[10] = r[12] = e
     cfg = _config(base_config, _csv(tmp_path, rows))
     cfg["cohort"]["codings"]["event"] = {1: 0, 2: 1}
     data = prepare_cohort(cfg).data
@@ -562,3 +562,27 @@ def test_names_in_a_coded_column_and_identifier_like_columns_are_not_echoed(tmp_
     rows[1][1] = "X1234567"
     problems = _problems(cfg)
     assert all(p.value in ("(empty)", "(value withheld)") for p in problems)
+
+
+def test_a_one_patient_cohort_is_refused_with_what_the_analysis_needs(tmp_path, base_config,
+                                                                      capsys):
+    from netpet_stats.cli import main
+    from netpet_stats.cohort.prepare import check_analysable
+    import yaml
+
+    rows = _rows(1)
+    cfg = _config(base_config, _csv(tmp_path, rows))
+    prepared = prepare_cohort(cfg)        # the library reads it ...
+    with pytest.raises(CohortValidationError) as info:
+        check_analysable(prepared, cfg)   # ... the workflow and `validate` refuse it
+    problems = info.value.problems
+    assert [(p.column, p.value) for p in problems] == [
+        ("Overall survival", "1 patient(s) analysable, 0 event(s), 1 NETPET group(s)"),
+        ("Time to progression", "1 patient(s) analysable, 1 event(s), 1 NETPET group(s)")]
+    assert problems[0].expected == (
+        "at least 2 patients with a NETPET group, a time and an event; at least one event; "
+        "patients in at least 2 NETPET groups (to compare them)")
+    user = tmp_path / "user.yaml"
+    user.write_text(yaml.safe_dump({"cohort": {"table": cfg["cohort"]["table"], "lesions": None}}))
+    assert main(["validate", "--config", str(user)]) == 1
+    assert "1 patient(s) analysable, 0 event(s), 1 NETPET group(s)" in capsys.readouterr().err

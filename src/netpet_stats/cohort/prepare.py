@@ -575,6 +575,53 @@ def prepare_cohort(config: dict) -> PreparedCohort:
                           warnings=warnings)
 
 
+def check_analysable(prepared: PreparedCohort, config: dict) -> None:
+    """Refuse, in one message, a cohort on which the workflow can estimate nothing.
+
+    Called by the workflow's cohort rule and by ``netpet-stats validate`` (so both
+    give the same verdict); :func:`prepare_cohort` itself reads any cohort.
+
+    Raises
+    ------
+    CohortValidationError
+        See :func:`minimum_data_problems`.
+    """
+    problems = minimum_data_problems(prepared.data, config)
+    if problems:
+        raise CohortValidationError(problems)
+
+
+def minimum_data_problems(data: pd.DataFrame, config: dict) -> list[Problem]:
+    """What every endpoint needs before anything can be estimated, checked up front.
+
+    At least two patients with a NETPET group, a time and an event indicator, at
+    least one event, and patients in at least two NETPET groups (the log-rank
+    test and the Cox models compare groups). Otherwise every analysis step would
+    fail on its own; one message says why instead.
+    """
+    problems = []
+    for ep, spec in config["endpoints"].items():
+        tcol, ecol = f"{ep}_time", f"{ep}_event"
+        if tcol not in data or ecol not in data:
+            continue
+        ok = data["netpet_group"].notna() & data[tcol].notna() & data[ecol].notna()
+        n, events = int(ok.sum()), int(data.loc[ok, ecol].sum())
+        groups = int(data.loc[ok, "netpet_group"].nunique())
+        needs = []
+        if n < 2:
+            needs.append("at least 2 patients with a NETPET group, a time and an event")
+        if events == 0:
+            needs.append("at least one event")
+        if groups < 2:
+            needs.append("patients in at least 2 NETPET groups (to compare them)")
+        if needs:
+            problems.append(Problem(
+                "(whole cohort)", None, spec.get("label", ep),
+                f"{n} patient(s) analysable, {events} event(s), {groups} NETPET group(s)",
+                "; ".join(needs)))
+    return problems
+
+
 def _problem_order(p: Problem):
     return (p.expected, p.file, p.row if p.row is not None else -1, p.column)
 

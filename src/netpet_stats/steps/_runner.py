@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..cohort.problems import CohortValidationError, format_problems
 from ..config import ConfigError
+from ..survival.cox import CoxFitError
 from ..validation.frozen_model import FreezeError, ModelMismatchError
 
 VALIDATION_REPORT = "logs/validation_report.txt"
@@ -53,6 +54,8 @@ def rule_context(smk, model_use: str = "to this cohort"):
         _fail(f"The frozen model cannot be applied {model_use}: {exc}")
     except FreezeError as exc:
         _fail(f"The model cannot be frozen: {exc}")
+    except CoxFitError as exc:
+        _fail(f"A Cox model cannot be fitted: {exc}")
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..cohort.ledger import patient_flow
-from ..cohort.prepare import PreparedCohort, prepare_cohort
+from ..cohort.prepare import PreparedCohort, check_analysable, prepare_cohort
 from ..netpet.scoring import SCORES
 from ..report.tables import suppress_small_counts, write_table
 from ._common import privacy
@@ -35,6 +35,7 @@ def run(config: dict, analysis_path: str | Path, exclusions_path: str | Path,
                warnings_path: str | Path) -> PreparedCohort:
     """Validate the cohort; write the analysis frame, the ledger, the flow and warnings."""
     prepared = prepare_cohort(config)
+    check_analysable(prepared, config)
     for warning in prepared.warnings.loc[prepared.warnings["row"].isna(), "warning"]:
         # whole-cohort warnings (a time unit that looks wrong) reach the console too
         logging.warning(warning)

@@ -24,8 +24,15 @@ def fit_spec(config: dict, data: pd.DataFrame, endpoint: str, spec: dict) -> cox
     covs = spec["covariates"]
     cluster = spec.get("cluster")
     d = analysis_set(data, endpoint, [*covs, *spec["strata"], *([cluster] if cluster else [])])
-    return cox.fit_cox(d, f"{endpoint}_time", f"{endpoint}_event", covs, spec["strata"],
-                       config["covariates"], float(config["cox"]["conf_level"]), cluster)
+    try:
+        return cox.fit_cox(d, f"{endpoint}_time", f"{endpoint}_event", covs, spec["strata"],
+                           config["covariates"], float(config["cox"]["conf_level"]), cluster)
+    except cox.CoxFitError as exc:
+        raise cox.CoxFitError(
+            f"{endpoint_label(config, endpoint)}, model {spec.get('label', covs)!r} "
+            f"({' + '.join(covs)}; {len(d)} patients, {int(d[f'{endpoint}_event'].sum())} "
+            f"events): {exc}. Remove the model (cox.models) or a covariate without "
+            "variation in these patients.") from None
 
 
 def fit_all(config: dict, data: pd.DataFrame, endpoint: str) -> dict[str, cox.CoxResult]:
