@@ -36,9 +36,17 @@ class Problem:
     value: str
     expected: str
 
-    def format(self) -> str:
+    def location(self) -> str:
+        """Where: file, row and column; a setting, or an endpoint of the whole cohort."""
+        if self.file == "config":
+            return f"configuration, {self.column}"
+        if self.file == "(whole cohort)":
+            return f"whole cohort, {self.column}"
         where = f"row {self.row}" if self.row is not None else "header"
-        return f"{self.file}, {where}, column '{self.column}': got {self.value}; expected {self.expected}"
+        return f"{self.file}, {where}, column '{self.column}'"
+
+    def format(self) -> str:
+        return f"{self.location()}: got {self.value}; expected {self.expected}"
 
 
 class CohortValidationError(Exception):
@@ -64,8 +72,7 @@ def format_problems(problems: list[Problem], limit: int | None = None) -> str:
         lines.append(f"\n  expected {expected} ({len(items)}):")
         shown = items if limit is None else items[:limit]
         for p in shown:
-            where = f"row {p.row}" if p.row is not None else "header"
-            lines.append(f"    {p.file}, {where}, column '{p.column}': got {p.value}")
+            lines.append(f"    {p.location()}: got {p.value}")
         if len(shown) < len(items):
             lines.append(f"    ... and {len(items) - len(shown)} more (see the full report)")
     return "\n".join(lines)
