@@ -22,3 +22,12 @@ def test_table_one_by_hand():
     assert rows[("Grade", "(missing)")]["A"] == "1 (33.3)"
     assert rows[("Grade", "G1")]["Missing"] == "1"
     assert list(t.columns) == ["variable", "level", "Missing", "Overall", "A", "B"]
+
+
+def test_an_empty_group_has_counts_but_no_percentages_or_quantiles():
+    d = pd.DataFrame({"group": pd.Categorical(list("aabbb"), categories=["a", "b", "c"],
+                                              ordered=True),
+                      "age": [60, 70, 50, 55, None], "sex": ["F", "M", "F", "F", "M"]})
+    t1 = table_one(d, "group", ["age", "sex"], ["age"])
+    assert t1["c"].tolist() == [0, "—", "0", "0"]
+    assert "nan" not in " ".join(map(str, t1.to_numpy().ravel()))

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..cohort.ledger import patient_flow
 from ..cohort.prepare import PreparedCohort, check_analysable, prepare_cohort
-from ..netpet.scoring import SCORES
+from ..netpet.scoring import SCORES, assign_groups, resolve_grouping
 from ..report.tables import suppress_small_counts, write_table
 from ._common import privacy
 
@@ -54,9 +54,12 @@ def run(config: dict, analysis_path: str | Path, exclusions_path: str | Path,
             .value_counts()
             .reindex([*SCORES, "P4", "(missing)"], fill_value=0))
     dist = dist[(dist > 0) | dist.index.isin(SCORES)].rename_axis("netpet").reset_index(name="n")
-    group_of = prepared.data.drop_duplicates("netpet").set_index("netpet")["netpet_group"]
-    dist["analysis_group"] = dist["netpet"].map(group_of).astype(object).where(
-        dist["netpet"].map(group_of).notna(), "(excluded)")
+    # each score's group by the grouping itself, so that a score without patients is
+    # shown in its group, not as excluded
+    grouping = resolve_grouping(config["netpet"]["grouping"])
+    scores = dist["netpet"].where(dist["netpet"] != "(missing)")
+    group_of = assign_groups(scores, grouping).astype(object)
+    dist["analysis_group"] = group_of.where(group_of.notna(), "(not analysed)")
     suppress, threshold = privacy(config)
     if suppress:
         dist = suppress_small_counts(dist, ["n"], threshold)

@@ -71,6 +71,15 @@ def table_one(data: pd.DataFrame, group: str, variables: list[str], continuous: 
     table["Missing"] = [
         str(missing[name]) if is_first and name in missing else ""
         for name, is_first in zip(table["variable"].str.split(",").str[0], first)]
+    # a group without patients (no P5 in a cohort, say) has counts but no percentages
+    # or quantiles: tableone writes "0 (nan)" and "nan [nan,nan]"
+    n_row = table["variable"] == "n"
+    for col in table.columns[4:]:
+        empty = str(table.loc[n_row, col].iloc[0]) == "0" if n_row.any() else False
+        table[col] = table[col].map(
+            lambda v: "0" if v == "0 (nan)" else (
+                "—" if (isinstance(v, str) and v.startswith("nan [")) or (empty and v == "")
+                else v))
     return table
 
 
