@@ -199,3 +199,25 @@ def test_small_cell_suppression():
     out = suppress_small_counts(frame, ["n", "p"], 5)
     assert out["n"].tolist() == [0, "<5", 5]
     assert out["p"].tolist() == ["<5", "9 (3.0)", ""]
+
+
+def test_table1_secondary_suppression_leaves_nothing_to_subtract():
+    from netpet_stats.report.tables import suppress_table1
+
+    # sex by group: F = 3 in group a would be hidden; alone it is recoverable as
+    # Overall - b (row) and as n_a - M_a (column)
+    table = pd.DataFrame({
+        "variable": ["n", "sex, n (%)", "sex, n (%)", "sex, n (%)"],
+        "level": ["", "F", "M", "(missing)"], "Missing": ["", "0", "", ""],
+        "Overall": [40, "13 (32.5)", "27 (67.5)", "0 (0.0)"],
+        "a": [10, "3 (30.0)", "7 (70.0)", "0 (0.0)"],
+        "b": [30, "10 (33.3)", "20 (66.7)", "0 (0.0)"]})
+    out = suppress_table1(table, 5)
+    hidden = out[["Overall", "a", "b"]] == "<5"
+    # primary: a/F; column a: the next smallest count, a/M; row F: b/F; row M: b/M;
+    # then column b has two hidden, Overall none: no single hidden cell in any sum
+    assert hidden.values.tolist() == [[False, False, False], [False, True, True],
+                                      [False, True, True], [False, False, False]]
+    # nothing hidden when nothing is small
+    assert (suppress_table1(table.assign(a=[10, "5 (50.0)", "5 (50.0)", "0 (0.0)"]), 5)
+            .equals(table.assign(a=[10, "5 (50.0)", "5 (50.0)", "0 (0.0)"]).astype(object)))

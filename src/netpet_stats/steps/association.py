@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..report.tables import suppress_small_counts, write_table
+from ..report.tables import suppress_small_counts, suppress_table1, write_table
 from ..survival import association, table_one
 from ._common import groups_of, label, load_analysis, privacy
 
@@ -34,9 +34,6 @@ TABLE1_LABELS = {"age": "Age (years)", "sex": "Sex", "primary_site": "Primary si
 
 
 
-TABLE1_LABELS = {"age": "Age (years)", "sex": "Sex", "primary_site": "Primary site",
-                 "centre": "Centre", "grade": "WHO grade", "ki67": "Ki-67 (%)",
-                 "extrahepatic": "Extrahepatic disease"}
 
 
 def run_table1(config: dict, analysis: str, out) -> None:
@@ -50,11 +47,13 @@ def run_table1(config: dict, analysis: str, out) -> None:
                                [v for v in tcfg["continuous"] if v in variables], labels)
     suppress, threshold = privacy(config)
     if suppress:
-        table = suppress_small_counts(
-            table, [c for c in table.columns if c not in ("variable", "level")], threshold)
+        table = suppress_table1(table, threshold)
     write_table(table, out["table1"], "Table 1: baseline characteristics by NETPET group",
                 "Continuous: median [Q1, Q3] of non-missing values; categorical: n (% of "
                 "all patients in the column, missing values as the level '(missing)'). "
-                "Missing: count of missing values. Patients in an analysis group only.")
+                "Missing: count of missing values. Patients in an analysis group only."
+                + (f" Counts below {threshold} hidden, and as many others as needed so that "
+                   "none can be recovered from the margins (secondary suppression)."
+                   if suppress else ""))
 
 
