@@ -207,3 +207,33 @@ def test_iecv_table_per_centre_matches_r(synthetic, tmp_path):
     assert set(pooled["measure"]) == {"Harrell's C", "Uno's C", "Royston's D", "calibration slope",
                                       "O/E"}
     assert (pooled["k"] == 3).all()
+
+
+def test_a_model_written_from_a_paper_is_validated_as_far_as_it_allows(run, tmp_path):
+    """Coefficients and S0 at the horizons only: everything but the level-3 curves."""
+    import yaml
+
+    _, model, _ = run
+    paper = {k: model[k] for k in ("netpet_stats_model", "name", "endpoint", "time_unit",
+                                   "strata", "coefficients", "covariates")}
+    paper["baseline_survival"] = {k: model["baseline_survival"][k]
+                                  for k in ("horizons", "survival")}
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(paper))
+    config = {**CONFIG, "validation": {
+        "mode": "validate", "endpoint": "rfs", "model": "full", "horizons": RG["horizons"],
+        "curve_step": 1, "risk_groups": 5, "n_boot": 20, "seed": 7, "added_value": None}}
+    save_analysis(VAL, tmp_path / "validation.parquet")
+    names = ["discrimination", "added_value", "calibration", "groups", "group_curves", "centres"]
+    out = {k: str(tmp_path / f"{k}.csv") for k in names}
+    run_external(config, str(tmp_path / "validation.parquet"), str(path), None,
+                 SimpleNamespace(**out, centre_figures=[str(tmp_path / "centres.png")],
+                                 group_curve_figures=[str(tmp_path / "curves.png")],
+                                 figures=[str(tmp_path / "calibration.png")]))
+    disc = pd.read_csv(out["discrimination"]).set_index(["measure", "horizon"])
+    assert disc.loc[("Harrell's C", 60.0), "estimate"] == pytest.approx(RG["harrell"], rel=1e-6)
+    cal = pd.read_csv(out["calibration"])
+    np.testing.assert_allclose(cal["o_e"], RG["o_e"], rtol=1e-6)
+    assert pd.read_csv(out["group_curves"]).empty
+    note = (tmp_path / "group_curves.md").read_text()
+    assert "needs S0(t) on a grid" in note and (tmp_path / "curves.png").is_file()

@@ -301,9 +301,12 @@ def risk_group_curves_figure(curves: pd.DataFrame, title: str, time_unit: str) -
 
 def empty_figure(message: str) -> plt.Figure:
     """A placeholder figure stating why an analysis was not done."""
-    fig, ax = plt.subplots(figsize=(6.0, 1.5))
+    import textwrap
+
+    lines = textwrap.wrap(message, 90)
+    fig, ax = plt.subplots(figsize=(6.5, 0.6 + 0.22 * len(lines)))
     ax.axis("off")
-    ax.text(0.0, 0.5, message, fontsize=10, va="center")
+    ax.text(0.0, 0.5, "\n".join(lines), fontsize=9, va="center")
     return fig
 
 

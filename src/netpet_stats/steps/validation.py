@@ -139,15 +139,23 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
     fig = figures.calibration_figure(groups_df, smooth, label, unit)
     figures.save(fig, out.figures, dpi_)
 
-    # Royston & Altman level 3: KM by prognostic group against the predicted curves
-    curves = _risk_group_curves(model, d, t, e, lp)
-    write_table(curves, out.group_curves,
-                f"{label}: Kaplan-Meier by prognostic group and the model's predicted survival",
-                "Groups cut at the 16th, 50th and 84th centiles of the development cohort's "
-                "linear predictor (Royston & Altman 2013); observed: Kaplan-Meier with log CI; "
-                "predicted: mean of S0(t)^exp(lp) in the group.")
-    figures.save(figures.risk_group_curves_figure(curves, label, unit), out.group_curve_figures,
-                 dpi_)
+    # Royston & Altman level 3: KM by prognostic group against the predicted curves. A
+    # model written from a paper (coefficients and S0 at the horizons only) has no
+    # baseline curve: everything above is computed; this part says what it needs.
+    title = f"{label}: Kaplan-Meier by prognostic group and the model's predicted survival"
+    if model["baseline_survival"].get("curve"):
+        curves = _risk_group_curves(model, d, t, e, lp)
+        write_table(curves, out.group_curves, title,
+                    "Groups cut at the 16th, 50th and 84th centiles of the development cohort's "
+                    "linear predictor (Royston & Altman 2013); observed: Kaplan-Meier with log "
+                    "CI; predicted: mean of S0(t)^exp(lp) in the group.")
+        figures.save(figures.risk_group_curves_figure(curves, label, unit),
+                     out.group_curve_figures, dpi_)
+    else:
+        write_table(pd.DataFrame(columns=["group", "time", "observed", "predicted"]),
+                    out.group_curves, title, NO_CURVE_NOTE)
+        figures.save(figures.empty_figure("Predicted survival curves: " + NO_CURVE_NOTE),
+                     out.group_curve_figures, dpi_)
 
     # heterogeneity across centres, at the last horizon
     if "centre" in d.columns and d["centre"].nunique() >= 1:
@@ -167,6 +175,12 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
                      out.centre_figures, dpi_)
 
 
+
+
+NO_CURVE_NOTE = ("not available: the model stores its baseline survival at the horizons only "
+                 "(as published models do); Royston & Altman's level 3, predicted survival "
+                 "curves by prognostic group, needs S0(t) on a grid (baseline_survival.curve). "
+                 "Discrimination and calibration at the stored horizons are complete.")
 
 
 def _added_value_table(paths: dict | None, data: pd.DataFrame, endpoint: str, tau: float
