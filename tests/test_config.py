@@ -98,3 +98,11 @@ def test_cli_and_snakemake_accept_or_refuse_the_same_file(tmp_path, name, monkey
         assert cli == 1 and "cohort.tabel: unknown key; did you mean 'table'?" in output
     else:
         assert cli == 0
+
+
+def test_a_tie_method_cannot_be_chosen_and_the_refusal_says_why(tmp_path):
+    user = tmp_path / "user.yaml"
+    user.write_text("cox: {ties: breslow}\n")
+    with pytest.raises(ConfigError, match=r"cox.ties: unknown key; ties are always handled by "
+                                          r"Efron's method"):
+        load_config([user], base=ROOT / "config" / "config.yaml")

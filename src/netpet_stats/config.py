@@ -107,6 +107,13 @@ def _path(parts) -> str:
     return ".".join(str(p) for p in parts) or "(top level)"
 
 
+#: Settings users look for that the workflow deliberately does not have, and why.
+NOT_OFFERED = {
+    "cox.ties": "ties are always handled by Efron's method (R coxph's default); Breslow's is "
+                "not implemented",
+}
+
+
 def _unknown_keys(value, schema: dict, root: dict, where: tuple = ()) -> list[str]:
     """Keys the schema does not know, each with the closest valid key if there is one."""
     schema = _object_branch(schema, root) if isinstance(value, dict) else None
@@ -121,6 +128,8 @@ def _unknown_keys(value, schema: dict, root: dict, where: tuple = ()) -> list[st
         elif extra is False:
             close = difflib.get_close_matches(str(key), list(props), n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = f"; {NOT_OFFERED[_path((*where, key))]}" if _path(
+                (*where, key)) in NOT_OFFERED else hint
             valid = ", ".join(props)
             problems.append(f"{_path((*where, key))}: unknown key{hint} (valid keys here: "
                             f"{valid})")
