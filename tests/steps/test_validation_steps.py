@@ -13,7 +13,6 @@ survival / riskRegression / rms. Tolerance 1e-6 relative.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -28,34 +27,10 @@ from netpet_stats.steps.cox import fit_all, save_fits
 from netpet_stats.steps.internal_validation import run_iecv
 from netpet_stats.steps.validation import run_external, run_freeze
 from netpet_stats.validation import frozen_model
+from rotterdam_example import CONFIG, DEV, REF, RG, VAL
 
 TESTS = Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent
-REF = json.loads((TESTS / "validation" / "validation_reference.json").read_text())
-RG = REF["rotterdam_gbsg"]
-DEV = pd.read_csv(TESTS / "data" / "rotterdam.csv", keep_default_na=False)
-VAL = pd.read_csv(TESTS / "data" / "gbsg.csv", keep_default_na=False)
-FULL = ["size", "nodes", "grade3", "age", "hormon", "pgr"]
-
-CONFIG = {
-    "analysis_time_unit": "months",
-    "endpoints": {"rfs": {"label": "Recurrence-free survival", "time_unit": "months"}},
-    "covariates": {
-        "size": {"label": "Tumour size (mm)", "type": "categorical",
-                 "levels": ["<=20", "20-50", ">50"]},
-        "nodes": {"label": "Positive nodes (per doubling)", "type": "continuous",
-                  "transform": "log2"},
-        "grade3": {"label": "Grade 3", "type": "binary"},
-        "age": {"label": "Age (per 10 years)", "type": "continuous", "scale": 10},
-        "hormon": {"label": "Hormonal therapy", "type": "binary"},
-        "pgr": {"label": "PGR (per doubling, floor 1)", "type": "continuous",
-                "transform": "log2", "floor": 1},
-    },
-    "cox": {"conf_level": 0.95, "univariable": [],
-            "models": {"full": {"covariates": FULL, "strata": []},
-                       "base": {"covariates": FULL[:-1], "strata": []}}},
-    "figures": {"formats": ["png"], "dpi": 50},
-}
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ the bootstrap is checked against R as a distribution (see the test).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -23,32 +22,9 @@ import pytest
 
 import netpet_stats as ns
 from netpet_stats.validation.frozen_model import linear_predictor
+from rotterdam_example import CONFIG, DEV, FULL, RG, VAL
 
 HERE = Path(__file__).resolve().parents[1]  # tests/
-REF = json.loads((HERE / "validation" / "validation_reference.json").read_text())
-RG = REF["rotterdam_gbsg"]
-DEV = pd.read_csv(HERE / "data" / "rotterdam.csv", keep_default_na=False)
-VAL = pd.read_csv(HERE / "data" / "gbsg.csv", keep_default_na=False)
-FULL = ["size", "nodes", "grade3", "age", "hormon", "pgr"]
-
-CONFIG = {
-    "endpoints": {"rfs": {"label": "Recurrence-free survival", "time_unit": "months"}},
-    "covariates": {
-        "size": {"label": "Tumour size (mm)", "type": "categorical",
-                 "levels": ["<=20", "20-50", ">50"]},
-        "nodes": {"label": "Positive nodes (per doubling)", "type": "continuous",
-                  "transform": "log2"},
-        "grade3": {"label": "Grade 3", "type": "binary"},
-        "age": {"label": "Age (per 10 years)", "type": "continuous", "scale": 10},
-        "hormon": {"label": "Hormonal therapy", "type": "binary"},
-        "pgr": {"label": "PGR (per doubling, floor 1)", "type": "continuous",
-                "transform": "log2", "floor": 1},
-    },
-    "cox": {"conf_level": 0.95, "univariable": [],
-            "models": {"full": {"covariates": FULL, "strata": []},
-                       "base": {"covariates": FULL[:-1], "strata": []}}},
-    "figures": {"formats": ["png"], "dpi": 50},
-}
 
 
 def _frozen(covariates):
