@@ -13,7 +13,7 @@ from netpet_stats.netpet import synthetic
 from netpet_stats.cohort.problems import CohortValidationError
 from netpet_stats.cohort.prepare import prepare_cohort
 from netpet_stats.cohort.read import cohort_sources
-from netpet_stats.report.tables import suppress_small_counts
+from netpet_stats.report.tables import suppress_counts
 
 from conftest import ROOT
 
@@ -194,11 +194,22 @@ def test_grade_ki67_disagreement_is_a_warning(tmp_path, base_config):
     assert "G1 but Ki-67 25%" in warnings["warning"].iloc[0]
 
 
-def test_small_cell_suppression():
-    frame = pd.DataFrame({"level": ["a", "b", "c"], "n": [0, 4, 5], "p": ["1 (2.0)", "9 (3.0)", ""]})
-    out = suppress_small_counts(frame, ["n", "p"], 5)
-    assert out["n"].tolist() == [0, "<5", 5]
-    assert out["p"].tolist() == ["<5", "9 (3.0)", ""]
+def test_small_cell_suppression_of_a_distribution_hides_a_second_count():
+    # 4 alone would be recoverable from the published total (the patients received)
+    frame = pd.DataFrame({"score": ["P0", "P1", "P2", "P5"], "n": [0, 4, 9, 30]})
+    out = suppress_counts(frame, "n", 5)
+    assert out["n"].tolist() == [0, "<5", "<5", 30]
+    assert suppress_counts(frame.assign(n=[0, 6, 9, 30]), "n", 5)["n"].tolist() == [0, 6, 9, 30]
+
+
+def test_small_cell_suppression_of_a_cross_table_leaves_no_row_or_column_single():
+    # group x grade in long form; row and column totals are published in Table 1
+    frame = pd.DataFrame({"group": ["P1", "P1", "P5", "P5"], "grade": ["G1", "G3", "G1", "G3"],
+                          "n": [40, 3, 12, 20]})
+    out = suppress_counts(frame, "n", 5, by=["group", "grade"])
+    hidden = (out["n"] == "<5").tolist()
+    # P1/G3 primary; row P1: P1/G1; column G3: P5/G3; then row P5 and column G1 hold two
+    assert hidden == [True, True, True, True]
 
 
 def test_table1_secondary_suppression_leaves_nothing_to_subtract():

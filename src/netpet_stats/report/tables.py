@@ -63,32 +63,6 @@ def to_markdown(frame: pd.DataFrame) -> str:
                     disable_numparse=True)
 
 
-def suppress_small_counts(frame: pd.DataFrame, columns: list[str], threshold: int) -> pd.DataFrame:
-    """Replace counts from 1 to ``threshold - 1`` by ``"<threshold"`` (small-cell suppression).
-
-    Works on integer columns and on Table 1 style cells ``"n (pct)"``, whose
-    percentage is blanked with the count. Zero is not suppressed.
-    """
-    import re
-
-    out = frame.copy()
-    mark = f"<{threshold}"
-
-    def one(value):
-        if isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer()):
-            return mark if 0 < value < threshold else value
-        if isinstance(value, str):
-            match = re.match(r"^\s*(\d+)\s*\(", value)
-            if match and 0 < int(match.group(1)) < threshold:
-                return mark
-        return value
-
-    for col in columns:
-        if col in out:
-            out[col] = out[col].astype(object).map(one)
-    return out
-
-
 _COUNT = re.compile(r"^\s*(\d+)\s*(\(.*\))?\s*$")
 
 
@@ -105,53 +79,95 @@ def _count(value) -> int | None:
     return None
 
 
-def suppress_table1(table: pd.DataFrame, threshold: int) -> pd.DataFrame:
-    """Primary and secondary small-cell suppression of a Table 1 (``table_one`` layout).
+def complementary_suppression(hidden: dict, counts: dict, sums: list) -> dict:
+    """Secondary (complementary) small-cell suppression over a set of published sums.
 
-    Primary: every count from 1 to ``threshold - 1`` becomes ``"<threshold"``.
-    Secondary (complementary) suppression, so that no hidden count can be recovered
-    by subtraction from the published margins: the levels of a variable add up to
-    its column's ``n`` (missing values are a level), and the groups of a level add
-    up to its ``Overall``. Wherever exactly one cell of such a sum is hidden while
-    its total is shown, the smallest other cell of the sum is hidden too (if there
-    is none, the total itself, where it is a cell of the table); repeated until no
-    sum has a single hidden cell (the practice of statistical disclosure control,
-    e.g. Hundepool et al., *Statistical Disclosure Control*, 2012, ch. 4).
+    ``hidden`` and ``counts`` map each cell (any hashable key) to whether it is
+    hidden and to its count; ``sums`` lists ``(cells, total)``: cells that add up
+    to a published total (``total`` None: a total published elsewhere, never
+    hidden; otherwise the cell holding the total). Wherever exactly one cell of a
+    sum is hidden while its total is shown, its value could be recovered by
+    subtraction: the smallest other cell of the sum is hidden too (a zero only if
+    no count is left; if no cell is left, the total itself when it is a cell).
+    Repeated until no sum has a single hidden cell, the practice of statistical
+    disclosure control (Hundepool et al., *Statistical Disclosure Control*, 2012,
+    ch. 4). Written here because no maintained Python library does cell suppression
+    on tables given as data frames (sdcMicro is R).
+
+    Returns
+    -------
+    dict
+        The cells to hide.
     """
-    out = table.copy().astype(object)
-    mark = f"<{threshold}"
-    groups = [c for c in out.columns if c not in ("variable", "level", "Missing", "Overall")]
-    columns = ["Overall", *groups]
-    hidden = pd.DataFrame(False, index=out.index, columns=columns)
-    counts = pd.DataFrame({c: out[c].map(_count) for c in columns}, index=out.index)
-    blocks = [idx for _, idx in out.groupby("variable", sort=False).groups.items()]
-    blocks = [list(b) for b in blocks
-              if out.at[b[0], "variable"] != "n" and counts.loc[b, "Overall"].notna().all()]
-    for c in columns:
-        hidden[c] = counts[c].map(lambda n: n is not None and 0 < n < threshold)
+    hidden = dict(hidden)
 
-    def hide_one_more(cells: list[tuple], total: tuple | None) -> bool:
-        if total is not None and hidden.at[total]:
+    def hide_one_more(cells, total) -> bool:
+        if total is not None and hidden[total]:
             return False
-        if sum(hidden.at[cell] for cell in cells) != 1:
+        if sum(hidden[cell] for cell in cells) != 1:
             return False
-        free = [cell for cell in cells if not hidden.at[cell] and counts.at[cell] is not None]
+        free = [cell for cell in cells if not hidden[cell]]
         if free:
-            hidden.at[min(free, key=lambda cell: (counts.at[cell] == 0, counts.at[cell]))] = True
+            hidden[min(free, key=lambda cell: (counts[cell] == 0, counts[cell]))] = True
             return True
         if total is not None:
-            hidden.at[total] = True
+            hidden[total] = True
             return True
         return False
 
     changed = True
     while changed:
         changed = False
-        for block in blocks:
-            for c in columns:            # levels of a variable sum to the column's n
-                changed |= hide_one_more([(i, c) for i in block], None)
-            for i in block:              # groups of a level sum to its Overall
-                changed |= hide_one_more([(i, g) for g in groups], (i, "Overall"))
-    for c in columns:
-        out.loc[hidden[c], c] = mark
+        for cells, total in sums:
+            changed |= hide_one_more(cells, total)
+    return hidden
+
+
+def suppress_table1(table: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """Primary and secondary small-cell suppression of a Table 1 (``table_one`` layout).
+
+    Primary: every count from 1 to ``threshold - 1`` becomes ``"<threshold"``.
+    Secondary (:func:`complementary_suppression`): the levels of a variable add up
+    to its column's ``n`` (missing values are a level), and the groups of a level
+    add up to its ``Overall``.
+    """
+    out = table.copy().astype(object)
+    mark = f"<{threshold}"
+    groups = [c for c in out.columns if c not in ("variable", "level", "Missing", "Overall")]
+    columns = ["Overall", *groups]
+    counts = {(i, c): _count(out.at[i, c]) for i in out.index for c in columns}
+    blocks = [list(idx) for _, idx in out.groupby("variable", sort=False).groups.items()]
+    blocks = [b for b in blocks if out.at[b[0], "variable"] != "n"
+              and all(counts[(i, c)] is not None for i in b for c in columns)]
+    cells = [(i, c) for b in blocks for i in b for c in columns]
+    hidden = {cell: 0 < counts[cell] < threshold for cell in cells}
+    sums = [([(i, c) for i in b], None) for b in blocks for c in columns]   # column n
+    sums += [([(i, g) for g in groups], (i, "Overall")) for b in blocks for i in b]
+    hidden = complementary_suppression(hidden, {c: counts[c] for c in cells}, sums)
+    for (i, c), hide in hidden.items():
+        if hide:
+            out.at[i, c] = mark
+    return out
+
+
+def suppress_counts(frame: pd.DataFrame, column: str, threshold: int,
+                    by: list[str] | None = None) -> pd.DataFrame:
+    """Primary and secondary suppression of a count column of a tidy table.
+
+    Without ``by`` the counts add up to one total published elsewhere (the NETPET
+    score distribution and the number of patients received). With ``by`` = two
+    columns the table is a cross-tabulation in long form whose row and column
+    totals are published elsewhere (group sizes and grade counts in Table 1).
+    """
+    out = frame.copy().astype({column: object})
+    counts = {i: int(out.at[i, column]) for i in out.index}
+    hidden = {i: 0 < n < threshold for i, n in counts.items()}
+    if not by:
+        sums = [(list(out.index), None)]
+    else:
+        sums = [(list(idx), None) for key in by for idx in out.groupby(key, sort=False).groups.values()]
+    hidden = complementary_suppression(hidden, counts, sums)
+    for i, hide in hidden.items():
+        if hide:
+            out.at[i, column] = f"<{threshold}"
     return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..report.tables import suppress_small_counts, suppress_table1, write_table
+from ..report.tables import suppress_counts, suppress_table1, write_table
 from ..survival import association, table_one
 from ._common import groups_of, label, load_analysis, privacy
 
@@ -19,9 +19,11 @@ def run_association(config: dict, analysis: str, out) -> None:
         d, row, col, row_levels, col_levels, seed=int(config["seed"]))
     suppress, threshold = privacy(config)
     if suppress:
-        counts = suppress_small_counts(counts, ["n"], threshold)
+        counts = suppress_counts(counts, "n", threshold, by=[row, col])
     write_table(counts, out["counts"], f"{label(config, row)} x {label(config, col)}",
-                f"Counts below {threshold} suppressed." if suppress else None)
+                f"Counts below {threshold} hidden, and as many others as needed so that none "
+                "can be recovered from the row and column totals (secondary suppression)."
+                if suppress else None)
     write_table(tests, out["tests"], f"Association of {label(config, row)} with "
                 f"{label(config, col)}",
                 "Rows with either variable missing are not counted (n_missing).")

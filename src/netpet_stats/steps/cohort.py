@@ -12,7 +12,7 @@ import pandas as pd
 from ..cohort.ledger import patient_flow
 from ..cohort.prepare import PreparedCohort, check_analysable, prepare_cohort
 from ..netpet.scoring import SCORES, assign_groups, resolve_grouping
-from ..report.tables import suppress_small_counts, write_table
+from ..report.tables import suppress_counts, write_table
 from ._common import privacy
 
 
@@ -62,9 +62,10 @@ def run(config: dict, analysis_path: str | Path, exclusions_path: str | Path,
     dist["analysis_group"] = group_of.where(group_of.notna(), "(not analysed)")
     suppress, threshold = privacy(config)
     if suppress:
-        dist = suppress_small_counts(dist, ["n"], threshold)
+        dist = suppress_counts(dist, "n", threshold)
     write_table(dist, distribution_path, "NETPET score distribution",
-                f"Counts below {threshold} suppressed." if suppress else None)
+                f"Counts below {threshold} hidden, and as many others as needed so that none "
+                "can be recovered from the total (secondary suppression)." if suppress else None)
     return prepared
 
 
