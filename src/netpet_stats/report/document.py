@@ -638,12 +638,28 @@ def shared_table_style(page: str) -> str:
     return page.replace("</head>", shared + "\n</head>", 1)
 
 
+_GT_WRAPPER = re.compile(r'<div id="(\w+)" style="[^"]*overflow-x:auto;overflow-y:auto;'
+                         r'width:auto;height:auto;">')
+
+
+def splittable_tables(page: str) -> str:
+    """Drop great-tables' scrolling wrapper around each table, for the PDF.
+
+    xhtml2pdf turns a ``div`` with an explicit width and height into a block kept
+    in one frame: a table longer than the space left on a page was shrunk to a
+    thumbnail, or, where it could not be, stopped the run with ReportLab's
+    "LayoutError: Splitting error". Without the wrapper a table flows across pages
+    like any other (the scrolling only matters on screen).
+    """
+    return _GT_WRAPPER.sub(r'<div id="\1">', page)
+
+
 def write_pdf(page: str, pdf_path: str | Path) -> None:
     """Render HTML to PDF with xhtml2pdf, reproducibly (ReportLab invariant mode)."""
     from reportlab import rl_config
     from xhtml2pdf import pisa
 
-    page = shared_table_style(page)
+    page = splittable_tables(shared_table_style(page))
     rl_config.invariant = 1
     logging.getLogger("xhtml2pdf").setLevel(logging.ERROR)
     with open(pdf_path, "wb") as fh:

@@ -1,0 +1,30 @@
+"""The PDF copy of the report: long tables flow across pages instead of breaking the run."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from netpet_stats.report.document import gt_table, write_pdf
+
+
+def _pages(pdf: bytes) -> int:
+    return len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+
+
+def test_a_table_longer_than_a_page_splits_across_pages(tmp_path):
+    """A patient-flow table of 150 rows after some text: ReportLab's 'Splitting error' before."""
+    frame = pd.DataFrame({"Analysis": [f"os:model_{i}" for i in range(150)],
+                          "Step": ["excluded"] * 150, "n": range(150),
+                          "Reason": ["missing Ki-67"] * 150})
+    page = ("<html><head><style>@page { size: a4; margin: 1.6cm; } "
+            "table { font-size: 7.5pt; }</style></head><body>"
+            "<h1>Report</h1>" + "<p>text</p>" * 40
+            + gt_table(frame, "flow", "Patient flow") + "</body></html>")
+    path = tmp_path / "report.pdf"
+    write_pdf(page, path)
+    pdf = path.read_bytes()
+    # 150 rows of ~14 pt do not fit on one A4 page at full size: at least 3 pages, i.e.
+    # the table was not shrunk into one frame
+    assert _pages(pdf) >= 3
