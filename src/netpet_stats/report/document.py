@@ -289,12 +289,14 @@ def _cox_section(config, results, ep) -> dict:
             "HR (robust 95% CI)": [_ci(r.hr, r.robust_hr_lower, r.robust_hr_upper)
                                    for r in robust.itertuples()],
             "Robust p": [fmt_p(x) for x in robust["robust_p"]],
-            "Clusters": robust["n_clusters"],
-            "Note": ["" if (not isinstance(n, str) or "cluster" not in n) else
-                     n.split("; ")[-1] for n in robust.get("note", [""] * len(robust))]})
+            "Clusters": robust["n_clusters"].astype(int)})
+        few = sorted({int(k) for k in robust["n_clusters"] if k < cox.MIN_CLUSTERS})
         robust_tab = gt_table(rt, f"cox_robust_{ep}", "Robust standard errors",
-                              "Sandwich variance clustered on the named column (R coxph cluster =); "
-                              "unreliable with few clusters.")
+                              "Sandwich variance clustered on the named column (R coxph "
+                              "cluster =)."
+                              + (f" With {', '.join(map(str, few))} cluster(s) these SEs are "
+                                 f"unreliable (fewer than {cox.MIN_CLUSTERS}; not estimable "
+                                 "below 2)." if few else ""))
     return {
         "endpoint": ep, "label": config["endpoints"][ep]["label"],
         "forest": _img(results.path(f"figures/forest_{ep}.png")),
