@@ -16,7 +16,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-PALETTE = ["#1b7837", "#2166ac", "#b2182b", "#762a83", "#e08214", "#4d4d4d"]
+#: Okabe & Ito's colour-blind-safe palette (blue, vermilion, bluish green, reddish
+#: purple, orange, sky blue, black), each group also drawn with its own line style, so
+#: that groups stay apart under any colour-vision deficiency and in greyscale.
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
+LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (1, 1)), (0, (8, 2))]
 _METADATA = {
     "png": {"Software": None},
     "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
@@ -69,7 +73,7 @@ def km_figure(curves: pd.DataFrame, risk: pd.DataFrame, summary: pd.DataFrame,
         hi = np.concatenate([[1.0], c["upper"].to_numpy()])
         med = summary[summary["group"] == g].iloc[0]
         med_txt = "NR" if pd.isna(med["median"]) else f"{med['median']:.1f}"
-        ax.step(t, s, where="post", color=color, lw=1.8,
+        ax.step(t, s, where="post", color=color, lw=1.8, ls=LINESTYLES[i % len(LINESTYLES)],
                 label=f"{g} (median {med_txt} {time_unit})")
         ax.fill_between(t, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=0.0),
                         step="post", color=color, alpha=0.12, lw=0)
@@ -110,7 +114,8 @@ def km_figure(curves: pd.DataFrame, risk: pd.DataFrame, summary: pd.DataFrame,
 def forest_figure(coefs: pd.DataFrame, title: str) -> plt.Figure:
     """Forest plot of hazard ratios (log scale) with 95% CIs for one model."""
     rows = coefs.reset_index(drop=True)
-    labels = [f"{r.term_label}: {r.level} vs {r.reference}" if r.level else r.term_label
+    labels = [f"{r.term_label}: {r.level} vs {r.reference}"
+              if isinstance(r.level, str) and r.level else r.term_label
               for r in rows.itertuples()]
     n = len(rows)
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * n + 1.6))
@@ -134,6 +139,9 @@ def forest_figure(coefs: pd.DataFrame, title: str) -> plt.Figure:
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    # plain numbers on the minor ticks too (matplotlib writes 2x10^0 on a log axis)
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(
+        lambda v, _: f"{v:g}" if f"{v:g}"[0] in "235" else ""))
     return fig
 
 
