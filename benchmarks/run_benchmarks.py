@@ -174,7 +174,7 @@ def python_kernels(d, repeats, boot):
         out["coef_" + name] = cox_fit(times)[0]
     lp = X @ cox.fit_efron(t, e, X)[0]
     out["harrell_c"] = (_timed(lambda: concordance.harrell_c(t, e, lp), repeats)[0], None)
-    out["uno_c"] = (_timed(lambda: concordance.harrell_c(t, e, lp, timewt="n/G2"),
+    out["uno_c"] = (_timed(lambda: concordance.uno_c(t, e, lp),
                            repeats)[0], None)
     if boot:
         rng = np.random.default_rng(1)
