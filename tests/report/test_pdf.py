@@ -28,3 +28,22 @@ def test_a_table_longer_than_a_page_splits_across_pages(tmp_path):
     # 150 rows of ~14 pt do not fit on one A4 page at full size: at least 3 pages, i.e.
     # the table was not shrunk into one frame
     assert _pages(pdf) >= 3
+
+
+def test_the_report_and_figure_pdfs_embed_truetype_fonts(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from netpet_stats.report import figures
+
+    page = ("<html><head><style>@font-face { font-family: 'DejaVu Sans'; "
+            "src: url('%s'); } body { font-family: 'DejaVu Sans'; }</style></head>"
+            "<body><p>Hazard ratio 2.68 (1.66-4.31)</p></body></html>"
+            % __import__("netpet_stats.report.document", fromlist=["pdf_fonts"]).pdf_fonts()[
+                "regular"])
+    write_pdf(page, tmp_path / "r.pdf")
+    assert b"/FontFile2" in (tmp_path / "r.pdf").read_bytes()      # embedded TrueType
+    fig, ax = plt.subplots()
+    ax.set_xlabel("Time (months)")
+    figures.save(fig, [tmp_path / "f.pdf"])
+    pdf = (tmp_path / "f.pdf").read_bytes()
+    assert b"/FontFile2" in pdf and b"/Type3" not in pdf           # not Type 3 glyphs

@@ -618,7 +618,8 @@ def write_report(config: dict, files, html_path: str | Path,
     page = _template("report.html.j2").render(**context, for_pdf=False)
     Path(html_path).write_text(page, encoding="utf-8")
     if pdf_path:
-        write_pdf(_template("report.html.j2").render(**context, for_pdf=True), pdf_path)
+        write_pdf(_template("report.html.j2").render(**context, for_pdf=True,
+                                                     pdf_fonts=pdf_fonts()), pdf_path)
 
 
 _GT_STYLE = re.compile(r"<style>\s*#(\w+) table \{.*?</style>", re.S)
@@ -638,6 +639,21 @@ def shared_table_style(page: str) -> str:
     shared = first.group(0).replace(f"#{first.group(1)} ", "")
     page = _GT_STYLE.sub("", page)
     return page.replace("</head>", shared + "\n</head>", 1)
+
+
+def pdf_fonts() -> dict:
+    """DejaVu Sans (shipped with matplotlib) for the PDF, embedded as TrueType.
+
+    xhtml2pdf's default Helvetica is one of PDF's base fonts, which a PDF does not
+    embed and journals' checks refuse; a TrueType font given by ``@font-face`` is
+    embedded (subset) by ReportLab.
+    """
+    import matplotlib
+
+    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    return {style: (folder / f"DejaVuSans{suffix}.ttf").as_posix()
+            for style, suffix in (("regular", ""), ("bold", "-Bold"), ("italic", "-Oblique"),
+                                  ("bolditalic", "-BoldOblique"), ("mono", "Mono"))}
 
 
 _GT_WRAPPER = re.compile(r'<div id="(\w+)" style="[^"]*overflow-x:auto;overflow-y:auto;'
@@ -664,7 +680,17 @@ def write_pdf(page: str, pdf_path: str | Path) -> None:
     page = splittable_tables(shared_table_style(page))
     rl_config.invariant = 1
     logging.getLogger("xhtml2pdf").setLevel(logging.ERROR)
+    options = {}
+    try:  # xhtml2pdf >= 0.2.17 confines local reads; let it read the font folder too
+        from dataclasses import replace
+
+        from xhtml2pdf.config.resources import default_policy
+
+        fonts = Path(pdf_fonts()["regular"]).parent
+        options["resource_policy"] = replace(default_policy(), extra_roots=(fonts,))
+    except ImportError:
+        pass
     with open(pdf_path, "wb") as fh:
-        status = pisa.CreatePDF(page, dest=fh, encoding="utf-8")
+        status = pisa.CreatePDF(page, dest=fh, encoding="utf-8", **options)
     if status.err:
         raise RuntimeError(f"PDF rendering failed with {status.err} error(s)")

@@ -12,6 +12,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+# TrueType (42), not Type 3, fonts in PDF and PostScript figures: embedded, searchable
+# and editable, as journals require
+matplotlib.rcParams["pdf.fonttype"] = 42
+matplotlib.rcParams["ps.fonttype"] = 42
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
