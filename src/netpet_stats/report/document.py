@@ -30,6 +30,7 @@ from .. import __version__
 from ..survival import concordance, cox, kaplan_meier
 from ..netpet.scoring import resolve_grouping
 from ..provenance import software_versions
+from .tables import fmt_p
 
 SECTIONS = [
     ("summary", "Study summary"),
@@ -99,11 +100,6 @@ def tripod_items(results) -> list[tuple[str, str, str]]:
 # --------------------------------------------------------------------------------------
 
 
-def fmt_p(p) -> str:
-    """p-value for reading: 3 significant digits, '< 0.001' below that."""
-    if p is None or (isinstance(p, float) and np.isnan(p)):
-        return "—"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _num(x, digits=2) -> str:

@@ -20,6 +20,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .tables import fmt_p  # noqa: E402
+
 #: Okabe & Ito's colour-blind-safe palette (blue, vermilion, bluish green, reddish
 #: purple, orange, sky blue, black), each group also drawn with its own line style, so
 #: that groups stay apart under any colour-vision deficiency and in greyscale.
@@ -44,7 +46,8 @@ def save(fig: plt.Figure, paths: list[str | Path], dpi: int = 200) -> None:
 
 
 def _fmt_p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    text = fmt_p(p)
+    return f"p {text}" if text[0] in "<>" else f"p = {text}"
 
 
 def km_figure(curves: pd.DataFrame, risk: pd.DataFrame, summary: pd.DataFrame,

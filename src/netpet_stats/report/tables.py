@@ -40,6 +40,28 @@ def write_table(frame: pd.DataFrame, csv_path: str | Path, title: str | None = N
     csv_path.with_suffix(".md").write_text("\n".join(md) + "\n", encoding="utf-8")
 
 
+def fmt_p(p) -> str:
+    """A p-value as journals print it: two significant digits, '< 0.001' below that.
+
+    Examples
+    --------
+    >>> [fmt_p(p) for p in (2.4e-05, 0.00123, 0.0432, 0.4321, 0.996, float("nan"))]
+    ['< 0.001', '0.0012', '0.043', '0.43', '> 0.99', '—']
+    """
+    if p is None or (isinstance(p, (float, np.floating)) and np.isnan(p)):
+        return "—"
+    if p < 0.001:
+        return "< 0.001"
+    if p > 0.99:
+        return "> 0.99"
+    text = f"{float(f'{p:.2g}'):f}".rstrip("0")
+    return text if not text.endswith(".") else text + "0"
+
+
+#: Columns holding p-values, printed with :func:`fmt_p` in the Markdown copies.
+P_COLUMNS = re.compile(r"^(p|p_adjusted|robust_p|p_value|chisq_p|p_.*)$")
+
+
 def _fmt(value) -> str:
     if isinstance(value, (float, np.floating)):
         if np.isnan(value):
@@ -58,7 +80,10 @@ def to_markdown(frame: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table (``tabulate`` pipe format)."""
     from tabulate import tabulate
 
-    cells = [[_fmt(v) for v in row] for row in frame.itertuples(index=False)]
+    is_p = [bool(P_COLUMNS.match(str(c))) for c in frame.columns]
+    cells = [[fmt_p(v) if p and isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+              else _fmt(v) for v, p in zip(row, is_p)]
+             for row in frame.itertuples(index=False)]
     return tabulate(cells, headers=[str(c) for c in frame.columns], tablefmt="pipe",
                     disable_numparse=True)
 
