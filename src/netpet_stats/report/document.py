@@ -467,79 +467,172 @@ def _validation_section(config, results) -> dict | None:
             **sample_size}
 
 
-def methods_text(config) -> list[str]:
-    """Methods paragraphs generated from the configuration and the estimators' methods."""
+#: References of the methods text, cited by key and numbered in order of first use.
+REFERENCES = {
+    "netpet2017": "Chan DLH, et al. Dual somatostatin receptor/FDG "
+                  "PET/CT imaging in metastatic neuroendocrine tumours: proposal for a novel "
+                  "grading scheme with prognostic significance. Theranostics. "
+                  "2017;7(5):1149-1158. doi:10.7150/thno.18068",
+    "netpet2023": "Chan DL, Hayes AR, Karfis I, et al. Dual [68Ga]DOTATATE and [18F]FDG PET/CT "
+                  "in patients with metastatic gastroenteropancreatic neuroendocrine neoplasms: "
+                  "a multicentre validation of the NETPET score. Br J Cancer. "
+                  "2023;128(4):549-555. doi:10.1038/s41416-022-02061-5",
+    "km": "Kaplan EL, Meier P. Nonparametric estimation from incomplete observations. "
+          "J Am Stat Assoc. 1958;53:457-481",
+    "greenwood": "Greenwood M. The natural duration of cancer. Reports on Public Health and "
+                 "Medical Subjects. 1926;33:1-26",
+    "brookmeyer": "Brookmeyer R, Crowley J. A confidence interval for the median survival "
+                  "time. Biometrics. 1982;38:29-41",
+    "schemper": "Schemper M, Smith TL. A note on quantifying follow-up in studies of failure "
+                "time. Control Clin Trials. 1996;17:343-346",
+    "mantel": "Mantel N. Evaluation of survival data and two new rank order statistics "
+              "arising in its consideration. Cancer Chemother Rep. 1966;50:163-170",
+    "holm": "Holm S. A simple sequentially rejective multiple test procedure. Scand J Stat. "
+            "1979;6:65-70",
+    "cox": "Cox DR. Regression models and life-tables. J R Stat Soc B. 1972;34:187-220",
+    "efron": "Efron B. The efficiency of Cox's likelihood function for censored data. "
+             "J Am Stat Assoc. 1977;72:557-565",
+    "linwei": "Lin DY, Wei LJ. The robust inference for the Cox proportional hazards model. "
+              "J Am Stat Assoc. 1989;84:1074-1078",
+    "grambsch": "Grambsch PM, Therneau TM. Proportional hazards tests and diagnostics based "
+                "on weighted residuals. Biometrika. 1994;81:515-526",
+    "harrell": "Harrell FE, Califf RM, Pryor DB, Lee KL, Rosati RA. Evaluating the yield of "
+               "medical tests. JAMA. 1982;247:2543-2546",
+    "uno": "Uno H, Cai T, Pencina MJ, D'Agostino RB, Wei LJ. On the C-statistics for "
+           "evaluating overall adequacy of risk prediction procedures with censored survival "
+           "data. Stat Med. 2011;30:1105-1117",
+    "freeman": "Freeman GH, Halton JH. Note on an exact treatment of contingency, goodness of "
+               "fit and other problems of significance. Biometrika. 1951;38:141-149",
+    "survival": "Therneau TM. A Package for Survival Analysis in R. R package survival, "
+                "version 3.5-3. https://CRAN.R-project.org/package=survival",
+}
+
+
+class _Citations:
+    """Numbers references in order of first use, as a paper does."""
+
+    def __init__(self):
+        self.order: list[str] = []
+
+    def __call__(self, *keys: str) -> str:
+        for key in keys:
+            if key not in self.order:
+                self.order.append(key)
+        return "[" + ", ".join(str(self.order.index(k) + 1) for k in keys) + "]"
+
+    def listing(self) -> list[str]:
+        return [REFERENCES[k] for k in self.order]
+
+
+def _label(config: dict, name: str) -> str:
+    spec = config["covariates"].get(name, {})
+    return spec.get("label", "centre" if name == "centre" else name)
+
+
+def methods_text(config) -> dict:
+    """Methods paragraphs, with numbered references, generated from the configuration.
+
+    Returns ``{"paragraphs": [...], "references": [...]}``: prose a reader can paste
+    into a manuscript, naming variables by their labels (not configuration keys)
+    and citing the methods and the R functions they match.
+    """
+    cite = _Citations()
     km = config["kaplan_meier"]
     groups = resolve_grouping(config["netpet"]["grouping"])
     unit = config["analysis_time_unit"]
     dated = config["cohort"].get("times", "given") == "dates"
+    per_month = (config["cohort"].get("dates") or {}).get("days_per_month", 30.4375)
 
     def recorded(spec):
-        given = "days (from dates)" if dated else spec.get("time_unit", "months")
-        if given == unit:
-            return f"time in {unit}"
-        per_month = (config["cohort"].get("dates") or {}).get("days_per_month", 30.4375)
-        return f"recorded in {given}, analysed in {unit}; a month is {per_month:g} days"
+        given = "days" if dated else spec.get("time_unit", "months")
+        return (f"in {unit}" if given == unit else
+                f"recorded in {given} and analysed in {unit} (a month being {per_month:g} days)")
 
     zero = (config["cohort"].get("dates") or {}).get("time_zero", "later_scan").replace("_", " ")
-    endpoints = "; ".join(f"{spec['label']} ({ep}, {recorded(spec)})"
-                          for ep, spec in config["endpoints"].items())
-    models = []
-    for name, spec in config["cox"]["models"].items():
-        extra = []
+    endpoints = " and ".join(f"{spec['label']} ({recorded(spec)})"
+                             for spec in config["endpoints"].values())
+    labels = {n: _label(config, n) for n in config["covariates"]}
+    specs = config["cox"]["models"]
+
+    def model_text(spec):
+        text = " + ".join(labels.get(c, c) for c in spec["covariates"])
         if spec.get("strata"):
-            extra.append("stratified by " + ", ".join(spec["strata"]))
+            text += ", stratified by " + " and ".join(labels.get(s, s) for s in spec["strata"])
         if spec.get("cluster"):
-            extra.append(f"robust SE clustered by {spec['cluster']}")
-        models.append(f"{name} ({' + '.join(spec['covariates'])}"
-                      + (f"; {'; '.join(extra)}" if extra else "") + ")")
+            text += (f", with robust standard errors clustered by "
+                     f"{labels.get(spec['cluster'], spec['cluster'])}")
+        return text
+
+    primary = specs[config["cox"]["primary_model"]]
+    others = [model_text(s) for n, s in specs.items() if n != config["cox"]["primary_model"]]
     covs = []
     for name, spec in config["covariates"].items():
-        desc = spec["type"]
+        desc = []
         if spec.get("levels"):
-            desc += f", reference {spec['levels'][0]}"
+            desc.append(f"reference {spec['levels'][0]}")
         if spec.get("transform") == "log2":
-            desc += f", log2-transformed, values below {spec.get('floor', 1):g} set to {spec.get('floor', 1):g}"
+            desc.append(f"log2-transformed after setting values below {spec.get('floor', 1):g} "
+                        f"to {spec.get('floor', 1):g}, so that the hazard ratio is per doubling")
         if spec.get("scale"):
-            desc += f", per {spec['scale']:g} units"
-        covs.append(f"{spec['label']} ({desc})")
+            desc.append(f"divided by {spec['scale']:g}")
+        if desc:
+            covs.append(f"{spec['label'].split(' (')[0]}: {'; '.join(desc)}")
     conc = config["concordance"]
-    return [
-        "Patients were grouped by NETPET score as "
-        + "; ".join(f"{k}: {', '.join(v)}" for k, v in groups.items())
-        + ". Patients with a score in no group (P0) or no score were excluded from all "
-        "analyses; a missing time or event excluded a patient from that endpoint, and a "
-        "missing covariate from the models using it (complete-case analysis). Every "
-        "exclusion is listed with its reason in cohort/exclusions.csv.",
-        f"Endpoints: {endpoints}. "
-        + (f"Times were derived from dates, from time zero ({zero}) to the event or the "
-           "last follow-up; a death before progression censors time to progression."
+    level = int(round(100 * float(km["conf_level"])))
+    paragraphs = [
+        "Patients were grouped by their NETPET score " + cite("netpet2017") + " as in the "
+        "multicentre validation " + cite("netpet2023") + ": "
+        + "; ".join(f"{k} ({', '.join(v)})" for k, v in groups.items())
+        + ". Patients without a score, or with a score in no group (P0), were excluded from "
+        "all analyses; a missing time or event indicator excluded a patient from that "
+        "endpoint, and a missing covariate from the models that use it (complete-case "
+        "analysis). Every exclusion is listed with its reason in the exclusions table.",
+        f"The endpoints were {endpoints}. "
+        + (f"Times were derived from dates, from time zero ({zero}) to the event or the last "
+           "follow-up; a death before progression censored time to progression."
            if dated else
-           "Times and event indicators are taken as given in the input table, measured "
-           "from the time zero its authors defined."),
-        f"{kaplan_meier.method_text(km['conf_type'], float(km['conf_level']))}. Medians and "
-        "their confidence limits follow R quantile.survfit; numbers at risk count subjects "
-        "with time at or after t; median follow-up is from the reverse Kaplan-Meier. "
-        "Survival is reported at " + ", ".join(f"{t:g}" for t in km["landmarks"])
-        + f" {unit}.",
-        "Groups were compared by the log-rank test (R survdiff), stratified by centre, by "
-        "the log-rank test for trend over the ordered groups, and pairwise with p-values "
-        f"adjusted by the {config['logrank']['pairwise_adjustment']} method.",
-        f"{cox.COEF_METHOD}; {int(100 * float(config['cox']['conf_level']))}% CIs. "
-        f"Univariable models: {', '.join(config['cox']['univariable'])}. Multivariable models: "
-        f"{'; '.join(models)}; the primary model is '{config['cox']['primary_model']}'. "
-        "Covariates: " + "; ".join(covs) + ". Each model reports likelihood-ratio, Wald "
-        "and score tests and a likelihood-ratio test per term (drop1).",
-        f"Proportional hazards: {cox.ZPH_METHOD}, time transform "
-        f"'{config['cox']['zph_transform']}'.",
-        "Discrimination: " + concordance.METHODS["n"] + "."
-        + (" " + concordance.METHODS["n/G2"] + "." if conc.get("uno", True) else "")
-        + (f" Truncated at {conc['horizon']:g}." if conc.get("horizon") else "")
-        + " Paired comparisons: " + concordance.COMPARE_METHOD + ".",
-        "Association of NETPET group with grade: Pearson chi-square without continuity "
-        "correction and the Fisher-Freeman-Halton exact test by full enumeration.",
-        "All statistics were checked against R's survival package (tests/survival/, tests/validation/).",
+           "Times and event indicators were taken as recorded, from the time zero defined by "
+           "the data's authors; a death before progression censored time to progression."),
+        f"Survival was estimated by the Kaplan-Meier method {cite('km')} with Greenwood's "
+        f"variance {cite('greenwood')} and {level}% pointwise confidence intervals on the "
+        f"{km['conf_type']} scale; medians with their confidence intervals follow Brookmeyer "
+        f"and Crowley {cite('brookmeyer')}, and the median follow-up was estimated by the "
+        f"reverse Kaplan-Meier method {cite('schemper')}. Survival is reported at "
+        + ", ".join(f"{x:g}" for x in km["landmarks"]) + f" {unit}. The groups were "
+        f"compared by the log-rank test {cite('mantel')}, stratified by centre, by the "
+        "log-rank test for trend over the ordered groups, and pairwise, with p-values "
+        + ("adjusted by Holm's method " + cite("holm")
+           if config["logrank"]["pairwise_adjustment"] == "holm" else
+           f"adjusted by the {config['logrank']['pairwise_adjustment']} method") + ".",
+        f"Hazard ratios were estimated by Cox proportional-hazards regression {cite('cox')} "
+        f"with Efron's method for tied times {cite('efron')}, with {level}% Wald confidence "
+        "intervals. Each variable was first analysed alone; the primary multivariable "
+        f"model was {model_text(primary)}"
+        + (f", and further models were {'; '.join(others)}" if others else "") + ". "
+        + ("Coding of covariates: " + "; ".join(covs) + ". " if covs else "")
+        + (f"Robust (sandwich) standard errors follow Lin and Wei {cite('linwei')}. "
+           if any(s.get("cluster") for s in specs.values()) else "")
+        + "Each model was tested by likelihood-ratio, Wald and score tests, and each term by "
+        "a likelihood-ratio test. Proportional hazards were checked by the score test of "
+        f"Grambsch and Therneau {cite('grambsch')} with time transformed by "
+        + {"km": "the Kaplan-Meier estimate", "rank": "its rank",
+           "identity": "nothing (identity)"}.get(config["cox"]["zph_transform"],
+                                                 config["cox"]["zph_transform"]) + ".",
+        f"Discrimination was measured by Harrell's C {cite('harrell')}"
+        + (f" and Uno's C {cite('uno')}" if conc.get("uno", True) else "")
+        + (f", counting pairs whose earlier event is at or before {conc['horizon']:g} {unit}"
+           if conc.get("horizon") else "")
+        + ", with infinitesimal-jackknife standard errors; two indices on the same patients "
+        "were compared through the covariance of their influences.",
+        "The association of the NETPET group with "
+        + labels.get(config["association"]["column"], config["association"]["column"])
+        + " was tested by Pearson's chi-square test without continuity correction and by "
+        f"the Freeman-Halton exact test {cite('freeman')}.",
+        "Each estimator matches the function of R's survival package that defines it "
+        f"{cite('survival')}, including R's conventions for times that differ only by "
+        "rounding and for coefficients that may be infinite.",
     ]
+    return {"paragraphs": paragraphs, "references": cite.listing()}
 
 
 # --------------------------------------------------------------------------------------
