@@ -219,20 +219,31 @@ def test_per_centre_spreadsheets_run_by_config_alone(tmp_path):
     assert (work / "results" / "report.html").is_file()
 
 
-def test_markup_in_the_data_is_escaped_in_the_report(tmp_path):
-    """A centre named like an HTML tag is shown as text; the report requests nothing."""
+def test_an_ordinary_user_cohort_without_p5_and_with_markup_gets_its_report(tmp_path):
+    """No P5 patient (an empty published group) and a centre named like an HTML tag.
+
+    The whole workflow runs; the PDF is written (it crashed on an empty group); the
+    score distribution lists P5 with 0 patients in its group; the centre's name is
+    shown as text in the report, which requests nothing from another host.
+    """
     work = copy_project(tmp_path)
     table = work / "data" / "synthetic" / "cohort.csv"
     cohort = pd.read_csv(table, dtype=str, keep_default_na=False)
+    cohort = cohort[cohort["netpet"] != "P5"]
     evil = '<img src="http://example.invalid/x.png">'
     cohort.loc[cohort["centre"] == "C", "centre"] = evil
     cohort.to_csv(table, index=False)
-    (work / "fast.yaml").write_text("validation: {n_boot: 20}\nsample_size: {enabled: false}\n")
+    (work / "fast.yaml").write_text("cohort: {lesions: null}\nvalidation: {n_boot: 20}\n"
+                                    "sample_size: {enabled: false}\n")
     proc = run_snakemake(work, "--configfile", "fast.yaml")
     assert proc.returncode == 0, proc.stderr[-3000:]
     html = (work / "results" / "report.html").read_text()
     assert "<img src=\"http://example.invalid" not in html
     assert "&lt;img src=" in html    # the centre's name, shown as text
+    assert (work / "results" / "report.pdf").read_bytes().startswith(b"%PDF")
+    dist = pd.read_csv(work / "results" / "cohort" / "netpet_distribution.csv",
+                       keep_default_na=False).set_index("netpet")
+    assert (dist.loc["P5", "n"], dist.loc["P5", "analysis_group"]) == (0, "P5")
 
 
 def test_broken_centre_spreadsheets_give_one_report(tmp_path):
