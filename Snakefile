@@ -3,8 +3,8 @@
 #     snakemake --cores 2                              # bundled synthetic cohort
 #     snakemake --cores 2 --configfile my_config.yaml  # your cohort
 #
-# Rules live in workflow/rules/ (one concern per file) and call the
-# netpet_stats package through workflow/scripts/run_step.py.
+# Rules live in workflow/rules/ (one concern per file); each calls the netpet_stats
+# package through its own short script, workflow/scripts/<rule>.py.
 
 from snakemake.utils import min_version
 
@@ -29,6 +29,7 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/internal_validation.smk"
 include: "workflow/rules/validation.smk"
 include: "workflow/rules/sample_size.smk"
+include: "workflow/rules/manuscript.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -26,7 +26,30 @@ EXPECTED = [
         "ph_test.csv", "concordance.csv", "concordance_comparison.csv")],
     *[f"figures/{kind}_{ep}.{fmt}" for kind in ("km", "forest") for ep in ("os", "ttp")
       for fmt in ("png", "pdf")],
+    "manuscript/tables.docx", "manuscript/hazard_ratios_os.csv",
+    "manuscript/hazard_ratios_ttp.csv",
 ]
+
+
+def test_the_word_tables_hold_the_same_numbers_as_the_results(workflow_runs):
+    """python-docx reads the manuscript tables back: Table 1 and the hazard ratios."""
+    from netpet_stats.report.manuscript import read_docx_tables
+
+    results = workflow_runs[0] / "results"
+    docx = read_docx_tables(results / "manuscript" / "tables.docx")
+    assert len(docx) == 3                              # Table 1, OS, TTP
+    t1 = pd.read_csv(results / "table1" / "table1.csv", keep_default_na=False, dtype=str)
+    overall = [row[2] for row in docx[0][1:]]          # Characteristic, Missing, Overall, ...
+    assert set(t1["Overall"]) <= set(overall) | {""}
+    for table, ep in zip(docx[1:], ("os", "ttp")):
+        csv = pd.read_csv(results / "manuscript" / f"hazard_ratios_{ep}.csv",
+                          keep_default_na=False, dtype=str)
+        assert [row for row in table[1:]] == csv.values.tolist()
+        # the multivariable column is the primary model of the Cox table
+        coefs = pd.read_csv(results / ep / "cox_coefficients.csv")
+        p5 = coefs[(coefs["model"] == "primary") & (coefs["level"] == "P5")].iloc[0]
+        row = next(r for r in table if r[0].strip() == "P5")
+        assert row[3] == f"{p5['hr']:.2f} ({p5['hr_lower']:.2f}–{p5['hr_upper']:.2f})"
 
 
 def test_all_outputs_written_with_markdown_copies(workflow_runs):

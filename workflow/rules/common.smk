@@ -83,6 +83,12 @@ def manifest_outputs():
     outputs += (
         figure_paths("patient_flow") + validation_outputs() + sample_size_outputs()
     )
+    outputs += [
+        f"results/manuscript/hazard_ratios_{ep}.{x}"
+        for ep in ENDPOINTS
+        for x in ("csv", "md")
+    ]
+    outputs += ["results/manuscript/tables.docx"]
     return outputs + ["results/report.html", "results/report.pdf"]
 
 
@@ -193,6 +199,7 @@ def figure_paths(name):
 
 def all_outputs():
     targets = [
+        "results/manuscript/tables.docx",
         "results/report.html",
         "results/report.pdf",
         "results/manifest.json",

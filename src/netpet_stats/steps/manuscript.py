@@ -1,0 +1,31 @@
+"""Rule manuscript_tables: Table 1 and the hazard-ratio tables as a paper prints them."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..report.manuscript import FOOTNOTE, hazard_ratio_table, table1_layout, write_docx
+from ..report.tables import write_table
+from ._common import endpoint_label
+
+
+def run(config: dict, table1_csv: str, coefficients: dict[str, str], out) -> None:
+    """Manuscript tables as CSV and Markdown (one per endpoint) and one Word document.
+
+    ``coefficients`` maps each endpoint to its ``cox_coefficients.csv``; ``out`` has
+    ``docx`` and ``hazard_ratios`` (a list of CSV paths in endpoint order).
+    """
+    table1 = pd.read_csv(table1_csv, keep_default_na=False, dtype=object)
+    t1 = table1_layout(table1)
+    t1_note = ("Continuous characteristics: median [Q1, Q3]; categorical: n (%). Missing: "
+               "patients without the value.")
+    docs = [("Table 1. Baseline characteristics by NETPET group", t1, t1_note)]
+    primary = config["cox"]["primary_model"]
+    conf_level = float(config["cox"]["conf_level"])
+    for (endpoint, path), csv_out in zip(coefficients.items(), out.hazard_ratios):
+        coefs = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        table = hazard_ratio_table(coefs, primary, conf_level)
+        title = f"Cox proportional-hazards models of {endpoint_label(config, endpoint).lower()}"
+        write_table(table, csv_out, title, FOOTNOTE)
+        docs.append((f"Table. {title}", table, FOOTNOTE))
+    write_docx(docs, out.docx)
