@@ -27,7 +27,7 @@ import pandas as pd
 from great_tables import GT
 
 from .. import __version__
-from ..survival import concordance, cox, kaplan_meier
+from ..survival import concordance, cox
 from ..netpet.scoring import resolve_grouping
 from ..provenance import software_versions
 from .tables import fmt_p
