@@ -47,3 +47,22 @@ def test_the_report_and_figure_pdfs_embed_truetype_fonts(tmp_path):
     figures.save(fig, [tmp_path / "f.pdf"])
     pdf = (tmp_path / "f.pdf").read_bytes()
     assert b"/FontFile2" in pdf and b"/Type3" not in pdf           # not Type 3 glyphs
+
+
+def test_tiff_figures_are_lzw_compressed_and_reproducible(tmp_path):
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from netpet_stats.report import figures
+
+    def draw(path):
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.plot([0, 1, 2], [1, 0.5, 0.2])
+        figures.save(fig, [path], dpi=600)
+
+    draw(tmp_path / "a.tiff")
+    draw(tmp_path / "b.tiff")
+    assert (tmp_path / "a.tiff").read_bytes() == (tmp_path / "b.tiff").read_bytes()
+    with Image.open(tmp_path / "a.tiff") as image:
+        assert image.info.get("compression") == "tiff_lzw"
+        assert round(image.info["dpi"][0]) == 600

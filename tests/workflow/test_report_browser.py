@@ -76,3 +76,21 @@ def test_pdf_renders(built_report):
     n_pages = int(next(line.split()[-1] for line in info.stdout.splitlines()
                        if line.startswith("Pages:")))
     assert n_pages >= 10
+
+
+def test_the_pdf_holds_every_number_of_the_html_tables(built_report):
+    """The PDF is the HTML: no table shrunk, cut or dropped (pdftotext of the whole PDF)."""
+    import html as html_lib
+    import re
+
+    pdftotext = shutil.which("pdftotext")
+    _require(pdftotext, "pdftotext (poppler-utils)")
+    page = (built_report / "report.html").read_text()
+    pdf = subprocess.run([pdftotext, "-layout", str(built_report / "report.pdf"), "-"],
+                         capture_output=True, text=True, check=True).stdout
+    number = re.compile(r"\d+\.\d+|\d{2,}")
+    cells = [html_lib.unescape(re.sub(r"<[^>]+>", "", c))
+             for c in re.findall(r"<td[^>]*>(.*?)</td>", page, re.S)]
+    shown = {tok for cell in cells for tok in number.findall(cell)}
+    assert len(shown) > 500                       # the tables are there to compare
+    assert shown - set(number.findall(pdf)) == set()

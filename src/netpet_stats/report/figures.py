@@ -41,6 +41,10 @@ def save(fig: plt.Figure, paths: list[str | Path], dpi: int = 200) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fmt = path.suffix.lstrip(".").lower()
+        if fmt in ("tif", "tiff"):  # LZW-compressed TIFF, the format journals ask for
+            fig.savefig(path, dpi=dpi, bbox_inches="tight", format="tiff",
+                        pil_kwargs={"compression": "tiff_lzw"})
+            continue
         fig.savefig(path, dpi=dpi, metadata=_METADATA.get(fmt), bbox_inches="tight")
     plt.close(fig)
 
