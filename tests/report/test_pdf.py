@@ -66,3 +66,27 @@ def test_tiff_figures_are_lzw_compressed_and_reproducible(tmp_path):
     with Image.open(tmp_path / "a.tiff") as image:
         assert image.info.get("compression") == "tiff_lzw"
         assert round(image.info["dpi"][0]) == 600
+
+
+def test_km_median_lines_reach_each_reached_median_only():
+    from netpet_stats import km_quantiles, km_table, logrank_tests
+    from netpet_stats.report import figures
+
+    t = [1, 2, 2, 3, 4, 4, 5, 6, 7, 8, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19]
+    e = [1, 1, 0, 1, 1, 1, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
+    g = ["a"] * 10 + ["b"] * 10
+    curves, summary = [], []
+    for grp in ("a", "b"):
+        idx = [i for i, x in enumerate(g) if x == grp]
+        km = km_table([t[i] for i in idx], [e[i] for i in idx]).assign(group=grp)
+        curves.append(km)
+        q = km_quantiles(km).iloc[0]
+        summary.append({"group": grp, "median": q["quantile"]})
+    curves = pd.concat(curves)
+    risk = pd.DataFrame({"group": ["a", "b"] * 2, "time": [0, 0, 10, 10], "n_risk": [10, 10, 0, 4]})
+    tests = logrank_tests(t, e, g, ["a", "b"])
+    fig = figures.km_figure(curves, risk, pd.DataFrame(summary), tests, "t", "months", "95% CI",
+                            median_lines=True)
+    lines = [ln for ln in fig.axes[0].lines if ln.get_gid() == "median-line"]
+    assert len(lines) == 1                        # group b never reaches 0.5
+    assert list(lines[0].get_xdata()) == [0, 4.0, 4.0]   # group a: median 4 (R quantile)

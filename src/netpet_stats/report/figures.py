@@ -56,7 +56,7 @@ def _fmt_p(p: float) -> str:
 
 def km_figure(curves: pd.DataFrame, risk: pd.DataFrame, summary: pd.DataFrame,
               logrank_tests: pd.DataFrame, title: str, time_unit: str,
-              conf_label: str) -> plt.Figure:
+              conf_label: str, median_lines: bool = False) -> plt.Figure:
     """Kaplan-Meier curves by group with CIs, censoring marks and a risk table.
 
     Parameters
@@ -69,6 +69,12 @@ def km_figure(curves: pd.DataFrame, risk: pd.DataFrame, summary: pd.DataFrame,
         ``km_summary`` (group, median, median_lower, median_upper).
     logrank_tests
         ``logrank`` table; the unstratified k-sample test is shown.
+    median_lines
+        Draw a dotted line from S = 0.5 to each group's median and down to the axis
+        (none for a median not reached).
+
+    Each group has its own colour (Okabe-Ito) and line style, so that the curves
+    stay apart in greyscale and for readers with a colour-vision deficiency.
     """
     groups = list(dict.fromkeys(curves["group"]))
     times = sorted(risk["time"].unique())
@@ -90,6 +96,9 @@ def km_figure(curves: pd.DataFrame, risk: pd.DataFrame, summary: pd.DataFrame,
                         step="post", color=color, alpha=0.12, lw=0)
         cens = c[c["n_censor"] > 0]
         ax.plot(cens["time"], cens["surv"], "|", color=color, ms=6, mew=1)
+        if median_lines and not pd.isna(med["median"]):   # dotted: S = 0.5 to the median
+            ax.plot([0, med["median"], med["median"]], [0.5, 0.5, 0.0], color=color, lw=0.8,
+                    ls=":", gid="median-line")
     overall = logrank_tests[logrank_tests["test"] == "log-rank"].iloc[0]
     ax.set_title(f"Log-rank {_fmt_p(overall['p'])}", loc="right", fontsize=10)
     ax.set_ylim(0, 1.02)

@@ -16,7 +16,8 @@ def run_km_figure(config: dict, endpoint: str, tables: dict, outputs: list[str])
         pd.read_csv(tables["summary"]), pd.read_csv(tables["logrank"]),
         endpoint_label(config, endpoint),
         time_unit(config, endpoint),
-        f"{float(km_cfg['conf_level']):.0%} CI, {km_cfg['conf_type']}")
+        f"{float(km_cfg['conf_level']):.0%} CI, {km_cfg['conf_type']}",
+        median_lines=bool(config["figures"].get("median_lines", False)))
     figures.save(fig, outputs, dpi(config))
 
 
