@@ -35,3 +35,36 @@ def test_environment_files_name_the_pyproject_dependencies():
     for path in (ROOT / "environment.yml", ROOT / "workflow" / "envs" / "netpet.yaml"):
         conda = _conda_names(path) - CONDA_ONLY
         assert conda == pip, f"{path.name}: missing {sorted(pip - conda)}, extra {sorted(conda - pip)}"
+
+
+def _pins() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+
+
+def test_constraints_pin_every_dependency_within_its_declared_range():
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = [*project["dependencies"], *project["optional-dependencies"]["test"],
+                *project["optional-dependencies"]["cluster"]]
+    pins = _pins()
+    for spec in declared:
+        req = Requirement(spec)
+        name = req.name.lower().replace("_", "-")
+        assert name in pins, f"{name} is not pinned in constraints.txt"
+        assert req.specifier.contains(pins[name], prereleases=True), (
+            f"constraints.txt pins {name}=={pins[name]}, outside {req.specifier}")
+
+
+def test_readme_and_ci_install_and_test_with_the_same_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = 'pip install -e ".[test]" -c constraints.txt && python -m pytest'
+    assert command in readme and command in ci
+    assert "pip install -e . -c constraints.txt && snakemake --cores 2" in readme
