@@ -30,6 +30,7 @@ from .. import __version__
 from ..survival import concordance, cox
 from ..netpet.scoring import resolve_grouping
 from ..provenance import software_versions
+from .manuscript import FOOTNOTE, hazard_ratio_table, table1_layout
 from .tables import fmt_p
 
 SECTIONS = [
@@ -267,13 +268,41 @@ def _coef_table(coefs: pd.DataFrame, table_id: str, title: str, note: str) -> st
     return gt_table(pd.DataFrame(rows), table_id, title, note)
 
 
+def _model_labels(config, results) -> dict:
+    """Readers' names of the fitted models, from the Cox tables (model -> label)."""
+    labels = {}
+    for ep in config["endpoints"]:
+        coefs = results.read(f"{ep}/cox_coefficients.csv")
+        for model, analysis, label in coefs[["model", "analysis", "model_label"]].drop_duplicates(
+                "model").itertuples(index=False):
+            labels[model] = f"{label} (univariable)" if analysis == "univariable" else label
+    labels[config["cox"]["primary_model"]] = (
+        "primary model: " + labels.get(config["cox"]["primary_model"], ""))
+    return labels
+
+
+def _analysis_label(config, models: dict, key: str) -> str:
+    """'os:univariable_grade' -> 'Overall survival: WHO grade (univariable)'."""
+    if key == "all":
+        return "All analyses"
+    endpoint, _, model = str(key).partition(":")
+    name = config["endpoints"].get(endpoint, {}).get("label", endpoint)
+    return f"{name}: {models.get(model, model)}" if model else name
+
+
+def _term_labels(coefs: pd.DataFrame) -> dict:
+    return dict(zip(coefs["term"], coefs["term_label"]))
+
+
 def _cox_section(config, results, ep) -> dict:
     coefs = results.read(f"{ep}/cox_coefficients.csv")
     tests = results.read(f"{ep}/cox_tests.csv")
     uni = coefs[coefs["analysis"] == "univariable"]
     multi = coefs[coefs["analysis"] == "multivariable"]
     model_tests = tests[tests["term"] != "(model)"].copy()
-    tt = pd.DataFrame({"Model": model_tests["model"], "Term": model_tests["term"],
+    models, terms = _model_labels(config, results), _term_labels(coefs)
+    tt = pd.DataFrame({"Model": [models.get(m, m) for m in model_tests["model"]],
+                       "Term": [terms.get(x, x) for x in model_tests["term"]],
                        "Test": model_tests["test"], "Chi-square": [_num(x) for x in model_tests["chisq"]],
                        "df": model_tests["df"], "p": [fmt_p(x) for x in model_tests["p"]]})
     robust = multi.dropna(subset=["robust_se"]) if "robust_se" in multi else multi.iloc[0:0]
@@ -296,6 +325,11 @@ def _cox_section(config, results, ep) -> dict:
     return {
         "endpoint": ep, "label": config["endpoints"][ep]["label"],
         "forest": _img(results.path(f"figures/forest_{ep}.png")),
+        "side_by_side": gt_table(
+            hazard_ratio_table(coefs, config["cox"]["primary_model"],
+                               float(config["cox"]["conf_level"])),
+            f"cox_side_{ep}", "Univariable and multivariable (primary model) hazard ratios",
+            FOOTNOTE),
         "multivariable": _coef_table(multi, f"cox_multi_{ep}", "Multivariable models",
                                      cox.COEF_METHOD + "."),
         "univariable": _coef_table(uni, f"cox_uni_{ep}", "Univariable models",
@@ -309,7 +343,8 @@ def _cox_section(config, results, ep) -> dict:
 
 def _ph_section(config, results, ep) -> str:
     ph = results.read(f"{ep}/ph_test.csv")
-    tab = pd.DataFrame({"Model": ph["model"], "Term": ph["term_label"],
+    models = _model_labels(config, results)
+    tab = pd.DataFrame({"Model": [models.get(m, m) for m in ph["model"]], "Term": ph["term_label"],
                         "Chi-square": [_num(x) for x in ph["chisq"]], "df": ph["df"],
                         "p": [fmt_p(x) for x in ph["p"]]})
     return gt_table(tab, f"ph_{ep}", f"{config['endpoints'][ep]['label']}: "
@@ -324,7 +359,16 @@ def _concordance_section(config, results, ep) -> dict:
                         "C (95% CI)": [_ci(r.c, r.lower, r.upper, 3) for r in conc.itertuples()],
                         "SE": [_num(x, 4) for x in conc["se"]]})
     cmp = results.read(f"{ep}/concordance_comparison.csv")
-    cmp_tab = pd.DataFrame({"First": cmp["first"], "Second": cmp["second"], "n": cmp["n"],
+    models = _model_labels(config, results)
+
+    def name(item):  # "model:primary" or a covariate
+        item = str(item)
+        if item.startswith("model:"):
+            return models.get(item[6:], item[6:])
+        return config["covariates"].get(item, {}).get("label", item)
+
+    cmp_tab = pd.DataFrame({"First": [name(x) for x in cmp["first"]],
+                            "Second": [name(x) for x in cmp["second"]], "n": cmp["n"],
                             "C first": [_num(x, 3) for x in cmp["c_first"]],
                             "C second": [_num(x, 3) for x in cmp["c_second"]],
                             "Difference (95% CI)": [_ci(r.difference, r.lower, r.upper, 3)
@@ -643,9 +687,13 @@ def methods_text(config) -> dict:
 def report_context(config: dict, results: ResultFiles) -> dict:
     eps = list(config["endpoints"])
     flow = results.read("cohort/flow.csv")
-    flow_tab = pd.DataFrame({"Analysis": flow["analysis"], "Step": flow["step"], "n": flow["n"],
+    models = _model_labels(config, results)
+    flow_tab = pd.DataFrame({"Analysis": [_analysis_label(config, models, a)
+                                          for a in flow["analysis"]],
+                             "Step": flow["step"], "n": flow["n"],
                              "Reason": flow["reason"].fillna("")})
-    t1 = pd.read_csv(results.path("table1/table1.csv"), dtype=str, keep_default_na=False)
+    t1 = table1_layout(pd.read_csv(results.path("table1/table1.csv"), dtype=str,
+                                   keep_default_na=False))
     versions = software_versions()
     key_pkgs = ["numpy", "scipy", "pandas", "lifelines", "statsmodels", "matplotlib",
                 "snakemake", "pandera", "tableone", "great-tables", "xhtml2pdf", "reportlab"]
@@ -664,8 +712,8 @@ def report_context(config: dict, results: ResultFiles) -> dict:
         "flow_figure": _img(results.path("figures/patient_flow.png")),
         "flow": gt_table(flow_tab, "flow", None,
                          "Excluded + analysed = received at every step (TRIPOD+AI 20a)."),
-        "table1": gt_table(t1.rename(columns={"variable": "Variable", "level": "Level"}),
-                           "table1", None, "Median [Q1, Q3] or n (%); missing values counted."),
+        "table1": gt_table(t1, "table1", None,
+                           "Median [Q1, Q3] or n (%); Missing: patients without the value."),
         "km": [_km_section(config, results, ep) for ep in eps],
         "cox": [_cox_section(config, results, ep) for ep in eps],
         "ph": [_ph_section(config, results, ep) for ep in eps],
