@@ -55,3 +55,13 @@ def test_the_word_document_reads_back_and_is_byte_identical_on_rerun(tmp_path):
     assert (tmp_path / "a.docx").read_bytes() == (tmp_path / "b.docx").read_bytes()
     (read,) = read_docx_tables(tmp_path / "a.docx")
     assert read[0] == list(table.columns) and read[1:] == table.values.tolist()
+
+
+def test_not_reached_and_not_estimable_are_told_apart():
+    from netpet_stats.report.document import _ci
+
+    nan = float("nan")
+    assert _ci(nan, 30.2, nan, 1, quantile=True) == "NR"              # median not reached
+    assert _ci(41.5, 30.2, nan, 1, quantile=True) == "41.5 (30.2–NR)"  # upper limit not reached
+    assert _ci(2.5, nan, nan) == "2.50 (—–—)"                          # an HR without a CI
+    assert _ci(nan, nan, nan) == "—"

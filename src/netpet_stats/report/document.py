@@ -109,11 +109,19 @@ def _num(x, digits=2) -> str:
     return f"{x:.{digits}f}"
 
 
-def _ci(est, lo, hi, digits=2, missing_upper="NR") -> str:
-    if est is None or (isinstance(est, float) and np.isnan(est)):
-        return "not reached"
-    hi_txt = missing_upper if hi is None or (isinstance(hi, float) and np.isnan(hi)) else _num(hi, digits)
-    lo_txt = "—" if lo is None or (isinstance(lo, float) and np.isnan(lo)) else _num(lo, digits)
+NR_NOTE = "NR: not reached (the curve stays above the level); —: not estimable."
+
+
+def _ci(est, lo, hi, digits=2, quantile=False) -> str:
+    """``est (lo–hi)``. For a survival quantile (``quantile``) a missing estimate or
+    upper limit is "NR", not reached; anything else missing is "—", not estimable."""
+    def missing(x):
+        return x is None or (isinstance(x, (float, np.floating)) and np.isnan(x))
+
+    if missing(est):
+        return "NR" if quantile else "—"
+    hi_txt = ("NR" if quantile else "—") if missing(hi) else _num(hi, digits)
+    lo_txt = "—" if missing(lo) else _num(lo, digits)
     return f"{_num(est, digits)} ({lo_txt}–{hi_txt})"
 
 
@@ -194,7 +202,7 @@ def _summary(config, results) -> dict:
             if g in med.index:
                 m = med.loc[g]
                 row[f"Median {g} ({config['analysis_time_unit']})"] = _ci(
-                    m["median"], m["median_lower"], m["median_upper"], 1)
+                    m["median"], m["median_lower"], m["median_upper"], 1, quantile=True)
         row["Log-rank p"] = fmt_p(lr.loc["log-rank", "p"])
         for g in groups[1:]:
             if g in prim.index:
@@ -208,8 +216,8 @@ def _summary(config, results) -> dict:
             f"({', '.join(groups)}). Distribution of scores: "
             + ", ".join(f"{r.netpet} {r.n}" for r in dist.itertuples()) + ".")
     return {"text": text, "table": gt_table(key, "key_results", "Key results",
-                                            "Medians with 95% CI (NR: upper limit not reached); "
-                                            "HR from the primary multivariable model.")}
+                                            "Medians with 95% CI; HR from the primary "
+                                            "multivariable model. " + NR_NOTE)}
 
 
 def _km_section(config, results, ep) -> dict:
@@ -218,7 +226,8 @@ def _km_section(config, results, ep) -> dict:
     med_tab = pd.DataFrame({
         "Group": med["group"], "n": med["n"], "Events": med["events"],
         f"Median ({config['analysis_time_unit']}), 95% CI": [
-            _ci(r.median, r.median_lower, r.median_upper, 1) for r in med.itertuples()]})
+            _ci(r.median, r.median_lower, r.median_upper, 1, quantile=True)
+            for r in med.itertuples()]})
     lm = results.read(f"{ep}/km_landmarks.csv")
     lm_wide = lm.assign(value=[f"{100 * r.surv:.1f}% ({100 * r.lower:.1f}–{100 * r.upper:.1f})"
                                if np.isfinite(r.surv) and np.isfinite(r.lower) else "—"
@@ -230,7 +239,7 @@ def _km_section(config, results, ep) -> dict:
     fu = results.read(f"{ep}/follow_up.csv")
     fu_tab = pd.DataFrame({"Group": fu["group"], "n": fu["n"], "Censored": fu["n_censored"],
                            "Median follow-up, 95% CI": [
-                               _ci(r.median_follow_up, r.lower, r.upper, 1)
+                               _ci(r.median_follow_up, r.lower, r.upper, 1, quantile=True)
                                for r in fu.itertuples()]})
     lr = results.read(f"{ep}/logrank.csv")
     lr_tab = pd.DataFrame({"Test": lr["test"], "Comparison": lr["comparison"],
@@ -242,7 +251,8 @@ def _km_section(config, results, ep) -> dict:
     return {
         "endpoint": ep, "label": spec["label"],
         "figure": _img(results.path(f"figures/km_{ep}.png")),
-        "medians": gt_table(med_tab, f"km_medians_{ep}", "Medians by NETPET group", method),
+        "medians": gt_table(med_tab, f"km_medians_{ep}", "Medians by NETPET group",
+                            method + ". " + NR_NOTE),
         "landmarks": gt_table(lm_wide, f"km_landmarks_{ep}", "Survival at landmark times",
                               "Kaplan-Meier estimate (95% CI)."),
         "follow_up": gt_table(fu_tab, f"follow_up_{ep}", "Median follow-up",
