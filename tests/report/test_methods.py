@@ -28,5 +28,5 @@ def test_methods_follow_the_configuration(base_config):
     cfg["endpoints"]["os"]["time_unit"] = "days"
     cfg["kaplan_meier"]["landmarks"] = [1, 2, 5]
     text = " ".join(methods_text(cfg)["paragraphs"])
-    assert "Overall survival (recorded in days and analysed in years" in text
+    assert "overall survival (recorded in days and analysed in years" in text
     assert "Survival is reported at 1, 2, 5 years." in text

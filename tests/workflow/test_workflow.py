@@ -35,9 +35,16 @@ def test_the_word_tables_hold_the_same_numbers_as_the_results(workflow_runs):
     """python-docx reads the manuscript tables back: Table 1 and the hazard ratios."""
     from netpet_stats.report.manuscript import read_docx_tables
 
+    from docx import Document
+
     results = workflow_runs[0] / "results"
     docx = read_docx_tables(results / "manuscript" / "tables.docx")
     assert len(docx) == 3                              # Table 1, OS, TTP
+    # the methods, with their references, open the document and are in methods.md
+    paragraphs = [p.text for p in Document(str(results / "manuscript" / "tables.docx")).paragraphs]
+    methods_md = (results / "manuscript" / "methods.md").read_text()
+    first = next(p for p in paragraphs if p.startswith("Patients were grouped"))
+    assert first in methods_md and "## References" in methods_md
     t1 = pd.read_csv(results / "table1" / "table1.csv", keep_default_na=False, dtype=str)
     overall = [row[2] for row in docx[0][1:]]          # Characteristic, Missing, Overall, ...
     assert set(t1["Overall"]) <= set(overall) | {""}

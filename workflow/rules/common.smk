@@ -88,7 +88,7 @@ def manifest_outputs():
         for ep in ENDPOINTS
         for x in ("csv", "md")
     ]
-    outputs += ["results/manuscript/tables.docx"]
+    outputs += ["results/manuscript/tables.docx", "results/manuscript/methods.md"]
     return outputs + ["results/report.html", "results/report.pdf"]
 
 

@@ -15,6 +15,7 @@ rule manuscript_tables:
         hazard_ratios_md=expand(
             "results/manuscript/hazard_ratios_{endpoint}.md", endpoint=ENDPOINTS
         ),
+        methods="results/manuscript/methods.md",
         docx=report(
             "results/manuscript/tables.docx",
             caption="../report/manuscript_tables.rst",

@@ -603,7 +603,10 @@ def methods_text(config) -> dict:
                 f"recorded in {given} and analysed in {unit} (a month being {per_month:g} days)")
 
     zero = (config["cohort"].get("dates") or {}).get("time_zero", "later_scan").replace("_", " ")
-    endpoints = " and ".join(f"{spec['label']} ({recorded(spec)})"
+    def in_sentence(label: str) -> str:  # "Overall survival" -> "overall survival"; "OS" stays
+        return label[:1].lower() + label[1:] if label[1:2].islower() else label
+
+    endpoints = " and ".join(f"{in_sentence(spec['label'])} ({recorded(spec)})"
                              for spec in config["endpoints"].values())
     labels = {n: _label(config, n) for n in config["covariates"]}
     specs = config["cox"]["models"]

@@ -132,11 +132,20 @@ def table1_layout(table1: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Characteristic", "Missing", *value_cols])
 
 
-def write_docx(tables: list[tuple[str, pd.DataFrame, str | None]], path: str | Path) -> None:
-    """An editable Word document with one titled table (and its footnote) per entry.
+def methods_markdown(methods: dict) -> str:
+    """The methods paragraphs and their numbered references as Markdown."""
+    refs = [f"{i}. {r}" for i, r in enumerate(methods["references"], start=1)]
+    return "\n\n".join(["# Methods", *methods["paragraphs"], "## References",
+                         "\n".join(refs)]) + "\n"
 
-    Core properties (dates, author, revision) are fixed, so that the same tables
-    give the same file.
+
+def write_docx(tables: list[tuple[str, pd.DataFrame, str | None]], path: str | Path,
+               methods: dict | None = None) -> None:
+    """An editable Word document: the methods (if given), then one titled table each.
+
+    ``methods`` is :func:`netpet_stats.report.document.methods_text`'s result:
+    paragraphs and numbered references. Core properties (dates, author, revision)
+    are fixed, so that the same content gives the same file.
     """
     import datetime as dt
 
@@ -153,8 +162,15 @@ def write_docx(tables: list[tuple[str, pd.DataFrame, str | None]], path: str | P
     style = doc.styles["Normal"]
     style.font.name = "Arial"
     style.font.size = Pt(9)
+    if methods:
+        doc.add_heading("Methods", level=2)
+        for paragraph in methods["paragraphs"]:
+            doc.add_paragraph(paragraph)
+        doc.add_heading("References", level=3)
+        for i, reference in enumerate(methods["references"], start=1):
+            doc.add_paragraph(f"{i}. {reference}")
     for i, (title, frame, note) in enumerate(tables):
-        if i:
+        if i or methods:
             doc.add_page_break()
         doc.add_heading(title, level=2)
         table = doc.add_table(rows=1, cols=len(frame.columns))

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
-from ..report.manuscript import FOOTNOTE, hazard_ratio_table, table1_layout, write_docx
+from ..report.document import methods_text
+from ..report.manuscript import (FOOTNOTE, hazard_ratio_table, methods_markdown, table1_layout,
+                                 write_docx)
 from ..report.tables import write_table
 from ._common import endpoint_label
 
 
 def run(config: dict, table1_csv: str, coefficients: dict[str, str], out) -> None:
-    """Manuscript tables as CSV and Markdown (one per endpoint) and one Word document.
+    """Manuscript tables as CSV and Markdown (one per endpoint), the methods as Markdown,
+    and one Word document with the methods and every table.
 
     ``coefficients`` maps each endpoint to its ``cox_coefficients.csv``; ``out`` has
-    ``docx`` and ``hazard_ratios`` (a list of CSV paths in endpoint order).
+    ``docx``, ``methods`` and ``hazard_ratios`` (CSV paths in endpoint order).
     """
     table1 = pd.read_csv(table1_csv, keep_default_na=False, dtype=object)
     t1 = table1_layout(table1)
@@ -28,4 +33,7 @@ def run(config: dict, table1_csv: str, coefficients: dict[str, str], out) -> Non
         title = f"Cox proportional-hazards models of {endpoint_label(config, endpoint).lower()}"
         write_table(table, csv_out, title, FOOTNOTE)
         docs.append((f"Table. {title}", table, FOOTNOTE))
-    write_docx(docs, out.docx)
+    methods = methods_text(config)
+    Path(out.methods).parent.mkdir(parents=True, exist_ok=True)
+    Path(out.methods).write_text(methods_markdown(methods), encoding="utf-8")
+    write_docx(docs, out.docx, methods)
