@@ -79,8 +79,9 @@ def km_figure(curves: pd.DataFrame, risk: pd.DataFrame, summary: pd.DataFrame,
     groups = list(dict.fromkeys(curves["group"]))
     times = sorted(risk["time"].unique())
     fig = plt.figure(figsize=(7.5, 6.0))
-    ax = fig.add_axes([0.14, 0.33, 0.82, 0.6])
-    tab = fig.add_axes([0.14, 0.04, 0.82, 0.035 * len(groups) + 0.03])
+    # the legend sits to the right of the curves, never over a confidence band
+    ax = fig.add_axes([0.12, 0.33, 0.6, 0.6])
+    tab = fig.add_axes([0.12, 0.04, 0.6, 0.035 * len(groups) + 0.03])
     for i, g in enumerate(groups):
         c = curves[curves["group"] == g]
         color = PALETTE[i % len(PALETTE)]
@@ -91,7 +92,7 @@ def km_figure(curves: pd.DataFrame, risk: pd.DataFrame, summary: pd.DataFrame,
         med = summary[summary["group"] == g].iloc[0]
         med_txt = "NR" if pd.isna(med["median"]) else f"{med['median']:.1f}"
         ax.step(t, s, where="post", color=color, lw=1.8, ls=LINESTYLES[i % len(LINESTYLES)],
-                label=f"{g} (median {med_txt} {time_unit})")
+                label=f"{g}\nmedian {med_txt} {time_unit}")
         ax.fill_between(t, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=0.0),
                         step="post", color=color, alpha=0.12, lw=0)
         cens = c[c["n_censor"] > 0]
@@ -107,8 +108,9 @@ def km_figure(curves: pd.DataFrame, risk: pd.DataFrame, summary: pd.DataFrame,
     ax.set_ylabel("Survival probability")
     ax.set_xlabel(f"Time ({time_unit})")
     ax.set_title(title, loc="left", fontsize=12)
-    ax.legend(loc="best", frameon=True, framealpha=0.9, edgecolor="none", fontsize=9,
-              title=f"NETPET group (shaded: {conf_label})", title_fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8.5,
+              title=f"NETPET group\n(shaded: {conf_label})", title_fontsize=8,
+              alignment="left")
     ax.grid(alpha=0.25, lw=0.5)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
