@@ -586,3 +586,24 @@ def test_a_one_patient_cohort_is_refused_with_what_the_analysis_needs(tmp_path, 
     user.write_text(yaml.safe_dump({"cohort": {"table": cfg["cohort"]["table"], "lesions": None}}))
     assert main(["validate", "--config", str(user)]) == 1
     assert "1 patient(s) analysable, 0 event(s), 1 NETPET group(s)" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_utf8_says_how_to_save_it(tmp_path, base_config):
+    path = tmp_path / "latin.csv"
+    rows = _rows(3)
+    rows[0][4] = "pancréas"
+    path.write_bytes(("\n".join(",".join(r) for r in [HEADER, *rows]) + "\n").encode("latin-1"))
+    (problem,) = _problems(_config(base_config, path))
+    assert problem.value.startswith("(text that is not UTF-8: byte 0xe9")
+    assert "save it as 'CSV UTF-8'" in problem.expected
+
+
+def test_a_column_with_data_but_no_header_is_named_by_its_letter(tmp_path, base_config):
+    book = openpyxl.Workbook()
+    book.active.append([None, *HEADER[1:]])                     # A1 left empty
+    for r in _rows(3):
+        book.active.append(r)
+    book.save(tmp_path / "c.xlsx")
+    (problem,) = _problems(_config(base_config, tmp_path / "c.xlsx"))
+    assert (problem.row, problem.column, problem.value) == (1, "column A",
+                                                            "(an empty header cell)")

@@ -123,7 +123,12 @@ def read_table(path: str | Path, sheet: int | str | None = 0,
             rows = _read_excel(path, sheet if sheet is not None else 0)
         else:
             rows = _read_csv(path, delimiter)
-    except (ValueError, OSError, KeyError, ImportError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise CohortValidationError([Problem(
+            str(path), None, "-", f"(text that is not UTF-8: byte {exc.object[exc.start]:#04x} "
+            f"at position {exc.start})",
+            "a UTF-8 text file: save it as 'CSV UTF-8' (Excel) or re-encode it to UTF-8")]) from None
+    except (ValueError, OSError, KeyError, ImportError) as exc:
         raise CohortValidationError(
             [Problem(str(path), None, "-", f"unreadable file ({type(exc).__name__}: {exc})",
                      "a CSV, TSV, Excel (.xlsx) or Parquet table with one header row")]) from None
@@ -145,9 +150,25 @@ def read_table(path: str | Path, sheet: int | str | None = 0,
     if shifted:
         raise CohortValidationError(shifted)
     cells = [(c + [None] * width)[:width] for _, c in body]
+    unnamed = [Problem(str(path), 1, f"column {_column_letter(j)}", "(an empty header cell)",
+                       "a name for every column that holds data")
+               for j, name in enumerate(header)
+               if name == "" and any(row[j] is not None for row in cells)]
+    if unnamed:
+        raise CohortValidationError(unnamed)
     frame = pd.DataFrame(cells, columns=header, dtype=object)
     frame.index = pd.Index([n for n, _ in body], name="row")
     return frame
+
+
+def _column_letter(index: int) -> str:
+    """Spreadsheet column name of a 0-based index (0 -> A, 26 -> AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 def _is_empty(value) -> bool:
