@@ -25,10 +25,11 @@ import re
 import numpy as np
 import pandas as pd
 
+from .units import DAYS_PER_MONTH  # one definition of the month
+
 DATE_COLUMNS = ("sstr_scan_date", "fdg_scan_date", "diagnosis_date", "progression_date",
                 "death_date", "last_follow_up_date")
 TIME_ZERO = ("later_scan", "earlier_scan", "sstr_scan", "fdg_scan", "diagnosis")
-from .units import DAYS_PER_MONTH  # noqa: E402  (one definition of the month)
 
 
 _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")

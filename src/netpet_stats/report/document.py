@@ -279,7 +279,10 @@ def _coef_table(coefs: pd.DataFrame, table_id: str, title: str, note: str) -> st
 
 
 def _model_labels(config, results) -> dict:
-    """Readers' names of the fitted models, from the Cox tables (model -> label)."""
+    """Readers' names of the fitted models, from the Cox tables (model -> label).
+
+    Read once per report (:func:`report_context`) and handed to the sections.
+    """
     labels = {}
     for ep in config["endpoints"]:
         coefs = results.read(f"{ep}/cox_coefficients.csv")
@@ -304,13 +307,13 @@ def _term_labels(coefs: pd.DataFrame) -> dict:
     return dict(zip(coefs["term"], coefs["term_label"]))
 
 
-def _cox_section(config, results, ep) -> dict:
+def _cox_section(config, results, ep, models: dict) -> dict:
     coefs = results.read(f"{ep}/cox_coefficients.csv")
     tests = results.read(f"{ep}/cox_tests.csv")
     uni = coefs[coefs["analysis"] == "univariable"]
     multi = coefs[coefs["analysis"] == "multivariable"]
     model_tests = tests[tests["term"] != "(model)"].copy()
-    models, terms = _model_labels(config, results), _term_labels(coefs)
+    terms = _term_labels(coefs)
     tt = pd.DataFrame({"Model": [models.get(m, m) for m in model_tests["model"]],
                        "Term": [terms.get(x, x) for x in model_tests["term"]],
                        "Test": model_tests["test"], "Chi-square": [_num(x) for x in model_tests["chisq"]],
@@ -351,9 +354,8 @@ def _cox_section(config, results, ep) -> dict:
     }
 
 
-def _ph_section(config, results, ep) -> str:
+def _ph_section(config, results, ep, models: dict) -> str:
     ph = results.read(f"{ep}/ph_test.csv")
-    models = _model_labels(config, results)
     tab = pd.DataFrame({"Model": [models.get(m, m) for m in ph["model"]], "Term": ph["term_label"],
                         "Chi-square": [_num(x) for x in ph["chisq"]], "df": ph["df"],
                         "p": [fmt_p(x) for x in ph["p"]]})
@@ -362,15 +364,13 @@ def _ph_section(config, results, ep) -> str:
                     f"{cox.ZPH_METHOD}; time transform '{config['cox']['zph_transform']}'.")
 
 
-def _concordance_section(config, results, ep) -> dict:
+def _concordance_section(config, results, ep, models: dict) -> dict:
     conc = results.read(f"{ep}/concordance.csv")
     tab = pd.DataFrame({"Estimator": conc["estimator"], "Predictor": conc["label"],
                         "Kind": conc["kind"], "n": conc["n"], "Events": conc["events"],
                         "C (95% CI)": [_ci(r.c, r.lower, r.upper, 3) for r in conc.itertuples()],
                         "SE": [_num(x, 4) for x in conc["se"]]})
     cmp = results.read(f"{ep}/concordance_comparison.csv")
-    models = _model_labels(config, results)
-
     def name(item):  # "model:primary" or a covariate
         item = str(item)
         if item.startswith("model:"):
@@ -728,9 +728,9 @@ def report_context(config: dict, results: ResultFiles) -> dict:
         "table1": gt_table(t1, "table1", None,
                            "Median [Q1, Q3] or n (%); Missing: patients without the value."),
         "km": [_km_section(config, results, ep) for ep in eps],
-        "cox": [_cox_section(config, results, ep) for ep in eps],
-        "ph": [_ph_section(config, results, ep) for ep in eps],
-        "concordance": [_concordance_section(config, results, ep) for ep in eps],
+        "cox": [_cox_section(config, results, ep, models) for ep in eps],
+        "ph": [_ph_section(config, results, ep, models) for ep in eps],
+        "concordance": [_concordance_section(config, results, ep, models) for ep in eps],
         "association": _association_section(config, results),
         "validation": _validation_section(config, results),
         "methods": methods_text(config),
