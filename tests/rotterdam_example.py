@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from netpet_stats.config import block_defaults
+
 TESTS = Path(__file__).resolve().parent
 REF = json.loads((TESTS / "validation" / "validation_reference.json").read_text())
 RG = REF["rotterdam_gbsg"]
@@ -38,5 +40,5 @@ CONFIG = {
     "cox": {"conf_level": 0.95, "univariable": [],
             "models": {"full": {"covariates": FULL, "strata": []},
                        "base": {"covariates": FULL[:-1], "strata": []}}},
-    "figures": {"formats": ["png"], "dpi": 50},
+    "figures": block_defaults("figures", formats=["png"], dpi=50),
 }

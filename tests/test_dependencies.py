@@ -68,3 +68,18 @@ def test_readme_and_ci_install_and_test_with_the_same_command():
     command = 'pip install -e ".[test]" -c constraints.txt && python -m pytest'
     assert command in readme and command in ci
     assert "pip install -e . -c constraints.txt && snakemake --cores 2" in readme
+
+
+def test_conda_files_pin_the_versions_of_constraints():
+    """A conda rerun resolves the versions the pip install does (byte-identical results)."""
+    pins = _pins()
+    for path in (ROOT / "environment.yml", ROOT / "workflow" / "envs" / "netpet.yaml"):
+        deps = [d for d in yaml.safe_load(path.read_text())["dependencies"] if isinstance(d, str)]
+        for dep in deps:
+            name, _, version = dep.partition("==")
+            name = name.strip().lower()
+            if name in ("pip",) or name.startswith("python="):
+                continue
+            assert version, f"{path.name}: {dep!r} is not pinned (==)"
+            assert pins[name] == version.strip(), f"{path.name}: {dep} but constraints.txt has {pins[name]}"
+        assert "python=3.11" in deps

@@ -103,6 +103,21 @@ def _fill_defaults(value: dict, schema: dict, root: dict) -> dict:
     return out
 
 
+def block_defaults(name: str, **given) -> dict:
+    """A top-level block of the configuration with the schema's defaults filled in.
+
+    For building a configuration in code (tests, the public API) without
+    repeating a default the schema owns.
+
+    Examples
+    --------
+    >>> block_defaults("figures", dpi=50)["width"]
+    'double'
+    """
+    root = load_schema()
+    return _fill_defaults(dict(given), root["properties"][name], root)
+
+
 def _path(parts) -> str:
     return ".".join(str(p) for p in parts) or "(top level)"
 
@@ -296,7 +311,24 @@ def cross_key_problems(config: dict) -> list[str]:
     problems += [f"{where}: uses {name!r}, but cohort.columns.{name} is null (the table has "
                  f"no such column); remove {name!r} there, or map cohort.columns.{name} to a "
                  "column" for where, name in unmapped_columns(config)]
+    problems += font_problems(config["figures"]["font_family"])
     return problems + (validation_config_problems(config) if specs else [])
+
+
+def font_problems(family: str) -> list[str]:
+    """A figure font that is not installed (matplotlib would silently fall back)."""
+    if family == "DejaVu Sans":      # shipped with matplotlib: always there
+        return []
+    from matplotlib import font_manager
+
+    installed = sorted({f.name for f in font_manager.fontManager.ttflist})
+    if family in installed:
+        return []
+    close = difflib.get_close_matches(family, installed, n=3)
+    hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+    return [f"figures.font_family: {family!r} is not installed on this machine{hint}; "
+            f"expected one of the {len(installed)} installed fonts, e.g. 'DejaVu Sans', or "
+            "install the font and rerun"]
 
 
 #: Analysis variables the workflow derives rather than reads from a column.

@@ -32,7 +32,7 @@ def exclusion_ledger(data: pd.DataFrame, config: dict) -> pd.DataFrame:
             elif pd.isna(score):
                 reason = "NETPET score missing (none given, no lesions listed)"
             else:
-                reason = f"NETPET score {score} is in no analysis group (netpet.grouping)"
+                reason = f"NETPET score {score}, in no analysis group of the grouping"
             records.append((f, int(row), "all", reason))
     models = model_specs(config)
     for ep in config["endpoints"]:

@@ -482,11 +482,16 @@ def prepare_cohort(config: dict) -> PreparedCohort:
                 f"cohort.columns.{name} to a column")
         for where, name in unmapped_columns(config)]
     try:
-        np_score.resolve_grouping(config["netpet"]["grouping"])
+        groups = list(np_score.resolve_grouping(config["netpet"]["grouping"]))
     except ValueError as exc:  # a score such as P7, or one score in two groups
         problems.append(Problem("config", None, "netpet.grouping",
                                 repr(config["netpet"]["grouping"]),
                                 f"'published', 'full' or groups of NETPET scores ({exc})"))
+    else:   # a label for a group that does not exist is a typo, not a no-op
+        problems += [Problem("config", None, "figures.group_labels", repr(name),
+                             f"a group of netpet.grouping ({', '.join(groups)})")
+                     for name in config.get("figures", {}).get("group_labels", ())
+                     if name not in groups]   # (a bare API config may have no figures block)
     sources = cohort_sources(ccfg)
     for canon in required:
         if canon not in columns and not (canon == "centre" and all(c for _, c in sources)):

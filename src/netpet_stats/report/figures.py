@@ -1,13 +1,19 @@
 """Figures drawn from the result tables (never from patient rows).
 
-Kaplan-Meier curves with a number-at-risk table under the axes, medians and the
-log-rank p; a forest plot of hazard ratios. Saved as PNG and vector PDF with
-fixed metadata so that reruns give byte-identical files.
+Every figure is drawn at its final printed width (a journal's single column,
+85 mm, or double column, 175 mm) with every text at least :data:`MIN_FONT_PT`
+points, in the seaborn ``ticks`` theme with a colour-blind-safe palette and a
+line style per group. Saved as PNG, TIFF (LZW), and vector PDF or SVG with
+TrueType fonts and fixed metadata, so that reruns give byte-identical files.
 """
 
 from __future__ import annotations
 
+import textwrap
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 
 import matplotlib
 
@@ -25,8 +31,13 @@ from .tables import fmt_p  # noqa: E402
 #: Okabe & Ito's colour-blind-safe palette (blue, vermilion, bluish green, reddish
 #: purple, orange, sky blue, black), each group also drawn with its own line style, so
 #: that groups stay apart under any colour-vision deficiency and in greyscale.
-PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
-LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (1, 1)), (0, (8, 2))]
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (1, 1)), (0, (8, 2)))
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+#: Journal column widths in millimetres (Elsevier, BMJ, Springer Nature all within 1-2 mm).
+COLUMN_WIDTH_MM = {"single": 85.0, "double": 175.0}
+#: The smallest text any figure may carry at its final printed size.
+MIN_FONT_PT = 6.0
 _METADATA = {
     "png": {"Software": None},
     "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
@@ -34,19 +45,173 @@ _METADATA = {
 }
 
 
+@dataclass(frozen=True)
+class FigureStyle:
+    """How every figure looks: printed width, fonts, palette and group labels.
+
+    Parameters
+    ----------
+    width
+        ``"single"`` (85 mm), ``"double"`` (175 mm) or a width in millimetres:
+        figures are drawn at this size, so their text prints at the sizes given.
+    font_family
+        A font installed on the machine (matplotlib ships DejaVu Sans).
+    font_size
+        Axis labels and legends, in points; titles are 1 pt larger and the
+        smallest text (tick labels, numbers at risk) 1 pt smaller, never below
+        :data:`MIN_FONT_PT`.
+    palette
+        Colours of the groups in order (hex); each group also has a line style.
+    group_labels
+        Printed name of an analysis group (``{"P2-4": "P2–P4"}``); groups not
+        listed keep their name.
+    median_lines
+        Kaplan-Meier figures: dotted lines from S = 0.5 down to each median.
+
+    Examples
+    --------
+    >>> style = FigureStyle(width="single", font_size=7)
+    >>> round(style.width_in, 2), style.small, style.label("P5")
+    (3.35, 6.0, 'P5')
+    """
+
+    width: str | float = "double"
+    font_family: str = "DejaVu Sans"
+    font_size: float = 8.0
+    palette: tuple[str, ...] = PALETTE
+    group_labels: Mapping[str, str] = field(default_factory=dict)
+    median_lines: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.width, str) and self.width not in COLUMN_WIDTH_MM:
+            raise ValueError(f"width must be 'single', 'double' or millimetres, not {self.width!r}")
+        if self.font_size < MIN_FONT_PT:
+            raise ValueError(f"font_size must be at least {MIN_FONT_PT:g} pt, not {self.font_size}")
+        if not self.palette:
+            raise ValueError("palette needs at least one colour")
+
+    @classmethod
+    def from_config(cls, figures: Mapping) -> "FigureStyle":
+        """The style of a resolved configuration's ``figures`` block."""
+        return cls(width=figures["width"], font_family=figures["font_family"],
+                   font_size=float(figures["font_size"]), palette=tuple(figures["palette"]),
+                   group_labels=dict(figures["group_labels"]),
+                   median_lines=bool(figures["median_lines"]))
+
+    @property
+    def width_mm(self) -> float:
+        return COLUMN_WIDTH_MM[self.width] if isinstance(self.width, str) else float(self.width)
+
+    @property
+    def width_in(self) -> float:
+        return self.width_mm / 25.4
+
+    @property
+    def narrow(self) -> bool:
+        """Narrower than 120 mm: panels stack and legends move above the axes."""
+        return self.width_mm < 120
+
+    @property
+    def small(self) -> float:
+        return max(MIN_FONT_PT, self.font_size - 1)
+
+    @property
+    def large(self) -> float:
+        return self.font_size + 1
+
+    def colour(self, i: int) -> str:
+        return self.palette[i % len(self.palette)]
+
+    def linestyle(self, i: int):
+        return LINESTYLES[i % len(LINESTYLES)]
+
+    def marker(self, i: int) -> str:
+        return MARKERS[i % len(MARKERS)]
+
+    def label(self, group) -> str:
+        return self.group_labels.get(str(group), str(group))
+
+    def wrap(self, text: str, width_in: float, size: float | None = None) -> str:
+        """``text`` wrapped to lines that fit ``width_in`` inches at ``size`` pt."""
+        chars = max(8, int(width_in * 72 / (0.55 * (size or self.font_size))))
+        return "\n".join(textwrap.wrap(text, chars)) or text
+
+    @contextmanager
+    def theme(self):
+        """seaborn's ``ticks`` theme at this style's font sizes (rcParams, restored after)."""
+        import seaborn as sns
+
+        rc = {**sns.axes_style("ticks"), **sns.plotting_context("paper")}
+        rc.update({
+            # the family by name, not "sans-serif": a generic family is resolved when the
+            # figure is saved, outside this context, and would fall back silently
+            "font.family": [self.font_family, "DejaVu Sans"],
+            "font.size": self.font_size, "axes.labelsize": self.font_size,
+            "axes.titlesize": self.large, "figure.titlesize": self.large,
+            "xtick.labelsize": self.small, "ytick.labelsize": self.small,
+            "legend.fontsize": self.small, "legend.title_fontsize": self.small,
+            "axes.spines.top": False, "axes.spines.right": False,
+            "axes.prop_cycle": matplotlib.cycler(color=list(self.palette)),
+            "lines.linewidth": 1.4, "axes.linewidth": 0.8, "grid.linewidth": 0.5,
+            "pdf.fonttype": 42, "ps.fonttype": 42, "svg.hashsalt": "netpet-stats",
+            "figure.constrained_layout.h_pad": 0.03, "figure.constrained_layout.w_pad": 0.03,
+        })
+        with matplotlib.rc_context(rc):
+            yield
+
+    def figure(self, height_in: float, **kwargs) -> tuple[plt.Figure, object]:
+        """A figure at the printed width, constrained layout (``plt.subplots`` kwargs)."""
+        return plt.subplots(figsize=(self.width_in, height_in), layout="constrained", **kwargs)
+
+
+DEFAULT_STYLE = FigureStyle()
+
+
 def save(fig: plt.Figure, paths: list[str | Path], dpi: int = 200) -> None:
-    """Save to each path (format from the suffix) without timestamps."""
+    """Save to each path (format from the suffix) at the figure's size, without timestamps.
+
+    The figure is not cropped, so that it prints at the width it was drawn for.
+    """
     plt.rcParams["svg.hashsalt"] = "netpet-stats"
     for path in paths:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fmt = path.suffix.lstrip(".").lower()
         if fmt in ("tif", "tiff"):  # LZW-compressed TIFF, the format journals ask for
-            fig.savefig(path, dpi=dpi, bbox_inches="tight", format="tiff",
-                        pil_kwargs={"compression": "tiff_lzw"})
+            fig.savefig(path, dpi=dpi, format="tiff", pil_kwargs={"compression": "tiff_lzw"})
             continue
-        fig.savefig(path, dpi=dpi, metadata=_METADATA.get(fmt), bbox_inches="tight")
+        fig.savefig(path, dpi=dpi, metadata=_METADATA.get(fmt))
     plt.close(fig)
+
+
+def text_problems(fig: plt.Figure) -> list[str]:
+    """Texts smaller than :data:`MIN_FONT_PT` or reaching outside the figure.
+
+    What a journal's production editor checks; the tests call it on every figure
+    at both column widths.
+    """
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    frame = fig.bbox
+    undrawn = set()      # labels of ticks beyond the axis limits, which are not drawn
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            tol = 1e-9 * max(1.0, abs(lo), abs(hi))
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                if not lo - tol <= tick.get_loc() <= hi + tol:
+                    undrawn.update({id(tick.label1), id(tick.label2)})
+    problems = []
+    for text in fig.findobj(matplotlib.text.Text):
+        if (not text.get_visible() or not text.get_text().strip() or id(text) in undrawn):
+            continue
+        if text.get_fontsize() < MIN_FONT_PT - 1e-9:
+            problems.append(f"{text.get_text()!r} at {text.get_fontsize():g} pt")
+        box = text.get_window_extent(renderer)
+        if (box.x0 < frame.x0 - 1 or box.x1 > frame.x1 + 1 or box.y0 < frame.y0 - 1
+                or box.y1 > frame.y1 + 1):
+            problems.append(f"{text.get_text()!r} reaches outside the figure")
+    return problems
 
 
 def _fmt_p(p: float) -> str:
@@ -56,7 +221,9 @@ def _fmt_p(p: float) -> str:
 
 def km_figure(curves: pd.DataFrame, risk: pd.DataFrame, summary: pd.DataFrame,
               logrank_tests: pd.DataFrame, title: str, time_unit: str,
-              conf_label: str, median_lines: bool = False) -> plt.Figure:
+              conf_label: str, median_lines: bool | None = None,
+              style: FigureStyle = DEFAULT_STYLE, legend_title: str = "NETPET group"
+              ) -> plt.Figure:
     """Kaplan-Meier curves by group with CIs, censoring marks and a risk table.
 
     Parameters
@@ -71,108 +238,141 @@ def km_figure(curves: pd.DataFrame, risk: pd.DataFrame, summary: pd.DataFrame,
         ``logrank`` table; the unstratified k-sample test is shown.
     median_lines
         Draw a dotted line from S = 0.5 to each group's median and down to the axis
-        (none for a median not reached).
+        (none for a median not reached); ``None`` takes ``style.median_lines``.
+    style
+        Width, fonts, palette and group labels.
 
-    Each group has its own colour (Okabe-Ito) and line style, so that the curves
-    stay apart in greyscale and for readers with a colour-vision deficiency.
+    Each group has its own colour and line style, so that the curves stay apart in
+    greyscale and for readers with a colour-vision deficiency. The legend sits
+    beside the curves (above them at single-column width), never over a band.
     """
+    median_lines = style.median_lines if median_lines is None else median_lines
     groups = list(dict.fromkeys(curves["group"]))
     times = sorted(risk["time"].unique())
-    fig = plt.figure(figsize=(7.5, 6.0))
-    # the legend sits to the right of the curves, never over a confidence band
-    ax = fig.add_axes([0.12, 0.33, 0.6, 0.6])
-    tab = fig.add_axes([0.12, 0.04, 0.6, 0.035 * len(groups) + 0.03])
-    for i, g in enumerate(groups):
-        c = curves[curves["group"] == g]
-        color = PALETTE[i % len(PALETTE)]
-        t = np.concatenate([[0.0], c["time"].to_numpy()])
-        s = np.concatenate([[1.0], c["surv"].to_numpy()])
-        lo = np.concatenate([[1.0], c["lower"].to_numpy()])
-        hi = np.concatenate([[1.0], c["upper"].to_numpy()])
-        med = summary[summary["group"] == g].iloc[0]
-        med_txt = "NR" if pd.isna(med["median"]) else f"{med['median']:.1f}"
-        ax.step(t, s, where="post", color=color, lw=1.8, ls=LINESTYLES[i % len(LINESTYLES)],
-                label=f"{g}\nmedian {med_txt} {time_unit}")
-        ax.fill_between(t, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=0.0),
-                        step="post", color=color, alpha=0.12, lw=0)
-        cens = c[c["n_censor"] > 0]
-        ax.plot(cens["time"], cens["surv"], "|", color=color, ms=6, mew=1)
-        if median_lines and not pd.isna(med["median"]):   # dotted: S = 0.5 to the median
-            ax.plot([0, med["median"], med["median"]], [0.5, 0.5, 0.0], color=color, lw=0.8,
-                    ls=":", gid="median-line")
-    overall = logrank_tests[logrank_tests["test"] == "log-rank"].iloc[0]
-    ax.set_title(f"Log-rank {_fmt_p(overall['p'])}", loc="right", fontsize=10)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlim(0, max(times))
-    ax.set_xticks(times)
-    ax.set_ylabel("Survival probability")
-    ax.set_xlabel(f"Time ({time_unit})")
-    ax.set_title(title, loc="left", fontsize=12)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8.5,
-              title=f"NETPET group\n(shaded: {conf_label})", title_fontsize=8,
-              alignment="left")
-    ax.grid(alpha=0.25, lw=0.5)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    # Numbers-at-risk table aligned with the x axis.
-    tab.set_xlim(ax.get_xlim())
-    tab.set_ylim(-0.5, len(groups) - 0.5)
-    for i, g in enumerate(groups):
-        r = risk[risk["group"] == g].set_index("time")["n_risk"]
-        y = len(groups) - 1 - i
-        for t in times:
-            tab.text(t, y, str(int(r.get(t, 0))), ha="center", va="center", fontsize=8.5,
-                     color=PALETTE[i % len(PALETTE)])
-    tab.set_yticks(range(len(groups)))
-    tab.set_yticklabels(list(reversed(groups)), fontsize=8.5)
-    tab.set_xticks([])
-    tab.set_title("Number at risk", loc="left", fontsize=9)
-    for side in ("top", "right", "bottom", "left"):
-        tab.spines[side].set_visible(False)
-    tab.tick_params(left=False, pad=14)
+    with style.theme():
+        row_h = style.small * 1.6 / 72
+        plot_h = style.width_in * (0.72 if style.narrow else 0.5)
+        table_h = row_h * (len(groups) + 1.5)
+        fig, (ax, tab) = style.figure(plot_h + table_h + 0.6, nrows=2,
+                                      height_ratios=[plot_h, table_h])
+        for i, g in enumerate(groups):
+            c = curves[curves["group"] == g]
+            color = style.colour(i)
+            t = np.concatenate([[0.0], c["time"].to_numpy()])
+            s = np.concatenate([[1.0], c["surv"].to_numpy()])
+            lo = np.concatenate([[1.0], c["lower"].to_numpy()])
+            hi = np.concatenate([[1.0], c["upper"].to_numpy()])
+            med = summary[summary["group"] == g].iloc[0]
+            med_txt = "NR" if pd.isna(med["median"]) else f"{med['median']:.1f}"
+            ax.step(t, s, where="post", color=color, ls=style.linestyle(i),
+                    label=f"{style.label(g)}: median {med_txt}")
+            ax.fill_between(t, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=0.0),
+                            step="post", color=color, alpha=0.12, lw=0)
+            cens = c[c["n_censor"] > 0]
+            ax.plot(cens["time"], cens["surv"], "|", color=color, ms=4, mew=0.8)
+            if median_lines and not pd.isna(med["median"]):   # dotted: S = 0.5 to the median
+                ax.plot([0, med["median"], med["median"]], [0.5, 0.5, 0.0], color=color, lw=0.8,
+                        ls=":", gid="median-line")
+        overall = logrank_tests[logrank_tests["test"] == "log-rank"].iloc[0]
+        ax.set_ylim(0, 1.02)
+        ax.set_xlim(0, max(times))
+        ax.set_xticks(times)
+        ax.set_ylabel("Survival probability")
+        ax.set_xlabel(f"Time ({time_unit})")
+        heading = f"{title}\nlog-rank {_fmt_p(overall['p'])}"
+        legend_title = f"{legend_title} (median, {time_unit})\nshaded: {conf_label}"
+        if style.narrow:   # heading above the legend, the legend above the curves
+            fig.suptitle(style.wrap(heading, style.width_in, style.large), x=0.02, ha="left",
+                         fontsize=style.large)
+            longest = max(len(h.get_label()) for h in ax.get_lines()[:1] + [
+                ln for ln in ax.get_lines() if not ln.get_label().startswith("_")])
+            two = 2 * (longest * 0.6 * style.small / 72 + 0.5) < style.width_in
+            ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.01), frameon=False,
+                      ncol=min(2 if two else 1, len(groups)), title=legend_title,
+                      alignment="left")
+        else:
+            ax.set_title(heading, loc="left")
+            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False,
+                      title=legend_title, alignment="left")
+        ax.grid(alpha=0.25)
+        # Numbers-at-risk table aligned with the x axis.
+        tab.set_xlim(ax.get_xlim())
+        tab.set_ylim(-0.5, len(groups) - 0.5)
+        for i, g in enumerate(groups):
+            r = risk[risk["group"] == g].set_index("time")["n_risk"]
+            y = len(groups) - 1 - i
+            for t in times:
+                tab.text(t, y, str(int(r.get(t, 0))), ha="center", va="center",
+                         fontsize=style.small, color=style.colour(i))
+        tab.set_yticks(range(len(groups)))
+        tab.set_yticklabels([style.label(g) for g in reversed(groups)])
+        for tick, i in zip(tab.get_yticklabels(), reversed(range(len(groups)))):
+            tick.set_color(style.colour(i))
+        tab.set_xticks([])
+        tab.set_title("Number at risk", loc="left", fontsize=style.small)
+        for side in ("top", "right", "bottom", "left"):
+            tab.spines[side].set_visible(False)
+        # the first column's numbers are centred on t = 0: keep the labels clear of them
+        widest = max(len(str(int(n))) for n in risk["n_risk"]) if len(risk) else 1
+        tab.tick_params(left=False, pad=0.6 * style.small * widest + 3)
     return fig
 
 
-def forest_figure(coefs: pd.DataFrame, title: str) -> plt.Figure:
-    """Forest plot of hazard ratios (log scale) with 95% CIs for one model."""
+def forest_figure(coefs: pd.DataFrame, title: str, style: FigureStyle = DEFAULT_STYLE
+                  ) -> plt.Figure:
+    """Forest plot of hazard ratios (log scale) with 95% CIs for one model.
+
+    Each row: the term (and level against its reference) on the left, the HR with
+    its CI and p on the right; a coefficient that may be infinite is listed as not
+    estimable and not drawn.
+    """
     rows = coefs.reset_index(drop=True)
-    labels = [f"{r.term_label}: {r.level} vs {r.reference}"
-              if isinstance(r.level, str) and r.level else r.term_label
-              for r in rows.itertuples()]
-    n = len(rows)
-    fig, ax = plt.subplots(figsize=(7.5, 0.45 * n + 1.6))
-    y = np.arange(n)[::-1]
-    # a coefficient that may be infinite has no CI: listed, not drawn (it would stretch
-    # the axis to 1e-14)
-    shown = rows["hr_lower"].notna().to_numpy()
-    ax.errorbar(rows["hr"][shown], y[shown],
-                xerr=[(rows["hr"] - rows["hr_lower"])[shown], (rows["hr_upper"] - rows["hr"])[shown]],
-                fmt="s", color="#2166ac", ecolor="#4d4d4d", capsize=3, ms=5)
-    ax.axvline(1.0, color="#999999", lw=1, ls="--")
-    ax.set_xscale("log")
-    ax.set_yticks(y)
-    ax.set_yticklabels(labels, fontsize=9)
-    for yi, r, ok in zip(y, rows.itertuples(), shown):
-        text = (f"{r.hr:.2f} ({r.hr_lower:.2f}-{r.hr_upper:.2f}), {_fmt_p(r.p)}" if ok else
-                "may be infinite (no events in a level): not estimable")
-        ax.text(1.02, yi, text, transform=ax.get_yaxis_transform(), va="center", fontsize=8.5)
-    ax.set_xlabel("Hazard ratio (95% CI, log scale)")
-    ax.set_title(title, loc="left", fontsize=11)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    # plain numbers on the minor ticks too (matplotlib writes 2x10^0 on a log axis)
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(
-        lambda v, _: f"{v:g}" if f"{v:g}"[0] in "235" else ""))
+    with style.theme():
+        side_in = style.width_in * (0.34 if style.narrow else 0.3)
+        labels = [style.wrap(f"{r.term_label}: {style.label(r.level)} vs {style.label(r.reference)}"
+                             if isinstance(r.level, str) and r.level else str(r.term_label),
+                             side_in, style.small) for r in rows.itertuples()]
+        n = len(rows)
+        lines = max(label.count("\n") + 1 for label in labels) if labels else 1
+        row_in = style.small * (1.5 * lines + 0.6) / 72
+        fig, ax = style.figure(row_in * n + 0.9)
+        y = np.arange(n)[::-1]
+        shown = rows["hr_lower"].notna().to_numpy()
+        ax.errorbar(rows["hr"][shown], y[shown],
+                    xerr=[(rows["hr"] - rows["hr_lower"])[shown],
+                          (rows["hr_upper"] - rows["hr"])[shown]],
+                    fmt="s", color=style.colour(0), ecolor="#4d4d4d", capsize=2, ms=4)
+        ax.axvline(1.0, color="#999999", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.set_yticks(y)
+        ax.set_yticklabels(labels)
+        ax.set_ylim(-0.6, n - 0.4)
+        sep = "\n" if style.narrow else ", "
+        for yi, r, ok in zip(y, rows.itertuples(), shown):
+            text = (f"{r.hr:.2f} ({r.hr_lower:.2f}–{r.hr_upper:.2f}){sep}{_fmt_p(r.p)}" if ok
+                    else style.wrap("not estimable (may be infinite)", side_in * 0.8, style.small))
+            ax.text(1.03, yi, text, transform=ax.get_yaxis_transform(), va="center",
+                    fontsize=style.small)
+        ax.text(1.03, 1.0, "HR (95% CI)", transform=ax.transAxes, va="bottom",
+                fontsize=style.small, fontweight="bold")
+        ax.set_xlabel("Hazard ratio (95% CI, log scale)")
+        fig.suptitle(style.wrap(title, style.width_in, style.large), x=0.01, ha="left")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        # plain numbers on the minor ticks too (matplotlib writes 2x10^0 on a log axis)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(
+            lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
     return fig
 
 
-def flow_figure(flow: pd.DataFrame, endpoint_labels: dict, primary_model: str) -> plt.Figure:
+def flow_figure(flow: pd.DataFrame, endpoint_labels: dict, primary_model: str,
+                style: FigureStyle = DEFAULT_STYLE) -> plt.Figure:
     """Patient-flow diagram (TRIPOD+AI item 20a) from the ``flow`` table.
 
     Received -> eligible (with the reasons for exclusion beside the arrow) ->
     one column per endpoint: analysed by Kaplan-Meier/log-rank, then by the
-    primary Cox model, each with its exclusions.
+    primary Cox model, each with its exclusions. Boxes are sized to their wrapped
+    text at the printed width, so a long list of reasons grows the figure instead
+    of overflowing it.
     """
     from matplotlib.patches import FancyBboxPatch
 
@@ -185,189 +385,270 @@ def flow_figure(flow: pd.DataFrame, endpoint_labels: dict, primary_model: str) -
         return [f"{r.reason}: {int(r.n)}" for r in rows.itertuples()]
 
     endpoints = list(endpoint_labels)
-    width = max(7.5, 3.6 * len(endpoints) + 1.5)
-    fig, ax = plt.subplots(figsize=(width, 6.3))
-    ax.set_xlim(0, width)
-    ax.set_ylim(1.2, 10)
-    ax.axis("off")
+    W = style.width_in
+    fs = style.small
+    line_in = fs * 1.3 / 72
+    pad = 0.08
 
-    def box(x, y, text, w=3.2, h=0.9, face="#eef3f8", edge="#1b4f72", size=9):
-        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.05",
-                                    fc=face, ec=edge, lw=1))
-        ax.text(x, y, text, ha="center", va="center", fontsize=size, wrap=True)
+    def wrapped(parts: list[str], w: float) -> str:
+        return "\n".join(style.wrap(p, w - 2 * pad, fs) for p in parts)
 
-    def arrow(x0, y0, x1, y1):
-        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                    arrowprops=dict(arrowstyle="->", color="#52606d", lw=1))
+    def height(text: str) -> float:
+        return (text.count("\n") + 1) * line_in + 2 * pad
 
-    import textwrap
-
-    cx = width * 0.33 if len(endpoints) > 1 else width * 0.3
+    gap = 0.28
+    col_w = min(2.6, (W - 0.1 - 0.15 * (len(endpoints) - 1)) / len(endpoints))
+    xs = [0.05 + col_w / 2 + k * (col_w + 0.15) for k in range(len(endpoints))]
+    main_w = min(2.2, W * 0.42)
+    cx = 0.05 + main_w / 2
     received = int(flow.loc[flow["step"] == "input rows", "n"].iloc[0])
-    eligible = count("all", "eligible")
-    box(cx, 9.5, f"Patients received\nn = {received}")
-    arrow(cx, 9.0, cx, 7.1)
+    boxes = []  # (x, y_top, w, text, excluded?)
+    top_text = wrapped([f"Patients received: n = {received}"], main_w)
     excl = reasons("all")
-    if excl:
-        lines = [ln for r in excl for ln in textwrap.wrap(r, 46)]
-        bw = min(width - cx - 0.4, 4.6)
-        bx = width - 0.2 - bw / 2
-        box(bx, 8.05, "Excluded from all analyses\n" + "\n".join(lines), w=bw,
-            h=min(0.26 * len(lines) + 0.5, 1.5), face="#fdf2e9", edge="#b9770e", size=8)
-        arrow(cx, 8.05, bx - bw / 2 - 0.05, 8.05)
-    box(cx, 6.6, f"Eligible\nn = {eligible}")
-    xs = np.linspace(width / (2 * len(endpoints)), width - width / (2 * len(endpoints)),
-                     len(endpoints))
-    for x, ep in zip(xs, endpoints):
-        arrow(cx, 6.1, x, 5.3)
-        km_n = count(ep, "analysed")
-        lost = reasons(ep)
-        box(x, 4.8, f"{endpoint_labels[ep]}\nKaplan-Meier, log-rank: n = {km_n}"
-            + ("\n" + "\n".join(f"excluded, {r}" for r in lost) if lost else ""),
-            w=3.4, h=0.9 + 0.3 * len(lost))
-        arrow(x, 4.2, x, 2.9)
-        cox_n = count(f"{ep}:{primary_model}", "analysed")
-        lost_cox = reasons(f"{ep}:{primary_model}")
-        box(x, 2.3, f"Primary Cox model: n = {cox_n}"
-            + ("\n" + "\n".join(f"excluded, {r}" for r in lost_cox) if lost_cox else ""),
-            w=3.4, h=0.8 + 0.3 * len(lost_cox))
-    ax.set_title("Patient flow", loc="left", fontsize=12)
+    excl_w = W - main_w - 0.35
+    excl_text = wrapped(["Excluded from all analyses:", *excl], excl_w) if excl else ""
+    elig_text = wrapped([f"Eligible: n = {count('all', 'eligible')}"], main_w)
+    ep_texts = [wrapped([str(endpoint_labels[ep]),
+                         f"Kaplan-Meier, log-rank: n = {count(ep, 'analysed')}",
+                         *[f"excluded, {r}" for r in reasons(ep)]], col_w) for ep in endpoints]
+    cox_texts = [wrapped([f"Primary Cox model: n = {count(f'{ep}:{primary_model}', 'analysed')}",
+                          *[f"excluded, {r}" for r in reasons(f"{ep}:{primary_model}")]], col_w)
+                 for ep in endpoints]
+    h_top, h_elig = height(top_text), height(elig_text)
+    h_excl = height(excl_text) if excl else 0.0
+    h_ep = max(height(t) for t in ep_texts)
+    h_cox = max(height(t) for t in cox_texts)
+    title_h = style.large * 1.6 / 72
+    y = title_h + 0.05
+    y_top = y
+    y_excl = y + h_top + gap
+    y_elig = y_excl + max(h_excl, 0.2) + gap
+    y_ep = y_elig + h_elig + gap
+    y_cox = y_ep + h_ep + gap
+    total = y_cox + h_cox + 0.08
+    with style.theme():
+        fig = plt.figure(figsize=(W, total))
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_xlim(0, W)
+        ax.set_ylim(total, 0)          # inches from the top
+        ax.axis("off")
+
+        def box(x, top, w, text, face="#eef3f8", edge="#1b4f72"):
+            h = height(text)
+            ax.add_patch(FancyBboxPatch((x - w / 2, top), w, h, boxstyle="round,pad=0.01",
+                                        fc=face, ec=edge, lw=0.8))
+            ax.text(x - w / 2 + pad, top + h / 2, text, ha="left", va="center", fontsize=fs,
+                    linespacing=1.15)
+            return top + h
+
+        def arrow(x0, y0, x1, y1):
+            ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                        arrowprops=dict(arrowstyle="->", color="#52606d", lw=0.8))
+
+        bottom = box(cx, y_top, main_w, top_text)
+        arrow(cx, bottom, cx, y_elig)
+        if excl:
+            ex = W - 0.05 - excl_w / 2
+            box(ex, y_excl, excl_w, excl_text, face="#fdf2e9", edge="#b9770e")
+            arrow(cx, y_excl + h_excl / 2, ex - excl_w / 2, y_excl + h_excl / 2)
+        bottom = box(cx, y_elig, main_w, elig_text)
+        for x, ep_text, cox_text in zip(xs, ep_texts, cox_texts):
+            arrow(cx, bottom, x, y_ep)
+            ep_bottom = box(x, y_ep, col_w, ep_text)
+            arrow(x, ep_bottom, x, y_cox)
+            box(x, y_cox, col_w, cox_text)
+        ax.text(0.05, 0.05, "Patient flow", ha="left", va="top", fontsize=style.large)
     return fig
 
 
-def calibration_figure(groups: pd.DataFrame, smooth: dict, title: str, time_unit: str) -> plt.Figure:
+def _panels(style: FigureStyle, n: int, panel_h: float, wide_cols: int = 4, **kwargs):
+    """``n`` panels in a grid: stacked at single-column width, side by side otherwise."""
+    ncol = max(1, min(n, wide_cols if style.narrow and kwargs.get("sharey") else
+                      1 if style.narrow else wide_cols))
+    nrow = -(-n // ncol)
+    fig, axes = style.figure(panel_h * nrow + 0.35, nrows=nrow, ncols=ncol, squeeze=False,
+                             **kwargs)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    return fig, axes.ravel()[:n]
+
+
+def calibration_figure(groups: pd.DataFrame, smooth: dict, title: str, time_unit: str,
+                       style: FigureStyle = DEFAULT_STYLE) -> plt.Figure:
     """Predicted vs observed risk at each horizon: risk groups (KM, 95% CI) and smoothed curve."""
     horizons = sorted(smooth)
-    fig, axes = plt.subplots(1, len(horizons), figsize=(4.2 * len(horizons), 4.4), squeeze=False)
-    for ax, h in zip(axes[0], horizons):
-        g = groups[groups["horizon"] == h]
-        sm = smooth[h]
-        order = np.argsort(sm["predicted"])
-        ax.plot([0, 1], [0, 1], ls="--", color="#999999", lw=1)
-        ax.plot(sm["predicted"][order], sm["observed"][order], color="#2166ac", lw=1.6,
-                label=f"smoothed (ICI {sm['ICI']:.3f})")
-        ax.errorbar(g["predicted"], g["observed"],
-                    yerr=[g["observed"] - g["observed_lower"], g["observed_upper"] - g["observed"]],
-                    fmt="o", color="#b2182b", ms=5, capsize=3, label="risk groups (KM, 95% CI)")
-        top = float(max(1e-3, np.nanmax([g["observed_upper"].max(), g["predicted"].max(),
-                                         sm["predicted"].max()])) * 1.05)
-        ax.set_xlim(0, min(1, top))
-        ax.set_ylim(0, min(1, top))
-        ax.set_xlabel(f"Predicted risk at {h:g} {time_unit}")
-        ax.set_ylabel("Observed risk")
-        ax.set_title(f"{h:g} {time_unit}", loc="left", fontsize=10)
-        ax.legend(fontsize=8, frameon=False, loc="upper left")
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-    fig.suptitle(f"{title}: calibration of the frozen model", x=0.01, ha="left", fontsize=11)
-    fig.tight_layout()
+    with style.theme():
+        panel = min(style.width_in, 2.6) if style.narrow else min(
+            2.8, style.width_in / max(1, min(len(horizons), 4)))
+        fig, axes = _panels(style, len(horizons), panel)
+        for ax, h in zip(axes, horizons):
+            g = groups[groups["horizon"] == h]
+            sm = smooth[h]
+            order = np.argsort(sm["predicted"])
+            ax.plot([0, 1], [0, 1], ls="--", color="#999999", lw=0.8)
+            ax.plot(np.asarray(sm["predicted"])[order], np.asarray(sm["observed"])[order],
+                    color=style.colour(0), label=f"smoothed (ICI {sm['ICI']:.3f})")
+            ax.errorbar(g["predicted"], g["observed"],
+                        yerr=[g["observed"] - g["observed_lower"],
+                              g["observed_upper"] - g["observed"]],
+                        fmt="o", color=style.colour(1), ms=3.5, capsize=2,
+                        label="risk groups (KM, 95% CI)")
+            top = float(max(1e-3, np.nanmax([g["observed_upper"].max(), g["predicted"].max(),
+                                             np.max(sm["predicted"])])) * 1.05)
+            ax.set_xlim(0, min(1, top))
+            ax.set_ylim(0, min(1, top))
+            ax.set_xlabel(f"Predicted risk at {h:g} {time_unit}")
+            ax.set_ylabel("Observed risk")
+            ax.set_title(f"{h:g} {time_unit}", loc="left")
+            ax.legend(frameon=False, loc="upper left")
+        fig.suptitle(style.wrap(f"{title}: calibration of the frozen model", style.width_in,
+                                style.large), x=0.01, ha="left")
     return fig
 
 
-def centre_forest_figure(table: pd.DataFrame, title: str) -> plt.Figure:
-    """Per-centre estimates and the random-effects pooled estimate, one panel per measure."""
+def centre_forest_figure(table: pd.DataFrame, title: str,
+                         style: FigureStyle = DEFAULT_STYLE) -> plt.Figure:
+    """Per-centre estimates and the random-effects pooled estimate, one panel per measure.
+
+    Panels share the centre axis (named once per row of panels); the pooled
+    estimate is a diamond with its 95% prediction interval dotted below it.
+    """
     measures = list(dict.fromkeys(table["measure"]))
-    ncol = min(4, len(measures))
-    nrow = -(-len(measures) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, nrow * (0.45 * (
-        table["centre"].nunique()) + 1.6)), squeeze=False)
-    for ax in axes.ravel()[len(measures):]:
-        ax.axis("off")
+    centres = list(dict.fromkeys(table["centre"].astype(str)))
+    position = {c: len(centres) - 1 - k for k, c in enumerate(centres)}
     reference = {"Harrell's C": 0.5, "Uno's C": 0.5, "Royston's D": 0.0, "calibration slope": 1.0,
                  "O/E": 1.0, "time-dependent AUC": 0.5, "IPA": 0.0}
-    for ax, measure in zip(axes.ravel(), measures):
-        sub = table[table["measure"] == measure].reset_index(drop=True)
-        y = np.arange(len(sub))[::-1]
-        pooled = sub["centre"].astype(str).str.startswith("pooled")
-        ax.errorbar(sub["estimate"], y, xerr=[sub["estimate"] - sub["lower"], sub["upper"] - sub["estimate"]],
-                    fmt="none", ecolor="#4d4d4d", capsize=3)
-        ax.plot(sub.loc[~pooled, "estimate"], y[~pooled], "s", color="#2166ac", ms=5)
-        ax.plot(sub.loc[pooled, "estimate"], y[pooled], "D", color="#b2182b", ms=7)
-        if pooled.any() and "pi_lower" in sub and np.isfinite(sub.loc[pooled, "pi_lower"]).all():
-            p = sub[pooled].iloc[0]
-            ax.hlines(y[pooled][0] - 0.25, p["pi_lower"], p["pi_upper"], color="#b2182b", lw=1,
-                      ls=":", label="95% prediction interval")
-            ax.legend(fontsize=7, frameon=False, loc="lower right")
-        if measure in reference:
-            ax.axvline(reference[measure], color="#999999", ls="--", lw=1)
-        ax.set_yticks(y)
-        ax.set_yticklabels(sub["centre"].astype(str), fontsize=8)
-        ax.set_title(measure, loc="left", fontsize=10)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-    fig.suptitle(f"{title}: performance by centre", x=0.01, ha="left", fontsize=11)
-    fig.tight_layout()
+    with style.theme():
+        panel_h = style.small * 1.9 * (len(centres) + 1) / 72 + 0.55
+        fig, axes = _panels(style, len(measures), panel_h, sharey=True,
+                            wide_cols=3 if style.width_mm >= 150 else 2)
+        # the stacked (single-column) layout has one panel per row: two per row read better
+        has_pi = False
+        for k, (ax, measure) in enumerate(zip(axes, measures)):
+            sub = table[table["measure"] == measure].reset_index(drop=True)
+            y = np.array([position[str(c)] for c in sub["centre"]], float)
+            pooled = sub["centre"].astype(str).str.startswith("pooled").to_numpy()
+            ax.errorbar(sub["estimate"], y, xerr=[sub["estimate"] - sub["lower"],
+                                                  sub["upper"] - sub["estimate"]],
+                        fmt="none", ecolor="#4d4d4d", capsize=2, lw=0.8)
+            ax.plot(sub.loc[~pooled, "estimate"], y[~pooled], "s", color=style.colour(0), ms=4)
+            ax.plot(sub.loc[pooled, "estimate"], y[pooled], "D", color=style.colour(1), ms=5)
+            if measure in reference:
+                ax.axvline(reference[measure], color="#999999", ls="--", lw=0.8)
+            # the axis spans the CIs (and the reference value), not the prediction interval,
+            # which with few centres can be many times wider: it is cut at the axis with an
+            # arrowhead saying it goes on
+            ends = pd.concat([sub["lower"], sub["upper"], sub["estimate"]]).astype(float)
+            ends = ends[np.isfinite(ends)]
+            lo, hi = (float(ends.min()), float(ends.max())) if len(ends) else (0.0, 1.0)
+            if measure in reference and lo <= reference[measure] <= hi + (hi - lo):
+                lo, hi = min(lo, reference[measure]), max(hi, reference[measure])
+            span = (hi - lo) or abs(hi) or 1.0
+            lo, hi = lo - 0.1 * span, hi + 0.1 * span
+            ax.set_xlim(lo, hi)
+            if pooled.any() and "pi_lower" in sub and np.isfinite(
+                    sub.loc[pooled, "pi_lower"].astype(float)).all():
+                p = sub[pooled].iloc[0]
+                y_pi = y[pooled][0] - 0.35
+                a, b = max(float(p["pi_lower"]), lo), min(float(p["pi_upper"]), hi)
+                ax.hlines(y_pi, a, b, color=style.colour(1), lw=0.9, ls=":")
+                for end, cut, mark in ((a, float(p["pi_lower"]) < lo, "<"),
+                                       (b, float(p["pi_upper"]) > hi, ">")):
+                    if cut:
+                        ax.plot([end], [y_pi], marker=mark, color=style.colour(1), ms=3,
+                                clip_on=False)
+                has_pi = True
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(3))
+            ax.set_title(style.wrap(measure, style.width_in / (2 if style.width_mm < 150 else 3)
+                                    * 0.45, style.large), loc="left")
+        axes[0].set_yticks([position[c] for c in centres])
+        axes[0].set_yticklabels(centres)
+        axes[0].set_ylim(-0.8, len(centres) - 0.4)
+        if has_pi:
+            from matplotlib.lines import Line2D
+
+            fig.legend(handles=[Line2D([], [], color=style.colour(1), marker="D", ls="none",
+                                       ms=5, label="pooled (random effects), 95% CI"),
+                                Line2D([], [], color=style.colour(1), ls=":",
+                                       label=style.wrap("95% prediction interval for a new centre "
+                                                        "(> or <: it goes on beyond the axis)",
+                                                        style.width_in * 0.8, style.small))],
+                       loc="outside lower left", frameon=False, ncol=1 if style.narrow else 2)
+        fig.suptitle(style.wrap(f"{title}: performance by centre", style.width_in, style.large),
+                     x=0.01, ha="left")
     return fig
 
 
-def risk_group_curves_figure(curves: pd.DataFrame, title: str, time_unit: str) -> plt.Figure:
+def risk_group_curves_figure(curves: pd.DataFrame, title: str, time_unit: str,
+                             style: FigureStyle = DEFAULT_STYLE) -> plt.Figure:
     """Kaplan-Meier by prognostic group (steps, 95% CI) and mean predicted survival (dashed).
 
     Royston & Altman (2013), level 3 of external validation.
     """
-    fig, ax = plt.subplots(figsize=(7.0, 4.8))
-    for k, (g, sub) in enumerate(curves.groupby("group", sort=True)):
-        colour = PALETTE[k % len(PALETTE)]
-        first = sub.iloc[0]
-        ax.step(sub["time"], sub["observed"], where="post", color=colour, lw=1.6,
-                label=f"group {g} ({first['lp_range']}; n = {first['n']}, "
-                      f"{first['events']} events)")
-        ax.fill_between(sub["time"], sub["observed_lower"], sub["observed_upper"], step="post",
-                        color=colour, alpha=0.12, lw=0)
-        ax.plot(sub["time"], sub["predicted"], color=colour, lw=1.4, ls="--")
-    ax.plot([], [], color="#4d4d4d", ls="--", label="predicted by the model (mean)")
-    ax.set_ylim(0, 1.02)
-    ax.set_xlim(0, float(curves["time"].max()))
-    ax.set_xlabel(f"Time ({time_unit})")
-    ax.set_ylabel("Survival probability")
-    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(0.0, -0.13), ncol=2)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.set_title(f"{title}: observed (Kaplan-Meier) and predicted survival by prognostic group",
-                 loc="left", fontsize=10)
-    fig.tight_layout()
+    with style.theme():
+        fig, ax = style.figure(style.width_in * (0.95 if style.narrow else 0.55) + 0.6)
+        for k, (g, sub) in enumerate(curves.groupby("group", sort=True)):
+            colour = style.colour(k)
+            first = sub.iloc[0]
+            ax.step(sub["time"], sub["observed"], where="post", color=colour,
+                    label=f"group {g} ({first['lp_range']}; n = {first['n']}, "
+                          f"{first['events']} events)")
+            ax.fill_between(sub["time"], sub["observed_lower"], sub["observed_upper"],
+                            step="post", color=colour, alpha=0.12, lw=0)
+            ax.plot(sub["time"], sub["predicted"], color=colour, lw=1.2, ls="--")
+        ax.plot([], [], color="#4d4d4d", ls="--", label="predicted by the model (mean)")
+        ax.set_ylim(0, 1.02)
+        ax.set_xlim(0, float(curves["time"].max()))
+        ax.set_xlabel(f"Time ({time_unit})")
+        ax.set_ylabel("Survival probability")
+        ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(0.0, -0.16),
+                  ncol=1 if style.narrow else 2)
+        ax.set_title(style.wrap(f"{title}: observed (Kaplan-Meier) and predicted survival by "
+                                "prognostic group", style.width_in, style.large), loc="left")
     return fig
 
 
-def empty_figure(message: str) -> plt.Figure:
+def empty_figure(message: str, style: FigureStyle = DEFAULT_STYLE) -> plt.Figure:
     """A placeholder figure stating why an analysis was not done."""
-    import textwrap
-
-    lines = textwrap.wrap(message, 90)
-    fig, ax = plt.subplots(figsize=(6.5, 0.6 + 0.22 * len(lines)))
-    ax.axis("off")
-    ax.text(0.0, 0.5, "\n".join(lines), fontsize=9, va="center")
+    with style.theme():
+        text = style.wrap(message, style.width_in - 0.2)
+        fig = plt.figure(figsize=(style.width_in, 0.3 + (text.count("\n") + 1) * style.font_size
+                                  * 1.4 / 72))
+        fig.text(0.02, 0.5, text, va="center", fontsize=style.font_size)
     return fig
 
 
-def sample_size_figure(summary: pd.DataFrame, title: str) -> plt.Figure:
+def sample_size_figure(summary: pd.DataFrame, title: str,
+                       style: FigureStyle = DEFAULT_STYLE) -> plt.Figure:
     """Mean 95% CI width against validation sample size, one panel per measure.
 
-    One line per event fraction; the dashed line is the target width (Riley et
-    al., Stat Med 2022). Cells whose event fraction the model cannot reach are
-    left out (the table says so).
+    One line per event fraction (colour and marker); the dashed line is the target
+    width (Riley et al., Stat Med 2022). Cells whose event fraction the model
+    cannot reach are left out (the table says so).
     """
     from ..validation.sample_size import MEASURE_LABELS, MEASURES
 
     ok = summary[~summary["status"].astype(str).str.startswith("infeasible")]
-    fig, axes = plt.subplots(1, len(MEASURES), figsize=(3.6 * len(MEASURES), 3.6), squeeze=False)
-    for ax, measure in zip(axes.ravel(), MEASURES):
-        sub = ok[ok["measure"] == measure]
-        for k, (fraction, line) in enumerate(sub.groupby("event_fraction", sort=True)):
-            line = line.sort_values("n")
-            ax.plot(line["n"], line["width_mean"], "o-", color=PALETTE[k % len(PALETTE)], ms=4,
-                    lw=1.4, label=f"{fraction:g} of patients with an event")
-        target = summary.loc[summary["measure"] == measure, "target_width"]
-        if len(target):
-            ax.axhline(float(target.iloc[0]), color="#999999", ls="--", lw=1, label="target width")
-        ax.set_xscale("log")
-        ax.set_xlabel("Validation cohort size (patients)")
-        ax.set_ylabel("Mean 95% CI width")
-        ax.set_title(MEASURE_LABELS[measure], loc="left", fontsize=10)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-    axes.ravel()[0].legend(fontsize=7, frameon=False)
-    fig.suptitle(f"{title}: precision of an external validation by its size (simulation)", x=0.01,
-                 ha="left", fontsize=11)
-    fig.tight_layout()
+    with style.theme():
+        panel = 2.2 if style.narrow else min(2.6, style.width_in / len(MEASURES) + 0.4)
+        fig, axes = _panels(style, len(MEASURES), panel, wide_cols=len(MEASURES))
+        for ax, measure in zip(axes, MEASURES):
+            sub = ok[ok["measure"] == measure]
+            for k, (fraction, line) in enumerate(sub.groupby("event_fraction", sort=True)):
+                line = line.sort_values("n")
+                ax.plot(line["n"], line["width_mean"], color=style.colour(k),
+                        marker=style.marker(k), ms=3.5, ls=style.linestyle(k),
+                        label=f"{fraction:g} with an event")
+            target = summary.loc[summary["measure"] == measure, "target_width"]
+            if len(target):
+                ax.axhline(float(target.iloc[0]), color="#999999", ls="--", lw=0.8,
+                           label="target width")
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.set_xlabel("Validation cohort size")
+            ax.set_ylabel("Mean 95% CI width")
+            ax.set_title(MEASURE_LABELS[measure], loc="left")
+        axes[0].legend(frameon=False)
+        fig.suptitle(style.wrap(f"{title}: precision of an external validation by its size "
+                                "(simulation)", style.width_in, style.large), x=0.01, ha="left")
     return fig

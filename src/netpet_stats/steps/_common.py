@@ -45,3 +45,10 @@ def load_analysis(path: str | Path, config: dict) -> pd.DataFrame:
 
 def dpi(config: dict) -> int:
     return int(config["figures"]["dpi"])
+
+
+def figure_style(config: dict):
+    """The configured look of every figure (width, fonts, palette, group labels)."""
+    from ..report.figures import FigureStyle
+
+    return FigureStyle.from_config(config["figures"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..report import figures
-from ._common import dpi, endpoint_label, time_unit
+from ._common import dpi, endpoint_label, figure_style, time_unit
 
 
 def run_km_figure(config: dict, endpoint: str, tables: dict, outputs: list[str]) -> None:
@@ -17,20 +17,17 @@ def run_km_figure(config: dict, endpoint: str, tables: dict, outputs: list[str])
         endpoint_label(config, endpoint),
         time_unit(config, endpoint),
         f"{float(km_cfg['conf_level']):.0%} CI, {km_cfg['conf_type']}",
-        median_lines=bool(config["figures"].get("median_lines", False)))
+        style=figure_style(config))
     figures.save(fig, outputs, dpi(config))
-
-
 
 
 def run_flow_figure(config: dict, flow_csv: str, outputs: list[str]) -> None:
     """Patient-flow diagram from the flow table."""
     flow = pd.read_csv(flow_csv, keep_default_na=False, na_values=[""])
     labels = {ep: spec["label"] for ep, spec in config["endpoints"].items()}
-    fig = figures.flow_figure(flow, labels, config["cox"]["primary_model"])
+    fig = figures.flow_figure(flow, labels, config["cox"]["primary_model"],
+                              style=figure_style(config))
     figures.save(fig, outputs, dpi(config))
-
-
 
 
 def run_forest_figure(config: dict, endpoint: str, coefficients: str, outputs: list[str]) -> None:
@@ -41,6 +38,7 @@ def run_forest_figure(config: dict, endpoint: str, coefficients: str, outputs: l
     sub = coefs[coefs["model"] == model]
     title = (f"{config['endpoints'][endpoint]['label']}: "
              f"{config['cox']['models'][model].get('label', model)}")
-    figures.save(figures.forest_figure(sub, title), outputs, dpi(config))
+    figures.save(figures.forest_figure(sub, title, style=figure_style(config)), outputs,
+                 dpi(config))
 
 

@@ -10,7 +10,7 @@ from ..report import figures
 from ..report.tables import write_table
 from ..survival import cox
 from ..validation import external, internal
-from ._common import dpi, endpoint_label, load_analysis
+from ._common import dpi, endpoint_label, figure_style, load_analysis
 
 
 def _development_design(config: dict, data: pd.DataFrame):
@@ -64,7 +64,8 @@ def run_iecv(config: dict, analysis: str, out) -> None:
                     f"{label}: internal-external cross-validation",
                     "Not done: the development cohort has fewer than two centres.")
         figures.save(figures.empty_figure("Internal-external cross-validation: fewer than two "
-                                          "centres"), out.figures, dpi(config))
+                                          "centres", figure_style(config)), out.figures,
+                     dpi(config))
         return
     lp, surv, _ = internal.internal_external_cv(t, e, X.to_numpy(), d["centre"],
                                                            [horizon], progress=True)
@@ -73,7 +74,7 @@ def run_iecv(config: dict, analysis: str, out) -> None:
                 out.iecv, f"{label}: internal-external cross-validation (leave one centre out)",
                 note)
     figures.save(figures.centre_forest_figure(table, f"{label}: internal-external "
-                                              "cross-validation"),
+                                              "cross-validation", style=figure_style(config)),
                  out.figures, dpi(config))
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from ..report import figures
 from ..report.tables import write_table
 from ..validation import frozen_model, sample_size
-from ._common import dpi
+from ._common import dpi, figure_style
 
 
 def _sample_size_scenario(config: dict, model_path: str):
@@ -59,5 +59,5 @@ def run_gather(config: dict, model_path: str, cell_csvs: list[str], out) -> None
                 f"{label}: minimum external validation size within the grid",
                 f"{sample_size.METHOD}. {assumptions} 'all': every target at once; "
                 "collins_*: whether the mean number of events at that size reaches 100 / 200.")
-    figures.save(figures.sample_size_figure(summary, label), out.figures,
+    figures.save(figures.sample_size_figure(summary, label, style=figure_style(config)), out.figures,
                  dpi(config))

@@ -18,7 +18,7 @@ from ..report import figures
 from ..report.tables import write_table
 from ..survival import concordance, cox
 from ..validation import external, frozen_model
-from ._common import dpi, endpoint_label, load_analysis, time_unit
+from ._common import dpi, endpoint_label, figure_style, load_analysis, time_unit
 from .cox import load_fits
 
 
@@ -75,7 +75,7 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
     n_boot, seed = int(vcfg["n_boot"]), int(vcfg["seed"])
     label = endpoint_label(config, endpoint)
     unit = time_unit(config, endpoint)
-    dpi_ = dpi(config)
+    dpi_, style = dpi(config), figure_style(config)
     predicted = {h: frozen_model.predict_survival(model, d, h).to_numpy() for h in horizons}
 
     # discrimination
@@ -136,7 +136,7 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
                 "(Graf 1999), IPA = 1 - Brier/Brier(null), as riskRegression::Score.")
     groups_df = pd.concat(group_rows, ignore_index=True)
     write_table(groups_df, out.groups, f"{label}: observed and predicted risk by risk group")
-    fig = figures.calibration_figure(groups_df, smooth, label, unit)
+    fig = figures.calibration_figure(groups_df, smooth, label, unit, style=style)
     figures.save(fig, out.figures, dpi_)
 
     # Royston & Altman level 3: KM by prognostic group against the predicted curves. A
@@ -149,12 +149,12 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
                     "Groups cut at the 16th, 50th and 84th centiles of the development cohort's "
                     "linear predictor (Royston & Altman 2013); observed: Kaplan-Meier with log "
                     "CI; predicted: mean of S0(t)^exp(lp) in the group.")
-        figures.save(figures.risk_group_curves_figure(curves, label, unit),
+        figures.save(figures.risk_group_curves_figure(curves, label, unit, style=style),
                      out.group_curve_figures, dpi_)
     else:
         write_table(pd.DataFrame(columns=["group", "time", "observed", "predicted"]),
                     out.group_curves, title, NO_CURVE_NOTE)
-        figures.save(figures.empty_figure("Predicted survival curves: " + NO_CURVE_NOTE),
+        figures.save(figures.empty_figure("Predicted survival curves: " + NO_CURVE_NOTE, style),
                      out.group_curve_figures, dpi_)
 
     # heterogeneity across centres, at the last horizon
@@ -167,11 +167,11 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
                 "undefined below 3 centres).")
         write_table(centres.assign(endpoint=endpoint, horizon=tau), out.centres,
                     f"{label}: performance by centre", note)
-        figures.save(figures.centre_forest_figure(centres, label), out.centre_figures, dpi_)
+        figures.save(figures.centre_forest_figure(centres, label, style=style), out.centre_figures, dpi_)
     else:
         write_table(pd.DataFrame(columns=["centre", "measure", "estimate"]), out.centres,
                     f"{label}: performance by centre", "Not done: the cohort has no centre column.")
-        figures.save(figures.empty_figure("Performance by centre: no centre column"),
+        figures.save(figures.empty_figure("Performance by centre: no centre column", style),
                      out.centre_figures, dpi_)
 
 
