@@ -113,7 +113,38 @@ logrank_entry <- function(dataset, label, time, event, group, strata = NULL) {
 
 cox_control <- coxph.control(eps = 1e-12, toler.chol = 1e-14, iter.max = 100)
 
-cox_entry <- function(dataset, label, formula, data, call_text, cluster = NULL) {
+# What plot.cox.zph draws (survival 3.x, df = 4, nsmo = 40): a natural spline fitted
+# to each term's scaled Schoenfeld residuals, with a +/- 2 SE band from zph$var; the
+# same lines as its source, returning the values instead of drawing them.
+zph_smooth <- function(z, df = 4, nsmo = 40) {
+  xx <- z$x
+  pred.x <- seq(from = min(xx), to = max(xx), length = nsmo)
+  lmat <- splines::ns(c(pred.x, xx), df = df, intercept = TRUE)
+  pmat <- lmat[1:nsmo, ]
+  xmat <- lmat[-(1:nsmo), ]
+  lapply(seq_len(ncol(z$y)), function(i) {
+    y <- z$y[, i]
+    keep <- !is.na(y)
+    qmat <- qr(xmat[keep, ])
+    yhat <- pmat %*% qr.coef(qmat, y[keep])
+    bk <- backsolve(qmat$qr[1:df, 1:df], diag(df))
+    seval <- ((pmat %*% (bk %*% t(bk))) * pmat) %*% rep(1, df)
+    half <- 2 * sqrt(z$var[i, i] * seval)
+    list(term = colnames(z$y)[i], x = pred.x, estimate = c(yhat), lower = c(yhat - half),
+         upper = c(yhat + half))
+  })
+}
+
+zph_resid_entry <- function(fit) {
+  z <- cox.zph(fit, transform = "km")
+  list(call = "cox.zph(fit, transform = 'km')$x, $time, $y, $var; plot.cox.zph smooth",
+       x = unname(z$x), time = unname(z$time), terms = colnames(z$y),
+       y = lapply(seq_len(ncol(z$y)), function(i) unname(z$y[, i])),
+       var = unname(z$var), smooth = zph_smooth(z))
+}
+
+cox_entry <- function(dataset, label, formula, data, call_text, cluster = NULL,
+                      residuals = FALSE) {
   fit <- coxph(formula, data = data, ties = "efron", control = cox_control,
                x = TRUE, y = TRUE, model = TRUE)
   robust_se <- NULL
@@ -149,6 +180,7 @@ cox_entry <- function(dataset, label, formula, data, call_text, cluster = NULL) 
        cluster = cluster, robust_se = robust_se,
        concordance = unname(fit$concordance["concordance"]),
        concordance_se = unname(fit$concordance["std"]),
+       zph_residuals = if (residuals) zph_resid_entry(fit) else NULL,
        zph_call = "cox.zph(fit, transform = t, terms = TRUE, global = TRUE)$table",
        zph = lapply(c("km", "rank", "identity"), function(tr) {
          z <- cox.zph(fit, transform = tr)$table
@@ -224,13 +256,15 @@ for (ep in c("os", "ttp")) {
   d$log2ki67 <- log2(pmax(d$ki67, 1))
   cx[[length(cx) + 1]] <- cox_entry("synthetic", paste0(ep, ":primary"),
     Surv(time, event) ~ group + grade + age10 + extrahepatic + strata(centre), d,
-    "coxph(Surv(time, event) ~ group + grade + I(age/10) + extrahepatic + strata(centre), ties = 'efron')")
+    "coxph(Surv(time, event) ~ group + grade + I(age/10) + extrahepatic + strata(centre), ties = 'efron')",
+    residuals = ep == "os")
   cx[[length(cx) + 1]] <- cox_entry("synthetic", paste0(ep, ":ki67"),
     Surv(time, event) ~ group + log2ki67 + age10 + extrahepatic + strata(centre), d,
     "coxph(Surv(time, event) ~ group + log2(pmax(ki67, 1)) + I(age/10) + extrahepatic + strata(centre))")
   cx[[length(cx) + 1]] <- cox_entry("synthetic", paste0(ep, ":centre_covariate"),
     Surv(time, event) ~ group + grade + age10 + extrahepatic + centre, d,
-    "coxph(Surv(time, event) ~ group + grade + I(age/10) + extrahepatic + centre)")
+    "coxph(Surv(time, event) ~ group + grade + I(age/10) + extrahepatic + centre)",
+    residuals = ep == "os")
   cx[[length(cx) + 1]] <- cox_entry("synthetic", paste0(ep, ":centre_clustered"),
     Surv(time, event) ~ group + grade + age10 + extrahepatic, d,
     "coxph(Surv(time, event) ~ group + grade + I(age/10) + extrahepatic, cluster = centre)",
@@ -244,9 +278,15 @@ for (ep in c("os", "ttp")) {
 cx[[length(cx) + 1]] <- cox_entry("tiny", "x", Surv(time, event) ~ x, tiny,
                                   "coxph(Surv(time, event) ~ x)")
 cx[[length(cx) + 1]] <- cox_entry("tiny", "x_strata", Surv(time, event) ~ x + strata(centre), tiny,
-                                  "coxph(Surv(time, event) ~ x + strata(centre))")
+                                  "coxph(Surv(time, event) ~ x + strata(centre))", residuals = TRUE)
+# z is constant (0) within the stratum sex = 1: its scaled residuals there are NA
+lung_z <- transform(lung_x[!is.na(lung_x$ph_ecog), ], z = ifelse(sex == 1, 0, ph_ecog))
+cx[[length(cx) + 1]] <- cox_entry("lung", "age_z_strata_sex", Surv(time, event) ~ age + z + strata(sex),
+                                  lung_z, "coxph(Surv(time, event) ~ age + z + strata(sex)), z = 0 if sex = 1 else ph.ecog",
+                                  residuals = TRUE)
 cx[[length(cx) + 1]] <- cox_entry("lung", "age_sex_ecog", Surv(time, event) ~ age + sex + ph_ecog,
-                                  lung_x, "coxph(Surv(time, event) ~ age + sex + ph_ecog)")
+                                  lung_x, "coxph(Surv(time, event) ~ age + sex + ph_ecog)",
+                                  residuals = TRUE)
 cx[[length(cx) + 1]] <- cox_entry("lung", "age_sex_ecog_cluster_inst",
                                   Surv(time, event) ~ age + sex + ph_ecog,
                                   lung_x[!is.na(lung_x$inst), ],
@@ -254,7 +294,8 @@ cx[[length(cx) + 1]] <- cox_entry("lung", "age_sex_ecog_cluster_inst",
                                   cluster = "inst")
 cx[[length(cx) + 1]] <- cox_entry("lung", "age_sex_strata_inst",
                                   Surv(time, event) ~ age + sex + strata(inst), lung_x,
-                                  "coxph(Surv(time, event) ~ age + sex + strata(inst))")
+                                  "coxph(Surv(time, event) ~ age + sex + strata(inst))",
+                                  residuals = TRUE)
 
 # ---------------------------------------------------------------- concordance
 for (ep in c("os", "ttp")) {

@@ -62,6 +62,10 @@ def _km_data(entry):
     if ds == "edge_cases":
         d = EDGE[EDGE["case"] == sub]
         return d["time"], d["event"]
+    if ds == "lung" and sub == "age_z_strata_sex":
+        lung = LUNG.dropna(subset=["ph_ecog"])
+        lung = lung.assign(z=np.where(lung["sex"] == 1, 0, lung["ph_ecog"]))
+        return lung, "time", "event", ["age", "z"], ["sex"], {**cfg, "z": {"type": "continuous"}}
     if ds == "lung":
         return LUNG["time"], LUNG["event"]
     if ds == "veteran":
@@ -134,6 +138,10 @@ def _lr_data(entry):
         return d["time"], d["event"], d["group"], d["centre"]
     if ds == "veteran":
         return VET["time"], VET["event"], VET["celltype"], None
+    if ds == "lung" and sub == "age_z_strata_sex":
+        lung = LUNG.dropna(subset=["ph_ecog"])
+        lung = lung.assign(z=np.where(lung["sex"] == 1, 0, lung["ph_ecog"]))
+        return lung, "time", "event", ["age", "z"], ["sex"], {**cfg, "z": {"type": "continuous"}}
     if ds == "lung":
         d = LUNG.dropna(subset=["ph_ecog"])
         return d["time"], d["event"], d["ph_ecog"].astype(int).astype(str), None
@@ -181,6 +189,10 @@ def _cox_case(entry):
         return d, f"time_{ep}", f"event_{ep}", covs, strata, cfg
     if ds == "tiny":
         return TINY, "time", "event", ["x"], (["centre"] if sub == "x_strata" else []), cfg
+    if ds == "lung" and sub == "age_z_strata_sex":
+        lung = LUNG.dropna(subset=["ph_ecog"])
+        lung = lung.assign(z=np.where(lung["sex"] == 1, 0, lung["ph_ecog"]))
+        return lung, "time", "event", ["age", "z"], ["sex"], {**cfg, "z": {"type": "continuous"}}
     if ds == "lung":
         if sub == "age_sex_ecog":
             return LUNG, "time", "event", ["age", "sex", "ph_ecog"], [], cfg
@@ -214,6 +226,30 @@ def test_cox_matches_coxph(entry):
         _close(got["chisq"], zph["chisq"], rtol=1e-6)
         _close(got["df"], zph["df"])
         _close(got["p"], zph["p"], rtol=1e-6, atol=PTOL)
+    # scaled Schoenfeld residuals and the smooth plot(cox.zph) draws
+    if entry.get("zph_residuals"):
+        ref = entry["zph_residuals"]
+        terms = [ref["terms"]] if isinstance(ref["terms"], str) else ref["terms"]
+        z = cox.zph_residuals(res, "km")
+        assert list(z.y.columns) == terms
+        want = np.column_stack([np.array([np.nan if v is None else v for v in np.ravel(col)],
+                                         float) for col in ref["y"]])
+        got = z.y.to_numpy()
+
+        def canonical(time, y):   # events by time, then residuals (R sorts strata by level)
+            keys = [np.nan_to_num(np.round(y[:, j], 6), nan=1e9) for j in range(y.shape[1])]
+            return np.lexsort([*keys[::-1], np.asarray(time)])
+        i_got, i_want = canonical(z.time, got), canonical(ref["time"], want)
+        _close(z.time[i_got], np.asarray(ref["time"])[i_want])
+        _close(z.x[i_got], np.asarray(ref["x"])[i_want])
+        assert (np.isnan(got[i_got]) == np.isnan(want[i_want])).all()
+        ok = ~np.isnan(want[i_want])
+        _close(got[i_got][ok], want[i_want][ok], rtol=1e-6, atol=1e-8)
+        _close(z.var, np.reshape(ref["var"], z.var.shape), rtol=1e-6)
+        for sm in ref["smooth"]:
+            line = cox.zph_smooth(z, sm["term"])
+            for key in ("x", "estimate", "lower", "upper"):
+                _close(line[key], sm[key], rtol=1e-6, atol=1e-8)
     # concordance of the fitted linear predictor, as R's fit$concordance
     lp = cox.linear_predictor(res)
     c = concordance.harrell_c(res.frame["__time"], res.frame["__event"], lp,
@@ -239,6 +275,10 @@ def _conc_data(entry):
         return d[f"time_{ep}"], d[f"event_{ep}"], x, strata
     if ds == "tiny":
         return TINY["time"], TINY["event"], TINY["x"], TINY["centre"] if "centre" in sub else None
+    if ds == "lung" and sub == "age_z_strata_sex":
+        lung = LUNG.dropna(subset=["ph_ecog"])
+        lung = lung.assign(z=np.where(lung["sex"] == 1, 0, lung["ph_ecog"]))
+        return lung, "time", "event", ["age", "z"], ["sex"], {**cfg, "z": {"type": "continuous"}}
     if ds == "lung":
         return LUNG["time"], LUNG["event"], LUNG["age"], None
     if ds == "veteran":

@@ -754,3 +754,148 @@ def ph_test(result: CoxResult, transform: str = "km") -> pd.DataFrame:
     out["transform"] = transform
     out["method"] = ZPH_METHOD
     return out
+
+
+@dataclass
+class ZphResiduals:
+    """Scaled Schoenfeld residuals of a Cox fit, as R ``cox.zph`` returns them.
+
+    One row per event, ordered by stratum then time. ``y`` has one column per
+    term: ``beta_j + (scaled residual)_j`` for a one-column term (an estimate of
+    ``beta_j(t)``); for a term of several columns (a factor), the residuals
+    combined with the coefficients as weights, plus 1 (``beta(t) / beta`` of the
+    term's linear predictor). ``var`` is R's ``zph$var``, the inverse of the
+    information per event, which scales the smoother's band.
+    """
+
+    x: np.ndarray           # transformed time g(t) of each event (not centred)
+    time: np.ndarray        # event time
+    stratum: np.ndarray     # stratum code of each event (0 when unstratified)
+    y: pd.DataFrame         # one column per term (term names), NaN where not estimable
+    var: np.ndarray         # (terms x terms)
+    transform: str
+
+
+def zph_residuals(result: CoxResult, transform: str = "km") -> ZphResiduals:
+    """Scaled Schoenfeld residuals per term, as R ``cox.zph(fit, transform)``.
+
+    The residual of an event is its covariates minus their Efron-weighted mean
+    over the risk set (for ``d`` tied events the mean of the ``d`` Efron means,
+    as R's ``zph1.c``). Within each stratum, residuals are scaled by the inverse
+    of the information per event (Grambsch & Therneau 1994), using only the
+    columns that vary in that stratum; each term's coefficient is added back.
+
+    Examples
+    --------
+    >>> from netpet_stats import fit_cox, zph_residuals
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"time": [1, 2, 2, 3, 4, 4, 5, 6, 7, 8],
+    ...                   "event": [1, 1, 0, 1, 1, 1, 0, 1, 0, 1],
+    ...                   "x": [3, 1, 2, 2, 3, 1, 1, 2, 3, 1]})
+    >>> z = zph_residuals(fit_cox(d, "time", "event", ["x"], [], {"x": {"type": "continuous"}}))
+    >>> z.y["x"].round(4).tolist()        # R cox.zph(fit)$y
+    [1.7539, -1.2618, 0.2041, 1.8558, -1.377, -0.0137, 0.1935]
+    """
+    frame = result.frame
+    t = frame["__time"].to_numpy(float)
+    ev = frame["__event"].to_numpy(float)
+    X = result.design.to_numpy(float)
+    n, p = X.shape
+    strata = (np.zeros(n, int) if result.stratum is None
+              else pd.factorize(pd.Series(result.stratum), sort=True)[0])
+    g = zph_time_transform(t, ev, transform)
+    risk = np.exp(X @ result.beta - (X @ result.beta).max())
+    order = np.lexsort((np.arange(n), t, strata))          # R: order(istrat, time)
+    rows, resid, used = [], [], np.zeros((strata.max() + 1, p))
+    for s in range(strata.max() + 1):
+        idx = order[strata[order] == s]
+        xs, ts, es, rs = X[idx], t[idx], ev[idx], risk[idx]
+        # a column constant within the stratum carries no information there (R: used = 0)
+        used[s] = np.where(np.ptp(xs, axis=0) > 0, es.sum(), 0)
+        # sums over the risk set {time >= t}: reverse cumulative sums on the sorted times
+        den_all = np.cumsum(rs[::-1])[::-1]
+        num_all = np.cumsum((rs[:, None] * xs)[::-1], axis=0)[::-1]
+        first = np.searchsorted(ts, ts, side="left")     # first row at each row's time
+        for tt in np.unique(ts[es == 1]):
+            at = np.flatnonzero(ts == tt)
+            dead = at[es[at] == 1]
+            d = dead.size
+            den2, num2 = rs[dead].sum(), (rs[dead, None] * xs[dead]).sum(axis=0)
+            den, num = den_all[first[at[0]]] - den2, num_all[first[at[0]]] - num2
+            frac = np.arange(1, d + 1)[:, None] / d
+            mean = ((num + frac * num2) / (den + frac * den2)).mean(axis=0)
+            resid.append(xs[dead] - mean)
+            rows.extend(idx[dead])
+    rows = np.asarray(rows, int)
+    sres = np.vstack(resid) if resid else np.zeros((0, p))
+    ev_stratum = strata[rows]
+    wt = sum(np.minimum.outer(u, u) for u in used)
+    vmean = result.information / np.where(wt == 0, 1, wt)
+    columns = list(result.design.columns)
+    assign = [[columns.index(c) for c in term.columns] for term in result.terms]
+    if any(len(a) > 1 for a in assign):      # R cox.zph(terms = TRUE): one column per term
+        M = np.zeros((p, len(assign)))
+        for i, a in enumerate(assign):
+            M[a, i] = 1.0 if len(a) == 1 else result.beta[a]
+        sres, vmean = sres @ M, M.T @ vmean @ M
+        used = used[:, [a[0] for a in assign]]
+    y = np.full(sres.shape, np.nan)
+    for s in range(used.shape[0]):
+        k = np.flatnonzero(used[s] > 0)
+        here = ev_stratum == s
+        if k.size and here.any():
+            y[np.ix_(here, k)] = np.linalg.solve(vmean[np.ix_(k, k)], sres[np.ix_(here, k)].T).T
+    for i, a in enumerate(assign):
+        y[:, i] += result.beta[a[0]] if len(a) == 1 else 1.0
+    return ZphResiduals(x=g[rows], time=t[rows], stratum=ev_stratum,
+                        y=pd.DataFrame(y, columns=[term.name for term in result.terms]),
+                        var=np.linalg.inv(vmean), transform=transform)
+
+
+ZPH_SMOOTH_METHOD = ("natural cubic spline (4 df) fitted by least squares to the scaled "
+                     "Schoenfeld residuals, band +/- 2 SE (R plot.cox.zph)")
+
+
+def zph_smooth(zph: ZphResiduals, term: str, df: int = 4, n_points: int = 40) -> pd.DataFrame:
+    """The smooth of one term's scaled residuals against g(t), as R ``plot(cox.zph)``.
+
+    A natural cubic spline with ``df`` degrees of freedom (intercept included;
+    boundary knots at the range of g(t), interior knots at its quantiles over the
+    plotting grid and the events together, as R's ``ns(c(pred.x, x), df)``) is fitted
+    by least squares; the band is ``+/- 2 sqrt(var_jj * h)`` with ``h`` the
+    leverage of each grid point (R uses the Cox variance, not the residual scatter).
+    The spline space is spanned here by the truncated-power basis of Harrell's
+    restricted cubic spline, which has the same fitted values as R's B-spline
+    basis (written out because no Python library offers R's ``ns`` with these knots).
+
+    Returns
+    -------
+    DataFrame
+        ``x`` (grid of g(t)), ``estimate``, ``lower``, ``upper``.
+    """
+    j = list(zph.y.columns).index(term)
+    y = zph.y[term].to_numpy()
+    keep = ~np.isnan(y)
+    x = zph.x
+    grid = np.linspace(x.min(), x.max(), n_points)
+    both = np.concatenate([grid, x])
+    inner = np.quantile(both, np.linspace(0, 1, df)[1:-1])   # R quantile type 7
+    knots = np.concatenate([[both.min()], inner, [both.max()]])
+
+    def basis(v):
+        k = knots
+        scale = (k[-1] - k[0]) ** 2 or 1.0
+        cols = [np.ones_like(v), v]
+        for kj in k[:-2]:
+            cols.append((np.maximum(v - kj, 0) ** 3
+                         - np.maximum(v - k[-2], 0) ** 3 * (k[-1] - kj) / (k[-1] - k[-2])
+                         + np.maximum(v - k[-1], 0) ** 3 * (k[-2] - kj) / (k[-1] - k[-2]))
+                        / scale)
+        return np.column_stack(cols)
+
+    B, P = basis(x[keep]), basis(grid)
+    coef, *_ = np.linalg.lstsq(B, y[keep], rcond=None)
+    fit = P @ coef
+    h = np.einsum("ij,jk,ik->i", P, np.linalg.pinv(B.T @ B), P)
+    half = 2 * np.sqrt(zph.var[j, j] * h)
+    return pd.DataFrame({"x": grid, "estimate": fit, "lower": fit - half, "upper": fit + half})
