@@ -62,10 +62,6 @@ def _km_data(entry):
     if ds == "edge_cases":
         d = EDGE[EDGE["case"] == sub]
         return d["time"], d["event"]
-    if ds == "lung" and sub == "age_z_strata_sex":
-        lung = LUNG.dropna(subset=["ph_ecog"])
-        lung = lung.assign(z=np.where(lung["sex"] == 1, 0, lung["ph_ecog"]))
-        return lung, "time", "event", ["age", "z"], ["sex"], {**cfg, "z": {"type": "continuous"}}
     if ds == "lung":
         return LUNG["time"], LUNG["event"]
     if ds == "veteran":
@@ -138,10 +134,6 @@ def _lr_data(entry):
         return d["time"], d["event"], d["group"], d["centre"]
     if ds == "veteran":
         return VET["time"], VET["event"], VET["celltype"], None
-    if ds == "lung" and sub == "age_z_strata_sex":
-        lung = LUNG.dropna(subset=["ph_ecog"])
-        lung = lung.assign(z=np.where(lung["sex"] == 1, 0, lung["ph_ecog"]))
-        return lung, "time", "event", ["age", "z"], ["sex"], {**cfg, "z": {"type": "continuous"}}
     if ds == "lung":
         d = LUNG.dropna(subset=["ph_ecog"])
         return d["time"], d["event"], d["ph_ecog"].astype(int).astype(str), None
@@ -275,10 +267,6 @@ def _conc_data(entry):
         return d[f"time_{ep}"], d[f"event_{ep}"], x, strata
     if ds == "tiny":
         return TINY["time"], TINY["event"], TINY["x"], TINY["centre"] if "centre" in sub else None
-    if ds == "lung" and sub == "age_z_strata_sex":
-        lung = LUNG.dropna(subset=["ph_ecog"])
-        lung = lung.assign(z=np.where(lung["sex"] == 1, 0, lung["ph_ecog"]))
-        return lung, "time", "event", ["age", "z"], ["sex"], {**cfg, "z": {"type": "continuous"}}
     if ds == "lung":
         return LUNG["time"], LUNG["event"], LUNG["age"], None
     if ds == "veteran":
