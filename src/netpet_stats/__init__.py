@@ -46,6 +46,8 @@ _API = {
     "fit_cox": "survival.cox",
     "fit_efron": "survival.cox",
     "ph_test": "survival.cox",
+    "zph_residuals": "survival.cox",
+    "zph_smooth": "survival.cox",
     "harrell_c": "survival.concordance",
     "uno_c": "survival.concordance",
     "compare_c": "survival.concordance",

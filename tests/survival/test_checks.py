@@ -101,3 +101,19 @@ def test_harrell_c_cannot_be_asked_for_unos_weights():
         ns.harrell_c(t, e, x, timewt="n/G2")
     assert ns.harrell_c(t, e, x)["method"].startswith("Harrell's C")
     assert ns.uno_c(t, e, x)["method"].startswith("Uno's C")
+
+
+def test_a_value_outside_the_declared_levels_is_refused_not_made_reference():
+    import pandas as pd
+    import pytest
+
+    from netpet_stats import fit_cox
+
+    d = pd.DataFrame({"time": [1, 2, 3, 4, 5, 6, 7, 8], "event": [1, 0, 1, 1, 0, 1, 1, 0],
+                      "grade": ["G1", "G2", "G3", "G1", "G2", "G3", "G1", "G2"]})
+    coding = {"grade": {"type": "categorical", "levels": ["G1", "G2"]}}
+    with pytest.raises(ValueError, match=r"'G3' are not among its declared levels"):
+        fit_cox(d, "time", "event", ["grade"], [], coding)
+    d["x"] = [0.0, 1.0, 2.0, 0.0, 1.0, 2.0, 0.0, 1.0]
+    with pytest.raises(ValueError, match="1.0 is not 1"):
+        fit_cox(d, "time", "event", ["x"], [], {"x": {"type": "categorical", "levels": [0, 1, 2]}})

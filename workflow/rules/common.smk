@@ -67,6 +67,7 @@ def report_tables():
                 "cox_coefficients",
                 "cox_tests",
                 "ph_test",
+                "ph_residuals",
                 "concordance",
                 "concordance_comparison",
             )
@@ -79,7 +80,11 @@ def manifest_outputs():
     outputs = report_tables()
     outputs += [t[:-4] + ".md" for t in outputs]
     for ep in ENDPOINTS:
-        outputs += figure_paths(f"km_{ep}") + figure_paths(f"forest_{ep}")
+        outputs += [
+            path
+            for kind in FIGURE_KINDS
+            for path in figure_paths(f"{kind}_{ep}")
+        ]
     outputs += (
         figure_paths("patient_flow") + validation_outputs() + sample_size_outputs()
     )
@@ -193,6 +198,10 @@ def validation_outputs():
     return []
 
 
+# Figures drawn for every endpoint.
+FIGURE_KINDS = ("km", "forest", "schoenfeld")
+
+
 def figure_paths(name):
     return [f"results/figures/{name}.{fmt}" for fmt in FIGURE_FORMATS]
 
@@ -216,7 +225,11 @@ def all_outputs():
             f"results/{ep}/cox_coefficients.csv",
             f"results/{ep}/concordance.csv",
         ]
-        targets += figure_paths(f"km_{ep}") + figure_paths(f"forest_{ep}")
+        targets += [
+            path
+            for kind in FIGURE_KINDS
+            for path in figure_paths(f"{kind}_{ep}")
+        ]
     return (
         targets
         + figure_paths("patient_flow")

@@ -29,6 +29,14 @@ rule cox:
             labels={"endpoint": "{endpoint}", "table": "proportional hazards"},
         ),
         ph_test_md="results/{endpoint}/ph_test.md",
+        ph_residuals=report(
+            "results/{endpoint}/ph_residuals.csv",
+            caption="../report/ph_residuals.rst",
+            category="4. Cox models",
+            subcategory="{endpoint}",
+            labels={"endpoint": "{endpoint}", "table": "Schoenfeld residuals (smoothed)"},
+        ),
+        ph_residuals_md="results/{endpoint}/ph_residuals.md",
         # Every model fitted once, for concordance and freezing (per patient: not results/).
         fits="intermediate/{endpoint}/cox_fits.pkl",
     log:

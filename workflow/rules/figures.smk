@@ -73,3 +73,29 @@ rule flow_figure:
         version=PACKAGE_VERSION,
     script:
         "../scripts/flow_figure.py"
+
+
+rule schoenfeld_figure:
+    input:
+        residuals=rules.cox.output.ph_residuals,
+        ph_test=rules.cox.output.ph_test,
+        coefficients=rules.cox.output.coefficients,
+    output:
+        report(
+            expand("results/figures/schoenfeld_{{endpoint}}.{fmt}", fmt=FIGURE_FORMATS),
+            caption="../report/schoenfeld_figure.rst",
+            category="4. Cox models",
+            subcategory="{endpoint}",
+            labels={"endpoint": "{endpoint}", "figure": "Schoenfeld residuals"},
+        ),
+    log:
+        "logs/schoenfeld_figure_{endpoint}.log",
+    conda:
+        "../envs/netpet.yaml"
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
+    params:
+        version=PACKAGE_VERSION,
+    script:
+        "../scripts/schoenfeld_figure.py"

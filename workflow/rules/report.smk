@@ -8,7 +8,7 @@ rule report:
         sample_size=sample_size_outputs(),
         figures=[
             f"results/figures/{k}_{ep}.png"
-            for k in ("km", "forest")
+            for k in FIGURE_KINDS
             for ep in ENDPOINTS
         ]
         + ["results/figures/patient_flow.png"],

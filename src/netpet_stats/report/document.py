@@ -354,14 +354,18 @@ def _cox_section(config, results, ep, models: dict) -> dict:
     }
 
 
-def _ph_section(config, results, ep, models: dict) -> str:
+def _ph_section(config, results, ep, models: dict) -> dict:
     ph = results.read(f"{ep}/ph_test.csv")
     tab = pd.DataFrame({"Model": [models.get(m, m) for m in ph["model"]], "Term": ph["term_label"],
                         "Chi-square": [_num(x) for x in ph["chisq"]], "df": ph["df"],
                         "p": [fmt_p(x) for x in ph["p"]]})
-    return gt_table(tab, f"ph_{ep}", f"{config['endpoints'][ep]['label']}: "
-                    "proportional-hazards tests",
-                    f"{cox.ZPH_METHOD}; time transform '{config['cox']['zph_transform']}'.")
+    label = config["endpoints"][ep]["label"]
+    primary = config["cox"]["primary_model"]
+    return {"endpoint": ep, "label": label, "model": models.get(primary, primary),
+            "figure": _img(results.path(f"figures/schoenfeld_{ep}.png")),
+            "table": gt_table(tab, f"ph_{ep}", f"{label}: proportional-hazards tests",
+                              f"{cox.ZPH_METHOD}; time transform "
+                              f"'{config['cox']['zph_transform']}'.")}
 
 
 def _concordance_section(config, results, ep, models: dict) -> dict:

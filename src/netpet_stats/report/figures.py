@@ -652,3 +652,91 @@ def sample_size_figure(summary: pd.DataFrame, title: str,
         fig.suptitle(style.wrap(f"{title}: precision of an external validation by its size "
                                 "(simulation)", style.width_in, style.large), x=0.01, ha="left")
     return fig
+
+
+def schoenfeld_figure(residuals: pd.DataFrame, ph: pd.DataFrame, coefficients: dict,
+                      title: str, time_unit: str, style: FigureStyle = DEFAULT_STYLE
+                      ) -> plt.Figure:
+    """Scaled Schoenfeld residuals per term against time, as R ``plot(cox.zph)``.
+
+    Parameters
+    ----------
+    residuals
+        The ``ph_residuals`` table: per term the ``smooth`` (spline, +/- 2 SE band),
+        ``binned`` means and, if asked for, one ``event`` row per event.
+    ph
+        The ``ph_test`` rows of the model (term, p), shown in each panel's title.
+    coefficients
+        The fitted coefficient of each one-column term: proportional hazards is a
+        flat line at it (at 1 for a factor, drawn as beta(t)/beta).
+
+    The time axis is the transformed time of the test (``km``: 1 - KM, as R), its
+    ticks labelled with the times they stand for.
+    """
+    terms = list(dict.fromkeys(residuals["term"]))
+    p_of = ph.set_index("term")["p"].to_dict()
+    with style.theme():
+        panel = 2.1 if style.narrow else min(2.4, style.width_in / 3 * 0.85)
+        fig, axes = _panels(style, len(terms), panel, wide_cols=3)
+        for ax, term in zip(axes, terms):
+            sub = residuals[residuals["term"] == term]
+            smooth = sub[sub["kind"] == "smooth"].sort_values("x")
+            binned = sub[sub["kind"] == "binned"]
+            events = sub[sub["kind"] == "event"]
+            relative = sub["scale"].iloc[0] == "beta(t)/beta"
+            if len(events):
+                ax.plot(events["x"], events["estimate"], ".", color="#9a9a9a", ms=2.5,
+                        label="scaled residual (one per event)")
+            ax.fill_between(smooth["x"], smooth["lower"], smooth["upper"],
+                            color=style.colour(0), alpha=0.18, lw=0, label="± 2 SE")
+            ax.plot(smooth["x"], smooth["estimate"], color=style.colour(0),
+                    label="smoothed β(t) (spline, 4 df)")
+            if len(binned):
+                ax.plot(binned["x"], binned["estimate"], ls="none", marker="o", ms=3,
+                        color=style.colour(1), label="mean of binned residuals")
+            flat = 1.0 if relative else coefficients.get(term)
+            if flat is not None and np.isfinite(flat):
+                ax.axhline(flat, color="#4d4d4d", ls="--", lw=0.8,
+                           label="proportional hazards (β constant)")
+            # the axis shows the smooth and its band (R: range of the fit and band)
+            lo = float(np.nanmin(smooth["lower"])) if len(smooth) else -1.0
+            hi = float(np.nanmax(smooth["upper"])) if len(smooth) else 1.0
+            if len(binned):
+                lo, hi = min(lo, binned["estimate"].min()), max(hi, binned["estimate"].max())
+            if flat is not None and np.isfinite(flat):
+                lo, hi = min(lo, flat), max(hi, flat)
+            pad = 0.06 * ((hi - lo) or 1.0)
+            ax.set_ylim(lo - pad, hi + pad)
+            _time_ticks(ax, smooth)
+            ax.set_xlabel(f"Time ({time_unit})")
+            ax.set_ylabel("β(t) / β" if relative else "β(t)")
+            p = p_of.get(term, np.nan)
+            ax.set_title(style.wrap(f"{sub['term_label'].iloc[0]} ({_fmt_p(p)})",
+                                    style.width_in / (1 if style.narrow else 3) * 0.8,
+                                    style.font_size), loc="left", fontsize=style.font_size)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower left", frameon=False,
+                   ncol=1 if style.narrow else 3)
+        fig.suptitle(style.wrap(f"{title}: scaled Schoenfeld residuals (p: test of "
+                                "proportional hazards)", style.width_in, style.large),
+                     x=0.01, ha="left")
+    return fig
+
+
+def _time_ticks(ax, smooth: pd.DataFrame, n: int = 6) -> None:
+    """Ticks of a transformed-time axis labelled with times, as R plot.cox.zph.
+
+    Ticks are spread evenly along the transformed axis, their times rounded to two
+    significant digits and placed back where those times fall.
+    """
+    x, t = smooth["x"].to_numpy(float), smooth["time"].to_numpy(float)
+    if len(x) < 2 or not np.all(np.diff(t) >= 0) or t[-1] <= t[0]:
+        return
+    spots = np.linspace(x[0], x[-1], 2 * n + 1)[1::2]
+    times = sorted({float(f"{v:.2g}") for v in np.interp(spots, x, t)})
+    times = [v for v in times if t[0] <= v <= t[-1]]
+    where = np.interp(times, t, x)
+    keep = np.concatenate([[True], np.diff(where) > 0.06 * (x[-1] - x[0])])  # no overprint
+    ax.set_xticks(where[keep])
+    ax.set_xticklabels([f"{v:g}" for v in np.asarray(times)[keep]])
+    ax.set_xlim(x[0], x[-1])

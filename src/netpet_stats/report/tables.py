@@ -45,8 +45,11 @@ def fmt_p(p) -> str:
 
     Examples
     --------
-    >>> [fmt_p(p) for p in (2.4e-05, 0.00123, 0.0432, 0.4321, 0.996, float("nan"))]
-    ['< 0.001', '0.0012', '0.043', '0.43', '> 0.99', '—']
+    Trailing zeros are kept: 0.2996 is 0.30, two significant digits, not 0.3.
+
+    >>> [fmt_p(p) for p in (2.4e-05, 0.00123, 0.0432, 0.4321, 0.2996, 0.0999, 0.996,
+    ...                     float("nan"))]
+    ['< 0.001', '0.0012', '0.043', '0.43', '0.30', '0.10', '> 0.99', '—']
     """
     if p is None or (isinstance(p, (float, np.floating)) and np.isnan(p)):
         return "—"
@@ -54,8 +57,9 @@ def fmt_p(p) -> str:
         return "< 0.001"
     if p > 0.99:
         return "> 0.99"
-    text = f"{float(f'{p:.2g}'):f}".rstrip("0")
-    return text if not text.endswith(".") else text + "0"
+    rounded = float(f"{p:.2g}")
+    decimals = 1 - int(np.floor(np.log10(rounded)))
+    return f"{rounded:.{decimals}f}"
 
 
 #: Columns holding p-values, printed with :func:`fmt_p` in the Markdown copies.

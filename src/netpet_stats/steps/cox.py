@@ -10,6 +10,7 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..cohort.ledger import analysis_set
@@ -87,4 +88,63 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
                 "likelihood-ratio tests as drop1(fit, test = 'Chisq').")
     write_table(tidy(zph), out.ph_test, f"{label}: proportional-hazards tests",
                 f"{cox.ZPH_METHOD}; time transform '{transform}'.")
+    primary = config["cox"]["primary_model"]
+    points = bool(config["figures"]["schoenfeld_points"])
+    write_table(ph_residual_table(fits[primary], transform, points,
+                                  int(config["privacy"]["threshold"])).assign(
+                    endpoint=endpoint, model=primary),
+                out.ph_residuals,
+                f"{label}: scaled Schoenfeld residuals of the primary model, smoothed",
+                f"{cox.ZPH_SMOOTH_METHOD}; time transform '{transform}'. 'binned': mean scaled "
+                "residual of consecutive events in groups of at least "
+                f"{max(MIN_BIN_EVENTS, int(config['privacy']['threshold']))}"
+                + ("; 'event': each event's residual (figures.schoenfeld_points)." if points
+                   else "; no row per event (figures.schoenfeld_points is false)."))
     save_fits(fits, out.fits)
+
+
+#: Fewest events averaged into one binned mean of the residual plots.
+MIN_BIN_EVENTS = 10
+
+
+def ph_residual_table(fit: cox.CoxResult, transform: str, points: bool,
+                      threshold: int) -> pd.DataFrame:
+    """What the Schoenfeld residual plots draw, one block of rows per term.
+
+    ``smooth``: the plot(cox.zph) spline and its band on 40 grid points;
+    ``binned``: mean scaled residual of consecutive events, about ten groups of at
+    least ``max(10, threshold)`` events (aggregates, so the plot needs no patient
+    row); ``event``: one row per event, only when ``points`` is asked for.
+    """
+    z = cox.zph_residuals(fit, transform)
+    order = np.argsort(z.x, kind="stable")
+    xs, ts = z.x[order], z.time[order]
+    ux, first = np.unique(xs, return_index=True)
+    size = max(MIN_BIN_EVENTS, threshold, len(xs) // 10)
+    labels = {t.name: t.label for t in fit.terms}
+    rows = []
+    for term in z.y.columns:
+        base = {"term": term, "term_label": labels[term],
+                "scale": "beta(t)" if len(next(t for t in fit.terms if t.name == term).columns)
+                == 1 else "beta(t)/beta"}
+        line = cox.zph_smooth(z, term)
+        line["time"] = np.interp(line["x"], ux, ts[first])
+        rows.append(line.assign(kind="smooth", n=np.nan, **base))
+        ys = z.y[term].to_numpy()[order]
+        ok = ~np.isnan(ys)
+        xk, tk, yk = xs[ok], ts[ok], ys[ok]
+        n_bins = len(yk) // size
+        if n_bins >= 1:
+            edges = np.linspace(0, len(yk), n_bins + 1).astype(int)
+            rows.append(pd.DataFrame([
+                {"x": xk[a:b].mean(), "time": float(np.median(tk[a:b])),
+                 "estimate": yk[a:b].mean(), "n": b - a, "kind": "binned", **base}
+                for a, b in zip(edges[:-1], edges[1:])]))
+        if points:
+            rows.append(pd.DataFrame({"x": xk, "time": tk, "estimate": yk, "n": 1.0,
+                                      "kind": "event", **base}))
+    out = pd.concat(rows, ignore_index=True)
+    out["transform"] = transform
+    out["method"] = cox.ZPH_SMOOTH_METHOD
+    return out[["term", "term_label", "scale", "kind", "x", "time", "estimate", "lower", "upper",
+                "n", "transform", "method"]]

@@ -42,3 +42,20 @@ def run_forest_figure(config: dict, endpoint: str, coefficients: str, outputs: l
                  dpi(config))
 
 
+
+
+def run_schoenfeld_figure(config: dict, endpoint: str, residuals: str, ph_test: str,
+                          coefficients: str, outputs: list[str]) -> None:
+    """Schoenfeld residual plots of the primary model, one panel per term."""
+    model = config["cox"]["primary_model"]
+    res = pd.read_csv(residuals, keep_default_na=False, na_values=[""])
+    ph = pd.read_csv(ph_test, keep_default_na=False, na_values=[""])
+    coefs = pd.read_csv(coefficients, keep_default_na=False, na_values=[""])
+    coefs = coefs[coefs["model"] == model]
+    single = coefs.groupby("term")["coef"].agg(["size", "first"])
+    flat = {term: row["first"] for term, row in single.iterrows() if row["size"] == 1}
+    title = (f"{config['endpoints'][endpoint]['label']}: "
+             f"{config['cox']['models'][model].get('label', model)}")
+    fig = figures.schoenfeld_figure(res, ph[ph["model"] == model], flat, title,
+                                    time_unit(config, endpoint), style=figure_style(config))
+    figures.save(fig, outputs, dpi(config))

@@ -71,12 +71,19 @@ def design_matrix(data: pd.DataFrame, covariates: list[str], cov_config: dict
         values = data[cov]
         if kind == "categorical":
             if spec.get("levels"):
-                levels = [lv for lv in spec["levels"]]
+                levels = [str(lv) for lv in spec["levels"]]
             elif isinstance(values.dtype, pd.CategoricalDtype):
                 levels = [str(c) for c in values.cat.categories]
             else:
                 levels = sorted(map(str, pd.unique(values.dropna())))
             present = set(map(str, values.dropna()))
+            # a value outside the declared levels would silently join the reference level
+            undeclared = sorted(present - set(levels))
+            if undeclared:
+                raise ValueError(
+                    f"covariate {cov!r}: value(s) {', '.join(map(repr, undeclared[:10]))} "
+                    f"are not among its declared levels {levels} (compared as text, so 1.0 "
+                    "is not 1); declare every level or recode the column")
             levels = [lv for lv in levels if lv in present]
             ref, rest = levels[0], levels[1:]
             names = []

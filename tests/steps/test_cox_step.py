@@ -1,0 +1,71 @@
+"""Rule cox's residual table and the Schoenfeld figure drawn from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from netpet_stats import fit_cox, zph_residuals, zph_smooth
+from netpet_stats.report import figures as F
+from netpet_stats.steps.cox import MIN_BIN_EVENTS, ph_residual_table
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+CODING = {"age": {"type": "continuous", "label": "Age"},
+          "sex": {"type": "binary", "label": "Sex"},
+          "ph_ecog": {"type": "categorical", "levels": [0, 1, 2, 3], "label": "ECOG"}}
+
+
+@pytest.fixture(scope="module")
+def lung_fit():
+    lung = pd.read_csv(DATA / "lung.csv").dropna(subset=["ph_ecog"])
+    lung = lung[lung["ph_ecog"] < 3].assign(ph_ecog=lambda d: d["ph_ecog"].astype(int))
+    coding = {**CODING, "ph_ecog": {**CODING["ph_ecog"], "levels": [0, 1, 2]}}
+    return fit_cox(lung, "time", "event", ["age", "sex", "ph_ecog"], [], coding)
+
+
+def test_the_table_holds_aggregates_unless_points_are_asked_for(lung_fit):
+    table = ph_residual_table(lung_fit, "km", points=False, threshold=5)
+    assert set(table["kind"]) == {"smooth", "binned"}
+    binned = table[table["kind"] == "binned"]
+    assert binned["n"].min() >= MIN_BIN_EVENTS
+    z = zph_residuals(lung_fit, "km")
+    for term in z.y.columns:
+        # the binned means are means of the residuals: their weighted mean is the mean
+        b = binned[binned["term"] == term]
+        assert np.average(b["estimate"], weights=b["n"]) == pytest.approx(z.y[term].mean())
+        assert b["n"].sum() == z.y[term].notna().sum()
+        smooth = table[(table["kind"] == "smooth") & (table["term"] == term)]
+        assert smooth["estimate"].to_numpy() == pytest.approx(
+            zph_smooth(z, term)["estimate"].to_numpy())
+    with_points = ph_residual_table(lung_fit, "km", points=True, threshold=5)
+    events = with_points[with_points["kind"] == "event"]
+    assert len(events) == len(z.y) * len(z.y.columns)
+
+
+def test_a_privacy_threshold_above_ten_widens_the_bins(lung_fit):
+    table = ph_residual_table(lung_fit, "km", points=False, threshold=40)
+    assert table.loc[table["kind"] == "binned", "n"].min() >= 40
+
+
+def test_a_factor_is_drawn_on_the_relative_scale(lung_fit):
+    table = ph_residual_table(lung_fit, "km", points=False, threshold=5)
+    scales = table.groupby("term")["scale"].first().to_dict()
+    assert scales == {"age": "beta(t)", "sex": "beta(t)", "ph_ecog": "beta(t)/beta"}
+
+
+@pytest.mark.parametrize("width", ["single", "double"])
+def test_the_schoenfeld_figure_prints_at_both_widths(lung_fit, width):
+    table = ph_residual_table(lung_fit, "km", points=True, threshold=5)
+    ph = pd.DataFrame({"term": ["age", "sex", "ph_ecog"], "p": [0.5, 0.02, 0.0004]})
+    coefs = {"age": float(lung_fit.beta[0]), "sex": float(lung_fit.beta[1])}
+    fig = F.schoenfeld_figure(table, ph, coefs, "Lung: age + sex + ECOG", "days",
+                              style=F.FigureStyle(width=width))
+    assert F.text_problems(fig) == []
+    titles = [ax.get_title(loc="left") for ax in fig.axes if ax.get_title(loc="left")]
+    assert any("p = 0.020" in t.replace("\n", " ") for t in titles)
+    # tick labels are times, increasing along the transformed axis
+    ticks = [float(t.get_text()) for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert ticks == sorted(ticks) and len(ticks) >= 3
