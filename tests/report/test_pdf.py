@@ -37,11 +37,17 @@ def test_the_report_and_figure_pdfs_embed_truetype_fonts(tmp_path):
 
     page = ("<html><head><style>@font-face { font-family: 'DejaVu Sans'; "
             "src: url('%s'); } body { font-family: 'DejaVu Sans'; }</style></head>"
-            "<body><p>Hazard ratio 2.68 (1.66-4.31)</p></body></html>"
+            "<body><h2 id='a'>Cox</h2><p>Hazard ratio 2.68 (1.66-4.31)</p>"
+            "<table><tr><th>HR</th></tr><tr><td>2.68</td></tr></table></body></html>"
             % __import__("netpet_stats.report.document", fromlist=["pdf_fonts"]).pdf_fonts()[
                 "regular"])
     write_pdf(page, tmp_path / "r.pdf")
-    assert b"/FontFile2" in (tmp_path / "r.pdf").read_bytes()      # embedded TrueType
+    report = (tmp_path / "r.pdf").read_bytes()
+    assert b"/FontFile2" in report                                  # embedded TrueType
+    # no standard-14 font (ReportLab's page and table-cell default is Helvetica), which
+    # would be referenced without being embedded
+    assert re.findall(rb"/BaseFont /(\w[\w-]*)", report) and not re.findall(
+        rb"/Subtype /Type1", report)
     fig, ax = plt.subplots()
     ax.set_xlabel("Time (months)")
     figures.save(fig, [tmp_path / "f.pdf"])

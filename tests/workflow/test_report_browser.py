@@ -78,19 +78,64 @@ def test_pdf_renders(built_report):
     assert n_pages >= 10
 
 
-def test_the_pdf_holds_every_number_of_the_html_tables(built_report):
-    """The PDF is the HTML: no table shrunk, cut or dropped (pdftotext of the whole PDF)."""
+def _numbers_missing_from_pdf(results: Path) -> tuple[set, set]:
+    """Numbers of the HTML report's table cells, and those absent from its PDF's text."""
     import html as html_lib
     import re
 
     pdftotext = shutil.which("pdftotext")
     _require(pdftotext, "pdftotext (poppler-utils)")
-    page = (built_report / "report.html").read_text()
-    pdf = subprocess.run([pdftotext, "-layout", str(built_report / "report.pdf"), "-"],
+    page = (results / "report.html").read_text()
+    pdf = subprocess.run([pdftotext, "-layout", str(results / "report.pdf"), "-"],
                          capture_output=True, text=True, check=True).stdout
     number = re.compile(r"\d+\.\d+|\d{2,}")
     cells = [html_lib.unescape(re.sub(r"<[^>]+>", "", c))
              for c in re.findall(r"<td[^>]*>(.*?)</td>", page, re.S)]
     shown = {tok for cell in cells for tok in number.findall(cell)}
+    return shown, shown - set(number.findall(pdf))
+
+
+def test_the_pdf_holds_every_number_of_the_html_tables(built_report):
+    """The PDF is the HTML: no table shrunk, cut or dropped (pdftotext of the whole PDF)."""
+    shown, missing = _numbers_missing_from_pdf(built_report)
     assert len(shown) > 500                       # the tables are there to compare
-    assert shown - set(number.findall(pdf)) == set()
+    assert missing == set()
+
+
+def test_the_pdf_is_the_html_on_awkward_cohorts(tmp_path):
+    """An empty group, 60+ excluded rows, then validation in four centres: no number lost.
+
+    Each of these crashed or shrank the PDF before (a 60-row patient-flow table, a
+    cohort without P5, a 29-row performance-by-centre table).
+    """
+    from workflow_run import copy_project, run_snakemake
+
+    import pandas as pd
+
+    work = copy_project(tmp_path)
+    table = work / "data" / "synthetic" / "cohort.csv"
+    cohort = pd.read_csv(table, dtype=str, keep_default_na=False)
+    cohort = cohort[cohort["netpet"] != "P5"].reset_index(drop=True)      # an empty group
+    cohort.loc[:64, "netpet"] = "P0"                      # 65 rows excluded (in no group)
+    cohort.loc[65:69, "os_months"] = ""                   # and 5 without a time
+    cohort.to_csv(table, index=False)
+    (work / "fast.yaml").write_text("cohort: {lesions: null}\nvalidation: {n_boot: 20}\n"
+                                    "sample_size: {enabled: false}\n")
+    proc = run_snakemake(work, "--configfile", "fast.yaml")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ledger = pd.read_csv(work / "results" / "cohort" / "exclusions.csv")
+    assert len(ledger) >= 60
+    shown, missing = _numbers_missing_from_pdf(work / "results")
+    assert len(shown) > 300 and missing == set()
+
+    val = work / "data" / "synthetic" / "validation" / "cohort.csv"
+    vcohort = pd.read_csv(val, dtype=str, keep_default_na=False)
+    vcohort["centre"] = [f"Hospital {k % 4 + 1}" for k in range(len(vcohort))]
+    vcohort = vcohort[vcohort["netpet"] != "P5"]         # a group empty here, not in the model
+    vcohort.to_csv(val, index=False)
+    proc = run_snakemake(work, "--configfile", "config/validate.yaml", "fast.yaml")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    centres = pd.read_csv(work / "results" / "validation" / "centres.csv")
+    assert centres["centre"].astype(str).str.startswith("Hospital").sum() >= 4 * 3
+    shown, missing = _numbers_missing_from_pdf(work / "results")
+    assert len(shown) > 300 and missing == set()

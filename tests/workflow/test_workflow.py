@@ -23,9 +23,10 @@ EXPECTED = [
     *[f"{ep}/{name}" for ep in ("os", "ttp") for name in (
         "km_curves.csv", "km_summary.csv", "km_landmarks.csv", "km_risk_table.csv",
         "follow_up.csv", "logrank.csv", "cox_coefficients.csv", "cox_tests.csv",
-        "ph_test.csv", "concordance.csv", "concordance_comparison.csv")],
-    *[f"figures/{kind}_{ep}.{fmt}" for kind in ("km", "forest") for ep in ("os", "ttp")
-      for fmt in ("png", "pdf")],
+        "ph_test.csv", "ph_residuals.csv", "concordance.csv", "concordance_comparison.csv")],
+    *[f"figures/{kind}_{ep}.{fmt}" for kind in ("km", "forest", "schoenfeld")
+      for ep in ("os", "ttp") for fmt in ("png", "pdf")],
+    "validation/case_mix.csv", "figures/case_mix.png",
     "manuscript/tables.docx", "manuscript/hazard_ratios_os.csv",
     "manuscript/hazard_ratios_ttp.csv",
 ]

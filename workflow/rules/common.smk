@@ -168,6 +168,10 @@ def added_value_files():
 
 def validation_outputs():
     """Files of the validation steps in force (develop or validate)."""
+    case_mix = [
+        "results/validation/case_mix.csv",
+        "results/validation/case_mix.md",
+    ] + figure_paths("case_mix")
     if VALIDATION_MODE == "develop":
         return (
             ["results/model/frozen_model.yaml"]
@@ -179,6 +183,7 @@ def validation_outputs():
                 "results/validation/iecv.md",
             ]
             + figure_paths("validation_iecv")
+            + case_mix
         )
     if VALIDATION_MODE == "validate":
         tables = [
@@ -194,6 +199,7 @@ def validation_outputs():
             + figure_paths("calibration")
             + figure_paths("validation_centres")
             + figure_paths("validation_risk_group_curves")
+            + case_mix
         )
     return []
 

@@ -108,3 +108,36 @@ if VALIDATION_MODE == "validate":
             version=PACKAGE_VERSION,
         script:
             "../scripts/external_validation.py"
+
+
+if VALIDATION_MODE in ("develop", "validate"):
+
+    rule case_mix:
+        input:
+            analysis=rules.prepare_cohort.output.analysis,
+            model=FROZEN_MODEL,
+        output:
+            table=report(
+                "results/validation/case_mix.csv",
+                caption="../report/case_mix.rst",
+                category="8. External validation",
+                labels={"table": "case mix"},
+            ),
+            table_md="results/validation/case_mix.md",
+            figures=report(
+                expand("results/figures/case_mix.{fmt}", fmt=FIGURE_FORMATS),
+                caption="../report/case_mix.rst",
+                category="8. External validation",
+                labels={"figure": "case mix"},
+            ),
+        log:
+            "logs/case_mix.log",
+        conda:
+            "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(600),
+            runtime=job_runtime(5),
+        params:
+            version=PACKAGE_VERSION,
+        script:
+            "../scripts/case_mix.py"

@@ -470,8 +470,28 @@ def _centre_rows(cen: pd.DataFrame) -> pd.DataFrame:
                          "n": cen["n"]})
 
 
+def _case_mix(results) -> dict:
+    """Case mix by cohort and centre (TRIPOD+AI 20c): the figure and the table, if run."""
+    if "validation/case_mix.csv" not in results:
+        return {}
+    from ..validation.case_mix import METHOD
+
+    cm = results.read("validation/case_mix.csv")
+    wide = cm.assign(level=cm["level"].fillna("").astype(str),
+                     value=[_num(v, 3) if s != "n" else str(int(v))
+                            for v, s in zip(cm["value"], cm["statistic"])])
+    wide = wide.pivot_table(index=["label", "level", "statistic"], columns="cohort",
+                            values="value", aggfunc="first", sort=False)
+    wide = wide[list(dict.fromkeys(cm["cohort"]))].reset_index().fillna("—")
+    wide = wide.rename(columns={"label": "Variable", "level": "Level",
+                                "statistic": "Statistic"})
+    return {"case_mix": gt_table(wide, "validation_case_mix", "Case mix by cohort and centre",
+                                 METHOD + "."),
+            "case_mix_figure": _img(results.path("figures/case_mix.png"))}
+
+
 def _validation_section(config, results) -> dict | None:
-    sample_size = _sample_size(results)
+    sample_size = {**_sample_size(results), **_case_mix(results)}
     if "validation/discrimination.csv" not in results:
         mode = (config.get("validation") or {}).get("mode", "none")
         text = ("This run developed and froze the model (results/model/frozen_model.yaml) and "
@@ -833,6 +853,17 @@ def write_pdf(page: str, pdf_path: str | Path) -> None:
 
     page = splittable_tables(shared_table_style(page))
     rl_config.invariant = 1
+    # ReportLab opens each page, and each table cell, in its base font Helvetica: a
+    # standard font it never embeds, which journals' preflight rejects. The base is the
+    # embedded DejaVu Sans (the cells' text itself is set by the CSS).
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.platypus import tables as rl_tables
+
+    if "NetpetBase" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont("NetpetBase", pdf_fonts()["regular"]))
+    rl_config.canvas_basefontname = "NetpetBase"
+    rl_tables.CellStyle.fontname = "NetpetBase"
     logging.getLogger("xhtml2pdf").setLevel(logging.ERROR)
     options = {}
     try:  # xhtml2pdf >= 0.2.17 confines local reads; let it read the font folder too

@@ -740,3 +740,67 @@ def _time_ticks(ax, smooth: pd.DataFrame, n: int = 6) -> None:
     ax.set_xticks(where[keep])
     ax.set_xticklabels([f"{v:g}" for v in np.asarray(times)[keep]])
     ax.set_xlim(x[0], x[-1])
+
+
+def case_mix_figure(table: pd.DataFrame, title: str, style: FigureStyle = DEFAULT_STYLE
+                    ) -> plt.Figure:
+    """Case mix by cohort and centre (TRIPOD+AI 20c) from the ``case_mix`` table.
+
+    The linear predictor and each continuous predictor as boxes drawn from their
+    centiles (box 25th-75th, line at the median, whiskers 5th-95th; no points, as
+    the table holds no patient); each categorical predictor as the proportion of
+    each level per cohort (seaborn bar plot).
+    """
+    import seaborn as sns
+
+    variables = list(dict.fromkeys(table["variable"]))
+    cohorts = list(dict.fromkeys(table["cohort"]))
+    colour = {c: style.colour(i) for i, c in enumerate(cohorts)}
+    with style.theme():
+        row_h = style.small * 1.8 / 72
+        panel = max(1.3, row_h * (len(cohorts) + 1) + 0.7)
+        fig, axes = _panels(style, len(variables), panel, wide_cols=2)
+        for ax, var in zip(axes, variables):
+            sub = table[table["variable"] == var]
+            label = str(sub["label"].iloc[0])
+            if sub["statistic"].str.startswith("centile").any():
+                stats, names = [], []
+                for cohort in cohorts:
+                    c = sub[(sub["cohort"] == cohort) & sub["statistic"].str.startswith("centile")]
+                    if c.empty:
+                        continue
+                    q = dict(zip(c["statistic"].str.removeprefix("centile ").astype(str),
+                                 c["value"].astype(float)))
+                    stats.append({"med": q["50"], "q1": q["25"], "q3": q["75"],
+                                  "whislo": q["5"], "whishi": q["95"], "fliers": []})
+                    names.append(cohort)
+                y = np.arange(len(stats))[::-1]
+                boxes = ax.bxp(stats, positions=y, orientation="horizontal", widths=0.55,
+                               patch_artist=True, showfliers=False,
+                               medianprops={"color": "black", "lw": 1.0})
+                for patch, name in zip(boxes["boxes"], names):
+                    patch.set_facecolor(colour[name])
+                    patch.set_alpha(0.55)
+                ax.set_yticks(y)
+                ax.set_yticklabels([style.wrap(n, style.width_in * 0.3, style.small)
+                                    for n in names])
+                ax.set_xlabel(style.wrap(f"{label} (model scale)", style.width_in * 0.4))
+            else:
+                props = sub[sub["statistic"] == "proportion"].copy()
+                levels = list(dict.fromkeys(props["level"].astype(str)))
+                if set(levels) == {"0", "1"}:        # a binary predictor: the share with it
+                    props = props[props["level"].astype(str) == "1"]
+                    props["level"] = "yes"
+                sns.barplot(data=props, y="level", x="value", hue="cohort", hue_order=[
+                    c for c in cohorts if c in set(props["cohort"])], palette=colour,
+                    orient="h", ax=ax, legend=False, saturation=1.0)
+                ax.set_xlim(0, 1)
+                ax.set_ylabel("")
+                ax.set_xlabel(style.wrap(f"{label}: proportion", style.width_in * 0.4))
+            ax.set_title("")
+        from matplotlib.patches import Patch
+
+        fig.legend(handles=[Patch(color=colour[c], alpha=0.7, label=c) for c in cohorts],
+                   loc="outside lower left", frameon=False, ncol=1 if style.narrow else 2)
+        fig.suptitle(style.wrap(title, style.width_in, style.large), x=0.01, ha="left")
+    return fig

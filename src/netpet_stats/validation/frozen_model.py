@@ -20,6 +20,7 @@ import pandas as pd
 import yaml
 
 from ..survival import cox
+from . import case_mix
 
 MODEL_FORMAT = 1
 
@@ -140,7 +141,9 @@ def freeze(result: cox.CoxResult, covariates: dict, horizons: list[float], *, na
         "baseline_survival": baseline,
         "development": {"n": result.n, "events": result.events,
                         "linear_predictor": {"mean": float(lp.mean()), "sd": float(lp.std(ddof=1)),
-                                             "quantiles": quantiles}},
+                                             "quantiles": quantiles},
+                        # case mix on the model's scale (TRIPOD+AI 20c), aggregates only
+                        "predictors": case_mix.summarise(result.design, lp, coding)["predictors"]},
         "provenance": provenance or {},
     }
 
