@@ -81,9 +81,7 @@ def manifest_outputs():
     outputs += [t[:-4] + ".md" for t in outputs]
     for ep in ENDPOINTS:
         outputs += [
-            path
-            for kind in FIGURE_KINDS
-            for path in figure_paths(f"{kind}_{ep}")
+            path for kind in FIGURE_KINDS for path in figure_paths(f"{kind}_{ep}")
         ]
     outputs += (
         figure_paths("patient_flow") + validation_outputs() + sample_size_outputs()
@@ -232,9 +230,7 @@ def all_outputs():
             f"results/{ep}/concordance.csv",
         ]
         targets += [
-            path
-            for kind in FIGURE_KINDS
-            for path in figure_paths(f"{kind}_{ep}")
+            path for kind in FIGURE_KINDS for path in figure_paths(f"{kind}_{ep}")
         ]
     return (
         targets

@@ -34,7 +34,10 @@ rule cox:
             caption="../report/ph_residuals.rst",
             category="4. Cox models",
             subcategory="{endpoint}",
-            labels={"endpoint": "{endpoint}", "table": "Schoenfeld residuals (smoothed)"},
+            labels={
+                "endpoint": "{endpoint}",
+                "table": "Schoenfeld residuals (smoothed)",
+            },
         ),
         ph_residuals_md="results/{endpoint}/ph_residuals.md",
         # Every model fitted once, for concordance and freezing (per patient: not results/).

@@ -82,7 +82,9 @@ rule schoenfeld_figure:
         coefficients=rules.cox.output.coefficients,
     output:
         report(
-            expand("results/figures/schoenfeld_{{endpoint}}.{fmt}", fmt=FIGURE_FORMATS),
+            expand(
+                "results/figures/schoenfeld_{{endpoint}}.{fmt}", fmt=FIGURE_FORMATS
+            ),
             caption="../report/schoenfeld_figure.rst",
             category="4. Cox models",
             subcategory="{endpoint}",

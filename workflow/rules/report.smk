@@ -7,9 +7,7 @@ rule report:
         validation=validation_outputs(),
         sample_size=sample_size_outputs(),
         figures=[
-            f"results/figures/{k}_{ep}.png"
-            for k in FIGURE_KINDS
-            for ep in ENDPOINTS
+            f"results/figures/{k}_{ep}.png" for k in FIGURE_KINDS for ep in ENDPOINTS
         ]
         + ["results/figures/patient_flow.png"],
     output:
