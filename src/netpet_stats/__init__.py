@@ -30,7 +30,7 @@ public estimators are importable from here (loaded on first use, so that
 
 from importlib import import_module
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: public name -> module that defines it
 _API = {
