@@ -71,13 +71,15 @@ TRIPOD_INTERNAL_ITEMS = [
     ("12g", "Internal validation: bootstrap optimism; internal-external cross-validation",
      "validation"),
     ("23b", "Heterogeneity of performance across centres", "validation"),
+    ("20c", "Distribution of the linear predictor and predictors by centre (case mix)",
+     "validation"),
 ]
 TRIPOD_EXTERNAL_ITEMS = [
     ("12f", "Model updating or recalibration in the validation data: none (frozen model)",
      "validation"),
     ("16", "Differences between development and validation settings", "summary, validation"),
-    ("20c", "Comparison of development and validation data (linear predictor, events)",
-     "validation"),
+    ("20c", "Comparison of development and validation data (linear predictor, predictors "
+     "and events, by centre)", "validation"),
     ("23a", "External performance with confidence intervals (C, AUC, D, calibration, Brier)",
      "validation"),
     ("23b", "Heterogeneity of performance across centres", "validation"),
@@ -698,7 +700,9 @@ def methods_text(config) -> dict:
         f"Grambsch and Therneau {cite('grambsch')} with time transformed by "
         + {"km": "the Kaplan-Meier estimate", "rank": "its rank",
            "identity": "nothing (identity)"}.get(config["cox"]["zph_transform"],
-                                                 config["cox"]["zph_transform"]) + ".",
+                                                 config["cox"]["zph_transform"])
+        + ", and by plotting the scaled Schoenfeld residuals of each term of the primary "
+        "model against time with a natural-spline smooth and its two-standard-error band.",
         f"Discrimination was measured by Harrell's C {cite('harrell')}"
         + (f" and Uno's C {cite('uno')}" if conc.get("uno", True) else "")
         + (f", counting pairs whose earlier event is at or before {conc['horizon']:g} {unit}"
@@ -732,7 +736,7 @@ def report_context(config: dict, results: ResultFiles) -> dict:
     t1 = table1_layout(pd.read_csv(results.path("table1/table1.csv"), dtype=str,
                                    keep_default_na=False))
     versions = software_versions()
-    key_pkgs = ["numpy", "scipy", "pandas", "lifelines", "statsmodels", "matplotlib",
+    key_pkgs = ["numpy", "scipy", "pandas", "lifelines", "statsmodels", "matplotlib", "seaborn",
                 "snakemake", "pandera", "tableone", "great-tables", "xhtml2pdf", "reportlab"]
     sw = pd.DataFrame([{"Software": "Python", "Version": versions["python"]},
                        {"Software": "netpet-stats", "Version": versions["netpet-stats"]}]

@@ -398,14 +398,15 @@ def flow_figure(flow: pd.DataFrame, endpoint_labels: dict, primary_model: str,
 
     gap = 0.28
     col_w = min(2.6, (W - 0.1 - 0.15 * (len(endpoints) - 1)) / len(endpoints))
-    xs = [0.05 + col_w / 2 + k * (col_w + 0.15) for k in range(len(endpoints))]
+    span = len(endpoints) * col_w + 0.15 * (len(endpoints) - 1)
+    xs = [(W - span) / 2 + col_w / 2 + k * (col_w + 0.15) for k in range(len(endpoints))]
     main_w = min(2.2, W * 0.42)
-    cx = 0.05 + main_w / 2
+    cx = max(0.05 + main_w / 2, W * 0.3)
     received = int(flow.loc[flow["step"] == "input rows", "n"].iloc[0])
     boxes = []  # (x, y_top, w, text, excluded?)
     top_text = wrapped([f"Patients received: n = {received}"], main_w)
     excl = reasons("all")
-    excl_w = W - main_w - 0.35
+    excl_w = min(W - (cx + main_w / 2) - 0.35, 3.2)
     excl_text = wrapped(["Excluded from all analyses:", *excl], excl_w) if excl else ""
     elig_text = wrapped([f"Eligible: n = {count('all', 'eligible')}"], main_w)
     ep_texts = [wrapped([str(endpoint_labels[ep]),
@@ -448,7 +449,7 @@ def flow_figure(flow: pd.DataFrame, endpoint_labels: dict, primary_model: str,
         bottom = box(cx, y_top, main_w, top_text)
         arrow(cx, bottom, cx, y_elig)
         if excl:
-            ex = W - 0.05 - excl_w / 2
+            ex = cx + main_w / 2 + 0.3 + excl_w / 2
             box(ex, y_excl, excl_w, excl_text, face="#fdf2e9", edge="#b9770e")
             arrow(cx, y_excl + h_excl / 2, ex - excl_w / 2, y_excl + h_excl / 2)
         bottom = box(cx, y_elig, main_w, elig_text)
