@@ -83,3 +83,15 @@ def test_nothing_imports_steps_but_the_rules():
     for path in PACKAGE.rglob("*.py"):
         if _wing(path) not in ("steps", "cli"):
             assert "steps" not in _imports(path), path
+
+
+def test_every_public_function_documents_a_runnable_example():
+    """numpydoc ``Examples`` on every function of the public API (run as doctests)."""
+    import inspect
+
+    import netpet_stats as ns
+
+    missing = [name for name in ns.__all__ if name != "__version__"
+               and inspect.isfunction(getattr(ns, name))
+               and "Examples" not in (getattr(ns, name).__doc__ or "")]
+    assert missing == []

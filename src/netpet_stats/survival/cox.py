@@ -879,6 +879,17 @@ def zph_smooth(zph: ZphResiduals, term: str, df: int = 4, n_points: int = 40) ->
     -------
     DataFrame
         ``x`` (grid of g(t)), ``estimate``, ``lower``, ``upper``.
+
+    Examples
+    --------
+    >>> from netpet_stats import fit_cox, zph_residuals, zph_smooth
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"time": [1, 2, 2, 3, 4, 4, 5, 6, 7, 8],
+    ...                   "event": [1, 1, 0, 1, 1, 1, 0, 1, 0, 1],
+    ...                   "x": [3, 1, 2, 2, 3, 1, 1, 2, 3, 1]})
+    >>> z = zph_residuals(fit_cox(d, "time", "event", ["x"], [], {"x": {"type": "continuous"}}))
+    >>> zph_smooth(z, "x")["estimate"].iloc[[0, -1]].round(4).tolist()  # as plot(cox.zph)
+    [1.0324, -0.0042]
     """
     j = list(zph.y.columns).index(term)
     y = zph.y[term].to_numpy()
