@@ -134,3 +134,23 @@ def test_km_point_by_hand_and_as_the_whole_curve():
     np.testing.assert_allclose(got[:, 0], expected["surv"], rtol=1e-12)
     # km_point gives the SE of the cumulative hazard; the landmark table that of S(t)
     np.testing.assert_allclose(got[:, 0] * got[:, 1], expected["std_err"], rtol=1e-12)
+
+
+def test_km_table_equals_lifelines_on_heavy_ties():
+    """The counted product-limit curve equals lifelines' KaplanMeierFitter."""
+    import numpy as np
+    from lifelines import KaplanMeierFitter
+
+    from netpet_stats import km_table
+
+    rng = np.random.default_rng(11)
+    t = rng.integers(1, 40, 500).astype(float)
+    e = (rng.random(500) < 0.6).astype(int)
+    km = km_table(t, e)
+    kmf = KaplanMeierFitter().fit(t, e)
+    et = kmf.event_table[kmf.event_table.index > 0]
+    assert km["time"].tolist() == et.index.tolist()
+    assert km["n_risk"].tolist() == et["at_risk"].tolist()
+    assert km["n_censor"].tolist() == et["censored"].tolist()
+    np.testing.assert_allclose(km["surv"], kmf.survival_function_.loc[et.index].iloc[:, 0],
+                               rtol=1e-12)
