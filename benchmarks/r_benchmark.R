@@ -2,7 +2,7 @@
 #
 #     Rscript benchmarks/r_benchmark.R <data.csv> <repeats> <boot>
 #
-# <data.csv> has time, time_tied, event and the six design columns x1..x6 written
+# <data.csv> has time, time_tied, event, group and the six design columns x1..x6 written
 # by run_benchmarks.py. Prints one line per step: step<TAB>median seconds, and the
 # fitted coefficients (coef_<step><TAB>comma-separated) for the agreement check.
 suppressPackageStartupMessages(library(survival))
@@ -29,6 +29,8 @@ timed("cox_tied", { fit <- coxph(Surv(d$time_tied, d$event) ~ X, ties = "efron")
 coef_line <- function(name, fit) cat(name, "\t", paste(sprintf("%.17g", coef(fit)), collapse = ","), "\n", sep = "")
 coef_line("coef_cox_continuous", coxph(Surv(d$time, d$event) ~ X, ties = "efron"))
 coef_line("coef_cox_tied", coxph(Surv(d$time_tied, d$event) ~ X, ties = "efron"))
+timed("km_median", quantile(survfit(Surv(d$time_tied, d$event) ~ d$group), 0.5))
+timed("logrank", survdiff(Surv(d$time_tied, d$event) ~ d$group))
 lp <- drop(X %*% coef(coxph(Surv(d$time, d$event) ~ X)))
 timed("harrell_c", concordance(Surv(d$time, d$event) ~ lp, reverse = TRUE))
 timed("uno_c", concordance(Surv(d$time, d$event) ~ lp, reverse = TRUE, timewt = "n/G2"))

@@ -172,6 +172,16 @@ def python_kernels(d, repeats, boot):
         med, _ = _timed(lambda: cox_fit(times), repeats)
         out[name] = (med, memory_probe(len(d), name))
         out["coef_" + name] = cox_fit(times)[0]
+    groups = d["netpet_group"].astype(str).to_numpy()
+    levels = sorted(set(groups))
+
+    def km_by_group():   # curve with log CI and the median with its CI, per group
+        for g in levels:
+            kaplan_meier.km_quantiles(kaplan_meier.km_table(tied[groups == g],
+                                                            e[groups == g]))
+
+    out["km_median"] = (_timed(km_by_group, repeats)[0], None)
+    out["logrank"] = (_timed(lambda: logrank.logrank_test(tied, e, groups), repeats)[0], None)
     lp = X @ cox.fit_efron(t, e, X)[0]
     out["harrell_c"] = (_timed(lambda: concordance.harrell_c(t, e, lp), repeats)[0], None)
     out["uno_c"] = (_timed(lambda: concordance.uno_c(t, e, lp),
@@ -204,6 +214,7 @@ def r_kernels(d, repeats, boot):
     import pandas as pd
 
     frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(1, 7)])
+    frame.insert(0, "group", d["netpet_group"].astype(str).to_numpy())
     frame.insert(0, "event", d["event"].to_numpy())
     frame.insert(0, "time_tied", np.ceil(d["time"].to_numpy()))
     frame.insert(0, "time", d["time"].to_numpy())
@@ -225,6 +236,8 @@ def r_kernels(d, repeats, boot):
 STEP_LABELS = {
     "cox_continuous": "Cox fit + SE, 6 coef, continuous times",
     "cox_tied": "Cox fit + SE, 6 coef, whole-month ties",
+    "km_median": "Kaplan-Meier + median with CI, 3 groups (tied)",
+    "logrank": "log-rank, 3 groups (tied)",
     "harrell_c": "Harrell's C + SE",
     "uno_c": "Uno's C + SE",
     "boot_c": "bootstrap loop: C (per {boot} resamples)",

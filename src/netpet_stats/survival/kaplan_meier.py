@@ -226,15 +226,11 @@ def km_quantiles(curve: pd.DataFrame, probs=(0.5,)) -> pd.DataFrame:
     """
     times = curve["time"].to_numpy()
     last = float(times[-1]) if len(times) else np.nan
-    rows = []
-    for p in probs:
-        rows.append({
-            "prob": p,
-            "quantile": _findq(times, curve["surv"].to_numpy(), p, last),
-            "lower": _findq(times, curve["lower"].to_numpy(), p, last),
-            "upper": _findq(times, curve["upper"].to_numpy(), p, last),
-        })
-    return pd.DataFrame(rows)
+    curves = {key: curve[key].to_numpy() for key in ("surv", "lower", "upper")}
+    out = {"prob": list(probs)}
+    for key, name in (("surv", "quantile"), ("lower", "lower"), ("upper", "upper")):
+        out[name] = [_findq(times, curves[key], p, last) for p in probs]
+    return pd.DataFrame(out)
 
 
 def survival_at(curve: pd.DataFrame, time, event, at) -> pd.DataFrame:
