@@ -16,6 +16,9 @@ if VALIDATION_MODE == "develop":
             optimism_md="results/validation/optimism.md",
         log:
             "logs/optimism_bootstrap.log",
+        # resamples refitted in parallel (Snakemake lowers this to --cores); the
+        # table is the same for any number of threads
+        threads: 4
         conda:
             "../envs/netpet.yaml"
         resources:

@@ -28,15 +28,18 @@ def _development_design(config: dict, data: pd.DataFrame):
 
 
 
-def run_optimism(config: dict, analysis: str, out) -> None:
-    """Bootstrap optimism-corrected C and calibration slope of ``validation.model``."""
+def run_optimism(config: dict, analysis: str, out, threads: int = 1) -> None:
+    """Bootstrap optimism-corrected C and calibration slope of ``validation.model``.
+
+    ``threads``: the cores Snakemake gives the job; the table does not depend on it.
+    """
     data = load_analysis(analysis, config)
     vcfg = config["validation"]
     _, t, e, X = _development_design(config, data)
     n_boot, seed = int(vcfg["n_boot"]), int(vcfg["seed"])
     horizon = max(float(h) for h in vcfg["horizons"])
     table = internal.optimism_bootstrap(t, e, X.to_numpy(), n_boot, seed, horizon,
-                                                   progress=True)
+                                        progress=True, threads=threads)
     label = endpoint_label(config, vcfg["endpoint"])
     write_table(table.assign(endpoint=vcfg["endpoint"], model=vcfg["model"], n=len(t),
                              events=int(e.sum())),

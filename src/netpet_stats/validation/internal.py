@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..survival import cox
 from . import external
-from ._progress import progress as progress_bar
+from ._progress import ordered_map, progress as progress_bar
 from ..survival.concordance import harrell_c
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def _performance(time, event, lp, horizon):
 
 
 def optimism_bootstrap(time, event, X, n_boot: int, seed: int, horizon: float | None = None,
-                       progress: bool = False) -> pd.DataFrame:
+                       progress: bool = False, threads: int = 1) -> pd.DataFrame:
     """Bootstrap optimism-corrected Harrell's C and calibration slope of a Cox model.
 
     Parameters
@@ -61,6 +61,9 @@ def optimism_bootstrap(time, event, X, n_boot: int, seed: int, horizon: float | 
         Truncation of C (R ``ymax``); ``None`` for none.
     progress
         Show a progress bar on stderr.
+    threads
+        Resamples refitted at once; the resamples are drawn in one seeded sequence
+        and the results kept in its order, so the table is the same for any number.
 
     Returns
     -------
@@ -99,18 +102,29 @@ def optimism_bootstrap(time, event, X, n_boot: int, seed: int, horizon: float | 
     beta, _, _ = cox.fit_efron(time, event, X)
     apparent = _performance(time, event, cox.dot_by_pattern(X, beta), horizon)
     rng = np.random.default_rng(seed)
-    training, test = [], []
-    failed = 0
-    for _ in progress_bar(range(n_boot), n_boot, "bootstrap optimism", progress):
-        idx = rng.integers(0, n, n)
+
+    def resamples():
+        for _ in range(n_boot):
+            yield rng.integers(0, n, n)
+
+    def refit(idx):
         try:
             b, _, _ = cox.fit_efron(time[idx], event[idx], X[idx])
         except cox.CoxFitError:
+            return None
+        lp = cox.dot_by_pattern(X, b)
+        return (_performance(time[idx], event[idx], lp[idx], horizon),
+                _performance(time, event, lp, horizon))
+
+    training, test = [], []
+    failed = 0
+    for result in progress_bar(ordered_map(refit, resamples(), threads), n_boot,
+                               "bootstrap optimism", progress):
+        if result is None:
             failed += 1
             continue
-        lp = cox.dot_by_pattern(X, b)
-        training.append(_performance(time[idx], event[idx], lp[idx], horizon))
-        test.append(_performance(time, event, lp, horizon))
+        training.append(result[0])
+        test.append(result[1])
     if failed:
         log.warning("%d of %d bootstrap refits failed (singular or divergent) and were skipped",
                     failed, n_boot)
