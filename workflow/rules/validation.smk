@@ -99,6 +99,8 @@ if VALIDATION_MODE == "validate":
             ),
         log:
             "logs/external_validation.log",
+        # bootstrap CIs on several threads; the same numbers for any number
+        threads: 4
         conda:
             "../envs/netpet.yaml"
         resources:

@@ -56,7 +56,7 @@ def run_freeze(config: dict, fits_path: str, input_files: list[str], out) -> Non
         frozen_model.save(freeze_spec(config, fits[name], name, input_files), path)
 
 def run_external(config: dict, analysis: str, model_path: str, added_value_paths: dict | None,
-                 out) -> None:
+                 out, threads: int = 1) -> None:
     """Discrimination and calibration of a frozen model in this cohort.
 
     ``added_value_paths`` maps ``base`` and ``extended`` to the frozen pair of the
@@ -91,7 +91,8 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
         risk = 1 - predicted[h]
         auc = external.time_dependent_auc(t, e, risk, h)
         lo, hi = external.bootstrap_ci(
-            lambda i: external.time_dependent_auc(t[i], e[i], risk[i], h), len(t), n_boot, seed)
+            lambda i: external.time_dependent_auc(t[i], e[i], risk[i], h), len(t), n_boot, seed,
+            threads=threads)
         rows.append({"measure": "time-dependent AUC", "horizon": h, "estimate": auc, "lower": lo,
                      "upper": hi, "method": "cumulative/dynamic AUC with IPCW (Uno 2007; "
                      f"riskRegression::Score); percentile bootstrap CI, {n_boot} resamples, "

@@ -210,10 +210,18 @@ def time_dependent_auc(time, event, marker, horizon: float) -> float:
     return float(np.sum(wc * score) / np.sum(wc))
 
 
-def bootstrap_ci(statistic, n: int, n_boot: int, seed: int, conf_level: float = 0.95):
-    """Percentile bootstrap interval of ``statistic(indices)`` over ``n`` rows."""
+def bootstrap_ci(statistic, n: int, n_boot: int, seed: int, conf_level: float = 0.95,
+                 threads: int = 1):
+    """Percentile bootstrap interval of ``statistic(indices)`` over ``n`` rows.
+
+    The resamples come from one seeded sequence and are evaluated on up to
+    ``threads`` threads in that order: the interval does not depend on ``threads``.
+    """
+    from ._progress import ordered_map
+
     rng = np.random.default_rng(seed)
-    values = np.array([statistic(rng.integers(0, n, n)) for _ in range(n_boot)])
+    draws = (rng.integers(0, n, n) for _ in range(n_boot))
+    values = np.array(list(ordered_map(statistic, draws, threads)), float)
     values = values[np.isfinite(values)]
     if values.size == 0:  # not estimable in any resample
         return np.nan, np.nan
