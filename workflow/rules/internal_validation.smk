@@ -16,11 +16,11 @@ if VALIDATION_MODE == "develop":
             optimism_md="results/validation/optimism.md",
         log:
             "logs/optimism_bootstrap.log",
+        conda:
+            "../envs/netpet.yaml"
         # resamples refitted in parallel (Snakemake lowers this to --cores); the
         # table is the same for any number of threads
         threads: 4
-        conda:
-            "../envs/netpet.yaml"
         resources:
             mem_mb=job_mem_mb(800),
             runtime=job_runtime(20),

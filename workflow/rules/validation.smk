@@ -99,10 +99,10 @@ if VALIDATION_MODE == "validate":
             ),
         log:
             "logs/external_validation.log",
-        # bootstrap CIs on several threads; the same numbers for any number
-        threads: 4
         conda:
             "../envs/netpet.yaml"
+        # bootstrap CIs on several threads; the same numbers for any number
+        threads: 4
         resources:
             mem_mb=job_mem_mb(800),
             runtime=job_runtime(20),
