@@ -21,6 +21,8 @@ rule association:
         tests_md="results/association/netpet_by_grade_tests.md",
     log:
         "logs/association.log",
+    benchmark:
+        "logs/benchmarks/association.tsv"
     conda:
         "../envs/netpet.yaml"
     resources:

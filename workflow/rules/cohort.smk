@@ -37,6 +37,8 @@ rule prepare_cohort:
         warnings_md="results/cohort/warnings.md",
     log:
         "logs/prepare_cohort.log",
+    benchmark:
+        "logs/benchmarks/prepare_cohort.tsv"
     conda:
         "../envs/netpet.yaml"
     resources:

@@ -24,6 +24,8 @@ rule concordance:
         comparison_md="results/{endpoint}/concordance_comparison.md",
     log:
         "logs/concordance_{endpoint}.log",
+    benchmark:
+        "logs/benchmarks/concordance_{endpoint}.tsv"
     conda:
         "../envs/netpet.yaml"
     resources:

@@ -44,6 +44,8 @@ rule cox:
         fits="intermediate/{endpoint}/cox_fits.pkl",
     log:
         "logs/cox_{endpoint}.log",
+    benchmark:
+        "logs/benchmarks/cox_{endpoint}.tsv"
     conda:
         "../envs/netpet.yaml"
     resources:

@@ -17,6 +17,8 @@ rule km_figure:
         ),
     log:
         "logs/km_figure_{endpoint}.log",
+    benchmark:
+        "logs/benchmarks/km_figure_{endpoint}.tsv"
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -41,6 +43,8 @@ rule forest_figure:
         ),
     log:
         "logs/forest_figure_{endpoint}.log",
+    benchmark:
+        "logs/benchmarks/forest_figure_{endpoint}.tsv"
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -64,6 +68,8 @@ rule flow_figure:
         ),
     log:
         "logs/flow_figure.log",
+    benchmark:
+        "logs/benchmarks/flow_figure.tsv"
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -92,6 +98,8 @@ rule schoenfeld_figure:
         ),
     log:
         "logs/schoenfeld_figure_{endpoint}.log",
+    benchmark:
+        "logs/benchmarks/schoenfeld_figure_{endpoint}.tsv"
     conda:
         "../envs/netpet.yaml"
     resources:

@@ -16,6 +16,8 @@ if VALIDATION_MODE == "develop":
             optimism_md="results/validation/optimism.md",
         log:
             "logs/optimism_bootstrap.log",
+        benchmark:
+            "logs/benchmarks/optimism_bootstrap.tsv"
         conda:
             "../envs/netpet.yaml"
         # resamples refitted in parallel (Snakemake lowers this to --cores); the
@@ -48,6 +50,8 @@ if VALIDATION_MODE == "develop":
             ),
         log:
             "logs/internal_external_cv.log",
+        benchmark:
+            "logs/benchmarks/internal_external_cv.tsv"
         conda:
             "../envs/netpet.yaml"
         resources:

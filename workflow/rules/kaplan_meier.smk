@@ -35,6 +35,8 @@ rule kaplan_meier:
         follow_up_md="results/{endpoint}/follow_up.md",
     log:
         "logs/kaplan_meier_{endpoint}.log",
+    benchmark:
+        "logs/benchmarks/kaplan_meier_{endpoint}.tsv"
     conda:
         "../envs/netpet.yaml"
     resources:

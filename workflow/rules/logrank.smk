@@ -17,6 +17,8 @@ rule logrank:
         observed_expected_md="results/{endpoint}/logrank_observed_expected.md",
     log:
         "logs/logrank_{endpoint}.log",
+    benchmark:
+        "logs/benchmarks/logrank_{endpoint}.tsv"
     conda:
         "../envs/netpet.yaml"
     resources:

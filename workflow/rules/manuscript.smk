@@ -24,6 +24,8 @@ rule manuscript_tables:
         ),
     log:
         "logs/manuscript_tables.log",
+    benchmark:
+        "logs/benchmarks/manuscript_tables.tsv"
     conda:
         "../envs/netpet.yaml"
     resources:

@@ -20,6 +20,8 @@ rule report:
         pdf="results/report.pdf",
     log:
         "logs/report.log",
+    benchmark:
+        "logs/benchmarks/report.tsv"
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -40,6 +42,8 @@ rule manifest:
         run_record="results/run_record.json",
     log:
         "logs/manifest.log",
+    benchmark:
+        "logs/benchmarks/manifest.tsv"
     conda:
         "../envs/netpet.yaml"
     resources:

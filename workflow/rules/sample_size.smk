@@ -13,6 +13,8 @@ if SAMPLE_SIZE:
             cells="intermediate/sample_size/n{n}_events{fraction}.csv",
         log:
             "logs/sample_size/n{n}_events{fraction}.log",
+        benchmark:
+            "logs/benchmarks/sample_size/n{n}_events{fraction}.tsv"
         conda:
             "../envs/netpet.yaml"
         resources:
@@ -52,6 +54,8 @@ if SAMPLE_SIZE:
             ),
         log:
             "logs/sample_size/gather.log",
+        benchmark:
+            "logs/benchmarks/sample_size/gather.tsv"
         conda:
             "../envs/netpet.yaml"
         resources:

@@ -14,6 +14,8 @@ rule table1:
         table1_md="results/table1/table1.md",
     log:
         "logs/table1.log",
+    benchmark:
+        "logs/benchmarks/table1.tsv"
     conda:
         "../envs/netpet.yaml"
     resources:

@@ -20,6 +20,8 @@ if VALIDATION_MODE == "develop":
             ),
         log:
             "logs/freeze_model.log",
+        benchmark:
+            "logs/benchmarks/freeze_model.tsv"
         conda:
             "../envs/netpet.yaml"
         resources:
@@ -99,6 +101,8 @@ if VALIDATION_MODE == "validate":
             ),
         log:
             "logs/external_validation.log",
+        benchmark:
+            "logs/benchmarks/external_validation.tsv"
         conda:
             "../envs/netpet.yaml"
         # bootstrap CIs on several threads; the same numbers for any number
@@ -134,6 +138,8 @@ if VALIDATION_MODE in ("develop", "validate"):
             ),
         log:
             "logs/case_mix.log",
+        benchmark:
+            "logs/benchmarks/case_mix.tsv"
         conda:
             "../envs/netpet.yaml"
         resources:
