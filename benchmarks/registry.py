@@ -51,6 +51,7 @@ def main(argv=None) -> None:
     parser.add_argument("--keep", type=Path, help="run in this folder and keep it")
     args = parser.parse_args(argv)
     work = args.keep or Path(tempfile.mkdtemp(prefix="registry_"))
+    work.mkdir(parents=True, exist_ok=True)
     for item in ("Snakefile", "workflow", "config", "data"):
         src = ROOT / item
         if not (work / item).exists():
