@@ -82,8 +82,7 @@ def _missing(values: np.ndarray) -> np.ndarray:
         return np.isnan(values) if values.ndim == 1 else np.isnan(values).any(axis=1)
     if values.dtype.kind in "iub":
         return np.zeros(len(values), dtype=bool)
-    return pd.isna(pd.Series(list(values), dtype=object)).to_numpy() if values.ndim == 1 else \
-        pd.isna(pd.DataFrame(values)).any(axis=1).to_numpy()
+    return pd.isna(values) if values.ndim == 1 else pd.isna(values).any(axis=1)
 
 
 def _as_array(name: str, values, numeric: bool, function: str) -> np.ndarray:
