@@ -2,7 +2,8 @@
 #
 #     Rscript benchmarks/r_benchmark.R <data.csv> <repeats> <boot>
 #
-# <data.csv> has time, time_tied, event, group and the six design columns x1..x6 written
+# <data.csv> has time, time_tied, event, group, surv36 (a Cox model's S(36 | x)) and the
+# six design columns x1..x6 written
 # by run_benchmarks.py. Prints one line per step: step<TAB>median seconds, and the
 # fitted coefficients (coef_<step><TAB>comma-separated) for the agreement check.
 suppressPackageStartupMessages(library(survival))
@@ -31,7 +32,21 @@ coef_line("coef_cox_continuous", coxph(Surv(d$time, d$event) ~ X, ties = "efron"
 coef_line("coef_cox_tied", coxph(Surv(d$time_tied, d$event) ~ X, ties = "efron"))
 timed("km_median", quantile(survfit(Surv(d$time_tied, d$event) ~ d$group), 0.5))
 timed("logrank", survdiff(Surv(d$time_tied, d$event) ~ d$group))
-lp <- drop(X %*% coef(coxph(Surv(d$time, d$event) ~ X)))
+fit <- coxph(Surv(d$time, d$event) ~ X, ties = "efron")
+timed("cox_zph", cox.zph(fit, transform = "km"))
+lp <- drop(X %*% coef(fit))
+timed("royston_d", royston(fit))
+timed("calibration_slope", { cs <- coxph(Surv(d$time, d$event) ~ lp); confint(cs) })
+if (requireNamespace("riskRegression", quietly = TRUE)) {
+  risk36 <- 1 - d$surv36
+  dd <- data.frame(time = d$time, event = d$event)
+  timed("auc", riskRegression::Score(list(m = risk36), formula = Surv(time, event) ~ 1,
+                                     data = dd, times = 36, metrics = "auc", null.model = FALSE,
+                                     conf.int = FALSE))
+  timed("brier", riskRegression::Score(list(m = risk36), formula = Surv(time, event) ~ 1,
+                                       data = dd, times = 36, metrics = "brier",
+                                       summary = "ipa", conf.int = FALSE))
+}
 timed("harrell_c", concordance(Surv(d$time, d$event) ~ lp, reverse = TRUE))
 timed("uno_c", concordance(Surv(d$time, d$event) ~ lp, reverse = TRUE, timewt = "n/G2"))
 if (boot > 0) {

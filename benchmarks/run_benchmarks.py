@@ -32,6 +32,7 @@ import numpy as np
 
 from netpet_stats.netpet import synthetic
 from netpet_stats.survival import concordance, cox, kaplan_meier, logrank
+from netpet_stats.validation import external
 from netpet_stats.netpet.scoring import assign_groups, resolve_grouping
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,6 +158,19 @@ def _probe(n, kind):
         cox.fit_efron(times, e, X)[2])))))
 
 
+#: Horizon of the time-dependent AUC and Brier score (months).
+HORIZON = 36.0
+
+
+def _predicted_survival(t, e, lp):
+    """S(HORIZON | lp) of a Cox model with Breslow's baseline: the same numbers for both."""
+    order = np.argsort(t)
+    risk = np.exp(lp - lp.max())
+    at_risk = np.cumsum(risk[order][::-1])[::-1]
+    h0 = np.sum((e[order] / at_risk)[t[order] <= HORIZON])
+    return np.exp(-h0 * risk)
+
+
 def python_kernels(d, repeats, boot):
     """The kernels R is timed on (r_benchmark.R), in Python: {step: (seconds, peak MiB)}."""
     X = _design(d)
@@ -183,6 +197,18 @@ def python_kernels(d, repeats, boot):
     out["km_median"] = (_timed(km_by_group, repeats)[0], None)
     out["logrank"] = (_timed(lambda: logrank.logrank_test(tied, e, groups), repeats)[0], None)
     lp = X @ cox.fit_efron(t, e, X)[0]
+    # cox.zph of the same model (the fit itself is timed above)
+    frame = d.assign(time=t)
+    res = cox.fit_cox(frame, "time", "event", ["netpet_group", "grade", "age", "extrahepatic"],
+                      [], COV)
+    out["cox_zph"] = (_timed(lambda: cox.ph_test(res, "km"), repeats)[0], None)
+    out["royston_d"] = (_timed(lambda: external.royston_d(t, e, lp), repeats)[0], None)
+    out["calibration_slope"] = (_timed(lambda: external.calibration_slope(t, e, lp),
+                                       repeats)[0], None)
+    surv = _predicted_survival(t, e, lp)
+    out["auc"] = (_timed(lambda: external.time_dependent_auc(t, e, 1 - surv, HORIZON),
+                         repeats)[0], None)
+    out["brier"] = (_timed(lambda: external.brier_score(t, e, surv, HORIZON), repeats)[0], None)
     out["harrell_c"] = (_timed(lambda: concordance.harrell_c(t, e, lp), repeats)[0], None)
     out["uno_c"] = (_timed(lambda: concordance.uno_c(t, e, lp),
                            repeats)[0], None)
@@ -214,6 +240,8 @@ def r_kernels(d, repeats, boot):
     import pandas as pd
 
     frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(1, 7)])
+    t, e = d["time"].to_numpy(), d["event"].to_numpy()
+    frame.insert(0, "surv36", _predicted_survival(t, e, X @ cox.fit_efron(t, e, X)[0]))
     frame.insert(0, "group", d["netpet_group"].astype(str).to_numpy())
     frame.insert(0, "event", d["event"].to_numpy())
     frame.insert(0, "time_tied", np.ceil(d["time"].to_numpy()))
@@ -238,6 +266,11 @@ STEP_LABELS = {
     "cox_tied": "Cox fit + SE, 6 coef, whole-month ties",
     "km_median": "Kaplan-Meier + median with CI, 3 groups (tied)",
     "logrank": "log-rank, 3 groups (tied)",
+    "cox_zph": "cox.zph: PH score tests per term + global",
+    "royston_d": "Royston's D + SE",
+    "calibration_slope": "calibration slope (Cox on lp) + CI",
+    "auc": "time-dependent AUC at 36 months (IPCW)",
+    "brier": "Brier score + IPA at 36 months (IPCW)",
     "harrell_c": "Harrell's C + SE",
     "uno_c": "Uno's C + SE",
     "boot_c": "bootstrap loop: C (per {boot} resamples)",

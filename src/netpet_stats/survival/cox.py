@@ -665,8 +665,23 @@ def dot_by_pattern(X: np.ndarray, beta: np.ndarray) -> np.ndarray:
     differently, which would turn tied risk scores into spurious concordant or
     discordant pairs (R counts them as ties) and change rank-based measures.
     """
-    patterns, inverse = np.unique(np.asarray(X, float), axis=0, return_inverse=True)
-    return np.array([row @ beta for row in patterns])[inverse.ravel()]
+    return PatternDot(X)(beta)
+
+
+class PatternDot:
+    """:func:`dot_by_pattern` for one ``X`` and many coefficient vectors.
+
+    The distinct rows are found once (a sort of the whole matrix, the costly
+    part on 10^6 patients); each call then takes one dot product per distinct
+    row, with the same arithmetic as :func:`dot_by_pattern`.
+    """
+
+    def __init__(self, X: np.ndarray):
+        patterns, inverse = np.unique(np.asarray(X, float), axis=0, return_inverse=True)
+        self.patterns, self.inverse = patterns, inverse.ravel()
+
+    def __call__(self, beta: np.ndarray) -> np.ndarray:
+        return np.array([row @ beta for row in self.patterns])[self.inverse]
 
 
 def linear_predictor(result: "CoxResult") -> np.ndarray:

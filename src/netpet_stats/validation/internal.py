@@ -100,7 +100,8 @@ def optimism_bootstrap(time, event, X, n_boot: int, seed: int, horizon: float | 
     X = np.asarray(X, float)
     n = time.size
     beta, _, _ = cox.fit_efron(time, event, X)
-    apparent = _performance(time, event, cox.dot_by_pattern(X, beta), horizon)
+    dot = cox.PatternDot(X)       # the distinct rows of X, found once for every resample
+    apparent = _performance(time, event, dot(beta), horizon)
     rng = np.random.default_rng(seed)
 
     def resamples():
@@ -112,7 +113,7 @@ def optimism_bootstrap(time, event, X, n_boot: int, seed: int, horizon: float | 
             b, _, _ = cox.fit_efron(time[idx], event[idx], X[idx])
         except cox.CoxFitError:
             return None
-        lp = cox.dot_by_pattern(X, b)
+        lp = dot(b)
         return (_performance(time[idx], event[idx], lp[idx], horizon),
                 _performance(time, event, lp, horizon))
 
