@@ -29,7 +29,7 @@ rule concordance:
     conda:
         "../envs/netpet.yaml"
     resources:
-        mem_mb=job_mem_mb(600),
+        mem_mb=job_mem_mb(600, per_input_mb=3),
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,

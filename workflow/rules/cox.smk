@@ -49,7 +49,7 @@ rule cox:
     conda:
         "../envs/netpet.yaml"
     resources:
-        mem_mb=job_mem_mb(600),
+        mem_mb=job_mem_mb(600, per_input_mb=110),
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,

@@ -47,7 +47,7 @@ rule manifest:
     conda:
         "../envs/netpet.yaml"
     resources:
-        mem_mb=job_mem_mb(500),
+        mem_mb=job_mem_mb(500, per_input_mb=2),
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,

@@ -19,7 +19,7 @@ rule table1:
     conda:
         "../envs/netpet.yaml"
     resources:
-        mem_mb=job_mem_mb(600),
+        mem_mb=job_mem_mb(600, per_input_mb=90),
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,

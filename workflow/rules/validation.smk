@@ -25,7 +25,7 @@ if VALIDATION_MODE == "develop":
         conda:
             "../envs/netpet.yaml"
         resources:
-            mem_mb=job_mem_mb(800),
+            mem_mb=job_mem_mb(800, per_input_mb=3),
             runtime=job_runtime(10),
         params:
             version=PACKAGE_VERSION,
