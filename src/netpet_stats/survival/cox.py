@@ -751,31 +751,28 @@ def ph_test(result: CoxResult, transform: str = "km") -> pd.DataFrame:
     g_all = g_all - g_all[ev == 1].mean()
     contrib = efron_contributions(t, ev, X, result.beta, result.stratum)
     # g at each distinct event time (tied events share the time, hence g)
-    g_of_time = pd.Series(g_all, index=t).groupby(level=0).first()
-    g = g_of_time.reindex(contrib["time"]).to_numpy()
+    utimes, first = np.unique(t, return_index=True)
+    g = g_all[first][np.searchsorted(utimes, contrib["time"])]
     info = contrib["info"]
     i_bb = info.sum(axis=0)
     i_bt = np.einsum("t,tjk->jk", g, info)
     i_tt = np.einsum("t,tjk->jk", g * g, info)
     u_theta = g @ contrib["score"]
     imat = np.block([[i_bb, i_bt], [i_bt.T, i_tt]])
-    rows = []
     columns = list(result.design.columns)
+    tests = []
     for term in result.terms:
         jj = [columns.index(c) for c in term.columns]
         kk = list(range(p)) + [p + j for j in jj]
         u = np.concatenate([np.zeros(p), u_theta[jj]])
-        chi = float(u @ np.linalg.solve(imat[np.ix_(kk, kk)], u))
-        rows.append({"term": term.name, "term_label": term.label, "chisq": chi, "df": len(jj),
-                     "p": chi2_sf(chi, len(jj))})
+        tests.append((term.name, term.label, float(u @ np.linalg.solve(imat[np.ix_(kk, kk)], u)),
+                      len(jj)))
     u = np.concatenate([np.zeros(p), u_theta])
-    chi = float(u @ np.linalg.solve(imat, u))
-    rows.append({"term": "GLOBAL", "term_label": "global test", "chisq": chi, "df": p,
-                 "p": chi2_sf(chi, p)})
-    out = pd.DataFrame(rows)
-    out["transform"] = transform
-    out["method"] = ZPH_METHOD
-    return out
+    tests.append(("GLOBAL", "global test", float(u @ np.linalg.solve(imat, u)), p))
+    return pd.DataFrame({"term": [x[0] for x in tests], "term_label": [x[1] for x in tests],
+                         "chisq": [x[2] for x in tests], "df": [x[3] for x in tests],
+                         "p": [chi2_sf(x[2], x[3]) for x in tests],
+                         "transform": transform, "method": ZPH_METHOD})
 
 
 @dataclass
