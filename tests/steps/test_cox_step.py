@@ -69,3 +69,22 @@ def test_the_schoenfeld_figure_prints_at_both_widths(lung_fit, width):
     # tick labels are times, increasing along the transformed axis
     ticks = [float(t.get_text()) for t in fig.axes[0].get_xticklabels() if t.get_text()]
     assert ticks == sorted(ticks) and len(ticks) >= 3
+
+
+def test_a_term_without_enough_varying_events_is_drawn_as_not_estimable():
+    """R's plot(cox.zph) skips such a term ("spline fit is singular"); the panel says so."""
+    d = pd.DataFrame({"time": [1, 2, 3, 4, 5, 6, 7, 8], "event": [1, 1, 0, 1, 0, 1, 0, 0],
+                      "x": [0.3, 1.2, 0.4, 2.0, 1.1, 0.8, 1.5, 0.2]})
+    fit = fit_cox(d, "time", "event", ["x"], [], {"x": {"type": "continuous"}})
+    z = zph_residuals(fit, "km")
+    assert len(z.y) == 4
+    smooth = zph_smooth(z, "x")            # 4 events: exactly df, an interpolating fit
+    assert smooth["estimate"].notna().all()
+    fewer = fit_cox(d.assign(event=[1, 1, 0, 0, 0, 1, 0, 0]), "time", "event", ["x"], [],
+                    {"x": {"type": "continuous"}})
+    table = ph_residual_table(fewer, "km", points=False, threshold=5)
+    assert table.loc[table["kind"] == "smooth", "estimate"].isna().all()   # 3 events < 4 df
+    fig = F.schoenfeld_figure(table, pd.DataFrame({"term": ["x"], "p": [0.5]}), {"x": 0.1},
+                              "t", "months")
+    assert any("not estimable" in t.get_text() for t in fig.axes[0].texts)
+    assert F.text_problems(fig) == []

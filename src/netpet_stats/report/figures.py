@@ -685,6 +685,15 @@ def schoenfeld_figure(residuals: pd.DataFrame, ph: pd.DataFrame, coefficients: d
             binned = sub[sub["kind"] == "binned"]
             events = sub[sub["kind"] == "event"]
             relative = sub["scale"].iloc[0] == "beta(t)/beta"
+            if smooth["estimate"].isna().all():   # R skips it: "spline fit is singular"
+                ax.text(0.5, 0.5, style.wrap("not estimable: too few events with this term "
+                                             "varying", panel * 0.9, style.small),
+                        transform=ax.transAxes, ha="center", va="center", fontsize=style.small)
+                ax.set_title(style.wrap(str(sub["term_label"].iloc[0]), panel, style.font_size),
+                             loc="left", fontsize=style.font_size)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                continue
             if len(events):
                 ax.plot(events["x"], events["estimate"], ".", color="#9a9a9a", ms=2.5,
                         label="scaled residual (one per event)")

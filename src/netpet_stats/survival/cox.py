@@ -907,6 +907,8 @@ def zph_smooth(zph: ZphResiduals, term: str, df: int = 4, n_points: int = 40) ->
     y = zph.y[term].to_numpy()
     keep = ~np.isnan(y)
     x = zph.x
+    if x.size == 0:
+        raise ValueError("zph_smooth: the model has no events")
     grid = np.linspace(x.min(), x.max(), n_points)
     both = np.concatenate([grid, x])
     inner = np.quantile(both, np.linspace(0, 1, df)[1:-1])   # R quantile type 7
@@ -924,6 +926,9 @@ def zph_smooth(zph: ZphResiduals, term: str, df: int = 4, n_points: int = 40) ->
         return np.column_stack(cols)
 
     B, P = basis(x[keep]), basis(grid)
+    if keep.sum() < df or np.linalg.matrix_rank(B) < df:   # R: "spline fit is singular"
+        nan = np.full(n_points, np.nan)
+        return pd.DataFrame({"x": grid, "estimate": nan, "lower": nan, "upper": nan})
     coef, *_ = np.linalg.lstsq(B, y[keep], rcond=None)
     fit = P @ coef
     h = np.einsum("ij,jk,ik->i", P, np.linalg.pinv(B.T @ B), P)
