@@ -38,6 +38,7 @@ _API = {
     "km_quantiles": "survival.kaplan_meier",
     "km_point": "survival.kaplan_meier",
     "survival_at": "survival.kaplan_meier",
+    "km_by_group": "survival.kaplan_meier",
     "numbers_at_risk": "survival.kaplan_meier",
     "reverse_km_follow_up": "survival.kaplan_meier",
     "logrank_test": "survival.logrank",

@@ -154,3 +154,24 @@ def test_km_table_equals_lifelines_on_heavy_ties():
     assert km["n_censor"].tolist() == et["censored"].tolist()
     np.testing.assert_allclose(km["surv"], kmf.survival_function_.loc[et.index].iloc[:, 0],
                                rtol=1e-12)
+
+
+def test_km_by_group_equals_km_table_group_by_group():
+    import numpy as np
+
+    from netpet_stats import km_by_group, km_quantiles, km_table
+
+    rng = np.random.default_rng(5)
+    t = rng.integers(1, 60, 300).astype(float)
+    e = (rng.random(300) < 0.6).astype(int)
+    g = rng.choice(["P1", "P2-4", "P5"], 300)
+    curves, medians = km_by_group(t, e, g, groups=["P1", "P2-4", "P5", "P0"],
+                                  conf_type="log-log", probs=(0.25, 0.5))
+    assert list(dict.fromkeys(curves["group"])) == ["P1", "P2-4", "P5"]   # P0: no rows
+    for grp in ("P1", "P2-4", "P5"):
+        one = km_table(t[g == grp], e[g == grp], "log-log")
+        mine = curves[curves["group"] == grp].drop(columns="group").reset_index(drop=True)
+        assert mine.equals(one)
+        q = km_quantiles(one, (0.25, 0.5))
+        got = medians[medians["group"] == grp].drop(columns="group").reset_index(drop=True)
+        assert got.equals(q)

@@ -86,6 +86,26 @@ def confidence_limits(surv: np.ndarray, se_log: np.ndarray, conf_type: str,
     return lower, upper
 
 
+def _km_counts(time: np.ndarray, event: np.ndarray):
+    """Distinct times, numbers at risk, events, censorings, S(t) and Greenwood SE.
+
+    Counted here rather than with lifelines' KaplanMeierFitter (the same product-limit
+    estimate, checked in the tests): its event table and frames cost ~5 ms a curve,
+    and curves are built thousands of times in bootstraps and simulations.
+    """
+    order = np.argsort(time, kind="stable")
+    t_sorted, e_sorted = time[order], event[order]
+    times, first, counts = np.unique(t_sorted, return_index=True, return_counts=True)
+    n_event = np.add.reduceat(e_sorted, first) if times.size else np.zeros(0)
+    n_risk = (time.size - first).astype(float)
+    n_event = n_event.astype(float)
+    surv = np.cumprod(1.0 - n_event / n_risk)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
+    std_err = np.sqrt(np.cumsum(term))
+    return times.astype(float), n_risk, n_event, (counts - n_event).astype(int), surv, std_err
+
+
 def km_table(time, event, conf_type: str = "log", conf_level: float = 0.95) -> pd.DataFrame:
     """Kaplan-Meier curve at every distinct observed time, as R ``survfit``.
 
@@ -112,27 +132,14 @@ def km_table(time, event, conf_type: str = "log", conf_level: float = 0.95) -> p
     >>> km["surv"].round(6).tolist()  # R: summary(survfit(Surv(t, e) ~ 1))$surv
     [0.9, 0.8, 0.685714, 0.457143, 0.457143, 0.304762, 0.304762, 0.0]
     """
-    # Counted here rather than with lifelines' KaplanMeierFitter (the same product-limit
-    # estimate, checked in the tests): its event table and frames cost ~5 ms a curve,
-    # and curves are built thousands of times in bootstraps and simulations
     checked = check_survival("km_table", time, event)
-    time, event = checked.time, checked.event
-    order = np.argsort(time, kind="stable")
-    t_sorted, e_sorted = time[order], event[order]
-    times, first, counts = np.unique(t_sorted, return_index=True, return_counts=True)
-    n_event = np.add.reduceat(e_sorted, first) if times.size else np.zeros(0)
-    n_risk = (time.size - first).astype(float)
-    n_event = n_event.astype(float)
-    surv = np.cumprod(1.0 - n_event / n_risk)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        term = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
-    std_err = np.sqrt(np.cumsum(term))
+    times, n_risk, n_event, n_censor, surv, std_err = _km_counts(checked.time, checked.event)
     lower, upper = confidence_limits(surv, std_err, conf_type, conf_level)
     return pd.DataFrame({
         "time": times.astype(float),
         "n_risk": n_risk.astype(int),
         "n_event": n_event.astype(int),
-        "n_censor": (counts - n_event).astype(int),
+        "n_censor": n_censor,
         "surv": surv,
         "std_err": std_err,
         "lower": lower,
@@ -231,6 +238,68 @@ def km_quantiles(curve: pd.DataFrame, probs=(0.5,)) -> pd.DataFrame:
     for key, name in (("surv", "quantile"), ("lower", "lower"), ("upper", "upper")):
         out[name] = [_findq(times, curves[key], p, last) for p in probs]
     return pd.DataFrame(out)
+
+
+def km_by_group(time, event, group, groups=None, conf_type: str = "log",
+                conf_level: float = 0.95, probs=(0.5,)) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Kaplan-Meier curve and quantiles of every group at once.
+
+    The same numbers as :func:`km_table` and :func:`km_quantiles` group by group
+    (R ``survfit(Surv(time, event) ~ group)`` and ``quantile(fit, probs)``), in two
+    tables with a leading ``group`` column, built once for all groups.
+
+    Parameters
+    ----------
+    time, event, group
+        One value per subject; ``group`` labels are compared by equality.
+    groups
+        Order of the groups (default: sorted labels); a group without subjects has
+        no rows.
+    conf_type, conf_level, probs
+        As :func:`km_table` and :func:`km_quantiles`.
+
+    Examples
+    --------
+    >>> from netpet_stats import km_by_group
+    >>> t = [1, 2, 2, 3, 4, 4, 5, 6, 7, 8]
+    >>> e = [1, 1, 0, 1, 1, 1, 0, 1, 0, 1]
+    >>> g = ["a", "b"] * 5
+    >>> curves, medians = km_by_group(t, e, g)
+    >>> medians[["group", "quantile", "lower"]].values.tolist()  # R quantile(survfit(~ g), 0.5)
+    [['a', nan, 4.0], ['b', 4.0, 3.0]]
+    """
+    checked = check_survival("km_by_group", time, event, group=group)
+    t, e = checked.time, checked.event
+    labels = np.asarray(checked.others["group"], dtype=object)
+    groups = sorted(pd.unique(labels)) if groups is None else list(groups)
+    codes = pd.Categorical(labels, categories=groups).codes
+    if (codes < 0).any():
+        raise ValueError(f"km_by_group: group label(s) {sorted({str(x) for x in labels[codes < 0]})[:5]} "
+                         f"are not among `groups` {[str(x) for x in groups]}")
+    parts, quantiles = [], {"group": [], "prob": [], "quantile": [], "lower": [], "upper": []}
+    for k, g in enumerate(groups):
+        m = codes == k
+        if not m.any():
+            continue
+        counts = _km_counts(t[m], e[m])
+        lower, upper = confidence_limits(counts[4], counts[5], conf_type, conf_level)
+        parts.append((g, *counts, lower, upper))
+        last = float(counts[0][-1])
+        for p in probs:
+            quantiles["group"].append(g)
+            quantiles["prob"].append(p)
+            quantiles["quantile"].append(_findq(counts[0], counts[4], p, last))
+            quantiles["lower"].append(_findq(counts[0], lower, p, last))
+            quantiles["upper"].append(_findq(counts[0], upper, p, last))
+    names = ("time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper")
+    columns = {"group": np.concatenate([np.full(len(part[1]), part[0], dtype=object)
+                                        for part in parts]) if parts else []}
+    for j, name in enumerate(names, start=1):
+        columns[name] = np.concatenate([part[j] for part in parts]) if parts else []
+    curves = pd.DataFrame(columns)
+    for name in ("n_risk", "n_event", "n_censor"):
+        curves[name] = curves[name].astype(int)
+    return curves, pd.DataFrame(quantiles)
 
 
 def survival_at(curve: pd.DataFrame, time, event, at) -> pd.DataFrame:
