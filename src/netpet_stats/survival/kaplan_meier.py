@@ -292,14 +292,13 @@ def km_by_group(time, event, group, groups=None, conf_type: str = "log",
             quantiles["lower"].append(_findq(counts[0], lower, p, last))
             quantiles["upper"].append(_findq(counts[0], upper, p, last))
     names = ("time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper")
-    columns = {"group": np.concatenate([np.full(len(part[1]), part[0], dtype=object)
-                                        for part in parts]) if parts else []}
+    columns = {"group": np.repeat(np.array([part[0] for part in parts], dtype=object),
+                                  [len(part[1]) for part in parts])}
     for j, name in enumerate(names, start=1):
-        columns[name] = np.concatenate([part[j] for part in parts]) if parts else []
-    curves = pd.DataFrame(columns)
-    for name in ("n_risk", "n_event", "n_censor"):
-        curves[name] = curves[name].astype(int)
-    return curves, pd.DataFrame(quantiles)
+        column = np.concatenate([part[j] for part in parts]) if parts else np.zeros(0)
+        columns[name] = column.astype(int) if name in ("n_risk", "n_event", "n_censor") \
+            else column
+    return pd.DataFrame(columns), pd.DataFrame(quantiles)
 
 
 def survival_at(curve: pd.DataFrame, time, event, at) -> pd.DataFrame:
