@@ -175,3 +175,21 @@ def test_km_by_group_equals_km_table_group_by_group():
         q = km_quantiles(one, (0.25, 0.5))
         got = medians[medians["group"] == grp].drop(columns="group").reset_index(drop=True)
         assert got.equals(q)
+
+
+def test_holm_and_bonferroni_equal_statsmodels_bit_for_bit():
+    """adjust_p computes these two itself (statsmodels collects garbage on every call)."""
+    import numpy as np
+    from statsmodels.stats.multitest import multipletests
+
+    from netpet_stats.survival.logrank import adjust_p
+
+    rng = np.random.default_rng(2)
+    for k in range(100):
+        p = rng.random(int(rng.integers(1, 8))) ** 3
+        if k % 3 == 0:
+            p[0] = p[-1]                     # tied p-values
+        for method in ("holm", "bonferroni", "fdr_bh"):
+            assert np.array_equal(adjust_p(p, method), multipletests(p, method=method)[1])
+    # R: p.adjust(c(0.01, 0.04, 0.03), "holm")
+    assert adjust_p([0.01, 0.04, 0.03]).tolist() == pytest.approx([0.03, 0.06, 0.06])
