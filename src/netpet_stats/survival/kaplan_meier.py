@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._checks import check_survival
+from ._checks import check_survival, group_codes
 from .distributions import norm_ppf
 
 CONF_TYPES = ("plain", "log", "log-log", "logit", "arcsin")
@@ -272,7 +272,7 @@ def km_by_group(time, event, group, groups=None, conf_type: str = "log",
     t, e = checked.time, checked.event
     labels = np.asarray(checked.others["group"], dtype=object)
     groups = sorted(pd.unique(labels)) if groups is None else list(groups)
-    codes = pd.Categorical(labels, categories=groups).codes
+    codes = group_codes(labels, groups)
     if (codes < 0).any():
         raise ValueError(f"km_by_group: group label(s) {sorted({str(x) for x in labels[codes < 0]})[:5]} "
                          f"are not among `groups` {[str(x) for x in groups]}")

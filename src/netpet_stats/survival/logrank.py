@@ -16,7 +16,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from ._checks import check_survival
+from ._checks import check_survival, group_codes
 from .distributions import chi2_sf
 
 
@@ -55,7 +55,7 @@ def logrank_components(time, event, group, strata=None, groups=None) -> LogrankC
         groups = sorted(pd.unique(group))
     groups = list(groups)
     k = len(groups)
-    gidx = pd.Categorical(group, categories=groups).codes.astype(int)
+    gidx = group_codes(group, groups)
     if (gidx < 0).any():
         unknown = sorted({str(g) for g in group[gidx < 0]})
         raise ValueError(f"logrank: group label(s) {unknown[:5]} are not among `groups` "
