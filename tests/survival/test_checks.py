@@ -117,3 +117,15 @@ def test_a_value_outside_the_declared_levels_is_refused_not_made_reference():
     d["x"] = [0.0, 1.0, 2.0, 0.0, 1.0, 2.0, 0.0, 1.0]
     with pytest.raises(ValueError, match="1.0 is not 1"):
         fit_cox(d, "time", "event", ["x"], [], {"x": {"type": "categorical", "levels": [0, 1, 2]}})
+
+
+def test_a_group_label_outside_the_declared_groups_is_named():
+    import pytest
+
+    from netpet_stats import km_by_group, logrank_test
+
+    t, e, g = [1, 2, 3, 4], [1, 0, 1, 1], ["a", "b", "c", "a"]
+    with pytest.raises(ValueError, match=r"km_by_group: group label\(s\) \['c'\]"):
+        km_by_group(t, e, g, groups=["a", "b"])
+    with pytest.raises(ValueError, match=r"logrank: group label\(s\) \['c'\]"):
+        logrank_test(t, e, g, groups=["a", "b"])

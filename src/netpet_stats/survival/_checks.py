@@ -163,12 +163,17 @@ def check_survival(function: str, time, event, **others) -> Checked:
     return Checked(timefix(t), e, arrays, keep, n_omitted)
 
 
-def group_codes(labels: np.ndarray, groups: list) -> np.ndarray:
-    """Position of each label in ``groups`` (-1 if absent), labels compared by equality.
+def group_codes(labels, groups: list, function: str) -> np.ndarray:
+    """Position of each label in ``groups``, labels compared by equality.
 
     ``pd.factorize`` finds the distinct labels in one hashing pass; only those few
     are looked up in ``groups`` (a Categorical costs five times as much on 300 rows).
+    A label that is not among ``groups`` is refused, naming it.
     """
     codes, distinct = pd.factorize(np.asarray(labels, dtype=object), use_na_sentinel=True)
-    where = np.array([groups.index(u) if u in groups else -1 for u in distinct] + [-1], int)
-    return where[codes]        # a missing label (code -1) maps to the trailing -1
+    unknown = [u for u in distinct if u not in groups]
+    if unknown or (codes < 0).any():
+        shown = sorted(str(u) for u in unknown)[:5] or ["a missing label"]
+        raise ValueError(f"{function}: group label(s) {shown} are not among `groups` "
+                         f"{[str(g) for g in groups]}")
+    return np.array([groups.index(u) for u in distinct], int)[codes]

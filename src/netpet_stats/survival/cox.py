@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ._checks import timefix
+from .splines import rcs_basis
 from .distributions import chi2_sf, norm_ppf, norm_sf
 
 log = logging.getLogger(__name__)
@@ -883,9 +884,10 @@ def zph_smooth(zph: ZphResiduals, term: str, df: int = 4, n_points: int = 40) ->
     plotting grid and the events together, as R's ``ns(c(pred.x, x), df)``) is fitted
     by least squares; the band is ``+/- 2 sqrt(var_jj * h)`` with ``h`` the
     leverage of each grid point (R uses the Cox variance, not the residual scatter).
-    The spline space is spanned here by the truncated-power basis of Harrell's
-    restricted cubic spline, which has the same fitted values as R's B-spline
-    basis (written out because no Python library offers R's ``ns`` with these knots).
+    The spline space is spanned here by Harrell's restricted cubic spline basis
+    (:func:`~netpet_stats.survival.splines.rcs_basis`), which has the same fitted
+    values as R's B-spline basis (no Python library offers R's ``ns`` with these
+    knots).
 
     Returns
     -------
@@ -914,16 +916,8 @@ def zph_smooth(zph: ZphResiduals, term: str, df: int = 4, n_points: int = 40) ->
     inner = np.quantile(both, np.linspace(0, 1, df)[1:-1])   # R quantile type 7
     knots = np.concatenate([[both.min()], inner, [both.max()]])
 
-    def basis(v):
-        k = knots
-        scale = (k[-1] - k[0]) ** 2 or 1.0
-        cols = [np.ones_like(v), v]
-        for kj in k[:-2]:
-            cols.append((np.maximum(v - kj, 0) ** 3
-                         - np.maximum(v - k[-2], 0) ** 3 * (k[-1] - kj) / (k[-1] - k[-2])
-                         + np.maximum(v - k[-1], 0) ** 3 * (k[-2] - kj) / (k[-1] - k[-2]))
-                        / scale)
-        return np.column_stack(cols)
+    def basis(v):      # intercept + natural cubic spline (R: ns(..., intercept = TRUE))
+        return np.column_stack([np.ones_like(v), rcs_basis(v, knots)])
 
     B, P = basis(x[keep]), basis(grid)
     if keep.sum() < df or np.linalg.matrix_rank(B) < df:   # R: "spline fit is singular"

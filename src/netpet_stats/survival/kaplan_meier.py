@@ -272,10 +272,7 @@ def km_by_group(time, event, group, groups=None, conf_type: str = "log",
     t, e = checked.time, checked.event
     labels = np.asarray(checked.others["group"], dtype=object)
     groups = sorted(pd.unique(labels)) if groups is None else list(groups)
-    codes = group_codes(labels, groups)
-    if (codes < 0).any():
-        raise ValueError(f"km_by_group: group label(s) {sorted({str(x) for x in labels[codes < 0]})[:5]} "
-                         f"are not among `groups` {[str(x) for x in groups]}")
+    codes = group_codes(labels, groups, "km_by_group")
     parts, quantiles = [], {"group": [], "prob": [], "quantile": [], "lower": [], "upper": []}
     for k, g in enumerate(groups):
         m = codes == k

@@ -55,11 +55,7 @@ def logrank_components(time, event, group, strata=None, groups=None) -> LogrankC
         groups = sorted(pd.unique(group))
     groups = list(groups)
     k = len(groups)
-    gidx = group_codes(group, groups)
-    if (gidx < 0).any():
-        unknown = sorted({str(g) for g in group[gidx < 0]})
-        raise ValueError(f"logrank: group label(s) {unknown[:5]} are not among `groups` "
-                         f"{[str(g) for g in groups]}")
+    gidx = group_codes(group, groups, "logrank")
     strata = np.zeros(time.size, dtype=int) if strata is None else np.asarray(strata, dtype=object)
     observed = np.zeros(k)
     expected = np.zeros(k)

@@ -14,6 +14,7 @@ import pandas as pd
 from ..survival.distributions import norm_ppf, norm_sf, t_ppf
 from ..survival import cox, kaplan_meier
 from ..survival.concordance import BY_TIMEWT, compare_c, harrell_c
+from ..survival.splines import rcs_basis
 
 
 def _fit_one(time, event, x):
@@ -308,19 +309,6 @@ def risk_group_curves(time, event, lp, predicted, times, cuts, conf_level: float
     return pd.DataFrame(rows)
 
 
-def _rcs_basis(x, knots):
-    """Restricted cubic spline basis (Harrell's parametrisation, as rms::rcspline.eval)."""
-    k = np.asarray(knots, float)
-    norm = (k[-1] - k[0]) ** 2
-    cols = [x]
-    for j in range(len(k) - 2):
-        term = (np.maximum(x - k[j], 0) ** 3
-                - np.maximum(x - k[-2], 0) ** 3 * (k[-1] - k[j]) / (k[-1] - k[-2])
-                + np.maximum(x - k[-1], 0) ** 3 * (k[-2] - k[j]) / (k[-1] - k[-2]))
-        cols.append(term / norm)
-    return np.column_stack(cols)
-
-
 def smoothed_calibration(time, event, predicted_survival, horizon: float, knots: int = 3) -> dict:
     """Smoothed calibration curve and ICI / E50 / E90 (Austin, Harrell & van Klaveren 2020).
 
@@ -335,7 +323,7 @@ def smoothed_calibration(time, event, predicted_survival, horizon: float, knots:
     cll = np.log(-np.log(s))
     quantiles = {3: (0.10, 0.50, 0.90), 4: (0.05, 0.35, 0.65, 0.95),
                  5: (0.05, 0.275, 0.50, 0.725, 0.95)}[knots]
-    X = _rcs_basis(cll, np.quantile(cll, quantiles))
+    X = rcs_basis(cll, np.quantile(cll, quantiles))
     beta, _, _ = cox.fit_efron(time, event, X)
     r = np.exp(X @ beta)
     _, (cumhaz,) = cox.efron_cumhaz(time, event, r, [horizon])
