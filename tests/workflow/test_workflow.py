@@ -106,6 +106,20 @@ def test_nothing_to_do_when_nothing_changed(workflow_runs):
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
+def test_a_changed_setting_reruns_what_it_may_change(workflow_runs, tmp_path):
+    """Snakemake tracks params, not the config: every rule carries the config's digest.
+
+    Before, a new CI type or figure width left the old results in place as if new.
+    """
+    override = tmp_path / "plain.yaml"
+    override.write_text("kaplan_meier: {conf_type: plain}\n")
+    proc = run_snakemake(workflow_runs[0], "-n", "--configfile", str(override))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-2000:]
+    assert "Nothing to be done" not in out
+    assert "rule kaplan_meier:" in out and "Params have changed" in out
+
+
 def test_no_patient_identifiers_in_results_or_logs(workflow_runs):
     ids = pd.read_csv(ROOT / "data" / "synthetic" / "cohort.csv")["patient_id"]
     for folder in ("results", "logs"):

@@ -46,5 +46,6 @@ rule prepare_cohort:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
+        settings=CONFIG_DIGEST,
     script:
         "../scripts/prepare_cohort.py"

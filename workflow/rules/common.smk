@@ -1,5 +1,7 @@
 # Shared configuration checks and output lists (no rules here).
 
+import hashlib
+import json
 import os
 
 from snakemake.exceptions import WorkflowError
@@ -22,6 +24,12 @@ FIGURE_FORMATS = config["figures"]["formats"]
 ANALYSIS = "intermediate/analysis_cohort.parquet"
 # A params entry of every rule: upgrading the package reruns the analysis.
 PACKAGE_VERSION = netpet_stats.__version__
+# And one more: any change to the resolved configuration reruns it. Snakemake tracks
+# params, not the config, so without it a changed setting (a CI type, a figure width,
+# a grouping) would leave earlier results in place as if they were the new ones.
+CONFIG_DIGEST = hashlib.sha256(
+    json.dumps(config, sort_keys=True, default=str).encode("utf-8")
+).hexdigest()[:16]
 
 
 wildcard_constraints:

@@ -33,5 +33,6 @@ rule concordance:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
+        settings=CONFIG_DIGEST,
     script:
         "../scripts/concordance.py"

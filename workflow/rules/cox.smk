@@ -53,5 +53,6 @@ rule cox:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
+        settings=CONFIG_DIGEST,
     script:
         "../scripts/cox.py"

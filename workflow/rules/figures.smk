@@ -26,6 +26,7 @@ rule km_figure:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
+        settings=CONFIG_DIGEST,
     script:
         "../scripts/km_figure.py"
 
@@ -52,6 +53,7 @@ rule forest_figure:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
+        settings=CONFIG_DIGEST,
     script:
         "../scripts/forest_figure.py"
 
@@ -77,6 +79,7 @@ rule flow_figure:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
+        settings=CONFIG_DIGEST,
     script:
         "../scripts/flow_figure.py"
 
@@ -107,5 +110,6 @@ rule schoenfeld_figure:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
+        settings=CONFIG_DIGEST,
     script:
         "../scripts/schoenfeld_figure.py"

@@ -28,6 +28,7 @@ if VALIDATION_MODE == "develop":
             runtime=job_runtime(20),
         params:
             version=PACKAGE_VERSION,
+            settings=CONFIG_DIGEST,
         script:
             "../scripts/optimism_bootstrap.py"
 
@@ -59,5 +60,6 @@ if VALIDATION_MODE == "develop":
             runtime=job_runtime(10),
         params:
             version=PACKAGE_VERSION,
+            settings=CONFIG_DIGEST,
         script:
             "../scripts/internal_external_cv.py"

@@ -44,5 +44,6 @@ rule kaplan_meier:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
+        settings=CONFIG_DIGEST,
     script:
         "../scripts/kaplan_meier.py"

@@ -26,5 +26,6 @@ rule logrank:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
+        settings=CONFIG_DIGEST,
     script:
         "../scripts/logrank.py"

@@ -33,6 +33,7 @@ rule manuscript_tables:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
+        settings=CONFIG_DIGEST,
         endpoints=ENDPOINTS,
     script:
         "../scripts/manuscript_tables.py"

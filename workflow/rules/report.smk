@@ -29,6 +29,7 @@ rule report:
         runtime=job_runtime(10),
     params:
         version=PACKAGE_VERSION,
+        settings=CONFIG_DIGEST,
     script:
         "../scripts/report.py"
 
@@ -51,6 +52,7 @@ rule manifest:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
+        settings=CONFIG_DIGEST,
         workflow_dir=workflow.basedir,
     script:
         "../scripts/manifest.py"

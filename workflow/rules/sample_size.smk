@@ -22,6 +22,7 @@ if SAMPLE_SIZE:
             runtime=job_runtime(5),
         params:
             version=PACKAGE_VERSION,
+            settings=CONFIG_DIGEST,
             n_sim=config["sample_size"]["n_sim"],
             seed=config["sample_size"]["seed"],
         script:
@@ -63,6 +64,7 @@ if SAMPLE_SIZE:
             runtime=job_runtime(5),
         params:
             version=PACKAGE_VERSION,
+            settings=CONFIG_DIGEST,
             targets=config["sample_size"]["targets"],
         script:
             "../scripts/sample_size.py"

@@ -29,6 +29,7 @@ if VALIDATION_MODE == "develop":
             runtime=job_runtime(10),
         params:
             version=PACKAGE_VERSION,
+            settings=CONFIG_DIGEST,
         script:
             "../scripts/freeze_model.py"
 
@@ -112,6 +113,7 @@ if VALIDATION_MODE == "validate":
             runtime=job_runtime(20),
         params:
             version=PACKAGE_VERSION,
+            settings=CONFIG_DIGEST,
         script:
             "../scripts/external_validation.py"
 
@@ -147,5 +149,6 @@ if VALIDATION_MODE in ("develop", "validate"):
             runtime=job_runtime(5),
         params:
             version=PACKAGE_VERSION,
+            settings=CONFIG_DIGEST,
         script:
             "../scripts/case_mix.py"
