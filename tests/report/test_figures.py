@@ -144,6 +144,16 @@ def test_font_family_and_size_reach_the_text():
     assert min(t.get_fontsize() for t in fig.axes[0].get_yticklabels()) == 8
 
 
+def test_wrapping_keeps_the_line_breaks_a_heading_asks_for():
+    style = F.FigureStyle(width="single")
+    assert style.wrap("Overall survival\nlog-rank p < 0.001", 3.0) == (
+        "Overall survival\nlog-rank p < 0.001")
+    curves, risk, summary, tests = _km_inputs(n_groups=3)
+    fig = F.km_figure(curves, risk, summary, tests, "Overall survival", "months", "95% CI",
+                      style=style)
+    assert fig._suptitle.get_text().startswith("Overall survival\nlog-rank p")
+
+
 def test_a_style_that_cannot_print_is_refused():
     with pytest.raises(ValueError, match="at least 6"):
         F.FigureStyle(font_size=5)

@@ -134,7 +134,9 @@ class FigureStyle:
     def wrap(self, text: str, width_in: float, size: float | None = None) -> str:
         """``text`` wrapped to lines that fit ``width_in`` inches at ``size`` pt."""
         chars = max(8, int(width_in * 72 / (0.55 * (size or self.font_size))))
-        return "\n".join(textwrap.wrap(text, chars)) or text
+        # line by line: a line break the caller chose (title, then the test) is kept
+        return "\n".join("\n".join(textwrap.wrap(line, chars)) or line
+                         for line in text.split("\n"))
 
     @contextmanager
     def theme(self):
