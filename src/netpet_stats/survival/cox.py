@@ -469,6 +469,25 @@ def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_ite
         c = data.evaluate(b)
         return c["loglik"], c["score"], c["info"]
 
+    return newton_raphson(derivatives, beta, tol, max_iter)
+
+
+def newton_raphson(derivatives, beta, tol: float = 1e-9, max_iter: int = 30):
+    """R ``coxph``'s Newton-Raphson with step halving on a partial likelihood.
+
+    ``derivatives(beta)`` returns the log likelihood, score and information. Used
+    by :func:`fit_efron` and by the Fine-Gray fit; see :func:`fit_efron` for the
+    stopping rules and the warning of an infinite coefficient.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from netpet_stats.survival.cox import newton_raphson
+    >>> f = lambda b: (-(b[0] - 2.0) ** 2, np.array([-2 * (b[0] - 2.0)]), np.array([[2.0]]))
+    >>> float(newton_raphson(f, np.zeros(1))[0][0])
+    2.0
+    """
+    beta = np.asarray(beta, float).copy()
     ll, u, info = derivatives(beta)
     for _ in range(max_iter):
         try:
@@ -492,7 +511,7 @@ def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_ite
             big = np.flatnonzero(np.abs(step) > 1e-3)
             warnings.warn(CoxConvergenceWarning(
                 f"log likelihood converged before design column(s) {big.tolist()}; "
-                "coefficient may be infinite", big.tolist()), stacklevel=2)
+                "coefficient may be infinite", big.tolist()), stacklevel=3)
             return beta, ll, info
         if converged:
             if np.linalg.cond(info) > 1e12:
@@ -505,7 +524,7 @@ def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_ite
         warnings.warn(CoxConvergenceWarning(
             f"no convergence in {max_iter} iterations, the log likelihood flat while design "
             f"column(s) {big.tolist()} kept growing; coefficient may be infinite",
-            big.tolist()), stacklevel=2)
+            big.tolist()), stacklevel=3)
         return beta, ll, info
     raise CoxFitError(f"no convergence in {max_iter} iterations (a coefficient may be infinite)")
 

@@ -1,0 +1,196 @@
+"""Competing risks against R (fixtures from competing_risks_reference.R beside this file).
+
+mgus2 with the endpoint of survival's competing-risks vignette: progression to a
+plasma cell malignancy (1) or death first (2). Aalen-Johansen against
+``survfit``, Gray's test against ``cmprsk::cuminc``, Fine-Gray against
+``coxph`` on ``finegray`` data. Plus a hand example and the subject-by-subject
+influence computation that the closed-form variance replaces.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from netpet_stats.survival.competing_risks import (EVENT_FREE, aalen_johansen,
+                                                   cumulative_incidence_at, fine_gray,
+                                                   gray_test)
+
+HERE = Path(__file__).resolve().parent
+REF = json.loads((HERE / "competing_risks_reference.json").read_text())
+MGUS2 = pd.read_csv(HERE.parent / "data" / "mgus2.csv")
+LABELS = {1: "pcm", 2: "death"}
+STATES = [EVENT_FREE, "pcm", "death"]
+
+
+def _numeric(matrix) -> np.ndarray:
+    return pd.DataFrame(matrix).apply(pd.to_numeric, errors="coerce").to_numpy(float)
+
+
+def _compare_aj(case: str, table: pd.DataFrame) -> None:
+    ref = REF["aalen_johansen"][case]
+    strata = np.array(ref["strata"])
+    pstate, se = np.array(ref["pstate"]), np.array(ref["std_err"])
+    lower, upper = _numeric(ref["lower"]), _numeric(ref["upper"])
+    for label in pd.unique(strata):
+        rows = strata == label
+        group = label.split("=")[-1] if "=" in label else "all"
+        for j, state in enumerate(STATES):
+            part = table[(table.group.astype(str) == group) & (table.state == state)]
+            np.testing.assert_array_equal(part.time, np.array(ref["time"])[rows])
+            np.testing.assert_allclose(part.estimate, pstate[rows, j], rtol=0, atol=1e-10)
+            np.testing.assert_allclose(part.std_err, se[rows, j], rtol=0, atol=1e-10)
+            np.testing.assert_allclose(part.lower, lower[rows, j], rtol=0, atol=1e-10)
+            np.testing.assert_allclose(part.upper, upper[rows, j], rtol=0, atol=1e-10)
+        np.testing.assert_array_equal(
+            table[(table.group.astype(str) == group) & (table.state == EVENT_FREE)].n_risk,
+            np.array(ref["n_risk"])[rows])
+
+
+@pytest.mark.parametrize("case,group,conf_type", [
+    ("by_sex", "sex", "log"), ("all", None, "log"), ("loglog", "agegrp", "log-log")])
+def test_aalen_johansen_equals_survfit(case, group, conf_type):
+    table = aalen_johansen(MGUS2.etime, MGUS2.event, None if group is None else MGUS2[group],
+                           cause_labels=LABELS, conf_type=conf_type)
+    _compare_aj(case, table)
+
+
+def test_aalen_johansen_applies_the_time_fix():
+    time = REF["aalen_johansen"]["timefix"]["perturbed_time"]
+    assert len(np.unique(time)) > len(np.unique(MGUS2.etime))  # the perturbation is real
+    _compare_aj("timefix", aalen_johansen(time, MGUS2.event, MGUS2.sex, cause_labels=LABELS))
+
+
+def test_aalen_johansen_is_identical_across_runs_and_row_orders():
+    first = aalen_johansen(MGUS2.etime, MGUS2.event, MGUS2.sex)
+    again = aalen_johansen(MGUS2.etime, MGUS2.event, MGUS2.sex)
+    shuffled = MGUS2.sample(frac=1.0, random_state=11)
+    other = aalen_johansen(shuffled.etime, shuffled.event, shuffled.sex)
+    pd.testing.assert_frame_equal(first, again)
+    pd.testing.assert_frame_equal(first, other)
+
+
+def test_aalen_johansen_by_hand():
+    # Seven subjects. At 1 (7 at risk) cause 1; at 2 (6) cause 2 and a censoring;
+    # at 3 (4) cause 1; at 4 (3) a censoring; at 5 (2) cause 2; at 6 (1) a censoring.
+    # S = 6/7, 6/7 * 5/6 = 5/7, 5/7 * 3/4 = 15/28, 15/28, 15/28 * 1/2 = 15/56.
+    # F1 = 1/7, 1/7, 1/7 + 5/7 * 1/4 = 9/28 thereafter.
+    # F2 = 0, 6/7 * 1/6 = 1/7, 1/7, 1/7, 1/7 + 15/28 * 1/2 = 23/56.
+    table = aalen_johansen([1, 2, 2, 3, 4, 5, 6], [1, 2, 0, 1, 0, 2, 0])[lambda d: d.time <= 5]
+    est = {s: table[table.state == s].estimate.to_numpy() for s in (EVENT_FREE, "1", "2")}
+    np.testing.assert_allclose(est[EVENT_FREE], [6 / 7, 5 / 7, 15 / 28, 15 / 28, 15 / 56])
+    np.testing.assert_allclose(est["1"], [1 / 7, 1 / 7, 9 / 28, 9 / 28, 9 / 28])
+    np.testing.assert_allclose(est["2"], [0, 1 / 7, 1 / 7, 1 / 7, 23 / 56])
+    total = sum(est.values())
+    np.testing.assert_allclose(total, 1.0)
+
+
+def _influence_se(time, cause):
+    """R survfitCI's recursion, subject by subject: U(t) = U(t-) (1 - dL) - p(t-) dL_i."""
+    time, cause = np.asarray(time, float), np.asarray(cause, int)
+    causes = sorted(set(cause[cause > 0]))
+    n = time.size
+    p = np.zeros(1 + len(causes))
+    p[0] = 1.0
+    U = np.zeros((n, 1 + len(causes)))
+    out = []
+    for s in np.unique(time):
+        risk = time >= s
+        nr = risk.sum()
+        dl = np.array([((time == s) & (cause == k)).sum() / nr for k in causes])
+        # influence of each subject on each cause's hazard increment
+        dli = np.column_stack([(((time == s) & (cause == k)) - risk * dl[j]) / nr
+                               for j, k in enumerate(causes)])
+        new_u = U.copy()
+        new_u[:, 0] = U[:, 0] * (1 - dl.sum()) - p[0] * dli.sum(axis=1)
+        new_u[:, 1:] = U[:, 1:] + U[:, [0]] * dl + p[0] * dli
+        p = np.concatenate([[p[0] * (1 - dl.sum())], p[1:] + p[0] * dl])
+        U = new_u
+        out.append(np.sqrt((U ** 2).sum(axis=0)))
+    return np.array(out)
+
+
+def test_closed_form_variance_equals_the_influence_recursion():
+    rng = np.random.default_rng(3)
+    time = rng.integers(1, 15, 60).astype(float)      # many ties
+    cause = rng.choice([0, 1, 2, 3], 60, p=[0.3, 0.3, 0.3, 0.1])
+    time[-3:] = 20.0                                  # everyone left dies at the end
+    cause[-3:] = [1, 2, 2]
+    table = aalen_johansen(time, cause)
+    expected = _influence_se(time, cause)
+    for j, state in enumerate([EVENT_FREE, "1", "2", "3"]):
+        got = table[table.state == state].std_err.to_numpy()
+        np.testing.assert_allclose(got, expected[:, j], rtol=0, atol=1e-13)
+
+
+def test_cumulative_incidence_at_reads_the_step_function():
+    table = aalen_johansen(MGUS2.etime, MGUS2.event, MGUS2.sex, cause_labels=LABELS)
+    at = cumulative_incidence_at(table, [0.5, 120.0, 1e6])
+    pcm_f = table[(table.group == "F") & (table.state == "pcm")]
+    row = pcm_f[pcm_f.time <= 120].iloc[-1]
+    got = at[(at.group == "F") & (at.state == "pcm")].set_index("time")
+    assert got.loc[0.5, "estimate"] == 0.0
+    assert got.loc[120.0, "estimate"] == row.estimate
+    assert got.loc[1e6, "estimate"] == pcm_f.estimate.iloc[-1]
+
+
+@pytest.mark.parametrize("case,kwargs", [
+    ("by_sex", {"group": "sex"}), ("by_agegrp", {"group": "agegrp"}),
+    ("stratified", {"group": "agegrp", "strata": "centre"}),
+    ("rho1", {"group": "sex", "rho": 1.0})])
+def test_gray_test_equals_cuminc(case, kwargs):
+    ref = REF["gray"][case]
+    args = {k: (MGUS2[v] if isinstance(v, str) else v) for k, v in kwargs.items()}
+    for k, (stat, p, df) in enumerate(zip(ref["stat"], ref["p"], ref["df"]), start=1):
+        res = gray_test(MGUS2.etime, MGUS2.event, event_of_interest=k, **args)
+        assert res.statistic == pytest.approx(stat, rel=1e-8, abs=1e-8)
+        assert res.df == df
+        assert res.p_value == pytest.approx(p, abs=1e-8)
+
+
+def test_gray_test_does_not_depend_on_the_group_order_or_labels():
+    a = gray_test(MGUS2.etime, MGUS2.event, MGUS2.agegrp)
+    relabel = MGUS2.agegrp.map({"<60": "z", "60-75": "a", ">75": "m"})
+    b = gray_test(MGUS2.etime, MGUS2.event, relabel)
+    assert a.statistic == pytest.approx(b.statistic, rel=1e-12)
+
+
+@pytest.mark.parametrize("case,cause,strata", [
+    ("pcm", 1, None), ("death", 2, None), ("pcm_strata", 1, "centre")])
+def test_fine_gray_equals_coxph_on_finegray_data(case, cause, strata):
+    ref = REF["fine_gray"][case]
+    X = np.column_stack([(MGUS2.sex == "M").astype(float), MGUS2.age])
+    fit = fine_gray(MGUS2.etime, MGUS2.event, X, event_of_interest=cause,
+                    strata=None if strata is None else MGUS2[strata], names=["sexM", "age"])
+    np.testing.assert_allclose(fit.beta, ref["coef"], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(fit.variance, np.array(ref["var"]), rtol=1e-8)
+    np.testing.assert_allclose(fit.naive_variance, np.array(ref["naive_var"]), rtol=1e-8)
+    np.testing.assert_allclose(fit.loglik, ref["loglik"], rtol=1e-10)
+    np.testing.assert_allclose(fit.coefficients.se_robust, np.sqrt(np.diag(ref["var"])),
+                               rtol=1e-8)
+
+
+def test_fine_gray_without_competing_events_is_the_cox_model():
+    # No competing events: the subdistribution risk set is the ordinary risk set.
+    from netpet_stats.survival.cox import fit_efron
+    d = MGUS2[MGUS2.event != 2]
+    X = d[["age"]].to_numpy(float)
+    fg = fine_gray(d.etime, d.event, X)
+    beta, ll, info = fit_efron(d.etime, d.event, X)
+    np.testing.assert_allclose(fg.beta, beta, rtol=1e-10)
+    np.testing.assert_allclose(fg.loglik[1], ll, rtol=1e-12)
+
+
+def test_inputs_are_refused_with_a_reason():
+    with pytest.raises(ValueError, match="cause.*0 \\(censored\\)"):
+        aalen_johansen([1, 2], [1, -1])
+    with pytest.raises(ValueError, match="lengths differ"):
+        aalen_johansen([1, 2], [1])
+    with pytest.raises(ValueError, match="missing"):
+        aalen_johansen([1, np.nan], [1, 0])
+    with pytest.raises(ValueError, match="two groups"):
+        gray_test([1, 2], [1, 0], ["a", "a"])
