@@ -15,7 +15,7 @@ ALLOWED = {
     "config": set(),
     "provenance": set(),
     "cohort": {"netpet", "config"},
-    "report": {"survival", "validation", "netpet", "provenance"},
+    "report": {"survival", "validation", "netpet", "provenance", "config"},
     "steps": {"survival", "validation", "netpet", "cohort", "report", "config", "provenance"},
     "cli": {"cohort", "config", "steps", "netpet"},
 }

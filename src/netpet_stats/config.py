@@ -312,7 +312,71 @@ def cross_key_problems(config: dict) -> list[str]:
                  f"no such column); remove {name!r} there, or map cohort.columns.{name} to a "
                  "column" for where, name in unmapped_columns(config)]
     problems += font_problems(config["figures"]["font_family"])
+    problems += competing_risks_problems(config)
     return problems + (validation_config_problems(config) if specs else [])
+
+
+#: Name of the competing-risks analysis (progression vs death first) in the exclusion
+#: ledger and the patient flow.
+CR_ANALYSIS = "competing_risks"
+
+
+def derived_endpoints(config: dict) -> list[str]:
+    """Endpoints built from others (``derive``), not read from the table."""
+    return [ep for ep, spec in config["endpoints"].items() if spec.get("derive")]
+
+
+def competing_risks_settings(config: dict) -> dict | None:
+    """The competing-risks analysis to run, or ``None`` when it does not run.
+
+    ``enabled: auto`` runs it when both the progression and the death endpoint are
+    configured (read from the table, not derived); ``horizons`` default to the
+    Kaplan-Meier landmarks.
+
+    Examples
+    --------
+    >>> from netpet_stats.config import competing_risks_settings, load_config
+    >>> competing_risks_settings(load_config())["progression"]
+    'ttp'
+    """
+    cr = config.get("competing_risks") or block_defaults("competing_risks")
+    if cr["enabled"] is False:
+        return None
+    read = [ep for ep in config["endpoints"] if ep not in derived_endpoints(config)]
+    if not (cr["progression"] in read and cr["death"] in read):
+        return None
+    horizons = cr["horizons"] or (config.get("kaplan_meier")
+                                  or block_defaults("kaplan_meier"))["landmarks"]
+    return {**cr, "horizons": [h for h in horizons if h > 0]}
+
+
+def competing_risks_problems(config: dict) -> list[str]:
+    """Names in ``competing_risks`` and derived endpoints that refer to nothing."""
+    cr = config.get("competing_risks") or block_defaults("competing_risks")
+    derived = derived_endpoints(config)
+    read = [ep for ep in config["endpoints"] if ep not in derived]
+    problems = []
+    missing = [f"{role} endpoint {cr[role]!r}" for role in ("progression", "death")
+               if cr[role] not in read]
+    if cr["progression"] == cr["death"]:
+        problems.append(f"competing_risks: progression and death are both {cr['death']!r}; "
+                        "they must be two endpoints (e.g. progression: ttp, death: os)")
+    elif missing and cr["enabled"] is True:
+        problems.append(f"competing_risks.enabled is true, but the {' and the '.join(missing)} "
+                        f"{'is' if len(missing) == 1 else 'are'} not among the endpoints read "
+                        f"from the table {read}; name them in competing_risks.progression / "
+                        "competing_risks.death, or set competing_risks.enabled: auto or false")
+    for ep in derived:
+        if missing:
+            problems.append(f"endpoints.{ep}.derive: progression_or_death needs the "
+                            f"{' and the '.join(missing)} among the endpoints read from the "
+                            f"table {read} (named in competing_risks.progression / .death)")
+    models = config["cox"]["models"]
+    for name in cr["models"]:
+        if name not in models:
+            problems.append(f"competing_risks.models: {name!r} is not in cox.models "
+                            f"(expected one of {sorted(models)})")
+    return problems
 
 
 def font_problems(family: str) -> list[str]:

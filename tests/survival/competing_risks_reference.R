@@ -106,3 +106,48 @@ ref <- list(
   aalen_johansen = aj, gray = gray, fine_gray = fg, cause_specific = cause_specific)
 writeLines(toJSON(ref, digits = NA, auto_unbox = TRUE, matrix = "rowmajor"),
            file.path(out_dir, "competing_risks_reference.json"))
+
+# ---------------------------------------------------------------- the bundled cohort
+# The workflow's competing-risks step on data/synthetic/cohort.csv (P0 excluded;
+# groups P1 / P2-4 / P5): progression first, death first (TTP censored at the death
+# time, the two times equal), else censored.
+coh <- read.csv("data/synthetic/cohort.csv", stringsAsFactors = FALSE)
+coh$group <- ifelse(coh$netpet == "P1", "P1",
+             ifelse(coh$netpet %in% c("P2", "P3", "P4", "P4a", "P4b"), "P2-4",
+             ifelse(coh$netpet == "P5", "P5", NA)))
+coh <- coh[!is.na(coh$group), ]
+coh$status <- ifelse(coh$ttp_event == 1, 1,
+              ifelse(coh$os_event == 1 & abs(coh$ttp_months - coh$os_months) < 1 / 30.4375, 2, 0))
+coh$fstatus <- factor(coh$status, 0:2, labels = c("censor", "progressed", "died"))
+coh$grade <- factor(ifelse(coh$who_grade == "", NA, coh$who_grade), levels = c("G1", "G2", "G3"))
+coh$age10 <- coh$age_at_diagnosis / 10
+coh$extrahepatic <- as.integer(coh$extrahepatic_disease == "yes")
+coh$group <- factor(coh$group, levels = c("P1", "P2-4", "P5"))
+coh$id <- seq_len(nrow(coh))
+aj_syn <- survfit(Surv(ttp_months, fstatus) ~ group, data = coh)
+s24 <- summary(aj_syn, times = c(12, 24, 36))
+km_naive <- summary(survfit(Surv(ttp_months, status == 1) ~ group, data = coh), times = c(12, 24, 36))
+gray_syn <- with(coh, cuminc(ttp_months, status, group))$Tests
+cc <- coh[!is.na(coh$grade), ]
+cs_syn <- coxph(Surv(ttp_months, status == 1) ~ group + grade + age10 + extrahepatic + strata(centre),
+                data = cc, control = coxph.control(eps = 1e-12, toler.chol = 1e-13))
+cc$stratum <- cc$centre
+fgd <- finegray(Surv(ttp_months, fstatus) ~ group + grade + age10 + extrahepatic + id +
+                centre + strata(stratum), data = cc, etype = "progressed")
+fg_syn <- coxph(Surv(fgstart, fgstop, fgstatus) ~ group + grade + age10 + extrahepatic +
+                strata(centre), weights = fgwt, cluster = id, data = fgd,
+                control = coxph.control(eps = 1e-12, toler.chol = 1e-13, iter.max = 50))
+synthetic <- list(
+  call = paste("survfit(Surv(ttp, status) ~ group); cuminc(ttp, status, group);",
+               "coxph(Surv(ttp, status == 1) ~ group + grade + age10 + extrahepatic + strata(centre));",
+               "finegray(etype = 'progressed') + coxph(weights = fgwt, cluster = id)"),
+  states = as.list(table(coh$group, coh$status)),
+  horizons = list(time = s24$time, strata = as.character(s24$strata), pstate = s24$pstate,
+                  std_err = s24$std.err, lower = s24$lower, upper = s24$upper,
+                  naive = 1 - km_naive$surv),
+  gray = list(stat = unname(gray_syn[, "stat"]), p = unname(gray_syn[, "pv"])),
+  cause_specific = list(coef = unname(coef(cs_syn)), se = unname(sqrt(diag(vcov(cs_syn))))),
+  fine_gray = list(coef = unname(coef(fg_syn)), se = unname(sqrt(diag(fg_syn$var)))))
+ref$synthetic <- synthetic
+writeLines(toJSON(ref, digits = NA, auto_unbox = TRUE, matrix = "rowmajor"),
+           file.path(out_dir, "competing_risks_reference.json"))

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "_artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 IN_CI = os.environ.get("CI") == "true"
-SECTIONS = ["summary", "flow", "table1", "survival", "cox", "ph", "concordance",
+SECTIONS = ["summary", "flow", "table1", "survival", "cox", "ph", "competing", "concordance",
             "association", "validation", "methods", "software", "tripod"]
 
 

@@ -427,7 +427,8 @@ def test_each_model_is_fitted_once_per_run(workflow_runs):
     n_models = len(cfg["cox"]["univariable"]) + len(cfg["cox"]["models"])
     logs = workflow_runs[0] / "logs"
     fits = sum(path.read_text().count("Cox model fitted:") for path in logs.rglob("*.log"))
-    assert fits == n_models * len(cfg["endpoints"])
+    # plus the cause-specific Cox models of the competing-risks step (one per event)
+    assert fits == n_models * len(cfg["endpoints"]) + 2 * len(cfg["competing_risks"]["models"])
 
 
 def test_bundled_validation_cohort_is_the_generator_output(tmp_path):

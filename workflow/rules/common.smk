@@ -8,7 +8,7 @@ from snakemake.exceptions import WorkflowError
 
 import netpet_stats
 from netpet_stats.cohort.read import cohort_sources
-from netpet_stats.config import ConfigError, resolve
+from netpet_stats.config import ConfigError, competing_risks_settings, resolve
 
 # One loader for the workflow and the CLI (netpet_stats.config): defaults from the
 # schema, unknown keys refused with the closest valid key, cross-key checks.
@@ -20,6 +20,8 @@ config.clear()
 config.update(_resolved)
 
 ENDPOINTS = list(config["endpoints"])
+# The competing-risks analysis (progression vs death first), or None.
+COMPETING = competing_risks_settings(config)
 FIGURE_FORMATS = config["figures"]["formats"]
 ANALYSIS = "intermediate/analysis_cohort.parquet"
 # A params entry of every rule: upgrading the package reruns the analysis.
@@ -80,7 +82,29 @@ def report_tables():
                 "concordance_comparison",
             )
         ]
-    return tables
+    return tables + competing_risks_tables()
+
+
+def competing_risks_tables():
+    """The competing-risks tables, when that analysis runs."""
+    if not COMPETING:
+        return []
+    return [
+        f"results/competing_risks/{name}.csv"
+        for name in (
+            "states",
+            "cumulative_incidence",
+            "progression_naive_km",
+            "horizons",
+            "risk_table",
+            "gray_test",
+            "models",
+        )
+    ]
+
+
+def competing_risks_figures():
+    return figure_paths("cumulative_incidence") if COMPETING else []
 
 
 def manifest_outputs():
@@ -92,7 +116,10 @@ def manifest_outputs():
             path for kind in FIGURE_KINDS for path in figure_paths(f"{kind}_{ep}")
         ]
     outputs += (
-        figure_paths("patient_flow") + validation_outputs() + sample_size_outputs()
+        figure_paths("patient_flow")
+        + competing_risks_figures()
+        + validation_outputs()
+        + sample_size_outputs()
     )
     outputs += [
         f"results/manuscript/hazard_ratios_{ep}.{x}"
@@ -245,6 +272,8 @@ def all_outputs():
     return (
         targets
         + figure_paths("patient_flow")
+        + competing_risks_tables()
+        + competing_risks_figures()
         + validation_outputs()
         + sample_size_outputs()
     )

@@ -9,7 +9,8 @@ rule report:
         figures=[
             f"results/figures/{k}_{ep}.png" for k in FIGURE_KINDS for ep in ENDPOINTS
         ]
-        + ["results/figures/patient_flow.png"],
+        + ["results/figures/patient_flow.png"]
+        + (["results/figures/cumulative_incidence.png"] if COMPETING else []),
     output:
         html=report(
             "results/report.html",

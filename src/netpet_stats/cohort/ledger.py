@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..config import model_specs
+from ..config import (CR_ANALYSIS, block_defaults, competing_risks_settings, derived_endpoints,
+                      model_specs)
 from .problems import VARIABLE_NAMES
 
 
@@ -35,15 +36,25 @@ def exclusion_ledger(data: pd.DataFrame, config: dict) -> pd.DataFrame:
                 reason = f"NETPET score {score}, in no analysis group of the grouping"
             records.append((f, int(row), "all", reason))
     models = model_specs(config)
-    for ep in config["endpoints"]:
-        time_col, ev_col = f"{ep}_time", f"{ep}_event"
+    cr = competing_risks_settings(config)
+    analyses = {ep: (f"{ep}_time", f"{ep}_event") for ep in config["endpoints"]}
+    if cr is not None:
+        analyses[CR_ANALYSIS] = ("cr_time", "cr_status")
+    derived = derived_endpoints(config)
+    for ep, (time_col, ev_col) in analyses.items():
         no_ep = data[time_col].isna() | data[ev_col].isna()
-        for f, row, t_missing, flag in zip(files, data["row"], data[time_col].isna(),
-                                           no_ep & ~no_group):
+        if ep in derived or ep == CR_ANALYSIS:
+            c = cr or config.get("competing_risks") or block_defaults("competing_risks")
+            why = f"{c['progression']} or {c['death']} time or event missing"
+            reasons = np.full(len(data), why if ep == CR_ANALYSIS else f"{ep}: {why}", object)
+        else:
+            reasons = np.where(data[time_col].isna(), f"{ep} time missing", f"{ep} event missing")
+        for f, row, reason, flag in zip(files, data["row"], reasons, no_ep & ~no_group):
             if flag:
-                records.append((f, int(row), ep, f"{ep} {'time' if t_missing else 'event'} missing"))
+                records.append((f, int(row), ep, reason))
         base_ok = ~no_group & ~no_ep
-        for name, spec in models.items():
+        wanted = models if ep != CR_ANALYSIS else {m: models[m] for m in cr["models"] if m in models}
+        for name, spec in wanted.items():
             needed = [c for c in spec["covariates"] + spec["strata"]
                       + ([spec["cluster"]] if spec.get("cluster") else []) if c != "netpet_group"]
             if not needed:
@@ -82,18 +93,21 @@ def patient_flow(data: pd.DataFrame, ledger: pd.DataFrame, config: dict) -> pd.D
         rows.append({"analysis": "all", "step": "excluded", "n": int(k), "reason": reason})
     eligible = n - len(excl_all)
     rows.append({"analysis": "all", "step": "eligible", "n": eligible, "reason": ""})
-    for ep in config["endpoints"]:
+    cr = competing_risks_settings(config)
+    analyses = list(config["endpoints"]) + ([CR_ANALYSIS] if cr is not None else [])
+    for ep in analyses:
         sub = ledger[ledger["analysis"] == ep]
         for reason, k in sub["reason"].value_counts().sort_index().items():
             rows.append({"analysis": ep, "step": "excluded", "n": int(k), "reason": reason})
         analysed = eligible - len(sub)
-        rows.append({"analysis": ep, "step": "analysed (Kaplan-Meier, log-rank)",
-                     "n": analysed, "reason": ""})
-        for name in model_specs(config):
+        rows.append({"analysis": ep, "step": "analysed (Aalen-Johansen, Gray)" if ep == CR_ANALYSIS
+                     else "analysed (Kaplan-Meier, log-rank)", "n": analysed, "reason": ""})
+        for name in (cr["models"] if ep == CR_ANALYSIS else model_specs(config)):
             sub_m = ledger[ledger["analysis"] == f"{ep}:{name}"]
             for reason, k in sub_m["reason"].value_counts().sort_index().items():
                 rows.append({"analysis": f"{ep}:{name}", "step": "excluded", "n": int(k),
                              "reason": reason})
-            rows.append({"analysis": f"{ep}:{name}", "step": "analysed (Cox)",
+            rows.append({"analysis": f"{ep}:{name}", "step": "analysed (Fine-Gray, cause-specific Cox)"
+                         if ep == CR_ANALYSIS else "analysed (Cox)",
                          "n": analysed - len(sub_m), "reason": ""})
     return pd.DataFrame(rows)

@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from ..config import unmapped_columns
+from ..config import (block_defaults, competing_risks_settings, derived_endpoints,
+                      unmapped_columns)
 from ..netpet import scoring as np_score
+from . import competing
 from . import dates as dates_mod
 from . import units
 from .ledger import exclusion_ledger
@@ -372,6 +374,11 @@ def _parse_source(raw: pd.DataFrame, path: str, centre: str | None, ccfg: dict,
         if canon in present:
             data[canon] = _parse_coded(raw[present[canon]], present[canon], canonical,
                                        codings.get(coding), out, what, coding)
+    if "progression_status" in present:
+        data["progression_status"] = _parse_coded(
+            raw[present["progression_status"]], present["progression_status"],
+            tuple(competing.STATUS_CODES), codings.get("progression_status"), out,
+            "a progression status", "progression_status")
     if "extrahepatic" in data:
         data["extrahepatic"] = data["extrahepatic"].astype(float)
     if "ki67" in data:
@@ -477,7 +484,8 @@ def prepare_cohort(config: dict) -> PreparedCohort:
     """
     ccfg = config["cohort"]
     columns: dict = {k: v for k, v in ccfg["columns"].items() if v}
-    endpoints = list(config["endpoints"])
+    derived = derived_endpoints(config)
+    endpoints = [ep for ep in config["endpoints"] if ep not in derived]   # read from the table
     required = _required_columns(ccfg, endpoints)
     problems: list[Problem] = [
         Problem("config", None, where, f"{name!r} (cohort.columns.{name} is null)",
@@ -558,9 +566,6 @@ def prepare_cohort(config: dict) -> PreparedCohort:
             problems.extend(_apply_lesion_scores(data, lesions, ccfg, columns))
 
     problems.extend(_schema_problems(data, cohort_schema(endpoints), columns, raws))
-    if problems:
-        raise CohortValidationError(sorted(problems, key=_problem_order))
-
     # one conversion, to the unit of the analysis (every time setting is in it)
     unit = config.get("analysis_time_unit", "months")
     per_month = float((ccfg.get("dates") or {}).get("days_per_month", units.DAYS_PER_MONTH))
@@ -569,11 +574,21 @@ def prepare_cohort(config: dict) -> PreparedCohort:
             given = "months" if ccfg.get("times", "given") == "dates" else spec.get(
                 "time_unit", "months")
             data[f"{ep}_time"] = units.convert(data[f"{ep}_time"], given, unit, per_month)
+    # states on the progression clock; contradictions are listed with every other problem
+    cr_notes, cr_problems = _competing_states(data, config, columns, raws, unit, per_month,
+                                              problems)
+    problems.extend(cr_problems)
+    if problems:
+        raise CohortValidationError(sorted(problems, key=_problem_order))
+
 
     grouping = np_score.resolve_grouping(config["netpet"]["grouping"])
     data["netpet_group"] = np_score.assign_groups(data["netpet"], grouping)
     data.loc[data["exclusion"].notna(), "netpet_group"] = np.nan
     warnings = grade_ki67_warnings(data)
+    if len(cr_notes):
+        warnings = pd.concat([warnings, cr_notes], ignore_index=True) if len(warnings) \
+            else cr_notes
     cohort_level = units.plausibility_warnings(data, {"analysis_time_unit": unit, **config})
     if cohort_level:
         warnings = pd.concat([pd.DataFrame({"file": "(whole cohort)", "row": pd.NA,
@@ -581,6 +596,59 @@ def prepare_cohort(config: dict) -> PreparedCohort:
                              ignore_index=True)
     return PreparedCohort(data=data, exclusions=exclusion_ledger(data, config),
                           warnings=warnings)
+
+
+def _competing_states(data: pd.DataFrame, config: dict, columns: dict, raws: dict, unit: str,
+                      per_month: float, found: list[Problem] = ()
+                      ) -> tuple[pd.DataFrame, list[Problem]]:
+    """Progression / death-without-progression / censored state of each row (in place).
+
+    Adds ``cr_time`` and ``cr_status`` (:mod:`netpet_stats.cohort.competing`) and
+    fills every derived progression-free survival endpoint. Returns the rows the
+    rule had to decide, as warnings with the rule applied, and the contradictions
+    (a progression after the end of follow-up, a status the endpoints deny) as
+    problems, refused with the others.
+    """
+    cr = competing_risks_settings(config)
+    derived = derived_endpoints(config)
+    empty = pd.DataFrame(columns=["file", "row", "warning"])
+    if cr is None and not derived:
+        return empty, []
+    cr = cr or config.get("competing_risks") or block_defaults("competing_risks")
+    needed = [f"{ep}_{x}" for ep in (cr["progression"], cr["death"]) for x in ("time", "event")]
+    if any(col not in data for col in needed):   # an absent column is already a problem
+        return empty, []
+    # a row whose time or event is already refused is not judged again on that value
+    refused = {columns.get(c, c) for c in needed}
+    bad = {(p.file, p.row) for p in found if p.column in refused and p.row is not None}
+    keep = np.array([(f, int(r)) not in bad for f, r in zip(data["file"], data["row"])], bool)
+    states = competing.competing_states(data[keep] if bad else data, cr["progression"],
+                                        cr["death"], cr["same_time_days"], unit, per_month)
+    if bad:   # back to every row, the refused ones without a state
+        full_time, full_status = np.full(len(data), np.nan), np.full(len(data), np.nan)
+        full_time[keep], full_status[keep] = states.time, states.status
+        states.time, states.status = full_time, full_status
+    problems = []
+    if states.problems:
+        dates = config["cohort"].get("times", "given") == "dates"
+        for idx, column, value, expected in states.problems:
+            file, row = data.at[idx, "file"], int(data.at[idx, "row"])
+            if column == "progression_status" or not dates:
+                user_col = columns.get(column, column)
+                cell = raws[file].at[row, user_col] if user_col in raws[file] else value
+                shown = _show(cell, column)
+            else:   # times from dates: the progression date is the cell to look at
+                user_col = columns.get("progression_date", "progression_date")
+                shown = f"a progression {value:.4g} {unit} after time zero"
+            problems.append(Problem(file, row, user_col, shown, expected))
+    data["cr_time"], data["cr_status"] = states.time, states.status
+    for ep in derived:
+        data[f"{ep}_time"] = states.time
+        data[f"{ep}_event"] = np.where(np.isnan(states.status), np.nan,
+                                       (states.status > 0).astype(float))
+    rows = [{"file": str(data.at[idx, "file"]), "row": int(data.at[idx, "row"]),
+             "warning": f"competing risks: {note}"} for idx, note in states.notes]
+    return (pd.DataFrame(rows, columns=["file", "row", "warning"]) if rows else empty), problems
 
 
 def check_analysable(prepared: PreparedCohort, config: dict) -> None:

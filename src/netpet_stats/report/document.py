@@ -29,6 +29,7 @@ from great_tables import GT
 from .. import __version__
 from ..survival import concordance, cox
 from ..netpet.scoring import resolve_grouping
+from ..config import CR_ANALYSIS, competing_risks_settings
 from ..provenance import software_versions
 from .manuscript import FOOTNOTE, hazard_ratio_table, table1_layout
 from .tables import fmt_p
@@ -40,6 +41,7 @@ SECTIONS = [
     ("survival", "Kaplan-Meier estimates"),
     ("cox", "Cox models"),
     ("ph", "Proportional-hazards diagnostics"),
+    ("competing", "Competing risks: progression and death"),
     ("concordance", "Concordance"),
     ("association", "NETPET and WHO grade"),
     ("validation", "Model validation"),
@@ -302,6 +304,8 @@ def _analysis_label(config, models: dict, key: str) -> str:
         return "All analyses"
     endpoint, _, model = str(key).partition(":")
     name = config["endpoints"].get(endpoint, {}).get("label", endpoint)
+    if endpoint == CR_ANALYSIS:
+        name = "Competing risks (progression, death first)"
     return f"{name}: {models.get(model, model)}" if model else name
 
 
@@ -583,6 +587,16 @@ REFERENCES = {
            "data. Stat Med. 2011;30:1105-1117",
     "freeman": "Freeman GH, Halton JH. Note on an exact treatment of contingency, goodness of "
                "fit and other problems of significance. Biometrika. 1951;38:141-149",
+    "aalen1978": "Aalen OO, Johansen S. An empirical transition matrix for non-homogeneous "
+                 "Markov chains based on censored observations. Scand J Stat. 1978;5:141-150",
+    "gray1988": "Gray RJ. A class of K-sample tests for comparing the cumulative incidence of "
+                "a competing risk. Ann Stat. 1988;16:1141-1154",
+    "finegray1999": "Fine JP, Gray RJ. A proportional hazards model for the subdistribution "
+                    "of a competing risk. J Am Stat Assoc. 1999;94:496-509",
+    "putter2007": "Putter H, Fiocco M, Geskus RB. Tutorial in biostatistics: competing risks "
+                  "and multi-state models. Stat Med. 2007;26:2389-2430",
+    "cmprsk": "Gray RJ. cmprsk: Subdistribution Analysis of Competing Risks. R package. "
+              "https://CRAN.R-project.org/package=cmprsk",
     "survival": "Therneau TM. A Package for Survival Analysis in R. R package survival, "
                 "version 3.5-3. https://CRAN.R-project.org/package=survival",
 }
@@ -713,11 +727,141 @@ def methods_text(config) -> dict:
         + labels.get(config["association"]["column"], config["association"]["column"])
         + " was tested by Pearson's chi-square test without continuity correction and by "
         f"the Freeman-Halton exact test {cite('freeman')}.",
+        *_competing_methods(config, cite, level, unit, models=specs, model_text=model_text),
         "Each estimator matches the function of R's survival package that defines it "
         f"{cite('survival')}, including R's conventions for times that differ only by "
         "rounding and for coefficients that may be infinite.",
     ]
     return {"paragraphs": paragraphs, "references": cite.listing()}
+
+
+def _competing_methods(config, cite, level, unit, models, model_text) -> list[str]:
+    """The competing-risks paragraph, when that analysis runs."""
+    cr = competing_risks_settings(config)
+    if cr is None:
+        return []
+    prog = config["endpoints"][cr["progression"]]["label"]
+    death = config["endpoints"][cr["death"]]["label"]
+    status = "progression_status" in {k for k, v in config["cohort"]["columns"].items() if v}
+    rule = ("taken from the recorded progression status" if status else
+            f"derived from {prog.lower()} and {death.lower()}: a progression was counted as "
+            "such (also when death was recorded at the same time); a death without a "
+            f"progression, with progression follow-up ending within {cr['same_time_days']:g} "
+            "day(s) of death, as death without progression; a patient whose progression "
+            "follow-up ended earlier than death was censored at its end (not assumed "
+            "progression-free until death); a progression after the end of follow-up was "
+            "refused as an error. Every patient the rule had to decide is listed")
+    pfs = [spec["label"] for spec in config["endpoints"].values() if spec.get("derive")]
+    return [
+        f"Because death precludes later progression, progression was also analysed with "
+        f"death without progression as a competing event {cite('putter2007')}. Each "
+        f"patient's state (progressed, died without progression, censored) was {rule}. "
+        f"The cumulative incidence of each event was estimated by the Aalen-Johansen method "
+        f"{cite('aalen1978')} with infinitesimal-jackknife standard errors and {level}% "
+        f"pointwise confidence intervals (R survival's survfit for multi-state data), and "
+        f"compared with the naive 1 - Kaplan-Meier estimate that censors deaths. Groups were "
+        f"compared by Gray's test {cite('gray1988')} (R cmprsk::cuminc {cite('cmprsk')}"
+        + (f", stratified by {cr['gray_strata']}" if cr["gray_strata"] else "") + "). "
+        f"Hazard ratios were estimated by cause-specific Cox models, in which the other "
+        f"event censors, and by Fine-Gray subdistribution hazard models "
+        f"{cite('finegray1999')} with inverse-probability-of-censoring weights and robust "
+        f"standard errors (R survival's finegray and coxph), for "
+        + "; ".join(model_text(models[m]) for m in cr["models"]) + ". Cumulative incidences "
+        f"are reported at " + ", ".join(f"{h:g}" for h in cr["horizons"]) + f" {unit}."
+        + (f" {', '.join(pfs)} counted progression or death, whichever came first." if pfs
+           else "")]
+
+
+def _competing_section(config, results) -> dict | None:
+    """Section: who died before progression, the cumulative incidences, Gray's test, models."""
+    if "competing_risks/states.csv" not in results:
+        return None
+    cr = competing_risks_settings(config)
+    unit = config["analysis_time_unit"]
+    states = results.read("competing_risks/states.csv", dtype={"n": str})
+    wide = states.pivot(index="group", columns="state", values="n")
+    order = list(dict.fromkeys(states["group"]))
+    wide = wide.reindex(order)[["progressed", "died without progression", "censored"]]
+    sizes = states.drop_duplicates("group").set_index("group")["group_n"] \
+        if "group_n" in states else None
+    state_tab = wide.reset_index().rename(columns={
+        "group": "Group", "progressed": "Progressed", "died without progression":
+        "Died without progression", "censored": "Censored"})
+    if sizes is not None:
+        state_tab.insert(1, "n", [sizes.get(g) for g in order])
+    hz = results.read("competing_risks/horizons.csv")
+    rows = []
+    for r in hz.itertuples():
+        rows.append({"Group": r.group, "Event": r.state, f"Time ({unit})": f"{r.time:g}",
+                     "Cumulative incidence (95% CI)": _ci(r.estimate, r.lower, r.upper),
+                     "1 - Kaplan-Meier (95% CI)": _ci(r.one_minus_km, r.one_minus_km_lower,
+                                                      r.one_minus_km_upper)
+                     if r.state == "progressed" else ""})
+    gray = results.read("competing_risks/gray_test.csv")
+    gray_tab = pd.DataFrame({"Event": gray["cause"], "Chi-square": [_num(x) for x in gray["statistic"]],
+                             "df": gray["df"], "p": [fmt_p(x) for x in gray["p"]]})
+    models = results.read("competing_risks/models.csv")
+    mrows = []
+    for (model, event, term, level), part in models.groupby(
+            ["model_label", "event", "term_label", "level"], sort=False, dropna=False):
+        row = {"Model": model, "Event": event,
+               "Term": f"{term}: {level} vs {part['reference'].iloc[0]}"
+               if isinstance(level, str) else term}
+        for approach, short in (("cause-specific hazard", "Cause-specific HR"),
+                                ("subdistribution hazard (Fine-Gray)", "Subdistribution HR")):
+            r = part[part["approach"] == approach]
+            if len(r):
+                r = r.iloc[0]
+                row[f"{short} (95% CI)"] = _ci(r.hr, r.hr_lower, r.hr_upper)
+                row[f"{short} p"] = fmt_p(r.p)
+        mrows.append(row)
+    warnings = results.read("cohort/warnings.csv")
+    decided = int(warnings["warning"].astype(str).str.startswith("competing risks:").sum())
+    counts = states[states["group"] == "all"].set_index("state")["n"]
+    text = _competing_text(config, cr, counts, hz, decided)
+    return {
+        "text": text,
+        "figure": _img(results.path("figures/cumulative_incidence.png")),
+        "states": gt_table(state_tab, "competing_states", "Progression and death first",
+                           "Patients by state on the progression clock."),
+        "horizons": gt_table(pd.DataFrame(rows), "competing_horizons",
+                             "Cumulative incidence at the horizons",
+                             hz["method"].iloc[0] + ". 1 - Kaplan-Meier: deaths before "
+                             "progression censored. —: past the group's follow-up."),
+        "gray": gt_table(gray_tab, "competing_gray", "Gray's test",
+                         gray["method"].iloc[0] + (f"; stratified by {cr['gray_strata']}"
+                                                   if cr["gray_strata"] else "") + "."),
+        "models": gt_table(pd.DataFrame(mrows), "competing_models",
+                           "Cause-specific and subdistribution hazard ratios",
+                           "Cause-specific: Cox model in which the other event censors "
+                           "(model-based SE). Subdistribution: Fine-Gray model (R finegray + "
+                           "coxph, robust SE)."),
+    }
+
+
+def _competing_text(config, cr, counts, hz, decided) -> str:
+    """Plain-words summary: how many died first, and what that changes."""
+    def count(state):
+        v = counts.get(state)
+        return str(v) if v is not None else "—"
+
+    total = sum(int(v) for v in counts.values if str(v).isdigit())
+    text = (f"Of the patients analysed, {count('progressed')} progressed, "
+            f"{count('died without progression')} died without progression and "
+            f"{count('censored')} were censored"
+            + (f" (of {total})" if total else "") + ". ")
+    prog = hz[(hz["state"] == "progressed") & hz["one_minus_km"].notna()
+              & hz["estimate"].notna()]
+    if len(prog):
+        worst = prog.loc[prog["difference"].idxmax()]
+        text += (f"Censoring deaths overstates the risk of progression: in {worst.group} at "
+                 f"{worst.time:g} {config['analysis_time_unit']}, 1 - Kaplan-Meier gives "
+                 f"{worst.one_minus_km:.2f} where the cumulative incidence is "
+                 f"{worst.estimate:.2f}. ")
+    text += (f"{decided} patient(s) had a state the rule had to decide; they are listed in "
+             "cohort/warnings.csv." if decided else
+             "No patient's state needed a rule beyond the recorded events.")
+    return text
 
 
 # --------------------------------------------------------------------------------------
@@ -742,13 +886,15 @@ def report_context(config: dict, results: ResultFiles) -> dict:
                        {"Software": "netpet-stats", "Version": versions["netpet-stats"]}]
                       + [{"Software": k, "Version": versions["packages"].get(k, "—")}
                          for k in key_pkgs])
+    competing = _competing_section(config, results)
+    sections = [(k, v) for k, v in SECTIONS if k != "competing" or competing is not None]
     tripod = pd.DataFrame([{"Item": i, "Topic": t,
                             "Answered in": ", ".join(dict(SECTIONS)[s.strip()] for s in where.split(","))}
                            for i, t, where in tripod_items(results)])
     return {
         "title": "NETPET score validation: reproducible analysis report",
         "version": __version__,
-        "sections": SECTIONS,
+        "sections": sections,
         "summary": _summary(config, results),
         "flow_figure": _img(results.path("figures/patient_flow.png")),
         "flow": gt_table(flow_tab, "flow", None,
@@ -759,6 +905,8 @@ def report_context(config: dict, results: ResultFiles) -> dict:
         "cox": [_cox_section(config, results, ep, models) for ep in eps],
         "ph": [_ph_section(config, results, ep, models) for ep in eps],
         "concordance": [_concordance_section(config, results, ep, models) for ep in eps],
+        "competing": competing,
+        "num": {sid: k + 1 for k, (sid, _) in enumerate(sections)},
         "association": _association_section(config, results),
         "validation": _validation_section(config, results),
         "methods": methods_text(config),

@@ -320,6 +320,101 @@ def km_figure(curves: pd.DataFrame, risk: pd.DataFrame, summary: pd.DataFrame,
     return fig
 
 
+def cumulative_incidence_figure(curves: pd.DataFrame, naive: pd.DataFrame, risk: pd.DataFrame,
+                                gray: pd.DataFrame, time_unit: str, conf_label: str,
+                                states: tuple[str, str] = ("progressed", "died without progression"),
+                                titles: tuple[str, str] = ("Progression",
+                                                           "Death without progression"),
+                                style: FigureStyle = DEFAULT_STYLE) -> plt.Figure:
+    """Cumulative incidence of progression and of death first, by group, with 1 - KM.
+
+    Left (top at single-column width): the Aalen-Johansen cumulative incidence of
+    progression with its pointwise band, and the naive 1 - Kaplan-Meier that censors
+    deaths (dotted, same colour), so the reader sees how much the naive estimate
+    overstates the risk. Right: the cumulative incidence of death without
+    progression. Gray's p in each title; the numbers event-free at risk below.
+
+    Parameters
+    ----------
+    curves
+        ``cumulative_incidence`` table (group, state, time, estimate, lower, upper).
+    naive
+        ``progression_naive_km`` table (group, time, one_minus_km).
+    risk
+        ``risk_table`` (group, time, n_risk).
+    gray
+        ``gray_test`` table (cause, p).
+    """
+    groups = list(dict.fromkeys(risk["group"]))
+    times = sorted(risk["time"].unique())
+    with style.theme():
+        row_h = style.small * 1.6 / 72
+        table_h = row_h * (len(groups) + 1.5)
+        panel_h = style.width_in * (0.62 if style.narrow else 0.36)
+        legend_h = row_h * 3 + 0.2
+        if style.narrow:
+            fig, axes = style.figure(2 * panel_h + table_h + legend_h + 0.9, nrows=3,
+                                     height_ratios=[panel_h, panel_h, table_h])
+            panels, tables = list(axes[:2]), [axes[2]]
+        else:
+            fig, axes = style.figure(panel_h + table_h + legend_h + 0.7, nrows=2, ncols=2,
+                                     height_ratios=[panel_h, table_h])
+            panels, tables = list(axes[0]), list(axes[1])
+        p_of = dict(zip(gray["cause"], gray["p"]))
+        for k, (ax, state, title) in enumerate(zip(panels, states, titles)):
+            for i, g in enumerate(groups):
+                c = curves[(curves["group"] == g) & (curves["state"] == state)]
+                t = np.concatenate([[0.0], c["time"].to_numpy()])
+                f = np.concatenate([[0.0], c["estimate"].to_numpy()])
+                lo = np.concatenate([[0.0], c["lower"].to_numpy()])
+                hi = np.concatenate([[0.0], c["upper"].to_numpy()])
+                ax.step(t, f, where="post", color=style.colour(i), ls=style.linestyle(i),
+                        label=style.label(g))
+                ax.fill_between(t, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=0.0),
+                                step="post", color=style.colour(i), alpha=0.12, lw=0)
+                if k == 0:
+                    nv = naive[naive["group"] == g]
+                    ax.step(np.concatenate([[0.0], nv["time"].to_numpy()]),
+                            np.concatenate([[0.0], nv["one_minus_km"].to_numpy()]),
+                            where="post", color=style.colour(i), ls=(0, (1, 1.5)), lw=0.9,
+                            gid="naive-km")
+            p = p_of.get(state, np.nan)
+            heading = title + (f"\nGray's test {_fmt_p(p)}" if np.isfinite(p) else "")
+            ax.set_title(style.wrap(heading, style.width_in / (1 if style.narrow else 2),
+                                    style.large), loc="left")
+            ax.set_ylim(0, 1.02)
+            ax.set_xlim(0, max(times))
+            ax.set_xticks(times)
+            ax.set_ylabel("Cumulative incidence")
+            ax.set_xlabel(f"Time ({time_unit})")
+            ax.grid(alpha=0.25)
+        handles, labels = panels[0].get_legend_handles_labels()
+        handles.append(matplotlib.lines.Line2D([], [], color="0.3", ls=(0, (1, 1.5)), lw=0.9))
+        labels.append("1 - Kaplan-Meier (deaths censored)")
+        fig.legend(handles, labels, loc="outside upper left", frameon=False,
+                   ncol=min(len(labels), 2 if style.narrow else 4),
+                   title=f"NETPET group; shaded: {conf_label}", alignment="left")
+        widest = max(len(str(int(n))) for n in risk["n_risk"]) if len(risk) else 1
+        for tab in tables:
+            tab.set_xlim(panels[0].get_xlim())
+            tab.set_ylim(-0.5, len(groups) - 0.5)
+            for i, g in enumerate(groups):
+                r = risk[risk["group"] == g].set_index("time")["n_risk"]
+                for t in times:
+                    tab.text(t, len(groups) - 1 - i, str(int(r.get(t, 0))), ha="center",
+                             va="center", fontsize=style.small, color=style.colour(i))
+            tab.set_yticks(range(len(groups)))
+            tab.set_yticklabels([style.label(g) for g in reversed(groups)])
+            for tick, i in zip(tab.get_yticklabels(), reversed(range(len(groups)))):
+                tick.set_color(style.colour(i))
+            tab.set_xticks([])
+            tab.set_title("Number at risk (event-free)", loc="left", fontsize=style.small)
+            for side in ("top", "right", "bottom", "left"):
+                tab.spines[side].set_visible(False)
+            tab.tick_params(left=False, pad=0.6 * style.small * widest + 3)
+    return fig
+
+
 def forest_figure(coefs: pd.DataFrame, title: str, style: FigureStyle = DEFAULT_STYLE
                   ) -> plt.Figure:
     """Forest plot of hazard ratios (log scale) with 95% CIs for one model.

@@ -21,10 +21,23 @@ def run_km_figure(config: dict, endpoint: str, tables: dict, outputs: list[str])
     figures.save(fig, outputs, dpi(config))
 
 
+def run_cumulative_incidence_figure(config: dict, tables: dict, outputs: list[str]) -> None:
+    """Cumulative incidence of progression and of death first, beside 1 - Kaplan-Meier."""
+    km_cfg = config["kaplan_meier"]
+    read = lambda name: pd.read_csv(tables[name], keep_default_na=False,  # noqa: E731
+                                    na_values=[""])
+    fig = figures.cumulative_incidence_figure(
+        read("curves"), read("naive"), read("risk_table"), read("gray"),
+        config["analysis_time_unit"],
+        f"{float(km_cfg['conf_level']):.0%} CI, {km_cfg['conf_type']}", style=figure_style(config))
+    figures.save(fig, outputs, dpi(config))
+
+
 def run_flow_figure(config: dict, flow_csv: str, outputs: list[str]) -> None:
     """Patient-flow diagram from the flow table."""
     flow = pd.read_csv(flow_csv, keep_default_na=False, na_values=[""])
     labels = {ep: spec["label"] for ep, spec in config["endpoints"].items()}
+    labels["competing_risks"] = "Competing risks"
     fig = figures.flow_figure(flow, labels, config["cox"]["primary_model"],
                               style=figure_style(config))
     figures.save(fig, outputs, dpi(config))

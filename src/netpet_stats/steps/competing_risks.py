@@ -1,0 +1,216 @@
+"""Rule competing_risks: progression with death before progression as a competing event.
+
+Tables (``results/competing_risks/``): the patients in each state by group; the
+Aalen-Johansen cumulative incidence of progression and of death without
+progression, with the naive 1 - Kaplan-Meier beside it at the horizons; numbers
+at risk; Gray's test; cause-specific Cox and Fine-Gray models with the
+covariates of the configured Cox models.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..cohort.competing import STATE_NAMES
+from ..config import competing_risks_settings, model_specs
+from ..report.tables import suppress_counts, write_table
+from ..survival import competing_risks as cr
+from ..survival import cox, kaplan_meier
+from ._common import endpoint_label, groups_of, load_analysis, privacy
+
+PROGRESSION, DEATH = STATE_NAMES[1], STATE_NAMES[2]
+CAUSES = {1: PROGRESSION, 2: DEATH}
+CS_METHOD = ("cause-specific Cox: Efron ties, the other event censoring (R coxph(Surv(time, "
+             "status == k) ~ ...)); model-based SE")
+
+
+def analysis_frame(config: dict, analysis: str) -> pd.DataFrame:
+    """Patients with a NETPET group and a known state (the ``competing_risks`` analysis)."""
+    data = load_analysis(analysis, config)
+    return data.dropna(subset=["netpet_group", "cr_time", "cr_status"])
+
+
+def state_counts(d: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
+    """Patients per group and state, with the share who died before progression."""
+    rows = []
+    for g in groups + ["all"]:
+        sub = d if g == "all" else d[d["netpet_group"] == g]
+        n = len(sub)
+        for code, state in STATE_NAMES.items():
+            k = int((sub["cr_status"] == code).sum())
+            rows.append({"group": g, "state": state, "n": k,
+                         "percent": 100.0 * k / n if n else np.nan, "group_n": n})
+    return pd.DataFrame(rows)
+
+
+def incidence_at_horizons(d: pd.DataFrame, groups: list[str], table: pd.DataFrame,
+                          horizons: list[float], conf_type: str, conf_level: float
+                          ) -> pd.DataFrame:
+    """Cumulative incidence at the horizons, with 1 - Kaplan-Meier beside progression.
+
+    The naive estimate treats death before progression as censoring (R
+    ``1 - survfit(Surv(time, status == 1) ~ group)``); it estimates the risk in a
+    world where nobody dies, and exceeds the cumulative incidence by about the
+    probability of dying first.
+    """
+    at = cr.cumulative_incidence_at(table[table.state != cr.EVENT_FREE], horizons)
+    naive = []
+    for g in groups:
+        sub = d[d["netpet_group"] == g]
+        if len(sub) == 0:
+            continue
+        t, e = sub["cr_time"].to_numpy(), (sub["cr_status"] == 1).to_numpy(float)
+        curve = kaplan_meier.km_table(t, e, conf_type, conf_level)
+        lm = kaplan_meier.survival_at(curve, t, e, horizons)
+        for h, s, lo, hi in zip(lm["time"], lm["surv"], lm["lower"], lm["upper"]):
+            naive.append({"group": g, "state": PROGRESSION, "time": h, "one_minus_km": 1 - s,
+                          "one_minus_km_lower": 1 - hi, "one_minus_km_upper": 1 - lo})
+    out = at.merge(pd.DataFrame(naive), on=["group", "state", "time"], how="left")
+    last = table.groupby(["group", "state"])["time"].max()
+    beyond = [last.get((g, s), -np.inf) < h for g, s, h in zip(out.group, out.state, out.time)]
+    out.loc[beyond, ["estimate", "std_err", "lower", "upper"]] = np.nan   # past the data
+    out["difference"] = out["one_minus_km"] - out["estimate"]
+    return out
+
+
+def naive_curves(d: pd.DataFrame, groups: list[str], conf_type: str, conf_level: float
+                 ) -> pd.DataFrame:
+    """1 - Kaplan-Meier of progression by group, deaths before progression censored."""
+    frames = []
+    for g in groups:
+        sub = d[d["netpet_group"] == g]
+        curve = kaplan_meier.km_table(sub["cr_time"], (sub["cr_status"] == 1).astype(float),
+                                      conf_type, conf_level)
+        frames.append(pd.DataFrame({
+            "group": g, "time": curve["time"], "n_risk": curve["n_risk"],
+            "one_minus_km": 1 - curve["surv"], "lower": 1 - curve["upper"],
+            "upper": 1 - curve["lower"]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def risk_table(d: pd.DataFrame, groups: list[str], times: list[float]) -> pd.DataFrame:
+    """Patients still event-free and under follow-up at each time (time >= t)."""
+    rows = []
+    for g in groups:
+        t = d.loc[d["netpet_group"] == g, "cr_time"].to_numpy()
+        rows += [{"group": g, "time": x, "n_risk": int((t >= x).sum())} for x in times]
+    return pd.DataFrame(rows)
+
+
+def gray_tests(d: pd.DataFrame, strata: str | None) -> pd.DataFrame:
+    """Gray's test per cause across the NETPET groups present."""
+    present = d["netpet_group"].astype(str)
+    rows = []
+    for code, state in CAUSES.items():
+        if present.nunique() < 2 or not (d["cr_status"] == code).any():
+            rows.append({"cause": state, "statistic": np.nan, "df": np.nan, "p": np.nan,
+                         "strata": strata or "", "note": "not estimable: fewer than two "
+                         "groups, or no such event"})
+            continue
+        res = cr.gray_test(d["cr_time"], d["cr_status"], present, code,
+                           None if strata is None else d[strata])
+        rows.append({"cause": state, "statistic": res.statistic, "df": res.df,
+                     "p": res.p_value, "strata": strata or "",
+                     "note": "" if np.isfinite(res.statistic) else
+                     "variance singular (R cuminc reports -1)"})
+    return pd.DataFrame(rows).assign(method=cr.GRAY_METHOD)
+
+
+def _fine_gray_rows(d: pd.DataFrame, spec: dict, config: dict, cause: int) -> pd.DataFrame:
+    X, terms = cox.design_matrix(d, spec["covariates"], config["covariates"])
+    strata = (d[spec["strata"]].astype(str).agg("|".join, axis=1).to_numpy()
+              if spec["strata"] else None)
+    fit = cr.fine_gray(d["cr_time"], d["cr_status"], X.to_numpy(), cause, strata,
+                       list(X.columns), float(config["cox"]["conf_level"]))
+    coef = fit.coefficients.set_index("term")
+    rows = []
+    for term in terms:
+        for col, level in zip(term.columns, term.levels):
+            r = coef.loc[col]
+            rows.append({"term": term.name, "term_label": term.label, "level": level,
+                         "reference": term.reference, "coef": r.coef, "se": r.se_robust,
+                         "se_type": "robust", "hr": r.hr, "hr_lower": r.lower,
+                         "hr_upper": r.upper, "p": r.p, "n": fit.n, "events": fit.events})
+    return pd.DataFrame(rows)
+
+
+def _cause_specific_rows(d: pd.DataFrame, spec: dict, config: dict, cause: int
+                         ) -> pd.DataFrame:
+    frame = d.assign(cs_time=d["cr_time"], cs_event=(d["cr_status"] == cause).astype(float))
+    fit = cox.fit_cox(frame, "cs_time", "cs_event", spec["covariates"], spec["strata"],
+                      config["covariates"], float(config["cox"]["conf_level"]))
+    c = fit.coefficients
+    return pd.DataFrame({
+        "term": c.term, "term_label": c.term_label, "level": c.level, "reference": c.reference,
+        "coef": c.coef, "se": c.se, "se_type": "model-based", "hr": c.hr,
+        "hr_lower": c.hr_lower, "hr_upper": c.hr_upper, "p": c.p, "n": c.n,
+        "events": c.events, "note": c.note})
+
+
+def model_table(d: pd.DataFrame, config: dict, models: list[str]) -> pd.DataFrame:
+    """Cause-specific Cox and Fine-Gray coefficients of each model, for both events."""
+    specs = model_specs(config)
+    frames = []
+    for name in models:
+        spec = specs[name]
+        dm = d.dropna(subset=[*spec["covariates"], *spec["strata"]])
+        meta = {"model": name, "model_label": spec["label"], "strata": ", ".join(spec["strata"])}
+        for code, state in CAUSES.items():
+            if not (dm["cr_status"] == code).any():
+                continue
+            frames.append(_cause_specific_rows(dm, spec, config, code).assign(
+                approach="cause-specific hazard", event=state, method=CS_METHOD, **meta))
+            frames.append(_fine_gray_rows(dm, spec, config, code).assign(
+                approach="subdistribution hazard (Fine-Gray)", event=state,
+                method=cr.FG_METHOD, note="", **meta))
+    out = pd.concat(frames, ignore_index=True)
+    lead = ["model", "model_label", "strata", "approach", "event"]
+    return out[lead + [c for c in out.columns if c not in lead]]
+
+
+def run(config: dict, analysis: str, out) -> None:
+    """Every competing-risks table; ``out`` maps the output names to CSV paths."""
+    settings = competing_risks_settings(config)
+    d = analysis_frame(config, analysis)
+    groups = [g for g in groups_of(d) if (d["netpet_group"] == g).any()]
+    km = config["kaplan_meier"]
+    ct, cl = km["conf_type"], float(km["conf_level"])
+    prog = endpoint_label(config, settings["progression"]).lower()
+    unit = config["analysis_time_unit"]
+
+    counts = state_counts(d, groups)
+    suppress, threshold = privacy(config)
+    if suppress:
+        counts = suppress_counts(counts.drop(columns="percent"), "n", threshold,
+                                 by=["group", "state"])
+    write_table(counts, out["states"], "Progression, death without progression and censoring",
+                f"State on the {prog} clock by the rule in the methods (the rows it had to "
+                "decide are listed in results/cohort/warnings.csv). percent: of the group.")
+
+    table = cr.aalen_johansen(d["cr_time"], d["cr_status"], d["netpet_group"].astype(str),
+                              groups, CAUSES, ct, cl)
+    table = table.assign(method=cr.AJ_METHOD)
+    write_table(table, out["curves"], "Cumulative incidence (Aalen-Johansen) by NETPET group",
+                f"{cr.AJ_METHOD}; {cl:.0%} pointwise CI on the {ct} scale. Times in {unit}.")
+    write_table(naive_curves(d, groups, ct, cl), out["naive"],
+                "Naive 1 - Kaplan-Meier of progression (deaths censored)",
+                f"{kaplan_meier.method_text(ct, cl)}, of 1 - S(t), with death before "
+                f"progression censored. Times in {unit}.")
+    at = incidence_at_horizons(d, groups, table, settings["horizons"], ct, cl)
+    write_table(at.assign(method=cr.AJ_METHOD), out["horizons"],
+                "Cumulative incidence at the horizons, with the naive 1 - Kaplan-Meier",
+                "one_minus_km: 1 - Kaplan-Meier with death before progression censored "
+                "(what a time-to-progression analysis reports); difference: how much it "
+                "exceeds the cumulative incidence. Empty past a group's last follow-up.")
+    write_table(risk_table(d, groups, km["risk_table_times"]), out["risk_table"],
+                "Numbers at risk (event-free and under follow-up)",
+                "Patients with time >= t on the progression clock.")
+    write_table(gray_tests(d, settings["gray_strata"]), out["gray"],
+                "Gray's test of equal cumulative incidence across NETPET groups",
+                f"{cr.GRAY_METHOD}, rho = 0"
+                + (f"; stratified by {settings['gray_strata']}" if settings["gray_strata"]
+                   else "") + ".")
+    write_table(model_table(d, config, settings["models"]), out["models"],
+                "Cause-specific and subdistribution (Fine-Gray) hazard ratios",
+                f"{CS_METHOD}. {cr.FG_METHOD}. Complete cases per model.")
