@@ -1,0 +1,93 @@
+"""Validating a competing-risks prediction against R (competing_validation_reference.R).
+
+A Fine-Gray model of progression in mgus2 fitted on the odd ids; its baseline
+cumulative subdistribution hazard against ``survfit``; its predicted risks for
+the even ids scored against ``riskRegression::Score(..., cause = 1)``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from netpet_stats.survival.competing_risks import fine_gray, fine_gray_baseline
+from netpet_stats.validation.competing import (cr_brier_score, cr_observed_expected,
+                                               cr_performance, cr_time_dependent_auc)
+
+HERE = Path(__file__).resolve().parent
+REF = json.loads((HERE / "competing_validation_reference.json").read_text())
+MGUS2 = pd.read_csv(HERE.parent / "data" / "mgus2.csv")
+TRAIN, TEST = MGUS2[MGUS2.id % 2 == 1], MGUS2[MGUS2.id % 2 == 0]
+TIMES = REF["times"]
+
+
+def _x(d):
+    return np.column_stack([(d.sex == "M").astype(float), d.age])
+
+
+@pytest.fixture(scope="module")
+def risk():
+    fit = fine_gray(TRAIN.etime, TRAIN.event, _x(TRAIN))
+    base = fine_gray_baseline(TRAIN.etime, TRAIN.event, _x(TRAIN), fit.beta, at=TIMES)
+    np.testing.assert_allclose(fit.beta, REF["coef"], rtol=1e-8)
+    np.testing.assert_allclose(base["cumhaz"], REF["baseline_cumhaz"], rtol=1e-8)
+    lp = _x(TEST) @ fit.beta
+    return {h: 1 - np.exp(-H * np.exp(lp)) for h, H in zip(TIMES, base["cumhaz"])}
+
+
+def test_predicted_risks_equal_r(risk):
+    np.testing.assert_array_equal(TEST.id, REF["test_id"])
+    np.testing.assert_allclose(np.column_stack([risk[h] for h in TIMES]),
+                               np.array(REF["risk"]), rtol=1e-8)
+
+
+def test_auc_equals_score(risk):
+    for h, expected in zip(REF["auc"]["times"], REF["auc"]["auc"]):
+        assert cr_time_dependent_auc(TEST.etime, TEST.event, risk[h], h) == pytest.approx(
+            expected, abs=1e-6)
+
+
+def test_brier_and_ipa_equal_score(risk):
+    b = pd.DataFrame(REF["brier"])
+    for h in TIMES:
+        res = cr_brier_score(TEST.etime, TEST.event, risk[h], h)
+        row = b[(b.model == "FG") & (b.times == h)].iloc[0]
+        null = b[(b.model == "Null model") & (b.times == h)].iloc[0]
+        assert res["brier"] == pytest.approx(row.brier, abs=1e-6)
+        assert res["brier_null"] == pytest.approx(null.brier, abs=1e-6)
+        assert res["ipa"] == pytest.approx(row.ipa, abs=1e-6)
+
+
+def test_observed_is_the_aalen_johansen_estimate(risk):
+    for k, h in enumerate(TIMES):
+        oe = cr_observed_expected(TEST.etime, TEST.event, risk[h], h)
+        assert oe["observed"] == pytest.approx(REF["aj"]["pcm"][k], abs=1e-10)
+        assert oe["se_log"] == pytest.approx(REF["aj"]["se"][k] / REF["aj"]["pcm"][k], rel=1e-8)
+        assert oe["expected"] == pytest.approx(np.mean(risk[h]))
+
+
+def test_a_perfect_ranking_has_auc_one_and_a_reversed_one_zero():
+    t = np.array([1, 2, 3, 4, 5, 6, 7, 8.0])
+    c = np.array([1, 2, 1, 0, 2, 1, 0, 0])
+    good = np.where(c == 1, 0.9, 0.1)
+    assert cr_time_dependent_auc(t, c, good, 6.5) == 1.0
+    assert cr_time_dependent_auc(t, c, 1 - good, 6.5) == 0.0
+
+
+def test_per_centre_o_e_is_pooled_on_the_log_scale(risk):
+    centre = np.where(TEST.id % 3 == 0, "A", np.where(TEST.id % 3 == 1, "B", "C"))
+    table = cr_performance(TEST.etime, TEST.event, risk, centre)
+    oe = table[(table.measure == "O/E") & (table.horizon == 120)]
+    per = oe[oe.centre != "pooled (random effects)"]
+    assert per.centre.tolist() == ["A", "B", "C"]
+    pooled = oe[oe.centre == "pooled (random effects)"].iloc[0]
+    assert min(per.estimate) <= pooled.estimate <= max(per.estimate)
+    assert pooled.k == 3 and pooled.n == len(TEST)
+    # each centre's O/E is the whole-cohort estimator on that centre alone
+    a = TEST[centre == "A"]
+    alone = cr_observed_expected(a.etime, a.event, risk[120][centre == "A"], 120)
+    assert per.iloc[0].estimate == pytest.approx(alone["estimate"])
