@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import netpet_stats as ns
@@ -364,9 +365,13 @@ def test_develop_then_validate_with_two_configs(tmp_path):
              for role in ("base", "extended")}
     assert yaml.safe_load(added["base"])["name"] == "grade_ki67"
 
+    fine_gray = work / "results" / "model" / "frozen_fine_gray.yaml"
+    fine_gray_bytes = fine_gray.read_bytes()
     proc = run_snakemake(work, "--configfile", "config/validate.yaml")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert model_path.read_bytes() == frozen_bytes  # validating never refits the model
+    assert fine_gray.read_bytes() == fine_gray_bytes
+    _check_competing_validation(work)
     for role, content in added.items():
         assert (work / "results" / "model" / f"added_value_{role}.yaml").read_bytes() == content
     delta = pd.read_csv(work / "results" / "validation" / "added_value.csv").iloc[0]
@@ -436,3 +441,23 @@ def test_bundled_validation_cohort_is_the_generator_output(tmp_path):
 
     path = write_validation_cohort(str(tmp_path))
     assert path.read_bytes() == (ROOT / "data" / "synthetic" / "validation" / "cohort.csv").read_bytes()
+
+
+def _check_competing_validation(work):
+    """The validate run's Fine-Gray table equals the public API on the validation cohort."""
+    from netpet_stats.validation.competing import cr_performance, predict_risk
+
+    cfg = load_config([work / "config" / "validate.yaml"], base=work / "config" / "config.yaml")
+    cfg["cohort"]["table"] = str(work / cfg["cohort"]["table"])
+    data = ns.prepare_cohort(cfg).data
+    model = ns.load_model(work / "results" / "model" / "frozen_fine_gray.yaml", kind="fine_gray")
+    d = data.dropna(subset=["netpet_group", "cr_time", "cr_status", *model["covariates"]])
+    d = d.reset_index(drop=True)
+    horizons = model["baseline_survival"]["horizons"]
+    want = cr_performance(d["cr_time"], d["cr_status"],
+                          {h: predict_risk(model, d, h).to_numpy() for h in horizons})
+    got = pd.read_csv(work / "results" / "validation" / "competing_risks.csv")
+    overall = got[got["centre"] == "all"].reset_index(drop=True)
+    assert overall["measure"].tolist() == want["measure"].tolist()
+    np.testing.assert_allclose(overall["estimate"], want["estimate"], rtol=1e-8)
+    assert set(got["centre"]) >= {"all", "D", "E"}

@@ -207,6 +207,22 @@ def validation_outputs():
         "results/validation/case_mix.csv",
         "results/validation/case_mix.md",
     ] + figure_paths("case_mix")
+    competing = (
+        [
+            "results/validation/competing_risks.csv",
+            "results/validation/competing_risks.md",
+        ]
+        if COMPETING
+        and (
+            VALIDATION_MODE == "develop"
+            or (
+                VALIDATION_MODE == "validate" and config["validation"]["fine_gray_file"]
+            )
+        )
+        else []
+    )
+    if VALIDATION_MODE == "develop" and COMPETING:
+        competing.append("results/model/frozen_fine_gray.yaml")
     if VALIDATION_MODE == "develop":
         return (
             ["results/model/frozen_model.yaml"]
@@ -219,6 +235,7 @@ def validation_outputs():
             ]
             + figure_paths("validation_iecv")
             + case_mix
+            + competing
         )
     if VALIDATION_MODE == "validate":
         tables = [
@@ -235,6 +252,7 @@ def validation_outputs():
             + figure_paths("validation_centres")
             + figure_paths("validation_risk_group_curves")
             + case_mix
+            + competing
         )
     return []
 

@@ -152,3 +152,76 @@ if VALIDATION_MODE in ("develop", "validate"):
             settings=CONFIG_DIGEST,
         script:
             "../scripts/case_mix.py"
+
+
+# A competing-risks prediction of progression (Fine-Gray), when that analysis runs:
+# frozen and assessed in develop mode, validated in validate mode when a frozen file
+# is named (validation.fine_gray_file).
+if COMPETING and VALIDATION_MODE == "develop":
+
+    rule freeze_fine_gray:
+        input:
+            analysis=rules.prepare_cohort.output.analysis,
+            data=cohort_input_files(),
+        output:
+            model=report(
+                "results/model/frozen_fine_gray.yaml",
+                caption="../report/frozen_fine_gray.rst",
+                category="8. External validation",
+                labels={"file": "frozen Fine-Gray model"},
+            ),
+            table=report(
+                "results/validation/competing_risks.csv",
+                caption="../report/competing_validation.rst",
+                category="8. External validation",
+                labels={"table": "competing-risks prediction"},
+            ),
+            table_md="results/validation/competing_risks.md",
+        log:
+            "logs/freeze_fine_gray.log",
+        benchmark:
+            "logs/benchmarks/freeze_fine_gray.tsv"
+        conda:
+            "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(800, per_input_mb=100),
+            runtime=job_runtime(10),
+        params:
+            version=PACKAGE_VERSION,
+            settings=CONFIG_DIGEST,
+        script:
+            "../scripts/freeze_fine_gray.py"
+
+
+if (
+    COMPETING
+    and VALIDATION_MODE == "validate"
+    and config["validation"]["fine_gray_file"]
+):
+
+    rule validate_fine_gray:
+        input:
+            analysis=rules.prepare_cohort.output.analysis,
+            model=config["validation"]["fine_gray_file"],
+        output:
+            table=report(
+                "results/validation/competing_risks.csv",
+                caption="../report/competing_validation.rst",
+                category="8. External validation",
+                labels={"table": "competing-risks prediction"},
+            ),
+            table_md="results/validation/competing_risks.md",
+        log:
+            "logs/validate_fine_gray.log",
+        benchmark:
+            "logs/benchmarks/validate_fine_gray.tsv"
+        conda:
+            "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(800, per_input_mb=100),
+            runtime=job_runtime(10),
+        params:
+            version=PACKAGE_VERSION,
+            settings=CONFIG_DIGEST,
+        script:
+            "../scripts/validate_fine_gray.py"

@@ -496,8 +496,36 @@ def _case_mix(results) -> dict:
             "case_mix_figure": _img(results.path("figures/case_mix.png"))}
 
 
+def _competing_validation(results) -> dict:
+    """The Fine-Gray prediction of progression: AUC, Brier, IPA and O/E by centre."""
+    if "validation/competing_risks.csv" not in results:
+        return {}
+    cv = results.read("validation/competing_risks.csv")
+    rows = []
+    for (centre, horizon), part in cv.groupby(["centre", "horizon"], sort=False):
+        get = part.set_index("measure")
+        row = {"Centre": centre, "Horizon": f"{horizon:g}"}
+        for measure, digits in (("time-dependent AUC", 3), ("Brier score", 3), ("IPA", 3)):
+            row[measure.replace("time-dependent ", "")] = (
+                _num(get.loc[measure, "estimate"], digits) if measure in get.index else "")
+        if "O/E" in get.index:
+            r = get.loc["O/E"]
+            row["O/E (95% CI)"] = _ci(r["estimate"], r["lower"], r["upper"])
+        row["n"] = int(part["n"].iloc[0])
+        row["Progressed"] = int(part["events"].iloc[0])
+        row["Died first"] = int(part["competing"].iloc[0])
+        rows.append(row)
+    note = str(cv["method"].iloc[0]) if "method" in cv else ""
+    return {"competing_validation": gt_table(
+        pd.DataFrame(rows), "validation_competing",
+        "Competing risks: predicted cumulative incidence of progression (Fine-Gray)",
+        "Cause-specific AUC, Brier and IPA as R riskRegression::Score(cause = 1); O/E: "
+        "Aalen-Johansen over mean predicted; pooled row: random effects on log O/E. " + note)}
+
+
 def _validation_section(config, results) -> dict | None:
-    sample_size = {**_sample_size(results), **_case_mix(results)}
+    sample_size = {**_sample_size(results), **_case_mix(results),
+                   **_competing_validation(results)}
     if "validation/discrimination.csv" not in results:
         mode = (config.get("validation") or {}).get("mode", "none")
         text = ("This run developed and froze the model (results/model/frozen_model.yaml) and "

@@ -17,6 +17,8 @@ from ..config import competing_risks_settings, model_specs
 from ..report.tables import suppress_counts, write_table
 from ..survival import competing_risks as cr
 from ..survival import cox, kaplan_meier
+from ..validation import competing as crv
+from ..validation import frozen_model
 from ._common import endpoint_label, groups_of, load_analysis, privacy
 
 PROGRESSION, DEATH = STATE_NAMES[1], STATE_NAMES[2]
@@ -214,3 +216,78 @@ def run(config: dict, analysis: str, out) -> None:
     write_table(model_table(d, config, settings["models"]), out["models"],
                 "Cause-specific and subdistribution (Fine-Gray) hazard ratios",
                 f"{CS_METHOD}. {cr.FG_METHOD}. Complete cases per model.")
+
+
+# --------------------------------------------------------------------------------------
+# Validation of a competing-risks prediction (develop and validate modes)
+# --------------------------------------------------------------------------------------
+
+VALIDATION_NOTE = (
+    "Predicted cumulative incidence of progression from a Fine-Gray model "
+    "(1 - exp(-H0(h) exp(x'b))), death without progression competing. "
+    f"{crv.SCORE_METHOD}: cause-specific time-dependent AUC (Blanche's definition 2), "
+    "Brier score and IPA against the Aalen-Johansen null model; O/E: "
+    f"{crv.CR_OE_METHOD}. O/E pooled across centres by random effects on the log scale.")
+
+
+def _model_design(config: dict, d: pd.DataFrame):
+    spec = model_specs(config)[config["validation"]["model"]]
+    dm = d.dropna(subset=spec["covariates"]).reset_index(drop=True)
+    X, terms = cox.design_matrix(dm, spec["covariates"], config["covariates"])
+    return dm, X, terms
+
+
+def run_freeze_fine_gray(config: dict, analysis: str, input_files: list[str], out) -> None:
+    """Develop mode: freeze the Fine-Gray model of ``validation.model``'s covariates and
+    assess it (apparent, and leaving one centre out)."""
+    from ..provenance import sha256, software_versions
+    from pathlib import Path
+
+    vcfg = config["validation"]
+    horizons = [float(h) for h in vcfg["horizons"]]
+    d, X, terms = _model_design(config, analysis_frame(config, analysis))
+    coding = {}
+    for term in terms:
+        spec = dict(config["covariates"].get(term.name, {"type": "continuous"}))
+        if spec.get("type") == "categorical":
+            spec["levels"] = [term.reference, *term.levels]
+        coding[term.name] = spec
+    t, c = d["cr_time"].to_numpy(float), d["cr_status"].to_numpy(int)
+    provenance = {"data_sha256": {Path(p).name: sha256(p) for p in input_files},
+                  "model_spec": model_specs(config)[vcfg["model"]],
+                  "software": {k: v for k, v in software_versions().items() if k != "packages"}}
+    model = crv.freeze_fine_gray(t, c, X, coding, horizons, name=vcfg["model"],
+                                 event=PROGRESSION, competing=DEATH,
+                                 time_unit=config["analysis_time_unit"], provenance=provenance)
+    frozen_model.save(model, out.model)
+    apparent = crv.cr_performance(t, c, {h: crv.predict_risk(model, d, h).to_numpy()
+                                         for h in horizons})
+    apparent["centre"] = "all (apparent)"
+    tables = [apparent]
+    note = VALIDATION_NOTE + " Apparent: the model on the data it was fitted to."
+    if "centre" in d and d["centre"].nunique() >= 2:
+        risks = crv.internal_external_risks(t, c, X.to_numpy(float), d["centre"], horizons)
+        tables.append(crv.cr_performance(t, c, risks, d["centre"].to_numpy()))
+        note += (" Per centre: predictions of the model refitted without that centre "
+                 "(internal-external cross-validation).")
+    write_table(pd.concat(tables, ignore_index=True).assign(model=vcfg["model"]), out.table,
+                "Competing risks: validation of the predicted cumulative incidence of "
+                "progression", note)
+
+
+def run_validate_fine_gray(config: dict, analysis: str, model_path: str, out) -> None:
+    """Validate mode: a frozen Fine-Gray model applied to this cohort, overall and by centre."""
+    model = frozen_model.load(model_path, kind=crv.FINE_GRAY_KIND)
+    frozen_model.check_time_unit(model, config["analysis_time_unit"])
+    d = analysis_frame(config, analysis).dropna(subset=list(model["covariates"]))
+    d = d.reset_index(drop=True)
+    t, c = d["cr_time"].to_numpy(float), d["cr_status"].to_numpy(int)
+    horizons = [float(h) for h in model["baseline_survival"]["horizons"]]
+    risks = {h: crv.predict_risk(model, d, h).to_numpy() for h in horizons}
+    overall = crv.cr_performance(t, c, risks).assign(centre="all")
+    tables = [overall]
+    if "centre" in d and d["centre"].nunique() >= 2:
+        tables.append(crv.cr_performance(t, c, risks, d["centre"].to_numpy()))
+    write_table(pd.concat(tables, ignore_index=True).assign(model=model["name"]), out.table,
+                "Competing risks: external validation of the predicted cumulative incidence "
+                "of progression", VALIDATION_NOTE)

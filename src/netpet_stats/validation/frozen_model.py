@@ -153,8 +153,13 @@ def save(model: dict, path: str | Path) -> None:
                           encoding="utf-8")
 
 
-def load(path: str | Path) -> dict:
-    """Read a model file (safe YAML) and check that it is complete.
+def load(path: str | Path, kind: str = "cox") -> dict:
+    """Read a model file (safe YAML) and check that it is complete and of ``kind``.
+
+    ``kind`` is ``"cox"`` (a survival model: predictions are S(t | x)) or
+    ``"fine_gray"`` (a cumulative incidence model,
+    :func:`netpet_stats.validation.competing.freeze_fine_gray`). A file of the
+    other kind is refused: its predictions mean something else.
 
     Examples
     --------
@@ -178,6 +183,13 @@ def load(path: str | Path) -> dict:
                if not isinstance(model, dict) or k not in model]
     if missing:
         raise ModelMismatchError(f"{path}: model file lacks {', '.join(missing)}")
+    found = model.get("kind", "cox")
+    if found != kind:
+        what = {"cox": "a Cox model of survival (validation.model_file)",
+                "fine_gray": "a Fine-Gray model of a cumulative incidence "
+                             "(validation.fine_gray_file)"}
+        raise ModelMismatchError(f"{path}: is {what.get(found, found)}, but {what.get(kind, kind)} "
+                                 "is expected here; name each file under its own key")
     return model
 
 
