@@ -2,8 +2,8 @@
 #
 #     Rscript benchmarks/r_benchmark.R <data.csv> <repeats> <boot>
 #
-# <data.csv> has time, time_tied, event, group, surv36 (a Cox model's S(36 | x)) and the
-# six design columns x1..x6 written
+# <data.csv> has time, time_tied, event, group, surv36 (a Cox model's S(36 | x)), the
+# six design columns x1..x6, and cr_time, cause (1 progression, 2 death first) written
 # by run_benchmarks.py. Prints one line per step: step<TAB>median seconds, and the
 # fitted coefficients (coef_<step><TAB>comma-separated) for the agreement check.
 suppressPackageStartupMessages(library(survival))
@@ -47,6 +47,20 @@ if (requireNamespace("riskRegression", quietly = TRUE)) {
                                        data = dd, times = 36, metrics = "brier",
                                        summary = "ipa", conf.int = FALSE))
 }
+# Competing risks on the TTP clock: progression (1), death first (2), censored (0)
+fcause <- factor(d$cause, 0:2, labels = c("censor", "progression", "death"))
+cr_tied <- ceiling(d$cr_time)
+timed("aalen_johansen", summary(survfit(Surv(cr_tied, fcause) ~ d$group), censored = TRUE))
+if (requireNamespace("cmprsk", quietly = TRUE)) {
+  timed("gray", cmprsk::cuminc(cr_tied, d$cause, d$group))
+}
+crd <- data.frame(cr_time = d$cr_time, fcause = fcause, X, id = seq_len(nrow(d)))
+timed("fine_gray", {
+  fgd <- finegray(Surv(cr_time, fcause) ~ ., data = crd, etype = "progression")
+  fg <- coxph(Surv(fgstart, fgstop, fgstatus) ~ x1 + x2 + x3 + x4 + x5 + x6, weights = fgwt,
+              cluster = id, data = fgd)
+})
+coef_line("coef_fine_gray", fg)
 timed("harrell_c", concordance(Surv(d$time, d$event) ~ lp, reverse = TRUE))
 timed("uno_c", concordance(Surv(d$time, d$event) ~ lp, reverse = TRUE, timewt = "n/G2"))
 if (boot > 0) {

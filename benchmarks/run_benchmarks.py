@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from netpet_stats.netpet import synthetic
-from netpet_stats.survival import concordance, cox, kaplan_meier, logrank
+from netpet_stats.survival import competing_risks, concordance, cox, kaplan_meier, logrank
 from netpet_stats.validation import external
 from netpet_stats.netpet.scoring import assign_groups, resolve_grouping
 
@@ -61,6 +61,11 @@ def _cohort(n):
         "grade": cohort["who_grade"], "age": cohort["age_at_diagnosis"].astype(float),
         "extrahepatic": (cohort["extrahepatic_disease"] == "yes").astype(float),
         "centre": cohort["centre"], "time": cohort["os_months"], "event": cohort["os_event"],
+        # progression first (1), death first (2), censored (0), on the TTP clock
+        "cr_time": cohort["ttp_months"],
+        "cause": np.where(cohort["ttp_event"] == 1, 1,
+                          np.where((cohort["os_event"] == 1)
+                                   & (cohort["ttp_months"] == cohort["os_months"]), 2, 0)),
     })
     return data.dropna()
 
@@ -206,6 +211,14 @@ def python_kernels(d, repeats, boot):
     out["auc"] = (_timed(lambda: external.time_dependent_auc(t, e, 1 - surv, HORIZON),
                          repeats)[0], None)
     out["brier"] = (_timed(lambda: external.brier_score(t, e, surv, HORIZON), repeats)[0], None)
+    cr_t, cause = d["cr_time"].to_numpy(), d["cause"].to_numpy()
+    out["aalen_johansen"] = (_timed(lambda: competing_risks.aalen_johansen(
+        np.ceil(cr_t), cause, groups, levels), repeats)[0], None)
+    out["gray"] = (_timed(lambda: competing_risks.gray_test(np.ceil(cr_t), cause, groups),
+                          repeats)[0], None)
+    out["fine_gray"] = (_timed(lambda: competing_risks.fine_gray(cr_t, cause, X),
+                               repeats)[0], None)
+    out["coef_fine_gray"] = competing_risks.fine_gray(cr_t, cause, X).beta
     out["harrell_c"] = (_timed(lambda: concordance.harrell_c(t, e, lp), repeats)[0], None)
     out["uno_c"] = (_timed(lambda: concordance.uno_c(t, e, lp),
                            repeats)[0], None)
@@ -243,6 +256,7 @@ def r_kernels(d, repeats, boot):
     frame.insert(0, "event", d["event"].to_numpy())
     frame.insert(0, "time_tied", np.ceil(d["time"].to_numpy()))
     frame.insert(0, "time", d["time"].to_numpy())
+    frame["cr_time"], frame["cause"] = d["cr_time"].to_numpy(), d["cause"].to_numpy()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "data.csv"
         frame.to_csv(path, index=False, float_format="%.17g")
@@ -268,6 +282,9 @@ STEP_LABELS = {
     "calibration_slope": "calibration slope (Cox on lp) + CI",
     "auc": "time-dependent AUC at 36 months (IPCW)",
     "brier": "Brier score + IPA at 36 months (IPCW)",
+    "aalen_johansen": "Aalen-Johansen CIF + IJ SE, 3 groups (tied)",
+    "gray": "Gray's test, 3 groups (tied)",
+    "fine_gray": "Fine-Gray, 6 coef, robust SE (R: finegray + coxph)",
     "harrell_c": "Harrell's C + SE",
     "uno_c": "Uno's C + SE",
     "boot_c": "bootstrap loop: C (per {boot} resamples)",

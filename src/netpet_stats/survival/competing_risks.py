@@ -232,69 +232,74 @@ def cumulative_incidence_at(table: pd.DataFrame, at) -> pd.DataFrame:
 def _gray_stratum(t, c, g, ng, cause, rho):
     """Score and variance of Gray's test in one stratum (Gray 1988, section 2).
 
-    The algorithm of cmprsk's ``crstm``: at each distinct time with events, the
-    score of group j adds ``(1 - F(t-))^rho (d1_j - d1 R_j / sum R)`` with
-    ``R_j = n_j (1 - F1_j(t-)) / S_j(t-)``, and the variance collects the cause-1
-    and other-cause terms of the asymptotic covariance, here in vector form over
-    the groups.
+    The quantities of cmprsk's ``crstm``: at each distinct event time, the score of
+    group j adds ``(1 - F(t-))^rho (d1_j - d1 R_j / sum R)`` with ``R_j = n_j (1 -
+    F1_j(t-)) / S_j(t-)``, and the variance collects the cause-1 and other-cause
+    terms of the asymptotic covariance. ``crstm`` walks the times one by one; the
+    recursions it carries (each group's Kaplan-Meier and cumulative incidence, the
+    pooled F, the matrix ``c``) are cumulative products and sums, so here they are
+    computed for all event times at once (arrays of times x groups x groups), which
+    is what makes the test as fast as R's Fortran.
     """
-    order = np.argsort(t, kind="stable")
-    t, c, g = t[order], c[order], g[order]
-    times, first, counts = np.unique(t, return_index=True, return_counts=True)
+    times, inverse = np.unique(t, return_inverse=True)
     k = ng - 1
-    rs = np.bincount(g, minlength=ng).astype(float)
-    f1m, skmm = np.zeros(ng), np.ones(ng)
-    fm = 0.0
-    s = np.zeros(k)
+    d = np.zeros((3, times.size, ng))
+    kind = np.where(c == cause, 1, np.where(c == 0, 0, 2))
+    np.add.at(d, (kind, inverse, g), 1.0)
+    leaving = d.sum(axis=0)
+    # at risk just before each time: the group's size less everyone who left earlier
+    rs_all = d.sum(axis=(0, 1))[None, :] - np.vstack([np.zeros((1, ng)),
+                                                      np.cumsum(leaving, axis=0)[:-1]])
+    ev = (d[1] + d[2]).sum(axis=1) > 0
+    d1, d2, rs = d[1][ev], d[2][ev], rs_all[ev]
+    nd1, nd2 = d1.sum(axis=1), d2.sum(axis=1)
+    act = rs > 0
+    safe_rs = np.where(act, rs, 1.0)
+    step = np.where(act, (rs - d1 - d2) / safe_rs, 1.0)
+    skm = np.cumprod(step, axis=0)                                   # S_j(t)
+    skmm = np.vstack([np.ones((1, ng)), skm[:-1]])                    # S_j(t-)
+    f1 = np.cumsum(np.where(act, skmm * d1 / safe_rs, 0.0), axis=0)
+    f1m = np.vstack([np.zeros((1, ng)), f1[:-1]])
+    t1 = np.where(act, rs / np.where(act, skmm, 1.0), 0.0)
+    tr = t1.sum(axis=1)
+    tq = (t1 * (1 - f1m)).sum(axis=1)
+    f = np.cumsum(nd1 / tr)
+    fm = np.concatenate([[0.0], f[:-1]])
+    fb = (1 - fm) ** rho
+    a = fb[:, None, None] * (t1[:, :, None] * np.eye(ng)[None]
+                             - t1[:, :, None] * t1[:, None, :] / tr[:, None, None])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dc = np.where((nd1 > 0)[:, None, None],
+                      a * (nd1 / (tr * (1 - fm)))[:, None, None], 0.0)
+    cmat = np.cumsum(dc, axis=0)                                     # c after each time
+    s = (fb[:, None] * np.where(act, d1 - nd1[:, None] * t1 * (1 - f1m) / tq[:, None],
+                                0.0)).sum(axis=0)[:k]
     v = np.zeros((k, k))
-    cmat = np.zeros((ng, ng))
     v3 = np.zeros(ng)
     v2 = np.zeros((k, ng))
-    is1, is2 = c == cause, (c != cause) & (c != 0)
-    d1_all = np.zeros((times.size, ng))
-    d2_all = np.zeros((times.size, ng))
-    pos = np.repeat(np.arange(times.size), counts)
-    np.add.at(d1_all, (pos[is1], g[is1]), 1.0)
-    np.add.at(d2_all, (pos[is2], g[is2]), 1.0)
-    left = np.zeros((times.size, ng))
-    np.add.at(left, (pos, g), 1.0)
-    for j in range(times.size):
-        d1, d2 = d1_all[j], d2_all[j]
-        nd1, nd2 = d1.sum(), d2.sum()
-        if nd1 > 0 or nd2 > 0:
-            act = rs > 0
-            skm = skmm.copy()
-            f1 = f1m.copy()
-            skm[act] = skmm[act] * (rs[act] - d1[act] - d2[act]) / rs[act]
-            f1[act] = f1m[act] + skmm[act] * d1[act] / rs[act]
-            t1 = np.where(act, rs / np.where(act, skmm, 1.0), 0.0)
-            tr = t1.sum()
-            tq = (t1 * (1 - f1m)).sum()
-            f = fm + nd1 / tr
-            fb = (1 - fm) ** rho
-            a = fb * (np.diag(t1) - np.outer(t1, t1) / tr)
-            cmat += a * nd1 / (tr * (1 - fm))
-            s += np.where(act, fb * (d1 - nd1 * t1 * (1 - f1m) / tq), 0.0)[:k]
-            if nd1 > 0:
-                t4 = np.where(skm > 0, 1 - (1 - f) / np.where(skm > 0, skm, 1.0), 1.0)
-                t5 = (1 - (nd1 - 1) / (tr * skmm - 1)) if nd1 > 1 else np.ones(ng)
-                t3 = np.where(act, t5 * skmm * nd1 / (tr * np.where(act, rs, 1.0)), 0.0)
-                v3 += t4 ** 2 * t3
-                b = a[:k] - t4 * cmat[:k]                 # (k, ng)
-                v2 += b * t4 * t3
-                v += (b * t3) @ b.T
-            if nd2 > 0:
-                ok = (skm > 0) & (d2 > 0)
-                t4 = np.where(ok, (1 - f) / np.where(ok, skm, 1.0), 0.0)
-                t5 = np.where(d2 > 1, 1 - (d2 - 1) / np.where(d2 > 1, rs - 1, 1.0), 1.0)
-                t3 = np.where(ok, t5 * skmm ** 2 * d2 / np.where(ok, rs, 1.0) ** 2, 0.0)
-                v3 += t4 ** 2 * t3
-                b = t4 * cmat[:k]
-                v2 -= b * t4 * t3
-                v += (b * t3) @ b.T
-            fm, f1m, skmm = f, f1, skm
-        rs -= left[j]
-    v += (cmat[:k] * v3) @ cmat[:k].T + cmat[:k] @ v2.T + v2 @ cmat[:k].T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # cause-1 terms
+        one = nd1 > 0
+        t4 = np.where(skm > 0, 1 - (1 - f)[:, None] / np.where(skm > 0, skm, 1.0), 1.0)
+        t5 = np.where((nd1 > 1)[:, None], 1 - (nd1 - 1)[:, None] / (tr[:, None] * skmm - 1),
+                      1.0)
+        t3 = np.where(act & one[:, None], t5 * skmm * nd1[:, None] / (tr[:, None] * safe_rs),
+                      0.0)
+        b = a[:, :k, :] - t4[:, None, :] * cmat[:, :k, :]
+        v3 += (t4 ** 2 * t3).sum(axis=0)
+        v2 += (b * (t4 * t3)[:, None, :]).sum(axis=0)
+        v += np.einsum("jig,jg,jhg->ih", b, t3, b)
+        # other-cause terms
+        ok = (skm > 0) & (d2 > 0)
+        t4 = np.where(ok, (1 - f)[:, None] / np.where(ok, skm, 1.0), 0.0)
+        t5 = np.where(d2 > 1, 1 - (d2 - 1) / np.where(d2 > 1, rs - 1, 1.0), 1.0)
+        t3 = np.where(ok, t5 * skmm ** 2 * d2 / safe_rs ** 2, 0.0)
+        b = t4[:, None, :] * cmat[:, :k, :]
+        v3 += (t4 ** 2 * t3).sum(axis=0)
+        v2 -= (b * (t4 * t3)[:, None, :]).sum(axis=0)
+        v += np.einsum("jig,jg,jhg->ih", b, t3, b)
+    c_end = cmat[-1, :k, :] if cmat.size else np.zeros((k, ng))
+    v += (c_end * v3) @ c_end.T + c_end @ v2.T + v2 @ c_end.T
     return s, v
 
 
