@@ -94,6 +94,29 @@ def _all_figures(style):
                            for p in (0.1, 0.3, 0.5)])
     yield "calibration", F.calibration_figure(groups, smooth, "Overall survival", "months",
                                               style=style)
+    yield "cumulative incidence", F.cumulative_incidence_figure(*_cif_inputs(), "months",
+                                                                "95% CI, log", style=style)
+
+
+def _cif_inputs(n_groups=4, seed=5):
+    """Four groups with long labels, progression and death first, and the naive 1 - KM."""
+    from netpet_stats import aalen_johansen
+    rng = np.random.default_rng(seed)
+    n = 480
+    group = np.repeat([f"Group {k + 1} (a long label)" for k in range(n_groups)], n // n_groups)
+    t = np.round(rng.exponential(30, n), 1) + 0.1
+    cause = rng.choice([0, 1, 2], n, p=[0.2, 0.5, 0.3])
+    curves = aalen_johansen(t, cause, group, cause_labels={1: "progressed",
+                                                           2: "died without progression"})
+    naive, risk = [], []
+    for g in pd.unique(group):
+        m = group == g
+        km = km_table(t[m], (cause[m] == 1).astype(int))
+        naive.append(pd.DataFrame({"group": g, "time": km["time"], "one_minus_km": 1 - km["surv"]}))
+        at = list(range(0, 121, 12))
+        risk.append(pd.DataFrame({"group": g, "time": at, "n_risk": numbers_at_risk(t[m], at)}))
+    gray = pd.DataFrame({"cause": ["progressed", "died without progression"], "p": [0.03, 0.4]})
+    return curves, pd.concat(naive), pd.concat(risk), gray
 
 
 @pytest.mark.parametrize("width", list(WIDTHS))

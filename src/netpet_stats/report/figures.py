@@ -297,27 +297,31 @@ def km_figure(curves: pd.DataFrame, risk: pd.DataFrame, summary: pd.DataFrame,
             ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False,
                       title=legend_title, alignment="left")
         ax.grid(alpha=0.25)
-        # Numbers-at-risk table aligned with the x axis.
-        tab.set_xlim(ax.get_xlim())
-        tab.set_ylim(-0.5, len(groups) - 0.5)
-        for i, g in enumerate(groups):
-            r = risk[risk["group"] == g].set_index("time")["n_risk"]
-            y = len(groups) - 1 - i
-            for t in times:
-                tab.text(t, y, str(int(r.get(t, 0))), ha="center", va="center",
-                         fontsize=style.small, color=style.colour(i))
-        tab.set_yticks(range(len(groups)))
-        tab.set_yticklabels([style.label(g) for g in reversed(groups)])
-        for tick, i in zip(tab.get_yticklabels(), reversed(range(len(groups)))):
-            tick.set_color(style.colour(i))
-        tab.set_xticks([])
-        tab.set_title("Number at risk", loc="left", fontsize=style.small)
-        for side in ("top", "right", "bottom", "left"):
-            tab.spines[side].set_visible(False)
-        # the first column's numbers are centred on t = 0: keep the labels clear of them
-        widest = max(len(str(int(n))) for n in risk["n_risk"]) if len(risk) else 1
-        tab.tick_params(left=False, pad=0.6 * style.small * widest + 3)
+        _risk_table(tab, ax, risk, groups, times, style, "Number at risk")
     return fig
+
+
+def _risk_table(tab, ax, risk: pd.DataFrame, groups: list, times: list, style: FigureStyle,
+                title: str) -> None:
+    """Numbers at risk on axes ``tab``, aligned with the time axis of ``ax``."""
+    tab.set_xlim(ax.get_xlim())
+    tab.set_ylim(-0.5, len(groups) - 0.5)
+    for i, g in enumerate(groups):
+        r = risk[risk["group"] == g].set_index("time")["n_risk"]
+        for t in times:
+            tab.text(t, len(groups) - 1 - i, str(int(r.get(t, 0))), ha="center",
+                     va="center", fontsize=style.small, color=style.colour(i))
+    tab.set_yticks(range(len(groups)))
+    tab.set_yticklabels([style.label(g) for g in reversed(groups)])
+    for tick, i in zip(tab.get_yticklabels(), reversed(range(len(groups)))):
+        tick.set_color(style.colour(i))
+    tab.set_xticks([])
+    tab.set_title(title, loc="left", fontsize=style.small)
+    for side in ("top", "right", "bottom", "left"):
+        tab.spines[side].set_visible(False)
+    # the first column's numbers are centred on t = 0: keep the labels clear of them
+    widest = max(len(str(int(n))) for n in risk["n_risk"]) if len(risk) else 1
+    tab.tick_params(left=False, pad=0.6 * style.small * widest + 3)
 
 
 def cumulative_incidence_figure(curves: pd.DataFrame, naive: pd.DataFrame, risk: pd.DataFrame,
@@ -391,27 +395,13 @@ def cumulative_incidence_figure(curves: pd.DataFrame, naive: pd.DataFrame, risk:
         handles, labels = panels[0].get_legend_handles_labels()
         handles.append(matplotlib.lines.Line2D([], [], color="0.3", ls=(0, (1, 1.5)), lw=0.9))
         labels.append("1 - Kaplan-Meier (deaths censored)")
-        fig.legend(handles, labels, loc="outside upper left", frameon=False,
-                   ncol=min(len(labels), 2 if style.narrow else 4),
+        # as many legend columns as fit the width (an entry: its text and the line sample)
+        entry_in = max(len(x) for x in labels) * 0.6 * style.small / 72 + 0.5
+        ncol = max(1, min(len(labels), 4, int(style.width_in // entry_in)))
+        fig.legend(handles, labels, loc="outside upper left", frameon=False, ncol=ncol,
                    title=f"NETPET group; shaded: {conf_label}", alignment="left")
-        widest = max(len(str(int(n))) for n in risk["n_risk"]) if len(risk) else 1
         for tab in tables:
-            tab.set_xlim(panels[0].get_xlim())
-            tab.set_ylim(-0.5, len(groups) - 0.5)
-            for i, g in enumerate(groups):
-                r = risk[risk["group"] == g].set_index("time")["n_risk"]
-                for t in times:
-                    tab.text(t, len(groups) - 1 - i, str(int(r.get(t, 0))), ha="center",
-                             va="center", fontsize=style.small, color=style.colour(i))
-            tab.set_yticks(range(len(groups)))
-            tab.set_yticklabels([style.label(g) for g in reversed(groups)])
-            for tick, i in zip(tab.get_yticklabels(), reversed(range(len(groups)))):
-                tick.set_color(style.colour(i))
-            tab.set_xticks([])
-            tab.set_title("Number at risk (event-free)", loc="left", fontsize=style.small)
-            for side in ("top", "right", "bottom", "left"):
-                tab.spines[side].set_visible(False)
-            tab.tick_params(left=False, pad=0.6 * style.small * widest + 3)
+            _risk_table(tab, panels[0], risk, groups, times, style, "Number at risk (event-free)")
     return fig
 
 
