@@ -111,3 +111,25 @@ def test_small_counts_are_suppressed_when_asked(tmp_path):
     assert "percent" not in states
     p5_censored = states[(states["group"] == "P5") & (states["state"] == "censored")]
     assert p5_censored["n"].iloc[0] == "<5"          # 1 patient: hidden
+
+
+def test_a_cohort_where_nobody_dies_first_still_gives_every_table(tmp_path):
+    cfg = load_config(overrides={"competing_risks": {"horizons": [12, 24]}})
+    data = prepare_cohort(cfg).data
+    data.loc[data["cr_status"] == 2, "cr_status"] = 0     # deaths first made censorings
+    data.to_parquet(tmp_path / "a.parquet")
+    paths = {name: tmp_path / f"{name}.csv" for name in NAMES}
+    competing_risks.run(cfg, tmp_path / "a.parquet", paths)
+    gray = pd.read_csv(paths["gray"], keep_default_na=False, na_values=[""])
+    assert gray.set_index("cause").loc["died without progression", "note"].startswith(
+        "not estimable")
+    models = pd.read_csv(paths["models"], keep_default_na=False, na_values=[""])
+    death = models[models["event"] == "died without progression"]
+    assert (death["note"] == "no patient died without progression").all() and len(death) == 2
+    curves = pd.read_csv(paths["curves"])
+    assert "died without progression" not in set(curves["state"])
+    fig = F.cumulative_incidence_figure(curves, pd.read_csv(paths["naive"]),
+                                        pd.read_csv(paths["risk_table"]), gray, "months",
+                                        "95% CI, log")
+    assert F.text_problems(fig) == []
+    F.plt.close(fig)

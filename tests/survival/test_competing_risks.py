@@ -194,3 +194,17 @@ def test_inputs_are_refused_with_a_reason():
         aalen_johansen([1, np.nan], [1, 0])
     with pytest.raises(ValueError, match="two groups"):
         gray_test([1, 2], [1, 0], ["a", "a"])
+
+
+def test_a_fine_gray_coefficient_that_may_be_infinite_is_flagged():
+    # no progression at all where x = 1: the subdistribution HR of x tends to 0
+    rng = np.random.default_rng(4)
+    x = np.repeat([0.0, 1.0], 60)
+    t = rng.exponential(10, 120).round(2) + 0.01
+    cause = np.where(x == 1, rng.choice([0, 2], 120), rng.choice([0, 1, 2], 120))
+    from netpet_stats.survival.cox import CoxConvergenceWarning
+    with pytest.warns(CoxConvergenceWarning, match="may be infinite"):
+        fit = fine_gray(t, cause, x[:, None], names=["x"])
+    row = fit.coefficients.iloc[0]
+    assert row.coef < -5 and row.note.startswith("coefficient may be infinite")
+    assert np.isnan(row.p) and np.isnan(row.lower)

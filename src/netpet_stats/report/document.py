@@ -833,15 +833,22 @@ def _competing_section(config, results) -> dict | None:
     for (model, event, term, level), part in models.groupby(
             ["model_label", "event", "term_label", "level"], sort=False, dropna=False):
         row = {"Model": model, "Event": event,
-               "Term": f"{term}: {level} vs {part['reference'].iloc[0]}"
+               "Term": "(whole model)" if not isinstance(term, str) else
+               f"{term}: {level} vs {part['reference'].iloc[0]}"
                if isinstance(level, str) else term}
         for approach, short in (("cause-specific hazard", "Cause-specific HR"),
                                 ("subdistribution hazard (Fine-Gray)", "Subdistribution HR")):
             r = part[part["approach"] == approach]
             if len(r):
                 r = r.iloc[0]
-                row[f"{short} (95% CI)"] = _ci(r.hr, r.hr_lower, r.hr_upper)
-                row[f"{short} p"] = fmt_p(r.p)
+                note = r.note if isinstance(r.get("note"), str) else ""
+                if note.startswith("coefficient may be infinite"):
+                    row[f"{short} (95% CI)"] = "not estimable: may be infinite"
+                elif note:
+                    row[f"{short} (95% CI)"] = note
+                else:
+                    row[f"{short} (95% CI)"] = _ci(r.hr, r.hr_lower, r.hr_upper)
+                row[f"{short} p"] = "" if note else fmt_p(r.p)
         mrows.append(row)
     warnings = results.read("cohort/warnings.csv")
     decided = int(warnings["warning"].astype(str).str.startswith("competing risks:").sum())

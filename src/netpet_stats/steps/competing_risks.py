@@ -9,6 +9,8 @@ covariates of the configured Cox models.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -133,7 +135,8 @@ def _fine_gray_rows(d: pd.DataFrame, spec: dict, config: dict, cause: int) -> pd
             rows.append({"term": term.name, "term_label": term.label, "level": level,
                          "reference": term.reference, "coef": r.coef, "se": r.se_robust,
                          "se_type": "robust", "hr": r.hr, "hr_lower": r.lower,
-                         "hr_upper": r.upper, "p": r.p, "n": fit.n, "events": fit.events})
+                         "hr_upper": r.upper, "p": r.p, "n": fit.n, "events": fit.events,
+                         "note": r.note})
     return pd.DataFrame(rows)
 
 
@@ -159,13 +162,21 @@ def model_table(d: pd.DataFrame, config: dict, models: list[str]) -> pd.DataFram
         dm = d.dropna(subset=[*spec["covariates"], *spec["strata"]])
         meta = {"model": name, "model_label": spec["label"], "strata": ", ".join(spec["strata"])}
         for code, state in CAUSES.items():
-            if not (dm["cr_status"] == code).any():
-                continue
-            frames.append(_cause_specific_rows(dm, spec, config, code).assign(
-                approach="cause-specific hazard", event=state, method=CS_METHOD, **meta))
-            frames.append(_fine_gray_rows(dm, spec, config, code).assign(
-                approach="subdistribution hazard (Fine-Gray)", event=state,
-                method=cr.FG_METHOD, note="", **meta))
+            for approach, fitter, method in (
+                    ("cause-specific hazard", _cause_specific_rows, CS_METHOD),
+                    ("subdistribution hazard (Fine-Gray)", _fine_gray_rows, cr.FG_METHOD)):
+                why = None if (dm["cr_status"] == code).any() else f"no patient {state}"
+                if why is None:
+                    try:
+                        with warnings.catch_warnings():   # flagged in the table's note
+                            warnings.simplefilter("ignore", cox.CoxConvergenceWarning)
+                            rows = fitter(dm, spec, config, code)
+                    except cox.CoxFitError as exc:
+                        why = f"not estimable ({exc})"
+                if why is not None:       # said in the table, not a failed run
+                    rows = pd.DataFrame([{"term": "(model)", "note": why}])
+                frames.append(rows.assign(approach=approach, event=state, method=method,
+                                          **meta))
     out = pd.concat(frames, ignore_index=True)
     lead = ["model", "model_label", "strata", "approach", "event"]
     return out[lead + [c for c in out.columns if c not in lead]]

@@ -24,6 +24,7 @@ All three apply R's time fix (``aeqSurv``), as ``survfit``, ``finegray`` and
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -533,7 +534,9 @@ def fine_gray(time, cause, X, event_of_interest: int = 1, strata=None, names=Non
     -------
     FineGrayResult
         ``coefficients``: ``term``, ``coef``, ``hr``, ``se_robust``, ``se_model``,
-        ``z``, ``p``, ``lower``, ``upper`` (Wald with the robust SE, as R prints).
+        ``z``, ``p``, ``lower``, ``upper`` (Wald with the robust SE, as R prints) and
+        ``note``: a coefficient that may be infinite (monotone likelihood) is flagged
+        there, without z, p or CI, as R warns.
 
     References
     ----------
@@ -552,7 +555,7 @@ def fine_gray(time, cause, X, event_of_interest: int = 1, strata=None, names=Non
     >>> list(fg.coefficients.columns[:3])
     ['term', 'coef', 'hr']
     """
-    from .cox import newton_raphson
+    from .cox import INFINITE_NOTE, CoxConvergenceWarning, newton_raphson
 
     t, c, extra = _checked("fine_gray", time, cause, strata=strata)
     X = np.asarray(X, float).reshape(t.size, -1)
@@ -572,7 +575,19 @@ def fine_gray(time, cause, X, event_of_interest: int = 1, strata=None, names=Non
         return ll, u, info
 
     ll0 = derivatives(np.zeros(p))[0]
-    beta, ll, info = newton_raphson(derivatives, np.zeros(p), tol, max_iter)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CoxConvergenceWarning)
+        beta, ll, info = newton_raphson(derivatives, np.zeros(p), tol, max_iter)
+    infinite = sorted({j for w in caught if issubclass(w.category, CoxConvergenceWarning)
+                       for j in w.message.columns})
+    for w in caught:       # anything else is passed on
+        if not issubclass(w.category, CoxConvergenceWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if infinite:
+        warnings.warn(CoxConvergenceWarning(
+            f"fine_gray: coefficient(s) {[names[j] for j in infinite]} may be infinite "
+            "(monotone likelihood, e.g. a level without events of this cause)", infinite),
+            stacklevel=2)
     naive = np.linalg.inv(info)
     resid = np.zeros((t.size, p))
     for idx, d in data:
@@ -582,10 +597,14 @@ def fine_gray(time, cause, X, event_of_interest: int = 1, strata=None, names=Non
     se = np.sqrt(np.diag(robust))
     z = beta / se
     q = norm_ppf(1 - (1 - conf_level) / 2)
+    flag = np.isin(np.arange(p), infinite)
     coef = pd.DataFrame({
         "term": names, "coef": beta, "hr": np.exp(beta), "se_robust": se,
-        "se_model": np.sqrt(np.diag(naive)), "z": z, "p": 2 * norm_sf(np.abs(z)),
-        "lower": np.exp(beta - q * se), "upper": np.exp(beta + q * se)})
+        "se_model": np.sqrt(np.diag(naive)), "z": np.where(flag, np.nan, z),
+        "p": np.where(flag, np.nan, 2 * norm_sf(np.abs(z))),
+        "lower": np.where(flag, np.nan, np.exp(beta - q * se)),
+        "upper": np.where(flag, np.nan, np.exp(beta + q * se)),
+        "note": np.where(flag, INFINITE_NOTE, "")})
     return FineGrayResult(coef, beta, robust, naive, (ll0, ll), int(t.size),
                           int((c == event_of_interest).sum()),
                           int(((c != event_of_interest) & (c != 0)).sum()))
