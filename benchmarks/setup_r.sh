@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Setup step of the benchmark: R and its survival package from Debian's packages.
+# Setup step of the benchmark: R, its survival package and cmprsk (Gray's test) from
+# Debian's packages.
 # Without them the benchmark runs and says that the comparison with R is skipped.
 set -euo pipefail
 if command -v Rscript >/dev/null 2>&1 && Rscript -e 'library(survival)' >/dev/null 2>&1; then
@@ -11,4 +12,4 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    r-base-core r-cran-survival >/dev/null
+    r-base-core r-cran-survival r-cran-cmprsk >/dev/null
