@@ -818,13 +818,20 @@ def _competing_section(config, results) -> dict | None:
     if sizes is not None:
         state_tab.insert(1, "n", [sizes.get(g) for g in order])
     hz = results.read("competing_risks/horizons.csv")
-    rows = []
+    # one row per group and estimate, one column per horizon (as the landmark table)
+    rows = {}
     for r in hz.itertuples():
-        rows.append({"Group": r.group, "Event": r.state, f"Time ({unit})": f"{r.time:g}",
-                     "Cumulative incidence (95% CI)": _ci(r.estimate, r.lower, r.upper),
-                     "1 - Kaplan-Meier (95% CI)": _ci(r.one_minus_km, r.one_minus_km_lower,
-                                                      r.one_minus_km_upper)
-                     if r.state == "progressed" else ""})
+        key = (r.group, r.state)
+        rows.setdefault(key, {"Group": r.group, "Estimate": f"{r.state}: cumulative incidence"})
+        rows[key][f"{r.time:g} {unit}"] = _ci(r.estimate, r.lower, r.upper)
+        if r.state == "progressed":
+            naive = rows.setdefault((r.group, "naive"), {
+                "Group": r.group, "Estimate": "progressed: 1 - Kaplan-Meier (deaths censored)"})
+            naive[f"{r.time:g} {unit}"] = _ci(r.one_minus_km, r.one_minus_km_lower,
+                                              r.one_minus_km_upper)
+    order = {"progressed": 0, "naive": 1, "died without progression": 2}
+    rows = [rows[k] for k in sorted(rows, key=lambda k: (list(dict.fromkeys(hz["group"]))
+                                                          .index(k[0]), order.get(k[1], 3)))]
     gray = results.read("competing_risks/gray_test.csv")
     gray_tab = pd.DataFrame({"Event": gray["cause"], "Chi-square": [_num(x) for x in gray["statistic"]],
                              "df": gray["df"], "p": [fmt_p(x) for x in gray["p"]]})
@@ -850,10 +857,15 @@ def _competing_section(config, results) -> dict | None:
                     row[f"{short} (95% CI)"] = _ci(r.hr, r.hr_lower, r.hr_upper)
                 row[f"{short} p"] = "" if note else fmt_p(r.p)
         mrows.append(row)
+    mtab = pd.DataFrame(mrows)
+    one_model = mtab["Model"].nunique() == 1
+    models_note = (f"Model: {mtab['Model'].iloc[0]}. " if one_model else "")
+    if one_model:
+        mtab = mtab.drop(columns="Model")
     warnings = results.read("cohort/warnings.csv")
     decided = int(warnings["warning"].astype(str).str.startswith("competing risks:").sum())
     counts = states[states["group"] == "all"].set_index("state")["n"]
-    text = _competing_text(config, cr, counts, hz, decided)
+    text = _competing_text(config, cr, counts, hz, decided) + _hr_contrast(models)
     return {
         "text": text,
         "figure": _img(results.path("figures/cumulative_incidence.png")),
@@ -866,12 +878,34 @@ def _competing_section(config, results) -> dict | None:
         "gray": gt_table(gray_tab, "competing_gray", "Gray's test",
                          gray["method"].iloc[0] + (f"; stratified by {cr['gray_strata']}"
                                                    if cr["gray_strata"] else "") + "."),
-        "models": gt_table(pd.DataFrame(mrows), "competing_models",
+        "models": gt_table(mtab, "competing_models",
                            "Cause-specific and subdistribution hazard ratios",
-                           "Cause-specific: Cox model in which the other event censors "
+                           models_note + "Cause-specific: Cox model in which the other event censors "
                            "(model-based SE). Subdistribution: Fine-Gray model (R finegray + "
                            "coxph, robust SE)."),
     }
+
+
+def _hr_contrast(models: pd.DataFrame) -> str:
+    """The most severe NETPET group's cause-specific against its subdistribution HR."""
+    prog = models[(models["event"] == "progressed") & (models["term"] == "netpet_group")]
+    if prog.empty or "level" not in prog:
+        return ""
+    model = prog["model"].iloc[0]
+    prog = prog[prog["model"] == model]
+    level = prog["level"].dropna().iloc[-1] if prog["level"].notna().any() else None
+    cs = prog[(prog["level"] == level) & (prog["approach"] == "cause-specific hazard")]
+    fg = prog[(prog["level"] == level) & (prog["approach"] != "cause-specific hazard")]
+    if level is None or cs.empty or fg.empty or not np.isfinite(cs["hr"].iloc[0]) \
+            or not np.isfinite(fg["hr"].iloc[0]):
+        return ""
+    ref = cs["reference"].iloc[0]
+    return (f" For {level} against {ref}, the cause-specific hazard ratio of progression "
+            f"(the rate among those still alive and progression-free) is "
+            f"{_ci(cs['hr'].iloc[0], cs['hr_lower'].iloc[0], cs['hr_upper'].iloc[0])}; the "
+            f"subdistribution hazard ratio, which also reflects how often patients in "
+            f"{level} die before progression, is "
+            f"{_ci(fg['hr'].iloc[0], fg['hr_lower'].iloc[0], fg['hr_upper'].iloc[0])}.")
 
 
 def _competing_text(config, cr, counts, hz, decided) -> str:
@@ -887,7 +921,7 @@ def _competing_text(config, cr, counts, hz, decided) -> str:
             + (f" (of {total})" if total else "") + ". ")
     prog = hz[(hz["state"] == "progressed") & hz["one_minus_km"].notna()
               & hz["estimate"].notna()]
-    if len(prog):
+    if len(prog) and prog["difference"].max() > 0.005:
         worst = prog.loc[prog["difference"].idxmax()]
         text += (f"Censoring deaths overstates the risk of progression: in {worst.group} at "
                  f"{worst.time:g} {config['analysis_time_unit']}, 1 - Kaplan-Meier gives "
