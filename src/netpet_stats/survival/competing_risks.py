@@ -178,23 +178,37 @@ def aalen_johansen(time, cause, group=None, groups=None, cause_labels=None,
     names = {k: str(k) for k in causes}
     if cause_labels:
         names.update({int(k): str(v) for k, v in cause_labels.items()})
-    frames = []
+    states = [EVENT_FREE] + [names[k] for k in causes]
+    # columns collected as arrays and framed once (nine small frames cost more than the
+    # estimate itself on a few hundred patients)
+    cols = {k: [] for k in ("group", "state", "time", "n_risk", "n_event", "n_censor",
+                            "estimate", "std_err")}
+    codes, distinct = pd.factorize(labels)
     for g in groups:
-        mask = labels == g
-        if not mask.any():
+        where = [i for i, u in enumerate(distinct) if u == g]
+        if not where:
             continue
+        mask = codes == where[0]
         times, n_risk, d, n_censor, prob, se = _aj_one(t[mask], c[mask], causes)
-        states = [EVENT_FREE] + [names[k] for k in causes]
         events = np.vstack([d.sum(axis=0), d])
+        m = times.size
         for j, state in enumerate(states):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                se_log = np.where(se[j] == 0, 0.0, se[j] / prob[j])
-            lower, upper = confidence_limits(prob[j], se_log, conf_type, conf_level)
-            frames.append(pd.DataFrame({
-                "group": g, "state": state, "time": times, "n_risk": n_risk.astype(int),
-                "n_event": events[j].astype(int), "n_censor": n_censor.astype(int),
-                "estimate": prob[j], "std_err": se[j], "lower": lower, "upper": upper}))
-    return pd.concat(frames, ignore_index=True)
+            cols["group"].append(np.full(m, g, dtype=object))
+            cols["state"].append(np.full(m, state, dtype=object))
+            cols["time"].append(times)
+            cols["n_risk"].append(n_risk)
+            cols["n_event"].append(events[j])
+            cols["n_censor"].append(n_censor)
+            cols["estimate"].append(prob[j])
+            cols["std_err"].append(se[j])
+    out = {k: np.concatenate(v) for k, v in cols.items()}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se_log = np.where(out["std_err"] == 0, 0.0, out["std_err"] / out["estimate"])
+    out["lower"], out["upper"] = confidence_limits(out["estimate"], se_log, conf_type,
+                                                   conf_level)
+    for k in ("n_risk", "n_event", "n_censor"):
+        out[k] = out[k].astype(int)
+    return pd.DataFrame(out)
 
 
 def cumulative_incidence_at(table: pd.DataFrame, at) -> pd.DataFrame:
@@ -353,15 +367,20 @@ def gray_test(time, cause, group, event_of_interest: int = 1, strata=None,
     1
     """
     t, c, extra = _checked("gray_test", time, cause, group=group, strata=strata)
-    groups = sorted(pd.unique(extra["group"].astype(object)), key=str)
-    if len(groups) < 2:
+    first, distinct = pd.factorize(extra["group"].astype(object))
+    if len(distinct) < 2:
         raise ValueError("gray_test: `group` must have at least two groups with subjects")
-    codes = pd.Index(groups).get_indexer(extra["group"].astype(object))
-    strat = extra.get("strata", np.zeros(t.size, dtype=object)).astype(object)
-    ng = len(groups)
+    # groups in sorted order, as R's factor levels (the statistic does not depend on it)
+    rank = np.argsort(np.argsort([str(u) for u in distinct], kind="stable"))
+    codes = rank[first]
+    ng = len(distinct)
     s, v = np.zeros(ng - 1), np.zeros((ng - 1, ng - 1))
-    for stratum in pd.unique(strat):
-        m = strat == stratum
+    if "strata" in extra:
+        strat, _ = pd.factorize(extra["strata"].astype(object))
+        parts = [strat == k for k in range(strat.max() + 1)]
+    else:
+        parts = [slice(None)]
+    for m in parts:
         ss, vv = _gray_stratum(t[m], c[m], codes[m], ng, event_of_interest, rho)
         s, v = s + ss, v + vv
     if np.linalg.matrix_rank(v) < ng - 1:
