@@ -121,6 +121,18 @@ def test_a_changed_setting_reruns_what_it_may_change(workflow_runs, tmp_path):
     assert "rule kaplan_meier:" in out and "Params have changed" in out
 
 
+def test_figures_in_one_format_still_give_the_report_its_pngs(tmp_path):
+    """A configuration asking for PDF figures only used to leave the report without inputs."""
+    work = copy_project(tmp_path / "pdf_only")
+    override = tmp_path / "pdf.yaml"
+    override.write_text("figures: {formats: [pdf]}\n")
+    proc = run_snakemake(work, "-n", "--configfile", str(override))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-2000:]
+    assert "results/figures/km_os.pdf" in out and "results/figures/km_os.png" in out
+    assert "results/figures/km_os.svg" not in out
+
+
 def test_no_patient_identifiers_in_results_or_logs(workflow_runs):
     ids = pd.read_csv(ROOT / "data" / "synthetic" / "cohort.csv")["patient_id"]
     for folder in ("results", "logs"):
