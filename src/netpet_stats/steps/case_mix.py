@@ -28,7 +28,7 @@ def run_case_mix(config: dict, analysis: str, model_path: str, out) -> None:
     covs = list(model["covariates"])
     d = analysis_set(data, endpoint, covs).reset_index(drop=True)
     X = frozen_model.design(model, d)
-    lp = frozen_model.linear_predictor(model, d).to_numpy()
+    lp = frozen_model.linear_predictor(model, d, X).to_numpy()
     mode = config["validation"]["mode"]
     this = "development" if mode == "develop" else "validation"
     summaries = {}

@@ -97,7 +97,7 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
                 f"{label}: scaled Schoenfeld residuals of the primary model, smoothed",
                 f"{cox.ZPH_SMOOTH_METHOD}; time transform '{transform}'. 'binned': mean scaled "
                 "residual of consecutive events in groups of at least "
-                f"{max(MIN_BIN_EVENTS, int(config['privacy']['threshold']))}"
+                f"{min_bin_events(int(config['privacy']['threshold']))}"
                 + ("; 'event': each event's residual (figures.schoenfeld_points)." if points
                    else "; no row per event (figures.schoenfeld_points is false)."))
     save_fits(fits, out.fits)
@@ -105,6 +105,11 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
 
 #: Fewest events averaged into one binned mean of the residual plots.
 MIN_BIN_EVENTS = 10
+
+
+def min_bin_events(threshold: int) -> int:
+    """Fewest events in a binned mean: ten, or the privacy threshold if larger."""
+    return max(MIN_BIN_EVENTS, threshold)
 
 
 def ph_residual_table(fit: cox.CoxResult, transform: str, points: bool,
@@ -120,13 +125,13 @@ def ph_residual_table(fit: cox.CoxResult, transform: str, points: bool,
     order = np.argsort(z.x, kind="stable")
     xs, ts = z.x[order], z.time[order]
     ux, first = np.unique(xs, return_index=True)
-    size = max(MIN_BIN_EVENTS, threshold, len(xs) // 10)
+    size = max(min_bin_events(threshold), len(xs) // 10)
     labels = {t.name: t.label for t in fit.terms}
+    widths = {t.name: len(t.columns) for t in fit.terms}
     rows = []
     for term in z.y.columns:
         base = {"term": term, "term_label": labels[term],
-                "scale": "beta(t)" if len(next(t for t in fit.terms if t.name == term).columns)
-                == 1 else "beta(t)/beta"}
+                "scale": "beta(t)" if widths[term] == 1 else "beta(t)/beta"}
         line = cox.zph_smooth(z, term)
         line["time"] = np.interp(line["x"], ux, ts[first])
         rows.append(line.assign(kind="smooth", n=np.nan, **base))

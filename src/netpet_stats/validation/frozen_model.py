@@ -226,9 +226,14 @@ def design(model: dict, data: pd.DataFrame) -> pd.DataFrame:
     return frame[list(model["coefficients"])]
 
 
-def linear_predictor(model: dict, data: pd.DataFrame) -> pd.Series:
-    """x' beta for each row of ``data`` (missing where a covariate is missing)."""
-    X = design(model, data)
+def linear_predictor(model: dict, data: pd.DataFrame,
+                     X: pd.DataFrame | None = None) -> pd.Series:
+    """x' beta for each row of ``data`` (missing where a covariate is missing).
+
+    ``X``: the model's :func:`design` for ``data`` when the caller has built it
+    already (it is then not built again).
+    """
+    X = design(model, data) if X is None else X
     beta = np.array([model["coefficients"][c] for c in X.columns])
     values = X.to_numpy()
     complete = ~np.isnan(values).any(axis=1)
