@@ -190,3 +190,18 @@ def test_a_font_that_is_not_installed_is_refused_with_a_suggestion():
     assert font_problems("DejaVu Sans") == []
     (problem,) = font_problems("DejaVu Sanz")
     assert "not installed" in problem and "'DejaVu Sans'" in problem
+
+
+def test_the_flow_names_the_methods_each_column_was_analysed_by():
+    flow = pd.concat([_flow(2), pd.DataFrame([
+        ("competing_risks", "analysed (Aalen-Johansen, Gray)", 690, ""),
+        ("competing_risks:primary", "analysed (Fine-Gray, cause-specific Cox)", 650, "")],
+        columns=["analysis", "step", "n", "reason"])], ignore_index=True)
+    fig = F.flow_figure(flow, {"os": "Overall survival", "competing_risks": "Competing risks"},
+                        "primary")
+    texts = " ".join(t.get_text().replace("\n", " ") for t in fig.findobj(matplotlib.text.Text))
+    assert "Aalen-Johansen, Gray: n = 690" in texts
+    assert "Kaplan-Meier, log-rank: n = 690" in texts            # the OS column
+    assert "Fine-Gray, cause-specific Cox: n = 650" in texts.replace("cause- specific",
+                                                                      "cause-specific")
+    F.plt.close(fig)

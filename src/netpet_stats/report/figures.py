@@ -456,8 +456,9 @@ def flow_figure(flow: pd.DataFrame, endpoint_labels: dict, primary_model: str,
     """Patient-flow diagram (TRIPOD+AI item 20a) from the ``flow`` table.
 
     Received -> eligible (with the reasons for exclusion beside the arrow) ->
-    one column per endpoint: analysed by Kaplan-Meier/log-rank, then by the
-    primary Cox model, each with its exclusions. Boxes are sized to their wrapped
+    one column per endpoint: analysed by Kaplan-Meier/log-rank (or, for the
+    competing-risks column, Aalen-Johansen/Gray), then by the primary model, each
+    with its exclusions; the methods are those the flow table names. Boxes are sized to their wrapped
     text at the printed width, so a long list of reasons grows the figure instead
     of overflowing it.
     """
@@ -496,11 +497,26 @@ def flow_figure(flow: pd.DataFrame, endpoint_labels: dict, primary_model: str,
     excl_w = min(W - (cx + main_w / 2) - 0.35, 3.2)
     excl_text = wrapped(["Excluded from all analyses:", *excl], excl_w) if excl else ""
     elig_text = wrapped([f"Eligible: n = {count('all', 'eligible')}"], main_w)
+    def methods(analysis, default):
+        """What the flow table says the patients were analysed by: 'analysed (KM, ...)'."""
+        steps = flow.loc[(flow["analysis"] == analysis)
+                         & flow["step"].str.startswith("analysed"), "step"]
+        text = steps.iloc[0] if len(steps) else ""
+        return text[text.find("(") + 1:text.rfind(")")] if "(" in text else default
+
+    def model_of(ep):
+        """The primary model's rows, or the first model the analysis has (competing risks)."""
+        names = [a.split(":", 1)[1] for a in dict.fromkeys(flow["analysis"])
+                 if str(a).startswith(f"{ep}:")]
+        return primary_model if primary_model in names or not names else names[0]
+
     ep_texts = [wrapped([str(endpoint_labels[ep]),
-                         f"Kaplan-Meier, log-rank: n = {count(ep, 'analysed')}",
+                         f"{methods(ep, 'Kaplan-Meier, log-rank')}: n = {count(ep, 'analysed')}",
                          *[f"excluded, {r}" for r in reasons(ep)]], col_w) for ep in endpoints]
-    cox_texts = [wrapped([f"Primary Cox model: n = {count(f'{ep}:{primary_model}', 'analysed')}",
-                          *[f"excluded, {r}" for r in reasons(f"{ep}:{primary_model}")]], col_w)
+    cox_texts = [wrapped([f"{'Primary' if model_of(ep) == primary_model else model_of(ep)} "
+                          f"model, {methods(f'{ep}:{model_of(ep)}', 'Cox')}: "
+                          f"n = {count(f'{ep}:{model_of(ep)}', 'analysed')}",
+                          *[f"excluded, {r}" for r in reasons(f"{ep}:{model_of(ep)}")]], col_w)
                  for ep in endpoints]
     h_top, h_elig = height(top_text), height(elig_text)
     h_excl = height(excl_text) if excl else 0.0
