@@ -257,12 +257,7 @@ def run_freeze_fine_gray(config: dict, analysis: str, input_files: list[str], ou
     vcfg = config["validation"]
     horizons = [float(h) for h in vcfg["horizons"]]
     d, X, terms = _model_design(config, analysis_frame(config, analysis))
-    coding = {}
-    for term in terms:
-        spec = dict(config["covariates"].get(term.name, {"type": "continuous"}))
-        if spec.get("type") == "categorical":
-            spec["levels"] = [term.reference, *term.levels]
-        coding[term.name] = spec
+    coding = frozen_model.term_coding(terms, config["covariates"])
     t, c = d["cr_time"].to_numpy(float), d["cr_status"].to_numpy(int)
     provenance = {"data_sha256": {Path(p).name: sha256(p) for p in input_files},
                   "model_spec": model_specs(config)[vcfg["model"]],

@@ -106,12 +106,7 @@ def freeze(result: cox.CoxResult, covariates: dict, horizons: list[float], *, na
                 f"last follow-up{where} ({last:g}); the baseline survival there is not "
                 "estimated (R's summary(survfit(fit), times =) refuses it): choose horizons "
                 "within the development follow-up")
-    coding = {}
-    for term in result.terms:
-        spec = dict(covariates.get(term.name, {"type": "continuous"}))
-        if spec.get("type") == "categorical":
-            spec["levels"] = [term.reference, *term.levels]
-        coding[term.name] = spec
+    coding = term_coding(result.terms, covariates)
     base = cox.baseline_cumhaz(result, horizons)
     strata = sorted(base["stratum"].astype(str).unique())
     survival = {s: [float(np.exp(-h)) for h in base.loc[base["stratum"].astype(str) == s, "cumhaz"]]
@@ -191,6 +186,17 @@ def load(path: str | Path, kind: str = "cox") -> dict:
         raise ModelMismatchError(f"{path}: is {what.get(found, found)}, but {what.get(kind, kind)} "
                                  "is expected here; name each file under its own key")
     return model
+
+
+def term_coding(terms, covariates: dict) -> dict:
+    """Each term's coding as frozen: categorical levels as fitted, reference first."""
+    coding = {}
+    for term in terms:
+        spec = dict(covariates.get(term.name, {"type": "continuous"}))
+        if spec.get("type") == "categorical":
+            spec["levels"] = [term.reference, *term.levels]
+        coding[term.name] = spec
+    return coding
 
 
 def design(model: dict, data: pd.DataFrame) -> pd.DataFrame:
