@@ -32,7 +32,7 @@ import pandas as pd
 
 from ._checks import _as_array, timefix
 from .distributions import chi2_sf, norm_ppf, norm_sf
-from .kaplan_meier import confidence_limits
+from .kaplan_meier import censoring_survival, confidence_limits
 
 AJ_METHOD = ("Aalen-Johansen cumulative incidence; infinitesimal-jackknife SE "
              "(R survfit, multi-state)")
@@ -395,26 +395,6 @@ def gray_test(time, cause, group, event_of_interest: int = 1, strata=None,
 # --------------------------------------------------------------------------------------
 
 
-def _censoring_before(t: np.ndarray, c: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """G(at-): Kaplan-Meier of the censoring time, events before censorings at ties.
-
-    The censoring curve ``survival::finegray`` builds (``Gsurv``: the event times are
-    moved just before the censorings tied with them), read just before ``at``.
-    """
-    times = np.unique(t[c == 0])
-    if times.size == 0:
-        return np.ones(at.size)
-    ts = np.sort(t)
-    at_risk = t.size - np.searchsorted(ts, times, side="left")
-    events_at = np.searchsorted(np.sort(t[c > 0]), times, side="right") - \
-        np.searchsorted(np.sort(t[c > 0]), times, side="left")
-    cens = np.searchsorted(np.sort(t[c == 0]), times, side="right") - \
-        np.searchsorted(np.sort(t[c == 0]), times, side="left")
-    G = np.cumprod(1.0 - cens / (at_risk - events_at))
-    idx = np.searchsorted(times, at, side="left") - 1      # last censoring time < at
-    return np.where(idx >= 0, G[np.clip(idx, 0, None)], 1.0)
-
-
 class _FineGrayData:
     """One stratum's subdistribution risk sets, built once for every Newton step.
 
@@ -434,10 +414,13 @@ class _FineGrayData:
         self.etimes = np.unique(t[self.dead])
         self.order = np.argsort(t, kind="stable")
         self.first = np.searchsorted(t[self.order], self.etimes, side="left")
-        self.g_event = _censoring_before(t, c, self.etimes)
+        # G(t-), the censoring Kaplan-Meier with events before censorings at ties: the
+        # curve survival::finegray builds (Gsurv), read just before each time
+        G = censoring_survival(t, (c > 0).astype(float))
+        self.g_event = G(self.etimes, left=True)
         comp_idx = np.flatnonzero(self.comp)
         self.comp_idx = comp_idx[np.argsort(t[comp_idx], kind="stable")]
-        self.inv_g_comp = 1.0 / _censoring_before(t, c, t[self.comp_idx])
+        self.inv_g_comp = 1.0 / G(t[self.comp_idx], left=True)
         # number of competing events strictly before each event time
         self.n_comp_before = np.searchsorted(t[self.comp_idx], self.etimes, side="left")
         self.pos = np.searchsorted(self.etimes, t[self.dead])
