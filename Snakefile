@@ -32,6 +32,7 @@ include: "workflow/rules/validation.smk"
 include: "workflow/rules/sample_size.smk"
 include: "workflow/rules/manuscript.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/federation.smk"
 
 
 localrules:

@@ -11,12 +11,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "netpet_stats"
 ALLOWED = {
     "survival": set(),
     "validation": {"survival"},
+    "federated": {"survival", "validation"},
     "netpet": {"survival"},
     "config": set(),
     "provenance": set(),
     "cohort": {"netpet", "config"},
     "report": {"survival", "validation", "netpet", "provenance", "config"},
-    "steps": {"survival", "validation", "netpet", "cohort", "report", "config", "provenance"},
+    "steps": {"survival", "validation", "netpet", "cohort", "report", "config", "provenance",
+              "federated"},
     "cli": {"cohort", "config", "steps", "netpet"},
 }
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import shutil
 from functools import lru_cache
 from pathlib import Path
 
@@ -313,7 +314,37 @@ def cross_key_problems(config: dict) -> list[str]:
                  "column" for where, name in unmapped_columns(config)]
     problems += font_problems(config["figures"]["font_family"])
     problems += competing_risks_problems(config)
+    problems += federation_problems(config)
     return problems + (validation_config_problems(config) if specs else [])
+
+
+def federation_problems(config: dict) -> list[str]:
+    """A site or coordinator run without what its role needs."""
+    fed = config.get("federation") or block_defaults("federation")
+    role = fed["role"]
+    if role == "none":
+        return []
+    problems = []
+    if not fed["exchange"]:
+        problems.append(f"federation.exchange: role {role!r} needs the exchange folder shared "
+                        "with the other sites and the coordinator")
+    if role == "site" and not fed["site"]:
+        problems.append("federation.site: role 'site' needs this site's name, as the "
+                        "coordinator lists it in federation.sites")
+    if fed["storage"] == "fs" and shutil.which("rsync") is None:
+        problems.append("federation.storage: the fs storage plugin copies with rsync, which is "
+                        "not installed here (Debian: apt-get install rsync); install it, or set "
+                        "federation.storage: null to use the exchange folder as a plain path")
+    if role == "coordinator" and len(fed["sites"]) < 2:
+        problems.append(f"federation.sites: role 'coordinator' needs the names of at least two "
+                        f"sites (got {fed['sites']})")
+    name = config["cox"]["primary_model"]
+    model = config["cox"]["models"].get(name, {})
+    if model and "centre" not in model.get("strata", []):
+        problems.append(f"federation: cox.primary_model {name!r} is not stratified by centre "
+                        f"(strata: {model.get('strata', [])}); a federated analysis needs the "
+                        "primary model stratified by centre (it decomposes exactly over sites)")
+    return problems
 
 
 #: Name of the competing-risks analysis (progression vs death first) in the exclusion

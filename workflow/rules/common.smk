@@ -3,12 +3,15 @@
 import hashlib
 import json
 import os
+import sys
 
 from snakemake.exceptions import WorkflowError
 
 import netpet_stats
 from netpet_stats.cohort.read import cohort_sources
 from netpet_stats.config import ConfigError, competing_risks_settings, resolve
+from netpet_stats.federated.protocol import ProtocolError
+from netpet_stats.steps import federation as fed_steps
 
 # One loader for the workflow and the CLI (netpet_stats.config): defaults from the
 # schema, unknown keys refused with the closest valid key, cross-key checks.
@@ -268,6 +271,8 @@ def figure_paths(name):
 
 
 def all_outputs():
+    if config["federation"]["role"] != "none":
+        return federation_outputs()  # workflow/rules/federation.smk
     targets = [
         "results/manuscript/tables.docx",
         "results/report.html",
@@ -297,3 +302,96 @@ def all_outputs():
         + validation_outputs()
         + sample_size_outputs()
     )
+
+
+# Federated roles (federation.role: site | coordinator; rules in federation.smk).
+FEDERATION = config["federation"]
+FED_ROLE = FEDERATION["role"]
+FED_TABLES = [
+    "sites",
+    "rounds",
+    "exactness",
+    "table1",
+    "cox_coefficients",
+    "cox_tests",
+    "concordance",
+    "logrank",
+    "km",
+    "validation",
+]
+
+if FEDERATION["storage"] == "fs":
+
+    storage fs:
+        provider="fs",
+
+
+def exchange_file(rel):
+    """A file of the exchange folder, through the storage plugin if one is named."""
+    path = f"{FEDERATION['exchange'].rstrip('/')}/{rel}"
+    if FEDERATION["storage"] == "fs":
+        return storage.fs(path)
+    return path
+
+
+def _federation_plan():
+    try:
+        if FED_ROLE == "coordinator":
+            return fed_steps.coordinator_plan(config)
+        if FED_ROLE == "site":
+            return fed_steps.site_plan(config)
+    except ProtocolError as exc:
+        raise WorkflowError(f"federation: {exc}") from None
+    return None
+
+
+FED_PLAN = _federation_plan()
+
+
+def answers_before(round_):
+    return [
+        exchange_file(f"round_{k:03d}/{site}.json")
+        for k in range(1, round_)
+        for site in FEDERATION["sites"]
+    ]
+
+
+def federation_outputs():
+    """What this role does now; says on the console what it waits for."""
+    if FED_ROLE == "site":
+        targets = [
+            "results/cohort/exclusions.csv",
+            "results/cohort/flow.csv",
+            "results/cohort/warnings.csv",
+        ]
+        print(
+            f"federation: site {FEDERATION['site']}: {FED_PLAN['why']}", file=sys.stderr
+        )
+        if FED_PLAN["answer"]:
+            r = FED_PLAN["round"]
+            targets += [
+                exchange_file(f"round_{r:03d}/{FEDERATION['site']}.json"),
+                f"results/federation/release_ledger_round_{r:03d}.csv",
+            ]
+        return targets
+    plan = FED_PLAN
+    targets = []
+    if plan["publish"]:
+        targets.append(exchange_file(f"round_{plan['round']:03d}/request.json"))
+        print(
+            f"federation: publishing round {plan['round']} ({plan['kind']})",
+            file=sys.stderr,
+        )
+    elif plan["kind"] != "done":
+        print(
+            f"federation: round {plan['round']} waits for the answers of "
+            + ", ".join(plan["waiting"]),
+            file=sys.stderr,
+        )
+    if plan["kind"] == "done":
+        targets += [f"results/federation/{name}.csv" for name in FED_TABLES]
+        targets += [
+            "results/federation/report.html",
+            "results/federation/manifest.json",
+        ]
+    return targets

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..cohort.problems import CohortValidationError, format_problems
 from ..config import ConfigError
+from ..federated.protocol import ProtocolError
 from ..survival.cox import CoxFitError
 from ..validation.frozen_model import FreezeError, ModelMismatchError
 
@@ -65,6 +66,8 @@ def rule_context(smk, model_use: str = "to this cohort"):
               "reruns only what is missing.")
     except ConfigError as exc:
         _fail(str(exc))
+    except ProtocolError as exc:
+        _fail(f"federation: {exc}")
     except CohortValidationError as exc:
         report_path = write_validation_report(exc)
         summary = format_problems(exc.problems, limit=10)

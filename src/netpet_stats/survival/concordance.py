@@ -123,24 +123,8 @@ def _concordance(caller: str, time, event, x, strata, reverse, ymax, conf_level,
                              cluster=cluster)
     time, event, x = checked.time, checked.event, checked.others["x"]
     strata, cluster = checked.others.get("strata"), checked.others.get("cluster")
-    if reverse:
-        x = -x
-    strata = np.zeros(time.size, dtype=int) if strata is None else np.asarray(strata, dtype=object)
-    ymax = np.inf if ymax is None else float(ymax)
     n = time.size
-    conc = np.zeros(n)
-    disc = np.zeros(n)
-    tied = np.zeros(n)
-    for s in pd.unique(strata):
-        m = np.flatnonzero(strata == s)
-        t_s, e_s = time[m], event[m]
-        if timewt == "n/G2" and e_s.sum() >= 2:
-            weight = censoring_weights(t_s, e_s)
-        else:
-            weight = np.ones(m.size)
-        weight = np.where(t_s <= ymax, weight, 0.0)
-        c_, d_, t_ = _pair_counts(t_s, e_s, x[m], weight)
-        conc[m], disc[m], tied[m] = c_, d_, t_
+    conc, disc, tied = subject_pair_counts(time, event, x, strata, reverse, ymax, timewt)
     # Each comparable pair was counted once for each of its two members.
     n_conc, n_disc, n_tied = conc.sum() / 2, disc.sum() / 2, tied.sum() / 2
     n_pairs = n_conc + n_disc + n_tied
@@ -162,6 +146,38 @@ def _concordance(caller: str, time, event, x, strata, reverse, ymax, conf_level,
             "upper": float(c + z * se), "method": METHODS[timewt],
             "concordant": float(n_conc), "discordant": float(n_disc), "tied_x": float(n_tied),
             "n_pairs": float(n_pairs), "n": n, "n_omitted": checked.n_omitted, "dfbeta": dfbeta}
+
+
+def subject_pair_counts(time, event, x, strata=None, reverse: bool = True,
+                        ymax: float | None = None, timewt: str = "n"):
+    """Each subject's weighted concordant, discordant and predictor-tied pair counts.
+
+    The pairs of R ``concordance()`` within strata (see :func:`harrell_c`); each
+    comparable pair is counted once for each of its two members, so the totals
+    are twice the pair counts. With ``timewt = "n/G2"`` each pair weighs
+    ``1 / G(t-)^2`` at its event time, G the censoring Kaplan-Meier within the
+    stratum (weight 1 in a stratum with fewer than two events, as R). Inputs are
+    taken as checked (numeric arrays of equal length, no missing values).
+
+    Returns
+    -------
+    concordant, discordant, tied_x : ndarray
+    """
+    time, event = np.asarray(time, float), np.asarray(event, float)
+    x = -np.asarray(x, float) if reverse else np.asarray(x, float)
+    strata = np.zeros(time.size, dtype=int) if strata is None else np.asarray(strata, dtype=object)
+    ymax = np.inf if ymax is None else float(ymax)
+    conc, disc, tied = np.zeros(time.size), np.zeros(time.size), np.zeros(time.size)
+    for s in pd.unique(strata):
+        m = np.flatnonzero(strata == s)
+        t_s, e_s = time[m], event[m]
+        if timewt == "n/G2" and e_s.sum() >= 2:
+            weight = censoring_weights(t_s, e_s)
+        else:
+            weight = np.ones(m.size)
+        weight = np.where(t_s <= ymax, weight, 0.0)
+        conc[m], disc[m], tied[m] = _pair_counts(t_s, e_s, x[m], weight)
+    return conc, disc, tied
 
 
 def compare_c(first: dict, second: dict, conf_level: float = 0.95) -> dict:

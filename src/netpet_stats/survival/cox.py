@@ -53,15 +53,18 @@ class Term:
     reference: str
 
 
-def design_matrix(data: pd.DataFrame, covariates: list[str], cov_config: dict
-                  ) -> tuple[pd.DataFrame, list[Term]]:
+def design_matrix(data: pd.DataFrame, covariates: list[str], cov_config: dict,
+                  fixed_levels: bool = False) -> tuple[pd.DataFrame, list[Term]]:
     """Code covariates as R's default treatment contrasts.
 
     Categorical covariates get one indicator per non-reference level (the
     reference is the first of ``levels`` in the configuration, or the first
     category of an ordered categorical such as the NETPET group, or the first
-    sorted value). Continuous covariates may be log2-transformed (with a floor)
-    and divided by ``scale`` so that the HR is per ``scale`` units.
+    sorted value). Levels absent from ``data`` are dropped, as R drops unused
+    factor levels, unless ``fixed_levels`` is true: then the declared ``levels``
+    are coded as given (a design fixed elsewhere, e.g. over several centres).
+    Continuous covariates may be log2-transformed (with a floor) and divided by
+    ``scale`` so that the HR is per ``scale`` units.
     """
     columns = {}
     terms = []
@@ -85,7 +88,8 @@ def design_matrix(data: pd.DataFrame, covariates: list[str], cov_config: dict
                     f"covariate {cov!r}: value(s) {', '.join(map(repr, undeclared[:10]))} "
                     f"are not among its declared levels {levels} (compared as text, so 1.0 "
                     "is not 1); declare every level or recode the column")
-            levels = [lv for lv in levels if lv in present]
+            if not (fixed_levels and spec.get("levels")):
+                levels = [lv for lv in levels if lv in present]
             ref, rest = levels[0], levels[1:]
             names = []
             for lv in rest:
@@ -592,16 +596,74 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     # One line per model fit, so that a run can be audited for refits (no identifiers).
     log.info("Cox model fitted: %s%s; n = %d, events = %d", " + ".join(covariates) or "(null)",
              f", strata {', '.join(strata)}" if strata else "", len(used), int(ev.sum()))
+    ll0, u0, i0 = efron_derivatives(t, ev, X.to_numpy(), np.zeros(len(beta)), stratum)
+    reduced = {}
+    if len(terms) > 1:
+        for term in terms:
+            keep = [c for c in X.columns if c not in term.columns]
+            reduced[term.name] = fit_efron(t, ev, frame[keep].to_numpy(), stratum)[1]
+    n, events = len(used), int(ev.sum())
+    coefs, tests_df = cox_tables(terms, list(X.columns), beta, info, ll, (ll0, u0, i0),
+                                 reduced, infinite, n, events, conf_level, dropped)
+    result = CoxResult(coefs, tests_df, terms, beta, X, n, events, frame, stratum, info)
+    if cluster:
+        k = int(used[cluster].nunique())
+        order = [list(X.columns).index(c) for t in terms for c in t.columns]
+        if k >= 2:
+            rse = np.sqrt(np.diag(robust_variance(result, used[cluster].to_numpy())))[order]
+        else:  # one cluster: the sandwich is zero up to rounding (R: ~1e-15, p = 0)
+            rse = np.full(len(order), np.nan)
+        add_robust_columns(coefs, rse, conf_level, cluster, k)
+    return result
+
+
+def add_robust_columns(coefs: pd.DataFrame, rse, conf_level: float, cluster: str,
+                       n_clusters: int) -> None:
+    """Robust SE, CI and p beside the model-based ones, in place (R ``coxph(cluster = )``).
+
+    ``rse`` is in the order of the coefficient rows; it is withheld where a
+    coefficient may be infinite, and the note flags fewer than
+    :data:`MIN_CLUSTERS` clusters.
+    """
+    z = norm_ppf(1 - (1 - conf_level) / 2)
+    rse = np.where(coefs["note"].str.contains(INFINITE_NOTE, regex=False), np.nan,
+                   np.asarray(rse, float))
+    b = coefs["coef"].to_numpy()
+    coefs["robust_se"] = rse
+    coefs["robust_hr_lower"] = np.exp(b - z * rse)
+    coefs["robust_hr_upper"] = np.exp(b + z * rse)
+    coefs["robust_p"] = 2 * norm_sf(np.abs(b / rse))
+    coefs["cluster"] = cluster
+    coefs["n_clusters"] = n_clusters
+    if n_clusters < MIN_CLUSTERS:
+        flag = (f"robust SE from {n_clusters} cluster(s) of {cluster}: not estimable below 2, "
+                f"unreliable below {MIN_CLUSTERS}")
+        coefs["note"] = [f"{note}; {flag}" if note else flag for note in coefs["note"]]
+
+
+def cox_tables(terms: list[Term], columns: list[str], beta, info, loglik, null, reduced: dict,
+               infinite: set, n: int, events: int, conf_level: float = 0.95,
+               dropped: list[Term] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Coefficient and test tables of a Cox fit from its sufficient quantities.
+
+    What R ``summary(coxph)`` and ``drop1(fit, test = "Chisq")`` print, built from
+    the estimate ``beta``, the information at it, the log likelihood, the
+    log likelihood, score and information at ``beta = 0`` (``null``) and the
+    maximised log likelihood of each model without one term (``reduced``, by
+    term name). Shared by :func:`fit_cox` and the federated fit, which obtains the
+    same quantities as sums over centres.
+    """
+    beta = np.asarray(beta, float)
+    ll = loglik
+    ll0, u0, i0 = null
     cov = np.linalg.inv(info)
     se = np.sqrt(np.diag(cov))
     z = norm_ppf(1 - (1 - conf_level) / 2)
-    ll0, u0, i0 = efron_derivatives(t, ev, X.to_numpy(), np.zeros(len(beta)), stratum)
-    n, events = len(used), int(ev.sum())
 
     rows = []
     for term in terms:
         for col, level in zip(term.columns, term.levels):
-            j = list(X.columns).index(col)
+            j = columns.index(col)
             zval = beta[j] / se[j] if j not in infinite else np.nan
             lower, upper = ((np.exp(beta[j] - z * se[j]), np.exp(beta[j] + z * se[j]))
                             if j not in infinite else (np.nan, np.nan))
@@ -632,15 +694,13 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     ]
     if len(terms) > 1:
         for term in terms:
-            keep = [c for c in X.columns if c not in term.columns]
-            ll_red = fit_efron(t, ev, frame[keep].to_numpy(), stratum)[1]
-            chi = 2 * (ll - ll_red)
+            chi = 2 * (ll - reduced[term.name])
             tests.append({"test": "likelihood ratio", "term": term.name, "chisq": chi,
                           "df": len(term.columns), "p": chi2_sf(chi, len(term.columns)),
                           "method": "drop1(fit, test = 'Chisq')"})
     for term in terms:
         if len(term.columns) > 1:
-            idx = [list(X.columns).index(c) for c in term.columns]
+            idx = [columns.index(c) for c in term.columns]
             b = beta[idx]
             chi = float(b @ np.linalg.solve(cov[np.ix_(idx, idx)], b))
             bad = bool(infinite & set(idx))
@@ -655,27 +715,7 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     tests_df = pd.DataFrame(tests)
     tests_df["loglik"] = ll
     tests_df["loglik_null"] = ll0
-    result = CoxResult(coefs, tests_df, terms, beta, X, n, events, frame, stratum, info)
-    if cluster:
-        k = int(used[cluster].nunique())
-        order = [list(X.columns).index(c) for t in terms for c in t.columns]
-        if k >= 2:
-            rse = np.sqrt(np.diag(robust_variance(result, used[cluster].to_numpy())))[order]
-        else:  # one cluster: the sandwich is zero up to rounding (R: ~1e-15, p = 0)
-            rse = np.full(len(order), np.nan)
-        rse = np.where(coefs["note"] == INFINITE_NOTE, np.nan, rse)
-        b = coefs["coef"].to_numpy()
-        coefs["robust_se"] = rse
-        coefs["robust_hr_lower"] = np.exp(b - z * rse)
-        coefs["robust_hr_upper"] = np.exp(b + z * rse)
-        coefs["robust_p"] = 2 * norm_sf(np.abs(b / rse))
-        coefs["cluster"] = cluster
-        coefs["n_clusters"] = k
-        if k < MIN_CLUSTERS:
-            flag = (f"robust SE from {k} cluster(s) of {cluster}: not estimable below 2, "
-                    f"unreliable below {MIN_CLUSTERS}")
-            coefs["note"] = [f"{n}; {flag}" if n else flag for n in coefs["note"]]
-    return result
+    return coefs, tests_df
 
 
 def dot_by_pattern(X: np.ndarray, beta: np.ndarray) -> np.ndarray:

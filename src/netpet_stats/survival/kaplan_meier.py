@@ -147,6 +147,48 @@ def km_table(time, event, conf_type: str = "log", conf_level: float = 0.95) -> p
     })
 
 
+def km_from_counts(time, n_event, n_censor, conf_type: str = "log",
+                   conf_level: float = 0.95) -> pd.DataFrame:
+    """Kaplan-Meier curve from counts of events and censorings per time.
+
+    The product-limit estimate and Greenwood SE of :func:`km_table`, from
+    aggregated counts instead of subjects: ``n_event[k]`` events and
+    ``n_censor[k]`` censorings at ``time[k]`` (counts at one time may come from
+    several sources and are summed). With the exact counts of every subject this
+    equals :func:`km_table` (R ``survfit``); with rounded counts it is the curve
+    those counts imply.
+
+    Examples
+    --------
+    >>> from netpet_stats.survival.kaplan_meier import km_from_counts
+    >>> km = km_from_counts([1, 2, 3, 4, 5, 6, 7, 8], [1, 1, 1, 2, 0, 1, 0, 1],
+    ...                     [0, 1, 0, 0, 1, 0, 1, 0])
+    >>> km["surv"].round(6).tolist()  # as km_table on the subjects
+    [0.9, 0.8, 0.685714, 0.457143, 0.457143, 0.304762, 0.304762, 0.0]
+    """
+    time = np.asarray(time, float)
+    frame = pd.DataFrame({"time": time, "d": np.asarray(n_event, float),
+                          "c": np.asarray(n_censor, float)}).groupby("time", sort=True).sum()
+    d, c = frame["d"].to_numpy(), frame["c"].to_numpy()
+    n_risk = (d + c)[::-1].cumsum()[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(np.where(n_risk > 0, 1.0 - d / n_risk, 1.0))
+        term = np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0)  # inf at S = 0, as R
+    std_err = np.sqrt(np.cumsum(term))
+    lower, upper = confidence_limits(surv, std_err, conf_type, conf_level)
+    return pd.DataFrame({"time": frame.index.to_numpy(float), "n_risk": n_risk, "n_event": d,
+                         "n_censor": c, "surv": surv, "std_err": std_err, "lower": lower,
+                         "upper": upper})
+
+
+def step_at(curve: pd.DataFrame, at, column: str = "surv") -> np.ndarray:
+    """A right-continuous step curve (``time``, ``column``) read at the times ``at``."""
+    at = np.asarray(at, float)
+    idx = np.searchsorted(curve["time"].to_numpy(float), at, side="right") - 1
+    values = curve[column].to_numpy(float)
+    return np.where(idx >= 0, values[np.clip(idx, 0, None)], 1.0)
+
+
 def km_point(time, event, at: float) -> tuple[float, float]:
     """Kaplan-Meier S(at) and Greenwood SE of the cumulative hazard at ``at``.
 

@@ -86,7 +86,8 @@ def logrank_components(time, event, group, strata=None, groups=None) -> LogrankC
     return LogrankComponents(groups, n, observed, expected, variance)
 
 
-def _chisq(comp: LogrankComponents) -> tuple[float, int]:
+def components_chisq(comp: LogrankComponents) -> tuple[float, int]:
+    """survdiff's chi-square and df from (stratum-summed) O, E and V."""
     # As survdiff: drop groups with zero expected events, then the first group.
     keep = comp.expected > 0
     if keep.sum() < 2:
@@ -112,7 +113,7 @@ def logrank_test(time, event, group, strata=None, groups=None) -> dict:
     ([2.0, 5.0], [2.7063, 4.2937])
     """
     comp = logrank_components(time, event, group, strata, groups)
-    chisq, df = _chisq(comp)
+    chisq, df = components_chisq(comp)
     return {"chisq": chisq, "df": df, "p": float(chi2_sf(chisq, df)) if df else np.nan,
             "components": comp}
 
@@ -135,7 +136,11 @@ def logrank_trend_test(time, event, group, strata=None, groups=None, scores=None
     >>> round(res["chisq"], 6)  # with two groups, the log-rank chi-square
     0.365775
     """
-    comp = logrank_components(time, event, group, strata, groups)
+    return components_trend(logrank_components(time, event, group, strata, groups), scores)
+
+
+def components_trend(comp: LogrankComponents, scores=None) -> dict:
+    """The trend test of :func:`logrank_trend_test` from (stratum-summed) O, E and V."""
     c = np.arange(1, len(comp.groups) + 1, dtype=float) if scores is None else np.asarray(scores, float)
     z = float(c @ (comp.observed - comp.expected))
     var = float(c @ comp.variance @ c)

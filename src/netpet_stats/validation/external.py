@@ -393,14 +393,26 @@ def centre_performance(time, event, lp, predicted_survival, centre, horizon: flo
 
     Per centre: Harrell's and Uno's C (pairs with the earlier event by
     ``horizon``), Royston's D, calibration slope, O/E, time-dependent AUC,
-    Brier score and IPA at ``horizon``. Pooled by :func:`random_effects` on the
-    scales recommended by Debray et al. (BMJ 2017): C on the logit scale, O/E on
-    the log scale, slope and D as they are; the pooled rows are transformed
-    back. AUC, Brier and IPA have no analytic standard error here (their
-    intervals elsewhere are bootstrap), so they are reported per centre and not
-    pooled.
+    Brier score and IPA at ``horizon`` (:func:`centre_measures`). Pooled by
+    :func:`random_effects` on the scales recommended by Debray et al. (BMJ 2017):
+    C on the logit scale, O/E on the log scale, slope and D as they are; the
+    pooled rows are transformed back (:func:`pool_centre_measures`). AUC, Brier
+    and IPA have no analytic standard error here (their intervals elsewhere are
+    bootstrap), so they are reported per centre and not pooled.
     """
+    frame = centre_measures(time, event, lp, predicted_survival, centre, horizon)
+    return pd.concat([frame.drop(columns=["scale_estimate", "scale_se"]),
+                      pool_centre_measures(frame)], ignore_index=True)
 
+
+def centre_measures(time, event, lp, predicted_survival, centre, horizon: float) -> pd.DataFrame:
+    """The per-centre rows of :func:`centre_performance`, with each measure's pooling scale.
+
+    ``scale_estimate`` and ``scale_se`` are the estimate and SE on the scale it is
+    pooled on (logit C, log O/E, slope and D as they are); NaN where not pooled.
+    Each centre's rows depend on that centre's patients only, so a centre can
+    compute them where its data are (:mod:`netpet_stats.federated`).
+    """
     time, event = np.asarray(time, float), np.asarray(event, float)
     lp, s = np.asarray(lp, float), np.asarray(predicted_survival, float)
     centre = np.asarray(centre, dtype=object)
@@ -434,7 +446,11 @@ def centre_performance(time, event, lp, predicted_survival, centre, horizon: flo
         out.append({"measure": "IPA", "estimate": bs["ipa"]})
         n, ev = int(m.sum()), int(e.sum())
         rows += [{"centre": c, **r, "n": n, "events": ev} for r in out]
-    frame = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def pool_centre_measures(frame: pd.DataFrame) -> pd.DataFrame:
+    """Random-effects pooled rows of :func:`centre_measures` (back on the measure's scale)."""
     back = {"Harrell's C": lambda x: 1 / (1 + np.exp(-x)), "Uno's C": lambda x: 1 / (1 + np.exp(-x)),
             "Royston's D": lambda x: x, "calibration slope": lambda x: x, "O/E": np.exp}
     pooled = []
@@ -454,8 +470,7 @@ def centre_performance(time, event, lp, predicted_survival, centre, horizon: flo
                        "pi_upper": f(re["pi_upper"]) if np.isfinite(re["pi_upper"]) else np.nan,
                        "tau2": re["tau2"], "i2": re["i2"], "k": re["k"],
                        "n": int(sub["n"].sum()), "events": int(sub["events"].sum())})
-    return pd.concat([frame.drop(columns=["scale_estimate", "scale_se"]), pd.DataFrame(pooled)],
-                     ignore_index=True)
+    return pd.DataFrame(pooled)
 
 
 def added_value(time, event, lp_extended, lp_base, horizon: float) -> dict:

@@ -1,0 +1,672 @@
+"""The exchange between sites and a coordinator, round by round, through a folder.
+
+Rounds (``<exchange>/round_NNN/``): the coordinator writes ``request.json``; each
+site answers with ``<site>.json``. Every file is a small JSON bundle validated
+against ``schemas/federation_bundle.schema.yaml`` when written and when read.
+
+1. ``describe``: each site states, per endpoint, whether it has at least
+   ``min_cell`` patients and events (else it is refused and says only that), the
+   levels of the model's categorical covariates present, its log-rank sums by group
+   (overall and for each pair of groups), its Table 1 counts (small cells
+   suppressed) and, if the configuration opts in, its Kaplan-Meier counts.
+2. ``cox`` (from round 2): the coordinator publishes the design (levels of every
+   categorical covariate over all sites) and, for each endpoint and model (the
+   primary model and the primary model without each of its terms, for drop1), the
+   coefficients at which to evaluate. In round 2 the coefficients are zero and each
+   site also fits the model on its own rows; the coordinator starts Newton-Raphson
+   from the inverse-variance mean of those fits. Each answer is the Efron log
+   likelihood, score and information at the coefficients (and, for the primary
+   model, the sandwich sum and the concordance sums).
+3. ``done``: every model has converged (largest summed score below 1e-9); the
+   coordinator writes the pooled tables.
+
+The coordinator keeps no state of its own: each run regenerates the requests from
+its settings and the answers (the Newton iteration is deterministic), so a run can
+be repeated, moved to another machine or audited from the exchange folder alone.
+Every answer quotes the SHA-256 of the request it answers; an answer to any other
+request is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from ..survival.cox import Term, design_matrix
+from ..survival.kaplan_meier import km_from_counts, km_table, step_at
+from ..validation import external, frozen_model
+from . import aggregates
+from .disclosure import (RULE_AGGREGATE, RULE_COUNT, RULE_DISCLOSIVE, RULE_PRESENCE,
+                         RULE_REFUSED, RULE_ROUNDED, RULE_SETTING, Release, suppress_counts,
+                         to_json)
+
+PROTOCOL = "netpet-stats federation 1"
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "federation_bundle.schema.yaml"
+#: Largest summed score at which the pooled Cox fit is declared converged.
+TOLERANCE = 1e-9
+
+
+class ProtocolError(ValueError):
+    """A bundle that breaks the protocol (schema, round, settings, site)."""
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def round_dir(exchange: str | Path, round_: int) -> Path:
+    return Path(exchange) / f"round_{round_:03d}"
+
+
+def request_path(exchange, round_: int) -> Path:
+    return round_dir(exchange, round_) / "request.json"
+
+
+def answer_path(exchange, round_: int, site: str) -> Path:
+    return round_dir(exchange, round_) / f"{site}.json"
+
+
+def latest_round(exchange) -> int:
+    """Number of the newest published request (0 if none)."""
+    rounds = [int(p.parent.name.split("_")[1]) for p in Path(exchange).glob("round_*/request.json")]
+    return max(rounds, default=0)
+
+
+def validate_bundle(bundle: dict, where: str) -> None:
+    """Check a bundle against the schema; refuse it naming the file and every problem."""
+    import jsonschema
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(bundle),
+                    key=lambda e: list(map(str, e.path)))
+    if errors:
+        lines = [f"  {'/'.join(map(str, e.path)) or '(top)'}: {_schema_message(e)}"
+                 for e in errors]
+        raise ProtocolError(f"{where}: not a valid federation bundle:\n" + "\n".join(lines))
+
+
+def _schema_message(error) -> str:
+    """What a field breaks, quoting at most a short value (a bundle can hold matrices)."""
+    value = repr(error.instance)
+    value = value if len(value) <= 60 else value[:57] + "..."
+    if error.validator in ("additionalProperties", "required"):
+        return error.message[:200]
+    return f"{value} breaks the rule {error.validator}: {error.validator_value!r}"[:300]
+
+
+def write_bundle(bundle: dict, path: str | Path) -> None:
+    """Validate and write a bundle (sorted keys, so reruns are byte-identical)."""
+    validate_bundle(bundle, str(path))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(bundle, indent=1, sort_keys=True, allow_nan=False) + "\n",
+                    encoding="utf-8")
+
+
+def read_bundle(path: str | Path) -> dict:
+    """Read and validate a bundle."""
+    try:
+        bundle = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ProtocolError(f"{path}: cannot be read as JSON ({exc})") from None
+    validate_bundle(bundle, str(path))
+    return bundle
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+def make_spec(config: dict, groups: list[str], frozen: dict | None = None) -> dict:
+    """The analysis every site runs, from the coordinator's configuration.
+
+    The primary Cox model must be stratified by centre (a stratified analysis
+    decomposes exactly over centres; a model with a common baseline hazard does
+    not). ``frozen``: a frozen model (:func:`netpet_stats.validation.frozen_model.load`)
+    that every site validates on its own patients, per centre, at its last horizon.
+    """
+    fed = config["federation"]
+    name = config["cox"]["primary_model"]
+    model = config["cox"]["models"][name]
+    covs = list(model["covariates"])
+    strata = list(model.get("strata", []))
+    if "centre" not in strata:
+        raise ProtocolError(
+            f"federation: cox.primary_model {name!r} is not stratified by centre (strata: "
+            f"{strata}); only a centre-stratified model is exactly decomposable over sites")
+    if "centre" in covs:
+        raise ProtocolError(f"federation: cox.primary_model {name!r} has centre as a covariate")
+    cov_spec = {c: {k: v for k, v in config["covariates"][c].items()
+                    if k in ("label", "type", "levels", "transform", "scale", "floor")}
+                for c in covs}
+    t1 = config["table1"]
+    return {
+        "endpoints": {ep: {"label": spec.get("label", ep)}
+                      for ep, spec in config["endpoints"].items()},
+        "model": {"name": name, "label": model.get("label", name), "covariates": covs,
+                  "strata": strata},
+        "covariates": cov_spec,
+        "groups": list(groups),
+        "min_cell": int(config["privacy"]["threshold"]),
+        "km_tier": fed["km_tier"],
+        "km_round_to": int(fed["km_round_to"]),
+        "km_grid": float(fed["km_grid"]),
+        "table1": {"variables": [v for v in t1["variables"] if v != "centre"],
+                   "continuous": list(t1["continuous"])},
+        "conf_level": float(config["cox"]["conf_level"]),
+        "time_unit": config["analysis_time_unit"],
+        **({"validation": {"model": to_json(frozen),
+                           "horizon": max(float(h) for h in
+                                          frozen["baseline_survival"]["horizons"])}}
+           if frozen else {}),
+    }
+
+
+def simple_spec(covariates: dict, groups: list[str], endpoints=("os",), min_cell: int = 5,
+                km_tier: str = "none", table1: dict | None = None, time_unit: str = "months",
+                conf_level: float = 0.95) -> dict:
+    """A spec without a configuration file: a model stratified by centre on ``covariates``.
+
+    ``covariates`` maps each model covariate to its coding (``type``, optional
+    ``levels``, ``transform``, ``scale``); the log-rank tests compare ``groups`` (the
+    values of the data's ``netpet_group`` column). Used to run the protocol on
+    any cohort laid out as the prepared cohort (``<endpoint>_time``,
+    ``<endpoint>_event``, ``netpet_group``, ``centre``).
+
+    Examples
+    --------
+    >>> from netpet_stats.federated.protocol import simple_spec
+    >>> spec = simple_spec({"age": {"type": "continuous"}}, ["a", "b"])
+    >>> spec["model"]["strata"], spec["min_cell"]
+    (['centre'], 5)
+    """
+    return {"endpoints": {ep: {"label": ep} for ep in endpoints},
+            "model": {"name": "primary", "label": " + ".join(covariates) + " + strata(centre)",
+                      "covariates": list(covariates), "strata": ["centre"]},
+            "covariates": covariates, "groups": list(groups), "min_cell": int(min_cell),
+            "km_tier": km_tier, "km_round_to": 5, "km_grid": 1.0,
+            "table1": table1 or {"variables": [], "continuous": []},
+            "conf_level": conf_level, "time_unit": time_unit}
+
+
+def first_request(spec: dict) -> dict:
+    return {"protocol": PROTOCOL, "round": 1, "kind": "describe", "spec": spec}
+
+
+# ----------------------------------------------------------------------------- site
+
+
+def site_answer(request: dict, data: pd.DataFrame, site: str) -> tuple[dict, pd.DataFrame]:
+    """One site's answer to a request, and the ledger of what it releases.
+
+    Parameters
+    ----------
+    request
+        The coordinator's request (read with :func:`read_bundle`).
+    data
+        The site's analysis cohort (one row per patient, as prepared by the
+        workflow: ``<endpoint>_time``, ``<endpoint>_event``, ``netpet_group``,
+        covariates, ``centre``).
+    site
+        The site's name, as the coordinator's configuration lists it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from netpet_stats.federated.protocol import first_request, simple_spec, site_answer
+    >>> rows = pd.DataFrame({"os_time": range(1, 13), "os_event": [1, 0] * 6,
+    ...                      "age": [50, 61, 72, 45, 66, 58, 70, 49, 63, 55, 68, 60],
+    ...                      "netpet_group": ["a", "b"] * 6, "centre": "A"})
+    >>> answer, ledger = site_answer(first_request(simple_spec({"age": {}}, ["a", "b"])),
+    ...                              rows, "A")
+    >>> answer["endpoints"]["os"]["status"], answer["endpoints"]["os"]["n"]
+    ('included', 12)
+    >>> ledger[ledger["path"] == "endpoints/os/n"]["rule"].item()
+    'count >= min_cell (or zero)'
+    """
+    if request.get("protocol") != PROTOCOL:
+        raise ProtocolError(f"the request speaks {request.get('protocol')!r}; this site speaks "
+                            f"{PROTOCOL!r} (install the coordinator's netpet-stats version)")
+    spec = request["spec"]
+    release = Release(request["round"])
+    release.put(["protocol"], PROTOCOL, None, RULE_SETTING)
+    release.put(["round"], request["round"], None, RULE_SETTING)
+    release.put(["kind"], request["kind"], None, RULE_SETTING)
+    release.put(["site"], site, None, RULE_SETTING)
+    release.put(["request_sha256"], digest(request), None, RULE_SETTING)
+    if request["kind"] == "describe":
+        _describe(release, spec, data)
+    elif request["kind"] == "cox":
+        _cox(release, request, spec, data)
+    else:
+        raise ProtocolError(f"round {request['round']}: nothing to answer (kind "
+                            f"{request['kind']!r})")
+    return release.bundle, release.ledger()
+
+
+def _model_rows(spec: dict, data: pd.DataFrame, endpoint: str) -> pd.DataFrame:
+    """The site's complete cases for the primary model on ``endpoint`` (R na.omit)."""
+    need = ["netpet_group", f"{endpoint}_time", f"{endpoint}_event",
+            *spec["model"]["covariates"], *spec["model"]["strata"]]
+    return data.dropna(subset=list(dict.fromkeys(need)))
+
+
+def eligible(spec: dict, d: pd.DataFrame, endpoint: str) -> bool:
+    k = spec["min_cell"]
+    return len(d) >= k and d[f"{endpoint}_event"].sum() >= k
+
+
+def _strata(spec: dict, d: pd.DataFrame) -> np.ndarray:
+    return d[spec["model"]["strata"]].astype(str).agg("|".join, axis=1).to_numpy(dtype=object)
+
+
+def _describe(release: Release, spec: dict, data: pd.DataFrame) -> None:
+    k = spec["min_cell"]
+    groups = spec["groups"]
+    for ep in spec["endpoints"]:
+        d = _model_rows(spec, data, ep)
+        base = ["endpoints", ep]
+        if not eligible(spec, d, ep):
+            release.put([*base, "status"], "refused", None, RULE_REFUSED)
+            release.put([*base, "reason"], f"fewer than {k} patients or events", None,
+                        RULE_REFUSED)
+            continue
+        n, events = len(d), int(d[f"{ep}_event"].sum())
+        release.put([*base, "status"], "included", None, RULE_SETTING)
+        release.put([*base, "n"], n, n, RULE_COUNT)
+        release.put([*base, "events"], events, events, RULE_COUNT)
+        for cov, cs in spec["covariates"].items():
+            if cs.get("type") == "categorical":
+                values = d[cov]
+                order = ([str(c) for c in values.cat.categories]
+                         if isinstance(values.dtype, pd.CategoricalDtype) else [])
+                present = sorted(set(map(str, values.dropna())))
+                release.put([*base, "levels", cov],
+                            {"present": present, "declared_order": order}, None, RULE_PRESENCE)
+        # the log-rank tests use every patient with a group, the outcome and the strata
+        # (as the single-machine rule logrank), not only the model's complete cases
+        lr = data.dropna(subset=["netpet_group", f"{ep}_time", f"{ep}_event",
+                                 *spec["model"]["strata"]])
+        t, e = lr[f"{ep}_time"].to_numpy(float), lr[f"{ep}_event"].to_numpy(float)
+        g = lr["netpet_group"].astype(str).to_numpy(dtype=object)
+        strata = _strata(spec, lr)
+        by_group = pd.Series(g).value_counts()
+        smallest = int(min((by_group.get(x, 0) for x in groups if by_group.get(x, 0) > 0),
+                           default=0))
+        if smallest < k:
+            release.put([*base, "logrank", "status"], "withheld", None, RULE_REFUSED)
+            release.put([*base, "logrank", "reason"], f"a group with fewer than {k} patients",
+                        None, RULE_REFUSED)
+        else:
+            parts = aggregates.logrank_parts(t, e, g, groups, strata)
+            release.put([*base, "logrank", "status"], "included", None, RULE_SETTING)
+            release.put([*base, "logrank", "all"], _lr(parts), smallest, RULE_AGGREGATE)
+            for a, b in combinations(groups, 2):
+                m = (g == a) | (g == b)
+                if m.sum() == 0:
+                    continue
+                pp = aggregates.logrank_parts(t[m], e[m], g[m], [a, b], strata[m])
+                release.put([*base, "logrank", f"{a} vs {b}"], _lr(pp), smallest, RULE_AGGREGATE)
+        if spec["km_tier"] != "none":
+            _km(release, [*base, "km"], spec, t, e, g)
+    _table1(release, spec, data)
+    if spec.get("validation"):
+        _validation(release, spec, data)
+
+
+def _validation(release: Release, spec: dict, data: pd.DataFrame) -> None:
+    """Each centre's performance measures of the frozen model (for random-effects pooling)."""
+    k = spec["min_cell"]
+    model, tau = spec["validation"]["model"], spec["validation"]["horizon"]
+    ep = model["endpoint"]
+    d = data.dropna(subset=["netpet_group", f"{ep}_time", f"{ep}_event",
+                            *model["covariates"]]).reset_index(drop=True)
+    t, e = d[f"{ep}_time"].to_numpy(float), d[f"{ep}_event"].to_numpy(float)
+    lp = frozen_model.linear_predictor(model, d).to_numpy()
+    pred = frozen_model.predict_survival(model, d, tau).to_numpy()
+    centre = d["centre"].astype(str).to_numpy(dtype=object)
+    for c in sorted(set(centre)):
+        m = centre == c
+        base = ["validation", c]
+        if m.sum() < k or e[m].sum() < k:
+            release.put([*base, "status"], "refused", None, RULE_REFUSED)
+            release.put([*base, "reason"], f"fewer than {k} patients or events", None,
+                        RULE_REFUSED)
+            continue
+        frame = external.centre_measures(t[m], e[m], lp[m], pred[m], centre[m], tau)
+        release.put([*base, "status"], "included", None, RULE_SETTING)
+        for r in frame.itertuples():
+            release.put([*base, "measures", r.measure],
+                        {"estimate": r.estimate, "lower": r.lower, "upper": r.upper,
+                         "scale_estimate": r.scale_estimate, "scale_se": r.scale_se,
+                         "n": r.n, "events": r.events}, int(m.sum()), RULE_AGGREGATE)
+
+
+def _lr(parts: dict) -> dict:
+    return {"groups": parts["groups"], "n": parts["n"], "observed": parts["observed"],
+            "expected": parts["expected"], "variance": parts["variance"]}
+
+
+def _km(release: Release, base: list[str], spec: dict, t, e, g) -> None:
+    """Kaplan-Meier counts by group in the configured tier."""
+    for grp in spec["groups"]:
+        m = g == grp
+        if not m.any():
+            continue
+        tg, eg = t[m], e[m]
+        if spec["km_tier"] == "exact":
+            times = np.unique(tg)
+            d_ = np.array([eg[tg == u].sum() for u in times])
+            c_ = np.array([(tg == u).sum() for u in times]) - d_
+            release.put([*base, grp], {"time": times, "events": d_, "censored": c_},
+                        1, RULE_DISCLOSIVE)
+            continue
+        width, step = spec["km_grid"], spec["km_round_to"]
+        edges = width * np.arange(int(np.ceil(tg.max() / width)) + 1)
+        # interval (edge_i, edge_i+1]; a time on an edge closes its interval
+        idx = np.clip(np.searchsorted(edges, tg, side="left") - 1, 0, edges.size - 2)
+        d_ = np.bincount(idx, weights=eg, minlength=edges.size - 1)
+        c_ = np.bincount(idx, weights=1 - eg, minlength=edges.size - 1)
+        # the cumulative counts are rounded, not each interval's: rounding errors do not
+        # add up along the curve, and the rounded counts stay non-negative
+        dr = np.diff(np.round(np.cumsum(d_) / step) * step, prepend=0.0)
+        cr = np.diff(np.round(np.cumsum(c_) / step) * step, prepend=0.0)
+        # the site's own check of what rounding costs: its exact curve against the
+        # curve from its rounded counts, at the grid points
+        s_exact = step_at(km_table(tg, eg), edges[1:])
+        s_round = step_at(km_from_counts(edges[1:], dr, cr), edges[1:])
+        deviation = float(np.max(np.abs(s_exact - s_round))) if s_round.size else 0.0
+        release.put([*base, grp], {"upper": edges[1:], "events": dr, "censored": cr},
+                    step, RULE_ROUNDED)
+        release.put([*base, grp, "max_deviation"], deviation, int(m.sum()), RULE_AGGREGATE)
+
+
+def _table1(release: Release, spec: dict, data: pd.DataFrame) -> None:
+    k = spec["min_cell"]
+    groups = spec["groups"]
+    d = data.dropna(subset=["netpet_group"])
+    g = d["netpet_group"].astype(str)
+    sizes = np.array([[int((g == x).sum()) for x in groups]])
+    n_rel, n_rule = suppress_counts(sizes, k)
+    release.put(["table1", "groups"], groups, None, RULE_SETTING)
+    release.put(["table1", "n"], n_rel[0], k, RULE_COUNT if not np.isnan(n_rel).any()
+                else "; ".join(sorted(set(n_rule.ravel()))))
+    for var in spec["table1"]["variables"]:
+        if var not in d.columns:
+            continue
+        if var in spec["table1"]["continuous"]:
+            x = pd.to_numeric(d[var], errors="coerce")
+            stats = {"n": [], "sum": [], "sum_squares": []}
+            for grp in groups:
+                v = x[g == grp].dropna().to_numpy(float)
+                ok = v.size >= k
+                stats["n"].append(v.size if ok else None)
+                stats["sum"].append(float(v.sum()) if ok else None)
+                stats["sum_squares"].append(float(v @ v) if ok else None)
+            release.put(["table1", "continuous", var], stats, k, RULE_AGGREGATE)
+            continue
+        values = _level_text(d[var])
+        levels = sorted(set(values))
+        counts = np.array([[int(((values == lv) & (g == grp)).sum()) for grp in groups]
+                           for lv in levels])
+        released, rules = suppress_counts(counts, k)
+        release.put(["table1", "categorical", var],
+                    {"levels": levels, "counts": released}, k,
+                    "; ".join(sorted(set(rules.ravel()))))
+
+
+def _level_text(values: pd.Series) -> pd.Series:
+    """Category labels as text; whole numbers without a decimal point; missing named."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    if values.notna().any() and numeric[values.notna()].notna().all() and \
+            (numeric.dropna() % 1 == 0).all():
+        text = numeric.map(lambda v: str(int(v)) if pd.notna(v) else None)
+    else:
+        text = values.astype("object").map(lambda v: str(v) if pd.notna(v) else None)
+    return text.where(values.notna(), "(missing)").astype(str)
+
+
+def site_design(request: dict, data: pd.DataFrame, endpoint: str):
+    """The site's rows for ``endpoint`` coded with the coordinator's design."""
+    spec = request["spec"]
+    d = _model_rows(spec, data, endpoint)
+    cov_config = _design_config(spec, request["design"])
+    X, _ = design_matrix(d, spec["model"]["covariates"], cov_config, fixed_levels=True)
+    return d, X
+
+
+def _design_config(spec: dict, design: dict) -> dict:
+    out = {}
+    for cov, cs in spec["covariates"].items():
+        cs = dict(cs)
+        if cov in design:
+            cs["levels"] = design[cov]
+        out[cov] = cs
+    return out
+
+
+def _cox(release: Release, request: dict, spec: dict, data: pd.DataFrame) -> None:
+    for item in request["evaluations"]:
+        ep = item["endpoint"]
+        d, X = site_design(request, data, ep)
+        base = ["evaluated", item["id"]]
+        if not eligible(spec, d, ep):
+            release.put([*base, "status"], "refused", None, RULE_REFUSED)
+            continue
+        release.put([*base, "status"], "included", None, RULE_SETTING)
+        x = X[item["columns"]].to_numpy(float)
+        t, e = d[f"{ep}_time"].to_numpy(float), d[f"{ep}_event"].to_numpy(float)
+        strata = _strata(spec, d)
+        n = len(d)
+        ev = aggregates.cox_evaluation(t, e, x, item["beta"], strata, item["robust"],
+                                       item["concordance"])
+        for key in ("loglik", "score", "information"):
+            release.put([*base, key], ev[key], n, RULE_AGGREGATE)
+        if item["robust"]:
+            release.put([*base, "score_crossproduct"], ev["score_crossproduct"], n,
+                        RULE_AGGREGATE)
+        if item["concordance"]:
+            release.put([*base, "concordance"],
+                        {"harrell": ev["concordance"]["n"], "uno": ev["concordance"]["n/G2"]},
+                        n, RULE_AGGREGATE)
+        if item["local_fit"]:
+            fit = aggregates.local_fit(t, e, x, strata)
+            if fit is not None:
+                release.put([*base, "local_fit"], fit, n, RULE_AGGREGATE)
+
+
+# ----------------------------------------------------------------------------- coordinator
+
+
+def pooled_design(spec: dict, describe: dict[str, dict]) -> dict:
+    """Levels of each categorical covariate present at any included site, in order.
+
+    The order is the declared ``levels``, else the category order the sites
+    report (the NETPET groups), else sorted; the first present level is the
+    reference, as :func:`netpet_stats.fit_cox` on the pooled rows would choose.
+    """
+    design = {}
+    for cov, cs in spec["covariates"].items():
+        if cs.get("type") != "categorical":
+            continue
+        present, order = set(), []
+        for ans in describe.values():
+            for ep in ans.get("endpoints", {}).values():
+                lv = ep.get("levels", {}).get(cov)
+                if lv:
+                    present |= set(lv["present"])
+                    order = order or lv["declared_order"]
+        declared = [str(x) for x in cs.get("levels") or order] or sorted(present)
+        design[cov] = [lv for lv in declared if lv in present] + sorted(present - set(declared))
+    return design
+
+
+def design_terms(spec: dict, design: dict) -> tuple[list[str], list[Term]]:
+    """Design columns and terms of the pooled model (no patient rows needed)."""
+    empty = pd.DataFrame({c: pd.Series(dtype=object if c in design else float)
+                          for c in spec["model"]["covariates"]})
+    X, terms = design_matrix(empty, spec["model"]["covariates"], _design_config(spec, design),
+                             fixed_levels=True)
+    return list(X.columns), terms
+
+
+def _models(spec: dict, columns: list[str], terms: list[Term]) -> dict[str, list[str]]:
+    models = {"full": columns}
+    if len(terms) > 1:
+        for term in terms:
+            models[f"drop {term.name}"] = [c for c in columns if c not in term.columns]
+    return models
+
+
+def digest(bundle: dict) -> str:
+    """SHA-256 of a bundle's canonical JSON (what an answer quotes of its request)."""
+    text = json.dumps(bundle, sort_keys=True, allow_nan=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def replay(spec: dict, sites: list[str], answers: list[dict[str, dict]],
+           max_rounds: int = 20) -> dict:
+    """The coordinator's state after the rounds answered so far.
+
+    The requests are regenerated from the settings and the answers (the
+    iteration is deterministic), and every answer must quote the digest of the
+    request it answers: an answer to anything else (the settings changed since,
+    a file from another consortium) is refused by name.
+
+    Parameters
+    ----------
+    spec
+        :func:`make_spec` of the coordinator's configuration.
+    sites
+        Every site's name.
+    answers
+        Per round (first round first), the answers received, by site.
+
+    Returns
+    -------
+    dict
+        ``next``: the request to publish now (``kind`` ``done`` when every model
+        has converged); ``waiting``: sites whose answer to the newest request is
+        missing (then ``next`` is that request again); and the pooled quantities
+        for :mod:`netpet_stats.federated.results`.
+
+    Examples
+    --------
+    >>> from netpet_stats.federated.protocol import replay, simple_spec
+    >>> state = replay(simple_spec({"age": {}}, ["a", "b"]), ["A", "B"], [])
+    >>> state["next"]["round"], state["next"]["kind"]  # nothing answered yet
+    (1, 'describe')
+    """
+    state = {"rounds": 0, "waiting": [], "certificates": []}
+    request = first_request(spec)
+    newton: dict[str, aggregates.PooledNewton] = {}
+    extras: dict[str, dict] = {}
+    for round_answers in answers:
+        state["rounds"] = request["round"]
+        _check_answers(request, sites, round_answers)
+        missing = [s for s in sites if s not in round_answers]
+        if missing:
+            state.update(next=request, waiting=missing)
+            return state
+        if request["kind"] == "describe":
+            describe = round_answers
+            design = pooled_design(spec, describe)
+            columns, terms = design_terms(spec, design)
+            models = _models(spec, columns, terms)
+            included = {ep: [s for s in sites if describe[s]["endpoints"][ep]["status"]
+                             == "included"] for ep in spec["endpoints"]}
+            state.update(describe=describe, design=design, columns=columns, terms=terms,
+                         models=models, included=included, newton=newton, extras=extras)
+        else:
+            _update_newton(request, round_answers, state, newton, extras)
+        request = _next_request(spec, state, newton, request["round"] + 1, max_rounds)
+    state["next"] = request
+    state["waiting"] = [] if request["kind"] == "done" else list(sites)
+    return state
+
+
+def _check_answers(request: dict, sites: list[str], answers: dict[str, dict]) -> None:
+    want = digest(request)
+    problems = []
+    for site, ans in sorted(answers.items()):
+        if site not in sites:
+            problems.append(f"an answer from {site!r}, which is not among federation.sites "
+                            f"{sites}")
+        elif ans.get("site") != site or ans.get("round") != request["round"]:
+            problems.append(f"the answer filed as {site!r} says it is from site "
+                            f"{ans.get('site')!r}, round {ans.get('round')}")
+        elif ans.get("request_sha256") != want:
+            problems.append(f"{site!r} answered another request than the coordinator's "
+                            "(its settings or the site's copy differ); publish a new exchange "
+                            "folder and ask every site to answer again")
+    if problems:
+        raise ProtocolError(f"round {request['round']}: " + "; ".join(problems))
+
+
+def _update_newton(request: dict, answers: dict[str, dict], state: dict,
+                   newton: dict, extras: dict) -> None:
+    for item in request["evaluations"]:
+        key, ep = item["id"], item["endpoint"]
+        parts = []
+        for s in state["included"][ep]:
+            part = answers[s]["evaluated"].get(key)
+            if part is None or part["status"] != "included":
+                raise ProtocolError(f"round {request['round']}: site {s!r} was included for "
+                                    f"{ep} but did not evaluate {key!r}")
+            parts.append(part)
+        p = len(item["columns"])
+        ll = float(sum(q["loglik"] for q in parts))
+        score = np.asarray(sum(np.asarray(q["score"], float) for q in parts)).reshape(p)
+        info = np.asarray(sum(np.asarray(q["information"], float) for q in parts)).reshape(p, p)
+        if key not in newton:
+            newton[key] = aggregates.PooledNewton(p, TOLERANCE)
+            extras[key + "|null"] = {"loglik": ll, "score": score, "information": info}
+            start = aggregates.meta_analytic_start([_local(q) for q in parts], p)
+            before = None
+            newton[key].update(ll, score, info, start=start)
+        else:
+            before = newton[key].beta
+            newton[key].update(ll, score, info)
+        nw = newton[key]
+        if (item["robust"] or item["concordance"]) and (
+                before is None or not np.array_equal(before, nw.beta)):
+            extras[key] = {"parts": parts, "beta": np.asarray(item["beta"], float)}
+        state["certificates"].append({"round": request["round"], "evaluation": key,
+                                      "loglik": ll,
+                                      "max_abs_score": nw.history[-1]["max_abs_score"],
+                                      "status": nw.status})
+
+
+def _next_request(spec: dict, state: dict, newton: dict, round_: int, max_rounds: int) -> dict:
+    items = []
+    for ep in spec["endpoints"]:
+        if not state["included"][ep]:
+            continue
+        for name, cols in state["models"].items():
+            key = f"{ep}/{name}"
+            nw = newton.get(key)
+            if nw is not None and nw.status != "running":
+                continue
+            if nw is not None and round_ > max_rounds:
+                nw.status = "not converged"
+                continue
+            items.append({"id": key, "endpoint": ep, "model": name, "columns": cols,
+                          "beta": [0.0] * len(cols) if nw is None else nw.pending.tolist(),
+                          "local_fit": nw is None, "robust": name == "full",
+                          "concordance": name == "full"})
+    if not items:
+        return {"protocol": PROTOCOL, "round": round_, "kind": "done", "spec": spec}
+    return {"protocol": PROTOCOL, "round": round_, "kind": "cox", "spec": spec,
+            "design": state["design"], "evaluations": items}
+
+
+def _local(part: dict) -> dict | None:
+    fit = part.get("local_fit")
+    if fit is None:
+        return None
+    return {"beta": np.asarray(fit["beta"], float),
+            "information": np.asarray(fit["information"], float)}

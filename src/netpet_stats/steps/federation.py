@@ -1,0 +1,184 @@
+"""Rules of the federated roles: a site answers a round; the coordinator plans and pools.
+
+``federation.role: site`` answers the newest request in the exchange folder from the
+site's own prepared cohort (rule ``federation_answer``); ``coordinator`` publishes the
+next request from the answers so far (``federation_request``) and, once every model
+has converged, the pooled tables and report (``federation_results``). The protocol
+itself is :mod:`netpet_stats.federated.protocol`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from ..federated import protocol, results
+from ..federated.disclosure import RULE_DISCLOSIVE
+from ..netpet.scoring import resolve_grouping
+from ..report.federation import write_federation_report
+from ..validation import frozen_model
+from ..report.tables import write_table
+from ._common import load_analysis
+
+log = logging.getLogger(__name__)
+
+
+def spec(config: dict) -> dict:
+    """The analysis every site runs (from the coordinator's configuration).
+
+    In ``validation.mode: validate`` the frozen model of ``validation.model_file``
+    travels with the request, and every site validates it on its own patients.
+    """
+    frozen = None
+    if config["validation"]["mode"] == "validate":
+        frozen = frozen_model.load(config["validation"]["model_file"])
+        frozen_model.check_time_unit(frozen, config["analysis_time_unit"])
+    return protocol.make_spec(config, list(resolve_grouping(config["netpet"]["grouping"])),
+                              frozen)
+
+
+def check_site_settings(config: dict, request: dict) -> None:
+    """The site's data must be prepared as the coordinator's analysis assumes.
+
+    The times are in the site's ``analysis_time_unit`` and the groups are its
+    ``netpet.grouping``: a site in days, or with another grouping, would send
+    sums that add up to a wrong answer without a word, so it is refused.
+    """
+    spec_ = request["spec"]
+    problems = []
+    if config["analysis_time_unit"] != spec_["time_unit"]:
+        problems.append(f"analysis_time_unit is {config['analysis_time_unit']!r} here and "
+                        f"{spec_['time_unit']!r} at the coordinator")
+    groups = list(resolve_grouping(config["netpet"]["grouping"]))
+    if groups != spec_["groups"]:
+        problems.append(f"netpet.grouping gives the groups {groups} here and "
+                        f"{spec_['groups']} at the coordinator")
+    if problems:
+        raise protocol.ProtocolError(
+            f"round {request['round']}: this site's settings differ from the coordinator's: "
+            + "; ".join(problems) + ". Use the consortium's analysis settings (only "
+            "cohort.* is local) and run again.")
+
+
+def answers_by_round(paths: list[str]) -> list[dict[str, dict]]:
+    """Answer files (``.../round_NNN/<site>.json``) grouped by round, first round first."""
+    rounds: dict[int, dict[str, dict]] = {}
+    for path in map(Path, paths):
+        number = int(path.parent.name.removeprefix("round_"))
+        rounds.setdefault(number, {})[path.stem] = protocol.read_bundle(path)
+    return [rounds[k] for k in sorted(rounds)]
+
+
+def exchange_answers(exchange: str, sites: list[str]) -> list[str]:
+    """Every answer of the listed sites in the exchange folder, in round order."""
+    last = protocol.latest_round(exchange)
+    return [str(p) for r in range(1, last + 1) for s in sites
+            if (p := protocol.answer_path(exchange, r, s)).exists()]
+
+
+def coordinator_plan(config: dict) -> dict:
+    """What the coordinator does now: publish a request, write the results, or wait.
+
+    Returns
+    -------
+    dict
+        ``round`` and ``kind`` of the newest request the answers call for,
+        ``publish`` (that request is not yet in the exchange folder), ``waiting``
+        (sites whose answer to the newest published request is missing) and
+        ``answers`` (the answer files it rests on).
+    """
+    fed = config["federation"]
+    paths = exchange_answers(fed["exchange"], fed["sites"])
+    state = protocol.replay(spec(config), fed["sites"], answers_by_round(paths),
+                            fed["max_rounds"])
+    nxt = state["next"]
+    published = protocol.latest_round(fed["exchange"])
+    return {"round": nxt["round"], "kind": nxt["kind"], "publish": nxt["round"] > published,
+            "waiting": [] if nxt["round"] > published else state["waiting"], "answers": paths}
+
+
+def site_plan(config: dict) -> dict:
+    """What a site does now: answer the newest request, or nothing."""
+    fed = config["federation"]
+    last = protocol.latest_round(fed["exchange"])
+    if last == 0:
+        return {"round": 0, "answer": False, "why": "no request has been published yet"}
+    request = protocol.read_bundle(protocol.request_path(fed["exchange"], last))
+    if request["kind"] == "done":
+        return {"round": last, "answer": False,
+                "why": f"the coordinator closed the exchange in round {last}"}
+    done = protocol.answer_path(fed["exchange"], last, fed["site"]).exists()
+    return {"round": last, "answer": True,
+            "why": f"round {last} answered" if done else f"round {last} to answer"}
+
+
+def run_answer(config: dict, analysis: str, request: str, out) -> None:
+    """A site's answer to one request, and its release ledger."""
+    data = load_analysis(analysis, config)
+    bundle = protocol.read_bundle(request)
+    check_site_settings(config, bundle)
+    site = config["federation"]["site"]
+    answer, ledger = protocol.site_answer(bundle, data, site)
+    protocol.write_bundle(answer, out.answer)
+    disclosive = (ledger["rule"] == RULE_DISCLOSIVE).sum()
+    write_table(ledger, out.ledger, f"Site {site}: numbers released in round {bundle['round']}",
+                "Every number in the answer, the smallest count of patients behind it and "
+                "the rule that let it out (minimum cell size "
+                f"{bundle['spec']['min_cell']})."
+                + (f" {disclosive} numbers are per-time counts of the opt-in disclosive "
+                   "Kaplan-Meier tier." if disclosive else ""))
+    log.info("site %s answered round %d (%s): %d numbers released", site, bundle["round"],
+             bundle["kind"], len(ledger))
+
+
+def run_request(config: dict, answers: list[str], round_: int, out) -> None:
+    """The coordinator's request for ``round_``, from the answers of the earlier rounds."""
+    fed = config["federation"]
+    state = protocol.replay(spec(config), fed["sites"], answers_by_round(answers),
+                            fed["max_rounds"])
+    nxt = state["next"]
+    if nxt["round"] != round_:
+        raise protocol.ProtocolError(
+            f"the answers call for round {nxt['round']}, not {round_} (waiting for "
+            f"{', '.join(state['waiting']) or 'nobody'})")
+    protocol.write_bundle(nxt, out.request)
+    log.info("round %d published (%s)", round_, nxt["kind"])
+
+
+def run_results(config: dict, answers: list[str], out) -> None:
+    """The pooled tables and the coordinator's report."""
+    fed = config["federation"]
+    sp = spec(config)
+    state = protocol.replay(sp, fed["sites"], answers_by_round(answers), fed["max_rounds"])
+    if state["next"]["kind"] != "done":
+        raise protocol.ProtocolError("the exchange is not finished: waiting for "
+                                     + ", ".join(state["waiting"]))
+    adjust = config["logrank"]["pairwise_adjustment"]
+    tables = {"sites": results.sites_table(sp, fed["sites"], state),
+              "rounds": results.rounds_table(state),
+              "table1": results.table1_pooled(sp, fed["sites"], state)}
+    coefs, tests, conc, lr, km = [], [], [], [], []
+    for ep in sp["endpoints"]:
+        if not state["included"][ep]:
+            continue
+        c, t = results.cox_pooled(sp, state, ep)
+        coefs.append(c)
+        tests.append(t)
+        conc.append(results.concordance_pooled(sp, state, ep))
+        lr.append(results.logrank_pooled(sp, state, ep, adjust))
+        km.append(results.km_pooled(sp, state, ep, config["kaplan_meier"]["conf_type"]))
+
+    def cat(frames):
+        frames = [f for f in frames if not f.empty]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    tables.update(cox_coefficients=cat(coefs), cox_tests=cat(tests), concordance=cat(conc),
+                  logrank=cat(lr), km=cat(km))
+    tables["exactness"] = results.exactness_table(sp)
+    tables["validation"] = results.validation_pooled(sp, fed["sites"], state)
+    notes = results.TABLE_NOTES
+    for name, frame in tables.items():
+        write_table(frame, getattr(out, name), notes[name][0], notes[name][1])
+    write_federation_report(config, sp, state, tables, out.report, out.pdf)

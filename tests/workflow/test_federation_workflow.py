@@ -1,0 +1,104 @@
+"""Three hospitals and a coordinator, each its own Snakemake run in its own folder.
+
+The bundled cohort is split into its centres; each site folder holds only its own
+table. They exchange rounds through a shared folder reached with Snakemake's ``fs``
+storage plugin, as separate institutions would, until the coordinator closes the
+exchange. The coordinator's primary-model table must equal the single-machine run's.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from workflow_run import ROOT, copy_project, run_snakemake
+
+SITES = ("A", "B", "C")
+
+
+@pytest.fixture(scope="module")
+def consortium(tmp_path_factory):
+    base = tmp_path_factory.mktemp("consortium")
+    exchange = base / "exchange"
+    exchange.mkdir()
+    cohort = pd.read_csv(ROOT / "data" / "synthetic" / "cohort.csv")
+    folders = {}
+    for site in SITES:
+        work = copy_project(base / f"hospital_{site}")
+        cohort[cohort["centre"] == site].to_csv(work / "our_patients.csv", index=False)
+        (work / "site.yaml").write_text(yaml.safe_dump({
+            "cohort": {"table": "our_patients.csv", "lesions": None},
+            "federation": {"role": "site", "site": site, "exchange": str(exchange),
+                           "storage": "fs"}}))
+        folders[site] = work
+    coordinator = copy_project(base / "coordinator")
+    (coordinator / "coordinator.yaml").write_text(yaml.safe_dump({
+        "federation": {"role": "coordinator", "sites": list(SITES), "exchange": str(exchange),
+                       "storage": "fs", "km_tier": "rounded"}}))
+    logs = []
+    for _ in range(10):
+        proc = run_snakemake(coordinator, "--configfile", "coordinator.yaml")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        logs.append(proc.stderr)
+        if (coordinator / "results" / "federation" / "manifest.json").exists():
+            break
+        for site, work in folders.items():
+            proc = run_snakemake(work, "--configfile", "site.yaml")
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            logs.append(proc.stderr)
+    return {"exchange": exchange, "sites": folders, "coordinator": coordinator, "logs": logs}
+
+
+def test_the_coordinator_table_equals_the_single_machine_table(consortium, workflow_runs):
+    fed = pd.read_csv(consortium["coordinator"] / "results" / "federation" /
+                      "cox_coefficients.csv")
+    single = pd.read_csv(workflow_runs[0] / "results" / "os" / "cox_coefficients.csv")
+    single = pd.concat([single, pd.read_csv(workflow_runs[0] / "results" / "ttp" /
+                                            "cox_coefficients.csv")])
+    single = single[single["model"] == "primary"].reset_index(drop=True)
+    cols = ["endpoint", "term", "level", "reference", "n", "events"]
+    pd.testing.assert_frame_equal(fed[cols], single[cols])
+    for col in ("coef", "se", "hr", "hr_lower", "hr_upper", "z", "p"):
+        np.testing.assert_allclose(fed[col], single[col], rtol=1e-9, err_msg=col)
+
+
+def test_the_exchange_holds_small_bundles_and_every_site_its_ledger(consortium):
+    rounds = sorted(p.name for p in consortium["exchange"].iterdir())
+    done = json.loads((consortium["exchange"] / rounds[-1] / "request.json").read_text())
+    assert done["kind"] == "done" and len(rounds) <= 8
+    for r in rounds[:-1]:
+        files = sorted(p.name for p in (consortium["exchange"] / r).iterdir())
+        assert files == ["A.json", "B.json", "C.json", "request.json"]
+        for site in SITES:
+            size = (consortium["exchange"] / r / f"{site}.json").stat().st_size
+            assert size < 60_000  # aggregates (and the rounded KM counts), not rows
+            ledger = consortium["sites"][site] / "results" / "federation" / \
+                f"release_ledger_{r}.csv"
+            assert ledger.exists()
+    # a site's results/ holds aggregates only: no per-patient table left the hospital
+    for work in consortium["sites"].values():
+        for path in (work / "results").rglob("*.csv"):
+            assert "patient_id" not in path.read_text(encoding="utf-8").splitlines()[0]
+
+
+def test_the_report_names_the_sites_rounds_and_tiers(consortium):
+    report = (consortium["coordinator"] / "results" / "federation" / "report.html").read_text()
+    for text in ("The federation", "Rounds and convergence certificate", "What is exact",
+                 "rounded", "Primary Cox model"):
+        assert text in report
+    sites = pd.read_csv(consortium["coordinator"] / "results" / "federation" / "sites.csv")
+    assert sorted(sites["site"].unique()) == list(SITES)
+    manifest = json.loads((consortium["coordinator"] / "results" / "federation" /
+                           "manifest.json").read_text())
+    assert any(k.endswith("A.json") for k in manifest["inputs"])
+
+
+def test_a_finished_exchange_reruns_nothing(consortium):
+    proc = run_snakemake(consortium["coordinator"], "--configfile", "coordinator.yaml")
+    assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr
+    proc = run_snakemake(consortium["sites"]["A"], "--configfile", "site.yaml")
+    assert "closed the exchange" in proc.stderr

@@ -1,0 +1,109 @@
+# Multicentre analysis without pooling rows (federation.role: site | coordinator).
+# A site answers the newest request in the exchange folder from its own cohort; the
+# coordinator publishes the next request from the answers so far or, once every
+# model has converged, the pooled tables. Which round is due is read from the
+# exchange folder when Snakemake starts (federation_outputs in common.smk).
+
+if FED_ROLE == "site":
+
+    rule federation_answer:
+        input:
+            analysis=rules.prepare_cohort.output.analysis,
+            request=exchange_file("round_{round}/request.json"),
+        output:
+            answer=exchange_file(f"round_{{round}}/{FEDERATION['site']}.json"),
+            ledger=report(
+                "results/federation/release_ledger_round_{round}.csv",
+                caption="../report/federation.rst",
+                category="Federation",
+                labels={"table": "release ledger", "round": "{round}"},
+            ),
+            ledger_md="results/federation/release_ledger_round_{round}.md",
+        log:
+            "logs/federation_answer_{round}.log",
+        conda:
+            "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(600, per_input_mb=110),
+            runtime=job_runtime(10),
+        params:
+            version=PACKAGE_VERSION,
+        script:
+            "../scripts/federation_answer.py"
+
+
+if FED_ROLE == "coordinator":
+
+    rule federation_request:
+        input:
+            answers=lambda wc: answers_before(int(wc.round)),
+        output:
+            request=exchange_file("round_{round}/request.json"),
+        log:
+            "logs/federation_request_{round}.log",
+        conda:
+            "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(600),
+            runtime=job_runtime(5),
+        params:
+            version=PACKAGE_VERSION,
+            round=lambda wc: int(wc.round),
+        script:
+            "../scripts/federation_request.py"
+
+    rule federation_results:
+        input:
+            answers=answers_before(FED_PLAN["round"]),
+        output:
+            **{
+                name: report(
+                    f"results/federation/{name}.csv",
+                    caption="../report/federation.rst",
+                    category="Federation",
+                    labels={"table": name},
+                )
+                for name in FED_TABLES
+            },
+            **{f"{name}_md": f"results/federation/{name}.md" for name in FED_TABLES},
+            report=report(
+                "results/federation/report.html",
+                caption="../report/federation.rst",
+                category="Federation",
+                labels={"table": "report"},
+            ),
+            pdf="results/federation/report.pdf",
+        log:
+            "logs/federation_results.log",
+        conda:
+            "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(800),
+            runtime=job_runtime(10),
+        params:
+            version=PACKAGE_VERSION,
+            settings=CONFIG_DIGEST,
+        script:
+            "../scripts/federation_results.py"
+
+    rule federation_manifest:
+        input:
+            data=answers_before(FED_PLAN["round"]),
+            results=[f"results/federation/{name}.csv" for name in FED_TABLES]
+            + ["results/federation/report.html", "results/federation/report.pdf"],
+        output:
+            manifest="results/federation/manifest.json",
+            run_record="results/federation/run_record.json",
+        log:
+            "logs/federation_manifest.log",
+        conda:
+            "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(500),
+            runtime=job_runtime(5),
+        params:
+            version=PACKAGE_VERSION,
+            settings=CONFIG_DIGEST,
+            workflow_dir=workflow.basedir,
+        script:
+            "../scripts/manifest.py"
