@@ -291,3 +291,17 @@ def test_a_fit_stopped_by_max_rounds_reports_no_estimate(synthetic):
     coefs, tests = results.cox_pooled(spec, state, "os")
     assert coefs["coef"].isna().all() and coefs["note"].str.startswith("not converged").all()
     assert tests["chisq"].isna().all()
+
+
+def test_a_site_whose_units_or_groups_differ_is_refused_before_it_sends_anything(synthetic):
+    cfg, *_ = synthetic
+    request = protocol.first_request(federation.spec(cfg))
+    federation.check_site_settings(cfg, request)  # the same settings: nothing to say
+    days = copy.deepcopy(cfg)
+    days["analysis_time_unit"] = "days"
+    days["netpet"]["grouping"] = "full"
+    with pytest.raises(protocol.ProtocolError) as err:
+        federation.check_site_settings(days, request)
+    text = str(err.value)
+    assert "'days' here and 'months' at the coordinator" in text
+    assert "['P1', 'P2', 'P3', 'P4', 'P5'] here" in text
