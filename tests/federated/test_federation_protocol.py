@@ -12,7 +12,8 @@ import pytest
 from netpet_stats import load_config, prepare_cohort
 from netpet_stats.config import ConfigError, model_specs
 from netpet_stats.federated import protocol, results
-from netpet_stats.federated.disclosure import RULE_DISCLOSIVE, flatten, suppress_counts
+from netpet_stats.federated.disclosure import (RULE_DISCLOSIVE, RULE_SMALL_CATEGORY, flatten,
+                                               suppress_counts)
 from netpet_stats.steps import federation
 from netpet_stats.steps._common import load_analysis
 from netpet_stats.steps.cox import fit_spec
@@ -125,10 +126,10 @@ def test_every_released_number_is_in_the_ledger(synthetic):
                     isinstance(value, float) and np.isclose(ledger.loc[path, "value"], value))
             numbers = ledger[ledger["value"].map(lambda v: isinstance(v, (int, float))
                                                  and not isinstance(v, bool))]
-            # every count released from patients is at least the minimum cell size
+            # every number from fewer patients than the minimum cell size says why
             counted = numbers.dropna(subset=["smallest_count"])
             small = counted[(counted["smallest_count"] < 5)
-                            & (counted["rule"] != RULE_DISCLOSIVE)]
+                            & ~counted["rule"].isin([RULE_DISCLOSIVE, RULE_SMALL_CATEGORY])]
             assert small.empty, small
 
 
@@ -305,3 +306,23 @@ def test_a_site_whose_units_or_groups_differ_is_refused_before_it_sends_anything
     text = str(err.value)
     assert "'days' here and 'months' at the coordinator" in text
     assert "['P1', 'P2', 'P3', 'P4', 'P5'] here" in text
+
+
+def test_the_ledger_names_a_category_smaller_than_the_minimum(synthetic):
+    """A site with only 3 patients of grade G3: its Cox sums still go (the exact fit
+    needs them), and the ledger gives that count and says so."""
+    _, data, spec, _, answers, _ = synthetic
+    request = as_sent(protocol.replay(spec, ["A", "B", "C"], answers[:1])["next"])
+    site = data[data["centre"] == "C"]
+    g3 = site.index[site["grade"] == "G3"]
+    site = site.drop(g3[3:])
+    _, ledger = protocol.site_answer(request, site, "C")
+    scores = ledger[ledger["path"].str.startswith("evaluated/os/full/score/")]
+    assert set(scores["smallest_count"]) == {3} and set(scores["rule"]) == {RULE_SMALL_CATEGORY}
+    # the model without grade: its smallest category, counted here from the rows
+    d = site.dropna(subset=["netpet_group", "os_time", "os_event", "grade", "age",
+                            "extrahepatic", "centre"])
+    counts = [*d["netpet_group"].value_counts().loc[lambda c: c > 0],
+              *d["extrahepatic"].value_counts(), len(d)]
+    no_grade = ledger[ledger["path"].str.startswith("evaluated/os/drop grade/score/")]
+    assert set(no_grade["smallest_count"]) == {min(counts)}

@@ -17,6 +17,10 @@ Rules (Statistics Netherlands / ONS practice for tabular output):
   information matrix, a sum of squares).
 * ``site below threshold``: a centre with fewer than ``min_cell`` patients or events
   for an endpoint releases only that it is below the threshold.
+* ``small category``: the Cox sums of a site in which a category of a covariate (a
+  grade, a NETPET group) has fewer than ``min_cell`` patients are still released (the
+  pooled fit could not be exact without them), and the ledger says so, with that
+  count: governance decides, with the ledger in hand, whether the site takes part.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ RULE_REFUSED = "below threshold: only the refusal is released"
 RULE_DISCLOSIVE = "opt-in per-time counts (disclosive tier)"
 RULE_ROUNDED = "rounded counts (rounded tier)"
 RULE_SETTING = "analysis setting (no patient data)"
+RULE_SMALL_CATEGORY = ("aggregate over all the site's patients, including a category with "
+                       "fewer than min_cell of them here (needed for the exact pooled fit)")
 
 
 class Release:

@@ -43,8 +43,8 @@ from ..survival.kaplan_meier import km_from_counts, km_table, step_at
 from ..validation import external, frozen_model
 from . import aggregates
 from .disclosure import (RULE_AGGREGATE, RULE_COUNT, RULE_DISCLOSIVE, RULE_PRESENCE,
-                         RULE_REFUSED, RULE_ROUNDED, RULE_SETTING, Release, suppress_counts,
-                         to_json)
+                         RULE_REFUSED, RULE_ROUNDED, RULE_SETTING, RULE_SMALL_CATEGORY, Release,
+                         suppress_counts, to_json)
 
 PROTOCOL = "netpet-stats federation 1"
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "federation_bundle.schema.yaml"
@@ -464,11 +464,15 @@ def _cox(release: Release, request: dict, spec: dict, data: pd.DataFrame) -> Non
         n = len(d)
         ev = aggregates.cox_evaluation(t, e, x, item["beta"], strata, item["robust"],
                                        item["concordance"])
+        # the score and information of an indicator column are sums over the patients
+        # in that category: the ledger states the smallest such count, and says so when
+        # it is below the minimum cell size (the exact pooled fit needs it)
+        smallest = smallest_category(x, n)
+        rule = RULE_AGGREGATE if smallest >= spec["min_cell"] else RULE_SMALL_CATEGORY
         for key in ("loglik", "score", "information"):
-            release.put([*base, key], ev[key], n, RULE_AGGREGATE)
+            release.put([*base, key], ev[key], smallest, rule)
         if item["robust"]:
-            release.put([*base, "score_crossproduct"], ev["score_crossproduct"], n,
-                        RULE_AGGREGATE)
+            release.put([*base, "score_crossproduct"], ev["score_crossproduct"], smallest, rule)
         if item["concordance"]:
             release.put([*base, "concordance"],
                         {"harrell": ev["concordance"]["n"], "uno": ev["concordance"]["n/G2"]},
@@ -476,7 +480,25 @@ def _cox(release: Release, request: dict, spec: dict, data: pd.DataFrame) -> Non
         if item["local_fit"]:
             fit = aggregates.local_fit(t, e, x, strata)
             if fit is not None:
-                release.put([*base, "local_fit"], fit, n, RULE_AGGREGATE)
+                release.put([*base, "local_fit"], fit, smallest, rule)
+
+
+def smallest_category(X: np.ndarray, n: int) -> int:
+    """Fewest patients behind a column's sums: the smaller side of any 0/1 column, or n.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from netpet_stats.federated.protocol import smallest_category
+    >>> smallest_category(np.array([[1, 60.0], [0, 70], [0, 55], [0, 48]]), 4)
+    1
+    """
+    counts = [n]
+    for col in np.asarray(X, float).reshape(n, -1).T:
+        if np.isin(col, (0.0, 1.0)).all():
+            ones = int(col.sum())
+            counts += [c for c in (ones, n - ones) if c > 0]
+    return min(counts)
 
 
 # ----------------------------------------------------------------------------- coordinator
