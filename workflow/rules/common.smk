@@ -10,8 +10,6 @@ from snakemake.exceptions import WorkflowError
 import netpet_stats
 from netpet_stats.cohort.read import cohort_sources
 from netpet_stats.config import ConfigError, competing_risks_settings, resolve
-from netpet_stats.federated.protocol import ProtocolError
-from netpet_stats.steps import federation as fed_steps
 
 # One loader for the workflow and the CLI (netpet_stats.config): defaults from the
 # schema, unknown keys refused with the closest valid key, cross-key checks.
@@ -335,6 +333,12 @@ def exchange_file(rel):
 
 
 def _federation_plan():
+    if FED_ROLE == "none":
+        return None
+    # imported only in a federated role: the single-machine DAG does not pay for them
+    from netpet_stats.federated.errors import ProtocolError
+    from netpet_stats.steps import federation as fed_steps
+
     try:
         if FED_ROLE == "coordinator":
             return fed_steps.coordinator_plan(config)

@@ -45,15 +45,12 @@ from . import aggregates
 from .disclosure import (RULE_AGGREGATE, RULE_COUNT, RULE_DISCLOSIVE, RULE_PRESENCE,
                          RULE_REFUSED, RULE_ROUNDED, RULE_SETTING, RULE_SMALL_CATEGORY, Release,
                          suppress_counts, to_json)
+from .errors import ProtocolError
 
 PROTOCOL = "netpet-stats federation 1"
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "federation_bundle.schema.yaml"
 #: Largest summed score at which the pooled Cox fit is declared converged.
 TOLERANCE = 1e-9
-
-
-class ProtocolError(ValueError):
-    """A bundle that breaks the protocol (schema, round, settings, site)."""
 
 
 # ----------------------------------------------------------------------------- files

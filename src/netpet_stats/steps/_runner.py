@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..cohort.problems import CohortValidationError, format_problems
 from ..config import ConfigError
-from ..federated.protocol import ProtocolError
+from ..federated.errors import ProtocolError
 from ..survival.cox import CoxFitError
 from ..validation.frozen_model import FreezeError, ModelMismatchError
 
