@@ -55,6 +55,8 @@ if VALIDATION_MODE == "develop":
             "logs/benchmarks/internal_external_cv.tsv"
         conda:
             "../envs/netpet.yaml"
+        # one refit per centre, in parallel; the table is the same for any threads
+        threads: 4
         resources:
             mem_mb=job_mem_mb(800),
             runtime=job_runtime(10),

@@ -52,8 +52,12 @@ def run_optimism(config: dict, analysis: str, out, threads: int = 1) -> None:
 
 
 
-def run_iecv(config: dict, analysis: str, out) -> None:
-    """Internal-external cross-validation of ``validation.model``, leaving one centre out."""
+def run_iecv(config: dict, analysis: str, out, threads: int = 1) -> None:
+    """Internal-external cross-validation of ``validation.model``, leaving one centre out.
+
+    ``threads``: the cores Snakemake gives the job (centres refitted in parallel); the
+    table does not depend on it.
+    """
     data = load_analysis(analysis, config)
     vcfg = config["validation"]
     d, t, e, X = _development_design(config, data)
@@ -71,7 +75,7 @@ def run_iecv(config: dict, analysis: str, out) -> None:
                      dpi(config))
         return
     lp, surv, _ = internal.internal_external_cv(t, e, X.to_numpy(), d["centre"],
-                                                           [horizon], progress=True)
+                                                [horizon], progress=True, threads=threads)
     table = external.centre_performance(t, e, lp, surv[horizon], d["centre"].to_numpy(), horizon)
     write_table(table.assign(endpoint=vcfg["endpoint"], model=vcfg["model"], horizon=horizon),
                 out.iecv, f"{label}: internal-external cross-validation (leave one centre out)",
