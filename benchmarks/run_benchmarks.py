@@ -372,6 +372,40 @@ def workflow_rows():
     return rows
 
 
+def resampling_rows(n, n_boot, cores=(1, 2)):
+    """Bootstrap optimism against its budget: resamples x (one refit + its measures) / cores.
+
+    The unit is the work of one resample, timed alone: refit the Cox model on the
+    resample and compute C and the calibration slope in the resample and in the
+    original data (what ``optimism_bootstrap`` does per resample). The ratio is the
+    bootstrap's wall time over ``n_boot * unit / cores``; the target is <= 1.10.
+    """
+    from netpet_stats.validation import internal
+
+    d = _cohort(n)
+    X = _design(d)
+    t, e = d["time"].to_numpy(), d["event"].to_numpy()
+    idx = np.random.default_rng(7).integers(0, t.size, t.size)
+    dot = cox.PatternDot(X)
+
+    def one_resample():
+        b, _, _ = cox.fit_efron(t[idx], e[idx], X[idx])
+        lp = dot(b)
+        internal._performance(t[idx], e[idx], lp[idx], None)
+        internal._performance(t, e, lp, None)
+
+    unit, _ = _timed(one_resample, 5)
+    rows = []
+    for k in cores:
+        start = time.perf_counter()
+        internal.optimism_bootstrap(t, e, X, n_boot=n_boot, seed=1, threads=k)
+        wall = time.perf_counter() - start
+        budget = n_boot * unit / k
+        rows.append((f"bootstrap optimism, {n_boot} resamples, {k} thread(s)", len(d), wall,
+                     budget, wall / budget))
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[319, 10_000, 100_000])
@@ -405,6 +439,14 @@ def main(argv=None):
             diff_txt = "" if diff is None else f"{diff:.1e}"
             print(f"{name:<{width}}  {n:>8}  {sec:>9.4f}  {r_txt:>9}  {ratio:>6}  {peak_txt:>8}  "
                   f"{diff_txt:>16}")
+    if args.boot:
+        rows = [r for n in args.sizes[:2] for r in resampling_rows(n, args.boot)]
+        width = max(len(r[0]) for r in rows)
+        print()
+        print(f"{'resampling against its budget (target <= 1.10)':<{width}}  {'n':>8}  "
+              f"{'wall s':>8}  {'budget s':>8}  {'ratio':>6}")
+        for name, n, wall, budget, ratio in rows:
+            print(f"{name:<{width}}  {n:>8}  {wall:>8.3f}  {budget:>8.3f}  {ratio:>6.2f}")
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}")
 
 

@@ -16,26 +16,76 @@ def progress(iterable, total: int, desc: str, enabled: bool):
 
 
 def ordered_map(fn, tasks, threads: int = 1):
-    """``fn`` over ``tasks`` on up to ``threads`` threads, results in task order.
+    """``fn`` over ``tasks`` on up to ``threads`` workers, results in task order.
 
-    The tasks are drawn lazily, one window of ``2 * threads`` at a time, so that a
-    generator of bootstrap indices is neither materialised at once nor drawn in
-    another order: with the same tasks the results are identical for any number of
-    threads. Threads (not processes) suffice because the compiled Efron and
-    concordance loops release the GIL (numba ``nogil``).
+    The tasks are drawn lazily, a window at a time, so that a generator of
+    bootstrap indices is neither materialised at once nor drawn in another order:
+    with the same tasks the results are identical for any number of workers.
+
+    The first task runs here and is timed; the rest run in forked worker
+    processes, in chunks of about 20 ms of work each. The compiled loops release
+    the GIL, but a resample's Python-level work does not: with threads, two cores
+    gave 1.35 times the ideal wall time at 10^4 patients and twice the serial time
+    at 300; with processes, 1.05 at 10^4, and 1.06 at 300 patients over 1,000
+    resamples (starting the workers costs about 70 ms). Where fork is not
+    available, threads are used.
     """
+    import time
+
+    tasks = iter(tasks)
+    try:
+        first = next(tasks)
+    except StopIteration:
+        return
+    start = time.perf_counter()
+    yield fn(first)
+    elapsed = time.perf_counter() - start
     if threads <= 1:
         for task in tasks:
             yield fn(task)
         return
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
+    yield from _parallel(fn, tasks, threads, max(1, int(0.02 / max(elapsed, 1e-6))))
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        window = deque()
-        for task in tasks:
-            window.append(pool.submit(fn, task))
-            if len(window) >= 2 * threads:
-                yield window.popleft().result()
-        while window:
-            yield window.popleft().result()
+
+_WORK = None  # the function forked workers run (inherited, never pickled)
+
+
+def _run_chunk(chunk):
+    return [_WORK(task) for task in chunk]
+
+
+def _chunks(tasks, size):
+    chunk = []
+    for task in tasks:
+        chunk.append(task)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _parallel(fn, tasks, workers: int, chunk_size: int):
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    global _WORK
+    try:
+        context = multiprocessing.get_context("fork")
+    except ValueError:  # no fork on this platform: threads
+        context = None
+    previous, _WORK = _WORK, fn
+    try:
+        pool = (ProcessPoolExecutor(max_workers=workers, mp_context=context) if context
+                else ThreadPoolExecutor(max_workers=workers))
+        with pool:
+            window = deque()
+            for chunk in _chunks(tasks, chunk_size):
+                window.append(pool.submit(_run_chunk, chunk))
+                if len(window) >= 2 * workers:
+                    yield from window.popleft().result()
+            while window:
+                yield from window.popleft().result()
+    finally:
+        _WORK = previous
