@@ -78,7 +78,8 @@ def validate_bundle(bundle: dict, where: str) -> None:
     """Check a bundle against the schema; refuse it naming the file and every problem."""
     import jsonschema
 
-    schema = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema = yaml.load(SCHEMA_PATH.read_text(encoding="utf-8"),
+                       Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(bundle),
                     key=lambda e: list(map(str, e.path)))
     if errors:
