@@ -152,17 +152,22 @@ def _input_mb(input):
     return sum(os.path.getsize(f) for f in input if os.path.exists(f)) / 2**20
 
 
-def job_mem_mb(base, per_input_mb=40):
+def job_mem_mb(base, per_input_mb=40, per_worker=0.0):
     """Memory (MB) of a job: ``base`` plus ``per_input_mb`` per MB of input, doubled per retry.
 
     Pandas holds a parquet or CSV cohort in roughly 10-40 times its file size, and
     the Cox rule its design for every model (about 100 times), so registries of
     10^5-10^6 patients ask a cluster for more; the pickled fits are read back at
     about their size. Calibrated on the peaks benchmarks/registry.py reports at 10^6.
+    A rule whose resamples run in forked worker processes adds ``per_worker`` times
+    that for each worker beyond the first (each counts the pages it shares with
+    its parent in its own resident size).
     """
 
-    def mem_mb(wildcards, input, attempt):
-        return int((base + per_input_mb * _input_mb(input)) * 2 ** (attempt - 1))
+    def mem_mb(wildcards, input, threads, attempt):
+        one = base + per_input_mb * _input_mb(input)
+        workers = 1 + per_worker * max(threads - 1, 0)
+        return int(one * workers * 2 ** (attempt - 1))
 
     return mem_mb
 
