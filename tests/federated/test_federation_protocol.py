@@ -326,3 +326,12 @@ def test_the_ledger_names_a_category_smaller_than_the_minimum(synthetic):
               *d["extrahepatic"].value_counts(), len(d)]
     no_grade = ledger[ledger["path"].str.startswith("evaluated/os/drop grade/score/")]
     assert set(no_grade["smallest_count"]) == {min(counts)}
+
+
+def test_validate_mode_without_its_model_file_is_refused_by_name(synthetic, tmp_path):
+    cfg, *_ = synthetic
+    bad = copy.deepcopy(cfg)
+    bad["validation"]["mode"] = "validate"
+    bad["validation"]["model_file"] = str(tmp_path / "missing.yaml")
+    with pytest.raises(protocol.ProtocolError, match="missing.yaml does not exist"):
+        federation.spec(bad)

@@ -33,8 +33,16 @@ def spec(config: dict) -> dict:
     """
     frozen = None
     if config["validation"]["mode"] == "validate":
-        frozen = frozen_model.load(config["validation"]["model_file"])
-        frozen_model.check_time_unit(frozen, config["analysis_time_unit"])
+        path = Path(config["validation"]["model_file"])
+        if not path.is_file():
+            raise protocol.ProtocolError(
+                f"validation.model_file: {path} does not exist; the coordinator sends the "
+                "frozen model it names to every site (validate mode)")
+        try:
+            frozen = frozen_model.load(path)
+            frozen_model.check_time_unit(frozen, config["analysis_time_unit"])
+        except frozen_model.ModelMismatchError as exc:
+            raise protocol.ProtocolError(f"validation.model_file: {exc}") from None
     return protocol.make_spec(config, list(resolve_grouping(config["netpet"]["grouping"])),
                               frozen)
 
