@@ -24,7 +24,7 @@ if VALIDATION_MODE == "develop":
         # table is the same for any number of threads
         threads: 4
         resources:
-            mem_mb=job_mem_mb(800, per_worker=0.7),
+            mem_mb=job_mem_mb(900, per_worker=0.8),
             runtime=job_runtime(20),
         params:
             version=PACKAGE_VERSION,
@@ -58,7 +58,7 @@ if VALIDATION_MODE == "develop":
         # one refit per centre, in parallel; the table is the same for any threads
         threads: 4
         resources:
-            mem_mb=job_mem_mb(800, per_worker=0.7),
+            mem_mb=job_mem_mb(900, per_worker=0.8),
             runtime=job_runtime(10),
         params:
             version=PACKAGE_VERSION,

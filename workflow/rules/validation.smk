@@ -109,7 +109,7 @@ if VALIDATION_MODE == "validate":
         # bootstrap CIs on several threads; the same numbers for any number
         threads: 4
         resources:
-            mem_mb=job_mem_mb(800, per_worker=0.7),
+            mem_mb=job_mem_mb(900, per_worker=0.8),
             runtime=job_runtime(20),
         params:
             version=PACKAGE_VERSION,

@@ -22,13 +22,15 @@ def ordered_map(fn, tasks, threads: int = 1):
     bootstrap indices is neither materialised at once nor drawn in another order:
     with the same tasks the results are identical for any number of workers.
 
-    The first task runs here and is timed; the rest run in forked worker
-    processes, in chunks of about 20 ms of work each. The compiled loops release
-    the GIL, but a resample's Python-level work does not: with threads, two cores
-    gave 1.35 times the ideal wall time at 10^4 patients and twice the serial time
-    at 300; with processes, 1.05 at 10^4, and 1.06 at 300 patients over 1,000
-    resamples (starting the workers costs about 70 ms). Where fork is not
-    available, threads are used.
+    The first task runs here and is timed. Short tasks (under 0.25 s) run in
+    forked worker processes, in chunks of about 20 ms of work each: the compiled
+    loops release the GIL, but a short task is mostly Python-level work that does
+    not, and with threads two cores gave 1.35 times the ideal wall time at 10^4
+    patients and twice the serial time at 300, against 1.05 and 1.06 (over 1,000
+    resamples) with processes. Long tasks (10^6 patients) are mostly compiled
+    work: they run on threads, which then scale as well and share the data
+    instead of each worker holding its own pages. Where fork is not available,
+    threads are used.
     """
     import time
 
@@ -44,7 +46,8 @@ def ordered_map(fn, tasks, threads: int = 1):
         for task in tasks:
             yield fn(task)
         return
-    yield from _parallel(fn, tasks, threads, max(1, int(0.02 / max(elapsed, 1e-6))))
+    yield from _parallel(fn, tasks, threads, max(1, int(0.02 / max(elapsed, 1e-6))),
+                         processes=elapsed < 0.25)
 
 
 _WORK = None  # the function forked workers run (inherited, never pickled)
@@ -65,16 +68,18 @@ def _chunks(tasks, size):
         yield chunk
 
 
-def _parallel(fn, tasks, workers: int, chunk_size: int):
+def _parallel(fn, tasks, workers: int, chunk_size: int, processes: bool = True):
     import multiprocessing
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
     global _WORK
-    try:
-        context = multiprocessing.get_context("fork")
-    except ValueError:  # no fork on this platform: threads
-        context = None
+    context = None
+    if processes:
+        try:
+            context = multiprocessing.get_context("fork")
+        except ValueError:  # no fork on this platform: threads
+            context = None
     previous, _WORK = _WORK, fn
     try:
         pool = (ProcessPoolExecutor(max_workers=workers, mp_context=context) if context
