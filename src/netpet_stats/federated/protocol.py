@@ -357,9 +357,9 @@ def _km(release: Release, base: list[str], spec: dict, t, e, g) -> None:
             continue
         tg, eg = t[m], e[m]
         if spec["km_tier"] == "exact":
-            times = np.unique(tg)
-            d_ = np.array([eg[tg == u].sum() for u in times])
-            c_ = np.array([(tg == u).sum() for u in times]) - d_
+            times, at = np.unique(tg, return_inverse=True)
+            d_ = np.bincount(at, weights=eg, minlength=times.size)
+            c_ = np.bincount(at, minlength=times.size) - d_
             release.put([*base, grp], {"time": times, "events": d_, "censored": c_},
                         1, RULE_DISCLOSIVE)
             continue
@@ -391,8 +391,8 @@ def _table1(release: Release, spec: dict, data: pd.DataFrame) -> None:
     sizes = np.array([[int((g == x).sum()) for x in groups]])
     n_rel, n_rule = suppress_counts(sizes, k)
     release.put(["table1", "groups"], groups, None, RULE_SETTING)
-    release.put(["table1", "n"], n_rel[0], k, RULE_COUNT if not np.isnan(n_rel).any()
-                else "; ".join(sorted(set(n_rule.ravel()))))
+    release.put(["table1", "n"], n_rel[0], _smallest(n_rel),
+                "; ".join(sorted(set(n_rule.ravel()))))
     for var in spec["table1"]["variables"]:
         if var not in d.columns:
             continue
@@ -405,7 +405,9 @@ def _table1(release: Release, spec: dict, data: pd.DataFrame) -> None:
                 stats["n"].append(v.size if ok else None)
                 stats["sum"].append(float(v.sum()) if ok else None)
                 stats["sum_squares"].append(float(v @ v) if ok else None)
-            release.put(["table1", "continuous", var], stats, k, RULE_AGGREGATE)
+            release.put(["table1", "continuous", var], stats,
+                        _smallest([np.nan if v is None else v for v in stats["n"]]),
+                        RULE_AGGREGATE)
             continue
         values = _level_text(d[var])
         levels = sorted(set(values))
@@ -413,8 +415,15 @@ def _table1(release: Release, spec: dict, data: pd.DataFrame) -> None:
                            for lv in levels])
         released, rules = suppress_counts(counts, k)
         release.put(["table1", "categorical", var],
-                    {"levels": levels, "counts": released}, k,
+                    {"levels": levels, "counts": released}, _smallest(released),
                     "; ".join(sorted(set(rules.ravel()))))
+
+
+def _smallest(released) -> int | None:
+    """The smallest non-zero count released (None if every count is zero or suppressed)."""
+    values = np.asarray(released, float)
+    values = values[np.isfinite(values) & (values > 0)]
+    return int(values.min()) if values.size else None
 
 
 def _level_text(values: pd.Series) -> pd.Series:
@@ -448,9 +457,12 @@ def _design_config(spec: dict, design: dict) -> dict:
 
 
 def _cox(release: Release, request: dict, spec: dict, data: pd.DataFrame) -> None:
+    designs = {}  # one design per endpoint, shared by its models
     for item in request["evaluations"]:
         ep = item["endpoint"]
-        d, X = site_design(request, data, ep)
+        if ep not in designs:
+            designs[ep] = site_design(request, data, ep)
+        d, X = designs[ep]
         base = ["evaluated", item["id"]]
         if not eligible(spec, d, ep):
             release.put([*base, "status"], "refused", None, RULE_REFUSED)
