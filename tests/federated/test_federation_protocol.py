@@ -73,6 +73,17 @@ def test_logrank_and_concordance_equal_the_single_machine(synthetic, endpoint):
     assert lr.loc["stratified log-rank", "chisq"] == pytest.approx(single["chisq"], rel=1e-12)
     assert lr.loc["stratified log-rank trend", "chisq"] == pytest.approx(trend["chisq"],
                                                                         rel=1e-12)
+    pairs = results.logrank_pooled(spec, state, endpoint)
+    pairs = pairs[pairs["test"] == "pairwise stratified log-rank"]
+    ref_p = []
+    for row in pairs.itertuples():
+        a, b = row.comparison.split(" vs ")
+        m = d["netpet_group"].astype(str).isin([a, b]).to_numpy()
+        ref = logrank.logrank_test(d[f"{endpoint}_time"][m], d[f"{endpoint}_event"][m],
+                                   d["netpet_group"].astype(str)[m], d["centre"][m], [a, b])
+        assert row.chisq == pytest.approx(ref["chisq"], rel=1e-12)
+        ref_p.append(ref["p"])
+    np.testing.assert_allclose(pairs["p_adjusted"], logrank.adjust_p(ref_p, "holm"), rtol=1e-12)
     fit = fit_spec(cfg, data, endpoint, model_specs(cfg)[cfg["cox"]["primary_model"]])
     t, e = fit.frame["__time"].to_numpy(), fit.frame["__event"].to_numpy()
     conc = results.concordance_pooled(spec, state, endpoint).set_index("index")
