@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 from itertools import combinations
 from pathlib import Path
 
@@ -38,7 +39,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..survival.cox import Term, design_matrix
+from ..survival.cox import Term, design_matrix, stratum_labels
 from ..survival.kaplan_meier import km_from_counts, km_table, step_at
 from ..validation import external, frozen_model
 from . import aggregates
@@ -74,13 +75,19 @@ def latest_round(exchange) -> int:
     return max(rounds, default=0)
 
 
-def validate_bundle(bundle: dict, where: str) -> None:
-    """Check a bundle against the schema; refuse it naming the file and every problem."""
+@lru_cache(maxsize=1)
+def _bundle_validator():
+    """The bundle schema, read once per process (a coordinator reads every answer)."""
     import jsonschema
 
     schema = yaml.load(SCHEMA_PATH.read_text(encoding="utf-8"),
                        Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(bundle),
+    return jsonschema.Draft7Validator(schema)
+
+
+def validate_bundle(bundle: dict, where: str) -> None:
+    """Check a bundle against the schema; refuse it naming the file and every problem."""
+    errors = sorted(_bundle_validator().iter_errors(bundle),
                     key=lambda e: list(map(str, e.path)))
     if errors:
         lines = [f"  {'/'.join(map(str, e.path)) or '(top)'}: {_schema_message(e)}"
@@ -259,7 +266,7 @@ def eligible(spec: dict, d: pd.DataFrame, endpoint: str) -> bool:
 
 
 def _strata(spec: dict, d: pd.DataFrame) -> np.ndarray:
-    return d[spec["model"]["strata"]].astype(str).agg("|".join, axis=1).to_numpy(dtype=object)
+    return stratum_labels(d, spec["model"]["strata"])
 
 
 def _describe(release: Release, spec: dict, data: pd.DataFrame) -> None:

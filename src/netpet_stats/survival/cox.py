@@ -575,11 +575,7 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     frame["__event"] = used[event_col].to_numpy(float)
     stratum = None
     if strata:
-        labels = used[strata].astype(str)
-        joined = labels.iloc[:, 0]
-        for col in labels.columns[1:]:  # "a|b" per row, vectorised (a row-wise join took
-            joined = joined + "|" + labels[col]  # half of a 10^5-patient fit)
-        stratum = joined.to_numpy(dtype=object)
+        stratum = stratum_labels(used, strata)
         frame["__stratum"] = stratum
     t, ev = frame["__time"].to_numpy(), frame["__event"].to_numpy()
     with warnings.catch_warnings(record=True) as caught:
@@ -617,6 +613,23 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
             rse = np.full(len(order), np.nan)
         add_robust_columns(coefs, rse, conf_level, cluster, k)
     return result
+
+
+def stratum_labels(data: pd.DataFrame, strata: list[str]) -> np.ndarray:
+    """One label per row for the combination of its ``strata`` values ("a|b").
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from netpet_stats.survival.cox import stratum_labels
+    >>> stratum_labels(pd.DataFrame({"c": ["A", "B"], "s": [1, 2]}), ["c", "s"]).tolist()
+    ['A|1', 'B|2']
+    """
+    labels = data[strata].astype(str)
+    joined = labels.iloc[:, 0]
+    for col in labels.columns[1:]:  # vectorised: a row-wise join took half of a
+        joined = joined + "|" + labels[col]  # 10^5-patient fit
+    return joined.to_numpy(dtype=object)
 
 
 def add_robust_columns(coefs: pd.DataFrame, rse, conf_level: float, cluster: str,
