@@ -1,9 +1,12 @@
-"""The compiled loops (netpet_stats.survival._kernels) against direct O(n^2) definitions.
+"""The compiled loops (netpet_stats.survival._kernels) and their numpy twins
+(netpet_stats.survival._numpy_kernels) against direct O(n^2) definitions, and
+against each other bit for bit.
 
 The R fixtures test the kernels through every Cox fit and C-index; these tests
 compare them with the textbook sums written out pair by pair and risk set by
 risk set, on data with heavy ties, strata and weights, where a loop boundary
-error would show.
+error would show. Each runs once per implementation (the ``kernel`` fixture
+forces the choice a process otherwise makes by its budget and the data's size).
 """
 
 from __future__ import annotations
@@ -11,8 +14,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from netpet_stats.survival import concordance
-from netpet_stats.survival import cox
+from netpet_stats.survival import _numpy_kernels, concordance, cox
+from netpet_stats.survival._kernels import efron_stratum, pair_counts
+
+
+@pytest.fixture(params=["numpy", "compiled"])
+def kernel(request, monkeypatch):
+    """Run the test with the numpy formulations, or with the compiled loops only."""
+    if request.param == "numpy":
+        monkeypatch.setattr(_numpy_kernels, "_spent", 0.0)
+        monkeypatch.setattr(_numpy_kernels, "BUDGET_SECONDS", float("inf"))
+    else:
+        monkeypatch.setattr(_numpy_kernels, "BUDGET_SECONDS", 0.0)
+    return request.param
 
 
 def _efron_by_definition(time, event, X, beta, strata):
@@ -48,7 +62,7 @@ def _efron_by_definition(time, event, X, beta, strata):
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_efron_sums_equal_the_definition(seed):
+def test_efron_sums_equal_the_definition(seed, kernel):
     rng = np.random.default_rng(seed)
     n = 150
     time = rng.integers(1, 15, n).astype(float)       # heavy ties
@@ -67,7 +81,7 @@ def test_efron_sums_equal_the_definition(seed):
         np.testing.assert_allclose(v, per_time[(s, tk)][1], rtol=1e-10, atol=1e-12)
 
 
-def test_efron_with_an_eventless_stratum_and_extreme_linear_predictors():
+def test_efron_with_an_eventless_stratum_and_extreme_linear_predictors(kernel):
     rng = np.random.default_rng(5)
     n = 80
     time = rng.exponential(10, n)
@@ -111,7 +125,7 @@ def _pairs_by_definition(time, event, x, weight):
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_pair_counts_equal_every_pair(seed):
+def test_pair_counts_equal_every_pair(seed, kernel):
     rng = np.random.default_rng(seed)
     n = 120
     time = rng.integers(1, 20, n).astype(float)
@@ -124,7 +138,7 @@ def test_pair_counts_equal_every_pair(seed):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
-def test_harrell_c_counts_on_a_hand_example():
+def test_harrell_c_counts_on_a_hand_example(kernel):
     # times 1..5, all events but subject 3; risk score (reverse=True) 5,4,3,2,1 minus a tie.
     time = np.array([1, 2, 3, 4, 5], float)
     event = np.array([1, 1, 0, 1, 1], float)
@@ -133,3 +147,102 @@ def test_harrell_c_counts_on_a_hand_example():
     # comparable pairs: (1,2..5)=4, (2,3..5)=3, (4,5)=1 -> 8; tied x: (2,3) -> 1
     assert (out["n_pairs"], out["concordant"], out["tied_x"]) == (8, 7, 1)
     assert out["estimate"] == pytest.approx(7.5 / 8)
+
+
+def _random_cox_data(seed):
+    """Small data of every awkward kind: ties or none, few or many events, 0-6 columns,
+    binary and wide-ranging covariates, linear predictors from flat to overflowing."""
+    rng = np.random.default_rng(seed)
+    n, p = int(rng.integers(1, 250)), int(rng.integers(0, 7))
+    tie = rng.choice([3, 20, 0])
+    time = rng.integers(1, tie, n).astype(float) if tie else rng.exponential(10, n)
+    event = (rng.random(n) < rng.uniform(0.05, 1)).astype(float)
+    X = rng.normal(size=(n, p)) * rng.choice([0.1, 1, 10])
+    if p > 1:
+        X[:, 0] = rng.integers(0, 2, n)
+    beta = rng.normal(size=p) * rng.choice([0.01, 1, 5, 100])
+    return time, event, X, beta
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_numpy_efron_sums_are_the_compiled_ones_to_the_bit(seed):
+    time, event, X, beta = _random_cox_data(seed)
+    for st in cox.EfronData(time, event, X).strata:
+        k = st["etimes"].size
+        structure = _numpy_kernels._structure(st["dead"], st["t"])
+        for per_time in (False, True):
+            compiled = efron_stratum(st["x"], st["dead"], st["t"], beta, k, per_time)
+            numpy_ = _numpy_kernels.efron_sums(st["x"], st["dead"], st["t"], beta, k, per_time,
+                                               structure)
+            for a, b in zip(compiled, numpy_):
+                # array_equal, not allclose: the same doubles, NaN where the loop has NaN
+                assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+
+
+def test_a_fit_is_the_same_whichever_kernel_runs(monkeypatch):
+    rng = np.random.default_rng(11)
+    n = 300
+    time = rng.integers(1, 60, n).astype(float)
+    event = (rng.random(n) < 0.6).astype(float)
+    X = np.column_stack([rng.integers(0, 2, n), rng.normal(size=n), rng.integers(0, 3, n)])
+    strata = rng.choice(["a", "b"], n)
+    fits = {}
+    for budget in (float("inf"), 0.0):
+        monkeypatch.setattr(_numpy_kernels, "_spent", 0.0)
+        monkeypatch.setattr(_numpy_kernels, "BUDGET_SECONDS", budget)
+        beta, var, info = cox.fit_efron(time, event, X, strata)
+        zph = cox.EfronData(time, event, X, strata).evaluate(beta, per_time=True)
+        fits[budget] = (beta, var, zph["score_t"], zph["info_t"])
+    for a, b in zip(fits[float("inf")], fits[0.0]):
+        assert np.array_equal(a, b)
+
+
+def _rank_and_blocks(time, x):
+    _, rank = np.unique(x, return_inverse=True)
+    order = np.argsort(time, kind="stable")
+    ts = time[order]
+    blocks = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1], True])
+    return rank.astype(np.int64).ravel(), order.astype(np.int64), blocks.astype(np.int64)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_numpy_pair_counts_with_unit_weights_are_the_compiled_ones_to_the_bit(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    time = rng.integers(1, rng.choice([2, 6, 60]), n).astype(float)
+    event = (rng.random(n) < rng.uniform(0, 1)).astype(float)
+    x = rng.integers(0, rng.choice([2, 5, 1000]), n).astype(float)
+    # Harrell's weights: 1, or 0 past ymax
+    weight = np.where(time <= np.quantile(time, rng.choice([0.5, 1.0])), 1.0, 0.0)
+    rank, order, blocks = _rank_and_blocks(time, x)
+    compiled = pair_counts(order, blocks, event == 1, rank, int(rank.max()) + 1, weight)
+    numpy_ = _numpy_kernels.pair_counts(time, event == 1, rank, weight)
+    for a, b in zip(compiled, numpy_):
+        assert np.array_equal(a, b)
+
+
+def test_weighted_pairs_are_left_to_the_compiled_loop():
+    with pytest.raises(ValueError, match="compiled loop"):
+        _numpy_kernels.pair_counts(np.array([1.0, 2.0]), np.array([True, False]),
+                                   np.array([0, 1]), np.array([1.3, 1.0]))
+
+
+def test_the_choice_of_kernel(monkeypatch):
+    monkeypatch.setattr(_numpy_kernels, "_spent", 0.0)
+    assert _numpy_kernels.usable(300) and _numpy_kernels.pairs_here(300, True)
+    assert not _numpy_kernels.usable(_numpy_kernels.MAX_ROWS + 1)
+    monkeypatch.setattr(_numpy_kernels, "_spent", _numpy_kernels.BUDGET_SECONDS)
+    # a process that has spent its budget loads the compiled loops...
+    assert not _numpy_kernels.usable(300) and not _numpy_kernels.pairs_here(300, True)
+    # ...and weighted pairs (Uno's C) always go to the compiled loop
+    monkeypatch.setattr(_numpy_kernels, "_spent", 0.0)
+    assert not _numpy_kernels.pairs_here(300, False)
+
+
+def test_the_numpy_time_is_counted(monkeypatch):
+    monkeypatch.setattr(_numpy_kernels, "_spent", 0.0)
+    time, event, X, beta = _random_cox_data(3)
+    st = cox.EfronData(time, event, X).strata[0]
+    _numpy_kernels.efron_sums(st["x"], st["dead"], st["t"], beta, st["etimes"].size, False,
+                              _numpy_kernels._structure(st["dead"], st["t"]))
+    assert _numpy_kernels._spent > 0

@@ -48,6 +48,9 @@ rule cox:
         "logs/benchmarks/cox_{endpoint}.tsv"
     conda:
         "../envs/netpet.yaml"
+    # Scheduled before the other analyses of the cohort: concordance, the forest and
+    # Schoenfeld figures and the validation wait for its fits.
+    priority: 1
     resources:
         mem_mb=job_mem_mb(600, per_input_mb=110),
         runtime=job_runtime(5),

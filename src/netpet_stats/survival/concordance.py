@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import _numpy_kernels
 from ._checks import check_survival
 from .distributions import norm_ppf, norm_sf
 from .kaplan_meier import censoring_survival
@@ -36,17 +37,22 @@ from .kaplan_meier import censoring_survival
 def _pair_counts(time, event, x, weight):
     """Per-subject weighted concordant, discordant and x-tied counts (one stratum).
 
-    Sorts by time and ranks the predictor here; the O(n log n) counting is the
-    compiled :func:`netpet_stats.kernels.pair_counts`.
+    Ranks the predictor and sorts by time here; the counting is the compiled
+    O(n log n) :func:`._kernels.pair_counts`, or in a short process on a small
+    stratum the direct comparison of every pair (:mod:`._numpy_kernels`).
     """
+    _, rank = np.unique(x, return_inverse=True)
+    rank = rank.astype(np.int64).ravel()
+    unit = bool(np.all((weight == 0) | (weight == 1)))
+    if _numpy_kernels.pairs_here(time.size, unit):
+        return _numpy_kernels.pair_counts(time, event == 1, rank, weight)
     from ._kernels import pair_counts
 
     order = np.argsort(time, kind="stable")
     ts = time[order]
     block_starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1], True])
-    _, rank = np.unique(x, return_inverse=True)
     return pair_counts(order.astype(np.int64), block_starts.astype(np.int64), event == 1,
-                       rank.astype(np.int64).ravel(), int(rank.max()) + 1 if rank.size else 0,
+                       rank, int(rank.max()) + 1 if rank.size else 0,
                        np.ascontiguousarray(weight, dtype=float))
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import _numpy_kernels
 from ._checks import timefix
 from .splines import rcs_basis
 from .distributions import chi2_sf, norm_ppf, norm_sf
@@ -164,16 +165,13 @@ class EfronData:
             also ``score_t`` (T, p) and ``info_t`` (T, p, p) per distinct event
             time (latest first within each stratum), ``time`` and ``stratum``.
         """
-        from ._kernels import efron_stratum
-
         beta = np.ascontiguousarray(beta, dtype=float)
         p = self.p
         loglik, score, info = 0.0, np.zeros(p), np.zeros((p, p))
         score_t, info_t, times, labels = [], [], [], []
         for st in self.strata:
             k = st["etimes"].size
-            ll, sc, inf, sc_t, inf_t = efron_stratum(st["x"], st["dead"], st["t"], beta, k,
-                                                     per_time)
+            ll, sc, inf, sc_t, inf_t = _efron_stratum(st, beta, k, per_time)
             loglik += ll
             score += sc
             info += inf
@@ -191,6 +189,23 @@ class EfronData:
                 out.update(score_t=np.zeros((0, p)), info_t=np.zeros((0, p, p)),
                            time=np.zeros(0), stratum=np.zeros(0, object))
         return out
+
+
+def _efron_stratum(st: dict, beta, n_times: int, per_time: bool):
+    """One stratum's Efron sums, by the numpy formulation or the compiled loop.
+
+    The two give identical doubles (:mod:`._numpy_kernels`); the numpy one spares a
+    short process numba's start-up, the compiled one is faster once loaded.
+    """
+    if _numpy_kernels.usable(st["t"].size):
+        if "numpy" not in st:
+            st["numpy"] = _numpy_kernels._structure(st["dead"], st["t"])
+        if st["numpy"]["max_d"] <= _numpy_kernels.MAX_TIED_DEATHS:
+            return _numpy_kernels.efron_sums(st["x"], st["dead"], st["t"], beta, n_times,
+                                           per_time, st["numpy"])
+    from ._kernels import efron_stratum
+
+    return efron_stratum(st["x"], st["dead"], st["t"], beta, n_times, per_time)
 
 
 def efron_contributions(time, event, X, beta, strata=None):

@@ -1,0 +1,208 @@
+"""The compiled loops of :mod:`._kernels` in numpy, for short processes.
+
+Why a second implementation: the compiled loops are the fast ones from a few
+hundred rows up, but importing numba and loading its cache costs about 0.6 s per
+process, which is most of a workflow job on a cohort of a few hundred patients
+(the Cox job's own fits take about 0.15 s). So a process starts with these numpy
+formulations and moves to the compiled loops once it has spent part of that
+start-up cost here (:func:`usable`), or at once for a large problem.
+
+* :func:`efron_sums` gives the same doubles as :func:`._kernels.efron_stratum`,
+  not merely close ones, so which one ran never shows in a result: every sum is
+  accumulated in the order the loop accumulates it (``np.cumsum`` adds left to
+  right, as the loop does; ``np.sum`` would add pairwise), each product and
+  quotient is formed from the same operands, and ``exp``/``log`` are the C
+  library's (``math.exp``/``math.log``, which the compiled loop also calls;
+  numpy's vectorised ``exp`` may differ in the last bit).
+* :func:`pair_counts` compares every pair directly (O(n^2) memory and time, so
+  only for small strata) with unit weights (Harrell's C, 0 past ``ymax``): every
+  count is then a whole number, exact in any order of addition, so it equals
+  :func:`._kernels.pair_counts` to the bit. Weighted counts (Uno's C) are sums
+  of fractions whose last bit depends on that order, which a Fenwick tree and a
+  pairwise sum do not share, so they are always counted by the compiled loop:
+  which one ran must never show in a result. (A direct count of Uno's pairs
+  in numpy was also 2-3 times slower than the compiled loop at 300 patients.)
+
+tests/survival/test_kernels.py compares the two bit for bit on tied, stratified
+and degenerate data.
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+
+import numpy as np
+
+#: Largest stratum, and largest number of deaths at one time, whose Efron sums
+#: are evaluated here; beyond them the compiled loop is always the faster.
+MAX_ROWS = 2000
+MAX_TIED_DEATHS = 64
+#: Largest stratum whose unit-weight pairs are counted here (Harrell's C).
+MAX_PAIRS_ROWS = 2000
+#: Seconds a process spends in these formulations before it loads the compiled
+#: loops (about half of what loading numba costs).
+BUDGET_SECONDS = 0.3
+
+_spent = 0.0
+
+
+def _log(v: float) -> float:
+    # the compiled loop's log (error_model="numpy"): -inf at 0 and NaN below, no exception
+    if v > 0:
+        return math.log(v)
+    return -math.inf if v == 0 else math.nan
+
+
+def _structure(dead, t):
+    """Per stratum, once: event-time groups and the position of each death in its group."""
+    n = t.size
+    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+    ends = np.r_[starts[1:], n]
+    dead_rows = np.flatnonzero(dead)
+    group_of = np.searchsorted(starts, dead_rows, side="right") - 1
+    event_groups, first, d = np.unique(group_of, return_index=True, return_counts=True)
+    level = np.arange(dead_rows.size) - np.repeat(first, d)  # 0 .. d-1 within its time
+    return {
+        "last_row": ends[event_groups] - 1,   # the risk set of event time k is rows 0..last_row[k]
+        "d": d,
+        "dead_rows": dead_rows,
+        "group": np.repeat(np.arange(d.size), d),
+        "level": level,
+        "max_d": int(d.max()) if d.size else 0,
+    }
+
+
+def usable(n_rows: int) -> bool:
+    """Whether this process should evaluate a stratum's Efron sums here (if it has at
+    most :data:`MAX_TIED_DEATHS` deaths at one time)."""
+    return _spent < BUDGET_SECONDS and n_rows <= MAX_ROWS
+
+
+def pairs_here(n_rows: int, unit_weights: bool) -> bool:
+    """Whether a stratum's pairs are counted here: unit weights only (module notes)."""
+    return unit_weights and _spent < BUDGET_SECONDS and n_rows <= MAX_PAIRS_ROWS
+
+
+def _timed(fn, *args):
+    global _spent
+    start = _time.perf_counter()
+    # the compiled loop divides by an underflowed risk set silently (NaN, then
+    # Newton-Raphson halves its step); so does this
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = fn(*args)
+    _spent += _time.perf_counter() - start
+    return out
+
+
+def efron_sums(x, dead, t, beta, n_times, per_time, structure):
+    """Same arguments and returns as :func:`._kernels.efron_stratum` (plus its structure)."""
+    return _timed(_efron, x, dead, t, beta, n_times, per_time, structure)
+
+
+def pair_counts(time, is_event, rank, weight):
+    """Each subject's concordant, discordant and predictor-tied counts, weights 0 or 1.
+
+    The pairs and orientation of :func:`._kernels.pair_counts`: an event ``i``
+    with weight 1 is the earlier member of a pair with every ``j`` whose time is
+    later, or equal when ``j`` is censored; the pair is concordant when
+    ``rank[i] < rank[j]``. Each pair counts once for each of its members.
+    """
+    weight = np.asarray(weight, float)
+    if not np.all((weight == 0) | (weight == 1)):
+        raise ValueError("pair weights other than 0 and 1 are counted by the compiled loop")
+    return _timed(_pairs, np.asarray(time, float), np.asarray(is_event, bool),
+                  np.asarray(rank), weight)
+
+
+def _pairs(t, is_event, rank, weight):
+    n = t.size
+    conc, disc, tied = np.zeros(n), np.zeros(n), np.zeros(n)
+    ev = np.flatnonzero(is_event & (weight > 0))
+    if ev.size == 0:
+        return conc, disc, tied
+    later = (t[None, :] > t[ev, None]) | ((t[None, :] == t[ev, None]) & ~is_event[None, :])
+    diff = rank[None, :] - rank[ev, None]
+    above, below, same = later & (diff > 0), later & (diff < 0), later & (diff == 0)
+    # as the earlier member: the later subjects above, below and level with it
+    conc[ev] = np.count_nonzero(above, axis=1)
+    disc[ev] = np.count_nonzero(below, axis=1)
+    tied[ev] = np.count_nonzero(same, axis=1)
+    # as the later member: the earlier events below, above and level with it
+    conc += np.count_nonzero(above, axis=0)
+    disc += np.count_nonzero(below, axis=0)
+    tied += np.count_nonzero(same, axis=0)
+    return conc, disc, tied
+
+
+def _levels(values, group, level, n_groups, max_d):
+    """Sum of ``values`` within each group, added in row order starting from 0."""
+    acc = np.zeros((n_groups,) + values.shape[1:])
+    for lev in range(max_d):
+        at = level == lev
+        acc[group[at]] = acc[group[at]] + values[at]
+    return acc
+
+
+def _efron(x, dead, t, beta, n_times, per_time, st):
+    n, p = x.shape
+    lp = np.zeros(n)
+    for j in range(p):  # the loop's dot product, column by column: no BLAS reordering
+        lp = lp + x[:, j] * beta[j]
+    shift = lp.max() if n > 0 else 0.0
+    w = np.fromiter(map(math.exp, (lp - shift).tolist()), float, n)
+    wx = w[:, None] * x
+    wxx = wx[:, :, None] * x[:, None, :]
+    last = st["last_row"]
+    K = last.size
+    s0 = np.cumsum(w)[last]
+    s1 = np.cumsum(wx, axis=0)[last]
+    s2 = np.cumsum(wxx, axis=0)[last]
+
+    rows, group, level, d, max_d = st["dead_rows"], st["group"], st["level"], st["d"], st["max_d"]
+    # the tied deaths' sums D0, D1, D2 and sum x, side by side in one pass
+    tied = _levels(np.hstack([w[rows, None], wx[rows], wxx[rows].reshape(rows.size, p * p), x[rows]]),
+                   group, level, K, max_d)
+    d0, d1 = tied[:, 0], tied[:, 1:1 + p]
+    d2, xsum = tied[:, 1 + p:1 + p + p * p].reshape(K, p, p), tied[:, 1 + p + p * p:]
+
+    # Efron's steps l = 0 .. d-1 of every event time, in the loop's order
+    k_of = np.repeat(np.arange(K), d)
+    step = np.arange(k_of.size) - np.repeat(np.cumsum(d) - d, d)
+    f = step / d[k_of]
+    den = s0[k_of] - f * d0[k_of]
+    log_term = np.fromiter(map(_log, den.tolist()), float, den.size) + shift
+    mean = (s1[k_of] - f[:, None] * d1[k_of]) / den[:, None]
+    v = ((s2[k_of] - f[:, None, None] * d2[k_of]) / den[:, None, None]
+         - mean[:, :, None] * mean[:, None, :])
+
+    # Each event time adds its deaths' terms, then subtracts one term per step:
+    # laid out in that order, a running sum reproduces the loop's accumulator.
+    first_of_k = np.cumsum(d) - d           # index of step 0 of time k among the steps
+    pos_dead = 2 * first_of_k[group] + level  # time k occupies 2 d_k slots: deaths, then steps
+    pos_step = 2 * first_of_k[k_of] + d[k_of] + step
+    seq = np.empty(2 * k_of.size)
+    seq[pos_dead] = lp[rows]
+    seq[pos_step] = -log_term
+    loglik = float(np.cumsum(seq)[-1]) if seq.size else 0.0
+
+    seq = np.empty((K + k_of.size, p))
+    seq[first_of_k + np.arange(K)] = xsum
+    seq[first_of_k[k_of] + k_of + 1 + step] = -mean
+    score = np.cumsum(seq, axis=0)[-1] if K else np.zeros(p)
+    info = np.cumsum(v, axis=0)[-1] if K else np.zeros((p, p))
+    lower = np.tril_indices(p, -1)
+    info[lower[1], lower[0]] = info[lower]
+
+    rows_t = n_times if per_time else 0
+    score_t = np.zeros((rows_t, p))
+    info_t = np.zeros((rows_t, p, p))
+    if per_time and K:
+        score_t = xsum.copy()
+        info_t = np.zeros((K, p, p))
+        for lev in range(max_d):
+            at = step == lev
+            score_t[k_of[at]] = score_t[k_of[at]] - mean[at]
+            info_t[k_of[at]] = info_t[k_of[at]] + v[at]
+        info_t[:, lower[1], lower[0]] = info_t[:, lower[0], lower[1]]
+    return loglik, score, info, score_t, info_t
