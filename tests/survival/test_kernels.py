@@ -246,3 +246,13 @@ def test_the_numpy_time_is_counted(monkeypatch):
     _numpy_kernels.efron_sums(st["x"], st["dead"], st["t"], beta, st["etimes"].size, False,
                               _numpy_kernels._structure(st["dead"], st["t"]))
     assert _numpy_kernels._spent > 0
+
+
+def test_a_resampling_loop_uses_the_compiled_loops_from_its_first_task(monkeypatch):
+    from netpet_stats.validation._progress import ordered_map
+
+    monkeypatch.setattr(_numpy_kernels, "_spent", 0.0)
+    assert _numpy_kernels.usable(300)
+    # (so that numba is loaded once, before worker processes are forked)
+    assert list(ordered_map(lambda k: k * k, range(4), threads=1)) == [0, 1, 4, 9]
+    assert not _numpy_kernels.usable(300)

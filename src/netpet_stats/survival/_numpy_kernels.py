@@ -79,6 +79,18 @@ def usable(n_rows: int) -> bool:
     return _spent < BUDGET_SECONDS and n_rows <= MAX_ROWS
 
 
+def prefer_compiled() -> None:
+    """Use the compiled loops from now on in this process.
+
+    For a loop that repeats one computation many times (a bootstrap, a
+    cross-validation): its first task then loads numba once, in the process that
+    forks the workers, which inherit it instead of each spending the budget here
+    and loading numba again.
+    """
+    global _spent
+    _spent = max(_spent, BUDGET_SECONDS)
+
+
 def pairs_here(n_rows: int, unit_weights: bool) -> bool:
     """Whether a stratum's pairs are counted here: unit weights only (module notes)."""
     return unit_weights and _spent < BUDGET_SECONDS and n_rows <= MAX_PAIRS_ROWS

@@ -31,9 +31,16 @@ def ordered_map(fn, tasks, threads: int = 1):
     work: they run on threads, which then scale as well and share the data
     instead of each worker holding its own pages. Where fork is not available,
     threads are used.
+
+    A loop of many fits uses the compiled survival loops from its first task,
+    which loads numba here, before any worker is forked
+    (:func:`netpet_stats.survival._numpy_kernels.prefer_compiled`).
     """
     import time
 
+    from ..survival._numpy_kernels import prefer_compiled
+
+    prefer_compiled()
     tasks = iter(tasks)
     try:
         first = next(tasks)
