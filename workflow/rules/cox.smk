@@ -46,11 +46,11 @@ rule cox:
         "logs/cox_{endpoint}.log",
     benchmark:
         "logs/benchmarks/cox_{endpoint}.tsv"
-    conda:
-        "../envs/netpet.yaml"
     # Scheduled before the other analyses of the cohort: concordance, the forest and
     # Schoenfeld figures and the validation wait for its fits.
     priority: 1
+    conda:
+        "../envs/netpet.yaml"
     resources:
         mem_mb=job_mem_mb(600, per_input_mb=110),
         runtime=job_runtime(5),
