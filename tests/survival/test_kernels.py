@@ -256,3 +256,12 @@ def test_a_resampling_loop_uses_the_compiled_loops_from_its_first_task(monkeypat
     # (so that numba is loaded once, before worker processes are forked)
     assert list(ordered_map(lambda k: k * k, range(4), threads=1)) == [0, 1, 4, 9]
     assert not _numpy_kernels.usable(300)
+
+
+def test_a_stratum_with_many_deaths_at_one_time_goes_to_the_compiled_loop(monkeypatch):
+    monkeypatch.setattr(_numpy_kernels, "_spent", 0.0)
+    n = _numpy_kernels.MAX_TIED_DEATHS + 1
+    many = cox.EfronData(np.ones(n), np.ones(n), np.arange(n, dtype=float)).strata[0]
+    assert _numpy_kernels.efron_structure(many) is None
+    few = cox.EfronData(np.arange(n, dtype=float), np.ones(n), np.arange(n, dtype=float))
+    assert _numpy_kernels.efron_structure(few.strata[0])["max_d"] == 1

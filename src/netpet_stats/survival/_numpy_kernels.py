@@ -74,9 +74,19 @@ def _structure(dead, t):
 
 
 def usable(n_rows: int) -> bool:
-    """Whether this process should evaluate a stratum's Efron sums here (if it has at
-    most :data:`MAX_TIED_DEATHS` deaths at one time)."""
+    """Whether this process still evaluates a stratum of ``n_rows`` rows here."""
     return _spent < BUDGET_SECONDS and n_rows <= MAX_ROWS
+
+
+def efron_structure(stratum: dict) -> dict | None:
+    """The numpy structure of a sorted stratum (``x``, ``dead``, ``t``; cached in it),
+    or None when its Efron sums go to the compiled loop: the budget is spent, the
+    stratum is large, or it has more than :data:`MAX_TIED_DEATHS` deaths at one time."""
+    if not usable(stratum["t"].size):
+        return None
+    if "numpy" not in stratum:
+        stratum["numpy"] = _structure(stratum["dead"], stratum["t"])
+    return stratum["numpy"] if stratum["numpy"]["max_d"] <= MAX_TIED_DEATHS else None
 
 
 def prefer_compiled() -> None:

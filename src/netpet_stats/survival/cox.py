@@ -197,12 +197,10 @@ def _efron_stratum(st: dict, beta, n_times: int, per_time: bool):
     The two give identical doubles (:mod:`._numpy_kernels`); the numpy one spares a
     short process numba's start-up, the compiled one is faster once loaded.
     """
-    if _numpy_kernels.usable(st["t"].size):
-        if "numpy" not in st:
-            st["numpy"] = _numpy_kernels._structure(st["dead"], st["t"])
-        if st["numpy"]["max_d"] <= _numpy_kernels.MAX_TIED_DEATHS:
-            return _numpy_kernels.efron_sums(st["x"], st["dead"], st["t"], beta, n_times,
-                                           per_time, st["numpy"])
+    structure = _numpy_kernels.efron_structure(st)
+    if structure is not None:
+        return _numpy_kernels.efron_sums(st["x"], st["dead"], st["t"], beta, n_times,
+                                       per_time, structure)
     from ._kernels import efron_stratum
 
     return efron_stratum(st["x"], st["dead"], st["t"], beta, n_times, per_time)
