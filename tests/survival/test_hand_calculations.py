@@ -8,6 +8,7 @@ import pytest
 
 from netpet_stats.survival import association
 from netpet_stats.survival import concordance
+from netpet_stats.survival import cox
 from netpet_stats.survival import kaplan_meier
 from netpet_stats.survival import logrank
 
@@ -193,3 +194,34 @@ def test_holm_and_bonferroni_equal_statsmodels_bit_for_bit():
             assert np.array_equal(adjust_p(p, method), multipletests(p, method=method)[1])
     # R: p.adjust(c(0.01, 0.04, 0.03), "holm")
     assert adjust_p([0.01, 0.04, 0.03]).tolist() == pytest.approx([0.03, 0.06, 0.06])
+
+
+# times with an event and a censoring tied at 2 and at 4
+TIES_T = np.array([1, 2, 2, 3, 4, 4, 5], float)
+TIES_E = np.array([1, 0, 1, 0, 1, 0, 0], float)
+
+
+def test_censoring_weights_by_hand():
+    # G, the KM of censoring with events leaving first at a tie: 1 at 1; at 2, 4 still
+    # at risk after 2 and the one censored there, 4/5; at 3, 3/4; at 4, 1/2; at 5, 0.
+    # Uno's weight is 1 / G(t-)^2 at each subject's own time.
+    g_before = np.array([1, 1, 1, 0.8, 0.8 * 0.75, 0.8 * 0.75, 0.8 * 0.75 * 0.5])
+    w = concordance.censoring_weights(TIES_T, TIES_E)
+    np.testing.assert_allclose(w, 1 / g_before ** 2, rtol=1e-14)
+    # the same doubles as the G that the IPCW measures use, and with a given sort
+    G = kaplan_meier.censoring_survival(TIES_T, TIES_E)
+    assert np.array_equal(w, 1.0 / G(TIES_T, left=True) ** 2)
+    shuffled = np.array([4, 0, 6, 2, 1, 5, 3])
+    t, e = TIES_T[shuffled], TIES_E[shuffled]
+    assert np.array_equal(concordance.censoring_weights(t, e, np.argsort(t, kind="stable")),
+                          w[shuffled])
+
+
+def test_zph_km_transform_by_hand():
+    # pooled KM: 6/7 after 1, 5/7 after 2, 10/21 after 4; g = 1 - S(t-)
+    g = cox.zph_time_transform(TIES_T, TIES_E, "km")
+    np.testing.assert_allclose(g, [0, 1 / 7, 1 / 7, 2 / 7, 2 / 7, 2 / 7, 11 / 21], atol=1e-15)
+    shuffled = np.array([6, 3, 0, 5, 2, 4, 1])
+    t, e = TIES_T[shuffled], TIES_E[shuffled]
+    assert np.array_equal(cox.zph_time_transform(t, e, "km", np.argsort(t, kind="stable")),
+                          g[shuffled])

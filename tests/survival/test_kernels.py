@@ -205,15 +205,28 @@ def _rank_and_blocks(time, x):
     return rank.astype(np.int64).ravel(), order.astype(np.int64), blocks.astype(np.int64)
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_numpy_pair_counts_with_unit_weights_are_the_compiled_ones_to_the_bit(seed):
+def _pair_data(seed, unit):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 300))
     time = rng.integers(1, rng.choice([2, 6, 60]), n).astype(float)
+    if seed % 3 == 0:
+        time = time + rng.random(n)                      # no tied times
     event = (rng.random(n) < rng.uniform(0, 1)).astype(float)
     x = rng.integers(0, rng.choice([2, 5, 1000]), n).astype(float)
-    # Harrell's weights: 1, or 0 past ymax
-    weight = np.where(time <= np.quantile(time, rng.choice([0.5, 1.0])), 1.0, 0.0)
+    cut = np.quantile(time, rng.choice([0.5, 1.0]))    # ymax: weight 0 past it
+    if unit:                                           # Harrell's weights
+        weight = np.where(time <= cut, 1.0, 0.0)
+    else:                                              # Uno-like and wide-ranging weights
+        raw = (1 / rng.uniform(0.05, 1, n) ** 2 if seed % 2 else
+               np.exp(rng.normal(0, 4, n)))
+        weight = np.where(time <= cut, raw, 0.0)
+    return time, event, x, weight
+
+
+@pytest.mark.parametrize("unit", [True, False], ids=["unit weights", "weighted"])
+@pytest.mark.parametrize("seed", range(40))
+def test_numpy_pair_counts_are_the_compiled_ones_to_the_bit(seed, unit):
+    time, event, x, weight = _pair_data(seed, unit)
     rank, order, blocks = _rank_and_blocks(time, x)
     compiled = pair_counts(order, blocks, event == 1, rank, int(rank.max()) + 1, weight)
     numpy_ = _numpy_kernels.pair_counts(time, event == 1, rank, weight)
@@ -221,22 +234,65 @@ def test_numpy_pair_counts_with_unit_weights_are_the_compiled_ones_to_the_bit(se
         assert np.array_equal(a, b)
 
 
-def test_weighted_pairs_are_left_to_the_compiled_loop():
-    with pytest.raises(ValueError, match="compiled loop"):
-        _numpy_kernels.pair_counts(np.array([1.0, 2.0]), np.array([True, False]),
-                                   np.array([0, 1]), np.array([1.3, 1.0]))
+@pytest.mark.parametrize("seed", [1, 2])
+def test_numpy_weighted_pair_counts_on_the_largest_stratum_counted_there(seed):
+    # a deeper tree: up to 2,000 ranks, eleven levels of nodes
+    rng = np.random.default_rng(seed)
+    n = _numpy_kernels.MAX_PAIRS_ROWS
+    time = np.ceil(rng.exponential(30, n)) if seed == 1 else rng.exponential(30, n)
+    event = (rng.random(n) < 0.6).astype(float)
+    x = rng.normal(size=n)
+    weight = np.where(time <= 60, 1 / rng.uniform(0.05, 1, n) ** 2, 0.0)
+    rank, order, blocks = _rank_and_blocks(time, x)
+    compiled = pair_counts(order, blocks, event == 1, rank, int(rank.max()) + 1, weight)
+    numpy_ = _numpy_kernels.pair_counts(time, event == 1, rank, weight)
+    for a, b in zip(compiled, numpy_):
+        assert np.array_equal(a, b)
+
+
+def test_the_weighted_twin_adds_in_the_tree_s_order_not_just_any_order():
+    # The bit-for-bit test above could pass by luck only if any order of addition
+    # gave the same doubles: it does not. Summing each subject's earlier events'
+    # weights row by row (as a direct count would) differs in the last bit.
+    differs = 0
+    for seed in range(1, 40, 3):
+        time, event, x, weight = _pair_data(seed, unit=False)
+        rank, order, blocks = _rank_and_blocks(time, x)
+        compiled = pair_counts(order, blocks, event == 1, rank, int(rank.max()) + 1, weight)
+        ev = np.flatnonzero((event == 1) & (weight > 0))
+        if ev.size == 0:
+            continue
+        later = ((time[None, :] > time[ev, None])
+                 | ((time[None, :] == time[ev, None]) & (event[None, :] == 0)))
+        below = later & (rank[ev, None] < rank[None, :])
+        direct = np.cumsum(np.where(below, weight[ev, None], 0.0), axis=0)[-1]
+        direct[ev] += weight[ev] * np.count_nonzero(below, axis=1)
+        np.testing.assert_allclose(direct, compiled[0], rtol=1e-13)
+        differs += not np.array_equal(direct, compiled[0])
+    assert differs > 0
+
+
+def test_a_fenwick_replay_by_hand():
+    # Weights 0.1, 0.2, 0.3 arrive at ranks 2, 0, 1; the tree's nodes are 1..3.
+    # Node 3 holds 0.1; node 1 holds 0.2; node 2 holds 0.2, then 0.2 + 0.3.
+    # Below rank 3 the loop adds node 3 then node 2: 0.1 + (0.2 + 0.3), which is
+    # 0.6, where the weights summed as they arrived give 0.6000000000000001.
+    got = _numpy_kernels._tree_sums(np.array([2, 0, 1]), np.array([0.1, 0.2, 0.3]), 4,
+                                    np.array([3, 3, 2, 1, 3, 0, 2]),
+                                    np.array([3, 2, 3, 3, 0, 3, 1]))
+    expected = [0.1 + (0.2 + 0.3), 0.1 + 0.2, 0.2 + 0.3, 0.2, 0.0, 0.0, 0.0]
+    assert got.tolist() == expected
+    assert expected[0] != 0.1 + 0.2 + 0.3
 
 
 def test_the_choice_of_kernel(monkeypatch):
     monkeypatch.setattr(_numpy_kernels, "_spent", 0.0)
-    assert _numpy_kernels.usable(300) and _numpy_kernels.pairs_here(300, True)
+    assert _numpy_kernels.usable(300) and _numpy_kernels.pairs_here(300)
     assert not _numpy_kernels.usable(_numpy_kernels.MAX_ROWS + 1)
+    assert not _numpy_kernels.pairs_here(_numpy_kernels.MAX_PAIRS_ROWS + 1)
     monkeypatch.setattr(_numpy_kernels, "_spent", _numpy_kernels.BUDGET_SECONDS)
-    # a process that has spent its budget loads the compiled loops...
-    assert not _numpy_kernels.usable(300) and not _numpy_kernels.pairs_here(300, True)
-    # ...and weighted pairs (Uno's C) always go to the compiled loop
-    monkeypatch.setattr(_numpy_kernels, "_spent", 0.0)
-    assert not _numpy_kernels.pairs_here(300, False)
+    # a process that has spent its budget loads the compiled loops
+    assert not _numpy_kernels.usable(300) and not _numpy_kernels.pairs_here(300)
 
 
 def test_the_numpy_time_is_counted(monkeypatch):

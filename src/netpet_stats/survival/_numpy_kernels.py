@@ -14,14 +14,19 @@ start-up cost here (:func:`usable`), or at once for a large problem.
   quotient is formed from the same operands, and ``exp``/``log`` are the C
   library's (``math.exp``/``math.log``, which the compiled loop also calls;
   numpy's vectorised ``exp`` may differ in the last bit).
-* :func:`pair_counts` compares every pair directly (O(n^2) memory and time, so
-  only for small strata) with unit weights (Harrell's C, 0 past ``ymax``): every
-  count is then a whole number, exact in any order of addition, so it equals
-  :func:`._kernels.pair_counts` to the bit. Weighted counts (Uno's C) are sums
-  of fractions whose last bit depends on that order, which a Fenwick tree and a
-  pairwise sum do not share, so they are always counted by the compiled loop:
-  which one ran must never show in a result. (A direct count of Uno's pairs
-  in numpy was also 2-3 times slower than the compiled loop at 300 patients.)
+* :func:`pair_counts` gives the same doubles as :func:`._kernels.pair_counts`.
+  As the earlier member of a pair, an event's later subjects are counted
+  directly (O(n^2) memory and time, so only for small strata) and the whole
+  count multiplied by its weight, as the loop does. As the later member, a
+  subject's counts are sums of the weights of earlier events, which the loop
+  reads from a Fenwick (binary indexed) tree: each node of the tree holds the
+  weights added to it so far, summed in the order they arrived, and a query adds
+  up to log n nodes from the highest index down. With weights 0 and 1
+  (Harrell's C) every such sum is a whole number, exact in any order, and is
+  counted directly. Other weights (Uno's C) are sums of fractions whose last bit
+  depends on the order of addition, so :func:`_tree_sums` replays the tree:
+  every node's running sums in arrival order (``np.cumsum``), and every query's
+  nodes added in the loop's order.
 
 tests/survival/test_kernels.py compares the two bit for bit on tied, stratified
 and degenerate data.
@@ -38,7 +43,7 @@ import numpy as np
 #: are evaluated here; beyond them the compiled loop is always the faster.
 MAX_ROWS = 2000
 MAX_TIED_DEATHS = 64
-#: Largest stratum whose unit-weight pairs are counted here (Harrell's C).
+#: Largest stratum whose pairs are counted here (Harrell's and Uno's C).
 MAX_PAIRS_ROWS = 2000
 #: Seconds a process spends in these formulations before it loads the compiled
 #: loops (about half of what loading numba costs).
@@ -101,9 +106,9 @@ def prefer_compiled() -> None:
     _spent = max(_spent, BUDGET_SECONDS)
 
 
-def pairs_here(n_rows: int, unit_weights: bool) -> bool:
-    """Whether a stratum's pairs are counted here: unit weights only (module notes)."""
-    return unit_weights and _spent < BUDGET_SECONDS and n_rows <= MAX_PAIRS_ROWS
+def pairs_here(n_rows: int) -> bool:
+    """Whether this process still counts the pairs of a stratum of ``n_rows`` rows here."""
+    return _spent < BUDGET_SECONDS and n_rows <= MAX_PAIRS_ROWS
 
 
 def _timed(fn, *args):
@@ -123,38 +128,114 @@ def efron_sums(x, dead, t, beta, n_times, per_time, structure):
 
 
 def pair_counts(time, is_event, rank, weight):
-    """Each subject's concordant, discordant and predictor-tied counts, weights 0 or 1.
+    """Each subject's weighted concordant, discordant and predictor-tied counts.
 
-    The pairs and orientation of :func:`._kernels.pair_counts`: an event ``i``
-    with weight 1 is the earlier member of a pair with every ``j`` whose time is
-    later, or equal when ``j`` is censored; the pair is concordant when
-    ``rank[i] < rank[j]``. Each pair counts once for each of its members.
+    The pairs, orientation and doubles of :func:`._kernels.pair_counts`: an
+    event ``i`` with weight ``w_i > 0`` is the earlier member of a pair with
+    every ``j`` whose time is later, or equal when ``j`` is censored; the pair
+    weighs ``w_i`` and is concordant when ``rank[i] < rank[j]``. Each pair counts
+    once for each of its members.
     """
-    weight = np.asarray(weight, float)
-    if not np.all((weight == 0) | (weight == 1)):
-        raise ValueError("pair weights other than 0 and 1 are counted by the compiled loop")
     return _timed(_pairs, np.asarray(time, float), np.asarray(is_event, bool),
-                  np.asarray(rank), weight)
+                  np.asarray(rank, np.int64), np.asarray(weight, float))
 
 
 def _pairs(t, is_event, rank, weight):
     n = t.size
     conc, disc, tied = np.zeros(n), np.zeros(n), np.zeros(n)
-    ev = np.flatnonzero(is_event & (weight > 0))
+    counted = is_event & (weight > 0)
+    ev = np.flatnonzero(counted)
     if ev.size == 0:
         return conc, disc, tied
     later = (t[None, :] > t[ev, None]) | ((t[None, :] == t[ev, None]) & ~is_event[None, :])
     diff = rank[None, :] - rank[ev, None]
     above, below, same = later & (diff > 0), later & (diff < 0), later & (diff == 0)
-    # as the earlier member: the later subjects above, below and level with it
-    conc[ev] = np.count_nonzero(above, axis=1)
-    disc[ev] = np.count_nonzero(below, axis=1)
-    tied[ev] = np.count_nonzero(same, axis=1)
-    # as the later member: the earlier events below, above and level with it
-    conc += np.count_nonzero(above, axis=0)
-    disc += np.count_nonzero(below, axis=0)
-    tied += np.count_nonzero(same, axis=0)
-    return conc, disc, tied
+    # as the earlier member: its weight times the later subjects above, below, level
+    w = weight[ev]
+    conc[ev] = w * np.count_nonzero(above, axis=1)
+    disc[ev] = w * np.count_nonzero(below, axis=1)
+    tied[ev] = w * np.count_nonzero(same, axis=1)
+    # as the later member: the weights of the earlier events below, above and level
+    if np.all(w == 1):
+        return (conc + np.count_nonzero(above, axis=0), disc + np.count_nonzero(below, axis=0),
+                tied + np.count_nonzero(same, axis=0))
+    # The loop visits the times in increasing order; at each it first queries its
+    # events, then adds them to the tree, then queries its censored subjects. So a
+    # subject meets the events added before its own time (an event), or up to and
+    # including it (a censored subject).
+    order = np.argsort(t, kind="stable")
+    ts = t[order]
+    block = np.empty(n, np.int64)
+    block[order] = np.cumsum(np.r_[True, ts[1:] != ts[:-1]]) - 1
+    added = order[counted[order]]           # the events in the order the loop adds them
+    added_block = block[added]
+    seen = np.where(is_event, np.searchsorted(added_block, block, side="left"),
+                    np.searchsorted(added_block, block, side="right"))
+    size = int(rank.max()) + 2
+    # the weight below each subject's rank (lt) and below or at it (le)
+    both = _tree_sums(rank[added], weight[added], size, np.r_[rank, rank + 1],
+                      np.r_[seen, seen])
+    lt, le = both[:n], both[n:]
+    total = np.r_[0.0, np.cumsum(weight[added])][seen]
+    return conc + lt, disc + (total - le), tied + (le - lt)
+
+
+def _tree_sums(added_rank, added_weight, size, query_rank, query_seen):
+    """The Fenwick tree's prefix sums as :func:`._kernels.pair_counts` reads them.
+
+    The tree has nodes 1 .. ``size - 1``; adding at rank r adds the weight to
+    node r + 1 and on up (k += k & -k); the sum below rank r adds nodes r, then
+    k -= k & -k, to 0.0. Returns, for each query, the sum below
+    ``query_rank`` once the first ``query_seen`` weights have been added, each
+    node's value and each query's total added up in the loop's order.
+    """
+    m = added_rank.size
+    if m == 0:
+        return np.zeros(query_rank.size)
+    # every node each added weight goes to: (node, arrival), sorted node by node
+    nodes, arrivals = [], []
+    k, g = added_rank + 1, np.arange(m)
+    while k.size:
+        keep = k < size
+        k, g = k[keep], g[keep]
+        nodes.append(k)
+        arrivals.append(g)
+        k = k + (k & -k)
+    node, g = np.concatenate(nodes), np.concatenate(arrivals)
+    key = node * (m + 1) + g
+    o = np.argsort(key)
+    key, node, w = key[o], node[o], added_weight[g[o]]
+    # each node's value after each of its arrivals: a running sum along one row per
+    # node. Nodes of one level (k & -k) cover as many ranks, so their rows have
+    # similar lengths and are padded together.
+    first = np.flatnonzero(np.r_[True, node[1:] != node[:-1]])
+    length = np.diff(np.r_[first, node.size])
+    pos = np.arange(node.size) - np.repeat(first, length)
+    level = np.repeat(node[first] & -node[first], length)
+    by_level = np.argsort(level, kind="stable")
+    cuts = np.flatnonzero(np.r_[True, np.diff(level[by_level]) != 0, True])
+    value = np.empty(node.size)
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        idx = by_level[a:b]
+        p = pos[idx]
+        row = np.cumsum(p == 0) - 1
+        grid = np.zeros((row[-1] + 1, int(p.max()) + 1))
+        grid[row, p] = w[idx]
+        value[idx] = np.cumsum(grid, axis=1)[row, p]
+    # each query: s = 0.0, then s += (node i's value after its last arrival before
+    # query_seen, or 0.0), i -= i & -i, while i > 0
+    s = np.zeros(query_rank.size)
+    i = query_rank.astype(np.int64)
+    live = np.flatnonzero(i > 0)
+    while live.size:
+        k = i[live]
+        last = np.searchsorted(key, k * (m + 1) + query_seen[live]) - 1
+        at = np.maximum(last, 0)
+        s[live] = s[live] + np.where((last >= 0) & (node[at] == k), value[at], 0.0)
+        k = k - (k & -k)
+        i[live] = k
+        live = live[k > 0]
+    return s
 
 
 def _levels(values, group, level, n_groups, max_d):

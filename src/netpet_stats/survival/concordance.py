@@ -31,24 +31,25 @@ import pandas as pd
 from . import _numpy_kernels
 from ._checks import check_survival
 from .distributions import norm_ppf, norm_sf
-from .kaplan_meier import censoring_survival
+from .kaplan_meier import censoring_steps
 
 
-def _pair_counts(time, event, x, weight):
+def _pair_counts(time, event, x, weight, order=None):
     """Per-subject weighted concordant, discordant and x-tied counts (one stratum).
 
-    Ranks the predictor and sorts by time here; the counting is the compiled
-    O(n log n) :func:`._kernels.pair_counts`, or in a short process on a small
-    stratum the direct comparison of every pair (:mod:`._numpy_kernels`).
+    Ranks the predictor and sorts by time here (``order``: the stable argsort of
+    ``time``, when the caller has it); the counting is the compiled O(n log n)
+    :func:`._kernels.pair_counts`, or in a short process on a small stratum its
+    numpy twin (:mod:`._numpy_kernels`), which gives the same doubles.
     """
     _, rank = np.unique(x, return_inverse=True)
     rank = rank.astype(np.int64).ravel()
-    unit = bool(np.all((weight == 0) | (weight == 1)))
-    if _numpy_kernels.pairs_here(time.size, unit):
+    if _numpy_kernels.pairs_here(time.size):
         return _numpy_kernels.pair_counts(time, event == 1, rank, weight)
     from ._kernels import pair_counts
 
-    order = np.argsort(time, kind="stable")
+    if order is None:
+        order = np.argsort(time, kind="stable")
     ts = time[order]
     block_starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1], True])
     return pair_counts(order.astype(np.int64), block_starts.astype(np.int64), event == 1,
@@ -56,14 +57,16 @@ def _pair_counts(time, event, x, weight):
                        np.ascontiguousarray(weight, dtype=float))
 
 
-def censoring_weights(time, event) -> np.ndarray:
+def censoring_weights(time, event, order=None) -> np.ndarray:
     """1 / G(t-)^2 at each subject's time (Uno's weights, R ``timewt = "n/G2"``).
 
     G is the Kaplan-Meier of the censoring distribution taken just before t
-    (:func:`netpet_stats.kaplan_meier.censoring_survival`).
+    (:func:`netpet_stats.kaplan_meier.censoring_survival`). ``order``: the stable
+    argsort of ``time``, when the caller has it.
     """
-    G = censoring_survival(time, event)
-    return 1.0 / G(np.asarray(time, float), left=True) ** 2
+    _, after, index = censoring_steps(time, event, order)
+    before = np.where(index > 0, after[np.maximum(index - 1, 0)], 1.0)  # G(t-)
+    return 1.0 / before ** 2
 
 
 def harrell_c(time, event, x, strata=None, reverse: bool = True, ymax: float | None = None,
@@ -177,12 +180,13 @@ def subject_pair_counts(time, event, x, strata=None, reverse: bool = True,
     for s in pd.unique(strata):
         m = np.flatnonzero(strata == s)
         t_s, e_s = time[m], event[m]
+        order = np.argsort(t_s, kind="stable")  # one sort for the weights and the pairs
         if timewt == "n/G2" and e_s.sum() >= 2:
-            weight = censoring_weights(t_s, e_s)
+            weight = censoring_weights(t_s, e_s, order)
         else:
             weight = np.ones(m.size)
         weight = np.where(t_s <= ymax, weight, 0.0)
-        conc[m], disc[m], tied[m] = _pair_counts(t_s, e_s, x[m], weight)
+        conc[m], disc[m], tied[m] = _pair_counts(t_s, e_s, x[m], weight, order)
     return conc, disc, tied
 
 

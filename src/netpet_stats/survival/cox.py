@@ -781,11 +781,13 @@ ZPH_METHOD = ("score test of beta(t) = beta + theta g(t) at theta = 0, per term 
               "global (R cox.zph, survival >= 3.0)")
 
 
-def zph_time_transform(time, event, transform: str) -> np.ndarray:
+def zph_time_transform(time, event, transform: str, order=None) -> np.ndarray:
     """g(t) of each subject before centring, as R ``cox.zph(transform=)``.
 
     ``km``: 1 - S(t-) from the Kaplan-Meier of all subjects pooled (ignoring
     strata), left-continuous; ``rank``: average ranks of the times; ``identity``.
+    ``order``: the stable argsort of ``time``, when the caller has it (``km``
+    counts its risk sets from it).
     """
     time = np.asarray(time, float)
     event = np.asarray(event, float)
@@ -796,12 +798,20 @@ def zph_time_transform(time, event, transform: str) -> np.ndarray:
 
         return rankdata(time)
     if transform == "km":
-        utimes = np.unique(time)
-        at_risk = time.size - np.searchsorted(np.sort(time), utimes, side="left")
-        deaths = np.bincount(np.searchsorted(utimes, time[event == 1]), minlength=utimes.size)
+        n = time.size
+        if n == 0:
+            return np.zeros(0)
+        if order is None:
+            order = np.argsort(time, kind="stable")
+        ts = time[order]
+        first = np.r_[True, ts[1:] != ts[:-1]]
+        # index of each subject's time among the distinct times = the number of
+        # distinct times strictly before it -> S(t-)
+        before = np.empty(n, np.int64)
+        before[order] = np.cumsum(first) - 1
+        at_risk = n - np.flatnonzero(first)
+        deaths = np.bincount(before[event == 1], minlength=at_risk.size)
         surv = np.cumprod(1 - deaths / at_risk)
-        # number of distinct times strictly before each time -> S(t-)
-        before = np.searchsorted(utimes, time, side="left")
         return 1.0 - np.concatenate([[1.0], surv])[before]
     raise ValueError(f"transform must be km, rank or identity, not {transform!r}")
 
@@ -835,13 +845,13 @@ def ph_test(result: CoxResult, transform: str = "km") -> pd.DataFrame:
     t, ev = frame["__time"].to_numpy(), frame["__event"].to_numpy()
     X = result.design.to_numpy()
     p = X.shape[1]
-    g_all = zph_time_transform(t, ev, transform)
+    order = np.argsort(t, kind="stable")
+    g_all = zph_time_transform(t, ev, transform, order)
     centre = g_all[ev == 1].mean()
     # the frame's times are already fixed (fit_cox): sorted once here, not fixed again
     contrib = EfronData(t, ev, X, result.stratum, timefixed=True).evaluate(result.beta,
                                                                           per_time=True)
     # g at each distinct event time (tied events share the time, hence g)
-    order = np.argsort(t, kind="stable")
     g = g_all[order][np.searchsorted(t[order], contrib["time"])] - centre
     info = contrib["info_t"]
     i_bb = info.sum(axis=0)

@@ -432,17 +432,36 @@ def censoring_survival(time, event):
     G : callable
         ``G(t)`` right-continuous, ``G(t, left=True)`` the value just before t.
     """
-    time = np.asarray(time, float)
-    event = np.asarray(event, float)
-    utimes = np.unique(time)
-    idx = np.searchsorted(utimes, time)
-    n_after = time.size - np.searchsorted(np.sort(time), utimes, side="right")
-    cens = np.bincount(idx[event == 0], minlength=utimes.size).astype(float)
-    at_risk = n_after + cens  # deaths at the time have already left
-    factor = np.where(cens > 0, (at_risk - cens) / np.where(at_risk > 0, at_risk, 1), 1.0)
-    after = np.cumprod(factor)
+    utimes, after, _ = censoring_steps(time, event)
 
     def G(t, left: bool = False):
         pos = np.searchsorted(utimes, np.asarray(t, float), side="left" if left else "right") - 1
         return np.where(pos >= 0, after[np.clip(pos, 0, None)], 1.0)
     return G
+
+
+def censoring_steps(time, event, order=None):
+    """The steps of :func:`censoring_survival`'s G, from one sort of the times.
+
+    Returns the distinct times, G just after each, and the index of each
+    subject's time among them, so that G(t-) at the subjects' own times is
+    ``after[index - 1]`` (1 at the first time) without searching. ``order`` is
+    ``np.argsort(time, kind="stable")`` when the caller has it already.
+    """
+    time = np.asarray(time, float)
+    event = np.asarray(event, float)
+    n = time.size
+    if order is None:
+        order = np.argsort(time, kind="stable")
+    if n == 0:
+        return np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
+    ts = time[order]
+    first = np.r_[True, ts[1:] != ts[:-1]]
+    utimes = ts[first]
+    index = np.empty(n, np.int64)
+    index[order] = np.cumsum(first) - 1
+    n_after = n - np.r_[np.flatnonzero(first)[1:], n]  # subjects after each distinct time
+    cens = np.bincount(index[event == 0], minlength=utimes.size).astype(float)
+    at_risk = n_after + cens  # deaths at the time have already left
+    factor = np.where(cens > 0, (at_risk - cens) / np.where(at_risk > 0, at_risk, 1), 1.0)
+    return utimes, np.cumprod(factor), index
