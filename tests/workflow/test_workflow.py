@@ -118,7 +118,7 @@ def test_a_changed_setting_reruns_what_it_may_change(workflow_runs, tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-2000:]
     assert "Nothing to be done" not in out
-    assert "rule kaplan_meier:" in out and "Params have changed" in out
+    assert "rule survival_by_group:" in out and "Params have changed" in out
 
 
 def test_figures_in_one_format_still_give_the_report_its_pngs(tmp_path):

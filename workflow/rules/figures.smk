@@ -3,10 +3,10 @@
 
 rule km_figure:
     input:
-        curves=rules.kaplan_meier.output.curves,
-        risk_table=rules.kaplan_meier.output.risk_table,
-        summary=rules.kaplan_meier.output.summary,
-        logrank=rules.logrank.output.tests,
+        curves=rules.survival_by_group.output.curves,
+        risk_table=rules.survival_by_group.output.risk_table,
+        summary=rules.survival_by_group.output.summary,
+        logrank=rules.survival_by_group.output.tests,
     output:
         report(
             expand("results/figures/km_{{endpoint}}.{fmt}", fmt=FIGURE_FORMATS),

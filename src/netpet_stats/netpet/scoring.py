@@ -201,15 +201,15 @@ def score_from_lesions(lesions: pd.DataFrame) -> pd.Series:
         )
     ]
     frame = pd.DataFrame({"patient_id": lesions["patient_id"].to_numpy(), "rank": ranks})
-    grouped = frame.groupby("patient_id", sort=True)["rank"]
-    worst = grouped.max()
-    n_higher = grouped.apply(lambda r: int((r == 4).sum()))
+    frame["higher"] = frame["rank"] == 4
+    per_patient = frame.groupby("patient_id", sort=True).agg(
+        worst=("rank", "max"), n_higher=("higher", "sum"))
     names = {0: "P0", 1: "P1", 2: "P2", 3: "P3", 5: "P5"}
     scores = [
-        ("P4a" if n_higher[pid] <= 2 else "P4b") if rank == 4 else names[rank]
-        for pid, rank in worst.items()
+        ("P4a" if n_higher <= 2 else "P4b") if rank == 4 else names[rank]
+        for rank, n_higher in zip(per_patient["worst"], per_patient["n_higher"])
     ]
-    return pd.Series(scores, index=worst.index, name="netpet", dtype="object")
+    return pd.Series(scores, index=per_patient.index, name="netpet", dtype="object")
 
 
 # --------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Rule kaplan_meier: curves, medians, landmark survival, numbers at risk, follow-up."""
+"""Rule survival_by_group, its Kaplan-Meier part: curves, medians, landmark survival,
+numbers at risk, follow-up."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Rule logrank: overall, centre-stratified, trend and pairwise log-rank tests."""
+"""Rule survival_by_group, its log-rank part: overall, centre-stratified, trend and
+pairwise log-rank tests."""
 
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
-# Kaplan-Meier estimates by NETPET group, per endpoint.
+# Survival by NETPET group, per endpoint: Kaplan-Meier estimates and the log-rank
+# tests that compare them (overall, stratified by centre, trend, pairwise with Holm).
+# One job for the two: they read the same analysis set, and on a small cohort a job's
+# interpreter and imports cost more than its estimates.
 
 
-rule kaplan_meier:
+rule survival_by_group:
     input:
         analysis=rules.prepare_cohort.output.analysis,
     output:
@@ -33,10 +36,20 @@ rule kaplan_meier:
             labels={"endpoint": "{endpoint}", "table": "median follow-up"},
         ),
         follow_up_md="results/{endpoint}/follow_up.md",
+        tests=report(
+            "results/{endpoint}/logrank.csv",
+            caption="../report/logrank.rst",
+            category="3. Log-rank tests",
+            subcategory="{endpoint}",
+            labels={"endpoint": "{endpoint}", "table": "log-rank tests"},
+        ),
+        tests_md="results/{endpoint}/logrank.md",
+        observed_expected="results/{endpoint}/logrank_observed_expected.csv",
+        observed_expected_md="results/{endpoint}/logrank_observed_expected.md",
     log:
-        "logs/kaplan_meier_{endpoint}.log",
+        "logs/survival_by_group_{endpoint}.log",
     benchmark:
-        "logs/benchmarks/kaplan_meier_{endpoint}.tsv"
+        "logs/benchmarks/survival_by_group_{endpoint}.tsv"
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -46,4 +59,4 @@ rule kaplan_meier:
         version=PACKAGE_VERSION,
         settings=CONFIG_DIGEST,
     script:
-        "../scripts/kaplan_meier.py"
+        "../scripts/survival_by_group.py"
