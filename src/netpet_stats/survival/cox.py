@@ -31,6 +31,7 @@ from . import _numpy_kernels
 from ._checks import timefix
 from .splines import rcs_basis
 from .distributions import chi2_sf, norm_ppf, norm_sf
+from .kaplan_meier import distinct_times
 
 log = logging.getLogger(__name__)
 
@@ -798,18 +799,10 @@ def zph_time_transform(time, event, transform: str, order=None) -> np.ndarray:
 
         return rankdata(time)
     if transform == "km":
-        n = time.size
-        if n == 0:
-            return np.zeros(0)
-        if order is None:
-            order = np.argsort(time, kind="stable")
-        ts = time[order]
-        first = np.r_[True, ts[1:] != ts[:-1]]
-        # index of each subject's time among the distinct times = the number of
-        # distinct times strictly before it -> S(t-)
-        before = np.empty(n, np.int64)
-        before[order] = np.cumsum(first) - 1
-        at_risk = n - np.flatnonzero(first)
+        # each subject's index among the distinct times is the number of distinct
+        # times strictly before it -> S(t-)
+        _, starts, before = distinct_times(time, order)
+        at_risk = time.size - starts
         deaths = np.bincount(before[event == 1], minlength=at_risk.size)
         surv = np.cumprod(1 - deaths / at_risk)
         return 1.0 - np.concatenate([[1.0], surv])[before]

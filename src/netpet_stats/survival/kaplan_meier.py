@@ -450,18 +450,30 @@ def censoring_steps(time, event, order=None):
     """
     time = np.asarray(time, float)
     event = np.asarray(event, float)
-    n = time.size
-    if order is None:
-        order = np.argsort(time, kind="stable")
-    if n == 0:
-        return np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
-    ts = time[order]
-    first = np.r_[True, ts[1:] != ts[:-1]]
-    utimes = ts[first]
-    index = np.empty(n, np.int64)
-    index[order] = np.cumsum(first) - 1
-    n_after = n - np.r_[np.flatnonzero(first)[1:], n]  # subjects after each distinct time
+    utimes, starts, index = distinct_times(time, order)
+    n_after = time.size - np.r_[starts[1:], time.size]  # subjects after each distinct time
     cens = np.bincount(index[event == 0], minlength=utimes.size).astype(float)
     at_risk = n_after + cens  # deaths at the time have already left
     factor = np.where(cens > 0, (at_risk - cens) / np.where(at_risk > 0, at_risk, 1), 1.0)
     return utimes, np.cumprod(factor), index
+
+
+def distinct_times(time, order=None):
+    """The distinct times, where each starts among the sorted times, and each subject's.
+
+    Returns ``utimes`` (ascending), ``starts`` (the position of each distinct time's
+    first subject in sorted order, so ``n - starts`` are at risk at it) and
+    ``index`` (each subject's time as a position in ``utimes``: the number of
+    distinct times strictly before it), from one stable sort of ``time``
+    (``order``, when the caller has it) instead of a search per subject.
+    """
+    time = np.asarray(time, float)
+    if time.size == 0:
+        return np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if order is None:
+        order = np.argsort(time, kind="stable")
+    ts = time[order]
+    first = np.r_[True, ts[1:] != ts[:-1]]
+    index = np.empty(time.size, np.int64)
+    index[order] = np.cumsum(first) - 1
+    return ts[first], np.flatnonzero(first), index
