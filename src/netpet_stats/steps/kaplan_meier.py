@@ -1,5 +1,5 @@
-"""Rule survival_by_group, its Kaplan-Meier part: curves, medians, landmark survival,
-numbers at risk, follow-up."""
+"""Kaplan-Meier curves, medians, landmark survival, numbers at risk, follow-up
+(part of rule survival_by_group)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import pandas as pd
 from ..cohort.ledger import analysis_set
 from ..report.tables import write_table
 from ..survival import kaplan_meier
-from ._common import endpoint_label, groups_of, load_analysis, time_unit
+from ._common import endpoint_label, groups_of, time_unit
 
 
-def run(config: dict, analysis: str, endpoint: str, out) -> None:
+def write_estimates(config: dict, data: pd.DataFrame, endpoint: str, out) -> None:
     """KM curves, medians, landmark survival, numbers at risk and follow-up by group.
 
-    ``out`` maps ``curves, summary, landmarks, risk_table, follow_up`` to CSV paths.
+    ``data`` is the analysis frame (:func:`._common.load_analysis`); ``out`` maps
+    ``curves, summary, landmarks, risk_table, follow_up`` to CSV paths.
     """
-    data = load_analysis(analysis, config)
     km_cfg = config["kaplan_meier"]
     ct, cl = km_cfg["conf_type"], float(km_cfg["conf_level"])
     method = kaplan_meier.method_text(ct, cl)

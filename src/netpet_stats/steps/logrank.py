@@ -1,17 +1,21 @@
-"""Rule survival_by_group, its log-rank part: overall, centre-stratified, trend and
-pairwise log-rank tests."""
+"""Overall, centre-stratified, trend and pairwise log-rank tests (part of rule
+survival_by_group)."""
 
 from __future__ import annotations
 
 from ..cohort.ledger import analysis_set
 from ..report.tables import write_table
 from ..survival import logrank
-from ._common import endpoint_label, groups_of, load_analysis
+from ._common import endpoint_label, groups_of
 
 
-def run(config: dict, analysis: str, endpoint: str, out) -> None:
-    """Overall, centre-stratified, trend and pairwise log-rank tests."""
-    d = analysis_set(load_analysis(analysis, config), endpoint, ["centre"])
+def write_tests(config: dict, data, endpoint: str, out) -> None:
+    """Overall, centre-stratified, trend and pairwise log-rank tests.
+
+    ``data`` is the analysis frame (:func:`._common.load_analysis`); ``out`` maps
+    ``tests, observed_expected`` to CSV paths.
+    """
+    d = analysis_set(data, endpoint, ["centre"])
     tcol, ecol = f"{endpoint}_time", f"{endpoint}_event"
     groups = [g for g in groups_of(d) if (d["netpet_group"] == g).any()]
     group = d["netpet_group"].astype(str).to_numpy()
