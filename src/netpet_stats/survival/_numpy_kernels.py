@@ -127,20 +127,21 @@ def efron_sums(x, dead, t, beta, n_times, per_time, structure):
     return _timed(_efron, x, dead, t, beta, n_times, per_time, structure)
 
 
-def pair_counts(time, is_event, rank, weight):
+def pair_counts(time, is_event, rank, weight, order=None):
     """Each subject's weighted concordant, discordant and predictor-tied counts.
 
     The pairs, orientation and doubles of :func:`._kernels.pair_counts`: an
     event ``i`` with weight ``w_i > 0`` is the earlier member of a pair with
     every ``j`` whose time is later, or equal when ``j`` is censored; the pair
     weighs ``w_i`` and is concordant when ``rank[i] < rank[j]``. Each pair counts
-    once for each of its members.
+    once for each of its members. ``order`` is the stable argsort of ``time``
+    (the loop's order; computed here when not given).
     """
     return _timed(_pairs, np.asarray(time, float), np.asarray(is_event, bool),
-                  np.asarray(rank, np.int64), np.asarray(weight, float))
+                  np.asarray(rank, np.int64), np.asarray(weight, float), order)
 
 
-def _pairs(t, is_event, rank, weight):
+def _pairs(t, is_event, rank, weight, order):
     n = t.size
     conc, disc, tied = np.zeros(n), np.zeros(n), np.zeros(n)
     counted = is_event & (weight > 0)
@@ -163,7 +164,8 @@ def _pairs(t, is_event, rank, weight):
     # events, then adds them to the tree, then queries its censored subjects. So a
     # subject meets the events added before its own time (an event), or up to and
     # including it (a censored subject).
-    order = np.argsort(t, kind="stable")
+    if order is None:
+        order = np.argsort(t, kind="stable")
     ts = t[order]
     block = np.empty(n, np.int64)
     block[order] = np.cumsum(np.r_[True, ts[1:] != ts[:-1]]) - 1

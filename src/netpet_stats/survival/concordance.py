@@ -44,12 +44,12 @@ def _pair_counts(time, event, x, weight, order=None):
     """
     _, rank = np.unique(x, return_inverse=True)
     rank = rank.astype(np.int64).ravel()
-    if _numpy_kernels.pairs_here(time.size):
-        return _numpy_kernels.pair_counts(time, event == 1, rank, weight)
-    from ._kernels import pair_counts
-
     if order is None:
         order = np.argsort(time, kind="stable")
+    if _numpy_kernels.pairs_here(time.size):
+        return _numpy_kernels.pair_counts(time, event == 1, rank, weight, order)
+    from ._kernels import pair_counts
+
     ts = time[order]
     block_starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1], True])
     return pair_counts(order.astype(np.int64), block_starts.astype(np.int64), event == 1,
