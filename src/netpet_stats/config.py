@@ -496,3 +496,44 @@ def validation_config_problems(config: dict) -> list[str]:
             problems.append(f"{key}: model {name!r} is stratified by {specs[name]['strata']}; "
                             "a model frozen for new cohorts must be unstratified")
     return problems
+
+
+#: The folder of the bundled simulated cohorts (relative to the project): data in it
+#: are simulated by netpet_stats.netpet.synthetic, never real patients.
+SIMULATED_DATA_FOLDER = ("data", "synthetic")
+
+
+def cohort_input_paths(config: dict) -> list[str]:
+    """Every cohort file the configuration names (table, per-centre tables or folder, lesions)."""
+    cohort = config["cohort"]
+    paths = [cohort.get("table"), cohort.get("folder"), cohort.get("lesions"),
+             *[t["path"] for t in cohort.get("tables") or []]]
+    return [str(p) for p in paths if p]
+
+
+def cohort_is_simulated(config: dict) -> bool:
+    """Whether the report must call the cohort simulated.
+
+    ``cohort.simulated`` as the user declares it; left at null, the cohort is
+    simulated exactly when every input file lies in the bundled ``data/synthetic/``
+    folder (so that a user's own table named over the shipped configuration is
+    never called simulated, and the bundled one always is).
+
+    >>> cohort_is_simulated({"cohort": {"table": "data/synthetic/cohort.csv"}})
+    True
+    >>> cohort_is_simulated({"cohort": {"table": "/home/me/netpet.xlsx"}})
+    False
+    >>> cohort_is_simulated({"cohort": {"table": "my.csv", "simulated": True}})
+    True
+    """
+    declared = config["cohort"].get("simulated")
+    if declared is not None:
+        return bool(declared)
+    paths = cohort_input_paths(config)
+    k = len(SIMULATED_DATA_FOLDER)
+
+    def bundled(path: str) -> bool:
+        parts = Path(path).parts
+        return any(parts[i:i + k] == SIMULATED_DATA_FOLDER for i in range(len(parts)))
+
+    return bool(paths) and all(bundled(p) for p in paths)
