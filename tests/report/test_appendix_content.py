@@ -177,3 +177,8 @@ def test_every_landmark_has_its_number_at_risk_and_few_are_flagged(workflow_runs
                         f"[{r.n_risk}]" + ("*" if r.n_risk < 10 else ""))
                 assert cell in text, cell
     assert "Proportion free of progression at landmark times (deaths censored)" in text
+
+
+def test_a_range_with_a_negative_limit_reads_as_a_range():
+    assert doc._ci(0.038, -0.014, 0.091, 3) == "0.038 (−0.014 to 0.091)"
+    assert doc._ci(0.5, 0.25, 0.75) == "0.50 (0.25–0.75)"

@@ -192,9 +192,14 @@ def _ci(est, lo, hi, digits=2, quantile=False) -> str:
 
     if missing(est):
         return "NR" if quantile else "—"
-    hi_txt = ("NR" if quantile else "—") if missing(hi) else _num(hi, digits)
-    lo_txt = "—" if missing(lo) else _num(lo, digits)
-    return f"{_num(est, digits)} ({lo_txt}–{hi_txt})"
+
+    def num(x) -> str:  # a typographic minus, so that "-0.014–0.091" cannot misread
+        return _num(x, digits).replace("-", "−")
+
+    hi_txt = ("NR" if quantile else "—") if missing(hi) else num(hi)
+    lo_txt = "—" if missing(lo) else num(lo)
+    negative = any(not missing(x) and x < 0 for x in (est, lo, hi))
+    return f"{num(est)} ({lo_txt}{' to ' if negative else '–'}{hi_txt})"
 
 
 #: A sentence every table of the report ends its note with (e.g. that the data are
@@ -330,11 +335,19 @@ def _summary(config, results) -> dict:
 def _km_section(config, results, ep) -> dict:
     spec = config["endpoints"][ep]
     med = results.read(f"{ep}/km_summary.csv")
+    few = int(config["report"]["min_at_risk"])
+    at_risk = at_risk_lookup(results.read(f"{ep}/km_curves.csv"))
+
+    def median(r) -> str:
+        text = _ci(r.median, r.median_lower, r.median_upper, 1, quantile=True)
+        if np.isfinite(r.median) and r.group != "all" and at_risk(r.group, r.median) < few:
+            text += f" [{at_risk(r.group, r.median)} at risk]*"
+        return text
+
     med_tab = pd.DataFrame({
         "Group": med["group"], "n": med["n"], "Events": med["events"],
-        f"Median ({config['analysis_time_unit']}), 95% CI": [
-            _ci(r.median, r.median_lower, r.median_upper, 1, quantile=True)
-            for r in med.itertuples()]})
+        f"Median ({config['analysis_time_unit']}), 95% CI": [median(r)
+                                                             for r in med.itertuples()]})
     lm = results.read(f"{ep}/km_landmarks.csv")
     few = int(config["report"]["min_at_risk"])
 
@@ -366,7 +379,8 @@ def _km_section(config, results, ep) -> dict:
         "endpoint": ep, "label": spec["label"],
         "figure": _img(results.path(f"figures/km_{ep}.png")),
         "medians": gt_table(med_tab, f"km_medians_{ep}", "Medians by NETPET group",
-                            method + ". " + NR_NOTE),
+                            method + ". " + NR_NOTE + f" *: the median is reached with fewer "
+                            f"than {few} patients at risk, so it rests on few events."),
         "landmarks": gt_table(lm_wide, f"km_landmarks_{ep}", _landmark_title(config, ep),
                               "Kaplan-Meier estimate (95% CI) [number at risk]; "
                               f"*: fewer than {few} at risk, the estimate is imprecise."
@@ -401,7 +415,9 @@ def _coef_table(coefs: pd.DataFrame, table_id: str, title: str, note: str) -> st
         infinite = isinstance(getattr(r, "note", None), str) and r.note.startswith(
             "coefficient may be infinite")
         rows.append({
-            "Model": r.model_label if r.analysis == "multivariable" else "univariable",
+            "Model": (r.model_label if r.analysis == "multivariable" else "univariable")
+            + (" (model-based CI here)" if isinstance(getattr(r, "cluster", None), str)
+               and r.cluster else ""),
             "Term": f"{r.term_label}: {level} vs {r.reference}" if level else r.term_label,
             "HR (95% CI)": ("not estimable: may be infinite (a level without events)"
                             if infinite else _ci(r.hr, r.hr_lower, r.hr_upper)),
