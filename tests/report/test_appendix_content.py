@@ -182,3 +182,28 @@ def test_every_landmark_has_its_number_at_risk_and_few_are_flagged(workflow_runs
 def test_a_range_with_a_negative_limit_reads_as_a_range():
     assert doc._ci(0.038, -0.014, 0.091, 3) == "0.038 (−0.014 to 0.091)"
     assert doc._ci(0.5, 0.25, 0.75) == "0.50 (0.25–0.75)"
+
+
+def test_proportional_hazards_violations_are_put_in_words():
+    ph = pd.DataFrame({
+        "model": ["primary", "primary", "primary", "other"],
+        "model_label": ["P", "P", "P", "grade alone"],
+        "term": ["grade", "age", "GLOBAL", "grade"],
+        "term_label": ["WHO grade", "Age", "global test", "WHO grade"],
+        "p": [0.2, 0.01, 0.03, 0.04]})
+    text = doc.ph_text(ph, "primary", "Overall survival")
+    assert "rejects proportional hazards in the primary model for Age (p = 0.010)" in text
+    assert "WHO grade in grade alone (p = 0.040)" in text
+    calm = doc.ph_text(ph.assign(p=0.5), "primary", "Overall survival")
+    assert "no term of the primary model shows evidence" in calm
+    assert "In other models" not in calm
+
+
+def test_missing_values_are_counted_from_table1():
+    t1 = pd.DataFrame({"variable": ["n", "Age (years), median [Q1,Q3]", "Ki-67 (%), median",
+                                    "WHO grade, n (%)", "WHO grade, n (%)"],
+                       "level": ["", "", "", "G1", "G2"],
+                       "Missing": ["", "0", "40", "3", ""], "Overall": ["200", "", "", "", ""]})
+    text = doc.missing_text(t1)
+    assert text.startswith("Missing values: Ki-67 (%) in 40 (20.0%); WHO grade in 3 (1.5%) "
+                           "of 200 patients.")

@@ -511,10 +511,56 @@ def _ph_section(config, results, ep, models: dict) -> dict:
     label = config["endpoints"][ep]["label"]
     primary = config["cox"]["primary_model"]
     return {"endpoint": ep, "label": label, "model": models.get(primary, primary),
+            "text": ph_text(ph, primary, label, models),
             "figure": _img(results.path(f"figures/schoenfeld_{ep}.png")),
             "table": gt_table(tab, f"ph_{ep}", f"{label}: proportional-hazards tests",
                               f"{cox.ZPH_METHOD}; time transform "
                               f"'{config['cox']['zph_transform']}'.")}
+
+
+def ph_text(ph: pd.DataFrame, primary: str, label: str, models: dict | None = None) -> str:
+    """Plain words on the proportional-hazards tests: the primary model, then the others."""
+    terms = ph[ph["term"] != "GLOBAL"]
+    rows = terms[terms["model"] == primary]
+    if rows.empty:
+        return ""
+    bad = rows[rows["p"] < 0.05]
+    if bad.empty:
+        text = (f"{label}: no term of the primary model shows evidence against proportional "
+                "hazards (every p ≥ 0.05); with few events per group the test has little "
+                "power, so the Schoenfeld plots are shown too.")
+    else:
+        text = (f"{label}: the test rejects proportional hazards in the primary model for "
+                + "; ".join(f"{r.term_label} (p = {fmt_p(r.p)})" for r in bad.itertuples())
+                + ". The hazard ratio of such a term is an average over follow-up, weighted "
+                "by the events; the Schoenfeld plot shows how the effect changes with time, "
+                "and an analysis that lets it change (a time-varying coefficient, or "
+                "estimates within time intervals) shows whether the conclusion depends on it.")
+    others = terms[(terms["model"] != primary) & (terms["p"] < 0.05)]
+    if len(others):
+        names = models or {}
+        text += (" In other models the test rejects proportional hazards for "
+                 + "; ".join(f"{r.term_label} in {names.get(r.model, r.model_label)} "
+                             f"(p = {fmt_p(r.p)})" for r in others.itertuples())
+                 + ": their hazard ratios are averages over follow-up too.")
+    return text
+
+
+def missing_text(t1: pd.DataFrame) -> str:
+    """Which baseline variables are missing, in how many patients (Table 1's counts)."""
+    n = pd.to_numeric(t1.loc[t1["variable"] == "n", "Overall"], errors="coerce")
+    total = int(n.iloc[0]) if len(n) else None
+    counts = pd.to_numeric(t1["Missing"], errors="coerce")
+    rows = t1[counts > 0].assign(k=counts[counts > 0].astype(int))
+    if rows.empty:
+        return "No baseline variable of Table 1 is missing."
+    parts = [f"{r.variable.split(',')[0]} in {r.k}"
+             + (f" ({100 * r.k / total:.1f}%)" if total else "") for r in rows.itertuples()]
+    return ("Missing values: " + "; ".join(parts)
+            + (f" of {total} patients" if total else "")
+            + ". Each model left out the patients missing one of its variables (complete "
+              "cases; see Patient flow), so models with and without a variable rest on "
+              "different patients.")
 
 
 def _concordance_section(config, results, ep, models: dict) -> dict:
@@ -1155,6 +1201,12 @@ def methods_text(config) -> dict:
         f"model was {model_text(primary)}"
         + (f", and further models were {'; '.join(others)}" if others else "") + ". "
         + ("Coding of covariates: " + "; ".join(covs) + ". " if covs else "")
+        + ("WHO grade is defined from the Ki-67 index (with the mitotic count), so models "
+           "with both estimate each adjusted for the other and their separate hazard "
+           "ratios are imprecise where the two agree; their joint contribution is the "
+           "likelihood-ratio test of both terms. "
+           if any({"grade", "ki67"} <= set(spec["covariates"]) for spec in specs.values())
+           else "")
         + (f"Robust (sandwich) standard errors follow Lin and Wei {cite('linwei')}. "
            if any(s.get("cluster") for s in specs.values()) else "")
         + "Each model was tested by likelihood-ratio, Wald and score tests, and each term by "
@@ -1565,6 +1617,8 @@ def _report_context(config: dict, results: ResultFiles) -> dict:
         "flow_figure": _img(results.path("figures/patient_flow.png")),
         "flow": gt_table(flow_tab, "flow", None,
                          "Excluded + analysed = received at every step (TRIPOD+AI 20a)."),
+        "table1_text": missing_text(pd.read_csv(results.path("table1/table1.csv"), dtype=str,
+                                                keep_default_na=False)),
         "table1": gt_table(t1, "table1", None,
                            "Median [Q1, Q3] or n (%); Missing: patients without the value."),
         "km": [_km_section(config, results, ep) for ep in eps],
