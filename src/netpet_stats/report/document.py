@@ -722,31 +722,57 @@ def _case_mix(results) -> dict:
             "case_mix_figure": _img(results.path("figures/case_mix.png"))}
 
 
-def _competing_validation(results) -> dict:
-    """The Fine-Gray prediction of progression: AUC, Brier, IPA and O/E by centre."""
+def _competing_validation(results, left_out: bool = False) -> dict:
+    """The Fine-Gray prediction of progression: AUC, Brier, IPA and O/E by centre.
+
+    ``left_out``: the per-centre rows are leave-one-centre-out predictions (develop
+    mode), and are labelled so. A value R's Score does not estimate is left empty
+    with its reason in the Note column.
+    """
     if "validation/competing_risks.csv" not in results:
         return {}
     cv = results.read("validation/competing_risks.csv")
+    if "note" not in cv:
+        cv["note"] = ""
     rows = []
     for (centre, horizon), part in cv.groupby(["centre", "horizon"], sort=False):
         get = part.set_index("measure")
-        row = {"Centre": centre, "Horizon": f"{horizon:g}"}
+        name = str(centre)
+        if left_out and not name.startswith(("all", "pooled")):
+            name += " (left out)"
+        row = {"Centre": name, "Horizon": f"{horizon:g}"}
         for measure, digits in (("time-dependent AUC", 3), ("Brier score", 3), ("IPA", 3)):
             row[measure.replace("time-dependent ", "")] = (
                 _num(get.loc[measure, "estimate"], digits) if measure in get.index else "")
         if "O/E" in get.index:
             r = get.loc["O/E"]
             row["O/E (95% CI)"] = _ci(r["estimate"], r["lower"], r["upper"])
+            pi = (f"{_num(r['pi_lower'])}–{_num(r['pi_upper'])}"
+                  if "pi_lower" in r and pd.notna(r["pi_lower"]) else "")
+            i2 = (f"{100 * r['i2']:.0f}%" if "i2" in r and pd.notna(r["i2"]) else "")
+            row["O/E 95% PI; I²"] = "; ".join(x for x in (pi, i2) if x)
         row["n"] = int(part["n"].iloc[0])
         row["Progressed"] = int(part["events"].iloc[0])
         row["Died first"] = int(part["competing"].iloc[0])
+        notes = [str(x) for x in part["note"].dropna() if str(x).strip()]
+        row["Note"] = " ".join(dict.fromkeys(notes))
         rows.append(row)
+    table = pd.DataFrame(rows)
     note = str(cv["method"].iloc[0]) if "method" in cv else ""
+    ipa = cv[cv["measure"] == "IPA"]
     return {"competing_validation": gt_table(
-        pd.DataFrame(rows), "validation_competing",
+        table, "validation_competing",
         "Competing risks: predicted cumulative incidence of progression (Fine-Gray)",
         "Cause-specific AUC, Brier and IPA as R riskRegression::Score(cause = 1); O/E: "
-        "Aalen-Johansen over mean predicted; pooled row: random effects on log O/E. " + note)}
+        "Aalen-Johansen over mean predicted; pooled row: random effects on log O/E, with "
+        "its 95% prediction interval (PI) for a new centre and I². "
+        + ("Centre rows: each centre predicted by the model refitted on the other centres "
+           "(leave-one-centre-out). " if left_out else "")
+        + "Empty: not estimable (see Note). "
+        + _heterogeneity_caveat(cv)
+        + _ipa_note(ipa["estimate"], [f"{c} at {h:g}" for c, h in zip(ipa["centre"],
+                                                                      ipa["horizon"])])
+        + note)}
 
 
 def _model_term(name: str, covariates: dict) -> str:
@@ -909,8 +935,9 @@ def _frozen_model_part(config, results) -> dict:
 
 
 def _validation_section(config, results) -> dict | None:
+    left_out = (config.get("validation") or {}).get("mode") == "develop"
     sample_size = {**_sample_size(results), **_case_mix(results),
-                   **_competing_validation(results)}
+                   **_competing_validation(results, left_out)}
     frozen = _frozen_model_part(config, results)
     if "validation/discrimination.csv" not in results:
         mode = (config.get("validation") or {}).get("mode", "none")
