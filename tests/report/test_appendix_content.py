@@ -207,3 +207,7 @@ def test_missing_values_are_counted_from_table1():
     text = doc.missing_text(t1)
     assert text.startswith("Missing values: Ki-67 (%) in 40 (20.0%); WHO grade in 3 (1.5%) "
                            "of 200 patients.")
+
+
+def test_a_value_that_rounds_to_zero_has_no_sign():
+    assert doc._num(-0.0001, 3) == "0.000" and doc._num(-0.02, 3) == "-0.020"

@@ -178,7 +178,8 @@ def tripod_items(config: dict, results) -> list[dict]:
 def _num(x, digits=2) -> str:
     if x is None or (isinstance(x, float) and not np.isfinite(x)):
         return "—"
-    return f"{x:.{digits}f}"
+    text = f"{x:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.000"
 
 
 NR_NOTE = "NR: not reached (the curve stays above the level); —: not estimable."
