@@ -301,3 +301,69 @@ def test_a_centre_without_events_is_not_estimable_and_said_so(edges):
     oe = external.observed_expected(a.rfs_time, a.rfs_event, pred, 60)
     assert cen[(cen.centre == "A") & (cen.measure == "O/E")].estimate.iloc[0] == pytest.approx(
         oe["estimate"], rel=1e-9)
+
+
+# ------------------------------------------------------------ case mix, published model
+# A model written from a paper holds the coefficients and the baseline survival at the
+# horizons only (docs/validation.md); a fuller hand-written one adds the linear
+# predictor's mean and SD (what the sample-size simulation needs), without n. The case
+# mix must run with what the file gives and say what it lacks.
+
+def _hand_lp(model, d):
+    """The full Rotterdam model's linear predictor written out term by term."""
+    b = model["coefficients"]
+    return (b["size[20-50]"] * (d["size"] == "20-50") + b["size[>50]"] * (d["size"] == ">50")
+            + b["nodes"] * np.log2(d["nodes"]) + b["grade3"] * d["grade3"]
+            + b["age"] * d["age"] / 10 + b["hormon"] * d["hormon"]
+            + b["pgr"] * np.log2(np.maximum(d["pgr"], 1))).to_numpy(float)
+
+
+@pytest.mark.parametrize("kind", ["paper", "fuller"])
+def test_case_mix_runs_on_a_published_model_and_says_what_it_lacks(run, tmp_path, kind):
+    import yaml
+
+    from netpet_stats.steps.case_mix import run_case_mix
+
+    _, model, _ = run
+    paper = {"coefficients": model["coefficients"], "covariates": model["covariates"],
+             "baseline_survival": {k: model["baseline_survival"][k]
+                                   for k in ("horizons", "survival")},
+             "endpoint": "rfs", "name": "Rotterdam (published)"}
+    if kind == "fuller":
+        paper.update(netpet_stats_model=1, time_unit="months", strata=None,
+                     development={"events": 1000,
+                                  "linear_predictor": {"mean": 1.25, "sd": 0.5}})
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(paper))
+    val = VAL.assign(centre=np.where(VAL.pid % 2 == 0, "even", "odd"))
+    save_analysis(val, tmp_path / "validation.parquet")
+    config = {**CONFIG, "privacy": {"threshold": 5},
+              "validation": {"mode": "validate", "endpoint": "rfs", "model": "full"}}
+    out = SimpleNamespace(table=str(tmp_path / "case_mix.csv"),
+                          figures=[str(tmp_path / "case_mix.png")])
+    run_case_mix(config, str(tmp_path / "validation.parquet"), str(path), out)
+    table = pd.read_csv(out.table, keep_default_na=False, na_values=[""])
+    note = (tmp_path / "case_mix.md").read_text()
+    # the validation cohort's linear predictor, from the coefficients by hand
+    lp = _hand_lp(paper, VAL)
+    np.testing.assert_allclose(lp[:5], RG["lp_first"], rtol=1e-6)   # the hand formula is R's
+    got = table[(table.cohort == "validation") & (table.variable == "linear_predictor")]
+    got = got.set_index("statistic")["value"]
+    assert got["n"] == len(VAL)
+    assert got["mean"] == pytest.approx(lp.mean(), rel=1e-9)
+    assert got["SD"] == pytest.approx(lp.std(ddof=1), rel=1e-9)
+    assert got["centile 50"] == pytest.approx(np.median(lp), rel=1e-9)
+    size = table[(table.cohort == "validation") & (table.variable == "size")]
+    assert size.set_index("level")["value"]["20-50"] == pytest.approx(
+        (VAL["size"] == "20-50").mean(), rel=1e-9)                   # CSV: 10 digits
+    assert {"validation, centre even", "validation, centre odd"} <= set(table.cohort)
+    assert (tmp_path / "case_mix.png").is_file()
+    dev = table[table.cohort == "development"]
+    if kind == "paper":
+        assert dev.empty
+        assert "No development rows: the model file stores no summary" in note
+    else:
+        assert dev[["statistic", "value"]].values.tolist() == [["mean", 1.25], ["SD", 0.5]]
+        assert ("The model file does not give the number of patients, the linear "
+                "predictor's centiles 5, 25, 50, 75 and 95 or the predictors' centiles and "
+                "proportions") in note
