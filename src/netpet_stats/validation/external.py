@@ -572,8 +572,9 @@ def pool_centre_measures(frame: pd.DataFrame) -> pd.DataFrame:
         usable = (np.isfinite(sub["scale_estimate"]) & np.isfinite(sub["scale_se"])
                   & (sub["scale_se"] > 0))
         notes = sub["note"] if "note" in sub else pd.Series("", index=sub.index)
-        left = "; ".join(f"{c}: {n if isinstance(n, str) and n else 'no standard error on the pooling scale'}"
-                         for c, n in zip(sub.loc[~usable, "centre"], notes[~usable]))
+        left = "; ".join(
+            f"{c}: " + (n if isinstance(n, str) and n else "no SE on the pooling scale")
+            for c, n in zip(sub.loc[~usable, "centre"], notes[~usable]))
         note = f"Left out of the pooling: {left}." if left else ""
         sub = sub[usable]
         if sub.empty:
