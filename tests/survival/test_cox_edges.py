@@ -223,7 +223,62 @@ def test_the_cox_step_writes_the_non_convergence_and_infinite_notes(tmp_path):
         table = ph_residual_table(fit, "km", points=False, threshold=5)
         smooth = table[table["kind"] == "smooth"]
         assert len(smooth) == 40 * len(fit.terms)
-    # where cox.zph stops, the smooth is not drawn (not estimable), no error
+    # where cox.zph stops, nothing is drawn (the smooth not estimable), and no error
     fit, _ = _fit(CASES["out_of_iterations_one_covariate"])
-    table = ph_residual_table(fit, "km", points=False, threshold=5)
-    assert table.loc[table["kind"] == "smooth", "estimate"].isna().all()
+    table = ph_residual_table(fit, "km", points=True, threshold=5)
+    assert set(table["kind"]) == {"smooth"} and table["estimate"].isna().all()
+    fit, _ = _fit(CASES["one_patient_centre"])
+    ph = cox.ph_test(fit, "km").assign(method=cox.ZPH_SINGULAR_METHOD)
+    table = ph_residual_table(fit, "km", points=True, threshold=5, ph=ph)
+    assert set(table["kind"]) == {"smooth"} and table["estimate"].isna().all()
+
+
+# ------------------------------------------------------------------ R's rule by hand
+
+
+class _Recorded:
+    """A log likelihood with its derivatives, recording where it is evaluated."""
+
+    def __init__(self, f, design=None):
+        self.f, self.design, self.points = f, design, []
+
+    def __call__(self, b):
+        self.points.append(float(b[0]))
+        return self.f(b[0])
+
+
+def test_a_step_that_lowers_the_likelihood_is_pulled_back_as_coxfit6_does():
+    # l(b) = -log(cosh(b - 2)) - 1: from 0 the Newton step overshoots to sinh(2) cosh(2) =
+    # 13.6; R pulls the point back to (new + k beta) / (k + 1) after the k-th successive
+    # fall: to 6.8 (still below l(0)), then to 6.8 / 3
+    def f(b):
+        return (-np.log(np.cosh(b - 2)) - 1, np.array([-np.tanh(b - 2)]),
+                np.array([[1 / np.cosh(b - 2) ** 2]]))
+
+    rec = _Recorded(f)
+    fit = cox.coxph_newton(rec, np.zeros(1))
+    first = np.sinh(2) * np.cosh(2)                   # beta + I^-1 U at 0
+    assert f(first)[0] < f(0.0)[0] and f(first / 2)[0] < f(0.0)[0] < f(first / 6)[0]
+    assert rec.points[:4] == pytest.approx([0.0, first, first / 2, first / 6], rel=1e-15)
+    assert fit.status == "converged" and fit.beta[0] == pytest.approx(2.0, abs=1e-6)
+
+
+def test_out_of_iterations_returns_the_last_accepted_point_and_the_diagonal_variance():
+    # l(b) = -exp(-b) rises to 0: each Newton step is exactly 1 and the relative change
+    # of l stays 1 - e; after 20 iterations R returns b = 20 with variance 1 / I(20).
+    # A design (60, 0) has R's centred linear predictor 60 * 20 - 30 * 20 = 600 > 500:
+    # R adds "one or more coefficients may be infinite".
+    def f(b):
+        return -np.exp(-b), np.array([np.exp(-b)]), np.array([[np.exp(-b)]])
+
+    rec = _Recorded(f, design=np.array([[60.0], [0.0]]))
+    fit = cox.coxph_newton(rec, np.zeros(1), means=np.array([30.0]))
+    assert fit.status == "not converged" and fit.iterations == 20 and fit.large
+    assert fit.beta[0] == 20.0 and rec.points[-1] == 20.0   # re-evaluated there
+    assert fit.variance[0, 0] == pytest.approx(np.exp(20.0), rel=1e-12)
+    small = cox.coxph_newton(_Recorded(f, design=np.array([[1.0], [0.0]])), np.zeros(1),
+                             means=np.zeros(1))
+    assert not small.large
+    with pytest.warns(cox.CoxNonConvergenceWarning,
+                      match="did not converge.*one or more coefficients may be infinite"):
+        cox._warn_status(fit, "", stacklevel=1)

@@ -387,12 +387,16 @@ def robust_variance(result: "CoxResult", cluster) -> np.ndarray:
     """Sandwich variance clustered by ``cluster`` (R ``coxph(..., cluster = )``).
 
     ``D`` = score residuals times the model-based variance (dfbeta), summed
-    within clusters; the robust variance is ``D' D`` (Lin & Wei 1989).
+    within clusters; the robust variance is ``D' D`` (Lin & Wei 1989). The
+    model-based variance is the one R reports (``result.variance``), as R's
+    ``residuals(fit, "dfbeta")`` takes it.
     """
     X = result.design.to_numpy()
     frame = result.frame
     resid = score_residuals(frame["__time"], frame["__event"], X, result.beta, result.stratum)
-    dfbeta = resid @ np.linalg.inv(result.information)
+    variance = (np.linalg.inv(result.information) if result.variance is None
+                else result.variance)
+    dfbeta = resid @ variance
     collapsed = pd.DataFrame(dfbeta).groupby(np.asarray(cluster, dtype=object), sort=True).sum()
     D = collapsed.to_numpy()
     return D.T @ D
@@ -921,12 +925,13 @@ def add_robust_columns(coefs: pd.DataFrame, rse, conf_level: float, cluster: str
     """Robust SE, CI and p beside the model-based ones, in place (R ``coxph(cluster = )``).
 
     ``rse`` is in the order of the coefficient rows; it is withheld where a
-    coefficient may be infinite, and the note flags fewer than
-    :data:`MIN_CLUSTERS` clusters.
+    coefficient may be infinite or the fit did not converge, and the note flags
+    fewer than :data:`MIN_CLUSTERS` clusters.
     """
     z = norm_ppf(1 - (1 - conf_level) / 2)
-    rse = np.where(coefs["note"].str.contains(INFINITE_NOTE, regex=False), np.nan,
-                   np.asarray(rse, float))
+    withheld = (coefs["note"].str.contains(INFINITE_NOTE, regex=False)
+                | coefs["note"].str.startswith(NOT_CONVERGED_NOTE_START))
+    rse = np.where(withheld, np.nan, np.asarray(rse, float))
     b = coefs["coef"].to_numpy()
     coefs["robust_se"] = rse
     coefs["robust_hr_lower"] = np.exp(b - z * rse)
