@@ -413,16 +413,19 @@ def _coef_table(coefs: pd.DataFrame, table_id: str, title: str, note: str) -> st
     rows = []
     for r in coefs.itertuples():
         level = "" if not isinstance(r.level, str) else r.level
-        infinite = isinstance(getattr(r, "note", None), str) and r.note.startswith(
-            "coefficient may be infinite")
+        note = r.note if isinstance(getattr(r, "note", None), str) else ""
+        infinite = note.startswith("coefficient may be infinite")
+        stopped = note.startswith(cox.NOT_CONVERGED_NOTE_START)
         rows.append({
             "Model": (r.model_label if r.analysis == "multivariable" else "univariable")
             + (" (model-based CI here)" if isinstance(getattr(r, "cluster", None), str)
                and r.cluster else ""),
             "Term": f"{r.term_label}: {level} vs {r.reference}" if level else r.term_label,
             "HR (95% CI)": ("not estimable: may be infinite (a level without events)"
-                            if infinite else _ci(r.hr, r.hr_lower, r.hr_upper)),
-            "p": "" if infinite else fmt_p(r.p), "n": r.n, "Events": r.events})
+                            if infinite else
+                            "not estimable: the fit did not converge (as R: ran out of "
+                            "iterations)" if stopped else _ci(r.hr, r.hr_lower, r.hr_upper)),
+            "p": "" if infinite or stopped else fmt_p(r.p), "n": r.n, "Events": r.events})
     return gt_table(pd.DataFrame(rows), table_id, title, note)
 
 

@@ -61,6 +61,8 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
     fits = fit_all(config, data, endpoint)
     coefs, tests, zph = [], [], []
     transform = config["cox"]["zph_transform"]
+    primary = config["cox"]["primary_model"]
+    primary_ph = None
     for name, spec in model_specs(config).items():
         res = fits[name]
         kind = "univariable" if name.startswith("univariable_") else "multivariable"
@@ -70,6 +72,8 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
         coefs.append(res.coefficients.assign(**meta))
         tests.append(res.tests.assign(**meta, n=res.n, events=res.events))
         zph.append(cox.ph_test(res, transform).assign(**meta))
+        if name == primary:
+            primary_ph = zph[-1]
     lead = ["endpoint", "model", "analysis", "model_label", "strata"]
 
     def tidy(frames):
@@ -88,10 +92,9 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
                 "likelihood-ratio tests as drop1(fit, test = 'Chisq').")
     write_table(tidy(zph), out.ph_test, f"{label}: proportional-hazards tests",
                 f"{cox.ZPH_METHOD}; time transform '{transform}'.")
-    primary = config["cox"]["primary_model"]
     points = bool(config["figures"]["schoenfeld_points"])
     write_table(ph_residual_table(fits[primary], transform, points,
-                                  int(config["privacy"]["threshold"])).assign(
+                                  int(config["privacy"]["threshold"]), primary_ph).assign(
                     endpoint=endpoint, model=primary),
                 out.ph_residuals,
                 f"{label}: scaled Schoenfeld residuals of the primary model, smoothed",
@@ -113,14 +116,20 @@ def min_bin_events(threshold: int) -> int:
 
 
 def ph_residual_table(fit: cox.CoxResult, transform: str, points: bool,
-                      threshold: int) -> pd.DataFrame:
+                      threshold: int, ph: pd.DataFrame | None = None) -> pd.DataFrame:
     """What the Schoenfeld residual plots draw, one block of rows per term.
 
     ``smooth``: the plot(cox.zph) spline and its band on 40 grid points;
     ``binned``: mean scaled residual of consecutive events, about ten groups of at
     least ``max(10, threshold)`` events (aggregates, so the plot needs no patient
-    row); ``event``: one row per event, only when ``points`` is asked for.
+    row); ``event``: one row per event, only when ``points`` is asked for. Where R's
+    ``cox.zph`` stops (its test's information singular, :func:`cox.ph_test`; ``ph``
+    is that test when the caller has it), only the grid is written, the smooth empty
+    (not estimable), as R draws nothing.
     """
+    if ph is None:
+        ph = cox.ph_test(fit, transform)
+    stopped = bool((ph["method"] == cox.ZPH_SINGULAR_METHOD).any())
     z = cox.zph_residuals(fit, transform)
     order = np.argsort(z.x, kind="stable")
     xs, ts = z.x[order], z.time[order]
@@ -134,6 +143,10 @@ def ph_residual_table(fit: cox.CoxResult, transform: str, points: bool,
                 "scale": "beta(t)" if widths[term] == 1 else "beta(t)/beta"}
         line = cox.zph_smooth(z, term)
         line["time"] = np.interp(line["x"], ux, ts[first])
+        if stopped:
+            line[["estimate", "lower", "upper"]] = np.nan
+            rows.append(line.assign(kind="smooth", n=np.nan, **base))
+            continue
         rows.append(line.assign(kind="smooth", n=np.nan, **base))
         ys = z.y[term].to_numpy()[order]
         ok = ~np.isnan(ys)
