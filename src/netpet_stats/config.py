@@ -252,8 +252,10 @@ def time_default_notes(config: dict) -> list[str]:
     Examples
     --------
     >>> cfg = resolve({**load_config(), "analysis_time_unit": "years", "kaplan_meier": {}})
-    >>> time_default_notes(cfg)[0]
-    'kaplan_meier.landmarks: not set; the default 12, 24, 36, 60 months is used in years: 1, 2, 3, 5'
+    >>> cfg["kaplan_meier"]["landmarks"]
+    [1.0, 2.0, 3.0, 5.0]
+    >>> print(time_default_notes(cfg)[0])
+    kaplan_meier.landmarks: not set; the default 12, 24, 36, 60 months is used in years: 1, 2, 3, 5 (and competing_risks.horizons, which follow the landmarks)
     """
     unit = config.get("analysis_time_unit", DEFAULTS_UNIT)
     if unit == DEFAULTS_UNIT:

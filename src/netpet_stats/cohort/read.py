@@ -172,10 +172,13 @@ def _read_csv(path: Path, delimiter: str | None):
     sep = delimiter if delimiter and delimiter != "auto" else _sniff_delimiter(path)
     with open(path, encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh, delimiter=sep)
+        rows, line = [], 1     # the line on which the next row starts
         try:
-            return [(reader.line_num, cells) for cells in reader]
+            for cells in reader:
+                rows.append((reader.line_num, cells))
+                line = reader.line_num + 1
+            return rows
         except csv.Error as exc:
-            line = reader.line_num
             if "field larger than field limit" in str(exc):
                 value = (f"(a cell of more than {csv.field_size_limit():,} characters, from "
                          f"line {line})")
