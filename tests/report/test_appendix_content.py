@@ -211,3 +211,11 @@ def test_missing_values_are_counted_from_table1():
 
 def test_a_value_that_rounds_to_zero_has_no_sign():
     assert doc._num(-0.0001, 3) == "0.000" and doc._num(-0.02, 3) == "-0.020"
+
+
+def test_row_notes_are_printed_once_with_the_rows_they_concern():
+    table = pd.DataFrame({"horizon": [12.0, 120.0, 120.0, 150.0],
+                          "note": ["", "not estimable: no one is followed to 120",
+                                   "not estimable: no one is followed to 120", np.nan]})
+    assert doc.row_notes(table, "horizon") == "Not estimable: no one is followed to 120 (120). "
+    assert doc.row_notes(table.drop(columns="note")) == ""

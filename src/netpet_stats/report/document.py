@@ -638,7 +638,8 @@ def _internal_validation(results, naming: str = "") -> dict:
                                    "refitted on the other centres (leave-one-centre-out); "
                                    "pooled row: DerSimonian-Laird random effects, with the 95% "
                                    "prediction interval for a new centre. "
-                                   + _heterogeneity_caveat(iecv) + _centre_ipa_note(iecv))
+                                   + _heterogeneity_caveat(iecv) + _centre_ipa_note(iecv)
+                                   + row_notes(iecv, "centre"))
             out["iecv_figure"] = _img(results.path("figures/validation_iecv.png"))
     return out
 
@@ -661,6 +662,29 @@ def _sample_size(results) -> dict:
                                     "Smallest validation cohort in the grid reaching the target "
                                     "95% CI widths", METHOD + "."),
             "sample_size_figure": _img(results.path("figures/sample_size.png"))}
+
+
+def row_notes(table: pd.DataFrame, where: str | None = None) -> str:
+    """The distinct reasons in a table's ``note`` column, as sentences for its footnote.
+
+    ``where`` names the column that says which row a note belongs to (a centre or a
+    horizon); each reason is printed once, after the rows it concerns.
+    """
+    if "note" not in table:
+        return ""
+    notes = {}
+    for _, r in table.iterrows():
+        text = str(r["note"]).strip() if pd.notna(r["note"]) else ""
+        if text:
+            key = text[0].upper() + text[1:].rstrip(".")
+            label = r[where] if where and where in table else None
+            notes.setdefault(key, [])
+            if label is not None and pd.notna(label):
+                label = f"{label:g}" if isinstance(label, float) else str(label)
+                if label not in notes[key]:
+                    notes[key].append(label)
+    return "".join(f"{text}" + (f" ({', '.join(labels)})" if labels else "") + ". "
+                   for text, labels in notes.items())
 
 
 def _heterogeneity_caveat(cen: pd.DataFrame) -> str:
@@ -983,18 +1007,20 @@ def _validation_section(config, results) -> dict | None:
     return {"text": f"External validation of {naming} on this cohort "
                     f"(n = {int(disc['n'].iloc[0])}, events = {int(disc['events'].iloc[0])}).",
             **frozen,
-            "discrimination": gt_table(dt, "validation_disc", f"Discrimination of {naming}"),
+            "discrimination": gt_table(dt, "validation_disc", f"Discrimination of {naming}",
+                                       row_notes(disc, "horizon") or None),
             "calibration": gt_table(ct, "validation_cal",
                                     f"Calibration and overall performance of {naming}",
                                     "Calibration slope from coxph(Surv ~ lp); O/E with Greenwood "
                                     "CI; ICI/E50/E90 (Austin et al. 2020); IPCW Brier and IPA. "
                                     + _ipa_note(cal["ipa"], [f"{h:g} {config['analysis_time_unit']}"
-                                                             for h in cal["horizon"]])),
+                                                             for h in cal["horizon"]])
+                                    + row_notes(cal, "horizon")),
             "centres": None if cent is None else gt_table(
                 cent, "validation_centres", f"Performance of {naming} by centre",
                 "DerSimonian-Laird random effects; prediction interval for a new "
                 "centre (undefined below 3 centres). " + _heterogeneity_caveat(cen)
-                + _centre_ipa_note(cen)),
+                + _centre_ipa_note(cen) + row_notes(cen, "centre")),
             "centre_figure": _img(results.path("figures/validation_centres.png")),
             "added_value": added,
             "curves_figure": _img(results.path("figures/validation_risk_group_curves.png")),
