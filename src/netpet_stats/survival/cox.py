@@ -1,8 +1,11 @@
 """Cox proportional-hazards models as R ``survival::coxph(ties = "efron")``.
 
 Coefficients maximise the Efron partial likelihood (optional strata) by
-Newton-Raphson with step halving, as R's ``coxph`` iterates (:func:`fit_efron`);
-model-based standard errors are the inverse information at the maximum.
+Newton-Raphson, iterated and stopped as R's ``coxph`` with its default
+``coxph.control()`` (:func:`coxph_newton`, :func:`fit_efron`); model-based standard
+errors are the inverse information at the maximum. Where R stops short of a maximum (a
+coefficient that may be infinite, or 20 iterations without convergence), every number
+is R's at its stopping point.
 Written here rather than taken from lifelines' ``CoxPHFitter`` because
 lifelines stops on its own step-size rule with the score at ~1e-5 (coefficients
 ~1e-7 from the maximum, visible in p-values), reports neither the score
@@ -1106,7 +1109,10 @@ def ph_test(result: CoxResult, transform: str = "km") -> pd.DataFrame:
     ``2p x 2p`` Efron information; a term's test uses the ``beta`` block and that
     term's ``theta`` block (a factor's levels are pooled, ``df`` = its number of
     columns). Written here because lifelines implements only the earlier
-    approximation (survival < 3.0) and no Python library implements this test.
+    approximation (survival < 3.0) and no Python library implements this test. Where
+    R's ``solve`` refuses one of these systems (exactly singular, or a reciprocal
+    condition number below the machine epsilon), R's ``cox.zph`` stops: no test is
+    reported then (NaN, and the method says why).
 
     Examples
     --------
