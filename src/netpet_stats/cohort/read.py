@@ -213,27 +213,35 @@ def _empty_excel(path: Path) -> Problem:
                    "it again")
 
 
-class _Cleaner:
+def _clean(rows: list) -> tuple[list, int]:
     """Cells with one missing value (``None``) and text in composed Unicode (NFC).
 
     The same name typed on Windows (``ö`` one character) and on macOS (``o`` and a
     combining diaeresis) looks identical but compares different: one centre
     would become two centres and two strata. Every text cell is normalised to
-    NFC, and the number of cells changed is counted for a note.
+    NFC; returns the rows and the number of cells changed, for a note.
     """
+    recomposed = 0
+    normalize, missing = unicodedata.normalize, {"NAType", "NaTType"}
 
-    def __init__(self):
-        self.recomposed = 0
-
-    def __call__(self, value):
-        if _is_empty(value):
+    def clean(value):
+        nonlocal recomposed
+        if value is None:
             return None
-        if isinstance(value, str) and not value.isascii():
-            nfc = unicodedata.normalize("NFC", value)
+        if isinstance(value, str):
+            if value.isascii():
+                return value if value.strip() else None
+            if not value.strip():
+                return None
+            nfc = normalize("NFC", value)
             if nfc != value:
-                self.recomposed += 1
-                return nfc
-        return value
+                recomposed += 1
+            return nfc
+        if isinstance(value, float) and value != value:
+            return None
+        return None if type(value).__name__ in missing else value
+
+    return [(n, [clean(v) for v in cells]) for n, cells in rows], recomposed
 
 
 def read_table(path: str | Path, sheet: int | str | None = None,
@@ -311,8 +319,7 @@ def read_table(path: str | Path, sheet: int | str | None = None,
         raise CohortValidationError(
             [Problem(file, None, "-", f"unreadable file ({type(exc).__name__}: {exc})",
                      "a CSV, TSV, Excel (.xlsx) or Parquet table with one header row")]) from None
-    clean = _Cleaner()
-    rows = [(n, [clean(v) for v in cells]) for n, cells in rows]
+    rows, recomposed = _clean(rows)
     if formulas:
         raise CohortValidationError(_formula_problems(file, rows, formulas))
     rows = [(n, cells) for n, cells in rows if any(v is not None for v in cells)]
@@ -353,8 +360,8 @@ def read_table(path: str | Path, sheet: int | str | None = None,
             for j in unnamed])
     frame = pd.DataFrame(cells, columns=header, dtype=object)
     frame.index = pd.Index([n for n, _ in body], name="row")
-    if clean.recomposed:
-        notes.append(f"{clean.recomposed} text cell(s) in decomposed Unicode (accents stored "
+    if recomposed:
+        notes.append(f"{recomposed} text cell(s) in decomposed Unicode (accents stored "
                      "as separate marks, as macOS writes them) were read in composed form "
                      "(NFC), so that a name typed on macOS and on Windows is one value "
                      "(one centre, one code)")
