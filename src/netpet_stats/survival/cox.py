@@ -527,8 +527,9 @@ def coxph_newton(derivatives, beta, eps: float = 1e-9, iter_max: int = 20,
     eps, iter_max, toler_inf
         R ``coxph.control(eps, iter.max, toler.inf)``.
     means
-        Column means R centres on (0 for a column of -1/0/1 values), for R's second
-        warning after running out of iterations (a centred linear predictor above 500).
+        Column means R centres on (:func:`r_column_means` of ``derivatives.design`` by
+        default), for R's second warning after running out of iterations (a centred
+        linear predictor above 500), when ``derivatives`` has a ``design``.
 
     Returns
     -------
@@ -581,8 +582,10 @@ def coxph_newton(derivatives, beta, eps: float = 1e-9, iter_max: int = 20,
     diag = np.diag(info)
     variance = np.diag(np.where(diag > 0, 1 / np.where(diag > 0, diag, 1), 0.0))
     lp = None
-    if means is not None and getattr(derivatives, "design", None) is not None:
-        lp = derivatives.design @ beta - float(np.asarray(means) @ beta)
+    design = getattr(derivatives, "design", None)
+    if design is not None:
+        means = r_column_means(design) if means is None else means
+        lp = design @ beta - float(np.asarray(means) @ beta)
     large = bool((lp is not None and lp.size and lp.max() > 500)
                  or not np.isfinite(u @ variance).all())
     return NewtonFit(beta, float(loglik), u, info, variance, "not converged", [], iter_max,
@@ -667,8 +670,7 @@ def coxph_fit(time, event, X, strata=None, beta=None, timefixed: bool = False,
     derivatives = _EfronDerivatives(time, event, X, strata, timefixed)
     p = derivatives.design.shape[1]
     start = np.zeros(p) if beta is None else np.asarray(beta, float).copy()
-    fit = coxph_newton(derivatives, start, eps, iter_max, toler_inf,
-                       means=r_column_means(derivatives.design))
+    fit = coxph_newton(derivatives, start, eps, iter_max, toler_inf)
     if fit.status == "converged":
         fit = _polish(derivatives, fit, tol, max_iter)
     return fit
@@ -739,8 +741,11 @@ def newton_raphson(derivatives, beta, tol: float = 1e-9, max_iter: int = 30):
     """R ``coxph``'s Newton-Raphson with step halving on a partial likelihood.
 
     ``derivatives(beta)`` returns the log likelihood, score and information. Used
-    by :func:`fit_efron` and by the Fine-Gray fit; see :func:`fit_efron` for the
-    stopping rules and the warning of an infinite coefficient.
+    by the Fine-Gray fit (Cox fits stop as R's ``coxph``, :func:`coxph_newton`): a
+    step that lowers the log likelihood is halved; the iteration stops when the
+    largest step is below ``tol``, or, warning that a coefficient may be infinite,
+    when the log likelihood stops changing (relative change < 1e-12) while a step is
+    still above 1e-3.
 
     Examples
     --------
