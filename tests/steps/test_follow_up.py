@@ -61,3 +61,21 @@ def test_without_competing_risks_follow_up_stays_on_the_endpoint_clock(config, t
     _same(fu["median_follow_up"], ref["median"])
     _same(fu["lower"], ref["lower"])
     assert fu["method"].startswith("reverse Kaplan-Meier (Schemper & Smith 1996): quantile")
+
+
+def test_the_curve_and_landmark_tables_name_their_standard_errors(config, tmp_path):
+    out = {k: tmp_path / f"{k}.csv" for k in
+           ("curves", "summary", "landmarks", "risk_table", "follow_up")}
+    data = _frame()
+    data.loc[data["ttp_time"] == data["ttp_time"].max(), "ttp_event"] = 1.0  # S reaches 0
+    kaplan_meier.write_estimates(config, data, "ttp", out)
+    curves = pd.read_csv(out["curves"])
+    landmarks = pd.read_csv(out["landmarks"])
+    assert "std_err" not in curves and "std_err" not in landmarks
+    last = curves.iloc[-1]
+    assert last["surv"] == 0 and np.isnan(last["se_cumhaz"])        # not "inf"
+    assert "inf" not in out["curves"].read_text()
+    # the landmark SE is that of S: S x the SE of the cumulative hazard at that time
+    at12 = landmarks.set_index("time").loc[12]
+    row = curves[curves["time"] <= 12].iloc[-1]
+    assert at12["se_surv"] == pytest.approx(row["surv"] * row["se_cumhaz"], rel=1e-9)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..cohort.ledger import analysis_set
@@ -53,7 +54,13 @@ def write_estimates(config: dict, data: pd.DataFrame, endpoint: str, out) -> Non
     label = endpoint_label(config, endpoint)
     curves_df = pd.concat(curves, ignore_index=True)
     curves_df = curves_df[["group", *[c for c in curves_df.columns if c != "group"]]]
-    write_table(curves_df.assign(method=method), out["curves"], f"{label}: Kaplan-Meier curves")
+    # R survfit()$std.err: the SE of the cumulative hazard (-log S), infinite where S
+    # reaches 0; left empty there (not estimable) rather than written as "inf".
+    curves_df = curves_df.rename(columns={"std_err": "se_cumhaz"})
+    curves_df["se_cumhaz"] = curves_df["se_cumhaz"].where(np.isfinite(curves_df["se_cumhaz"]))
+    write_table(curves_df.assign(method=method), out["curves"], f"{label}: Kaplan-Meier curves",
+                "se_cumhaz: standard error of the cumulative hazard -log S (R survfit()$std.err), "
+                "empty where S = 0.")
     note = (f"{method}. Median: R quantile.survfit rule (midpoint of a flat at exactly 0.5); "
             f"its CI is read off the pointwise confidence curves. Times in {unit}. "
             "A missing median or limit means the curve did not reach 0.5.")
@@ -61,9 +68,11 @@ def write_estimates(config: dict, data: pd.DataFrame, endpoint: str, out) -> Non
                 f"{label}: medians by NETPET group", note)
     lm_df = pd.concat(landmarks, ignore_index=True)
     lm_df = lm_df[["group", *[c for c in lm_df.columns if c != "group"]]]
+    lm_df = lm_df.rename(columns={"std_err": "se_surv"})  # R summary.survfit()$std.err
     write_table(lm_df.assign(method=method), out["landmarks"],
                 f"{label}: survival at landmark times",
-                f"{method}. n_risk counts subjects with time >= t (R summary.survfit); "
+                f"{method}. se_surv: standard error of S (R summary.survfit()$std.err). "
+                "n_risk counts subjects with time >= t (R summary.survfit); "
                 "estimates past the last observation are left empty.")
     write_table(pd.concat(risk, ignore_index=True), out["risk_table"],
                 f"{label}: numbers at risk", "Subjects with follow-up time >= t.")
