@@ -569,8 +569,12 @@ def missing_text(t1: pd.DataFrame) -> str:
 
 def _concordance_section(config, results, ep, models: dict) -> dict:
     conc = results.read(f"{ep}/concordance.csv")
+    strata = conc["strata"].fillna("").astype(str) if "strata" in conc else pd.Series(
+        "", index=conc.index)
     tab = pd.DataFrame({"Estimator": conc["estimator"], "Predictor": conc["label"],
                         "Kind": conc["kind"], "n": conc["n"], "Events": conc["events"],
+                        "Pairs": [f"{int(k):,} within {s}" if s else f"{int(k):,} (all)"
+                                  for k, s in zip(conc["n_pairs"], strata)],
                         "C (95% CI)": [_ci(r.c, r.lower, r.upper, 3) for r in conc.itertuples()],
                         "SE": [_num(x, 4) for x in conc["se"]]})
     cmp = results.read(f"{ep}/concordance_comparison.csv")
@@ -580,20 +584,42 @@ def _concordance_section(config, results, ep, models: dict) -> dict:
             return models.get(item[6:], item[6:])
         return config["covariates"].get(item, {}).get("label", item)
 
-    cmp_tab = pd.DataFrame({"First": [name(x) for x in cmp["first"]],
-                            "Second": [name(x) for x in cmp["second"]], "n": cmp["n"],
-                            "C first": [_num(x, 3) for x in cmp["c_first"]],
-                            "C second": [_num(x, 3) for x in cmp["c_second"]],
-                            "Difference (95% CI)": [_ci(r.difference, r.lower, r.upper, 3)
-                                                    for r in cmp.itertuples()],
-                            "p": [fmt_p(x) for x in cmp["p"]]})
+    kind = cmp["kind"] if "kind" in cmp else pd.Series("comparison", index=cmp.index)
+    lr_cols = {"lr_chisq", "lr_df", "lr_p"} <= set(cmp.columns)
+    cmp_tab = pd.DataFrame({
+        "Comparison": ["added value" if k == "added value" else "" for k in kind],
+        "First": [name(x) for x in cmp["first"]],
+        "Second": [name(x) for x in cmp["second"]], "n": cmp["n"],
+        "Pairs": ([f"{int(k):,} {'(all)' if p == 'all pairs' else p}"
+                   for k, p in zip(cmp["n_pairs"], cmp["pairs"])] if "pairs" in cmp else ""),
+        "C first": [_num(x, 3) for x in cmp["c_first"]],
+        "C second": [_num(x, 3) for x in cmp["c_second"]],
+        "ΔC (95% CI)": [_ci(r.difference, r.lower, r.upper, 3) for r in cmp.itertuples()],
+        "p": [fmt_p(x) for x in cmp["p"]],
+        "LR test of the added terms": (
+            [f"χ² {r.lr_chisq:.2f}, {int(r.lr_df)} df, p {fmt_p(r.lr_p)}"
+             if pd.notna(r.lr_chisq) else "" for r in cmp.itertuples()] if lr_cols else "")})
+    if not (kind == "added value").any():
+        cmp_tab = cmp_tab.drop(columns="Comparison")
     label = config["endpoints"][ep]["label"]
+    stratified = bool(strata.str.len().gt(0).any())
     return {"table": gt_table(tab, f"conc_{ep}", f"{label}: concordance",
                               "Harrell: " + concordance.METHODS["n"] + ". Uno: "
-                              + concordance.METHODS["n/G2"] + "."),
+                              + concordance.METHODS["n/G2"] + ". "
+                              + ("A stratified model counts only pairs of patients within a "
+                                 "stratum (Pairs), so its C is not comparable with a C over all "
+                                 "pairs; compare them in the table below, on the same pairs. "
+                                 if stratified else "")
+                              + "Apparent C: a model's C is optimistic by its number of "
+                              "parameters (see the optimism-corrected C in Model validation)."),
             "comparison": gt_table(cmp_tab, f"conc_cmp_{ep}",
                                    f"{label}: comparison of concordance indices",
-                                   concordance.COMPARE_METHOD + ".")}
+                                   concordance.COMPARE_METHOD + ". Both members on the same "
+                                   "patients and the same pairs (within strata where one member "
+                                   "is stratified); apparent C, not corrected for optimism. "
+                                   "Added value: the extended against the base model of "
+                                   "validation.added_value, with the likelihood-ratio test of "
+                                   "the added terms (R anova(base, extended)).")}
 
 
 def _association_section(config, results) -> dict:
