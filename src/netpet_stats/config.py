@@ -255,7 +255,7 @@ def time_default_notes(config: dict) -> list[str]:
     >>> cfg["kaplan_meier"]["landmarks"]
     [1.0, 2.0, 3.0, 5.0]
     >>> print(time_default_notes(cfg)[0])
-    kaplan_meier.landmarks: not set; the default 12, 24, 36, 60 months is used in years: 1, 2, 3, 5 (and competing_risks.horizons, which follow the landmarks)
+    kaplan_meier.landmarks: not set; its default in months, 12, 24, 36, 60, is 1, 2, 3, 5 in years (and competing_risks.horizons, which follow the landmarks)
     """
     unit = config.get("analysis_time_unit", DEFAULTS_UNIT)
     if unit == DEFAULTS_UNIT:
@@ -274,8 +274,8 @@ def time_default_notes(config: dict) -> list[str]:
         also = (" (and competing_risks.horizons, which follow the landmarks)"
                 if path == ("kaplan_meier", "landmarks") and
                 (config.get("competing_risks") or {}).get("horizons") is None else "")
-        notes.append(f"{_path(path)}: not set; the default {shown} {DEFAULTS_UNIT} is used in "
-                     f"{unit}: {used}{also}")
+        notes.append(f"{_path(path)}: not set; its default in {DEFAULTS_UNIT}, {shown}, is "
+                     f"{used} in {unit}{also}")
     return notes
 
 

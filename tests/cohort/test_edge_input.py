@@ -186,16 +186,16 @@ def test_time_defaults_follow_the_analysis_unit(tmp_path, base_config):
     warnings = prepare_cohort(days).warnings
     notes = warnings.loc[warnings["file"] == "(whole cohort)", "warning"].tolist()
     assert notes == [
-        "kaplan_meier.landmarks: not set; the default 12, 24, 36, 60 months is used in days: "
-        "365.25, 730.5, 1095.75, 1826.25 (and competing_risks.horizons, which follow the "
+        "kaplan_meier.landmarks: not set; its default in months, 12, 24, 36, 60, is 365.25, "
+        "730.5, 1095.75, 1826.25 in days (and competing_risks.horizons, which follow the "
         "landmarks)",
-        "kaplan_meier.risk_table_times: not set; the default 0, 12, 24, 36, 48, 60, 72, 84, 96, "
-        "108, 120 months is used in days: 0, 365.25, 730.5, 1095.75, 1461, 1826.25, 2191.5, "
-        "2556.75, 2922, 3287.25, 3652.5",
-        "validation.horizons: not set; the default 12, 36, 60 months is used in days: 365.25, "
-        "1095.75, 1826.25",
-        "validation.curve_step: not set; the default 1 months is used in days: 30.4375",
-        "federation.km_grid: not set; the default 1 months is used in days: 30.4375"]
+        "kaplan_meier.risk_table_times: not set; its default in months, 0, 12, 24, 36, 48, 60, "
+        "72, 84, 96, 108, 120, is 0, 365.25, 730.5, 1095.75, 1461, 1826.25, 2191.5, 2556.75, "
+        "2922, 3287.25, 3652.5 in days",
+        "validation.horizons: not set; its default in months, 12, 36, 60, is 365.25, 1095.75, "
+        "1826.25 in days",
+        "validation.curve_step: not set; its default in months, 1, is 30.4375 in days",
+        "federation.km_grid: not set; its default in months, 1, is 30.4375 in days"]
     # (and no "first tenth of the follow-up" warning: nothing is analysed at 12-60 days)
 
 
@@ -394,3 +394,12 @@ def test_links_that_lead_nowhere_say_so(tmp_path, base_config):
     os.symlink(config_loop, config_loop)
     with pytest.raises(ConfigError, match="a symbolic link loop"):
         load_config([config_loop], base=BASE)
+
+
+def test_an_empty_header_cell_above_a_patient_row_gives_no_title_row_hint(tmp_path,
+                                                                         base_config):
+    rows = _rows(3)
+    path = _csv(tmp_path, rows, ["", *HEADER[1:]])         # A1 left empty in a text file
+    (problem,) = _problems(_config(base_config, path))
+    assert (problem.row, problem.column) == (1, "column A")
+    assert problem.expected == "a name for every column that holds data"

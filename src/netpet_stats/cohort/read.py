@@ -353,7 +353,7 @@ def read_table(path: str | Path, sheet: int | str | None = None,
         cells = [[row[j] for j in keep] for row in cells]
     unnamed = [j for j, name in enumerate(header) if name == ""]
     if unnamed:
-        hint = _header_below(body, [keep[j] for j in unnamed])
+        hint = _header_below(header, body, [keep[j] for j in unnamed])
         raise CohortValidationError([
             Problem(file, header_row, f"column {_column_letter(keep[j])}",
                     "(an empty header cell)", "a name for every column that holds data" + hint)
@@ -369,14 +369,23 @@ def read_table(path: str | Path, sheet: int | str | None = None,
     return frame
 
 
-def _header_below(body: list, columns: list[int]) -> str:
-    """A hint when the row under the first looks like the header (a title row above it)."""
+#: Text that reads as a number (either decimal separator): a data cell, not a name.
+_NUMERIC_TEXT = re.compile(r"\s*[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?\s*%?\s*")
+
+
+def _header_below(header: list, body: list, columns: list[int]) -> str:
+    """A hint when the row under the first looks like the header (a title row above it).
+
+    It does when it fills more cells than the first row, every one of them text that
+    is not a number (names, where a patient's row has times and ages).
+    """
     if not body:
         return ""
     n, cells = body[0]
     filled = [v for v in cells if v is not None]
-    if all(j < len(cells) and isinstance(cells[j], str) for j in columns) and \
-            all(isinstance(v, str) for v in filled):
+    names = all(isinstance(v, str) and not _NUMERIC_TEXT.fullmatch(v) for v in filled)
+    if names and len(filled) > sum(1 for h in header if h) and \
+            all(j < len(cells) and cells[j] is not None for j in columns):
         return (f"; row {n} looks like the header, under a title row (merged cells?): delete "
                 f"the rows above the header, so that it is the first row")
     return ""
