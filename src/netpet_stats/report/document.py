@@ -637,23 +637,34 @@ def _association_section(config, results) -> dict:
             "tests": gt_table(tt, "assoc_tests", "Tests of association")}
 
 
-def _internal_validation(results, naming: str = "") -> dict:
+def _internal_validation(results, naming: str = "", models: dict | None = None) -> dict:
     """Bootstrap optimism and internal-external CV tables (develop mode), if present."""
     of = f" of {naming}" if naming else ""
     out = {}
     if "validation/optimism.csv" in results:
         opt = results.read("validation/optimism.csv")
-        ot = pd.DataFrame({"Measure": opt["measure"], "Apparent": [_num(x, 3) for x in opt["apparent"]],
+        labels = {name: spec.get("label", name) for name, spec in (models or {}).items()}
+        ot = pd.DataFrame({"Model": [labels.get(m, " vs ".join(labels.get(x, x) for x in
+                                                                 str(m).split(" - ")))
+                                     for m in opt.get("model", pd.Series("", index=opt.index))],
+                           "Measure": opt["measure"],
+                           "Apparent": [_num(x, 3) for x in opt["apparent"]],
                            "Optimism": [_num(x, 3) for x in opt["optimism"]],
                            "Optimism-corrected": [_num(x, 3) for x in opt["corrected"]],
                            "Resamples used": [f"{u} of {b}" for u, b in zip(opt["n_used"],
                                                                            opt["n_boot"])],
                            "Seed": opt["seed"]})
         out["optimism"] = gt_table(ot, "validation_optimism",
-                                   f"Internal validation{of}: bootstrap optimism correction",
-                                   str(opt["method"].iloc[0]) + ". Each value is rounded "
+                                   "Internal validation: bootstrap optimism correction",
+                                   (f"Frozen model: {naming}. " if naming else "")
+                                   + str(opt["method"].iloc[0]) + ". Each value is rounded "
                                    "on its own: optimism-corrected = apparent − optimism before "
-                                   "rounding.")
+                                   "rounding."
+                                   + (" Added value: both models of validation.added_value "
+                                      "refitted in the same resamples, on the patients complete "
+                                      "for both; ΔC = C extended − C base, corrected for the "
+                                      "optimism of each."
+                                      if (opt["measure"] == "ΔC").any() else ""))
     if "validation/iecv.csv" in results:
         iecv = results.read("validation/iecv.csv")
         if not iecv.empty:
@@ -1001,7 +1012,8 @@ def _validation_section(config, results) -> dict | None:
                 if mode == "develop" else
                 "This run analyses one cohort; no frozen model was applied to it.")
         return {"text": text, **frozen,
-                **_internal_validation(results, frozen.get("naming", "")), **sample_size}
+                **_internal_validation(results, frozen.get("naming", ""),
+                                       config["cox"]["models"]), **sample_size}
     disc = results.read("validation/discrimination.csv")
     dt = pd.DataFrame({"Measure": disc["measure"],
                        "Horizon": disc["horizon"].map(lambda h: "" if pd.isna(h) else f"{h:g}"),
