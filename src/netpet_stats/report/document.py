@@ -116,8 +116,9 @@ def tripod_items(config: dict, results) -> list[dict]:
         item("12a", "How the data were used for development and evaluation",
              ANSWERED if mode in ("develop", "validate") else PARTLY, "Methods",
              "" if mode in ("develop", "validate") else "no prediction model was evaluated"),
-        item("12b", "Handling of predictors (functional form, transformation)", PARTLY,
-             "Methods (coding of covariates)", "linearity of continuous predictors not tested"),
+        item("12b", "Handling of predictors (functional form, transformation)", ANSWERED,
+             "Methods (coding of covariates, non-linearity tests), Cox models (tests of each "
+             "term)"),
         item("12c", "Type of model, model-building steps, internal validation method",
              ANSWERED if mode == "develop" else PARTLY, "Methods, Cox models",
              "" if mode == "develop" else "no internal validation in this run"),
@@ -502,7 +503,8 @@ def _cox_section(config, results, ep, models: dict) -> dict:
                                    cox.COEF_METHOD + "."),
         "tests": gt_table(tt, f"cox_tests_{ep}", "Tests of each term",
                           "Likelihood-ratio test per term (drop1) and joint Wald test of "
-                          "multi-level terms."),
+                          "multi-level terms; non-linearity (spline): restricted cubic spline "
+                          "with 4 knots against the linear term, on the model's scale."),
         "robust": robust_tab,
     }
 
@@ -1112,6 +1114,9 @@ REFERENCES = {
                   "and multi-state models. Stat Med. 2007;26:2389-2430",
     "cmprsk": "Gray RJ. cmprsk: Subdistribution Analysis of Competing Risks. R package. "
               "https://CRAN.R-project.org/package=cmprsk",
+    "harrell_rms": "Harrell FE. Regression Modeling Strategies: With Applications to Linear "
+                   "Models, Logistic and Ordinal Regression, and Survival Analysis. 2nd ed. "
+                   "Springer; 2015",
     "harrell_validate": "Harrell FE, Lee KL, Mark DB. Multivariable prognostic models: issues "
                         "in developing models, evaluating assumptions and adequacy, and "
                         "measuring and reducing errors. Stat Med. 1996;15:361-387",
@@ -1305,7 +1310,14 @@ def methods_text(config) -> dict:
         + (f"Robust (sandwich) standard errors follow Lin and Wei {cite('linwei')}. "
            if any(s.get("cluster") for s in specs.values()) else "")
         + "Each model was tested by likelihood-ratio, Wald and score tests, and each term by "
-        "a likelihood-ratio test. Proportional hazards were checked by the score test of "
+        "a likelihood-ratio test. "
+        + ("Each continuous covariate entered linearly on its scale in the model; the "
+           "linearity was tested by the likelihood-ratio test of a restricted cubic spline "
+           "with four knots (at the 5th, 35th, 65th and 95th centiles) against the linear term "
+           f"{cite('harrell_rms')}. "
+           if any(spec.get("type") == "continuous" for spec in config["covariates"].values())
+           else "")
+        + "Proportional hazards were checked by the score test of "
         f"Grambsch and Therneau {cite('grambsch')} with time transformed by "
         + {"km": "the Kaplan-Meier estimate", "rank": "its rank",
            "identity": "nothing (identity)"}.get(config["cox"]["zph_transform"],

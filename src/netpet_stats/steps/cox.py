@@ -16,7 +16,7 @@ import pandas as pd
 from ..cohort.ledger import analysis_set
 from ..config import model_specs
 from ..report.tables import write_table
-from ..survival import cox
+from ..survival import cox, functional_form
 from ._common import endpoint_label, load_analysis
 
 
@@ -71,6 +71,7 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
                 "model_label": spec["label"], "strata": strata}
         coefs.append(res.coefficients.assign(**meta))
         tests.append(res.tests.assign(**meta, n=res.n, events=res.events))
+        tests.append(functional_form_tests(config, data, endpoint, spec).assign(**meta))
         zph.append(cox.ph_test(res, transform).assign(**meta))
         if name == primary:
             primary_ph = zph[-1]
@@ -89,7 +90,9 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
                 "with few clusters these are unreliable.")
     write_table(tidy(tests), out.tests, f"{label}: Cox model tests",
                 "Model tests against the null model as R summary(coxph); per-term "
-                "likelihood-ratio tests as drop1(fit, test = 'Chisq').")
+                "likelihood-ratio tests as drop1(fit, test = 'Chisq'); non-linearity of each "
+                "continuous covariate by a restricted cubic spline (4 knots) against its "
+                "linear term.")
     write_table(tidy(zph), out.ph_test, f"{label}: proportional-hazards tests",
                 f"{cox.ZPH_METHOD}; time transform '{transform}'.")
     points = bool(config["figures"]["schoenfeld_points"])
@@ -104,6 +107,29 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
                 + ("; 'event': each event's residual (figures.schoenfeld_points)." if points
                    else "; no row per event (figures.schoenfeld_points is false)."))
     save_fits(fits, out.fits)
+
+
+def functional_form_tests(config: dict, data: pd.DataFrame, endpoint: str,
+                          spec: dict) -> pd.DataFrame:
+    """Non-linearity test of each continuous covariate of a model (rows of cox_tests).
+
+    A restricted cubic spline with four knots against the linear term on the model's
+    scale (:func:`netpet_stats.survival.functional_form.nonlinearity_test`), on the
+    model's complete cases, strata and other covariates.
+    """
+    rows = []
+    covs = spec["covariates"]
+    d = analysis_set(data, endpoint, [*covs, *spec["strata"]])
+    for term in covs:
+        if config["covariates"].get(term, {}).get("type") != "continuous":
+            continue
+        res = functional_form.nonlinearity_test(d, f"{endpoint}_time", f"{endpoint}_event", covs,
+                                                spec["strata"], config["covariates"], term)
+        rows.append({"test": "non-linearity (spline)", "term": term, "chisq": res["chisq"],
+                     "df": res["df"], "p": res["p"],
+                     "method": res["method"] + (f"; {res['note']}" if res["note"] else ""),
+                     "loglik": res["loglik_spline"], "n": res["n"], "events": res["events"]})
+    return pd.DataFrame(rows)
 
 
 #: Fewest events averaged into one binned mean of the residual plots.

@@ -883,6 +883,12 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     return result
 
 
+def model_loglik(fit: CoxResult) -> float:
+    """The log partial likelihood at the estimate (R ``fit$loglik[2]``)."""
+    row = fit.tests[(fit.tests["term"] == "(model)") & (fit.tests["test"] == "likelihood ratio")]
+    return float(row["loglik"].iloc[0])
+
+
 def stratum_labels(data: pd.DataFrame, strata: list[str]) -> np.ndarray:
     """One label per row for the combination of its ``strata`` values ("a|b").
 
