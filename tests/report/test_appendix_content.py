@@ -219,3 +219,13 @@ def test_row_notes_are_printed_once_with_the_rows_they_concern():
                                    "not estimable: no one is followed to 120", np.nan]})
     assert doc.row_notes(table, "horizon") == "Not estimable: no one is followed to 120 (120). "
     assert doc.row_notes(table.drop(columns="note")) == ""
+
+
+@pytest.mark.workflow
+def test_robust_errors_from_three_centres_stay_out_of_the_model_tables(workflow_runs):
+    results = workflow_runs[0] / "results"
+    text = _text((results / "report.html").read_text())
+    assert "HR (robust 95% CI)" not in text
+    assert "rest on 3 clusters, fewer than 10" in text
+    coefs = pd.read_csv(results / "os" / "cox_coefficients.csv")
+    assert coefs["robust_se"].notna().any()                 # kept in the CSV

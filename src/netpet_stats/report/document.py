@@ -474,6 +474,7 @@ def _cox_section(config, results, ep, models: dict) -> dict:
                        "df": model_tests["df"], "p": [fmt_p(x) for x in model_tests["p"]]})
     robust = multi.dropna(subset=["robust_se"]) if "robust_se" in multi else multi.iloc[0:0]
     robust_tab = None
+    robust_text = ""
     if len(robust):
         rt = pd.DataFrame({"Model": robust["model_label"], "Term": [
             f"{r.term_label}: {r.level} vs {r.reference}" if isinstance(r.level, str) else r.term_label
@@ -482,13 +483,21 @@ def _cox_section(config, results, ep, models: dict) -> dict:
                                    for r in robust.itertuples()],
             "Robust p": [fmt_p(x) for x in robust["robust_p"]],
             "Clusters": robust["n_clusters"].astype(int)})
-        few = sorted({int(k) for k in robust["n_clusters"] if k < cox.MIN_CLUSTERS})
-        robust_tab = gt_table(rt, f"cox_robust_{ep}", "Robust standard errors",
-                              "Sandwich variance clustered on the named column (R coxph "
-                              "cluster =)."
-                              + (f" With {', '.join(map(str, few))} cluster(s) these SEs are "
-                                 f"unreliable (fewer than {cox.MIN_CLUSTERS}; not estimable "
-                                 "below 2)." if few else ""))
+        enough = robust["n_clusters"] >= cox.MIN_CLUSTERS
+        if enough.any():
+            robust_tab = gt_table(rt[enough.to_numpy()], f"cox_robust_{ep}",
+                                  "Robust standard errors",
+                                  "Sandwich variance clustered on the named column (R coxph "
+                                  "cluster =).")
+        few = robust[~enough]
+        if len(few):
+            counts = sorted({int(k) for k in few["n_clusters"]})
+            robust_text = (
+                f"Robust (sandwich) standard errors of {', '.join(dict.fromkeys(few['model_label']))} "
+                f"rest on {' or '.join(map(str, counts))} clusters, fewer than "
+                f"{cox.MIN_CLUSTERS}: they are unreliable and can reverse a conclusion, so "
+                "they are not shown here (cox_coefficients.csv keeps them); the table above "
+                "gives that model's model-based confidence intervals.")
     return {
         "endpoint": ep, "label": config["endpoints"][ep]["label"],
         "forest": _img(results.path(f"figures/forest_{ep}.png")),
@@ -506,6 +515,7 @@ def _cox_section(config, results, ep, models: dict) -> dict:
                           "multi-level terms; non-linearity (spline): restricted cubic spline "
                           "with 4 knots against the linear term, on the model's scale."),
         "robust": robust_tab,
+        "robust_text": robust_text,
     }
 
 
