@@ -779,14 +779,19 @@ def _centre_rows(cen: pd.DataFrame, left_out: bool = False) -> pd.DataFrame:
                          "n": cen["n"]})
 
 
-def _case_mix(results) -> dict:
+def _case_mix(results, covariates: dict | None = None) -> dict:
     """Case mix by cohort and centre (TRIPOD+AI 20c): the figure and the table, if run."""
     if "validation/case_mix.csv" not in results:
         return {}
     from ..validation.case_mix import METHOD
 
     cm = results.read("validation/case_mix.csv")
-    wide = cm.assign(level=cm["level"].fillna("").astype(str),
+    binary = {name for name, spec in (covariates or {}).items() if spec.get("type") == "binary"}
+    levels = cm["level"].fillna("").astype(str)
+    # a binary predictor's levels read as Table 1 shows them, not as its 0/1 codes
+    levels = levels.where(~cm["variable"].isin(binary),
+                          levels.replace({"0": "no", "1": "yes", "0.0": "no", "1.0": "yes"}))
+    wide = cm.assign(level=levels,
                      value=[_num(v, 3) if s != "n" else str(int(v))
                             for v, s in zip(cm["value"], cm["statistic"])])
     wide = wide.pivot_table(index=["label", "level", "statistic"], columns="cohort",
@@ -1013,7 +1018,7 @@ def _frozen_model_part(config, results) -> dict:
 
 def _validation_section(config, results) -> dict | None:
     left_out = (config.get("validation") or {}).get("mode") == "develop"
-    sample_size = {**_sample_size(results), **_case_mix(results),
+    sample_size = {**_sample_size(results), **_case_mix(results, config["covariates"]),
                    **_competing_validation(results, left_out)}
     frozen = _frozen_model_part(config, results)
     if "validation/discrimination.csv" not in results:
@@ -1733,7 +1738,8 @@ def _report_context(config: dict, results: ResultFiles) -> dict:
         "summary": _summary(config, results),
         "flow_figure": _img(results.path("figures/patient_flow.png")),
         "flow": gt_table(flow_tab, "flow", None,
-                         "Excluded + analysed = received at every step (TRIPOD+AI 20a)."),
+                         "Received − excluded = eligible; for each analysis, eligible − "
+                         "excluded = analysed (TRIPOD+AI 20a)."),
         "table1_text": missing_text(pd.read_csv(results.path("table1/table1.csv"), dtype=str,
                                                 keep_default_na=False)),
         "table1": gt_table(t1, "table1", None,
