@@ -159,7 +159,9 @@ def tripod_items(config: dict, results) -> list[dict]:
              "Model validation (coefficients and baseline survival)" if frozen else ""),
         item("23a", "Performance with confidence intervals, including key subgroups",
              PARTLY, "Concordance" + (", Model validation" if mode != "none" else ""),
-             "some measures (time-dependent AUC, Brier score, IPA) without CI; subgroups"),
+             {"develop": "the optimism-corrected C without CI; key subgroups",
+              "validate": "the whole cohort's Brier score and IPA without CI; key subgroups"}
+             .get(mode, "key subgroups")),
         item("23b", "Heterogeneity of performance across clusters",
              ANSWERED if centres_rows else NOT_APPLICABLE,
              "Model validation (by centre)" if centres_rows else ""),
