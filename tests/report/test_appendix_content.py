@@ -239,3 +239,11 @@ def test_case_mix_reads_binary_levels_as_table1_does(workflow_runs):
     assert "Extrahepatic disease no proportion" in table
     assert "Extrahepatic disease yes proportion" in table
     assert "Extrahepatic disease 0 proportion" not in table
+
+
+def test_a_prediction_interval_with_a_negative_limit_reads_as_a_range():
+    cen = pd.DataFrame({"centre": ["pooled (random effects)"], "measure": ["Royston's D"],
+                        "estimate": [1.594], "lower": [1.287], "upper": [1.901],
+                        "pi_lower": [-0.395], "pi_upper": [3.583], "tau2": [0.0], "i2": [0.0],
+                        "n": [303]})
+    assert doc._centre_rows(cen)["95% prediction interval"].iloc[0] == "−0.395 to 3.583"

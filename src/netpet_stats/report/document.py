@@ -200,10 +200,25 @@ def _ci(est, lo, hi, digits=2, quantile=False) -> str:
     def num(x) -> str:  # a typographic minus, so that "-0.014–0.091" cannot misread
         return _num(x, digits).replace("-", "−")
 
+    return f"{num(est)} ({_range(lo, hi, digits, quantile)})"
+
+
+def _range(lo, hi, digits=2, quantile=False) -> str:
+    """``lo–hi``, or ``−lo to hi`` when a limit is negative (a dash would read as minus).
+
+    A missing upper limit of a survival quantile is "NR" (not reached); anything
+    else missing is "—".
+    """
+    def missing(x):
+        return x is None or (isinstance(x, (float, np.floating)) and np.isnan(x))
+
+    def num(x) -> str:  # a typographic minus
+        return _num(x, digits).replace("-", "−")
+
     hi_txt = ("NR" if quantile else "—") if missing(hi) else num(hi)
     lo_txt = "—" if missing(lo) else num(lo)
-    negative = any(not missing(x) and x < 0 for x in (est, lo, hi))
-    return f"{num(est)} ({lo_txt}{' to ' if negative else '–'}{hi_txt})"
+    negative = any(not missing(x) and x < 0 for x in (lo, hi))
+    return f"{lo_txt}{' to ' if negative else '–'}{hi_txt}"
 
 
 #: A sentence every table of the report ends its note with (e.g. that the data are
@@ -774,7 +789,7 @@ def _centre_rows(cen: pd.DataFrame, left_out: bool = False) -> pd.DataFrame:
                          "Estimate (95% CI)": [_ci(r.estimate, r.lower, r.upper, 3)
                                                for r in cen.itertuples()],
                          "95% prediction interval": [
-                             "" if pd.isna(r.pi_lower) else f"{r.pi_lower:.3f}–{r.pi_upper:.3f}"
+                             "" if pd.isna(r.pi_lower) else _range(r.pi_lower, r.pi_upper, 3)
                              for r in cen.itertuples()],
                          "tau²": ["" if pd.isna(x) else f"{x:.4f}" for x in cen["tau2"]],
                          "I²": ["" if pd.isna(x) else f"{100 * x:.0f}%" for x in cen["i2"]],
@@ -831,7 +846,7 @@ def _competing_validation(results, left_out: bool = False) -> dict:
         if "O/E" in get.index:
             r = get.loc["O/E"]
             row["O/E (95% CI)"] = _ci(r["estimate"], r["lower"], r["upper"])
-            pi = (f"{_num(r['pi_lower'])}–{_num(r['pi_upper'])}"
+            pi = (_range(r["pi_lower"], r["pi_upper"])
                   if "pi_lower" in r and pd.notna(r["pi_lower"]) else "")
             i2 = (f"{100 * r['i2']:.0f}%" if "i2" in r and pd.notna(r["i2"]) else "")
             row["O/E 95% PI; I²"] = "; ".join(x for x in (pi, i2) if x)
