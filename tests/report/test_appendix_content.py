@@ -247,3 +247,19 @@ def test_a_prediction_interval_with_a_negative_limit_reads_as_a_range():
                         "pi_lower": [-0.395], "pi_upper": [3.583], "tau2": [0.0], "i2": [0.0],
                         "n": [303]})
     assert doc._centre_rows(cen)["95% prediction interval"].iloc[0] == "−0.395 to 3.583"
+
+
+def test_hazard_ratio_rows_name_the_binary_contrast_the_strata_and_keep_the_table_note():
+    coefs = pd.DataFrame({
+        "model": ["m", "m"], "analysis": ["multivariable"] * 2, "model_label": ["M"] * 2,
+        "strata": ["centre", "centre"], "term": ["extrahepatic", "grade"],
+        "term_label": ["Extrahepatic disease", "WHO grade"], "level": [np.nan, "G2"],
+        "reference": [np.nan, "G1"], "hr": [1.2, 2.0], "hr_lower": [0.9, 1.1],
+        "hr_upper": [1.6, 3.6], "p": [0.2, 0.02], "n": [303, 303], "events": [168, 168],
+        "note": ["", "a row's own note"]})
+    html = doc._coef_table(coefs, "t", "Title", "THE TABLE NOTE",
+                           {"extrahepatic": {"type": "binary"}})
+    text = _text(html)
+    assert "Extrahepatic disease: yes vs no" in text and "WHO grade: G2 vs G1" in text
+    assert "Stratified by" in text and "THE TABLE NOTE" in text
+    assert "a row's own note" not in text

@@ -427,23 +427,36 @@ def _landmark_title(config: dict, ep: str) -> str:
     return "Survival at landmark times"
 
 
-def _coef_table(coefs: pd.DataFrame, table_id: str, title: str, note: str) -> str:
+def _coef_table(coefs: pd.DataFrame, table_id: str, title: str, note: str,
+                covariates: dict | None = None) -> str:
+    """Hazard ratios, one row per coefficient, with the patients and events of its model.
+
+    A binary covariate's row names its contrast ("yes vs no"); a column says what a
+    model is stratified by, when any is.
+    """
+    binary = {name for name, spec in (covariates or {}).items() if spec.get("type") == "binary"}
+    strata = coefs["strata"].fillna("").astype(str) if "strata" in coefs else None
     rows = []
-    for r in coefs.itertuples():
+    for i, r in enumerate(coefs.itertuples()):
         level = "" if not isinstance(r.level, str) else r.level
-        note = r.note if isinstance(getattr(r, "note", None), str) else ""
-        infinite = note.startswith("coefficient may be infinite")
-        stopped = note.startswith(cox.NOT_CONVERGED_NOTE_START)
-        rows.append({
+        row_note = r.note if isinstance(getattr(r, "note", None), str) else ""
+        infinite = row_note.startswith("coefficient may be infinite")
+        stopped = row_note.startswith(cox.NOT_CONVERGED_NOTE_START)
+        term = (f"{r.term_label}: {level} vs {r.reference}" if level else
+                f"{r.term_label}: yes vs no" if r.term in binary else r.term_label)
+        row = {
             "Model": (r.model_label if r.analysis == "multivariable" else "univariable")
             + (" (model-based CI here)" if isinstance(getattr(r, "cluster", None), str)
                and r.cluster else ""),
-            "Term": f"{r.term_label}: {level} vs {r.reference}" if level else r.term_label,
+            "Term": term,
             "HR (95% CI)": ("not estimable: may be infinite (a level without events)"
                             if infinite else
                             "not estimable: the fit did not converge (as R: ran out of "
                             "iterations)" if stopped else _ci(r.hr, r.hr_lower, r.hr_upper)),
-            "p": "" if infinite or stopped else fmt_p(r.p), "n": r.n, "Events": r.events})
+            "p": "" if infinite or stopped else fmt_p(r.p), "n": r.n, "Events": r.events}
+        if strata is not None and strata.str.len().gt(0).any():
+            row["Stratified by"] = strata.iloc[i]
+        rows.append(row)
     return gt_table(pd.DataFrame(rows), table_id, title, note)
 
 
@@ -524,9 +537,12 @@ def _cox_section(config, results, ep, models: dict) -> dict:
             f"cox_side_{ep}", "Univariable and multivariable (primary model) hazard ratios",
             FOOTNOTE),
         "multivariable": _coef_table(multi, f"cox_multi_{ep}", "Multivariable models",
-                                     cox.COEF_METHOD + "."),
+                                     cox.COEF_METHOD + ". n and Events: the patients and "
+                                     "events of each model (complete cases).",
+                                     config["covariates"]),
         "univariable": _coef_table(uni, f"cox_uni_{ep}", "Univariable models",
-                                   cox.COEF_METHOD + "."),
+                                   cox.COEF_METHOD + ". n and Events: the patients and events "
+                                   "of each model (complete cases).", config["covariates"]),
         "tests": gt_table(tt, f"cox_tests_{ep}", "Tests of each term",
                           "Likelihood-ratio test per term (drop1) and joint Wald test of "
                           "multi-level terms; non-linearity (spline): restricted cubic spline "
