@@ -263,3 +263,15 @@ def test_hazard_ratio_rows_name_the_binary_contrast_the_strata_and_keep_the_tabl
     assert "Extrahepatic disease: yes vs no" in text and "WHO grade: G2 vs G1" in text
     assert "Stratified by" in text and "THE TABLE NOTE" in text
     assert "a row's own note" not in text
+
+
+@pytest.mark.workflow
+def test_the_collinearity_of_grade_and_ki67_is_shown(workflow_runs):
+    results = workflow_runs[0] / "results"
+    tests = pd.read_csv(results / "os" / "cox_tests.csv")
+    vif = tests[(tests["test"] == "variance inflation (GVIF)")
+                & (tests["model"] == "grade_ki67")].set_index("term")
+    assert vif.loc["grade", "gvif"] == pytest.approx(vif.loc["ki67", "gvif"], rel=1e-9)  # 2 terms
+    text = _text((results / "report.html").read_text())
+    assert "Collinearity of the terms of each multivariable model" in text
+    assert f"{vif.loc['ki67', 'gvif_adjusted']:.2f}" in text

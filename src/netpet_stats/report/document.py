@@ -496,6 +496,9 @@ def _cox_section(config, results, ep, models: dict) -> dict:
     tests = results.read(f"{ep}/cox_tests.csv")
     uni = coefs[coefs["analysis"] == "univariable"]
     multi = coefs[coefs["analysis"] == "multivariable"]
+    gvif = tests[tests["test"] == "variance inflation (GVIF)"] if "gvif" in tests else \
+        tests.iloc[0:0]
+    tests = tests[tests["test"] != "variance inflation (GVIF)"]
     model_tests = tests[tests["term"] != "(model)"].copy()
     terms = _term_labels(coefs)
     tt = pd.DataFrame({"Model": [models.get(m, m) for m in model_tests["model"]],
@@ -549,6 +552,15 @@ def _cox_section(config, results, ep, models: dict) -> dict:
                           "with 4 knots against the linear term, on the model's scale."),
         "robust": robust_tab,
         "robust_text": robust_text,
+        "collinearity": None if gvif.empty else gt_table(pd.DataFrame({
+            "Model": [models.get(m, m) for m in gvif["model"]],
+            "Term": [terms.get(x, x) for x in gvif["term"]], "df": gvif["df"].astype(int),
+            "GVIF": [_num(x, 2) for x in gvif["gvif"]],
+            "GVIF^(1/(2 df))": [_num(x, 2) for x in gvif["gvif_adjusted"]]}),
+            f"cox_vif_{ep}", "Collinearity of the terms of each multivariable model",
+            "Generalized variance-inflation factor (Fox & Monette 1992; R car::vif): how much "
+            "the other terms inflate a term's variance; GVIF^(1/(2 df)) is the inflation of "
+            "its confidence interval's width (1: none)."),
     }
 
 
@@ -1352,7 +1364,8 @@ def methods_text(config) -> dict:
         + ("WHO grade is defined from the Ki-67 index (with the mitotic count), so models "
            "with both estimate each adjusted for the other and their separate hazard "
            "ratios are imprecise where the two agree; their joint contribution is the "
-           "likelihood-ratio test of both terms. "
+           "likelihood-ratio test of both terms, and the collinearity of every model's terms "
+           "is reported as generalized variance-inflation factors (Fox and Monette). "
            if any({"grade", "ki67"} <= set(spec["covariates"]) for spec in specs.values())
            else "")
         + (f"Robust (sandwich) standard errors follow Lin and Wei {cite('linwei')}. "

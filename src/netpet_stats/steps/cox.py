@@ -72,6 +72,8 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
         coefs.append(res.coefficients.assign(**meta))
         tests.append(res.tests.assign(**meta, n=res.n, events=res.events))
         tests.append(functional_form_tests(config, data, endpoint, spec).assign(**meta))
+        if kind == "multivariable":
+            tests.append(collinearity_rows(res).assign(**meta))
         zph.append(cox.ph_test(res, transform).assign(**meta))
         if name == primary:
             primary_ph = zph[-1]
@@ -130,6 +132,19 @@ def functional_form_tests(config: dict, data: pd.DataFrame, endpoint: str,
                      "method": res["method"] + (f"; {res['note']}" if res["note"] else ""),
                      "loglik": res["loglik_spline"], "n": res["n"], "events": res["events"]})
     return pd.DataFrame(rows)
+
+
+GVIF_METHOD = ("generalized variance-inflation factor GVIF and GVIF^(1/(2 df)) of each term "
+               "(Fox & Monette 1992; R car::vif on coxph)")
+
+
+def collinearity_rows(fit: cox.CoxResult) -> pd.DataFrame:
+    """Rows of cox_tests giving each term's GVIF (:func:`cox.variance_inflation`)."""
+    vif = cox.variance_inflation(fit)
+    return pd.DataFrame({"test": "variance inflation (GVIF)", "term": vif["term"],
+                         "df": vif["df"], "gvif": vif["gvif"],
+                         "gvif_adjusted": vif["gvif_adjusted"], "method": GVIF_METHOD,
+                         "n": fit.n, "events": fit.events})
 
 
 #: Fewest events averaged into one binned mean of the residual plots.

@@ -884,6 +884,45 @@ def model_loglik(fit: CoxResult) -> float:
     return float(row["loglik"].iloc[0])
 
 
+def variance_inflation(fit: CoxResult) -> pd.DataFrame:
+    """Generalized variance-inflation factor of each term (Fox & Monette 1992).
+
+    As R ``car::vif(coxph_fit)``: with R the correlation matrix of the estimates
+    (``cov2cor(vcov(fit))``), a term's GVIF is det(R_term) det(R_rest) / det(R);
+    ``gvif_adjusted`` = GVIF^(1 / (2 df)) makes terms of different df comparable
+    (it is the inflation of the confidence interval's width). Empty for a model
+    of one term.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from netpet_stats import fit_cox
+    >>> rng = np.random.default_rng(4)
+    >>> x = rng.normal(size=200)
+    >>> d = pd.DataFrame({"t": rng.exponential(size=200), "e": 1, "x": x,
+    ...                   "z": x + rng.normal(scale=0.5, size=200)})
+    >>> coding = {"x": {"type": "continuous"}, "z": {"type": "continuous"}}
+    >>> vif = variance_inflation(fit_cox(d, "t", "e", ["x", "z"], [], coding))
+    >>> bool((vif["gvif"] > 3).all()), vif["df"].tolist()
+    (True, [1, 1])
+    """
+    columns = list(fit.design.columns)
+    out = []
+    if len(fit.terms) < 2 or fit.variance is None:
+        return pd.DataFrame(columns=["term", "term_label", "df", "gvif", "gvif_adjusted"])
+    v = np.asarray(fit.variance, float)
+    sd = np.sqrt(np.diag(v))
+    r = v / np.outer(sd, sd)
+    whole = np.linalg.det(r)
+    for term in fit.terms:
+        idx = [columns.index(c) for c in term.columns]
+        rest = [j for j in range(len(columns)) if j not in idx]
+        gvif = np.linalg.det(r[np.ix_(idx, idx)]) * np.linalg.det(r[np.ix_(rest, rest)]) / whole
+        out.append({"term": term.name, "term_label": term.label, "df": len(idx),
+                    "gvif": gvif, "gvif_adjusted": gvif ** (1 / (2 * len(idx)))})
+    return pd.DataFrame(out)
+
+
 def stratum_labels(data: pd.DataFrame, strata: list[str]) -> np.ndarray:
     """One label per row for the combination of its ``strata`` values ("a|b").
 
