@@ -31,15 +31,19 @@ def test_the_table_holds_aggregates_unless_points_are_asked_for(lung_fit):
     assert set(table["kind"]) == {"smooth", "binned"}
     binned = table[table["kind"] == "binned"]
     assert binned["n"].min() >= MIN_BIN_EVENTS
-    z = zph_residuals(lung_fit, "km")
-    for term in z.y.columns:
+    z = zph_residuals(lung_fit, "km", terms=False)       # R cox.zph(fit, terms = FALSE)
+    keys = {"age": ("age", ""), "sex": ("sex", ""), "ph_ecog[1]": ("ph_ecog", "1"),
+            "ph_ecog[2]": ("ph_ecog", "2")}
+    assert list(z.y.columns) == list(keys)
+    for column, (term, level) in keys.items():
         # the binned means are means of the residuals: their weighted mean is the mean
-        b = binned[binned["term"] == term]
-        assert np.average(b["estimate"], weights=b["n"]) == pytest.approx(z.y[term].mean())
-        assert b["n"].sum() == z.y[term].notna().sum()
-        smooth = table[(table["kind"] == "smooth") & (table["term"] == term)]
+        mine = (table["term"] == term) & (table["level"] == level)
+        b = binned[mine[binned.index]]
+        assert np.average(b["estimate"], weights=b["n"]) == pytest.approx(z.y[column].mean())
+        assert b["n"].sum() == z.y[column].notna().sum()
+        smooth = table[(table["kind"] == "smooth") & mine]
         assert smooth["estimate"].to_numpy() == pytest.approx(
-            zph_smooth(z, term)["estimate"].to_numpy())
+            zph_smooth(z, column)["estimate"].to_numpy())
     with_points = ph_residual_table(lung_fit, "km", points=True, threshold=5)
     events = with_points[with_points["kind"] == "event"]
     assert len(events) == len(z.y) * len(z.y.columns)
@@ -50,10 +54,18 @@ def test_a_privacy_threshold_above_ten_widens_the_bins(lung_fit):
     assert table.loc[table["kind"] == "binned", "n"].min() >= 40
 
 
-def test_a_factor_is_drawn_on_the_relative_scale(lung_fit):
+def test_a_factor_is_drawn_per_contrast_on_the_scale_of_its_coefficient(lung_fit):
+    """One block per coefficient, as plot(cox.zph(fit, terms = FALSE)): ECOG 1 and 2
+    against 0, not the factor's beta(t)/beta that cox.zph(fit) gives."""
     table = ph_residual_table(lung_fit, "km", points=False, threshold=5)
-    scales = table.groupby("term")["scale"].first().to_dict()
-    assert scales == {"age": "beta(t)", "sex": "beta(t)", "ph_ecog": "beta(t)/beta"}
+    blocks = table[["term", "level", "reference", "scale"]].drop_duplicates()
+    assert blocks.values.tolist() == [["age", "", "", "beta(t)"], ["sex", "", "", "beta(t)"],
+                                      ["ph_ecog", "1", "0", "beta(t)"],
+                                      ["ph_ecog", "2", "0", "beta(t)"]]
+    # each contrast's smooth is centred near its own coefficient, not near 1
+    for level, beta in (("1", lung_fit.beta[2]), ("2", lung_fit.beta[3])):
+        smooth = table[(table["level"] == level) & (table["kind"] == "smooth")]
+        assert smooth["estimate"].mean() == pytest.approx(beta, abs=0.5)
 
 
 @pytest.mark.parametrize("width", ["single", "double"])
