@@ -71,16 +71,28 @@ def test_a_factor_is_drawn_per_contrast_on_the_scale_of_its_coefficient(lung_fit
 @pytest.mark.parametrize("width", ["single", "double"])
 def test_the_schoenfeld_figure_prints_at_both_widths(lung_fit, width):
     table = ph_residual_table(lung_fit, "km", points=True, threshold=5)
-    ph = pd.DataFrame({"term": ["age", "sex", "ph_ecog"], "p": [0.5, 0.02, 0.0004]})
-    coefs = {"age": float(lung_fit.beta[0]), "sex": float(lung_fit.beta[1])}
+    ph = pd.DataFrame({"term": ["age", "sex", "ph_ecog"], "p": [0.5, 0.02, 0.0004],
+                       "df": [1, 1, 2]})
+    coefs = {("age", ""): float(lung_fit.beta[0]), ("sex", ""): float(lung_fit.beta[1]),
+             ("ph_ecog", "1"): float(lung_fit.beta[2]), ("ph_ecog", "2"): float(lung_fit.beta[3])}
     fig = F.schoenfeld_figure(table, ph, coefs, "Lung: age + sex + ECOG", "days",
                               style=F.FigureStyle(width=width))
     assert F.text_problems(fig) == []
-    titles = [ax.get_title(loc="left") for ax in fig.axes if ax.get_title(loc="left")]
-    assert any("p = 0.020" in t.replace("\n", " ") for t in titles)
-    # tick labels are times, increasing along the transformed axis
+    titles = [ax.get_title(loc="left").replace("\n", " ").replace("\u00a0", " ")
+              for ax in fig.axes if ax.get_title(loc="left")]
+    # one panel per coefficient, as plot(cox.zph(fit, terms = FALSE)): ECOG 1 and 2 apart
+    assert [t.split(" PH test")[0] for t in titles] == ["Age", "Sex", "ECOG: 1 vs 0",
+                                                       "ECOG: 2 vs 0"]
+    assert "p = 0.020" in titles[1]
+    assert "2 df: p < 0.001" in titles[2] and "2 df: p < 0.001" in titles[3]
+    # each contrast's flat line is its own coefficient (beta(t) scale, not beta(t)/beta = 1)
+    for ax, beta in zip(fig.axes, lung_fit.beta):
+        flat = [ln for ln in ax.get_lines() if ln.get_label().startswith("proportional")]
+        assert flat and flat[0].get_ydata()[0] == pytest.approx(beta)
+    # tick labels are times, increasing along the transformed axis, which says so
     ticks = [float(t.get_text()) for t in fig.axes[0].get_xticklabels() if t.get_text()]
     assert ticks == sorted(ticks) and len(ticks) >= 3
+    assert "spaced as 1 − KM" in fig.axes[0].get_xlabel().replace("\n", " ")
 
 
 def test_a_term_without_enough_varying_events_is_drawn_as_not_estimable():
