@@ -1245,8 +1245,10 @@ class ZphResiduals:
     term: ``beta_j + (scaled residual)_j`` for a one-column term (an estimate of
     ``beta_j(t)``); for a term of several columns (a factor), the residuals
     combined with the coefficients as weights, plus 1 (``beta(t) / beta`` of the
-    term's linear predictor). ``var`` is R's ``zph$var``, the inverse of the
-    information per event, which scales the smoother's band.
+    term's linear predictor). With ``terms = False`` (R ``cox.zph(fit, terms =
+    FALSE)``) ``y`` has one column per design column, named as the design column
+    (``group[P5]``): ``beta_j(t)`` of each contrast. ``var`` is R's ``zph$var``,
+    the inverse of the information per event, which scales the smoother's band.
     """
 
     x: np.ndarray           # transformed time g(t) of each event (not centred)
@@ -1258,8 +1260,9 @@ class ZphResiduals:
     stratum_label: np.ndarray | None = None   # stratum label of each event
 
 
-def zph_residuals(result: CoxResult, transform: str = "km") -> ZphResiduals:
-    """Scaled Schoenfeld residuals per term, as R ``cox.zph(fit, transform)``.
+def zph_residuals(result: CoxResult, transform: str = "km", terms: bool = True
+                  ) -> ZphResiduals:
+    """Scaled Schoenfeld residuals per term, as R ``cox.zph(fit, transform, terms)``.
 
     The residual of an event is its covariates minus their Efron-weighted mean
     over the risk set (for ``d`` tied events the mean of the ``d`` Efron means,
@@ -1274,6 +1277,11 @@ def zph_residuals(result: CoxResult, transform: str = "km") -> ZphResiduals:
     so that a stratum where nothing varies (a centre with one patient) contributes no
     count: its events and those after it are scaled with the next strata's
     information, and the last events of all keep their unscaled residual.
+
+    ``terms = False`` treats each design column as a term of its own, as R's
+    ``cox.zph(fit, terms = FALSE)``: one column of ``y`` per contrast of a factor
+    (``beta_j(t)``, what ``plot(cox.zph(fit, terms = FALSE))`` draws, one panel per
+    contrast), each column used in a stratum when it varies there.
 
     Examples
     --------
@@ -1324,7 +1332,11 @@ def zph_residuals(result: CoxResult, transform: str = "km") -> ZphResiduals:
     sres = np.vstack(resid) if resid else np.zeros((0, p))
     ev_stratum = strata[rows]
     columns = list(result.design.columns)
-    assign = [[columns.index(c) for c in term.columns] for term in result.terms]
+    if terms:
+        assign = [[columns.index(c) for c in term.columns] for term in result.terms]
+        names = [term.name for term in result.terms]
+    else:      # R cox.zph(terms = FALSE): asgn <- as.list(1:nvar), one term per column
+        assign, names = [[j] for j in range(p)], columns
     for a in assign:   # a factor is used in a stratum when any of its columns varies there
         if len(a) > 1 and (used[:, a] == 0).any():
             used[:, a] = used[:, a].max(axis=1)[:, None]
@@ -1351,7 +1363,7 @@ def zph_residuals(result: CoxResult, transform: str = "km") -> ZphResiduals:
     labels = (np.zeros(rows.size, dtype=object) if result.stratum is None
               else np.asarray(result.stratum, dtype=object)[rows])
     return ZphResiduals(x=g[rows], time=t[rows], stratum=ev_stratum,
-                        y=pd.DataFrame(y, columns=[term.name for term in result.terms]),
+                        y=pd.DataFrame(y, columns=names),
                         var=np.linalg.inv(vmean), transform=transform, stratum_label=labels)
 
 
