@@ -4,7 +4,7 @@ The PDF is the same HTML page as ``report.html``, rendered with a print styleshe
 (``templates/_print.css.j2``) and typeset by WeasyPrint, an engine of CSS Paged
 Media: the page size (A4, or US Letter by ``report.paper``), a running header with
 the title and the report's date, "page N of M" from ``@page`` counters, a table of
-contents whose page numbers are ``target-counter()``\\ s, numbered captions, table
+contents whose page numbers come from ``target-counter()``, numbered captions, table
 headers repeated on every page a table runs across, figures embedded as SVG (kept
 as vectors) and every font embedded (a subset of each). WeasyPrint is a pip package
 that lays text out with the system's Pango, so the PDF needs no browser.

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..cohort.problems import CohortValidationError, format_problems
 from ..config import ConfigError
 from ..federated.errors import ProtocolError
+from ..report.pdf import PdfRenderError
 from ..survival.cox import CoxFitError
 from ..validation.frozen_model import FreezeError, ModelMismatchError
 
@@ -68,6 +69,8 @@ def rule_context(smk, model_use: str = "to this cohort"):
         _fail(str(exc))
     except ProtocolError as exc:
         _fail(f"federation: {exc}")
+    except PdfRenderError as exc:
+        _fail(f"The PDF report: {exc}")
     except CohortValidationError as exc:
         report_path = write_validation_report(exc)
         summary = format_problems(exc.problems, limit=10)
