@@ -178,6 +178,10 @@ def test_number_cells_do_not_break_but_text_cells_do():
                                "p": ["< 0.001"], "Note": ["missing Ki-67 in 41"]}), "t"))
     assert ">2.68\u00a0(1.66–4.31)</td>" in page and ">&lt;\u00a00.001</td>" in page
     assert ">WHO grade: G2 vs G1</td>" in page and ">missing Ki-67 in 41</td>" in page
+    # a level keeps its indentation under its characteristic (HTML collapses the spaces)
+    indented = pdf.for_paged_media(gt_table(pd.DataFrame(
+        {"Characteristic": ["WHO grade", "    G1 (reference)"], "HR": ["", "1"]}), "t"))
+    assert ">\u00a0\u00a0\u00a0\u00a0G1 (reference)</td>" in indented
     assert "<style>" not in page and "overflow-x" not in page   # great-tables' screen CSS
 
 

@@ -116,6 +116,13 @@ _GT_WRAPPER = re.compile(r'<div id="([\w-]+)" style="[^"]*overflow-x:auto;overfl
 _NUMBER_CELL = re.compile(r'(<td [^>]*class="gt_row[^"]*"[^>]*>)([<>≥≤—–]|&lt;|&gt;|\d)([^<]{0,40})</td>')
 
 
+_INDENTED_CELL = re.compile(r'(<td [^>]*class="gt_row[^"]*"[^>]*>)((?:    )+)(?=\S)')
+
+
+def _indent(match: re.Match) -> str:
+    return match.group(1) + "\u00a0" * len(match.group(2))
+
+
 def _unbreakable(match: re.Match) -> str:
     return match.group(1) + match.group(2) + match.group(3).replace(" ", "\u00a0") + "</td>"
 
@@ -127,10 +134,12 @@ def for_paged_media(page: str) -> str:
     a rule under every row); the print stylesheet sets the tables in the journal's
     three rules instead. Its wrapper ``div`` scrolls a wide table on screen, which
     on paper only keeps the table from running across pages. A cell that is a number
-    ("2.68 (1.66–4.31)", "< 0.001") is kept on one line: its spaces do not break.
+    ("2.68 (1.66–4.31)", "< 0.001") is kept on one line: its spaces do not break; a
+    level indented under its characteristic keeps its indentation.
     """
     page = _GT_STYLE.sub("", page)
     page = _NUMBER_CELL.sub(_unbreakable, page)
+    page = _INDENTED_CELL.sub(_indent, page)
     return _GT_WRAPPER.sub(r'<div id="\1" class="gt-wrapper">', page)
 
 
