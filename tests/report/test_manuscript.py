@@ -81,7 +81,7 @@ def _document(tmp_path, paper="a4"):
                        "Overall": ["", "3 (60.0)", "2 (40.0)"]})
     tables = [WordTable("Baseline characteristics", t1, ["n (%)."]),
               WordTable("Cox models of overall survival", table,
-                        hazard_ratio_notes(coefs, "primary", "Group + X score", ["centre"]),
+                        hazard_ratio_notes(coefs, "primary", ["Group", "X score"], ["Centre"]),
                         spanners=[("Univariable", 1, 4), ("Multivariable", 5, 6)])]
     path = tmp_path / f"{paper}.docx"
     write_docx(tables, path, paper=paper)
@@ -135,9 +135,9 @@ def test_tables_are_numbered_with_titles_and_footnotes(tmp_path):
     notes = texts[texts.index("Table 2. Cox models of overall survival") + 1:]
     assert notes[0].startswith("HR, hazard ratio; CI, confidence interval")
     # the model, its stratification and its patients and events (10 and 7, by hand)
-    assert notes[1] == ("Multivariable: the primary model (Group + X score), stratified by "
-                        "centre (a baseline hazard per centre, so no hazard ratio for centre); "
-                        "n = 10 patients, 7 events.")
+    assert notes[1] == ("Multivariable: the primary model, group and X score together, "
+                        "stratified by centre (a baseline hazard for each centre, so no hazard "
+                        "ratio for centre); n = 10 patients, 7 events.")
 
 
 def test_heading_rows_repeat_on_every_page(tmp_path):

@@ -129,29 +129,43 @@ def hazard_ratio_table(coefs: pd.DataFrame, primary_model: str,
         f"Multivariable HR ({level_pct}% CI)", "p (multivariable)"])
 
 
-def hazard_ratio_notes(coefs: pd.DataFrame, primary_model: str, model_label: str,
+def _in_sentence(label: str) -> str:
+    """'WHO grade' stays, 'Age (per 10 years)' -> 'age (per 10 years)'."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
+
+
+def _joined(labels: list[str]) -> str:
+    labels = [_in_sentence(x) for x in labels]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def hazard_ratio_notes(coefs: pd.DataFrame, primary_model: str, covariates: list[str],
                        strata: list[str] | None = None) -> list[str]:
     """The footnotes of a hazard-ratio table: abbreviations, the models, n and events.
 
-    ``strata`` are the labels of the multivariable model's strata ("centre"): a
-    stratified model has a baseline hazard per stratum and no hazard ratio for it,
-    which a reader must be told.
+    ``covariates`` and ``strata`` are the labels of the multivariable model's
+    covariates and strata: a stratified model has a baseline hazard per stratum and
+    no hazard ratio for it, which a reader must be told.
 
     Examples
     --------
     >>> import pandas as pd
     >>> coefs = pd.DataFrame({"model": ["primary"], "n": [303], "events": [168]})
-    >>> hazard_ratio_notes(coefs, "primary", "NETPET + grade", ["centre"])[1]
-    'Multivariable: the primary model (NETPET + grade), stratified by centre (a baseline hazard per centre, so no hazard ratio for centre); n = 303 patients, 168 events.'
+    >>> hazard_ratio_notes(coefs, "primary", ["NETPET group", "Age (per 10 years)"],
+    ...                    ["Centre"])[1]
+    'Multivariable: the primary model, NETPET group and age (per 10 years) together, stratified by centre (a baseline hazard for each centre, so no hazard ratio for centre); n = 303 patients, 168 events.'
     """
     multi = coefs[coefs["model"] == primary_model]
     size = (f"; n = {int(multi['n'].iloc[0])} patients, {int(multi['events'].iloc[0])} events"
             if len(multi) and "n" in multi else "")
-    stratified = (f", stratified by {' and '.join(strata)} (a baseline hazard per "
-                  f"{' and '.join(strata)}, so no hazard ratio for {' and '.join(strata)})"
-                  if strata else "")
+    stratified = ""
+    if strata:
+        names = _joined(strata)
+        stratified = (f", stratified by {names} (a baseline hazard for each {names}, so no "
+                      f"hazard ratio for {names})")
     return [ABBREVIATIONS,
-            f"Multivariable: the primary model ({model_label}){stratified}{size}.",
+            f"Multivariable: the primary model, {_joined(covariates)} together{stratified}"
+            f"{size}.",
             UNIVARIABLE_NOTE,
             NOT_ESTIMABLE_NOTE]
 
@@ -275,7 +289,20 @@ _TC_BORDERS_BEFORE = ("w:shd", "w:noWrap", "w:tcMar", "w:textDirection", "w:tcFi
                       "w:cellMerge", "w:tcPrChange")
 
 
-def _add_table(doc, number: int, spec: WordTable) -> None:
+def _column_widths(table, text_width) -> None:
+    """The characteristic's column a third of the text width, the others sharing the rest."""
+    from docx.shared import Emu
+
+    n = len(table.columns)
+    first = int(text_width * (0.34 if n > 2 else 0.5))
+    widths = [first] + [int((text_width - first) / (n - 1))] * (n - 1) if n > 1 else [text_width]
+    for column, width in zip(table.columns, widths):
+        column.width = Emu(width)
+        for cell in column.cells:
+            cell.width = Emu(width)
+
+
+def _add_table(doc, number: int, spec: WordTable, text_width) -> None:
     """Title above, three rules (no vertical lines), repeated headings, notes below."""
     from docx.shared import Pt
 
@@ -310,6 +337,7 @@ def _add_table(doc, number: int, spec: WordTable) -> None:
             text = "" if value is None or (isinstance(value, float) and np.isnan(value)) \
                 else str(value)
             _cell_text(cell, text, align="left" if j == 0 else "center")
+    _column_widths(table, text_width)
     for note in spec.notes:
         paragraph = doc.add_paragraph()
         paragraph.add_run(note).font.size = Pt(8)
@@ -357,6 +385,8 @@ def write_docx(tables: list, path: str | Path, methods: dict | None = None,
         section.page_width, section.page_height = Mm(width), Mm(height)
         section.left_margin = section.right_margin = Cm(2.5)
         section.top_margin = section.bottom_margin = Cm(2.5)
+    section = doc.sections[0]
+    text_width = section.page_width - section.left_margin - section.right_margin
     style = doc.styles["Normal"]
     style.font.name = "Arial"
     style.font.size = Pt(9)
@@ -373,7 +403,7 @@ def write_docx(tables: list, path: str | Path, methods: dict | None = None,
             spec = WordTable(title, frame, [note] if note else [])
         if number > 1 or methods:
             doc.add_page_break()
-        _add_table(doc, number, spec)
+        _add_table(doc, number, spec, text_width)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     doc.save(str(path))
     _fix_zip_times(path)

@@ -28,11 +28,12 @@ def run(config: dict, table1_csv: str, coefficients: dict[str, str], out) -> Non
     primary = config["cox"]["primary_model"]
     spec = config["cox"]["models"][primary]
     strata = [label(config, s) for s in spec.get("strata") or []]
+    covariates = [label(config, c) for c in spec["covariates"]]
     conf_level = float(config["cox"]["conf_level"])
     for (endpoint, path), csv_out in zip(coefficients.items(), out.hazard_ratios):
         coefs = pd.read_csv(path, keep_default_na=False, na_values=[""])
         table = hazard_ratio_table(coefs, primary, conf_level)
-        notes = hazard_ratio_notes(coefs, primary, spec.get("label", primary), strata)
+        notes = hazard_ratio_notes(coefs, primary, covariates, strata)
         title = f"Cox proportional-hazards models of {endpoint_label(config, endpoint).lower()}"
         write_table(table, csv_out, title, " ".join(notes))
         docs.append(WordTable(
