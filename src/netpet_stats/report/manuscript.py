@@ -3,10 +3,14 @@
 Journals ask authors to upload tables as editable documents. The tables here are
 laid out as a paper prints them: one row per characteristic with its levels
 indented below it, the reference level shown as such, univariable and
-multivariable hazard ratios side by side, p-values as journals print them, "NR"
-(not reached) and "—" (not estimable) kept apart and explained in the footnote.
-The Word document is written with python-docx; it holds the same text as the
-CSV and Markdown copies.
+multivariable hazard ratios side by side with the patients and events of each
+univariable model, p-values as journals print them, "NR" (not reached) and "—"
+(not estimable) kept apart and explained in the footnote. The layout is that of
+a gtsummary table printed by flextable. The Word document is written with
+python-docx on the PDF report's paper (A4 or Letter): each table numbered and
+titled, in three horizontal rules, its heading rows repeated on every page, its
+levels indented by paragraph indentation, its notes below; it holds the same
+text as the CSV and Markdown copies.
 """
 
 from __future__ import annotations
