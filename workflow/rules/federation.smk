@@ -72,7 +72,7 @@ if FED_ROLE == "coordinator":
                 category="Federation",
                 labels={"table": "report"},
             ),
-            pdf="results/federation/report.pdf",
+            print_copy="intermediate/federation/report.print.html",
         log:
             "logs/federation_results.log",
         conda:
@@ -85,6 +85,26 @@ if FED_ROLE == "coordinator":
             settings=CONFIG_DIGEST,
         script:
             "../scripts/federation_results.py"
+
+    # The PDF typeset by a rule of its own: a page that cannot be typeset costs the PDF
+    # alone, never the pooled tables (Snakemake removes the failing job's outputs only).
+    rule federation_report_pdf:
+        input:
+            print_copy=rules.federation_results.output.print_copy,
+        output:
+            pdf="results/federation/report.pdf",
+        log:
+            "logs/federation_report_pdf.log",
+        conda:
+            "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(800),
+            runtime=job_runtime(10),
+        params:
+            version=PACKAGE_VERSION,
+            settings=CONFIG_DIGEST,
+        script:
+            "../scripts/report_pdf.py"
 
     rule federation_manifest:
         input:

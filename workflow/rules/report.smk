@@ -1,4 +1,7 @@
 # The reproducible appendix: HTML report and PDF, then the provenance manifest.
+# The PDF is typeset by a rule of its own from the print copy the report rule writes,
+# so that a page that cannot be typeset costs the PDF alone (Snakemake removes the
+# outputs of the failing job only): the tables and the HTML report stay.
 
 
 rule report:
@@ -10,10 +13,20 @@ rule report:
         model=[FROZEN_MODEL] if VALIDATION_MODE == "validate" else [],
         sample_size=sample_size_outputs(),
         figures=[
-            f"results/figures/{k}_{ep}.png" for k in FIGURE_KINDS for ep in ENDPOINTS
+            f"results/figures/{k}_{ep}.{fmt}"
+            for k in FIGURE_KINDS
+            for ep in ENDPOINTS
+            for fmt in ("png", "svg")
         ]
-        + ["results/figures/patient_flow.png"]
-        + (["results/figures/cumulative_incidence.png"] if COMPETING else []),
+        + ["results/figures/patient_flow.png", "results/figures/patient_flow.svg"]
+        + (
+            [
+                "results/figures/cumulative_incidence.png",
+                "results/figures/cumulative_incidence.svg",
+            ]
+            if COMPETING
+            else []
+        ),
     output:
         html=report(
             "results/report.html",
@@ -21,7 +34,7 @@ rule report:
             category="0. Report",
             labels={"document": "HTML report"},
         ),
-        pdf="results/report.pdf",
+        print_copy="intermediate/report/report.print.html",
     log:
         "logs/report.log",
     benchmark:
@@ -36,6 +49,27 @@ rule report:
         settings=CONFIG_DIGEST,
     script:
         "../scripts/report.py"
+
+
+rule report_pdf:
+    input:
+        print_copy=rules.report.output.print_copy,
+    output:
+        pdf="results/report.pdf",
+    log:
+        "logs/report_pdf.log",
+    benchmark:
+        "logs/benchmarks/report_pdf.tsv"
+    conda:
+        "../envs/netpet.yaml"
+    resources:
+        mem_mb=job_mem_mb(800),
+        runtime=job_runtime(10),
+    params:
+        version=PACKAGE_VERSION,
+        settings=CONFIG_DIGEST,
+    script:
+        "../scripts/report_pdf.py"
 
 
 rule manifest:

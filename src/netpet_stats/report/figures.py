@@ -27,6 +27,9 @@ matplotlib.use("Agg")
 # and editable, as journals require
 matplotlib.rcParams["pdf.fonttype"] = 42
 matplotlib.rcParams["ps.fonttype"] = 42
+# and text as text in SVG figures (not a path per glyph): editable, searchable in the PDF
+# report that embeds them, and drawn there with the report's embedded fonts
+matplotlib.rcParams["svg.fonttype"] = "none"
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
@@ -172,7 +175,8 @@ class FigureStyle:
             "axes.spines.top": False, "axes.spines.right": False,
             "axes.prop_cycle": matplotlib.cycler(color=list(self.palette)),
             "lines.linewidth": 1.4, "axes.linewidth": 0.8, "grid.linewidth": 0.5,
-            "pdf.fonttype": 42, "ps.fonttype": 42, "svg.hashsalt": "netpet-stats",
+            "pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none",
+            "svg.hashsalt": "netpet-stats",
             "figure.constrained_layout.h_pad": 0.03, "figure.constrained_layout.w_pad": 0.03,
         })
         with matplotlib.rc_context(rc):
@@ -192,6 +196,7 @@ def save(fig: plt.Figure, paths: list[str | Path], dpi: int = 200) -> None:
     The figure is not cropped, so that it prints at the width it was drawn for.
     """
     plt.rcParams["svg.hashsalt"] = "netpet-stats"
+    plt.rcParams["svg.fonttype"] = "none"
     for path in paths:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

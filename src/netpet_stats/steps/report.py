@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from ..provenance import write_manifest
 from ..report.document import write_report
+from ..report.pdf import typeset
 
 
 def run_report(config: dict, inputs: list[str], out) -> None:
-    """HTML and PDF report from exactly the files the rule declares as input."""
-    write_report(config, inputs, out.html, out.pdf)
+    """HTML report and its print copy from exactly the files the rule declares as input."""
+    write_report(config, inputs, out.html, print_path=out.print_copy)
+
+
+def run_report_pdf(print_copy: str, pdf: str) -> None:
+    """The PDF report: the print copy typeset (its own rule, so a failure costs it alone)."""
+    typeset(print_copy, pdf)
 
 
 def run_manifest(config: dict, data: list[str], results: list[str], workflow_dir: str,
