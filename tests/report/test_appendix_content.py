@@ -192,8 +192,8 @@ def test_proportional_hazards_violations_are_put_in_words():
         "term_label": ["WHO grade", "Age", "global test", "WHO grade"],
         "p": [0.2, 0.01, 0.03, 0.04]})
     text = doc.ph_text(ph, "primary", "Overall survival")
-    assert "rejects proportional hazards in the primary model for Age (p = 0.010)" in text
-    assert "WHO grade in grade alone (p = 0.040)" in text
+    assert "rejects proportional hazards in the primary model for Age (p = 0.01)" in text
+    assert "WHO grade in grade alone (p = 0.04)" in text
     calm = doc.ph_text(ph.assign(p=0.5), "primary", "Overall survival")
     assert "no term of the primary model shows evidence" in calm
     assert "In other models" not in calm

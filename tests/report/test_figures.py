@@ -374,7 +374,7 @@ def test_cumulative_incidence_pairs_each_naive_curve_with_its_own_group():
         assert str(int(r.loc[0])) in numbers
     assert len(numbers) == 3 * len(fig.axes[1].get_xticks())
     words = " ".join(_texts(fig))
-    assert "Gray's test" in words and "p = 0.030" in words
+    assert "Gray's test" in words and "p = 0.03" in words
     assert F.text_problems(fig) == []
 
 

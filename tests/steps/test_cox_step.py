@@ -83,7 +83,7 @@ def test_the_schoenfeld_figure_prints_at_both_widths(lung_fit, width):
     # one panel per coefficient, as plot(cox.zph(fit, terms = FALSE)): ECOG 1 and 2 apart
     assert [t.split(" PH test")[0] for t in titles] == ["Age", "Sex", "ECOG: 1 vs 0",
                                                        "ECOG: 2 vs 0"]
-    assert "p = 0.020" in titles[1]
+    assert "p = 0.02" in titles[1]
     assert "2 df: p < 0.001" in titles[2] and "2 df: p < 0.001" in titles[3]
     # each contrast's flat line is its own coefficient (beta(t) scale, not beta(t)/beta = 1)
     for ax, beta in zip(fig.axes, lung_fit.beta):
