@@ -199,14 +199,15 @@ def test_proportional_hazards_violations_are_put_in_words():
     assert "In other models" not in calm
 
 
-def test_missing_values_are_counted_from_table1():
-    t1 = pd.DataFrame({"variable": ["n", "Age (years), median [Q1,Q3]", "Ki-67 (%), median",
-                                    "WHO grade, n (%)", "WHO grade, n (%)"],
-                       "level": ["", "", "", "G1", "G2"],
-                       "Missing": ["", "0", "40", "3", ""], "Overall": ["200", "", "", "", ""]})
+def test_missing_values_are_counted_from_table1_by_group():
+    t1 = pd.DataFrame({"variable": ["n", "Ki-67 (%) (n = 160), median", "Ki-67 (%) (n = 160), median",
+                                    "WHO grade (n = 197), n (%)", "WHO grade (n = 197), n (%)"],
+                       "level": ["", "", "Missing", "G1", "Missing"],
+                       "Overall": ["200", "7 [2, 17]", "40", "90 (45.7)", "3"],
+                       "P1": ["120", "", "30", "", "1"], "P5": ["80", "", "10", "", "2"]})
     text = doc.missing_text(t1)
-    assert text.startswith("Missing values: Ki-67 (%) in 40 (20.0%); WHO grade in 3 (1.5%) "
-                           "of 200 patients.")
+    assert text.startswith("Missing values: Ki-67 (%) in 40 (20.0%): 30 in P1, 10 in P5; "
+                           "WHO grade in 3 (1.5%): 1 in P1, 2 in P5 (of 200 patients).")
 
 
 def test_a_value_that_rounds_to_zero_has_no_sign():

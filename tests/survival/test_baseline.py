@@ -15,13 +15,15 @@ def test_table_one_by_hand():
     rows = {(v.split(",")[0], lv): r for v, lv, r in
             zip(t["variable"], t["level"], t.to_dict("records"))}
     # Median [Q1, Q3], linear interpolation (R quantile type 7): A = 60 [55, 65].
-    assert rows[("Age", "")]["A"] == "60.0 [55.0,65.0]"
-    assert rows[("Age", "")]["Overall"] == "60.0 [50.0,70.0]"
-    # n (%) of all patients in the column; missing is its own level.
-    assert rows[("Grade", "G2")]["Overall"] == "3 (60.0)"
-    assert rows[("Grade", "(missing)")]["A"] == "1 (33.3)"
-    assert rows[("Grade", "G1")]["Missing"] == "1"
-    assert list(t.columns) == ["variable", "level", "Missing", "Overall", "A", "B"]
+    assert rows[("Age", "")]["A"] == "60.0 [55.0, 65.0]"
+    assert rows[("Age", "")]["Overall"] == "60.0 [50.0, 70.0]"
+    # n (%) of the patients with a value (4 of 5 have a grade): G2 3 of 4, in A 1 of 2;
+    # the missing one is a row of counts, and the label says on how many it rests
+    assert rows[("Grade (n = 4)", "G2")]["Overall"] == "3 (75.0)"
+    assert rows[("Grade (n = 4)", "G1")]["A"] == "1 (50.0)"
+    assert [rows[("Grade (n = 4)", "Missing")][c] for c in ("Overall", "A", "B")] == \
+        ["1", "1", "0"]
+    assert list(t.columns) == ["variable", "level", "Overall", "A", "B"]
 
 
 def test_an_empty_group_has_counts_but_no_percentages_or_quantiles():
@@ -29,5 +31,5 @@ def test_an_empty_group_has_counts_but_no_percentages_or_quantiles():
                                               ordered=True),
                       "age": [60, 70, 50, 55, None], "sex": ["F", "M", "F", "F", "M"]})
     t1 = table_one(d, "group", ["age", "sex"], ["age"])
-    assert t1["c"].tolist() == [0, "—", "0", "0"]
+    assert t1["c"].tolist() == ["0", "—", "0", "0", "0"]        # n, age, age missing, F, M
     assert "nan" not in " ".join(map(str, t1.to_numpy().ravel()))

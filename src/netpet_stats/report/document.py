@@ -623,17 +623,26 @@ def ph_text(ph: pd.DataFrame, primary: str, label: str, models: dict | None = No
 
 
 def missing_text(t1: pd.DataFrame) -> str:
-    """Which baseline variables are missing, in how many patients (Table 1's counts)."""
+    """Which baseline variables are missing, in how many patients and in which groups.
+
+    From Table 1's ``Missing`` rows (:func:`netpet_stats.table_one`).
+    """
     n = pd.to_numeric(t1.loc[t1["variable"] == "n", "Overall"], errors="coerce")
     total = int(n.iloc[0]) if len(n) else None
-    counts = pd.to_numeric(t1["Missing"], errors="coerce")
-    rows = t1[counts > 0].assign(k=counts[counts > 0].astype(int))
+    rows = t1[t1["level"] == "Missing"]
+    groups = [c for c in t1.columns if c not in ("variable", "level", "Missing", "Overall")]
     if rows.empty:
         return "No baseline variable of Table 1 is missing."
-    parts = [f"{r.variable.split(',')[0]} in {r.k}"
-             + (f" ({100 * r.k / total:.1f}%)" if total else "") for r in rows.itertuples()]
+    parts = []
+    for r in rows.itertuples(index=False):
+        row = dict(zip(t1.columns, r))
+        k = int(float(row["Overall"]))
+        by_group = ", ".join(f"{row[g]} in {g}" for g in groups)
+        parts.append(f"{str(row['variable']).split(' (n =')[0].split(',')[0]} in {k}"
+                     + (f" ({100 * k / total:.1f}%)" if total else "")
+                     + (f": {by_group}" if by_group else ""))
     return ("Missing values: " + "; ".join(parts)
-            + (f" of {total} patients" if total else "")
+            + (f" (of {total} patients)" if total else "")
             + ". Each model left out the patients missing one of its variables (complete "
               "cases; see Patient flow), so models with and without a variable rest on "
               "different patients.")
@@ -1804,7 +1813,8 @@ def _report_context(config: dict, results: ResultFiles) -> dict:
         "table1_text": missing_text(pd.read_csv(results.path("table1/table1.csv"), dtype=str,
                                                 keep_default_na=False)),
         "table1": gt_table(t1, "table1", "Baseline characteristics by NETPET group",
-                           "Median [Q1, Q3] or n (%); Missing: patients without the value."),
+                           "Median [Q1, Q3] or n (% of the patients with a value); Missing: "
+                           "patients without the value (not in the percentages)."),
         "km": [_km_section(config, results, ep) for ep in eps],
         "cox": [_cox_section(config, results, ep, models) for ep in eps],
         "ph": [_ph_section(config, results, ep, models) for ep in eps],

@@ -94,7 +94,7 @@ def hazard_ratio_table(coefs: pd.DataFrame, primary_model: str,
     ...     "hr_upper": [3.3, 2.5], "p": [0.0071, 0.12], "n": [90, 80], "events": [40, 35],
     ...     "note": ["", ""]})
     >>> hazard_ratio_table(coefs, "primary").values.tolist()
-    [['WHO grade', '90', '40', '', '', '', ''], ['    G1 (reference)', '', '', '1', '', '1', ''], ['    G2', '', '', '2.00 (1.20–3.30)', '0.0071', '1.50 (0.90–2.50)', '0.12']]
+    [['WHO grade', '90', '40', '', '', '', ''], ['    G1 (reference)', '', '', '1', '', '1', ''], ['    G2', '', '', '2.00 (1.20–3.30)', '0.007', '1.50 (0.90–2.50)', '0.12']]
     """
     level_pct = int(round(100 * conf_level))
     uni = coefs[coefs["analysis"] == "univariable"]
@@ -177,30 +177,64 @@ def hazard_ratio_notes(coefs: pd.DataFrame, primary_model: str, covariates: list
 def table1_layout(table1: pd.DataFrame) -> pd.DataFrame:
     """Table 1 as papers print it: a row per characteristic, its levels indented below.
 
-    From the ``table_one`` layout (``variable, level, Missing, Overall, <groups>``):
-    a continuous characteristic keeps one row; a categorical one gets a heading row
-    (with its missing count) and one indented row per level.
+    From the ``table_one`` layout (``variable, level, Overall, <groups>``): a
+    continuous characteristic keeps its row, with its ``Missing`` row indented
+    below; a categorical one gets a heading row and one indented row per level
+    (``Missing`` last).
 
     Examples
     --------
     >>> import pandas as pd
-    >>> t = pd.DataFrame({"variable": ["n", "Sex, n (%)", "Sex, n (%)"], "level": ["", "F", "M"],
-    ...                   "Missing": ["", "0", ""], "Overall": [5, "3 (60.0)", "2 (40.0)"]})
-    >>> table1_layout(t).values.tolist()
-    [['n', '', 5], ['Sex, n (%)', '0', ''], ['    F', '', '3 (60.0)'], ['    M', '', '2 (40.0)']]
+    >>> t = pd.DataFrame({"variable": ["n", "Age (n = 4)", "Age (n = 4)", "Sex, n (%)",
+    ...                                "Sex, n (%)"],
+    ...                   "level": ["", "", "Missing", "Female", "Male"],
+    ...                   "Overall": ["5", "60 [55, 65]", "1", "3 (60.0)", "2 (40.0)"]})
+    >>> table1_layout(t).values.tolist()  # doctest: +NORMALIZE_WHITESPACE
+    [['n', '5'], ['Age (n = 4)', '60 [55, 65]'], ['    Missing', '1'], ['Sex, n (%)', ''],
+     ['    Female', '3 (60.0)'], ['    Male', '2 (40.0)']]
     """
     value_cols = [c for c in table1.columns if c not in ("variable", "level", "Missing")]
     rows = []
     for variable, block in table1.groupby("variable", sort=False):
-        levels = block["level"].fillna("").astype(str)
-        missing = str(block["Missing"].fillna("").iloc[0])
-        if len(block) == 1 and levels.iloc[0] == "":
-            rows.append([variable, missing, *block[value_cols].iloc[0].tolist()])
+        levels = block["level"].fillna("").astype(str).tolist()
+        values = block[value_cols].astype(object).where(block[value_cols].notna(), "")
+        if levels[0] == "":
+            rows.append([variable, *values.iloc[0].tolist()])
+            start = 1
+        else:
+            rows.append([variable, *[""] * len(value_cols)])
+            start = 0
+        for k in range(start, len(block)):
+            rows.append([f"{INDENT}{levels[k]}", *values.iloc[k].tolist()])
+    return pd.DataFrame(rows, columns=["Characteristic", *value_cols])
+
+
+def tidy_layout(frame: pd.DataFrame) -> pd.DataFrame:
+    """A printed layout (levels indented under their characteristic) as a tidy table.
+
+    For CSV files: ``Characteristic`` and ``Level`` in columns of their own instead
+    of indentation typed as spaces; a heading row without values is dropped (its
+    levels carry its name).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"Characteristic": ["Sex", "    Female", "    Male", "Age"],
+    ...                   "Overall": ["", "3", "2", "60"]})
+    >>> tidy_layout(t).values.tolist()
+    [['Sex', 'Female', '3'], ['Sex', 'Male', '2'], ['Age', '', '60']]
+    """
+    first = frame.columns[0]
+    heading, rows = "", []
+    values = frame.drop(columns=first)
+    for label, (_, vals) in zip(frame[first].astype(str), values.iterrows()):
+        if label.startswith(INDENT):
+            rows.append([heading, label.strip(), *vals.tolist()])
             continue
-        rows.append([variable, missing, *[""] * len(value_cols)])
-        for (_, r), level in zip(block.iterrows(), levels):
-            rows.append([f"{INDENT}{level}", "", *r[value_cols].tolist()])
-    return pd.DataFrame(rows, columns=["Characteristic", "Missing", *value_cols])
+        heading = label
+        if any(str(v).strip() for v in vals.tolist()):
+            rows.append([label, "", *vals.tolist()])
+    return pd.DataFrame(rows, columns=[first, "Level", *values.columns])
 
 
 def methods_markdown(methods: dict) -> str:

@@ -172,12 +172,17 @@ def suppress_table1(table: pd.DataFrame, threshold: int) -> pd.DataFrame:
     columns = ["Overall", *groups]
     counts = {(i, c): _count(out.at[i, c]) for i in out.index for c in columns}
     blocks = [list(idx) for _, idx in out.groupby("variable", sort=False).groups.items()]
-    blocks = [b for b in blocks if out.at[b[0], "variable"] != "n"
-              and all(counts[(i, c)] is not None for i in b for c in columns)]
-    cells = [(i, c) for b in blocks for i in b for c in columns]
+    blocks = [b for b in blocks if out.at[b[0], "variable"] != "n"]
+    # a categorical variable's levels (its Missing row among them) add up to the column's
+    # n; a continuous one's only count is its Missing row, whose complement is unpublished
+    full = [b for b in blocks if all(counts[(i, c)] is not None for i in b for c in columns)]
+    partial = [[i for i in b if all(counts[(i, c)] is not None for c in columns)]
+               for b in blocks if b not in full]
+    partial = [b for b in partial if b]
+    cells = [(i, c) for b in full + partial for i in b for c in columns]
     hidden = {cell: 0 < counts[cell] < threshold for cell in cells}
-    sums = [([(i, c) for i in b], None) for b in blocks for c in columns]   # column n
-    sums += [([(i, g) for g in groups], (i, "Overall")) for b in blocks for i in b]
+    sums = [([(i, c) for i in b], None) for b in full for c in columns]   # column n
+    sums += [([(i, g) for g in groups], (i, "Overall")) for b in full + partial for i in b]
     hidden = complementary_suppression(hidden, {c: counts[c] for c in cells}, sums)
     for (i, c), hide in hidden.items():
         if hide:

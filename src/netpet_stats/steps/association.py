@@ -45,15 +45,22 @@ def run_table1(config: dict, analysis: str, out) -> None:
     d = data[data["netpet_group"].notna()]
     labels = {**TABLE1_LABELS, **tcfg["labels"]}
     variables = [v for v in tcfg["variables"] if v in d.columns]
+    level_labels = {name: {0: "No", 1: "Yes"} for name, spec in config["covariates"].items()
+                    if spec.get("type") == "binary"}
+    level_labels["sex"] = {"F": "Female", "M": "Male"}    # the canonical coding of sex
     table = table_one.table_one(d, "netpet_group", variables,
-                               [v for v in tcfg["continuous"] if v in variables], labels)
+                               [v for v in tcfg["continuous"] if v in variables], labels,
+                               level_labels=level_labels)
     suppress, threshold = privacy(config)
     if suppress:
         table = suppress_table1(table, threshold)
+        # the label's "(n = ...)" would give away a hidden overall Missing count
+        table["variable"] = table["variable"].str.replace(r" \(n = \d+\)", "", regex=True)
     write_table(table, out["table1"], "Table 1: baseline characteristics by NETPET group",
-                "Continuous: median [Q1, Q3] of non-missing values; categorical: n (% of "
-                "all patients in the column, missing values as the level '(missing)'). "
-                "Missing: count of missing values. Patients in an analysis group only."
+                "Continuous: median [Q1, Q3] of the patients with a value; categorical: n (% "
+                "of the patients with a value). A variable with missing values has a Missing "
+                "row (count per column) and says in its label on how many patients its summary "
+                "rests (n = ...). Patients in an analysis group only."
                 + (f" Counts below {threshold} hidden, and as many others as needed so that "
                    "none can be recovered from the margins (secondary suppression)."
                    if suppress else ""))

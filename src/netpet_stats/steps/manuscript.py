@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..report.document import methods_text
 from ..report.manuscript import (WordTable, hazard_ratio_notes, hazard_ratio_table,
-                                 methods_markdown, table1_layout, write_docx)
+                                 methods_markdown, table1_layout, tidy_layout, write_docx)
 from ..report.tables import write_table
 from ._common import endpoint_label, label
 
@@ -22,8 +22,9 @@ def run(config: dict, table1_csv: str, coefficients: dict[str, str], out) -> Non
     """
     table1 = pd.read_csv(table1_csv, keep_default_na=False, dtype=object)
     t1 = table1_layout(table1)
-    t1_notes = ["Continuous characteristics: median [Q1, Q3]; categorical: n (%). Missing: "
-                "patients without the value (not counted in the percentages)."]
+    t1_notes = ["Continuous characteristics: median [Q1, Q3]; categorical: n (%) of the "
+                "patients with a value. Missing: patients without the value (not in the "
+                "percentages); n = ...: the patients a summary rests on."]
     docs = [WordTable("Baseline characteristics by NETPET group", t1, t1_notes)]
     primary = config["cox"]["primary_model"]
     spec = config["cox"]["models"][primary]
@@ -35,7 +36,7 @@ def run(config: dict, table1_csv: str, coefficients: dict[str, str], out) -> Non
         table = hazard_ratio_table(coefs, primary, conf_level)
         notes = hazard_ratio_notes(coefs, primary, covariates, strata)
         title = f"Cox proportional-hazards models of {endpoint_label(config, endpoint).lower()}"
-        write_table(table, csv_out, title, " ".join(notes))
+        write_table(tidy_layout(table), csv_out, title, " ".join(notes))
         docs.append(WordTable(
             title, table, notes,
             spanners=[("Univariable", 1, 4), ("Multivariable", 5, 6)],
