@@ -276,3 +276,13 @@ def test_the_collinearity_of_grade_and_ki67_is_shown(workflow_runs):
     text = _text((results / "report.html").read_text())
     assert "Collinearity of the terms of each multivariable model" in text
     assert f"{vif.loc['ki67', 'gvif_adjusted']:.2f}" in text
+
+
+@pytest.mark.workflow
+def test_the_word_file_says_the_data_are_simulated_under_every_table(workflow_runs):
+    from docx import Document
+
+    doc_ = Document(str(workflow_runs[0] / "results" / "manuscript" / "tables.docx"))
+    text = [p.text for p in doc_.paragraphs]
+    assert any(t.startswith("The cohort analysed here is simulated") for t in text)
+    assert sum(doc.SIMULATED_NOTE in t for t in text) == len(doc_.tables)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..report.document import methods_text
+from ..config import cohort_is_simulated
+from ..report.document import SIMULATED_NOTE, methods_text
 from ..report.manuscript import (WordTable, hazard_ratio_notes, hazard_ratio_table,
                                  methods_markdown, table1_layout, tidy_layout, write_docx)
 from ..report.tables import write_table
@@ -42,6 +43,9 @@ def run(config: dict, table1_csv: str, coefficients: dict[str, str], out) -> Non
             spanners=[("Univariable", 1, 4), ("Multivariable", 5, 6)],
             columns=["Characteristic", "n", "Events", table.columns[3].removeprefix(
                 "Univariable "), "p", table.columns[5].removeprefix("Multivariable "), "p"]))
+    if cohort_is_simulated(config):       # said under every table, as in the report
+        for table in docs:
+            table.notes = [*table.notes, SIMULATED_NOTE]
     methods = methods_text(config)
     Path(out.methods).parent.mkdir(parents=True, exist_ok=True)
     Path(out.methods).write_text(methods_markdown(methods), encoding="utf-8")
