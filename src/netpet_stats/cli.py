@@ -10,18 +10,46 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import __version__
+
+
+#: What ``netpet-stats --help`` says (plain text; the module docstring is for Sphinx).
+DESCRIPTION = """\
+netpet-stats: the NETPET score validation workflow's command line.
+
+The analysis itself runs through Snakemake (snakemake --cores 2, see the README).
+Here:
+  validate    check a cohort against its configuration, as the workflow would,
+              and list every problem at once
+  synthetic   write the bundled simulated cohort again
+
+validate --config my.yaml reads config/config.yaml of the working folder first and
+my.yaml over it, exactly as snakemake --configfile my.yaml does.
+"""
+
+
+#: Warnings about single rows printed by ``validate`` (the rest are in warnings.csv).
+SHOWN_WARNINGS = 20
 
 
 def _validate(config_files: list[str] | None) -> int:
     from .cohort.prepare import check_analysable, prepare_cohort
     from .cohort.problems import CohortValidationError
-    from .config import ConfigError, load_config
-    from .steps._runner import report_cohort_problems
+    from .config import DEFAULT_CONFIGFILE, ConfigError, load_config
+    from .steps._runner import VALIDATION_REPORT, report_cohort_problems, shown_path
 
+    files = [str(f) for f in config_files or []]
+    base = Path(DEFAULT_CONFIGFILE)
+    read = list(dict.fromkeys(([str(base)] if base.exists() or not files else []) + files))
+    print("Configuration: " + " then ".join(shown_path(f) for f in read)
+          + ("" if base.exists() or not files else
+             f" ({base} is not in this folder: run from the project folder for its "
+             "defaults, or give a complete configuration)"), file=sys.stderr)
+    stale = Path(VALIDATION_REPORT)
     try:
-        config = load_config(config_files)
+        config = load_config(files or None)
         prepared = prepare_cohort(config)
         check_analysable(prepared, config)
     except ConfigError as exc:
@@ -30,19 +58,33 @@ def _validate(config_files: list[str] | None) -> int:
     except CohortValidationError as exc:
         print(report_cohort_problems(exc), file=sys.stderr)
         return 1
+    if stale.exists():            # an earlier refusal's report no longer holds
+        stale.unlink()
     excluded = prepared.exclusions
     from .steps.cohort import general_warnings
 
-    for warning in general_warnings(prepared.warnings):   # whole cohort or file (units, sheet)
+    warnings = prepared.warnings
+    for warning in general_warnings(warnings):     # whole cohort or file (units, sheet)
         print(f"Warning: {warning}", file=sys.stderr)
+    by_row = warnings[warnings["row"].notna()]
+    for r in by_row.head(SHOWN_WARNINGS).itertuples():
+        print(f"Warning: {shown_path(r.file)}, row {int(r.row)}: {r.warning}", file=sys.stderr)
+    more = len(by_row) - SHOWN_WARNINGS
+    n_warn = len(warnings)
     print(f"{len(prepared.data)} rows read; no problems. "
           f"{(excluded['analysis'] == 'all').sum()} rows excluded from all analyses, "
-          f"{len(excluded)} exclusion entries in all; {len(prepared.warnings)} warning(s).")
+          f"{len(excluded)} exclusion entries in all. "
+          + (f"{n_warn} {'warning' if n_warn == 1 else 'warnings'} (values kept but worth "
+             "checking), listed above"
+             + (f" but for {more} more" if more > 0 else "")
+             + "; the workflow writes every one, by file and row, to results/cohort/warnings.csv."
+             if n_warn else "No warnings."))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="netpet-stats", description=__doc__)
+    parser = argparse.ArgumentParser(prog="netpet-stats", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"netpet-stats {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     val = sub.add_parser("validate", help="check a cohort against its config and list every problem")
