@@ -286,3 +286,20 @@ def test_the_word_file_says_the_data_are_simulated_under_every_table(workflow_ru
     text = [p.text for p in doc_.paragraphs]
     assert any(t.startswith("The cohort analysed here is simulated") for t in text)
     assert sum(doc.SIMULATED_NOTE in t for t in text) == len(doc_.tables)
+
+
+@pytest.mark.workflow
+def test_the_run_ends_with_where_the_report_is_and_what_it_found(workflow_runs, base_config):
+    from netpet_stats.report.summary import run_summary
+
+    results = workflow_runs[0] / "results"
+    text = run_summary(base_config, results)
+    assert text.splitlines()[0].startswith(f"Report: {(results / 'report.html').as_posix()}")
+    assert "SIMULATED" in text.splitlines()[0]
+    med = pd.read_csv(results / "os" / "km_summary.csv").set_index("group")
+    assert f"{int(med.loc['all', 'n'])} patients, {int(med.loc['all', 'events'])} events" in text
+    p5 = med.loc["P5"]
+    assert f"P5 {p5['median']:.1f} ({p5['median_lower']:.1f}–{p5['median_upper']:.1f})" in text
+    coefs = pd.read_csv(results / "os" / "cox_coefficients.csv")
+    row = coefs[(coefs["model"] == "primary") & (coefs["level"] == "P5")].iloc[0]
+    assert f"P5 vs P1 {row['hr']:.2f} ({row['hr_lower']:.2f}–{row['hr_upper']:.2f})" in text
