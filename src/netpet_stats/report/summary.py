@@ -35,7 +35,7 @@ def run_summary(config: dict, results: str | Path = "results") -> str:
     --------
     >>> from netpet_stats.config import load_config
     >>> print(run_summary(load_config(), "no-such-folder").splitlines()[0])
-    Report: no-such-folder/report.html (not written)
+    Report: no-such-folder/report.html (not written) -- a SIMULATED cohort: no real patients
     """
     results = Path(results)
     unit = config["analysis_time_unit"]
