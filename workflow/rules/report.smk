@@ -7,22 +7,24 @@ rule report:
         validation=validation_outputs(),
         sample_size=sample_size_outputs(),
         figures=[
-            f"results/figures/{k}_{ep}.png" for k in FIGURE_KINDS for ep in ENDPOINTS
+            out(f"results/figures/{k}_{ep}.png")
+            for k in FIGURE_KINDS
+            for ep in ENDPOINTS
         ]
-        + ["results/figures/patient_flow.png"]
-        + (["results/figures/cumulative_incidence.png"] if COMPETING else []),
+        + [out("results/figures/patient_flow.png")]
+        + ([out("results/figures/cumulative_incidence.png")] if COMPETING else []),
     output:
         html=report(
-            "results/report.html",
+            out("results/report.html"),
             caption="../report/report_html.rst",
             category="0. Report",
             labels={"document": "HTML report"},
         ),
-        pdf="results/report.pdf",
+        pdf=out("results/report.pdf"),
     log:
-        "logs/report.log",
+        out("logs/report.log"),
     benchmark:
-        "logs/benchmarks/report.tsv"
+        out("logs/benchmarks/report.tsv")
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -30,22 +32,22 @@ rule report:
         runtime=job_runtime(10),
     params:
         version=PACKAGE_VERSION,
-        settings=CONFIG_DIGEST,
+        settings=settings("*"),
     script:
         "../scripts/report.py"
 
 
 rule manifest:
     input:
-        data=cohort_input_files(),
+        data=cohort_input_files() + frozen_model_inputs(),
         results=manifest_outputs(),
     output:
-        manifest="results/manifest.json",
-        run_record="results/run_record.json",
+        manifest=out("results/manifest.json"),
+        run_record=out("results/run_record.json"),
     log:
-        "logs/manifest.log",
+        out("logs/manifest.log"),
     benchmark:
-        "logs/benchmarks/manifest.tsv"
+        out("logs/benchmarks/manifest.tsv")
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -53,7 +55,6 @@ rule manifest:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
-        settings=CONFIG_DIGEST,
-        workflow_dir=workflow.basedir,
+        settings=settings("*"),
     script:
         "../scripts/manifest.py"

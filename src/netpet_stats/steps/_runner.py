@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import errno
 import logging
+import os
 import sys
 import warnings
 from contextlib import contextmanager
@@ -12,10 +14,13 @@ from pathlib import Path
 from ..cohort.problems import CohortValidationError, format_problems
 from ..config import ConfigError
 from ..federated.errors import ProtocolError
+from ..provenance import in_analysis_folder, uncovered_reads
 from ..survival.cox import CoxFitError
 from ..validation.frozen_model import FreezeError, ModelMismatchError
 
 VALIDATION_REPORT = "logs/validation_report.txt"
+#: Set to 1 to have every rule check that its ``settings`` cover what it reads.
+CHECK_SETTINGS = "NETPET_CHECK_SETTINGS"
 
 
 def write_validation_report(exc: CohortValidationError, path: str = VALIDATION_REPORT) -> str:
@@ -23,6 +28,115 @@ def write_validation_report(exc: CohortValidationError, path: str = VALIDATION_R
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(format_problems(exc.problems) + "\n", encoding="utf-8")
     return path
+
+
+class SettingsReads(dict):
+    """A configuration (sub)tree that notes the key paths read from it.
+
+    ``reads`` collects ``(path, whole)``: ``whole`` for a value read (or a block
+    iterated, copied, compared or dumped), not for a block only passed through
+    on the way to one of its keys. Asking whether a block is empty (``x or {}``)
+    reads none of its values, and the keys of the whole configuration are fixed by
+    the schema, so neither counts. A plain dict for every other purpose; copies,
+    pickles and deep copies are plain dicts.
+    """
+
+    def __init__(self, data: dict, reads: set, path: tuple = ()):
+        super().__init__(data)
+        self._reads, self._path = reads, path
+
+    def _note(self, key, value):
+        path = (*self._path, key)
+        if isinstance(value, dict):
+            self._reads.add((path, False))
+            return SettingsReads(value, self._reads, path)
+        self._reads.add((path, True))
+        return value
+
+    def _whole(self):
+        self._reads.add((self._path, True))
+
+    def _keys(self):
+        if self._path:                      # the top level's keys are the schema's
+            self._whole()
+
+    def __getitem__(self, key):
+        if not dict.__contains__(self, key):
+            self._reads.add(((*self._path, key), True))
+        return self._note(key, dict.__getitem__(self, key))
+
+    def get(self, key, default=None):
+        if dict.__contains__(self, key):
+            return self._note(key, dict.__getitem__(self, key))
+        self._reads.add(((*self._path, key), True))
+        return default
+
+    def __contains__(self, key):
+        self._reads.add(((*self._path, key), True))
+        return dict.__contains__(self, key)
+
+    def _plain(self) -> dict:
+        self._whole()
+        return dict(dict.items(self))
+
+    def __iter__(self):
+        self._keys()
+        return dict.__iter__(self)
+
+    def __eq__(self, other):
+        self._whole()
+        return dict.__eq__(self, other)
+
+    __hash__ = None
+
+    def keys(self):
+        self._keys()
+        return dict.keys(self)
+
+    def values(self):
+        self._whole()
+        return dict.values(self)
+
+    def items(self):
+        self._whole()
+        return dict.items(self)
+
+    def copy(self):
+        return self._plain()
+
+    def __deepcopy__(self, memo):
+        return copy.deepcopy(self._plain(), memo)
+
+    def __reduce_ex__(self, protocol):
+        return dict, (self._plain(),)
+
+    def __repr__(self):
+        return repr(self._plain())
+
+
+def _record_reads(smk) -> set | None:
+    """Swap ``smk.config`` for a :class:`SettingsReads` when the check is asked for."""
+    if os.environ.get(CHECK_SETTINGS) != "1" or "settings" not in smk.params.keys():
+        return None
+    import yaml
+
+    yaml.SafeDumper.add_representer(SettingsReads, yaml.SafeDumper.represent_dict)
+    reads: set = set()
+    smk.config = SettingsReads(smk.config, reads)
+    return reads
+
+
+def _check_reads(smk, reads: set) -> None:
+    """Fail a rule that read a setting its ``settings`` parameter does not cover."""
+    declared = smk.params.settings
+    # output_folder says where a rule writes, not what: a new folder has new outputs
+    missing = uncovered_reads([path for path, whole in reads
+                               if whole and path[:1] != ("output_folder",)],
+                              declared["reads"], declared["but"])
+    if missing:
+        _fail(f"rule {smk.rule} read the setting(s) {', '.join(missing)}, which its "
+              "settings parameter does not cover: changing them would not rerun it. Add "
+              "them to settings(...) in its rule (workflow/rules/).")
 
 
 def _fail(message: str) -> None:
@@ -43,12 +157,15 @@ def rule_context(smk, model_use: str = "to this cohort"):
         How a frozen model is used here, for the message when it does not fit
         (e.g. "for the sample-size simulation").
     """
+    # the folder of this analysis (config: output_folder), read before any check
+    report_path = in_analysis_folder(smk.config, VALIDATION_REPORT)
     log_path = smk.log[0] if smk.log else None
     handlers = [logging.FileHandler(log_path, mode="w")] if log_path else []
     logging.basicConfig(level=logging.INFO, handlers=handlers or None, force=True,
                         format="%(levelname)s %(message)s")
     logging.captureWarnings(True)
     warnings.simplefilter("default")
+    reads = _record_reads(smk)
     try:
         yield smk
     except ModelMismatchError as exc:
@@ -69,9 +186,11 @@ def rule_context(smk, model_use: str = "to this cohort"):
     except ProtocolError as exc:
         _fail(f"federation: {exc}")
     except CohortValidationError as exc:
-        report_path = write_validation_report(exc)
+        report_path = write_validation_report(exc, report_path)
         summary = format_problems(exc.problems, limit=10)
         logging.error(summary)
         print(f"{summary}\n\nFull report: {report_path}", file=sys.stderr)
         sys.exit(1)
+    if reads is not None:
+        _check_reads(smk, reads)
     logging.info("rule %s finished", smk.rule)
