@@ -22,7 +22,7 @@ if SAMPLE_SIZE:
             runtime=job_runtime(5),
         params:
             version=PACKAGE_VERSION,
-            settings=settings(*LABELS, "sample_size", "validation"),
+            settings=settings(*LABELS, "sample_size"),
             n_sim=config["sample_size"]["n_sim"],
             seed=config["sample_size"]["seed"],
         script:
@@ -64,7 +64,7 @@ if SAMPLE_SIZE:
             runtime=job_runtime(5),
         params:
             version=PACKAGE_VERSION,
-            settings=settings(*LABELS, "sample_size", "validation", "figures"),
+            settings=settings(*LABELS, "sample_size", "figures"),
             targets=config["sample_size"]["targets"],
         script:
             "../scripts/sample_size.py"

@@ -151,7 +151,7 @@ if VALIDATION_MODE in ("develop", "validate"):
             runtime=job_runtime(5),
         params:
             version=PACKAGE_VERSION,
-            settings=settings(*LABELS, "validation", "privacy", "figures"),
+            settings=settings(*LABELS, "validation.mode", "privacy", "figures"),
         script:
             "../scripts/case_mix.py"
 
