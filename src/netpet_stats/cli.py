@@ -16,9 +16,9 @@ from . import __version__
 
 def _validate(config_files: list[str] | None) -> int:
     from .cohort.prepare import check_analysable, prepare_cohort
-    from .cohort.problems import CohortValidationError, format_problems
+    from .cohort.problems import CohortValidationError
     from .config import ConfigError, load_config
-    from .steps._runner import write_validation_report
+    from .steps._runner import report_cohort_problems
 
     try:
         config = load_config(config_files)
@@ -28,13 +28,13 @@ def _validate(config_files: list[str] | None) -> int:
         print(exc, file=sys.stderr)
         return 1
     except CohortValidationError as exc:
-        path = write_validation_report(exc)
-        print(f"{format_problems(exc.problems, limit=10)}\n\nFull report: {path}",
-              file=sys.stderr)
+        print(report_cohort_problems(exc), file=sys.stderr)
         return 1
     excluded = prepared.exclusions
-    for warning in prepared.warnings.loc[prepared.warnings["row"].isna(), "warning"]:
-        print(f"Warning: {warning}", file=sys.stderr)  # whole-cohort warnings (units...)
+    from .steps.cohort import general_warnings
+
+    for warning in general_warnings(prepared.warnings):   # whole cohort or file (units, sheet)
+        print(f"Warning: {warning}", file=sys.stderr)
     print(f"{len(prepared.data)} rows read; no problems. "
           f"{(excluded['analysis'] == 'all').sum()} rows excluded from all analyses, "
           f"{len(excluded)} exclusion entries in all; {len(prepared.warnings)} warning(s).")

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import copy
 import difflib
+import errno
+import json
 import shutil
 from functools import lru_cache
 from pathlib import Path
@@ -167,8 +169,114 @@ def _schema_problems(config: dict, root: dict) -> list[str]:
     for err in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.path]):
         if err.validator == "additionalProperties" and err.validator_value is False:
             continue  # reported by _unknown_keys, with a suggestion
+        if err.validator == "uniqueItems":
+            seen, twice = set(), []
+            for item in err.instance:
+                key = json.dumps(item, sort_keys=True) if not isinstance(item, (int, float)) \
+                    else float(item)
+                if key in seen and item not in twice:
+                    twice.append(item)
+                seen.add(key)
+            out.append(f"{_path(err.path)}: {err.instance} gives "
+                       f"{', '.join(map(str, twice))} more than once; list each value once")
+            continue
         out.append(f"{_path(err.path)}: {err.message}")
     return out
+
+
+# ----------------------------------------------------------------------------- time units
+
+#: The unit in which the schema writes the defaults of time settings (``default_unit``).
+DEFAULTS_UNIT = "months"
+
+
+def unit_length_days(unit: str, days_per_month: float) -> float:
+    """Length of one ``unit`` (days, weeks, months, years) in days; a year is 12 months."""
+    return {"days": 1.0, "weeks": 7.0, "months": float(days_per_month),
+            "years": 12.0 * float(days_per_month)}[unit]
+
+
+def _time_default_keys(schema: dict, root: dict, where: tuple = ()):
+    """Every setting whose schema default is written in months (``default_unit``)."""
+    schema = _object_branch(schema, root) if schema else None
+    for key, sub in ((schema or {}).get("properties") or {}).items():
+        sub = _deref(sub, root)
+        if "default_unit" in sub:
+            yield (*where, key), sub
+        else:
+            yield from _time_default_keys(sub, root, (*where, key))
+
+
+def _in_unit(value, unit: str, days_per_month: float):
+    factor = unit_length_days(DEFAULTS_UNIT, days_per_month) / unit_length_days(
+        unit, days_per_month)
+    return [v * factor for v in value] if isinstance(value, list) else value * factor
+
+
+def _days_per_month(config: dict) -> float:
+    dates = (config.get("cohort") or {}).get("dates") or {}
+    return float(dates.get("days_per_month", 30.4375))
+
+
+def _time_defaults_in_unit(given: dict, resolved: dict, root: dict) -> None:
+    """Time settings the user left at their defaults, moved to ``analysis_time_unit``.
+
+    The schema writes them in months (landmarks at 12, 24, 36 and 60 months; a
+    curve step and a federation grid of one month). With ``analysis_time_unit:
+    days`` they are converted (12 months = 365.25 days), so that the defaults
+    mean what they say whatever the unit; a value the user wrote is theirs, in
+    their unit, and is left alone. In place; :func:`time_default_notes` says so.
+    """
+    unit = resolved.get("analysis_time_unit", DEFAULTS_UNIT)
+    if unit == DEFAULTS_UNIT:
+        return
+    for path, sub in _time_default_keys(root, root):
+        user, node = given, resolved
+        for key in path[:-1]:
+            user = user.get(key) if isinstance(user, dict) else None
+            node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or path[-1] not in node or (
+                isinstance(user, dict) and path[-1] in user):
+            continue
+        if node[path[-1]] == sub["default"]:
+            node[path[-1]] = _in_unit(sub["default"], unit, _days_per_month(resolved))
+
+
+def time_default_notes(config: dict) -> list[str]:
+    """What became of the time defaults (written in months) in another analysis unit.
+
+    One note per setting left at its default when ``analysis_time_unit`` is not
+    months, giving the values used, for the log, the console and the warnings
+    table.
+
+    Examples
+    --------
+    >>> cfg = resolve({**load_config(), "analysis_time_unit": "years", "kaplan_meier": {}})
+    >>> cfg["kaplan_meier"]["landmarks"]
+    [1.0, 2.0, 3.0, 5.0]
+    >>> print(time_default_notes(cfg)[0])
+    kaplan_meier.landmarks: not set; its default in months, 12, 24, 36, 60, is 1, 2, 3, 5 in years (and competing_risks.horizons, which follow the landmarks)
+    """
+    unit = config.get("analysis_time_unit", DEFAULTS_UNIT)
+    if unit == DEFAULTS_UNIT:
+        return []
+    root = load_schema()
+    notes = []
+    for path, sub in _time_default_keys(root, root):
+        node = config
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        default = sub["default"]
+        if node is None or node != _in_unit(default, unit, _days_per_month(config)):
+            continue
+        shown = ", ".join(f"{v:g}" for v in (default if isinstance(default, list) else [default]))
+        used = ", ".join(f"{v:.6g}" for v in (node if isinstance(node, list) else [node]))
+        also = (" (and competing_risks.horizons, which follow the landmarks)"
+                if path == ("kaplan_meier", "landmarks") and
+                (config.get("competing_risks") or {}).get("horizons") is None else "")
+        notes.append(f"{_path(path)}: not set; its default in {DEFAULTS_UNIT}, {shown}, is "
+                     f"{used} in {unit}{also}")
+    return notes
 
 
 def resolve(config: dict, source: str = "the configuration") -> dict:
@@ -190,6 +298,8 @@ def resolve(config: dict, source: str = "the configuration") -> dict:
     resolved = _fill_defaults(config, root, root)
     problems += _schema_problems(resolved, root)
     if not problems:
+        _time_defaults_in_unit(config, resolved, root)
+    if not problems:
         problems += cross_key_problems(resolved)
     if problems:
         raise ConfigError(list(dict.fromkeys(problems)), source)
@@ -202,7 +312,12 @@ def read_yaml(path: str | Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(["no such file"], str(path)) from None
+        raise ConfigError(["a symbolic link to a file that does not exist" if path.is_symlink()
+                           else "no such file"], str(path)) from None
+    except OSError as exc:
+        why = ("a symbolic link loop: the link leads back to itself" if exc.errno == errno.ELOOP
+               else f"cannot be read ({exc.strerror or type(exc).__name__})")
+        raise ConfigError([why], str(path)) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"not valid YAML ({exc})"], str(path)) from None
     if data is None:
@@ -496,3 +611,44 @@ def validation_config_problems(config: dict) -> list[str]:
             problems.append(f"{key}: model {name!r} is stratified by {specs[name]['strata']}; "
                             "a model frozen for new cohorts must be unstratified")
     return problems
+
+
+#: The folder of the bundled simulated cohorts (relative to the project): data in it
+#: are simulated by netpet_stats.netpet.synthetic, never real patients.
+SIMULATED_DATA_FOLDER = ("data", "synthetic")
+
+
+def cohort_input_paths(config: dict) -> list[str]:
+    """Every cohort file the configuration names (table, per-centre tables or folder, lesions)."""
+    cohort = config["cohort"]
+    paths = [cohort.get("table"), cohort.get("folder"), cohort.get("lesions"),
+             *[t["path"] for t in cohort.get("tables") or []]]
+    return [str(p) for p in paths if p]
+
+
+def cohort_is_simulated(config: dict) -> bool:
+    """Whether the report must call the cohort simulated.
+
+    ``cohort.simulated`` as the user declares it; left at null, the cohort is
+    simulated exactly when every input file lies in the bundled ``data/synthetic/``
+    folder (so that a user's own table named over the shipped configuration is
+    never called simulated, and the bundled one always is).
+
+    >>> cohort_is_simulated({"cohort": {"table": "data/synthetic/cohort.csv"}})
+    True
+    >>> cohort_is_simulated({"cohort": {"table": "/home/me/netpet.xlsx"}})
+    False
+    >>> cohort_is_simulated({"cohort": {"table": "my.csv", "simulated": True}})
+    True
+    """
+    declared = config["cohort"].get("simulated")
+    if declared is not None:
+        return bool(declared)
+    paths = cohort_input_paths(config)
+    k = len(SIMULATED_DATA_FOLDER)
+
+    def bundled(path: str) -> bool:
+        parts = Path(path).parts
+        return any(parts[i:i + k] == SIMULATED_DATA_FOLDER for i in range(len(parts)))
+
+    return bool(paths) and all(bundled(p) for p in paths)

@@ -197,6 +197,44 @@ def display_names(paths, root: str | Path | None = None) -> dict[str, str]:
             names[p] = "/".join(Path(full[p]).parts[-depth[p]:])
 
 
+def working_relative(path: str, root: str | Path | None = None) -> str:
+    """``path`` relative to the working folder when it lies inside it, else unchanged.
+
+    The workflow reads an input given as ``/home/<login>/study/data/cohort.csv``, run
+    from ``/home/<login>/study``, as ``data/cohort.csv``: the name its outputs give it,
+    and one that stays the same when the project folder moves.
+    """
+    if not isinstance(path, str) or not os.path.isabs(path):
+        return path
+    _, rel = _relative(path, os.path.abspath(root or os.getcwd()))
+    return rel if rel is not None and rel != os.curdir else path
+
+
+def with_relative_inputs(config: dict, root: str | Path | None = None) -> dict:
+    """A copy of ``config`` whose input files inside the working folder are relative.
+
+    Inputs are ``cohort.table``/``.tables``/``.folder``/``.lesions`` and, in validate
+    mode, the frozen models (``validation.model_file``, ``fine_gray_file``,
+    ``added_value.*_file``; in develop mode the added-value files are outputs).
+    """
+    import copy
+
+    out = copy.deepcopy(config)
+    keys = ["output_folder", "cohort.table", "cohort.folder", "cohort.lesions"]
+    if (_get(out, "validation.mode") or "none") == "validate":
+        keys += ["validation.model_file", "validation.fine_gray_file",
+                 "validation.added_value.base_file", "validation.added_value.extended_file"]
+    for key in keys:
+        *parents, leaf = key.split(".")
+        node = _get(out, ".".join(parents)) if parents else out
+        if isinstance(node, dict) and isinstance(node.get(leaf), str):
+            node[leaf] = working_relative(node[leaf], root)
+    for table in _get(out, "cohort.tables") or []:
+        if isinstance(table, dict) and isinstance(table.get("path"), str):
+            table["path"] = working_relative(table["path"], root)
+    return out
+
+
 def _get(config: dict, dotted: str):
     node = config
     for part in dotted.split("."):

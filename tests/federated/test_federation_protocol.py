@@ -190,8 +190,20 @@ def test_an_answer_to_another_request_is_refused_by_name(synthetic):
     with pytest.raises(protocol.ProtocolError, match="round 2: 'B' answered another request"):
         protocol.replay(spec, ["A", "B", "C"], forged)
     changed = {**spec, "min_cell": 6}  # the coordinator's settings changed since
-    with pytest.raises(protocol.ProtocolError, match="round 1: 'A' answered another request"):
+    with pytest.raises(protocol.ProtocolError,
+                       match="round 1: the coordinator's settings changed since round 1 was "
+                             r"published: every site \(A, B, C\) answered the request"):
         protocol.replay(changed, ["A", "B", "C"], answers[:1])
+    # with the requests of the exchange folder, which settings changed and since when
+    published = {1: protocol.first_request(spec)}
+    published[2] = protocol.replay(spec, ["A", "B", "C"], answers[:1])["next"]
+    with pytest.raises(protocol.ProtocolError,
+                       match=r"round 1: the coordinator's settings changed since round 2 was "
+                             r"published \(min_cell: 5 then, 6 now\)"):
+        protocol.replay(changed, ["A", "B", "C"], answers[:2], published=published)
+    # one site's answer to another request is that site's, not the coordinator's
+    with pytest.raises(protocol.ProtocolError, match="round 2: 'B' answered another request"):
+        protocol.replay(spec, ["A", "B", "C"], forged, published=published)
 
 
 def test_a_malformed_bundle_is_refused_naming_every_field(synthetic):

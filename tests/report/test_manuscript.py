@@ -65,3 +65,26 @@ def test_not_reached_and_not_estimable_are_told_apart():
     assert _ci(41.5, 30.2, nan, 1, quantile=True) == "41.5 (30.2–NR)"  # upper limit not reached
     assert _ci(2.5, nan, nan) == "2.50 (—–—)"                          # an HR without a CI
     assert _ci(nan, nan, nan) == "—"
+
+
+def test_a_fit_that_did_not_converge_is_not_estimable_in_every_table_and_figure():
+    """R: 'Ran out of iterations and did not converge' (events in the reverse order of
+    x): the tables say so instead of printing a hazard ratio from the last iteration."""
+    import warnings
+
+    from netpet_stats.report import figures
+    from netpet_stats.report.document import _coef_table
+
+    d = pd.DataFrame({"time": [1, 2, 3, 4.0], "event": [1, 0, 1, 1], "x": [1, 3, 2, 5]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        coefs = ns.fit_cox(d, "time", "event", ["x"], [], {"x": {"type": "continuous"}}
+                           ).coefficients.assign(model="primary", analysis="multivariable",
+                                                 model_label="primary")
+    row = hazard_ratio_table(coefs, "primary").iloc[0]
+    assert row["Multivariable HR (95% CI)"] == NOT_ESTIMABLE
+    assert row["p (multivariable)"] == NOT_ESTIMABLE
+    html = _coef_table(coefs, "t", "t", "n")
+    assert "not estimable: the fit did not converge" in html
+    fig = figures.forest_figure(coefs, "t")
+    assert any("did not converge" in " ".join(t.get_text().split()) for t in fig.axes[0].texts)

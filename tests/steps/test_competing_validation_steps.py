@@ -73,8 +73,18 @@ def test_each_centre_is_predicted_by_a_fit_without_it(developed):
     got = table[(table["centre"] == "A") & (table["horizon"] == h)]
     np.testing.assert_allclose(got["estimate"], want["estimate"], rtol=1e-8)   # CSV: 10 digits
     assert "all (apparent)" in set(table["centre"])
-    pooled = table[table["centre"] == "pooled (random effects)"]
-    assert set(pooled["measure"]) == {"O/E"} and (pooled["k"] == 3).all()
+    pooled = table[table["centre"] == "pooled (random effects)"].set_index("horizon")
+    assert set(pooled["measure"]) == {"O/E"}
+    # centre B is followed to 58.43 months only: at 60 neither Score nor the
+    # Aalen-Johansen estimate says anything there, and B leaves the pooling
+    last_b = d.loc[d["centre"] == "B", "cr_time"].max()
+    assert 36 < last_b < 60
+    assert (pooled.loc[[12.0, 36.0], "k"] == 3).all() and pooled.loc[60.0, "k"] == 2
+    assert pooled.loc[60.0, "note"].startswith("Left out of the pooling: B: not estimable: "
+                                               f"no one is followed to 60 (last follow-up "
+                                               f"{last_b:g})")
+    b60 = table[(table["centre"] == "B") & (table["horizon"] == 60)]
+    assert b60["estimate"].isna().all() and b60["note"].str.contains("no one is followed").all()
 
 
 def test_validating_applies_the_file_to_the_new_cohort(developed, tmp_path):

@@ -212,3 +212,158 @@ def test_a_model_written_from_a_paper_is_validated_as_far_as_it_allows(run, tmp_
     assert pd.read_csv(out["group_curves"]).empty
     note = (tmp_path / "group_curves.md").read_text()
     assert "needs S0(t) on a grid" in note and (tmp_path / "curves.png").is_file()
+
+
+# ---------------------------------------------------------------- degenerate edges
+# GBSG with made-up centres: "C" holds only patients without an event; the others are
+# split in two. The frozen model also stores S0 at 120 months, past GBSG's last
+# follow-up (87.4). R estimates nothing there (summary(survfit(), times =) drops the
+# time; Score() computes nothing past the last follow-up, and refuses data without an
+# event): the tables leave those values empty and say why in words, and no numpy
+# RuntimeWarning reaches the log.
+
+def _edge_run(tmp, horizons):
+    import warnings
+
+    config = {**CONFIG, "validation": {
+        "mode": "develop", "endpoint": "rfs", "model": "full", "horizons": horizons,
+        "curve_step": 1, "risk_groups": 5, "n_boot": 20, "seed": 7, "added_value": None}}
+    save_fits(fit_all(config, DEV, "rfs"), tmp / "fits.pkl")
+    run_freeze(config, str(tmp / "fits.pkl"), [], SimpleNamespace(model=tmp / "model.yaml"))
+    config["validation"]["mode"] = "validate"
+    val = VAL.copy()
+    val["centre"] = np.where((val.pid % 3 == 2) & (val.rfs_event == 0), "C",
+                             np.where(val.pid % 2 == 0, "A", "B"))
+    save_analysis(val, tmp / "validation.parquet")
+    names = ["discrimination", "added_value", "calibration", "groups", "group_curves", "centres"]
+    out = {k: str(tmp / f"{k}.csv") for k in names}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)        # none may reach the log
+        run_external(config, str(tmp / "validation.parquet"), str(tmp / "model.yaml"), None,
+                     SimpleNamespace(**out, centre_figures=[str(tmp / "centres.png")],
+                                     group_curve_figures=[str(tmp / "curves.png")],
+                                     figures=[str(tmp / "calibration.png")]))
+    return {k: pd.read_csv(out[k]) for k in names}, tmp
+
+
+@pytest.fixture(scope="module")
+def edges(tmp_path_factory):
+    return {"past": _edge_run(tmp_path_factory.mktemp("past"), [12, 36, 60, 120]),
+            "within": _edge_run(tmp_path_factory.mktemp("within"), RG["horizons"])}
+
+
+def test_a_horizon_past_all_follow_up_is_not_estimable_and_said_so(edges):
+    (tables, tmp) = edges["past"]
+    last = VAL.rfs_time.max()
+    cal = tables["calibration"].set_index("horizon")
+    # the horizons within follow-up are R's, as without the extra horizon
+    np.testing.assert_allclose(cal.loc[RG["horizons"], "o_e"], RG["o_e"], rtol=1e-6)
+    np.testing.assert_allclose(cal.loc[RG["horizons"], "ICI"], RG["ici"], rtol=1e-5)
+    assert cal.loc[RG["horizons"], "note"].isna().all()
+    # at 120 nothing but the slope and the expected risk (ICI, E50, E90 were printed)
+    row = cal.loc[120]
+    for col in ("observed_risk", "o_e", "o_e_lower", "ICI", "E50", "E90", "brier", "ipa"):
+        assert np.isnan(row[col]), col
+    assert row["calibration_slope"] == pytest.approx(RG["slope"], rel=1e-6)
+    why = f"no one is followed to 120 (last follow-up {last:g})"
+    assert why in row["note"] and "ICI, E50, E90" in row["note"]
+    assert why in (tmp / "calibration.md").read_text()
+    disc = tables["discrimination"].set_index(["measure", "horizon"])
+    auc = disc.loc[("time-dependent AUC", 120.0)]
+    assert np.isnan(auc["estimate"]) and np.isnan(auc["lower"]) and why in auc["note"]
+    np.testing.assert_allclose(disc.xs("time-dependent AUC", level="measure")
+                               .loc[RG["horizons"], "estimate"], RG["auc"], rtol=1e-6)
+
+
+def test_a_centre_without_events_is_not_estimable_and_said_so(edges):
+    (tables, tmp) = edges["within"]
+    cen = tables["centres"]
+    c = cen[cen.centre == "C"].set_index("measure")
+    assert (c["events"] == 0).all()
+    for measure in ("Harrell's C", "Uno's C", "Royston's D", "calibration slope",
+                    "time-dependent AUC", "Brier score", "IPA"):
+        assert np.isnan(c.loc[measure, "estimate"]), measure          # R: NA / refused
+        assert "no event in this centre" in c.loc[measure, "note"], measure
+    # O/E is estimable, 0, and has no log scale: it leaves the pooling, which says so
+    assert c.loc["O/E", "estimate"] == 0.0
+    assert c.loc["O/E", "note"].startswith("O/E = 0: no event by 60")
+    pooled = cen[cen.centre == "pooled (random effects)"].set_index("measure")
+    assert (pooled["k"] == 2).all()
+    assert pooled.loc["O/E", "note"].startswith("Left out of the pooling: C: O/E = 0")
+    assert "C: not estimable: no event in this centre" in pooled.loc["Harrell's C", "note"]
+    note = (tmp / "centres.md").read_text()
+    assert "no event in this centre" in note and "O/E = 0: no event by 60" in note
+    # the centres with events are the single-centre computations
+    from netpet_stats.validation import external
+    model = frozen_model.load(tmp / "model.yaml")
+    a = VAL[(VAL.pid % 2 == 0) & ~((VAL.pid % 3 == 2) & (VAL.rfs_event == 0))]
+    pred = frozen_model.predict_survival(model, a, 60).to_numpy()
+    oe = external.observed_expected(a.rfs_time, a.rfs_event, pred, 60)
+    assert cen[(cen.centre == "A") & (cen.measure == "O/E")].estimate.iloc[0] == pytest.approx(
+        oe["estimate"], rel=1e-9)
+
+
+# ------------------------------------------------------------ case mix, published model
+# A model written from a paper holds the coefficients and the baseline survival at the
+# horizons only (docs/validation.md); a fuller hand-written one adds the linear
+# predictor's mean and SD (what the sample-size simulation needs), without n. The case
+# mix must run with what the file gives and say what it lacks.
+
+def _hand_lp(model, d):
+    """The full Rotterdam model's linear predictor written out term by term."""
+    b = model["coefficients"]
+    return (b["size[20-50]"] * (d["size"] == "20-50") + b["size[>50]"] * (d["size"] == ">50")
+            + b["nodes"] * np.log2(d["nodes"]) + b["grade3"] * d["grade3"]
+            + b["age"] * d["age"] / 10 + b["hormon"] * d["hormon"]
+            + b["pgr"] * np.log2(np.maximum(d["pgr"], 1))).to_numpy(float)
+
+
+@pytest.mark.parametrize("kind", ["paper", "fuller"])
+def test_case_mix_runs_on_a_published_model_and_says_what_it_lacks(run, tmp_path, kind):
+    import yaml
+
+    from netpet_stats.steps.case_mix import run_case_mix
+
+    _, model, _ = run
+    paper = {"coefficients": model["coefficients"], "covariates": model["covariates"],
+             "baseline_survival": {k: model["baseline_survival"][k]
+                                   for k in ("horizons", "survival")},
+             "endpoint": "rfs", "name": "Rotterdam (published)"}
+    if kind == "fuller":
+        paper.update(netpet_stats_model=1, time_unit="months", strata=None,
+                     development={"events": 1000,
+                                  "linear_predictor": {"mean": 1.25, "sd": 0.5}})
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(paper))
+    val = VAL.assign(centre=np.where(VAL.pid % 2 == 0, "even", "odd"))
+    save_analysis(val, tmp_path / "validation.parquet")
+    config = {**CONFIG, "privacy": {"threshold": 5},
+              "validation": {"mode": "validate", "endpoint": "rfs", "model": "full"}}
+    out = SimpleNamespace(table=str(tmp_path / "case_mix.csv"),
+                          figures=[str(tmp_path / "case_mix.png")])
+    run_case_mix(config, str(tmp_path / "validation.parquet"), str(path), out)
+    table = pd.read_csv(out.table, keep_default_na=False, na_values=[""])
+    note = (tmp_path / "case_mix.md").read_text()
+    # the validation cohort's linear predictor, from the coefficients by hand
+    lp = _hand_lp(paper, VAL)
+    np.testing.assert_allclose(lp[:5], RG["lp_first"], rtol=1e-6)   # the hand formula is R's
+    got = table[(table.cohort == "validation") & (table.variable == "linear_predictor")]
+    got = got.set_index("statistic")["value"]
+    assert got["n"] == len(VAL)
+    assert got["mean"] == pytest.approx(lp.mean(), rel=1e-9)
+    assert got["SD"] == pytest.approx(lp.std(ddof=1), rel=1e-9)
+    assert got["centile 50"] == pytest.approx(np.median(lp), rel=1e-9)
+    size = table[(table.cohort == "validation") & (table.variable == "size")]
+    assert size.set_index("level")["value"]["20-50"] == pytest.approx(
+        (VAL["size"] == "20-50").mean(), rel=1e-9)                   # CSV: 10 digits
+    assert {"validation, centre even", "validation, centre odd"} <= set(table.cohort)
+    assert (tmp_path / "case_mix.png").is_file()
+    dev = table[table.cohort == "development"]
+    if kind == "paper":
+        assert dev.empty
+        assert "No development rows: the model file stores no summary" in note
+    else:
+        assert dev[["statistic", "value"]].values.tolist() == [["mean", 1.25], ["SD", 0.5]]
+        assert ("The model file does not give the number of patients, the linear "
+                "predictor's centiles 5, 25, 50, 75 and 95 or the predictors' centiles and "
+                "proportions") in note

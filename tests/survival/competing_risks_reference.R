@@ -50,6 +50,17 @@ mp$etime <- mp$etime * (1 + ifelse(mp$id %% 2 == 0, 1e-12, 0))
 aj$timefix <- aj_case(survfit(Surv(etime, fevent) ~ sex, data = mp),
                       "survfit(Surv(etime * (1 + 1e-12 for even id), event) ~ sex, data = mgus2)")
 aj$timefix$perturbed_time <- mp$etime
+# Incidence reaching 1: in group "a" every patient not censored progresses, the last
+# one at the last time; its SE is rounding noise in R (2e-17), the lower limit 1.
+ida <- 1:20
+idb <- 21:36
+near <- data.frame(
+  time = c(ifelse(ida == 20, 20, (ida * 3) %% 17 + 1), (idb * 5) %% 13 + 1),
+  cause = c(ifelse(ida %% 5 == 0 & ida != 20, 0, 1), idb %% 3),
+  group = rep(c("a", "b"), c(length(ida), length(idb))))
+aj$near_one <- aj_case(survfit(Surv(time, factor(cause, 0:2)) ~ group, data = near),
+                       "survfit(Surv(time, factor(cause, 0:2)) ~ group, data = near)")
+aj$near_one$data <- near
 
 # Gray's test (cmprsk::cuminc), per cause; stratified; three groups; rho = 1.
 gray_case <- function(ci, call) {
@@ -63,7 +74,11 @@ gray <- list(
   stratified = gray_case(with(m, cuminc(etime, event, agegrp, strata = centre)),
                          "cuminc(etime, event, agegrp, strata = centre)"),
   rho1 = gray_case(with(m, cuminc(etime, event, sex, rho = 1)),
-                   "cuminc(etime, event, sex, rho = 1)"))
+                   "cuminc(etime, event, sex, rho = 1)"),
+  # cuminc compares the times as given (no aeqSurv time fix): times 1e-12 apart in
+  # relative terms are distinct, and the statistic differs from by_sex's
+  timefix = gray_case(with(mp, cuminc(etime, event, sex)),
+                      "cuminc(etime * (1 + 1e-12 for even id), event, sex)"))
 
 # Fine-Gray by the finegray() expansion and a weighted coxph clustered on id.
 fg_case <- function(etype, strata, call) {

@@ -65,6 +65,20 @@ def test_aalen_johansen_applies_the_time_fix():
     _compare_aj("timefix", aalen_johansen(time, MGUS2.event, MGUS2.sex, cause_labels=LABELS))
 
 
+def test_aalen_johansen_se_where_the_incidence_reaches_one_is_zero_as_r():
+    # Group "a": everyone not censored progresses, the last at the last time, so the
+    # incidence reaches 1 and its variance is 0. R's influence sum gives 2e-17 and a
+    # lower limit of 1; the variance written as a quadratic in F(t) gave 1e-8 (the
+    # square root of rounding noise) and a lower limit of 0.99999998.
+    near = pd.DataFrame(REF["aalen_johansen"]["near_one"]["data"])
+    table = aalen_johansen(near.time, near.cause, near.group, cause_labels=LABELS)
+    _compare_aj("near_one", table)
+    last = table[(table.group == "a") & (table.state == "pcm")].iloc[-1]
+    assert last.estimate == pytest.approx(1.0, abs=1e-15)
+    assert last.std_err <= 1e-15
+    assert last.lower == pytest.approx(1.0, abs=1e-15)
+
+
 def test_aalen_johansen_is_identical_across_runs_and_row_orders():
     first = aalen_johansen(MGUS2.etime, MGUS2.event, MGUS2.sex)
     again = aalen_johansen(MGUS2.etime, MGUS2.event, MGUS2.sex)
@@ -149,6 +163,19 @@ def test_gray_test_equals_cuminc(case, kwargs):
         res = gray_test(MGUS2.etime, MGUS2.event, event_of_interest=k, **args)
         assert res.statistic == pytest.approx(stat, rel=1e-8, abs=1e-8)
         assert res.df == df
+        assert res.p_value == pytest.approx(p, abs=1e-8)
+
+
+def test_gray_test_compares_the_times_as_given_as_cuminc_does():
+    # cmprsk::cuminc applies no time fix: times 1e-12 apart in relative terms (the
+    # 12th digit) are distinct there, and the statistic moves (1.2018 against 1.1945
+    # for progression). survfit's aeqSurv would tie them and give the unperturbed value.
+    time = REF["aalen_johansen"]["timefix"]["perturbed_time"]
+    ref, plain = REF["gray"]["timefix"], REF["gray"]["by_sex"]
+    for k, (stat, p) in enumerate(zip(ref["stat"], ref["p"]), start=1):
+        assert abs(stat - plain["stat"][k - 1]) > 1e-3          # the perturbation matters
+        res = gray_test(time, MGUS2.event, MGUS2.sex, event_of_interest=k)
+        assert res.statistic == pytest.approx(stat, rel=1e-8, abs=1e-8)
         assert res.p_value == pytest.approx(p, abs=1e-8)
 
 

@@ -425,25 +425,38 @@ def test_an_event_a_hair_after_a_censoring_is_tied_with_it():
 # ------------------------------------------------------------------ degenerate models
 
 
-def test_an_infinite_coefficient_is_flagged_and_gets_no_wald_test():
-    """A level without events: R's coxph warns and its Wald test means nothing.
+def test_a_level_without_events_out_of_iterations_is_not_called_infinite():
+    """A level without events whose fit runs out of iterations: R says only that.
 
-    R (survival 3.5-3): coef(coxph(Surv(time, event) ~ g + x))['x'] = -1.235014,
-    likelihood-ratio test 12.70862988524 on 2 df.
+    R (survival 3.5-3), coxph(Surv(time, event) ~ g + x): "Ran out of iterations and did
+    not converge" (no variable named); coef -23.82944995873068 and -1.23501377270002,
+    vcov diag(338306595, 0.6921109) (the information's diagonal, inverted), loglik
+    -8.37101068123816, -2.01669573861846; without x (for drop1) "Loglik converged
+    before variable 1; coefficient may be infinite", loglik -4.09434456436482.
     """
     d = pd.DataFrame({"time": range(1, 11), "event": [1, 1, 1, 0, 1, 0, 0, 0, 0, 0],
                       "g": list("aaaaabbbbb"), "x": [1, 3, 2, 5, 4, 2, 3, 1, 4, 5]})
-    with pytest.warns(cox.CoxConvergenceWarning, match=r"coefficient of g\[b\] may be infinite"):
+    with pytest.warns(cox.CoxConvergenceWarning) as caught:
         fit = cox.fit_cox(d, "time", "event", ["g", "x"], [],
                           {"g": {"type": "categorical"}, "x": {"type": "continuous"}})
+    messages = [str(w.message) for w in caught]
+    assert messages[0] == "g + x: ran out of iterations and did not converge (20 iterations, as R coxph)"
+    assert caught[0].category is cox.CoxNonConvergenceWarning
+    assert "coefficient of g[b] may be infinite" in messages[1]   # the model without x
+    assert fit.status == "not converged"
     coefs = fit.coefficients.set_index("term")
-    assert coefs.loc["g", "note"].startswith("coefficient may be infinite")
-    assert coefs[["z", "p", "hr_lower", "hr_upper"]].loc["g"].isna().all()
-    assert coefs.loc["x", "note"] == "" and coefs.loc["x", "coef"] == pytest.approx(-1.235014,
-                                                                                   abs=1e-6)
+    assert coefs["note"].str.startswith("the fit did not converge").all()
+    assert coefs[["z", "p", "hr_lower", "hr_upper"]].isna().all().all()
+    np.testing.assert_allclose(coefs["coef"], [-23.82944995873068, -1.23501377270002],
+                               rtol=1e-6)
+    np.testing.assert_allclose(coefs["se"] ** 2, [338306595, 0.6921109], rtol=1e-6)
     tests = fit.tests.set_index(["test", "term"])
-    assert tests.loc[("likelihood ratio", "(model)"), "chisq"] == pytest.approx(12.70862988524,
-                                                                                 rel=1e-9)
+    np.testing.assert_allclose(tests[["loglik_null", "loglik"]].iloc[0],
+                               [-8.37101068123816, -2.01669573861846], rtol=1e-9)
+    assert tests.loc[("likelihood ratio", "(model)"), "chisq"] == pytest.approx(
+        2 * (-2.01669573861846 + 8.37101068123816), rel=1e-9)
+    assert tests.loc[("likelihood ratio", "x"), "chisq"] == pytest.approx(
+        2 * (-2.01669573861846 + 4.09434456436482), rel=1e-9)
     assert np.isnan(tests.loc[("Wald", "(model)"), "chisq"])
 
 
@@ -477,11 +490,13 @@ def test_a_stratum_without_events_has_a_baseline_of_zero_and_is_not_dropped():
                                cox.baseline_cumhaz(a_only)["cumhaz"], rtol=1e-12)
 
 
-def test_out_of_iterations_on_a_flat_likelihood_is_flagged_not_an_error():
-    """R: 'Ran out of iterations and did not converge' (coef -18.8, loglik -7e-9): a warning."""
+def test_out_of_iterations_on_a_flat_likelihood_is_said_so_not_an_error():
+    """R: 'Ran out of iterations and did not converge' (coef -18.7665837400484, loglik
+    -7.07581193637452e-09): a warning, the coefficient not called infinite."""
     d = pd.DataFrame({"time": [1, 2, 3, 4.0], "event": [1, 0, 1, 1], "x": [1, 3, 2, 5]})
-    with pytest.warns(cox.CoxConvergenceWarning, match="may be infinite"):
+    with pytest.warns(cox.CoxNonConvergenceWarning, match="did not converge"):
         fit = cox.fit_cox(d, "time", "event", ["x"], [], {"x": {"type": "continuous"}})
-    assert fit.beta[0] < -15 and fit.coefficients["note"].iloc[0].startswith("coefficient may")
+    assert fit.beta[0] == pytest.approx(-18.7665837400484, rel=1e-6)
+    assert fit.coefficients["note"].iloc[0].startswith("the fit did not converge")
     assert fit.tests.set_index("test").loc["likelihood ratio", "chisq"] == pytest.approx(
-        2 * 2.079442, rel=1e-5)   # R: 2 (loglik[2] - loglik[1])
+        2 * (-7.07581193637452e-09 + 2.07944154167984), rel=1e-9)

@@ -364,19 +364,21 @@ def analyses(tmp_path_factory):
     data = work / "data" / "synthetic"
     (work / "mine_develop.yaml").write_text(yaml.safe_dump({"cohort": {
         "table": str(data / "cohort.csv"), "lesions": str(data / "lesions.csv")}}))
-    model = work / "analyses" / "develop" / "results" / "model"
-    (work / "mine_validate.yaml").write_text(yaml.safe_dump({
-        "cohort": {"table": str(outside)},
-        "validation": {"model_file": str(model / "frozen_model.yaml"),
-                       "fine_gray_file": str(model / "frozen_fine_gray.yaml"),
-                       "added_value": {"base_file": str(model / "added_value_base.yaml"),
-                                       "extended_file": str(model / "added_value_extended.yaml")}}}))
     env = {**os.environ, "NETPET_CHECK_SETTINGS": "1"}
     develop = ("--configfile", "config/develop.yaml", "mine_develop.yaml")
     validate = ("--configfile", "config/validate.yaml", "mine_validate.yaml")
     proc = run_snakemake(work, *develop, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    model = work / "analyses" / "develop" / "results" / "model"
     frozen = {p.name: p.read_bytes() for p in model.iterdir()}
+    # the model as a colleague sent it, outside the project; the others read in place
+    (share / "frozen_model.yaml").write_bytes(frozen["frozen_model.yaml"])
+    (work / "mine_validate.yaml").write_text(yaml.safe_dump({
+        "cohort": {"table": str(outside)},
+        "validation": {"model_file": str(share / "frozen_model.yaml"),
+                       "fine_gray_file": str(model / "frozen_fine_gray.yaml"),
+                       "added_value": {"base_file": str(model / "added_value_base.yaml"),
+                                       "extended_file": str(model / "added_value_extended.yaml")}}}))
     proc = run_snakemake(work, *validate, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return SimpleNamespace(work=work, home=home, develop=develop, validate=validate,
@@ -520,11 +522,16 @@ def test_no_path_of_the_users_machine_in_any_output(analyses):
     assert dev["config"]["cohort"]["table"] == "data/synthetic/cohort.csv"
     val = json.loads((work / "analyses" / "validate" / "results" / "manifest.json").read_text())
     assert set(val["inputs"]) == {
-        "validation_cohort.csv", *(f"analyses/develop/results/model/{name}.yaml" for name in (
-            "frozen_model", "frozen_fine_gray", "added_value_base", "added_value_extended"))}
+        "validation_cohort.csv", "frozen_model.yaml",
+        *(f"analyses/develop/results/model/{name}.yaml" for name in (
+            "frozen_fine_gray", "added_value_base", "added_value_extended"))}
     assert val["config"]["cohort"]["table"] == "validation_cohort.csv"
-    assert val["config"]["validation"]["model_file"] == \
-        "analyses/develop/results/model/frozen_model.yaml"
+    assert val["config"]["validation"]["model_file"] == "frozen_model.yaml"
+    assert val["config"]["validation"]["fine_gray_file"] == \
+        "analyses/develop/results/model/frozen_fine_gray.yaml"
+    # the report still found the model it describes (named frozen_model.yaml)
+    html = (work / "analyses" / "validate" / "results" / "report.html").read_text()
+    assert "frozen_model_coefficients" in html
     for folder, name in (("develop", "data/synthetic/cohort.csv"),
                          ("validate", "validation_cohort.csv")):
         results = work / "analyses" / folder / "results"

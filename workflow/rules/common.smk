@@ -8,7 +8,11 @@ from snakemake.exceptions import WorkflowError
 import netpet_stats
 from netpet_stats.cohort.read import cohort_sources
 from netpet_stats.config import ConfigError, competing_risks_settings, resolve
-from netpet_stats.provenance import in_analysis_folder, settings_digest
+from netpet_stats.provenance import (
+    in_analysis_folder,
+    settings_digest,
+    with_relative_inputs,
+)
 
 # One loader for the workflow and the CLI (netpet_stats.config): defaults from the
 # schema, unknown keys refused with the closest valid key, cross-key checks.
@@ -17,7 +21,9 @@ try:
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 config.clear()
-config.update(_resolved)
+# Input files inside the working folder are named relative to it, however given (an
+# absolute path names the user's folders, and would change when the project moves).
+config.update(with_relative_inputs(_resolved))
 
 
 def out(path):

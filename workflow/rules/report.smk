@@ -5,6 +5,9 @@ rule report:
     input:
         tables=report_tables(),
         validation=validation_outputs(),
+        # the model validated (its equation is printed): develop mode freezes it
+        # among the validation outputs; validate mode reads it from model_file
+        model=[FROZEN_MODEL] if VALIDATION_MODE == "validate" else [],
         sample_size=sample_size_outputs(),
         figures=[
             out(f"results/figures/{k}_{ep}.png")

@@ -57,6 +57,6 @@ rule survival_by_group:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
-        settings=settings(*LABELS, "kaplan_meier", "logrank"),
+        settings=settings(*LABELS, "kaplan_meier", "logrank", "competing_risks"),
     script:
         "../scripts/survival_by_group.py"

@@ -17,7 +17,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from ..config import (block_defaults, competing_risks_settings, derived_endpoints,
-                      unmapped_columns)
+                      time_default_notes, unmapped_columns)
 from ..netpet import scoring as np_score
 from . import competing
 from . import dates as dates_mod
@@ -29,12 +29,19 @@ from .read import Percent, cohort_sources, read_table
 
 
 class _Collector:
-    def __init__(self, file: str):
+    """Problems of one file. ``identifiers``: the user's names of its id columns
+    (``cohort.columns.patient_id``, ``cohort.lesion_columns.lesion_id``...), whose
+    values are never quoted whatever they are called."""
+
+    def __init__(self, file: str, identifiers=()):
         self.file = file
+        self.identifiers = frozenset(identifiers)
         self.problems: list[Problem] = []
 
     def add(self, row, column, value, expected):
-        self.problems.append(Problem(self.file, row, column, _show(value, column), expected))
+        shown = "(value withheld)" if column in self.identifiers and not (
+            str(value).startswith("(") and str(value).endswith(")")) else _show(value, column)
+        self.problems.append(Problem(self.file, row, column, shown, expected))
 
     def describe(self, row, column, description, expected):
         """A problem whose value is described in words, not quoted from one cell."""
@@ -286,7 +293,7 @@ class PreparedCohort:
 def _read_lesions(path: str, sheet, lesion_columns: dict, codings: dict,
                   out: _Collector) -> pd.DataFrame | None:
     raw = read_table(path, sheet)
-    lc = _Collector(str(path))
+    lc = _Collector(str(path), (lesion_columns["patient_id"], lesion_columns["lesion_id"]))
     missing = [user for canon, user in lesion_columns.items() if user not in raw.columns]
     for user in missing:
         lc.add(None, user, "(column absent)", "a column named so (cohort.lesion_columns)")
@@ -305,9 +312,9 @@ def _read_lesions(path: str, sheet, lesion_columns: dict, codings: dict,
     repeated = key.duplicated(keep="first") & data["patient_id"].notna() & lesion_id.notna()
     for row in data.index[repeated]:
         first = int(data.index[(key == key[row]).to_numpy()][0])
-        lc.describe(row, lesion_columns["lesion_id"],
-                    f"{_show(lesion_id[row], 'lesion_id')} (as on row {first})",
-               "each lesion once per patient: a (patient, lesion) pair on one row only")
+        # a lesion id is not quoted: ids often embed the patient's (QZ00003X-L1)
+        lc.describe(row, lesion_columns["lesion_id"], f"(value withheld) (as on row {first})",
+                    "each lesion once per patient: a (patient, lesion) pair on one row only")
     for flag in ("sstr_positive", "fdg_positive"):
         parsed = _parse_coded(raw[lesion_columns[flag]], lesion_columns[flag], (0, 1),
                               codings.get("positive"), lc, "uptake above background",
@@ -334,6 +341,7 @@ def _read_lesions(path: str, sheet, lesion_columns: dict, codings: dict,
                    "(leave it empty otherwise)")
     data["fdg_vs_sstr"] = avid.where(avid != "?")
     out.problems.extend(lc.problems)
+    data.attrs["notes"] = raw.attrs.get("notes", [])
     return data
 
 
@@ -456,6 +464,26 @@ def grade_ki67_warnings(data: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["file", "row", "warning"])
 
 
+def _nfc_settings(ccfg: dict) -> dict:
+    """``cohort`` settings with column names and codings in composed Unicode (NFC).
+
+    The cells are read in NFC (:func:`netpet_stats.cohort.read.read_table`), so the
+    names that must match them are too: a column or a spelling typed with a
+    decomposed accent still matches. File paths are left as they are.
+    """
+    import unicodedata
+
+    def nfc(value):
+        if isinstance(value, str):
+            return unicodedata.normalize("NFC", value)
+        if isinstance(value, dict):
+            return {nfc(k): nfc(v) for k, v in value.items()}
+        return value
+
+    return {**ccfg, **{key: nfc(ccfg[key]) for key in ("columns", "lesion_columns", "codings")
+                       if ccfg.get(key)}}
+
+
 def prepare_cohort(config: dict) -> PreparedCohort:
     """Read, validate, score and group the cohort described by ``config``.
 
@@ -482,7 +510,7 @@ def prepare_cohort(config: dict) -> PreparedCohort:
     >>> sorted(cohort.exclusions.columns)
     ['analysis', 'file', 'reason', 'row']
     """
-    ccfg = config["cohort"]
+    ccfg = _nfc_settings(config["cohort"])
     columns: dict = {k: v for k, v in ccfg["columns"].items() if v}
     derived = derived_endpoints(config)
     endpoints = [ep for ep in config["endpoints"] if ep not in derived]   # read from the table
@@ -513,14 +541,15 @@ def prepare_cohort(config: dict) -> PreparedCohort:
             if ep not in DATE_MODE_ENDPOINTS:
                 problems.append(Problem("config", None, ep, "(endpoint)",
                                         "os or ttp when times are derived from dates"))
-    parts, raws = [], {}
+    parts, raws, notes = [], {}, []
     for path, centre in sources:
         try:
-            raw = read_table(path, ccfg.get("sheet", 0), ccfg.get("delimiter"))
+            raw = read_table(path, ccfg.get("sheet"), ccfg.get("delimiter"))
         except CohortValidationError as exc:
             problems.extend(exc.problems)
             continue
         raws[path] = raw
+        notes += [(path, note) for note in raw.attrs.get("notes", [])]
         out = _Collector(path)
         parts.append(_parse_source(raw, path, centre, ccfg, endpoints, required, out))
         problems.extend(out.problems)
@@ -555,11 +584,13 @@ def prepare_cohort(config: dict) -> PreparedCohort:
         # the others; scores are compared only once both tables are clean.
         out = _Collector(str(ccfg["lesions"]))
         try:
-            lesions = _read_lesions(ccfg["lesions"], ccfg.get("sheet", 0),
+            lesions = _read_lesions(ccfg["lesions"], ccfg.get("sheet"),
                                     ccfg["lesion_columns"], ccfg.get("codings", {}) or {}, out)
         except CohortValidationError as exc:
             lesions = None
             out.problems.extend(exc.problems)
+        if lesions is not None:
+            notes += [(str(ccfg["lesions"]), note) for note in lesions.attrs.get("notes", [])]
         clean = not problems and not out.problems
         problems.extend(out.problems)
         if lesions is not None and clean and "patient_id" in data:
@@ -589,10 +620,15 @@ def prepare_cohort(config: dict) -> PreparedCohort:
     if len(cr_notes):
         warnings = pd.concat([warnings, cr_notes], ignore_index=True) if len(warnings) \
             else cr_notes
-    cohort_level = units.plausibility_warnings(data, {"analysis_time_unit": unit, **config})
-    if cohort_level:
-        warnings = pd.concat([pd.DataFrame({"file": "(whole cohort)", "row": pd.NA,
-                                            "warning": cohort_level}), warnings],
+    cohort_level = time_default_notes(config) + units.plausibility_warnings(
+        data, {"analysis_time_unit": unit, **config})
+    general = ([pd.DataFrame({"file": "(whole cohort)", "row": pd.NA, "warning": cohort_level})]
+               if cohort_level else [])
+    if notes:   # per file: the sheet read, text recomposed
+        general.append(pd.DataFrame({"file": [f for f, _ in notes], "row": pd.NA,
+                                     "warning": [n for _, n in notes]}))
+    if general:
+        warnings = pd.concat([*general, warnings] if len(warnings) else general,
                              ignore_index=True)
     return PreparedCohort(data=data, exclusions=exclusion_ledger(data, config),
                           warnings=warnings)

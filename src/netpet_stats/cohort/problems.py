@@ -17,7 +17,8 @@ from dataclasses import dataclass
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", ".", "missing", "-"})
 #: Columns that must be present (endpoint columns are added per configured endpoint).
 REQUIRED = ("patient_id", "centre")
-IDENTIFIER_COLUMNS = frozenset({"patient_id"})
+#: Canonical columns that identify a patient or embed its id (``QZ00003X-L1``).
+IDENTIFIER_COLUMNS = frozenset({"patient_id", "lesion_id"})
 GRADES = ("G1", "G2", "G3")
 #: Plain names of canonical columns, for messages and the exclusions ledger.
 VARIABLE_NAMES = {"grade": "WHO grade", "ki67": "Ki-67", "age": "age", "sex": "sex",
@@ -79,12 +80,24 @@ def format_problems(problems: list[Problem], limit: int | None = None) -> str:
 
 
 #: Column names that suggest identifying data; their values are never echoed.
+#: An identifier of any table (``lesion_id``, ``ID``, ``record id``) is one too: ids often
+#: embed the patient's (``QZ00003X-L1``).
 IDENTIFYING_NAME = re.compile(
     r"(^|[^a-z])(patient|name|surname|forename|initials|dob|birth|nhs|mrn|ssn|social|"
-    r"address|street|postcode|post_code|zip|phone|mobile|email|e_mail|hospital_number)"
+    r"address|street|postcode|post_code|zip|phone|mobile|email|e_mail|hospital_number|"
+    r"ids?|identifiers?|uuid|guid|pid)"
     r"($|[^a-z])", re.IGNORECASE)
+#: ... and an id in camel case (``lesionId``, ``recordID``).
+_CAMEL_ID = re.compile(r"[a-z](Id|ID|IDs)($|[^a-z])")
 _DATE_LIKE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T].*)?")
 _CODE_LIKE = re.compile(r"[A-Za-z0-9.,%+\-<>=/_]{1,12}")
+
+
+def is_identifier(column: object) -> bool:
+    """A column whose values are never quoted: an id of any table, or named like one."""
+    name = str(column)
+    return (name in IDENTIFIER_COLUMNS or bool(IDENTIFYING_NAME.search(name))
+            or bool(_CAMEL_ID.search(name)))
 
 
 def _show(value: object, column: str, date: bool = False) -> str:
@@ -92,8 +105,9 @@ def _show(value: object, column: str, date: bool = False) -> str:
 
     Messages reach the console and the logs, so a value is quoted only when it is
     short and plainly not identifying: a number or a code (one token of at most
-    12 characters). A column named like an identifier (``patient_id``, name,
-    date of birth, NHS/MRN number, address...) is never quoted; a date in a
+    12 characters). A column named like an identifier (``patient_id``, any
+    ``*_id`` such as ``lesion_id``, name, date of birth, NHS/MRN number,
+    address...) is never quoted; a date in a
     column that is not a date column (a date of birth mapped as age, a shifted
     row) and longer text are described, not quoted. ``date``: the column holds
     dates (its value is quoted as typed, so that the user can find it).
@@ -101,7 +115,7 @@ def _show(value: object, column: str, date: bool = False) -> str:
     text = str(value)
     if text.startswith("(") and text.endswith(")"):
         return text  # a placeholder such as "(column absent)", not a cell value
-    if column in IDENTIFIER_COLUMNS or IDENTIFYING_NAME.search(str(column)):
+    if is_identifier(column):
         return "(value withheld)"
     stripped = text.strip()
     is_date_column = date or "date" in str(column).lower()

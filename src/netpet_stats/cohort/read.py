@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import re
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,29 +55,112 @@ def _excel_cell(cell):
     return str(value)
 
 
+def _sheet_list(book) -> str:
+    return ", ".join(f"'{ws.title}'" + ("" if ws.sheet_state == "visible" else " (hidden)")
+                     for ws in book.worksheets)
+
+
+def _pick_sheet(book, sheet, file: str):
+    """The worksheet to read, and how it was chosen (for the note naming it).
+
+    ``None`` (the default): the first visible sheet, the one Excel opens on. A
+    position (0 = the first sheet) must point at a visible sheet; a hidden sheet
+    (an older export left in the workbook) is read only when named.
+    """
+    def refuse(value, expected):
+        raise CohortValidationError([Problem(file, None, "-", value, expected)])
+
+    sheets = book.worksheets
+    if sheet is None:
+        visible = [ws for ws in sheets if ws.sheet_state == "visible"]
+        if not visible:
+            refuse("(a workbook whose sheets are all hidden)",
+                   f"a visible sheet, or the sheet to read named in cohort.sheet "
+                   f"(the workbook has {_sheet_list(book)})")
+        return visible[0], "the first visible sheet; cohort.sheet names another"
+    if isinstance(sheet, int) and not isinstance(sheet, bool):
+        if not 0 <= sheet < len(sheets):
+            refuse(f"cohort.sheet {sheet} (a workbook of {len(sheets)} sheet(s))",
+                   f"a sheet of the workbook, by name or position from 0: {_sheet_list(book)}")
+        ws = sheets[sheet]
+        if ws.sheet_state != "visible":
+            refuse(f"cohort.sheet {sheet}, the hidden sheet '{ws.title}'",
+                   "a visible sheet; a hidden sheet (an older export?) is read only when "
+                   f"cohort.sheet names it (the workbook has {_sheet_list(book)})")
+        return ws, f"cohort.sheet: {sheet}"
+    if str(sheet) not in book.sheetnames:
+        refuse(f"no sheet {str(sheet)!r} (cohort.sheet)",
+               f"a sheet of the workbook: {_sheet_list(book)}")
+    return book[str(sheet)], f"cohort.sheet: {str(sheet)!r}"
+
+
+#: A formula element in a worksheet's XML (any namespace prefix).
+_FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+
+
+def _uncalculated_formulas(path: Path, ws) -> list[tuple[int, int]]:
+    """(row, 0-based column) of every formula cell whose result was never stored.
+
+    A program that writes a formula without calculating it (openpyxl, many
+    scripts) leaves its value empty; Excel and LibreOffice store the result when
+    they save. openpyxl reads such a cell as empty, so the worksheet's XML is
+    read here: a formula (``<f>``) with no value (``<v>``), unless its result is
+    an empty text (``t="str"``).
+    """
+    import io
+    import zipfile
+    from xml.etree.ElementTree import iterparse
+
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    part = getattr(ws, "_worksheet_path", None)
+    if part is None:
+        return []
+    with zipfile.ZipFile(path) as archive:
+        xml = archive.read(part)
+    if not _FORMULA_TAG.search(xml):
+        return []
+    found, row, col = [], 0, 0
+    for event, el in iterparse(io.BytesIO(xml), events=("start", "end")):
+        tag = el.tag.rpartition("}")[2]
+        if event == "start":
+            if tag == "row":
+                row, col = int(el.get("r", row + 1)), 0
+            continue
+        if tag == "c":
+            ref = el.get("r")
+            row, col = coordinate_to_tuple(ref) if ref else (row, col + 1)
+            children = {c.tag.rpartition("}")[2]: c for c in el}
+            if "f" in children and not (children["v"].text if "v" in children else None) \
+                    and el.get("t") not in ("str", "inlineStr"):
+                found.append((row, col - 1))
+            el.clear()
+        elif tag == "row":
+            el.clear()
+    return found
+
+
 def _read_excel(path: Path, sheet):
     """Rows of a worksheet (openpyxl), each ``(spreadsheet row number, cells)``.
 
     Read with openpyxl rather than ``pandas.read_excel`` because the cell's
     number format is needed (a Ki-67 typed as 12% is stored as 0.12) and because
     pandas renames a repeated header (``os_months.1``) instead of showing it.
+
+    Returns the rows, a note naming the sheet read when the workbook has more
+    than one, and the formula cells without a stored result.
     """
     import openpyxl
 
     book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
-        if isinstance(sheet, int):
-            if sheet >= len(book.worksheets):
-                raise KeyError(f"the workbook has {len(book.worksheets)} sheet(s): "
-                               f"{', '.join(book.sheetnames)}")
-            ws = book.worksheets[sheet]
-        elif sheet in book.sheetnames:
-            ws = book[sheet]
-        else:
-            raise KeyError(f"no sheet {sheet!r}; the workbook has: {', '.join(book.sheetnames)}")
-        return [(row[0].row if row and hasattr(row[0], "row") else i + 1,
+        ws, how = _pick_sheet(book, sheet, str(path))
+        notes = ([f"read sheet '{ws.title}' ({how}); the workbook has {_sheet_list(book)}"]
+                 if len(book.worksheets) > 1 else [])
+        rows = [(row[0].row if row and hasattr(row[0], "row") else i + 1,
                  [_excel_cell(c) for c in row])
                 for i, row in enumerate(ws.iter_rows())]
+        return rows, notes, _uncalculated_formulas(path, ws)
     finally:
         book.close()
 
@@ -86,10 +172,79 @@ def _read_csv(path: Path, delimiter: str | None):
     sep = delimiter if delimiter and delimiter != "auto" else _sniff_delimiter(path)
     with open(path, encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh, delimiter=sep)
-        return [(reader.line_num, cells) for cells in reader]
+        rows, line = [], 1     # the line on which the next row starts
+        try:
+            for cells in reader:
+                rows.append((reader.line_num, cells))
+                line = reader.line_num + 1
+            return rows
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                value = (f"(a cell of more than {csv.field_size_limit():,} characters, from "
+                         f"line {line})")
+            else:
+                value = f"(text that is not a delimited table at line {line}: {exc})"
+            raise CohortValidationError([Problem(
+                str(path), None, "-", value,
+                "a delimited text table, one line per row: a quote (\") that opens a cell "
+                "and never closes makes the rest of the file one cell (close it, or export "
+                "the table again); a file without line breaks is not a table")]) from None
 
 
-def read_table(path: str | Path, sheet: int | str | None = 0,
+def _absent(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file, or ``None`` when it can be opened."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return ("(a symbolic link to a file that does not exist)" if path.is_symlink()
+                else "no such file")
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "(a symbolic link loop: the link leads back to itself)"
+        return f"(cannot be opened: {exc.strerror})"
+    if path.is_dir():
+        return "(a folder, not a file; a folder of tables is cohort.folder)"
+    return None
+
+
+def _empty_excel(path: Path) -> Problem:
+    return Problem(str(path), None, "-", "(an empty file: 0 bytes)",
+                   "an Excel workbook with a header row and patient rows: save or export "
+                   "it again")
+
+
+def _clean(rows: list) -> tuple[list, int]:
+    """Cells with one missing value (``None``) and text in composed Unicode (NFC).
+
+    The same name typed on Windows (``ö`` one character) and on macOS (``o`` and a
+    combining diaeresis) looks identical but compares different: one centre
+    would become two centres and two strata. Every text cell is normalised to
+    NFC; returns the rows and the number of cells changed, for a note.
+    """
+    recomposed = 0
+    normalize, missing = unicodedata.normalize, {"NAType", "NaTType"}
+
+    def clean(value):
+        nonlocal recomposed
+        if value is None:
+            return None
+        if isinstance(value, str):
+            if value.isascii():
+                return value if value.strip() else None
+            if not value.strip():
+                return None
+            nfc = normalize("NFC", value)
+            if nfc != value:
+                recomposed += 1
+            return nfc
+        if isinstance(value, float) and value != value:
+            return None
+        return None if type(value).__name__ in missing else value
+
+    return [(n, [clean(v) for v in cells]) for n, cells in rows], recomposed
+
+
+def read_table(path: str | Path, sheet: int | str | None = None,
                delimiter: str | None = None) -> pd.DataFrame:
     """Read a CSV/TSV (any delimiter), Excel (.xlsx, .xlsm) or Parquet table.
 
@@ -97,21 +252,41 @@ def read_table(path: str | Path, sheet: int | str | None = 0,
     (a number, a date as ``pandas.Timestamp``, text) and a cell formatted as a
     percentage is a :class:`Percent`; Parquet values keep theirs. Missing values
     of any kind (empty cell, ``None``, NaN, ``pandas.NA``, ``NaT``) are ``None``.
-    Header names are stripped of surrounding spaces and kept as they are, so a
-    repeated name stays visible. Empty rows are skipped; the index is the row
-    number the user sees in the spreadsheet or editor (header = 1).
+    Text is read in composed Unicode (NFC). Header names are stripped of
+    surrounding spaces and kept as they are, so a repeated name stays visible;
+    columns without a name and without data (trailing delimiters) are dropped.
+    Empty rows are skipped; the index is the row number the user sees in the
+    spreadsheet or editor (header = 1). ``sheet``: a workbook's sheet by name or
+    position (0 = first); ``None``, the first visible sheet.
+
+    Notes for the user (the sheet read, text recomposed) are in
+    ``frame.attrs["notes"]``.
+
+    Raises
+    ------
+    CohortValidationError
+        A file that cannot be read as one table: absent, empty, a hidden sheet
+        chosen by position, formulas without a stored result, rows with more or
+        fewer cells than the header has names, data under an empty header cell.
     """
+    import csv
+    import zipfile
+
     import pandas as pd  # here, not at import: the workflow lists inputs without pandas
 
     path = Path(path)
-    if not path.exists():
-        raise CohortValidationError([Problem(str(path), None, "-", "no such file", "an existing table")])
+    file = str(path)
+    absent = _absent(path)
+    if absent:
+        raise CohortValidationError([Problem(file, None, "-", absent, "an existing table")])
     suffix = path.suffix.lower()
     if suffix == ".xls":
         raise CohortValidationError([Problem(
-            str(path), None, "-", "an .xls workbook (Excel 97-2003)",
+            file, None, "-", "an .xls workbook (Excel 97-2003)",
             "a .xlsx, .csv or .parquet table: open it in Excel or LibreOffice and save it as "
             ".xlsx")])
+    notes: list[str] = []
+    formulas: list[tuple[int, int]] = []
     try:
         if suffix in {".parquet", ".pq"}:
             frame = pd.read_parquet(path)
@@ -120,45 +295,117 @@ def read_table(path: str | Path, sheet: int | str | None = 0,
                     enumerate(frame.astype(object).itertuples(index=False, name=None))]
             rows.insert(0, (1, header))
         elif suffix in {".xlsx", ".xlsm"}:
-            rows = _read_excel(path, sheet if sheet is not None else 0)
+            if path.stat().st_size == 0:
+                raise CohortValidationError([_empty_excel(path)])
+            rows, notes, formulas = _read_excel(path, sheet)
         else:
             rows = _read_csv(path, delimiter)
     except UnicodeDecodeError as exc:
         raise CohortValidationError([Problem(
-            str(path), None, "-", f"(text that is not UTF-8: byte {exc.object[exc.start]:#04x} "
+            file, None, "-", f"(text that is not UTF-8: byte {exc.object[exc.start]:#04x} "
             f"at position {exc.start})",
             "a UTF-8 text file: save it as 'CSV UTF-8' (Excel) or re-encode it to UTF-8")]) from None
-    except (ValueError, OSError, KeyError, ImportError) as exc:
+    except zipfile.BadZipFile:
+        raise CohortValidationError([Problem(
+            file, None, "-", "(not an .xlsx workbook: not the zip archive Excel writes)",
+            "an Excel workbook saved by Excel or LibreOffice (a password-protected workbook, "
+            "or another format renamed .xlsx, cannot be read: save it as .xlsx without a "
+            "password, or as CSV)")]) from None
+    except OSError as exc:
+        raise CohortValidationError([Problem(
+            file, None, "-", f"unreadable file ({exc.strerror or type(exc).__name__})",
+            "a CSV, TSV, Excel (.xlsx) or Parquet table with one header row")]) from None
+    except (ValueError, KeyError, ImportError, csv.Error) as exc:
         raise CohortValidationError(
-            [Problem(str(path), None, "-", f"unreadable file ({type(exc).__name__}: {exc})",
+            [Problem(file, None, "-", f"unreadable file ({type(exc).__name__}: {exc})",
                      "a CSV, TSV, Excel (.xlsx) or Parquet table with one header row")]) from None
-    rows = [(n, [None if _is_empty(v) else v for v in cells]) for n, cells in rows]
+    rows, recomposed = _clean(rows)
+    if formulas:
+        raise CohortValidationError(_formula_problems(file, rows, formulas))
     rows = [(n, cells) for n, cells in rows if any(v is not None for v in cells)]
     if not rows:
-        raise CohortValidationError([Problem(str(path), None, "-", "(an empty file)",
+        raise CohortValidationError([Problem(file, None, "-", "(an empty file)",
                                              "a header row and at least one patient row")])
-    (_, header), body = rows[0], rows[1:]
+    (header_row, header), body = rows[0], rows[1:]
     header = [str(c).strip() if c is not None else "" for c in header]
     width = len(header)
-    # A row with more filled cells than header names is shifted; its values are not
-    # echoed (they may be names or dates of birth in the wrong column).
-    shifted = [Problem(str(path), n, "-", f"{len(cells)} cells under {width} header names",
+    named = max((j + 1 for j, name in enumerate(header) if name), default=0)
+    # A row with more filled cells than header names, or (in delimited text) fewer
+    # cells than named columns, is shifted: every later cell sits under another
+    # column's name. Its values are not echoed (names or dates of birth, moved).
+    text = suffix not in {".parquet", ".pq", ".xlsx", ".xlsm"}
+    shifted = [Problem(file, n, "-", f"{len(cells)} cells under {width} header names",
                        "no more cells than header names (a delimiter inside a value, or a "
                        "shifted row?)")
                for n, cells in body
                if len(cells) > width and any(v is not None for v in cells[width:])]
+    shifted += [Problem(file, n, "-", f"{len(cells)} cells under {named} named columns",
+                        "a cell for every named column (a delimiter missing between two "
+                        "values, or a row cut short?)")
+                for n, cells in body if text and len(cells) < named]
     if shifted:
-        raise CohortValidationError(shifted)
+        raise CohortValidationError(sorted(shifted, key=lambda p: p.row))
     cells = [(c + [None] * width)[:width] for _, c in body]
-    unnamed = [Problem(str(path), 1, f"column {_column_letter(j)}", "(an empty header cell)",
-                       "a name for every column that holds data")
-               for j, name in enumerate(header)
-               if name == "" and any(row[j] is not None for row in cells)]
+    # columns with neither a name nor data: an export's trailing delimiters (;;;)
+    keep = [j for j, name in enumerate(header) if name or any(row[j] is not None for row in cells)]
+    if len(keep) < width:
+        header = [header[j] for j in keep]
+        cells = [[row[j] for j in keep] for row in cells]
+    unnamed = [j for j, name in enumerate(header) if name == ""]
     if unnamed:
-        raise CohortValidationError(unnamed)
+        hint = _header_below(header, body, [keep[j] for j in unnamed])
+        raise CohortValidationError([
+            Problem(file, header_row, f"column {_column_letter(keep[j])}",
+                    "(an empty header cell)", "a name for every column that holds data" + hint)
+            for j in unnamed])
     frame = pd.DataFrame(cells, columns=header, dtype=object)
     frame.index = pd.Index([n for n, _ in body], name="row")
+    if recomposed:
+        notes.append(f"{recomposed} text cell(s) in decomposed Unicode (accents stored "
+                     "as separate marks, as macOS writes them) were read in composed form "
+                     "(NFC), so that a name typed on macOS and on Windows is one value "
+                     "(one centre, one code)")
+    frame.attrs["notes"] = notes
     return frame
+
+
+#: Text that reads as a number (either decimal separator): a data cell, not a name.
+_NUMERIC_TEXT = re.compile(r"\s*[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?\s*%?\s*")
+
+
+def _header_below(header: list, body: list, columns: list[int]) -> str:
+    """A hint when the row under the first looks like the header (a title row above it).
+
+    It does when it fills more cells than the first row, every one of them text that
+    is not a number (names, where a patient's row has times and ages).
+    """
+    if not body:
+        return ""
+    n, cells = body[0]
+    filled = [v for v in cells if v is not None]
+    names = all(isinstance(v, str) and not _NUMERIC_TEXT.fullmatch(v) for v in filled)
+    if names and len(filled) > sum(1 for h in header if h) and \
+            all(j < len(cells) and cells[j] is not None for j in columns):
+        return (f"; row {n} looks like the header, under a title row (merged cells?): delete "
+                f"the rows above the header, so that it is the first row")
+    return ""
+
+
+def _formula_problems(file: str, rows: list, formulas: list[tuple[int, int]]) -> list[Problem]:
+    """Each formula cell without a stored result, by its column name and cell reference."""
+    header_row, header = next(((n, c) for n, c in rows if any(v is not None for v in c)),
+                              (None, []))
+    problems = []
+    for row, col in formulas:
+        name = header[col] if row != header_row and col < len(header) else None
+        cell = f"{_column_letter(col)}{row}"
+        problems.append(Problem(
+            file, row, str(name).strip() if name is not None else f"column {_column_letter(col)}",
+            f"(a formula without a stored result, cell {cell})",
+            "a value: the workbook was written by a program that does not calculate "
+            "formulas; open and save the file in Excel (or LibreOffice) so that every "
+            "formula's result is stored"))
+    return problems
 
 
 def _column_letter(index: int) -> str:
@@ -188,19 +435,26 @@ def cohort_sources(ccfg: dict) -> list[tuple[str, str | None]]:
     ``cohort.table`` is one file; ``cohort.tables`` a list of ``{path, centre}``;
     ``cohort.folder`` with ``pattern`` every matching file, the centre taken
     from the file name (its stem, or the first group of ``centre_from_name``).
+    A centre name is read in composed Unicode (NFC), as the cells are: macOS
+    stores file names decomposed.
     """
-    import re
+    def nfc(name):
+        return unicodedata.normalize("NFC", str(name)) if name is not None else None
 
     if ccfg.get("tables"):
-        return [(str(t["path"]), t.get("centre")) for t in ccfg["tables"]]
+        return [(str(t["path"]), nfc(t.get("centre"))) for t in ccfg["tables"]]
     if ccfg.get("folder"):
         folder = Path(ccfg["folder"])
+        absent = _absent(folder)
+        if absent and not folder.is_dir():
+            raise CohortValidationError([Problem(str(folder), None, "-", absent,
+                                                 "an existing folder (cohort.folder)")])
         files = sorted(folder.glob(ccfg.get("pattern", "*")))
         regex = re.compile(ccfg.get("centre_from_name", r"(.+)"))
         out = []
         for f in files:
             match = regex.search(f.stem)
-            out.append((str(f), match.group(1) if match else f.stem))
+            out.append((str(f), nfc(match.group(1) if match else f.stem)))
         if not out:
             raise CohortValidationError([Problem(str(folder), None, "-", "no matching files",
                                                  f"files matching {ccfg.get('pattern', '*')}")])

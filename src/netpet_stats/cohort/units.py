@@ -14,14 +14,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..config import unit_length_days
+
 UNITS = ("days", "weeks", "months", "years")
 DAYS_PER_MONTH = 30.4375
 
 
 def days_per_unit(unit: str, days_per_month: float = DAYS_PER_MONTH) -> float:
-    """Length of one ``unit`` in days."""
-    return {"days": 1.0, "weeks": 7.0, "months": float(days_per_month),
-            "years": 12.0 * float(days_per_month)}[unit]
+    """Length of one ``unit`` in days (the one table, :func:`netpet_stats.config.unit_length_days`)."""
+    return unit_length_days(unit, days_per_month)
 
 
 def convert(values, from_unit: str, to_unit: str, days_per_month: float = DAYS_PER_MONTH):

@@ -568,7 +568,7 @@ def digest(bundle: dict) -> str:
 
 
 def replay(spec: dict, sites: list[str], answers: list[dict[str, dict]],
-           max_rounds: int = 20) -> dict:
+           max_rounds: int = 20, published: dict[int, dict] | None = None) -> dict:
     """The coordinator's state after the rounds answered so far.
 
     The requests are regenerated from the settings and the answers (the
@@ -584,6 +584,13 @@ def replay(spec: dict, sites: list[str], answers: list[dict[str, dict]],
         Every site's name.
     answers
         Per round (first round first), the answers received, by site.
+    max_rounds
+        Rounds after which a model still running is reported as not converged.
+    published
+        The requests found in the exchange folder, by round (optional): when every
+        site answered the published request and it is not the one the settings
+        give now, the coordinator's settings changed, and the refusal says so and
+        which settings differ.
 
     Returns
     -------
@@ -606,7 +613,7 @@ def replay(spec: dict, sites: list[str], answers: list[dict[str, dict]],
     extras: dict[str, dict] = {}
     for round_answers in answers:
         state["rounds"] = request["round"]
-        _check_answers(request, sites, round_answers)
+        _check_answers(request, sites, round_answers, published or {})
         missing = [s for s in sites if s not in round_answers]
         if missing:
             state.update(next=request, waiting=missing)
@@ -628,8 +635,41 @@ def replay(spec: dict, sites: list[str], answers: list[dict[str, dict]],
     return state
 
 
-def _check_answers(request: dict, sites: list[str], answers: dict[str, dict]) -> None:
+def _settings_changed(published: dict, request: dict) -> str:
+    """The settings of the analysis that differ between two requests, in words."""
+    old, new = published.get("spec", {}), request.get("spec", {})
+    changed = []
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            a, b = json.dumps(old.get(key)), json.dumps(new.get(key))
+            changed.append(f"{key}: {a} then, {b} now" if len(a) + len(b) < 120 else key)
+    return "; ".join(changed) or "the request's contents"
+
+
+def _check_answers(request: dict, sites: list[str], answers: dict[str, dict],
+                   published_requests: dict[int, dict] | None = None) -> None:
     want = digest(request)
+    published = (published_requests or {}).get(request["round"])
+    quoted = {site: ans.get("request_sha256") for site, ans in answers.items()
+              if site in sites and ans.get("site") == site and ans.get("round") == request["round"]}
+    others = set(quoted.values()) - {want}
+    if quoted and len(others) == 1 and all(d != want for d in quoted.values()) and (
+            (published is not None and digest(published) in others)
+            or (published is None and len(quoted) >= 2)):
+        # every site answered one and the same request, and it is not the one the
+        # coordinator's settings give now: the coordinator's settings changed
+        what, since = "", request["round"]
+        if published is not None:
+            what = f" ({_settings_changed(published, request)})"
+            # the last round published under the same settings as this one
+            since = max(r for r, req in published_requests.items()
+                        if r >= since and req.get("spec") == published.get("spec"))
+        raise ProtocolError(
+            f"round {request['round']}: the coordinator's settings changed since round "
+            f"{since} was published{what}: every site ({', '.join(sorted(quoted))}) answered the request "
+            "published then, which the current settings no longer give. Restore the "
+            "settings this exchange was started with, or start a new exchange folder and ask "
+            "every site to answer again")
     problems = []
     for site, ans in sorted(answers.items()):
         if site not in sites:

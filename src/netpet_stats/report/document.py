@@ -16,8 +16,9 @@ no browser.
 from __future__ import annotations
 
 import base64
-import re
+import contextvars
 import logging
+import re
 from pathlib import Path
 
 import jinja2
@@ -29,7 +30,8 @@ from great_tables import GT
 from .. import __version__
 from ..survival import concordance, cox
 from ..netpet.scoring import resolve_grouping
-from ..config import CR_ANALYSIS, competing_risks_settings
+from ..config import (CR_ANALYSIS, cohort_input_paths, cohort_is_simulated,
+                      competing_risks_settings)
 from ..provenance import software_versions
 from .manuscript import FOOTNOTE, hazard_ratio_table, table1_layout
 from .tables import fmt_p
@@ -50,54 +52,121 @@ SECTIONS = [
     ("tripod", "TRIPOD+AI checklist"),
 ]
 
-#: TRIPOD+AI items (Collins et al., BMJ 2024;385:e078378) this report answers, and where.
-TRIPOD_ITEMS = [
-    ("6a", "Study setting, number and location of centres", "summary, table1"),
-    ("6b", "Eligibility criteria", "flow, methods"),
-    ("8a", "Outcome definition, how and when assessed", "methods"),
-    ("9a", "Predictors: definition and measurement", "methods"),
-    ("10", "Study size", "summary, flow"),
-    ("11", "Handling of missing data", "flow, methods"),
-    ("12b", "Handling of predictors in the analyses", "methods"),
-    ("12c", "Model type and model-building procedure", "methods, cox"),
-    ("12d", "Handling of heterogeneity across centres", "methods, cox"),
-    ("12e", "Performance measures used", "methods, concordance"),
-    ("20a", "Flow of participants, with numbers and reasons at each step", "flow"),
-    ("20b", "Characteristics of participants, including missing data", "table1"),
-    ("21", "Number of participants and outcome events in each analysis", "survival, cox"),
-    ("22", "Full model, to allow predictions", "cox"),
-    ("23a", "Performance estimates with confidence intervals", "concordance"),
-]
-#: Items answered only when this run validates a model (results/validation/ present).
-TRIPOD_INTERNAL_ITEMS = [
-    ("12g", "Internal validation: bootstrap optimism; internal-external cross-validation",
-     "validation"),
-    ("23b", "Heterogeneity of performance across centres", "validation"),
-    ("20c", "Distribution of the linear predictor and predictors by centre (case mix)",
-     "validation"),
-]
-TRIPOD_EXTERNAL_ITEMS = [
-    ("12f", "Model updating or recalibration in the validation data: none (frozen model)",
-     "validation"),
-    ("16", "Differences between development and validation settings", "summary, validation"),
-    ("20c", "Comparison of development and validation data (linear predictor, predictors "
-     "and events, by centre)", "validation"),
-    ("23a", "External performance with confidence intervals (C, AUC, D, calibration, Brier)",
-     "validation"),
-    ("23b", "Heterogeneity of performance across centres", "validation"),
-]
-#: Items the authors must answer in the manuscript (not computable from the data).
-TRIPOD_AUTHOR_ITEMS = "1, 2, 3a-c, 4, 5a-b, 6c, 7, 8b-c, 9b-c, 13-19, 24-27"
+#: Status of a TRIPOD+AI item in this run.
+ANSWERED, PARTLY, AUTHORS, NOT_APPLICABLE = ("answered", "partly answered",
+                                             "not answered: for the authors", "not applicable")
 
 
-def tripod_items(results) -> list[tuple[str, str, str]]:
-    """The TRIPOD+AI items this run's outputs answer."""
-    items = list(TRIPOD_ITEMS)
-    if "validation/discrimination.csv" in results:
-        items += TRIPOD_EXTERNAL_ITEMS
-    elif "validation/optimism.csv" in results:
-        items += TRIPOD_INTERNAL_ITEMS
-    return items
+def tripod_items(config: dict, results) -> list[dict]:
+    """Every TRIPOD+AI item (Collins et al., BMJ 2024;385:e078378) and what this run answers.
+
+    Topics follow the 2024 checklist's wording (shortened). An item is marked
+    answered only where this run's report answers it in full; "partly answered"
+    says what is left to the authors.
+    """
+    val = config.get("validation") or {}
+    mode = val.get("mode", "none")
+    frozen = (mode == "develop" and "model/frozen_model.yaml" in results) or (
+        mode == "validate" and "validation/discrimination.csv" in results)
+    used = {c for spec in config["cox"]["models"].values() for c in spec["covariates"]}
+    undefined_outcomes = [spec["label"] for spec in config["endpoints"].values()
+                          if not spec.get("definition") and not spec.get("derive")]
+    undefined_predictors = [config["covariates"].get(c, {}).get("label", c) for c in sorted(used)
+                            if c != "netpet_group" and not
+                            config["covariates"].get(c, {}).get("definition")]
+    described = bool((config["cohort"].get("description") or "").strip())
+    centres_rows = ("validation/iecv.csv" in results or "validation/centres.csv" in results)
+
+    def item(number, topic, status, where="", missing=""):
+        return {"Item": number, "Topic": topic, "Status": status,
+                "Where / what is left": "; ".join(x for x in (where, missing) if x)}
+
+    rows = [
+        item("1-4", "Title, abstract, background, objectives", AUTHORS),
+        item("5a", "Sources of data", PARTLY if described else AUTHORS,
+             "Study summary" if described else "",
+             "" if described else "describe the cohort in cohort.description"),
+        item("5b", "Dates of data collection, end of follow-up", AUTHORS),
+        item("6a", "Setting, number and location of centres", PARTLY,
+             "Study summary, Table 1 (number of centres)", "setting and location by the authors"),
+        item("6b", "Eligibility criteria", ANSWERED, "Patient flow, Methods"),
+        item("6c", "Treatments received", AUTHORS),
+        item("7", "Data preparation and quality checking", PARTLY,
+             "Methods, Patient flow, cohort/exclusions.csv and cohort/warnings.csv",
+             "checks made before the data reached this workflow"),
+        item("8a", "Outcome definition, time horizon, how and when assessed",
+             PARTLY if undefined_outcomes else ANSWERED, "Methods",
+             ("no definition given for " + ", ".join(undefined_outcomes)
+              + " (endpoints.<name>.definition)")
+             if undefined_outcomes else ""),
+        item("8b-c", "Outcome assessors, blinding of outcome assessment", AUTHORS),
+        item("9a", "Choice of initial predictors and any pre-selection", AUTHORS,
+             "", "the predictors are those configured; their rationale is the authors'"),
+        item("9b", "Definition of all predictors, how and when measured",
+             PARTLY if undefined_predictors else ANSWERED, "Methods (coding)",
+             ("when measured not given for " + ", ".join(undefined_predictors)
+              + " (covariates.<name>.definition)")
+             if undefined_predictors else ""),
+        item("9c", "Predictor assessors (e.g. PET readers), blinding", AUTHORS),
+        item("10", "Study size: how arrived at, and justification", PARTLY,
+             "Patient flow, Cox tables (patients and events per analysis)",
+             "the justification of the cohort's size"),
+        item("11", "Handling of missing data, reasons for omitting data", ANSWERED,
+             "Methods (complete cases), Patient flow, Table 1 (missing counts)"),
+        item("12a", "How the data were used for development and evaluation",
+             ANSWERED if mode in ("develop", "validate") else PARTLY, "Methods",
+             "" if mode in ("develop", "validate") else "no prediction model was evaluated"),
+        item("12b", "Handling of predictors (functional form, transformation)", ANSWERED,
+             "Methods (coding of covariates, non-linearity tests), Cox models (tests of each "
+             "term)"),
+        item("12c", "Type of model, model-building steps, internal validation method",
+             ANSWERED if mode == "develop" else PARTLY, "Methods, Cox models",
+             "" if mode == "develop" else "no internal validation in this run"),
+        item("12d", "Heterogeneity of estimates and performance across clusters", ANSWERED,
+             "Methods, Cox models (stratified by centre)"
+             + (", Model validation (by centre)" if centres_rows else "")),
+        item("12e", "Performance measures and plots, and their rationale", ANSWERED,
+             "Methods, Concordance" + (", Model validation" if mode != "none" else "")),
+        item("12f", "Model updating (e.g. recalibration)",
+             ANSWERED if mode == "validate" else NOT_APPLICABLE,
+             "Methods: none, the model was applied unchanged" if mode == "validate" else ""),
+        item("12g", "How the predictions were calculated (formula, code)",
+             ANSWERED if frozen else NOT_APPLICABLE,
+             "Model validation (full equation), Methods" if frozen else ""),
+        item("13", "Class imbalance", NOT_APPLICABLE),
+        item("14", "Fairness", AUTHORS),
+        item("15", "Model output and thresholds", PARTLY if frozen else NOT_APPLICABLE,
+             "Model validation (predicted survival at the horizons)" if frozen else "",
+             "the rationale of any threshold" if frozen else ""),
+        item("16", "Differences between development and evaluation data",
+             PARTLY if mode == "validate" else NOT_APPLICABLE,
+             "Model validation (case mix)" if mode == "validate" else "",
+             "setting and eligibility by the authors" if mode == "validate" else ""),
+        item("17-19", "Ethics, open science, patient and public involvement", AUTHORS,
+             "", "code and configuration: manifest.json and this appendix"),
+        item("20a", "Flow of participants, with and without the outcome, follow-up",
+             ANSWERED, "Patient flow, Kaplan-Meier estimates (events, follow-up)"),
+        item("20b", "Characteristics of participants, including missing data", PARTLY,
+             "Table 1", "key dates and treatments"),
+        item("20c", "Comparison of evaluation with development data",
+             PARTLY if "validation/case_mix.csv" in results else NOT_APPLICABLE,
+             "Model validation (case mix)" if "validation/case_mix.csv" in results else "",
+             "outcomes by the authors" if "validation/case_mix.csv" in results else ""),
+        item("21", "Number of participants and events in each analysis", ANSWERED,
+             "Patient flow, Kaplan-Meier estimates, Cox models"),
+        item("22", "Full model, to allow predictions in new individuals",
+             ANSWERED if frozen else NOT_APPLICABLE,
+             "Model validation (coefficients and baseline survival)" if frozen else ""),
+        item("23a", "Performance with confidence intervals, including key subgroups",
+             PARTLY, "Concordance" + (", Model validation" if mode != "none" else ""),
+             "some measures (time-dependent AUC, Brier score, IPA) without CI; subgroups"),
+        item("23b", "Heterogeneity of performance across clusters",
+             ANSWERED if centres_rows else NOT_APPLICABLE,
+             "Model validation (by centre)" if centres_rows else ""),
+        item("24", "Results of any model updating", NOT_APPLICABLE),
+        item("25-27", "Interpretation, limitations, usability and next steps", AUTHORS),
+    ]
+    return rows
 
 
 # --------------------------------------------------------------------------------------
@@ -110,7 +179,8 @@ def tripod_items(results) -> list[tuple[str, str, str]]:
 def _num(x, digits=2) -> str:
     if x is None or (isinstance(x, float) and not np.isfinite(x)):
         return "—"
-    return f"{x:.{digits}f}"
+    text = f"{x:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.000"
 
 
 NR_NOTE = "NR: not reached (the curve stays above the level); —: not estimable."
@@ -124,9 +194,20 @@ def _ci(est, lo, hi, digits=2, quantile=False) -> str:
 
     if missing(est):
         return "NR" if quantile else "—"
-    hi_txt = ("NR" if quantile else "—") if missing(hi) else _num(hi, digits)
-    lo_txt = "—" if missing(lo) else _num(lo, digits)
-    return f"{_num(est, digits)} ({lo_txt}–{hi_txt})"
+
+    def num(x) -> str:  # a typographic minus, so that "-0.014–0.091" cannot misread
+        return _num(x, digits).replace("-", "−")
+
+    hi_txt = ("NR" if quantile else "—") if missing(hi) else num(hi)
+    lo_txt = "—" if missing(lo) else num(lo)
+    negative = any(not missing(x) and x < 0 for x in (est, lo, hi))
+    return f"{num(est)} ({lo_txt}{' to ' if negative else '–'}{hi_txt})"
+
+
+#: A sentence every table of the report ends its note with (e.g. that the data are
+#: simulated); set by :func:`report_context` for the report being written.
+TABLE_STATEMENT: contextvars.ContextVar[str] = contextvars.ContextVar("table_statement",
+                                                                      default="")
 
 
 def gt_table(frame: pd.DataFrame, table_id: str, title: str | None = None,
@@ -139,6 +220,7 @@ def gt_table(frame: pd.DataFrame, table_id: str, title: str | None = None,
     table = GT(frame.astype(object).where(frame.notna(), "—"), id=table_id)
     if title:
         table = table.tab_header(title=title)
+    note = " ".join(x for x in (note, TABLE_STATEMENT.get()) if x)
     if note:
         table = table.tab_source_note(note)
     table = table.opt_table_font(stack="system-ui").tab_options(
@@ -166,6 +248,7 @@ class ResultFiles:
 
     def __init__(self, paths, root: str | Path = "results"):
         root = Path(root)
+        self.root = root
         self._files = {}
         for p in map(Path, paths):
             key = p.relative_to(root).as_posix() if p.is_relative_to(root) else p.as_posix()
@@ -182,6 +265,30 @@ class ResultFiles:
     def read(self, rel: str, **kwargs) -> pd.DataFrame:
         options = {"keep_default_na": False, "na_values": [""], **kwargs}
         return pd.read_csv(self.path(rel), **options)
+
+
+#: The sentence under every table of a report on a simulated cohort.
+SIMULATED_NOTE = "Simulated data: no real patients."
+
+
+def cohort_statement(config: dict, files: bool = True) -> str:
+    """What the analysed cohort is: simulated or real, and its description.
+
+    Printed at the top of the report and in the methods; for a simulated cohort
+    also under every table (:data:`SIMULATED_NOTE`).
+    """
+    description = (config["cohort"].get("description") or "").strip()
+    if description and description[-1] not in ".!?":
+        description += "."
+    names = ", ".join(dict.fromkeys(Path(p).name for p in cohort_input_paths(config)))
+    if cohort_is_simulated(config):
+        return ("The cohort analysed here is simulated: no number in this report describes "
+                "real patients. " + (description or
+                "It was generated by netpet-stats" + (f" (input: {names})" if files else "")
+                + ", calibrated to the published medians of the NETPET validation, to "
+                "demonstrate and test the analysis."))
+    return description or ("The cohort analysed here was read from " + names + "."
+                           if files else "The source of the cohort was not described.")
 
 
 def _summary(config, results) -> dict:
@@ -215,27 +322,45 @@ def _summary(config, results) -> dict:
         row["Harrell's C, NETPET"] = _ci(c["c"], c["lower"], c["upper"], 3)
         rows.append(row)
     key = pd.DataFrame(rows)
-    text = (f"{received} patients were received from {len(centres)} centres "
+    simulated = "simulated " if cohort_is_simulated(config) else ""
+    text = (f"{received} {simulated}patients were received from {len(centres)} centres "
             f"({', '.join(centres)}); {eligible} had a NETPET score in an analysis group "
             f"({', '.join(groups)}). Distribution of scores: "
             + ", ".join(f"{r.netpet} {r.n}" for r in dist.itertuples()) + ".")
+    caveat = competing_caveat(config, results)
     return {"text": text, "table": gt_table(key, "key_results", "Key results",
                                             "Medians with 95% CI; HR from the primary "
-                                            "multivariable model. " + NR_NOTE)}
+                                            "multivariable model. " + NR_NOTE
+                                            + (" " + caveat if caveat else ""))}
 
 
 def _km_section(config, results, ep) -> dict:
     spec = config["endpoints"][ep]
     med = results.read(f"{ep}/km_summary.csv")
+    few = int(config["report"]["min_at_risk"])
+    at_risk = at_risk_lookup(results.read(f"{ep}/km_curves.csv"))
+
+    def median(r) -> str:
+        text = _ci(r.median, r.median_lower, r.median_upper, 1, quantile=True)
+        if np.isfinite(r.median) and r.group != "all" and at_risk(r.group, r.median) < few:
+            text += f" [{at_risk(r.group, r.median)} at risk]*"
+        return text
+
     med_tab = pd.DataFrame({
         "Group": med["group"], "n": med["n"], "Events": med["events"],
-        f"Median ({config['analysis_time_unit']}), 95% CI": [
-            _ci(r.median, r.median_lower, r.median_upper, 1, quantile=True)
-            for r in med.itertuples()]})
+        f"Median ({config['analysis_time_unit']}), 95% CI": [median(r)
+                                                             for r in med.itertuples()]})
     lm = results.read(f"{ep}/km_landmarks.csv")
-    lm_wide = lm.assign(value=[f"{100 * r.surv:.1f}% ({100 * r.lower:.1f}–{100 * r.upper:.1f})"
-                               if np.isfinite(r.surv) and np.isfinite(r.lower) else "—"
-                               for r in lm.itertuples()])
+    few = int(config["report"]["min_at_risk"])
+
+    def landmark(r) -> str:
+        if not (np.isfinite(r.surv) and np.isfinite(r.lower)):
+            return f"— [{int(r.n_risk)}]"
+        flag = "*" if r.n_risk < few else ""
+        return (f"{100 * r.surv:.1f}% ({100 * r.lower:.1f}–{100 * r.upper:.1f}) "
+                f"[{int(r.n_risk)}]{flag}")
+
+    lm_wide = lm.assign(value=[landmark(r) for r in lm.itertuples()])
     lm_wide = lm_wide.pivot(index="group", columns="time", values="value")
     lm_wide = lm_wide.reindex(list(dict.fromkeys(lm["group"])))
     lm_wide.columns = [f"{t:g} {config['analysis_time_unit']}" for t in lm_wide.columns]
@@ -256,29 +381,52 @@ def _km_section(config, results, ep) -> dict:
         "endpoint": ep, "label": spec["label"],
         "figure": _img(results.path(f"figures/km_{ep}.png")),
         "medians": gt_table(med_tab, f"km_medians_{ep}", "Medians by NETPET group",
-                            method + ". " + NR_NOTE),
-        "landmarks": gt_table(lm_wide, f"km_landmarks_{ep}", "Survival at landmark times",
-                              "Kaplan-Meier estimate (95% CI)."),
+                            method + ". " + NR_NOTE + f" *: the median is reached with fewer "
+                            f"than {few} patients at risk, so it rests on few events."),
+        "landmarks": gt_table(lm_wide, f"km_landmarks_{ep}", _landmark_title(config, ep),
+                              "Kaplan-Meier estimate (95% CI) [number at risk]; "
+                              f"*: fewer than {few} at risk, the estimate is imprecise."
+                              + (" Deaths before progression are censored, so 1 minus this "
+                                 "overstates the probability of progression; see the "
+                                 "competing-risks section." if _is_progression(config, ep)
+                                 else "")),
         "follow_up": gt_table(fu_tab, f"follow_up_{ep}", "Median follow-up",
-                              "Reverse Kaplan-Meier (censoring as the event)."),
+                              str(fu["method"].iloc[0]) + "."),
         "logrank": gt_table(lr_tab, f"logrank_{ep}", "Log-rank tests",
                             "Hypergeometric variance (R survdiff); trend over ordered groups; "
                             "pairwise p adjusted by " + config["logrank"]["pairwise_adjustment"] + "."),
     }
 
 
+def _is_progression(config: dict, ep: str) -> bool:
+    cr = competing_risks_settings(config)
+    return cr is not None and ep == cr["progression"]
+
+
+def _landmark_title(config: dict, ep: str) -> str:
+    """What the Kaplan-Meier estimate of ``ep`` is the probability of."""
+    if _is_progression(config, ep):
+        return "Proportion free of progression at landmark times (deaths censored)"
+    return "Survival at landmark times"
+
+
 def _coef_table(coefs: pd.DataFrame, table_id: str, title: str, note: str) -> str:
     rows = []
     for r in coefs.itertuples():
         level = "" if not isinstance(r.level, str) else r.level
-        infinite = isinstance(getattr(r, "note", None), str) and r.note.startswith(
-            "coefficient may be infinite")
+        note = r.note if isinstance(getattr(r, "note", None), str) else ""
+        infinite = note.startswith("coefficient may be infinite")
+        stopped = note.startswith(cox.NOT_CONVERGED_NOTE_START)
         rows.append({
-            "Model": r.model_label if r.analysis == "multivariable" else "univariable",
+            "Model": (r.model_label if r.analysis == "multivariable" else "univariable")
+            + (" (model-based CI here)" if isinstance(getattr(r, "cluster", None), str)
+               and r.cluster else ""),
             "Term": f"{r.term_label}: {level} vs {r.reference}" if level else r.term_label,
             "HR (95% CI)": ("not estimable: may be infinite (a level without events)"
-                            if infinite else _ci(r.hr, r.hr_lower, r.hr_upper)),
-            "p": "" if infinite else fmt_p(r.p), "n": r.n, "Events": r.events})
+                            if infinite else
+                            "not estimable: the fit did not converge (as R: ran out of "
+                            "iterations)" if stopped else _ci(r.hr, r.hr_lower, r.hr_upper)),
+            "p": "" if infinite or stopped else fmt_p(r.p), "n": r.n, "Events": r.events})
     return gt_table(pd.DataFrame(rows), table_id, title, note)
 
 
@@ -326,6 +474,7 @@ def _cox_section(config, results, ep, models: dict) -> dict:
                        "df": model_tests["df"], "p": [fmt_p(x) for x in model_tests["p"]]})
     robust = multi.dropna(subset=["robust_se"]) if "robust_se" in multi else multi.iloc[0:0]
     robust_tab = None
+    robust_text = ""
     if len(robust):
         rt = pd.DataFrame({"Model": robust["model_label"], "Term": [
             f"{r.term_label}: {r.level} vs {r.reference}" if isinstance(r.level, str) else r.term_label
@@ -334,13 +483,21 @@ def _cox_section(config, results, ep, models: dict) -> dict:
                                    for r in robust.itertuples()],
             "Robust p": [fmt_p(x) for x in robust["robust_p"]],
             "Clusters": robust["n_clusters"].astype(int)})
-        few = sorted({int(k) for k in robust["n_clusters"] if k < cox.MIN_CLUSTERS})
-        robust_tab = gt_table(rt, f"cox_robust_{ep}", "Robust standard errors",
-                              "Sandwich variance clustered on the named column (R coxph "
-                              "cluster =)."
-                              + (f" With {', '.join(map(str, few))} cluster(s) these SEs are "
-                                 f"unreliable (fewer than {cox.MIN_CLUSTERS}; not estimable "
-                                 "below 2)." if few else ""))
+        enough = robust["n_clusters"] >= cox.MIN_CLUSTERS
+        if enough.any():
+            robust_tab = gt_table(rt[enough.to_numpy()], f"cox_robust_{ep}",
+                                  "Robust standard errors",
+                                  "Sandwich variance clustered on the named column (R coxph "
+                                  "cluster =).")
+        few = robust[~enough]
+        if len(few):
+            counts = sorted({int(k) for k in few["n_clusters"]})
+            robust_text = (
+                f"Robust (sandwich) standard errors of {', '.join(dict.fromkeys(few['model_label']))} "
+                f"rest on {' or '.join(map(str, counts))} clusters, fewer than "
+                f"{cox.MIN_CLUSTERS}: they are unreliable and can reverse a conclusion, so "
+                "they are not shown here (cox_coefficients.csv keeps them); the table above "
+                "gives that model's model-based confidence intervals.")
     return {
         "endpoint": ep, "label": config["endpoints"][ep]["label"],
         "forest": _img(results.path(f"figures/forest_{ep}.png")),
@@ -355,8 +512,10 @@ def _cox_section(config, results, ep, models: dict) -> dict:
                                    cox.COEF_METHOD + "."),
         "tests": gt_table(tt, f"cox_tests_{ep}", "Tests of each term",
                           "Likelihood-ratio test per term (drop1) and joint Wald test of "
-                          "multi-level terms."),
+                          "multi-level terms; non-linearity (spline): restricted cubic spline "
+                          "with 4 knots against the linear term, on the model's scale."),
         "robust": robust_tab,
+        "robust_text": robust_text,
     }
 
 
@@ -368,16 +527,66 @@ def _ph_section(config, results, ep, models: dict) -> dict:
     label = config["endpoints"][ep]["label"]
     primary = config["cox"]["primary_model"]
     return {"endpoint": ep, "label": label, "model": models.get(primary, primary),
+            "text": ph_text(ph, primary, label, models),
             "figure": _img(results.path(f"figures/schoenfeld_{ep}.png")),
             "table": gt_table(tab, f"ph_{ep}", f"{label}: proportional-hazards tests",
                               f"{cox.ZPH_METHOD}; time transform "
                               f"'{config['cox']['zph_transform']}'.")}
 
 
+def ph_text(ph: pd.DataFrame, primary: str, label: str, models: dict | None = None) -> str:
+    """Plain words on the proportional-hazards tests: the primary model, then the others."""
+    terms = ph[ph["term"] != "GLOBAL"]
+    rows = terms[terms["model"] == primary]
+    if rows.empty:
+        return ""
+    bad = rows[rows["p"] < 0.05]
+    if bad.empty:
+        text = (f"{label}: no term of the primary model shows evidence against proportional "
+                "hazards (every p ≥ 0.05); with few events per group the test has little "
+                "power, so the Schoenfeld plots are shown too.")
+    else:
+        text = (f"{label}: the test rejects proportional hazards in the primary model for "
+                + "; ".join(f"{r.term_label} (p = {fmt_p(r.p)})" for r in bad.itertuples())
+                + ". The hazard ratio of such a term is an average over follow-up, weighted "
+                "by the events; the Schoenfeld plot shows how the effect changes with time, "
+                "and an analysis that lets it change (a time-varying coefficient, or "
+                "estimates within time intervals) shows whether the conclusion depends on it.")
+    others = terms[(terms["model"] != primary) & (terms["p"] < 0.05)]
+    if len(others):
+        names = models or {}
+        text += (" In other models the test rejects proportional hazards for "
+                 + "; ".join(f"{r.term_label} in {names.get(r.model, r.model_label)} "
+                             f"(p = {fmt_p(r.p)})" for r in others.itertuples())
+                 + ": their hazard ratios are averages over follow-up too.")
+    return text
+
+
+def missing_text(t1: pd.DataFrame) -> str:
+    """Which baseline variables are missing, in how many patients (Table 1's counts)."""
+    n = pd.to_numeric(t1.loc[t1["variable"] == "n", "Overall"], errors="coerce")
+    total = int(n.iloc[0]) if len(n) else None
+    counts = pd.to_numeric(t1["Missing"], errors="coerce")
+    rows = t1[counts > 0].assign(k=counts[counts > 0].astype(int))
+    if rows.empty:
+        return "No baseline variable of Table 1 is missing."
+    parts = [f"{r.variable.split(',')[0]} in {r.k}"
+             + (f" ({100 * r.k / total:.1f}%)" if total else "") for r in rows.itertuples()]
+    return ("Missing values: " + "; ".join(parts)
+            + (f" of {total} patients" if total else "")
+            + ". Each model left out the patients missing one of its variables (complete "
+              "cases; see Patient flow), so models with and without a variable rest on "
+              "different patients.")
+
+
 def _concordance_section(config, results, ep, models: dict) -> dict:
     conc = results.read(f"{ep}/concordance.csv")
+    strata = conc["strata"].fillna("").astype(str) if "strata" in conc else pd.Series(
+        "", index=conc.index)
     tab = pd.DataFrame({"Estimator": conc["estimator"], "Predictor": conc["label"],
                         "Kind": conc["kind"], "n": conc["n"], "Events": conc["events"],
+                        "Pairs": [f"{int(k):,} within {s}" if s else f"{int(k):,} (all)"
+                                  for k, s in zip(conc["n_pairs"], strata)],
                         "C (95% CI)": [_ci(r.c, r.lower, r.upper, 3) for r in conc.itertuples()],
                         "SE": [_num(x, 4) for x in conc["se"]]})
     cmp = results.read(f"{ep}/concordance_comparison.csv")
@@ -387,20 +596,42 @@ def _concordance_section(config, results, ep, models: dict) -> dict:
             return models.get(item[6:], item[6:])
         return config["covariates"].get(item, {}).get("label", item)
 
-    cmp_tab = pd.DataFrame({"First": [name(x) for x in cmp["first"]],
-                            "Second": [name(x) for x in cmp["second"]], "n": cmp["n"],
-                            "C first": [_num(x, 3) for x in cmp["c_first"]],
-                            "C second": [_num(x, 3) for x in cmp["c_second"]],
-                            "Difference (95% CI)": [_ci(r.difference, r.lower, r.upper, 3)
-                                                    for r in cmp.itertuples()],
-                            "p": [fmt_p(x) for x in cmp["p"]]})
+    kind = cmp["kind"] if "kind" in cmp else pd.Series("comparison", index=cmp.index)
+    lr_cols = {"lr_chisq", "lr_df", "lr_p"} <= set(cmp.columns)
+    cmp_tab = pd.DataFrame({
+        "Comparison": ["added value" if k == "added value" else "" for k in kind],
+        "First": [name(x) for x in cmp["first"]],
+        "Second": [name(x) for x in cmp["second"]], "n": cmp["n"],
+        "Pairs": ([f"{int(k):,} {'(all)' if p == 'all pairs' else p}"
+                   for k, p in zip(cmp["n_pairs"], cmp["pairs"])] if "pairs" in cmp else ""),
+        "C first": [_num(x, 3) for x in cmp["c_first"]],
+        "C second": [_num(x, 3) for x in cmp["c_second"]],
+        "ΔC (95% CI)": [_ci(r.difference, r.lower, r.upper, 3) for r in cmp.itertuples()],
+        "p": [fmt_p(x) for x in cmp["p"]],
+        "LR test of the added terms": (
+            [f"χ² {r.lr_chisq:.2f}, {int(r.lr_df)} df, p {fmt_p(r.lr_p)}"
+             if pd.notna(r.lr_chisq) else "" for r in cmp.itertuples()] if lr_cols else "")})
+    if not (kind == "added value").any():
+        cmp_tab = cmp_tab.drop(columns="Comparison")
     label = config["endpoints"][ep]["label"]
+    stratified = bool(strata.str.len().gt(0).any())
     return {"table": gt_table(tab, f"conc_{ep}", f"{label}: concordance",
                               "Harrell: " + concordance.METHODS["n"] + ". Uno: "
-                              + concordance.METHODS["n/G2"] + "."),
+                              + concordance.METHODS["n/G2"] + ". "
+                              + ("A stratified model counts only pairs of patients within a "
+                                 "stratum (Pairs), so its C is not comparable with a C over all "
+                                 "pairs; compare them in the table below, on the same pairs. "
+                                 if stratified else "")
+                              + "Apparent C: a model's C is optimistic by its number of "
+                              "parameters (see the optimism-corrected C in Model validation)."),
             "comparison": gt_table(cmp_tab, f"conc_cmp_{ep}",
                                    f"{label}: comparison of concordance indices",
-                                   concordance.COMPARE_METHOD + ".")}
+                                   concordance.COMPARE_METHOD + ". Both members on the same "
+                                   "patients and the same pairs (within strata where one member "
+                                   "is stratified); apparent C, not corrected for optimism. "
+                                   "Added value: the extended against the base model of "
+                                   "validation.added_value, with the likelihood-ratio test of "
+                                   "the added terms (R anova(base, extended)).")}
 
 
 def _association_section(config, results) -> dict:
@@ -418,12 +649,18 @@ def _association_section(config, results) -> dict:
             "tests": gt_table(tt, "assoc_tests", "Tests of association")}
 
 
-def _internal_validation(results) -> dict:
+def _internal_validation(results, naming: str = "", models: dict | None = None) -> dict:
     """Bootstrap optimism and internal-external CV tables (develop mode), if present."""
+    of = f" of {naming}" if naming else ""
     out = {}
     if "validation/optimism.csv" in results:
         opt = results.read("validation/optimism.csv")
-        ot = pd.DataFrame({"Measure": opt["measure"], "Apparent": [_num(x, 3) for x in opt["apparent"]],
+        labels = {name: spec.get("label", name) for name, spec in (models or {}).items()}
+        ot = pd.DataFrame({"Model": [labels.get(m, " vs ".join(labels.get(x, x) for x in
+                                                                 str(m).split(" - ")))
+                                     for m in opt.get("model", pd.Series("", index=opt.index))],
+                           "Measure": opt["measure"],
+                           "Apparent": [_num(x, 3) for x in opt["apparent"]],
                            "Optimism": [_num(x, 3) for x in opt["optimism"]],
                            "Optimism-corrected": [_num(x, 3) for x in opt["corrected"]],
                            "Resamples used": [f"{u} of {b}" for u, b in zip(opt["n_used"],
@@ -431,15 +668,27 @@ def _internal_validation(results) -> dict:
                            "Seed": opt["seed"]})
         out["optimism"] = gt_table(ot, "validation_optimism",
                                    "Internal validation: bootstrap optimism correction",
-                                   str(opt["method"].iloc[0]))
+                                   (f"Frozen model: {naming}. " if naming else "")
+                                   + str(opt["method"].iloc[0]) + ". Each value is rounded "
+                                   "on its own: optimism-corrected = apparent − optimism before "
+                                   "rounding."
+                                   + (" Added value: both models of validation.added_value "
+                                      "refitted in the same resamples, on the patients complete "
+                                      "for both; ΔC = C extended − C base, corrected for the "
+                                      "optimism of each."
+                                      if (opt["measure"] == "ΔC").any() else ""))
     if "validation/iecv.csv" in results:
         iecv = results.read("validation/iecv.csv")
         if not iecv.empty:
-            out["iecv"] = gt_table(_centre_rows(iecv), "validation_iecv",
-                                   "Internal-external cross-validation (leave one centre out)",
-                                   "Each centre predicted by the model refitted on the others; "
-                                   "DerSimonian-Laird random effects; prediction interval for a "
-                                   "new centre.")
+            out["iecv"] = gt_table(_centre_rows(iecv, left_out=True), "validation_iecv",
+                                   f"Internal-external cross-validation{of} "
+                                   "(leave one centre out)",
+                                   "Each centre's row: its patients predicted by the model "
+                                   "refitted on the other centres (leave-one-centre-out); "
+                                   "pooled row: DerSimonian-Laird random effects, with the 95% "
+                                   "prediction interval for a new centre. "
+                                   + _heterogeneity_caveat(iecv) + _centre_ipa_note(iecv)
+                                   + row_notes(iecv, "centre"))
             out["iecv_figure"] = _img(results.path("figures/validation_iecv.png"))
     return out
 
@@ -464,8 +713,62 @@ def _sample_size(results) -> dict:
             "sample_size_figure": _img(results.path("figures/sample_size.png"))}
 
 
-def _centre_rows(cen: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({"Centre": cen["centre"], "Measure": cen["measure"],
+def row_notes(table: pd.DataFrame, where: str | None = None) -> str:
+    """The distinct reasons in a table's ``note`` column, as sentences for its footnote.
+
+    ``where`` names the column that says which row a note belongs to (a centre or a
+    horizon); each reason is printed once, after the rows it concerns.
+    """
+    if "note" not in table:
+        return ""
+    notes = {}
+    for _, r in table.iterrows():
+        text = str(r["note"]).strip() if pd.notna(r["note"]) else ""
+        if text:
+            key = text[0].upper() + text[1:].rstrip(".")
+            label = r[where] if where and where in table else None
+            notes.setdefault(key, [])
+            if label is not None and pd.notna(label):
+                label = f"{label:g}" if isinstance(label, float) else str(label)
+                if label not in notes[key]:
+                    notes[key].append(label)
+    return "".join(f"{text}" + (f" ({', '.join(labels)})" if labels else "") + ". "
+                   for text, labels in notes.items())
+
+
+def _heterogeneity_caveat(cen: pd.DataFrame) -> str:
+    """With few centres, I² = 0 and tau² = 0 cannot show that centres agree."""
+    k = pd.to_numeric(cen.get("k"), errors="coerce").dropna()
+    if k.empty or k.max() >= 10:
+        return ""
+    return (f"With {int(k.max())} centres, tau\u00b2 and I\u00b2 are imprecise: a value of 0 "
+            "does not show that the centres agree. ")
+
+
+def _ipa_note(values, where) -> str:
+    """An IPA at or below 0: the model predicts no better than the null model.
+
+    ``values`` are IPA estimates and ``where`` what each row is ("centre A",
+    "60 months").
+    """
+    bad = [w for v, w in zip(pd.to_numeric(pd.Series(list(values)), errors="coerce"), where)
+           if v <= 0]
+    if not bad:
+        return ""
+    return (f"IPA at or below 0 ({', '.join(map(str, bad))}): there the model's predictions "
+            "are no better than the null model's (the Kaplan-Meier estimate without "
+            "covariates). ")
+
+
+def _centre_ipa_note(cen: pd.DataFrame) -> str:
+    ipa = cen[cen["measure"] == "IPA"]
+    return _ipa_note(ipa["estimate"], [f"centre {c}" for c in ipa["centre"]])
+
+
+def _centre_rows(cen: pd.DataFrame, left_out: bool = False) -> pd.DataFrame:
+    names = [f"{c} (left out)" if left_out and not str(c).startswith("pooled") else c
+             for c in cen["centre"]]
+    return pd.DataFrame({"Centre": names, "Measure": cen["measure"],
                          "Estimate (95% CI)": [_ci(r.estimate, r.lower, r.upper, 3)
                                                for r in cen.itertuples()],
                          "95% prediction interval": [
@@ -496,36 +799,223 @@ def _case_mix(results) -> dict:
             "case_mix_figure": _img(results.path("figures/case_mix.png"))}
 
 
-def _competing_validation(results) -> dict:
-    """The Fine-Gray prediction of progression: AUC, Brier, IPA and O/E by centre."""
+def _competing_validation(results, left_out: bool = False) -> dict:
+    """The Fine-Gray prediction of progression: AUC, Brier, IPA and O/E by centre.
+
+    ``left_out``: the per-centre rows are leave-one-centre-out predictions (develop
+    mode), and are labelled so. A value R's Score does not estimate is left empty
+    with its reason in the Note column.
+    """
     if "validation/competing_risks.csv" not in results:
         return {}
     cv = results.read("validation/competing_risks.csv")
+    if "note" not in cv:
+        cv["note"] = ""
     rows = []
     for (centre, horizon), part in cv.groupby(["centre", "horizon"], sort=False):
         get = part.set_index("measure")
-        row = {"Centre": centre, "Horizon": f"{horizon:g}"}
+        name = str(centre)
+        if left_out and not name.startswith(("all", "pooled")):
+            name += " (left out)"
+        row = {"Centre": name, "Horizon": f"{horizon:g}"}
         for measure, digits in (("time-dependent AUC", 3), ("Brier score", 3), ("IPA", 3)):
             row[measure.replace("time-dependent ", "")] = (
                 _num(get.loc[measure, "estimate"], digits) if measure in get.index else "")
         if "O/E" in get.index:
             r = get.loc["O/E"]
             row["O/E (95% CI)"] = _ci(r["estimate"], r["lower"], r["upper"])
+            pi = (f"{_num(r['pi_lower'])}–{_num(r['pi_upper'])}"
+                  if "pi_lower" in r and pd.notna(r["pi_lower"]) else "")
+            i2 = (f"{100 * r['i2']:.0f}%" if "i2" in r and pd.notna(r["i2"]) else "")
+            row["O/E 95% PI; I²"] = "; ".join(x for x in (pi, i2) if x)
         row["n"] = int(part["n"].iloc[0])
         row["Progressed"] = int(part["events"].iloc[0])
         row["Died first"] = int(part["competing"].iloc[0])
+        notes = [str(x) for x in part["note"].dropna() if str(x).strip()]
+        row["Note"] = " ".join(dict.fromkeys(notes))
         rows.append(row)
+    table = pd.DataFrame(rows)
     note = str(cv["method"].iloc[0]) if "method" in cv else ""
+    ipa = cv[cv["measure"] == "IPA"]
     return {"competing_validation": gt_table(
-        pd.DataFrame(rows), "validation_competing",
+        table, "validation_competing",
         "Competing risks: predicted cumulative incidence of progression (Fine-Gray)",
         "Cause-specific AUC, Brier and IPA as R riskRegression::Score(cause = 1); O/E: "
-        "Aalen-Johansen over mean predicted; pooled row: random effects on log O/E. " + note)}
+        "Aalen-Johansen over mean predicted; pooled row: random effects on log O/E, with "
+        "its 95% prediction interval (PI) for a new centre and I². "
+        + ("Centre rows: each centre predicted by the model refitted on the other centres "
+           "(leave-one-centre-out). " if left_out else "")
+        + "Empty: not estimable (see Note). "
+        + _heterogeneity_caveat(cv)
+        + _ipa_note(ipa["estimate"], [f"{c} at {h:g}" for c, h in zip(ipa["centre"],
+                                                                      ipa["horizon"])])
+        + note)}
+
+
+def _model_term(name: str, covariates: dict) -> str:
+    """'grade[G2]' -> 'WHO grade: G2 (vs G1)'; 'age' -> 'Age (per 10 years)'."""
+    base, _, level = name.partition("[")
+    spec = covariates.get(base, {})
+    label = spec.get("label", base)
+    if level:
+        levels = spec.get("levels") or []
+        ref = f" (vs {levels[0]})" if levels else ""
+        return f"{label}: {level.rstrip(']')}{ref}"
+    return label
+
+
+def _coding_text(spec: dict) -> str:
+    """How a covariate enters the linear predictor of a frozen model."""
+    kind = spec.get("type")
+    if kind == "categorical":
+        levels = spec.get("levels") or []
+        return (f"indicator of each level against {levels[0]}" if levels
+                else "indicator of each level against the reference")
+    if kind == "binary":
+        return "1 if present, 0 if absent"
+    steps = []
+    if spec.get("transform") == "log2":
+        steps.append(f"log2 of the value (values below {spec.get('floor', 1):g} set to "
+                     f"{spec.get('floor', 1):g})")
+    if spec.get("scale"):
+        steps.append(f"divided by {spec['scale']:g}")
+    return ", ".join(steps) if steps else "the value as recorded"
+
+
+def frozen_model_description(model: dict, unit: str) -> dict:
+    """The frozen model's full equation (TRIPOD+AI 22): coefficients and baseline survival.
+
+    Returns ``{"equation": str, "coefficients": DataFrame, "baseline": DataFrame}``.
+    The equation is the one :func:`netpet_stats.validation.frozen_model.predict_survival`
+    evaluates: S(t | x) = S0(t) ** exp(LP), LP = sum of coefficient x covariate, with
+    x = 0 at the reference levels and at 0 of each transformed continuous covariate.
+    """
+    covariates = model.get("covariates") or {}
+    coefs = model.get("coefficients") or {}
+    coef_tab = pd.DataFrame({
+        "Term": [_model_term(k, covariates) for k in coefs],
+        "Coding": [_coding_text(covariates.get(k.partition("[")[0], {})) for k in coefs],
+        "Coefficient": [f"{v:.4f}" for v in coefs.values()],
+        "HR": [f"{np.exp(v):.3f}" for v in coefs.values()]})
+    base = model.get("baseline_survival") or {}
+    horizons = base.get("horizons") or []
+    rows = []
+    for stratum, values in (base.get("survival") or {}).items():
+        row = {"Stratum": "all patients" if str(stratum) == "0" else str(stratum)}
+        for h, v in zip(horizons, values):
+            row[f"S0({h:g} {unit})"] = f"{v:.4f}"
+        rows.append(row)
+    baseline = pd.DataFrame(rows)
+    if len(baseline) == 1:
+        baseline = baseline.drop(columns="Stratum")
+    def sign(v: float, first: bool) -> str:
+        return ("−" if v < 0 else "") if first else (" − " if v < 0 else " + ")
+
+    terms = "".join(f"{sign(v, i == 0)}{abs(v):.4f} × [{_model_term(k, covariates)}]"
+                    for i, (k, v) in enumerate(coefs.items()))
+    equation = (f"Predicted probability of surviving to time t: S(t | x) = S0(t) ^ exp(LP), "
+                f"with LP = {terms or '0'}; S0(t) is the baseline survival (all covariates at "
+                f"their reference level or 0 after their coding).")
+    return {"equation": equation, "coefficients": coef_tab, "baseline": baseline}
+
+
+def _model_naming(config: dict, model: dict | None) -> str:
+    """'the frozen model "<label>" (overall survival, at 12, 36, 60 months)'."""
+    val = config.get("validation") or {}
+    unit = config["analysis_time_unit"]
+    name = val.get("model", "")
+    spec = config["cox"]["models"].get(name, {})
+    label = spec.get("label") or (model or {}).get("name") or name
+    ep = (model or {}).get("endpoint") or val.get("endpoint", "")
+    ep_label = config["endpoints"].get(ep, {}).get("label", ep)
+    horizons = ", ".join(f"{h:g}" for h in val.get("horizons") or [])
+    return f"the frozen model \u201c{label}\u201d ({ep_label}; horizons {horizons} {unit})"
+
+
+def _centre_effect(config, results, model_spec: dict) -> str:
+    """Why the validated model leaves centre out, and the centre effect the data show."""
+    if "centre" in (model_spec.get("covariates") or []):
+        return ("The validated model includes centre as a covariate: its predictions hold "
+                "only for the development centres.")
+    if "centre" in (model_spec.get("strata") or []):
+        return ("The validated model is stratified by centre: each development centre has "
+                "its own baseline survival, so it predicts only for those centres.")
+    text = ("Centre is left out of the validated model (neither a covariate nor a stratum), "
+            "so that it can predict for a patient of a centre not in the development data, "
+            "which has no baseline survival or coefficient of its own; the primary model, "
+            "stratified by centre, estimates the hazard ratios within centres instead. "
+            "Choose another model for validation with validation.model.")
+    ep = (config.get("validation") or {}).get("endpoint")
+    if ep and f"{ep}/cox_coefficients.csv" in results:
+        coefs = results.read(f"{ep}/cox_coefficients.csv")
+        rows = coefs[(coefs["term"] == "centre") & (coefs["analysis"] == "multivariable")]
+        if len(rows):
+            model = rows["model"].iloc[0]
+            rows = rows[rows["model"] == model]
+            effects = "; ".join(f"{r.level} vs {r.reference}: HR {_ci(r.hr, r.hr_lower, r.hr_upper)}"
+                                for r in rows.itertuples())
+            text += (f" The centre effect in these data, adjusted as in the model "
+                     f"\u201c{rows['model_label'].iloc[0]}\u201d: {effects}.")
+    if "validation/iecv.csv" in results:
+        iecv = results.read("validation/iecv.csv")
+        pooled = iecv[(iecv["measure"] == "O/E") & iecv["centre"].astype(str).str.startswith("pooled")]
+        if len(pooled) and np.isfinite(pooled["i2"].iloc[0]):
+            r = pooled.iloc[0]
+            text += (f" Between centres left out in turn, O/E varied with I\u00b2 = "
+                     f"{100 * r.i2:.0f}% and a 95% prediction interval for a new centre of "
+                     f"{_num(r.pi_lower)} to {_num(r.pi_upper)}.")
+    return text
+
+
+def _frozen_model_part(config, results) -> dict:
+    """The validated model named, its full equation, and why centre is (not) in it."""
+    val = config.get("validation") or {}
+    mode = val.get("mode", "none")
+    key = None
+    if mode == "develop":
+        key = "model/frozen_model.yaml"
+    elif mode == "validate":
+        path = Path(val.get("model_file", ""))
+        key = (path.relative_to(results.root).as_posix() if path.is_relative_to(results.root)
+               else path.as_posix())
+    if key is None or key not in results:
+        return {}
+    import yaml
+
+    model = yaml.safe_load(results.path(key).read_text(encoding="utf-8"))
+    unit = model.get("time_unit") or config["analysis_time_unit"]
+    described = frozen_model_description(model, unit)
+    spec = config["cox"]["models"].get(val.get("model", ""), {}) or \
+        ((model.get("provenance") or {}).get("model_spec") or {})
+    naming = _model_naming(config, model)
+    primary = config["cox"]["primary_model"]
+    text = (f"The model validated here is {naming}. "
+            + (f"It is not the primary model of the Cox section "
+               f"(\u201c{config['cox']['models'][primary].get('label', primary)}\u201d), "
+               "whose concordance counts only pairs of patients within a centre; the two "
+               "C indices therefore describe different models on different pairs. "
+               if val.get("model") != primary else "")
+            + _centre_effect(config, results, spec))
+    return {
+        "model_text": text,
+        "equation": described["equation"],
+        "model_coefficients": gt_table(
+            described["coefficients"], "frozen_model_coefficients",
+            f"Full model: {naming}",
+            "Coefficients on the log-hazard scale as frozen (TRIPOD+AI 22); HR = exp(coefficient)."),
+        "model_baseline": gt_table(
+            described["baseline"], "frozen_model_baseline",
+            "Baseline survival S0(t) of the full model",
+            "S(t | x) = S0(t) ^ exp(LP)."),
+        "naming": naming,
+    }
 
 
 def _validation_section(config, results) -> dict | None:
+    left_out = (config.get("validation") or {}).get("mode") == "develop"
     sample_size = {**_sample_size(results), **_case_mix(results),
-                   **_competing_validation(results)}
+                   **_competing_validation(results, left_out)}
+    frozen = _frozen_model_part(config, results)
     if "validation/discrimination.csv" not in results:
         mode = (config.get("validation") or {}).get("mode", "none")
         text = ("This run developed and froze the model (results/model/frozen_model.yaml) and "
@@ -533,7 +1023,9 @@ def _validation_section(config, results) -> dict | None:
                 "another cohort to validate it externally."
                 if mode == "develop" else
                 "This run analyses one cohort; no frozen model was applied to it.")
-        return {"text": text, **_internal_validation(results), **sample_size}
+        return {"text": text, **frozen,
+                **_internal_validation(results, frozen.get("naming", ""),
+                                       config["cox"]["models"]), **sample_size}
     disc = results.read("validation/discrimination.csv")
     dt = pd.DataFrame({"Measure": disc["measure"],
                        "Horizon": disc["horizon"].map(lambda h: "" if pd.isna(h) else f"{h:g}"),
@@ -561,17 +1053,24 @@ def _validation_section(config, results) -> dict | None:
             "p": [fmt_p(x) for x in av["p"]], "n": av["n"], "Events": av["events"]}),
             "validation_added", "Added value: ΔC of the extended over the base model",
             concordance.COMPARE_METHOD)
-    model_file = (config.get("validation") or {}).get("model_file", "")
-    return {"text": f"Frozen model {model_file} applied to this cohort "
+    naming = frozen.get("naming") or _model_naming(config, None)
+    return {"text": f"External validation of {naming} on this cohort "
                     f"(n = {int(disc['n'].iloc[0])}, events = {int(disc['events'].iloc[0])}).",
-            "discrimination": gt_table(dt, "validation_disc", "Discrimination"),
-            "calibration": gt_table(ct, "validation_cal", "Calibration and overall performance",
+            **frozen,
+            "discrimination": gt_table(dt, "validation_disc", f"Discrimination of {naming}",
+                                       row_notes(disc, "horizon") or None),
+            "calibration": gt_table(ct, "validation_cal",
+                                    f"Calibration and overall performance of {naming}",
                                     "Calibration slope from coxph(Surv ~ lp); O/E with Greenwood "
-                                    "CI; ICI/E50/E90 (Austin et al. 2020); IPCW Brier and IPA."),
+                                    "CI; ICI/E50/E90 (Austin et al. 2020); IPCW Brier and IPA. "
+                                    + _ipa_note(cal["ipa"], [f"{h:g} {config['analysis_time_unit']}"
+                                                             for h in cal["horizon"]])
+                                    + row_notes(cal, "horizon")),
             "centres": None if cent is None else gt_table(
-                cent, "validation_centres", "Performance by centre",
+                cent, "validation_centres", f"Performance of {naming} by centre",
                 "DerSimonian-Laird random effects; prediction interval for a new "
-                "centre (undefined below 3 centres)."),
+                "centre (undefined below 3 centres). " + _heterogeneity_caveat(cen)
+                + _centre_ipa_note(cen) + row_notes(cen, "centre")),
             "centre_figure": _img(results.path("figures/validation_centres.png")),
             "added_value": added,
             "curves_figure": _img(results.path("figures/validation_risk_group_curves.png")),
@@ -625,6 +1124,41 @@ REFERENCES = {
                   "and multi-state models. Stat Med. 2007;26:2389-2430",
     "cmprsk": "Gray RJ. cmprsk: Subdistribution Analysis of Competing Risks. R package. "
               "https://CRAN.R-project.org/package=cmprsk",
+    "harrell_rms": "Harrell FE. Regression Modeling Strategies: With Applications to Linear "
+                   "Models, Logistic and Ordinal Regression, and Survival Analysis. 2nd ed. "
+                   "Springer; 2015",
+    "harrell_validate": "Harrell FE, Lee KL, Mark DB. Multivariable prognostic models: issues "
+                        "in developing models, evaluating assumptions and adequacy, and "
+                        "measuring and reducing errors. Stat Med. 1996;15:361-387",
+    "steyerberg_iecv": "Steyerberg EW, Harrell FE. Prediction models need appropriate internal, "
+                       "internal-external, and external validation. J Clin Epidemiol. "
+                       "2016;69:245-247",
+    "royston_altman": "Royston P, Altman DG. External validation of a Cox prognostic model: "
+                      "principles and methods. BMC Med Res Methodol. 2013;13:33",
+    "royston_d": "Royston P, Sauerbrei W. A new measure of prognostic separation in survival "
+                 "data. Stat Med. 2004;23:723-748",
+    "austin2020": "Austin PC, Harrell FE, van Klaveren D. Graphical calibration curves and the "
+                  "integrated calibration index (ICI) for survival models. Stat Med. "
+                  "2020;39:2714-2742",
+    "graf1999": "Graf E, Schmoor C, Sauerbrei W, Schumacher M. Assessment and comparison of "
+                "prognostic classification schemes for survival data. Stat Med. "
+                "1999;18:2529-2545",
+    "kattan2018": "Kattan MW, Gerds TA. The index of prediction accuracy: an intuitive measure "
+                  "useful for evaluating risk prediction models. Diagn Progn Res. 2018;2:7",
+    "blanche2013": "Blanche P, Dartigues JF, Jacqmin-Gadda H. Estimating and comparing "
+                   "time-dependent areas under receiver operating characteristic curves for "
+                   "censored event times with competing risks. Stat Med. 2013;32:5381-5397",
+    "dersimonian": "DerSimonian R, Laird N. Meta-analysis in clinical trials. Control Clin "
+                   "Trials. 1986;7:177-188",
+    "riley2011": "Riley RD, Higgins JPT, Deeks JJ. Interpretation of random effects "
+                 "meta-analyses. BMJ. 2011;342:d549",
+    "riley2022": "Riley RD, Collins GS, Ensor J, et al. Minimum sample size calculations for "
+                 "external validation of a clinical prediction model with a time-to-event "
+                 "outcome. Stat Med. 2022;41:1280-1295",
+    "riskregression": "Gerds TA, Kattan MW. Medical Risk Prediction Models: With Ties to "
+                      "Machine Learning. Chapman and Hall/CRC; 2021 (R package riskRegression)",
+    "rms": "Harrell FE. rms: Regression Modeling Strategies. R package. "
+           "https://CRAN.R-project.org/package=rms",
     "survival": "Therneau TM. A Package for Survival Analysis in R. R package survival, "
                 "version 3.5-3. https://CRAN.R-project.org/package=survival",
 }
@@ -704,7 +1238,43 @@ def methods_text(config) -> dict:
             covs.append(f"{spec['label'].split(' (')[0]}: {'; '.join(desc)}")
     conc = config["concordance"]
     level = int(round(100 * float(km["conf_level"])))
+    scan_window = (config["cohort"].get("dates") or {}).get("scan_window_days", 60)
+    zero_text = {
+        "later scan": "the later of the two PET/CT scans (SSTR and FDG), the first day on "
+                      "which the NETPET score is known",
+        "earlier scan": "the earlier of the two PET/CT scans",
+        "sstr scan": "the SSTR PET/CT scan", "fdg scan": "the FDG PET/CT scan",
+        "diagnosis": "the date of diagnosis (without delayed entry: patients count as at risk "
+                     "before their scans, so survival from diagnosis is overstated by the time "
+                     "to the scan)"}.get(zero, zero)
+    if config["cohort"].get("lesions"):
+        scoring = ("The NETPET score was derived from the lesion-level table: each lesion's "
+                   "SSTR and FDG positivity and FDG avidity relative to SSTR gave its pattern, "
+                   "and the patient's score was the worst pattern, with P4a/P4b set by the "
+                   "number of lesions with FDG avidity higher than SSTR (1-2 / 3 or more)"
+                   + ("; where the patient table also recorded a score, the two had to agree"
+                      if config["cohort"]["columns"].get("netpet") else "") + ". ")
+    else:
+        scoring = "The NETPET score was taken as recorded in the patient table. "
+    outcome_defs = [f"{in_sentence(spec['label'])}: {spec['definition'].rstrip('.')}"
+                    for spec in config["endpoints"].values() if spec.get("definition")]
+    undefined = [in_sentence(spec["label"]) for spec in config["endpoints"].values()
+                 if not spec.get("definition") and not spec.get("derive")]
+    predictor_defs = [f"{_label(config, n).split(' (')[0]}: {spec['definition'].rstrip('.')}"
+                      for n, spec in config["covariates"].items() if spec.get("definition")]
     paragraphs = [
+        cohort_statement(config, files=False) + " " + scoring
+        + ("The scan readers and their blinding to outcome are not recorded in the data; the "
+           "authors report them. "),
+        ("Outcomes were defined as follows: " + "; ".join(outcome_defs) + ". "
+         if outcome_defs else "")
+        + (f"The definition of {' and '.join(undefined)} (e.g. progression criteria, cause of "
+           "death) was not stated with the data; the authors state it. "
+           if undefined else "")
+        + ("Predictors were measured as follows: " + "; ".join(predictor_defs) + ". "
+           if predictor_defs else
+           "When each predictor was measured (e.g. age at diagnosis or at the PET scan, "
+           "Ki-67 on which specimen) was not stated with the data; the authors state it. "),
         "Patients were grouped by their NETPET score " + cite("netpet2017") + " as in the "
         "multicentre validation " + cite("netpet2023") + ": "
         + "; ".join(f"{k} ({', '.join(v)})" for k, v in groups.items())
@@ -713,19 +1283,25 @@ def methods_text(config) -> dict:
         "endpoint, and a missing covariate from the models that use it (complete-case "
         "analysis). Every exclusion is listed with its reason in the exclusions table.",
         f"The endpoints were {endpoints}. "
-        + (f"Times were derived from dates, from time zero ({zero}) to the event or the last "
-           "follow-up; a death before progression censored time to progression."
+        + (f"Times were derived from dates, from time zero, {zero_text}, to the event or "
+           "the last follow-up"
+           + (f"; patients whose two scans were more than {scan_window} days apart were "
+              "excluded" if scan_window is not None else "")
+           + "; a death before progression censored time to progression."
            if dated else
-           "Times and event indicators were taken as recorded, from the time zero defined by "
-           "the data's authors; a death before progression censored time to progression."),
+           "Times and event indicators were taken as recorded in the table; time zero is "
+           "the one used by the data's authors (for the NETPET score, the PET/CT date, from "
+           "which the score is known), and a death before progression censored time to "
+           "progression."),
         f"Survival was estimated by the Kaplan-Meier method {cite('km')} with Greenwood's "
         f"variance {cite('greenwood')} and {level}% pointwise confidence intervals on the "
         f"{km['conf_type']} scale; medians with their confidence intervals follow Brookmeyer "
         f"and Crowley {cite('brookmeyer')}, and the median follow-up was estimated by the "
         f"reverse Kaplan-Meier method {cite('schemper')}. Survival is reported at "
         + ", ".join(f"{x:g}" for x in km["landmarks"]) + f" {unit}. The groups were "
-        f"compared by the log-rank test {cite('mantel')}, stratified by centre, by the "
-        "log-rank test for trend over the ordered groups, and pairwise, with p-values "
+        f"compared by the log-rank test {cite('mantel')}, both unstratified and stratified "
+        "by centre (both are reported), by the log-rank test for trend over the ordered "
+        "groups, and pairwise, with p-values "
         + ("adjusted by Holm's method " + cite("holm")
            if config["logrank"]["pairwise_adjustment"] == "holm" else
            f"adjusted by the {config['logrank']['pairwise_adjustment']} method") + ".",
@@ -735,10 +1311,23 @@ def methods_text(config) -> dict:
         f"model was {model_text(primary)}"
         + (f", and further models were {'; '.join(others)}" if others else "") + ". "
         + ("Coding of covariates: " + "; ".join(covs) + ". " if covs else "")
+        + ("WHO grade is defined from the Ki-67 index (with the mitotic count), so models "
+           "with both estimate each adjusted for the other and their separate hazard "
+           "ratios are imprecise where the two agree; their joint contribution is the "
+           "likelihood-ratio test of both terms. "
+           if any({"grade", "ki67"} <= set(spec["covariates"]) for spec in specs.values())
+           else "")
         + (f"Robust (sandwich) standard errors follow Lin and Wei {cite('linwei')}. "
            if any(s.get("cluster") for s in specs.values()) else "")
         + "Each model was tested by likelihood-ratio, Wald and score tests, and each term by "
-        "a likelihood-ratio test. Proportional hazards were checked by the score test of "
+        "a likelihood-ratio test. "
+        + ("Each continuous covariate entered linearly on its scale in the model; the "
+           "linearity was tested by the likelihood-ratio test of a restricted cubic spline "
+           "with four knots (at the 5th, 35th, 65th and 95th centiles) against the linear term "
+           f"{cite('harrell_rms')}. "
+           if any(spec.get("type") == "continuous" for spec in config["covariates"].values())
+           else "")
+        + "Proportional hazards were checked by the score test of "
         f"Grambsch and Therneau {cite('grambsch')} with time transformed by "
         + {"km": "the Kaplan-Meier estimate", "rank": "its rank",
            "identity": "nothing (identity)"}.get(config["cox"]["zph_transform"],
@@ -756,11 +1345,77 @@ def methods_text(config) -> dict:
         + " was tested by Pearson's chi-square test without continuity correction and by "
         f"the Freeman-Halton exact test {cite('freeman')}.",
         *_competing_methods(config, cite, level, unit, models=specs, model_text=model_text),
-        "Each estimator matches the function of R's survival package that defines it "
-        f"{cite('survival')}, including R's conventions for times that differ only by "
-        "rounding and for coefficients that may be infinite.",
+        *_validation_methods(config, cite, unit, labels),
+        "Multiplicity: the primary analysis is the comparison of the NETPET groups for "
+        + in_sentence(next(iter(config["endpoints"].values()))["label"])
+        + " (log-rank test and the primary Cox model); the pairwise log-rank comparisons "
+        "are adjusted as stated; all other p-values (secondary endpoints, univariable and "
+        "further models, tests of each term, proportional-hazards and association tests) "
+        "are not adjusted for multiplicity and are descriptive.",
+        "Software: the analysis was run by netpet-stats (Python), whose estimators are "
+        "checked in its test suite against R: Kaplan-Meier, log-rank, Cox models, cox.zph, "
+        f"concordance, Aalen-Johansen and Fine-Gray against R's survival package "
+        f"{cite('survival')}; Gray's test against cmprsk {cite('cmprsk')}; the time-dependent "
+        f"AUC, Brier score and IPA against riskRegression {cite('riskregression')}; the "
+        f"bootstrap optimism against rms::validate {cite('rms')}; Pearson's chi-square and "
+        "the Freeman-Halton test against R's chisq.test and fisher.test. R's conventions "
+        "are followed for times that differ only by rounding and for coefficients that may "
+        "be infinite.",
     ]
     return {"paragraphs": paragraphs, "references": cite.listing()}
+
+
+def _days(n: float) -> str:
+    return f"{n:g} day" if n == 1 else f"{n:g} days"
+
+
+def _validation_methods(config, cite, unit, labels) -> list[str]:
+    """The validation paragraph: which model, how it was frozen, validated and measured."""
+    val = config.get("validation") or {}
+    mode = val.get("mode", "none")
+    if mode not in ("develop", "validate"):
+        return []
+    spec = config["cox"]["models"].get(val.get("model", ""), {})
+    ep = config["endpoints"].get(val.get("endpoint", ""), {}).get("label", val.get("endpoint"))
+    horizons = ", ".join(f"{h:g}" for h in val.get("horizons") or [])
+    model = (f"the Cox model \u201c{spec.get('label', val.get('model'))}\u201d of "
+             f"{ep.lower() if ep[1:2].islower() else ep}, predicting survival at {horizons} {unit}")
+    def measures() -> str:  # cited where the sentence stands, so numbered in order
+        return (f"Discrimination was measured by Harrell's and Uno's C and Royston's D "
+                f"{cite('royston_d')}, and the time-dependent AUC; calibration by the "
+                "calibration slope (the coefficient of the linear predictor in a Cox model "
+                "of the validation data), the ratio of observed (Kaplan-Meier) to mean "
+                "predicted risk (O/E) and the integrated calibration index with E50 and E90 "
+                f"{cite('austin2020')}; overall performance by the inverse-probability-of-"
+                f"censoring-weighted Brier score {cite('graf1999')} and the index of "
+                "prediction accuracy (IPA, the Brier score's improvement over the null "
+                f"model; 0 or less: no better than the null model) {cite('kattan2018')}.")
+    if mode == "develop":
+        text = (f"The prediction model frozen for validation was {model}; its coefficients "
+                "and baseline survival are printed in full in the validation section. "
+                f"It was validated internally by Harrell's bootstrap {cite('harrell_validate')} "
+                f"({val.get('n_boot', 200)} resamples, each refitting the model; optimism-"
+                "corrected C and calibration slope) and by internal-external cross-validation "
+                f"{cite('steyerberg_iecv')}: each centre was predicted by the model refitted on "
+                "the other centres, and the centres' estimates were pooled by DerSimonian-Laird "
+                f"random effects {cite('dersimonian')} with a 95% prediction interval for a new "
+                f"centre {cite('riley2011')}. " + measures())
+    else:
+        text = (f"The frozen model, {model}, was applied unchanged (no recalibration or "
+                f"updating) to this cohort {cite('royston_altman')}. " + measures()
+                + f" Centres were pooled by DerSimonian-Laird random effects "
+                f"{cite('dersimonian')} with a 95% prediction interval {cite('riley2011')}.")
+    if competing_risks_settings(config) is not None:
+        text += (" The cumulative incidence of progression was predicted by a Fine-Gray "
+                 "model with the same covariates, assessed by the cause-specific time-"
+                 f"dependent AUC {cite('blanche2013')}, Brier score and IPA (as "
+                 "riskRegression::Score with cause = 1) and O/E (Aalen-Johansen over mean "
+                 "predicted), only at horizons within a centre's follow-up.")
+    if (config.get("sample_size") or {}).get("enabled"):
+        text += (" The size of a future external validation was planned by simulating "
+                 f"validation cohorts from the frozen model {cite('riley2022')} and reading "
+                 "the precision of the calibration slope, C and O/E by size.")
+    return [text]
 
 
 def _competing_methods(config, cite, level, unit, models, model_text) -> list[str]:
@@ -774,8 +1429,8 @@ def _competing_methods(config, cite, level, unit, models, model_text) -> list[st
     rule = ("taken from the recorded progression status" if status else
             f"derived from {prog.lower()} and {death.lower()}: a progression was counted as "
             "such (also when death was recorded at the same time); a death without a "
-            f"progression, with progression follow-up ending within {cr['same_time_days']:g} "
-            "day(s) of death, as death without progression; a patient whose progression "
+            f"progression, with progression follow-up ending within {_days(cr['same_time_days'])} "
+            "of death, as death without progression; a patient whose progression "
             "follow-up ended earlier than death was censored at its end (not assumed "
             "progression-free until death); a progression after the end of follow-up was "
             "refused as an error. Every patient the rule had to decide is listed")
@@ -865,7 +1520,9 @@ def _competing_section(config, results) -> dict | None:
     warnings = results.read("cohort/warnings.csv")
     decided = int(warnings["warning"].astype(str).str.startswith("competing risks:").sum())
     counts = states[states["group"] == "all"].set_index("state")["n"]
-    text = _competing_text(config, cr, counts, hz, decided) + _hr_contrast(models)
+    naive = results.read("competing_risks/progression_naive_km.csv")
+    text = (_competing_text(config, cr, counts, hz, decided, at_risk_lookup(naive))
+            + _hr_contrast(models) + " " + competing_caveat(config, results))
     return {
         "text": text,
         "figure": _img(results.path("figures/cumulative_incidence.png")),
@@ -908,7 +1565,7 @@ def _hr_contrast(models: pd.DataFrame) -> str:
             f"{_ci(fg['hr'].iloc[0], fg['hr_lower'].iloc[0], fg['hr_upper'].iloc[0])}.")
 
 
-def _competing_text(config, cr, counts, hz, decided) -> str:
+def _competing_text(config, cr, counts, hz, decided, at_risk=None) -> str:
     """Plain-words summary: how many died first, and what that changes."""
     def count(state):
         v = counts.get(state)
@@ -919,17 +1576,115 @@ def _competing_text(config, cr, counts, hz, decided) -> str:
             f"{count('died without progression')} died without progression and "
             f"{count('censored')} were censored"
             + (f" (of {total})" if total else "") + ". ")
+    few = int(config["report"]["min_at_risk"])
     prog = hz[(hz["state"] == "progressed") & hz["one_minus_km"].notna()
-              & hz["estimate"].notna()]
+              & hz["estimate"].notna()].copy()
+    if at_risk is not None and len(prog):
+        prog["n_risk"] = [at_risk(r.group, r.time) for r in prog.itertuples()]
+        prog = prog[prog["n_risk"] >= few]
     if len(prog) and prog["difference"].max() > 0.005:
         worst = prog.loc[prog["difference"].idxmax()]
         text += (f"Censoring deaths overstates the risk of progression: in {worst.group} at "
-                 f"{worst.time:g} {config['analysis_time_unit']}, 1 - Kaplan-Meier gives "
-                 f"{worst.one_minus_km:.2f} where the cumulative incidence is "
-                 f"{worst.estimate:.2f}. ")
-    text += (f"{decided} patient(s) had a state the rule had to decide; they are listed in "
-             "cohort/warnings.csv." if decided else
+                 f"{worst.time:g} {config['analysis_time_unit']}"
+                 + (f" ({int(worst.n_risk)} still at risk)" if "n_risk" in prog else "")
+                 + f", 1 - Kaplan-Meier gives {worst.one_minus_km:.2f} where the cumulative "
+                 f"incidence is {worst.estimate:.2f}. ")
+    text += (f"{decided} {'patient' if decided == 1 else 'patients'} had a state the rule "
+             "had to decide; they are listed in cohort/warnings.csv." if decided else
              "No patient's state needed a rule beyond the recorded events.")
+    return text
+
+
+def at_risk_lookup(curve: pd.DataFrame):
+    """``(group, t) -> number at risk at t`` from a curve with group, time, n_risk rows.
+
+    The number at risk at t is that of the first tabulated time at or after t
+    (R summary.survfit(times = t)); 0 past a group's last time.
+    """
+    by_group = {g: part.sort_values("time") for g, part in curve.groupby("group", sort=False)}
+
+    def lookup(group, t) -> int:
+        part = by_group.get(group)
+        if part is None:
+            return 0
+        later = part[part["time"] >= t]
+        return int(later["n_risk"].iloc[0]) if len(later) else 0
+
+    return lookup
+
+
+def curves_cross(curves: pd.DataFrame, tolerance: float = 0.02) -> list[tuple[str, str]]:
+    """Pairs of groups whose step curves change order by more than ``tolerance``.
+
+    ``curves`` has group, time, estimate rows. Each pair is compared at every
+    time up to the shorter follow-up of the two; a pair crosses when one curve is
+    above the other by more than ``tolerance`` at some time and below by more
+    than ``tolerance`` at another (a single summary ratio does not describe it).
+    """
+    groups = list(dict.fromkeys(curves["group"]))
+    steps = {g: part.sort_values("time") for g, part in curves.groupby("group", sort=False)}
+    out = []
+    for i, a in enumerate(groups):
+        for b in groups[i + 1:]:
+            ca, cb = steps[a], steps[b]
+            end = min(ca["time"].max(), cb["time"].max())
+            grid = np.unique(np.concatenate([ca["time"], cb["time"]]))
+            grid = grid[grid <= end]
+
+            def at(c):
+                idx = np.searchsorted(c["time"].to_numpy(), grid, side="right") - 1
+                values = c["estimate"].to_numpy()
+                return np.where(idx >= 0, values[np.clip(idx, 0, None)], 0.0)
+
+            diff = at(ca) - at(cb)
+            if (diff > tolerance).any() and (diff < -tolerance).any():
+                out.append((a, b))
+    return out
+
+
+def competing_caveat(config, results) -> str:
+    """What the competing-risks analysis says of the progression endpoint's hazard ratios.
+
+    The cause-specific HR (deaths censored) and the association with the cumulative
+    incidence of progression can disagree when groups die before progressing at
+    different rates; the key results must say which the numbers are.
+    """
+    cr = competing_risks_settings(config)
+    if cr is None or "competing_risks/gray_test.csv" not in results:
+        return ""
+    label = config["endpoints"][cr["progression"]]["label"]
+    gray = results.read("competing_risks/gray_test.csv").set_index("cause")
+    models = results.read("competing_risks/models.csv")
+    primary = config["cox"]["primary_model"]
+    fg = models[(models["event"] == "progressed") & (models["term"] == "netpet_group")
+                & (models["approach"] != "cause-specific hazard")]
+    fg = fg[fg["model"] == (primary if (fg["model"] == primary).any() else fg["model"].iloc[0])] \
+        if len(fg) else fg
+    text = (f"{label}: its hazard ratios are cause-specific (deaths before progression "
+            "censored): they compare the rate of progression among patients still alive. ")
+    if "progressed" in gray.index and np.isfinite(gray.loc["progressed", "p"]):
+        text += (f"With death as a competing event, Gray's test of the cumulative incidence "
+                 f"of progression gives p = {fmt_p(gray.loc['progressed', 'p'])}")
+        finite = fg[np.isfinite(fg["hr"])] if len(fg) else fg
+        if len(finite):
+            r = finite.iloc[-1]
+            text += (f" and the subdistribution HR of {r.level} vs {r.reference} is "
+                     f"{_ci(r.hr, r.hr_lower, r.hr_upper)}")
+        significant = gray.loc["progressed", "p"] < 0.05
+        text += ("; the NETPET group is associated with the cumulative incidence of "
+                 "progression. " if significant else
+                 "; these data do not show an association of the NETPET group with the "
+                 "cumulative incidence of progression, which can differ from the "
+                 "cause-specific result when some groups more often die before "
+                 "progression. ")
+    if "competing_risks/cumulative_incidence.csv" in results:
+        ci = results.read("competing_risks/cumulative_incidence.csv")
+        crossing = curves_cross(ci[ci["state"] == "progressed"])
+        if crossing:
+            text += ("The cumulative incidence curves of progression cross ("
+                     + "; ".join(f"{a} and {b}" for a, b in crossing)
+                     + "), so no single subdistribution hazard ratio summarises the "
+                     "difference. ")
     return text
 
 
@@ -939,6 +1694,15 @@ def _competing_text(config, cr, counts, hz, decided) -> str:
 
 
 def report_context(config: dict, results: ResultFiles) -> dict:
+    """Everything the report template shows, rendered from the result files."""
+    token = TABLE_STATEMENT.set(SIMULATED_NOTE if cohort_is_simulated(config) else "")
+    try:
+        return _report_context(config, results)
+    finally:
+        TABLE_STATEMENT.reset(token)
+
+
+def _report_context(config: dict, results: ResultFiles) -> dict:
     eps = list(config["endpoints"])
     flow = results.read("cohort/flow.csv")
     models = _model_labels(config, results)
@@ -957,17 +1721,21 @@ def report_context(config: dict, results: ResultFiles) -> dict:
                          for k in key_pkgs])
     competing = _competing_section(config, results)
     sections = [(k, v) for k, v in SECTIONS if k != "competing" or competing is not None]
-    tripod = pd.DataFrame([{"Item": i, "Topic": t,
-                            "Answered in": ", ".join(dict(SECTIONS)[s.strip()] for s in where.split(","))}
-                           for i, t, where in tripod_items(results)])
+    tripod = pd.DataFrame(tripod_items(config, results))
     return {
-        "title": "NETPET score validation: reproducible analysis report",
+        "title": "NETPET score validation" + (" on a simulated cohort"
+                                              if cohort_is_simulated(config) else "")
+                 + ": reproducible analysis report",
+        "simulated": cohort_is_simulated(config),
+        "cohort_statement": cohort_statement(config),
         "version": __version__,
         "sections": sections,
         "summary": _summary(config, results),
         "flow_figure": _img(results.path("figures/patient_flow.png")),
         "flow": gt_table(flow_tab, "flow", None,
                          "Excluded + analysed = received at every step (TRIPOD+AI 20a)."),
+        "table1_text": missing_text(pd.read_csv(results.path("table1/table1.csv"), dtype=str,
+                                                keep_default_na=False)),
         "table1": gt_table(t1, "table1", None,
                            "Median [Q1, Q3] or n (%); Missing: patients without the value."),
         "km": [_km_section(config, results, ep) for ep in eps],
@@ -982,8 +1750,9 @@ def report_context(config: dict, results: ResultFiles) -> dict:
         "software": gt_table(sw, "software", None,
                              "All installed packages and their versions are in manifest.json."),
         "tripod": gt_table(tripod, "tripod", None,
-                           "Items for the authors to report in the manuscript: "
-                           + TRIPOD_AUTHOR_ITEMS + "."),
+                           "answered: this report answers the item in full; partly answered: "
+                           "what is left is named; not answered: the authors report it in "
+                           "the manuscript."),
         "config_yaml": _config_yaml(config),
     }
 

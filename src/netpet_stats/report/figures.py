@@ -410,8 +410,8 @@ def forest_figure(coefs: pd.DataFrame, title: str, style: FigureStyle = DEFAULT_
     """Forest plot of hazard ratios (log scale) with 95% CIs for one model.
 
     Each row: the term (and level against its reference) on the left, the HR with
-    its CI and p on the right; a coefficient that may be infinite is listed as not
-    estimable and not drawn.
+    its CI and p on the right; a coefficient that may be infinite, or of a fit that did
+    not converge, is listed as not estimable and not drawn.
     """
     rows = coefs.reset_index(drop=True)
     with style.theme():
@@ -436,8 +436,11 @@ def forest_figure(coefs: pd.DataFrame, title: str, style: FigureStyle = DEFAULT_
         ax.set_ylim(-0.6, n - 0.4)
         sep = "\n" if style.narrow else ", "
         for yi, r, ok in zip(y, rows.itertuples(), shown):
+            stopped = str(getattr(r, "note", "")).startswith("the fit did not converge")
             text = (f"{r.hr:.2f} ({r.hr_lower:.2f}–{r.hr_upper:.2f}){sep}{_fmt_p(r.p)}" if ok
-                    else style.wrap("not estimable (may be infinite)", side_in * 0.8, style.small))
+                    else style.wrap("not estimable (the fit did not converge)" if stopped
+                                    else "not estimable (may be infinite)", side_in * 0.8,
+                                    style.small))
             ax.text(1.03, yi, text, transform=ax.get_yaxis_transform(), va="center",
                     fontsize=style.small)
         ax.text(1.03, 1.0, "HR (95% CI)", transform=ax.transAxes, va="bottom",

@@ -7,6 +7,7 @@ import errno
 import logging
 import os
 import sys
+import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,8 @@ from ..survival.cox import CoxFitError
 from ..validation.frozen_model import FreezeError, ModelMismatchError
 
 VALIDATION_REPORT = "logs/validation_report.txt"
+#: Errors of a disk that cannot take more data.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 #: Set to 1 to have every rule check that its ``settings`` cover what it reads.
 CHECK_SETTINGS = "NETPET_CHECK_SETTINGS"
 
@@ -28,6 +31,70 @@ def write_validation_report(exc: CohortValidationError, path: str = VALIDATION_R
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(format_problems(exc.problems) + "\n", encoding="utf-8")
     return path
+
+
+def report_cohort_problems(exc: CohortValidationError, path: str = VALIDATION_REPORT) -> str:
+    """The console summary of a refused cohort, and where its full report is.
+
+    On a full disk the full report cannot be written: the summary says so
+    instead of ending in a traceback.
+    """
+    summary = format_problems(exc.problems, limit=10)
+    try:
+        path = write_validation_report(exc, path)
+    except OSError as err:
+        if err.errno not in DISK_FULL:
+            raise
+        return (f"{summary}\n\nThe full report could not be written to {path}: "
+                "the disk is full.")
+    return f"{summary}\n\nFull report: {path}"
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """A path for a message: relative to the working directory when inside it."""
+    text = os.fspath(path)
+    if os.path.isabs(text):
+        rel = os.path.relpath(text)
+        if not rel.startswith(os.pardir):
+            return rel
+    return text
+
+
+@contextmanager
+def writing(path: str | os.PathLike):
+    """Name ``path`` in an error raised while writing it (a library closing a full
+    file raises ``OSError`` without a file name)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = os.fspath(path)
+        raise
+
+
+class _RuleLog(logging.FileHandler):
+    """The rule's log file. When the disk is full the log cannot be written either;
+    the console message says why the rule stopped, without a second traceback."""
+
+    def handleError(self, record):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            return
+        super().handleError(record)
+
+
+def _being_written(smk, since: float) -> str | None:
+    """The output of the rule written last since it started (the one the disk could
+    not finish), for a full-disk error that names no file."""
+    written = []
+    for path in list(getattr(smk, "output", None) or []):
+        try:
+            mtime = os.stat(path).st_mtime
+        except (OSError, TypeError):
+            continue
+        if mtime >= since:
+            written.append((mtime, str(path)))
+    return max(written)[1] if written else None
 
 
 class SettingsReads(dict):
@@ -116,7 +183,8 @@ class SettingsReads(dict):
 
 def _record_reads(smk) -> set | None:
     """Swap ``smk.config`` for a :class:`SettingsReads` when the check is asked for."""
-    if os.environ.get(CHECK_SETTINGS) != "1" or "settings" not in smk.params.keys():
+    params = getattr(smk, "params", None)
+    if os.environ.get(CHECK_SETTINGS) != "1" or params is None or "settings" not in params.keys():
         return None
     import yaml
 
@@ -157,10 +225,11 @@ def rule_context(smk, model_use: str = "to this cohort"):
         How a frozen model is used here, for the message when it does not fit
         (e.g. "for the sample-size simulation").
     """
+    started = time.time() - 1   # file times may be rounded to the second
     # the folder of this analysis (config: output_folder), read before any check
-    report_path = in_analysis_folder(smk.config, VALIDATION_REPORT)
+    report_path = in_analysis_folder(getattr(smk, "config", None) or {}, VALIDATION_REPORT)
     log_path = smk.log[0] if smk.log else None
-    handlers = [logging.FileHandler(log_path, mode="w")] if log_path else []
+    handlers = [_RuleLog(log_path, mode="w")] if log_path else []
     logging.basicConfig(level=logging.INFO, handlers=handlers or None, force=True,
                         format="%(levelname)s %(message)s")
     logging.captureWarnings(True)
@@ -175,9 +244,10 @@ def rule_context(smk, model_use: str = "to this cohort"):
     except CoxFitError as exc:
         _fail(f"A Cox model cannot be fitted: {exc}")
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        if exc.errno not in DISK_FULL:
             raise
-        where = f" while writing {exc.filename}" if exc.filename else ""
+        name = exc.filename or _being_written(smk, started)
+        where = f" while writing {shown_path(name)}" if name else ""
         _fail(f"The disk is full{where} (rule {smk.rule}). Free some space and run the same "
               "command again: Snakemake removes the incomplete outputs of this job and "
               "reruns only what is missing.")
@@ -186,10 +256,9 @@ def rule_context(smk, model_use: str = "to this cohort"):
     except ProtocolError as exc:
         _fail(f"federation: {exc}")
     except CohortValidationError as exc:
-        report_path = write_validation_report(exc, report_path)
-        summary = format_problems(exc.problems, limit=10)
-        logging.error(summary)
-        print(f"{summary}\n\nFull report: {report_path}", file=sys.stderr)
+        message = report_cohort_problems(exc, report_path)
+        logging.error(format_problems(exc.problems, limit=10))
+        print(message, file=sys.stderr)
         sys.exit(1)
     if reads is not None:
         _check_reads(smk, reads)

@@ -32,8 +32,12 @@ def run_case_mix(config: dict, analysis: str, model_path: str, out) -> None:
     mode = config["validation"]["mode"]
     this = "development" if mode == "develop" else "validation"
     summaries = {}
-    if mode == "validate":
-        summaries["development"] = model["development"]
+    # a published model (coefficients and baseline survival only) stores no development
+    # summary, a hand-written one perhaps a part: the table shows what the file gives
+    stored = model.get("development") if isinstance(model.get("development"), dict) else {}
+    lacks = case_mix.lacking(stored) if mode == "validate" else []
+    if mode == "validate" and not case_mix.case_mix_table({"development": stored}).empty:
+        summaries["development"] = stored
     summaries[this] = case_mix.summarise(X, lp, model["covariates"])
     minimum = max(MIN_CENTRE_PATIENTS, int(config["privacy"]["threshold"]))
     left_out = []
@@ -47,17 +51,30 @@ def run_case_mix(config: dict, analysis: str, model_path: str, out) -> None:
     labels = {name: spec.get("label", name) for name, spec in model["covariates"].items()}
     table = case_mix.case_mix_table(summaries, labels)
     label = endpoint_label(config, endpoint)
-    model_label = model.get("provenance", {}).get("model_spec", {}).get("label") or model["name"]
+    spec = (model.get("provenance") or {}).get("model_spec") or {}
+    model_label = spec.get("label") or model.get("name") or "the frozen model"
     note = (f"{case_mix.METHOD}. Model: {model_label}."
-            + (" The development rows are the aggregates stored in the frozen model."
-               if mode == "validate" else "")
+            + (_development_note(lacks, "development" in summaries) if mode == "validate"
+               else "")
             + (f" Not summarised alone (fewer than {minimum} patients): "
-               f"{', '.join(left_out)}." if left_out else "")
-            + (" The frozen model stores no predictor summaries (frozen by an earlier "
-               "version): development rows give the linear predictor only."
-               if mode == "validate" and "predictors" not in model["development"] else ""))
+               f"{', '.join(left_out)}." if left_out else ""))
     write_table(table, out.table, f"{label}: case mix of the {this} cohort "
                 "(linear predictor and predictors)", note)
     fig = figures.case_mix_figure(table, f"{label}: case mix, {model_label}",
                                   style=figure_style(config))
     figures.save(fig, out.figures, dpi(config))
+
+
+def _development_note(lacks: list[str], shown: bool) -> str:
+    """What the development rows are, and what the model file does not give for them."""
+    if not shown:
+        return (" No development rows: the model file stores no summary of its development "
+                "cohort (as a model written from a paper, with coefficients and baseline "
+                "survival only), so the validation cohort cannot be compared with it here; "
+                "the validation rows are complete.")
+    text = " The development rows are the aggregates stored in the frozen model."
+    if lacks:
+        text += (" The model file does not give " + ", ".join(lacks[:-1])
+                 + (" or " if len(lacks) > 1 else "") + lacks[-1]
+                 + ": those development rows are missing (—).")
+    return text

@@ -16,6 +16,7 @@ from ..netpet.scoring import SCORES, assign_groups, resolve_grouping
 from ..provenance import display_names, display_path
 from ..report.tables import suppress_counts, write_table
 from ._common import privacy
+from ._runner import writing
 
 
 def save_analysis(data: pd.DataFrame, path: str | Path) -> None:
@@ -60,20 +61,27 @@ def run(config: dict, analysis_path: str | Path, exclusions_path: str | Path,
     """Validate the cohort; write the analysis frame, the ledger, the flow and warnings."""
     prepared = prepare_cohort(config)
     check_analysable(prepared, config)
-    for warning in prepared.warnings.loc[prepared.warnings["row"].isna(), "warning"]:
-        # whole-cohort warnings (a time unit that looks wrong) reach the console too
-        logging.warning(warning)
-        print(f"Warning: {warning}", file=sys.stderr)
-    write_table(published_files(prepared.warnings, config), warnings_path, "Data warnings",
-                "Values kept as recorded but worth checking (they do not exclude anyone).")
-    save_analysis(prepared.data, analysis_path)
-    write_table(published_files(prepared.exclusions, config), exclusions_path, "Exclusions ledger",
-                "One line per input row and analysis it does not enter; `file` and `row` give "
-                "the input file and its spreadsheet row (header = row 1). Analyses: `all` (no NETPET group), "
-                "`<endpoint>` (time or event missing), `<endpoint>:<model>` (a covariate of "
-                "that Cox model or univariable analysis is missing; complete-case analysis).")
-    write_table(patient_flow(prepared.data, prepared.exclusions, config), flow_path, "Patient flow",
-                "Every input row is counted once per line: analysed + excluded = received.")
+    for line in general_warnings(prepared.warnings):
+        # whole-cohort and whole-file warnings (a time unit that looks wrong, the sheet
+        # read) reach the console too
+        logging.warning(line)
+        print(f"Warning: {line}", file=sys.stderr)
+    with writing(warnings_path):
+        write_table(published_files(prepared.warnings, config), warnings_path, "Data warnings",
+                    "Values kept as recorded but worth checking (they do not exclude anyone).")
+    with writing(analysis_path):
+        save_analysis(prepared.data, analysis_path)
+    with writing(exclusions_path):
+        write_table(published_files(prepared.exclusions, config), exclusions_path, "Exclusions ledger",
+                    "One line per input row and analysis it does not enter; `file` and `row` "
+                    "give the input file and its spreadsheet row (header = row 1). Analyses: "
+                    "`all` (no NETPET group), `<endpoint>` (time or event missing), "
+                    "`<endpoint>:<model>` (a covariate of that Cox model or univariable "
+                    "analysis is missing; complete-case analysis).")
+    with writing(flow_path):
+        write_table(patient_flow(prepared.data, prepared.exclusions, config), flow_path,
+                    "Patient flow",
+                    "Every input row is counted once per line: analysed + excluded = received.")
     dist = (prepared.data["netpet"].astype(object).where(prepared.data["netpet"].notna(), "(missing)")
             .value_counts()
             .reindex([*SCORES, "P4", "(missing)"], fill_value=0))
@@ -87,9 +95,18 @@ def run(config: dict, analysis_path: str | Path, exclusions_path: str | Path,
     suppress, threshold = privacy(config)
     if suppress:
         dist = suppress_counts(dist, "n", threshold)
-    write_table(dist, distribution_path, "NETPET score distribution",
-                f"Counts below {threshold} hidden, and as many others as needed so that none "
-                "can be recovered from the total (secondary suppression)." if suppress else None)
+    with writing(distribution_path):
+        write_table(dist, distribution_path, "NETPET score distribution",
+                    f"Counts below {threshold} hidden, and as many others as needed so that "
+                    "none can be recovered from the total (secondary suppression)."
+                    if suppress else None)
     return prepared
+
+
+def general_warnings(warnings: pd.DataFrame) -> list[str]:
+    """Warnings about the whole cohort or a whole file, as printed on the console."""
+    rows = warnings[warnings["row"].isna()]
+    return [w if f == "(whole cohort)" else f"{f}: {w}" for f, w in zip(rows["file"],
+                                                                       rows["warning"])]
 
 

@@ -238,7 +238,11 @@ VALIDATION_NOTE = (
     "(1 - exp(-H0(h) exp(x'b))), death without progression competing. "
     f"{crv.SCORE_METHOD}: cause-specific time-dependent AUC (Blanche's definition 2), "
     "Brier score and IPA against the Aalen-Johansen null model; O/E: "
-    f"{crv.CR_OE_METHOD}. O/E pooled across centres by random effects on the log scale.")
+    f"{crv.CR_OE_METHOD}. O/E pooled across centres by random effects on the log scale. "
+    "Where R's Score(cause = 1) estimates nothing (a horizon past a centre's last "
+    "follow-up on the progression clock; a centre in which no one progressed) the value "
+    "is left empty and the note column says why; a centre with O/E = 0 has no log O/E "
+    "and stays out of the pooling, as the pooled row's note says.")
 
 
 def _model_design(config: dict, d: pd.DataFrame):

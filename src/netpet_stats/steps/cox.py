@@ -16,7 +16,7 @@ import pandas as pd
 from ..cohort.ledger import analysis_set
 from ..config import model_specs
 from ..report.tables import write_table
-from ..survival import cox
+from ..survival import cox, functional_form
 from ._common import endpoint_label, load_analysis
 
 
@@ -61,6 +61,8 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
     fits = fit_all(config, data, endpoint)
     coefs, tests, zph = [], [], []
     transform = config["cox"]["zph_transform"]
+    primary = config["cox"]["primary_model"]
+    primary_ph = None
     for name, spec in model_specs(config).items():
         res = fits[name]
         kind = "univariable" if name.startswith("univariable_") else "multivariable"
@@ -69,7 +71,10 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
                 "model_label": spec["label"], "strata": strata}
         coefs.append(res.coefficients.assign(**meta))
         tests.append(res.tests.assign(**meta, n=res.n, events=res.events))
+        tests.append(functional_form_tests(config, data, endpoint, spec).assign(**meta))
         zph.append(cox.ph_test(res, transform).assign(**meta))
+        if name == primary:
+            primary_ph = zph[-1]
     lead = ["endpoint", "model", "analysis", "model_label", "strata"]
 
     def tidy(frames):
@@ -85,13 +90,14 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
                 "with few clusters these are unreliable.")
     write_table(tidy(tests), out.tests, f"{label}: Cox model tests",
                 "Model tests against the null model as R summary(coxph); per-term "
-                "likelihood-ratio tests as drop1(fit, test = 'Chisq').")
+                "likelihood-ratio tests as drop1(fit, test = 'Chisq'); non-linearity of each "
+                "continuous covariate by a restricted cubic spline (4 knots) against its "
+                "linear term.")
     write_table(tidy(zph), out.ph_test, f"{label}: proportional-hazards tests",
                 f"{cox.ZPH_METHOD}; time transform '{transform}'.")
-    primary = config["cox"]["primary_model"]
     points = bool(config["figures"]["schoenfeld_points"])
     write_table(ph_residual_table(fits[primary], transform, points,
-                                  int(config["privacy"]["threshold"])).assign(
+                                  int(config["privacy"]["threshold"]), primary_ph).assign(
                     endpoint=endpoint, model=primary),
                 out.ph_residuals,
                 f"{label}: scaled Schoenfeld residuals of the primary model, smoothed",
@@ -101,6 +107,29 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
                 + ("; 'event': each event's residual (figures.schoenfeld_points)." if points
                    else "; no row per event (figures.schoenfeld_points is false)."))
     save_fits(fits, out.fits)
+
+
+def functional_form_tests(config: dict, data: pd.DataFrame, endpoint: str,
+                          spec: dict) -> pd.DataFrame:
+    """Non-linearity test of each continuous covariate of a model (rows of cox_tests).
+
+    A restricted cubic spline with four knots against the linear term on the model's
+    scale (:func:`netpet_stats.survival.functional_form.nonlinearity_test`), on the
+    model's complete cases, strata and other covariates.
+    """
+    rows = []
+    covs = spec["covariates"]
+    d = analysis_set(data, endpoint, [*covs, *spec["strata"]])
+    for term in covs:
+        if config["covariates"].get(term, {}).get("type") != "continuous":
+            continue
+        res = functional_form.nonlinearity_test(d, f"{endpoint}_time", f"{endpoint}_event", covs,
+                                                spec["strata"], config["covariates"], term)
+        rows.append({"test": "non-linearity (spline)", "term": term, "chisq": res["chisq"],
+                     "df": res["df"], "p": res["p"],
+                     "method": res["method"] + (f"; {res['note']}" if res["note"] else ""),
+                     "loglik": res["loglik_spline"], "n": res["n"], "events": res["events"]})
+    return pd.DataFrame(rows)
 
 
 #: Fewest events averaged into one binned mean of the residual plots.
@@ -113,14 +142,20 @@ def min_bin_events(threshold: int) -> int:
 
 
 def ph_residual_table(fit: cox.CoxResult, transform: str, points: bool,
-                      threshold: int) -> pd.DataFrame:
+                      threshold: int, ph: pd.DataFrame | None = None) -> pd.DataFrame:
     """What the Schoenfeld residual plots draw, one block of rows per term.
 
     ``smooth``: the plot(cox.zph) spline and its band on 40 grid points;
     ``binned``: mean scaled residual of consecutive events, about ten groups of at
     least ``max(10, threshold)`` events (aggregates, so the plot needs no patient
-    row); ``event``: one row per event, only when ``points`` is asked for.
+    row); ``event``: one row per event, only when ``points`` is asked for. Where R's
+    ``cox.zph`` stops (its test's information singular, :func:`cox.ph_test`; ``ph``
+    is that test when the caller has it), only the grid is written, the smooth empty
+    (not estimable), as R draws nothing.
     """
+    if ph is None:
+        ph = cox.ph_test(fit, transform)
+    stopped = bool((ph["method"] == cox.ZPH_SINGULAR_METHOD).any())
     z = cox.zph_residuals(fit, transform)
     order = np.argsort(z.x, kind="stable")
     xs, ts = z.x[order], z.time[order]
@@ -134,6 +169,10 @@ def ph_residual_table(fit: cox.CoxResult, transform: str, points: bool,
                 "scale": "beta(t)" if widths[term] == 1 else "beta(t)/beta"}
         line = cox.zph_smooth(z, term)
         line["time"] = np.interp(line["x"], ux, ts[first])
+        if stopped:
+            line[["estimate", "lower", "upper"]] = np.nan
+            rows.append(line.assign(kind="smooth", n=np.nan, **base))
+            continue
         rows.append(line.assign(kind="smooth", n=np.nan, **base))
         ys = z.y[term].to_numpy()[order]
         ok = ~np.isnan(ys)

@@ -99,8 +99,13 @@ def coordinator_plan(config: dict) -> dict:
     """
     fed = config["federation"]
     paths = exchange_answers(fed["exchange"], fed["sites"])
+    published = {}
+    for r in range(1, protocol.latest_round(fed["exchange"]) + 1):
+        path = protocol.request_path(fed["exchange"], r)
+        if path.exists():
+            published[r] = protocol.read_bundle(path)
     state = protocol.replay(spec(config), fed["sites"], answers_by_round(paths),
-                            fed["max_rounds"])
+                            fed["max_rounds"], published)
     nxt = state["next"]
     published = protocol.latest_round(fed["exchange"])
     return {"round": nxt["round"], "kind": nxt["kind"], "publish": nxt["round"] > published,

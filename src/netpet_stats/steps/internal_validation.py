@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 
 from ..cohort.ledger import analysis_set
@@ -11,6 +13,8 @@ from ..report.tables import write_table
 from ..survival import cox
 from ..validation import external, internal
 from ._common import dpi, endpoint_label, figure_style, load_analysis
+
+log = logging.getLogger(__name__)
 
 
 def _development_design(config: dict, data: pd.DataFrame):
@@ -28,6 +32,37 @@ def _development_design(config: dict, data: pd.DataFrame):
 
 
 
+def _added_value_optimism(config: dict, data: pd.DataFrame, n_boot: int, seed: int,
+                          horizon: float, threads: int) -> pd.DataFrame | None:
+    """Optimism-corrected C of the added-value pair and of their difference, if configured.
+
+    Both models on the patients complete for the extended one's covariates and the
+    base one's; ``None`` when no pair is configured or either is stratified (the
+    bootstrap refits unstratified models, as the frozen model).
+    """
+    vcfg = config["validation"]
+    added = vcfg.get("added_value")
+    specs = model_specs(config)
+    if not added or added["base"] not in specs or added["extended"] not in specs:
+        return None
+    base, ext = specs[added["base"]], specs[added["extended"]]
+    if base["strata"] or ext["strata"]:
+        log.info("added value: a stratified model; no bootstrap of its optimism")
+        return None
+    endpoint = vcfg["endpoint"]
+    d = analysis_set(data, endpoint, list(dict.fromkeys(ext["covariates"] + base["covariates"])))
+    d = d.reset_index(drop=True)
+    X_base, _ = cox.design_matrix(d, base["covariates"], config["covariates"])
+    X_ext, _ = cox.design_matrix(d, ext["covariates"], config["covariates"])
+    t, e = d[f"{endpoint}_time"].to_numpy(float), d[f"{endpoint}_event"].to_numpy(float)
+    table = internal.added_value_bootstrap(t, e, X_base.to_numpy(), X_ext.to_numpy(), n_boot,
+                                           seed, horizon, progress=True, threads=threads)
+    names = {"base": added["base"], "extended": added["extended"],
+             "extended - base": f"{added['extended']} - {added['base']}"}
+    return table.assign(model=table["model"].map(names), endpoint=endpoint, n=len(t),
+                        events=int(e.sum()))
+
+
 def run_optimism(config: dict, analysis: str, out, threads: int = 1) -> None:
     """Bootstrap optimism-corrected C and calibration slope of ``validation.model``.
 
@@ -41,8 +76,12 @@ def run_optimism(config: dict, analysis: str, out, threads: int = 1) -> None:
     table = internal.optimism_bootstrap(t, e, X.to_numpy(), n_boot, seed, horizon,
                                         progress=True, threads=threads)
     label = endpoint_label(config, vcfg["endpoint"])
-    write_table(table.assign(endpoint=vcfg["endpoint"], model=vcfg["model"], n=len(t),
-                             events=int(e.sum())),
+    table = table.assign(endpoint=vcfg["endpoint"], model=vcfg["model"], n=len(t),
+                         events=int(e.sum()))
+    added = _added_value_optimism(config, data, n_boot, seed, horizon, threads)
+    if added is not None:
+        table = pd.concat([table, added], ignore_index=True)
+    write_table(table,
                 out.optimism, f"{label}: internal validation of the model (bootstrap)",
                 f"{internal.OPTIMISM_METHOD}. {n_boot} resamples, seed {seed} (numpy "
                 f"PCG64); Harrell's C over pairs whose earlier event is at or before {horizon:g}; "

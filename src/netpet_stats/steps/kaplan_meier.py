@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..cohort.ledger import analysis_set
+from ..config import competing_risks_settings
 from ..report.tables import write_table
 from ..survival import kaplan_meier
 from ._common import endpoint_label, groups_of, time_unit
@@ -23,6 +25,9 @@ def write_estimates(config: dict, data: pd.DataFrame, endpoint: str, out) -> Non
     d = analysis_set(data, endpoint)
     tcol, ecol = f"{endpoint}_time", f"{endpoint}_event"
     curves, summary, landmarks, risk, follow = [], [], [], [], []
+    cr = competing_risks_settings(config)
+    progression = (cr is not None and endpoint == cr["progression"]
+                   and "cr_status" in d.columns and d["cr_status"].notna().all())
     for g in groups_of(d) + ["all"]:
         sub = d if g == "all" else d[d["netpet_group"] == g]
         if len(sub) == 0:
@@ -40,7 +45,8 @@ def write_estimates(config: dict, data: pd.DataFrame, endpoint: str, out) -> Non
         summary.append({"group": g, "n": len(sub), "events": int(e.sum()),
                         "median": q["quantile"], "median_lower": q["lower"],
                         "median_upper": q["upper"]})
-        fu = kaplan_meier.reverse_km_follow_up(t, e, ct, cl)
+        fu = kaplan_meier.reverse_km_follow_up(*_follow_up_data(sub, t, e, progression),
+                                               ct, cl)
         follow.append({"group": g, "n": fu["n"], "n_censored": fu["n_censored"],
                        "median_follow_up": fu["median_follow_up"], "lower": fu["lower"],
                        "upper": fu["upper"]})
@@ -48,7 +54,13 @@ def write_estimates(config: dict, data: pd.DataFrame, endpoint: str, out) -> Non
     label = endpoint_label(config, endpoint)
     curves_df = pd.concat(curves, ignore_index=True)
     curves_df = curves_df[["group", *[c for c in curves_df.columns if c != "group"]]]
-    write_table(curves_df.assign(method=method), out["curves"], f"{label}: Kaplan-Meier curves")
+    # R survfit()$std.err: the SE of the cumulative hazard (-log S), infinite where S
+    # reaches 0; left empty there (not estimable) rather than written as "inf".
+    curves_df = curves_df.rename(columns={"std_err": "se_cumhaz"})
+    curves_df["se_cumhaz"] = curves_df["se_cumhaz"].where(np.isfinite(curves_df["se_cumhaz"]))
+    write_table(curves_df.assign(method=method), out["curves"], f"{label}: Kaplan-Meier curves",
+                "se_cumhaz: standard error of the cumulative hazard -log S (R survfit()$std.err), "
+                "empty where S = 0.")
     note = (f"{method}. Median: R quantile.survfit rule (midpoint of a flat at exactly 0.5); "
             f"its CI is read off the pointwise confidence curves. Times in {unit}. "
             "A missing median or limit means the curve did not reach 0.5.")
@@ -56,15 +68,35 @@ def write_estimates(config: dict, data: pd.DataFrame, endpoint: str, out) -> Non
                 f"{label}: medians by NETPET group", note)
     lm_df = pd.concat(landmarks, ignore_index=True)
     lm_df = lm_df[["group", *[c for c in lm_df.columns if c != "group"]]]
+    lm_df = lm_df.rename(columns={"std_err": "se_surv"})  # R summary.survfit()$std.err
     write_table(lm_df.assign(method=method), out["landmarks"],
                 f"{label}: survival at landmark times",
-                f"{method}. n_risk counts subjects with time >= t (R summary.survfit); "
+                f"{method}. se_surv: standard error of S (R summary.survfit()$std.err). "
+                "n_risk counts subjects with time >= t (R summary.survfit); "
                 "estimates past the last observation are left empty.")
     write_table(pd.concat(risk, ignore_index=True), out["risk_table"],
                 f"{label}: numbers at risk", "Subjects with follow-up time >= t.")
-    write_table(pd.DataFrame(follow).assign(
-        method="reverse Kaplan-Meier (Schemper & Smith 1996): quantile(survfit(Surv(time, "
-               "1 - event) ~ 1), 0.5)"),
+    write_table(pd.DataFrame(follow).assign(method=FOLLOW_UP_METHODS[progression]),
                 out["follow_up"], f"{label}: median follow-up")
+
+
+#: How follow-up is estimated: on the endpoint's own clock, or, for progression with
+#: death competing, on the progression clock with death as an event too (a death ends
+#: follow-up; it is not a loss to follow-up).
+FOLLOW_UP_METHODS = {
+    False: "reverse Kaplan-Meier (Schemper & Smith 1996): quantile(survfit(Surv(time, "
+           "1 - event) ~ 1), 0.5)",
+    True: "reverse Kaplan-Meier (Schemper & Smith 1996) on the progression clock with death "
+          "before progression counted as an event, not as a censoring: only patients alive "
+          "and progression-free are censored (quantile(survfit(Surv(time, status == 0) ~ 1), "
+          "0.5))",
+}
+
+
+def _follow_up_data(sub: pd.DataFrame, t, e, progression: bool):
+    """Times and events whose reverse KM is the follow-up (see FOLLOW_UP_METHODS)."""
+    if not progression:
+        return t, e
+    return sub["cr_time"].to_numpy(), (sub["cr_status"].to_numpy() != 0).astype(float)
 
 

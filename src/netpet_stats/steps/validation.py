@@ -86,25 +86,33 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
         rows.append({"measure": estimator, "horizon": tau, "estimate": c["estimate"],
                      "lower": c["lower"],
                      "upper": c["upper"], "method": concordance.METHODS[timewt] + f"; pairs with "
-                     f"the earlier event at or before {tau:g}"})
+                     f"the earlier event at or before {tau:g}",
+                     "note": "" if np.isfinite(c["estimate"]) else
+                     "not estimable: no comparable pair (no event)"})
     for h in horizons:
         risk = 1 - predicted[h]
+        why = external.auc_note(t, e, h)
         auc = external.time_dependent_auc(t, e, risk, h)
-        lo, hi = external.bootstrap_ci(
+        lo, hi = (np.nan, np.nan) if why else external.bootstrap_ci(
             lambda i: external.time_dependent_auc(t[i], e[i], risk[i], h), len(t), n_boot, seed,
             threads=threads)
         rows.append({"measure": "time-dependent AUC", "horizon": h, "estimate": auc, "lower": lo,
                      "upper": hi, "method": "cumulative/dynamic AUC with IPCW (Uno 2007; "
                      f"riskRegression::Score); percentile bootstrap CI, {n_boot} resamples, "
-                     f"seed {seed}"})
+                     f"seed {seed}", "note": why})
     roy = external.royston_d(t, e, lp)
+    roy_note = ("" if np.isfinite(roy["estimate"]) else
+                "not estimable: no event" if not (e == 1).any() else
+                "not estimable: the Cox regression of the outcome on the linear predictor "
+                "has no finite solution")
     rows.append({"measure": "Royston's D", "horizon": np.nan, "estimate": roy["estimate"],
                  "lower": roy["lower"], "upper": roy["upper"],
-                 "method": "R royston(fit, newdata); Wald CI"})
+                 "method": "R royston(fit, newdata); Wald CI", "note": roy_note})
     rows.append({"measure": "R2_D", "horizon": np.nan, "estimate": roy["r2"], "lower": np.nan,
-                 "upper": np.nan, "method": "beta^2 / (pi^2/6 + beta^2)"})
+                 "upper": np.nan, "method": "beta^2 / (pi^2/6 + beta^2)", "note": roy_note})
     disc = pd.DataFrame(rows).assign(endpoint=endpoint, n=len(t), events=int(e.sum()))
-    write_table(disc, out.discrimination, f"{label}: discrimination of the frozen model")
+    write_table(disc, out.discrimination, f"{label}: discrimination of the frozen model",
+                _empty_values_note(disc))
 
     # added value (ΔC) of the extended over the base model, both frozen
     write_table(_added_value_table(added_value_paths, data, endpoint, tau), out.added_value,
@@ -127,14 +135,17 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
                          "observed_risk": oe["observed"], "expected_risk": oe["expected"],
                          "o_e": oe["estimate"], "o_e_lower": oe["lower"], "o_e_upper": oe["upper"],
                          "ICI": sm["ICI"], "E50": sm["E50"], "E90": sm["E90"],
-                         "brier": bs["brier"], "brier_null": bs["brier_null"], "ipa": bs["ipa"]})
+                         "brier": bs["brier"], "brier_null": bs["brier_null"], "ipa": bs["ipa"],
+                         "note": _calibration_note(h, oe, sm, bs)})
         groups = external.calibration_groups(t, e, pred, h, int(vcfg["risk_groups"]))
         group_rows.append(groups.assign(horizon=h))
-    write_table(pd.DataFrame(cal_rows).assign(endpoint=endpoint, n=len(t)), out.calibration,
+    cal = pd.DataFrame(cal_rows).assign(endpoint=endpoint, n=len(t))
+    write_table(cal, out.calibration,
                 f"{label}: calibration and overall performance",
                 "Calibration slope: coxph(Surv ~ lp); O/E: 1 - KM(t) over the mean predicted risk, "
                 "Greenwood CI; ICI/E50/E90: Austin, Harrell & van Klaveren 2020; Brier: IPCW "
-                "(Graf 1999), IPA = 1 - Brier/Brier(null), as riskRegression::Score.")
+                "(Graf 1999), IPA = 1 - Brier/Brier(null), as riskRegression::Score. "
+                + _empty_values_note(cal))
     groups_df = pd.concat(group_rows, ignore_index=True)
     write_table(groups_df, out.groups, f"{label}: observed and predicted risk by risk group")
     fig = figures.calibration_figure(groups_df, smooth, label, unit, style=style)
@@ -165,7 +176,7 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
                 "slope and O/E per centre; DerSimonian-Laird random-effects pooling (tau^2 "
                 "truncated at 0) on the logit (C), identity (slope) and log (O/E) scales, with "
                 "tau^2, I^2 and the 95% prediction interval for a new centre (Higgins 2009; "
-                "undefined below 3 centres).")
+                "undefined below 3 centres). " + _empty_values_note(centres))
         write_table(centres.assign(endpoint=endpoint, horizon=tau), out.centres,
                     f"{label}: performance by centre", note)
         figures.save(figures.centre_forest_figure(centres, label, style=style), out.centre_figures, dpi_)
@@ -176,6 +187,29 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
                      out.centre_figures, dpi_)
 
 
+
+
+def _calibration_note(h: float, oe: dict, sm: dict, bs: dict) -> str:
+    """What is empty in a horizon's calibration row, and why, in words."""
+    why = sm["note"] or oe["note"] or bs["note"]
+    if not why:
+        return ""
+    if why.startswith("not estimable: no one is followed"):
+        return (f"At {h:g}: observed risk, O/E, ICI, E50, E90, Brier score and IPA "
+                + why + "; R's summary(survfit(), times =) and Score() compute nothing past "
+                "the last follow-up")
+    return "; ".join(n for n in dict.fromkeys([oe["note"], sm["note"], bs["note"]]) if n)
+
+
+def _empty_values_note(table: pd.DataFrame) -> str:
+    """One sentence for the table's note: each distinct reason of its ``note`` column."""
+    if "note" not in table:
+        return ""
+    reasons = [n.rstrip(".") for n in dict.fromkeys(table["note"].fillna("")) if n]
+    if not reasons:
+        return ""
+    return ("Empty values and centres left out of the pooling, as the note column says: "
+            + " | ".join(reasons) + ".")
 
 
 NO_CURVE_NOTE = ("not available: the model stores its baseline survival at the horizons only "

@@ -1,8 +1,11 @@
 """Cox proportional-hazards models as R ``survival::coxph(ties = "efron")``.
 
 Coefficients maximise the Efron partial likelihood (optional strata) by
-Newton-Raphson with step halving, as R's ``coxph`` iterates (:func:`fit_efron`);
-model-based standard errors are the inverse information at the maximum.
+Newton-Raphson, iterated and stopped as R's ``coxph`` with its default
+``coxph.control()`` (:func:`coxph_newton`, :func:`fit_efron`); model-based standard
+errors are the inverse information at the maximum. Where R stops short of a maximum (a
+coefficient that may be infinite, or 20 iterations without convergence), every number
+is R's at its stopping point.
 Written here rather than taken from lifelines' ``CoxPHFitter`` because
 lifelines stops on its own step-size rule with the score at ~1e-5 (coefficients
 ~1e-7 from the maximum, visible in p-values), reports neither the score
@@ -387,12 +390,16 @@ def robust_variance(result: "CoxResult", cluster) -> np.ndarray:
     """Sandwich variance clustered by ``cluster`` (R ``coxph(..., cluster = )``).
 
     ``D`` = score residuals times the model-based variance (dfbeta), summed
-    within clusters; the robust variance is ``D' D`` (Lin & Wei 1989).
+    within clusters; the robust variance is ``D' D`` (Lin & Wei 1989). The
+    model-based variance is the one R reports (``result.variance``), as R's
+    ``residuals(fit, "dfbeta")`` takes it.
     """
     X = result.design.to_numpy()
     frame = result.frame
     resid = score_residuals(frame["__time"], frame["__event"], X, result.beta, result.stratum)
-    dfbeta = resid @ np.linalg.inv(result.information)
+    variance = (np.linalg.inv(result.information) if result.variance is None
+                else result.variance)
+    dfbeta = resid @ variance
     collapsed = pd.DataFrame(dfbeta).groupby(np.asarray(cluster, dtype=object), sort=True).sum()
     D = collapsed.to_numpy()
     return D.T @ D
@@ -405,7 +412,15 @@ def robust_variance(result: "CoxResult", cluster) -> np.ndarray:
 
 @dataclass
 class CoxResult:
-    """A fitted Cox model with its tidy tables."""
+    """A fitted Cox model with its tidy tables.
+
+    ``status`` is ``"converged"``, ``"infinite"`` (the log likelihood converged while a
+    coefficient may be infinite; R's "Loglik converged before variable ...") or ``"not
+    converged"`` (R's "Ran out of iterations and did not converge"); ``iterations`` the
+    Newton-Raphson iterations R's rule took. ``variance`` is the variance R reports
+    (``vcov(fit)``): the inverse information, except after running out of iterations.
+    ``stratum_code`` numbers the strata in R's order of their levels.
+    """
 
     coefficients: pd.DataFrame
     tests: pd.DataFrame
@@ -417,6 +432,10 @@ class CoxResult:
     frame: pd.DataFrame  # design, time, event (and stratum) as fitted
     stratum: np.ndarray | None
     information: np.ndarray  # Efron information at beta
+    variance: np.ndarray | None = None
+    status: str = "converged"
+    iterations: int = 0
+    stratum_code: np.ndarray | None = None
 
 
 class CoxFitError(ValueError):
@@ -434,23 +453,239 @@ class CoxConvergenceWarning(UserWarning):
         self.columns = list(columns)
 
 
+class CoxNonConvergenceWarning(CoxConvergenceWarning):
+    """Newton-Raphson ran out of iterations (R: "Ran out of iterations and did not
+    converge"); no coefficient is named, ``columns`` is empty."""
+
+
 #: Note beside a coefficient whose estimate tends to infinity (R: "Loglik converged
 #: before variable ...; coefficient may be infinite").
 INFINITE_NOTE = ("coefficient may be infinite (monotone likelihood, e.g. a level without "
                  "events); its Wald z, p and CI are not reported")
+#: Start of the note beside every coefficient of a fit that ran out of iterations.
+NOT_CONVERGED_NOTE_START = "the fit did not converge"
 #: Clusters below which a sandwich (robust) SE is flagged as unreliable.
 MIN_CLUSTERS = 10
 
 
-def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_iter: int = 30):
-    """Maximise the Efron partial likelihood by Newton-Raphson with step halving.
+def not_converged_note(iter_max: int, large: bool = False) -> str:
+    """The note beside the coefficients of a fit that ran out of iterations."""
+    return (f"{NOT_CONVERGED_NOTE_START} in {iter_max} iterations (R: 'Ran out of iterations "
+            "and did not converge'"
+            + ("; 'one or more coefficients may be infinite'" if large else "")
+            + "): coefficient at the last iteration, SE from the diagonal of the information "
+              "as R reports it; Wald z, p and CI not reported")
 
-    The iteration of R ``coxph`` (``coxph.control``): start at ``beta = 0``,
-    take full Newton steps ``I^-1 U`` and halve a step whenever the log
-    likelihood falls. R stops on the relative change in log likelihood; we stop
-    when the largest step is below ``tol``, which with quadratic convergence
-    leaves the coefficients ~1e-15 from the maximum. The data are sorted once
-    (:class:`EfronData`) for all iterations.
+
+#: R ``coxph.control()``: convergence when the log likelihood changes by at most
+#: ``eps`` relatively; at most ``iter_max`` iterations; a coefficient may be infinite
+#: when its remaining Newton step exceeds ``toler_inf`` times its size.
+COXPH_CONTROL = {"eps": 1e-9, "iter_max": 20, "toler_inf": 1e-9 ** 0.5}
+
+
+@dataclass
+class NewtonFit:
+    """Where R ``coxph``'s Newton-Raphson stopped (:func:`coxph_newton`)."""
+
+    beta: np.ndarray
+    loglik: float
+    score: np.ndarray        # at beta
+    information: np.ndarray  # at beta
+    variance: np.ndarray     # as R reports it (vcov)
+    status: str              # "converged", "infinite" or "not converged"
+    infinite: list[int]      # columns R names ("Loglik converged before variable ...")
+    iterations: int
+    large: bool = False      # not converged and R adds "one or more coefficients may be infinite"
+    last_step: np.ndarray | None = None   # the step that reached beta
+
+
+def coxph_newton(derivatives, beta, eps: float = 1e-9, iter_max: int = 20,
+                 toler_inf: float | None = None, means=None) -> NewtonFit:
+    """R ``coxph``'s Newton-Raphson, stopping where R stops (``coxfit6.c``, ``coxph.fit``).
+
+    From ``beta`` (R's ``init``, 0 by default) each iteration evaluates the log
+    likelihood at the proposed ``beta + I^-1 U``. It stops, accepting that point, when
+    the log likelihood changed by at most ``eps`` relatively to the best so far
+    (``|1 - best / new| <= eps``). A point whose log likelihood fell (or is not finite)
+    is pulled back towards the last accepted one (``(new + k beta) / (k + 1)`` at the
+    ``k``-th successive time); otherwise it is accepted and the next step proposed.
+    After ``iter_max`` evaluations without convergence, the last accepted point is
+    returned ("Ran out of iterations and did not converge"); R then reports as variance
+    the inverse of the information's diagonal (its ``coxfit6.c`` inverts an information
+    matrix it has not decomposed), reproduced here. After convergence, coefficient ``j``
+    may be infinite (R: "Loglik converged before variable j; coefficient may be
+    infinite") when its remaining Newton step ``|(U' I^-1)_j|`` exceeds both ``eps`` and
+    ``toler_inf |beta_j|`` (``toler_inf`` = sqrt(eps) by default), or the score is not
+    finite.
+
+    Parameters
+    ----------
+    derivatives
+        ``beta -> (loglik, score, information)``.
+    beta
+        Starting coefficients.
+    eps, iter_max, toler_inf
+        R ``coxph.control(eps, iter.max, toler.inf)``.
+    means
+        Column means R centres on (:func:`r_column_means` of ``derivatives.design`` by
+        default), for R's second warning after running out of iterations (a centred
+        linear predictor above 500), when ``derivatives`` has a ``design``.
+
+    Returns
+    -------
+    NewtonFit
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from netpet_stats.survival.cox import coxph_newton
+    >>> f = lambda b: (-(b[0] - 2.0) ** 2 - 1, np.array([-2 * (b[0] - 2.0)]), np.array([[2.0]]))
+    >>> fit = coxph_newton(f, np.zeros(1))
+    >>> float(fit.beta[0]), fit.status, fit.iterations
+    (2.0, 'converged', 2)
+    """
+    toler_inf = eps ** 0.5 if toler_inf is None else toler_inf
+    beta = np.asarray(beta, float).copy()
+    best, u, info = derivatives(beta)
+
+    def newton_step(u, info):
+        try:
+            return np.linalg.solve(info, u)
+        except np.linalg.LinAlgError as exc:
+            raise CoxFitError("singular information matrix") from exc
+
+    new_beta = beta + newton_step(u, info)
+    halving = 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for iteration in range(1, iter_max + 1):
+            new_ll, new_u, new_info = derivatives(new_beta)
+            finite = (np.isfinite(new_ll) and np.isfinite(new_u).all()
+                      and np.isfinite(new_info).all())
+            if finite and abs(1 - best / new_ll) <= eps:
+                variance = _inverse(new_info)
+                remaining = np.abs(new_u @ variance)
+                flagged = ~np.isfinite(new_u) | ((remaining > eps)
+                                                 & (remaining > toler_inf * np.abs(new_beta)))
+                infinite = np.flatnonzero(flagged).tolist()
+                return NewtonFit(new_beta, float(new_ll), new_u, new_info, variance,
+                                 "infinite" if infinite else "converged", infinite, iteration,
+                                 last_step=new_beta - beta)
+            if not finite or new_ll < best:
+                halving += 1
+                new_beta = (new_beta + halving * beta) / (halving + 1.0)
+            else:
+                halving = 0
+                best, beta = new_ll, new_beta
+                new_beta = new_beta + newton_step(new_u, new_info)
+    # out of iterations: the last accepted point, its information's diagonal inverted
+    loglik, u, info = derivatives(beta)
+    diag = np.diag(info)
+    variance = np.diag(np.where(diag > 0, 1 / np.where(diag > 0, diag, 1), 0.0))
+    lp = None
+    design = getattr(derivatives, "design", None)
+    if design is not None:
+        means = r_column_means(design) if means is None else means
+        lp = design @ beta - float(np.asarray(means) @ beta)
+    large = bool((lp is not None and lp.size and lp.max() > 500)
+                 or not np.isfinite(u @ variance).all())
+    return NewtonFit(beta, float(loglik), u, info, variance, "not converged", [], iter_max,
+                     large)
+
+
+def _inverse(info: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.inv(info)
+    except np.linalg.LinAlgError as exc:
+        raise CoxFitError("singular information matrix") from exc
+
+
+def _polish(derivatives, fit: NewtonFit, tol: float, max_iter: int) -> NewtonFit:
+    """Newton steps from R's stopping point until the largest step is below ``tol``.
+
+    R's rule on the log likelihood (``eps`` = 1e-9) leaves a finite estimate within about
+    its last step of the maximum; continuing to a step below 1e-9 (quadratic
+    convergence) leaves it ~1e-15 away, the maximum R reaches with a smaller ``eps``. A
+    step that lowers the log likelihood (beyond rounding) is halved.
+    """
+    beta, ll, u, info = fit.beta, fit.loglik, fit.score, fit.information
+    if fit.last_step is not None and np.max(np.abs(fit.last_step), initial=0.0) < tol:
+        if np.linalg.cond(info) > 1e12:
+            raise CoxFitError("information matrix is numerically singular")
+        return fit
+    for _ in range(max_iter):
+        try:
+            step = np.linalg.solve(info, u)
+        except np.linalg.LinAlgError as exc:
+            raise CoxFitError("singular information matrix") from exc
+        halvings = 0
+        while True:
+            ll_new, u_new, info_new = derivatives(beta + step)
+            if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * abs(ll):
+                break
+            step, halvings = step / 2, halvings + 1
+            if halvings > 30:
+                raise CoxFitError("step halving failed")
+        beta = beta + step
+        ll, u, info = ll_new, u_new, info_new
+        if np.max(np.abs(step)) < tol:
+            if np.linalg.cond(info) > 1e12:
+                raise CoxFitError("information matrix is numerically singular")
+            return NewtonFit(beta, ll, u, info, _inverse(info), "converged", [],
+                             fit.iterations)
+    raise CoxFitError(f"no convergence in {max_iter} iterations after R's stopping point")
+
+
+class _EfronDerivatives:
+    """``beta -> (loglik, score, information)`` on data sorted once (:class:`EfronData`)."""
+
+    def __init__(self, time, event, X, strata=None, timefixed: bool = False):
+        self.design = np.asarray(X, float).reshape(np.asarray(time).size, -1)
+        self.data = EfronData(time, event, self.design, strata, timefixed)
+
+    def __call__(self, beta):
+        c = self.data.evaluate(beta)
+        return c["loglik"], c["score"], c["info"]
+
+
+def r_column_means(X: np.ndarray) -> np.ndarray:
+    """The means R ``coxph`` centres the columns on: 0 for a column of -1, 0, 1 values
+    (its ``nocenter``), else the column mean."""
+    X = np.asarray(X, float)
+    if X.size == 0:
+        return np.zeros(X.shape[1] if X.ndim == 2 else 0)
+    zero_one = np.isin(X, (-1.0, 0.0, 1.0)).all(axis=0)
+    return np.where(zero_one, 0.0, X.mean(axis=0))
+
+
+def coxph_fit(time, event, X, strata=None, beta=None, timefixed: bool = False,
+              eps: float = 1e-9, iter_max: int = 20, toler_inf: float | None = None,
+              tol: float = 1e-9, max_iter: int = 30) -> NewtonFit:
+    """Fit the Efron partial likelihood and stop where R ``coxph`` stops.
+
+    R's iteration (:func:`coxph_newton`) decides: a fit that converged with every
+    coefficient finite is then taken to the maximum (:func:`_polish`, steps below
+    ``tol``); a coefficient that may be infinite, or a fit out of iterations, is
+    reported at R's stopping point, where every number R prints is evaluated.
+    """
+    derivatives = _EfronDerivatives(time, event, X, strata, timefixed)
+    p = derivatives.design.shape[1]
+    start = np.zeros(p) if beta is None else np.asarray(beta, float).copy()
+    fit = coxph_newton(derivatives, start, eps, iter_max, toler_inf)
+    if fit.status == "converged":
+        fit = _polish(derivatives, fit, tol, max_iter)
+    return fit
+
+
+def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_iter: int = 30):
+    """Maximise the Efron partial likelihood by Newton-Raphson, stopping as R ``coxph``.
+
+    The iteration of R ``coxph`` with its default ``coxph.control()``
+    (:func:`coxph_newton`: start at ``beta = 0``, Newton steps ``I^-1 U``, a step that
+    lowers the log likelihood pulled back, convergence at a relative change of the
+    log likelihood of 1e-9, at most 20 iterations). A fit that converges with finite
+    coefficients is then taken on until the largest step is below ``tol``, which with
+    quadratic convergence leaves the coefficients ~1e-15 from the maximum. The data are
+    sorted once (:class:`EfronData`) for all iterations.
 
     Returns
     -------
@@ -460,16 +695,17 @@ def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_ite
     ------
     CoxFitError
         If the information matrix is singular (e.g. a factor level absent from
-        a resample) or the iteration does not converge.
+        a resample).
 
     Warns
     -----
     CoxConvergenceWarning
-        When the log likelihood stops changing (relative change < 1e-12) while
-        a step is still above 1e-3: a coefficient tends to infinity (monotone
-        likelihood, e.g. a level with no events). As R, which stops on the log
-        likelihood and warns "coefficient may be infinite", the last iterate is
-        returned.
+        When R warns "Loglik converged before variable ...; coefficient may be
+        infinite" (monotone likelihood, e.g. a level with no events): the estimate
+        at R's stopping point is returned.
+    CoxNonConvergenceWarning
+        When R warns "Ran out of iterations and did not converge" (20 iterations):
+        the last accepted estimate is returned, as R returns it.
 
     Examples
     --------
@@ -481,23 +717,35 @@ def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_ite
     >>> round(float(beta[0]), 6)  # R coef(coxph(Surv(t, e) ~ x)): 0.193546
     0.193546
     """
-    X = np.asarray(X, float).reshape(np.asarray(time).size, -1)
-    beta = np.zeros(X.shape[1]) if beta is None else np.asarray(beta, float).copy()
-    data = EfronData(time, event, X, strata)
+    fit = coxph_fit(time, event, X, strata, beta, tol=tol, max_iter=max_iter)
+    _warn_status(fit, f"log likelihood converged before design column(s) {fit.infinite}; "
+                      "coefficient may be infinite", stacklevel=2)
+    return fit.beta, fit.loglik, fit.information
 
-    def derivatives(b):
-        c = data.evaluate(b)
-        return c["loglik"], c["score"], c["info"]
 
-    return newton_raphson(derivatives, beta, tol, max_iter)
+def _warn_status(fit: NewtonFit, infinite_message: str, stacklevel: int,
+                 prefix: str = "") -> None:
+    """R's warning of a fit stopped at an edge (``infinite_message`` names the columns)."""
+    if fit.status == "infinite":
+        warnings.warn(CoxConvergenceWarning(infinite_message, fit.infinite),
+                      stacklevel=stacklevel + 1)
+    elif fit.status == "not converged":
+        warnings.warn(CoxNonConvergenceWarning(
+            f"{prefix}ran out of iterations and did not converge ({fit.iterations} "
+            "iterations, as R coxph)"
+            + ("; one or more coefficients may be infinite" if fit.large else "")),
+            stacklevel=stacklevel + 1)
 
 
 def newton_raphson(derivatives, beta, tol: float = 1e-9, max_iter: int = 30):
     """R ``coxph``'s Newton-Raphson with step halving on a partial likelihood.
 
     ``derivatives(beta)`` returns the log likelihood, score and information. Used
-    by :func:`fit_efron` and by the Fine-Gray fit; see :func:`fit_efron` for the
-    stopping rules and the warning of an infinite coefficient.
+    by the Fine-Gray fit (Cox fits stop as R's ``coxph``, :func:`coxph_newton`): a
+    step that lowers the log likelihood is halved; the iteration stops when the
+    largest step is below ``tol``, or, warning that a coefficient may be infinite,
+    when the log likelihood stops changing (relative change < 1e-12) while a step is
+    still above 1e-3.
 
     Examples
     --------
@@ -592,32 +840,38 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
         stratum = stratum_labels(used, strata)
         frame["__stratum"] = stratum
     t, ev = frame["__time"].to_numpy(), frame["__event"].to_numpy()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CoxConvergenceWarning)
-        beta, ll, info = fit_efron(t, ev, X.to_numpy(), stratum)
-    infinite = set()
-    for w in caught:
-        if isinstance(w.message, CoxConvergenceWarning):
-            infinite |= set(w.message.columns)
-            names = ", ".join(X.columns[j] for j in w.message.columns)
-            warnings.warn(CoxConvergenceWarning(
-                f"{' + '.join(covariates)}: coefficient of {names} may be infinite",
-                w.message.columns), stacklevel=2)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    model = " + ".join(covariates)
+    fit = coxph_fit(t, ev, X.to_numpy(), stratum)
+    names = ", ".join(X.columns[j] for j in fit.infinite)
+    _warn_status(fit, f"{model}: coefficient of {names} may be infinite", stacklevel=2,
+                 prefix=f"{model}: ")
+    beta, ll, info = fit.beta, fit.loglik, fit.information
     # One line per model fit, so that a run can be audited for refits (no identifiers).
-    log.info("Cox model fitted: %s%s; n = %d, events = %d", " + ".join(covariates) or "(null)",
+    log.info("Cox model fitted: %s%s; n = %d, events = %d", model or "(null)",
              f", strata {', '.join(strata)}" if strata else "", len(used), int(ev.sum()))
     ll0, u0, i0 = efron_derivatives(t, ev, X.to_numpy(), np.zeros(len(beta)), stratum)
     reduced = {}
     if len(terms) > 1:
         for term in terms:
+            # R drop1: the model without the term, refitted with the same control
             keep = [c for c in X.columns if c not in term.columns]
-            reduced[term.name] = fit_efron(t, ev, frame[keep].to_numpy(), stratum)[1]
+            part = coxph_fit(t, ev, frame[keep].to_numpy(), stratum)
+            without = " + ".join(c for c in covariates if c != term.name)
+            _warn_status(part, f"{without} (for the likelihood-ratio test of {term.name}): "
+                               f"coefficient of {', '.join(keep[j] for j in part.infinite)} "
+                               "may be infinite", stacklevel=2,
+                         prefix=f"{without} (for the likelihood-ratio test of {term.name}): ")
+            reduced[term.name] = part.loglik
     n, events = len(used), int(ev.sum())
     coefs, tests_df = cox_tables(terms, list(X.columns), beta, info, ll, (ll0, u0, i0),
-                                 reduced, infinite, n, events, conf_level, dropped)
-    result = CoxResult(coefs, tests_df, terms, beta, X, n, events, frame, stratum, info)
+                                 reduced, set(fit.infinite), n, events, conf_level, dropped,
+                                 variance=fit.variance,
+                                 not_converged=(not_converged_note(COXPH_CONTROL["iter_max"],
+                                                                   fit.large)
+                                                if fit.status == "not converged" else ""))
+    result = CoxResult(coefs, tests_df, terms, beta, X, n, events, frame, stratum, info,
+                       variance=fit.variance, status=fit.status, iterations=fit.iterations,
+                       stratum_code=stratum_codes(used, strata) if strata else None)
     if cluster:
         k = int(used[cluster].nunique())
         order = [list(X.columns).index(c) for t in terms for c in t.columns]
@@ -627,6 +881,12 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
             rse = np.full(len(order), np.nan)
         add_robust_columns(coefs, rse, conf_level, cluster, k)
     return result
+
+
+def model_loglik(fit: CoxResult) -> float:
+    """The log partial likelihood at the estimate (R ``fit$loglik[2]``)."""
+    row = fit.tests[(fit.tests["term"] == "(model)") & (fit.tests["test"] == "likelihood ratio")]
+    return float(row["loglik"].iloc[0])
 
 
 def stratum_labels(data: pd.DataFrame, strata: list[str]) -> np.ndarray:
@@ -646,17 +906,46 @@ def stratum_labels(data: pd.DataFrame, strata: list[str]) -> np.ndarray:
     return joined.to_numpy(dtype=object)
 
 
+def stratum_codes(data: pd.DataFrame, strata: list[str]) -> np.ndarray:
+    """The number of each row's stratum in R's order of the levels of ``strata(...)``.
+
+    As R's ``strata()``: each variable's levels are a factor's own levels (a pandas
+    categorical keeps its categories' order), numbers in numeric order, text in sorted
+    order (R's ``sort`` in the C locale); the combinations present are ordered by the
+    first variable, then the next. ``cox.zph`` orders its events, and assigns them to
+    strata, in this order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from netpet_stats.survival.cox import stratum_codes
+    >>> stratum_codes(pd.DataFrame({"inst": [10, 2, 1, 2]}), ["inst"]).tolist()
+    [2, 1, 0, 1]
+    """
+    codes = []
+    for col in strata:
+        values = data[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            codes.append(values.cat.codes.to_numpy())
+        elif pd.api.types.is_numeric_dtype(values):
+            codes.append(pd.factorize(values, sort=True)[0])
+        else:
+            codes.append(pd.factorize(values.astype(str), sort=True)[0])
+    return np.unique(np.column_stack(codes), axis=0, return_inverse=True)[1].ravel()
+
+
 def add_robust_columns(coefs: pd.DataFrame, rse, conf_level: float, cluster: str,
                        n_clusters: int) -> None:
     """Robust SE, CI and p beside the model-based ones, in place (R ``coxph(cluster = )``).
 
     ``rse`` is in the order of the coefficient rows; it is withheld where a
-    coefficient may be infinite, and the note flags fewer than
-    :data:`MIN_CLUSTERS` clusters.
+    coefficient may be infinite or the fit did not converge, and the note flags
+    fewer than :data:`MIN_CLUSTERS` clusters.
     """
     z = norm_ppf(1 - (1 - conf_level) / 2)
-    rse = np.where(coefs["note"].str.contains(INFINITE_NOTE, regex=False), np.nan,
-                   np.asarray(rse, float))
+    withheld = (coefs["note"].str.contains(INFINITE_NOTE, regex=False)
+                | coefs["note"].str.startswith(NOT_CONVERGED_NOTE_START))
+    rse = np.where(withheld, np.nan, np.asarray(rse, float))
     b = coefs["coef"].to_numpy()
     coefs["robust_se"] = rse
     coefs["robust_hr_lower"] = np.exp(b - z * rse)
@@ -672,7 +961,8 @@ def add_robust_columns(coefs: pd.DataFrame, rse, conf_level: float, cluster: str
 
 def cox_tables(terms: list[Term], columns: list[str], beta, info, loglik, null, reduced: dict,
                infinite: set, n: int, events: int, conf_level: float = 0.95,
-               dropped: list[Term] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+               dropped: list[Term] = (), variance=None, not_converged: str = ""
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Coefficient and test tables of a Cox fit from its sufficient quantities.
 
     What R ``summary(coxph)`` and ``drop1(fit, test = "Chisq")`` print, built from
@@ -681,11 +971,19 @@ def cox_tables(terms: list[Term], columns: list[str], beta, info, loglik, null, 
     maximised log likelihood of each model without one term (``reduced``, by
     term name). Shared by :func:`fit_cox` and the federated fit, which obtains the
     same quantities as sums over centres.
+
+    ``variance`` is the variance R reports, when it is not the inverse of ``info``
+    (after running out of iterations). ``not_converged``, the note of a fit that ran
+    out of iterations: it stands beside every coefficient, whose Wald z, p and CI, as
+    the Wald tests, are then not reported (those of a coefficient in ``infinite``
+    never are).
     """
     beta = np.asarray(beta, float)
     ll = loglik
     ll0, u0, i0 = null
-    cov = np.linalg.inv(info)
+    cov = np.linalg.inv(info) if variance is None else np.asarray(variance, float)
+    if not_converged:
+        infinite = set(range(len(beta)))     # nothing Wald-based is reported
     se = np.sqrt(np.diag(cov))
     z = norm_ppf(1 - (1 - conf_level) / 2)
 
@@ -701,7 +999,8 @@ def cox_tables(terms: list[Term], columns: list[str], beta, info, loglik, null, 
                 "reference": term.reference, "coef": beta[j], "se": se[j],
                 "hr": np.exp(beta[j]), "hr_lower": lower, "hr_upper": upper, "z": zval,
                 "p": 2 * norm_sf(abs(zval)) if j not in infinite else np.nan,
-                "n": n, "events": events, "note": INFINITE_NOTE if j in infinite else "",
+                "n": n, "events": events,
+                "note": not_converged or (INFINITE_NOTE if j in infinite else ""),
             })
     coefs = pd.DataFrame(rows, columns=[
         "term", "term_label", "level", "reference", "coef", "se", "hr", "hr_lower",
@@ -713,10 +1012,12 @@ def cox_tables(terms: list[Term], columns: list[str], beta, info, loglik, null, 
     df = len(beta)
     tests = [
         {"test": "likelihood ratio", "term": "(model)", "chisq": lrt, "df": df,
-         "p": chi2_sf(lrt, df), "method": "2 (logL(beta) - logL(0))"},
+         "p": chi2_sf(lrt, df), "method": "2 (logL(beta) - logL(0))" + (
+             "; beta where the fit stopped without converging" if not_converged else "")},
         {"test": "Wald", "term": "(model)", "chisq": wald if not infinite else np.nan, "df": df,
          "p": chi2_sf(wald, df) if not infinite else np.nan,
          "method": "beta' V^-1 beta" if not infinite else
+                   "not reported: the fit did not converge" if not_converged else
                    "not reported: a coefficient may be infinite (use the likelihood-ratio test)"},
         {"test": "score (log-rank)", "term": "(model)", "chisq": score, "df": df,
          "p": chi2_sf(score, df), "method": "U(0)' I(0)^-1 U(0), Efron"},
@@ -736,7 +1037,8 @@ def cox_tables(terms: list[Term], columns: list[str], beta, info, loglik, null, 
             tests.append({"test": "Wald", "term": term.name, "chisq": np.nan if bad else chi,
                           "df": len(idx), "p": np.nan if bad else chi2_sf(chi, len(idx)),
                           "method": "joint Wald test of the term's coefficients" if not bad else
-                                    "not reported: a coefficient may be infinite"})
+                                    "not reported: the fit did not converge" if not_converged
+                                    else "not reported: a coefficient may be infinite"})
     for term in dropped:
         tests.append({"test": "term left out", "term": term.name, "chisq": np.nan, "df": 0,
                       "p": np.nan, "method": "one level among the patients analysed: no "
@@ -818,7 +1120,10 @@ def ph_test(result: CoxResult, transform: str = "km") -> pd.DataFrame:
     ``2p x 2p`` Efron information; a term's test uses the ``beta`` block and that
     term's ``theta`` block (a factor's levels are pooled, ``df`` = its number of
     columns). Written here because lifelines implements only the earlier
-    approximation (survival < 3.0) and no Python library implements this test.
+    approximation (survival < 3.0) and no Python library implements this test. Where
+    R's ``solve`` refuses one of these systems (exactly singular, or a reciprocal
+    condition number below the machine epsilon), R's ``cox.zph`` stops: no test is
+    reported then (NaN, and the method says why).
 
     Examples
     --------
@@ -853,25 +1158,49 @@ def ph_test(result: CoxResult, transform: str = "km") -> pd.DataFrame:
     u_theta = g @ contrib["score_t"]
     imat = np.block([[i_bb, i_bt], [i_bt.T, i_tt]])
     columns = list(result.design.columns)
-    tests = []
+    tests, singular = [], False
     for term in result.terms:
         jj = [columns.index(c) for c in term.columns]
         kk = list(range(p)) + [p + j for j in jj]
         u = np.concatenate([np.zeros(p), u_theta[jj]])
-        tests.append((term.name, term.label, float(u @ np.linalg.solve(imat[np.ix_(kk, kk)], u)),
+        chi = _solve_as_r(imat[np.ix_(kk, kk)], u)
+        singular |= chi is None
+        tests.append((term.name, term.label, np.nan if chi is None else float(u @ chi),
                       len(jj)))
     u = np.concatenate([np.zeros(p), u_theta])
-    tests.append(("GLOBAL", "global test", float(u @ np.linalg.solve(imat, u)), p))
+    chi = _solve_as_r(imat, u)
+    singular |= chi is None
+    tests.append(("GLOBAL", "global test", np.nan if chi is None else float(u @ chi), p))
     k = len(tests)
+    # R's cox.zph stops at the first singular system: no test is reported then
+    method = ZPH_SINGULAR_METHOD if singular else ZPH_METHOD
+    chisq = np.array([np.nan if singular else x[2] for x in tests], dtype=float)
     # numpy columns: pandas builds the frame without inspecting each value (a third of
     # the test's time at n = 300 went to building it from lists)
     return pd.DataFrame({"term": np.array([x[0] for x in tests], dtype=object),
                          "term_label": np.array([x[1] for x in tests], dtype=object),
-                         "chisq": np.array([x[2] for x in tests], dtype=float),
+                         "chisq": chisq,
                          "df": np.array([x[3] for x in tests], dtype=np.int64),
-                         "p": np.array([chi2_sf(x[2], x[3]) for x in tests], dtype=float),
+                         "p": np.array([chi2_sf(c, x[3]) if np.isfinite(c) else np.nan
+                                        for c, x in zip(chisq, tests)], dtype=float),
                          "transform": np.full(k, transform, dtype=object),
-                         "method": np.full(k, ZPH_METHOD, dtype=object)}, copy=False)
+                         "method": np.full(k, method, dtype=object)}, copy=False)
+
+
+ZPH_SINGULAR_METHOD = ("not computed: the information matrix of the test is singular (R's "
+                       "cox.zph stops: 'system is computationally singular'), as at the "
+                       "stopping point of a fit whose coefficients diverge")
+
+
+def _solve_as_r(a: np.ndarray, b: np.ndarray):
+    """``solve(a, b)``, or None where R's ``solve`` refuses: an exactly singular matrix,
+    or a reciprocal condition number (1-norm) below the machine epsilon."""
+    try:
+        x = np.linalg.solve(a, b)
+        rcond = 1.0 / (np.linalg.norm(a, 1) * np.linalg.norm(np.linalg.inv(a), 1))
+    except np.linalg.LinAlgError:
+        return None
+    return x if np.isfinite(rcond) and rcond >= np.finfo(float).eps else None
 
 
 @dataclass
@@ -888,10 +1217,11 @@ class ZphResiduals:
 
     x: np.ndarray           # transformed time g(t) of each event (not centred)
     time: np.ndarray        # event time
-    stratum: np.ndarray     # stratum code of each event (0 when unstratified)
+    stratum: np.ndarray     # stratum of each event, numbered in R's order (0 unstratified)
     y: pd.DataFrame         # one column per term (term names), NaN where not estimable
     var: np.ndarray         # (terms x terms)
     transform: str
+    stratum_label: np.ndarray | None = None   # stratum label of each event
 
 
 def zph_residuals(result: CoxResult, transform: str = "km") -> ZphResiduals:
@@ -902,6 +1232,14 @@ def zph_residuals(result: CoxResult, transform: str = "km") -> ZphResiduals:
     as R's ``zph1.c``). Within each stratum, residuals are scaled by the inverse
     of the information per event (Grambsch & Therneau 1994), using only the
     columns that vary in that stratum; each term's coefficient is added back.
+
+    R's per-stratum rules are kept (``survival:::cox.zph``, 3.5-3): a factor counts as
+    varying in a stratum, all its columns, when any of its columns varies there (a
+    level absent from a centre); the events are assigned to the strata by counting,
+    stratum by stratum in R's order, the events of the strata where some term varies,
+    so that a stratum where nothing varies (a centre with one patient) contributes no
+    count: its events and those after it are scaled with the next strata's
+    information, and the last events of all keep their unscaled residual.
 
     Examples
     --------
@@ -919,8 +1257,12 @@ def zph_residuals(result: CoxResult, transform: str = "km") -> ZphResiduals:
     ev = frame["__event"].to_numpy(float)
     X = result.design.to_numpy(float)
     n, p = X.shape
-    strata = (np.zeros(n, int) if result.stratum is None
-              else pd.factorize(pd.Series(result.stratum), sort=True)[0])
+    if result.stratum is None:
+        strata = np.zeros(n, int)
+    elif result.stratum_code is not None:
+        strata = np.asarray(result.stratum_code, int)     # R's order of the levels
+    else:
+        strata = pd.factorize(pd.Series(result.stratum), sort=True)[0]
     g = zph_time_transform(t, ev, transform)
     risk = np.exp(X @ result.beta - (X @ result.beta).max())
     order = np.lexsort((np.arange(n), t, strata))          # R: order(istrat, time)
@@ -947,27 +1289,36 @@ def zph_residuals(result: CoxResult, transform: str = "km") -> ZphResiduals:
     rows = np.asarray(rows, int)
     sres = np.vstack(resid) if resid else np.zeros((0, p))
     ev_stratum = strata[rows]
-    wt = sum(np.minimum.outer(u, u) for u in used)
-    vmean = result.information / np.where(wt == 0, 1, wt)
     columns = list(result.design.columns)
     assign = [[columns.index(c) for c in term.columns] for term in result.terms]
+    for a in assign:   # a factor is used in a stratum when any of its columns varies there
+        if len(a) > 1 and (used[:, a] == 0).any():
+            used[:, a] = used[:, a].max(axis=1)[:, None]
+    wt = sum(np.minimum.outer(u, u) for u in used)
+    vmean = result.information / np.where(wt == 0, 1, wt)
     if any(len(a) > 1 for a in assign):      # R cox.zph(terms = TRUE): one column per term
         M = np.zeros((p, len(assign)))
         for i, a in enumerate(assign):
             M[a, i] = 1.0 if len(a) == 1 else result.beta[a]
         sres, vmean = sres @ M, M.T @ vmean @ M
         used = used[:, [a[0] for a in assign]]
-    y = np.full(sres.shape, np.nan)
+    # R assigns the events to strata by counts: stratum s takes the next max(used[s])
+    # rows, none where nothing varies; rows beyond the counted ones stay unscaled
+    y = sres.copy()
+    group = np.repeat(np.arange(used.shape[0]), used.max(axis=1).astype(int))
     for s in range(used.shape[0]):
         k = np.flatnonzero(used[s] > 0)
-        here = ev_stratum == s
-        if k.size and here.any():
+        here = np.flatnonzero(group == s)
+        if k.size and here.size:
             y[np.ix_(here, k)] = np.linalg.solve(vmean[np.ix_(k, k)], sres[np.ix_(here, k)].T).T
+            y[np.ix_(here, np.setdiff1d(np.arange(y.shape[1]), k))] = np.nan
     for i, a in enumerate(assign):
         y[:, i] += result.beta[a[0]] if len(a) == 1 else 1.0
+    labels = (np.zeros(rows.size, dtype=object) if result.stratum is None
+              else np.asarray(result.stratum, dtype=object)[rows])
     return ZphResiduals(x=g[rows], time=t[rows], stratum=ev_stratum,
                         y=pd.DataFrame(y, columns=[term.name for term in result.terms]),
-                        var=np.linalg.inv(vmean), transform=transform)
+                        var=np.linalg.inv(vmean), transform=transform, stratum_label=labels)
 
 
 ZPH_SMOOTH_METHOD = ("natural cubic spline (4 df) fitted by least squares to the scaled "

@@ -376,7 +376,9 @@ def survival_at(curve: pd.DataFrame, time, event, at) -> pd.DataFrame:
         else:
             row = curve.iloc[idx]
             # SE of S(t) (summary.survfit), not of the cumulative hazard (the curve's)
-            s, se, lo, hi = row["surv"], row["surv"] * row["std_err"], row["lower"], row["upper"]
+            # where S = 0 the cumulative hazard's SE is infinite and R gives 0 * Inf = NaN
+            se = row["surv"] * row["std_err"] if np.isfinite(row["std_err"]) else np.nan
+            s, lo, hi = row["surv"], row["lower"], row["upper"]
         n_event = int(((time <= t) & (np.asarray(event) == 1)).sum())
         rows.append({"time": float(t), "n_risk": n_risk, "cum_events": n_event, "surv": s,
                      "std_err": se, "lower": lo, "upper": hi})

@@ -20,6 +20,13 @@ The measures follow R ``riskRegression::Score(..., cause = 1, cens.model = "km")
 
 Per centre, O/E (which has a standard error) is pooled by random effects on the
 log scale as the survival measures are; AUC, Brier and IPA are reported per centre.
+
+Where ``Score(cause = 1)`` estimates nothing, nothing is reported, and the ``note``
+says why (:func:`not_estimable`): past the last follow-up time (Score: "Results at
+evaluation time(s) beyond this time point are not computed") and in patients none of
+whom progressed (Score: "Requested cause: 1. Available causes: ..."). A centre with
+O/E = 0 (no progression by the horizon) has no log O/E and stays out of the pooling,
+which says so.
 """
 
 from __future__ import annotations
@@ -37,6 +44,38 @@ CR_OE_METHOD = ("Aalen-Johansen cumulative incidence at h over the mean predicte
                 "CI from its infinitesimal-jackknife SE on the log scale")
 
 
+def not_estimable(time, cause, horizon: float) -> str:
+    """Why ``Score(cause = 1)`` estimates nothing at ``horizon`` in these patients ("" if it does).
+
+    R ``riskRegression::Score`` refuses data in which cause 1 never occurs
+    ("Requested cause: 1. Available causes: ...") and computes nothing at a time
+    past the last follow-up time ("Upper limit of followup is ...; results at
+    evaluation time(s) beyond this time point are not computed"). At the last time
+    itself it does compute.
+
+    Examples
+    --------
+    >>> from netpet_stats.validation.competing import not_estimable
+    >>> not_estimable([1, 2, 3], [1, 0, 2], 3.0)
+    ''
+    >>> not_estimable([1, 2, 3], [1, 0, 2], 5.0)
+    'not estimable: no one is followed to 5 (last follow-up 3); R Score() computes nothing past it'
+    >>> not_estimable([1, 2, 3], [0, 2, 2], 2.0)
+    'not estimable: no one progressed; R Score(cause = 1) refuses ("Requested cause: 1")'
+    """
+    time, cause = np.asarray(time, float), np.asarray(cause, int)
+    if time.size == 0:
+        return "not estimable: no patients"
+    if not (cause == 1).any():
+        return ('not estimable: no one progressed; R Score(cause = 1) refuses '
+                '("Requested cause: 1")')
+    last = float(time.max())
+    if horizon > last:
+        return (f"not estimable: no one is followed to {horizon:g} (last follow-up {last:g}); "
+                "R Score() computes nothing past it")
+    return ""
+
+
 def _weights(time, cause, horizon):
     """Score's IPCW weights at ``horizon`` and who is a case, a competitor, event-free."""
     time, cause = np.asarray(time, float), np.asarray(cause, int)
@@ -47,8 +86,9 @@ def _weights(time, cause, horizon):
     free = ~by
     w = np.zeros(time.size)
     ev = case | other
-    w[ev] = 1.0 / G(time[ev], left=True)
-    w[free] = 1.0 / G(horizon)
+    w[ev] = 1.0 / G(time[ev], left=True)        # G(T-) > 0: the patient was at risk
+    if free.any():                              # G(horizon) > 0 while anyone is followed on
+        w[free] = 1.0 / G(horizon)
     return w, case, other, free
 
 
@@ -66,8 +106,10 @@ def cr_brier_score(time, cause, predicted_risk, horizon: float) -> dict:
     -------
     dict
         ``brier``, ``brier_null`` (everyone predicted the Aalen-Johansen estimate)
-        and ``ipa`` = 1 - brier / brier_null; NaN when no one is followed to the
-        horizon.
+        and ``ipa`` = 1 - brier / brier_null; all NaN where Score estimates nothing
+        (:func:`not_estimable`: past the last follow-up, or no one progressed), with
+        the reason in ``note``. ``ipa`` is NaN where the null model's Brier score is
+        0 (no progression by the horizon; R reports -Inf).
 
     Examples
     --------
@@ -79,21 +121,30 @@ def cr_brier_score(time, cause, predicted_risk, horizon: float) -> dict:
     """
     time, cause = np.asarray(time, float), np.asarray(cause, int)
     F = np.asarray(predicted_risk, float)
-    if not (time > horizon).any():
-        return {"horizon": horizon, "brier": np.nan, "brier_null": np.nan, "ipa": np.nan}
+    why = not_estimable(time, cause, horizon)
+    if why:
+        return {"horizon": horizon, "brier": np.nan, "brier_null": np.nan, "ipa": np.nan,
+                "note": why}
     w, case, _, _ = _weights(time, cause, horizon)
     y = case.astype(float)
     table = cr.aalen_johansen(time, cause)
     null_value = cr.cumulative_incidence_at(table[table.state == "1"], [horizon])
-    f0 = float(null_value["estimate"].iloc[0]) if len(null_value) else 0.0
+    f0 = float(null_value["estimate"].iloc[0])
     model = float(np.mean(w * (y - F) ** 2))
     null = float(np.mean(w * (y - f0) ** 2))
-    return {"horizon": horizon, "brier": model, "brier_null": null,
-            "ipa": 1 - model / null if null > 0 else np.nan}
+    if null > 0:
+        return {"horizon": horizon, "brier": model, "brier_null": null,
+                "ipa": 1 - model / null, "note": ""}
+    return {"horizon": horizon, "brier": model, "brier_null": null, "ipa": np.nan,
+            "note": f"IPA not estimable: no progression by {horizon:g}, so the null model's "
+                    "Brier score is 0 (R reports -Inf)"}
 
 
 def cr_time_dependent_auc(time, cause, predicted_risk, horizon: float) -> float:
     """Cause-specific cumulative/dynamic AUC at ``horizon`` (Blanche et al. 2013, def. 2).
+
+    NaN where Score estimates nothing (:func:`not_estimable`), where no one
+    progressed by the horizon (no case; R: NaN) and where there is no control.
 
     Examples
     --------
@@ -104,6 +155,8 @@ def cr_time_dependent_auc(time, cause, predicted_risk, horizon: float) -> float:
     """
     time, cause = np.asarray(time, float), np.asarray(cause, int)
     F = np.asarray(predicted_risk, float)
+    if not_estimable(time, cause, horizon):
+        return float("nan")
     w, case, other, free = _weights(time, cause, horizon)
     control = other | free
     if not case.any() or not control.any():
@@ -121,6 +174,11 @@ def cr_observed_expected(time, cause, predicted_risk, horizon: float,
                          conf_level: float = 0.95) -> dict:
     """Observed (Aalen-Johansen) over expected (mean predicted) cumulative incidence.
 
+    Past the last follow-up time the Aalen-Johansen estimate is not defined (R
+    ``summary(survfit(...), times = h)`` drops such a time): O/E is NaN there, and
+    where the mean predicted risk is 0. Where no one progressed by the horizon, O/E
+    is 0 and has no log-scale SE (``se_log`` NaN). ``note`` says which.
+
     Examples
     --------
     >>> from netpet_stats.validation.competing import cr_observed_expected
@@ -129,17 +187,34 @@ def cr_observed_expected(time, cause, predicted_risk, horizon: float,
     >>> round(res["observed"], 4), round(res["expected"], 4)  # 1/6 + 4/6 * 1/3; 1.9/6
     (0.3889, 0.3167)
     """
-    table = cr.aalen_johansen(time, cause)
-    at = cr.cumulative_incidence_at(table[table.state == "1"], [horizon])
-    observed = float(at["estimate"].iloc[0]) if len(at) else 0.0
-    se = float(at["std_err"].iloc[0]) if len(at) else 0.0
+    time, cause = np.asarray(time, float), np.asarray(cause, int)
     expected = float(np.mean(np.asarray(predicted_risk, float)))
+    none = {"estimate": np.nan, "lower": np.nan, "upper": np.nan, "se_log": np.nan,
+            "observed": np.nan, "expected": expected, "horizon": horizon,
+            "method": CR_OE_METHOD}
+    if time.size == 0 or horizon > time.max():
+        last = f" (last follow-up {time.max():g})" if time.size else ""
+        return {**none, "note": f"not estimable: no one is followed to {horizon:g}{last}"}
+    if not expected > 0:
+        return {**none, "note": "not estimable: the mean predicted risk is 0"}
+    if (cause == 1).any():
+        table = cr.aalen_johansen(time, cause)
+        at = cr.cumulative_incidence_at(table[table.state == "1"], [horizon])
+        observed, se = float(at["estimate"].iloc[0]), float(at["std_err"].iloc[0])
+    else:
+        observed, se = 0.0, 0.0
     ratio = observed / expected
-    se_log = se / observed if observed > 0 else np.nan
     z = norm_ppf(1 - (1 - conf_level) / 2)
-    return {"estimate": ratio, "lower": ratio * np.exp(-z * se_log),
-            "upper": ratio * np.exp(z * se_log), "se_log": se_log, "observed": observed,
-            "expected": expected, "horizon": horizon, "method": CR_OE_METHOD}
+    if observed > 0:
+        se_log = se / observed
+        lower, upper, note = ratio * np.exp(-z * se_log), ratio * np.exp(z * se_log), ""
+    else:
+        se_log = lower = upper = np.nan
+        note = (f"O/E = 0: no progression by {horizon:g}; no log-scale SE or CI, "
+                "so left out of any pooling on the log scale")
+    return {"estimate": ratio, "lower": lower, "upper": upper, "se_log": se_log,
+            "observed": observed, "expected": expected, "horizon": horizon,
+            "method": CR_OE_METHOD, "note": note}
 
 
 def cr_performance(time, cause, predicted_risk: dict, centre=None) -> pd.DataFrame:
@@ -158,7 +233,8 @@ def cr_performance(time, cause, predicted_risk: dict, centre=None) -> pd.DataFra
     -------
     pandas.DataFrame
         ``centre``, ``horizon``, ``measure``, ``estimate``, ``lower``, ``upper``,
-        ``n``, ``events`` (of cause 1), ``competing``, ``method``; pooled rows add
+        ``n``, ``events`` (of cause 1), ``competing``, ``method``, ``note`` (why a
+        value is empty, or why a centre stays out of the pooling); pooled rows add
         ``pi_lower``, ``pi_upper``, ``tau2``, ``i2``, ``k``.
 
     Examples
@@ -182,19 +258,25 @@ def cr_performance(time, cause, predicted_risk: dict, centre=None) -> pd.DataFra
                 "competing": int((k > 1).sum())}
         for h, risk in predicted_risk.items():
             F = np.asarray(risk, float)[m]
+            why = not_estimable(t, k, h)
             auc = cr_time_dependent_auc(t, k, F, h)
             bs = cr_brier_score(t, k, F, h)
             oe = cr_observed_expected(t, k, F, h)
+            auc_note = why or ("" if np.isfinite(auc) else
+                               f"not estimable: no progression by {h:g}"
+                               if not ((t <= h) & (k == 1)).any() else
+                               f"not estimable: no control (no one event-free at {h:g} "
+                               "or dead first by then)")
             rows += [
                 {**base, "horizon": h, "measure": "time-dependent AUC", "estimate": auc,
-                 "method": SCORE_METHOD},
+                 "method": SCORE_METHOD, "note": auc_note},
                 {**base, "horizon": h, "measure": "Brier score", "estimate": bs["brier"],
-                 "method": SCORE_METHOD},
+                 "method": SCORE_METHOD, "note": why},
                 {**base, "horizon": h, "measure": "IPA", "estimate": bs["ipa"],
-                 "method": SCORE_METHOD + "; null model: Aalen-Johansen"},
+                 "method": SCORE_METHOD + "; null model: Aalen-Johansen", "note": bs["note"]},
                 {**base, "horizon": h, "measure": "O/E", "estimate": oe["estimate"],
                  "lower": oe["lower"], "upper": oe["upper"], "se_log": oe["se_log"],
-                 "method": CR_OE_METHOD}]
+                 "method": CR_OE_METHOD, "note": oe["note"]}]
     frame = pd.DataFrame(rows)
     for col in ("lower", "upper", "se_log"):
         if col not in frame:
@@ -203,9 +285,22 @@ def cr_performance(time, cause, predicted_risk: dict, centre=None) -> pd.DataFra
     if by_centre and len(pd.unique(centre)) > 1:
         for h in predicted_risk:
             sub = frame[(frame["measure"] == "O/E") & (frame["horizon"] == h)]
-            sub = sub[np.isfinite(sub["se_log"]) & (sub["se_log"] > 0)
-                      & np.isfinite(sub["estimate"]) & (sub["estimate"] > 0)]
+            usable = (np.isfinite(sub["se_log"]) & (sub["se_log"] > 0)
+                      & np.isfinite(sub["estimate"]) & (sub["estimate"] > 0))
+            out_of_pool = "; ".join(
+                f"{r.centre}: " + (r.note or "O/E has no log-scale standard error")
+                for r in sub[~usable].itertuples())
+            left = f"Left out of the pooling: {out_of_pool}." if out_of_pool else ""
+            sub = sub[usable]
             if len(sub) < 2:
+                pooled.append({
+                    "centre": "pooled (random effects)", "horizon": h, "measure": "O/E",
+                    "estimate": np.nan, "k": len(sub), "n": int(sub["n"].sum()),
+                    "events": int(sub["events"].sum()),
+                    "competing": int(sub["competing"].sum()),
+                    "method": "DerSimonian-Laird random effects, on log O/E",
+                    "note": " ".join(["not pooled: fewer than two centres with a log O/E.",
+                                      left]).strip()})
                 continue
             re = random_effects(np.log(sub["estimate"]), sub["se_log"])
             pooled.append({
@@ -216,7 +311,7 @@ def cr_performance(time, cause, predicted_risk: dict, centre=None) -> pd.DataFra
                 "pi_upper": np.exp(re["pi_upper"]) if np.isfinite(re["pi_upper"]) else np.nan,
                 "tau2": re["tau2"], "i2": re["i2"], "k": re["k"], "n": int(sub["n"].sum()),
                 "events": int(sub["events"].sum()), "competing": int(sub["competing"].sum()),
-                "method": re["method"] + ", on log O/E"})
+                "method": re["method"] + ", on log O/E", "note": left})
     out = pd.concat([frame.drop(columns="se_log"), pd.DataFrame(pooled)], ignore_index=True)
     lead = ["centre", "horizon", "measure", "estimate", "lower", "upper"]
     return out[lead + [c for c in out.columns if c not in lead]]

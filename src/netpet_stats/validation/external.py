@@ -81,7 +81,10 @@ def observed_expected(time, event, predicted_survival, horizon: float,
     -------
     dict
         ``estimate`` (O/E), ``lower, upper``, ``se_log`` (of log O/E), the
-        ``observed`` and ``expected`` risks, ``horizon`` and ``method``.
+        ``observed`` and ``expected`` risks, ``horizon``, ``method`` and ``note``:
+        past the last follow-up time O/E is NaN (R's ``summary(survfit(...), times
+        = h)`` drops the time); with no event by the horizon it is 0, without a
+        log-scale SE or CI.
 
     Examples
     --------
@@ -95,13 +98,27 @@ def observed_expected(time, event, predicted_survival, horizon: float,
     surv, std_err = kaplan_meier.km_point(time, event, horizon)
     observed = 1 - surv
     expected = float(np.mean(1 - np.asarray(predicted_survival, float)))
+    if not np.isfinite(observed) or not expected > 0:
+        last = np.asarray(time, float).max() if len(time) else np.nan
+        note = (f"not estimable: no one is followed to {horizon:g} (last follow-up {last:g})"
+                if not np.isfinite(observed) else
+                "not estimable: the mean predicted risk is 0")
+        return {"estimate": np.nan, "lower": np.nan, "upper": np.nan, "se_log": np.nan,
+                "observed": observed, "expected": expected, "horizon": horizon,
+                "method": OE_METHOD, "note": note}
     ratio = observed / expected
-    # var(1 - S) = S^2 var(log S); se(log O) = S se(log S) / O
-    se_log = surv * std_err / observed if observed > 0 else np.nan  # no event: no log scale
     z = norm_ppf(1 - (1 - conf_level) / 2)
-    return {"estimate": float(ratio), "lower": float(ratio * np.exp(-z * se_log)),
-            "upper": float(ratio * np.exp(z * se_log)), "se_log": se_log, "observed": observed,
-            "expected": expected, "horizon": horizon, "method": OE_METHOD}
+    if observed > 0:
+        # var(1 - S) = S^2 var(log S); se(log O) = S se(log S) / O
+        se_log = surv * std_err / observed
+        lower, upper, note = ratio * np.exp(-z * se_log), ratio * np.exp(z * se_log), ""
+    else:                                                   # no event: no log scale
+        se_log = lower = upper = np.nan
+        note = (f"O/E = 0: no event by {horizon:g}; no log-scale SE or CI, so left out of "
+                "any pooling on the log scale")
+    return {"estimate": float(ratio), "lower": float(lower), "upper": float(upper),
+            "se_log": se_log, "observed": observed, "expected": expected, "horizon": horizon,
+            "method": OE_METHOD, "note": note}
 
 
 def royston_d(time, event, lp, rescale: bool = True, conf_level: float = 0.95) -> dict:
@@ -158,6 +175,57 @@ def royston_d(time, event, lp, rescale: bool = True, conf_level: float = 0.95) -
 # --------------------------------------------------------------------------------------
 
 
+def not_estimable(time, event, horizon: float) -> str:
+    """Why R estimates nothing at ``horizon`` in these patients ("" if it does).
+
+    Past the last follow-up time R's ``summary(survfit(...), times = h)`` drops the
+    time and ``riskRegression::Score`` computes nothing ("Results at evaluation
+    time(s) beyond this time point are not computed"): no observed risk, O/E, Brier
+    score, IPA, AUC or smoothed calibration (ICI, E50, E90). Without any event,
+    ``Score`` refuses the data (it finds no event state). At the last time itself
+    both compute.
+
+    Examples
+    --------
+    >>> from netpet_stats.validation.external import not_estimable
+    >>> not_estimable([1, 2, 3], [1, 0, 0], 3.0)
+    ''
+    >>> not_estimable([1, 2, 3], [1, 0, 0], 4.0)
+    'not estimable: no one is followed to 4 (last follow-up 3)'
+    >>> not_estimable([1, 2, 3], [0, 0, 0], 2.0)
+    'not estimable: no event in these patients'
+    """
+    time, event = np.asarray(time, float), np.asarray(event, float)
+    if time.size == 0:
+        return "not estimable: no patients"
+    last = float(time.max())
+    if horizon > last:
+        return f"not estimable: no one is followed to {horizon:g} (last follow-up {last:g})"
+    if not (event == 1).any():
+        return "not estimable: no event in these patients"
+    return ""
+
+
+def auc_note(time, event, horizon: float) -> str:
+    """Why :func:`time_dependent_auc` is empty at ``horizon`` ("" where it is estimated).
+
+    Examples
+    --------
+    >>> from netpet_stats.validation.external import auc_note
+    >>> auc_note([1, 2, 3, 4], [0, 1, 0, 1], 1.5)
+    'not estimable: no event by 1.5 (no case)'
+    """
+    time, event = np.asarray(time, float), np.asarray(event, float)
+    why = not_estimable(time, event, horizon)
+    if why:
+        return why
+    if not ((time <= horizon) & (event == 1)).any():
+        return f"not estimable: no event by {horizon:g} (no case)"
+    if not (time > horizon).any():
+        return f"not estimable: no one is followed beyond {horizon:g} (no control)"
+    return ""
+
+
 def brier_score(time, event, predicted_survival, horizon: float) -> dict:
     """IPCW Brier score at ``horizon`` and the index of prediction accuracy (IPA).
 
@@ -167,13 +235,29 @@ def brier_score(time, event, predicted_survival, horizon: float) -> dict:
     G the Kaplan-Meier of censoring, as R ``riskRegression::Score(...,
     cens.model = "km")``. IPA = 1 - BS(model) / BS(null), the null model
     predicting everyone the cohort's own Kaplan-Meier S(t) (Kattan & Gerds 2018).
+
+    Returns
+    -------
+    dict
+        ``brier``, ``brier_null``, ``ipa`` and ``note``: all NaN where R estimates
+        nothing (:func:`not_estimable`: past the last follow-up, or no event at
+        all), ``ipa`` NaN where no event precedes the horizon (the null model's
+        Brier score is 0; R reports -Inf); ``note`` says why.
     """
     time, event = np.asarray(time, float), np.asarray(event, float)
     s = np.asarray(predicted_survival, float)
+    why = not_estimable(time, event, horizon)
+    if why:
+        # no one followed to the horizon: S(horizon) and the IPC weights are undefined
+        return {"horizon": horizon, "brier": np.nan, "brier_null": np.nan, "ipa": np.nan,
+                "note": why}
     G = kaplan_meier.censoring_survival(time, event)
     case = (time <= horizon) & (event == 1)
     control = time > horizon
-    w = np.where(case, 1.0 / G(time, left=True), 0.0) + np.where(control, 1.0 / G(horizon), 0.0)
+    w = np.zeros(time.size)
+    w[case] = 1.0 / G(time[case], left=True)        # G(T-) > 0: the patient was at risk
+    if control.any():                               # G(horizon) > 0 while anyone is followed on
+        w[control] = 1.0 / G(horizon)
     y = case.astype(float)
 
     def bs(pred_surv):
@@ -181,13 +265,14 @@ def brier_score(time, event, predicted_survival, horizon: float) -> dict:
 
     curve = kaplan_meier.km_table(time, event)
     km_t = kaplan_meier.survival_at(curve, time, event, [horizon]).iloc[0]["surv"]
-    if not np.isfinite(km_t):
-        # no one followed to the horizon: S(horizon) and the IPC weights are undefined
-        return {"horizon": horizon, "brier": np.nan, "brier_null": np.nan, "ipa": np.nan}
     model, null = bs(s), bs(np.full_like(s, km_t))
+    if null > 0:
+        return {"horizon": horizon, "brier": model, "brier_null": null,
+                "ipa": 1 - model / null, "note": ""}
     # IPA is undefined when the null model is perfect (no event by the horizon)
-    return {"horizon": horizon, "brier": model, "brier_null": null,
-            "ipa": 1 - model / null if null > 0 else np.nan}
+    return {"horizon": horizon, "brier": model, "brier_null": null, "ipa": np.nan,
+            "note": f"IPA not estimable: no event by {horizon:g}, so the null model's Brier "
+                    "score is 0 (R reports -Inf)"}
 
 
 def time_dependent_auc(time, event, marker, horizon: float) -> float:
@@ -196,10 +281,13 @@ def time_dependent_auc(time, event, marker, horizon: float) -> float:
     Cases: events by ``horizon``, weighted 1/G(T_i-); controls: subjects with
     ``T > horizon`` (equal weights 1/G(t), which cancel). A higher ``marker``
     means a higher risk; ties count 1/2. As R ``riskRegression::Score(...,
-    metrics = "auc", cens.model = "km")``.
+    metrics = "auc", cens.model = "km")``. NaN where there is no case or no
+    control, or where R estimates nothing (:func:`auc_note` says why).
     """
     time, event = np.asarray(time, float), np.asarray(event, float)
     m = np.asarray(marker, float)
+    if auc_note(time, event, horizon):
+        return float("nan")
     G = kaplan_meier.censoring_survival(time, event)
     case = (time <= horizon) & (event == 1)
     control = time > horizon
@@ -316,9 +404,17 @@ def smoothed_calibration(time, event, predicted_survival, horizon: float, knots:
     Harrell's default quantiles) of ``log(-log(S_i(t)))`` gives each patient's
     calibrated ("observed") risk at ``horizon``; ICI is the mean absolute
     difference between observed and predicted risk, E50 and E90 its median and
-    90th percentile.
+    90th percentile. Past the last follow-up time (R's ``summary(survfit(cal),
+    times = h)`` drops it) and without events they are not estimable: NaN, and
+    ``note`` says why.
     """
     time, event = np.asarray(time, float), np.asarray(event, float)
+    why = not_estimable(time, event, horizon)
+    if why:
+        empty = np.full(time.size, np.nan)
+        return {"horizon": horizon, "ICI": np.nan, "E50": np.nan, "E90": np.nan,
+                "observed": empty, "predicted": 1 - np.asarray(predicted_survival, float),
+                "note": why}
     s = np.clip(np.asarray(predicted_survival, float), 1e-12, 1 - 1e-12)
     cll = np.log(-np.log(s))
     quantiles = {3: (0.10, 0.50, 0.90), 4: (0.05, 0.35, 0.65, 0.95),
@@ -330,7 +426,8 @@ def smoothed_calibration(time, event, predicted_survival, horizon: float, knots:
     observed = 1 - np.exp(-cumhaz * r)
     diff = np.abs(observed - (1 - s))
     return {"horizon": horizon, "ICI": float(diff.mean()), "E50": float(np.median(diff)),
-            "E90": float(np.quantile(diff, 0.9)), "observed": observed, "predicted": 1 - s}
+            "E90": float(np.quantile(diff, 0.9)), "observed": observed, "predicted": 1 - s,
+            "note": ""}
 
 
 # --------------------------------------------------------------------------------------
@@ -410,6 +507,8 @@ def centre_measures(time, event, lp, predicted_survival, centre, horizon: float)
 
     ``scale_estimate`` and ``scale_se`` are the estimate and SE on the scale it is
     pooled on (logit C, log O/E, slope and D as they are); NaN where not pooled.
+    ``note`` says why a value is empty or has no pooling scale (a centre without
+    events, a horizon past its last follow-up, O/E = 0, C = 1).
     Each centre's rows depend on that centre's patients only, so a centre can
     compute them where its data are (:mod:`netpet_stats.federated`).
     """
@@ -420,32 +519,44 @@ def centre_measures(time, event, lp, predicted_survival, centre, horizon: float)
     for c in sorted(pd.unique(centre), key=str):
         m = centre == c
         t, e = time[m], event[m]
+        no_event = "" if (e == 1).any() else "not estimable: no event in this centre"
         out = []
         for name, timewt in (("Harrell's C", "n"), ("Uno's C", "n/G2")):
             conc = BY_TIMEWT[timewt](t, e, lp[m], ymax=horizon)
             c_ = conc["estimate"]
+            inside = np.isfinite(c_) and 0 < c_ < 1
+            note = (no_event or ("" if inside else
+                                 "not estimable: no comparable pair" if not np.isfinite(c_)
+                                 else f"C = {c_:g}: no logit, so left out of the pooling"))
             out.append({"measure": name, "estimate": c_, "lower": conc["lower"],
-                        "upper": conc["upper"], "scale_estimate": np.log(c_ / (1 - c_)),
-                        "scale_se": conc["se"] / (c_ * (1 - c_))})
-        roy = royston_d(t, e, lp[m])
-        out.append({"measure": "Royston's D", "estimate": roy["estimate"],
-                    "lower": roy["lower"], "upper": roy["upper"],
-                    "scale_estimate": roy["estimate"], "scale_se": roy["se"]})
-        slope = calibration_slope(t, e, lp[m])
-        out.append({"measure": "calibration slope", "estimate": slope["estimate"],
-                    "lower": slope["lower"], "upper": slope["upper"],
-                    "scale_estimate": slope["estimate"], "scale_se": slope["se"]})
+                        "upper": conc["upper"],
+                        "scale_estimate": np.log(c_ / (1 - c_)) if inside else np.nan,
+                        "scale_se": conc["se"] / (c_ * (1 - c_)) if inside else np.nan,
+                        "note": note})
+        for name, res in (("Royston's D", royston_d(t, e, lp[m])),
+                          ("calibration slope", calibration_slope(t, e, lp[m]))):
+            note = no_event or ("" if np.isfinite(res["estimate"]) else
+                                "not estimable: the Cox regression of the outcome on the "
+                                "linear predictor has no finite solution")
+            out.append({"measure": name, "estimate": res["estimate"], "lower": res["lower"],
+                        "upper": res["upper"], "scale_estimate": res["estimate"],
+                        "scale_se": res["se"], "note": note})
         oe = observed_expected(t, e, s[m], horizon)
+        positive = np.isfinite(oe["estimate"]) and oe["estimate"] > 0
         out.append({"measure": "O/E", "estimate": oe["estimate"], "lower": oe["lower"],
-                    "upper": oe["upper"], "scale_estimate": np.log(oe["estimate"]),
-                    "scale_se": oe["se_log"]})
+                    "upper": oe["upper"],
+                    "scale_estimate": np.log(oe["estimate"]) if positive else np.nan,
+                    "scale_se": oe["se_log"], "note": oe["note"]})
         out.append({"measure": "time-dependent AUC",
-                    "estimate": time_dependent_auc(t, e, 1 - s[m], horizon)})
+                    "estimate": time_dependent_auc(t, e, 1 - s[m], horizon),
+                    "note": auc_note(t, e, horizon)})
         bs = brier_score(t, e, s[m], horizon)
-        out.append({"measure": "Brier score", "estimate": bs["brier"]})
-        out.append({"measure": "IPA", "estimate": bs["ipa"]})
+        brier_note = not_estimable(t, e, horizon)
+        out.append({"measure": "Brier score", "estimate": bs["brier"], "note": brier_note})
+        out.append({"measure": "IPA", "estimate": bs["ipa"], "note": bs["note"]})
         n, ev = int(m.sum()), int(e.sum())
-        rows += [{"centre": c, **r, "n": n, "events": ev} for r in out]
+        rows += [{"centre": c, **r, "note": r["note"].replace("these patients", "this centre"),
+                  "n": n, "events": ev} for r in out]
     return pd.DataFrame(rows)
 
 
@@ -458,9 +569,18 @@ def pool_centre_measures(frame: pd.DataFrame) -> pd.DataFrame:
         if measure not in back:
             continue
         # a centre where the measure is not estimable (no events) does not enter the pool
-        sub = sub[np.isfinite(sub["scale_estimate"]) & np.isfinite(sub["scale_se"])
-                  & (sub["scale_se"] > 0)]
+        usable = (np.isfinite(sub["scale_estimate"]) & np.isfinite(sub["scale_se"])
+                  & (sub["scale_se"] > 0))
+        notes = sub["note"] if "note" in sub else pd.Series("", index=sub.index)
+        left = "; ".join(
+            f"{c}: " + (n if isinstance(n, str) and n else "no SE on the pooling scale")
+            for c, n in zip(sub.loc[~usable, "centre"], notes[~usable]))
+        note = f"Left out of the pooling: {left}." if left else ""
+        sub = sub[usable]
         if sub.empty:
+            pooled.append({"centre": "pooled (random effects)", "measure": measure,
+                           "estimate": np.nan, "k": 0, "n": 0, "events": 0,
+                           "note": f"not pooled: no centre has it on the pooling scale. {note}"})
             continue
         re = random_effects(sub["scale_estimate"], sub["scale_se"])
         f = back[measure]
@@ -469,7 +589,8 @@ def pool_centre_measures(frame: pd.DataFrame) -> pd.DataFrame:
                        "pi_lower": f(re["pi_lower"]) if np.isfinite(re["pi_lower"]) else np.nan,
                        "pi_upper": f(re["pi_upper"]) if np.isfinite(re["pi_upper"]) else np.nan,
                        "tau2": re["tau2"], "i2": re["i2"], "k": re["k"],
-                       "n": int(sub["n"].sum()), "events": int(sub["events"].sum())})
+                       "n": int(sub["n"].sum()), "events": int(sub["events"].sum()),
+                       "note": note})
     return pd.DataFrame(pooled)
 
 
