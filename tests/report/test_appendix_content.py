@@ -229,3 +229,13 @@ def test_robust_errors_from_three_centres_stay_out_of_the_model_tables(workflow_
     assert "rest on 3 clusters, fewer than 10" in text
     coefs = pd.read_csv(results / "os" / "cox_coefficients.csv")
     assert coefs["robust_se"].notna().any()                 # kept in the CSV
+
+
+@pytest.mark.workflow
+def test_case_mix_reads_binary_levels_as_table1_does(workflow_runs):
+    html = (workflow_runs[0] / "results" / "report.html").read_text()
+    table = html[html.index('id="validation_case_mix"'):]
+    table = _text(table[:table.index("</table>")])
+    assert "Extrahepatic disease no proportion" in table
+    assert "Extrahepatic disease yes proportion" in table
+    assert "Extrahepatic disease 0 proportion" not in table

@@ -43,3 +43,29 @@ def test_the_added_value_bootstrap_corrects_each_c_and_their_difference(designs)
         table.loc["extended", "optimism"] - table.loc["base", "optimism"], abs=1e-12)
     assert diff["corrected"] == pytest.approx(diff["apparent"] - diff["optimism"], abs=1e-12)
     assert int(diff["n_used"]) == 25
+
+
+def test_each_centres_auc_brier_and_ipa_get_a_bootstrap_interval():
+    """The interval of a centre's measure is the percentile bootstrap of that centre alone."""
+    from netpet_stats.validation import external
+
+    rng = np.random.default_rng(5)
+    n = 240
+    lp = rng.normal(size=n)
+    latent = rng.exponential(1 / np.exp(lp))
+    t, e = np.minimum(latent, 3.0), (latent < 3.0).astype(float)
+    surv = np.exp(-0.3 * np.exp(lp))
+    centre = np.repeat(["A", "B"], n // 2)
+    table = external.centre_performance(t, e, lp, surv, centre, 1.0, n_boot=40, seed=9)
+    assert external.centre_performance(t, e, lp, surv, centre, 1.0)[
+        ["lower", "upper"]].loc[lambda f: table["measure"].eq("IPA").to_numpy()].isna().all().all()
+    m = centre == "B"
+    row = table[(table["centre"] == "B") & (table["measure"] == "time-dependent AUC")].iloc[0]
+    lo, hi = external.bootstrap_ci(
+        lambda i: external.time_dependent_auc(t[m][i], e[m][i], 1 - surv[m][i], 1.0),
+        int(m.sum()), 40, 9)
+    assert (row["lower"], row["upper"]) == (lo, hi)
+    assert lo < row["estimate"] < hi
+    for measure in ("Brier score", "IPA"):
+        r = table[(table["centre"] == "A") & (table["measure"] == measure)].iloc[0]
+        assert r["lower"] <= r["estimate"] <= r["upper"]

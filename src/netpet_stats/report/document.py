@@ -159,7 +159,9 @@ def tripod_items(config: dict, results) -> list[dict]:
              "Model validation (coefficients and baseline survival)" if frozen else ""),
         item("23a", "Performance with confidence intervals, including key subgroups",
              PARTLY, "Concordance" + (", Model validation" if mode != "none" else ""),
-             "some measures (time-dependent AUC, Brier score, IPA) without CI; subgroups"),
+             {"develop": "the optimism-corrected C without CI; key subgroups",
+              "validate": "the whole cohort's Brier score and IPA without CI; key subgroups"}
+             .get(mode, "key subgroups")),
         item("23b", "Heterogeneity of performance across clusters",
              ANSWERED if centres_rows else NOT_APPLICABLE,
              "Model validation (by centre)" if centres_rows else ""),
@@ -779,14 +781,19 @@ def _centre_rows(cen: pd.DataFrame, left_out: bool = False) -> pd.DataFrame:
                          "n": cen["n"]})
 
 
-def _case_mix(results) -> dict:
+def _case_mix(results, covariates: dict | None = None) -> dict:
     """Case mix by cohort and centre (TRIPOD+AI 20c): the figure and the table, if run."""
     if "validation/case_mix.csv" not in results:
         return {}
     from ..validation.case_mix import METHOD
 
     cm = results.read("validation/case_mix.csv")
-    wide = cm.assign(level=cm["level"].fillna("").astype(str),
+    binary = {name for name, spec in (covariates or {}).items() if spec.get("type") == "binary"}
+    levels = cm["level"].fillna("").astype(str)
+    # a binary predictor's levels read as Table 1 shows them, not as its 0/1 codes
+    levels = levels.where(~cm["variable"].isin(binary),
+                          levels.replace({"0": "no", "1": "yes", "0.0": "no", "1.0": "yes"}))
+    wide = cm.assign(level=levels,
                      value=[_num(v, 3) if s != "n" else str(int(v))
                             for v, s in zip(cm["value"], cm["statistic"])])
     wide = wide.pivot_table(index=["label", "level", "statistic"], columns="cohort",
@@ -1013,7 +1020,7 @@ def _frozen_model_part(config, results) -> dict:
 
 def _validation_section(config, results) -> dict | None:
     left_out = (config.get("validation") or {}).get("mode") == "develop"
-    sample_size = {**_sample_size(results), **_case_mix(results),
+    sample_size = {**_sample_size(results), **_case_mix(results, config["covariates"]),
                    **_competing_validation(results, left_out)}
     frozen = _frozen_model_part(config, results)
     if "validation/discrimination.csv" not in results:
@@ -1733,7 +1740,8 @@ def _report_context(config: dict, results: ResultFiles) -> dict:
         "summary": _summary(config, results),
         "flow_figure": _img(results.path("figures/patient_flow.png")),
         "flow": gt_table(flow_tab, "flow", None,
-                         "Excluded + analysed = received at every step (TRIPOD+AI 20a)."),
+                         "Received − excluded = eligible; for each analysis, eligible − "
+                         "excluded = analysed (TRIPOD+AI 20a)."),
         "table1_text": missing_text(pd.read_csv(results.path("table1/table1.csv"), dtype=str,
                                                 keep_default_na=False)),
         "table1": gt_table(t1, "table1", None,

@@ -104,7 +104,9 @@ def run_iecv(config: dict, analysis: str, out, threads: int = 1) -> None:
     label = endpoint_label(config, vcfg["endpoint"])
     note = (f"{internal.IECV_METHOD}. At {horizon:g}: Harrell's C (pairs with the "
             "earlier event by then), calibration slope and O/E of the out-of-centre predictions "
-            "in each centre; DerSimonian-Laird pooling as in the external validation.")
+            "in each centre; DerSimonian-Laird pooling as in the external validation. AUC, "
+            f"Brier score and IPA: percentile bootstrap intervals over the centre's patients "
+            f"({vcfg['n_boot']} resamples, seed {vcfg['seed']}), not pooled.")
     if "centre" not in d.columns or d["centre"].nunique() < 2:
         write_table(pd.DataFrame(columns=["centre", "measure", "estimate"]), out.iecv,
                     f"{label}: internal-external cross-validation",
@@ -115,7 +117,9 @@ def run_iecv(config: dict, analysis: str, out, threads: int = 1) -> None:
         return
     lp, surv, _ = internal.internal_external_cv(t, e, X.to_numpy(), d["centre"],
                                                 [horizon], progress=True, threads=threads)
-    table = external.centre_performance(t, e, lp, surv[horizon], d["centre"].to_numpy(), horizon)
+    table = external.centre_performance(t, e, lp, surv[horizon], d["centre"].to_numpy(), horizon,
+                                        n_boot=int(vcfg["n_boot"]), seed=int(vcfg["seed"]),
+                                        threads=threads)
     write_table(table.assign(endpoint=vcfg["endpoint"], model=vcfg["model"], horizon=horizon),
                 out.iecv, f"{label}: internal-external cross-validation (leave one centre out)",
                 note)

@@ -171,12 +171,15 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
 
     # heterogeneity across centres, at the last horizon
     if "centre" in d.columns and d["centre"].nunique() >= 1:
-        centres = external.centre_performance(t, e, lp, predicted[tau], d["centre"].to_numpy(), tau)
+        centres = external.centre_performance(t, e, lp, predicted[tau], d["centre"].to_numpy(), tau,
+                                              n_boot=n_boot, seed=seed, threads=threads)
         note = (f"At {tau:g}: Harrell's C (pairs with the earlier event by then), calibration "
                 "slope and O/E per centre; DerSimonian-Laird random-effects pooling (tau^2 "
                 "truncated at 0) on the logit (C), identity (slope) and log (O/E) scales, with "
                 "tau^2, I^2 and the 95% prediction interval for a new centre (Higgins 2009; "
-                "undefined below 3 centres). " + _empty_values_note(centres))
+                "undefined below 3 centres). AUC, Brier score and IPA per centre with "
+                f"percentile bootstrap intervals ({n_boot} resamples, seed {seed}), not "
+                "pooled. " + _empty_values_note(centres))
         write_table(centres.assign(endpoint=endpoint, horizon=tau), out.centres,
                     f"{label}: performance by centre", note)
         figures.save(figures.centre_forest_figure(centres, label, style=style), out.centre_figures, dpi_)

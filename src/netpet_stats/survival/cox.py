@@ -613,18 +613,7 @@ def _polish(derivatives, fit: NewtonFit, tol: float, max_iter: int) -> NewtonFit
             raise CoxFitError("information matrix is numerically singular")
         return fit
     for _ in range(max_iter):
-        try:
-            step = np.linalg.solve(info, u)
-        except np.linalg.LinAlgError as exc:
-            raise CoxFitError("singular information matrix") from exc
-        halvings = 0
-        while True:
-            ll_new, u_new, info_new = derivatives(beta + step)
-            if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * abs(ll):
-                break
-            step, halvings = step / 2, halvings + 1
-            if halvings > 30:
-                raise CoxFitError("step halving failed")
+        step, ll_new, u_new, info_new = _newton_step(derivatives, beta, ll, u, info)
         beta = beta + step
         ll, u, info = ll_new, u_new, info_new
         if np.max(np.abs(step)) < tol:
@@ -633,6 +622,23 @@ def _polish(derivatives, fit: NewtonFit, tol: float, max_iter: int) -> NewtonFit
             return NewtonFit(beta, ll, u, info, _inverse(info), "converged", [],
                              fit.iterations)
     raise CoxFitError(f"no convergence in {max_iter} iterations after R's stopping point")
+
+
+def _newton_step(derivatives, beta, ll, u, info):
+    """One Newton-Raphson step from ``beta``, halved while it lowers the log likelihood.
+
+    Returns the step taken and ``(loglik, score, information)`` at ``beta + step``.
+    """
+    try:
+        step = np.linalg.solve(info, u)
+    except np.linalg.LinAlgError as exc:
+        raise CoxFitError("singular information matrix") from exc
+    for _ in range(31):
+        ll_new, u_new, info_new = derivatives(beta + step)
+        if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * abs(ll):
+            return step, ll_new, u_new, info_new
+        step = step / 2
+    raise CoxFitError("step halving failed")
 
 
 class _EfronDerivatives:
@@ -758,18 +764,7 @@ def newton_raphson(derivatives, beta, tol: float = 1e-9, max_iter: int = 30):
     beta = np.asarray(beta, float).copy()
     ll, u, info = derivatives(beta)
     for _ in range(max_iter):
-        try:
-            step = np.linalg.solve(info, u)
-        except np.linalg.LinAlgError as exc:
-            raise CoxFitError("singular information matrix") from exc
-        halvings = 0
-        while True:
-            ll_new, u_new, info_new = derivatives(beta + step)
-            if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * abs(ll):
-                break
-            step, halvings = step / 2, halvings + 1
-            if halvings > 30:
-                raise CoxFitError("step halving failed")
+        step, ll_new, u_new, info_new = _newton_step(derivatives, beta, ll, u, info)
         beta = beta + step
         converged = np.max(np.abs(step)) < tol
         change = abs(ll_new - ll)

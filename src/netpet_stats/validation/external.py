@@ -485,7 +485,8 @@ def random_effects(estimates, ses, conf_level: float = 0.95) -> dict:
             "pi_upper": float(pi[1])}
 
 
-def centre_performance(time, event, lp, predicted_survival, centre, horizon: float) -> pd.DataFrame:
+def centre_performance(time, event, lp, predicted_survival, centre, horizon: float,
+                       n_boot: int = 0, seed: int = 1, threads: int = 1) -> pd.DataFrame:
     """Every performance measure in each centre, and pooled where it has a standard error.
 
     Per centre: Harrell's and Uno's C (pairs with the earlier event by
@@ -494,10 +495,14 @@ def centre_performance(time, event, lp, predicted_survival, centre, horizon: flo
     :func:`random_effects` on the scales recommended by Debray et al. (BMJ 2017):
     C on the logit scale, O/E on the log scale, slope and D as they are; the
     pooled rows are transformed back (:func:`pool_centre_measures`). AUC, Brier
-    and IPA have no analytic standard error here (their intervals elsewhere are
-    bootstrap), so they are reported per centre and not pooled.
+    and IPA have no analytic standard error here, so they are reported per centre
+    and not pooled; with ``n_boot`` > 0 each centre's gets a percentile bootstrap
+    interval over that centre's patients (predictions fixed; seeded by ``seed``).
     """
     frame = centre_measures(time, event, lp, predicted_survival, centre, horizon)
+    if n_boot:
+        frame = bootstrap_centre_intervals(frame, time, event, predicted_survival, centre,
+                                           horizon, n_boot, seed, threads)
     return pd.concat([frame.drop(columns=["scale_estimate", "scale_se"]),
                       pool_centre_measures(frame)], ignore_index=True)
 
@@ -558,6 +563,39 @@ def centre_measures(time, event, lp, predicted_survival, centre, horizon: float)
         rows += [{"centre": c, **r, "note": r["note"].replace("these patients", "this centre"),
                   "n": n, "events": ev} for r in out]
     return pd.DataFrame(rows)
+
+
+def bootstrap_centre_intervals(frame: pd.DataFrame, time, event, predicted_survival, centre,
+                               horizon: float, n_boot: int, seed: int,
+                               threads: int = 1) -> pd.DataFrame:
+    """Percentile bootstrap intervals of each centre's AUC, Brier score and IPA.
+
+    The centre's patients are resampled (``n_boot`` times from ``seed``, the same
+    draws for the three measures) with the predictions held fixed, as the
+    interval of the AUC of the whole validation cohort. Where a measure is not
+    estimable (its ``note``) it keeps no interval.
+    """
+    time, event = np.asarray(time, float), np.asarray(event, float)
+    s, centre = np.asarray(predicted_survival, float), np.asarray(centre, dtype=object)
+    frame = frame.copy()
+    statistics = {
+        "time-dependent AUC": lambda t, e, p: time_dependent_auc(t, e, 1 - p, horizon),
+        "Brier score": lambda t, e, p: brier_score(t, e, p, horizon)["brier"],
+        "IPA": lambda t, e, p: brier_score(t, e, p, horizon)["ipa"],
+    }
+    for c in pd.unique(frame["centre"]):
+        m = centre == c
+        t, e, p = time[m], event[m], s[m]
+        for measure, stat in statistics.items():
+            row = (frame["centre"] == c) & (frame["measure"] == measure)
+            if not row.any() or str(frame.loc[row, "note"].iloc[0]).startswith(
+                    ("not estimable", "IPA not estimable")) \
+                    or not np.isfinite(frame.loc[row, "estimate"].iloc[0]):
+                continue
+            lo, hi = bootstrap_ci(lambda i: stat(t[i], e[i], p[i]), len(t), n_boot, seed,
+                                  threads=threads)
+            frame.loc[row, ["lower", "upper"]] = [lo, hi]
+    return frame
 
 
 def pool_centre_measures(frame: pd.DataFrame) -> pd.DataFrame:
