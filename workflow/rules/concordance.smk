@@ -33,6 +33,6 @@ rule concordance:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
-        settings=settings(*LABELS, "cox", "concordance"),
+        settings=settings(*LABELS, "cox", "concordance", "validation.added_value"),
     script:
         "../scripts/concordance.py"
