@@ -20,6 +20,7 @@ def test_the_version_is_the_same_in_every_file_that_states_it():
     citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     assert str(citation["version"]) == version
     assert f"## [{version}] - {citation['date-released']}" in (ROOT / "CHANGELOG.md").read_text()
+    assert netpet_stats.__release_date__ == citation["date-released"]
     cli = subprocess.run([sys.executable, "-m", "netpet_stats.cli", "--version"],
                          capture_output=True, text=True)
     assert cli.stdout.strip() == f"netpet-stats {version}"

@@ -31,6 +31,9 @@ public estimators are importable from here (loaded on first use, so that
 from importlib import import_module
 
 __version__ = "0.2.0"
+#: Release date of this version (CITATION.cff, CHANGELOG.md): the report's date when
+#: the configuration names none, never the clock.
+__release_date__ = "2026-11-26"
 
 #: public name -> module that defines it
 _API = {

@@ -192,8 +192,8 @@ def test_proportional_hazards_violations_are_put_in_words():
         "term_label": ["WHO grade", "Age", "global test", "WHO grade"],
         "p": [0.2, 0.01, 0.03, 0.04]})
     text = doc.ph_text(ph, "primary", "Overall survival")
-    assert "rejects proportional hazards in the primary model for Age (p = 0.010)" in text
-    assert "WHO grade in grade alone (p = 0.040)" in text
+    assert "rejects proportional hazards in the primary model for Age (p = 0.01)" in text
+    assert "WHO grade in grade alone (p = 0.04)" in text
     calm = doc.ph_text(ph.assign(p=0.5), "primary", "Overall survival")
     assert "no term of the primary model shows evidence" in calm
     assert "In other models" not in calm
@@ -239,3 +239,39 @@ def test_case_mix_reads_binary_levels_as_table1_does(workflow_runs):
     assert "Extrahepatic disease no proportion" in table
     assert "Extrahepatic disease yes proportion" in table
     assert "Extrahepatic disease 0 proportion" not in table
+
+
+def test_a_prediction_interval_with_a_negative_limit_reads_as_a_range():
+    cen = pd.DataFrame({"centre": ["pooled (random effects)"], "measure": ["Royston's D"],
+                        "estimate": [1.594], "lower": [1.287], "upper": [1.901],
+                        "pi_lower": [-0.395], "pi_upper": [3.583], "tau2": [0.0], "i2": [0.0],
+                        "n": [303]})
+    assert doc._centre_rows(cen)["95% prediction interval"].iloc[0] == "−0.395 to 3.583"
+
+
+def test_hazard_ratio_rows_name_the_binary_contrast_the_strata_and_keep_the_table_note():
+    coefs = pd.DataFrame({
+        "model": ["m", "m"], "analysis": ["multivariable"] * 2, "model_label": ["M"] * 2,
+        "strata": ["centre", "centre"], "term": ["extrahepatic", "grade"],
+        "term_label": ["Extrahepatic disease", "WHO grade"], "level": [np.nan, "G2"],
+        "reference": [np.nan, "G1"], "hr": [1.2, 2.0], "hr_lower": [0.9, 1.1],
+        "hr_upper": [1.6, 3.6], "p": [0.2, 0.02], "n": [303, 303], "events": [168, 168],
+        "note": ["", "a row's own note"]})
+    html = doc._coef_table(coefs, "t", "Title", "THE TABLE NOTE",
+                           {"extrahepatic": {"type": "binary"}})
+    text = _text(html)
+    assert "Extrahepatic disease: yes vs no" in text and "WHO grade: G2 vs G1" in text
+    assert "Stratified by" in text and "THE TABLE NOTE" in text
+    assert "a row's own note" not in text
+
+
+@pytest.mark.workflow
+def test_the_collinearity_of_grade_and_ki67_is_shown(workflow_runs):
+    results = workflow_runs[0] / "results"
+    tests = pd.read_csv(results / "os" / "cox_tests.csv")
+    vif = tests[(tests["test"] == "variance inflation (GVIF)")
+                & (tests["model"] == "grade_ki67")].set_index("term")
+    assert vif.loc["grade", "gvif"] == pytest.approx(vif.loc["ki67", "gvif"], rel=1e-9)  # 2 terms
+    text = _text((results / "report.html").read_text())
+    assert "Collinearity of the terms of each multivariable model" in text
+    assert f"{vif.loc['ki67', 'gvif_adjusted']:.2f}" in text

@@ -26,6 +26,10 @@ def test_reference_rows_and_both_models_side_by_side():
     coefs = _coefs()
     table = hazard_ratio_table(coefs, "primary")
     assert table["Characteristic"].tolist() == ["Group", "    a (reference)", "    b", "X score"]
+    # beside the univariable HRs, the patients and events of each univariable model (10
+    # patients, 7 events: counted by hand from the data); blank where it is not fitted
+    assert table.iloc[0][["n", "Events"]].tolist() == ["10", "7"]
+    assert table.iloc[3][["n", "Events"]].tolist() == ["", ""]
     b_multi = coefs[(coefs["model"] == "primary") & (coefs["level"] == "b")].iloc[0]
     b_uni = coefs[(coefs["model"] == "univariable_group")].iloc[0]
     row = table.iloc[2]
@@ -50,11 +54,108 @@ def test_a_coefficient_that_may_be_infinite_is_not_estimable_not_a_number():
 
 def test_the_word_document_reads_back_and_is_byte_identical_on_rerun(tmp_path):
     table = hazard_ratio_table(_coefs(), "primary")
-    write_docx([("Table 2", table, "note")], tmp_path / "a.docx")
-    write_docx([("Table 2", table, "note")], tmp_path / "b.docx")
+    write_docx([("Cox models", table, "note")], tmp_path / "a.docx")
+    write_docx([("Cox models", table, "note")], tmp_path / "b.docx")
     assert (tmp_path / "a.docx").read_bytes() == (tmp_path / "b.docx").read_bytes()
     (read,) = read_docx_tables(tmp_path / "a.docx")
-    assert read[0] == list(table.columns) and read[1:] == table.values.tolist()
+    # the same text; the indentation of the levels is the paragraph's, not typed spaces
+    assert read[0] == list(table.columns)
+    assert read[1:] == [[c.strip() for c in row] for row in table.values.tolist()]
+
+
+# ------------------------------------------------------------------------------------
+# The Word tables as a journal takes them (python-docx reads the file back)
+# ------------------------------------------------------------------------------------
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _document(tmp_path, paper="a4"):
+    from docx import Document
+
+    from netpet_stats.report.manuscript import WordTable, hazard_ratio_notes
+
+    coefs = _coefs()
+    table = hazard_ratio_table(coefs, "primary")
+    t1 = pd.DataFrame({"Characteristic": ["Sex, n (%)", "    F", "    M"],
+                       "Overall": ["", "3 (60.0)", "2 (40.0)"]})
+    tables = [WordTable("Baseline characteristics", t1, ["n (%)."]),
+              WordTable("Cox models of overall survival", table,
+                        hazard_ratio_notes(coefs, "primary", ["Group", "X score"], ["Centre"]),
+                        spanners=[("Univariable", 1, 4), ("Multivariable", 5, 6)])]
+    path = tmp_path / f"{paper}.docx"
+    write_docx(tables, path, paper=paper)
+    return Document(str(path))
+
+
+def _borders(element, tag):
+    found = element.find(f"{W}{tag}")
+    if found is None:
+        return {}
+    return {child.tag.removeprefix(W): child.get(f"{W}val") for child in found}
+
+
+def test_the_page_is_a4_by_default_and_letter_by_option(tmp_path):
+    from docx.shared import Mm
+
+    a4 = _document(tmp_path).sections[0]
+    letter = _document(tmp_path, "letter").sections[0]
+    # python-docx's template is US Letter (215.9 x 279.4 mm): the PDF report is A4
+    assert abs(a4.page_width - Mm(210)) <= Mm(0.1) and abs(a4.page_height - Mm(297)) <= Mm(0.1)
+    assert abs(letter.page_width - Mm(215.9)) <= Mm(0.1)
+    assert abs(letter.page_height - Mm(279.4)) <= Mm(0.1)
+
+
+def test_three_horizontal_rules_and_no_vertical_lines(tmp_path):
+    for table in _document(tmp_path).tables:
+        assert table.style is None or table.style.name != "Table Grid"
+        edges = _borders(table._tbl.tblPr, "tblBorders")
+        # the top rule (above the headings) and the bottom rule (under the last row)
+        assert edges["top"] == "single" and edges["bottom"] == "single"
+        assert {edges[e] for e in ("left", "right", "insideH", "insideV")} == {"nil"}
+        header_rows = [r for r in table.rows if r._tr.trPr is not None
+                       and r._tr.trPr.find(f"{W}tblHeader") is not None]
+        # the rule under the column headings: on every cell of the last heading row
+        last_heading = header_rows[-1]
+        assert all(_borders(c._tc.tcPr, "tcBorders") == {"bottom": "single"}
+                   for c in last_heading.cells)
+        # and no other cell draws any line
+        others = [c for r in table.rows if r._tr is not last_heading._tr for c in r.cells]
+        assert all(c._tc.tcPr is None or c._tc.tcPr.find(f"{W}tcBorders") is None
+                   for c in others)
+
+
+def test_tables_are_numbered_with_titles_and_footnotes(tmp_path):
+    doc = _document(tmp_path)
+    texts = [p.text for p in doc.paragraphs]
+    assert "Table 1. Baseline characteristics" in texts
+    assert "Table 2. Cox models of overall survival" in texts
+    title = next(p for p in doc.paragraphs if p.text.startswith("Table 2."))
+    assert title.runs[0].bold and title.runs[0].text == "Table 2."
+    notes = texts[texts.index("Table 2. Cox models of overall survival") + 1:]
+    assert notes[0].startswith("HR, hazard ratio; CI, confidence interval")
+    # the model, its stratification and its patients and events (10 and 7, by hand)
+    assert notes[1] == ("Multivariable: the primary model, group and X score together, "
+                        "stratified by centre (a baseline hazard for each centre, so no hazard "
+                        "ratio for centre); n = 10 patients, 7 events.")
+
+
+def test_heading_rows_repeat_on_every_page(tmp_path):
+    hr = _document(tmp_path).tables[1]
+    flags = [r._tr.trPr is not None and r._tr.trPr.find(f"{W}tblHeader") is not None
+             for r in hr.rows]
+    # the spanner row ("Univariable", "Multivariable") and the column labels
+    assert flags[:2] == [True, True] and not any(flags[2:])
+    assert [c.text for c in hr.rows[0].cells][1:7] == ["Univariable"] * 4 + ["Multivariable"] * 2
+    assert all(r._tr.trPr.find(f"{W}cantSplit") is not None for r in hr.rows)
+
+
+def test_levels_are_indented_by_the_paragraph_not_by_typed_spaces(tmp_path):
+    t1 = _document(tmp_path).tables[0]
+    first = [row.cells[0] for row in t1.rows[1:]]
+    assert [c.text for c in first] == ["Sex, n (%)", "F", "M"]
+    indents = [c.paragraphs[0].paragraph_format.left_indent for c in first]
+    assert indents[0] is None and indents[1] > 0 and indents[1] == indents[2]
 
 
 def test_not_reached_and_not_estimable_are_told_apart():

@@ -1,58 +1,200 @@
-"""The PDF copy of the report: long tables flow across pages instead of breaking the run."""
+"""The PDF report: typeset by WeasyPrint from the print copy of the HTML.
+
+Page size, running header, "page N of M", contents with page numbers, numbered
+captions, headings repeated across pages, figures as vectors, every font embedded,
+the same bytes on every run, and one readable message when a page cannot be typeset.
+``pdftotext``, ``pdffonts`` and ``pdfimages`` (poppler-utils) read the PDFs back.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import re
+import shutil
+import subprocess
 
 import pandas as pd
+import pytest
 
-from netpet_stats.report.document import gt_table, write_pdf
+from netpet_stats.report import pdf
+from netpet_stats.report.document import _template, gt_table
 
-
-def _pages(pdf: bytes) -> int:
-    return len(re.findall(rb"/Type\s*/Page[^s]", pdf))
-
-
-def test_a_table_longer_than_a_page_splits_across_pages(tmp_path):
-    """A patient-flow table of 150 rows after some text: ReportLab's 'Splitting error' before."""
-    frame = pd.DataFrame({"Analysis": [f"os:model_{i}" for i in range(150)],
-                          "Step": ["excluded"] * 150, "n": range(150),
-                          "Reason": ["missing Ki-67"] * 150})
-    page = ("<html><head><style>@page { size: a4; margin: 1.6cm; } "
-            "table { font-size: 7.5pt; }</style></head><body>"
-            "<h1>Report</h1>" + "<p>text</p>" * 40
-            + gt_table(frame, "flow", "Patient flow") + "</body></html>")
-    path = tmp_path / "report.pdf"
-    write_pdf(page, path)
-    pdf = path.read_bytes()
-    # 150 rows of ~14 pt do not fit on one A4 page at full size: at least 3 pages, i.e.
-    # the table was not shrunk into one frame
-    assert _pages(pdf) >= 3
+IN_CI = os.environ.get("CI") == "true"
 
 
-def test_the_report_and_figure_pdfs_embed_truetype_fonts(tmp_path):
+def _poppler(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        if IN_CI:
+            pytest.fail(f"{tool} (poppler-utils) is required in CI (.ci/run installs it)")
+        pytest.skip(f"{tool} (poppler-utils) not installed")
+    return path
+
+
+def _pages_text(path) -> list[str]:
+    text = subprocess.run([_poppler("pdftotext"), "-layout", str(path), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    return text.split("\f")[:-1]
+
+
+def _print_page(body: str, config: dict | None = None, title: str = "A report") -> str:
+    """A page with the report's print stylesheet (templates/_print.css.j2)."""
+    settings = pdf.print_settings(config or {})
+    css = _template("_print.css.j2").render(print=settings)
+    return pdf.for_paged_media(
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
+        f"<meta name='dcterms.created' content='{settings['iso_date']}'>"
+        f"<style>{css}</style></head><body><header><h1>{title}</h1>"
+        f"<p class='report-date'>{settings['date']}</p></header>{body}</body></html>")
+
+
+def _flow(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"Analysis": [f"os:model_{i // 5}" for i in range(n)],
+                         "Step": ["excluded"] * n, "n": range(100, 100 + n),
+                         "Reason": ["missing Ki-67"] * n})
+
+
+def test_a_long_table_runs_across_pages_with_its_headings_repeated(tmp_path):
+    """150 rows: split across pages (xhtml2pdf shrank it, or stopped with a 'Splitting
+    error'), its title and column headings on every page, every row's number in the text."""
+    body = "<p>text</p>" * 10 + str(gt_table(_flow(150), "flow", "Patient flow"))
+    pdf.write_pdf(_print_page(body), tmp_path / "long.pdf")
+    pages = _pages_text(tmp_path / "long.pdf")
+    assert len(pages) >= 3
+    for page in pages:
+        assert "Table S1. Patient flow" in page and re.search(r"Step\s+n\s+Reason", page)
+    numbers = set(re.findall(r"\b\d{3}\b", "".join(pages)))
+    assert {str(k) for k in range(100, 250)} <= numbers
+    # the analysis is a row spanning the table above its five rows, not a column
+    assert "Analysis" not in "".join(pages)
+    assert "".join(pages).count("os:model_3") == 1
+
+
+def test_page_size_running_header_page_numbers_and_contents(tmp_path):
+    body = ("<nav class='toc'><strong>Contents</strong><a href='#one'>1. One</a>"
+            "<a href='#two'>2. Two</a></nav><section id='one'><h2>1. One</h2><p>x</p></section>"
+            "<section id='two' class='appendix'><h2>2. Two</h2><p>y</p></section>")
+    config = {"report": {"paper": "a4", "date": "2025-03-07"}}
+    pdf.write_pdf(_print_page(body, config), tmp_path / "a4.pdf")
+    pages = _pages_text(tmp_path / "a4.pdf")
+    assert len(pages) == 2                                  # "Two" starts a page of its own
+    contents = pages[0][pages[0].index("Contents"):]
+    assert re.search(r"1\. One[ .]+1\b", contents) and re.search(r"2\. Two[ .]+2\b", contents)
+    assert "Page 1 of 2" in pages[0] and "Page 2 of 2" in pages[1]
+    # the running header on every page but the first: the title and the date
+    assert re.search(r"A report\s+7 March 2025", pages[1])
+    info = subprocess.run([_poppler("pdfinfo"), str(tmp_path / "a4.pdf")], capture_output=True,
+                          text=True, check=True).stdout
+    assert re.search(r"Page size:\s+595\.\d+ x 841\.\d+ pts \(A4\)", info)
+    assert "CreationDate:    Fri Mar  7 00:00:00 2025" in info
+    letter = {"report": {"paper": "letter", "date": "2025-03-07"}}
+    pdf.write_pdf(_print_page(body, letter), tmp_path / "letter.pdf")
+    info = subprocess.run(["pdfinfo", str(tmp_path / "letter.pdf")], capture_output=True,
+                          text=True, check=True).stdout
+    assert re.search(r"Page size:\s+612 x 792 pts \(letter\)", info)
+
+
+def test_the_date_is_the_configurations_or_the_data_cutoff_or_the_release_never_the_clock():
+    from netpet_stats import __release_date__
+
+    assert pdf.report_date({"report": {"date": "2024-02-29"}}) == dt.date(2024, 2, 29)
+    dated = {"cohort": {"times": "dates", "dates": {"data_cutoff": "2023-12-31"}}}
+    assert pdf.report_date(dated) == dt.date(2023, 12, 31)
+    assert pdf.report_date({**dated, "report": {"date": "2024-02-29"}}) == dt.date(2024, 2, 29)
+    assert pdf.report_date({}) == dt.date.fromisoformat(__release_date__)
+    assert pdf.print_settings({"report": {"date": "2024-02-29"}})["date"] == "29 February 2024"
+
+
+def _figure_files(tmp_path):
     import matplotlib.pyplot as plt
 
     from netpet_stats.report import figures
 
-    page = ("<html><head><style>@font-face { font-family: 'DejaVu Sans'; "
-            "src: url('%s'); } body { font-family: 'DejaVu Sans'; }</style></head>"
-            "<body><h2 id='a'>Cox</h2><p>Hazard ratio 2.68 (1.66-4.31)</p>"
-            "<table><tr><th>HR</th></tr><tr><td>2.68</td></tr></table></body></html>"
-            % __import__("netpet_stats.report.document", fromlist=["pdf_fonts"]).pdf_fonts()[
-                "regular"])
-    write_pdf(page, tmp_path / "r.pdf")
-    report = (tmp_path / "r.pdf").read_bytes()
-    assert b"/FontFile2" in report                                  # embedded TrueType
-    # no standard-14 font (ReportLab's page and table-cell default is Helvetica), which
-    # would be referenced without being embedded
-    assert re.findall(rb"/BaseFont /(\w[\w-]*)", report) and not re.findall(
-        rb"/Subtype /Type1", report)
+    fig, ax = plt.subplots(figsize=(4, 2.5))
+    ax.plot([0, 12, 24, 36], [1, 0.8, 0.55, 0.4], drawstyle="steps-post")
+    ax.set_xlabel("Time (months)")
+    ax.set_ylabel("Survival probability")
+    figures.save(fig, [tmp_path / "km.png", tmp_path / "km.svg"], dpi=100)
+    return tmp_path / "km.png", tmp_path / "km.svg"
+
+
+def test_figures_are_vectors_with_numbered_captions_and_every_font_embedded(tmp_path):
+    png, svg = _figure_files(tmp_path)
+    figure = pdf.EmbeddedFigure(png)
+    assert figure.startswith("data:image/png;base64,")          # what the HTML embeds
+    context = pdf.vector_figures({"km": [{"figure": figure}]}, {png.resolve(), svg.resolve()})
+    src = context["km"][0]["figure"]
+    assert src.startswith("data:image/svg+xml;base64,")
+    # an SVG the rule does not declare is not read: the PNG stays
+    assert pdf.vector_figures(figure, {png.resolve()}) is figure
+    body = (f"<figure><img class='figure' src='{src}'><figcaption>Overall survival."
+            f"</figcaption></figure>" + str(gt_table(_flow(3), "t", "Flow", "A note.")))
+    pdf.write_pdf(_print_page(body), tmp_path / "figure.pdf")
+    (page,) = _pages_text(tmp_path / "figure.pdf")
+    assert "Figure S1. Overall survival." in page and "Table S1. Flow" in page
+    # the figure's own text is text (SVG text set in the embedded font), not pixels
+    assert "Time (months)" in page
+    images = subprocess.run([_poppler("pdfimages"), "-list", str(tmp_path / "figure.pdf")],
+                            capture_output=True, text=True, check=True).stdout
+    assert len(images.strip().splitlines()) == 2                # the list's header: no image
+    fonts = subprocess.run([_poppler("pdffonts"), str(tmp_path / "figure.pdf")],
+                           capture_output=True, text=True, check=True).stdout
+    rows = fonts.strip().splitlines()[2:]
+    assert rows and all(re.search(r"\byes\s+yes\s+yes\b", row) for row in rows), fonts
+    assert all("DejaVu" in row for row in rows)
+
+
+def test_the_same_page_gives_the_same_bytes(tmp_path):
+    png, svg = _figure_files(tmp_path)
+    src = pdf.vector_figures(pdf.EmbeddedFigure(png))
+    page = _print_page(f"<figure><img class='figure' src='{src}'></figure>"
+                       + str(gt_table(_flow(40), "flow", "Flow")))
+    (tmp_path / "print.html").write_text(page, encoding="utf-8")
+    pdf.typeset(tmp_path / "print.html", tmp_path / "a.pdf")
+    pdf.typeset(tmp_path / "print.html", tmp_path / "b.pdf")
+    assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
+
+
+def test_a_page_that_cannot_be_typeset_is_one_message_and_no_pdf(tmp_path, monkeypatch):
+    import weasyprint
+
+    def broken(*args, **kwargs):
+        raise ValueError("flowable given negative availWidth")
+
+    monkeypatch.setattr(weasyprint.HTML, "write_pdf", broken)
+    (tmp_path / "print.html").write_text(_print_page("<p>x</p>"), encoding="utf-8")
+    with pytest.raises(pdf.PdfRenderError) as err:
+        pdf.typeset(tmp_path / "print.html", tmp_path / "report.pdf")
+    message = str(err.value)
+    assert "report.pdf could not be typeset (ValueError: flowable given negative availWidth)" \
+        in message and "tables and the HTML report" in message
+    assert not (tmp_path / "report.pdf").exists()
+
+
+def test_number_cells_do_not_break_but_text_cells_do():
+    page = pdf.for_paged_media(
+        gt_table(pd.DataFrame({"Term": ["WHO grade: G2 vs G1"], "HR": ["2.68 (1.66–4.31)"],
+                               "p": ["< 0.001"], "Note": ["missing Ki-67 in 41"]}), "t"))
+    assert ">2.68\u00a0(1.66–4.31)</td>" in page and ">&lt;\u00a00.001</td>" in page
+    assert ">WHO grade: G2 vs G1</td>" in page and ">missing Ki-67 in 41</td>" in page
+    # a level keeps its indentation under its characteristic (HTML collapses the spaces)
+    indented = pdf.for_paged_media(gt_table(pd.DataFrame(
+        {"Characteristic": ["WHO grade", "    G1 (reference)"], "HR": ["", "1"]}), "t"))
+    assert ">\u00a0\u00a0\u00a0\u00a0G1 (reference)</td>" in indented
+    assert "<style>" not in page and "overflow-x" not in page   # great-tables' screen CSS
+
+
+def test_figure_pdfs_embed_truetype_fonts(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from netpet_stats.report import figures
+
     fig, ax = plt.subplots()
     ax.set_xlabel("Time (months)")
     figures.save(fig, [tmp_path / "f.pdf"])
-    pdf = (tmp_path / "f.pdf").read_bytes()
-    assert b"/FontFile2" in pdf and b"/Type3" not in pdf           # not Type 3 glyphs
+    pdf_bytes = (tmp_path / "f.pdf").read_bytes()
+    assert b"/FontFile2" in pdf_bytes and b"/Type3" not in pdf_bytes   # not Type 3 glyphs
 
 
 def test_tiff_figures_are_lzw_compressed_and_reproducible(tmp_path):

@@ -98,7 +98,7 @@ def test_the_figure_prints_at_both_widths(tables, width):
                                         style=F.FigureStyle(width=width))
     assert F.text_problems(fig) == []
     naive = [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_gid() == "naive-km"]
-    assert len(naive) == 3          # one dotted 1 - KM per group, on the progression panel
+    assert len(naive) == 3          # one dotted 1 - KM per group, in that group's panel
     F.plt.close(fig)
 
 

@@ -72,3 +72,11 @@ def test_the_added_value_is_a_c_difference_beside_its_likelihood_ratio_test(lung
     fewer = cox.fit_cox(lung.iloc[10:], "x_time", "x_event", ["age", "sex", "ph_ecog"], [],
                         CODING)
     assert np.isnan(step.nested_lr_test(base, fewer)["lr_chisq"])
+
+
+def test_models_with_other_strata_or_terms_are_not_nested(lung):
+    base = cox.fit_cox(lung, "x_time", "x_event", ["age", "sex"], [], CODING)
+    strat = cox.fit_cox(lung, "x_time", "x_event", ["age", "sex", "ph_ecog"], ["site"], CODING)
+    other = cox.fit_cox(lung, "x_time", "x_event", ["ph_ecog"], [], CODING)
+    assert np.isnan(step.nested_lr_test(base, strat)["lr_chisq"])     # strata differ
+    assert np.isnan(step.nested_lr_test(other, base)["lr_chisq"])     # terms not a subset

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -56,12 +57,17 @@ def test_the_word_tables_hold_the_same_numbers_as_the_results(workflow_runs):
     for table, ep in zip(docx[1:], ("os", "ttp")):
         csv = pd.read_csv(results / "manuscript" / f"hazard_ratios_{ep}.csv",
                           keep_default_na=False, dtype=str)
-        assert [row for row in table[1:]] == csv.values.tolist()
+        # the same cells; the levels are indented by the paragraph, not by typed spaces
+        assert table[0][1:] == ["Univariable"] * 4 + ["Multivariable"] * 2
+        assert table[1] == ["Characteristic", "n", "Events", "HR (95% CI)", "p",
+                            "HR (95% CI)", "p"]
+        assert [row for row in table[2:]] == [[c.strip() for c in row]
+                                              for row in csv.values.tolist()]
         # the multivariable column is the primary model of the Cox table
         coefs = pd.read_csv(results / ep / "cox_coefficients.csv")
         p5 = coefs[(coefs["model"] == "primary") & (coefs["level"] == "P5")].iloc[0]
-        row = next(r for r in table if r[0].strip() == "P5")
-        assert row[3] == f"{p5['hr']:.2f} ({p5['hr_lower']:.2f}–{p5['hr_upper']:.2f})"
+        row = next(r for r in table if r[0] == "P5")
+        assert row[5] == f"{p5['hr']:.2f} ({p5['hr_lower']:.2f}–{p5['hr_upper']:.2f})"
 
 
 def test_all_outputs_written_with_markdown_copies(workflow_runs):
@@ -125,7 +131,9 @@ def test_a_changed_setting_reruns_what_it_may_change(workflow_runs, tmp_path):
 
 
 def test_figures_in_one_format_still_give_the_report_its_pngs(tmp_path):
-    """A configuration asking for PDF figures only used to leave the report without inputs."""
+    """A configuration asking for PDF figures only used to leave the report without inputs.
+
+    The HTML report embeds the PNG and the PDF report the SVG, so both are written."""
     work = copy_project(tmp_path / "pdf_only")
     override = tmp_path / "pdf.yaml"
     override.write_text("figures: {formats: [pdf]}\n")
@@ -133,7 +141,55 @@ def test_figures_in_one_format_still_give_the_report_its_pngs(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-2000:]
     assert "results/figures/km_os.pdf" in out and "results/figures/km_os.png" in out
-    assert "results/figures/km_os.svg" not in out
+    assert "results/figures/km_os.svg" in out and "results/figures/km_os.tiff" not in out
+
+
+#: A typesetting engine that fails as xhtml2pdf did on a four-site coordinator's report
+#: (weasyprint for this code, xhtml2pdf for the code before it).
+BROKEN_ENGINES = {
+    "weasyprint/__init__.py": (
+        "class URLFetcher:\n    def __init__(self, **kwargs): pass\n"
+        "class CSS:\n    def __init__(self, **kwargs): pass\n"
+        "class HTML:\n    def __init__(self, **kwargs): pass\n"
+        "    def write_pdf(self, *args, **kwargs):\n"
+        "        raise ValueError('flowable given negative availWidth')\n"),
+    "xhtml2pdf/__init__.py": "",
+    "xhtml2pdf/pisa.py": (
+        "def CreatePDF(*args, **kwargs):\n"
+        "    raise ValueError('flowable given negative availWidth')\n"),
+}
+
+
+def test_a_pdf_that_cannot_be_typeset_costs_the_pdf_alone(tmp_path):
+    """The tables, the HTML report and the print copy stay; one message says why.
+
+    The PDF was written by the job that wrote the HTML (the coordinator's: with its
+    tables), so Snakemake deleted them all with the failed job's outputs."""
+    import os
+
+    work = copy_project(tmp_path / "work")
+    shutil.copytree(ROOT / ".test", work / ".test")
+    engines = tmp_path / "engines"
+    for rel, text in BROKEN_ENGINES.items():
+        (engines / rel).parent.mkdir(parents=True, exist_ok=True)
+        (engines / rel).write_text(text)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(engines), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    proc = run_snakemake(work, "--configfile", ".test/config/config.yaml", "--keep-going",
+                         env=env)
+    assert proc.returncode != 0
+    results = work / "results"
+    assert not (results / "report.pdf").exists()
+    assert (results / "report.html").is_file()
+    assert (work / "intermediate" / "report" / "report.print.html").is_file()
+    for rel in ("os/cox_coefficients.csv", "pfs/km_summary.csv", "cohort/flow.csv",
+                "competing_risks/models.csv", "manuscript/tables.docx", "table1/table1.csv"):
+        assert (results / rel).is_file(), rel
+    out = proc.stdout + proc.stderr
+    message = ("The PDF report: results/report.pdf could not be typeset (ValueError: flowable "
+               "given negative availWidth). The tables and the HTML report are written by "
+               "other rules and stay in place")
+    assert out.count(message) == 1 and "Traceback" not in out
 
 
 def test_no_patient_identifiers_in_results_or_logs(workflow_runs):
@@ -564,11 +620,11 @@ def test_a_changed_setting_reruns_only_the_rules_that_read_it(analyses, tmp_path
     assert _rules_to_run(work, *analyses.develop, str(tmp_path / "width.yaml")) == {
         "km_figure", "forest_figure", "schoenfeld_figure", "flow_figure",
         "cumulative_incidence_figure", "internal_external_cv", "case_mix", "sample_size",
-        "report", "manifest", "all"}
+        "report", "report_pdf", "manifest", "all"}
     assert _rules_to_run(work, *analyses.validate, str(tmp_path / "width.yaml")) == {
         "km_figure", "forest_figure", "schoenfeld_figure", "flow_figure",
         "cumulative_incidence_figure", "external_validation", "case_mix", "sample_size",
-        "report", "manifest", "all"}
+        "report", "report_pdf", "manifest", "all"}
     # an analysis setting: the analysis that reads it and what uses its results
     ci = _rules_to_run(work, *analyses.develop, str(tmp_path / "ci.yaml"))
     assert {"cox", "concordance", "competing_risks", "freeze_model", "forest_figure",

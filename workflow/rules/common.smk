@@ -41,9 +41,10 @@ def out(path):
 ENDPOINTS = list(config["endpoints"])
 # The competing-risks analysis (progression vs death first), or None.
 COMPETING = competing_risks_settings(config)
-# The report embeds each figure as PNG, so PNG is always written besides the formats
-# asked for (a configuration of PDF alone left the report without its inputs).
-FIGURE_FORMATS = list(dict.fromkeys([*config["figures"]["formats"], "png"]))
+# The HTML report embeds each figure as PNG and the PDF report as SVG (vectors), so
+# both are always written besides the formats asked for (a configuration of PDF alone
+# left the report without its inputs).
+FIGURE_FORMATS = list(dict.fromkeys([*config["figures"]["formats"], "png", "svg"]))
 ANALYSIS = out("intermediate/analysis_cohort.parquet")
 # A params entry of every rule: upgrading the package reruns the analysis.
 PACKAGE_VERSION = netpet_stats.__version__

@@ -75,7 +75,7 @@ if FED_ROLE == "coordinator":
                 category="Federation",
                 labels={"table": "report"},
             ),
-            pdf=out("results/federation/report.pdf"),
+            print_copy=out("intermediate/federation/report.print.html"),
         log:
             out("logs/federation_results.log"),
         conda:
@@ -88,6 +88,26 @@ if FED_ROLE == "coordinator":
             settings=settings("*"),
         script:
             "../scripts/federation_results.py"
+
+    # The PDF typeset by a rule of its own: a page that cannot be typeset costs the PDF
+    # alone, never the pooled tables (Snakemake removes the failing job's outputs only).
+    rule federation_report_pdf:
+        input:
+            print_copy=rules.federation_results.output.print_copy,
+        output:
+            pdf=out("results/federation/report.pdf"),
+        log:
+            out("logs/federation_report_pdf.log"),
+        conda:
+            "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(800),
+            runtime=job_runtime(10),
+        params:
+            version=PACKAGE_VERSION,
+            settings=settings(),  # typesets the print copy; reads no setting
+        script:
+            "../scripts/report_pdf.py"
 
     rule federation_manifest:
         input:

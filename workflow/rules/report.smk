@@ -1,4 +1,7 @@
 # The reproducible appendix: HTML report and PDF, then the provenance manifest.
+# The PDF is typeset by a rule of its own from the print copy the report rule writes,
+# so that a page that cannot be typeset costs the PDF alone (Snakemake removes the
+# outputs of the failing job only): the tables and the HTML report stay.
 
 
 rule report:
@@ -10,12 +13,23 @@ rule report:
         model=[FROZEN_MODEL] if VALIDATION_MODE == "validate" else [],
         sample_size=sample_size_outputs(),
         figures=[
-            out(f"results/figures/{k}_{ep}.png")
+            out(f"results/figures/{k}_{ep}.{fmt}")
             for k in FIGURE_KINDS
             for ep in ENDPOINTS
+            for fmt in ("png", "svg")
         ]
-        + [out("results/figures/patient_flow.png")]
-        + ([out("results/figures/cumulative_incidence.png")] if COMPETING else []),
+        + [
+            out("results/figures/patient_flow.png"),
+            out("results/figures/patient_flow.svg"),
+        ]
+        + (
+            [
+                out("results/figures/cumulative_incidence.png"),
+                out("results/figures/cumulative_incidence.svg"),
+            ]
+            if COMPETING
+            else []
+        ),
     output:
         html=report(
             out("results/report.html"),
@@ -23,7 +37,7 @@ rule report:
             category="0. Report",
             labels={"document": "HTML report"},
         ),
-        pdf=out("results/report.pdf"),
+        print_copy=out("intermediate/report/report.print.html"),
     log:
         out("logs/report.log"),
     benchmark:
@@ -38,6 +52,27 @@ rule report:
         settings=settings("*"),
     script:
         "../scripts/report.py"
+
+
+rule report_pdf:
+    input:
+        print_copy=rules.report.output.print_copy,
+    output:
+        pdf=out("results/report.pdf"),
+    log:
+        out("logs/report_pdf.log"),
+    benchmark:
+        out("logs/benchmarks/report_pdf.tsv")
+    conda:
+        "../envs/netpet.yaml"
+    resources:
+        mem_mb=job_mem_mb(800),
+        runtime=job_runtime(10),
+    params:
+        version=PACKAGE_VERSION,
+        settings=settings(),  # typesets the print copy; reads no setting
+    script:
+        "../scripts/report_pdf.py"
 
 
 rule manifest:

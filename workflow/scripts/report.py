@@ -1,4 +1,4 @@
-"""Rule report: the HTML and PDF report from exactly its declared inputs."""
+"""Rule report: the HTML report, and its print copy for the PDF, from exactly its inputs."""
 from netpet_stats.steps import report, rule_context
 
 with rule_context(snakemake) as smk:  # noqa: F821 (Snakemake provides it)

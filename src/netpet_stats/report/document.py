@@ -8,17 +8,13 @@ the configuration in force and the method strings the estimators report, so it
 cannot disagree with what was computed. Nothing in the report depends on the
 clock: two runs give byte-identical HTML and PDF.
 
-The PDF is rendered from the same content by xhtml2pdf (ReportLab, pure
-Python, in "invariant" mode for reproducible bytes), so that producing it needs
-no browser.
+The PDF is the same page typeset for print by WeasyPrint (:mod:`.pdf`), so that
+producing it needs no browser.
 """
 
 from __future__ import annotations
 
-import base64
 import contextvars
-import logging
-import re
 from pathlib import Path
 
 import jinja2
@@ -34,6 +30,7 @@ from ..config import (CR_ANALYSIS, cohort_input_paths, cohort_is_simulated,
                       competing_risks_settings)
 from ..provenance import software_versions
 from .manuscript import FOOTNOTE, hazard_ratio_table, table1_layout
+from .pdf import EmbeddedFigure, write_print_copy
 from .tables import fmt_p
 
 SECTIONS = [
@@ -200,10 +197,25 @@ def _ci(est, lo, hi, digits=2, quantile=False) -> str:
     def num(x) -> str:  # a typographic minus, so that "-0.014–0.091" cannot misread
         return _num(x, digits).replace("-", "−")
 
+    return f"{num(est)} ({_range(lo, hi, digits, quantile)})"
+
+
+def _range(lo, hi, digits=2, quantile=False) -> str:
+    """``lo–hi``, or ``−lo to hi`` when a limit is negative (a dash would read as minus).
+
+    A missing upper limit of a survival quantile is "NR" (not reached); anything
+    else missing is "—".
+    """
+    def missing(x):
+        return x is None or (isinstance(x, (float, np.floating)) and np.isnan(x))
+
+    def num(x) -> str:  # a typographic minus
+        return _num(x, digits).replace("-", "−")
+
     hi_txt = ("NR" if quantile else "—") if missing(hi) else num(hi)
     lo_txt = "—" if missing(lo) else num(lo)
-    negative = any(not missing(x) and x < 0 for x in (est, lo, hi))
-    return f"{num(est)} ({lo_txt}{' to ' if negative else '–'}{hi_txt})"
+    negative = any(not missing(x) and x < 0 for x in (lo, hi))
+    return f"{lo_txt}{' to ' if negative else '–'}{hi_txt}"
 
 
 #: A sentence every table of the report ends its note with (e.g. that the data are
@@ -219,7 +231,8 @@ def gt_table(frame: pd.DataFrame, table_id: str, title: str | None = None,
     great-tables escapes every cell, title and note, so the result is marked safe
     for the report template, which escapes everything else it is given.
     """
-    table = GT(frame.astype(object).where(frame.notna(), "—"), id=table_id)
+    frame = frame.astype(object).where(frame.notna(), "—")
+    table = GT(frame, id=table_id, groupname_col=_group_column(frame))
     if title:
         table = table.tab_header(title=title)
     note = " ".join(x for x in (note, TABLE_STATEMENT.get()) if x)
@@ -231,8 +244,23 @@ def gt_table(frame: pd.DataFrame, table_id: str, title: str | None = None,
     return Markup(table.as_raw_html())
 
 
+#: A first column of one of these names whose values repeat, row after row, is shown as
+#: a row spanning the table above each run of rows, instead of in every row.
+GROUP_COLUMNS = ("Model", "Analysis", "Centre", "Event", "Estimator", "Group", "Variable")
+
+
+def _group_column(frame: pd.DataFrame) -> str | None:
+    """The column to show as spanning group rows (runs only, so no row moves), or None."""
+    if frame.shape[1] < 3 or frame.columns[0] not in GROUP_COLUMNS:
+        return None
+    first = frame.iloc[:, 0].astype(str)
+    runs = int((first != first.shift()).sum())
+    return frame.columns[0] if runs < len(first) and runs == first.nunique() else None
+
+
 def _img(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    """The figure's PNG as a data URI; the PDF's print copy swaps in its SVG."""
+    return EmbeddedFigure(path)
 
 
 # --------------------------------------------------------------------------------------
@@ -412,23 +440,36 @@ def _landmark_title(config: dict, ep: str) -> str:
     return "Survival at landmark times"
 
 
-def _coef_table(coefs: pd.DataFrame, table_id: str, title: str, note: str) -> str:
+def _coef_table(coefs: pd.DataFrame, table_id: str, title: str, note: str,
+                covariates: dict | None = None) -> str:
+    """Hazard ratios, one row per coefficient, with the patients and events of its model.
+
+    A binary covariate's row names its contrast ("yes vs no"); a column says what a
+    model is stratified by, when any is.
+    """
+    binary = {name for name, spec in (covariates or {}).items() if spec.get("type") == "binary"}
+    strata = coefs["strata"].fillna("").astype(str) if "strata" in coefs else None
     rows = []
-    for r in coefs.itertuples():
+    for i, r in enumerate(coefs.itertuples()):
         level = "" if not isinstance(r.level, str) else r.level
-        note = r.note if isinstance(getattr(r, "note", None), str) else ""
-        infinite = note.startswith("coefficient may be infinite")
-        stopped = note.startswith(cox.NOT_CONVERGED_NOTE_START)
-        rows.append({
+        row_note = r.note if isinstance(getattr(r, "note", None), str) else ""
+        infinite = row_note.startswith("coefficient may be infinite")
+        stopped = row_note.startswith(cox.NOT_CONVERGED_NOTE_START)
+        term = (f"{r.term_label}: {level} vs {r.reference}" if level else
+                f"{r.term_label}: yes vs no" if r.term in binary else r.term_label)
+        row = {
             "Model": (r.model_label if r.analysis == "multivariable" else "univariable")
             + (" (model-based CI here)" if isinstance(getattr(r, "cluster", None), str)
                and r.cluster else ""),
-            "Term": f"{r.term_label}: {level} vs {r.reference}" if level else r.term_label,
+            "Term": term,
             "HR (95% CI)": ("not estimable: may be infinite (a level without events)"
                             if infinite else
                             "not estimable: the fit did not converge (as R: ran out of "
                             "iterations)" if stopped else _ci(r.hr, r.hr_lower, r.hr_upper)),
-            "p": "" if infinite or stopped else fmt_p(r.p), "n": r.n, "Events": r.events})
+            "p": "" if infinite or stopped else fmt_p(r.p), "n": r.n, "Events": r.events}
+        if strata is not None and strata.str.len().gt(0).any():
+            row["Stratified by"] = strata.iloc[i]
+        rows.append(row)
     return gt_table(pd.DataFrame(rows), table_id, title, note)
 
 
@@ -468,6 +509,9 @@ def _cox_section(config, results, ep, models: dict) -> dict:
     tests = results.read(f"{ep}/cox_tests.csv")
     uni = coefs[coefs["analysis"] == "univariable"]
     multi = coefs[coefs["analysis"] == "multivariable"]
+    gvif = tests[tests["test"] == "variance inflation (GVIF)"] if "gvif" in tests else \
+        tests.iloc[0:0]
+    tests = tests[tests["test"] != "variance inflation (GVIF)"]
     model_tests = tests[tests["term"] != "(model)"].copy()
     terms = _term_labels(coefs)
     tt = pd.DataFrame({"Model": [models.get(m, m) for m in model_tests["model"]],
@@ -500,8 +544,10 @@ def _cox_section(config, results, ep, models: dict) -> dict:
                 f"{cox.MIN_CLUSTERS}: they are unreliable and can reverse a conclusion, so "
                 "they are not shown here (cox_coefficients.csv keeps them); the table above "
                 "gives that model's model-based confidence intervals.")
+    primary = config["cox"]["primary_model"]
     return {
         "endpoint": ep, "label": config["endpoints"][ep]["label"],
+        "model": config["cox"]["models"].get(primary, {}).get("label", primary),
         "forest": _img(results.path(f"figures/forest_{ep}.png")),
         "side_by_side": gt_table(
             hazard_ratio_table(coefs, config["cox"]["primary_model"],
@@ -509,15 +555,27 @@ def _cox_section(config, results, ep, models: dict) -> dict:
             f"cox_side_{ep}", "Univariable and multivariable (primary model) hazard ratios",
             FOOTNOTE),
         "multivariable": _coef_table(multi, f"cox_multi_{ep}", "Multivariable models",
-                                     cox.COEF_METHOD + "."),
+                                     cox.COEF_METHOD + ". n and Events: the patients and "
+                                     "events of each model (complete cases).",
+                                     config["covariates"]),
         "univariable": _coef_table(uni, f"cox_uni_{ep}", "Univariable models",
-                                   cox.COEF_METHOD + "."),
+                                   cox.COEF_METHOD + ". n and Events: the patients and events "
+                                   "of each model (complete cases).", config["covariates"]),
         "tests": gt_table(tt, f"cox_tests_{ep}", "Tests of each term",
                           "Likelihood-ratio test per term (drop1) and joint Wald test of "
                           "multi-level terms; non-linearity (spline): restricted cubic spline "
                           "with 4 knots against the linear term, on the model's scale."),
         "robust": robust_tab,
         "robust_text": robust_text,
+        "collinearity": None if gvif.empty else gt_table(pd.DataFrame({
+            "Model": [models.get(m, m) for m in gvif["model"]],
+            "Term": [terms.get(x, x) for x in gvif["term"]], "df": gvif["df"].astype(int),
+            "GVIF": [_num(x, 2) for x in gvif["gvif"]],
+            "GVIF^(1/(2 df))": [_num(x, 2) for x in gvif["gvif_adjusted"]]}),
+            f"cox_vif_{ep}", "Collinearity of the terms of each multivariable model",
+            "Generalized variance-inflation factor (Fox & Monette 1992; R car::vif): how much "
+            "the other terms inflate a term's variance; GVIF^(1/(2 df)) is the inflation of "
+            "its confidence interval's width (1: none)."),
     }
 
 
@@ -774,7 +832,7 @@ def _centre_rows(cen: pd.DataFrame, left_out: bool = False) -> pd.DataFrame:
                          "Estimate (95% CI)": [_ci(r.estimate, r.lower, r.upper, 3)
                                                for r in cen.itertuples()],
                          "95% prediction interval": [
-                             "" if pd.isna(r.pi_lower) else f"{r.pi_lower:.3f}–{r.pi_upper:.3f}"
+                             "" if pd.isna(r.pi_lower) else _range(r.pi_lower, r.pi_upper, 3)
                              for r in cen.itertuples()],
                          "tau²": ["" if pd.isna(x) else f"{x:.4f}" for x in cen["tau2"]],
                          "I²": ["" if pd.isna(x) else f"{100 * x:.0f}%" for x in cen["i2"]],
@@ -831,7 +889,7 @@ def _competing_validation(results, left_out: bool = False) -> dict:
         if "O/E" in get.index:
             r = get.loc["O/E"]
             row["O/E (95% CI)"] = _ci(r["estimate"], r["lower"], r["upper"])
-            pi = (f"{_num(r['pi_lower'])}–{_num(r['pi_upper'])}"
+            pi = (_range(r["pi_lower"], r["pi_upper"])
                   if "pi_lower" in r and pd.notna(r["pi_lower"]) else "")
             i2 = (f"{100 * r['i2']:.0f}%" if "i2" in r and pd.notna(r["i2"]) else "")
             row["O/E 95% PI; I²"] = "; ".join(x for x in (pi, i2) if x)
@@ -1321,7 +1379,8 @@ def methods_text(config) -> dict:
         + ("WHO grade is defined from the Ki-67 index (with the mitotic count), so models "
            "with both estimate each adjusted for the other and their separate hazard "
            "ratios are imprecise where the two agree; their joint contribution is the "
-           "likelihood-ratio test of both terms. "
+           "likelihood-ratio test of both terms, and the collinearity of every model's terms "
+           "is reported as generalized variance-inflation factors (Fox and Monette). "
            if any({"grade", "ki67"} <= set(spec["covariates"]) for spec in specs.values())
            else "")
         + (f"Robust (sandwich) standard errors follow Lin and Wei {cite('linwei')}. "
@@ -1339,8 +1398,8 @@ def methods_text(config) -> dict:
         + {"km": "the Kaplan-Meier estimate", "rank": "its rank",
            "identity": "nothing (identity)"}.get(config["cox"]["zph_transform"],
                                                  config["cox"]["zph_transform"])
-        + ", and by plotting the scaled Schoenfeld residuals of each term of the primary "
-        "model against time with a natural-spline smooth and its two-standard-error band.",
+        + ", and by plotting the scaled Schoenfeld residuals of each coefficient (each "
+        "contrast of a factor) of the primary model against time with a natural-spline smooth and its two-standard-error band.",
         f"Discrimination was measured by Harrell's C {cite('harrell')}"
         + (f" and Uno's C {cite('uno')}" if conc.get("uno", True) else "")
         + (f", counting pairs whose earlier event is at or before {conc['horizon']:g} {unit}"
@@ -1721,7 +1780,7 @@ def _report_context(config: dict, results: ResultFiles) -> dict:
                                    keep_default_na=False))
     versions = software_versions()
     key_pkgs = ["numpy", "scipy", "pandas", "lifelines", "statsmodels", "matplotlib", "seaborn",
-                "snakemake", "pandera", "tableone", "great-tables", "xhtml2pdf", "reportlab"]
+                "snakemake", "pandera", "tableone", "great-tables", "weasyprint", "python-docx"]
     sw = pd.DataFrame([{"Software": "Python", "Version": versions["python"]},
                        {"Software": "netpet-stats", "Version": versions["netpet-stats"]}]
                       + [{"Software": k, "Version": versions["packages"].get(k, "—")}
@@ -1739,12 +1798,12 @@ def _report_context(config: dict, results: ResultFiles) -> dict:
         "sections": sections,
         "summary": _summary(config, results),
         "flow_figure": _img(results.path("figures/patient_flow.png")),
-        "flow": gt_table(flow_tab, "flow", None,
+        "flow": gt_table(flow_tab, "flow", "Patients received, excluded and analysed",
                          "Received − excluded = eligible; for each analysis, eligible − "
                          "excluded = analysed (TRIPOD+AI 20a)."),
         "table1_text": missing_text(pd.read_csv(results.path("table1/table1.csv"), dtype=str,
                                                 keep_default_na=False)),
-        "table1": gt_table(t1, "table1", None,
+        "table1": gt_table(t1, "table1", "Baseline characteristics by NETPET group",
                            "Median [Q1, Q3] or n (%); Missing: patients without the value."),
         "km": [_km_section(config, results, ep) for ep in eps],
         "cox": [_cox_section(config, results, ep, models) for ep in eps],
@@ -1755,9 +1814,9 @@ def _report_context(config: dict, results: ResultFiles) -> dict:
         "association": _association_section(config, results),
         "validation": _validation_section(config, results),
         "methods": methods_text(config),
-        "software": gt_table(sw, "software", None,
+        "software": gt_table(sw, "software", "Software versions",
                              "All installed packages and their versions are in manifest.json."),
-        "tripod": gt_table(tripod, "tripod", None,
+        "tripod": gt_table(tripod, "tripod", "TRIPOD+AI items and what this run answers",
                            "answered: this report answers the item in full; partly answered: "
                            "what is left is named; not answered: the authors report it in "
                            "the manuscript."),
@@ -1779,101 +1838,18 @@ def _template(name: str) -> jinja2.Template:
 
 
 def write_report(config: dict, files, html_path: str | Path,
-                 pdf_path: str | Path | None = None, root: str | Path = "results") -> None:
+                 pdf_path: str | Path | None = None, root: str | Path = "results",
+                 print_path: str | Path | None = None) -> None:
     """Write the HTML report (and its PDF) from exactly the tables and figures in ``files``.
 
     ``files`` are the paths the report rule declares as input (below ``root``);
     the report reads nothing else, so a file an earlier run left in the folder
-    never reaches it.
+    never reaches it. ``print_path`` receives the print copy that the PDF rule
+    typesets (:mod:`.pdf`); ``pdf_path`` the PDF itself, typeset here.
     """
     context = report_context(config, ResultFiles(files, root))
     page = _template("report.html.j2").render(**context, for_pdf=False)
     Path(html_path).write_text(page, encoding="utf-8")
-    if pdf_path:
-        write_pdf(_template("report.html.j2").render(**context, for_pdf=True,
-                                                     pdf_fonts=pdf_fonts()), pdf_path)
-
-
-_GT_STYLE = re.compile(r"<style>\s*#(\w+) table \{.*?</style>", re.S)
-
-
-def shared_table_style(page: str) -> str:
-    """One stylesheet for every great-tables table instead of one per table.
-
-    great-tables scopes a copy of the same ~50 rules to each table's id; with
-    30 tables xhtml2pdf matches every element against ~1,700 rules, which took
-    ~20 s of the report job. The rules are identical but for the id, so the PDF
-    keeps one copy without it (same look, ~25 times fewer rules).
-    """
-    first = _GT_STYLE.search(page)
-    if first is None:
-        return page
-    shared = first.group(0).replace(f"#{first.group(1)} ", "")
-    page = _GT_STYLE.sub("", page)
-    return page.replace("</head>", shared + "\n</head>", 1)
-
-
-def pdf_fonts() -> dict:
-    """DejaVu Sans (shipped with matplotlib) for the PDF, embedded as TrueType.
-
-    xhtml2pdf's default Helvetica is one of PDF's base fonts, which a PDF does not
-    embed and journals' checks refuse; a TrueType font given by ``@font-face`` is
-    embedded (subset) by ReportLab.
-    """
-    import matplotlib
-
-    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-    return {style: (folder / f"DejaVuSans{suffix}.ttf").as_posix()
-            for style, suffix in (("regular", ""), ("bold", "-Bold"), ("italic", "-Oblique"),
-                                  ("bolditalic", "-BoldOblique"), ("mono", "Mono"))}
-
-
-_GT_WRAPPER = re.compile(r'<div id="(\w+)" style="[^"]*overflow-x:auto;overflow-y:auto;'
-                         r'width:auto;height:auto;">')
-
-
-def splittable_tables(page: str) -> str:
-    """Drop great-tables' scrolling wrapper around each table, for the PDF.
-
-    xhtml2pdf turns a ``div`` with an explicit width and height into a block kept
-    in one frame: a table longer than the space left on a page was shrunk to a
-    thumbnail, or, where it could not be, stopped the run with ReportLab's
-    "LayoutError: Splitting error". Without the wrapper a table flows across pages
-    like any other (the scrolling only matters on screen).
-    """
-    return _GT_WRAPPER.sub(r'<div id="\1">', page)
-
-
-def write_pdf(page: str, pdf_path: str | Path) -> None:
-    """Render HTML to PDF with xhtml2pdf, reproducibly (ReportLab invariant mode)."""
-    from reportlab import rl_config
-    from xhtml2pdf import pisa
-
-    page = splittable_tables(shared_table_style(page))
-    rl_config.invariant = 1
-    # ReportLab opens each page, and each table cell, in its base font Helvetica: a
-    # standard font it never embeds, which journals' preflight rejects. The base is the
-    # embedded DejaVu Sans (the cells' text itself is set by the CSS).
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-    from reportlab.platypus import tables as rl_tables
-
-    if "NetpetBase" not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont("NetpetBase", pdf_fonts()["regular"]))
-    rl_config.canvas_basefontname = "NetpetBase"
-    rl_tables.CellStyle.fontname = "NetpetBase"
-    logging.getLogger("xhtml2pdf").setLevel(logging.ERROR)
-    options = {}
-    try:  # xhtml2pdf >= 0.2.17 confines local reads; let it read the font folder too
-        from dataclasses import replace
-
-        from xhtml2pdf.config.resources import default_policy
-
-        fonts = Path(pdf_fonts()["regular"]).parent
-        options["resource_policy"] = replace(default_policy(), extra_roots=(fonts,))
-    except ImportError:
-        pass
-    with open(pdf_path, "wb") as fh:
-        status = pisa.CreatePDF(page, dest=fh, encoding="utf-8", **options)
-    if status.err:
-        raise RuntimeError(f"PDF rendering failed with {status.err} error(s)")
+    if pdf_path or print_path:
+        write_print_copy(_template("report.html.j2"), context, config, files,
+                         print_path=print_path, pdf_path=pdf_path)

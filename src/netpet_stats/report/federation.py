@@ -13,7 +13,8 @@ import pandas as pd
 
 from .. import __version__
 from ..provenance import software_versions
-from .document import _ci, _config_yaml, _template, gt_table, pdf_fonts, write_pdf
+from .document import _ci, _config_yaml, _template, gt_table
+from .pdf import write_print_copy
 from .manuscript import hazard_ratio_table
 from .tables import fmt_p
 
@@ -121,8 +122,13 @@ def _methods(config: dict, spec: dict) -> list[str]:
 
 
 def write_federation_report(config: dict, spec: dict, state: dict, tables: dict,
-                            html_path: str | Path, pdf_path: str | Path | None = None) -> None:
-    """The coordinator's HTML report (and PDF) from the pooled tables."""
+                            html_path: str | Path, pdf_path: str | Path | None = None,
+                            print_path: str | Path | None = None) -> None:
+    """The coordinator's HTML report (and PDF) from the pooled tables.
+
+    ``print_path`` receives the print copy the PDF rule typesets; ``pdf_path`` the
+    PDF itself, typeset here (:mod:`.pdf`).
+    """
     conf = spec["conf_level"]
     cox_sections = []
     for ep, eps in spec["endpoints"].items():
@@ -132,7 +138,7 @@ def write_federation_report(config: dict, spec: dict, state: dict, tables: dict,
             continue
         hr = hazard_ratio_table(c, spec["model"]["name"], conf)
         hr = hr.drop(columns=[col for col in hr.columns if col.startswith("Univariable")
-                              or col == "p"])
+                              or col in ("p", "n", "Events")])
         rob = c[["term_label", "level", "reference", "robust_se", "robust_hr_lower",
                  "robust_hr_upper", "robust_p"]].rename(columns={
                      "term_label": "Term", "level": "Level", "reference": "Reference",
@@ -142,35 +148,42 @@ def write_federation_report(config: dict, spec: dict, state: dict, tables: dict,
         t = tests[tests["endpoint"] == ep][["test", "term", "chisq", "df", "p", "method"]]
         cox_sections.append({
             "label": eps["label"],
-            "hr": gt_table(hr, f"fed_hr_{ep}", None,
+            "hr": gt_table(hr, f"fed_hr_{ep}", f"{eps['label']}: pooled hazard ratios",
                            f"Pooled over sites; {int(c['n'].iloc[0])} patients, "
                            f"{int(c['events'].iloc[0])} events."),
-            "robust": gt_table(_fmt_frame(rob), f"fed_robust_{ep}", None,
+            "robust": gt_table(_fmt_frame(rob), f"fed_robust_{ep}",
+                               f"{eps['label']}: robust standard errors",
                                "Robust (sandwich) SE, one cluster per patient."),
-            "tests": gt_table(_fmt_frame(t), f"fed_tests_{ep}", None, None)})
+            "tests": gt_table(_fmt_frame(t), f"fed_tests_{ep}",
+                              f"{eps['label']}: tests of the model and of each term", None)})
     versions = software_versions()
     context = {
         "title": "NETPET federated analysis: pooled over sites without pooling patient rows",
         "version": __version__,
         "summary": _summary(spec, state, tables),
-        "sites": gt_table(_fmt_frame(tables["sites"].fillna("")), "fed_sites", None,
+        "sites": gt_table(_fmt_frame(tables["sites"].fillna("")), "fed_sites", "Sites",
                           "n and events are released only for included sites."),
-        "rounds": gt_table(_rounds_summary(tables["rounds"]), "fed_rounds", None,
+        "rounds": gt_table(_rounds_summary(tables["rounds"]), "fed_rounds",
+                           "Rounds and convergence certificate",
                            "Per model: the rounds it was evaluated in, and at its last round "
                            "the summed log likelihood and the convergence certificate, the "
                            "largest absolute summed score. Every round is in "
                            "federation/rounds.csv."),
-        "exactness": gt_table(tables["exactness"], "fed_exact", None, None),
-        "table1": gt_table(table1_display(tables["table1"]), "fed_table1", None,
+        "exactness": gt_table(tables["exactness"], "fed_exact",
+                              "What is exact in the pooled analysis", None),
+        "table1": gt_table(table1_display(tables["table1"]), "fed_table1",
+                           "Table 1 margins pooled over sites",
                            "n by group; continuous variables as mean (SD). ≥: a site's cell "
                            "below the minimum cell size was suppressed; *: a site's group "
                            "below it left out."),
         "cox": cox_sections,
-        "logrank": gt_table(_fmt_frame(tables["logrank"]), "fed_logrank", None, None)
+        "logrank": gt_table(_fmt_frame(tables["logrank"]), "fed_logrank",
+                            "Log-rank tests stratified by centre", None)
         if not tables["logrank"].empty else "",
         "concordance": gt_table(_fmt_frame(tables["concordance"][
             ["endpoint", "predictor", "index", "estimate", "se", "lower", "upper", "n_pairs",
-             "method"]]), "fed_conc", None, None) if not tables["concordance"].empty else "",
+             "method"]]), "fed_conc", "Harrell's and Uno's C of the pooled model",
+            None) if not tables["concordance"].empty else "",
         "km": _km_landmarks(tables["km"], config) if not tables["km"].empty else "",
         "validation": _validation_table(tables["validation"]),
         "km_tier": spec["km_tier"],
@@ -181,9 +194,9 @@ def write_federation_report(config: dict, spec: dict, state: dict, tables: dict,
     }
     page = _template("federation.html.j2").render(**context, for_pdf=False)
     Path(html_path).write_text(page, encoding="utf-8")
-    if pdf_path:
-        write_pdf(_template("federation.html.j2").render(**context, for_pdf=True,
-                                                         pdf_fonts=pdf_fonts()), pdf_path)
+    if pdf_path or print_path:
+        write_print_copy(_template("federation.html.j2"), context, config,
+                         print_path=print_path, pdf_path=pdf_path)
 
 
 def _rounds_summary(rounds: pd.DataFrame) -> pd.DataFrame:
@@ -204,7 +217,8 @@ def _validation_table(table: pd.DataFrame) -> str:
         return ""
     shown = table[[c for c in ("centre", "measure", "estimate", "lower", "upper", "pi_lower",
                                "pi_upper", "i2", "n", "events", "note") if c in table.columns]]
-    return gt_table(_fmt_frame(shown.fillna({"note": ""})), "fed_validation", None,
+    return gt_table(_fmt_frame(shown.fillna({"note": ""})), "fed_validation",
+                    "Performance of the frozen model by centre",
                     "Per centre as each site computed it; pooled: DerSimonian-Laird random "
                     "effects with the 95% prediction interval for a new centre.")
 
@@ -221,5 +235,5 @@ def _km_landmarks(km: pd.DataFrame, config: dict) -> str:
         row["Tier"] = curve["tier"].iloc[0]
         row["Largest site deviation"] = f"{curve['site_max_deviation'].iloc[0]:.3f}"
         rows.append(row)
-    return gt_table(pd.DataFrame(rows), "fed_km", None,
+    return gt_table(pd.DataFrame(rows), "fed_km", "Pooled Kaplan-Meier survival at the landmarks",
                     "Survival (95% CI) at the landmarks from the pooled counts.")

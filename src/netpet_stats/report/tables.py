@@ -41,15 +41,18 @@ def write_table(frame: pd.DataFrame, csv_path: str | Path, title: str | None = N
 
 
 def fmt_p(p) -> str:
-    """A p-value as journals print it: two significant digits, '< 0.001' below that.
+    """A p-value as journals print it (AMA Manual of Style, 11th ed., 19.5).
+
+    Two decimals, three below 0.01, "< 0.001" below that and "> 0.99" above: one
+    rule for every table, so that 0.0020 and 0.023 are never printed side by side
+    (as 0.002 and 0.02). A p just below 0.05 that two decimals would show as 0.05
+    keeps its third decimal (0.049, not 0.05).
 
     Examples
     --------
-    Trailing zeros are kept: 0.2996 is 0.30, two significant digits, not 0.3.
-
-    >>> [fmt_p(p) for p in (2.4e-05, 0.00123, 0.0432, 0.4321, 0.2996, 0.0999, 0.996,
-    ...                     float("nan"))]
-    ['< 0.001', '0.0012', '0.043', '0.43', '0.30', '0.10', '> 0.99', '—']
+    >>> [fmt_p(p) for p in (2.4e-05, 0.00123, 0.0020, 0.0234, 0.0432, 0.0487, 0.4321,
+    ...                     0.2996, 0.0999, 0.996, float("nan"))]
+    ['< 0.001', '0.001', '0.002', '0.02', '0.04', '0.049', '0.43', '0.30', '0.10', '> 0.99', '—']
     """
     if p is None or (isinstance(p, (float, np.floating)) and np.isnan(p)):
         return "—"
@@ -57,9 +60,12 @@ def fmt_p(p) -> str:
         return "< 0.001"
     if p > 0.99:
         return "> 0.99"
-    rounded = float(f"{p:.2g}")
-    decimals = 1 - int(np.floor(np.log10(rounded)))
-    return f"{rounded:.{decimals}f}"
+    if p < 0.01 - 5e-4:                          # shows as 0.00x; 0.0096 reads as 0.01
+        return f"{p:.3f}"
+    text = f"{p:.2f}"
+    if p < 0.05 and text == "0.05":
+        return f"{p:.3f}"
+    return text
 
 
 #: Columns holding p-values, printed with :func:`fmt_p` in the Markdown copies.

@@ -61,7 +61,7 @@ def run_case_mix(config: dict, analysis: str, model_path: str, out) -> None:
     write_table(table, out.table, f"{label}: case mix of the {this} cohort "
                 "(linear predictor and predictors)", note)
     fig = figures.case_mix_figure(table, f"{label}: case mix, {model_label}",
-                                  style=figure_style(config))
+                                  style=figure_style(config), covariates=model["covariates"])
     figures.save(fig, out.figures, dpi(config))
 
 

@@ -78,15 +78,21 @@ def nested_lr_test(base: cox.CoxResult, extended: cox.CoxResult) -> dict:
 
     R ``anova(base, extended)``: 2 (logL(extended) - logL(base)) on as many df as
     coefficients added. Not computed (NaN) unless both were fitted on the same
-    patients: models fitted on different complete cases are not nested.
+    patients, with the same strata, and the base model's terms among the extended
+    one's: other pairs are not nested.
     """
     empty = {"lr_chisq": np.nan, "lr_df": np.nan, "lr_p": np.nan}
+    same_strata = (base.stratum is None and extended.stratum is None) or (
+        base.stratum is not None and extended.stratum is not None
+        and np.array_equal(base.stratum, extended.stratum))
+    nested = {t.name for t in base.terms} < {t.name for t in extended.terms}
     if (base.n != extended.n or not base.frame.index.equals(extended.frame.index)
-            or len(extended.beta) <= len(base.beta)):
+            or not same_strata or not nested):
         return empty
     chisq = 2 * (cox.model_loglik(extended) - cox.model_loglik(base))
     df = len(extended.beta) - len(base.beta)
     return {"lr_chisq": chisq, "lr_df": df, "lr_p": float(chi2_sf(max(chisq, 0.0), df))}
+
 
 
 def _c_columns(res: dict) -> dict:

@@ -72,6 +72,8 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
         coefs.append(res.coefficients.assign(**meta))
         tests.append(res.tests.assign(**meta, n=res.n, events=res.events))
         tests.append(functional_form_tests(config, data, endpoint, spec).assign(**meta))
+        if kind == "multivariable":
+            tests.append(collinearity_rows(res).assign(**meta))
         zph.append(cox.ph_test(res, transform).assign(**meta))
         if name == primary:
             primary_ph = zph[-1]
@@ -101,7 +103,7 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
                     endpoint=endpoint, model=primary),
                 out.ph_residuals,
                 f"{label}: scaled Schoenfeld residuals of the primary model, smoothed",
-                f"{cox.ZPH_SMOOTH_METHOD}; time transform '{transform}'. 'binned': mean scaled "
+                f"{ZPH_CONTRAST_METHOD}; time transform '{transform}'. 'binned': mean scaled "
                 "residual of consecutive events in groups of at least "
                 f"{min_bin_events(int(config['privacy']['threshold']))}"
                 + ("; 'event': each event's residual (figures.schoenfeld_points)." if points
@@ -132,6 +134,19 @@ def functional_form_tests(config: dict, data: pd.DataFrame, endpoint: str,
     return pd.DataFrame(rows)
 
 
+GVIF_METHOD = ("generalized variance-inflation factor GVIF and GVIF^(1/(2 df)) of each term "
+               "(Fox & Monette 1992; R car::vif on coxph)")
+
+
+def collinearity_rows(fit: cox.CoxResult) -> pd.DataFrame:
+    """Rows of cox_tests giving each term's GVIF (:func:`cox.variance_inflation`)."""
+    vif = cox.variance_inflation(fit)
+    return pd.DataFrame({"test": "variance inflation (GVIF)", "term": vif["term"],
+                         "df": vif["df"], "gvif": vif["gvif"],
+                         "gvif_adjusted": vif["gvif_adjusted"], "method": GVIF_METHOD,
+                         "n": fit.n, "events": fit.events})
+
+
 #: Fewest events averaged into one binned mean of the residual plots.
 MIN_BIN_EVENTS = 10
 
@@ -143,52 +158,58 @@ def min_bin_events(threshold: int) -> int:
 
 def ph_residual_table(fit: cox.CoxResult, transform: str, points: bool,
                       threshold: int, ph: pd.DataFrame | None = None) -> pd.DataFrame:
-    """What the Schoenfeld residual plots draw, one block of rows per term.
+    """What the Schoenfeld residual plots draw, one block of rows per coefficient.
 
-    ``smooth``: the plot(cox.zph) spline and its band on 40 grid points;
-    ``binned``: mean scaled residual of consecutive events, about ten groups of at
-    least ``max(10, threshold)`` events (aggregates, so the plot needs no patient
-    row); ``event``: one row per event, only when ``points`` is asked for. Where R's
-    ``cox.zph`` stops (its test's information singular, :func:`cox.ph_test`; ``ph``
-    is that test when the caller has it), only the grid is written, the smooth empty
-    (not estimable), as R draws nothing.
+    One block per design column, as R ``plot(cox.zph(fit, terms = FALSE))`` draws one
+    panel per column: a factor gets one block per contrast (``level`` against
+    ``reference``), each on the ``beta(t)`` scale of its coefficient. ``smooth``: the
+    plot(cox.zph) spline and its band on 40 grid points; ``binned``: mean scaled
+    residual of consecutive events, about ten groups of at least ``max(10, threshold)``
+    events (aggregates, so the plot needs no patient row); ``event``: one row per
+    event, only when ``points`` is asked for. Where R's ``cox.zph`` stops (its test's
+    information singular, :func:`cox.ph_test`; ``ph`` is that test when the caller has
+    it), only the grid is written, the smooth empty (not estimable), as R draws nothing.
     """
     if ph is None:
         ph = cox.ph_test(fit, transform)
     stopped = bool((ph["method"] == cox.ZPH_SINGULAR_METHOD).any())
-    z = cox.zph_residuals(fit, transform)
+    z = cox.zph_residuals(fit, transform, terms=False)
     order = np.argsort(z.x, kind="stable")
     xs, ts = z.x[order], z.time[order]
     ux, first = np.unique(xs, return_index=True)
     size = max(min_bin_events(threshold), len(xs) // 10)
-    labels = {t.name: t.label for t in fit.terms}
-    widths = {t.name: len(t.columns) for t in fit.terms}
     rows = []
-    for term in z.y.columns:
-        base = {"term": term, "term_label": labels[term],
-                "scale": "beta(t)" if widths[term] == 1 else "beta(t)/beta"}
-        line = cox.zph_smooth(z, term)
-        line["time"] = np.interp(line["x"], ux, ts[first])
-        if stopped:
-            line[["estimate", "lower", "upper"]] = np.nan
+    for term in fit.terms:
+        for column, level in zip(term.columns, term.levels):
+            base = {"term": term.name, "term_label": term.label, "level": level,
+                    "reference": term.reference if level else "", "scale": "beta(t)"}
+            line = cox.zph_smooth(z, column)
+            line["time"] = np.interp(line["x"], ux, ts[first])
+            if stopped:
+                line[["estimate", "lower", "upper"]] = np.nan
+                rows.append(line.assign(kind="smooth", n=np.nan, **base))
+                continue
             rows.append(line.assign(kind="smooth", n=np.nan, **base))
-            continue
-        rows.append(line.assign(kind="smooth", n=np.nan, **base))
-        ys = z.y[term].to_numpy()[order]
-        ok = ~np.isnan(ys)
-        xk, tk, yk = xs[ok], ts[ok], ys[ok]
-        n_bins = len(yk) // size
-        if n_bins >= 1:
-            edges = np.linspace(0, len(yk), n_bins + 1).astype(int)
-            rows.append(pd.DataFrame([
-                {"x": xk[a:b].mean(), "time": float(np.median(tk[a:b])),
-                 "estimate": yk[a:b].mean(), "n": b - a, "kind": "binned", **base}
-                for a, b in zip(edges[:-1], edges[1:])]))
-        if points:
-            rows.append(pd.DataFrame({"x": xk, "time": tk, "estimate": yk, "n": 1.0,
-                                      "kind": "event", **base}))
+            ys = z.y[column].to_numpy()[order]
+            ok = ~np.isnan(ys)
+            xk, tk, yk = xs[ok], ts[ok], ys[ok]
+            n_bins = len(yk) // size
+            if n_bins >= 1:
+                edges = np.linspace(0, len(yk), n_bins + 1).astype(int)
+                rows.append(pd.DataFrame([
+                    {"x": xk[a:b].mean(), "time": float(np.median(tk[a:b])),
+                     "estimate": yk[a:b].mean(), "n": b - a, "kind": "binned", **base}
+                    for a, b in zip(edges[:-1], edges[1:])]))
+            if points:
+                rows.append(pd.DataFrame({"x": xk, "time": tk, "estimate": yk, "n": 1.0,
+                                          "kind": "event", **base}))
     out = pd.concat(rows, ignore_index=True)
     out["transform"] = transform
-    out["method"] = cox.ZPH_SMOOTH_METHOD
-    return out[["term", "term_label", "scale", "kind", "x", "time", "estimate", "lower", "upper",
-                "n", "transform", "method"]]
+    out["method"] = ZPH_CONTRAST_METHOD
+    return out[["term", "term_label", "level", "reference", "scale", "kind", "x", "time",
+                "estimate", "lower", "upper", "n", "transform", "method"]]
+
+
+#: How the residual table's curves are made: per coefficient, as plot(cox.zph(terms = FALSE)).
+ZPH_CONTRAST_METHOD = (cox.ZPH_SMOOTH_METHOD + "; one curve per coefficient (a factor: per "
+                       "contrast with its reference), R cox.zph(fit, terms = FALSE)")

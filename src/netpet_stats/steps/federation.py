@@ -194,4 +194,4 @@ def run_results(config: dict, answers: list[str], out) -> None:
     notes = results.TABLE_NOTES
     for name, frame in tables.items():
         write_table(frame, getattr(out, name), notes[name][0], notes[name][1])
-    write_federation_report(config, sp, state, tables, out.report, out.pdf)
+    write_federation_report(config, sp, state, tables, out.report, print_path=out.print_copy)

@@ -1,35 +1,39 @@
-"""Rules km_figure, forest_figure and flow_figure: figures drawn from result tables."""
+"""Rules km_figure, cumulative_incidence_figure, forest_figure, flow_figure,
+schoenfeld_figure and netpet_distribution_figure: figures drawn from result tables."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..report import figures
-from ._common import dpi, endpoint_label, figure_style, time_unit
+from ..report.tables import suppress_counts
+from ._common import dpi, endpoint_label, figure_style, privacy, time_unit
+
+
+def conf_label(config: dict) -> str:
+    """What a figure's shaded bands are, in words (the caption names the transformation)."""
+    return f"{float(config['kaplan_meier']['conf_level']):.0%} confidence interval"
 
 
 def run_km_figure(config: dict, endpoint: str, tables: dict, outputs: list[str]) -> None:
     """Kaplan-Meier figure of ``endpoint`` from its curve, risk, median and test tables."""
-    km_cfg = config["kaplan_meier"]
     fig = figures.km_figure(
         pd.read_csv(tables["curves"]), pd.read_csv(tables["risk_table"]),
         pd.read_csv(tables["summary"]), pd.read_csv(tables["logrank"]),
         endpoint_label(config, endpoint),
         time_unit(config, endpoint),
-        f"{float(km_cfg['conf_level']):.0%} CI, {km_cfg['conf_type']}",
-        style=figure_style(config))
+        conf_label(config), style=figure_style(config))
     figures.save(fig, outputs, dpi(config))
 
 
 def run_cumulative_incidence_figure(config: dict, tables: dict, outputs: list[str]) -> None:
-    """Cumulative incidence of progression and of death first, beside 1 - Kaplan-Meier."""
-    km_cfg = config["kaplan_meier"]
+    """Cumulative incidence of progression and of death first by group, with 1 - Kaplan-Meier."""
     read = lambda name: pd.read_csv(tables[name], keep_default_na=False,  # noqa: E731
                                     na_values=[""])
     fig = figures.cumulative_incidence_figure(
         read("curves"), read("naive"), read("risk_table"), read("gray"),
-        config["analysis_time_unit"],
-        f"{float(km_cfg['conf_level']):.0%} CI, {km_cfg['conf_type']}", style=figure_style(config))
+        config["analysis_time_unit"], conf_label(config), style=figure_style(config))
     figures.save(fig, outputs, dpi(config))
 
 
@@ -43,32 +47,76 @@ def run_flow_figure(config: dict, flow_csv: str, outputs: list[str]) -> None:
     figures.save(fig, outputs, dpi(config))
 
 
-def run_forest_figure(config: dict, endpoint: str, coefficients: str, outputs: list[str]) -> None:
-    """Forest plot of the primary multivariable model's hazard ratios."""
+def run_forest_figure(config: dict, endpoint: str, coefficients: str, outputs: list[str],
+                      fits: str | None = None) -> None:
+    """Forest plot of the primary multivariable model's hazard ratios.
+
+    With ``fits`` (the rule cox's ``cox_fits.pkl``) each level's patients and events are
+    printed beside its hazard ratio (counts below the privacy threshold hidden when
+    ``privacy.suppress_small_cells``); without, the model's totals only.
+    """
     coefs = pd.read_csv(coefficients, keep_default_na=False, na_values=[""])
     coefs["level"] = coefs["level"].fillna("")
+    coefs["reference"] = coefs["reference"].fillna("")
     model = config["cox"]["primary_model"]
     sub = coefs[coefs["model"] == model]
     title = (f"{config['endpoints'][endpoint]['label']}: "
              f"{config['cox']['models'][model].get('label', model)}")
-    figures.save(figures.forest_figure(sub, title, style=figure_style(config)), outputs,
-                 dpi(config))
+    counts = None
+    if fits:
+        from .cox import load_fits
+
+        counts = level_counts(load_fits(fits)[model], config)
+    figures.save(figures.forest_figure(sub, title, style=figure_style(config), counts=counts),
+                 outputs, dpi(config))
 
 
+def level_counts(fit, config: dict) -> pd.DataFrame:
+    """Patients and events of each level of each factor (and binary covariate: ``no``,
+    ``yes``) among the patients a Cox fit analysed, as ``table(x, event)`` in R."""
+    event = fit.frame["__event"].to_numpy() == 1
+    rows = []
+    for term in fit.terms:
+        X = fit.design[term.columns].to_numpy()
+        if term.levels and term.levels[0]:                 # a factor: reference, levels
+            masks = [(term.reference, (X == 0).all(axis=1))]
+            masks += [(lv, X[:, j] == 1) for j, lv in enumerate(term.levels)]
+        elif (config["covariates"].get(term.name, {}).get("type") == "binary"
+              and set(np.unique(X[:, 0])) <= {0.0, 1.0}):        # coded 0/1 (the cohort's)
+            masks = [("no", X[:, 0] == 0), ("yes", X[:, 0] == 1)]
+        else:
+            continue
+        block = pd.DataFrame([{"term": term.name, "level": lv, "n": int(m.sum()),
+                               "events": int((m & event).sum())} for lv, m in masks])
+        suppress, threshold = privacy(config)
+        if suppress:
+            block = suppress_counts(suppress_counts(block, "n", threshold), "events", threshold)
+        rows.append(block)
+    return (pd.concat(rows, ignore_index=True) if rows
+            else pd.DataFrame(columns=["term", "level", "n", "events"]))
 
 
 def run_schoenfeld_figure(config: dict, endpoint: str, residuals: str, ph_test: str,
                           coefficients: str, outputs: list[str]) -> None:
-    """Schoenfeld residual plots of the primary model, one panel per term."""
+    """Schoenfeld residual plots of the primary model, one panel per coefficient."""
     model = config["cox"]["primary_model"]
     res = pd.read_csv(residuals, keep_default_na=False, na_values=[""])
     ph = pd.read_csv(ph_test, keep_default_na=False, na_values=[""])
     coefs = pd.read_csv(coefficients, keep_default_na=False, na_values=[""])
     coefs = coefs[coefs["model"] == model]
-    single = coefs.groupby("term")["coef"].agg(["size", "first"])
-    flat = {term: row["first"] for term, row in single.iterrows() if row["size"] == 1}
+    flat = {(str(r.term), "" if pd.isna(r.level) else str(r.level)): float(r.coef)
+            for r in coefs.itertuples()}
     title = (f"{config['endpoints'][endpoint]['label']}: "
              f"{config['cox']['models'][model].get('label', model)}")
     fig = figures.schoenfeld_figure(res, ph[ph["model"] == model], flat, title,
                                     time_unit(config, endpoint), style=figure_style(config))
     figures.save(fig, outputs, dpi(config))
+
+
+def run_netpet_distribution_figure(config: dict, distribution_csv: str, outputs: list[str]
+                                   ) -> None:
+    """Patients per NETPET score, coloured by analysis group, from the distribution table."""
+    dist = pd.read_csv(distribution_csv, keep_default_na=False, na_values=[""], dtype={"n": str})
+    figures.save(figures.netpet_distribution_figure(dist, "NETPET score distribution",
+                                                    style=figure_style(config)),
+                 outputs, dpi(config))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..provenance import display_config, in_analysis_folder, write_manifest
 from ..report.document import write_report
+from ..report.pdf import typeset
 
 
 @contextmanager
@@ -21,7 +22,7 @@ def _working_folder(path: str | Path):
 
 
 def run_report(config: dict, inputs: list[str], out) -> None:
-    """HTML and PDF report from exactly the files the rule declares as input.
+    """HTML report and its print copy (for the PDF) from exactly the rule's input files.
 
     The configuration it prints names the user's files by their display names
     (:func:`netpet_stats.provenance.display_path`), never by a path of this machine.
@@ -35,13 +36,18 @@ def run_report(config: dict, inputs: list[str], out) -> None:
     model = (config.get("validation") or {}).get("model_file")
     name = (shown.get("validation") or {}).get("model_file")
     if model not in inputs or name == model:
-        write_report(shown, inputs, out.html, out.pdf, root=root)
+        write_report(shown, inputs, out.html, root=root, print_path=out.print_copy)
         return
     base = Path(os.path.abspath(model)).parents[len(Path(name).parts) - 1]
     files = [name if p == model else os.path.abspath(p) for p in inputs]
-    html, pdf, root = (os.path.abspath(p) for p in (out.html, out.pdf, root))
+    html, print_copy, root = (os.path.abspath(p) for p in (out.html, out.print_copy, root))
     with _working_folder(base):
-        write_report(shown, files, html, pdf, root=root)
+        write_report(shown, files, html, root=root, print_path=print_copy)
+
+
+def run_report_pdf(print_copy: str, pdf: str) -> None:
+    """The PDF report: the print copy typeset (its own rule, so a failure costs it alone)."""
+    typeset(print_copy, pdf)
 
 
 def run_manifest(config: dict, data: list[str], results: list[str], workflow_dir: str,

@@ -884,6 +884,45 @@ def model_loglik(fit: CoxResult) -> float:
     return float(row["loglik"].iloc[0])
 
 
+def variance_inflation(fit: CoxResult) -> pd.DataFrame:
+    """Generalized variance-inflation factor of each term (Fox & Monette 1992).
+
+    As R ``car::vif(coxph_fit)``: with R the correlation matrix of the estimates
+    (``cov2cor(vcov(fit))``), a term's GVIF is det(R_term) det(R_rest) / det(R);
+    ``gvif_adjusted`` = GVIF^(1 / (2 df)) makes terms of different df comparable
+    (it is the inflation of the confidence interval's width). Empty for a model
+    of one term.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from netpet_stats import fit_cox
+    >>> rng = np.random.default_rng(4)
+    >>> x = rng.normal(size=200)
+    >>> d = pd.DataFrame({"t": rng.exponential(size=200), "e": 1, "x": x,
+    ...                   "z": x + rng.normal(scale=0.5, size=200)})
+    >>> coding = {"x": {"type": "continuous"}, "z": {"type": "continuous"}}
+    >>> vif = variance_inflation(fit_cox(d, "t", "e", ["x", "z"], [], coding))
+    >>> bool((vif["gvif"] > 3).all()), vif["df"].tolist()
+    (True, [1, 1])
+    """
+    columns = list(fit.design.columns)
+    out = []
+    if len(fit.terms) < 2 or fit.variance is None:
+        return pd.DataFrame(columns=["term", "term_label", "df", "gvif", "gvif_adjusted"])
+    v = np.asarray(fit.variance, float)
+    sd = np.sqrt(np.diag(v))
+    r = v / np.outer(sd, sd)
+    whole = np.linalg.det(r)
+    for term in fit.terms:
+        idx = [columns.index(c) for c in term.columns]
+        rest = [j for j in range(len(columns)) if j not in idx]
+        gvif = np.linalg.det(r[np.ix_(idx, idx)]) * np.linalg.det(r[np.ix_(rest, rest)]) / whole
+        out.append({"term": term.name, "term_label": term.label, "df": len(idx),
+                    "gvif": gvif, "gvif_adjusted": gvif ** (1 / (2 * len(idx)))})
+    return pd.DataFrame(out)
+
+
 def stratum_labels(data: pd.DataFrame, strata: list[str]) -> np.ndarray:
     """One label per row for the combination of its ``strata`` values ("a|b").
 
@@ -1206,8 +1245,10 @@ class ZphResiduals:
     term: ``beta_j + (scaled residual)_j`` for a one-column term (an estimate of
     ``beta_j(t)``); for a term of several columns (a factor), the residuals
     combined with the coefficients as weights, plus 1 (``beta(t) / beta`` of the
-    term's linear predictor). ``var`` is R's ``zph$var``, the inverse of the
-    information per event, which scales the smoother's band.
+    term's linear predictor). With ``terms = False`` (R ``cox.zph(fit, terms =
+    FALSE)``) ``y`` has one column per design column, named as the design column
+    (``group[P5]``): ``beta_j(t)`` of each contrast. ``var`` is R's ``zph$var``,
+    the inverse of the information per event, which scales the smoother's band.
     """
 
     x: np.ndarray           # transformed time g(t) of each event (not centred)
@@ -1219,8 +1260,9 @@ class ZphResiduals:
     stratum_label: np.ndarray | None = None   # stratum label of each event
 
 
-def zph_residuals(result: CoxResult, transform: str = "km") -> ZphResiduals:
-    """Scaled Schoenfeld residuals per term, as R ``cox.zph(fit, transform)``.
+def zph_residuals(result: CoxResult, transform: str = "km", terms: bool = True
+                  ) -> ZphResiduals:
+    """Scaled Schoenfeld residuals per term, as R ``cox.zph(fit, transform, terms)``.
 
     The residual of an event is its covariates minus their Efron-weighted mean
     over the risk set (for ``d`` tied events the mean of the ``d`` Efron means,
@@ -1235,6 +1277,11 @@ def zph_residuals(result: CoxResult, transform: str = "km") -> ZphResiduals:
     so that a stratum where nothing varies (a centre with one patient) contributes no
     count: its events and those after it are scaled with the next strata's
     information, and the last events of all keep their unscaled residual.
+
+    ``terms = False`` treats each design column as a term of its own, as R's
+    ``cox.zph(fit, terms = FALSE)``: one column of ``y`` per contrast of a factor
+    (``beta_j(t)``, what ``plot(cox.zph(fit, terms = FALSE))`` draws, one panel per
+    contrast), each column used in a stratum when it varies there.
 
     Examples
     --------
@@ -1285,7 +1332,11 @@ def zph_residuals(result: CoxResult, transform: str = "km") -> ZphResiduals:
     sres = np.vstack(resid) if resid else np.zeros((0, p))
     ev_stratum = strata[rows]
     columns = list(result.design.columns)
-    assign = [[columns.index(c) for c in term.columns] for term in result.terms]
+    if terms:
+        assign = [[columns.index(c) for c in term.columns] for term in result.terms]
+        names = [term.name for term in result.terms]
+    else:      # R cox.zph(terms = FALSE): asgn <- as.list(1:nvar), one term per column
+        assign, names = [[j] for j in range(p)], columns
     for a in assign:   # a factor is used in a stratum when any of its columns varies there
         if len(a) > 1 and (used[:, a] == 0).any():
             used[:, a] = used[:, a].max(axis=1)[:, None]
@@ -1312,7 +1363,7 @@ def zph_residuals(result: CoxResult, transform: str = "km") -> ZphResiduals:
     labels = (np.zeros(rows.size, dtype=object) if result.stratum is None
               else np.asarray(result.stratum, dtype=object)[rows])
     return ZphResiduals(x=g[rows], time=t[rows], stratum=ev_stratum,
-                        y=pd.DataFrame(y, columns=[term.name for term in result.terms]),
+                        y=pd.DataFrame(y, columns=names),
                         var=np.linalg.inv(vmean), transform=transform, stratum_label=labels)
 
 
