@@ -534,7 +534,7 @@ def test_develop_and_validate_side_by_side_in_their_folders(analyses):
     assert set(centres["centre"]) == {"D", "E", "pooled (random effects)"}
     assert (centres["tau2"].dropna() >= 0).all() and (centres["i2"].dropna() >= 0).all()
     html = (val / "report.html").read_text()
-    assert "validation_disc" in html and "Frozen model" in html
+    assert "validation_disc" in html and "frozen_model_coefficients" in html
     assert "validation_added" in html and "Royston &amp; Altman 2013" in html
     assert "validation_optimism" not in html
 
