@@ -3,6 +3,10 @@
 #     snakemake --cores 2                              # bundled synthetic cohort
 #     snakemake --cores 2 --configfile my_config.yaml  # your cohort
 #
+# Each analysis writes into its own folder (output_folder in the configuration, or
+# --config output_folder=analyses/mine): results/, intermediate/ and logs/; the
+# default is the working folder itself (results/ here).
+#
 # Rules live in workflow/rules/ (one concern per file); each calls the netpet_stats
 # package through its own short script, workflow/scripts/<rule>.py.
 
@@ -36,6 +40,10 @@ include: "workflow/rules/federation.smk"
 
 localrules:
     all,
+
+
+onstart:
+    set_aside_stale_results()
 
 
 rule all:

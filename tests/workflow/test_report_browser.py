@@ -121,11 +121,13 @@ def test_the_pdf_is_the_html_on_awkward_cohorts(tmp_path):
     cohort.to_csv(table, index=False)
     (work / "fast.yaml").write_text("cohort: {lesions: null}\nvalidation: {n_boot: 20}\n"
                                     "sample_size: {enabled: false}\n")
-    proc = run_snakemake(work, "--configfile", "fast.yaml")
+    # developed in the folder config/validate.yaml reads the frozen model from
+    proc = run_snakemake(work, "--configfile", "config/develop.yaml", "fast.yaml")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    ledger = pd.read_csv(work / "results" / "cohort" / "exclusions.csv")
+    developed = work / "analyses" / "develop" / "results"
+    ledger = pd.read_csv(developed / "cohort" / "exclusions.csv")
     assert len(ledger) >= 60
-    shown, missing = _numbers_missing_from_pdf(work / "results")
+    shown, missing = _numbers_missing_from_pdf(developed)
     assert len(shown) > 300 and missing == set()
 
     val = work / "data" / "synthetic" / "validation" / "cohort.csv"
@@ -135,7 +137,8 @@ def test_the_pdf_is_the_html_on_awkward_cohorts(tmp_path):
     vcohort.to_csv(val, index=False)
     proc = run_snakemake(work, "--configfile", "config/validate.yaml", "fast.yaml")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    centres = pd.read_csv(work / "results" / "validation" / "centres.csv")
+    validated = work / "analyses" / "validate" / "results"
+    centres = pd.read_csv(validated / "validation" / "centres.csv")
     assert centres["centre"].astype(str).str.startswith("Hospital").sum() >= 4 * 3
-    shown, missing = _numbers_missing_from_pdf(work / "results")
+    shown, missing = _numbers_missing_from_pdf(validated)
     assert len(shown) > 300 and missing == set()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -398,56 +401,108 @@ def test_broken_centre_spreadsheets_give_one_report(tmp_path):
     assert a_id not in full + out
 
 
-def test_develop_then_validate_with_two_configs(tmp_path):
+#: A folder name of the user's machine (as a login name is): no output may contain it.
+MARK = "jdoe-4711"
+
+
+@pytest.fixture(scope="module")
+def analyses(tmp_path_factory):
+    """Develop, then validate, each in its own folder (config/develop.yaml, validate.yaml).
+
+    Run from a project inside the user's own folders (named ``MARK``), with every input
+    named by its absolute path as a user's configuration may name it, and the
+    validation cohort outside the project. With NETPET_CHECK_SETTINGS=1 every rule
+    fails if it reads a setting its ``settings`` digest does not cover.
+    """
     import yaml
 
-    work = copy_project(tmp_path)
-    proc = run_snakemake(work, "--configfile", "config/develop.yaml")
+    home = tmp_path_factory.mktemp(MARK)
+    work = copy_project(home / "netpet")
+    share = home / "hospital share"                  # outside the working folder
+    share.mkdir()
+    outside = share / "validation_cohort.csv"
+    outside.write_bytes((work / "data" / "synthetic" / "validation" / "cohort.csv").read_bytes())
+    data = work / "data" / "synthetic"
+    (work / "mine_develop.yaml").write_text(yaml.safe_dump({"cohort": {
+        "table": str(data / "cohort.csv"), "lesions": str(data / "lesions.csv")}}))
+    env = {**os.environ, "NETPET_CHECK_SETTINGS": "1"}
+    develop = ("--configfile", "config/develop.yaml", "mine_develop.yaml")
+    validate = ("--configfile", "config/validate.yaml", "mine_validate.yaml")
+    proc = run_snakemake(work, *develop, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    model_path = work / "results" / "model" / "frozen_model.yaml"
-    frozen_bytes = model_path.read_bytes()
-    model = yaml.safe_load(frozen_bytes)
+    model = work / "analyses" / "develop" / "results" / "model"
+    frozen = {p.name: p.read_bytes() for p in model.iterdir()}
+    # the model as a colleague sent it, outside the project; the others read in place
+    (share / "frozen_model.yaml").write_bytes(frozen["frozen_model.yaml"])
+    (work / "mine_validate.yaml").write_text(yaml.safe_dump({
+        "cohort": {"table": str(outside)},
+        "validation": {"model_file": str(share / "frozen_model.yaml"),
+                       "fine_gray_file": str(model / "frozen_fine_gray.yaml"),
+                       "added_value": {"base_file": str(model / "added_value_base.yaml"),
+                                       "extended_file": str(model / "added_value_extended.yaml")}}}))
+    proc = run_snakemake(work, *validate, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return SimpleNamespace(work=work, home=home, develop=develop, validate=validate,
+                           frozen=frozen, outside=outside)
+
+
+def test_develop_and_validate_side_by_side_in_their_folders(analyses):
+    import yaml
+
+    work = analyses.work
+    dev = work / "analyses" / "develop" / "results"
+    val = work / "analyses" / "validate" / "results"
+    # nothing in the default folder: each analysis wrote into its own
+    assert not (work / "results").exists() and not (work / "intermediate").exists()
+    for folder in ("develop", "validate"):
+        assert {p.name for p in (work / "analyses" / folder).iterdir()} == {
+            "results", "intermediate", "logs"}
+    # each folder holds exactly its configuration's outputs, listed in its manifest
+    for results in (dev, val):
+        manifest = json.loads((results / "manifest.json").read_text())
+        written = {p.relative_to(results.parent).as_posix()
+                   for p in results.rglob("*") if p.is_file()}
+        assert set(manifest["outputs"]) == written - {"results/manifest.json",
+                                                      "results/run_record.json"}
+    assert not (val / "model").exists() and not (dev / "validation" / "discrimination.csv").exists()
+
+    model_path = dev / "model" / "frozen_model.yaml"
+    model = yaml.safe_load(model_path.read_bytes())
     # the frozen coefficients are the development fit of the chosen model
-    coefs = pd.read_csv(work / "results" / "os" / "cox_coefficients.csv")
-    dev = coefs[coefs["model"] == model["name"]]["coef"].to_numpy()
+    coefs = pd.read_csv(dev / "os" / "cox_coefficients.csv")
+    devc = coefs[coefs["model"] == model["name"]]["coef"].to_numpy()
     # (the CSV carries 10 significant digits)
-    assert list(model["coefficients"].values()) == pytest.approx(dev, rel=1e-9)
+    assert list(model["coefficients"].values()) == pytest.approx(devc, rel=1e-9)
     assert "cohort.csv" in model["provenance"]["data_sha256"]
     # develop mode validates the model internally
-    opt = pd.read_csv(work / "results" / "validation" / "optimism.csv").set_index("measure")
+    opt = pd.read_csv(dev / "validation" / "optimism.csv")
+    opt = opt[opt["model"] == model["name"]].set_index("measure")   # (and the added-value pair)
     assert opt.loc["Harrell's C", "n_boot"] == 200 and opt.loc["Harrell's C", "seed"] == 1
     assert opt.loc["Harrell's C", "corrected"] < opt.loc["Harrell's C", "apparent"]
     assert "bootstrap optimism: 200 of 200 resamples used, seed 1" in (
-        work / "logs" / "optimism_bootstrap.log").read_text()
-    iecv = pd.read_csv(work / "results" / "validation" / "iecv.csv")
+        dev.parent / "logs" / "optimism_bootstrap.log").read_text()
+    iecv = pd.read_csv(dev / "validation" / "iecv.csv")
     assert set(iecv["centre"]) == {"A", "B", "C", "pooled (random effects)"}
-    assert (work / "results" / "figures" / "validation_iecv.png").is_file()
-    html = (work / "results" / "report.html").read_text()
+    assert (dev / "figures" / "validation_iecv.png").is_file()
+    html = (dev / "report.html").read_text()
     assert "validation_optimism" in html and "validation_iecv" in html
+    assert "validation_disc" not in html
     # the sample-size simulation: one job per grid cell, gathered into one table
     cfg = load_config(base=work / "config" / "config.yaml")["sample_size"]
-    cells = sorted((work / "intermediate" / "sample_size").glob("n*_events*.csv"))
+    cells = sorted((dev.parent / "intermediate" / "sample_size").glob("n*_events*.csv"))
     assert len(cells) == len(cfg["sizes"]) * len(cfg["event_fractions"])
-    precision = pd.read_csv(work / "results" / "sample_size" / "precision.csv")
+    precision = pd.read_csv(dev / "sample_size" / "precision.csv")
     assert len(precision) == 3 * len(cells) and (precision["n_sim"] == cfg["n_sim"]).all()
     # the model generated the data: slope near 1 at the largest size
     big = precision[(precision["n"] == max(cfg["sizes"])) & (precision["measure"] == "slope")]
     assert ((big["estimate_mean"] - 1).abs() < 4 * big["estimate_sd"] / big["n_used"] ** 0.5).all()
-    assert "sample_size" in html and (work / "results" / "figures" / "sample_size.png").is_file()
-    added = {role: (work / "results" / "model" / f"added_value_{role}.yaml").read_bytes()
-             for role in ("base", "extended")}
-    assert yaml.safe_load(added["base"])["name"] == "grade_ki67"
+    assert "sample_size" in html and (dev / "figures" / "sample_size.png").is_file()
+    assert yaml.safe_load(analyses.frozen["added_value_base.yaml"])["name"] == "grade_ki67"
 
-    fine_gray = work / "results" / "model" / "frozen_fine_gray.yaml"
-    fine_gray_bytes = fine_gray.read_bytes()
-    proc = run_snakemake(work, "--configfile", "config/validate.yaml")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert model_path.read_bytes() == frozen_bytes  # validating never refits the model
-    assert fine_gray.read_bytes() == fine_gray_bytes
-    _check_competing_validation(work)
-    for role, content in added.items():
-        assert (work / "results" / "model" / f"added_value_{role}.yaml").read_bytes() == content
-    delta = pd.read_csv(work / "results" / "validation" / "added_value.csv").iloc[0]
+    # validating read the develop folder's frozen files and never refitted them
+    assert {p.name: p.read_bytes() for p in model_path.parent.iterdir()} == analyses.frozen
+    _check_competing_validation(work, val)
+    delta = pd.read_csv(val / "validation" / "added_value.csv").iloc[0]
     assert (delta["extended"], delta["base"]) == ("netpet_grade_ki67", "grade_ki67")
     # The same comparison through the public API, from the validation cohort and
     # the two frozen files (R's concordance(f1, f2) agreement is in
@@ -455,7 +510,7 @@ def test_develop_then_validate_with_two_configs(tmp_path):
     cfg = load_config([work / "config" / "validate.yaml"], base=work / "config" / "config.yaml")
     cfg["cohort"]["table"] = str(work / cfg["cohort"]["table"])
     data = ns.prepare_cohort(cfg).data
-    ext, base = (ns.load_model(work / "results" / "model" / f"added_value_{role}.yaml")
+    ext, base = (ns.load_model(model_path.parent / f"added_value_{role}.yaml")
                  for role in ("extended", "base"))
     need = ["os_time", "os_event", *dict.fromkeys([*ext["covariates"], *base["covariates"]])]
     d = data.dropna(subset=need).reset_index(drop=True)
@@ -467,36 +522,172 @@ def test_develop_then_validate_with_two_configs(tmp_path):
     for col, key in (("delta_c", "estimate"), ("se", "se"), ("lower", "lower"),
                      ("upper", "upper"), ("p", "p")):
         assert delta[col] == pytest.approx(want[key], rel=1e-8), col
-    curves = pd.read_csv(work / "results" / "validation" / "risk_group_curves.csv")
+    curves = pd.read_csv(val / "validation" / "risk_group_curves.csv")
     assert sorted(curves["group"].unique()) == [1, 2, 3, 4]
     assert curves["time"].max() == 60
-    assert (work / "results" / "figures" / "validation_risk_group_curves.png").is_file()
-    disc = pd.read_csv(work / "results" / "validation" / "discrimination.csv")
-    cal = pd.read_csv(work / "results" / "validation" / "calibration.csv")
+    assert (val / "figures" / "validation_risk_group_curves.png").is_file()
+    disc = pd.read_csv(val / "validation" / "discrimination.csv")
+    cal = pd.read_csv(val / "validation" / "calibration.csv")
     assert set(disc["measure"]) >= {"Harrell's C", "Uno's C", "time-dependent AUC", "Royston's D"}
-    val = pd.read_csv(work / "data" / "synthetic" / "validation" / "cohort.csv")
+    vdata = pd.read_csv(analyses.outside)
     # analysed: an analysis group and every covariate of the frozen model (grade may be missing)
-    assert disc["n"].iloc[0] == (val["netpet"].ne("P0") & val["who_grade"].notna()).sum()
+    assert disc["n"].iloc[0] == (vdata["netpet"].ne("P0") & vdata["who_grade"].notna()).sum()
     assert list(cal["horizon"]) == [12, 36, 60]
-    assert (work / "results" / "figures" / "calibration.png").is_file()
-    assert (work / "results" / "figures" / "validation_centres.png").is_file()
-    centres = pd.read_csv(work / "results" / "validation" / "centres.csv")
+    assert (val / "figures" / "calibration.png").is_file()
+    assert (val / "figures" / "validation_centres.png").is_file()
+    centres = pd.read_csv(val / "validation" / "centres.csv")
     assert set(centres["centre"]) == {"D", "E", "pooled (random effects)"}
     assert (centres["tau2"].dropna() >= 0).all() and (centres["i2"].dropna() >= 0).all()
-    html = (work / "results" / "report.html").read_text()
-    assert "validation_disc" in html and "Frozen model" in html
+    html = (val / "report.html").read_text()
+    assert "validation_disc" in html and "frozen_model_coefficients" in html
     assert "validation_added" in html and "Royston &amp; Altman 2013" in html
+    assert "validation_optimism" not in html
 
-    # develop again in the same folder: the validation files of the last run are still on
-    # disk, but neither the report nor the manifest may show them (they read only their
-    # declared inputs)
-    proc = run_snakemake(work, "--configfile", "config/develop.yaml")
+
+def _published_texts(results: Path):
+    """Every file under ``results`` as text: as it is, the Word document's XML parts,
+    the PDF's text (pdftotext, where installed)."""
+    import shutil
+    import subprocess
+    import zipfile
+
+    for path in sorted(p for p in results.rglob("*") if p.is_file()):
+        yield path, path.read_bytes().decode("utf-8", "replace")
+        if path.suffix == ".docx":
+            with zipfile.ZipFile(path) as docx:
+                for name in docx.namelist():
+                    yield path / name, docx.read(name).decode("utf-8", "replace")
+        if path.suffix == ".pdf" and shutil.which("pdftotext"):
+            text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True,
+                                  text=True, check=True).stdout
+            yield path, text
+
+
+def test_no_path_of_the_users_machine_in_any_output(analyses):
+    """Inputs given by absolute paths under the user's folders (one outside the project).
+
+    Every file under results/ (and the report, the Word tables, the frozen models)
+    names them relative to the working folder, or by their name alone when outside
+    it. Before, the absolute paths reached report.html, manifest.json, exclusions.csv
+    and warnings.csv.
+    """
+    work = analyses.work
+    looked = 0
+    for folder in ("develop", "validate"):
+        for path, text in _published_texts(work / "analyses" / folder / "results"):
+            assert MARK not in text and str(analyses.home) not in text, path
+            looked += 1
+    assert looked > 150
+    # how the inputs are named instead
+    dev = json.loads((work / "analyses" / "develop" / "results" / "manifest.json").read_text())
+    assert set(dev["inputs"]) == {"data/synthetic/cohort.csv", "data/synthetic/lesions.csv"}
+    assert dev["config"]["cohort"]["table"] == "data/synthetic/cohort.csv"
+    val = json.loads((work / "analyses" / "validate" / "results" / "manifest.json").read_text())
+    assert set(val["inputs"]) == {
+        "validation_cohort.csv", "frozen_model.yaml",
+        *(f"analyses/develop/results/model/{name}.yaml" for name in (
+            "frozen_fine_gray", "added_value_base", "added_value_extended"))}
+    assert val["config"]["cohort"]["table"] == "validation_cohort.csv"
+    assert val["config"]["validation"]["model_file"] == "frozen_model.yaml"
+    assert val["config"]["validation"]["fine_gray_file"] == \
+        "analyses/develop/results/model/frozen_fine_gray.yaml"
+    # the report still found the model it describes (named frozen_model.yaml)
+    html = (work / "analyses" / "validate" / "results" / "report.html").read_text()
+    assert "frozen_model_coefficients" in html
+    for folder, name in (("develop", "data/synthetic/cohort.csv"),
+                         ("validate", "validation_cohort.csv")):
+        results = work / "analyses" / folder / "results"
+        ledger = pd.read_csv(results / "cohort" / "exclusions.csv")
+        assert len(ledger) > 0 and set(ledger["file"]) == {name}, folder
+        assert f"table: {name}" in (results / "report.html").read_text()
+
+
+def _rules_to_run(work: Path, *args: str) -> set[str]:
+    proc = run_snakemake(work, "-n", *args)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
+    return set(re.findall(r"^(?:local)?rule (\w+):", proc.stdout, re.M))
+
+
+def test_a_changed_setting_reruns_only_the_rules_that_read_it(analyses, tmp_path):
+    """Each rule's settings digest covers the keys its step reads, no more, no less.
+
+    Before, one digest of the whole configuration made a new figure width rerun every
+    analysis (the Cox models, the bootstrap, the simulation) instead of the figures
+    and the report.
+    """
+    work = analyses.work
+    for name, text in (("width.yaml", "figures: {width: single}\n"),
+                       ("ci.yaml", "cox: {conf_level: 0.9}\n"),
+                       ("groups.yaml", "validation: {risk_groups: 4}\n")):
+        (tmp_path / name).write_text(text)
+    assert _rules_to_run(work, *analyses.develop) == set()          # nothing changed
+    # a figure setting: the figures (also those drawn by validation steps), the report
+    assert _rules_to_run(work, *analyses.develop, str(tmp_path / "width.yaml")) == {
+        "km_figure", "forest_figure", "schoenfeld_figure", "flow_figure",
+        "cumulative_incidence_figure", "internal_external_cv", "case_mix", "sample_size",
+        "report", "report_pdf", "manifest", "all"}
+    assert _rules_to_run(work, *analyses.validate, str(tmp_path / "width.yaml")) == {
+        "km_figure", "forest_figure", "schoenfeld_figure", "flow_figure",
+        "cumulative_incidence_figure", "external_validation", "case_mix", "sample_size",
+        "report", "report_pdf", "manifest", "all"}
+    # an analysis setting: the analysis that reads it and what uses its results
+    ci = _rules_to_run(work, *analyses.develop, str(tmp_path / "ci.yaml"))
+    assert {"cox", "concordance", "competing_risks", "freeze_model", "forest_figure",
+            "manuscript_tables", "report", "manifest"} <= ci
+    assert not ci & {"prepare_cohort", "survival_by_group", "table1", "association",
+                     "km_figure"}
+    groups = _rules_to_run(work, *analyses.validate, str(tmp_path / "groups.yaml"))
+    assert "external_validation" in groups
+    assert not groups & {"prepare_cohort", "cox", "survival_by_group", "case_mix"}
+
+
+def test_files_an_earlier_configuration_left_are_set_aside(tmp_path):
+    """A rerun in the same folder with another configuration leaves only its own outputs.
+
+    The PDF figures of a run that asked for them, a workflow-report.zip of earlier
+    results and a note the user put there are moved to set_aside/<time>/ (and
+    listed); an input file inside results/ stays where it is. Before, they stayed
+    among the new results.
+    """
+    import shutil
+
+    work = copy_project(tmp_path / "work")
+    shutil.copytree(ROOT / ".test", work / ".test")
+    small = ("--configfile", ".test/config/config.yaml", "small.yaml")
+    (work / "small.yaml").write_text("output_folder: analyses/small\n"
+                                     "figures: {formats: [png, pdf]}\n")
+    proc = run_snakemake(work, *small)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (work / "results" / "validation" / "discrimination.csv").exists()
-    html = (work / "results" / "report.html").read_text()
-    assert "validation_disc" not in html and "validation_optimism" in html
-    manifest = json.loads((work / "results" / "manifest.json").read_text())
-    assert not any("validation/discrimination" in p for p in manifest["outputs"])
+    results = work / "analyses" / "small" / "results"
+    before = {p.relative_to(results).as_posix() for p in results.rglob("*") if p.is_file()}
+    assert "figures/km_os.pdf" in before
+    (results / "workflow-report.zip").write_bytes(b"PK")
+    (results / "notes.txt").write_text("my notes")
+    shutil.copy(work / ".test" / "data" / "cohort.csv", results / "cohort" / "input.csv")
+    (work / "small.yaml").write_text("output_folder: analyses/small\n"
+                                     "figures: {formats: [png]}\n"
+                                     "cohort: {table: analyses/small/results/cohort/input.csv}\n")
+    proc = run_snakemake(work, *small)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stale = sorted({rel for rel in before if rel.endswith(".pdf") and rel.startswith("figures/")}
+                   | {"workflow-report.zip", "notes.txt"})
+    assert len(stale) > 10
+    out = proc.stdout + proc.stderr
+    assert f"{len(stale)} file(s) in analyses/small/results/ are not outputs of this " \
+           "configuration" in out
+    aside = list((work / "analyses" / "small" / "set_aside").iterdir())
+    assert len(aside) == 1
+    assert sorted(p.relative_to(aside[0] / "results").as_posix()
+                  for p in aside[0].rglob("*") if p.is_file()) == stale
+    assert (aside[0] / "results" / "notes.txt").read_text() == "my notes"
+    for rel in stale:
+        assert f"analyses/small/results/{rel}" in out
+    # left: exactly this configuration's outputs, and the input
+    manifest = json.loads((results / "manifest.json").read_text())
+    written = {p.relative_to(results.parent).as_posix() for p in results.rglob("*") if p.is_file()}
+    assert written == set(manifest["outputs"]) | {
+        "results/manifest.json", "results/run_record.json", "results/cohort/input.csv"}
+    assert set(manifest["inputs"]) == {"analyses/small/results/cohort/input.csv"}
 
 
 def test_each_model_is_fitted_once_per_run(workflow_runs):
@@ -516,20 +707,21 @@ def test_bundled_validation_cohort_is_the_generator_output(tmp_path):
     assert path.read_bytes() == (ROOT / "data" / "synthetic" / "validation" / "cohort.csv").read_bytes()
 
 
-def _check_competing_validation(work):
+def _check_competing_validation(work, results):
     """The validate run's Fine-Gray table equals the public API on the validation cohort."""
     from netpet_stats.validation.competing import cr_performance, predict_risk
 
     cfg = load_config([work / "config" / "validate.yaml"], base=work / "config" / "config.yaml")
     cfg["cohort"]["table"] = str(work / cfg["cohort"]["table"])
     data = ns.prepare_cohort(cfg).data
-    model = ns.load_model(work / "results" / "model" / "frozen_fine_gray.yaml", kind="fine_gray")
+    model = ns.load_model(work / "analyses" / "develop" / "results" / "model" / "frozen_fine_gray.yaml",
+                          kind="fine_gray")
     d = data.dropna(subset=["netpet_group", "cr_time", "cr_status", *model["covariates"]])
     d = d.reset_index(drop=True)
     horizons = model["baseline_survival"]["horizons"]
     want = cr_performance(d["cr_time"], d["cr_status"],
                           {h: predict_risk(model, d, h).to_numpy() for h in horizons})
-    got = pd.read_csv(work / "results" / "validation" / "competing_risks.csv")
+    got = pd.read_csv(results / "validation" / "competing_risks.csv")
     overall = got[got["centre"] == "all"].reset_index(drop=True)
     assert overall["measure"].tolist() == want["measure"].tolist()
     np.testing.assert_allclose(overall["estimate"], want["estimate"], rtol=1e-8)

@@ -6,23 +6,23 @@ rule association:
         analysis=rules.prepare_cohort.output.analysis,
     output:
         counts=report(
-            "results/association/netpet_by_grade_counts.csv",
+            out("results/association/netpet_by_grade_counts.csv"),
             caption="../report/association.rst",
             category="6. Association",
             labels={"table": "NETPET x grade counts"},
         ),
-        counts_md="results/association/netpet_by_grade_counts.md",
+        counts_md=out("results/association/netpet_by_grade_counts.md"),
         tests=report(
-            "results/association/netpet_by_grade_tests.csv",
+            out("results/association/netpet_by_grade_tests.csv"),
             caption="../report/association.rst",
             category="6. Association",
             labels={"table": "NETPET x grade tests"},
         ),
-        tests_md="results/association/netpet_by_grade_tests.md",
+        tests_md=out("results/association/netpet_by_grade_tests.md"),
     log:
-        "logs/association.log",
+        out("logs/association.log"),
     benchmark:
-        "logs/benchmarks/association.tsv"
+        out("logs/benchmarks/association.tsv")
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -30,6 +30,6 @@ rule association:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
-        settings=CONFIG_DIGEST,
+        settings=settings(*LABELS, "association", "privacy", "seed"),
     script:
         "../scripts/association.py"

@@ -8,37 +8,37 @@ rule prepare_cohort:
         # Per-patient analysis frame: kept out of results/ (identifiable).
         analysis=ANALYSIS,
         exclusions=report(
-            "results/cohort/exclusions.csv",
+            out("results/cohort/exclusions.csv"),
             caption="../report/exclusions.rst",
             category="1. Cohort",
             labels={"table": "exclusions ledger"},
         ),
-        exclusions_md="results/cohort/exclusions.md",
+        exclusions_md=out("results/cohort/exclusions.md"),
         flow=report(
-            "results/cohort/flow.csv",
+            out("results/cohort/flow.csv"),
             caption="../report/flow.rst",
             category="1. Cohort",
             labels={"table": "patient flow"},
         ),
-        flow_md="results/cohort/flow.md",
+        flow_md=out("results/cohort/flow.md"),
         distribution=report(
-            "results/cohort/netpet_distribution.csv",
+            out("results/cohort/netpet_distribution.csv"),
             caption="../report/distribution.rst",
             category="1. Cohort",
             labels={"table": "NETPET distribution"},
         ),
-        distribution_md="results/cohort/netpet_distribution.md",
+        distribution_md=out("results/cohort/netpet_distribution.md"),
         warnings=report(
-            "results/cohort/warnings.csv",
+            out("results/cohort/warnings.csv"),
             caption="../report/warnings.rst",
             category="1. Cohort",
             labels={"table": "data warnings"},
         ),
-        warnings_md="results/cohort/warnings.md",
+        warnings_md=out("results/cohort/warnings.md"),
     log:
-        "logs/prepare_cohort.log",
+        out("logs/prepare_cohort.log"),
     benchmark:
-        "logs/benchmarks/prepare_cohort.tsv"
+        out("logs/benchmarks/prepare_cohort.tsv")
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -46,6 +46,25 @@ rule prepare_cohort:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
-        settings=CONFIG_DIGEST,
+        settings=settings(
+            "cohort",
+            *LABELS,
+            "netpet",
+            "cox.univariable",
+            "cox.models",
+            "concordance",
+            "table1",
+            "association",
+            "competing_risks",
+            "kaplan_meier.landmarks",
+            "kaplan_meier.risk_table_times",
+            "validation.mode",
+            "validation.endpoint",
+            "validation.horizons",
+            "privacy",
+            "figures.group_labels",
+            # (cohort/prepare.py passes a copy of the whole configuration on)
+            "seed",
+        ),
     script:
         "../scripts/prepare_cohort.py"

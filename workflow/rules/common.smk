@@ -1,7 +1,5 @@
 # Shared configuration checks and output lists (no rules here).
 
-import hashlib
-import json
 import os
 import sys
 
@@ -10,6 +8,11 @@ from snakemake.exceptions import WorkflowError
 import netpet_stats
 from netpet_stats.cohort.read import cohort_sources
 from netpet_stats.config import ConfigError, competing_risks_settings, resolve
+from netpet_stats.provenance import (
+    in_analysis_folder,
+    settings_digest,
+    with_relative_inputs,
+)
 
 # One loader for the workflow and the CLI (netpet_stats.config): defaults from the
 # schema, unknown keys refused with the closest valid key, cross-key checks.
@@ -18,7 +21,22 @@ try:
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 config.clear()
-config.update(_resolved)
+# Input files inside the working folder are named relative to it, however given (an
+# absolute path names the user's folders, and would change when the project moves).
+config.update(with_relative_inputs(_resolved))
+
+
+def out(path):
+    """``path`` (results/..., intermediate/..., logs/...) in this analysis's folder.
+
+    Each analysis writes into its own folder (``output_folder``, e.g.
+    analyses/develop), so that a develop run, a validate run and a user's cohort
+    never overwrite each other; the default folder is the working folder itself.
+    Input files (``cohort.table``, ``validation.model_file``, ...) are named
+    relative to the working folder, wherever the analysis writes.
+    """
+    return in_analysis_folder(config, path)
+
 
 ENDPOINTS = list(config["endpoints"])
 # The competing-risks analysis (progression vs death first), or None.
@@ -27,15 +45,33 @@ COMPETING = competing_risks_settings(config)
 # both are always written besides the formats asked for (a configuration of PDF alone
 # left the report without its inputs).
 FIGURE_FORMATS = list(dict.fromkeys([*config["figures"]["formats"], "png", "svg"]))
-ANALYSIS = "intermediate/analysis_cohort.parquet"
+ANALYSIS = out("intermediate/analysis_cohort.parquet")
 # A params entry of every rule: upgrading the package reruns the analysis.
 PACKAGE_VERSION = netpet_stats.__version__
-# And one more: any change to the resolved configuration reruns it. Snakemake tracks
-# params, not the config, so without it a changed setting (a CI type, a figure width,
-# a grouping) would leave earlier results in place as if they were the new ones.
-CONFIG_DIGEST = hashlib.sha256(
-    json.dumps(config, sort_keys=True, default=str).encode("utf-8")
-).hexdigest()[:16]
+
+
+def settings(*reads, but=()):
+    """A rule's ``settings`` parameter: a digest of the configuration keys its step reads.
+
+    Snakemake tracks params, not the configuration, so without it a changed setting
+    would leave earlier results in place as if they were the new ones; with a digest
+    of the whole configuration, a figure width reran every analysis. Each rule
+    names the keys (dotted paths; ``"*"``: all) its script and step read, less
+    those under ``but``: changing a key reruns exactly the rules that read it (and,
+    through their outputs, what depends on them). Be generous: a key left out here
+    is a result that silently stays stale. With NETPET_CHECK_SETTINGS=1 every rule
+    records what it reads and fails on a key these do not cover (the tests set it).
+    """
+    return {
+        "reads": list(reads),
+        "but": list(but),
+        "sha256": settings_digest(config, reads, but),
+    }
+
+
+# What many steps read besides their own block: the analysis frame's groups, the
+# labels of endpoints and covariates, the unit of times.
+LABELS = ("netpet.grouping", "endpoints", "covariates", "analysis_time_unit")
 
 
 wildcard_constraints:
@@ -59,17 +95,17 @@ def cohort_input_files():
 def report_tables():
     """Every CSV table the report reads (so the report reruns when any changes)."""
     tables = [
-        "results/cohort/exclusions.csv",
-        "results/cohort/flow.csv",
-        "results/cohort/netpet_distribution.csv",
-        "results/cohort/warnings.csv",
-        "results/table1/table1.csv",
-        "results/association/netpet_by_grade_counts.csv",
-        "results/association/netpet_by_grade_tests.csv",
+        out("results/cohort/exclusions.csv"),
+        out("results/cohort/flow.csv"),
+        out("results/cohort/netpet_distribution.csv"),
+        out("results/cohort/warnings.csv"),
+        out("results/table1/table1.csv"),
+        out("results/association/netpet_by_grade_counts.csv"),
+        out("results/association/netpet_by_grade_tests.csv"),
     ]
     for ep in ENDPOINTS:
         tables += [
-            f"results/{ep}/{name}.csv"
+            out(f"results/{ep}/{name}.csv")
             for name in (
                 "km_curves",
                 "km_summary",
@@ -94,7 +130,7 @@ def competing_risks_tables():
     if not COMPETING:
         return []
     return [
-        f"results/competing_risks/{name}.csv"
+        out(f"results/competing_risks/{name}.csv")
         for name in (
             "states",
             "cumulative_incidence",
@@ -126,12 +162,15 @@ def manifest_outputs():
         + sample_size_outputs()
     )
     outputs += [
-        f"results/manuscript/hazard_ratios_{ep}.{x}"
+        out(f"results/manuscript/hazard_ratios_{ep}.{x}")
         for ep in ENDPOINTS
         for x in ("csv", "md")
     ]
-    outputs += ["results/manuscript/tables.docx", "results/manuscript/methods.md"]
-    return outputs + ["results/report.html", "results/report.pdf"]
+    outputs += [
+        out("results/manuscript/tables.docx"),
+        out("results/manuscript/methods.md"),
+    ]
+    return outputs + [out("results/report.html"), out("results/report.pdf")]
 
 
 VALIDATION_MODE = config["validation"]["mode"]
@@ -139,7 +178,7 @@ ADDED_VALUE = config["validation"]["added_value"]
 # The model a sample-size simulation plans for: the one develop mode freezes, or
 # the one validate mode applies.
 FROZEN_MODEL = (
-    "results/model/frozen_model.yaml"
+    out("results/model/frozen_model.yaml")
     if VALIDATION_MODE == "develop"
     else config["validation"]["model_file"]
 )
@@ -186,7 +225,7 @@ def sample_size_cells():
     """One simulated-cohorts file per (size, event fraction) of the grid."""
     scfg = config["sample_size"]
     return [
-        f"intermediate/sample_size/n{int(n)}_events{float(f):g}.csv"
+        out(f"intermediate/sample_size/n{int(n)}_events{float(f):g}.csv")
         for n in scfg["sizes"]
         for f in scfg["event_fractions"]
     ]
@@ -196,30 +235,48 @@ def sample_size_outputs():
     if not SAMPLE_SIZE:
         return []
     return [
-        "results/sample_size/precision.csv",
-        "results/sample_size/precision.md",
-        "results/sample_size/minimum_n.csv",
-        "results/sample_size/minimum_n.md",
+        out("results/sample_size/precision.csv"),
+        out("results/sample_size/precision.md"),
+        out("results/sample_size/minimum_n.csv"),
+        out("results/sample_size/minimum_n.md"),
     ] + figure_paths("sample_size")
 
 
 def added_value_files():
-    """Frozen base and extended models of the added-value (ΔC) comparison, if any."""
+    """Frozen base and extended models of the added-value (ΔC) comparison, if any.
+
+    Written by develop mode into this analysis's folder; read by validate mode from
+    where the configuration names them (relative to the working folder, e.g. in the
+    develop run's folder).
+    """
     if not ADDED_VALUE:
         return {}
-    return {role: ADDED_VALUE[f"{role}_file"] for role in ("base", "extended")}
+    files = {role: ADDED_VALUE[f"{role}_file"] for role in ("base", "extended")}
+    if VALIDATION_MODE == "develop":
+        return {role: out(path) for role, path in files.items()}
+    return files
+
+
+def frozen_model_inputs():
+    """The frozen models validate mode reads (another run's), recorded in the manifest."""
+    if VALIDATION_MODE != "validate":
+        return []
+    files = [FROZEN_MODEL, *added_value_files().values()]
+    if COMPETING and config["validation"]["fine_gray_file"]:
+        files.append(config["validation"]["fine_gray_file"])
+    return files
 
 
 def validation_outputs():
     """Files of the validation steps in force (develop or validate)."""
     case_mix = [
-        "results/validation/case_mix.csv",
-        "results/validation/case_mix.md",
+        out("results/validation/case_mix.csv"),
+        out("results/validation/case_mix.md"),
     ] + figure_paths("case_mix")
     competing = (
         [
-            "results/validation/competing_risks.csv",
-            "results/validation/competing_risks.md",
+            out("results/validation/competing_risks.csv"),
+            out("results/validation/competing_risks.md"),
         ]
         if COMPETING
         and (
@@ -231,16 +288,16 @@ def validation_outputs():
         else []
     )
     if VALIDATION_MODE == "develop" and COMPETING:
-        competing.append("results/model/frozen_fine_gray.yaml")
+        competing.append(out("results/model/frozen_fine_gray.yaml"))
     if VALIDATION_MODE == "develop":
         return (
-            ["results/model/frozen_model.yaml"]
+            [out("results/model/frozen_model.yaml")]
             + list(added_value_files().values())
             + [
-                "results/validation/optimism.csv",
-                "results/validation/optimism.md",
-                "results/validation/iecv.csv",
-                "results/validation/iecv.md",
+                out("results/validation/optimism.csv"),
+                out("results/validation/optimism.md"),
+                out("results/validation/iecv.csv"),
+                out("results/validation/iecv.md"),
             ]
             + figure_paths("validation_iecv")
             + case_mix
@@ -256,7 +313,11 @@ def validation_outputs():
             "centres",
         ]
         return (
-            [f"results/validation/{t}.{ext}" for t in tables for ext in ("csv", "md")]
+            [
+                out(f"results/validation/{t}.{ext}")
+                for t in tables
+                for ext in ("csv", "md")
+            ]
             + figure_paths("calibration")
             + figure_paths("validation_centres")
             + figure_paths("validation_risk_group_curves")
@@ -271,29 +332,29 @@ FIGURE_KINDS = ("km", "forest", "schoenfeld")
 
 
 def figure_paths(name):
-    return [f"results/figures/{name}.{fmt}" for fmt in FIGURE_FORMATS]
+    return [out(f"results/figures/{name}.{fmt}") for fmt in FIGURE_FORMATS]
 
 
 def all_outputs():
     if config["federation"]["role"] != "none":
         return federation_outputs()  # workflow/rules/federation.smk
     targets = [
-        "results/manuscript/tables.docx",
-        "results/report.html",
-        "results/report.pdf",
-        "results/manifest.json",
-        "results/cohort/exclusions.csv",
-        "results/cohort/flow.csv",
-        "results/cohort/netpet_distribution.csv",
-        "results/association/netpet_by_grade_tests.csv",
-        "results/table1/table1.csv",
+        out("results/manuscript/tables.docx"),
+        out("results/report.html"),
+        out("results/report.pdf"),
+        out("results/manifest.json"),
+        out("results/cohort/exclusions.csv"),
+        out("results/cohort/flow.csv"),
+        out("results/cohort/netpet_distribution.csv"),
+        out("results/association/netpet_by_grade_tests.csv"),
+        out("results/table1/table1.csv"),
     ]
     for ep in ENDPOINTS:
         targets += [
-            f"results/{ep}/km_summary.csv",
-            f"results/{ep}/logrank.csv",
-            f"results/{ep}/cox_coefficients.csv",
-            f"results/{ep}/concordance.csv",
+            out(f"results/{ep}/km_summary.csv"),
+            out(f"results/{ep}/logrank.csv"),
+            out(f"results/{ep}/cox_coefficients.csv"),
+            out(f"results/{ep}/concordance.csv"),
         ]
         targets += [
             path for kind in FIGURE_KINDS for path in figure_paths(f"{kind}_{ep}")
@@ -370,9 +431,9 @@ def federation_outputs():
     """What this role does now; says on the console what it waits for."""
     if FED_ROLE == "site":
         targets = [
-            "results/cohort/exclusions.csv",
-            "results/cohort/flow.csv",
-            "results/cohort/warnings.csv",
+            out("results/cohort/exclusions.csv"),
+            out("results/cohort/flow.csv"),
+            out("results/cohort/warnings.csv"),
         ]
         print(
             f"federation: site {FEDERATION['site']}: {FED_PLAN['why']}", file=sys.stderr
@@ -381,7 +442,7 @@ def federation_outputs():
             r = FED_PLAN["round"]
             targets += [
                 exchange_file(f"round_{r:03d}/{FEDERATION['site']}.json"),
-                f"results/federation/release_ledger_round_{r:03d}.csv",
+                out(f"results/federation/release_ledger_round_{r:03d}.csv"),
             ]
         return targets
     plan = FED_PLAN
@@ -399,9 +460,68 @@ def federation_outputs():
             file=sys.stderr,
         )
     if plan["kind"] == "done":
-        targets += [f"results/federation/{name}.csv" for name in FED_TABLES]
+        targets += [out(f"results/federation/{name}.csv") for name in FED_TABLES]
         targets += [
-            "results/federation/report.html",
-            "results/federation/manifest.json",
+            out("results/federation/report.html"),
+            out("results/federation/manifest.json"),
         ]
     return targets
+
+
+_MISSING_MODELS = [p for p in frozen_model_inputs() if not os.path.exists(p)]
+if _MISSING_MODELS:
+    print(
+        "netpet-stats: validate mode applies frozen models that do not exist (yet): "
+        + ", ".join(_MISSING_MODELS)
+        + ". Run the develop analysis first (e.g. snakemake --cores 2 --configfile "
+        "config/develop.yaml, which writes them to analyses/develop/results/model/), or "
+        "point validation.model_file (and fine_gray_file, added_value.*_file) at the "
+        "files a develop run froze (relative to the working folder).",
+        file=sys.stderr,
+    )
+
+
+def set_aside_stale_results():
+    """Move files in this analysis's results/ that its configuration does not write.
+
+    A folder holds one configuration's results: what an earlier configuration left
+    there (sample-size tables after ``sample_size.enabled: false``, the validation
+    tables of another mode, a ``workflow-report.zip`` of earlier results) would be
+    read as this run's. They are moved, not deleted, to set_aside/<time>/ in the
+    analysis folder, and listed on the console. Input files are never moved.
+    Called when Snakemake starts to run jobs (onstart in the Snakefile; not in a dry
+    run, and not when there is nothing to do).
+    """
+    import shutil
+    import time
+
+    results = out("results")
+    if not os.path.isdir(results):
+        return
+    written = [f.regex() for rule in workflow.rules for f in rule.output]
+    inputs = {os.path.normpath(p) for p in cohort_input_files() + frozen_model_inputs()}
+    stale = []
+    for folder, _, names in os.walk(results):
+        for name in names:
+            path = os.path.join(folder, name)
+            if os.path.normpath(path) in inputs or any(r.match(path) for r in written):
+                continue
+            stale.append(path)
+    if not stale:
+        return
+    stamp = time.strftime("%Y-%m-%d_%H%M%S")
+    aside = out(f"set_aside/{stamp}")
+    for path in sorted(stale):
+        dest = os.path.join(aside, os.path.relpath(path, os.path.dirname(results)))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.move(path, dest)
+    for folder, _, _ in sorted(os.walk(results), reverse=True):
+        if folder != results and not os.listdir(folder):
+            os.rmdir(folder)
+    listed = "\n".join(f"    {p}" for p in sorted(stale))
+    print(
+        f"netpet-stats: {len(stale)} file(s) in {results}/ are not outputs of this "
+        f"configuration (left by an earlier one); moved to {aside}/ so that they are "
+        f"not taken for this run's results:\n{listed}",
+        file=sys.stderr,
+    )

@@ -8,43 +8,43 @@ if COMPETING:
             analysis=rules.prepare_cohort.output.analysis,
         output:
             states=report(
-                "results/competing_risks/states.csv",
+                out("results/competing_risks/states.csv"),
                 caption="../report/competing_states.rst",
                 category="4b. Competing risks",
                 labels={"table": "states by group"},
             ),
-            states_md="results/competing_risks/states.md",
-            curves="results/competing_risks/cumulative_incidence.csv",
-            curves_md="results/competing_risks/cumulative_incidence.md",
-            naive="results/competing_risks/progression_naive_km.csv",
-            naive_md="results/competing_risks/progression_naive_km.md",
+            states_md=out("results/competing_risks/states.md"),
+            curves=out("results/competing_risks/cumulative_incidence.csv"),
+            curves_md=out("results/competing_risks/cumulative_incidence.md"),
+            naive=out("results/competing_risks/progression_naive_km.csv"),
+            naive_md=out("results/competing_risks/progression_naive_km.md"),
             horizons=report(
-                "results/competing_risks/horizons.csv",
+                out("results/competing_risks/horizons.csv"),
                 caption="../report/competing_horizons.rst",
                 category="4b. Competing risks",
                 labels={"table": "cumulative incidence at the horizons"},
             ),
-            horizons_md="results/competing_risks/horizons.md",
-            risk_table="results/competing_risks/risk_table.csv",
-            risk_table_md="results/competing_risks/risk_table.md",
+            horizons_md=out("results/competing_risks/horizons.md"),
+            risk_table=out("results/competing_risks/risk_table.csv"),
+            risk_table_md=out("results/competing_risks/risk_table.md"),
             gray=report(
-                "results/competing_risks/gray_test.csv",
+                out("results/competing_risks/gray_test.csv"),
                 caption="../report/competing_gray.rst",
                 category="4b. Competing risks",
                 labels={"table": "Gray's test"},
             ),
-            gray_md="results/competing_risks/gray_test.md",
+            gray_md=out("results/competing_risks/gray_test.md"),
             models=report(
-                "results/competing_risks/models.csv",
+                out("results/competing_risks/models.csv"),
                 caption="../report/competing_models.rst",
                 category="4b. Competing risks",
                 labels={"table": "cause-specific and Fine-Gray models"},
             ),
-            models_md="results/competing_risks/models.md",
+            models_md=out("results/competing_risks/models.md"),
         log:
-            "logs/competing_risks.log",
+            out("logs/competing_risks.log"),
         benchmark:
-            "logs/benchmarks/competing_risks.tsv"
+            out("logs/benchmarks/competing_risks.tsv")
         conda:
             "../envs/netpet.yaml"
         resources:
@@ -52,7 +52,9 @@ if COMPETING:
             runtime=job_runtime(5),
         params:
             version=PACKAGE_VERSION,
-            settings=CONFIG_DIGEST,
+            settings=settings(
+                *LABELS, "competing_risks", "kaplan_meier", "cox", "privacy"
+            ),
         script:
             "../scripts/competing_risks.py"
 
@@ -65,16 +67,17 @@ if COMPETING:
         output:
             report(
                 expand(
-                    "results/figures/cumulative_incidence.{fmt}", fmt=FIGURE_FORMATS
+                    out("results/figures/cumulative_incidence.{fmt}"),
+                    fmt=FIGURE_FORMATS,
                 ),
                 caption="../report/competing_figure.rst",
                 category="4b. Competing risks",
                 labels={"figure": "cumulative incidence"},
             ),
         log:
-            "logs/cumulative_incidence_figure.log",
+            out("logs/cumulative_incidence_figure.log"),
         benchmark:
-            "logs/benchmarks/cumulative_incidence_figure.tsv"
+            out("logs/benchmarks/cumulative_incidence_figure.tsv")
         conda:
             "../envs/netpet.yaml"
         resources:
@@ -82,6 +85,6 @@ if COMPETING:
             runtime=job_runtime(5),
         params:
             version=PACKAGE_VERSION,
-            settings=CONFIG_DIGEST,
+            settings=settings(*LABELS, "kaplan_meier", "figures"),
         script:
             "../scripts/cumulative_incidence_figure.py"

@@ -7,25 +7,25 @@ rule concordance:
         fits=rules.cox.output.fits,
     output:
         concordance=report(
-            "results/{endpoint}/concordance.csv",
+            out("results/{endpoint}/concordance.csv"),
             caption="../report/concordance.rst",
             category="5. Discrimination",
             subcategory="{endpoint}",
             labels={"endpoint": "{endpoint}", "table": "Harrell's C"},
         ),
-        concordance_md="results/{endpoint}/concordance.md",
+        concordance_md=out("results/{endpoint}/concordance.md"),
         comparison=report(
-            "results/{endpoint}/concordance_comparison.csv",
+            out("results/{endpoint}/concordance_comparison.csv"),
             caption="../report/concordance_comparison.rst",
             category="5. Discrimination",
             subcategory="{endpoint}",
             labels={"endpoint": "{endpoint}", "table": "C comparison"},
         ),
-        comparison_md="results/{endpoint}/concordance_comparison.md",
+        comparison_md=out("results/{endpoint}/concordance_comparison.md"),
     log:
-        "logs/concordance_{endpoint}.log",
+        out("logs/concordance_{endpoint}.log"),
     benchmark:
-        "logs/benchmarks/concordance_{endpoint}.tsv"
+        out("logs/benchmarks/concordance_{endpoint}.tsv")
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -33,6 +33,6 @@ rule concordance:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
-        settings=CONFIG_DIGEST,
+        settings=settings(*LABELS, "cox", "concordance", "validation.added_value"),
     script:
         "../scripts/concordance.py"

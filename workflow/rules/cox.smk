@@ -6,31 +6,31 @@ rule cox:
         analysis=rules.prepare_cohort.output.analysis,
     output:
         coefficients=report(
-            "results/{endpoint}/cox_coefficients.csv",
+            out("results/{endpoint}/cox_coefficients.csv"),
             caption="../report/cox_coefficients.rst",
             category="4. Cox models",
             subcategory="{endpoint}",
             labels={"endpoint": "{endpoint}", "table": "hazard ratios"},
         ),
-        coefficients_md="results/{endpoint}/cox_coefficients.md",
+        coefficients_md=out("results/{endpoint}/cox_coefficients.md"),
         tests=report(
-            "results/{endpoint}/cox_tests.csv",
+            out("results/{endpoint}/cox_tests.csv"),
             caption="../report/cox_tests.rst",
             category="4. Cox models",
             subcategory="{endpoint}",
             labels={"endpoint": "{endpoint}", "table": "model tests"},
         ),
-        tests_md="results/{endpoint}/cox_tests.md",
+        tests_md=out("results/{endpoint}/cox_tests.md"),
         ph_test=report(
-            "results/{endpoint}/ph_test.csv",
+            out("results/{endpoint}/ph_test.csv"),
             caption="../report/ph_test.rst",
             category="4. Cox models",
             subcategory="{endpoint}",
             labels={"endpoint": "{endpoint}", "table": "proportional hazards"},
         ),
-        ph_test_md="results/{endpoint}/ph_test.md",
+        ph_test_md=out("results/{endpoint}/ph_test.md"),
         ph_residuals=report(
-            "results/{endpoint}/ph_residuals.csv",
+            out("results/{endpoint}/ph_residuals.csv"),
             caption="../report/ph_residuals.rst",
             category="4. Cox models",
             subcategory="{endpoint}",
@@ -39,13 +39,13 @@ rule cox:
                 "table": "Schoenfeld residuals (smoothed)",
             },
         ),
-        ph_residuals_md="results/{endpoint}/ph_residuals.md",
+        ph_residuals_md=out("results/{endpoint}/ph_residuals.md"),
         # Every model fitted once, for concordance and freezing (per patient: not results/).
-        fits="intermediate/{endpoint}/cox_fits.pkl",
+        fits=out("intermediate/{endpoint}/cox_fits.pkl"),
     log:
-        "logs/cox_{endpoint}.log",
+        out("logs/cox_{endpoint}.log"),
     benchmark:
-        "logs/benchmarks/cox_{endpoint}.tsv"
+        out("logs/benchmarks/cox_{endpoint}.tsv")
     # Scheduled before the other analyses of the cohort: concordance, the forest and
     # Schoenfeld figures and the validation wait for its fits.
     priority: 1
@@ -56,6 +56,6 @@ rule cox:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
-        settings=CONFIG_DIGEST,
+        settings=settings(*LABELS, "cox", "privacy", "figures.schoenfeld_points"),
     script:
         "../scripts/cox.py"

@@ -13,14 +13,14 @@ if FED_ROLE == "site":
         output:
             answer=exchange_file(f"round_{{round}}/{FEDERATION['site']}.json"),
             ledger=report(
-                "results/federation/release_ledger_round_{round}.csv",
+                out("results/federation/release_ledger_round_{round}.csv"),
                 caption="../report/federation.rst",
                 category="Federation",
                 labels={"table": "release ledger", "round": "{round}"},
             ),
-            ledger_md="results/federation/release_ledger_round_{round}.md",
+            ledger_md=out("results/federation/release_ledger_round_{round}.md"),
         log:
-            "logs/federation_answer_{round}.log",
+            out("logs/federation_answer_{round}.log"),
         conda:
             "../envs/netpet.yaml"
         resources:
@@ -40,7 +40,7 @@ if FED_ROLE == "coordinator":
         output:
             request=exchange_file("round_{round}/request.json"),
         log:
-            "logs/federation_request_{round}.log",
+            out("logs/federation_request_{round}.log"),
         conda:
             "../envs/netpet.yaml"
         resources:
@@ -58,23 +58,26 @@ if FED_ROLE == "coordinator":
         output:
             **{
                 name: report(
-                    f"results/federation/{name}.csv",
+                    out(f"results/federation/{name}.csv"),
                     caption="../report/federation.rst",
                     category="Federation",
                     labels={"table": name},
                 )
                 for name in FED_TABLES
             },
-            **{f"{name}_md": f"results/federation/{name}.md" for name in FED_TABLES},
+            **{
+                f"{name}_md": out(f"results/federation/{name}.md")
+                for name in FED_TABLES
+            },
             report=report(
-                "results/federation/report.html",
+                out("results/federation/report.html"),
                 caption="../report/federation.rst",
                 category="Federation",
                 labels={"table": "report"},
             ),
-            print_copy="intermediate/federation/report.print.html",
+            print_copy=out("intermediate/federation/report.print.html"),
         log:
-            "logs/federation_results.log",
+            out("logs/federation_results.log"),
         conda:
             "../envs/netpet.yaml"
         resources:
@@ -82,7 +85,7 @@ if FED_ROLE == "coordinator":
             runtime=job_runtime(10),
         params:
             version=PACKAGE_VERSION,
-            settings=CONFIG_DIGEST,
+            settings=settings("*"),
         script:
             "../scripts/federation_results.py"
 
@@ -92,9 +95,9 @@ if FED_ROLE == "coordinator":
         input:
             print_copy=rules.federation_results.output.print_copy,
         output:
-            pdf="results/federation/report.pdf",
+            pdf=out("results/federation/report.pdf"),
         log:
-            "logs/federation_report_pdf.log",
+            out("logs/federation_report_pdf.log"),
         conda:
             "../envs/netpet.yaml"
         resources:
@@ -102,20 +105,23 @@ if FED_ROLE == "coordinator":
             runtime=job_runtime(10),
         params:
             version=PACKAGE_VERSION,
-            settings=CONFIG_DIGEST,
+            settings=settings(),  # typesets the print copy; reads no setting
         script:
             "../scripts/report_pdf.py"
 
     rule federation_manifest:
         input:
             data=answers_before(FED_PLAN["round"]),
-            results=[f"results/federation/{name}.csv" for name in FED_TABLES]
-            + ["results/federation/report.html", "results/federation/report.pdf"],
+            results=[out(f"results/federation/{name}.csv") for name in FED_TABLES]
+            + [
+                out("results/federation/report.html"),
+                out("results/federation/report.pdf"),
+            ],
         output:
-            manifest="results/federation/manifest.json",
-            run_record="results/federation/run_record.json",
+            manifest=out("results/federation/manifest.json"),
+            run_record=out("results/federation/run_record.json"),
         log:
-            "logs/federation_manifest.log",
+            out("logs/federation_manifest.log"),
         conda:
             "../envs/netpet.yaml"
         resources:
@@ -123,7 +129,6 @@ if FED_ROLE == "coordinator":
             runtime=job_runtime(5),
         params:
             version=PACKAGE_VERSION,
-            settings=CONFIG_DIGEST,
-            workflow_dir=workflow.basedir,
+            settings=settings("*"),
         script:
             "../scripts/manifest.py"

@@ -9,16 +9,16 @@ rule km_figure:
         logrank=rules.survival_by_group.output.tests,
     output:
         report(
-            expand("results/figures/km_{{endpoint}}.{fmt}", fmt=FIGURE_FORMATS),
+            expand(out("results/figures/km_{{endpoint}}.{fmt}"), fmt=FIGURE_FORMATS),
             caption="../report/km_figure.rst",
             category="2. Kaplan-Meier",
             subcategory="{endpoint}",
             labels={"endpoint": "{endpoint}", "figure": "Kaplan-Meier"},
         ),
     log:
-        "logs/km_figure_{endpoint}.log",
+        out("logs/km_figure_{endpoint}.log"),
     benchmark:
-        "logs/benchmarks/km_figure_{endpoint}.tsv"
+        out("logs/benchmarks/km_figure_{endpoint}.tsv")
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -26,7 +26,7 @@ rule km_figure:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
-        settings=CONFIG_DIGEST,
+        settings=settings(*LABELS, "kaplan_meier", "figures"),
     script:
         "../scripts/km_figure.py"
 
@@ -36,16 +36,18 @@ rule forest_figure:
         coefficients=rules.cox.output.coefficients,
     output:
         report(
-            expand("results/figures/forest_{{endpoint}}.{fmt}", fmt=FIGURE_FORMATS),
+            expand(
+                out("results/figures/forest_{{endpoint}}.{fmt}"), fmt=FIGURE_FORMATS
+            ),
             caption="../report/forest_figure.rst",
             category="4. Cox models",
             subcategory="{endpoint}",
             labels={"endpoint": "{endpoint}", "figure": "forest plot"},
         ),
     log:
-        "logs/forest_figure_{endpoint}.log",
+        out("logs/forest_figure_{endpoint}.log"),
     benchmark:
-        "logs/benchmarks/forest_figure_{endpoint}.tsv"
+        out("logs/benchmarks/forest_figure_{endpoint}.tsv")
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -53,7 +55,7 @@ rule forest_figure:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
-        settings=CONFIG_DIGEST,
+        settings=settings(*LABELS, "cox", "figures"),
     script:
         "../scripts/forest_figure.py"
 
@@ -63,15 +65,15 @@ rule flow_figure:
         flow=rules.prepare_cohort.output.flow,
     output:
         report(
-            expand("results/figures/patient_flow.{fmt}", fmt=FIGURE_FORMATS),
+            expand(out("results/figures/patient_flow.{fmt}"), fmt=FIGURE_FORMATS),
             caption="../report/flow_figure.rst",
             category="1. Cohort",
             labels={"figure": "patient flow"},
         ),
     log:
-        "logs/flow_figure.log",
+        out("logs/flow_figure.log"),
     benchmark:
-        "logs/benchmarks/flow_figure.tsv"
+        out("logs/benchmarks/flow_figure.tsv")
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -79,7 +81,7 @@ rule flow_figure:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
-        settings=CONFIG_DIGEST,
+        settings=settings(*LABELS, "cox", "figures"),
     script:
         "../scripts/flow_figure.py"
 
@@ -92,7 +94,8 @@ rule schoenfeld_figure:
     output:
         report(
             expand(
-                "results/figures/schoenfeld_{{endpoint}}.{fmt}", fmt=FIGURE_FORMATS
+                out("results/figures/schoenfeld_{{endpoint}}.{fmt}"),
+                fmt=FIGURE_FORMATS,
             ),
             caption="../report/schoenfeld_figure.rst",
             category="4. Cox models",
@@ -100,9 +103,9 @@ rule schoenfeld_figure:
             labels={"endpoint": "{endpoint}", "figure": "Schoenfeld residuals"},
         ),
     log:
-        "logs/schoenfeld_figure_{endpoint}.log",
+        out("logs/schoenfeld_figure_{endpoint}.log"),
     benchmark:
-        "logs/benchmarks/schoenfeld_figure_{endpoint}.tsv"
+        out("logs/benchmarks/schoenfeld_figure_{endpoint}.tsv")
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -110,6 +113,6 @@ rule schoenfeld_figure:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
-        settings=CONFIG_DIGEST,
+        settings=settings(*LABELS, "cox", "figures"),
     script:
         "../scripts/schoenfeld_figure.py"

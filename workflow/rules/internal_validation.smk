@@ -8,16 +8,16 @@ if VALIDATION_MODE == "develop":
             analysis=rules.prepare_cohort.output.analysis,
         output:
             optimism=report(
-                "results/validation/optimism.csv",
+                out("results/validation/optimism.csv"),
                 caption="../report/internal_validation.rst",
                 category="7. Internal validation",
                 labels={"table": "bootstrap optimism"},
             ),
-            optimism_md="results/validation/optimism.md",
+            optimism_md=out("results/validation/optimism.md"),
         log:
-            "logs/optimism_bootstrap.log",
+            out("logs/optimism_bootstrap.log"),
         benchmark:
-            "logs/benchmarks/optimism_bootstrap.tsv"
+            out("logs/benchmarks/optimism_bootstrap.tsv")
         conda:
             "../envs/netpet.yaml"
         # resamples refitted in parallel (Snakemake lowers this to --cores); the
@@ -28,7 +28,7 @@ if VALIDATION_MODE == "develop":
             runtime=job_runtime(20),
         params:
             version=PACKAGE_VERSION,
-            settings=CONFIG_DIGEST,
+            settings=settings(*LABELS, "cox", "validation"),
         script:
             "../scripts/optimism_bootstrap.py"
 
@@ -37,22 +37,24 @@ if VALIDATION_MODE == "develop":
             analysis=rules.prepare_cohort.output.analysis,
         output:
             iecv=report(
-                "results/validation/iecv.csv",
+                out("results/validation/iecv.csv"),
                 caption="../report/internal_validation.rst",
                 category="7. Internal validation",
                 labels={"table": "internal-external cross-validation"},
             ),
-            iecv_md="results/validation/iecv.md",
+            iecv_md=out("results/validation/iecv.md"),
             figures=report(
-                expand("results/figures/validation_iecv.{fmt}", fmt=FIGURE_FORMATS),
+                expand(
+                    out("results/figures/validation_iecv.{fmt}"), fmt=FIGURE_FORMATS
+                ),
                 caption="../report/internal_validation.rst",
                 category="7. Internal validation",
                 labels={"figure": "internal-external cross-validation"},
             ),
         log:
-            "logs/internal_external_cv.log",
+            out("logs/internal_external_cv.log"),
         benchmark:
-            "logs/benchmarks/internal_external_cv.tsv"
+            out("logs/benchmarks/internal_external_cv.tsv")
         conda:
             "../envs/netpet.yaml"
         # one refit per centre, in parallel; the table is the same for any threads
@@ -62,6 +64,6 @@ if VALIDATION_MODE == "develop":
             runtime=job_runtime(10),
         params:
             version=PACKAGE_VERSION,
-            settings=CONFIG_DIGEST,
+            settings=settings(*LABELS, "cox", "validation", "figures"),
         script:
             "../scripts/internal_external_cv.py"

@@ -6,26 +6,26 @@ rule manuscript_tables:
     input:
         table1=rules.table1.output.table1,
         coefficients=expand(
-            "results/{endpoint}/cox_coefficients.csv", endpoint=ENDPOINTS
+            out("results/{endpoint}/cox_coefficients.csv"), endpoint=ENDPOINTS
         ),
     output:
         hazard_ratios=expand(
-            "results/manuscript/hazard_ratios_{endpoint}.csv", endpoint=ENDPOINTS
+            out("results/manuscript/hazard_ratios_{endpoint}.csv"), endpoint=ENDPOINTS
         ),
         hazard_ratios_md=expand(
-            "results/manuscript/hazard_ratios_{endpoint}.md", endpoint=ENDPOINTS
+            out("results/manuscript/hazard_ratios_{endpoint}.md"), endpoint=ENDPOINTS
         ),
-        methods="results/manuscript/methods.md",
+        methods=out("results/manuscript/methods.md"),
         docx=report(
-            "results/manuscript/tables.docx",
+            out("results/manuscript/tables.docx"),
             caption="../report/manuscript_tables.rst",
             category="0. Report",
             labels={"document": "Manuscript tables (Word)"},
         ),
     log:
-        "logs/manuscript_tables.log",
+        out("logs/manuscript_tables.log"),
     benchmark:
-        "logs/benchmarks/manuscript_tables.tsv"
+        out("logs/benchmarks/manuscript_tables.tsv")
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -33,7 +33,7 @@ rule manuscript_tables:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
-        settings=CONFIG_DIGEST,
+        settings=settings("*", but=["figures"]),
         endpoints=ENDPOINTS,
     script:
         "../scripts/manuscript_tables.py"

@@ -13,32 +13,35 @@ rule report:
         model=[FROZEN_MODEL] if VALIDATION_MODE == "validate" else [],
         sample_size=sample_size_outputs(),
         figures=[
-            f"results/figures/{k}_{ep}.{fmt}"
+            out(f"results/figures/{k}_{ep}.{fmt}")
             for k in FIGURE_KINDS
             for ep in ENDPOINTS
             for fmt in ("png", "svg")
         ]
-        + ["results/figures/patient_flow.png", "results/figures/patient_flow.svg"]
+        + [
+            out("results/figures/patient_flow.png"),
+            out("results/figures/patient_flow.svg"),
+        ]
         + (
             [
-                "results/figures/cumulative_incidence.png",
-                "results/figures/cumulative_incidence.svg",
+                out("results/figures/cumulative_incidence.png"),
+                out("results/figures/cumulative_incidence.svg"),
             ]
             if COMPETING
             else []
         ),
     output:
         html=report(
-            "results/report.html",
+            out("results/report.html"),
             caption="../report/report_html.rst",
             category="0. Report",
             labels={"document": "HTML report"},
         ),
-        print_copy="intermediate/report/report.print.html",
+        print_copy=out("intermediate/report/report.print.html"),
     log:
-        "logs/report.log",
+        out("logs/report.log"),
     benchmark:
-        "logs/benchmarks/report.tsv"
+        out("logs/benchmarks/report.tsv")
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -46,7 +49,7 @@ rule report:
         runtime=job_runtime(10),
     params:
         version=PACKAGE_VERSION,
-        settings=CONFIG_DIGEST,
+        settings=settings("*"),
     script:
         "../scripts/report.py"
 
@@ -55,11 +58,11 @@ rule report_pdf:
     input:
         print_copy=rules.report.output.print_copy,
     output:
-        pdf="results/report.pdf",
+        pdf=out("results/report.pdf"),
     log:
-        "logs/report_pdf.log",
+        out("logs/report_pdf.log"),
     benchmark:
-        "logs/benchmarks/report_pdf.tsv"
+        out("logs/benchmarks/report_pdf.tsv")
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -67,22 +70,22 @@ rule report_pdf:
         runtime=job_runtime(10),
     params:
         version=PACKAGE_VERSION,
-        settings=CONFIG_DIGEST,
+        settings=settings(),  # typesets the print copy; reads no setting
     script:
         "../scripts/report_pdf.py"
 
 
 rule manifest:
     input:
-        data=cohort_input_files(),
+        data=cohort_input_files() + frozen_model_inputs(),
         results=manifest_outputs(),
     output:
-        manifest="results/manifest.json",
-        run_record="results/run_record.json",
+        manifest=out("results/manifest.json"),
+        run_record=out("results/run_record.json"),
     log:
-        "logs/manifest.log",
+        out("logs/manifest.log"),
     benchmark:
-        "logs/benchmarks/manifest.tsv"
+        out("logs/benchmarks/manifest.tsv")
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -90,7 +93,6 @@ rule manifest:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
-        settings=CONFIG_DIGEST,
-        workflow_dir=workflow.basedir,
+        settings=settings("*"),
     script:
         "../scripts/manifest.py"

@@ -10,11 +10,11 @@ if SAMPLE_SIZE:
         input:
             model=FROZEN_MODEL,
         output:
-            cells="intermediate/sample_size/n{n}_events{fraction}.csv",
+            cells=out("intermediate/sample_size/n{n}_events{fraction}.csv"),
         log:
-            "logs/sample_size/n{n}_events{fraction}.log",
+            out("logs/sample_size/n{n}_events{fraction}.log"),
         benchmark:
-            "logs/benchmarks/sample_size/n{n}_events{fraction}.tsv"
+            out("logs/benchmarks/sample_size/n{n}_events{fraction}.tsv")
         conda:
             "../envs/netpet.yaml"
         resources:
@@ -22,7 +22,7 @@ if SAMPLE_SIZE:
             runtime=job_runtime(5),
         params:
             version=PACKAGE_VERSION,
-            settings=CONFIG_DIGEST,
+            settings=settings(*LABELS, "sample_size"),
             n_sim=config["sample_size"]["n_sim"],
             seed=config["sample_size"]["seed"],
         script:
@@ -34,29 +34,29 @@ if SAMPLE_SIZE:
             cells=sample_size_cells(),
         output:
             precision=report(
-                "results/sample_size/precision.csv",
+                out("results/sample_size/precision.csv"),
                 caption="../report/sample_size.rst",
                 category="9. Sample size for external validation",
                 labels={"table": "precision by size"},
             ),
-            precision_md="results/sample_size/precision.md",
+            precision_md=out("results/sample_size/precision.md"),
             minimum=report(
-                "results/sample_size/minimum_n.csv",
+                out("results/sample_size/minimum_n.csv"),
                 caption="../report/sample_size.rst",
                 category="9. Sample size for external validation",
                 labels={"table": "minimum size"},
             ),
-            minimum_md="results/sample_size/minimum_n.md",
+            minimum_md=out("results/sample_size/minimum_n.md"),
             figures=report(
-                expand("results/figures/sample_size.{fmt}", fmt=FIGURE_FORMATS),
+                expand(out("results/figures/sample_size.{fmt}"), fmt=FIGURE_FORMATS),
                 caption="../report/sample_size.rst",
                 category="9. Sample size for external validation",
                 labels={"figure": "precision by size"},
             ),
         log:
-            "logs/sample_size/gather.log",
+            out("logs/sample_size/gather.log"),
         benchmark:
-            "logs/benchmarks/sample_size/gather.tsv"
+            out("logs/benchmarks/sample_size/gather.tsv")
         conda:
             "../envs/netpet.yaml"
         resources:
@@ -64,7 +64,7 @@ if SAMPLE_SIZE:
             runtime=job_runtime(5),
         params:
             version=PACKAGE_VERSION,
-            settings=CONFIG_DIGEST,
+            settings=settings(*LABELS, "sample_size", "figures"),
             targets=config["sample_size"]["targets"],
         script:
             "../scripts/sample_size.py"

@@ -8,48 +8,48 @@ rule survival_by_group:
     input:
         analysis=rules.prepare_cohort.output.analysis,
     output:
-        curves="results/{endpoint}/km_curves.csv",
-        curves_md="results/{endpoint}/km_curves.md",
+        curves=out("results/{endpoint}/km_curves.csv"),
+        curves_md=out("results/{endpoint}/km_curves.md"),
         summary=report(
-            "results/{endpoint}/km_summary.csv",
+            out("results/{endpoint}/km_summary.csv"),
             caption="../report/km_summary.rst",
             category="2. Kaplan-Meier",
             subcategory="{endpoint}",
             labels={"endpoint": "{endpoint}", "table": "medians"},
         ),
-        summary_md="results/{endpoint}/km_summary.md",
+        summary_md=out("results/{endpoint}/km_summary.md"),
         landmarks=report(
-            "results/{endpoint}/km_landmarks.csv",
+            out("results/{endpoint}/km_landmarks.csv"),
             caption="../report/km_landmarks.rst",
             category="2. Kaplan-Meier",
             subcategory="{endpoint}",
             labels={"endpoint": "{endpoint}", "table": "landmark survival"},
         ),
-        landmarks_md="results/{endpoint}/km_landmarks.md",
-        risk_table="results/{endpoint}/km_risk_table.csv",
-        risk_table_md="results/{endpoint}/km_risk_table.md",
+        landmarks_md=out("results/{endpoint}/km_landmarks.md"),
+        risk_table=out("results/{endpoint}/km_risk_table.csv"),
+        risk_table_md=out("results/{endpoint}/km_risk_table.md"),
         follow_up=report(
-            "results/{endpoint}/follow_up.csv",
+            out("results/{endpoint}/follow_up.csv"),
             caption="../report/follow_up.rst",
             category="2. Kaplan-Meier",
             subcategory="{endpoint}",
             labels={"endpoint": "{endpoint}", "table": "median follow-up"},
         ),
-        follow_up_md="results/{endpoint}/follow_up.md",
+        follow_up_md=out("results/{endpoint}/follow_up.md"),
         tests=report(
-            "results/{endpoint}/logrank.csv",
+            out("results/{endpoint}/logrank.csv"),
             caption="../report/logrank.rst",
             category="3. Log-rank tests",
             subcategory="{endpoint}",
             labels={"endpoint": "{endpoint}", "table": "log-rank tests"},
         ),
-        tests_md="results/{endpoint}/logrank.md",
-        observed_expected="results/{endpoint}/logrank_observed_expected.csv",
-        observed_expected_md="results/{endpoint}/logrank_observed_expected.md",
+        tests_md=out("results/{endpoint}/logrank.md"),
+        observed_expected=out("results/{endpoint}/logrank_observed_expected.csv"),
+        observed_expected_md=out("results/{endpoint}/logrank_observed_expected.md"),
     log:
-        "logs/survival_by_group_{endpoint}.log",
+        out("logs/survival_by_group_{endpoint}.log"),
     benchmark:
-        "logs/benchmarks/survival_by_group_{endpoint}.tsv"
+        out("logs/benchmarks/survival_by_group_{endpoint}.tsv")
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -57,6 +57,6 @@ rule survival_by_group:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
-        settings=CONFIG_DIGEST,
+        settings=settings(*LABELS, "kaplan_meier", "logrank", "competing_risks"),
     script:
         "../scripts/survival_by_group.py"

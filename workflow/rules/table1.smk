@@ -6,16 +6,16 @@ rule table1:
         analysis=rules.prepare_cohort.output.analysis,
     output:
         table1=report(
-            "results/table1/table1.csv",
+            out("results/table1/table1.csv"),
             caption="../report/table1.rst",
             category="1. Cohort",
             labels={"table": "Table 1"},
         ),
-        table1_md="results/table1/table1.md",
+        table1_md=out("results/table1/table1.md"),
     log:
-        "logs/table1.log",
+        out("logs/table1.log"),
     benchmark:
-        "logs/benchmarks/table1.tsv"
+        out("logs/benchmarks/table1.tsv")
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -23,6 +23,6 @@ rule table1:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
-        settings=CONFIG_DIGEST,
+        settings=settings(*LABELS, "table1", "privacy"),
     script:
         "../scripts/table1.py"

@@ -13,15 +13,15 @@ if VALIDATION_MODE == "develop":
         output:
             **added_value_files(),
             model=report(
-                "results/model/frozen_model.yaml",
+                out("results/model/frozen_model.yaml"),
                 caption="../report/frozen_model.rst",
                 category="8. External validation",
                 labels={"file": "frozen model"},
             ),
         log:
-            "logs/freeze_model.log",
+            out("logs/freeze_model.log"),
         benchmark:
-            "logs/benchmarks/freeze_model.tsv"
+            out("logs/benchmarks/freeze_model.tsv")
         conda:
             "../envs/netpet.yaml"
         resources:
@@ -29,7 +29,7 @@ if VALIDATION_MODE == "develop":
             runtime=job_runtime(10),
         params:
             version=PACKAGE_VERSION,
-            settings=CONFIG_DIGEST,
+            settings=settings(*LABELS, "cox", "validation"),
         script:
             "../scripts/freeze_model.py"
 
@@ -43,51 +43,53 @@ if VALIDATION_MODE == "validate":
             model=FROZEN_MODEL,
         output:
             discrimination=report(
-                "results/validation/discrimination.csv",
+                out("results/validation/discrimination.csv"),
                 caption="../report/validation.rst",
                 category="8. External validation",
                 labels={"table": "discrimination"},
             ),
-            discrimination_md="results/validation/discrimination.md",
+            discrimination_md=out("results/validation/discrimination.md"),
             added_value=report(
-                "results/validation/added_value.csv",
+                out("results/validation/added_value.csv"),
                 caption="../report/validation.rst",
                 category="8. External validation",
                 labels={"table": "added value (delta C)"},
             ),
-            added_value_md="results/validation/added_value.md",
+            added_value_md=out("results/validation/added_value.md"),
             calibration=report(
-                "results/validation/calibration.csv",
+                out("results/validation/calibration.csv"),
                 caption="../report/validation.rst",
                 category="8. External validation",
                 labels={"table": "calibration"},
             ),
-            calibration_md="results/validation/calibration.md",
-            groups="results/validation/risk_groups.csv",
-            groups_md="results/validation/risk_groups.md",
+            calibration_md=out("results/validation/calibration.md"),
+            groups=out("results/validation/risk_groups.csv"),
+            groups_md=out("results/validation/risk_groups.md"),
             group_curves=report(
-                "results/validation/risk_group_curves.csv",
+                out("results/validation/risk_group_curves.csv"),
                 caption="../report/validation.rst",
                 category="8. External validation",
                 labels={"table": "KM vs predicted by prognostic group"},
             ),
-            group_curves_md="results/validation/risk_group_curves.md",
+            group_curves_md=out("results/validation/risk_group_curves.md"),
             centres=report(
-                "results/validation/centres.csv",
+                out("results/validation/centres.csv"),
                 caption="../report/validation.rst",
                 category="8. External validation",
                 labels={"table": "by centre"},
             ),
-            centres_md="results/validation/centres.md",
+            centres_md=out("results/validation/centres.md"),
             centre_figures=report(
-                expand("results/figures/validation_centres.{fmt}", fmt=FIGURE_FORMATS),
+                expand(
+                    out("results/figures/validation_centres.{fmt}"), fmt=FIGURE_FORMATS
+                ),
                 caption="../report/validation.rst",
                 category="8. External validation",
                 labels={"figure": "by centre"},
             ),
             group_curve_figures=report(
                 expand(
-                    "results/figures/validation_risk_group_curves.{fmt}",
+                    out("results/figures/validation_risk_group_curves.{fmt}"),
                     fmt=FIGURE_FORMATS,
                 ),
                 caption="../report/validation.rst",
@@ -95,15 +97,15 @@ if VALIDATION_MODE == "validate":
                 labels={"figure": "KM vs predicted by prognostic group"},
             ),
             figures=report(
-                expand("results/figures/calibration.{fmt}", fmt=FIGURE_FORMATS),
+                expand(out("results/figures/calibration.{fmt}"), fmt=FIGURE_FORMATS),
                 caption="../report/validation.rst",
                 category="8. External validation",
                 labels={"figure": "calibration"},
             ),
         log:
-            "logs/external_validation.log",
+            out("logs/external_validation.log"),
         benchmark:
-            "logs/benchmarks/external_validation.tsv"
+            out("logs/benchmarks/external_validation.tsv")
         conda:
             "../envs/netpet.yaml"
         # bootstrap CIs on several threads; the same numbers for any number
@@ -113,7 +115,7 @@ if VALIDATION_MODE == "validate":
             runtime=job_runtime(20),
         params:
             version=PACKAGE_VERSION,
-            settings=CONFIG_DIGEST,
+            settings=settings(*LABELS, "validation", "figures"),
         script:
             "../scripts/external_validation.py"
 
@@ -126,22 +128,22 @@ if VALIDATION_MODE in ("develop", "validate"):
             model=FROZEN_MODEL,
         output:
             table=report(
-                "results/validation/case_mix.csv",
+                out("results/validation/case_mix.csv"),
                 caption="../report/case_mix.rst",
                 category="8. External validation",
                 labels={"table": "case mix"},
             ),
-            table_md="results/validation/case_mix.md",
+            table_md=out("results/validation/case_mix.md"),
             figures=report(
-                expand("results/figures/case_mix.{fmt}", fmt=FIGURE_FORMATS),
+                expand(out("results/figures/case_mix.{fmt}"), fmt=FIGURE_FORMATS),
                 caption="../report/case_mix.rst",
                 category="8. External validation",
                 labels={"figure": "case mix"},
             ),
         log:
-            "logs/case_mix.log",
+            out("logs/case_mix.log"),
         benchmark:
-            "logs/benchmarks/case_mix.tsv"
+            out("logs/benchmarks/case_mix.tsv")
         conda:
             "../envs/netpet.yaml"
         resources:
@@ -149,7 +151,7 @@ if VALIDATION_MODE in ("develop", "validate"):
             runtime=job_runtime(5),
         params:
             version=PACKAGE_VERSION,
-            settings=CONFIG_DIGEST,
+            settings=settings(*LABELS, "validation.mode", "privacy", "figures"),
         script:
             "../scripts/case_mix.py"
 
@@ -165,22 +167,22 @@ if COMPETING and VALIDATION_MODE == "develop":
             data=cohort_input_files(),
         output:
             model=report(
-                "results/model/frozen_fine_gray.yaml",
+                out("results/model/frozen_fine_gray.yaml"),
                 caption="../report/frozen_fine_gray.rst",
                 category="8. External validation",
                 labels={"file": "frozen Fine-Gray model"},
             ),
             table=report(
-                "results/validation/competing_risks.csv",
+                out("results/validation/competing_risks.csv"),
                 caption="../report/competing_validation.rst",
                 category="8. External validation",
                 labels={"table": "competing-risks prediction"},
             ),
-            table_md="results/validation/competing_risks.md",
+            table_md=out("results/validation/competing_risks.md"),
         log:
-            "logs/freeze_fine_gray.log",
+            out("logs/freeze_fine_gray.log"),
         benchmark:
-            "logs/benchmarks/freeze_fine_gray.tsv"
+            out("logs/benchmarks/freeze_fine_gray.tsv")
         conda:
             "../envs/netpet.yaml"
         resources:
@@ -188,7 +190,9 @@ if COMPETING and VALIDATION_MODE == "develop":
             runtime=job_runtime(10),
         params:
             version=PACKAGE_VERSION,
-            settings=CONFIG_DIGEST,
+            settings=settings(
+                *LABELS, "cox", "validation", "competing_risks", "kaplan_meier"
+            ),
         script:
             "../scripts/freeze_fine_gray.py"
 
@@ -205,16 +209,16 @@ if (
             model=config["validation"]["fine_gray_file"],
         output:
             table=report(
-                "results/validation/competing_risks.csv",
+                out("results/validation/competing_risks.csv"),
                 caption="../report/competing_validation.rst",
                 category="8. External validation",
                 labels={"table": "competing-risks prediction"},
             ),
-            table_md="results/validation/competing_risks.md",
+            table_md=out("results/validation/competing_risks.md"),
         log:
-            "logs/validate_fine_gray.log",
+            out("logs/validate_fine_gray.log"),
         benchmark:
-            "logs/benchmarks/validate_fine_gray.tsv"
+            out("logs/benchmarks/validate_fine_gray.tsv")
         conda:
             "../envs/netpet.yaml"
         resources:
@@ -222,6 +226,6 @@ if (
             runtime=job_runtime(10),
         params:
             version=PACKAGE_VERSION,
-            settings=CONFIG_DIGEST,
+            settings=settings(*LABELS, "validation", "competing_risks", "kaplan_meier"),
         script:
             "../scripts/validate_fine_gray.py"

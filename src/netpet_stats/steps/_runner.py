@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import errno
 import logging
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 from ..cohort.problems import CohortValidationError, format_problems
 from ..config import ConfigError
 from ..federated.errors import ProtocolError
+from ..provenance import in_analysis_folder, uncovered_reads
 from ..report.pdf import PdfRenderError
 from ..survival.cox import CoxFitError
 from ..validation.frozen_model import FreezeError, ModelMismatchError
@@ -21,6 +23,8 @@ from ..validation.frozen_model import FreezeError, ModelMismatchError
 VALIDATION_REPORT = "logs/validation_report.txt"
 #: Errors of a disk that cannot take more data.
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+#: Set to 1 to have every rule check that its ``settings`` cover what it reads.
+CHECK_SETTINGS = "NETPET_CHECK_SETTINGS"
 
 
 def write_validation_report(exc: CohortValidationError, path: str = VALIDATION_REPORT) -> str:
@@ -30,7 +34,7 @@ def write_validation_report(exc: CohortValidationError, path: str = VALIDATION_R
     return path
 
 
-def report_cohort_problems(exc: CohortValidationError) -> str:
+def report_cohort_problems(exc: CohortValidationError, path: str = VALIDATION_REPORT) -> str:
     """The console summary of a refused cohort, and where its full report is.
 
     On a full disk the full report cannot be written: the summary says so
@@ -38,11 +42,11 @@ def report_cohort_problems(exc: CohortValidationError) -> str:
     """
     summary = format_problems(exc.problems, limit=10)
     try:
-        path = write_validation_report(exc)
+        path = write_validation_report(exc, path)
     except OSError as err:
         if err.errno not in DISK_FULL:
             raise
-        return (f"{summary}\n\nThe full report could not be written to {VALIDATION_REPORT}: "
+        return (f"{summary}\n\nThe full report could not be written to {path}: "
                 "the disk is full.")
     return f"{summary}\n\nFull report: {path}"
 
@@ -94,6 +98,116 @@ def _being_written(smk, since: float) -> str | None:
     return max(written)[1] if written else None
 
 
+class SettingsReads(dict):
+    """A configuration (sub)tree that notes the key paths read from it.
+
+    ``reads`` collects ``(path, whole)``: ``whole`` for a value read (or a block
+    iterated, copied, compared or dumped), not for a block only passed through
+    on the way to one of its keys. Asking whether a block is empty (``x or {}``)
+    reads none of its values, and the keys of the whole configuration are fixed by
+    the schema, so neither counts. A plain dict for every other purpose; copies,
+    pickles and deep copies are plain dicts.
+    """
+
+    def __init__(self, data: dict, reads: set, path: tuple = ()):
+        super().__init__(data)
+        self._reads, self._path = reads, path
+
+    def _note(self, key, value):
+        path = (*self._path, key)
+        if isinstance(value, dict):
+            self._reads.add((path, False))
+            return SettingsReads(value, self._reads, path)
+        self._reads.add((path, True))
+        return value
+
+    def _whole(self):
+        self._reads.add((self._path, True))
+
+    def _keys(self):
+        if self._path:                      # the top level's keys are the schema's
+            self._whole()
+
+    def __getitem__(self, key):
+        if not dict.__contains__(self, key):
+            self._reads.add(((*self._path, key), True))
+        return self._note(key, dict.__getitem__(self, key))
+
+    def get(self, key, default=None):
+        if dict.__contains__(self, key):
+            return self._note(key, dict.__getitem__(self, key))
+        self._reads.add(((*self._path, key), True))
+        return default
+
+    def __contains__(self, key):
+        self._reads.add(((*self._path, key), True))
+        return dict.__contains__(self, key)
+
+    def _plain(self) -> dict:
+        self._whole()
+        return dict(dict.items(self))
+
+    def __iter__(self):
+        self._keys()
+        return dict.__iter__(self)
+
+    def __eq__(self, other):
+        self._whole()
+        return dict.__eq__(self, other)
+
+    __hash__ = None
+
+    def keys(self):
+        self._keys()
+        return dict.keys(self)
+
+    def values(self):
+        self._whole()
+        return dict.values(self)
+
+    def items(self):
+        self._whole()
+        return dict.items(self)
+
+    def copy(self):
+        return self._plain()
+
+    def __deepcopy__(self, memo):
+        return copy.deepcopy(self._plain(), memo)
+
+    def __reduce_ex__(self, protocol):
+        return dict, (self._plain(),)
+
+    def __repr__(self):
+        return repr(self._plain())
+
+
+def _record_reads(smk) -> set | None:
+    """Swap ``smk.config`` for a :class:`SettingsReads` when the check is asked for."""
+    params = getattr(smk, "params", None)
+    if os.environ.get(CHECK_SETTINGS) != "1" or params is None or "settings" not in params.keys():
+        return None
+    import yaml
+
+    yaml.SafeDumper.add_representer(SettingsReads, yaml.SafeDumper.represent_dict)
+    reads: set = set()
+    smk.config = SettingsReads(smk.config, reads)
+    return reads
+
+
+def _check_reads(smk, reads: set) -> None:
+    """Fail a rule that read a setting its ``settings`` parameter does not cover."""
+    declared = smk.params.settings
+    # output_folder says where a rule writes, not what: a new folder has new outputs
+    missing = uncovered_reads([path for path, whole in reads
+                               if whole and path[:1] != ("output_folder",)],
+                              declared["reads"], declared["but"])
+    if missing:
+        _fail(f"rule {smk.rule} read the setting(s) {', '.join(missing)}, which its "
+              "settings parameter does not cover: changing them would not rerun it. Add "
+              "them to settings(...) in its rule (workflow/rules/).")
+
+
 def _fail(message: str) -> None:
     logging.error(message)
     print(message, file=sys.stderr)
@@ -113,12 +227,15 @@ def rule_context(smk, model_use: str = "to this cohort"):
         (e.g. "for the sample-size simulation").
     """
     started = time.time() - 1   # file times may be rounded to the second
+    # the folder of this analysis (config: output_folder), read before any check
+    report_path = in_analysis_folder(getattr(smk, "config", None) or {}, VALIDATION_REPORT)
     log_path = smk.log[0] if smk.log else None
     handlers = [_RuleLog(log_path, mode="w")] if log_path else []
     logging.basicConfig(level=logging.INFO, handlers=handlers or None, force=True,
                         format="%(levelname)s %(message)s")
     logging.captureWarnings(True)
     warnings.simplefilter("default")
+    reads = _record_reads(smk)
     try:
         yield smk
     except ModelMismatchError as exc:
@@ -142,8 +259,10 @@ def rule_context(smk, model_use: str = "to this cohort"):
     except PdfRenderError as exc:
         _fail(f"The PDF report: {exc}")
     except CohortValidationError as exc:
-        message = report_cohort_problems(exc)
+        message = report_cohort_problems(exc, report_path)
         logging.error(format_problems(exc.problems, limit=10))
         print(message, file=sys.stderr)
         sys.exit(1)
+    if reads is not None:
+        _check_reads(smk, reads)
     logging.info("rule %s finished", smk.rule)

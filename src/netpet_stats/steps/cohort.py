@@ -11,7 +11,9 @@ import pandas as pd
 
 from ..cohort.ledger import patient_flow
 from ..cohort.prepare import PreparedCohort, check_analysable, prepare_cohort
+from ..cohort.read import cohort_sources
 from ..netpet.scoring import SCORES, assign_groups, resolve_grouping
+from ..provenance import display_names, display_path
 from ..report.tables import suppress_counts, write_table
 from ._common import privacy
 from ._runner import writing
@@ -31,6 +33,28 @@ def save_analysis(data: pd.DataFrame, path: str | Path) -> None:
     data.to_parquet(path, index=False)
 
 
+def published_files(table: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """``table`` with its ``file`` column naming the input files by their display names.
+
+    The analysis frame keeps each row's file as the configuration gives it (to read
+    it back in messages); what goes to results/ names it relative to the working
+    folder, or by its name alone when it lies outside (never a path of this machine,
+    such as /home/<login>/...), as the manifest and the report do.
+    """
+    ccfg = config["cohort"]
+    inputs = [path for path, _ in cohort_sources(ccfg)]
+    if ccfg.get("lesions"):
+        inputs.append(ccfg["lesions"])
+    names = display_names(inputs)
+
+    def shown(value):
+        if not isinstance(value, str):
+            return value
+        return names.get(value, display_path(value) if Path(value).is_absolute() else value)
+
+    return table.assign(file=table["file"].map(shown)) if "file" in table else table
+
+
 def run(config: dict, analysis_path: str | Path, exclusions_path: str | Path,
                flow_path: str | Path, distribution_path: str | Path,
                warnings_path: str | Path) -> PreparedCohort:
@@ -43,12 +67,12 @@ def run(config: dict, analysis_path: str | Path, exclusions_path: str | Path,
         logging.warning(line)
         print(f"Warning: {line}", file=sys.stderr)
     with writing(warnings_path):
-        write_table(prepared.warnings, warnings_path, "Data warnings",
+        write_table(published_files(prepared.warnings, config), warnings_path, "Data warnings",
                     "Values kept as recorded but worth checking (they do not exclude anyone).")
     with writing(analysis_path):
         save_analysis(prepared.data, analysis_path)
     with writing(exclusions_path):
-        write_table(prepared.exclusions, exclusions_path, "Exclusions ledger",
+        write_table(published_files(prepared.exclusions, config), exclusions_path, "Exclusions ledger",
                     "One line per input row and analysis it does not enter; `file` and `row` "
                     "give the input file and its spreadsheet row (header = row 1). Analyses: "
                     "`all` (no NETPET group), `<endpoint>` (time or event missing), "
