@@ -46,6 +46,10 @@ onstart:
     set_aside_stale_results()
 
 
+onsuccess:
+    print_run_summary()
+
+
 rule all:
     default_target: True
     input:

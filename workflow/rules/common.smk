@@ -157,6 +157,7 @@ def manifest_outputs():
         ]
     outputs += (
         figure_paths("patient_flow")
+        + figure_paths("netpet_distribution")
         + competing_risks_figures()
         + validation_outputs()
         + sample_size_outputs()
@@ -525,3 +526,12 @@ def set_aside_stale_results():
         f"not taken for this run's results:\n{listed}",
         file=sys.stderr,
     )
+
+
+def print_run_summary():
+    """The last lines of a finished run: where the report is and what it found
+    (from the result tables only; nothing when this run did not write them)."""
+    from netpet_stats.report.summary import run_summary
+
+    if FED_ROLE == "none" and os.path.exists(out("results/cohort/flow.csv")):
+        print(f"\n{run_summary(config, out('results'))}", file=sys.stderr)

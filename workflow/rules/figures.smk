@@ -34,6 +34,8 @@ rule km_figure:
 rule forest_figure:
     input:
         coefficients=rules.cox.output.coefficients,
+        # the fitted models: the patients and events of each level
+        fits=rules.cox.output.fits,
     output:
         report(
             expand(
@@ -116,3 +118,31 @@ rule schoenfeld_figure:
         settings=settings(*LABELS, "cox", "figures"),
     script:
         "../scripts/schoenfeld_figure.py"
+
+
+rule netpet_distribution_figure:
+    input:
+        distribution=rules.prepare_cohort.output.distribution,
+    output:
+        report(
+            expand(
+                out("results/figures/netpet_distribution.{fmt}"), fmt=FIGURE_FORMATS
+            ),
+            caption="../report/netpet_distribution_figure.rst",
+            category="1. Cohort",
+            labels={"figure": "NETPET score distribution"},
+        ),
+    log:
+        out("logs/netpet_distribution_figure.log"),
+    benchmark:
+        out("logs/benchmarks/netpet_distribution_figure.tsv")
+    conda:
+        "../envs/netpet.yaml"
+    resources:
+        mem_mb=job_mem_mb(600),
+        runtime=job_runtime(5),
+    params:
+        version=PACKAGE_VERSION,
+        settings=settings(*LABELS, "privacy", "figures"),
+    script:
+        "../scripts/netpet_distribution_figure.py"

@@ -19,8 +19,9 @@ rule report:
             for fmt in ("png", "svg")
         ]
         + [
-            out("results/figures/patient_flow.png"),
-            out("results/figures/patient_flow.svg"),
+            out(f"results/figures/{name}.{fmt}")
+            for name in ("patient_flow", "netpet_distribution")
+            for fmt in ("png", "svg")
         ]
         + (
             [

@@ -276,9 +276,12 @@ class ResultFiles:
     folder from an earlier run with another configuration is never seen.
     """
 
-    def __init__(self, paths, root: str | Path = "results"):
+    def __init__(self, paths, root: str | Path = "results", roles: dict | None = None):
         root = Path(root)
         self.root = root
+        #: inputs found by their role rather than their place (``"model"``: the frozen
+        #: model a validate run applies, wherever the user keeps it)
+        self.roles = {k: Path(v) for k, v in (roles or {}).items() if v}
         self._files = {}
         for p in map(Path, paths):
             key = p.relative_to(root).as_posix() if p.is_relative_to(root) else p.as_posix()
@@ -1045,18 +1048,15 @@ def _frozen_model_part(config, results) -> dict:
     """The validated model named, its full equation, and why centre is (not) in it."""
     val = config.get("validation") or {}
     mode = val.get("mode", "none")
-    key = None
-    if mode == "develop":
-        key = "model/frozen_model.yaml"
-    elif mode == "validate":
-        path = Path(val.get("model_file", ""))
-        key = (path.relative_to(results.root).as_posix() if path.is_relative_to(results.root)
-               else path.as_posix())
-    if key is None or key not in results:
+    if mode == "develop" and "model/frozen_model.yaml" in results:
+        path = results.path("model/frozen_model.yaml")
+    elif mode == "validate" and "model" in results.roles:
+        path = results.roles["model"]
+    else:
         return {}
     import yaml
 
-    model = yaml.safe_load(results.path(key).read_text(encoding="utf-8"))
+    model = yaml.safe_load(path.read_text(encoding="utf-8"))
     unit = model.get("time_unit") or config["analysis_time_unit"]
     described = frozen_model_description(model, unit)
     spec = config["cox"]["models"].get(val.get("model", ""), {}) or \
@@ -1807,6 +1807,8 @@ def _report_context(config: dict, results: ResultFiles) -> dict:
         "sections": sections,
         "summary": _summary(config, results),
         "flow_figure": _img(results.path("figures/patient_flow.png")),
+        "distribution_figure": (_img(results.path("figures/netpet_distribution.png"))
+                                if "figures/netpet_distribution.png" in results else None),
         "flow": gt_table(flow_tab, "flow", "Patients received, excluded and analysed",
                          "Received − excluded = eligible; for each analysis, eligible − "
                          "excluded = analysed (TRIPOD+AI 20a)."),
@@ -1849,15 +1851,18 @@ def _template(name: str) -> jinja2.Template:
 
 def write_report(config: dict, files, html_path: str | Path,
                  pdf_path: str | Path | None = None, root: str | Path = "results",
-                 print_path: str | Path | None = None) -> None:
+                 print_path: str | Path | None = None,
+                 model_path: str | Path | None = None) -> None:
     """Write the HTML report (and its PDF) from exactly the tables and figures in ``files``.
 
     ``files`` are the paths the report rule declares as input (below ``root``);
     the report reads nothing else, so a file an earlier run left in the folder
     never reaches it. ``print_path`` receives the print copy that the PDF rule
     typesets (:mod:`.pdf`); ``pdf_path`` the PDF itself, typeset here.
+    ``model_path``: the frozen model a validate run applied (one of ``files``),
+    whose equation the report prints.
     """
-    context = report_context(config, ResultFiles(files, root))
+    context = report_context(config, ResultFiles(files, root, {"model": model_path}))
     page = _template("report.html.j2").render(**context, for_pdf=False)
     Path(html_path).write_text(page, encoding="utf-8")
     if pdf_path or print_path:
