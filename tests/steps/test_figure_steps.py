@@ -75,3 +75,12 @@ def test_the_distribution_rule_writes_its_figure(tmp_path):
     run_netpet_distribution_figure(config, str(table), [str(tmp_path / "d.png"),
                                                         str(tmp_path / "d.pdf")])
     assert (tmp_path / "d.png").stat().st_size > 0 and (tmp_path / "d.pdf").stat().st_size > 0
+
+
+def test_the_km_axis_of_time_to_progression_says_deaths_are_censored(config):
+    from netpet_stats.steps.figures import _km_y_label
+
+    assert _km_y_label(config, "os") == "Survival probability"
+    assert _km_y_label(config, "ttp") == "Free of progression (deaths censored)"
+    config["competing_risks"]["enabled"] = False
+    assert _km_y_label(config, "ttp") == "Survival probability"

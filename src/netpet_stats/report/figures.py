@@ -307,9 +307,12 @@ def _fmt_p(p: float) -> str:
 def km_figure(curves: pd.DataFrame, risk: pd.DataFrame, summary: pd.DataFrame,
               logrank_tests: pd.DataFrame, title: str, time_unit: str,
               conf_label: str, median_lines: bool | None = None,
-              style: FigureStyle = DEFAULT_STYLE, legend_title: str = "NETPET group"
-              ) -> plt.Figure:
+              style: FigureStyle = DEFAULT_STYLE, legend_title: str = "NETPET group",
+              y_label: str = "Survival probability") -> plt.Figure:
     """Kaplan-Meier curves by group with CIs, censoring marks and a risk table.
+
+    ``y_label`` names what the curve estimates (e.g. the proportion free of
+    progression, deaths censored, for time to progression).
 
     Parameters
     ----------
@@ -371,7 +374,7 @@ def km_figure(curves: pd.DataFrame, risk: pd.DataFrame, summary: pd.DataFrame,
         ax.set_ylim(0, 1.02)
         ax.set_xlim(0, end)
         ax.set_xticks(times)
-        ax.set_ylabel("Survival probability")
+        ax.set_ylabel(y_label)
         _time_label(ax, time_unit, end, last, style)
         handles, labels = ax.get_legend_handles_labels()
         handles += [Patch(color="#4d4d4d", alpha=0.2, lw=0),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..config import competing_risks_settings
 from ..report import figures
 from ..report.tables import suppress_counts
 from ._common import dpi, endpoint_label, figure_style, privacy, time_unit
@@ -23,8 +24,17 @@ def run_km_figure(config: dict, endpoint: str, tables: dict, outputs: list[str])
         pd.read_csv(tables["summary"]), pd.read_csv(tables["logrank"]),
         endpoint_label(config, endpoint),
         time_unit(config, endpoint),
-        conf_label(config), style=figure_style(config))
+        conf_label(config), style=figure_style(config), y_label=_km_y_label(config, endpoint))
     figures.save(fig, outputs, dpi(config))
+
+
+def _km_y_label(config: dict, endpoint: str) -> str:
+    """What a Kaplan-Meier curve estimates: survival, or for progression with death
+    competing, the proportion free of progression with deaths censored."""
+    cr = competing_risks_settings(config)
+    if cr is not None and endpoint == cr["progression"]:
+        return "Free of progression (deaths censored)"
+    return "Survival probability"
 
 
 def run_cumulative_incidence_figure(config: dict, tables: dict, outputs: list[str]) -> None:
