@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from netpet_stats.validation.case_mix import case_mix_table, lacking, summarise
 
@@ -62,3 +63,17 @@ def test_a_hand_written_summary_gives_what_it_has():
     stored["linear_predictor"]["quantiles"] = {5: -1.0, 25: -0.3, 50: 0.2, 75: 0.7, 95: 1.5}
     rows = case_mix_table({"development": stored}).set_index("statistic")["value"]
     assert rows["centile 5"] == -1.0 and rows["centile 95"] == 1.5
+
+
+def test_a_model_file_without_its_endpoint_is_refused_by_name(tmp_path):
+    import yaml
+
+    from netpet_stats.validation.frozen_model import ModelMismatchError, load
+
+    path = tmp_path / "published.yaml"
+    path.write_text(yaml.safe_dump({"coefficients": {"age": 0.1},
+                                    "covariates": {"age": {"type": "continuous"}},
+                                    "baseline_survival": {"horizons": [12.0],
+                                                          "survival": {"0": [0.9]}}}))
+    with pytest.raises(ModelMismatchError, match="lacks endpoint"):
+        load(path)

@@ -174,10 +174,15 @@ def load(path: str | Path, kind: str = "cox") -> dict:
     'x only'
     """
     model = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    missing = [k for k in ("coefficients", "covariates", "baseline_survival")
-               if not isinstance(model, dict) or k not in model]
+    needed = ("coefficients", "covariates", "baseline_survival")
+    if isinstance(model, dict) and model.get("kind", "cox") == "cox":
+        needed = ("endpoint", *needed)   # a Cox model predicts one endpoint's survival
+    missing = [k for k in needed if not isinstance(model, dict) or k not in model]
     if missing:
-        raise ModelMismatchError(f"{path}: model file lacks {', '.join(missing)}")
+        raise ModelMismatchError(
+            f"{path}: model file lacks {', '.join(missing)}"
+            + (" (endpoint: the endpoint whose survival it predicts, e.g. os)"
+               if "endpoint" in missing else ""))
     found = model.get("kind", "cox")
     if found != kind:
         what = {"cox": "a Cox model of survival (validation.model_file)",
