@@ -39,7 +39,8 @@ def test_a_model_mismatch_in_external_validation_is_one_message(tmp_path, capsys
 
 def test_a_stratified_model_ends_in_a_message_not_a_traceback(tmp_path, capsys):
     # validate mode may be given a stratified model file; its sample-size job says why it stops
-    model = {"netpet_stats_model": 1, "name": "by_centre", "strata": ["A", "B"],
+    model = {"netpet_stats_model": 1, "name": "by_centre", "endpoint": "os",
+             "strata": ["A", "B"],
              "coefficients": {"x": 0.5}, "covariates": {"x": {"type": "continuous"}},
              "baseline_survival": {"horizons": [12.0], "survival": {"A": [0.9], "B": [0.8]}},
              "development": {"linear_predictor": {"mean": 0.0, "sd": 1.0}}}

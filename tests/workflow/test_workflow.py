@@ -696,8 +696,13 @@ def test_each_model_is_fitted_once_per_run(workflow_runs):
     n_models = len(cfg["cox"]["univariable"]) + len(cfg["cox"]["models"])
     logs = workflow_runs[0] / "logs"
     fits = sum(path.read_text().count("Cox model fitted:") for path in logs.rglob("*.log"))
-    # plus the cause-specific Cox models of the competing-risks step (one per event)
-    assert fits == n_models * len(cfg["endpoints"]) + 2 * len(cfg["competing_risks"]["models"])
+    # plus the cause-specific Cox models of the competing-risks step (one per event), and
+    # the spline of each continuous covariate of each model (its non-linearity test)
+    specs = [[c] for c in cfg["cox"]["univariable"]] + [
+        m["covariates"] for m in cfg["cox"]["models"].values()]
+    splines = sum(cfg["covariates"][c]["type"] == "continuous" for covs in specs for c in covs)
+    assert fits == ((n_models + splines) * len(cfg["endpoints"])
+                    + 2 * len(cfg["competing_risks"]["models"]))
 
 
 def test_bundled_validation_cohort_is_the_generator_output(tmp_path):

@@ -57,7 +57,7 @@ rule forest_figure:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
-        settings=settings(*LABELS, "cox", "figures"),
+        settings=settings(*LABELS, "cox", "privacy", "figures"),
     script:
         "../scripts/forest_figure.py"
 

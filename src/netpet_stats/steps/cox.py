@@ -71,7 +71,7 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
                 "model_label": spec["label"], "strata": strata}
         coefs.append(res.coefficients.assign(**meta))
         tests.append(res.tests.assign(**meta, n=res.n, events=res.events))
-        tests.append(functional_form_tests(config, data, endpoint, spec).assign(**meta))
+        tests.append(functional_form_tests(config, data, endpoint, spec, res).assign(**meta))
         if kind == "multivariable":
             tests.append(collinearity_rows(res).assign(**meta))
         zph.append(cox.ph_test(res, transform).assign(**meta))
@@ -112,7 +112,7 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
 
 
 def functional_form_tests(config: dict, data: pd.DataFrame, endpoint: str,
-                          spec: dict) -> pd.DataFrame:
+                          spec: dict, fit: cox.CoxResult | None = None) -> pd.DataFrame:
     """Non-linearity test of each continuous covariate of a model (rows of cox_tests).
 
     A restricted cubic spline with four knots against the linear term on the model's
@@ -126,7 +126,8 @@ def functional_form_tests(config: dict, data: pd.DataFrame, endpoint: str,
         if config["covariates"].get(term, {}).get("type") != "continuous":
             continue
         res = functional_form.nonlinearity_test(d, f"{endpoint}_time", f"{endpoint}_event", covs,
-                                                spec["strata"], config["covariates"], term)
+                                                spec["strata"], config["covariates"], term,
+                                                linear=fit)
         rows.append({"test": "non-linearity (spline)", "term": term, "chisq": res["chisq"],
                      "df": res["df"], "p": res["p"],
                      "method": res["method"] + (f"; {res['note']}" if res["note"] else ""),

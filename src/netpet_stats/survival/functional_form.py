@@ -32,7 +32,8 @@ METHOD = ("likelihood-ratio test of a restricted cubic spline ({k} knots at the 
 
 def nonlinearity_test(data: pd.DataFrame, time_col: str, event_col: str,
                       covariates: list[str], strata: list[str], cov_config: dict,
-                      term: str, knots: int = 4) -> dict:
+                      term: str, knots: int = 4,
+                      linear: cox.CoxResult | None = None) -> dict:
     """Likelihood-ratio test of non-linearity of ``term`` in a Cox model.
 
     Parameters
@@ -43,6 +44,9 @@ def nonlinearity_test(data: pd.DataFrame, time_col: str, event_col: str,
         A continuous covariate among ``covariates``.
     knots
         Number of knots (3, 4 or 5; Harrell's default centiles).
+    linear
+        The model with ``term`` linear, if already fitted on these complete cases
+        (it is fitted here otherwise).
 
     Returns
     -------
@@ -76,7 +80,8 @@ def nonlinearity_test(data: pd.DataFrame, time_col: str, event_col: str,
     method = METHOD.format(k=knots, centiles=", ".join(f"{c:g}" for c in centiles))
     base = {"term": term, "df": knots - 2, "n": len(d), "events": int(d[event_col].sum()),
             "knots": where.tolist(), "method": method}
-    linear = cox.fit_cox(d, time_col, event_col, covariates, strata, cov_config)
+    if linear is None or linear.n != len(d):
+        linear = cox.fit_cox(d, time_col, event_col, covariates, strata, cov_config)
     if len(np.unique(where)) < knots:
         return {**base, "chisq": np.nan, "p": np.nan,
                 "loglik_linear": cox.model_loglik(linear),
