@@ -154,3 +154,13 @@ def test_exact_has_no_score_residuals_hence_no_robust_se_as_r():
 def test_an_unknown_tie_method_is_refused():
     with pytest.raises(ValueError, match="ties must be one of efron, breslow, exact"):
         cox.fit_cox(_data("hand"), "time", "event", ["x"], [], {"x": CONT}, ties="Breslow")
+
+
+@pytest.mark.parametrize("entry", FITS)
+def test_scaled_schoenfeld_residuals_equal_r_cox_zph(entry):
+    """zph$y and zph$x: the residuals' means are the risk set's (no Efron steps) for a
+    Breslow or exact fit, as R's cox.zph."""
+    z = cox.zph_residuals(_fit(entry), "km")
+    want = np.array(entry["zph"]["y"], dtype=float).reshape(z.y.shape)
+    np.testing.assert_allclose(z.x, entry["zph"]["x"], rtol=RTOL)
+    np.testing.assert_allclose(z.y.to_numpy(), want, rtol=1e-7, atol=1e-8)

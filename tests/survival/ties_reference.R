@@ -88,7 +88,7 @@ entry <- function(name, df, formula, ties, cluster = NULL) {
     basehaz = list(time = bh$time, hazard = bh$hazard,
                    strata = if (is.null(bh$strata)) NULL else as.character(bh$strata)),
     zph = list(term = rownames(z$table), chisq = unname(z$table[, "chisq"]),
-               df = unname(z$table[, "df"])))
+               df = unname(z$table[, "df"]), y = unname(z$y), x = unname(z$x)))
 }
 `%||%` <- function(a, b) if (is.null(a)) b else a
 

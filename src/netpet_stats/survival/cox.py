@@ -1380,7 +1380,8 @@ def zph_residuals(result: CoxResult, transform: str = "km", terms: bool = True
     over the risk set (for ``d`` tied events the mean of the ``d`` Efron means,
     as R's ``zph1.c``; the risk set's mean for a fit with ``ties = "breslow"`` or
     ``"exact"``, as R's). Within each stratum, residuals are scaled by the inverse
-    of the information per event (Grambsch & Therneau 1994), using only the
+    of the information per event (Grambsch & Therneau 1994; Breslow's information for
+    an exact fit, as R's), using only the
     columns that vary in that stratum; each term's coefficient is added back.
 
     R's per-stratum rules are kept (``survival:::cox.zph``, 3.5-3): a factor counts as
@@ -1455,7 +1456,12 @@ def zph_residuals(result: CoxResult, transform: str = "km", terms: bool = True
         if len(a) > 1 and (used[:, a] == 0).any():
             used[:, a] = used[:, a].max(axis=1)[:, None]
     wt = sum(np.minimum.outer(u, u) for u in used)
-    vmean = result.information / np.where(wt == 0, 1, wt)
+    # R scales by the information of cox.zph's own sums: the fit's, except for an exact
+    # fit, whose cox.zph sums are Breslow's (at the exact beta)
+    info = (result.information if getattr(result, "ties", "efron") != "exact" else
+            EfronData(t, ev, X, result.stratum, timefixed=True,
+                      ties="breslow").evaluate(result.beta)["info"])
+    vmean = info / np.where(wt == 0, 1, wt)
     if any(len(a) > 1 for a in assign):      # R cox.zph(terms = TRUE): one column per term
         M = np.zeros((p, len(assign)))
         for i, a in enumerate(assign):

@@ -32,7 +32,7 @@ METHOD = ("likelihood-ratio test of a restricted cubic spline ({k} knots at the 
 
 def nonlinearity_test(data: pd.DataFrame, time_col: str, event_col: str,
                       covariates: list[str], strata: list[str], cov_config: dict,
-                      term: str, knots: int = 4) -> dict:
+                      term: str, knots: int = 4, ties: str = "efron") -> dict:
     """Likelihood-ratio test of non-linearity of ``term`` in a Cox model.
 
     Parameters
@@ -43,6 +43,8 @@ def nonlinearity_test(data: pd.DataFrame, time_col: str, event_col: str,
         A continuous covariate among ``covariates``.
     knots
         Number of knots (3, 4 or 5; Harrell's default centiles).
+    ties
+        The method for tied times of both fits (R ``coxph(ties = )``).
 
     Returns
     -------
@@ -76,7 +78,7 @@ def nonlinearity_test(data: pd.DataFrame, time_col: str, event_col: str,
     method = METHOD.format(k=knots, centiles=", ".join(f"{c:g}" for c in centiles))
     base = {"term": term, "df": knots - 2, "n": len(d), "events": int(d[event_col].sum()),
             "knots": where.tolist(), "method": method}
-    linear = cox.fit_cox(d, time_col, event_col, covariates, strata, cov_config)
+    linear = cox.fit_cox(d, time_col, event_col, covariates, strata, cov_config, ties=ties)
     if len(np.unique(where)) < knots:
         return {**base, "chisq": np.nan, "p": np.nan,
                 "loglik_linear": cox.model_loglik(linear),
@@ -88,7 +90,7 @@ def nonlinearity_test(data: pd.DataFrame, time_col: str, event_col: str,
         d[name] = column
     others = [c for c in covariates if c != term]
     coding = {**cov_config, **{name: {"type": "continuous", "label": name} for name in names}}
-    spline = cox.fit_cox(d, time_col, event_col, [*names, *others], strata, coding)
+    spline = cox.fit_cox(d, time_col, event_col, [*names, *others], strata, coding, ties=ties)
     chisq = 2 * (cox.model_loglik(spline) - cox.model_loglik(linear))
     return {**base, "chisq": chisq, "p": float(chi2_sf(max(chisq, 0.0), knots - 2)),
             "loglik_linear": cox.model_loglik(linear),
