@@ -164,3 +164,20 @@ def test_scaled_schoenfeld_residuals_equal_r_cox_zph(entry):
     want = np.array(entry["zph"]["y"], dtype=float).reshape(z.y.shape)
     np.testing.assert_allclose(z.x, entry["zph"]["x"], rtol=RTOL)
     np.testing.assert_allclose(z.y.to_numpy(), want, rtol=1e-7, atol=1e-8)
+
+
+def test_the_frozen_models_baseline_survival_is_the_fits_breslow_one():
+    """freeze() stores S0 = exp(-H0) of the fit's ties: R basehaz of the Breslow fit."""
+    from netpet_stats.validation.frozen_model import freeze
+
+    entry = next(e for e in REF["fits"] if e["data"] == "larynx" and e["ties"] == "breslow")
+    covs, _, coding = MODELS[_formula(entry)]
+    horizons = [2.0, 5.0]
+    model = freeze(_fit(entry), coding, horizons, name="larynx", endpoint="os")
+    (s0,) = model["baseline_survival"]["survival"].values()
+    times, hazard = np.array(entry["basehaz"]["time"]), np.array(entry["basehaz"]["hazard"])
+    want = [np.exp(-hazard[times <= h][-1]) for h in horizons]
+    np.testing.assert_allclose(s0, want, rtol=RTOL)
+    efron = freeze(_fit(entry, ties="efron"), coding, horizons, name="larynx", endpoint="os")
+    assert not np.allclose(next(iter(efron["baseline_survival"]["survival"].values())), want,
+                           rtol=1e-4)
