@@ -100,9 +100,29 @@ def test_cli_and_snakemake_accept_or_refuse_the_same_file(tmp_path, name, monkey
         assert cli == 0
 
 
-def test_a_tie_method_cannot_be_chosen_and_the_refusal_says_why(tmp_path):
+def test_the_tie_method_is_a_setting_defaulting_to_efron(tmp_path):
+    assert load_config(base=ROOT / "config" / "config.yaml")["cox"]["ties"] == "efron"
     user = tmp_path / "user.yaml"
     user.write_text("cox: {ties: breslow}\n")
-    with pytest.raises(ConfigError, match=r"cox.ties: unknown key; ties are always handled by "
-                                          r"Efron's method"):
+    assert load_config([user], base=ROOT / "config" / "config.yaml")["cox"]["ties"] == "breslow"
+    user.write_text("cox: {ties: Breslow}\n")
+    with pytest.raises(ConfigError, match=r"cox.ties.*'efron', 'breslow', 'exact'"):
         load_config([user], base=ROOT / "config" / "config.yaml")
+
+
+def test_exact_ties_with_a_clustered_model_are_refused_with_rs_reason():
+    config = load_config(base=ROOT / "config" / "config.yaml")
+    name = next(iter(config["cox"]["models"]))
+    with pytest.raises(ConfigError, match=rf"cox.models.{name}.cluster: 'centre' with cox.ties: "
+                                          r"exact; robust SEs need score residuals"):
+        load_config(base=ROOT / "config" / "config.yaml",
+                    overrides={"cox": {"ties": "exact",
+                                       "models": {name: {"cluster": "centre"}}}})
+
+
+def test_a_federated_role_refuses_a_tie_method_other_than_efron():
+    with pytest.raises(ConfigError, match=r"cox.ties: 'breslow' with federation.role 'site'; "
+                                          r"the federated fit exchanges Efron's sums only"):
+        load_config(base=ROOT / "config" / "config.yaml",
+                    overrides={"cox": {"ties": "breslow"},
+                               "federation": {"role": "site", "site": "A", "exchange": "/x"}})

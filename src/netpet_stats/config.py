@@ -131,10 +131,7 @@ def _path(parts) -> str:
 
 
 #: Settings users look for that the workflow deliberately does not have, and why.
-NOT_OFFERED = {
-    "cox.ties": "ties are always handled by Efron's method (R coxph's default); Breslow's is "
-                "not implemented",
-}
+NOT_OFFERED: dict[str, str] = {}
 
 
 def _unknown_keys(value, schema: dict, root: dict, where: tuple = ()) -> list[str]:
@@ -412,6 +409,11 @@ def cross_key_problems(config: dict) -> list[str]:
                 elif key == "strata" and cov not in known_columns:
                     problems.append(f"cox.models.{name}.strata: {cov!r} is not a covariate or "
                                     "'centre'")
+        if config["cox"].get("ties") == "exact" and spec.get("cluster"):
+            problems.append(f"cox.models.{name}.cluster: {spec['cluster']!r} with cox.ties: exact; "
+                            "robust SEs need score residuals, which the exact method does not "
+                            "have (R's coxph stops); set cox.ties: efron or breslow, or remove "
+                            "the cluster")
     specs = model_specs(config) if not problems else {}
     if config["cox"]["primary_model"] not in config["cox"]["models"]:
         problems.append(f"cox.primary_model: {config['cox']['primary_model']!r} is not in "
@@ -458,6 +460,12 @@ def federation_problems(config: dict) -> list[str]:
     if role == "coordinator" and len(fed["sites"]) < 2:
         problems.append(f"federation.sites: role 'coordinator' needs the names of at least two "
                         f"sites (got {fed['sites']})")
+    ties = config["cox"].get("ties", "efron")
+    if ties != "efron":
+        problems.append(f"cox.ties: {ties!r} with federation.role {role!r}; the federated fit "
+                        "exchanges Efron's sums only (a federated analysis uses Efron's method "
+                        "for tied times, R coxph's default): set cox.ties: efron, or analyse "
+                        "with another tie method outside the federation")
     name = config["cox"]["primary_model"]
     model = config["cox"]["models"].get(name, {})
     if model and "centre" not in model.get("strata", []):

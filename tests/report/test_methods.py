@@ -30,3 +30,22 @@ def test_methods_follow_the_configuration(base_config):
     text = " ".join(methods_text(cfg)["paragraphs"])
     assert "overall survival (recorded in days and analysed in years" in text
     assert "Survival is reported at 1, 2, 5 years." in text
+
+
+def test_the_tie_method_sentence_and_its_reference_follow_cox_ties(base_config):
+    import copy
+
+    for ties, phrase, ref in (
+            ("efron", "with Efron's method for tied times [", "Efron B."),
+            ("breslow", "with Breslow's method for tied times [", "Breslow N."),
+            ("exact", "with the exact (conditional logistic) partial likelihood for tied "
+                      "times [", "Kalbfleisch JD, Prentice RL.")):
+        cfg = copy.deepcopy(base_config)
+        cfg["cox"]["ties"] = ties
+        methods = methods_text(cfg)
+        text = " ".join(methods["paragraphs"])
+        assert phrase in text
+        cited = [r for r in methods["references"]
+                 if r.startswith(("Efron B.", "Breslow N.", "Kalbfleisch JD"))]
+        assert cited == [r for r in methods["references"] if r.startswith(ref)]
+        assert len(cited) == 1           # only the method used is cited

@@ -112,3 +112,26 @@ def test_a_term_without_enough_varying_events_is_drawn_as_not_estimable():
                               "t", "months")
     assert any("not estimable" in t.get_text() for t in fig.axes[0].texts)
     assert F.text_problems(fig) == []
+
+
+def test_the_configured_tie_method_is_fitted_and_named():
+    """cox.ties reaches the fit (R coxph(ties = "breslow"), tests/survival/ties_reference.R)
+    and the method sentence of the coefficient table."""
+    import json
+
+    from netpet_stats.steps.cox import fit_spec
+    from netpet_stats.survival import cox
+
+    ref = json.loads((Path(__file__).resolve().parents[1] / "survival"
+                      / "ties_reference.json").read_text())
+    entry = next(e for e in ref["fits"] if e["data"] == "larynx" and e["ties"] == "breslow")
+    data = pd.DataFrame(ref["data"]["larynx"]).rename(columns={"time": "os_time",
+                                                               "event": "os_event"})
+    config = {"covariates": {"stage": {"type": "categorical", "levels": ["1", "2", "3", "4"]},
+                             "age": {"type": "continuous"}},
+              "cox": {"conf_level": 0.95, "ties": "breslow"}, "endpoints": {}}
+    fit = fit_spec(config, data, "os", {"covariates": ["stage", "age"], "strata": []})
+    assert fit.ties == "breslow"
+    np.testing.assert_allclose(fit.beta, entry["coef"], rtol=1e-8)
+    assert "Breslow ties (R coxph ties='breslow')" in cox.coef_method(fit.ties)
+    assert "Efron ties (R coxph ties='efron')" in cox.COEF_METHOD

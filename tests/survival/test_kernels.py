@@ -321,3 +321,84 @@ def test_a_stratum_with_many_deaths_at_one_time_goes_to_the_compiled_loop(monkey
     assert _numpy_kernels.efron_structure(many) is None
     few = cox.EfronData(np.arange(n, dtype=float), np.ones(n), np.arange(n, dtype=float))
     assert _numpy_kernels.efron_structure(few.strata[0])["max_d"] == 1
+
+
+# ---------------------------------------------------------------- Breslow and exact ties
+
+
+def _breslow_and_exact_by_definition(time, event, X, beta, strata):
+    """Breslow's and the exact log likelihood, score and information, time by time: the
+    exact denominator by enumerating every subset of the risk set (itertools)."""
+    from itertools import combinations
+
+    p = X.shape[1]
+    lp = X @ beta
+    out = {k: [0.0, np.zeros(p), np.zeros((p, p))] for k in ("breslow", "exact")}
+    for s in np.unique(strata):
+        in_s = strata == s
+        for tk in np.unique(time[in_s & (event == 1)]):
+            risk = np.flatnonzero(in_s & (time >= tk))
+            dead = np.flatnonzero(in_s & (time == tk) & (event == 1))
+            d = dead.size
+            w = np.exp(lp[risk])
+            s0, s1 = w.sum(), w @ X[risk]
+            s2 = np.einsum("i,ij,ik->jk", w, X[risk], X[risk])
+            m = s1 / s0
+            b = out["breslow"]
+            b[0] += lp[dead].sum() - d * np.log(s0)
+            b[1] += X[dead].sum(0) - d * m
+            b[2] += d * (s2 / s0 - np.outer(m, m))
+            subsets = [list(c) for c in combinations(risk, d)]
+            z = np.array([X[c].sum(0) for c in subsets])        # sum of x over a subset
+            ws = np.exp(z @ beta)
+            mean = ws @ z / ws.sum()
+            e = out["exact"]
+            e[0] += lp[dead].sum() - np.log(ws.sum())
+            e[1] += X[dead].sum(0) - mean
+            e[2] += np.einsum("i,ij,ik->jk", ws, z, z) / ws.sum() - np.outer(mean, mean)
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_breslow_and_exact_sums_equal_the_definition(seed, kernel):
+    rng = np.random.default_rng(seed)
+    n = 40
+    time = rng.integers(1, 8, n).astype(float)        # up to ~6 deaths at a time
+    event = (rng.random(n) < 0.7).astype(float)
+    X = np.column_stack([rng.normal(size=n), rng.integers(0, 2, n)])
+    strata = rng.choice(["a", "b"], n)
+    beta = np.array([0.5, -0.8])
+    want = _breslow_and_exact_by_definition(time, event, X, beta, strata)
+    for ties in ("breslow", "exact"):
+        got = cox.EfronData(time, event, X, strata, ties=ties).evaluate(beta)
+        assert got["loglik"] == pytest.approx(want[ties][0], rel=1e-12)
+        np.testing.assert_allclose(got["score"], want[ties][1], rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(got["info"], want[ties][2], rtol=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_numpy_breslow_sums_are_the_compiled_ones_to_the_bit(seed):
+    time, event, X, beta = _random_cox_data(seed)
+    for st in cox.EfronData(time, event, X).strata:
+        k = st["etimes"].size
+        structure = _numpy_kernels._structure(st["dead"], st["t"])
+        for per_time in (False, True):
+            compiled = efron_stratum(st["x"], st["dead"], st["t"], beta, k, per_time, False)
+            numpy_ = _numpy_kernels.efron_sums(st["x"], st["dead"], st["t"], beta, k, per_time,
+                                               structure, False)
+            for a, b in zip(compiled, numpy_):
+                assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+
+
+def test_exact_ties_beyond_the_bounds_are_refused_with_the_reason():
+    # 150 deaths at t = 1 among 2000: choose(2000, 150) ~ 10^225 subsets, fine; 200: not
+    time = np.r_[np.ones(200), np.arange(2, 1802)].astype(float)
+    event = np.ones(time.size)
+    X = np.arange(time.size, dtype=float)[:, None] / 100
+    cox.EfronData(np.r_[np.ones(150), time[200:]], event[50:], X[50:], ties="exact")
+    with pytest.raises(cox.ExactTiesTooLarge, match=r"choose\(2000, 200\) = 10\^2\d\d "):
+        cox.EfronData(time, event, X, ties="exact")
+    time = np.repeat(np.arange(1, 601), 10).astype(float)        # 600 times, 10 deaths each
+    event = np.ones(time.size)
+    with pytest.raises(cox.ExactTiesTooLarge, match=r"[\d,]+ recursion steps"):
+        cox.EfronData(time, event, np.zeros((time.size, 1)), ties="exact")

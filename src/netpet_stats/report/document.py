@@ -558,11 +558,13 @@ def _cox_section(config, results, ep, models: dict) -> dict:
             f"cox_side_{ep}", "Univariable and multivariable (primary model) hazard ratios",
             FOOTNOTE),
         "multivariable": _coef_table(multi, f"cox_multi_{ep}", "Multivariable models",
-                                     cox.COEF_METHOD + ". n and Events: the patients and "
+                                     cox.coef_method(config["cox"].get("ties", "efron"))
+                                     + ". n and Events: the patients and "
                                      "events of each model (complete cases).",
                                      config["covariates"]),
         "univariable": _coef_table(uni, f"cox_uni_{ep}", "Univariable models",
-                                   cox.COEF_METHOD + ". n and Events: the patients and events "
+                                   cox.coef_method(config["cox"].get("ties", "efron"))
+                                   + ". n and Events: the patients and events "
                                    "of each model (complete cases).", config["covariates"]),
         "tests": gt_table(tt, f"cox_tests_{ep}", "Tests of each term",
                           "Likelihood-ratio test per term (drop1) and joint Wald test of "
@@ -1177,6 +1179,10 @@ REFERENCES = {
     "cox": "Cox DR. Regression models and life-tables. J R Stat Soc B. 1972;34:187-220",
     "efron": "Efron B. The efficiency of Cox's likelihood function for censored data. "
              "J Am Stat Assoc. 1977;72:557-565",
+    "breslow": "Breslow N. Covariance analysis of censored survival data. Biometrics. "
+               "1974;30:89-99",
+    "kalbfleisch": "Kalbfleisch JD, Prentice RL. Marginal likelihoods based on Cox's "
+                   "regression and life model. Biometrika. 1973;60:267-278",
     "linwei": "Lin DY, Wei LJ. The robust inference for the Cox proportional hazards model. "
               "J Am Stat Assoc. 1989;84:1074-1078",
     "grambsch": "Grambsch PM, Therneau TM. Proportional hazards tests and diagnostics based "
@@ -1312,6 +1318,7 @@ def methods_text(config) -> dict:
             covs.append(f"{spec['label'].split(' (')[0]}: {'; '.join(desc)}")
     conc = config["concordance"]
     level = int(round(100 * float(km["conf_level"])))
+    ties = config["cox"].get("ties", "efron")
     scan_window = (config["cohort"].get("dates") or {}).get("scan_window_days", 60)
     zero_text = {
         "later scan": "the later of the two PET/CT scans (SSTR and FDG), the first day on "
@@ -1380,7 +1387,11 @@ def methods_text(config) -> dict:
            if config["logrank"]["pairwise_adjustment"] == "holm" else
            f"adjusted by the {config['logrank']['pairwise_adjustment']} method") + ".",
         f"Hazard ratios were estimated by Cox proportional-hazards regression {cite('cox')} "
-        f"with Efron's method for tied times {cite('efron')}, with {level}% Wald confidence "
+        + {"efron": "with Efron's method for tied times {}",      # cite only the one used
+           "breslow": "with Breslow's method for tied times {}",
+           "exact": "with the exact (conditional logistic) partial likelihood for tied times "
+                    "{}"}[ties].format(cite({"exact": "kalbfleisch"}.get(ties, ties)))
+        + f", with {level}% Wald confidence "
         "intervals. Each variable was first analysed alone; the primary multivariable "
         f"model was {model_text(primary)}"
         + (f", and further models were {'; '.join(others)}" if others else "") + ". "

@@ -27,7 +27,8 @@ def fit_spec(config: dict, data: pd.DataFrame, endpoint: str, spec: dict) -> cox
     d = analysis_set(data, endpoint, [*covs, *spec["strata"], *([cluster] if cluster else [])])
     try:
         return cox.fit_cox(d, f"{endpoint}_time", f"{endpoint}_event", covs, spec["strata"],
-                           config["covariates"], float(config["cox"]["conf_level"]), cluster)
+                           config["covariates"], float(config["cox"]["conf_level"]), cluster,
+                           ties=config["cox"]["ties"])
     except cox.CoxFitError as exc:
         raise cox.CoxFitError(
             f"{endpoint_label(config, endpoint)}, model {spec.get('label', covs)!r} "
@@ -84,9 +85,10 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
         return df[lead + [c for c in df.columns if c not in lead]]
 
     label = endpoint_label(config, endpoint)
-    write_table(tidy(coefs).assign(method=cox.COEF_METHOD), out.coefficients,
+    coef_method = cox.coef_method(config["cox"]["ties"])
+    write_table(tidy(coefs).assign(method=coef_method), out.coefficients,
                 f"{label}: Cox proportional-hazards models",
-                f"{cox.COEF_METHOD}. Complete cases per model (see the exclusions ledger); "
+                f"{coef_method}. Complete cases per model (see the exclusions ledger); "
                 "strata have separate baseline hazards. Models with a cluster also report "
                 "robust (sandwich) SEs clustered on it (R coxph(cluster = ); Lin & Wei 1989); "
                 "with few clusters these are unreliable.")
@@ -127,7 +129,7 @@ def functional_form_tests(config: dict, data: pd.DataFrame, endpoint: str,
             continue
         res = functional_form.nonlinearity_test(d, f"{endpoint}_time", f"{endpoint}_event", covs,
                                                 spec["strata"], config["covariates"], term,
-                                                linear=fit)
+                                                linear=fit, ties=config["cox"]["ties"])
         rows.append({"test": "non-linearity (spline)", "term": term, "chisq": res["chisq"],
                      "df": res["df"], "p": res["p"],
                      "method": res["method"] + (f"; {res['note']}" if res["note"] else ""),

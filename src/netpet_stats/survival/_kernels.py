@@ -1,6 +1,6 @@
 """Compiled inner loops: Efron risk-set sums and concordance pair counts.
 
-Two loops that numpy cannot express without either O(n p^2) memory or a
+Loops that numpy cannot express without either O(n p^2) memory or a
 Python-level loop over subjects, compiled with numba (``cache=True``: compiled
 once per machine, then loaded from ``__pycache__``):
 
@@ -9,6 +9,9 @@ once per machine, then loaded from ``__pycache__``):
   D0, D1, D2 of each event time, and Efron's log likelihood, score and
   information (Therneau & Grambsch 2000, ch. 3; the loop of R ``coxph``'s
   ``coxfit6.c``, which also runs backwards in time). Memory O(n p).
+* :func:`exact_stratum` - the exact partial likelihood of tied deaths (R ``coxph(ties =
+  "exact")``) by the recursion over each tied time's risk set. Only compiled: the
+  recursion runs subject by subject.
 * :func:`pair_counts` - per-subject concordant, discordant and predictor-tied
   pair counts in O(n log n) with a Fenwick (binary indexed) tree over predictor
   ranks, the algorithm of R ``survival::concordance`` (its ``concordance3.c``
@@ -34,8 +37,8 @@ from numba import njit
 # error_model="numpy": a risk set whose weights all underflow gives an infinite
 # or NaN log likelihood (which makes Newton-Raphson halve its step), not an exception.
 @njit(cache=True, nogil=True, error_model="numpy")
-def efron_stratum(x, dead, t, beta, n_times, per_time):
-    """Efron log likelihood, score and information of one stratum.
+def efron_stratum(x, dead, t, beta, n_times, per_time, efron=True):
+    """Efron (or Breslow) log likelihood, score and information of one stratum.
 
     Parameters
     ----------
@@ -45,6 +48,9 @@ def efron_stratum(x, dead, t, beta, n_times, per_time):
     beta : (p,) float64
     n_times : int, number of distinct event times (rows of the per-time output)
     per_time : bool, also return each event time's score and information
+    efron : bool, Efron's approximation for tied deaths; False gives Breslow's, whose
+        sums are Efron's without the tied-death correction (every step ``l`` uses the
+        whole risk set: the fraction ``l/d`` is 0)
 
     Returns
     -------
@@ -111,7 +117,7 @@ def efron_stratum(x, dead, t, beta, n_times, per_time):
                 if per_time:
                     score_t[k, j] += xsum[j]
             for step in range(d):
-                f = step / d
+                f = step / d if efron else 0.0
                 den = s0 - f * d0
                 loglik -= np.log(den) + shift
                 for j in range(p):
@@ -125,6 +131,116 @@ def efron_stratum(x, dead, t, beta, n_times, per_time):
                         info[j, m] += v
                         if per_time:
                             info_t[k, j, m] += v
+            k += 1
+        i = end
+    for j in range(p):
+        for m in range(j):
+            info[m, j] = info[j, m]
+            if per_time:
+                for q in range(rows_t):
+                    info_t[q, m, j] = info_t[q, j, m]
+    return loglik, score, info, score_t, info_t
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def exact_stratum(x, dead, t, beta, n_times, per_time):
+    """Exact (conditional logistic) log likelihood, score and information of one stratum.
+
+    Same arguments and returns as :func:`efron_stratum`. At an event time with ``d``
+    tied deaths among the ``n`` subjects at risk the likelihood term is
+    ``exp(sum_deaths x'beta) / D`` with ``D`` the sum of ``exp(sum_S x'beta)`` over all
+    subsets ``S`` of ``d`` subjects of the risk set (Kalbfleisch & Prentice 2002,
+    sec. 4.2.3; R ``coxph(ties = "exact")``). ``D``, its gradient and its Hessian are
+    built by the recursion over the risk set, one subject at a time,
+    ``D(k, j) = D(k - 1, j) + r_k D(k - 1, j - 1)`` (Gail, Lubin & Rubinstein 1981; the
+    method of R's ``coxexact.c``), in ``O(n d p^2)`` operations. The weights ``r_k`` of
+    a tied time are scaled by the largest risk score of its risk set, so that
+    ``D <= choose(n, d)``. A time with one death is Breslow's (and Efron's) term.
+    """
+    n, p = x.shape
+    lp = np.zeros(n)
+    for r in range(n):
+        s = 0.0
+        for j in range(p):
+            s += x[r, j] * beta[j]
+        lp[r] = s
+    shift = lp.max() if n > 0 else 0.0
+    s0 = 0.0
+    s1 = np.zeros(p)
+    s2 = np.zeros((p, p))
+    xsum = np.zeros(p)
+    mean = np.zeros(p)
+    v = np.zeros((p, p))
+    loglik = 0.0
+    score = np.zeros(p)
+    info = np.zeros((p, p))
+    rows_t = n_times if per_time else 0
+    score_t = np.zeros((rows_t, p))
+    info_t = np.zeros((rows_t, p, p))
+    top = -np.inf      # largest linear predictor of the risk set so far
+    k = 0
+    i = 0
+    while i < n:
+        end = i
+        while end < n and t[end] == t[i]:
+            end += 1
+        d = 0
+        for j in range(p):
+            xsum[j] = 0.0
+        for r in range(i, end):
+            w = np.exp(lp[r] - shift)
+            s0 += w
+            if lp[r] > top:
+                top = lp[r]
+            for j in range(p):
+                wx = w * x[r, j]
+                s1[j] += wx
+                for m in range(j + 1):
+                    s2[j, m] += wx * x[r, m]
+            if dead[r]:
+                d += 1
+                loglik += lp[r]
+                for j in range(p):
+                    xsum[j] += x[r, j]
+        if d == 1:
+            loglik -= np.log(s0) + shift
+            for j in range(p):
+                mean[j] = s1[j] / s0
+            for j in range(p):
+                for m in range(j + 1):
+                    v[j, m] = s2[j, m] / s0 - mean[j] * mean[m]
+        elif d > 1:
+            # D(j), its gradient D1(j) and Hessian D2(j) over subsets of size j = 0..d
+            dd = np.zeros(d + 1)
+            d1 = np.zeros((d + 1, p))
+            d2 = np.zeros((d + 1, p, p))
+            dd[0] = 1.0
+            for r in range(end):
+                w = np.exp(lp[r] - top)
+                for j in range(min(r + 1, d), 0, -1):
+                    for a in range(p):
+                        for b in range(a + 1):
+                            d2[j, a, b] += w * (d2[j - 1, a, b] + x[r, a] * d1[j - 1, b]
+                                                + d1[j - 1, a] * x[r, b]
+                                                + x[r, a] * x[r, b] * dd[j - 1])
+                    for a in range(p):
+                        d1[j, a] += w * (d1[j - 1, a] + x[r, a] * dd[j - 1])
+                    dd[j] += w * dd[j - 1]
+            loglik -= np.log(dd[d]) + d * top
+            for j in range(p):
+                mean[j] = d1[d, j] / dd[d]
+            for j in range(p):
+                for m in range(j + 1):
+                    v[j, m] = d2[d, j, m] / dd[d] - mean[j] * mean[m]
+        if d > 0:
+            for j in range(p):
+                score[j] += xsum[j] - mean[j]
+                if per_time:
+                    score_t[k, j] = xsum[j] - mean[j]
+                for m in range(j + 1):
+                    info[j, m] += v[j, m]
+                    if per_time:
+                        info_t[k, j, m] = v[j, m]
             k += 1
         i = end
     for j in range(p):

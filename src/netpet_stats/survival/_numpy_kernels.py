@@ -122,9 +122,10 @@ def _timed(fn, *args):
     return out
 
 
-def efron_sums(x, dead, t, beta, n_times, per_time, structure):
-    """Same arguments and returns as :func:`._kernels.efron_stratum` (plus its structure)."""
-    return _timed(_efron, x, dead, t, beta, n_times, per_time, structure)
+def efron_sums(x, dead, t, beta, n_times, per_time, structure, efron=True):
+    """Same arguments and returns as :func:`._kernels.efron_stratum` (plus its structure;
+    ``efron`` False gives Breslow's sums, every step's fraction ``l/d`` being 0)."""
+    return _timed(_efron, x, dead, t, beta, n_times, per_time, structure, efron)
 
 
 def pair_counts(time, is_event, rank, weight, order=None):
@@ -249,7 +250,7 @@ def _levels(values, group, level, n_groups, max_d):
     return acc
 
 
-def _efron(x, dead, t, beta, n_times, per_time, st):
+def _efron(x, dead, t, beta, n_times, per_time, st, efron=True):
     n, p = x.shape
     lp = np.zeros(n)
     for j in range(p):  # the loop's dot product, column by column: no BLAS reordering
@@ -274,7 +275,7 @@ def _efron(x, dead, t, beta, n_times, per_time, st):
     # Efron's steps l = 0 .. d-1 of every event time, in the loop's order
     k_of = np.repeat(np.arange(K), d)
     step = np.arange(k_of.size) - np.repeat(np.cumsum(d) - d, d)
-    f = step / d[k_of]
+    f = step / d[k_of] if efron else np.zeros(step.size)
     den = s0[k_of] - f * d0[k_of]
     log_term = np.fromiter(map(_log, den.tolist()), float, den.size) + shift
     mean = (s1[k_of] - f[:, None] * d1[k_of]) / den[:, None]

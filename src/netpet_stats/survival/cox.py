@@ -1,6 +1,8 @@
-"""Cox proportional-hazards models as R ``survival::coxph(ties = "efron")``.
+"""Cox proportional-hazards models as R ``survival::coxph(ties = "efron")``, or with
+``ties = "breslow"`` or ``"exact"``.
 
-Coefficients maximise the Efron partial likelihood (optional strata) by
+Coefficients maximise the partial likelihood (optional strata; tied event times by
+Efron's approximation, R's default, by Breslow's, or exactly) by
 Newton-Raphson, iterated and stopped as R's ``coxph`` with its default
 ``coxph.control()`` (:func:`coxph_newton`, :func:`fit_efron`); model-based standard
 errors are the inverse information at the maximum. Where R stops short of a maximum (a
@@ -38,8 +40,36 @@ from .kaplan_meier import distinct_times
 
 log = logging.getLogger(__name__)
 
-COEF_METHOD = ("Cox PH, Efron ties (R coxph ties='efron'); model-based SE from the inverse "
-               "information; Wald CI and p")
+#: The methods for tied event times (R ``coxph(ties = )``).
+TIES = ("efron", "breslow", "exact")
+TIES_NAME = {"efron": "Efron", "breslow": "Breslow", "exact": "exact (conditional logistic)"}
+
+
+def coef_method(ties: str = "efron") -> str:
+    """The method sentence of a coefficient table fitted with ``ties``."""
+    return (f"Cox PH, {TIES_NAME[check_ties(ties)]} ties (R coxph ties='{ties}'); model-based "
+            "SE from the inverse information; Wald CI and p")
+
+
+def check_ties(ties: str) -> str:
+    """``ties`` if it is one of :data:`TIES`, else a ValueError naming them."""
+    if ties not in TIES:
+        raise ValueError(f"ties must be one of {', '.join(TIES)} (R coxph), not {ties!r}")
+    return ties
+
+
+COEF_METHOD = coef_method("efron")
+
+#: Bounds of the exact partial likelihood (``ties = "exact"``): the recursion's steps,
+#: summed over the event times with tied deaths of the risk set size times the deaths,
+#: and the number of subsets of one time's risk set, ``choose(n, d)``, which its sums
+#: must hold in double precision.
+EXACT_MAX_STEPS = 10 ** 7
+EXACT_MAX_SUBSETS = 1e250
+
+
+class ExactTiesTooLarge(ValueError):
+    """Data whose exact partial likelihood (``ties = "exact"``) exceeds the stated bounds."""
 
 
 # --------------------------------------------------------------------------------------
@@ -118,16 +148,21 @@ def design_matrix(data: pd.DataFrame, covariates: list[str], cov_config: dict,
 
 
 class EfronData:
-    """Data of a Cox model sorted once for repeated Efron evaluations.
+    """Data of a Cox model sorted once for repeated Efron (Breslow, exact) evaluations.
 
     Within each stratum the rows are sorted by time, latest first (events
     before censorings at a tied time), so that the risk set of an event time
     is a prefix of the rows and its tied events are consecutive. Newton-Raphson
     evaluates the likelihood at several ``beta`` on the same data: sorting once
-    is the point of this class.
+    is the point of this class. ``ties`` chooses the partial likelihood (R ``coxph(ties
+    = )``): Efron's approximation, Breslow's, or the exact one; the exact one is refused
+    (:class:`ExactTiesTooLarge`) beyond :data:`EXACT_MAX_STEPS` and
+    :data:`EXACT_MAX_SUBSETS`.
     """
 
-    def __init__(self, time, event, X, strata=None, timefixed: bool = False):
+    def __init__(self, time, event, X, strata=None, timefixed: bool = False,
+                 ties: str = "efron"):
+        self.ties = check_ties(ties)
         # R coxph(timefix = TRUE): noise-level differences are ties (unless the caller
         # passes times already fixed)
         time = np.asarray(time, float) if timefixed else timefix(time)
@@ -148,6 +183,8 @@ class EfronData:
             etimes = td[np.r_[True, td[1:] != td[:-1]]]  # distinct event times, latest first
             self.strata.append({"label": s, "x": np.ascontiguousarray(x), "dead": dead,
                                 "t": np.ascontiguousarray(t), "etimes": etimes})
+        if self.ties == "exact":
+            _check_exact_size(self.strata)
 
     def evaluate(self, beta, per_time: bool = False) -> dict:
         """Efron log partial likelihood, score and information at ``beta``.
@@ -160,7 +197,9 @@ class EfronData:
         ``sum_l [(S2 - (l/d) D2)/den_l - m_l m_l']`` (Therneau & Grambsch 2000,
         ch. 3; R ``coxph(ties = "efron")``). The sums are accumulated in one
         compiled pass over the sorted rows (:func:`netpet_stats.kernels.efron_stratum`),
-        so memory grows as ``n p``.
+        so memory grows as ``n p``. Breslow's sums are these with ``l/d`` = 0 (every
+        tied death sees the whole risk set); the exact ones are
+        :func:`netpet_stats.survival._kernels.exact_stratum`'s.
 
         Returns
         -------
@@ -175,7 +214,7 @@ class EfronData:
         score_t, info_t, times, labels = [], [], [], []
         for st in self.strata:
             k = st["etimes"].size
-            ll, sc, inf, sc_t, inf_t = _efron_stratum(st, beta, k, per_time)
+            ll, sc, inf, sc_t, inf_t = _stratum_sums(st, beta, k, per_time, self.ties)
             loglik += ll
             score += sc
             info += inf
@@ -195,23 +234,56 @@ class EfronData:
         return out
 
 
-def _efron_stratum(st: dict, beta, n_times: int, per_time: bool):
-    """One stratum's Efron sums, by the numpy formulation or the compiled loop.
+def _stratum_sums(st: dict, beta, n_times: int, per_time: bool, ties: str = "efron"):
+    """One stratum's Efron (Breslow) sums, by the numpy formulation or the compiled loop;
+    the exact ones by the compiled recursion.
 
     The two give identical doubles (:mod:`._numpy_kernels`); the numpy one spares a
     short process numba's start-up, the compiled one is faster once loaded.
     """
+    if ties == "exact":
+        from ._kernels import exact_stratum
+
+        return exact_stratum(st["x"], st["dead"], st["t"], beta, n_times, per_time)
+    efron = ties == "efron"
     structure = _numpy_kernels.efron_structure(st)
     if structure is not None:
         return _numpy_kernels.efron_sums(st["x"], st["dead"], st["t"], beta, n_times,
-                                       per_time, structure)
+                                       per_time, structure, efron)
     from ._kernels import efron_stratum
 
-    return efron_stratum(st["x"], st["dead"], st["t"], beta, n_times, per_time)
+    return efron_stratum(st["x"], st["dead"], st["t"], beta, n_times, per_time, efron)
 
 
-def efron_contributions(time, event, X, beta, strata=None):
-    """Efron terms of each distinct event time (within strata); see :class:`EfronData`.
+def _check_exact_size(strata: list[dict]) -> None:
+    """Refuse the exact partial likelihood of tied deaths beyond the stated bounds."""
+    from scipy.special import gammaln
+
+    steps, log_subsets, worst = 0, 0.0, (0, 0)
+    for st in strata:
+        ascending = st["t"][::-1]
+        etimes, d = np.unique(st["t"][st["dead"]], return_counts=True)
+        n_risk = ascending.size - np.searchsorted(ascending, etimes, side="left")
+        tied = d > 1
+        steps += int((n_risk[tied] * d[tied]).sum())
+        logc = (gammaln(n_risk + 1.0) - gammaln(d + 1.0) - gammaln(n_risk - d + 1.0)) / np.log(10)
+        if tied.any() and logc[tied].max() > log_subsets:
+            j = np.flatnonzero(tied)[np.argmax(logc[tied])]
+            log_subsets, worst = float(logc[j]), (int(n_risk[j]), int(d[j]))
+    if steps > EXACT_MAX_STEPS or log_subsets > np.log10(EXACT_MAX_SUBSETS):
+        raise ExactTiesTooLarge(
+            "ties = 'exact' refused: the exact partial likelihood sums over every subset of "
+            "each risk set of the size of its tied deaths; these data need "
+            f"{steps:,} recursion steps (risk set x tied deaths, summed over the tied times; "
+            f"bound {EXACT_MAX_STEPS:,}) and up to choose({worst[0]}, {worst[1]}) = "
+            f"10^{log_subsets:.0f} subsets at one time (bound "
+            f"10^{np.log10(EXACT_MAX_SUBSETS):.0f}, double precision). Use ties = 'efron' "
+            "(closest to the exact likelihood) or 'breslow'")
+
+
+def efron_contributions(time, event, X, beta, strata=None, ties: str = "efron"):
+    """Efron (``ties``) terms of each distinct event time (within strata); see
+    :class:`EfronData`.
 
     Returns
     -------
@@ -219,13 +291,13 @@ def efron_contributions(time, event, X, beta, strata=None):
         ``loglik`` (total), ``score`` (T, p), ``info`` (T, p, p), ``time`` (T,)
         and ``stratum`` (T,) of each event time, latest first within a stratum.
     """
-    c = EfronData(time, event, X, strata).evaluate(beta, per_time=True)
+    c = EfronData(time, event, X, strata, ties=ties).evaluate(beta, per_time=True)
     return {"loglik": c["loglik"], "score": c["score_t"], "info": c["info_t"],
             "time": c["time"], "stratum": c["stratum"]}
 
 
-def efron_derivatives(time, event, X, beta, strata=None):
-    """Efron log partial likelihood, score vector and information matrix.
+def efron_derivatives(time, event, X, beta, strata=None, ties: str = "efron"):
+    """Efron (``ties``) log partial likelihood, score vector and information matrix.
 
     Parameters
     ----------
@@ -237,6 +309,8 @@ def efron_derivatives(time, event, X, beta, strata=None):
         (p,) coefficients at which to evaluate.
     strata
         Optional stratum labels (separate baseline hazard per stratum).
+    ties
+        ``"efron"``, ``"breslow"`` or ``"exact"`` (R ``coxph(ties = )``).
 
     Returns
     -------
@@ -244,19 +318,25 @@ def efron_derivatives(time, event, X, beta, strata=None):
     score : ndarray (p,)
     information : ndarray (p, p)
     """
-    c = EfronData(time, event, X, strata).evaluate(beta)
+    c = EfronData(time, event, X, strata, ties=ties).evaluate(beta)
     return c["loglik"], c["score"], c["info"]
 
 
-def score_residuals(time, event, X, beta, strata=None) -> np.ndarray:
+def score_residuals(time, event, X, beta, strata=None, ties: str = "efron") -> np.ndarray:
     """Efron score residuals, one row per subject (R ``residuals(fit, "score")``).
 
     For subject ``i`` at risk at event times ``t_k`` (with ``d_k`` tied events,
     Efron steps ``l``, denominators ``den_kl`` and means ``m_kl``):
     ``U_i = delta_i (x_i - mean_l m_kl) - r_i sum_k sum_l f_ikl (x_i - m_kl) / den_kl``
     with ``f_ikl = 1`` for a subject still at risk and ``1 - l/d_k`` for one of
-    the events at ``t_k``. The rows sum to the total score.
+    the events at ``t_k``. The rows sum to the total score. With ``ties = "breslow"``
+    every step uses the whole risk set (``l/d`` = 0). R has none for ``ties =
+    "exact"`` ("score residuals are not available for the exact method"): refused.
     """
+    if check_ties(ties) == "exact":
+        raise ValueError("score residuals are not available for ties = 'exact' (R "
+                         "residuals.coxph refuses them, hence robust SEs and dfbeta too)")
+    breslow = ties == "breslow"
     time = np.asarray(time, float)
     event = np.asarray(event, float)
     X = np.asarray(X, float).reshape(time.size, -1)
@@ -294,7 +374,7 @@ def score_residuals(time, event, X, beta, strata=None) -> np.ndarray:
         mbar = np.zeros((k, p))    # mean_l m
         for ell in range(int(d.max())):
             act = d > ell
-            frac = np.where(act, ell / np.where(act, d, 1), 0.0)
+            frac = np.where(act & ~breslow, ell / np.where(act, d, 1), 0.0)
             den = S0 - frac * d0
             mean = (S1 - frac[:, None] * d1) / den[:, None]
             a_k += act / den
@@ -314,11 +394,13 @@ def score_residuals(time, event, X, beta, strata=None) -> np.ndarray:
     return resid
 
 
-def efron_cumhaz(time, event, risk, at=None):
+def efron_cumhaz(time, event, risk, at=None, ties: str = "efron"):
     """Efron-type cumulative hazard at risk weights ``risk`` = exp(x' beta), one stratum.
 
     At an event time with ``d`` tied events the increment is
-    ``sum_{l=0}^{d-1} 1 / (S0 - (l/d) D0)`` (R ``survfit.coxph``, ``ctype = 2``).
+    ``sum_{l=0}^{d-1} 1 / (S0 - (l/d) D0)`` (R ``survfit.coxph``, ``ctype = 2``, its
+    default for a fit with ``ties = "efron"``). For a fit with ``ties = "breslow"`` or
+    ``"exact"`` R's default is Breslow's estimator, ``ctype = 1``: ``d / S0``.
 
     Returns
     -------
@@ -335,9 +417,10 @@ def efron_cumhaz(time, event, risk, at=None):
     d = np.bincount(pos, minlength=etimes.size).astype(float)
     d0 = np.bincount(pos, weights=r[dead], minlength=etimes.size)
     inc = np.zeros(etimes.size)
+    efron = check_ties(ties) == "efron"
     for ell in range(int(d.max()) if etimes.size else 0):
         act = d > ell
-        frac = np.where(act, ell / np.where(act, d, 1), 0.0)
+        frac = np.where(act & efron, ell / np.where(act, d, 1), 0.0)
         inc += act / (s0 - frac * d0)
     cum = np.cumsum(inc)
     if at is None:
@@ -353,7 +436,8 @@ def baseline_cumhaz(result: "CoxResult", at=None) -> pd.DataFrame:
     """Baseline cumulative hazard H0(t) at covariates x = 0, per stratum.
 
     Efron-type increments (:func:`efron_cumhaz`), as R ``survfit(fit, newdata =
-    <x = 0>)`` for a fit with ``ties = "efron"``. Survival of a patient is
+    <x = 0>)`` for a fit with ``ties = "efron"``; Breslow's for a fit with ``ties =
+    "breslow"`` or ``"exact"``, as R's ``survfit`` then. Survival of a patient is
     ``exp(-H0(t) exp(x'beta))``.
 
     Parameters
@@ -379,7 +463,7 @@ def baseline_cumhaz(result: "CoxResult", at=None) -> pd.DataFrame:
     rows = []
     for s in pd.unique(strata):
         m = strata == s
-        times, cum = efron_cumhaz(time[m], event[m], risk[m], at)
+        times, cum = efron_cumhaz(time[m], event[m], risk[m], at, result.ties)
         if at is None and times.size == 0:
             times, cum = np.zeros(1), np.zeros(1)
         rows += [(s, float(tt), float(hh)) for tt, hh in zip(times, cum)]
@@ -392,11 +476,13 @@ def robust_variance(result: "CoxResult", cluster) -> np.ndarray:
     ``D`` = score residuals times the model-based variance (dfbeta), summed
     within clusters; the robust variance is ``D' D`` (Lin & Wei 1989). The
     model-based variance is the one R reports (``result.variance``), as R's
-    ``residuals(fit, "dfbeta")`` takes it.
+    ``residuals(fit, "dfbeta")`` takes it. The score residuals are those of the fit's
+    ``ties``; R has none for ``ties = "exact"`` (refused, as R refuses it).
     """
     X = result.design.to_numpy()
     frame = result.frame
-    resid = score_residuals(frame["__time"], frame["__event"], X, result.beta, result.stratum)
+    resid = score_residuals(frame["__time"], frame["__event"], X, result.beta, result.stratum,
+                            result.ties)
     variance = (np.linalg.inv(result.information) if result.variance is None
                 else result.variance)
     dfbeta = resid @ variance
@@ -419,7 +505,8 @@ class CoxResult:
     converged"`` (R's "Ran out of iterations and did not converge"); ``iterations`` the
     Newton-Raphson iterations R's rule took. ``variance`` is the variance R reports
     (``vcov(fit)``): the inverse information, except after running out of iterations.
-    ``stratum_code`` numbers the strata in R's order of their levels.
+    ``stratum_code`` numbers the strata in R's order of their levels. ``ties`` is the
+    method for tied event times it was fitted with (R ``fit$method``).
     """
 
     coefficients: pd.DataFrame
@@ -431,11 +518,12 @@ class CoxResult:
     events: int
     frame: pd.DataFrame  # design, time, event (and stratum) as fitted
     stratum: np.ndarray | None
-    information: np.ndarray  # Efron information at beta
+    information: np.ndarray  # information at beta (of the fit's ties)
     variance: np.ndarray | None = None
     status: str = "converged"
     iterations: int = 0
     stratum_code: np.ndarray | None = None
+    ties: str = "efron"
 
 
 class CoxFitError(ValueError):
@@ -644,9 +732,10 @@ def _newton_step(derivatives, beta, ll, u, info):
 class _EfronDerivatives:
     """``beta -> (loglik, score, information)`` on data sorted once (:class:`EfronData`)."""
 
-    def __init__(self, time, event, X, strata=None, timefixed: bool = False):
+    def __init__(self, time, event, X, strata=None, timefixed: bool = False,
+                 ties: str = "efron"):
         self.design = np.asarray(X, float).reshape(np.asarray(time).size, -1)
-        self.data = EfronData(time, event, self.design, strata, timefixed)
+        self.data = EfronData(time, event, self.design, strata, timefixed, ties)
 
     def __call__(self, beta):
         c = self.data.evaluate(beta)
@@ -665,15 +754,15 @@ def r_column_means(X: np.ndarray) -> np.ndarray:
 
 def coxph_fit(time, event, X, strata=None, beta=None, timefixed: bool = False,
               eps: float = 1e-9, iter_max: int = 20, toler_inf: float | None = None,
-              tol: float = 1e-9, max_iter: int = 30) -> NewtonFit:
-    """Fit the Efron partial likelihood and stop where R ``coxph`` stops.
+              tol: float = 1e-9, max_iter: int = 30, ties: str = "efron") -> NewtonFit:
+    """Fit the Efron (``ties``) partial likelihood and stop where R ``coxph`` stops.
 
     R's iteration (:func:`coxph_newton`) decides: a fit that converged with every
     coefficient finite is then taken to the maximum (:func:`_polish`, steps below
     ``tol``); a coefficient that may be infinite, or a fit out of iterations, is
     reported at R's stopping point, where every number R prints is evaluated.
     """
-    derivatives = _EfronDerivatives(time, event, X, strata, timefixed)
+    derivatives = _EfronDerivatives(time, event, X, strata, timefixed, ties)
     p = derivatives.design.shape[1]
     start = np.zeros(p) if beta is None else np.asarray(beta, float).copy()
     fit = coxph_newton(derivatives, start, eps, iter_max, toler_inf)
@@ -682,7 +771,8 @@ def coxph_fit(time, event, X, strata=None, beta=None, timefixed: bool = False,
     return fit
 
 
-def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_iter: int = 30):
+def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_iter: int = 30,
+              ties: str = "efron"):
     """Maximise the Efron partial likelihood by Newton-Raphson, stopping as R ``coxph``.
 
     The iteration of R ``coxph`` with its default ``coxph.control()``
@@ -691,7 +781,8 @@ def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_ite
     log likelihood of 1e-9, at most 20 iterations). A fit that converges with finite
     coefficients is then taken on until the largest step is below ``tol``, which with
     quadratic convergence leaves the coefficients ~1e-15 from the maximum. The data are
-    sorted once (:class:`EfronData`) for all iterations.
+    sorted once (:class:`EfronData`) for all iterations. ``ties = "breslow"`` or
+    ``"exact"`` maximises that partial likelihood instead (R ``coxph(ties = )``).
 
     Returns
     -------
@@ -723,7 +814,7 @@ def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_ite
     >>> round(float(beta[0]), 6)  # R coef(coxph(Surv(t, e) ~ x)): 0.193546
     0.193546
     """
-    fit = coxph_fit(time, event, X, strata, beta, tol=tol, max_iter=max_iter)
+    fit = coxph_fit(time, event, X, strata, beta, tol=tol, max_iter=max_iter, ties=ties)
     _warn_status(fit, f"log likelihood converged before design column(s) {fit.infinite}; "
                       "coefficient may be infinite", stacklevel=2)
     return fit.beta, fit.loglik, fit.information
@@ -794,7 +885,7 @@ def newton_raphson(derivatives, beta, tol: float = 1e-9, max_iter: int = 30):
 
 def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[str],
             strata: list[str], cov_config: dict, conf_level: float = 0.95,
-            cluster: str | None = None) -> CoxResult:
+            cluster: str | None = None, ties: str = "efron") -> CoxResult:
     """Fit a Cox model on complete cases and return coefficient and test tables.
 
     Tests: the model's likelihood-ratio, Wald and score (log-rank) tests against
@@ -803,6 +894,13 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     With ``cluster`` (a column name), robust sandwich standard errors clustered
     on it are added (``robust_se``, ``robust_p``, robust CI), as R
     ``coxph(..., cluster = )``.
+
+    ``ties`` is R's ``coxph(ties = )``: ``"efron"`` (R's default), ``"breslow"`` (the
+    default of SAS PROC PHREG and Stata ``stcox``) or ``"exact"`` (the conditional
+    logistic likelihood; refused beyond :data:`EXACT_MAX_STEPS` and
+    :data:`EXACT_MAX_SUBSETS`, and with ``cluster``, which R refuses for it: it has no
+    score residuals). The fit, its tests, ``drop1`` and everything computed from the
+    result (baseline hazard, ``cox.zph``, robust SE) follow it as R's do.
 
     Examples
     --------
@@ -820,6 +918,11 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
 
     As R ``coef(coxph(Surv(time, event) ~ x + group, d))``: 0.74756, 1.33260.
     """
+    if check_ties(ties) == "exact" and cluster:
+        raise ValueError(f"ties = 'exact' with cluster = {cluster!r}: robust SEs need score "
+                         "residuals, which the exact method does not have (R's coxph stops: "
+                         "'dfbeta residuals are not available for the exact method'); use "
+                         "ties = 'efron' or 'breslow' for a clustered model")
     used = data.dropna(subset=[time_col, event_col, *covariates, *strata,
                                *([cluster] if cluster else [])])
     X, terms = design_matrix(used, covariates, cov_config)
@@ -836,7 +939,7 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
         frame["__stratum"] = stratum
     t, ev = frame["__time"].to_numpy(), frame["__event"].to_numpy()
     model = " + ".join(covariates)
-    fit = coxph_fit(t, ev, X.to_numpy(), stratum)
+    fit = coxph_fit(t, ev, X.to_numpy(), stratum, ties=ties)
     names = ", ".join(X.columns[j] for j in fit.infinite)
     _warn_status(fit, f"{model}: coefficient of {names} may be infinite", stacklevel=2,
                  prefix=f"{model}: ")
@@ -844,13 +947,13 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     # One line per model fit, so that a run can be audited for refits (no identifiers).
     log.info("Cox model fitted: %s%s; n = %d, events = %d", model or "(null)",
              f", strata {', '.join(strata)}" if strata else "", len(used), int(ev.sum()))
-    ll0, u0, i0 = efron_derivatives(t, ev, X.to_numpy(), np.zeros(len(beta)), stratum)
+    ll0, u0, i0 = efron_derivatives(t, ev, X.to_numpy(), np.zeros(len(beta)), stratum, ties)
     reduced = {}
     if len(terms) > 1:
         for term in terms:
             # R drop1: the model without the term, refitted with the same control
             keep = [c for c in X.columns if c not in term.columns]
-            part = coxph_fit(t, ev, frame[keep].to_numpy(), stratum)
+            part = coxph_fit(t, ev, frame[keep].to_numpy(), stratum, ties=ties)
             without = " + ".join(c for c in covariates if c != term.name)
             _warn_status(part, f"{without} (for the likelihood-ratio test of {term.name}): "
                                f"coefficient of {', '.join(keep[j] for j in part.infinite)} "
@@ -863,10 +966,12 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
                                  variance=fit.variance,
                                  not_converged=(not_converged_note(COXPH_CONTROL["iter_max"],
                                                                    fit.large)
-                                                if fit.status == "not converged" else ""))
+                                                if fit.status == "not converged" else ""),
+                                 ties=ties)
     result = CoxResult(coefs, tests_df, terms, beta, X, n, events, frame, stratum, info,
                        variance=fit.variance, status=fit.status, iterations=fit.iterations,
-                       stratum_code=stratum_codes(used, strata) if strata else None)
+                       stratum_code=stratum_codes(used, strata) if strata else None,
+                       ties=ties)
     if cluster:
         k = int(used[cluster].nunique())
         order = [list(X.columns).index(c) for t in terms for c in t.columns]
@@ -995,8 +1100,8 @@ def add_robust_columns(coefs: pd.DataFrame, rse, conf_level: float, cluster: str
 
 def cox_tables(terms: list[Term], columns: list[str], beta, info, loglik, null, reduced: dict,
                infinite: set, n: int, events: int, conf_level: float = 0.95,
-               dropped: list[Term] = (), variance=None, not_converged: str = ""
-               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+               dropped: list[Term] = (), variance=None, not_converged: str = "",
+               ties: str = "efron") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Coefficient and test tables of a Cox fit from its sufficient quantities.
 
     What R ``summary(coxph)`` and ``drop1(fit, test = "Chisq")`` print, built from
@@ -1010,7 +1115,7 @@ def cox_tables(terms: list[Term], columns: list[str], beta, info, loglik, null, 
     (after running out of iterations). ``not_converged``, the note of a fit that ran
     out of iterations: it stands beside every coefficient, whose Wald z, p and CI, as
     the Wald tests, are then not reported (those of a coefficient in ``infinite``
-    never are).
+    never are). ``ties`` names the partial likelihood of the score test's method.
     """
     beta = np.asarray(beta, float)
     ll = loglik
@@ -1054,7 +1159,7 @@ def cox_tables(terms: list[Term], columns: list[str], beta, info, loglik, null, 
                    "not reported: the fit did not converge" if not_converged else
                    "not reported: a coefficient may be infinite (use the likelihood-ratio test)"},
         {"test": "score (log-rank)", "term": "(model)", "chisq": score, "df": df,
-         "p": chi2_sf(score, df), "method": "U(0)' I(0)^-1 U(0), Efron"},
+         "p": chi2_sf(score, df), "method": f"U(0)' I(0)^-1 U(0), {TIES_NAME[check_ties(ties)]}"},
     ]
     if len(terms) > 1:
         for term in terms:
@@ -1151,7 +1256,8 @@ def ph_test(result: CoxResult, transform: str = "km") -> pd.DataFrame:
     For each covariate ``x_j`` the model is extended by ``theta_j x_j g(t)``,
     with ``g`` the chosen transform of time centred on its mean over events.
     The score test of ``theta = 0`` at the fitted ``beta`` uses the full
-    ``2p x 2p`` Efron information; a term's test uses the ``beta`` block and that
+    ``2p x 2p`` Efron information (Breslow's for a fit with ``ties = "breslow"`` or
+    ``"exact"``: R's ``cox.zph`` uses Efron's sums only for an Efron fit); a term's test uses the ``beta`` block and that
     term's ``theta`` block (a factor's levels are pooled, ``df`` = its number of
     columns). Written here because lifelines implements only the earlier
     approximation (survival < 3.0) and no Python library implements this test. Where
@@ -1181,8 +1287,8 @@ def ph_test(result: CoxResult, transform: str = "km") -> pd.DataFrame:
     g_all = zph_time_transform(t, ev, transform, order)
     centre = g_all[ev == 1].mean()
     # the frame's times are already fixed (fit_cox): sorted once here, not fixed again
-    contrib = EfronData(t, ev, X, result.stratum, timefixed=True).evaluate(result.beta,
-                                                                          per_time=True)
+    contrib = EfronData(t, ev, X, result.stratum, timefixed=True,
+                        ties=_zph_ties(result)).evaluate(result.beta, per_time=True)
     # g at each distinct event time (tied events share the time, hence g)
     g = g_all[order][np.searchsorted(t[order], contrib["time"])] - centre
     info = contrib["info_t"]
@@ -1219,6 +1325,12 @@ def ph_test(result: CoxResult, transform: str = "km") -> pd.DataFrame:
                                         for c, x in zip(chisq, tests)], dtype=float),
                          "transform": np.full(k, transform, dtype=object),
                          "method": np.full(k, method, dtype=object)}, copy=False)
+
+
+def _zph_ties(result: CoxResult) -> str:
+    """The sums R's ``cox.zph`` uses: Efron's for an Efron fit, else Breslow's (its C code
+    takes ``fit$method == "efron"``)."""
+    return "efron" if getattr(result, "ties", "efron") == "efron" else "breslow"
 
 
 ZPH_SINGULAR_METHOD = ("not computed: the information matrix of the test is singular (R's "
@@ -1266,8 +1378,10 @@ def zph_residuals(result: CoxResult, transform: str = "km", terms: bool = True
 
     The residual of an event is its covariates minus their Efron-weighted mean
     over the risk set (for ``d`` tied events the mean of the ``d`` Efron means,
-    as R's ``zph1.c``). Within each stratum, residuals are scaled by the inverse
-    of the information per event (Grambsch & Therneau 1994), using only the
+    as R's ``zph1.c``; the risk set's mean for a fit with ``ties = "breslow"`` or
+    ``"exact"``, as R's). Within each stratum, residuals are scaled by the inverse
+    of the information per event (Grambsch & Therneau 1994; Breslow's information for
+    an exact fit, as R's), using only the
     columns that vary in that stratum; each term's coefficient is added back.
 
     R's per-stratum rules are kept (``survival:::cox.zph``, 3.5-3): a factor counts as
@@ -1306,6 +1420,7 @@ def zph_residuals(result: CoxResult, transform: str = "km", terms: bool = True
     else:
         strata = pd.factorize(pd.Series(result.stratum), sort=True)[0]
     g = zph_time_transform(t, ev, transform)
+    efron = _zph_ties(result) == "efron"
     risk = np.exp(X @ result.beta - (X @ result.beta).max())
     order = np.lexsort((np.arange(n), t, strata))          # R: order(istrat, time)
     rows, resid, used = [], [], np.zeros((strata.max() + 1, p))
@@ -1324,7 +1439,7 @@ def zph_residuals(result: CoxResult, transform: str = "km", terms: bool = True
             d = dead.size
             den2, num2 = rs[dead].sum(), (rs[dead, None] * xs[dead]).sum(axis=0)
             den, num = den_all[first[at[0]]] - den2, num_all[first[at[0]]] - num2
-            frac = np.arange(1, d + 1)[:, None] / d
+            frac = (np.arange(1, d + 1)[:, None] / d if efron else np.ones((d, 1)))
             mean = ((num + frac * num2) / (den + frac * den2)).mean(axis=0)
             resid.append(xs[dead] - mean)
             rows.extend(idx[dead])
@@ -1341,7 +1456,12 @@ def zph_residuals(result: CoxResult, transform: str = "km", terms: bool = True
         if len(a) > 1 and (used[:, a] == 0).any():
             used[:, a] = used[:, a].max(axis=1)[:, None]
     wt = sum(np.minimum.outer(u, u) for u in used)
-    vmean = result.information / np.where(wt == 0, 1, wt)
+    # R scales by the information of cox.zph's own sums: the fit's, except for an exact
+    # fit, whose cox.zph sums are Breslow's (at the exact beta)
+    info = (result.information if getattr(result, "ties", "efron") != "exact" else
+            EfronData(t, ev, X, result.stratum, timefixed=True,
+                      ties="breslow").evaluate(result.beta)["info"])
+    vmean = info / np.where(wt == 0, 1, wt)
     if any(len(a) > 1 for a in assign):      # R cox.zph(terms = TRUE): one column per term
         M = np.zeros((p, len(assign)))
         for i, a in enumerate(assign):

@@ -33,7 +33,7 @@ METHOD = ("likelihood-ratio test of a restricted cubic spline ({k} knots at the 
 def nonlinearity_test(data: pd.DataFrame, time_col: str, event_col: str,
                       covariates: list[str], strata: list[str], cov_config: dict,
                       term: str, knots: int = 4,
-                      linear: cox.CoxResult | None = None) -> dict:
+                      linear: cox.CoxResult | None = None, ties: str = "efron") -> dict:
     """Likelihood-ratio test of non-linearity of ``term`` in a Cox model.
 
     Parameters
@@ -47,6 +47,8 @@ def nonlinearity_test(data: pd.DataFrame, time_col: str, event_col: str,
     linear
         The model with ``term`` linear, if already fitted on these complete cases
         (it is fitted here otherwise).
+    ties
+        The method for tied times of both fits (R ``coxph(ties = )``).
 
     Returns
     -------
@@ -81,7 +83,7 @@ def nonlinearity_test(data: pd.DataFrame, time_col: str, event_col: str,
     base = {"term": term, "df": knots - 2, "n": len(d), "events": int(d[event_col].sum()),
             "knots": where.tolist(), "method": method}
     if linear is None or linear.n != len(d):
-        linear = cox.fit_cox(d, time_col, event_col, covariates, strata, cov_config)
+        linear = cox.fit_cox(d, time_col, event_col, covariates, strata, cov_config, ties=ties)
     if len(np.unique(where)) < knots:
         return {**base, "chisq": np.nan, "p": np.nan,
                 "loglik_linear": cox.model_loglik(linear),
@@ -93,7 +95,7 @@ def nonlinearity_test(data: pd.DataFrame, time_col: str, event_col: str,
         d[name] = column
     others = [c for c in covariates if c != term]
     coding = {**cov_config, **{name: {"type": "continuous", "label": name} for name in names}}
-    spline = cox.fit_cox(d, time_col, event_col, [*names, *others], strata, coding)
+    spline = cox.fit_cox(d, time_col, event_col, [*names, *others], strata, coding, ties=ties)
     chisq = 2 * (cox.model_loglik(spline) - cox.model_loglik(linear))
     return {**base, "chisq": chisq, "p": float(chi2_sf(max(chisq, 0.0), knots - 2)),
             "loglik_linear": cox.model_loglik(linear),
