@@ -481,7 +481,7 @@ def signing_problems(fed: dict, results: str = "results") -> list[str]:
     """
     problems = []
     role, keys = fed["role"], fed.get("public_keys") or {}
-    key_file = fed.get("signing_key")
+    key_file = os.path.expanduser(fed.get("signing_key") or "")
     if role == "site" and key_file:
         if _within(key_file, results) or "results" in Path(key_file).parts:
             problems.append(f"federation.signing_key: {key_file} is under a results/ folder, "

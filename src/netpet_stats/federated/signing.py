@@ -89,7 +89,7 @@ def write_key_pair(site: str, folder: str | Path) -> tuple[Path, Path, str]:
     -------
     private path, public path, public key (base64)
     """
-    folder = Path(folder)
+    folder = Path(folder).expanduser()
     inside_results = (os.path.abspath(folder) + os.sep).startswith(os.path.abspath("results")
                                                                     + os.sep)
     if inside_results or "results" in folder.parts:
@@ -116,7 +116,7 @@ def load_private_key(path: str | Path):
     """The site's private key from ``path`` (PEM), refused if others may read the file."""
     from cryptography.hazmat.primitives import serialization
 
-    path = Path(path)
+    path = Path(path).expanduser()
     try:
         data = path.read_bytes()
         mode = path.stat().st_mode
