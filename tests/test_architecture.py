@@ -19,7 +19,7 @@ ALLOWED = {
     "report": {"survival", "validation", "netpet", "provenance", "config"},
     "steps": {"survival", "validation", "netpet", "cohort", "report", "config", "provenance",
               "federated"},
-    "cli": {"cohort", "config", "steps", "netpet"},
+    "cli": {"cohort", "config", "steps", "netpet", "federated"},
 }
 
 

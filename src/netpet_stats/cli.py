@@ -1,4 +1,4 @@
-"""Command line: ``netpet-stats validate`` and ``netpet-stats synthetic``.
+"""Command line: ``netpet-stats validate``, ``netpet-stats synthetic`` and ``netpet-stats keys``.
 
 The workflow itself runs through Snakemake (see README); the CLI covers the
 steps a user runs by hand. ``validate --config X`` reads the configuration exactly
@@ -9,6 +9,7 @@ as ``snakemake --configfile X`` does (:func:`netpet_stats.config.load_config`):
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -24,6 +25,8 @@ Here:
   validate    check a cohort against its configuration, as the workflow would,
               and list every problem at once
   synthetic   write the bundled simulated cohort again
+  keys        make a federation site's signing key pair (private key for the site,
+              public key for the coordinator's configuration)
 
 validate --config my.yaml reads config/config.yaml of the working folder first and
 my.yaml over it, exactly as snakemake --configfile my.yaml does.
@@ -82,6 +85,27 @@ def _validate(config_files: list[str] | None) -> int:
     return 0
 
 
+def _keys(site: str, out: str) -> int:
+    from .federated.errors import ProtocolError
+    from .federated.signing import write_key_pair
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", site):
+        print(f"--site {site!r}: a site name is letters, digits, _ and -, as "
+              "federation.sites lists it", file=sys.stderr)
+        return 1
+    try:
+        private, public_file, public = write_key_pair(site, out)
+    except (ProtocolError, OSError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(f"Private key: {private} (readable by you alone; it never leaves this machine).\n"
+          f"In the site's configuration:\n"
+          f"  federation:\n    signing_key: {private}\n"
+          f"Public key: {public_file}. Send it to the coordinator, whose configuration lists:\n"
+          f"  federation:\n    public_keys:\n      {site}: {public}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="netpet-stats", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -94,10 +118,17 @@ def main(argv: list[str] | None = None) -> int:
     syn = sub.add_parser("synthetic", help="regenerate the bundled synthetic cohort")
     syn.add_argument("--seed", type=int, default=164)
     syn.add_argument("--outdir", default="data/synthetic")
+    keys = sub.add_parser("keys", help="make a federation site's signing key pair")
+    keys.add_argument("--site", required=True, help="the site's name, as federation.sites lists it")
+    keys.add_argument("--out", required=True, metavar="DIR",
+                      help="folder for <site>.key (private, mode 600) and <site>.pub (public); "
+                           "a folder of your own, never under results/ or the exchange folder")
     args = parser.parse_args(argv)
 
     if args.command == "validate":
         return _validate(args.config)
+    if args.command == "keys":
+        return _keys(args.site, args.out)
     if args.command == "synthetic":
         from .netpet.synthetic import write_synthetic
 

@@ -21,6 +21,7 @@ import copy
 import difflib
 import errno
 import json
+import os
 import shutil
 from functools import lru_cache
 from pathlib import Path
@@ -466,12 +467,62 @@ def federation_problems(config: dict) -> list[str]:
                         "exchanges Efron's sums only (a federated analysis uses Efron's method "
                         "for tied times, R coxph's default): set cox.ties: efron, or analyse "
                         "with another tie method outside the federation")
+    folder = os.path.normpath(config.get("output_folder") or ".")
+    problems += signing_problems(fed, os.path.join(folder, "results"))
     name = config["cox"]["primary_model"]
     model = config["cox"]["models"].get(name, {})
     if model and "centre" not in model.get("strata", []):
         problems.append(f"federation: cox.primary_model {name!r} is not stratified by centre "
                         f"(strata: {model.get('strata', [])}); a federated analysis needs the "
                         "primary model stratified by centre (it decomposes exactly over sites)")
+    return problems
+
+
+def _within(path: str, folder: str) -> bool:
+    return (os.path.abspath(path) + os.sep).startswith(os.path.abspath(folder) + os.sep)
+
+
+def signing_problems(fed: dict, results: str = "results") -> list[str]:
+    """Keys of a federated role: the site's private key, the coordinator's public keys.
+
+    ``results``: the analysis's results folder, where a private key must never be.
+    """
+    problems = []
+    role, keys = fed["role"], fed.get("public_keys") or {}
+    key_file = os.path.expanduser(fed.get("signing_key") or "")
+    if role == "site" and key_file:
+        if _within(key_file, results) or "results" in Path(key_file).parts:
+            problems.append(f"federation.signing_key: {key_file} is under a results/ folder, "
+                            "which is shared; keep the private key in a folder of your own")
+        elif fed["exchange"] and _within(key_file, fed["exchange"]):
+            problems.append(f"federation.signing_key: {key_file} is inside the exchange folder, "
+                            "which the other sites and the coordinator read; keep the private "
+                            "key in a folder of your own")
+        elif not os.path.isfile(key_file):
+            problems.append(f"federation.signing_key: {key_file} does not exist (make the key "
+                            "pair with: netpet-stats keys --site NAME --out FOLDER)")
+    if role == "coordinator":
+        unknown = sorted(set(keys) - set(fed["sites"]))
+        if unknown:
+            problems.append(f"federation.public_keys: keys for {unknown}, which are not among "
+                            f"federation.sites {fed['sites']}")
+        required = fed.get("require_signatures")
+        if required or (required is None and keys):
+            without = [s for s in fed["sites"] if s not in keys]
+            if without:
+                problems.append(
+                    f"federation.public_keys: no public key for {without}; signed answers are "
+                    + ("required (federation.require_signatures: true)" if required else
+                       "required as soon as any key is listed")
+                    + ": add each site's key (its <site>.pub), or set "
+                    "federation.require_signatures: false to accept their answers unsigned")
+        owners: dict[str, list[str]] = {}
+        for site, key in keys.items():
+            owners.setdefault(key, []).append(site)
+        for sites in owners.values():
+            if len(sites) > 1:
+                problems.append(f"federation.public_keys: {sites} have the same key (each site "
+                                "needs its own, or one could sign for another)")
     return problems
 
 

@@ -104,7 +104,7 @@ def write_manifest(config: dict, inputs: list[str], outputs: list[str], workflow
 PATH_KEYS = ("output_folder", "cohort.table", "cohort.folder", "cohort.lesions",
              "validation.model_file", "validation.fine_gray_file",
              "validation.added_value.base_file", "validation.added_value.extended_file",
-             "federation.exchange")
+             "federation.exchange", "federation.signing_key")
 
 
 def analysis_folder(config: dict) -> str:

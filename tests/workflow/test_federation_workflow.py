@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -24,9 +26,25 @@ from workflow_run import ROOT, copy_project, run_snakemake
 SITES = ("A", "B", "C")
 
 
-def run_consortium(base, storage=None, coordinator_runs=10):
+@pytest.fixture(scope="module")
+def site_keys(tmp_path_factory):
+    """Each site's key pair, made by ``netpet-stats keys`` (in a folder of the site's own,
+    outside its analysis and the exchange): the private key's path and the public key."""
+    folder = tmp_path_factory.mktemp("keys")
+    keys = {}
+    for site in SITES:
+        proc = subprocess.run([sys.executable, "-m", "netpet_stats.cli", "keys", "--site", site,
+                               "--out", str(folder / site)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        keys[site] = (str(folder / site / f"{site}.key"),
+                      (folder / site / f"{site}.pub").read_text().strip())
+    return keys
+
+
+def run_consortium(base, keys, storage=None, coordinator_runs=10):
     """Sites and coordinator in folders under ``base``, taking turns until the exchange
-    closes (or after ``coordinator_runs`` runs of the coordinator)."""
+    closes (or after ``coordinator_runs`` runs of the coordinator). Every site signs its
+    answers with its key of ``keys``; the coordinator lists their public keys."""
     exchange = base / "exchange"
     exchange.mkdir()
     cohort = pd.read_csv(ROOT / "data" / "synthetic" / "cohort.csv")
@@ -37,12 +55,13 @@ def run_consortium(base, storage=None, coordinator_runs=10):
         (work / "site.yaml").write_text(yaml.safe_dump({
             "cohort": {"table": "our_patients.csv", "lesions": None},
             "federation": {"role": "site", "site": site, "exchange": str(exchange),
-                           "storage": storage}}))
+                           "storage": storage, "signing_key": keys[site][0]}}))
         folders[site] = work
     coordinator = copy_project(base / "coordinator")
     (coordinator / "coordinator.yaml").write_text(yaml.safe_dump({
         "federation": {"role": "coordinator", "sites": list(SITES), "exchange": str(exchange),
-                       "storage": storage, "km_tier": "rounded"}}))
+                       "storage": storage, "km_tier": "rounded",
+                       "public_keys": {site: keys[site][1] for site in SITES}}}))
     logs = []
     for turn in range(coordinator_runs):
         proc = run_snakemake(coordinator, "--configfile", "coordinator.yaml")
@@ -59,18 +78,18 @@ def run_consortium(base, storage=None, coordinator_runs=10):
 
 
 @pytest.fixture(scope="module")
-def consortium(tmp_path_factory):
+def consortium(tmp_path_factory, site_keys):
     """The whole exchange through a plain shared folder (federation.storage: null)."""
-    return run_consortium(tmp_path_factory.mktemp("consortium"))
+    return run_consortium(tmp_path_factory.mktemp("consortium"), site_keys)
 
 
-def test_the_fs_storage_plugin_moves_the_same_bundles(consortium, tmp_path_factory):
+def test_the_fs_storage_plugin_moves_the_same_bundles(consortium, tmp_path_factory, site_keys):
     if shutil.which("rsync") is None:
         pytest.skip("rsync is not installed: Snakemake's fs storage plugin copies with it "
                     "(Debian: apt-get install rsync); the exchange through a plain folder "
                     "ran without it")
     # round 1 published, answered by every site, and round 2 published, through the plugin
-    fs = run_consortium(tmp_path_factory.mktemp("consortium_fs"), storage="fs",
+    fs = run_consortium(tmp_path_factory.mktemp("consortium_fs"), site_keys, storage="fs",
                         coordinator_runs=2)
     files = sorted(p.relative_to(fs["exchange"]) for p in fs["exchange"].rglob("*.json"))
     assert [str(f) for f in files] == [
@@ -129,3 +148,32 @@ def test_a_finished_exchange_reruns_nothing(consortium):
     assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr
     proc = run_snakemake(consortium["sites"]["A"], "--configfile", "site.yaml")
     assert "closed the exchange" in proc.stderr
+
+
+def test_every_answer_is_signed_and_an_edited_one_is_refused(consortium, site_keys,
+                                                             tmp_path_factory):
+    """After the exchange closed, a score of site A's round-2 answer is changed by 0.5 in
+    (a copy of) the shared folder: the coordinator's next run refuses it, naming the
+    site and the round, and its manifest names the changed file; no traceback."""
+    for path in consortium["exchange"].glob("round_*/[ABC].json"):
+        assert json.loads(path.read_text())["signature"]["algorithm"] == "Ed25519"
+    ledger = pd.read_csv(consortium["sites"]["A"] / "results" / "federation" /
+                         "release_ledger_round_001.csv")
+    assert set(ledger.loc[ledger["path"].str.startswith("signature/"), "path"]) == {
+        "signature/algorithm", "signature/key_id", "signature/value"}
+    base = tmp_path_factory.mktemp("tampered")
+    exchange = shutil.copytree(consortium["exchange"], base / "exchange")
+    coordinator = shutil.copytree(consortium["coordinator"], base / "coordinator")
+    settings = yaml.safe_load((coordinator / "coordinator.yaml").read_text())
+    settings["federation"]["exchange"] = str(exchange)
+    (coordinator / "coordinator.yaml").write_text(yaml.safe_dump(settings))
+    answer = exchange / "round_002" / "A.json"
+    bundle = json.loads(answer.read_text())
+    bundle["evaluated"]["os/full"]["score"][0] += 0.5
+    answer.write_text(json.dumps(bundle, indent=1, sort_keys=True) + "\n")
+    proc = run_snakemake(coordinator, "--configfile", "coordinator.yaml")
+    assert proc.returncode != 0
+    assert "round 2, site 'A': the answer was changed after the site signed it" in proc.stderr
+    assert ("changed since results/federation/manifest.json recorded their checksums: "
+            "round_002/A.json") in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -448,6 +448,12 @@ def federation_outputs():
         return targets
     plan = FED_PLAN
     targets = []
+    if plan["signatures"] != "verified" and plan["answers"]:
+        print(
+            "federation: the answers are not signed (federation.public_keys lists no "
+            "key; see docs/federation.md, 'Who can do what')",
+            file=sys.stderr,
+        )
     if plan["publish"]:
         targets.append(exchange_file(f"round_{plan['round']:03d}/request.json"))
         print(

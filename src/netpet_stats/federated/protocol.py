@@ -42,7 +42,7 @@ import yaml
 from ..survival.cox import Term, design_matrix, stratum_labels
 from ..survival.kaplan_meier import km_from_counts, km_table, step_at
 from ..validation import external, frozen_model
-from . import aggregates
+from . import aggregates, signing
 from .disclosure import (RULE_AGGREGATE, RULE_COUNT, RULE_DISCLOSIVE, RULE_PRESENCE,
                          RULE_REFUSED, RULE_ROUNDED, RULE_SETTING, RULE_SMALL_CATEGORY, Release,
                          suppress_counts, to_json)
@@ -115,10 +115,35 @@ def write_bundle(bundle: dict, path: str | Path) -> None:
 
 def read_bundle(path: str | Path) -> dict:
     """Read and validate a bundle."""
+    bundle = _read_json(path)
+    validate_bundle(bundle, str(path))
+    return bundle
+
+
+def _read_json(path: str | Path) -> dict:
     try:
         bundle = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(f"{path}: cannot be read as JSON ({exc})") from None
+    if not isinstance(bundle, dict):
+        raise ProtocolError(f"{path}: not a federation bundle (a JSON {type(bundle).__name__})")
+    return bundle
+
+
+def read_answer(path: str | Path, round_: int, site: str, keys: dict[str, str],
+                required: bool) -> dict:
+    """Read a site's answer, checking its signature before anything else of it is used.
+
+    ``round_`` and ``site`` are where the answer was found (its round folder and
+    file name); ``keys`` the coordinator's public keys by site and ``required``
+    whether an unsigned answer is refused (:mod:`netpet_stats.federated.signing`).
+    A changed answer, one signed with another key, or an unsigned one where
+    signatures are required is refused naming the round and the site.
+    """
+    bundle = _read_json(path)
+    problem = signing.verify(bundle, site, round_, keys, required)
+    if problem:
+        raise ProtocolError(problem)
     validate_bundle(bundle, str(path))
     return bundle
 

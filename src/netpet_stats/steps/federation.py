@@ -9,12 +9,15 @@ itself is :mod:`netpet_stats.federated.protocol`.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from pathlib import Path
 
 import pandas as pd
 
-from ..federated import protocol, results
+from .. import provenance
+from ..federated import protocol, results, signing
 from ..federated.disclosure import RULE_DISCLOSIVE
 from ..netpet.scoring import resolve_grouping
 from ..report.federation import write_federation_report
@@ -70,13 +73,84 @@ def check_site_settings(config: dict, request: dict) -> None:
             "cohort.* is local) and run again.")
 
 
-def answers_by_round(paths: list[str]) -> list[dict[str, dict]]:
-    """Answer files (``.../round_NNN/<site>.json``) grouped by round, first round first."""
+def answers_by_round(paths: list[str], federation: dict) -> list[dict[str, dict]]:
+    """Answer files (``.../round_NNN/<site>.json``) grouped by round, first round first.
+
+    Each answer's signature is checked with the site's key of
+    ``federation.public_keys`` before its content is read; every answer refused is
+    named (round and site) in one message.
+    """
+    keys = federation.get("public_keys") or {}
+    required = signing.signatures_required(federation)
     rounds: dict[int, dict[str, dict]] = {}
+    problems = []
     for path in map(Path, paths):
         number = int(path.parent.name.removeprefix("round_"))
-        rounds.setdefault(number, {})[path.stem] = protocol.read_bundle(path)
+        try:
+            rounds.setdefault(number, {})[path.stem] = protocol.read_answer(
+                path, number, path.stem, keys, required)
+        except protocol.ProtocolError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise protocol.ProtocolError("\n".join(problems))
     return [rounds[k] for k in sorted(rounds)]
+
+
+#: The coordinator's manifest: the checksums of the answers and tables of its results.
+MANIFEST = "results/federation/manifest.json"
+RUN_RECORD = "results/federation/run_record.json"
+
+
+def manifest_problems(config: dict) -> list[str]:
+    """Files changed or gone since the coordinator's manifest recorded their checksums.
+
+    The manifest (written last by a finished run) records the SHA-256 of every
+    answer the pooled results rest on and of every table and report. On each run
+    the coordinator recomputes them: an answer edited in the exchange folder, or a
+    published table edited by hand, is named. Answers are looked up in the
+    exchange folder of the configuration (by ``round_NNN/<site>.json``); a
+    manifest of another exchange folder is checked for its tables only.
+    """
+    folder = provenance.analysis_folder(config)
+    path = Path(provenance.in_analysis_folder(config, MANIFEST))
+    if not path.is_file():
+        return []
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        inputs, outputs = dict(manifest["inputs"]), dict(manifest["outputs"])
+        recorded_exchange = manifest["config"]["federation"]["exchange"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [f"{MANIFEST}: cannot be read ({type(exc).__name__}); it is the record of the "
+                "published results: restore it, or move results/federation/ away to pool the "
+                "exchange again"]
+    exchange = config["federation"]["exchange"]
+    same_exchange = recorded_exchange == provenance.display_path(exchange)
+    changed, missing = [], []
+    files = {}
+    if same_exchange:
+        for name, checksum in inputs.items():
+            match = re.search(r"round_(\d+)/([^/]+)\.json$", name)
+            if match:
+                files[name] = (protocol.answer_path(exchange, int(match[1]), match[2]), checksum)
+    for name, checksum in outputs.items():
+        files[name] = (Path(folder) / name, checksum)
+    for name, (file, checksum) in sorted(files.items()):
+        if not file.is_file():
+            missing.append(name)
+        elif provenance.sha256(file) != checksum:
+            changed.append(name)
+    problems = []
+    if changed:
+        problems.append(f"changed since {MANIFEST} recorded their checksums: "
+                        + ", ".join(changed))
+    if missing:
+        problems.append(f"listed in {MANIFEST} but gone: " + ", ".join(missing))
+    if problems:
+        problems.append("The published results no longer match what they were computed from. "
+                        "Restore the files (an answer from the site that sent it), or, if the "
+                        "change is yours and meant, move results/federation/ away and run again "
+                        "to pool the exchange afresh")
+    return problems
 
 
 def exchange_answers(exchange: str, sites: list[str]) -> list[str]:
@@ -99,17 +173,24 @@ def coordinator_plan(config: dict) -> dict:
     """
     fed = config["federation"]
     paths = exchange_answers(fed["exchange"], fed["sites"])
+    problems = manifest_problems(config)
+    try:
+        answers = answers_by_round(paths, fed)
+    except protocol.ProtocolError as exc:
+        problems.insert(0, str(exc))
+    if problems:
+        raise protocol.ProtocolError("\n".join(problems))
     published = {}
     for r in range(1, protocol.latest_round(fed["exchange"]) + 1):
         path = protocol.request_path(fed["exchange"], r)
         if path.exists():
             published[r] = protocol.read_bundle(path)
-    state = protocol.replay(spec(config), fed["sites"], answers_by_round(paths),
-                            fed["max_rounds"], published)
+    state = protocol.replay(spec(config), fed["sites"], answers, fed["max_rounds"], published)
     nxt = state["next"]
     published = protocol.latest_round(fed["exchange"])
     return {"round": nxt["round"], "kind": nxt["kind"], "publish": nxt["round"] > published,
-            "waiting": [] if nxt["round"] > published else state["waiting"], "answers": paths}
+            "waiting": [] if nxt["round"] > published else state["waiting"], "answers": paths,
+            "signatures": ("verified" if fed.get("public_keys") else "not configured")}
 
 
 def site_plan(config: dict) -> dict:
@@ -134,6 +215,12 @@ def run_answer(config: dict, analysis: str, request: str, out) -> None:
     check_site_settings(config, bundle)
     site = config["federation"]["site"]
     answer, ledger = protocol.site_answer(bundle, data, site)
+    key_path = config["federation"].get("signing_key")
+    if key_path:
+        answer, ledger = signing.sign_release(answer, ledger, signing.load_private_key(key_path))
+    else:
+        log.warning("site %s: the answer is not signed (federation.signing_key is not set); "
+                    "a coordinator that lists public keys refuses it", site)
     protocol.write_bundle(answer, out.answer)
     disclosive = (ledger["rule"] == RULE_DISCLOSIVE).sum()
     write_table(ledger, out.ledger, f"Site {site}: numbers released in round {bundle['round']}",
@@ -149,7 +236,7 @@ def run_answer(config: dict, analysis: str, request: str, out) -> None:
 def run_request(config: dict, answers: list[str], round_: int, out) -> None:
     """The coordinator's request for ``round_``, from the answers of the earlier rounds."""
     fed = config["federation"]
-    state = protocol.replay(spec(config), fed["sites"], answers_by_round(answers),
+    state = protocol.replay(spec(config), fed["sites"], answers_by_round(answers, fed),
                             fed["max_rounds"])
     nxt = state["next"]
     if nxt["round"] != round_:
@@ -164,7 +251,12 @@ def run_results(config: dict, answers: list[str], out) -> None:
     """The pooled tables and the coordinator's report."""
     fed = config["federation"]
     sp = spec(config)
-    state = protocol.replay(sp, fed["sites"], answers_by_round(answers), fed["max_rounds"])
+    state = protocol.replay(sp, fed["sites"], answers_by_round(answers, fed), fed["max_rounds"])
+    # the manifest describes the results about to be rewritten: it goes now, and the
+    # rule federation_manifest writes it again last (a run stopped in between leaves
+    # no manifest that the new tables would contradict)
+    for rel in (MANIFEST, RUN_RECORD):
+        Path(provenance.in_analysis_folder(config, rel)).unlink(missing_ok=True)
     if state["next"]["kind"] != "done":
         raise protocol.ProtocolError("the exchange is not finished: waiting for "
                                      + ", ".join(state["waiting"]))
