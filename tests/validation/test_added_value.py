@@ -69,3 +69,24 @@ def test_each_centres_auc_brier_and_ipa_get_a_bootstrap_interval():
     for measure in ("Brier score", "IPA"):
         r = table[(table["centre"] == "A") & (table["measure"] == measure)].iloc[0]
         assert r["lower"] <= r["estimate"] <= r["upper"]
+
+
+def test_internal_validation_refits_with_the_models_tie_method(designs):
+    """cox.ties reaches every refit: the bootstrap and internal-external CV fit as the
+    model was fitted (Breslow here), not with Efron's method."""
+    from netpet_stats.validation.internal import internal_external_cv
+
+    t, e, base, ext = designs
+    t = np.ceil(t / 12) * 12                         # whole years: many tied times
+    b_breslow, _, _ = cox.fit_efron(t, e, ext, ties="breslow")
+    b_efron, _, _ = cox.fit_efron(t, e, ext)
+    assert not np.allclose(b_breslow, b_efron)
+    tab = optimism_bootstrap(t, e, ext, 3, 1, ties="breslow").set_index("measure")
+    from netpet_stats import harrell_c
+    assert tab.loc["Harrell's C", "apparent"] == pytest.approx(
+        harrell_c(t, e, ext @ b_breslow)["estimate"], abs=1e-12)
+    centre = np.where(np.arange(len(t)) % 3 == 0, "A", "B")
+    lp, _, _ = internal_external_cv(t, e, ext, centre, [60.0], ties="breslow")
+    out = centre == "A"
+    b_train, _, _ = cox.fit_efron(t[~out], e[~out], ext[~out], ties="breslow")
+    np.testing.assert_allclose(lp[out], ext[out] @ b_train, rtol=1e-10)

@@ -56,7 +56,8 @@ def _added_value_optimism(config: dict, data: pd.DataFrame, n_boot: int, seed: i
     X_ext, _ = cox.design_matrix(d, ext["covariates"], config["covariates"])
     t, e = d[f"{endpoint}_time"].to_numpy(float), d[f"{endpoint}_event"].to_numpy(float)
     table = internal.added_value_bootstrap(t, e, X_base.to_numpy(), X_ext.to_numpy(), n_boot,
-                                           seed, horizon, progress=True, threads=threads)
+                                           seed, horizon, progress=True, threads=threads,
+                                           ties=config["cox"]["ties"])
     names = {"base": added["base"], "extended": added["extended"],
              "extended - base": f"{added['extended']} - {added['base']}"}
     return table.assign(model=table["model"].map(names), endpoint=endpoint, n=len(t),
@@ -74,7 +75,8 @@ def run_optimism(config: dict, analysis: str, out, threads: int = 1) -> None:
     n_boot, seed = int(vcfg["n_boot"]), int(vcfg["seed"])
     horizon = max(float(h) for h in vcfg["horizons"])
     table = internal.optimism_bootstrap(t, e, X.to_numpy(), n_boot, seed, horizon,
-                                        progress=True, threads=threads)
+                                        progress=True, threads=threads,
+                                        ties=config["cox"]["ties"])
     label = endpoint_label(config, vcfg["endpoint"])
     table = table.assign(endpoint=vcfg["endpoint"], model=vcfg["model"], n=len(t),
                          events=int(e.sum()))
@@ -116,7 +118,8 @@ def run_iecv(config: dict, analysis: str, out, threads: int = 1) -> None:
                      dpi(config))
         return
     lp, surv, _ = internal.internal_external_cv(t, e, X.to_numpy(), d["centre"],
-                                                [horizon], progress=True, threads=threads)
+                                                [horizon], progress=True, threads=threads,
+                                                ties=config["cox"]["ties"])
     table = external.centre_performance(t, e, lp, surv[horizon], d["centre"].to_numpy(), horizon,
                                         n_boot=int(vcfg["n_boot"]), seed=int(vcfg["seed"]),
                                         threads=threads)

@@ -43,7 +43,8 @@ def _performance(time, event, lp, horizon):
 
 
 def optimism_bootstrap(time, event, X, n_boot: int, seed: int, horizon: float | None = None,
-                       progress: bool = False, threads: int = 1) -> pd.DataFrame:
+                       progress: bool = False, threads: int = 1,
+                       ties: str = "efron") -> pd.DataFrame:
     """Bootstrap optimism-corrected Harrell's C and calibration slope of a Cox model.
 
     Parameters
@@ -64,6 +65,8 @@ def optimism_bootstrap(time, event, X, n_boot: int, seed: int, horizon: float | 
     threads
         Resamples refitted at once; the resamples are drawn in one seeded sequence
         and the results kept in its order, so the table is the same for any number.
+    ties
+        The model's method for tied times (R ``coxph(ties = )``), used in every refit.
 
     Returns
     -------
@@ -99,7 +102,7 @@ def optimism_bootstrap(time, event, X, n_boot: int, seed: int, horizon: float | 
     time, event = np.asarray(time, float), np.asarray(event, float)
     X = np.asarray(X, float)
     n = time.size
-    beta, _, _ = cox.fit_efron(time, event, X)
+    beta, _, _ = cox.fit_efron(time, event, X, ties=ties)
     dot = cox.PatternDot(X)       # the distinct rows of X, found once for every resample
     apparent = _performance(time, event, dot(beta), horizon)
     rng = np.random.default_rng(seed)
@@ -110,7 +113,7 @@ def optimism_bootstrap(time, event, X, n_boot: int, seed: int, horizon: float | 
 
     def refit(idx):
         try:
-            b, _, _ = cox.fit_efron(time[idx], event[idx], X[idx])
+            b, _, _ = cox.fit_efron(time[idx], event[idx], X[idx], ties=ties)
         except cox.CoxFitError:
             return None
         lp = dot(b)
@@ -151,7 +154,7 @@ ADDED_VALUE_METHOD = ("Harrell's bootstrap optimism correction of each model's C
 
 def added_value_bootstrap(time, event, X_base, X_extended, n_boot: int, seed: int,
                           horizon: float | None = None, progress: bool = False,
-                          threads: int = 1) -> pd.DataFrame:
+                          threads: int = 1, ties: str = "efron") -> pd.DataFrame:
     """Optimism-corrected Harrell's C of a base and an extended model, and of ΔC.
 
     The added value of predictors (e.g. NETPET over grade and Ki-67) is the
@@ -168,7 +171,7 @@ def added_value_bootstrap(time, event, X_base, X_extended, n_boot: int, seed: in
         Outcome of the patients complete for both models.
     X_base, X_extended
         (n, p) design matrices of the two models on those patients.
-    n_boot, seed, horizon, progress, threads
+    n_boot, seed, horizon, progress, threads, ties
         As :func:`optimism_bootstrap`; the same seed draws the same resamples.
 
     Returns
@@ -196,7 +199,7 @@ def added_value_bootstrap(time, event, X_base, X_extended, n_boot: int, seed: in
     designs = [np.asarray(X_base, float), np.asarray(X_extended, float)]
     n = time.size
     dots = [cox.PatternDot(X) for X in designs]
-    apparent = [harrell_c(time, event, dot(cox.fit_efron(time, event, X)[0]),
+    apparent = [harrell_c(time, event, dot(cox.fit_efron(time, event, X, ties=ties)[0]),
                           ymax=horizon)["estimate"] for X, dot in zip(designs, dots)]
     rng = np.random.default_rng(seed)
 
@@ -208,7 +211,7 @@ def added_value_bootstrap(time, event, X_base, X_extended, n_boot: int, seed: in
         out = []
         for X, dot in zip(designs, dots):
             try:
-                b, _, _ = cox.fit_efron(time[idx], event[idx], X[idx])
+                b, _, _ = cox.fit_efron(time[idx], event[idx], X[idx], ties=ties)
             except cox.CoxFitError:
                 return None
             lp = dot(b)
@@ -246,7 +249,7 @@ IECV_METHOD = ("internal-external cross-validation: the model refitted on all ce
 
 
 def internal_external_cv(time, event, X, centre, horizons, progress: bool = False,
-                         threads: int = 1):
+                         threads: int = 1, ties: str = "efron"):
     """Out-of-centre linear predictors and predicted survival, leaving one centre out.
 
     For each centre ``k`` the model is refitted on the other centres; its
@@ -289,10 +292,11 @@ def internal_external_cv(time, event, X, centre, horizons, progress: bool = Fals
     def leave_out(k):
         out = centre == k
         train = ~out
-        b, _, _ = cox.fit_efron(time[train], event[train], X[train])
+        b, _, _ = cox.fit_efron(time[train], event[train], X[train], ties=ties)
         lp_train = cox.dot_by_pattern(X[train], b)
+        # the baseline of the fit's method, as R's survfit of the fit
         _, cumhaz = cox.efron_cumhaz(time[train], event[train], np.exp(lp_train),
-                                     [float(h) for h in horizons])
+                                     [float(h) for h in horizons], ties=ties)
         return k, out, b, cumhaz, int(train.sum()), int(event[train].sum())
 
     fits = []
