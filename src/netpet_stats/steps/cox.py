@@ -17,7 +17,7 @@ from ..cohort.ledger import analysis_set
 from ..config import model_specs
 from ..report.tables import write_table
 from ..survival import cox, functional_form
-from ._common import endpoint_label, load_analysis
+from ._common import cox_ties, endpoint_label, load_analysis
 
 
 def fit_spec(config: dict, data: pd.DataFrame, endpoint: str, spec: dict) -> cox.CoxResult:
@@ -28,7 +28,7 @@ def fit_spec(config: dict, data: pd.DataFrame, endpoint: str, spec: dict) -> cox
     try:
         return cox.fit_cox(d, f"{endpoint}_time", f"{endpoint}_event", covs, spec["strata"],
                            config["covariates"], float(config["cox"]["conf_level"]), cluster,
-                           ties=config["cox"]["ties"])
+                           ties=cox_ties(config))
     except cox.CoxFitError as exc:
         raise cox.CoxFitError(
             f"{endpoint_label(config, endpoint)}, model {spec.get('label', covs)!r} "
@@ -85,7 +85,7 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
         return df[lead + [c for c in df.columns if c not in lead]]
 
     label = endpoint_label(config, endpoint)
-    coef_method = cox.coef_method(config["cox"]["ties"])
+    coef_method = cox.coef_method(cox_ties(config))
     write_table(tidy(coefs).assign(method=coef_method), out.coefficients,
                 f"{label}: Cox proportional-hazards models",
                 f"{coef_method}. Complete cases per model (see the exclusions ledger); "
@@ -129,7 +129,7 @@ def functional_form_tests(config: dict, data: pd.DataFrame, endpoint: str,
             continue
         res = functional_form.nonlinearity_test(d, f"{endpoint}_time", f"{endpoint}_event", covs,
                                                 spec["strata"], config["covariates"], term,
-                                                linear=fit, ties=config["cox"]["ties"])
+                                                linear=fit, ties=cox_ties(config))
         rows.append({"test": "non-linearity (spline)", "term": term, "chisq": res["chisq"],
                      "df": res["df"], "p": res["p"],
                      "method": res["method"] + (f"; {res['note']}" if res["note"] else ""),

@@ -12,7 +12,7 @@ from ..report import figures
 from ..report.tables import write_table
 from ..survival import cox
 from ..validation import external, internal
-from ._common import dpi, endpoint_label, figure_style, load_analysis
+from ._common import cox_ties, dpi, endpoint_label, figure_style, load_analysis
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def _added_value_optimism(config: dict, data: pd.DataFrame, n_boot: int, seed: i
     t, e = d[f"{endpoint}_time"].to_numpy(float), d[f"{endpoint}_event"].to_numpy(float)
     table = internal.added_value_bootstrap(t, e, X_base.to_numpy(), X_ext.to_numpy(), n_boot,
                                            seed, horizon, progress=True, threads=threads,
-                                           ties=config["cox"]["ties"])
+                                           ties=cox_ties(config))
     names = {"base": added["base"], "extended": added["extended"],
              "extended - base": f"{added['extended']} - {added['base']}"}
     return table.assign(model=table["model"].map(names), endpoint=endpoint, n=len(t),
@@ -76,7 +76,7 @@ def run_optimism(config: dict, analysis: str, out, threads: int = 1) -> None:
     horizon = max(float(h) for h in vcfg["horizons"])
     table = internal.optimism_bootstrap(t, e, X.to_numpy(), n_boot, seed, horizon,
                                         progress=True, threads=threads,
-                                        ties=config["cox"]["ties"])
+                                        ties=cox_ties(config))
     label = endpoint_label(config, vcfg["endpoint"])
     table = table.assign(endpoint=vcfg["endpoint"], model=vcfg["model"], n=len(t),
                          events=int(e.sum()))
@@ -119,7 +119,7 @@ def run_iecv(config: dict, analysis: str, out, threads: int = 1) -> None:
         return
     lp, surv, _ = internal.internal_external_cv(t, e, X.to_numpy(), d["centre"],
                                                 [horizon], progress=True, threads=threads,
-                                                ties=config["cox"]["ties"])
+                                                ties=cox_ties(config))
     table = external.centre_performance(t, e, lp, surv[horizon], d["centre"].to_numpy(), horizon,
                                         n_boot=int(vcfg["n_boot"]), seed=int(vcfg["seed"]),
                                         threads=threads)
