@@ -711,3 +711,13 @@ def cohort_is_simulated(config: dict) -> bool:
         return any(parts[i:i + k] == SIMULATED_DATA_FOLDER for i in range(len(parts)))
 
     return bool(paths) and all(bundled(p) for p in paths)
+
+
+def cox_ties(config: dict) -> str:
+    """The Cox models' tie method (``cox.ties``), with the schema's default where a
+    configuration built by hand for the library leaves it out.
+
+    >>> cox_ties({"cox": {}}), cox_ties({"cox": {"ties": "breslow"}})
+    ('efron', 'breslow')
+    """
+    return config["cox"].get("ties") or block_defaults("cox")["ties"]

@@ -27,7 +27,7 @@ from .. import __version__
 from ..survival import concordance, cox
 from ..netpet.scoring import resolve_grouping
 from ..config import (CR_ANALYSIS, cohort_input_paths, cohort_is_simulated,
-                      competing_risks_settings)
+                      competing_risks_settings, cox_ties)
 from ..provenance import software_versions
 from .manuscript import FOOTNOTE, hazard_ratio_table, table1_layout
 from .pdf import EmbeddedFigure, write_print_copy
@@ -558,12 +558,12 @@ def _cox_section(config, results, ep, models: dict) -> dict:
             f"cox_side_{ep}", "Univariable and multivariable (primary model) hazard ratios",
             FOOTNOTE),
         "multivariable": _coef_table(multi, f"cox_multi_{ep}", "Multivariable models",
-                                     cox.coef_method(config["cox"].get("ties", "efron"))
+                                     cox.coef_method(cox_ties(config))
                                      + ". n and Events: the patients and "
                                      "events of each model (complete cases).",
                                      config["covariates"]),
         "univariable": _coef_table(uni, f"cox_uni_{ep}", "Univariable models",
-                                   cox.coef_method(config["cox"].get("ties", "efron"))
+                                   cox.coef_method(cox_ties(config))
                                    + ". n and Events: the patients and events "
                                    "of each model (complete cases).", config["covariates"]),
         "tests": gt_table(tt, f"cox_tests_{ep}", "Tests of each term",
@@ -1318,7 +1318,7 @@ def methods_text(config) -> dict:
             covs.append(f"{spec['label'].split(' (')[0]}: {'; '.join(desc)}")
     conc = config["concordance"]
     level = int(round(100 * float(km["conf_level"])))
-    ties = config["cox"].get("ties", "efron")
+    ties = cox_ties(config)
     scan_window = (config["cohort"].get("dates") or {}).get("scan_window_days", 60)
     zero_text = {
         "later scan": "the later of the two PET/CT scans (SSTR and FDG), the first day on "

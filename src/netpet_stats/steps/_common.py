@@ -6,14 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import block_defaults
 from ..netpet.scoring import resolve_grouping
-
-
-def cox_ties(config: dict) -> str:
-    """The Cox models' tie method (``cox.ties``; the schema's default where a config
-    built by hand for the library leaves it out)."""
-    return config["cox"].get("ties") or block_defaults("cox")["ties"]
 
 
 def privacy(config: dict) -> tuple[bool, int]:

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 from ..cohort.ledger import analysis_set
-from ..config import model_specs
+from ..config import cox_ties, model_specs
 from ..report.tables import write_table
 from ..survival import cox, functional_form
-from ._common import cox_ties, endpoint_label, load_analysis
+from ._common import endpoint_label, load_analysis
 
 
 def fit_spec(config: dict, data: pd.DataFrame, endpoint: str, spec: dict) -> cox.CoxResult:

@@ -7,12 +7,12 @@ import logging
 import pandas as pd
 
 from ..cohort.ledger import analysis_set
-from ..config import model_specs
+from ..config import cox_ties, model_specs
 from ..report import figures
 from ..report.tables import write_table
 from ..survival import cox
 from ..validation import external, internal
-from ._common import cox_ties, dpi, endpoint_label, figure_style, load_analysis
+from ._common import dpi, endpoint_label, figure_style, load_analysis
 
 log = logging.getLogger(__name__)
 
