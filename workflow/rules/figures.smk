@@ -26,7 +26,7 @@ rule km_figure:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
-        settings=settings(*LABELS, "kaplan_meier", "figures"),
+        settings=settings(*LABELS, "kaplan_meier", "competing_risks", "figures"),
     script:
         "../scripts/km_figure.py"
 
