@@ -185,19 +185,21 @@ def _num(x, digits=2) -> str:
 NR_NOTE = "NR: not reached (the curve stays above the level); —: not estimable."
 
 
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, (float, np.floating)) and np.isnan(x))
+
+
+def _signed(x, digits) -> str:
+    """A number with a typographic minus, so that "-0.014–0.091" cannot misread."""
+    return _num(x, digits).replace("-", "−")
+
+
 def _ci(est, lo, hi, digits=2, quantile=False) -> str:
     """``est (lo–hi)``. For a survival quantile (``quantile``) a missing estimate or
     upper limit is "NR", not reached; anything else missing is "—", not estimable."""
-    def missing(x):
-        return x is None or (isinstance(x, (float, np.floating)) and np.isnan(x))
-
-    if missing(est):
+    if _missing(est):
         return "NR" if quantile else "—"
-
-    def num(x) -> str:  # a typographic minus, so that "-0.014–0.091" cannot misread
-        return _num(x, digits).replace("-", "−")
-
-    return f"{num(est)} ({_range(lo, hi, digits, quantile)})"
+    return f"{_signed(est, digits)} ({_range(lo, hi, digits, quantile)})"
 
 
 def _range(lo, hi, digits=2, quantile=False) -> str:
@@ -206,15 +208,9 @@ def _range(lo, hi, digits=2, quantile=False) -> str:
     A missing upper limit of a survival quantile is "NR" (not reached); anything
     else missing is "—".
     """
-    def missing(x):
-        return x is None or (isinstance(x, (float, np.floating)) and np.isnan(x))
-
-    def num(x) -> str:  # a typographic minus
-        return _num(x, digits).replace("-", "−")
-
-    hi_txt = ("NR" if quantile else "—") if missing(hi) else num(hi)
-    lo_txt = "—" if missing(lo) else num(lo)
-    negative = any(not missing(x) and x < 0 for x in (lo, hi))
+    hi_txt = ("NR" if quantile else "—") if _missing(hi) else _signed(hi, digits)
+    lo_txt = "—" if _missing(lo) else _signed(lo, digits)
+    negative = any(not _missing(x) and x < 0 for x in (lo, hi))
     return f"{lo_txt}{' to ' if negative else '–'}{hi_txt}"
 
 
@@ -324,7 +320,7 @@ def cohort_statement(config: dict, files: bool = True) -> str:
                            if files else "The source of the cohort was not described.")
 
 
-def _summary(config, results) -> dict:
+def _summary(config, results, caveat: str = "") -> dict:
     dist = results.read("cohort/netpet_distribution.csv")
     flow = results.read("cohort/flow.csv")
     received = int(flow.loc[flow["step"] == "input rows", "n"].iloc[0])
@@ -360,7 +356,6 @@ def _summary(config, results) -> dict:
             f"({', '.join(centres)}); {eligible} had a NETPET score in an analysis group "
             f"({', '.join(groups)}). Distribution of scores: "
             + ", ".join(f"{r.netpet} {r.n}" for r in dist.itertuples()) + ".")
-    caveat = competing_caveat(config, results)
     return {"text": text, "table": gt_table(key, "key_results", "Key results",
                                             "Medians with 95% CI; HR from the primary "
                                             "multivariable model. " + NR_NOTE
@@ -1541,7 +1536,7 @@ def _competing_methods(config, cite, level, unit, models, model_text) -> list[st
            else "")]
 
 
-def _competing_section(config, results) -> dict | None:
+def _competing_section(config, results, caveat: str = "") -> dict | None:
     """Section: who died before progression, the cumulative incidences, Gray's test, models."""
     if "competing_risks/states.csv" not in results:
         return None
@@ -1608,7 +1603,7 @@ def _competing_section(config, results) -> dict | None:
     counts = states[states["group"] == "all"].set_index("state")["n"]
     naive = results.read("competing_risks/progression_naive_km.csv")
     text = (_competing_text(config, cr, counts, hz, decided, at_risk_lookup(naive))
-            + _hr_contrast(models) + " " + competing_caveat(config, results))
+            + _hr_contrast(models) + " " + caveat)
     return {
         "text": text,
         "figure": _img(results.path("figures/cumulative_incidence.png")),
@@ -1805,7 +1800,8 @@ def _report_context(config: dict, results: ResultFiles) -> dict:
                        {"Software": "netpet-stats", "Version": versions["netpet-stats"]}]
                       + [{"Software": k, "Version": versions["packages"].get(k, "—")}
                          for k in key_pkgs])
-    competing = _competing_section(config, results)
+    caveat = competing_caveat(config, results)   # in the key results and the section alike
+    competing = _competing_section(config, results, caveat)
     sections = [(k, v) for k, v in SECTIONS if k != "competing" or competing is not None]
     tripod = pd.DataFrame(tripod_items(config, results))
     return {
@@ -1816,7 +1812,7 @@ def _report_context(config: dict, results: ResultFiles) -> dict:
         "cohort_statement": cohort_statement(config),
         "version": __version__,
         "sections": sections,
-        "summary": _summary(config, results),
+        "summary": _summary(config, results, caveat),
         "flow_figure": _img(results.path("figures/patient_flow.png")),
         "distribution_figure": (_img(results.path("figures/netpet_distribution.png"))
                                 if "figures/netpet_distribution.png" in results else None),
