@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import netpet_stats as ns
+from netpet_stats.survival._checks import check_survival
 
 HERE = Path(__file__).resolve().parents[1]
 LUNG = pd.read_csv(HERE / "data" / "lung.csv")
@@ -129,3 +130,33 @@ def test_a_group_label_outside_the_declared_groups_is_named():
         km_by_group(t, e, g, groups=["a", "b"])
     with pytest.raises(ValueError, match=r"logrank: group label\(s\) \['c'\]"):
         logrank_test(t, e, g, groups=["a", "b"])
+
+
+def test_delayed_entry_rows_not_before_exit_left_out_as_r_surv():
+    # R: Surv(c(0, 2, 0.5, 1), c(1, 2, 3, 4), c(1, 0, 1, 0)) makes row 2 NA
+    # ("Stop time must be > start time, NA created"); row 4 has a missing entry.
+    from netpet_stats.survival._checks import DelayedEntryWarning, MissingDataWarning
+    with pytest.warns(MissingDataWarning) as caught:
+        checked = check_survival("f", [1, 2, 3, 4], [1, 0, 1, 0],
+                                 entry=[0, 2, 0.5, np.nan], weights=[1, 2, 3, 4])
+    assert any(issubclass(w.category, DelayedEntryWarning) for w in caught)
+    assert checked.n_omitted == 2
+    assert checked.time.tolist() == [1.0, 3.0]
+    assert checked.entry.tolist() == [0.0, 0.5]
+    assert checked.weights.tolist() == [1.0, 3.0]
+    assert checked.keep.tolist() == [True, False, True, False]
+
+
+def test_entry_and_exit_fixed_together_and_zero_length_refused():
+    # aeqSurv ties 5 and 5 + 1e-12 across start and stop; the interval collapses
+    checked = check_survival("f", [5.000000000001, 7.0], [1, 0], entry=[4.0, 5.0])
+    assert checked.time.tolist() == [5.0, 7.0]
+    with pytest.raises(ValueError, match="effective length 0"):
+        check_survival("f", [5.000000000001, 7.0], [1, 0], entry=[5.0, 0.0])
+
+
+def test_negative_entry_and_weights_refused_together():
+    with pytest.raises(ValueError) as err:
+        check_survival("f", [1, 2], [1, 0], entry=[-1, 0], weights=[-1, 1])
+    assert "`entry` has negative values" in str(err.value)
+    assert "`weights` must be finite and not negative" in str(err.value)

@@ -14,7 +14,14 @@ Survival data reach the estimators as arrays from anywhere (a data frame, R's
   default ``na.action = na.omit``, and the number left out is reported
   (:class:`MissingDataWarning`, and ``n_omitted`` where a result has keys);
 * times that differ only by floating-point noise are made equal, as R's survival
-  (>= 3.0) does by default (:func:`timefix`, R ``aeqSurv``, ``timefix = TRUE``).
+  (>= 3.0) does by default (:func:`timefix`, R ``aeqSurv``, ``timefix = TRUE``);
+  with delayed entry the entry and exit times are fixed together, as
+  ``aeqSurv`` does for ``Surv(start, stop, event)``;
+* delayed entry (left truncation, R ``Surv(entry, time, event)``): a subject whose
+  entry time is not before its exit time is left out, as R's ``Surv`` makes such a
+  row missing ("Stop time must be > start time, NA created"), and counted in
+  ``n_omitted`` with its own warning (:class:`DelayedEntryWarning`);
+* case weights (R ``weights =``) are finite and not negative.
 """
 
 from __future__ import annotations
@@ -28,6 +35,10 @@ import pandas as pd
 
 class MissingDataWarning(UserWarning):
     """Subjects with a missing value were left out (R ``na.omit``)."""
+
+
+class DelayedEntryWarning(MissingDataWarning):
+    """Subjects whose entry time is not before their exit time were left out (R ``Surv``)."""
 
 
 #: R's tolerance for ``aeqSurv``: ``sqrt(.Machine$double.eps)``.
@@ -75,6 +86,8 @@ class Checked:
     others: dict
     keep: np.ndarray  # which input subjects remain
     n_omitted: int
+    entry: np.ndarray | None = None  # delayed-entry times, None when every subject enters at 0
+    weights: np.ndarray | None = None  # case weights, None when every subject weighs 1
 
 
 def _missing(values: np.ndarray) -> np.ndarray:
@@ -122,45 +135,99 @@ def check_event_coding(event: np.ndarray, function: str) -> None:
                      f"{shown}")
 
 
-def check_survival(function: str, time, event, **others) -> Checked:
+def check_survival(function: str, time, event, entry=None, weights=None,
+                   **others) -> Checked:
     """Check ``time``, ``event`` and per-subject ``others`` (``None`` ones are skipped).
 
     Parameters
     ----------
     function
         The public function's name, for the messages.
+    time, event
+        Exit (follow-up) time and event indicator (1 = event, 0 = censored).
+    entry
+        Delayed-entry (left-truncation) time of each subject, on the scale of
+        ``time``, or ``None`` (every subject at risk from 0). A subject is at
+        risk on ``(entry, time]``, R ``Surv(entry, time, event)``.
+    weights
+        Case weights (R ``weights =``), finite and not negative, or ``None``.
     others
+        Further per-subject arrays, ``name=values`` or ``name=(values, numeric)``.
+
+    Returns
+    -------
+    Checked
+        The arrays with incomplete subjects (and, with ``entry``, subjects whose
+        entry is not before their exit) left out; ``entry``/``weights`` are
+        ``None`` when not given.
     """
     t = _as_array("time", time, True, function)
     e = _as_array("event", event, True, function)
+    start = None if entry is None else _as_array("entry", entry, True, function)
+    w = None if weights is None else _as_array("weights", weights, True, function)
     arrays = {}
     for name, value in others.items():
         if value is None:
             continue
         values, numeric = value if isinstance(value, tuple) else (value, False)
         arrays[name] = _as_array(name, values, numeric, function)
-    lengths = {"time": len(t), "event": len(e), **{k: len(v) for k, v in arrays.items()}}
+    given = {"time": t, "event": e, "entry": start, "weights": w, **arrays}
+    lengths = {k: len(v) for k, v in given.items() if v is not None}
     if len(set(lengths.values())) > 1:
         shown = ", ".join(f"`{k}` {n}" for k, n in lengths.items())
         raise ValueError(f"{function}: the arguments must have one value per subject; their "
                          f"lengths differ ({shown})")
     check_event_coding(e, function)
-    finite = t[~np.isnan(t)]
-    if np.any(np.isinf(finite)):
-        raise ValueError(f"{function}: `time` has infinite values")
-    if np.any(finite < 0):
-        raise ValueError(f"{function}: `time` has negative values ({finite[finite < 0][:3]})")
+    problems = []
+    for name, values in (("time", t), ("entry", start)):
+        if values is None:
+            continue
+        finite = values[~np.isnan(values)]
+        if np.any(np.isinf(finite)):
+            problems.append(f"`{name}` has infinite values")
+        if np.any(finite < 0):
+            problems.append(f"`{name}` has negative values ({finite[finite < 0][:3]})")
+    if w is not None:
+        observed = w[~np.isnan(w)]
+        if np.any(~np.isfinite(observed)) or np.any(observed < 0):
+            bad = observed[~np.isfinite(observed) | (observed < 0)]
+            problems.append(f"`weights` must be finite and not negative; got {bad[:3]}")
+    if problems:
+        raise ValueError(f"{function}: " + "; ".join(problems))
     missing = np.isnan(t) | np.isnan(e)
-    for arr in arrays.values():
-        missing |= _missing(arr)
+    for arr in (start, w, *arrays.values()):
+        if arr is not None:
+            missing |= _missing(arr)
+    if missing.any():
+        warnings.warn(f"{function}: {int(missing.sum())} subject(s) with a missing value left "
+                      "out (as R na.omit)", MissingDataWarning, stacklevel=3)
+    if start is not None:
+        # R's Surv() makes a row whose start is not before its stop missing.
+        empty = ~missing & (start >= t)
+        if empty.any():
+            warnings.warn(f"{function}: {int(empty.sum())} subject(s) whose entry time is not "
+                          "before their exit time left out (as R Surv(entry, time, event))",
+                          DelayedEntryWarning, stacklevel=3)
+            missing = missing | empty
     keep = ~missing
     n_omitted = int(missing.sum())
     if n_omitted:
-        warnings.warn(f"{function}: {n_omitted} subject(s) with a missing value left out "
-                      "(as R na.omit)", MissingDataWarning, stacklevel=3)
         t, e = t[keep], e[keep]
+        start = None if start is None else start[keep]
+        w = None if w is None else w[keep]
         arrays = {k: v[keep] for k, v in arrays.items()}
-    return Checked(timefix(t), e, arrays, keep, n_omitted)
+    if start is None:
+        t = timefix(t)
+    else:
+        # R's aeqSurv fixes entry and exit times together and refuses an interval
+        # that the fix leaves of length 0.
+        both = timefix(np.concatenate([start, t]))
+        start, t = both[:len(t)], both[len(t):]
+        if np.any(start >= t):
+            raise ValueError(f"{function}: {int(np.sum(start >= t))} subject(s) have an entry "
+                             "time equal to their exit time up to rounding noise (R aeqSurv: "
+                             "'an interval has effective length 0'); correct the times")
+    return Checked(t, e, arrays, keep, n_omitted, start, w)
 
 
 def group_codes(labels, groups: list, function: str) -> np.ndarray:
