@@ -634,17 +634,26 @@ def censoring_survival(time, event):
     return G
 
 
-def censoring_steps(time, event, order=None):
+def censoring_steps(time, event, order=None, weights=None):
     """The steps of :func:`censoring_survival`'s G, from one sort of the times.
 
     Returns the distinct times, G just after each, and the index of each
     subject's time among them, so that G(t-) at the subjects' own times is
     ``after[index - 1]`` (1 at the first time) without searching. ``order`` is
-    ``np.argsort(time, kind="stable")`` when the caller has it already.
+    ``np.argsort(time, kind="stable")`` when the caller has it already. With case
+    ``weights`` the counts are weighted, as R's ``fastkm1`` (Uno's C).
     """
     time = np.asarray(time, float)
     event = np.asarray(event, float)
     utimes, starts, index = distinct_times(time, order)
+    if weights is not None:
+        w = np.asarray(weights, float)
+        at_time = np.bincount(index, weights=w, minlength=utimes.size)
+        n_after = np.r_[np.cumsum(at_time[::-1])[::-1][1:], 0.0]  # weight after each time
+        cens = np.bincount(index[event == 0], weights=w[event == 0], minlength=utimes.size)
+        at_risk = n_after + cens
+        factor = np.where(cens > 0, (at_risk - cens) / np.where(at_risk > 0, at_risk, 1), 1.0)
+        return utimes, np.cumprod(factor), index
     n_after = time.size - np.r_[starts[1:], time.size]  # subjects after each distinct time
     cens = np.bincount(index[event == 0], minlength=utimes.size).astype(float)
     at_risk = n_after + cens  # deaths at the time have already left
