@@ -186,12 +186,16 @@ def _aj_general(t, c, causes, entry, w):
         d_count[j] = np.bincount(index, weights=(c == k).astype(float), minlength=T)
     D = d.sum(axis=0)
     n_censor = np.bincount(index, minlength=T) - d_count.sum(axis=0)
+    # Where every subject at risk has an event, no weight remains: say so exactly, as
+    # n_w - D of sums of weights leaves rounding noise (5e-15) that the variance below
+    # would divide by.
+    none_left = (D > 0) & (n_count - d_count.sum(axis=0) == 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        H = np.where(D > 0, D / n_w, 0.0)
+        H = np.where(none_left, 1.0, np.where(D > 0, D / n_w, 0.0))
         S = np.cumprod(1.0 - H)
         S_before = np.concatenate([[1.0], S[:-1]])
         F = np.cumsum(S_before * np.where(D > 0, d / n_w, 0.0), axis=1)
-        remain = n_w - D
+        remain = np.where(none_left, 0.0, n_w - D)
         per_remain = np.where((D > 0) & (remain > 0), 1.0 / remain, 0.0)
         per_n = np.where(D > 0, 1.0 / n_w, 0.0)
     any_event = (c > 0).astype(float)
