@@ -627,6 +627,8 @@ def unmapped_columns(config: dict) -> list[tuple[str, str]]:
     def unmapped(name: str) -> bool:
         if name in DERIVED_VARIABLES or (name == "centre" and centre_given):
             return False
+        if name == "age" and columns.get("date_of_birth"):
+            return False   # age is derived from the date of birth and the scan date
         return name in columns and not columns[name]
 
     cox, conc = config.get("cox", {}), config.get("concordance", {})
