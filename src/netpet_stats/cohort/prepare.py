@@ -412,6 +412,50 @@ BIRTH_DATE_SHOWN = "(a date of birth, not shown)"
 DAYS_PER_YEAR = 365.25
 
 
+#: Said when time is counted from diagnosis and every patient is at risk from it.
+IMMORTAL_TIME_WARNING = (
+    "time is counted from diagnosis (cohort.dates.time_zero: diagnosis) and every patient "
+    "is counted at risk from diagnosis (cohort.dates.entry: time_zero), although the NETPET "
+    "score exists only from the scan: the time from diagnosis to the scan is immortal time, "
+    "which biases survival upwards and hazard ratios towards 1. Set cohort.dates.entry: "
+    "later_scan (delayed entry at the scan), or count time from the scan")
+
+
+def entry_warnings(ccfg: dict) -> list[str]:
+    """The cohort-level warning of a configuration that counts immortal time."""
+    settings = ccfg.get("dates") or {}
+    if (ccfg.get("times", "given") == "dates" and settings.get("time_zero") == "diagnosis"
+            and settings.get("entry", "time_zero") == "time_zero"):
+        return [IMMORTAL_TIME_WARNING]
+    return []
+
+
+def _entry_problems(data: pd.DataFrame, columns: dict, endpoints: list[str]) -> list[Problem]:
+    """Entry times that leave nothing to analyse: negative, or not before an exit time.
+
+    Delayed entry counts a patient at risk on (entry, exit]; R's ``Surv(entry, time,
+    event)`` drops a row whose entry is not before its exit. Here such a row is a
+    contradiction in the table, refused by row with the endpoint named, as a time of
+    0 is without delayed entry.
+    """
+    column = columns["entry_time"]
+    problems = []
+    entry = data["entry_time"]
+    for idx in data.index[(entry < 0).fillna(False)]:
+        problems.append(Problem(data.at[idx, "file"], int(data.at[idx, "row"]), column,
+                                _show(entry[idx], column), "an entry time of 0 or more"))
+    for ep in endpoints:
+        if f"{ep}_time" not in data:
+            continue
+        late = (entry >= data[f"{ep}_time"]).fillna(False) & (entry >= 0).fillna(False)
+        for idx in data.index[late]:
+            problems.append(Problem(
+                data.at[idx, "file"], int(data.at[idx, "row"]), column, _show(entry[idx], column),
+                f"an entry time before the {ep} time ({columns.get(f'{ep}_time', ep)}): a "
+                "patient is at risk from entry to the end of follow-up"))
+    return problems
+
+
 def _age_from_birth(data: pd.DataFrame, ccfg: dict, columns: dict) -> tuple[list, list[str]]:
     """Age at the scan (years) from the date of birth, when the table has no age column.
 
@@ -517,6 +561,9 @@ def _parse_source(raw: pd.DataFrame, path: str, centre: str | None, ccfg: dict,
                 out.describe(row, present[name], shown, expected)
             data[name] = parsed
     if not dates_mode:
+        if "entry_time" in present:
+            data["entry_time"] = _parse_number(raw[present["entry_time"]], present["entry_time"],
+                                               out, decimal)
         for ep in endpoints:
             tcol, ecol = f"{ep}_time", f"{ep}_event"
             if tcol in present:
@@ -731,6 +778,12 @@ def prepare_cohort(config: dict) -> PreparedCohort:
             given = "months" if ccfg.get("times", "given") == "dates" else spec.get(
                 "time_unit", "months")
             data[f"{ep}_time"] = units.convert(data[f"{ep}_time"], given, unit, per_month)
+    if "entry_time" in data:
+        given = "months" if ccfg.get("times", "given") == "dates" else ccfg.get(
+            "entry_time_unit", "months")
+        data["entry_time"] = units.convert(data["entry_time"], given, unit, per_month)
+        if ccfg.get("times", "given") != "dates":
+            problems.extend(_entry_problems(data, columns, endpoints))
     # states on the progression clock; contradictions are listed with every other problem
     cr_notes, cr_problems = _competing_states(data, config, columns, raws, unit, per_month,
                                               problems)
@@ -747,7 +800,7 @@ def prepare_cohort(config: dict) -> PreparedCohort:
         warnings = pd.concat([warnings, cr_notes], ignore_index=True) if len(warnings) \
             else cr_notes
     cohort_level = time_default_notes(config) + units.plausibility_warnings(
-        data, {"analysis_time_unit": unit, **config})
+        data, {"analysis_time_unit": unit, **config}) + entry_warnings(ccfg)
     general = ([pd.DataFrame({"file": "(whole cohort)", "row": pd.NA, "warning": cohort_level})]
                if cohort_level else [])
     if notes:   # per file: the sheet read, text recomposed
