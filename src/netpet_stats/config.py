@@ -438,6 +438,7 @@ def cross_key_problems(config: dict) -> list[str]:
     problems += font_problems(config["figures"]["font_family"])
     problems += competing_risks_problems(config)
     problems += federation_problems(config)
+    problems += delayed_entry_problems(config)
     return problems + (validation_config_problems(config) if specs else [])
 
 
@@ -607,6 +608,49 @@ def font_problems(family: str) -> list[str]:
 
 #: Analysis variables the workflow derives rather than reads from a column.
 DERIVED_VARIABLES = frozenset({"netpet_group"})
+
+
+def delayed_entry(config: dict) -> str | None:
+    """How patients enter the risk set late (left truncation), or ``None`` (at time zero).
+
+    ``"scan"``: time from ``cohort.dates.time_zero`` with entry at the scan
+    ``cohort.dates.entry`` names; ``"column"``: the entry-time column
+    ``cohort.columns.entry_time``.
+    """
+    ccfg = config.get("cohort", {})
+    if ccfg.get("times", "given") == "dates":
+        return "scan" if (ccfg.get("dates") or {}).get("entry", "time_zero") != "time_zero" \
+            else None
+    return "column" if (ccfg.get("columns") or {}).get("entry_time") else None
+
+
+def delayed_entry_problems(config: dict) -> list[str]:
+    """Analyses the configuration asks for that are not defined here for delayed entry.
+
+    Kaplan-Meier, log-rank, Cox models and concordance take delayed entry (R
+    ``Surv(entry, time, event)``); the analyses listed are refused, all at once,
+    rather than run as if every patient were at risk from time zero.
+    """
+    if delayed_entry(config) is None:
+        return []
+    where = ("cohort.dates.entry" if delayed_entry(config) == "scan"
+             else "cohort.columns.entry_time")
+    problems = []
+    if config.get("validation", {}).get("mode", "none") != "none":
+        problems.append(
+            f"validation.mode: {config['validation']['mode']!r} with delayed entry ({where}): "
+            "prediction-model validation at horizons (calibration, time-dependent AUC, Brier, "
+            "bootstrap optimism) is not implemented for left-truncated data; set "
+            "validation.mode: none")
+    if competing_risks_settings(config) is not None:
+        problems.append(
+            f"competing_risks.enabled with delayed entry ({where}): Gray's test and the "
+            "Fine-Gray model (R cmprsk) do not take left-truncated data; set "
+            "competing_risks.enabled: false")
+    if config.get("federation", {}).get("role", "none") != "none":
+        problems.append(f"federation.role with delayed entry ({where}): the federated "
+                        "protocol sums right-censored risk sets only; set federation.role: none")
+    return problems
 
 
 def unmapped_columns(config: dict) -> list[tuple[str, str]]:
