@@ -625,31 +625,35 @@ def delayed_entry(config: dict) -> str | None:
 
 
 def delayed_entry_problems(config: dict) -> list[str]:
-    """Analyses the configuration asks for that are not defined here for delayed entry.
+    """Analyses not defined here for delayed entry or case weights that the configuration asks for.
 
     Kaplan-Meier, log-rank, Cox models and concordance take delayed entry (R
-    ``Surv(entry, time, event)``); the analyses listed are refused, all at once,
-    rather than run as if every patient were at risk from time zero.
+    ``Surv(entry, time, event)``) and case weights (R ``weights =``); the analyses
+    listed are refused, all at once, rather than run as if every patient were at
+    risk from time zero with weight 1.
     """
-    if delayed_entry(config) is None:
+    how = delayed_entry(config)
+    weighted = bool((config.get("cohort", {}).get("columns") or {}).get("weight"))
+    if how is None and not weighted:
         return []
-    where = ("cohort.dates.entry" if delayed_entry(config) == "scan"
-             else "cohort.columns.entry_time")
+    where = " and ".join(
+        ([f"delayed entry ({'cohort.dates.entry' if how == 'scan' else 'cohort.columns.entry_time'})"]
+         if how else []) + (["case weights (cohort.columns.weight)"] if weighted else []))
     problems = []
     if config.get("validation", {}).get("mode", "none") != "none":
         problems.append(
-            f"validation.mode: {config['validation']['mode']!r} with delayed entry ({where}): "
+            f"validation.mode: {config['validation']['mode']!r} with {where}: "
             "prediction-model validation at horizons (calibration, time-dependent AUC, Brier, "
-            "bootstrap optimism) is not implemented for left-truncated data; set "
+            "bootstrap optimism) is not implemented for left-truncated or weighted data; set "
             "validation.mode: none")
     if competing_risks_settings(config) is not None:
         problems.append(
-            f"competing_risks.enabled with delayed entry ({where}): Gray's test and the "
-            "Fine-Gray model (R cmprsk) do not take left-truncated data; set "
+            f"competing_risks.enabled with {where}: Gray's test and the "
+            "Fine-Gray model (R cmprsk) do not take left-truncated or weighted data; set "
             "competing_risks.enabled: false")
     if config.get("federation", {}).get("role", "none") != "none":
-        problems.append(f"federation.role with delayed entry ({where}): the federated "
-                        "protocol sums right-censored risk sets only; set federation.role: none")
+        problems.append(f"federation.role with {where}: the federated protocol sums "
+                        "unweighted right-censored risk sets only; set federation.role: none")
     return problems
 
 

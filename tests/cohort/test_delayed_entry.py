@@ -93,3 +93,22 @@ def test_missing_entry_time_is_listed_in_the_exclusions(tmp_path, base_config):
     ledger = prepare_cohort(cfg).exclusions
     assert ledger[(ledger["row"] == 3) & (ledger["analysis"] == "os")]["reason"].tolist() == [
         "entry time missing"]
+
+
+def test_case_weights_are_read_refused_below_or_at_zero_and_missing_ones_listed(
+        tmp_path, base_config):
+    header = HEADER + ["ipw"]
+    rows = [r + [w] for r, w in zip(_rows(4), ["1.25", "", "0.5", "2"])]
+    cfg = _config(base_config, _csv(tmp_path, rows, header=header))
+    cfg["cohort"]["columns"]["weight"] = "ipw"
+    prepared = prepare_cohort(cfg)
+    np.testing.assert_allclose(prepared.data["weight"].to_numpy(float), [1.25, np.nan, 0.5, 2])
+    ledger = prepared.exclusions
+    assert ledger[(ledger["row"] == 3) & (ledger["analysis"] == "os")]["reason"].tolist() == [
+        "case weight missing"]
+    rows[2][-1], rows[3][-1] = "0", "-1"
+    cfg = _config(base_config, _csv(tmp_path, rows, header=header))
+    cfg["cohort"]["columns"]["weight"] = "ipw"
+    problems = [p for p in _problems(cfg) if p.column == "ipw"]
+    assert [(p.row, p.value) for p in problems] == [(4, "'0'"), (5, "'-1'")]
+    assert "a case weight greater than 0" in problems[0].expected

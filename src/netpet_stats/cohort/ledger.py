@@ -49,10 +49,11 @@ def exclusion_ledger(data: pd.DataFrame, config: dict) -> pd.DataFrame:
             reasons = np.full(len(data), why if ep == CR_ANALYSIS else f"{ep}: {why}", object)
         else:
             reasons = np.where(data[time_col].isna(), f"{ep} time missing", f"{ep} event missing")
-        if "entry_time" in data:   # delayed entry: no entry time, no risk set to enter
-            no_entry = data["entry_time"].isna() & ~no_ep
-            reasons = np.where(no_entry, "entry time missing", reasons)
-            no_ep = no_ep | data["entry_time"].isna()
+        for column, why in (("entry_time", "entry time missing"), ("weight", "case weight missing")):
+            if column in data:   # delayed entry / case weights: needed by every analysis
+                lacking = data[column].isna() & ~no_ep
+                reasons = np.where(lacking, why, reasons)
+                no_ep = no_ep | data[column].isna()
         for f, row, reason, flag in zip(files, data["row"], reasons, no_ep & ~no_group):
             if flag:
                 records.append((f, int(row), ep, reason))
@@ -78,11 +79,13 @@ def analysis_set(data: pd.DataFrame, endpoint: str, columns: list[str] = ()) -> 
 
     In a NETPET cohort a patient must also have an analysis group; a generic
     cohort (no ``netpet_group`` column) needs only the outcome and ``columns``.
-    With delayed entry (an ``entry_time`` column) the entry time is needed too.
+    With delayed entry (an ``entry_time`` column) the entry time is needed too, and
+    with case weights (a ``weight`` column) the weight.
     """
     group = ["netpet_group"] if "netpet_group" in data.columns else []
-    entry = ["entry_time"] if "entry_time" in data.columns else []   # delayed entry
-    need = [*group, f"{endpoint}_time", f"{endpoint}_event", *entry, *columns]
+    # delayed entry and case weights, where the cohort has them
+    extra = [c for c in ("entry_time", "weight") if c in data.columns]
+    need = [*group, f"{endpoint}_time", f"{endpoint}_event", *extra, *columns]
     return data.dropna(subset=list(dict.fromkeys(need)))
 
 

@@ -560,6 +560,13 @@ def _parse_source(raw: pd.DataFrame, path: str, centre: str | None, ccfg: dict,
                          _show(raw.at[row, present[name]], present[name], date=True))
                 out.describe(row, present[name], shown, expected)
             data[name] = parsed
+    if "weight" in present:   # case weights (e.g. inverse-probability weights)
+        data["weight"] = _parse_number(raw[present["weight"]], present["weight"], out, decimal)
+        for row in data.index[(data["weight"] <= 0).fillna(False)]:
+            out.add(row, present["weight"], raw.at[row, present["weight"]],
+                    "a case weight greater than 0 (R coxph refuses weights <= 0; leave the "
+                    "patient out instead)")
+        data["weight"] = data["weight"].where(data["weight"] > 0)
     if not dates_mode:
         if "entry_time" in present:
             data["entry_time"] = _parse_number(raw[present["entry_time"]], present["entry_time"],

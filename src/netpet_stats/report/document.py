@@ -1291,6 +1291,17 @@ def entry_sentence(config: dict) -> str:
     return " Every patient was at risk from time zero (no delayed entry)."
 
 
+def weights_sentence(config: dict) -> str:
+    """Case weights, when the cohort brings them (e.g. inverse-probability weights)."""
+    column = (config["cohort"].get("columns") or {}).get("weight")
+    if not column:
+        return ""
+    return (f" Each patient was weighted by the case weight in column {column!r} (R "
+            "weights =): Kaplan-Meier estimates, log-rank tests, Cox models and concordance "
+            "are weighted, and Cox standard errors are robust (sandwich), as R coxph reports "
+            "them with weights.")
+
+
 def methods_text(config) -> dict:
     """Methods paragraphs, with numbered references, generated from the configuration.
 
@@ -1399,7 +1410,7 @@ def methods_text(config) -> dict:
            "Times and event indicators were taken as recorded in the table; time zero is "
            "the one used by the data's authors (for the NETPET score, the PET/CT date, from "
            "which the score is known), and a death before progression censored time to "
-           "progression.") + entry_sentence(config),
+           "progression.") + entry_sentence(config) + weights_sentence(config),
         f"Survival was estimated by the Kaplan-Meier method {cite('km')} with Greenwood's "
         f"variance {cite('greenwood')} and {level}% pointwise confidence intervals on the "
         f"{km['conf_type']} scale; medians with their confidence intervals follow Brookmeyer "
