@@ -1298,8 +1298,8 @@ def weights_sentence(config: dict) -> str:
         return ""
     return (f" Each patient was weighted by the case weight in column {column!r} (R "
             "weights =): Kaplan-Meier estimates, log-rank tests, Cox models and concordance "
-            "are weighted, and Cox standard errors are robust (sandwich), as R coxph reports "
-            "them with weights.")
+            "are weighted; with weights that are not whole numbers, Cox standard errors are "
+            "robust (sandwich), as R coxph reports them by default.")
 
 
 def methods_text(config) -> dict:
