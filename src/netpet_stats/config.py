@@ -651,6 +651,10 @@ def delayed_entry_problems(config: dict) -> list[str]:
             f"competing_risks.enabled with {where}: Gray's test and the "
             "Fine-Gray model (R cmprsk) do not take left-truncated or weighted data; set "
             "competing_risks.enabled: false")
+    if how is not None and config.get("concordance", {}).get("uno"):
+        problems.append(f"concordance.uno with {where}: Uno's C needs the censoring "
+                        "distribution of right-censored data (R concordance refuses timewt = "
+                        "'n/G2' for (entry, time) data); set concordance.uno: false")
     if config.get("federation", {}).get("role", "none") != "none":
         problems.append(f"federation.role with {where}: the federated protocol sums "
                         "unweighted right-censored risk sets only; set federation.role: none")

@@ -14,6 +14,21 @@ def privacy(config: dict) -> tuple[bool, int]:
     return bool(config["privacy"]["suppress_small_cells"]), int(config["privacy"]["threshold"])
 
 
+def risk_set_kw(frame: pd.DataFrame) -> dict:
+    """The rows' delayed-entry times and case weights as the engine's keywords.
+
+    ``{"entry": ..., "weights": ...}`` for the columns the cohort has
+    (``entry_time``: R ``Surv(entry, time, event)``; ``weight``: R ``weights =``),
+    empty without them, so that every estimator sees the same risk sets.
+    """
+    kw = {}
+    if "entry_time" in frame.columns:
+        kw["entry"] = frame["entry_time"].to_numpy(float)
+    if "weight" in frame.columns:
+        kw["weights"] = frame["weight"].to_numpy(float)
+    return kw
+
+
 def groups_of(data: pd.DataFrame) -> list[str]:
     """Analysis groups in their configured order."""
     return [str(c) for c in data["netpet_group"].cat.categories]
