@@ -43,7 +43,7 @@ def write_estimates(config: dict, data: pd.DataFrame, endpoint: str, out) -> Non
             risk.append(pd.DataFrame({"group": g, "time": km_cfg["risk_table_times"],
                                       "n_risk": kaplan_meier.numbers_at_risk(
                                           t, km_cfg["risk_table_times"],
-                                          entry=kw.get("entry"))}))
+                                          **_only(kw, "entry"))}))
         summary.append({"group": g, "n": len(sub), "events": int(e.sum()),
                         "median": q["quantile"], "median_lower": q["lower"],
                         "median_upper": q["upper"]})
@@ -100,6 +100,11 @@ FOLLOW_UP_METHODS = {
           "and progression-free are censored (quantile(survfit(Surv(time, status == 0) ~ 1), "
           "0.5))",
 }
+
+
+def _only(kw: dict, *names: str) -> dict:
+    """The keywords among ``names`` (the number at risk counts patients, not weights)."""
+    return {k: v for k, v in kw.items() if k in names}
 
 
 def _follow_up_data(sub: pd.DataFrame, t, e, progression: bool):
