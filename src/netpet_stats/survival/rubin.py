@@ -169,18 +169,21 @@ def d1_test(estimates, covariances, dfcom=None) -> dict:
     bmat = np.atleast_2d(np.cov(q.T, ddof=1))
     r = (1 + 1 / m) * float(np.trace(bmat @ np.linalg.inv(ubar))) / k
     stat = float(qbar @ np.linalg.solve((1 + r) * ubar, qbar)) / k
-    t = k * (m - 1)
+    t = np.float64(k * (m - 1))
     if dfcom is not None:
-        a = r * t / (t - 2)
-        vstar = (dfcom + 1) / (dfcom + 3) * dfcom
-        c0 = 1 / (t - 4)
-        c1 = vstar - 2 * (1 + a)
-        c2 = vstar - 4 * (1 + a)
-        z = (1 / c2 + c0 * (a ** 2 * c1 / ((1 + a) ** 2 * c2))
-             + c0 * (8 * a ** 2 * c1 / ((1 + a) * c2 ** 2) + 4 * a ** 2 / ((1 + a) * c2))
-             + c0 * (4 * a ** 2 / (c2 * c1) + 16 * a ** 2 * c1 / c2 ** 3)
-             + c0 * (8 * a ** 2 / c2 ** 2))
-        v = 4 + 1 / z
+        # IEEE arithmetic as R's: with k (m - 1) = 4 (one coefficient, m = 5) c0 is
+        # infinite and v = 4, mitml's value; only small m reach that edge.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.float64(r) * t / (t - 2)
+            vstar = (dfcom + 1) / (dfcom + 3) * np.float64(dfcom)
+            c0 = np.float64(1) / (t - 4)
+            c1 = vstar - 2 * (1 + a)
+            c2 = vstar - 4 * (1 + a)
+            z = (1 / c2 + c0 * (a ** 2 * c1 / ((1 + a) ** 2 * c2))
+                 + c0 * (8 * a ** 2 * c1 / ((1 + a) * c2 ** 2) + 4 * a ** 2 / ((1 + a) * c2))
+                 + c0 * (4 * a ** 2 / (c2 * c1) + 16 * a ** 2 * c1 / c2 ** 3)
+                 + c0 * (8 * a ** 2 / c2 ** 2))
+            v = 4 + np.float64(1) / z
     elif t > 4:
         v = 4 + (t - 4) * (1 + (1 - 2 / t) / r) ** 2
     else:
@@ -239,3 +242,66 @@ def pool_transformed(estimates, ses, scale: str = "identity", conf_level: float 
             "upper": float(back(res["upper"])), "estimate_scale": float(res["estimate"]),
             "se_scale": float(res["se"]), "df": float(res["df"]), "fmi": float(res["fmi"]),
             "m": int(res["m"]), "scale": scale}
+
+
+def pool_cox(fits, conf_level: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A Cox model fitted on each of ``m`` imputed data sets, pooled by Rubin's rules.
+
+    As R ``summary(mice::pool(with(imp, coxph(...))), conf.int = TRUE)`` for the
+    coefficients, with the complete-data degrees of freedom mice takes for a Cox
+    model (``nevent - length(coef)``), and ``mice::D1(fit, fit_without_term)`` for each
+    term (one test per term, joint over a factor's contrasts).
+
+    Parameters
+    ----------
+    fits
+        :class:`netpet_stats.survival.cox.CoxResult` of the same model on each
+        imputation (the same design columns; the same patients and events).
+    conf_level
+        Coverage of the t intervals.
+
+    Returns
+    -------
+    coefficients, tests : pandas.DataFrame
+        Per coefficient: ``term``, ``level``, ``label``, the columns of :func:`pool`
+        (``estimate`` is the pooled log hazard ratio) and ``hr``, ``hr_lower``,
+        ``hr_upper``; per term: the D1 ``statistic`` (F), ``df1``, ``df2``, ``p``, ``riv``.
+    """
+    fits = list(fits)
+    names = list(fits[0].design.columns)
+    for i, fit in enumerate(fits[1:], start=2):
+        if list(fit.design.columns) != names:
+            raise ValueError(
+                f"imputation {i} codes the model with columns {list(fit.design.columns)}, "
+                f"imputation 1 with {names}: a category present in one imputed data set "
+                "only cannot be pooled; declare the covariate's levels")
+        if fit.events != fits[0].events or fit.n != fits[0].n:
+            raise ValueError(f"imputation {i} has {fit.n} patients and {fit.events} events, "
+                             f"imputation 1 {fits[0].n} and {fits[0].events}")
+    q = np.array([fit.beta for fit in fits])
+    u = np.array([fit.variance for fit in fits])
+    dfcom = max(fits[0].events - len(names), 1)
+    pooled = pool(q, u, dfcom, conf_level, names)
+    level, term_of, label = [], [], []
+    for col in names:
+        term = next(t for t in fits[0].terms if col in t.columns)
+        term_of.append(term.name)
+        label.append(term.label)
+        level.append(term.levels[term.columns.index(col)])
+    pooled.insert(0, "column", pooled.pop("term"))
+    pooled.insert(0, "level", level)
+    pooled.insert(0, "label", label)
+    pooled.insert(0, "term", term_of)
+    pooled["hr"] = np.exp(pooled["estimate"])
+    pooled["hr_lower"] = np.exp(pooled["lower"])
+    pooled["hr_upper"] = np.exp(pooled["upper"])
+    pooled["n"] = fits[0].n
+    pooled["events"] = fits[0].events
+    tests = []
+    for term in fits[0].terms:
+        idx = [names.index(c) for c in term.columns]
+        res = d1_test(q[:, idx], u[:, idx][:, :, idx], dfcom)
+        tests.append({"term": term.name, "label": term.label, "test": "D1 Wald",
+                      **{k: res[k] for k in ("statistic", "df1", "df2", "p", "riv", "m")},
+                      "dfcom": dfcom, "method": res["method"]})
+    return pooled, pd.DataFrame(tests)
