@@ -15,10 +15,10 @@ rule impute:
         out("logs/impute.log"),
     benchmark:
         out("logs/benchmarks/impute.tsv")
-    # one process per imputation at a time; the sets are the same for any threads
-    threads: 2
     conda:
         "../envs/netpet.yaml"
+    # one process per imputation at a time; the sets are the same for any threads
+    threads: 2
     resources:
         mem_mb=job_mem_mb(800, per_input_mb=110),
         runtime=job_runtime(10),
