@@ -137,5 +137,6 @@ def test_delayed_entry_refuses_analyses_without_left_truncation_all_at_once():
     assert "validation.mode: 'develop' with delayed entry (cohort.dates.entry)" in text
     assert "competing_risks.enabled with delayed entry (cohort.dates.entry)" in text
     ok = load_config(base=ROOT / "config" / "config.yaml", overrides={
-        **overrides, "validation": {"mode": "none"}, "competing_risks": {"enabled": False}})
+        **overrides, "validation": {"mode": "none"}, "competing_risks": {"enabled": False},
+        "concordance": {"uno": False}})
     assert ok["cohort"]["dates"]["entry"] == "later_scan"
