@@ -136,6 +136,11 @@ def test_delayed_entry_refuses_analyses_without_left_truncation_all_at_once():
     text = str(err.value)
     assert "validation.mode: 'develop' with delayed entry (cohort.dates.entry)" in text
     assert "competing_risks.enabled with delayed entry (cohort.dates.entry)" in text
+    with pytest.raises(ConfigError, match="missing_data.method: 'multiple_imputation' with "
+                                          "delayed entry"):
+        load_config(base=ROOT / "config" / "config.yaml", overrides={
+            **overrides, "validation": {"mode": "none"}, "competing_risks": {"enabled": False},
+            "concordance": {"uno": False}, "missing_data": {"method": "multiple_imputation"}})
     ok = load_config(base=ROOT / "config" / "config.yaml", overrides={
         **overrides, "validation": {"mode": "none"}, "competing_risks": {"enabled": False},
         "concordance": {"uno": False}})

@@ -655,6 +655,11 @@ def delayed_entry_problems(config: dict) -> list[str]:
         problems.append(f"concordance.uno with {where}: Uno's C needs the censoring "
                         "distribution of right-censored data (R concordance refuses timewt = "
                         "'n/G2' for (entry, time) data); set concordance.uno: false")
+    if config.get("missing_data", {}).get("method") == "multiple_imputation":
+        problems.append(f"missing_data.method: 'multiple_imputation' with {where}: the "
+                        "imputation model's Nelson-Aalen hazard (White & Royston 2009) is not "
+                        "defined here for left-truncated or weighted data; set "
+                        "missing_data.method: complete_case")
     if config.get("federation", {}).get("role", "none") != "none":
         problems.append(f"federation.role with {where}: the federated protocol sums "
                         "unweighted right-censored risk sets only; set federation.role: none")

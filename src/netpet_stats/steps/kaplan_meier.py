@@ -10,7 +10,7 @@ from ..cohort.ledger import analysis_set
 from ..config import competing_risks_settings
 from ..report.tables import write_table
 from ..survival import kaplan_meier
-from ._common import endpoint_label, groups_of, risk_set_kw, time_unit
+from ._common import endpoint_label, groups_of, risk_set_kw, risk_set_method, time_unit
 
 
 def write_estimates(config: dict, data: pd.DataFrame, endpoint: str, out) -> None:
@@ -21,8 +21,8 @@ def write_estimates(config: dict, data: pd.DataFrame, endpoint: str, out) -> Non
     """
     km_cfg = config["kaplan_meier"]
     ct, cl = km_cfg["conf_type"], float(km_cfg["conf_level"])
-    method = kaplan_meier.method_text(ct, cl)
     d = analysis_set(data, endpoint)
+    method = kaplan_meier.method_text(ct, cl) + risk_set_method(d)
     tcol, ecol = f"{endpoint}_time", f"{endpoint}_event"
     curves, summary, landmarks, risk, follow = [], [], [], [], []
     cr = competing_risks_settings(config)
