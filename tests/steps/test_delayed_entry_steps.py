@@ -84,3 +84,15 @@ def test_cox_models_as_r_coxph(scenario, model, config):
         assert "robust_se" not in coefs or coefs["robust_se"].isna().all()
     else:                            # non-integer weights: R's robust SE
         np.testing.assert_allclose(coefs["robust_se"], ref["robust_se"], rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+@pytest.mark.parametrize("model", ["primary", "ki67", "grade_ki67"])
+def test_harrell_c_of_a_fitted_model_as_r_concordance(scenario, model, config):
+    from netpet_stats.steps.concordance import _model_c
+
+    fit = cox_step.fit_spec(config, _cohort(scenario), "os", model_specs(config)[model])
+    res = _model_c(fit)
+    ref = REF[scenario]["cox"][model]
+    assert res["estimate"] == pytest.approx(ref["c"], abs=1e-10)
+    assert res["se"] == pytest.approx(ref["c_se"], abs=1e-10)
