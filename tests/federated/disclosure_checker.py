@@ -160,6 +160,15 @@ class Checker:
         if 0 < hidden < self.k:
             self.flag(f"table1/n: the withheld groups hold {hidden} patients (by subtraction)")
         released_any = {j: False for j in range(len(groups))}
+        for var in t1.get("not_recorded", []):
+            if var in d.columns and d[var].notna().any():
+                self.flag(f"table1/not_recorded: {var} is said not recorded, yet the rows "
+                          "have it")
+            if var in t1.get("categorical", {}) or var in t1.get("continuous", {}):
+                self.flag(f"table1/not_recorded: {var} is said not recorded, yet released")
+        for var in self.spec["table1"]["variables"]:
+            if var not in d.columns and var not in t1.get("not_recorded", []):
+                self.flag(f"table1: {var} is not in the rows, yet not said not recorded")
         for var, cat in t1.get("categorical", {}).items():
             values = _text(d[var])
             for j, grp in enumerate(groups):

@@ -16,10 +16,12 @@ import pytest
 
 from netpet_stats import load_config, prepare_cohort
 from netpet_stats.config import ConfigError
-from netpet_stats.federated import results
+from netpet_stats.federated import protocol, results
+from netpet_stats.report.federation import table1_display
 from netpet_stats.steps import federation
 from netpet_stats.steps._common import load_analysis
 
+from disclosure_checker import check
 from federation_sim import run_federation
 from workflow_run import ROOT
 
@@ -50,8 +52,8 @@ def consortium(tmp_path_factory):
     frames = {"A": data[data["centre"] == "A"], "B": frames["B"],
               "C": data[data["centre"] == "C"]}
     spec = federation.spec(full)
-    state, answers, _ = run_federation(spec, frames)
-    return site_b, data, frames, spec, state, answers
+    state, answers, ledgers = run_federation(spec, frames)
+    return site_b, data, frames, spec, state, answers, ledgers
 
 
 def test_the_sites_settings_are_its_cohort_section_only(consortium):
@@ -65,7 +67,7 @@ def test_the_sites_settings_are_its_cohort_section_only(consortium):
 
 
 def test_a_variable_not_recorded_is_said_so_not_refused(consortium):
-    _, data, frames, spec, state, answers = consortium
+    _, data, frames, spec, state, answers, _ = consortium
     t1 = answers[0]["B"]["table1"]
     assert t1["not_recorded"] == ["sex", "primary_site", "ki67"]
     assert "sex" not in t1["categorical"] and "grade" in t1["categorical"]
@@ -78,6 +80,10 @@ def test_a_variable_not_recorded_is_said_so_not_refused(consortium):
     b = data[data["centre"] == "B"].dropna(subset=["netpet_group"])
     for g in spec["groups"]:
         assert absent[g] == (b["netpet_group"].astype(str) == g).sum()
+    # and the coordinator's printed Table 1 says so
+    shown = table1_display(pooled).set_index(["Characteristic", "Level"])
+    assert shown.loc[("sex", "(not recorded at B)")].tolist() == [
+        str(int(absent[g])) for g in spec["groups"]]
     # the other sites' counts are the pooled counts of A and C alone
     ac = data[data["centre"].isin(["A", "C"])].dropna(subset=["netpet_group"])
     male = sex[(sex["level"] == "M") & sex["exact"]].set_index("group")["value"]
@@ -126,3 +132,18 @@ def test_time_units_name_an_endpoint_with_a_time_column():
 def test_outside_a_federation_table1_still_needs_its_columns():
     with pytest.raises(ConfigError, match="table1.variables: uses 'sex'"):
         load_config(overrides={"cohort": {"columns": {"sex": None}}})
+
+
+def test_the_disclosure_checker_finds_nothing_in_what_the_site_released(consortium):
+    _, _, frames, spec, _, answers, ledgers = consortium
+    requests = [protocol.replay(spec, list(frames), answers[:k])["next"]
+                for k in range(len(answers))]
+    findings = []
+    for request, round_answers, round_ledgers in zip(requests, answers, ledgers):
+        for site, bundle in round_answers.items():
+            findings += [f"round {request['round']}, {site}: {f}" for f in
+                         check(bundle, round_ledgers[site], frames[site], spec, request)]
+    assert findings == []
+    ledger = ledgers[0]["B"].set_index("path")
+    assert ledger.loc["table1/not_recorded/2", "value"] == "ki67"
+    assert pd.isna(ledger.loc["table1/not_recorded/2", "smallest_count"])
