@@ -296,12 +296,39 @@ def resolve(config: dict, source: str = "the configuration") -> dict:
     resolved = _fill_defaults(config, root, root)
     problems += _schema_problems(resolved, root)
     if not problems:
+        problems += _cohort_time_units(resolved)
+    if not problems:
         _time_defaults_in_unit(config, resolved, root)
     if not problems:
         problems += cross_key_problems(resolved)
     if problems:
         raise ConfigError(list(dict.fromkeys(problems)), source)
     return resolved
+
+
+def _cohort_time_units(resolved: dict) -> list[str]:
+    """``cohort.time_units`` (the table's unit of each endpoint's time) over
+    ``endpoints.<name>.time_unit``: a cohort's units belong to its cohort section.
+
+    Examples
+    --------
+    >>> from netpet_stats.config import load_config
+    >>> load_config(overrides={"cohort": {"time_units": {"os": "days"}}})["endpoints"]["os"]
+    {'label': 'Overall survival', 'definition': None, 'time_unit': 'days'}
+    """
+    problems = []
+    endpoints = resolved.get("endpoints") or {}
+    for ep, unit in (resolved.get("cohort", {}).get("time_units") or {}).items():
+        if ep not in endpoints:
+            problems.append(f"cohort.time_units.{ep}: not an endpoint (expected one of "
+                            f"{sorted(endpoints)})")
+        elif endpoints[ep].get("derive"):
+            problems.append(f"cohort.time_units.{ep}: endpoint {ep!r} is derived from others "
+                            "and has no time column; give the units of the endpoints it is "
+                            "derived from")
+        else:
+            endpoints[ep]["time_unit"] = unit
+    return problems
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -389,6 +416,17 @@ def model_specs(config: dict) -> dict[str, dict]:
                        "strata": list(spec.get("strata", [])),
                        "cluster": spec.get("cluster"),
                        "label": spec.get("label", name)}
+    return specs
+
+
+def analysed_models(config: dict) -> dict[str, dict]:
+    """The Cox models this run analyses: :func:`model_specs`, or at a site of a
+    federation (``federation.role: site``) the primary model alone, the only one
+    its answers compute (so its exclusion ledger and flow count that one)."""
+    specs = model_specs(config)
+    if (config.get("federation") or {}).get("role") == "site":
+        name = config["cox"]["primary_model"]
+        return {name: specs[name]} if name in specs else {}
     return specs
 
 
@@ -671,7 +709,10 @@ def unmapped_columns(config: dict) -> list[tuple[str, str]]:
 
     An optional column may be set to ``null`` when a cohort does not have it;
     the analyses that use it must then leave it out. Listed all at once, each
-    with what to change; nothing is dropped silently.
+    with what to change; nothing is dropped silently. A site of a federation
+    (``federation.role: site``) runs only the primary model, so only its
+    covariates and strata must be columns: a Table 1 variable the site does not
+    record is released as "not recorded at this site".
 
     Returns
     -------
@@ -689,6 +730,14 @@ def unmapped_columns(config: dict) -> list[tuple[str, str]]:
         return name in columns and not columns[name]
 
     cox, conc = config.get("cox", {}), config.get("concordance", {})
+    if (config.get("federation") or {}).get("role") == "site":
+        # a federation site computes the primary model only (its request says so), and
+        # releases a Table 1 variable it does not record as that fact
+        model = cox.get("primary_model")
+        spec = cox.get("models", {}).get(model, {})
+        uses = [(f"cox.models.{model}.covariates", v) for v in spec.get("covariates", [])]
+        uses += [(f"cox.models.{model}.strata", v) for v in spec.get("strata", [])]
+        return [(where, name) for where, name in uses if name and unmapped(name)]
     uses = [("cox.univariable", v) for v in cox.get("univariable", [])]
     for model, spec in cox.get("models", {}).items():
         uses += [(f"cox.models.{model}.covariates", v) for v in spec.get("covariates", [])]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..config import (CR_ANALYSIS, block_defaults, competing_risks_settings, derived_endpoints,
-                      model_specs)
+from ..config import (CR_ANALYSIS, analysed_models, block_defaults, competing_risks_settings,
+                      derived_endpoints)
 from .problems import VARIABLE_NAMES
 
 
@@ -35,7 +35,7 @@ def exclusion_ledger(data: pd.DataFrame, config: dict) -> pd.DataFrame:
             else:
                 reason = f"NETPET score {score}, in no analysis group of the grouping"
             records.append((f, int(row), "all", reason))
-    models = model_specs(config)
+    models = analysed_models(config)
     cr = competing_risks_settings(config)
     analyses = {ep: (f"{ep}_time", f"{ep}_event") for ep in config["endpoints"]}
     if cr is not None:
@@ -111,7 +111,7 @@ def patient_flow(data: pd.DataFrame, ledger: pd.DataFrame, config: dict) -> pd.D
         analysed = eligible - len(sub)
         rows.append({"analysis": ep, "step": "analysed (Aalen-Johansen, Gray)" if ep == CR_ANALYSIS
                      else "analysed (Kaplan-Meier, log-rank)", "n": analysed, "reason": ""})
-        for name in (cr["models"] if ep == CR_ANALYSIS else model_specs(config)):
+        for name in (cr["models"] if ep == CR_ANALYSIS else analysed_models(config)):
             sub_m = ledger[ledger["analysis"] == f"{ep}:{name}"]
             for reason, k in sub_m["reason"].value_counts().sort_index().items():
                 rows.append({"analysis": f"{ep}:{name}", "step": "excluded", "n": int(k),
