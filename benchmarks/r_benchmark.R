@@ -36,6 +36,13 @@ timed("cox_entry", { fit <- coxph(Surv(d$entry_tied, d$time_tied, d$event) ~ X, 
 timed("cox_weights", { fit <- coxph(Surv(d$time_tied, d$event) ~ X, weights = d$w, ties = "efron"); sqrt(diag(vcov(fit))) })
 coef_line("coef_cox_entry", coxph(Surv(d$entry_tied, d$time_tied, d$event) ~ X, ties = "efron"))
 coef_line("coef_cox_weights", coxph(Surv(d$time_tied, d$event) ~ X, weights = d$w, ties = "efron"))
+# Breslow ties (SAS PROC PHREG, Stata stcox); exact ties up to n = 1000 (EXACT_MAX_N)
+timed("cox_breslow", { fit <- coxph(Surv(d$time_tied, d$event) ~ X, ties = "breslow"); sqrt(diag(vcov(fit))) })
+coef_line("coef_cox_breslow", coxph(Surv(d$time_tied, d$event) ~ X, ties = "breslow"))
+if (nrow(d) <= 1000) {
+  timed("cox_exact", { fit <- coxph(Surv(d$time_tied, d$event) ~ X, ties = "exact"); sqrt(diag(vcov(fit))) })
+  coef_line("coef_cox_exact", coxph(Surv(d$time_tied, d$event) ~ X, ties = "exact"))
+}
 timed("km_median", quantile(survfit(Surv(d$time_tied, d$event) ~ d$group), 0.5))
 timed("logrank", survdiff(Surv(d$time_tied, d$event) ~ d$group))
 fit <- coxph(Surv(d$time, d$event) ~ X, ties = "efron")

@@ -8,7 +8,8 @@ Prints two tables. (1) Workflow steps: step, n, median wall time over repeats.
 (2) Against R: the same kernels on the same data in Python and in R's survival
 (``benchmarks/r_benchmark.R`` through ``Rscript``; skipped with a message when R
 is absent): Cox fit with SEs (Efron; continuous and whole-month tied times, six
-design columns; with delayed entry; with case weights and R's robust SE), Harrell's and Uno's C with SE, and the bootstrap loops at the
+design columns; with delayed entry; with case weights and R's robust SE; Breslow and exact
+ties), Harrell's and Uno's C with SE, and the bootstrap loops at the
 smallest n; median times, the ratio Python / R, Python's peak memory during the
 Cox fit beyond the data already loaded (resident set, Linux), and the largest
 difference between the Python and R coefficients. Install R with
@@ -219,11 +220,25 @@ def cox_entry_weight_kernels(d, X, repeats):
             @ np.linalg.inv(info)
         return beta, np.sqrt(np.diag(dfbeta.T @ dfbeta))
 
+    def tie_fit(ties):
+        beta, _, info = cox.fit_efron(tied, e, X, ties=ties)
+        return beta, np.sqrt(np.diag(np.linalg.inv(info)))
+
+    fits = [("cox_entry", entry_fit), ("cox_weights", weighted_fit),
+            ("cox_breslow", lambda: tie_fit("breslow"))]
+    if len(d) <= EXACT_MAX_N:
+        fits.append(("cox_exact", lambda: tie_fit("exact")))
     out = {}
-    for name, fn in (("cox_entry", entry_fit), ("cox_weights", weighted_fit)):
+    for name, fn in fits:
         out[name] = (_timed(fn, repeats)[0], None)
         out["coef_" + name] = fn()[0]
     return out
+
+
+#: Exact ties (the conditional logistic likelihood) are timed up to this n only: the
+#: number of subsets at a tied time grows combinatorially (the engine refuses past
+#: cox.EXACT_MAX_STEPS), and R's coxph(ties = "exact") with them.
+EXACT_MAX_N = 1000
 
 
 def python_kernels(d, repeats, boot):
@@ -335,6 +350,8 @@ STEP_LABELS = {
     "cox_tied": "Cox fit + SE, 6 coef, whole-month ties",
     "cox_entry": "Cox fit + SE, 6 coef, ties, delayed entry",
     "cox_weights": "Cox fit + robust SE, 6 coef, ties, case weights",
+    "cox_breslow": "Cox fit + SE, 6 coef, whole-month ties, Breslow (SAS, Stata)",
+    "cox_exact": "Cox fit + SE, 6 coef, whole-month ties, exact (n <= 1000)",
     "km_median": "Kaplan-Meier + median with CI, 3 groups (tied)",
     "logrank": "log-rank, 3 groups (tied)",
     "cox_zph": "cox.zph: PH score tests per term + global",
