@@ -534,3 +534,100 @@ def _against_earlier(order, lo, hi, is_event, events, rank, tree, total, conc, d
             conc[j] += lt
             disc[j] += total - le
             tied[j] += le - lt
+
+
+
+@njit(cache=True, nogil=True)
+def pair_counts_counting(order, block_starts, time, is_event, rank, n_ranks, timewt, casewt,
+                         entry_order, entry):
+    """:func:`pair_counts` with case weights and delayed entry (R ``concordance`` on
+    ``Surv(entry, time, event)`` with ``weights =``).
+
+    Parameters as :func:`pair_counts`, with ``timewt`` the time weight of each
+    subject as the earlier member of a pair (its ``weight`` there), and
+
+    time : (n,) float64, exit time
+    casewt : (n,) float64, case weight of each subject
+    entry_order : (n,) int64, subjects sorted by entry time ascending
+    entry : (n,) float64, entry time (at risk on ``(entry, time]``); -inf for a
+        subject at risk from the start
+
+    An event ``i`` at ``t`` and a subject ``j`` form a pair when ``j`` is at risk
+    at ``t`` (``entry_j < t <= time_j``) and ``j``'s time is later, or equal with
+    ``j`` censored; the pair weighs ``timewt_i * casewt_i * casewt_j``. Returns
+    each subject's counts with its own case weight left out (R's per-subject
+    ``influence`` columns): ``i`` gets ``timewt_i * casewt_j``, ``j`` gets
+    ``timewt_i * casewt_i``; so the pair totals are ``sum(casewt * counts) / 2``.
+    With unit case weights and no entry this is :func:`pair_counts`.
+
+    The subjects at risk at ``t`` are those whose time is later (the sweep of
+    :func:`pair_counts`) less those who have not entered by ``t`` (entry >= t),
+    kept in a second Fenwick tree; the events that ``j`` meets as the later
+    member are those before its exit less those at or before its entry, the same
+    tree queried when the sweep passes ``j``'s entry.
+    """
+    n = order.size
+    conc = np.zeros(n)
+    disc = np.zeros(n)
+    tied = np.zeros(n)
+    tree = np.zeros(n_ranks + 1)
+    late = np.zeros(n_ranks + 1)  # subjects whose entry is at or after the current time
+    total = 0.0
+    total_late = 0.0
+    n_blocks = block_starts.size - 1
+    # Pass A: each event against the subjects at risk after it.
+    p = n - 1  # position in entry_order, descending
+    for b in range(n_blocks - 1, -1, -1):
+        lo = block_starts[b]
+        hi = block_starts[b + 1]
+        t = time[order[lo]]
+        for q in range(lo, hi):
+            j = order[q]
+            if not is_event[j]:
+                _add(tree, rank[j], casewt[j])
+                total += casewt[j]
+        while p >= 0 and entry[entry_order[p]] >= t:
+            j = entry_order[p]
+            _add(late, rank[j], casewt[j])
+            total_late += casewt[j]
+            p -= 1
+        for q in range(lo, hi):
+            i = order[q]
+            if is_event[i] and timewt[i] * casewt[i] > 0:
+                lt = _below(tree, rank[i]) - _below(late, rank[i])
+                le = _below(tree, rank[i] + 1) - _below(late, rank[i] + 1)
+                conc[i] += timewt[i] * ((total - total_late) - le)
+                disc[i] += timewt[i] * lt
+                tied[i] += timewt[i] * (le - lt)
+        for q in range(lo, hi):
+            j = order[q]
+            if is_event[j]:
+                _add(tree, rank[j], casewt[j])
+                total += casewt[j]
+    # Pass B: each subject against the weighted events before its exit and after
+    # its entry: the events before it (as pair_counts) less those it meets at entry.
+    tree[:] = 0.0
+    total = 0.0
+    p = 0
+    for b in range(n_blocks):
+        lo = block_starts[b]
+        hi = block_starts[b + 1]
+        t = time[order[lo]]
+        # the tree holds the events before t, i.e. at or before these entries
+        while p < n and entry[entry_order[p]] < t:
+            j = entry_order[p]
+            lt = _below(tree, rank[j])
+            le = _below(tree, rank[j] + 1)
+            conc[j] -= lt
+            disc[j] -= total - le
+            tied[j] -= le - lt
+            p += 1
+        _against_earlier(order, lo, hi, is_event, True, rank, tree, total, conc, disc, tied)
+        for q in range(lo, hi):
+            i = order[q]
+            w = timewt[i] * casewt[i]
+            if is_event[i] and w > 0:
+                _add(tree, rank[i], w)
+                total += w
+        _against_earlier(order, lo, hi, is_event, False, rank, tree, total, conc, disc, tied)
+    return conc, disc, tied

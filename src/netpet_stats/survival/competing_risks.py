@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._checks import _as_array, timefix
+from ._checks import _as_array, check_survival, timefix
 from .distributions import chi2_sf, norm_ppf, norm_sf
 from .kaplan_meier import censoring_survival, confidence_limits
 
@@ -146,8 +146,111 @@ def _aj_one(t: np.ndarray, c: np.ndarray, causes: list[int]):
     return times, n_risk, d, n_censor, np.vstack([S, F]), np.vstack(se)
 
 
+def _aj_general(t, c, causes, entry, w):
+    """:func:`_aj_one` with delayed entry and case weights, as R ``survfit(Surv(entry,
+    time, factor(cause)) ~ 1, weights = w, id = row)``.
+
+    A subject is at risk on ``(entry, time]``; the hazards are weighted, ``d_m / n``
+    on sums of case weights. The counts returned (at risk, events, censored) are
+    numbers of subjects, as R's multi-state ``survfit`` reports them.
+
+    Variance. Subject i's influence on the hazard of cause m at s is ``w_i (dN_im(s)
+    - Y_i(s) d_m/n) / n``. With delayed entry or weights the closed form of
+    :func:`_aj_one` no longer holds (a subject who enters late is at risk at some
+    times and not others, and weights differ), so each subject's influence is
+    written as R accumulates it, through the derivatives of :func:`_aj_one`:
+    ``U_ik(t) = a_ik(t) - F_k(t) b_i(t) + c_ik(t)`` with
+    ``a_ik = sum_s S(s-) (dN_ik - Y_i h_k) / n``, ``b_i = sum_s (dN_i - Y_i H) /
+    (n - D)`` and ``c_ik = sum_s F_k(s) (dN_i - Y_i H) / (n - D)``, and for being
+    event-free ``-S(t) b_i(t)``. Each sum is a running sum between the subject's
+    entry and ``min(t, exit)``, so ``sum_i w_i^2 U_ik(t)^2`` is kept in running sums
+    over the subjects still at risk and those who have left: O(n log n), as
+    :func:`netpet_stats.survival.kaplan_meier._km_ij_se_log`.
+    """
+    times = np.unique(t)
+    index = np.searchsorted(times, t)
+    T = times.size
+    n_count = np.cumsum(np.bincount(index, minlength=T)[::-1])[::-1].astype(float)
+    n_w = np.cumsum(np.bincount(index, weights=w, minlength=T)[::-1])[::-1]
+    start = np.full(t.size, -np.inf) if entry is None else entry
+    enter_at = np.searchsorted(times, start, side="right")     # first time with entry < s
+    if entry is not None:
+        late = np.cumsum(np.bincount(enter_at, minlength=T + 1)[:T])
+        late_w = np.cumsum(np.bincount(enter_at, weights=w, minlength=T + 1)[:T])
+        n_count = n_count - (t.size - late)
+        n_w = n_w - (w.sum() - late_w)
+    d = np.zeros((len(causes), T))
+    d_count = np.zeros((len(causes), T))
+    for j, k in enumerate(causes):
+        d[j] = np.bincount(index, weights=w * (c == k), minlength=T)
+        d_count[j] = np.bincount(index, weights=(c == k).astype(float), minlength=T)
+    D = d.sum(axis=0)
+    n_censor = np.bincount(index, minlength=T) - d_count.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        H = np.where(D > 0, D / n_w, 0.0)
+        S = np.cumprod(1.0 - H)
+        S_before = np.concatenate([[1.0], S[:-1]])
+        F = np.cumsum(S_before * np.where(D > 0, d / n_w, 0.0), axis=1)
+        remain = n_w - D
+        per_remain = np.where((D > 0) & (remain > 0), 1.0 / remain, 0.0)
+        per_n = np.where(D > 0, 1.0 / n_w, 0.0)
+    any_event = (c > 0).astype(float)
+    pos = index
+
+    def at_entry(cum):
+        """A running sum's value at each subject's entry (0 before the first time)."""
+        return np.where(enter_at > 0, cum[np.maximum(enter_at - 1, 0)], 0.0)
+
+    def spread(cum, own):
+        """Per subject: the value after exit (``own`` the jump of its own event) and at entry."""
+        return cum[pos] - at_entry(cum) + own, at_entry(cum)
+
+    B_cum = np.cumsum(-H * per_remain)                 # sum -Y H / (n - D), while at risk
+    se = []
+    # event-free: U = -S(t) b_i(t); b_i = (B(t) - B(entry)) while at risk,
+    # B(exit) - B(entry) + e_i / (n - D)(exit) after
+    own_b = any_event * per_remain[pos]
+    b_done, b0 = spread(B_cum, own_b)
+    w2 = w * w
+
+    def running(values):
+        added = np.bincount(enter_at, weights=values, minlength=T + 1)[:T]
+        removed = np.bincount(pos, weights=values, minlength=T)
+        return np.cumsum(added) - np.cumsum(removed)
+
+    def gone(values):
+        return np.cumsum(np.bincount(pos, weights=values, minlength=T))
+
+    var_b = (gone(w2 * b_done ** 2) + B_cum ** 2 * running(w2) - 2 * B_cum * running(w2 * b0)
+             + running(w2 * b0 ** 2))
+    se.append(np.sqrt(np.maximum(S ** 2 * var_b, 0.0)))
+    for j, k in enumerate(causes):
+        hk = np.where(D > 0, d[j] * per_n, 0.0)
+        A_cum = np.cumsum(-S_before * hk * per_n)          # sum -S(s-) Y h_k / n
+        C_cum = np.cumsum(-F[j] * H * per_remain)          # sum -F_k(s) Y H / (n - D)
+        own_a = (c == k) * S_before[pos] * per_n[pos]
+        own_c = any_event * F[j][pos] * per_remain[pos]
+        a_done, a0 = spread(A_cum, own_a)
+        c_done, c0 = spread(C_cum, own_c)
+        Fk = F[j]
+        # after exit: P = a + c, Q = b (constants); at risk: U = G(t) - (P0 - F Q0)
+        P_done, P0 = a_done + c_done, a0 + c0
+        G = A_cum + C_cum - Fk * B_cum
+        done = (gone(w2 * P_done ** 2) - 2 * Fk * gone(w2 * P_done * b_done)
+                + Fk ** 2 * gone(w2 * b_done ** 2))
+        # at risk: (G - P0 + Fk Q0)^2 summed
+        R0 = running(w2)
+        R_P, R_Q = running(w2 * P0), running(w2 * b0)
+        R_PP, R_QQ, R_PQ = running(w2 * P0 ** 2), running(w2 * b0 ** 2), running(w2 * P0 * b0)
+        active = (G ** 2 * R0 - 2 * G * R_P + 2 * G * Fk * R_Q + R_PP
+                  - 2 * Fk * R_PQ + Fk ** 2 * R_QQ)
+        se.append(np.sqrt(np.maximum(done + active, 0.0)))
+    return times, n_count, d_count, n_censor, np.vstack([S, F]), np.vstack(se)
+
+
 def aalen_johansen(time, cause, group=None, groups=None, cause_labels=None,
-                   conf_type: str = "log", conf_level: float = 0.95) -> pd.DataFrame:
+                   conf_type: str = "log", conf_level: float = 0.95, *, entry=None,
+                   weights=None) -> pd.DataFrame:
     """Aalen-Johansen state probabilities by group, as R ``survfit`` for competing risks.
 
     Parameters
@@ -164,6 +267,13 @@ def aalen_johansen(time, cause, group=None, groups=None, cause_labels=None,
         Names of the causes, ``{1: "progression", 2: "death"}`` (default: the codes).
     conf_type, conf_level
         Pointwise CI as R ``survfit_confint`` with the SE on the probability scale.
+    entry, weights
+        Delayed-entry times (at risk on ``(entry, time]``) and case weights: R
+        ``survfit(Surv(entry, time, factor(cause)) ~ group, weights = w, id = row)``
+        (R needs an ``id`` for start-stop data; one row per subject here). The
+        estimates and SEs are weighted; the counts are numbers of subjects, as R's
+        multi-state ``survfit`` reports them (:func:`_aj_general`). A subject whose
+        entry is not before its exit is left out, as R's ``Surv``.
 
     Returns
     -------
@@ -189,6 +299,18 @@ def aalen_johansen(time, cause, group=None, groups=None, cause_labels=None,
     [5.0, 0.3889]
     """
     t, c, extra = _checked("aalen_johansen", time, cause, group=group)
+    start, w = None, None
+    if entry is not None or weights is not None:
+        # delayed entry and weights checked as every engine function checks them
+        # (entry not before exit left out, as R's Surv; entry and exit fixed together)
+        checked = check_survival("aalen_johansen", time, (np.asarray(cause, float) > 0) * 1.0,
+                                 entry=entry, weights=weights, group=group)
+        t = checked.time
+        c = c[checked.keep]
+        start, w = checked.entry, checked.weights
+        extra = dict(checked.others)
+        if w is None:
+            w = np.ones(t.size)
     labels = extra.get("group", np.full(t.size, "all", dtype=object))
     labels = labels.astype(object)
     if groups is None:
@@ -208,7 +330,11 @@ def aalen_johansen(time, cause, group=None, groups=None, cause_labels=None,
         if not where:
             continue
         mask = codes == where[0]
-        times, n_risk, d, n_censor, prob, se = _aj_one(t[mask], c[mask], causes)
+        if w is None:
+            times, n_risk, d, n_censor, prob, se = _aj_one(t[mask], c[mask], causes)
+        else:
+            times, n_risk, d, n_censor, prob, se = _aj_general(
+                t[mask], c[mask], causes, None if start is None else start[mask], w[mask])
         events = np.vstack([d.sum(axis=0), d])
         m = times.size
         for j, state in enumerate(states):
@@ -256,6 +382,17 @@ def cumulative_incidence_at(table: pd.DataFrame, at) -> pd.DataFrame:
                 rows.append((g, state, a, r.estimate, r.std_err, r.lower, r.upper))
     return pd.DataFrame(rows, columns=["group", "state", "time", "estimate", "std_err",
                                        "lower", "upper"])
+
+
+def _refuse_entry_weights(function: str, entry, weights, r_function: str, instead: str):
+    """Refuse delayed entry or case weights where the R function matched takes neither."""
+    given = [name for name, v in (("entry", entry), ("weights", weights)) if v is not None]
+    if given:
+        raise ValueError(
+            f"{function}: {' and '.join(given)} not supported: {r_function}, whose numbers "
+            f"this matches, takes neither delayed entry (left truncation) nor case weights, "
+            f"so there is no R result to reproduce (its censoring weights assume every "
+            f"subject at risk from time 0). Use {instead}.")
 
 
 # --------------------------------------------------------------------------------------
@@ -349,7 +486,7 @@ class GrayTest:
 
 
 def gray_test(time, cause, group, event_of_interest: int = 1, strata=None,
-              rho: float = 0.0) -> GrayTest:
+              rho: float = 0.0, *, entry=None, weights=None) -> GrayTest:
     """Gray's test that a cause's cumulative incidence is equal across groups.
 
     As R ``cmprsk::cuminc``, the times are compared as given: unlike
@@ -390,6 +527,8 @@ def gray_test(time, cause, group, event_of_interest: int = 1, strata=None,
     1
     """
     # cuminc compares the times as given: no aeqSurv time fix (unlike survfit)
+    _refuse_entry_weights("gray_test", entry, weights, "cmprsk::cuminc",
+                          "aalen_johansen(..., entry=, weights=) for the curves")
     t, c, extra = _checked("gray_test", time, cause, fix_times=False, group=group,
                            strata=strata)
     first, distinct = pd.factorize(extra["group"].astype(object))
@@ -540,7 +679,8 @@ class FineGrayResult:
 
 
 def fine_gray(time, cause, X, event_of_interest: int = 1, strata=None, names=None,
-              conf_level: float = 0.95, tol: float = 1e-9, max_iter: int = 30) -> FineGrayResult:
+              conf_level: float = 0.95, tol: float = 1e-9, max_iter: int = 30, *,
+              entry=None, weights=None) -> FineGrayResult:
     """Fine-Gray subdistribution hazard model for one cause.
 
     Parameters
@@ -584,6 +724,8 @@ def fine_gray(time, cause, X, event_of_interest: int = 1, strata=None, names=Non
     """
     from .cox import INFINITE_NOTE, CoxConvergenceWarning, newton_raphson
 
+    _refuse_entry_weights("fine_gray", entry, weights, "cmprsk::crr",
+                          "a cause-specific Cox model with delayed entry")
     t, c, extra = _checked("fine_gray", time, cause, strata=strata)
     X = np.asarray(X, float).reshape(t.size, -1)
     if np.isnan(X).any():

@@ -57,20 +57,43 @@ def _pair_counts(time, event, x, weight, order=None):
                        np.ascontiguousarray(weight, dtype=float))
 
 
-def censoring_weights(time, event, order=None) -> np.ndarray:
+def _pair_counts_counting(time, event, x, timewt, casewt, entry, order):
+    """Per-subject counts of R's pairs with case weights and delayed entry (one stratum).
+
+    The compiled :func:`._kernels.pair_counts_counting` (always compiled, so that
+    the doubles never depend on which loop ran); each subject's counts leave its own
+    case weight out, as R's ``influence`` columns.
+    """
+    from ._kernels import pair_counts_counting
+
+    _, rank = np.unique(x, return_inverse=True)
+    rank = rank.astype(np.int64).ravel()
+    ts = time[order]
+    block_starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1], True])
+    start = np.full(time.size, -np.inf) if entry is None else np.asarray(entry, float)
+    return pair_counts_counting(order.astype(np.int64), block_starts.astype(np.int64),
+                                np.ascontiguousarray(time, dtype=float), event == 1, rank,
+                                int(rank.max()) + 1 if rank.size else 0,
+                                np.ascontiguousarray(timewt, dtype=float),
+                                np.ascontiguousarray(casewt, dtype=float),
+                                np.argsort(start, kind="stable").astype(np.int64), start)
+
+
+def censoring_weights(time, event, order=None, weights=None) -> np.ndarray:
     """1 / G(t-)^2 at each subject's time (Uno's weights, R ``timewt = "n/G2"``).
 
     G is the Kaplan-Meier of the censoring distribution taken just before t
-    (:func:`netpet_stats.kaplan_meier.censoring_survival`). ``order``: the stable
-    argsort of ``time``, when the caller has it.
+    (:func:`netpet_stats.kaplan_meier.censoring_survival`; with case ``weights``
+    on weighted counts, as R's ``fastkm1``). ``order``: the stable argsort of
+    ``time``, when the caller has it.
     """
-    _, after, index = censoring_steps(time, event, order)
+    _, after, index = censoring_steps(time, event, order, weights)
     before = np.where(index > 0, after[np.maximum(index - 1, 0)], 1.0)  # G(t-)
     return 1.0 / before ** 2
 
 
 def harrell_c(time, event, x, strata=None, reverse: bool = True, ymax: float | None = None,
-              conf_level: float = 0.95, cluster=None) -> dict:
+              conf_level: float = 0.95, cluster=None, *, entry=None, weights=None) -> dict:
     """Harrell's concordance index and its infinitesimal-jackknife standard error.
 
     The same estimator as R ``concordance(Surv(time, event) ~ x, reverse =
@@ -96,6 +119,14 @@ def harrell_c(time, event, x, strata=None, reverse: bool = True, ymax: float | N
     cluster
         Optional cluster labels: influences are summed within clusters before
         the variance (R ``cluster =``).
+    entry
+        Delayed-entry times (R ``concordance(Surv(entry, time, event) ~ x)``): an
+        event at ``t`` is compared only with the subjects at risk at ``t``
+        (``entry < t <= time``), whose time is later or, censored, equal.
+    weights
+        Case weights (R ``weights =``): a pair weighs the product of its two
+        members' weights, and each subject's influence is scaled by its weight
+        (R's ``dfbeta``).
 
     Returns
     -------
@@ -116,11 +147,11 @@ def harrell_c(time, event, x, strata=None, reverse: bool = True, ymax: float | N
     0.8333, se = 0.1667, 5 concordant and 1 discordant pairs.
     """
     return _concordance("harrell_c", time, event, x, strata, reverse, ymax, conf_level, "n",
-                        cluster)
+                        cluster, entry, weights)
 
 
 def _concordance(caller: str, time, event, x, strata, reverse, ymax, conf_level, timewt,
-                 cluster) -> dict:
+                 cluster, entry=None, weights=None) -> dict:
     """Harrell's (``timewt="n"``) or Uno's (``"n/G2"``) C; see :func:`harrell_c`.
 
     Uno's weights: each pair weighted by 1 / G(t-)^2 at its event time, G the
@@ -128,14 +159,27 @@ def _concordance(caller: str, time, event, x, strata, reverse, ymax, conf_level,
     stratum with fewer than two events uses weight 1, and the variance treats the
     weights as fixed.
     """
-    checked = check_survival(caller, time, event, x=(x, True), strata=strata,
-                             cluster=cluster)
+    if entry is not None and timewt == "n/G2":
+        raise ValueError(
+            f"{caller}: Uno's C is not defined here for delayed entry: R's concordance() "
+            "refuses timewt = 'n/G2' for Surv(entry, time, event) data (the censoring "
+            "distribution G is not estimated under left truncation). Use harrell_c(..., "
+            "entry=), R timewt = 'n'.")
+    checked = check_survival(caller, time, event, entry=entry, weights=weights, x=(x, True),
+                             strata=strata, cluster=cluster)
     time, event, x = checked.time, checked.event, checked.others["x"]
     strata, cluster = checked.others.get("strata"), checked.others.get("cluster")
+    w = checked.weights
     n = time.size
-    conc, disc, tied = subject_pair_counts(time, event, x, strata, reverse, ymax, timewt)
+    conc, disc, tied = subject_pair_counts(time, event, x, strata, reverse, ymax, timewt,
+                                           entry=checked.entry, weights=w)
+    if w is not None:
+        # counts leave each subject's own weight out (R's influence columns)
+        conc_w, disc_w, tied_w = w * conc, w * disc, w * tied
+    else:
+        conc_w, disc_w, tied_w = conc, disc, tied
     # Each comparable pair was counted once for each of its two members.
-    n_conc, n_disc, n_tied = conc.sum() / 2, disc.sum() / 2, tied.sum() / 2
+    n_conc, n_disc, n_tied = conc_w.sum() / 2, disc_w.sum() / 2, tied_w.sum() / 2
     n_pairs = n_conc + n_disc + n_tied
     if n_pairs == 0:
         return {"estimate": np.nan, "se": np.nan, "lower": np.nan, "upper": np.nan,
@@ -144,8 +188,10 @@ def _concordance(caller: str, time, event, x, strata, reverse, ymax, conf_level,
                 "dfbeta": np.zeros(n)}
     somers_d = (n_conc - n_disc) / n_pairs
     c = (somers_d + 1) / 2
-    # Influence of each subject on C (derivative of A/B with unit case weights).
+    # Influence of each subject on C (derivative of A/B, times its case weight as R).
     dfbeta = ((conc - disc) - (conc + disc + tied) * somers_d) / (2 * n_pairs)
+    if w is not None:
+        dfbeta = dfbeta * w
     if cluster is not None:
         dfbeta = pd.Series(dfbeta).groupby(np.asarray(cluster, dtype=object), sort=True).sum()
         dfbeta = dfbeta.to_numpy()
@@ -158,7 +204,8 @@ def _concordance(caller: str, time, event, x, strata, reverse, ymax, conf_level,
 
 
 def subject_pair_counts(time, event, x, strata=None, reverse: bool = True,
-                        ymax: float | None = None, timewt: str = "n"):
+                        ymax: float | None = None, timewt: str = "n", *, entry=None,
+                        weights=None):
     """Each subject's weighted concordant, discordant and predictor-tied pair counts.
 
     The pairs of R ``concordance()`` within strata (see :func:`harrell_c`); each
@@ -167,6 +214,15 @@ def subject_pair_counts(time, event, x, strata=None, reverse: bool = True,
     ``1 / G(t-)^2`` at its event time, G the censoring Kaplan-Meier within the
     stratum (weight 1 in a stratum with fewer than two events, as R). Inputs are
     taken as checked (numeric arrays of equal length, no missing values).
+
+    With delayed ``entry`` (R ``Surv(entry, time, event)``, ``timewt = "n"`` only)
+    an event is compared with the subjects at risk at its time; with case
+    ``weights`` a pair weighs the product of its members' weights (and ``n/G2``'s
+    G is the weighted censoring Kaplan-Meier), and each subject's counts leave its
+    own weight out, as R's ``influence`` columns: the totals are then
+    ``sum(weights * counts)``, twice the weighted pair counts. Both go through the
+    compiled :func:`._kernels.pair_counts_counting`; without them the path is
+    unchanged.
 
     Returns
     -------
@@ -180,13 +236,19 @@ def subject_pair_counts(time, event, x, strata=None, reverse: bool = True,
     for s in pd.unique(strata):
         m = np.flatnonzero(strata == s)
         t_s, e_s = time[m], event[m]
+        w_s = None if weights is None else np.asarray(weights, float)[m]
         order = np.argsort(t_s, kind="stable")  # one sort for the weights and the pairs
         if timewt == "n/G2" and e_s.sum() >= 2:
-            weight = censoring_weights(t_s, e_s, order)
+            weight = censoring_weights(t_s, e_s, order, w_s)
         else:
             weight = np.ones(m.size)
         weight = np.where(t_s <= ymax, weight, 0.0)
-        conc[m], disc[m], tied[m] = _pair_counts(t_s, e_s, x[m], weight, order)
+        if entry is None and weights is None:
+            conc[m], disc[m], tied[m] = _pair_counts(t_s, e_s, x[m], weight, order)
+        else:
+            conc[m], disc[m], tied[m] = _pair_counts_counting(
+                t_s, e_s, x[m], weight, np.ones(m.size) if w_s is None else w_s,
+                None if entry is None else np.asarray(entry, float)[m], order)
     return conc, disc, tied
 
 
@@ -250,7 +312,7 @@ COMPARE_METHOD = ("difference of two C on the same patients; covariance = crossp
 
 
 def uno_c(time, event, x, strata=None, reverse: bool = True, ymax: float | None = None,
-          conf_level: float = 0.95, cluster=None) -> dict:
+          conf_level: float = 0.95, cluster=None, *, entry=None, weights=None) -> dict:
     """Uno's C: Harrell's pairs with inverse-probability-of-censoring weights.
 
     The same estimator as R ``concordance(..., timewt = "n/G2")`` (Uno et al.
@@ -258,7 +320,10 @@ def uno_c(time, event, x, strata=None, reverse: bool = True, ymax: float | None 
     of censoring within the stratum; as in R, a stratum with fewer than two
     events uses weight 1, and the infinitesimal-jackknife variance treats the
     weights as fixed. Prefer a truncation time ``ymax``, where G is still
-    estimable. Arguments and result as :func:`harrell_c`.
+    estimable. Arguments and result as :func:`harrell_c`; with case ``weights`` G is
+    the weighted censoring Kaplan-Meier (R's ``fastkm1``). Delayed ``entry`` is
+    refused, as R's ``concordance`` refuses ``timewt = "n/G2"`` for ``Surv(entry,
+    time, event)`` data.
 
     Examples
     --------
@@ -267,7 +332,7 @@ def uno_c(time, event, x, strata=None, reverse: bool = True, ymax: float | None 
     1.0
     """
     return _concordance("uno_c", time, event, x, strata, reverse, ymax, conf_level, "n/G2",
-                        cluster)
+                        cluster, entry, weights)
 
 
 #: the estimator behind each of R's ``timewt`` choices that this package implements

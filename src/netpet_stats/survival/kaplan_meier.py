@@ -86,13 +86,18 @@ def confidence_limits(surv: np.ndarray, se_log: np.ndarray, conf_type: str,
     return lower, upper
 
 
-def _km_counts(time: np.ndarray, event: np.ndarray):
-    """Distinct times, numbers at risk, events, censorings, S(t) and Greenwood SE.
+def _km_counts(time: np.ndarray, event: np.ndarray, entry=None, weights=None):
+    """Distinct times, numbers at risk, events, censorings, S(t) and its SE on the log scale.
 
     Counted here rather than with lifelines' KaplanMeierFitter (the same product-limit
     estimate, checked in the tests): its event table and frames cost ~5 ms a curve,
     and curves are built thousands of times in bootstraps and simulations.
+
+    Without ``entry`` and ``weights`` this is the path it always was. With them it is
+    :func:`_km_counts_general` (R ``survfit(Surv(entry, time, event) ~ 1, weights =)``).
     """
+    if entry is not None or weights is not None:
+        return _km_counts_general(time, event, entry, weights)
     order = np.argsort(time, kind="stable")
     t_sorted, e_sorted = time[order], event[order]
     times, first, counts = np.unique(t_sorted, return_index=True, return_counts=True)
@@ -106,8 +111,115 @@ def _km_counts(time: np.ndarray, event: np.ndarray):
     return times.astype(float), n_risk, n_event, (counts - n_event).astype(int), surv, std_err
 
 
-def km_table(time, event, conf_type: str = "log", conf_level: float = 0.95) -> pd.DataFrame:
+def robust_by_default(weights) -> bool:
+    """Whether R's ``survfit`` gives the infinitesimal-jackknife SE: non-integer weights.
+
+    R ``survfitKM`` sets ``robust = TRUE`` by default when ``any(weights !=
+    floor(weights))`` (survival 3.5), with or without delayed entry; integer
+    weights are read as replication counts and keep Greenwood's variance.
+    """
+    return weights is not None and bool(np.any(weights != np.floor(weights)))
+
+
+def _km_counts_general(time, event, entry=None, weights=None, robust=None):
+    """The product-limit estimate with delayed entry and case weights, as R ``survfit``.
+
+    A subject is at risk at ``t`` when ``entry < t <= time`` (R ``Surv(entry, time,
+    event)``; ``entry`` None: from 0); the curve has a step at every distinct exit
+    time. The numbers at risk, events and censorings are sums of the case weights;
+    ``S(t) = prod(1 - d_k / n_k)`` over the times with an event of positive weight.
+    Once the risk set empties (S = 0, or no one at risk before a later entry) the
+    product stays where it is: R carries 0 forward past a curve that reached 0, and
+    a time with nobody at risk has no event to count.
+
+    The SE of -log S (R's ``std.err`` on its log scale) is Greenwood's
+    ``sqrt(sum d_k / (n_k (n_k - d_k)))`` on the weighted counts, or, with non-integer
+    weights (:func:`robust_by_default`), R's infinitesimal jackknife, one cluster per
+    row (survival's ``survfitkm.c``): subject ``i``'s influence on S(t) divided by
+    S(t) is ``w_i * sum_{t_k <= t} (Y_i(t_k) h_k - dN_i(t_k)) / (n_k - d_k)`` with
+    ``h_k = d_k / n_k``, and the SE is the root of the sum of their squares. R reports
+    that SE on the scale of S (``logse = FALSE``); the curve keeps it on the log
+    scale, ``se(S) / S``, and :func:`survival_at` multiplies it back.
+    """
+    n = time.size
+    w = np.ones(n) if weights is None else np.asarray(weights, float)
+    times = np.unique(time)
+    index = np.searchsorted(times, time)
+    is_event = event == 1
+    n_event = np.bincount(index[is_event], weights=w[is_event], minlength=times.size)
+    n_censor = np.bincount(index[~is_event], weights=w[~is_event], minlength=times.size)
+    any_event = np.bincount(index[is_event], minlength=times.size) > 0
+    # weight still in follow-up at each time: exits at or after it ...
+    exits = np.bincount(index, weights=w, minlength=times.size)
+    n_risk = np.cumsum(exits[::-1])[::-1]
+    if entry is not None:
+        # ... less those who have not entered yet (entry >= t)
+        n_risk = n_risk - _not_entered(times, entry, w)
+    steps = any_event & (n_event > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(steps, (n_risk - n_event) / n_risk, 1.0)
+    surv = np.cumprod(factor)
+    if robust_by_default(weights) if robust is None else robust:
+        std_err = _km_ij_se_log(time, event, entry, w, times, index, n_risk, n_event, steps, surv)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            term = np.where(steps, n_event / (n_risk * (n_risk - n_event)), 0.0)
+        std_err = np.sqrt(np.cumsum(term))
+    return times.astype(float), n_risk, n_event, n_censor, surv, std_err
+
+
+def _not_entered(times, entry, w):
+    """Weight of the subjects with ``entry >= t`` at each of ``times``."""
+    order = np.argsort(entry, kind="stable")
+    cum = np.r_[0.0, np.cumsum(w[order])]
+    below = np.searchsorted(entry[order], times, side="left")  # entry < t
+    return cum[-1] - cum[below]
+
+
+def _km_ij_se_log(time, event, entry, w, times, index, n_risk, n_event, steps, surv):
+    """R's infinitesimal-jackknife SE of S(t), divided by S(t), at every curve time.
+
+    With ``c_k = h_k / (n_k - d_k)`` at the event times and ``C`` its running sum,
+    subject ``i``'s scaled influence at ``t`` is ``w_i (C(min(t, time_i)) -
+    C(entry_i) - e_i / (n - d)`` at its exit once ``time_i <= t``); the sum of
+    squares is kept in running sums over the subjects who have left and those
+    still at risk, in O(n log n). Where the curve has reached 0 the SE of S is 0
+    and its ratio to S undefined (R: NA limits), returned as NaN.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        room = n_risk - n_event
+        c = np.where(steps & (room > 0), n_event / (n_risk * room), 0.0)
+        own = np.where(steps & (room > 0), 1.0 / room, 0.0)
+    C = np.cumsum(c)
+    start = np.zeros(time.size) if entry is None else entry
+    # C just at entry: the sum over event times <= entry
+    pos = np.searchsorted(times, start, side="right") - 1
+    C0 = np.where(pos >= 0, C[np.maximum(pos, 0)], 0.0)
+    B = C[index] - C0 - np.where(event == 1, own[index], 0.0)  # after the subject's exit
+    w2 = w * w
+    k = times.size
+    # the subjects who have left by time k (exit <= t_k)
+    done = np.cumsum(np.bincount(index, weights=w2 * B * B, minlength=k))
+    # the subjects at risk (entry < t_k < exit): add at entry, remove at exit
+    enter_at = np.searchsorted(times, start, side="right")  # first curve time after entry
+    def running(values):
+        added = np.bincount(enter_at, weights=values, minlength=k + 1)[:k]
+        removed = np.bincount(index, weights=values, minlength=k)
+        return np.cumsum(added) - np.cumsum(removed)
+    s0, s1, s2 = running(w2), running(w2 * C0), running(w2 * C0 * C0)
+    var_log = done + C * C * s0 - 2 * C * s1 + s2
+    var_log = np.maximum(var_log, 0.0)
+    with np.errstate(invalid="ignore"):
+        out = np.sqrt(var_log)
+    return np.where(surv > 0, out, np.nan)
+
+
+def km_table(time, event, conf_type: str = "log", conf_level: float = 0.95, *, entry=None,
+             weights=None) -> pd.DataFrame:
     """Kaplan-Meier curve at every distinct observed time, as R ``survfit``.
+
+    R ``survfit(Surv(time, event) ~ 1)``, or with delayed entry and case weights
+    ``survfit(Surv(entry, time, event) ~ 1, weights = weights)`` (survival 3.5).
 
     Parameters
     ----------
@@ -115,13 +227,25 @@ def km_table(time, event, conf_type: str = "log", conf_level: float = 0.95) -> p
         Follow-up times (> 0) and event indicators (1 event, 0 censored).
     conf_type, conf_level
         See :func:`confidence_limits`.
+    entry
+        Delayed-entry (left-truncation) times: a subject is at risk on ``(entry,
+        time]``. A subject whose entry is not before its exit is left out, as R's
+        ``Surv`` does.
+    weights
+        Case weights (R ``weights =``). Integer weights count as replicates
+        (Greenwood's variance on the weighted counts); non-integer weights give R's
+        default infinitesimal-jackknife SE (:func:`robust_by_default`).
 
     Returns
     -------
     pandas.DataFrame
         ``time, n_risk, n_event, n_censor, surv, std_err, lower, upper`` where
-        ``std_err`` is R's ``std.err`` (standard error of the cumulative hazard,
-        Greenwood).
+        ``std_err`` is the standard error of the cumulative hazard -log S(t)
+        (Greenwood; R's ``std.err``; with non-integer weights R's ``std.err / surv``,
+        R reporting the jackknife SE on the scale of S). The counts are integers
+        without weights and weighted sums with them. The curve has a step at every
+        distinct exit time; with delayed entry the risk set may empty and fill
+        again, and once S reaches 0 it stays 0 (R).
 
     Examples
     --------
@@ -132,14 +256,16 @@ def km_table(time, event, conf_type: str = "log", conf_level: float = 0.95) -> p
     >>> km["surv"].round(6).tolist()  # R: summary(survfit(Surv(t, e) ~ 1))$surv
     [0.9, 0.8, 0.685714, 0.457143, 0.457143, 0.304762, 0.304762, 0.0]
     """
-    checked = check_survival("km_table", time, event)
-    times, n_risk, n_event, n_censor, surv, std_err = _km_counts(checked.time, checked.event)
+    checked = check_survival("km_table", time, event, entry=entry, weights=weights)
+    times, n_risk, n_event, n_censor, surv, std_err = _km_counts(
+        checked.time, checked.event, checked.entry, checked.weights)
     lower, upper = confidence_limits(surv, std_err, conf_type, conf_level)
+    count = float if checked.weights is not None else int
     return pd.DataFrame({
         "time": times.astype(float),
-        "n_risk": n_risk.astype(int),
-        "n_event": n_event.astype(int),
-        "n_censor": n_censor,
+        "n_risk": n_risk.astype(count),
+        "n_event": n_event.astype(count),
+        "n_censor": n_censor.astype(count),
         "surv": surv,
         "std_err": std_err,
         "lower": lower,
@@ -189,7 +315,7 @@ def step_at(curve: pd.DataFrame, at, column: str = "surv") -> np.ndarray:
     return np.where(idx >= 0, values[np.clip(idx, 0, None)], 1.0)
 
 
-def km_point(time, event, at: float) -> tuple[float, float]:
+def km_point(time, event, at: float, *, entry=None, weights=None) -> tuple[float, float]:
     """Kaplan-Meier S(at) and Greenwood SE of the cumulative hazard at ``at``.
 
     The same estimate as :func:`km_table` followed by :func:`survival_at` (R
@@ -197,7 +323,8 @@ def km_point(time, event, at: float) -> tuple[float, float]:
     missing beyond the last observed time), computed directly for one time:
     ``S = prod(1 - d_k / n_k)`` and ``se = sqrt(sum d_k / (n_k (n_k - d_k)))`` over
     event times ``t_k <= at``. For loops that need S at one time thousands of
-    times (simulation), where building the whole curve dominates.
+    times (simulation), where building the whole curve dominates. With ``entry`` or
+    ``weights`` (as :func:`km_table`) it reads the curve of :func:`km_table` at ``at``.
 
     Examples
     --------
@@ -208,8 +335,14 @@ def km_point(time, event, at: float) -> tuple[float, float]:
     >>> round(surv, 6), round(se_cumhaz, 6)
     (0.457143, 0.363515)
     """
-    checked = check_survival("km_point", time, event)
+    checked = check_survival("km_point", time, event, entry=entry, weights=weights)
     time, event = checked.time, checked.event
+    if checked.entry is not None or checked.weights is not None:
+        if time.size == 0 or at > time.max():
+            return np.nan, np.nan
+        times, _, _, _, surv, std_err = _km_counts(time, event, checked.entry, checked.weights)
+        k = np.searchsorted(times, at, side="right") - 1
+        return (1.0, 0.0) if k < 0 else (float(surv[k]), float(std_err[k]))
     if time.size == 0 or at > time.max():
         return np.nan, np.nan
     ordered = np.sort(time)
@@ -283,7 +416,8 @@ def km_quantiles(curve: pd.DataFrame, probs=(0.5,)) -> pd.DataFrame:
 
 
 def km_by_group(time, event, group, groups=None, conf_type: str = "log",
-                conf_level: float = 0.95, probs=(0.5,)) -> tuple[pd.DataFrame, pd.DataFrame]:
+                conf_level: float = 0.95, probs=(0.5,), *, entry=None,
+                weights=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Kaplan-Meier curve and quantiles of every group at once.
 
     The same numbers as :func:`km_table` and :func:`km_quantiles` group by group
@@ -299,6 +433,10 @@ def km_by_group(time, event, group, groups=None, conf_type: str = "log",
         no rows.
     conf_type, conf_level, probs
         As :func:`km_table` and :func:`km_quantiles`.
+    entry, weights
+        Delayed entry and case weights, as :func:`km_table` (R ``survfit(Surv(entry,
+        time, event) ~ group, weights = w)``); whether the SE is the jackknife
+        (non-integer weights) is decided, as R, by the weights of all groups.
 
     Examples
     --------
@@ -310,8 +448,10 @@ def km_by_group(time, event, group, groups=None, conf_type: str = "log",
     >>> medians[["group", "quantile", "lower"]].values.tolist()  # R quantile(survfit(~ g), 0.5)
     [['a', nan, 4.0], ['b', 4.0, 3.0]]
     """
-    checked = check_survival("km_by_group", time, event, group=group)
-    t, e = checked.time, checked.event
+    checked = check_survival("km_by_group", time, event, entry=entry, weights=weights,
+                             group=group)
+    t, e, start, w = checked.time, checked.event, checked.entry, checked.weights
+    robust = robust_by_default(w)
     labels = np.asarray(checked.others["group"], dtype=object)
     groups = sorted(pd.unique(labels)) if groups is None else list(groups)
     codes = group_codes(labels, groups, "km_by_group")
@@ -320,7 +460,11 @@ def km_by_group(time, event, group, groups=None, conf_type: str = "log",
         m = codes == k
         if not m.any():
             continue
-        counts = _km_counts(t[m], e[m])
+        if start is None and w is None:
+            counts = _km_counts(t[m], e[m])
+        else:
+            counts = _km_counts_general(t[m], e[m], None if start is None else start[m],
+                                        None if w is None else w[m], robust)
         lower, upper = confidence_limits(counts[4], counts[5], conf_type, conf_level)
         parts.append((g, *counts, lower, upper))
         last = float(counts[0][-1])
@@ -336,11 +480,12 @@ def km_by_group(time, event, group, groups=None, conf_type: str = "log",
     for j, name in enumerate(names, start=1):
         column = np.concatenate([part[j] for part in parts]) if parts else np.zeros(0)
         columns[name] = column.astype(int) if name in ("n_risk", "n_event", "n_censor") \
-            else column
+            and w is None else column
     return pd.DataFrame(columns), pd.DataFrame(quantiles)
 
 
-def survival_at(curve: pd.DataFrame, time, event, at) -> pd.DataFrame:
+def survival_at(curve: pd.DataFrame, time, event, at, *, entry=None,
+                weights=None) -> pd.DataFrame:
     """S(t), its CI and the number at risk at chosen times, as R ``summary(fit, times=)``.
 
     The estimate at ``t`` is the last step at or before ``t``; the number at risk
@@ -349,6 +494,12 @@ def survival_at(curve: pd.DataFrame, time, event, at) -> pd.DataFrame:
     standard error of S(t) itself, as ``summary.survfit`` reports it (Greenwood:
     S(t) times the SE of the cumulative hazard, which is ``km_table``'s
     ``std_err``, R ``survfit()$std.err``).
+
+    With ``entry`` and ``weights`` (give those the curve was built with) the
+    numbers at risk and events are weighted, and the number at risk is R's: the
+    curve's ``n_risk`` at its first time at or after ``t`` (0 past the last), see
+    :func:`numbers_at_risk`. Where a jackknife curve (non-integer weights) has
+    reached 0 the SE of S is 0, as R reports it.
 
     Examples
     --------
@@ -361,13 +512,16 @@ def survival_at(curve: pd.DataFrame, time, event, at) -> pd.DataFrame:
     >>> at["std_err"].round(6).tolist()  # R summary(fit, times = c(3, 6))$std.err
     [0.151494, 0.166593]
     """
-    checked = check_survival("survival_at", time, event)
+    checked = check_survival("survival_at", time, event, entry=entry, weights=weights)
     time, event = checked.time, checked.event
+    w = np.ones(time.size) if checked.weights is None else checked.weights
+    robust = robust_by_default(checked.weights)
     ct = curve["time"].to_numpy()
+    risk = _risk_at(time, checked.entry, w, np.asarray(at, float))
     rows = []
-    for t in at:
+    for t, n_risk in zip(at, risk):
         idx = np.searchsorted(ct, t, side="right") - 1
-        n_risk = int((time >= t).sum())
+        n_risk = int(n_risk) if checked.weights is None else float(n_risk)
         beyond = len(ct) == 0 or t > ct[-1]
         if beyond:
             s = lo = hi = se = np.nan
@@ -378,32 +532,69 @@ def survival_at(curve: pd.DataFrame, time, event, at) -> pd.DataFrame:
             # SE of S(t) (summary.survfit), not of the cumulative hazard (the curve's)
             # where S = 0 the cumulative hazard's SE is infinite and R gives 0 * Inf = NaN
             se = row["surv"] * row["std_err"] if np.isfinite(row["std_err"]) else np.nan
+            if robust and row["surv"] == 0:
+                se = 0.0  # R's jackknife SE of a curve at 0
             s, lo, hi = row["surv"], row["lower"], row["upper"]
-        n_event = int(((time <= t) & (np.asarray(event) == 1)).sum())
+        n_event = float(np.sum(w[(time <= t) & (np.asarray(event) == 1)]))
+        n_event = int(n_event) if checked.weights is None else n_event
         rows.append({"time": float(t), "n_risk": n_risk, "cum_events": n_event, "surv": s,
                      "std_err": se, "lower": lo, "upper": hi})
     return pd.DataFrame(rows)
 
 
-def numbers_at_risk(time, at) -> list[int]:
-    """Number with follow-up time >= t for each t (R's convention).
+def numbers_at_risk(time, at, entry=None) -> list[int]:
+    """Number at risk at each t, as R ``summary(survfit(...), times = at, extend = TRUE)``.
+
+    Without ``entry`` the number with follow-up time >= t. With delayed entry
+    (``entry``: a subject at risk on ``(entry, time]``), R's convention, which risk
+    tables drawn from R (survminer) print: the curve's number at risk at its first
+    exit time at or after t, i.e. the subjects with ``entry < u <= time`` for that
+    time ``u`` (someone entering between t and u is counted, as R counts them).
+    0 past the last exit.
 
     Examples
     --------
     >>> from netpet_stats import numbers_at_risk
     >>> numbers_at_risk([1, 2, 2, 3, 4, 4, 5, 6, 7, 8], [0, 3, 6])
     [10, 7, 3]
+    >>> numbers_at_risk([1, 2, 7, 9], [0, 3, 8], entry=[0, 0, 5, 6])  # R: 2, 2, 1
+    [2, 2, 1]
     """
-    time = np.asarray(time, dtype=float)
-    return [int((time >= t).sum()) for t in at]
+    if entry is None:
+        time = np.asarray(time, dtype=float)
+        return [int((time >= t).sum()) for t in at]
+    checked = check_survival("numbers_at_risk", time, np.zeros(len(time)), entry=entry)
+    return [int(v) for v in _risk_at(checked.time, checked.entry, np.ones(checked.time.size),
+                                      np.asarray(at, float))]
+
+
+def _risk_at(time, entry, w, at):
+    """Weighted number at risk at ``at`` as R's ``summary.survfit``: see :func:`numbers_at_risk`."""
+    if entry is None:
+        order = np.argsort(time, kind="stable")
+        cum = np.r_[np.cumsum(w[order][::-1])[::-1], 0.0]
+        return cum[np.searchsorted(time[order], at, side="left")]
+    times = np.unique(time)
+    k = np.searchsorted(times, at, side="left")  # first exit time >= t
+    u = times[np.minimum(k, times.size - 1)] if times.size else np.zeros(at.size)
+    later = np.sort(time)
+    o = np.argsort(time, kind="stable")
+    cum_exit = np.r_[np.cumsum(w[o][::-1])[::-1], 0.0]
+    o2 = np.argsort(entry, kind="stable")
+    cum_entry = np.r_[0.0, np.cumsum(w[o2])]
+    exiting = cum_exit[np.searchsorted(later, u, side="left")]          # time >= u
+    entered = cum_entry[np.searchsorted(entry[o2], u, side="left")]     # entry < u
+    not_entered = cum_entry[-1] - entered
+    return np.where(k < times.size, exiting - not_entered, 0.0)
 
 
 def reverse_km_follow_up(time, event, conf_type: str = "log",
-                         conf_level: float = 0.95) -> dict:
+                         conf_level: float = 0.95, *, entry=None, weights=None) -> dict:
     """Median follow-up by the reverse Kaplan-Meier method (Schemper & Smith 1996).
 
     Censoring is treated as the event: R ``quantile(survfit(Surv(time, 1 - event)
-    ~ 1), 0.5)``.
+    ~ 1), 0.5)``; with ``entry``/``weights`` ``survfit(Surv(entry, time, 1 - event) ~ 1,
+    weights = w)`` (see :func:`km_table`).
 
     Examples
     --------
@@ -414,9 +605,10 @@ def reverse_km_follow_up(time, event, conf_type: str = "log",
     >>> float(fu["median_follow_up"]), float(fu["lower"]), fu["n_censored"]
     (7.0, 5.0, 3)
     """
-    checked = check_survival("reverse_km_follow_up", time, event)
+    checked = check_survival("reverse_km_follow_up", time, event, entry=entry, weights=weights)
     time, event = checked.time, checked.event
-    curve = km_table(time, 1 - event, conf_type, conf_level)
+    curve = km_table(time, 1 - event, conf_type, conf_level, entry=checked.entry,
+                     weights=checked.weights)
     q = km_quantiles(curve, (0.5,)).iloc[0]
     return {"median_follow_up": q["quantile"], "lower": q["lower"], "upper": q["upper"],
             "n": int(time.size), "n_censored": int((event == 0).sum())}
@@ -442,17 +634,26 @@ def censoring_survival(time, event):
     return G
 
 
-def censoring_steps(time, event, order=None):
+def censoring_steps(time, event, order=None, weights=None):
     """The steps of :func:`censoring_survival`'s G, from one sort of the times.
 
     Returns the distinct times, G just after each, and the index of each
     subject's time among them, so that G(t-) at the subjects' own times is
     ``after[index - 1]`` (1 at the first time) without searching. ``order`` is
-    ``np.argsort(time, kind="stable")`` when the caller has it already.
+    ``np.argsort(time, kind="stable")`` when the caller has it already. With case
+    ``weights`` the counts are weighted, as R's ``fastkm1`` (Uno's C).
     """
     time = np.asarray(time, float)
     event = np.asarray(event, float)
     utimes, starts, index = distinct_times(time, order)
+    if weights is not None:
+        w = np.asarray(weights, float)
+        at_time = np.bincount(index, weights=w, minlength=utimes.size)
+        n_after = np.r_[np.cumsum(at_time[::-1])[::-1][1:], 0.0]  # weight after each time
+        cens = np.bincount(index[event == 0], weights=w[event == 0], minlength=utimes.size)
+        at_risk = n_after + cens
+        factor = np.where(cens > 0, (at_risk - cens) / np.where(at_risk > 0, at_risk, 1), 1.0)
+        return utimes, np.cumprod(factor), index
     n_after = time.size - np.r_[starts[1:], time.size]  # subjects after each distinct time
     cens = np.bincount(index[event == 0], minlength=utimes.size).astype(float)
     at_risk = n_after + cens  # deaths at the time have already left
