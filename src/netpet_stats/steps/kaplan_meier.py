@@ -83,10 +83,14 @@ def write_estimates(config: dict, data: pd.DataFrame, endpoint: str, out) -> Non
                 out["follow_up"], f"{label}: median follow-up")
 
 
-#: Who is at risk at t: followed to t at least, and, with delayed entry, entered before t.
+#: Who is at risk at t: followed to t at least, and, with delayed entry, R's convention
+#: (summary.survfit(fit, times = t)$n.risk, as risk tables drawn from R print): the risk
+#: set at the first exit time u at or after t, entry < u <= time, so that a patient who
+#: enters between t and u is counted.
 AT_RISK = {False: "with follow-up time >= t",
-           True: "who entered before t and were followed to t at least (delayed entry: "
-                 "entry < t <= time)"}
+           True: "in the risk set at the first exit time u at or after t (delayed entry: "
+                 "entry < u <= time, as R summary.survfit(fit, times = t); a patient "
+                 "entering between t and u is counted)"}
 
 
 #: How follow-up is estimated: on the endpoint's own clock, or, for progression with
