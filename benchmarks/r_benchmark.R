@@ -3,7 +3,8 @@
 #     Rscript benchmarks/r_benchmark.R <data.csv> <repeats> <boot>
 #
 # <data.csv> has time, time_tied, event, group, surv36 (a Cox model's S(36 | x)), the
-# six design columns x1..x6, and cr_time, cause (1 progression, 2 death first) written
+# six design columns x1..x6, cr_time, cause (1 progression, 2 death first), and
+# entry_tied (whole-month delayed entry) and w (case weights), written
 # by run_benchmarks.py. Prints one line per step: step<TAB>median seconds, and the
 # fitted coefficients (coef_<step><TAB>comma-separated) for the agreement check.
 suppressPackageStartupMessages(library(survival))
@@ -30,6 +31,18 @@ timed("cox_tied", { fit <- coxph(Surv(d$time_tied, d$event) ~ X, ties = "efron")
 coef_line <- function(name, fit) cat(name, "\t", paste(sprintf("%.17g", coef(fit)), collapse = ","), "\n", sep = "")
 coef_line("coef_cox_continuous", coxph(Surv(d$time, d$event) ~ X, ties = "efron"))
 coef_line("coef_cox_tied", coxph(Surv(d$time_tied, d$event) ~ X, ties = "efron"))
+# delayed entry (counting process); non-integer case weights, whose robust SE R reports
+timed("cox_entry", { fit <- coxph(Surv(d$entry_tied, d$time_tied, d$event) ~ X, ties = "efron"); sqrt(diag(vcov(fit))) })
+timed("cox_weights", { fit <- coxph(Surv(d$time_tied, d$event) ~ X, weights = d$w, ties = "efron"); sqrt(diag(vcov(fit))) })
+coef_line("coef_cox_entry", coxph(Surv(d$entry_tied, d$time_tied, d$event) ~ X, ties = "efron"))
+coef_line("coef_cox_weights", coxph(Surv(d$time_tied, d$event) ~ X, weights = d$w, ties = "efron"))
+# Breslow ties (SAS PROC PHREG, Stata stcox); exact ties up to n = 1000 (EXACT_MAX_N)
+timed("cox_breslow", { fit <- coxph(Surv(d$time_tied, d$event) ~ X, ties = "breslow"); sqrt(diag(vcov(fit))) })
+coef_line("coef_cox_breslow", coxph(Surv(d$time_tied, d$event) ~ X, ties = "breslow"))
+if (nrow(d) <= 1000) {
+  timed("cox_exact", { fit <- coxph(Surv(d$time_tied, d$event) ~ X, ties = "exact"); sqrt(diag(vcov(fit))) })
+  coef_line("coef_cox_exact", coxph(Surv(d$time_tied, d$event) ~ X, ties = "exact"))
+}
 timed("km_median", quantile(survfit(Surv(d$time_tied, d$event) ~ d$group), 0.5))
 timed("logrank", survdiff(Surv(d$time_tied, d$event) ~ d$group))
 fit <- coxph(Surv(d$time, d$event) ~ X, ties = "efron")

@@ -8,7 +8,8 @@ Prints two tables. (1) Workflow steps: step, n, median wall time over repeats.
 (2) Against R: the same kernels on the same data in Python and in R's survival
 (``benchmarks/r_benchmark.R`` through ``Rscript``; skipped with a message when R
 is absent): Cox fit with SEs (Efron; continuous and whole-month tied times, six
-design columns), Harrell's and Uno's C with SE, and the bootstrap loops at the
+design columns; with delayed entry; with case weights and R's robust SE; Breslow and exact
+ties), Harrell's and Uno's C with SE, and the bootstrap loops at the
 smallest n; median times, the ratio Python / R, Python's peak memory during the
 Cox fit beyond the data already loaded (resident set, Linux), and the largest
 difference between the Python and R coefficients. Install R with
@@ -191,6 +192,55 @@ def _predicted_survival(t, e, lp):
     return np.exp(-h0 * risk)
 
 
+def entry_and_weights(d):
+    """Whole-month entry times (a uniform fraction, up to 60 %, of each patient's time)
+    and case weights (uniform on 0.5-2.5) for the Cox rows with delayed entry and
+    weights; the same seed for every n."""
+    rng = np.random.default_rng(3)
+    entry = np.floor(rng.uniform(0, 0.6, len(d)) * d["time"].to_numpy())
+    return entry, np.round(rng.uniform(0.5, 2.5, len(d)), 3)
+
+
+def cox_entry_weight_kernels(d, X, repeats):
+    """The Cox fits with delayed entry and with case weights (whole-month times), as
+    r_benchmark.R times them: R's ``coxph(Surv(entry, time, event) ~ X)`` with its SEs,
+    and ``coxph(Surv(time, event) ~ X, weights = w)`` with the robust SEs R reports by
+    default for non-integer weights (the weighted dfbeta's sandwich)."""
+    e = d["event"].to_numpy()
+    tied = np.ceil(d["time"].to_numpy())
+    entry, w = entry_and_weights(d)
+
+    def entry_fit():
+        beta, _, info = cox.fit_efron(tied, e, X, entry=entry)
+        return beta, np.sqrt(np.diag(np.linalg.inv(info)))
+
+    def weighted_fit():
+        beta, _, info = cox.fit_efron(tied, e, X, weights=w)
+        dfbeta = (w[:, None] * cox.score_residuals(tied, e, X, beta, weights=w)) \
+            @ np.linalg.inv(info)
+        return beta, np.sqrt(np.diag(dfbeta.T @ dfbeta))
+
+    def tie_fit(ties):
+        beta, _, info = cox.fit_efron(tied, e, X, ties=ties)
+        return beta, np.sqrt(np.diag(np.linalg.inv(info)))
+
+    fits = [("cox_entry", entry_fit), ("cox_weights", weighted_fit),
+            ("cox_breslow", lambda: tie_fit("breslow"))]
+    if len(d) <= EXACT_MAX_N:
+        fits.append(("cox_exact", lambda: tie_fit("exact")))
+    out = {}
+    for name, fn in fits:
+        out[name] = (_timed(fn, repeats)[0], None)
+        out["coef_" + name] = fn()[0]
+    return out
+
+
+#: Exact ties (the conditional logistic likelihood) are timed up to this n only: the
+#: number of subsets at a tied time grows combinatorially (the engine refuses past
+#: cox.EXACT_MAX_STEPS), and R's coxph(ties = "exact") with them.
+EXACT_MAX_N = 1000
+
+
 def python_kernels(d, repeats, boot):
     """The kernels R is timed on (r_benchmark.R), in Python: {step: (seconds, peak MiB)}."""
     X = _design(d)
@@ -206,6 +256,7 @@ def python_kernels(d, repeats, boot):
         med, _ = _timed(lambda: cox_fit(times), repeats)
         out[name] = (med, memory_probe(len(d), name))
         out["coef_" + name] = cox_fit(times)[0]
+    out.update(cox_entry_weight_kernels(d, X, repeats))
     groups = d["netpet_group"].astype(str).to_numpy()
     levels = sorted(set(groups))
 
@@ -278,6 +329,7 @@ def r_kernels(d, repeats, boot):
     frame.insert(0, "time_tied", np.ceil(d["time"].to_numpy()))
     frame.insert(0, "time", d["time"].to_numpy())
     frame["cr_time"], frame["cause"] = d["cr_time"].to_numpy(), d["cause"].to_numpy()
+    frame["entry_tied"], frame["w"] = entry_and_weights(d)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "data.csv"
         frame.to_csv(path, index=False, float_format="%.17g")
@@ -296,6 +348,10 @@ def r_kernels(d, repeats, boot):
 STEP_LABELS = {
     "cox_continuous": "Cox fit + SE, 6 coef, continuous times",
     "cox_tied": "Cox fit + SE, 6 coef, whole-month ties",
+    "cox_entry": "Cox fit + SE, 6 coef, ties, delayed entry",
+    "cox_weights": "Cox fit + robust SE, 6 coef, ties, case weights",
+    "cox_breslow": "Cox fit + SE, 6 coef, whole-month ties, Breslow (SAS, Stata)",
+    "cox_exact": "Cox fit + SE, 6 coef, whole-month ties, exact (n <= 1000)",
     "km_median": "Kaplan-Meier + median with CI, 3 groups (tied)",
     "logrank": "log-rank, 3 groups (tied)",
     "cox_zph": "cox.zph: PH score tests per term + global",

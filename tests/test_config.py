@@ -126,3 +126,22 @@ def test_a_federated_role_refuses_a_tie_method_other_than_efron():
         load_config(base=ROOT / "config" / "config.yaml",
                     overrides={"cox": {"ties": "breslow"},
                                "federation": {"role": "site", "site": "A", "exchange": "/x"}})
+
+
+def test_delayed_entry_refuses_analyses_without_left_truncation_all_at_once():
+    overrides = {"cohort": {"times": "dates", "dates": {"time_zero": "diagnosis",
+                                                        "entry": "later_scan"}}}
+    with pytest.raises(ConfigError) as err:
+        load_config(base=ROOT / "config" / "config.yaml", overrides=overrides)
+    text = str(err.value)
+    assert "validation.mode: 'develop' with delayed entry (cohort.dates.entry)" in text
+    assert "competing_risks.enabled with delayed entry (cohort.dates.entry)" in text
+    with pytest.raises(ConfigError, match="missing_data.method: 'multiple_imputation' with "
+                                          "delayed entry"):
+        load_config(base=ROOT / "config" / "config.yaml", overrides={
+            **overrides, "validation": {"mode": "none"}, "competing_risks": {"enabled": False},
+            "concordance": {"uno": False}, "missing_data": {"method": "multiple_imputation"}})
+    ok = load_config(base=ROOT / "config" / "config.yaml", overrides={
+        **overrides, "validation": {"mode": "none"}, "competing_risks": {"enabled": False},
+        "concordance": {"uno": False}})
+    assert ok["cohort"]["dates"]["entry"] == "later_scan"

@@ -296,12 +296,39 @@ def resolve(config: dict, source: str = "the configuration") -> dict:
     resolved = _fill_defaults(config, root, root)
     problems += _schema_problems(resolved, root)
     if not problems:
+        problems += _cohort_time_units(resolved)
+    if not problems:
         _time_defaults_in_unit(config, resolved, root)
     if not problems:
         problems += cross_key_problems(resolved)
     if problems:
         raise ConfigError(list(dict.fromkeys(problems)), source)
     return resolved
+
+
+def _cohort_time_units(resolved: dict) -> list[str]:
+    """``cohort.time_units`` (the table's unit of each endpoint's time) over
+    ``endpoints.<name>.time_unit``: a cohort's units belong to its cohort section.
+
+    Examples
+    --------
+    >>> from netpet_stats.config import load_config
+    >>> load_config(overrides={"cohort": {"time_units": {"os": "days"}}})["endpoints"]["os"]
+    {'label': 'Overall survival', 'definition': None, 'time_unit': 'days'}
+    """
+    problems = []
+    endpoints = resolved.get("endpoints") or {}
+    for ep, unit in (resolved.get("cohort", {}).get("time_units") or {}).items():
+        if ep not in endpoints:
+            problems.append(f"cohort.time_units.{ep}: not an endpoint (expected one of "
+                            f"{sorted(endpoints)})")
+        elif endpoints[ep].get("derive"):
+            problems.append(f"cohort.time_units.{ep}: endpoint {ep!r} is derived from others "
+                            "and has no time column; give the units of the endpoints it is "
+                            "derived from")
+        else:
+            endpoints[ep]["time_unit"] = unit
+    return problems
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -392,6 +419,17 @@ def model_specs(config: dict) -> dict[str, dict]:
     return specs
 
 
+def analysed_models(config: dict) -> dict[str, dict]:
+    """The Cox models this run analyses: :func:`model_specs`, or at a site of a
+    federation (``federation.role: site``) the primary model alone, the only one
+    its answers compute (so its exclusion ledger and flow count that one)."""
+    specs = model_specs(config)
+    if (config.get("federation") or {}).get("role") == "site":
+        name = config["cox"]["primary_model"]
+        return {name: specs[name]} if name in specs else {}
+    return specs
+
+
 def cross_key_problems(config: dict) -> list[str]:
     """Names that must refer to something defined elsewhere in the configuration."""
     problems = []
@@ -438,6 +476,7 @@ def cross_key_problems(config: dict) -> list[str]:
     problems += font_problems(config["figures"]["font_family"])
     problems += competing_risks_problems(config)
     problems += federation_problems(config)
+    problems += delayed_entry_problems(config)
     return problems + (validation_config_problems(config) if specs else [])
 
 
@@ -609,12 +648,71 @@ def font_problems(family: str) -> list[str]:
 DERIVED_VARIABLES = frozenset({"netpet_group"})
 
 
+def delayed_entry(config: dict) -> str | None:
+    """How patients enter the risk set late (left truncation), or ``None`` (at time zero).
+
+    ``"scan"``: time from ``cohort.dates.time_zero`` with entry at the scan
+    ``cohort.dates.entry`` names; ``"column"``: the entry-time column
+    ``cohort.columns.entry_time``.
+    """
+    ccfg = config.get("cohort", {})
+    if ccfg.get("times", "given") == "dates":
+        return "scan" if (ccfg.get("dates") or {}).get("entry", "time_zero") != "time_zero" \
+            else None
+    return "column" if (ccfg.get("columns") or {}).get("entry_time") else None
+
+
+def delayed_entry_problems(config: dict) -> list[str]:
+    """Analyses not defined here for delayed entry or case weights that the configuration asks for.
+
+    Kaplan-Meier, log-rank, Cox models and concordance take delayed entry (R
+    ``Surv(entry, time, event)``) and case weights (R ``weights =``); the analyses
+    listed are refused, all at once, rather than run as if every patient were at
+    risk from time zero with weight 1.
+    """
+    how = delayed_entry(config)
+    weighted = bool((config.get("cohort", {}).get("columns") or {}).get("weight"))
+    if how is None and not weighted:
+        return []
+    where = " and ".join(
+        ([f"delayed entry ({'cohort.dates.entry' if how == 'scan' else 'cohort.columns.entry_time'})"]
+         if how else []) + (["case weights (cohort.columns.weight)"] if weighted else []))
+    problems = []
+    if config.get("validation", {}).get("mode", "none") != "none":
+        problems.append(
+            f"validation.mode: {config['validation']['mode']!r} with {where}: "
+            "prediction-model validation at horizons (calibration, time-dependent AUC, Brier, "
+            "bootstrap optimism) is not implemented for left-truncated or weighted data; set "
+            "validation.mode: none")
+    if competing_risks_settings(config) is not None:
+        problems.append(
+            f"competing_risks.enabled with {where}: Gray's test and the "
+            "Fine-Gray model (R cmprsk) do not take left-truncated or weighted data; set "
+            "competing_risks.enabled: false")
+    if how is not None and config.get("concordance", {}).get("uno"):
+        problems.append(f"concordance.uno with {where}: Uno's C needs the censoring "
+                        "distribution of right-censored data (R concordance refuses timewt = "
+                        "'n/G2' for (entry, time) data); set concordance.uno: false")
+    if config.get("missing_data", {}).get("method") == "multiple_imputation":
+        problems.append(f"missing_data.method: 'multiple_imputation' with {where}: the "
+                        "imputation model's Nelson-Aalen hazard (White & Royston 2009) is not "
+                        "defined here for left-truncated or weighted data; set "
+                        "missing_data.method: complete_case")
+    if config.get("federation", {}).get("role", "none") != "none":
+        problems.append(f"federation.role with {where}: the federated protocol sums "
+                        "unweighted right-censored risk sets only; set federation.role: none")
+    return problems
+
+
 def unmapped_columns(config: dict) -> list[tuple[str, str]]:
     """Every analysis that uses a variable whose column is ``null`` (not in the table).
 
     An optional column may be set to ``null`` when a cohort does not have it;
     the analyses that use it must then leave it out. Listed all at once, each
-    with what to change; nothing is dropped silently.
+    with what to change; nothing is dropped silently. A site of a federation
+    (``federation.role: site``) runs only the primary model, so only its
+    covariates and strata must be columns: a Table 1 variable the site does not
+    record is released as "not recorded at this site".
 
     Returns
     -------
@@ -627,9 +725,19 @@ def unmapped_columns(config: dict) -> list[tuple[str, str]]:
     def unmapped(name: str) -> bool:
         if name in DERIVED_VARIABLES or (name == "centre" and centre_given):
             return False
+        if name == "age" and columns.get("date_of_birth"):
+            return False   # age is derived from the date of birth and the scan date
         return name in columns and not columns[name]
 
     cox, conc = config.get("cox", {}), config.get("concordance", {})
+    if (config.get("federation") or {}).get("role") == "site":
+        # a federation site computes the primary model only (its request says so), and
+        # releases a Table 1 variable it does not record as that fact
+        model = cox.get("primary_model")
+        spec = cox.get("models", {}).get(model, {})
+        uses = [(f"cox.models.{model}.covariates", v) for v in spec.get("covariates", [])]
+        uses += [(f"cox.models.{model}.strata", v) for v in spec.get("strata", [])]
+        return [(where, name) for where, name in uses if name and unmapped(name)]
     uses = [("cox.univariable", v) for v in cox.get("univariable", [])]
     for model, spec in cox.get("models", {}).items():
         uses += [(f"cox.models.{model}.covariates", v) for v in spec.get("covariates", [])]

@@ -2,8 +2,9 @@
 
 xhtml2pdf stopped on the coordinator's report of a four-site consortium ("flowable given
 negative availWidth"), and the tables written in the same job were deleted with it. The
-coordinator's rule (steps.federation.run_results) now writes the tables, the HTML and
-the print copy; the PDF is typeset from the print copy by a rule of its own.
+coordinator's tables (steps.federation.run_results), its HTML report and print copy
+(steps.federation_report.run_report) and the PDF, typeset from the print copy, are now
+three rules.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 from netpet_stats import load_config, prepare_cohort
 from netpet_stats.federated import protocol
 from netpet_stats.report.pdf import typeset
-from netpet_stats.steps import federation
+from netpet_stats.steps import federation, federation_report
 from netpet_stats.steps._common import load_analysis
 
 from federation_sim import run_federation
@@ -60,6 +61,7 @@ def coordinator(tmp_path_factory):
     out = base / "results"
     out.mkdir()
     federation.run_results(cfg, paths, _Outputs(out))
+    federation_report.run_report(cfg, paths, _Outputs(out))
     return out
 
 

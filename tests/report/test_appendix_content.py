@@ -304,3 +304,20 @@ def test_the_run_ends_with_where_the_report_is_and_what_it_found(workflow_runs, 
     coefs = pd.read_csv(results / "os" / "cox_coefficients.csv")
     row = coefs[(coefs["model"] == "primary") & (coefs["level"] == "P5")].iloc[0]
     assert f"P5 vs P1 {row['hr']:.2f} ({row['hr_lower']:.2f}–{row['hr_upper']:.2f})" in text
+
+
+def test_methods_say_how_patients_entered_the_risk_set(base_config):
+    # issue 27: the methods say whether time before the scan was time at risk
+    cfg = copy.deepcopy(base_config)
+    assert doc.entry_sentence(cfg) == " Every patient was at risk from time zero (no delayed entry)."
+    cfg["cohort"]["times"] = "dates"
+    cfg["cohort"]["dates"] = {**cfg["cohort"].get("dates", {}), "time_zero": "diagnosis",
+                              "entry": "time_zero"}
+    assert "immortal time" in doc.entry_sentence(cfg)
+    assert "no delayed entry was configured" in doc.entry_sentence(cfg)
+    cfg["cohort"]["dates"]["entry"] = "later_scan"
+    text = doc.entry_sentence(cfg)
+    assert "entered the risk set at the later scan (delayed entry, left truncation)" in text
+    assert "time was counted from the diagnosis" in text
+    paragraphs = " ".join(doc.methods_text(cfg)["paragraphs"])
+    assert "Surv(entry, time, event)" in paragraphs

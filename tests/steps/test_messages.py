@@ -95,3 +95,33 @@ def test_a_horizon_beyond_the_development_follow_up_is_refused(tmp_path, capsys)
     err = capsys.readouterr().err
     assert err.startswith("The model cannot be frozen: model 'm': horizon(s) 12 lie beyond the "
                           "last follow-up (8)")
+
+
+def test_an_html_report_that_fails_is_one_message_and_its_cause_in_the_log(tmp_path, capsys,
+                                                                         monkeypatch):
+    """The single-machine report rule: a template or table engine that fails ends in one
+    message naming the report, its cause and the log; the traceback is in the log only.
+    (The tables and figures are other rules' outputs: Snakemake keeps them.)"""
+    from types import SimpleNamespace
+
+    from netpet_stats.steps import report, rule_context
+
+    def broken(*args, **kwargs):
+        raise KeyError("fed_hr_os")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(report, "write_report", broken)
+    log = "logs/report.log"
+    (tmp_path / "logs").mkdir()
+    out = SimpleNamespace(html="results/report.html",
+                          print_copy="intermediate/report/report.print.html")
+    smk = SimpleNamespace(rule="report", log=[log])
+    with pytest.raises(SystemExit):
+        with rule_context(smk):
+            report.run_report({"output_folder": "."}, [], out, log)
+    err = capsys.readouterr().err
+    assert err.strip() == ("The HTML report: results/report.html could not be written "
+                           "(KeyError: 'fed_hr_os'). The tables and figures are written by "
+                           "other rules and stay in place. The full error is in "
+                           "logs/report.log.")
+    assert "Traceback" in (tmp_path / log).read_text()

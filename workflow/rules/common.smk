@@ -147,6 +147,17 @@ def competing_risks_figures():
     return figure_paths("cumulative_incidence") if COMPETING else []
 
 
+def imputation_outputs():
+    """The pooled Cox tables of missing_data.method: multiple_imputation (imputation.smk)."""
+    if config["missing_data"]["method"] != "multiple_imputation":
+        return []
+    return [out("results/missing_data/imputation.csv")] + [
+        out(f"results/{ep}/cox_{kind}_mi.csv")
+        for ep in ENDPOINTS
+        for kind in ("coefficients", "tests")
+    ]
+
+
 def manifest_outputs():
     """Every file the workflow writes to results/ before the manifest."""
     outputs = report_tables()
@@ -161,7 +172,9 @@ def manifest_outputs():
         + competing_risks_figures()
         + validation_outputs()
         + sample_size_outputs()
+        + [t[:-4] + x for t in imputation_outputs() for x in (".csv", ".md")]
     )
+
     outputs += [
         out(f"results/manuscript/hazard_ratios_{ep}.{x}")
         for ep in ENDPOINTS
@@ -367,6 +380,7 @@ def all_outputs():
         + competing_risks_figures()
         + validation_outputs()
         + sample_size_outputs()
+        + imputation_outputs()
     )
 
 

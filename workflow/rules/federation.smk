@@ -52,6 +52,9 @@ if FED_ROLE == "coordinator":
         script:
             "../scripts/federation_request.py"
 
+    # The pooled tables, the report and the PDF are three rules: Snakemake removes the
+    # outputs of a failing job only, so a report or a page that cannot be written
+    # costs that file alone, never the pooled tables.
     rule federation_results:
         input:
             answers=answers_before(FED_PLAN["round"]),
@@ -69,13 +72,6 @@ if FED_ROLE == "coordinator":
                 f"{name}_md": out(f"results/federation/{name}.md")
                 for name in FED_TABLES
             },
-            report=report(
-                out("results/federation/report.html"),
-                caption="../report/federation.rst",
-                category="Federation",
-                labels={"table": "report"},
-            ),
-            print_copy=out("intermediate/federation/report.print.html"),
         log:
             out("logs/federation_results.log"),
         conda:
@@ -89,11 +85,35 @@ if FED_ROLE == "coordinator":
         script:
             "../scripts/federation_results.py"
 
-    # The PDF typeset by a rule of its own: a page that cannot be typeset costs the PDF
-    # alone, never the pooled tables (Snakemake removes the failing job's outputs only).
+    rule federation_report:
+        input:
+            answers=answers_before(FED_PLAN["round"]),
+            tables=[out(f"results/federation/{name}.csv") for name in FED_TABLES],
+        output:
+            report=report(
+                out("results/federation/report.html"),
+                caption="../report/federation.rst",
+                category="Federation",
+                labels={"table": "report"},
+            ),
+            print_copy=out("intermediate/federation/report.print.html"),
+        log:
+            out("logs/federation_report.log"),
+        conda:
+            "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(800),
+            runtime=job_runtime(10),
+        params:
+            version=PACKAGE_VERSION,
+            settings=settings("*"),
+        script:
+            "../scripts/federation_report.py"
+
+    # The PDF typeset by a rule of its own from the report's print copy.
     rule federation_report_pdf:
         input:
-            print_copy=rules.federation_results.output.print_copy,
+            print_copy=rules.federation_report.output.print_copy,
         output:
             pdf=out("results/federation/report.pdf"),
         log:

@@ -10,6 +10,11 @@ later of the two scans) and
 
 in months of ``days_per_month`` days (default 30.4375 = 365.25 / 12).
 
+With ``cohort.dates.entry`` set to a scan, each patient enters the risk set at that
+scan (delayed entry, left truncation): ``entry_time`` = entry - time zero. This is
+how survival from diagnosis is analysed without immortal time: the NETPET score
+exists only from the scan, so a patient is not counted at risk before it.
+
 Every violation is reported, row by row: impossible or unreadable dates, dates
 after the data cut-off (default: the day of the run), progression after death
 or after last follow-up, last follow-up after death, and any event on or before
@@ -113,7 +118,8 @@ def derive_times(dates: pd.DataFrame, settings: dict, endpoints: list[str]):
     Returns
     -------
     times : pandas.DataFrame
-        ``<endpoint>_time`` (months) and ``<endpoint>_event``.
+        ``<endpoint>_time`` (months) and ``<endpoint>_event``; with delayed entry
+        (``settings["entry"]`` a scan), ``entry_time`` (months from time zero).
     errors : list of (row, column, value, expected)
     exclusions : list of (row, reason)
         Rows that cannot enter any analysis (scan window exceeded).
@@ -123,11 +129,12 @@ def derive_times(dates: pd.DataFrame, settings: dict, endpoints: list[str]):
 
     sstr, fdg = col("sstr_scan_date"), col("fdg_scan_date")
     zero_rule = settings.get("time_zero", "later_scan")
-    zero = {
+    scans = {
         "later_scan": pd.concat([sstr, fdg], axis=1).max(axis=1, skipna=False),
         "earlier_scan": pd.concat([sstr, fdg], axis=1).min(axis=1, skipna=False),
-        "sstr_scan": sstr, "fdg_scan": fdg, "diagnosis": col("diagnosis_date"),
-    }[zero_rule]
+        "sstr_scan": sstr, "fdg_scan": fdg,
+    }
+    zero = {**scans, "diagnosis": col("diagnosis_date")}[zero_rule]
     per_month = float(settings.get("days_per_month", DAYS_PER_MONTH))
     window = settings.get("scan_window_days", 60)
     cutoff = pd.Timestamp(settings.get("data_cutoff") or dt.date.today())
@@ -153,12 +160,29 @@ def derive_times(dates: pd.DataFrame, settings: dict, endpoints: list[str]):
             f"an event after time zero ({zero_rule.replace('_', ' ')})")
     err(last < zero, "last_follow_up_date", d(last),
         f"follow-up ending on or after time zero ({zero_rule.replace('_', ' ')})")
+    entry_rule = settings.get("entry", "time_zero")
+    entry = zero if entry_rule == "time_zero" else scans[entry_rule]
+    if entry_rule != "time_zero":
+        # delayed entry: at risk from the entry day on (R Surv(entry, time, event)); an
+        # event or the end of follow-up on or before it leaves nothing to analyse
+        what = entry_rule.replace("_", " ")
+        column = {"sstr_scan": "sstr_scan_date", "fdg_scan": "fdg_scan_date"}.get(
+            entry_rule, "sstr_scan_date")
+        err(entry < zero, column, d(entry),
+            f"an entry ({what}) on or after time zero ({zero_rule.replace('_', ' ')})")
+        for name, series in (("progression_date", prog), ("death_date", death),
+                             ("last_follow_up_date", last)):
+            err(series <= entry, name, d(series),
+                f"a date after the entry into the risk set ({what}): delayed entry counts "
+                "a patient from the entry on")
     if window is not None:
         gap = (sstr - fdg).abs().dt.days
         for row in dates.index[(gap > int(window)).fillna(False)]:
             exclusions.append((row, f"scans {int(gap[row])} days apart (window {int(window)} days)"))
 
     times = pd.DataFrame(index=dates.index)
+    if entry_rule != "time_zero":
+        times["entry_time"] = (entry - zero).dt.days / per_month
     if "os" in endpoints:
         end = death.where(death.notna(), last)
         times["os_time"] = (end - zero).dt.days / per_month

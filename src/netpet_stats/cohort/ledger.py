@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..config import (CR_ANALYSIS, block_defaults, competing_risks_settings, derived_endpoints,
-                      model_specs)
+from ..config import (CR_ANALYSIS, analysed_models, block_defaults, competing_risks_settings,
+                      derived_endpoints)
 from .problems import VARIABLE_NAMES
 
 
@@ -35,7 +35,7 @@ def exclusion_ledger(data: pd.DataFrame, config: dict) -> pd.DataFrame:
             else:
                 reason = f"NETPET score {score}, in no analysis group of the grouping"
             records.append((f, int(row), "all", reason))
-    models = model_specs(config)
+    models = analysed_models(config)
     cr = competing_risks_settings(config)
     analyses = {ep: (f"{ep}_time", f"{ep}_event") for ep in config["endpoints"]}
     if cr is not None:
@@ -49,6 +49,11 @@ def exclusion_ledger(data: pd.DataFrame, config: dict) -> pd.DataFrame:
             reasons = np.full(len(data), why if ep == CR_ANALYSIS else f"{ep}: {why}", object)
         else:
             reasons = np.where(data[time_col].isna(), f"{ep} time missing", f"{ep} event missing")
+        for column, why in (("entry_time", "entry time missing"), ("weight", "case weight missing")):
+            if column in data:   # delayed entry / case weights: needed by every analysis
+                lacking = data[column].isna() & ~no_ep
+                reasons = np.where(lacking, why, reasons)
+                no_ep = no_ep | data[column].isna()
         for f, row, reason, flag in zip(files, data["row"], reasons, no_ep & ~no_group):
             if flag:
                 records.append((f, int(row), ep, reason))
@@ -74,9 +79,13 @@ def analysis_set(data: pd.DataFrame, endpoint: str, columns: list[str] = ()) -> 
 
     In a NETPET cohort a patient must also have an analysis group; a generic
     cohort (no ``netpet_group`` column) needs only the outcome and ``columns``.
+    With delayed entry (an ``entry_time`` column) the entry time is needed too, and
+    with case weights (a ``weight`` column) the weight.
     """
     group = ["netpet_group"] if "netpet_group" in data.columns else []
-    need = [*group, f"{endpoint}_time", f"{endpoint}_event", *columns]
+    # delayed entry and case weights, where the cohort has them
+    extra = [c for c in ("entry_time", "weight") if c in data.columns]
+    need = [*group, f"{endpoint}_time", f"{endpoint}_event", *extra, *columns]
     return data.dropna(subset=list(dict.fromkeys(need)))
 
 
@@ -102,7 +111,7 @@ def patient_flow(data: pd.DataFrame, ledger: pd.DataFrame, config: dict) -> pd.D
         analysed = eligible - len(sub)
         rows.append({"analysis": ep, "step": "analysed (Aalen-Johansen, Gray)" if ep == CR_ANALYSIS
                      else "analysed (Kaplan-Meier, log-rank)", "n": analysed, "reason": ""})
-        for name in (cr["models"] if ep == CR_ANALYSIS else model_specs(config)):
+        for name in (cr["models"] if ep == CR_ANALYSIS else analysed_models(config)):
             sub_m = ledger[ledger["analysis"] == f"{ep}:{name}"]
             for reason, k in sub_m["reason"].value_counts().sort_index().items():
                 rows.append({"analysis": f"{ep}:{name}", "step": "excluded", "n": int(k),

@@ -138,19 +138,27 @@ def _ki67_fraction_problem(values: pd.Series, column: str, out: _Collector,
         "multiply them by 100, or write a Ki-67 below 1% with its percent sign (0.5%)"))
 
 
+#: A spelling the user declared as missing in ``cohort.codings`` (mapped to null).
+_DECLARED_MISSING = object()
+
+
 def _coding_table(canonical: tuple, coding: dict | None, name: str,
                   out: _Collector) -> tuple[dict, bool]:
     """Spelling -> code, the user's ``cohort.codings`` over the built-in codes.
 
     If the user's coding gives a canonical code another meaning (R's event
     coding ``{1: 0, 2: 1}``), the built-in identity codes are not added: the
-    user has declared the whole coding, and a value outside it is refused.
+    user has declared the whole coding, and a value outside it is refused. A
+    spelling mapped to null (``"not recorded": null``) means missing.
     Returns the table and whether it is the user's alone.
     """
     user: dict = {}
     allowed = {str(c).lower(): c for c in canonical}
     for key, value in (coding or {}).items():
         spelt = str(key).strip().lower()
+        if value is None:
+            user[spelt] = _DECLARED_MISSING
+            continue
         code = allowed.get(str(value).strip().lower().removesuffix(".0"))
         if code is None:
             out.problems.append(Problem(
@@ -163,7 +171,8 @@ def _coding_table(canonical: tuple, coding: dict | None, name: str,
                 "one code per spelling (case and spaces are ignored)"))
             continue
         user[spelt] = code
-    recodes = any(k in allowed and allowed[k] != v for k, v in user.items())
+    recodes = any(k in allowed and v is not _DECLARED_MISSING and allowed[k] != v
+                  for k, v in user.items())
     return ({**allowed, **user} if not recodes else user), recodes
 
 
@@ -180,20 +189,67 @@ def _parse_coded(raw: pd.Series, column: str, canonical: tuple, coding: dict,
         elif key.endswith(".0") and key[:-2].isdigit():
             key = key[:-2]
         if key in table:  # a declared spelling wins over the missing-value tokens
-            parsed[i] = table[key]
+            code = table[key]
+            parsed[i] = None if code is _DECLARED_MISSING else code
             continue
         if _is_missing(v):
             continue
         codes = ", ".join(map(str, canonical))
         if declared:
-            shown = ", ".join(sorted(table))
+            shown = ", ".join(sorted(k for k, c in table.items() if c is not _DECLARED_MISSING))
             out.add(row, column, v, f"{what}: one of the codes declared in "
                     f"cohort.codings.{name or column} ({shown}), which recode {codes}")
             continue
-        extra = sorted(set(table) - {str(c).lower() for c in canonical})
+        extra = sorted(k for k, c in table.items() if c is not _DECLARED_MISSING
+                       and k not in {str(c).lower() for c in canonical})
         hint = f" (or a spelling mapped in cohort.codings: {', '.join(extra)})" if extra else ""
         out.add(row, column, v, f"{what}: one of {codes}{hint}")
     return pd.Series(parsed, index=raw.index, dtype=object)
+
+
+def _declared_missing(value: object, texts: frozenset, numbers: frozenset) -> bool:
+    """Whether a cell is one of the spellings ``cohort.missing_values`` declares missing."""
+    if value is None or isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        return value.strip().lower() in texts
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return not np.isnan(value) and float(value) in numbers
+    return False
+
+
+def _blank_declared_missing(raw: pd.DataFrame, present: dict, spec: dict
+                            ) -> tuple[pd.DataFrame, list[str]]:
+    """The table with the user's missing-value spellings emptied, and a note per column.
+
+    ``spec`` is ``cohort.missing_values``: spellings per canonical column, and
+    under ``all`` for every column. Text is matched case-insensitively with
+    surrounding spaces ignored; a number (``-99``) by value, typed as a number
+    or as text. Each column's count is a data warning, so that no value
+    disappears without a word.
+    """
+    if not spec:
+        return raw, []
+    out, notes = None, []
+    for canon, user in present.items():
+        tokens = [*spec.get("all", ()), *spec.get(canon, ())]
+        if not tokens or user not in raw.columns:
+            continue
+        texts = frozenset(str(t).strip().lower() for t in tokens)
+        numbers = set()
+        for t in tokens:
+            try:
+                numbers.add(float(t))
+            except (TypeError, ValueError):
+                pass
+        hit = raw[user].map(lambda v: _declared_missing(v, texts, frozenset(numbers)))
+        n = int(hit.sum())
+        if n:
+            out = raw.copy() if out is None else out
+            out[user] = out[user].astype(object).where(~hit, None)
+            notes.append(f"{n} cell(s) of column {user!r} read as missing "
+                         "(cohort.missing_values)")
+    return (raw if out is None else out), notes
 
 
 def _parse_text(raw: pd.Series) -> pd.Series:
@@ -291,8 +347,11 @@ class PreparedCohort:
 
 
 def _read_lesions(path: str, sheet, lesion_columns: dict, codings: dict,
-                  out: _Collector) -> pd.DataFrame | None:
+                  out: _Collector, missing_values: dict | None = None) -> pd.DataFrame | None:
     raw = read_table(path, sheet)
+    raw, declared = _blank_declared_missing(raw, lesion_columns, missing_values or {})
+    raw.attrs.setdefault("notes", [])
+    raw.attrs["notes"] = [*raw.attrs["notes"], *declared]
     lc = _Collector(str(path), (lesion_columns["patient_id"], lesion_columns["lesion_id"]))
     missing = [user for canon, user in lesion_columns.items() if user not in raw.columns]
     for user in missing:
@@ -346,6 +405,100 @@ def _read_lesions(path: str, sheet, lesion_columns: dict, codings: dict,
 
 
 DATE_MODE_ENDPOINTS = ("os", "ttp")
+SCAN_DATES = ("sstr_scan_date", "fdg_scan_date")
+#: A date of birth is never quoted in a message, whatever its column is called.
+BIRTH_DATE_SHOWN = "(a date of birth, not shown)"
+#: Years of age from days: the Julian year, as R's ``as.numeric(difftime) / 365.25``.
+DAYS_PER_YEAR = 365.25
+
+
+#: Said when time is counted from diagnosis and every patient is at risk from it.
+IMMORTAL_TIME_WARNING = (
+    "time is counted from diagnosis (cohort.dates.time_zero: diagnosis) and every patient "
+    "is counted at risk from diagnosis (cohort.dates.entry: time_zero), although the NETPET "
+    "score exists only from the scan: the time from diagnosis to the scan is immortal time, "
+    "which biases survival upwards and hazard ratios towards 1. Set cohort.dates.entry: "
+    "later_scan (delayed entry at the scan), or count time from the scan")
+
+
+def entry_warnings(ccfg: dict) -> list[str]:
+    """The cohort-level warning of a configuration that counts immortal time."""
+    settings = ccfg.get("dates") or {}
+    if (ccfg.get("times", "given") == "dates" and settings.get("time_zero") == "diagnosis"
+            and settings.get("entry", "time_zero") == "time_zero"):
+        return [IMMORTAL_TIME_WARNING]
+    return []
+
+
+def _entry_problems(data: pd.DataFrame, columns: dict, endpoints: list[str]) -> list[Problem]:
+    """Entry times that leave nothing to analyse: negative, or not before an exit time.
+
+    Delayed entry counts a patient at risk on (entry, exit]; R's ``Surv(entry, time,
+    event)`` drops a row whose entry is not before its exit. Here such a row is a
+    contradiction in the table, refused by row with the endpoint named, as a time of
+    0 is without delayed entry.
+    """
+    column = columns["entry_time"]
+    problems = []
+    entry = data["entry_time"]
+    for idx in data.index[(entry < 0).fillna(False)]:
+        problems.append(Problem(data.at[idx, "file"], int(data.at[idx, "row"]), column,
+                                _show(entry[idx], column), "an entry time of 0 or more"))
+    for ep in endpoints:
+        if f"{ep}_time" not in data:
+            continue
+        late = (entry >= data[f"{ep}_time"]).fillna(False) & (entry >= 0).fillna(False)
+        for idx in data.index[late]:
+            problems.append(Problem(
+                data.at[idx, "file"], int(data.at[idx, "row"]), column, _show(entry[idx], column),
+                f"an entry time before the {ep} time ({columns.get(f'{ep}_time', ep)}): a "
+                "patient is at risk from entry to the end of follow-up"))
+    return problems
+
+
+def _age_from_birth(data: pd.DataFrame, ccfg: dict, columns: dict) -> tuple[list, list[str]]:
+    """Age at the scan (years) from the date of birth, when the table has no age column.
+
+    The scan is the one time zero names (``cohort.dates.time_zero``) when it is a
+    scan, otherwise the later of the two scans (the day the NETPET score exists).
+    The date of birth is dropped from the data here: it never leaves the cohort
+    step. Returns problems (a birth after the scan, an age over 120 years: the
+    date is described, never quoted) and a note saying how age was derived.
+    """
+    if "date_of_birth" not in data:
+        return [], []
+    birth = data.pop("date_of_birth")
+    if "age" in columns:
+        return [], [f"age read from column {columns['age']!r}; the date of birth is not used"]
+    scans = [c for c in SCAN_DATES if c in data]
+    if not scans:
+        return [Problem("config", None, "date_of_birth", "(no scan date)",
+                        "cohort.columns.sstr_scan_date and/or fdg_scan_date naming the scan "
+                        "dates, from which age is derived with the date of birth")], []
+    rule = (ccfg.get("dates") or {}).get("time_zero", "later_scan") \
+        if ccfg.get("times", "given") == "dates" else "later_scan"
+    frame = data[scans]
+    if rule in ("sstr_scan", "fdg_scan") and f"{rule}_date" in data:
+        scan, which = data[f"{rule}_date"], rule.replace("_", " ")
+    elif rule == "earlier_scan":
+        scan, which = frame.min(axis=1, skipna=False), "earlier scan"
+    else:
+        scan, which = frame.max(axis=1, skipna=False), "later scan"
+    age = (scan - birth).dt.days / DAYS_PER_YEAR
+    problems = []
+    for idx in data.index[(age <= 0).fillna(False)]:
+        problems.append(Problem(data.at[idx, "file"], int(data.at[idx, "row"]),
+                                columns["date_of_birth"], BIRTH_DATE_SHOWN,
+                                f"a date of birth before the {which} date"))
+    for idx in data.index[(age > 120).fillna(False)]:
+        problems.append(Problem(data.at[idx, "file"], int(data.at[idx, "row"]),
+                                columns["date_of_birth"], BIRTH_DATE_SHOWN,
+                                f"a date of birth giving an age of at most 120 years at the "
+                                f"{which}"))
+    data["age"] = age.where((age > 0) & (age <= 120))
+    return problems, [f"age derived from the date of birth (column {columns['date_of_birth']!r}) "
+                      f"at the {which}, in years of {DAYS_PER_YEAR:g} days; the date of birth "
+                      "is not kept"]
 
 
 def _parse_source(raw: pd.DataFrame, path: str, centre: str | None, ccfg: dict,
@@ -365,7 +518,9 @@ def _parse_source(raw: pd.DataFrame, path: str, centre: str | None, ccfg: dict,
         out.add(None, "-", "(no data rows)", "at least one patient row")
     present = {canon: user for canon, user in columns.items()
                if user in raw.columns and user not in dupes}
+    raw, declared_notes = _blank_declared_missing(raw, present, ccfg.get("missing_values") or {})
     data = pd.DataFrame(index=raw.index)
+    data.attrs["notes"] = declared_notes
     for canon in ("patient_id", "centre", "primary_site"):
         if canon in present:
             data[canon] = _parse_text(raw[present[canon]])
@@ -391,18 +546,31 @@ def _parse_source(raw: pd.DataFrame, path: str, centre: str | None, ccfg: dict,
         data["extrahepatic"] = data["extrahepatic"].astype(float)
     if "ki67" in data:
         _ki67_fraction_problem(data["ki67"], present["ki67"], out, data.get("grade"))
-    if ccfg.get("times", "given") == "dates":
-        settings = ccfg.get("dates") or {}
-        for name in dates_mod.DATE_COLUMNS:
-            if name in present:
-                parsed, bad = dates_mod.parse_dates(raw[present[name]], settings.get("format"),
-                                                    settings.get("dayfirst"))
-                for row, expected in bad.items():
-                    out.describe(row, present[name],
-                                 _show(raw.at[row, present[name]], present[name], date=True),
-                                 expected)
-                data[name] = parsed
-    else:
+    dates_mode = ccfg.get("times", "given") == "dates"
+    date_names = list(dates_mod.DATE_COLUMNS) if dates_mode else []
+    if "date_of_birth" in present:
+        date_names += [*(n for n in SCAN_DATES if n not in date_names), "date_of_birth"]
+    settings = ccfg.get("dates") or {}
+    for name in date_names:
+        if name in present:
+            parsed, bad = dates_mod.parse_dates(raw[present[name]], settings.get("format"),
+                                                settings.get("dayfirst"))
+            for row, expected in bad.items():
+                shown = (BIRTH_DATE_SHOWN if name == "date_of_birth" else
+                         _show(raw.at[row, present[name]], present[name], date=True))
+                out.describe(row, present[name], shown, expected)
+            data[name] = parsed
+    if "weight" in present:   # case weights (e.g. inverse-probability weights)
+        data["weight"] = _parse_number(raw[present["weight"]], present["weight"], out, decimal)
+        for row in data.index[(data["weight"] <= 0).fillna(False)]:
+            out.add(row, present["weight"], raw.at[row, present["weight"]],
+                    "a case weight greater than 0 (R coxph refuses weights <= 0; leave the "
+                    "patient out instead)")
+        data["weight"] = data["weight"].where(data["weight"] > 0)
+    if not dates_mode:
+        if "entry_time" in present:
+            data["entry_time"] = _parse_number(raw[present["entry_time"]], present["entry_time"],
+                                               out, decimal)
         for ep in endpoints:
             tcol, ecol = f"{ep}_time", f"{ep}_event"
             if tcol in present:
@@ -551,8 +719,15 @@ def prepare_cohort(config: dict) -> PreparedCohort:
         raws[path] = raw
         notes += [(path, note) for note in raw.attrs.get("notes", [])]
         out = _Collector(path)
-        parts.append(_parse_source(raw, path, centre, ccfg, endpoints, required, out))
+        part = _parse_source(raw, path, centre, ccfg, endpoints, required, out)
+        notes += [(path, note) for note in part.attrs.get("notes", [])]
+        parts.append(part)
         problems.extend(out.problems)
+    known = {*columns, *(ccfg.get("lesion_columns") or {}), "all"}
+    problems += [Problem("config", None, f"cohort.missing_values.{name}", repr(name),
+                         "`all` or a canonical column name of cohort.columns "
+                         f"({', '.join(sorted(known - {'all'}))})")
+                 for name in (ccfg.get("missing_values") or {}) if name not in known]
     if problems and not parts:
         raise CohortValidationError(problems)
     data = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
@@ -579,13 +754,18 @@ def prepare_cohort(config: dict) -> PreparedCohort:
         for col in times:
             data[col] = times[col]
 
+    birth_problems, birth_notes = _age_from_birth(data, ccfg, columns)
+    problems.extend(birth_problems)
+    notes += [("(whole cohort)", note) for note in birth_notes]
+
     if ccfg.get("lesions"):
         # The lesion table is always checked, so that its problems are listed with
         # the others; scores are compared only once both tables are clean.
         out = _Collector(str(ccfg["lesions"]))
         try:
             lesions = _read_lesions(ccfg["lesions"], ccfg.get("sheet"),
-                                    ccfg["lesion_columns"], ccfg.get("codings", {}) or {}, out)
+                                    ccfg["lesion_columns"], ccfg.get("codings", {}) or {}, out,
+                                    ccfg.get("missing_values"))
         except CohortValidationError as exc:
             lesions = None
             out.problems.extend(exc.problems)
@@ -605,6 +785,12 @@ def prepare_cohort(config: dict) -> PreparedCohort:
             given = "months" if ccfg.get("times", "given") == "dates" else spec.get(
                 "time_unit", "months")
             data[f"{ep}_time"] = units.convert(data[f"{ep}_time"], given, unit, per_month)
+    if "entry_time" in data:
+        given = "months" if ccfg.get("times", "given") == "dates" else ccfg.get(
+            "entry_time_unit", "months")
+        data["entry_time"] = units.convert(data["entry_time"], given, unit, per_month)
+        if ccfg.get("times", "given") != "dates":
+            problems.extend(_entry_problems(data, columns, endpoints))
     # states on the progression clock; contradictions are listed with every other problem
     cr_notes, cr_problems = _competing_states(data, config, columns, raws, unit, per_month,
                                               problems)
@@ -621,7 +807,7 @@ def prepare_cohort(config: dict) -> PreparedCohort:
         warnings = pd.concat([warnings, cr_notes], ignore_index=True) if len(warnings) \
             else cr_notes
     cohort_level = time_default_notes(config) + units.plausibility_warnings(
-        data, {"analysis_time_unit": unit, **config})
+        data, {"analysis_time_unit": unit, **config}) + entry_warnings(ccfg)
     general = ([pd.DataFrame({"file": "(whole cohort)", "row": pd.NA, "warning": cohort_level})]
                if cohort_level else [])
     if notes:   # per file: the sheet read, text recomposed

@@ -38,17 +38,29 @@ from ..survival.distributions import chi2_sf, norm_ppf
 from ..survival.logrank import (LogrankComponents, components_chisq, components_trend,
                                 logrank_components)
 
-#: How the pooled Cox fit is obtained (named in outputs and the report).
-COX_METHOD = ("Cox PH, Efron ties, stratified by centre, fitted by Newton-Raphson on the sums "
-              "of the centres' log partial likelihood, score and information (equal to R "
-              "coxph(... + strata(centre), ties = 'efron') on the pooled rows)")
+#: The tie methods the federated fit exchanges: each centre is its own stratum, so
+#: its risk sets, and the tie handling within them, are local (R's exact ties are not
+#: offered: their sums are refused past a size a large site reaches).
+FEDERATED_TIES = ("efron", "breslow")
+
+
+def cox_method(ties: str = "efron") -> str:
+    """How the pooled Cox fit is obtained (named in outputs and the report)."""
+    name = {"efron": "Efron", "breslow": "Breslow"}[ties]
+    return (f"Cox PH, {name} ties, stratified by centre, fitted by Newton-Raphson on the sums "
+            "of the centres' log partial likelihood, score and information (equal to R "
+            f"coxph(... + strata(centre), ties = '{ties}') on the pooled rows)")
+
+
+#: The pooled fit's method with Efron's ties (the default).
+COX_METHOD = cox_method("efron")
 ROBUST_METHOD = ("robust (sandwich) variance V (sum over centres of sum_i U_i U_i') V, one "
                  "cluster per patient (R coxph(robust = TRUE))")
 
 
 def cox_evaluation(time, event, X, beta, strata=None, robust: bool = False,
-                   concordance: bool = False) -> dict:
-    """Efron log likelihood, score and information at ``beta`` (summed over strata).
+                   concordance: bool = False, ties: str = "efron") -> dict:
+    """Log partial likelihood, score and information at ``beta`` (summed over strata).
 
     Parameters
     ----------
@@ -57,10 +69,12 @@ def cox_evaluation(time, event, X, beta, strata=None, robust: bool = False,
     beta
         (p,) coefficients published by the coordinator.
     robust
-        Also ``score_crossproduct``: ``sum_i U_i U_i'`` of the Efron score residuals.
+        Also ``score_crossproduct``: ``sum_i U_i U_i'`` of the score residuals.
     concordance
         Also the pair sums of Harrell's and Uno's C of the linear predictor
         ``X beta`` (:func:`concordance_sums`).
+    ties
+        ``"efron"`` or ``"breslow"`` (:data:`FEDERATED_TIES`; R ``coxph(ties = )``).
 
     Returns
     -------
@@ -81,11 +95,14 @@ def cox_evaluation(time, event, X, beta, strata=None, robust: bool = False,
     event = np.asarray(event, float)
     X = np.asarray(X, float).reshape(time.size, -1)
     beta = np.asarray(beta, float)
-    c = EfronData(time, event, X, strata).evaluate(beta)
+    if ties not in FEDERATED_TIES:
+        raise ValueError(f"cox_evaluation: ties = {ties!r}; the federated fit takes "
+                         f"{' or '.join(FEDERATED_TIES)}")
+    c = EfronData(time, event, X, strata, ties=ties).evaluate(beta)
     out = {"loglik": float(c["loglik"]), "score": c["score"], "information": c["info"],
            "n": int(time.size), "events": int(event.sum())}
     if robust:
-        resid = score_residuals(time, event, X, beta, strata)
+        resid = score_residuals(time, event, X, beta, strata, ties=ties)
         out["score_crossproduct"] = resid.T @ resid
     if concordance:
         lp = dot_by_pattern(X, beta)  # identical rows, identical risk scores (ties as R)
@@ -94,7 +111,7 @@ def cox_evaluation(time, event, X, beta, strata=None, robust: bool = False,
     return out
 
 
-def local_fit(time, event, X, strata=None) -> dict | None:
+def local_fit(time, event, X, strata=None, ties: str = "efron") -> dict | None:
     """One centre's own Cox fit (a start for the pooled one), or None if not estimable.
 
     A centre whose fit is singular (a level absent there) or whose coefficient
@@ -103,7 +120,7 @@ def local_fit(time, event, X, strata=None) -> dict | None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", CoxConvergenceWarning)
         try:
-            beta, _, info = fit_efron(timefix(time), event, X, strata)
+            beta, _, info = fit_efron(timefix(time), event, X, strata, ties=ties)
         except (CoxFitError, CoxConvergenceWarning, np.linalg.LinAlgError):
             return None
     return {"beta": beta, "information": info}

@@ -43,9 +43,10 @@ from ..survival.cox import Term, design_matrix, stratum_labels
 from ..survival.kaplan_meier import km_from_counts, km_table, step_at
 from ..validation import external, frozen_model
 from . import aggregates, signing
-from .disclosure import (RULE_AGGREGATE, RULE_COUNT, RULE_DISCLOSIVE, RULE_PRESENCE,
-                         RULE_REFUSED, RULE_ROUNDED, RULE_SETTING, RULE_SMALL_CATEGORY, Release,
-                         suppress_counts, to_json)
+from .disclosure import (RULE_AGGREGATE, RULE_COUNT, RULE_DEVIATION, RULE_DISCLOSIVE,
+                         RULE_GRID, RULE_MISSING_SMALL, RULE_PRESENCE, RULE_REFUSED,
+                         RULE_ROUNDED, RULE_SETTING, RULE_SMALL_CATEGORY, RULE_SMALL_GROUP,
+                         RULE_GROUP_SECONDARY, RULE_SUPPRESSED, Release, suppress_counts, to_json)
 from .errors import ProtocolError
 
 PROTOCOL = "netpet-stats federation 1"
@@ -297,14 +298,20 @@ def _strata(spec: dict, d: pd.DataFrame) -> np.ndarray:
 def _describe(release: Release, spec: dict, data: pd.DataFrame) -> None:
     k = spec["min_cell"]
     groups = spec["groups"]
-    for ep in spec["endpoints"]:
-        d = _model_rows(spec, data, ep)
-        base = ["endpoints", ep]
-        if not eligible(spec, d, ep):
+    rows = {ep: _model_rows(spec, data, ep) for ep in spec["endpoints"]}
+    included = {ep: eligible(spec, d, ep) for ep, d in rows.items()}
+    for ep, d in rows.items():
+        if not included[ep]:
+            base = ["endpoints", ep]
             release.put([*base, "status"], "refused", None, RULE_REFUSED)
             release.put([*base, "reason"], f"fewer than {k} patients or events", None,
                         RULE_REFUSED)
+    if not any(included.values()):
+        return  # refused for every endpoint: the refusal is all it releases
+    for ep, d in rows.items():
+        if not included[ep]:
             continue
+        base = ["endpoints", ep]
         n, events = len(d), int(d[f"{ep}_event"].sum())
         release.put([*base, "status"], "included", None, RULE_SETTING)
         release.put([*base, "n"], n, n, RULE_COUNT)
@@ -314,9 +321,11 @@ def _describe(release: Release, spec: dict, data: pd.DataFrame) -> None:
                 values = d[cov]
                 order = ([str(c) for c in values.cat.categories]
                          if isinstance(values.dtype, pd.CategoricalDtype) else [])
-                present = sorted(set(map(str, values.dropna())))
-                release.put([*base, "levels", cov],
-                            {"present": present, "declared_order": order}, None, RULE_PRESENCE)
+                seen = values.dropna().astype(str).value_counts()
+                present = sorted(seen.index)
+                release.put([*base, "levels", cov, "present"], present,
+                            [int(seen[lv]) for lv in present], RULE_PRESENCE)
+                release.put([*base, "levels", cov, "declared_order"], order, None, RULE_SETTING)
         # the log-rank tests use every patient with a group, the outcome and the strata
         # (as the single-machine rule logrank), not only the model's complete cases
         lr = data.dropna(subset=["netpet_group", f"{ep}_time", f"{ep}_event",
@@ -340,7 +349,9 @@ def _describe(release: Release, spec: dict, data: pd.DataFrame) -> None:
                 if m.sum() == 0:
                     continue
                 pp = aggregates.logrank_parts(t[m], e[m], g[m], [a, b], strata[m])
-                release.put([*base, "logrank", f"{a} vs {b}"], _lr(pp), smallest, RULE_AGGREGATE)
+                pair = min(c for c in (by_group.get(a, 0), by_group.get(b, 0)) if c > 0)
+                release.put([*base, "logrank", f"{a} vs {b}"], _lr(pp), int(pair),
+                            RULE_AGGREGATE)
         if spec["km_tier"] != "none":
             _km(release, [*base, "km"], spec, t, e, g)
     _table1(release, spec, data)
@@ -382,18 +393,24 @@ def _lr(parts: dict) -> dict:
 
 
 def _km(release: Release, base: list[str], spec: dict, t, e, g) -> None:
-    """Kaplan-Meier counts by group in the configured tier."""
+    """Kaplan-Meier counts by group in the configured tier.
+
+    A group of fewer than ``min_cell`` patients releases no curve (in either tier);
+    it is left out as a group without patients is, so the answer does not show
+    which of the two it is.
+    """
     for grp in spec["groups"]:
         m = g == grp
-        if not m.any():
+        if m.sum() < spec["min_cell"]:
             continue
         tg, eg = t[m], e[m]
         if spec["km_tier"] == "exact":
             times, at = np.unique(tg, return_inverse=True)
             d_ = np.bincount(at, weights=eg, minlength=times.size)
             c_ = np.bincount(at, minlength=times.size) - d_
+            behind = d_ + c_  # the patients at each time
             release.put([*base, grp], {"time": times, "events": d_, "censored": c_},
-                        1, RULE_DISCLOSIVE)
+                        np.concatenate([behind, d_, c_]), RULE_DISCLOSIVE)
             continue
         width, step = spec["km_grid"], spec["km_round_to"]
         edges = width * np.arange(int(np.ceil(tg.max() / width)) + 1)
@@ -410,45 +427,80 @@ def _km(release: Release, base: list[str], spec: dict, t, e, g) -> None:
         s_exact = step_at(km_table(tg, eg), edges[1:])
         s_round = step_at(km_from_counts(edges[1:], dr, cr), edges[1:])
         deviation = float(np.max(np.abs(s_exact - s_round))) if s_round.size else 0.0
-        release.put([*base, grp], {"upper": edges[1:], "events": dr, "censored": cr},
-                    step, RULE_ROUNDED)
-        release.put([*base, grp, "max_deviation"], deviation, int(m.sum()), RULE_AGGREGATE)
+        # the patients behind each number: followed into the interval (the grid), and
+        # the exact cumulative counts that were rounded
+        followed = np.bincount(idx, minlength=edges.size - 1)[::-1].cumsum()[::-1]
+        release.put([*base, grp, "upper"], edges[1:], followed, RULE_GRID)
+        release.put([*base, grp, "events"], dr, np.cumsum(d_), RULE_ROUNDED)
+        release.put([*base, grp, "censored"], cr, np.cumsum(c_), RULE_ROUNDED)
+        release.put([*base, grp, "max_deviation"], deviation, int(m.sum()), RULE_DEVIATION)
 
 
 def _table1(release: Release, spec: dict, data: pd.DataFrame) -> None:
+    """Table 1 counts by group (:func:`netpet_stats.federated.disclosure.suppress_counts`).
+
+    The groups' sizes are a column whose total (the site's patients) is taken as
+    known: a group of fewer than ``min_cell`` patients is withheld, with a second
+    group so that its size cannot be worked out from the total, and a withheld group
+    releases no breakdown of any variable. A variable the site does not record (no
+    column in its table) is released as that fact.
+    """
     k = spec["min_cell"]
     groups = spec["groups"]
     d = data.dropna(subset=["netpet_group"])
     g = d["netpet_group"].astype(str)
-    sizes = np.array([[int((g == x).sum()) for x in groups]])
-    n_rel, n_rule = suppress_counts(sizes, k)
+    sizes = np.array([int((g == x).sum()) for x in groups])
+    n_rel, n_rule = suppress_counts(sizes.reshape(-1, 1), k)
+    n_rel, n_rule = n_rel[:, 0], n_rule[:, 0]
+    withheld = [j for j in range(len(groups)) if np.isnan(n_rel[j])]
     release.put(["table1", "groups"], groups, None, RULE_SETTING)
-    release.put(["table1", "n"], n_rel[0], _smallest(n_rel),
-                "; ".join(sorted(set(n_rule.ravel()))))
+    release.put(["table1", "n"], n_rel, _behind(n_rel, sizes), n_rule)
+    not_recorded = [v for v in spec["table1"]["variables"] if v not in d.columns]
+    if not_recorded:
+        release.put(["table1", "not_recorded"], not_recorded, None, RULE_SETTING)
     for var in spec["table1"]["variables"]:
         if var not in d.columns:
             continue
         if var in spec["table1"]["continuous"]:
             x = pd.to_numeric(d[var], errors="coerce")
             stats = {"n": [], "sum": [], "sum_squares": []}
-            for grp in groups:
+            behind, rules = [], []
+            for j, grp in enumerate(groups):
                 v = x[g == grp].dropna().to_numpy(float)
-                ok = v.size >= k
+                missing = sizes[j] - v.size
+                if j in withheld:
+                    why = RULE_SMALL_GROUP if sizes[j] < k else RULE_GROUP_SECONDARY
+                elif 0 < v.size < k:
+                    why = RULE_SUPPRESSED
+                elif 0 < missing < k:
+                    why = RULE_MISSING_SMALL
+                else:
+                    why = RULE_AGGREGATE if v.size else RULE_COUNT
+                ok = why in (RULE_AGGREGATE, RULE_COUNT)
                 stats["n"].append(v.size if ok else None)
                 stats["sum"].append(float(v.sum()) if ok else None)
                 stats["sum_squares"].append(float(v @ v) if ok else None)
+                behind.append(v.size if ok else None)
+                rules.append(why)
             release.put(["table1", "continuous", var], stats,
-                        _smallest([np.nan if v is None else v for v in stats["n"]]),
-                        RULE_AGGREGATE)
+                        np.tile(np.array(behind, dtype=object), 3), np.tile(rules, 3))
             continue
         values = _level_text(d[var])
         levels = sorted(set(values))
         counts = np.array([[int(((values == lv) & (g == grp)).sum()) for grp in groups]
                            for lv in levels])
-        released, rules = suppress_counts(counts, k)
-        release.put(["table1", "categorical", var],
-                    {"levels": levels, "counts": released}, _smallest(released),
-                    "; ".join(sorted(set(rules.ravel()))))
+        released, rules = suppress_counts(counts, k, withheld)
+        seen = values.value_counts()
+        release.put(["table1", "categorical", var, "levels"], levels,
+                    [int(seen[lv]) for lv in levels], RULE_PRESENCE)
+        release.put(["table1", "categorical", var, "counts"], released,
+                    _behind(released, counts), rules)
+
+
+def _behind(released: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The patients behind each released count (None where nothing is released)."""
+    counts = np.asarray(counts, dtype=object)
+    return np.where(np.isnan(np.asarray(released, float)), None, counts)
 
 
 def _smallest(released) -> int | None:
@@ -507,9 +559,10 @@ def _cox(release: Release, request: dict, spec: dict, data: pd.DataFrame) -> Non
         ev = aggregates.cox_evaluation(t, e, x, item["beta"], strata, item["robust"],
                                        item["concordance"])
         # the score and information of an indicator column are sums over the patients
-        # in that category: the ledger states the smallest such count, and says so when
-        # it is below the minimum cell size (the exact pooled fit needs it)
-        smallest = smallest_category(x, n)
+        # in that category: the ledger states the smallest count of any level of any
+        # term in the model (the reference level included), and says so when it is
+        # below the minimum cell size (the exact pooled fit needs it)
+        smallest = smallest_level(d, spec, request["design"], item["columns"])
         rule = RULE_AGGREGATE if smallest >= spec["min_cell"] else RULE_SMALL_CATEGORY
         for key in ("loglik", "score", "information"):
             release.put([*base, key], ev[key], smallest, rule)
@@ -525,21 +578,37 @@ def _cox(release: Release, request: dict, spec: dict, data: pd.DataFrame) -> Non
                 release.put([*base, "local_fit"], fit, smallest, rule)
 
 
-def smallest_category(X: np.ndarray, n: int) -> int:
-    """Fewest patients behind a column's sums: the smaller side of any 0/1 column, or n.
+def smallest_level(d: pd.DataFrame, spec: dict, design: dict, columns: list[str]) -> int:
+    """Fewest patients behind a model's sums: every level of every term, or all patients.
+
+    Every level of each categorical term of the model is counted, the reference
+    level included (the reference's patients are those with every indicator of the
+    term at 0); a binary covariate counts both of its values. A level absent from
+    the site (no patient) is behind nothing and is not counted.
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from netpet_stats.federated.protocol import smallest_category
-    >>> smallest_category(np.array([[1, 60.0], [0, 70], [0, 55], [0, 48]]), 4)
+    >>> import pandas as pd
+    >>> from netpet_stats.federated.protocol import simple_spec, smallest_level
+    >>> spec = simple_spec({"grade": {"type": "categorical"}, "age": {}}, ["a"])
+    >>> rows = pd.DataFrame({"grade": ["G1", "G2", "G2", "G2", "G3"], "age": [60.0] * 5})
+    >>> smallest_level(rows, spec, {"grade": ["G1", "G2", "G3"]},
+    ...                ["grade[G2]", "grade[G3]", "age"])
     1
     """
-    counts = [n]
-    for col in np.asarray(X, float).reshape(n, -1).T:
-        if np.isin(col, (0.0, 1.0)).all():
-            ones = int(col.sum())
-            counts += [c for c in (ones, n - ones) if c > 0]
+    _, terms = design_terms(spec, design)
+    counts = [len(d)]
+    for term in terms:
+        if not term.columns or not set(term.columns) <= set(columns):
+            continue  # a term dropped from this model
+        values = d[term.name]
+        if term.reference or spec["covariates"][term.name].get("type") in ("categorical",
+                                                                           "binary"):
+            counts += [int(c) for c in values.astype(str).value_counts() if c > 0]
+        else:
+            numeric = pd.to_numeric(values, errors="coerce")
+            if numeric.isin([0, 1]).all():
+                counts += [int(c) for c in numeric.value_counts() if c > 0]
     return min(counts)
 
 

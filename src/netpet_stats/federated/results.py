@@ -20,8 +20,10 @@ EXACTNESS = {
     "logrank": "exact: equal to the pooled-row analysis stratified by centre",
     "concordance": "exact: pairs within centres, as R concordance(fit) of the stratified model",
     "table1": "exact counts except cells suppressed at a site (then shown as a lower bound, "
-              "≥); continuous: exact pooled mean and SD (medians need rows and are not "
-              "given; * a site's group below the minimum cell size left out)",
+              "≥; a site's group below the minimum cell size, and one withheld with it, "
+              "release no breakdown); continuous: exact pooled mean and SD (medians need rows "
+              "and are not given; * a site's group left out); a variable a site does not "
+              "record is counted as not recorded there",
     "km": {"none": "not computed (tier 'none')",
            "exact": "exact pooled Kaplan-Meier from per-time counts (disclosive tier, opted in)",
            "rounded": "approximate: pooled from counts on a time grid rounded at each site; "
@@ -144,10 +146,14 @@ def table1_pooled(spec: dict, sites: list[str], state: dict) -> pd.DataFrame:
     Categorical: the sum of the sites' released counts; where a site suppressed
     its cell, the sum is a lower bound and the site is named. Continuous: the
     exact pooled mean and SD from the sites' n, sums and sums of squares (a
-    group below the minimum cell size at a site is left out and named).
+    group below the minimum cell size at a site is left out and named). A
+    variable a site does not record gets a level "(not recorded at <sites>)"
+    counting those sites' patients. A site refused for every endpoint released
+    no Table 1 and is not in it (the sites table says why).
     """
     groups = spec["groups"]
-    t1 = {s: state["describe"][s]["table1"] for s in sites}
+    t1 = {s: state["describe"][s]["table1"] for s in sites
+          if "table1" in state["describe"][s]}
     rows = []
     for j, g in enumerate(groups):
         n = [q["n"][j] for q in t1.values()]
@@ -156,11 +162,14 @@ def table1_pooled(spec: dict, sites: list[str], state: dict) -> pd.DataFrame:
                      "sd": np.nan, "n": np.nan,
                      "suppressed_at": ", ".join(s for s, q in t1.items() if q["n"][j] is None)})
     for var in spec["table1"]["variables"]:
+        absent = [s for s, q in t1.items() if var in q.get("not_recorded", [])]
         if var in spec["table1"]["continuous"]:
             for j, g in enumerate(groups):
                 nn = ss = sq = 0.0
                 missing = []
                 for s, q in t1.items():
+                    if s in absent:
+                        continue
                     part = q.get("continuous", {}).get(var)
                     if part is None or part["n"][j] is None:
                         missing.append(s)
@@ -171,6 +180,7 @@ def table1_pooled(spec: dict, sites: list[str], state: dict) -> pd.DataFrame:
                 rows.append({"variable": var, "level": "", "group": g, "statistic": "mean",
                              "value": mean, "sd": sd, "n": nn,
                              "suppressed_at": ", ".join(missing)})
+            rows += _not_recorded(var, groups, absent, t1)
             continue
         levels = sorted({lv for q in t1.values()
                          for lv in q.get("categorical", {}).get(var, {}).get("levels", [])})
@@ -189,9 +199,25 @@ def table1_pooled(spec: dict, sites: list[str], state: dict) -> pd.DataFrame:
                 rows.append({"variable": var, "level": lv, "group": g, "statistic": "count",
                              "value": float(total), "sd": np.nan, "n": np.nan,
                              "suppressed_at": ", ".join(missing)})
+        rows += _not_recorded(var, groups, absent, t1)
     out = pd.DataFrame(rows)
     out["exact"] = out["suppressed_at"] == ""
     return out
+
+
+def _not_recorded(var: str, groups: list[str], absent: list[str], t1: dict) -> list[dict]:
+    """Rows of a variable some sites do not record: their patients, by group."""
+    if not absent:
+        return []
+    rows = []
+    for j, g in enumerate(groups):
+        n = [t1[s]["n"][j] for s in absent]
+        rows.append({"variable": var, "level": f"(not recorded at {', '.join(absent)})",
+                     "group": g, "statistic": "count",
+                     "value": float(sum(v for v in n if v is not None)), "sd": np.nan,
+                     "n": np.nan,
+                     "suppressed_at": ", ".join(s for s, v in zip(absent, n) if v is None)})
+    return rows
 
 
 def km_pooled(spec: dict, state: dict, endpoint: str, conf_type: str = "log") -> pd.DataFrame:
@@ -201,10 +227,11 @@ def km_pooled(spec: dict, state: dict, endpoint: str, conf_type: str = "log") ->
         return pd.DataFrame()
     frames = []
     for g in spec["groups"]:
-        times, d, c, dev = [], [], [], []
+        times, d, c, dev, left_out = [], [], [], [], []
         for s in state["included"][endpoint]:
             part = state["describe"][s]["endpoints"][endpoint].get("km", {}).get(g)
-            if part is None:
+            if part is None:  # no patient of the group, or fewer than min_cell
+                left_out.append(s)
                 continue
             times.append(np.asarray(part["time" if tier == "exact" else "upper"], float))
             d.append(np.asarray(part["events"], float))
@@ -220,7 +247,9 @@ def km_pooled(spec: dict, state: dict, endpoint: str, conf_type: str = "log") ->
         curve["tier"] = tier
         curve["site_max_deviation"] = max(dev) if dev else 0.0
         curve["method"] = (method_text(conf_type, spec["conf_level"]) + "; "
-                           + EXACTNESS["km"][tier])
+                           + EXACTNESS["km"][tier]
+                           + ("; without " + ", ".join(left_out) + " (no patient of the group "
+                              f"there, or fewer than {spec['min_cell']})" if left_out else ""))
         frames.append(curve)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

@@ -27,7 +27,7 @@ from .. import __version__
 from ..survival import concordance, cox
 from ..netpet.scoring import resolve_grouping
 from ..config import (CR_ANALYSIS, cohort_input_paths, cohort_is_simulated,
-                      competing_risks_settings, cox_ties)
+                      competing_risks_settings, cox_ties, delayed_entry)
 from ..provenance import software_versions
 from .manuscript import FOOTNOTE, hazard_ratio_table, table1_layout
 from .pdf import EmbeddedFigure, write_print_copy
@@ -1260,6 +1260,48 @@ def _label(config: dict, name: str) -> str:
     return spec.get("label", "centre" if name == "centre" else name)
 
 
+def entry_sentence(config: dict) -> str:
+    """How patients entered the risk set: at time zero, or late (left truncation).
+
+    Said in every run, because a reader must know whether time before the scan was
+    counted as time at risk; a configuration that counts time from diagnosis with
+    every patient at risk from diagnosis is named as immortal time.
+    """
+    ccfg = config["cohort"]
+    dates = ccfg.get("dates") or {}
+    how = delayed_entry(config)
+    if how == "scan":
+        scan = dates["entry"].replace("_", " ")
+        return (f" Each patient entered the risk set at the {scan} (delayed entry, left "
+                f"truncation): time was counted from the {dates['time_zero'].replace('_', ' ')}"
+                ", but a patient contributed time at risk only from the scan, from which the "
+                "NETPET score is known, so that the time before it is not immortal time. "
+                "Kaplan-Meier estimates, log-rank tests, Cox models and concordance used the "
+                "counting-process risk sets (R Surv(entry, time, event)).")
+    if how == "column":
+        return (f" Each patient entered the risk set at the entry time recorded in column "
+                f"{ccfg['columns']['entry_time']!r} (delayed entry, left truncation); "
+                "Kaplan-Meier estimates, log-rank tests, Cox models and concordance used the "
+                "counting-process risk sets (R Surv(entry, time, event)).")
+    if ccfg.get("times", "given") == "dates" and dates.get("time_zero") == "diagnosis":
+        return (" Every patient was counted at risk from diagnosis, although the NETPET score "
+                "exists only from the scan: the time from diagnosis to the scan is immortal "
+                "time, which biases survival upwards and hazard ratios towards 1 (no delayed "
+                "entry was configured).")
+    return " Every patient was at risk from time zero (no delayed entry)."
+
+
+def weights_sentence(config: dict) -> str:
+    """Case weights, when the cohort brings them (e.g. inverse-probability weights)."""
+    column = (config["cohort"].get("columns") or {}).get("weight")
+    if not column:
+        return ""
+    return (f" Each patient was weighted by the case weight in column {column!r} (R "
+            "weights =): Kaplan-Meier estimates, log-rank tests, Cox models and concordance "
+            "are weighted; with weights that are not whole numbers, Cox standard errors are "
+            "robust (sandwich), as R coxph reports them by default.")
+
+
 def methods_text(config) -> dict:
     """Methods paragraphs, with numbered references, generated from the configuration.
 
@@ -1368,7 +1410,7 @@ def methods_text(config) -> dict:
            "Times and event indicators were taken as recorded in the table; time zero is "
            "the one used by the data's authors (for the NETPET score, the PET/CT date, from "
            "which the score is known), and a death before progression censored time to "
-           "progression."),
+           "progression.") + entry_sentence(config) + weights_sentence(config),
         f"Survival was estimated by the Kaplan-Meier method {cite('km')} with Greenwood's "
         f"variance {cite('greenwood')} and {level}% pointwise confidence intervals on the "
         f"{km['conf_type']} scale; medians with their confidence intervals follow Brookmeyer "

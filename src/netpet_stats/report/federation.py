@@ -175,7 +175,8 @@ def write_federation_report(config: dict, spec: dict, state: dict, tables: dict,
                            "Table 1 margins pooled over sites",
                            "n by group; continuous variables as mean (SD). ≥: a site's cell "
                            "below the minimum cell size was suppressed; *: a site's group "
-                           "below it left out."),
+                           "below it left out; (not recorded at a site): the patients "
+                           "of a site whose table does not have that variable."),
         "cox": cox_sections,
         "logrank": gt_table(_fmt_frame(tables["logrank"]), "fed_logrank",
                             "Log-rank tests stratified by centre", None)

@@ -16,6 +16,7 @@ from ..cohort.problems import CohortValidationError, format_problems
 from ..config import ConfigError
 from ..federated.errors import ProtocolError
 from ..provenance import in_analysis_folder, uncovered_reads
+from ..report.errors import ReportRenderError
 from ..report.pdf import PdfRenderError
 from ..survival.cox import CoxFitError
 from ..validation.frozen_model import FreezeError, ModelMismatchError
@@ -258,6 +259,8 @@ def rule_context(smk, model_use: str = "to this cohort"):
         _fail(f"federation: {exc}")
     except PdfRenderError as exc:
         _fail(f"The PDF report: {exc}")
+    except ReportRenderError as exc:
+        _fail(str(exc))
     except CohortValidationError as exc:
         message = report_cohort_problems(exc, report_path)
         logging.error(format_problems(exc.problems, limit=10))

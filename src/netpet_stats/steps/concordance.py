@@ -15,7 +15,7 @@ from ..config import model_specs
 from ..report.tables import write_table
 from ..survival import concordance, cox
 from ..survival.distributions import chi2_sf
-from ._common import endpoint_label, label, load_analysis
+from ._common import endpoint_label, label, load_analysis, risk_set_kw, risk_set_method
 from .cox import load_fits
 
 
@@ -40,12 +40,16 @@ def _model_c(fit: cox.CoxResult, rows=None, timewt: str = "n", ymax=None,
     lp, stratum = cox.linear_predictor(fit), fit.stratum
     keep = np.ones(len(time), bool) if rows is None else fit.frame.index.isin(rows)
     time, event, lp = time[keep], event[keep], lp[keep]
+    # the fit's delayed entry and case weights: R concordance(fit) on its Surv(entry, time,
+    # event) and weights
+    kw = {k: v[keep] for k, v in (("entry", cox.fit_entry(fit)),
+                                  ("weights", cox.fit_weights(fit))) if v is not None}
     if stratum is not None:
         stratum = stratum[keep]
     elif strata is not None:
         stratum = strata.loc[fit.frame.index[keep]].to_numpy()
     return concordance.BY_TIMEWT[timewt](time, event, lp, strata=stratum, reverse=True,
-                                         ymax=ymax)
+                                         ymax=ymax, **kw)
 
 
 def _predictor_c(config, data, endpoint, name, rows=None, timewt="n", ymax=None,
@@ -58,7 +62,7 @@ def _predictor_c(config, data, endpoint, name, rows=None, timewt="n", ymax=None,
     x = _ordinal(d[name], config["covariates"].get(name, {}))
     return concordance.BY_TIMEWT[timewt](
         d[f"{endpoint}_time"], d[f"{endpoint}_event"], x, reverse=True, ymax=ymax,
-        strata=None if strata is None else strata.loc[d.index].to_numpy())
+        strata=None if strata is None else strata.loc[d.index].to_numpy(), **risk_set_kw(d))
 
 
 def comparison_strata(items, specs: dict) -> list[str]:
@@ -119,7 +123,7 @@ def run(config: dict, analysis: str, fits_path: str, endpoint: str, out) -> None
                     "events": int(analysis_set(data, endpoint, [name])[ecol].sum())}
             rows.append({"endpoint": endpoint, "estimator": estimator, "predictor": name,
                          **meta, "horizon": horizon, **res,
-                         "method": concordance.METHODS[timewt]})
+                         "method": concordance.METHODS[timewt] + risk_set_method(data)})
         for name in ccfg["models"]:
             fit, spec = fits[name], specs[name]
             res = _c_columns(_model_c(fit, timewt=timewt, ymax=horizon))
@@ -127,7 +131,7 @@ def run(config: dict, analysis: str, fits_path: str, endpoint: str, out) -> None
                     "strata": ", ".join(spec["strata"]), "events": fit.events}
             rows.append({"endpoint": endpoint, "estimator": estimator, "predictor": name,
                          **meta, "horizon": horizon, **res,
-                         "method": concordance.METHODS[timewt]})
+                         "method": concordance.METHODS[timewt] + risk_set_method(data)})
     label_ = endpoint_label(config, endpoint)
     write_table(pd.DataFrame(rows), out.concordance, f"{label_}: concordance",
                 "Categorical predictors enter as ordinal codes 1..k; a stratified model is "
@@ -164,7 +168,7 @@ def run(config: dict, analysis: str, fits_path: str, endpoint: str, out) -> None
                                       else "all pairs"),
                             "n_pairs": first["n_pairs"], **cmp,
                             "difference": cmp["estimate"], **lr, "horizon": horizon,
-                            "method": concordance.COMPARE_METHOD})
+                            "method": concordance.COMPARE_METHOD + risk_set_method(data)})
     write_table(pd.DataFrame(comparisons, columns=[
         "endpoint", "kind", "first", "second", "n", "pairs", "n_pairs", "c_first", "c_second",
         "difference", "se", "lower", "upper", "z", "p", "covariance", "lr_chisq", "lr_df",

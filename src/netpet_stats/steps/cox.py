@@ -17,7 +17,7 @@ from ..cohort.ledger import analysis_set
 from ..config import cox_ties, model_specs
 from ..report.tables import write_table
 from ..survival import cox, functional_form
-from ._common import endpoint_label, load_analysis
+from ._common import endpoint_label, load_analysis, risk_set_columns, risk_set_method
 
 
 def fit_spec(config: dict, data: pd.DataFrame, endpoint: str, spec: dict) -> cox.CoxResult:
@@ -28,7 +28,7 @@ def fit_spec(config: dict, data: pd.DataFrame, endpoint: str, spec: dict) -> cox
     try:
         return cox.fit_cox(d, f"{endpoint}_time", f"{endpoint}_event", covs, spec["strata"],
                            config["covariates"], float(config["cox"]["conf_level"]), cluster,
-                           ties=cox_ties(config))
+                           ties=cox_ties(config), **risk_set_columns(d))
     except cox.CoxFitError as exc:
         raise cox.CoxFitError(
             f"{endpoint_label(config, endpoint)}, model {spec.get('label', covs)!r} "
@@ -85,13 +85,15 @@ def run(config: dict, analysis: str, endpoint: str, out) -> None:
         return df[lead + [c for c in df.columns if c not in lead]]
 
     label = endpoint_label(config, endpoint)
-    coef_method = cox.coef_method(cox_ties(config))
+    coef_method = cox.coef_method(cox_ties(config)) + risk_set_method(data)
     write_table(tidy(coefs).assign(method=coef_method), out.coefficients,
                 f"{label}: Cox proportional-hazards models",
                 f"{coef_method}. Complete cases per model (see the exclusions ledger); "
                 "strata have separate baseline hazards. Models with a cluster also report "
                 "robust (sandwich) SEs clustered on it (R coxph(cluster = ); Lin & Wei 1989); "
-                "with few clusters these are unreliable.")
+                "with few clusters these are unreliable."
+                + (" Case weights that are not whole numbers give robust SEs with each "
+                   "patient as a cluster, R's default." if "weight" in data.columns else ""))
     write_table(tidy(tests), out.tests, f"{label}: Cox model tests",
                 "Model tests against the null model as R summary(coxph); per-term "
                 "likelihood-ratio tests as drop1(fit, test = 'Chisq'); non-linearity of each "
@@ -129,7 +131,8 @@ def functional_form_tests(config: dict, data: pd.DataFrame, endpoint: str,
             continue
         res = functional_form.nonlinearity_test(d, f"{endpoint}_time", f"{endpoint}_event", covs,
                                                 spec["strata"], config["covariates"], term,
-                                                linear=fit, ties=cox_ties(config))
+                                                linear=fit, ties=cox_ties(config),
+                                                **risk_set_columns(d))
         rows.append({"test": "non-linearity (spline)", "term": term, "chisq": res["chisq"],
                      "df": res["df"], "p": res["p"],
                      "method": res["method"] + (f"; {res['note']}" if res["note"] else ""),

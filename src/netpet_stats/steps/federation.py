@@ -3,8 +3,9 @@
 ``federation.role: site`` answers the newest request in the exchange folder from the
 site's own prepared cohort (rule ``federation_answer``); ``coordinator`` publishes the
 next request from the answers so far (``federation_request``) and, once every model
-has converged, the pooled tables and report (``federation_results``). The protocol
-itself is :mod:`netpet_stats.federated.protocol`.
+has converged, the pooled tables (``federation_results``); the report is written by a
+rule of its own (:mod:`.federation_report`), so that a report that fails leaves the
+tables. The protocol itself is :mod:`netpet_stats.federated.protocol`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from .. import provenance
 from ..federated import protocol, results, signing
 from ..federated.disclosure import RULE_DISCLOSIVE
 from ..netpet.scoring import resolve_grouping
-from ..report.federation import write_federation_report
 from ..validation import frozen_model
 from ..report.tables import write_table
 from ._common import load_analysis
@@ -247,16 +247,11 @@ def run_request(config: dict, answers: list[str], round_: int, out) -> None:
     log.info("round %d published (%s)", round_, nxt["kind"])
 
 
-def run_results(config: dict, answers: list[str], out) -> None:
-    """The pooled tables and the coordinator's report."""
+def pooled_tables(config: dict, answers: list[str]) -> tuple[dict, dict, dict]:
+    """The coordinator's pooled tables from the answers: (spec, state, tables by name)."""
     fed = config["federation"]
     sp = spec(config)
     state = protocol.replay(sp, fed["sites"], answers_by_round(answers, fed), fed["max_rounds"])
-    # the manifest describes the results about to be rewritten: it goes now, and the
-    # rule federation_manifest writes it again last (a run stopped in between leaves
-    # no manifest that the new tables would contradict)
-    for rel in (MANIFEST, RUN_RECORD):
-        Path(provenance.in_analysis_folder(config, rel)).unlink(missing_ok=True)
     if state["next"]["kind"] != "done":
         raise protocol.ProtocolError("the exchange is not finished: waiting for "
                                      + ", ".join(state["waiting"]))
@@ -283,7 +278,17 @@ def run_results(config: dict, answers: list[str], out) -> None:
                   logrank=cat(lr), km=cat(km))
     tables["exactness"] = results.exactness_table(sp)
     tables["validation"] = results.validation_pooled(sp, fed["sites"], state)
+    return sp, state, tables
+
+
+def run_results(config: dict, answers: list[str], out) -> None:
+    """The pooled tables (rule federation_results; the report is rule federation_report)."""
+    # the manifest describes the results about to be rewritten: it goes now, and the
+    # rule federation_manifest writes it again last (a run stopped in between leaves
+    # no manifest that the new tables would contradict)
+    for rel in (MANIFEST, RUN_RECORD):
+        Path(provenance.in_analysis_folder(config, rel)).unlink(missing_ok=True)
+    _, _, tables = pooled_tables(config, answers)
     notes = results.TABLE_NOTES
     for name, frame in tables.items():
         write_table(frame, getattr(out, name), notes[name][0], notes[name][1])
-    write_federation_report(config, sp, state, tables, out.report, print_path=out.print_copy)

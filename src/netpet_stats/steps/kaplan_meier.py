@@ -10,7 +10,7 @@ from ..cohort.ledger import analysis_set
 from ..config import competing_risks_settings
 from ..report.tables import write_table
 from ..survival import kaplan_meier
-from ._common import endpoint_label, groups_of, time_unit
+from ._common import endpoint_label, groups_of, risk_set_kw, risk_set_method, time_unit
 
 
 def write_estimates(config: dict, data: pd.DataFrame, endpoint: str, out) -> None:
@@ -21,8 +21,8 @@ def write_estimates(config: dict, data: pd.DataFrame, endpoint: str, out) -> Non
     """
     km_cfg = config["kaplan_meier"]
     ct, cl = km_cfg["conf_type"], float(km_cfg["conf_level"])
-    method = kaplan_meier.method_text(ct, cl)
     d = analysis_set(data, endpoint)
+    method = kaplan_meier.method_text(ct, cl) + risk_set_method(d)
     tcol, ecol = f"{endpoint}_time", f"{endpoint}_event"
     curves, summary, landmarks, risk, follow = [], [], [], [], []
     cr = competing_risks_settings(config)
@@ -33,25 +33,28 @@ def write_estimates(config: dict, data: pd.DataFrame, endpoint: str, out) -> Non
         if len(sub) == 0:
             continue
         t, e = sub[tcol].to_numpy(), sub[ecol].to_numpy()
-        curve = kaplan_meier.km_table(t, e, ct, cl)
+        kw = risk_set_kw(sub)   # delayed entry, case weights
+        curve = kaplan_meier.km_table(t, e, ct, cl, **kw)
         q = kaplan_meier.km_quantiles(curve, (0.5,)).iloc[0]
         if g != "all":
             curves.append(curve.assign(group=g))
-            lm = kaplan_meier.survival_at(curve, t, e, km_cfg["landmarks"])
+            lm = kaplan_meier.survival_at(curve, t, e, km_cfg["landmarks"], **kw)
             landmarks.append(lm.assign(group=g))
             risk.append(pd.DataFrame({"group": g, "time": km_cfg["risk_table_times"],
                                       "n_risk": kaplan_meier.numbers_at_risk(
-                                          t, km_cfg["risk_table_times"])}))
+                                          t, km_cfg["risk_table_times"],
+                                          **_only(kw, "entry"))}))
         summary.append({"group": g, "n": len(sub), "events": int(e.sum()),
                         "median": q["quantile"], "median_lower": q["lower"],
                         "median_upper": q["upper"]})
         fu = kaplan_meier.reverse_km_follow_up(*_follow_up_data(sub, t, e, progression),
-                                               ct, cl)
+                                               ct, cl, **kw)
         follow.append({"group": g, "n": fu["n"], "n_censored": fu["n_censored"],
                        "median_follow_up": fu["median_follow_up"], "lower": fu["lower"],
                        "upper": fu["upper"]})
     unit = time_unit(config, endpoint)
     label = endpoint_label(config, endpoint)
+    entered = "entry_time" in d.columns
     curves_df = pd.concat(curves, ignore_index=True)
     curves_df = curves_df[["group", *[c for c in curves_df.columns if c != "group"]]]
     # R survfit()$std.err: the SE of the cumulative hazard (-log S), infinite where S
@@ -72,12 +75,22 @@ def write_estimates(config: dict, data: pd.DataFrame, endpoint: str, out) -> Non
     write_table(lm_df.assign(method=method), out["landmarks"],
                 f"{label}: survival at landmark times",
                 f"{method}. se_surv: standard error of S (R summary.survfit()$std.err). "
-                "n_risk counts subjects with time >= t (R summary.survfit); "
+                f"n_risk counts subjects {AT_RISK[entered]} (R summary.survfit); "
                 "estimates past the last observation are left empty.")
     write_table(pd.concat(risk, ignore_index=True), out["risk_table"],
-                f"{label}: numbers at risk", "Subjects with follow-up time >= t.")
+                f"{label}: numbers at risk", f"Subjects {AT_RISK[entered]}.")
     write_table(pd.DataFrame(follow).assign(method=FOLLOW_UP_METHODS[progression]),
                 out["follow_up"], f"{label}: median follow-up")
+
+
+#: Who is at risk at t: followed to t at least, and, with delayed entry, R's convention
+#: (summary.survfit(fit, times = t)$n.risk, as risk tables drawn from R print): the risk
+#: set at the first exit time u at or after t, entry < u <= time, so that a patient who
+#: enters between t and u is counted.
+AT_RISK = {False: "with follow-up time >= t",
+           True: "in the risk set at the first exit time u at or after t (delayed entry: "
+                 "entry < u <= time, as R summary.survfit(fit, times = t); a patient "
+                 "entering between t and u is counted)"}
 
 
 #: How follow-up is estimated: on the endpoint's own clock, or, for progression with
@@ -91,6 +104,11 @@ FOLLOW_UP_METHODS = {
           "and progression-free are censored (quantile(survfit(Surv(time, status == 0) ~ 1), "
           "0.5))",
 }
+
+
+def _only(kw: dict, *names: str) -> dict:
+    """The keywords among ``names`` (the number at risk counts patients, not weights)."""
+    return {k: v for k, v in kw.items() if k in names}
 
 
 def _follow_up_data(sub: pd.DataFrame, t, e, progression: bool):

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 from ..provenance import display_config, in_analysis_folder, write_manifest
 from ..report.document import write_report
+from ..report.errors import rendering
 from ..report.pdf import typeset
+from ._runner import shown_path
 
 
-def run_report(config: dict, inputs: list[str], out) -> None:
+def run_report(config: dict, inputs: list[str], out, log: str | None = None) -> None:
     """HTML report and its print copy (for the PDF) from exactly the rule's input files.
 
     The configuration it prints names the user's files by their display names
     (:func:`netpet_stats.provenance.display_path`), never by a path of this machine.
     The frozen model a validate run applied (``validation.model_file``, among the
     inputs wherever it lies) is handed over by its role, so the report prints its
-    equation.
+    equation. A report that cannot be written is one message (:mod:`..report.errors`):
+    the tables and figures, written by rules of their own, stay.
     """
     model = (config.get("validation") or {}).get("model_file")
-    write_report(display_config(config), inputs, out.html,
-                 root=in_analysis_folder(config, "results"), print_path=out.print_copy,
-                 model_path=model if model in inputs else None)
+    with rendering(shown_path(out.html), "The HTML report",
+                   "The tables and figures are written by other rules and stay in place.",
+                   shown_path(log) if log else None):
+        write_report(display_config(config), inputs, out.html,
+                     root=in_analysis_folder(config, "results"), print_path=out.print_copy,
+                     model_path=model if model in inputs else None)
 
 
 def run_report_pdf(print_copy: str, pdf: str) -> None:

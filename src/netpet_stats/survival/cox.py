@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from . import _numpy_kernels
-from ._checks import timefix
+from ._checks import check_survival, timefix
 from .splines import rcs_basis
 from .distributions import chi2_sf, norm_ppf, norm_sf
 from .kaplan_meier import distinct_times
@@ -158,31 +158,58 @@ class EfronData:
     = )``): Efron's approximation, Breslow's, or the exact one; the exact one is refused
     (:class:`ExactTiesTooLarge`) beyond :data:`EXACT_MAX_STEPS` and
     :data:`EXACT_MAX_SUBSETS`.
+
+    ``entry`` (delayed entry, left truncation) puts a subject in the risk set of the
+    event times ``s`` with ``entry < s <= time``, as R ``coxph(Surv(entry, time,
+    event) ~ .)``; the rows whose interval holds no event time of their stratum are
+    left out of the sums, as R's ``agreg.fit`` leaves them out. ``weights`` are R's
+    case weights (``coxph(weights = )``): every sum weighs a subject by its weight, and
+    Efron's steps of ``d`` tied deaths by their mean weight (R's ``coxfit6.c`` and
+    ``agfit4.c``). Weights must be positive (R: "Invalid weights, must be >0"); the
+    exact method takes none (R: "Case weights are not supported for the exact
+    method"). Without ``entry`` and ``weights`` the sums are those of right-censored
+    data, evaluated by the unchanged fast loops.
     """
 
     def __init__(self, time, event, X, strata=None, timefixed: bool = False,
-                 ties: str = "efron"):
+                 ties: str = "efron", entry=None, weights=None):
         self.ties = check_ties(ties)
-        # R coxph(timefix = TRUE): noise-level differences are ties (unless the caller
-        # passes times already fixed)
-        time = np.asarray(time, float) if timefixed else timefix(time)
+        time, entry = _fixed_times(time, entry, timefixed)
         event = np.asarray(event, float)
+        weights = _checked_weights(weights, time.size, self.ties)
         X = np.asarray(X, float).reshape(time.size, -1)
         self.p = X.shape[1]
+        self.general = entry is not None or weights is not None
         labels = np.zeros(time.size, int) if strata is None else np.asarray(strata, object)
         self.strata = []
         for s in pd.unique(labels):
             idx = np.flatnonzero(labels == s)
             t, e = time[idx], event[idx]
+            dead = e == 1
+            if not dead.any():
+                continue
+            if entry is not None:
+                # R agreg.fit: a row whose (entry, time] holds no event time is never at risk
+                etimes = np.unique(t[dead])
+                idx = idx[np.searchsorted(etimes, entry[idx], side="right")
+                          < np.searchsorted(etimes, t, side="right")]
+                t, e = time[idx], event[idx]
             order = np.lexsort((-e, -t))  # time descending, events first within a time
             t, e, x = t[order], e[order], X[idx[order]]  # one copy of the design
             dead = e == 1
             td = t[dead]
-            if td.size == 0:
-                continue
             etimes = td[np.r_[True, td[1:] != td[:-1]]]  # distinct event times, latest first
-            self.strata.append({"label": s, "x": np.ascontiguousarray(x), "dead": dead,
-                                "t": np.ascontiguousarray(t), "etimes": etimes})
+            st = {"label": s, "x": np.ascontiguousarray(x), "dead": dead,
+                  "t": np.ascontiguousarray(t), "etimes": etimes}
+            if self.general:
+                rows = idx[order]
+                st["entry"] = (np.full(t.size, -np.inf) if entry is None
+                               else np.ascontiguousarray(entry[rows]))
+                st["wt"] = (np.ones(t.size) if weights is None
+                            else np.ascontiguousarray(weights[rows]))
+                st["by_entry"] = (np.zeros(0, np.int64) if entry is None else
+                                  np.argsort(-st["entry"], kind="stable").astype(np.int64))
+            self.strata.append(st)
         if self.ties == "exact":
             _check_exact_size(self.strata)
 
@@ -241,6 +268,11 @@ def _stratum_sums(st: dict, beta, n_times: int, per_time: bool, ties: str = "efr
     The two give identical doubles (:mod:`._numpy_kernels`); the numpy one spares a
     short process numba's start-up, the compiled one is faster once loaded.
     """
+    if "wt" in st:      # delayed entry or case weights
+        from ._kernels import counting_stratum
+
+        return counting_stratum(st["x"], st["dead"], st["t"], st["entry"], st["wt"],
+                                st["by_entry"], beta, n_times, per_time, _METHOD_CODE[ties])
     if ties == "exact":
         from ._kernels import exact_stratum
 
@@ -255,6 +287,61 @@ def _stratum_sums(st: dict, beta, n_times: int, per_time: bool, ties: str = "efr
     return efron_stratum(st["x"], st["dead"], st["t"], beta, n_times, per_time, efron)
 
 
+#: The tie methods as :func:`._kernels.counting_stratum` numbers them.
+_METHOD_CODE = {"breslow": 0, "efron": 1, "exact": 2}
+
+
+def _fixed_times(time, entry, timefixed: bool):
+    """Exit and entry times as floats, fixed as R's ``aeqSurv`` unless ``timefixed``.
+
+    With ``entry``, entry and exit times are fixed together (R ``Surv(entry, time,
+    event)``); a subject whose entry is not before its exit is refused: R's ``Surv``
+    makes such a row missing, and :func:`~._checks.check_survival` leaves it out with
+    a warning before a fit (as :func:`fit_cox` does).
+    """
+    if entry is None:
+        # R coxph(timefix = TRUE): noise-level differences are ties (unless the caller
+        # passes times already fixed)
+        return (np.asarray(time, float) if timefixed else timefix(time)), None
+    time, entry = np.asarray(time, float), np.asarray(entry, float)
+    if entry.shape != time.shape:
+        raise ValueError(f"entry must have one value per subject: {entry.size} entry times "
+                         f"for {time.size} exit times")
+    if not timefixed:
+        both = timefix(np.concatenate([entry, time]))
+        entry, time = both[:time.size], both[time.size:]
+    late = ~(entry < time)
+    if late.any():
+        raise ValueError(
+            f"{int(late.sum())} subject(s) have an entry time not before their exit time "
+            f"(first at position {int(np.flatnonzero(late)[0])}); such a subject is never at "
+            "risk (R's Surv(entry, time, event) makes the row missing): leave it out, as "
+            "check_survival() does")
+    return time, entry
+
+
+def _checked_weights(weights, n: int, ties: str):
+    """Case weights as floats, or None; refused where R's ``coxph`` refuses them."""
+    if weights is None:
+        return None
+    w = np.asarray(weights, float)
+    if w.shape != (n,):
+        raise ValueError(f"weights must have one value per subject: {w.size} weights for "
+                         f"{n} subjects")
+    bad = ~np.isfinite(w) | (w <= 0)
+    if bad.any():
+        shown = ", ".join(f"{v:g}" for v in w[bad][:3])
+        raise ValueError(
+            f"{int(bad.sum())} case weight(s) not positive and finite (e.g. {shown}): R's "
+            "coxph refuses them ('Invalid weights, must be >0'); leave those subjects out "
+            "or give them a positive weight")
+    if ties == "exact" and np.any(w != 1):
+        raise ValueError("ties = 'exact' with case weights: R's coxph refuses them ('Case "
+                         "weights are not supported for the exact method'); use ties = "
+                         "'efron' or 'breslow'")
+    return w
+
+
 def _check_exact_size(strata: list[dict]) -> None:
     """Refuse the exact partial likelihood of tied deaths beyond the stated bounds."""
     from scipy.special import gammaln
@@ -264,6 +351,9 @@ def _check_exact_size(strata: list[dict]) -> None:
         ascending = st["t"][::-1]
         etimes, d = np.unique(st["t"][st["dead"]], return_counts=True)
         n_risk = ascending.size - np.searchsorted(ascending, etimes, side="left")
+        if "entry" in st:   # less those entering at or after the time
+            entries = np.sort(st["entry"])
+            n_risk = n_risk - (entries.size - np.searchsorted(entries, etimes, side="left"))
         tied = d > 1
         steps += int((n_risk[tied] * d[tied]).sum())
         logc = (gammaln(n_risk + 1.0) - gammaln(d + 1.0) - gammaln(n_risk - d + 1.0)) / np.log(10)
@@ -281,9 +371,10 @@ def _check_exact_size(strata: list[dict]) -> None:
             "(closest to the exact likelihood) or 'breslow'")
 
 
-def efron_contributions(time, event, X, beta, strata=None, ties: str = "efron"):
+def efron_contributions(time, event, X, beta, strata=None, ties: str = "efron", *,
+                        entry=None, weights=None):
     """Efron (``ties``) terms of each distinct event time (within strata); see
-    :class:`EfronData`.
+    :class:`EfronData` (``entry``: delayed entry; ``weights``: R's case weights).
 
     Returns
     -------
@@ -291,13 +382,18 @@ def efron_contributions(time, event, X, beta, strata=None, ties: str = "efron"):
         ``loglik`` (total), ``score`` (T, p), ``info`` (T, p, p), ``time`` (T,)
         and ``stratum`` (T,) of each event time, latest first within a stratum.
     """
-    c = EfronData(time, event, X, strata, ties=ties).evaluate(beta, per_time=True)
+    c = EfronData(time, event, X, strata, ties=ties, entry=entry,
+                  weights=weights).evaluate(beta, per_time=True)
     return {"loglik": c["loglik"], "score": c["score_t"], "info": c["info_t"],
             "time": c["time"], "stratum": c["stratum"]}
 
 
-def efron_derivatives(time, event, X, beta, strata=None, ties: str = "efron"):
+def efron_derivatives(time, event, X, beta, strata=None, ties: str = "efron", *,
+                      entry=None, weights=None):
     """Efron (``ties``) log partial likelihood, score vector and information matrix.
+
+    As R ``coxph(Surv(entry, time, event) ~ X, weights = weights, ties = ties)`` at
+    ``beta`` (its ``coxfit6.c`` / ``agfit4.c`` sums; see :class:`EfronData`).
 
     Parameters
     ----------
@@ -311,6 +407,11 @@ def efron_derivatives(time, event, X, beta, strata=None, ties: str = "efron"):
         Optional stratum labels (separate baseline hazard per stratum).
     ties
         ``"efron"``, ``"breslow"`` or ``"exact"`` (R ``coxph(ties = )``).
+    entry
+        Delayed-entry times (left truncation), or None: a subject is at risk at the
+        event times ``s`` with ``entry < s <= time``.
+    weights
+        Case weights (positive), or None.
 
     Returns
     -------
@@ -318,11 +419,13 @@ def efron_derivatives(time, event, X, beta, strata=None, ties: str = "efron"):
     score : ndarray (p,)
     information : ndarray (p, p)
     """
-    c = EfronData(time, event, X, strata, ties=ties).evaluate(beta)
+    c = EfronData(time, event, X, strata, ties=ties, entry=entry,
+                  weights=weights).evaluate(beta)
     return c["loglik"], c["score"], c["info"]
 
 
-def score_residuals(time, event, X, beta, strata=None, ties: str = "efron") -> np.ndarray:
+def score_residuals(time, event, X, beta, strata=None, ties: str = "efron", *,
+                    entry=None, weights=None) -> np.ndarray:
     """Efron score residuals, one row per subject (R ``residuals(fit, "score")``).
 
     For subject ``i`` at risk at event times ``t_k`` (with ``d_k`` tied events,
@@ -332,6 +435,12 @@ def score_residuals(time, event, X, beta, strata=None, ties: str = "efron") -> n
     the events at ``t_k``. The rows sum to the total score. With ``ties = "breslow"``
     every step uses the whole risk set (``l/d`` = 0). R has none for ``ties =
     "exact"`` ("score residuals are not available for the exact method"): refused.
+
+    With ``entry`` a subject is at risk at the event times in ``(entry, time]`` only (R
+    ``agscore3.c``). With case ``weights`` the risk sets weigh each subject by its weight
+    and each step's hazard increment is the tied deaths' mean weight over ``den_kl``;
+    the residuals are R's unweighted ones (``residuals(fit, "score", weighted =
+    FALSE)``): ``weights * U`` sum to the score.
     """
     if check_ties(ties) == "exact":
         raise ValueError("score residuals are not available for ties = 'exact' (R "
@@ -341,52 +450,69 @@ def score_residuals(time, event, X, beta, strata=None, ties: str = "efron") -> n
     event = np.asarray(event, float)
     X = np.asarray(X, float).reshape(time.size, -1)
     beta = np.asarray(beta, float)
+    wt = np.ones(time.size) if weights is None else np.asarray(weights, float)
+    start = None if entry is None else np.asarray(entry, float)
     n, p = X.shape
     strata = np.zeros(n, int) if strata is None else np.asarray(strata, object)
     resid = np.zeros((n, p))
     for s in pd.unique(strata):
         idx = np.flatnonzero(strata == s)
-        t, e, x = time[idx], event[idx], X[idx]
+        t, e, x, w = time[idx], event[idx], X[idx], wt[idx]
         lp = x @ beta
         shift = lp.max()
         r = np.exp(lp - shift)
+        wr = w * r                 # each subject's weight in the risk sets
         dead = e == 1
         etimes = np.unique(t[dead])  # ascending
         if etimes.size == 0:
             continue
         k = etimes.size
-        # risk-set sums at each event time (time >= t_k)
+        # risk-set sums at each event time (time >= t_k, and entry < t_k)
         order = np.argsort(t, kind="mergesort")
         ts = t[order]
         first = np.searchsorted(ts, etimes, side="left")
-        rev0 = np.cumsum(r[order][::-1])[::-1]
-        rev1 = np.cumsum((r[:, None] * x)[order][::-1], axis=0)[::-1]
+        rev0 = np.cumsum(wr[order][::-1])[::-1]
+        rev1 = np.cumsum((wr[:, None] * x)[order][::-1], axis=0)[::-1]
         S0, S1 = rev0[first], rev1[first]
+        if start is not None:       # less those entering at or after t_k
+            a = start[idx]
+            by_entry = np.argsort(a, kind="mergesort")
+            later = np.searchsorted(a[by_entry], etimes, side="left")
+            out0 = np.r_[np.cumsum(wr[by_entry][::-1])[::-1], 0.0]
+            out1 = np.vstack([np.cumsum((wr[:, None] * x)[by_entry][::-1], axis=0)[::-1],
+                              np.zeros((1, p))])
+            S0, S1 = S0 - out0[later], S1 - out1[later]
         pos = np.searchsorted(etimes, t[dead])
         d = np.bincount(pos, minlength=k).astype(float)
-        d0 = np.bincount(pos, weights=r[dead], minlength=k)
+        meanwt = np.bincount(pos, weights=w[dead], minlength=k) / d
+        d0 = np.bincount(pos, weights=wr[dead], minlength=k)
         d1 = np.zeros((k, p))
-        np.add.at(d1, pos, r[dead][:, None] * x[dead])
-        a_k = np.zeros(k)          # sum_l 1/den
-        b_k = np.zeros((k, p))     # sum_l m/den
-        a_own = np.zeros(k)        # sum_l (l/d)/den
-        b_own = np.zeros((k, p))   # sum_l (l/d) m/den
+        np.add.at(d1, pos, wr[dead][:, None] * x[dead])
+        a_k = np.zeros(k)          # sum_l meanwt/den (the hazard increment)
+        b_k = np.zeros((k, p))     # sum_l meanwt m/den
+        a_own = np.zeros(k)        # sum_l meanwt (l/d)/den
+        b_own = np.zeros((k, p))   # sum_l meanwt (l/d) m/den
         mbar = np.zeros((k, p))    # mean_l m
         for ell in range(int(d.max())):
             act = d > ell
             frac = np.where(act & ~breslow, ell / np.where(act, d, 1), 0.0)
             den = S0 - frac * d0
             mean = (S1 - frac[:, None] * d1) / den[:, None]
-            a_k += act / den
-            b_k += act[:, None] * mean / den[:, None]
-            a_own += act * frac / den
-            b_own += (act * frac)[:, None] * mean / den[:, None]
+            c = act * meanwt       # the step's share of the deaths' weight
+            a_k += c / den
+            b_k += c[:, None] * mean / den[:, None]
+            a_own += c * frac / den
+            b_own += (c * frac)[:, None] * mean / den[:, None]
             mbar += act[:, None] * mean / d[:, None]
         a_cum, b_cum = np.cumsum(a_k), np.cumsum(b_k, axis=0)
         upto = np.searchsorted(etimes, t, side="right") - 1  # last event time <= t_i
         has = upto >= 0
         u = np.zeros((idx.size, p))
         u[has] = -r[has, None] * (x[has] * a_cum[upto[has], None] - b_cum[upto[has]])
+        if start is not None:      # not at risk at the event times up to the entry
+            before = np.searchsorted(etimes, start[idx], side="right") - 1
+            was = before >= 0
+            u[was] += r[was, None] * (x[was] * a_cum[before[was], None] - b_cum[before[was]])
         own = pos
         u[dead] += x[dead] - mbar[own]
         u[dead] += r[dead, None] * (x[dead] * a_own[own, None] - b_own[own])
@@ -394,7 +520,8 @@ def score_residuals(time, event, X, beta, strata=None, ties: str = "efron") -> n
     return resid
 
 
-def efron_cumhaz(time, event, risk, at=None, ties: str = "efron"):
+def efron_cumhaz(time, event, risk, at=None, ties: str = "efron", *, entry=None,
+                 weights=None):
     """Efron-type cumulative hazard at risk weights ``risk`` = exp(x' beta), one stratum.
 
     At an event time with ``d`` tied events the increment is
@@ -402,26 +529,40 @@ def efron_cumhaz(time, event, risk, at=None, ties: str = "efron"):
     default for a fit with ``ties = "efron"``). For a fit with ``ties = "breslow"`` or
     ``"exact"`` R's default is Breslow's estimator, ``ctype = 1``: ``d / S0``.
 
+    With ``entry`` the risk set of time ``s`` holds the subjects with ``entry < s <=
+    time``; with case ``weights`` the sums weigh each subject and the numerators are the
+    deaths' weights (Efron: each step their mean weight), as R's ``agsurv``.
+
     Returns
     -------
     times, cumhaz : ndarray
         At every event time, or at ``at`` (step function; 0 before the first event).
     """
-    t, e, r = timefix(time), np.asarray(event, float), np.asarray(risk, float)
+    r = np.asarray(risk, float)
+    t, start = _fixed_times(time, entry, timefixed=False)
+    e = np.asarray(event, float)
+    w = np.ones(t.size) if weights is None else np.asarray(weights, float)
+    wr = r if weights is None else w * r
     dead = e == 1
     etimes = np.unique(t[dead])
     order = np.argsort(t, kind="mergesort")
     first = np.searchsorted(t[order], etimes, side="left")
-    s0 = np.cumsum(r[order][::-1])[::-1][first]
+    s0 = np.cumsum(wr[order][::-1])[::-1][first]
+    if start is not None:
+        by_entry = np.argsort(start, kind="mergesort")
+        later = np.searchsorted(start[by_entry], etimes, side="left")
+        s0 = s0 - np.r_[np.cumsum(wr[by_entry][::-1])[::-1], 0.0][later]
     pos = np.searchsorted(etimes, t[dead])
     d = np.bincount(pos, minlength=etimes.size).astype(float)
-    d0 = np.bincount(pos, weights=r[dead], minlength=etimes.size)
+    d0 = np.bincount(pos, weights=wr[dead], minlength=etimes.size)
     inc = np.zeros(etimes.size)
     efron = check_ties(ties) == "efron"
+    meanwt = (None if weights is None
+              else np.bincount(pos, weights=w[dead], minlength=etimes.size) / np.maximum(d, 1))
     for ell in range(int(d.max()) if etimes.size else 0):
         act = d > ell
         frac = np.where(act & efron, ell / np.where(act, d, 1), 0.0)
-        inc += act / (s0 - frac * d0)
+        inc += (act if meanwt is None else act * meanwt) / (s0 - frac * d0)
     cum = np.cumsum(inc)
     if at is None:
         return etimes, cum
@@ -438,7 +579,9 @@ def baseline_cumhaz(result: "CoxResult", at=None) -> pd.DataFrame:
     Efron-type increments (:func:`efron_cumhaz`), as R ``survfit(fit, newdata =
     <x = 0>)`` for a fit with ``ties = "efron"``; Breslow's for a fit with ``ties =
     "breslow"`` or ``"exact"``, as R's ``survfit`` then. Survival of a patient is
-    ``exp(-H0(t) exp(x'beta))``.
+    ``exp(-H0(t) exp(x'beta))``. The risk sets follow the fit's delayed entry and case
+    weights, as R's ``survfit`` of a ``coxph(Surv(entry, time, event) ~ ., weights =
+    )`` fit.
 
     Parameters
     ----------
@@ -457,13 +600,16 @@ def baseline_cumhaz(result: "CoxResult", at=None) -> pd.DataFrame:
     """
     frame = result.frame
     time, event = frame["__time"].to_numpy(), frame["__event"].to_numpy()
+    entry, weights = fit_entry(result), fit_weights(result)
     risk = np.exp(result.design.to_numpy() @ result.beta)
     strata = (np.zeros(time.size, dtype=object) if result.stratum is None
               else np.asarray(result.stratum, dtype=object))
     rows = []
     for s in pd.unique(strata):
         m = strata == s
-        times, cum = efron_cumhaz(time[m], event[m], risk[m], at, result.ties)
+        times, cum = efron_cumhaz(time[m], event[m], risk[m], at, result.ties,
+                                  entry=None if entry is None else entry[m],
+                                  weights=None if weights is None else weights[m])
         if at is None and times.size == 0:
             times, cum = np.zeros(1), np.zeros(1)
         rows += [(s, float(tt), float(hh)) for tt, hh in zip(times, cum)]
@@ -477,12 +623,18 @@ def robust_variance(result: "CoxResult", cluster) -> np.ndarray:
     within clusters; the robust variance is ``D' D`` (Lin & Wei 1989). The
     model-based variance is the one R reports (``result.variance``), as R's
     ``residuals(fit, "dfbeta")`` takes it. The score residuals are those of the fit's
-    ``ties``; R has none for ``ties = "exact"`` (refused, as R refuses it).
+    ``ties``; R has none for ``ties = "exact"`` (refused, as R refuses it). With
+    delayed entry they are the counting-process ones; with case weights each subject's
+    dfbeta is multiplied by its weight (R ``residuals(fit, "dfbeta", weighted = TRUE)``,
+    what ``coxph`` sums for its robust variance).
     """
     X = result.design.to_numpy()
     frame = result.frame
+    weights = fit_weights(result)
     resid = score_residuals(frame["__time"], frame["__event"], X, result.beta, result.stratum,
-                            result.ties)
+                            result.ties, entry=fit_entry(result), weights=weights)
+    if weights is not None:
+        resid = resid * weights[:, None]
     variance = (np.linalg.inv(result.information) if result.variance is None
                 else result.variance)
     dfbeta = resid @ variance
@@ -524,6 +676,19 @@ class CoxResult:
     iterations: int = 0
     stratum_code: np.ndarray | None = None
     ties: str = "efron"
+
+
+def fit_entry(result: CoxResult) -> np.ndarray | None:
+    """The delayed-entry times a model was fitted with (fixed with the exit times), or
+    None."""
+    frame = result.frame
+    return frame["__entry"].to_numpy(float) if "__entry" in frame.columns else None
+
+
+def fit_weights(result: CoxResult) -> np.ndarray | None:
+    """The case weights a model was fitted with (R ``fit$weights``), or None."""
+    frame = result.frame
+    return frame["__weight"].to_numpy(float) if "__weight" in frame.columns else None
 
 
 class CoxFitError(ValueError):
@@ -588,7 +753,8 @@ class NewtonFit:
 
 
 def coxph_newton(derivatives, beta, eps: float = 1e-9, iter_max: int = 20,
-                 toler_inf: float | None = None, means=None) -> NewtonFit:
+                 toler_inf: float | None = None, means=None, agreg: bool = False
+                 ) -> NewtonFit:
     """R ``coxph``'s Newton-Raphson, stopping where R stops (``coxfit6.c``, ``coxph.fit``).
 
     From ``beta`` (R's ``init``, 0 by default) each iteration evaluates the log
@@ -618,6 +784,10 @@ def coxph_newton(derivatives, beta, eps: float = 1e-9, iter_max: int = 20,
         Column means R centres on (:func:`r_column_means` of ``derivatives.design`` by
         default), for R's second warning after running out of iterations (a centred
         linear predictor above 500), when ``derivatives`` has a ``design``.
+    agreg
+        The rule of R's ``agreg.fit`` (Efron and Breslow fits with delayed entry): a
+        coefficient may be infinite when its remaining step exceeds ``toler_inf (1 +
+        |beta_j|)``, and no second warning after running out of iterations.
 
     Returns
     -------
@@ -652,8 +822,9 @@ def coxph_newton(derivatives, beta, eps: float = 1e-9, iter_max: int = 20,
             if finite and abs(1 - best / new_ll) <= eps:
                 variance = _inverse(new_info)
                 remaining = np.abs(new_u @ variance)
-                flagged = ~np.isfinite(new_u) | ((remaining > eps)
-                                                 & (remaining > toler_inf * np.abs(new_beta)))
+                flagged = ~np.isfinite(new_u) | (
+                    remaining > toler_inf * (1 + np.abs(new_beta)) if agreg else
+                    (remaining > eps) & (remaining > toler_inf * np.abs(new_beta)))
                 infinite = np.flatnonzero(flagged).tolist()
                 return NewtonFit(new_beta, float(new_ll), new_u, new_info, variance,
                                  "infinite" if infinite else "converged", infinite, iteration,
@@ -674,8 +845,8 @@ def coxph_newton(derivatives, beta, eps: float = 1e-9, iter_max: int = 20,
     if design is not None:
         means = r_column_means(design) if means is None else means
         lp = design @ beta - float(np.asarray(means) @ beta)
-    large = bool((lp is not None and lp.size and lp.max() > 500)
-                 or not np.isfinite(u @ variance).all())
+    large = not agreg and bool((lp is not None and lp.size and lp.max() > 500)
+                               or not np.isfinite(u @ variance).all())
     return NewtonFit(beta, float(loglik), u, info, variance, "not converged", [], iter_max,
                      large)
 
@@ -733,9 +904,10 @@ class _EfronDerivatives:
     """``beta -> (loglik, score, information)`` on data sorted once (:class:`EfronData`)."""
 
     def __init__(self, time, event, X, strata=None, timefixed: bool = False,
-                 ties: str = "efron"):
+                 ties: str = "efron", entry=None, weights=None):
         self.design = np.asarray(X, float).reshape(np.asarray(time).size, -1)
-        self.data = EfronData(time, event, self.design, strata, timefixed, ties)
+        self.data = EfronData(time, event, self.design, strata, timefixed, ties, entry,
+                              weights)
 
     def __call__(self, beta):
         c = self.data.evaluate(beta)
@@ -754,25 +926,30 @@ def r_column_means(X: np.ndarray) -> np.ndarray:
 
 def coxph_fit(time, event, X, strata=None, beta=None, timefixed: bool = False,
               eps: float = 1e-9, iter_max: int = 20, toler_inf: float | None = None,
-              tol: float = 1e-9, max_iter: int = 30, ties: str = "efron") -> NewtonFit:
+              tol: float = 1e-9, max_iter: int = 30, ties: str = "efron", *, entry=None,
+              weights=None) -> NewtonFit:
     """Fit the Efron (``ties``) partial likelihood and stop where R ``coxph`` stops.
 
     R's iteration (:func:`coxph_newton`) decides: a fit that converged with every
     coefficient finite is then taken to the maximum (:func:`_polish`, steps below
     ``tol``); a coefficient that may be infinite, or a fit out of iterations, is
     reported at R's stopping point, where every number R prints is evaluated.
+    ``entry`` (delayed entry) and ``weights`` (case weights) are R's ``coxph(Surv(entry,
+    time, event) ~ X, weights = weights)`` (:class:`EfronData`); with ``entry`` and
+    Efron's or Breslow's ties R flags infinite coefficients by ``agreg.fit``'s rule.
     """
-    derivatives = _EfronDerivatives(time, event, X, strata, timefixed, ties)
+    derivatives = _EfronDerivatives(time, event, X, strata, timefixed, ties, entry, weights)
     p = derivatives.design.shape[1]
     start = np.zeros(p) if beta is None else np.asarray(beta, float).copy()
-    fit = coxph_newton(derivatives, start, eps, iter_max, toler_inf)
+    fit = coxph_newton(derivatives, start, eps, iter_max, toler_inf,
+                       agreg=entry is not None and ties != "exact")
     if fit.status == "converged":
         fit = _polish(derivatives, fit, tol, max_iter)
     return fit
 
 
 def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_iter: int = 30,
-              ties: str = "efron"):
+              ties: str = "efron", *, entry=None, weights=None):
     """Maximise the Efron partial likelihood by Newton-Raphson, stopping as R ``coxph``.
 
     The iteration of R ``coxph`` with its default ``coxph.control()``
@@ -783,6 +960,9 @@ def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_ite
     quadratic convergence leaves the coefficients ~1e-15 from the maximum. The data are
     sorted once (:class:`EfronData`) for all iterations. ``ties = "breslow"`` or
     ``"exact"`` maximises that partial likelihood instead (R ``coxph(ties = )``).
+    ``entry`` gives delayed-entry times (R ``Surv(entry, time, event)``: a subject is
+    at risk at the event times in ``(entry, time]``) and ``weights`` case weights (R
+    ``coxph(weights = )``, positive; not with ``ties = "exact"``, as R).
 
     Returns
     -------
@@ -814,7 +994,8 @@ def fit_efron(time, event, X, strata=None, beta=None, tol: float = 1e-9, max_ite
     >>> round(float(beta[0]), 6)  # R coef(coxph(Surv(t, e) ~ x)): 0.193546
     0.193546
     """
-    fit = coxph_fit(time, event, X, strata, beta, tol=tol, max_iter=max_iter, ties=ties)
+    fit = coxph_fit(time, event, X, strata, beta, tol=tol, max_iter=max_iter, ties=ties,
+                    entry=entry, weights=weights)
     _warn_status(fit, f"log likelihood converged before design column(s) {fit.infinite}; "
                       "coefficient may be infinite", stacklevel=2)
     return fit.beta, fit.loglik, fit.information
@@ -885,7 +1066,8 @@ def newton_raphson(derivatives, beta, tol: float = 1e-9, max_iter: int = 30):
 
 def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[str],
             strata: list[str], cov_config: dict, conf_level: float = 0.95,
-            cluster: str | None = None, ties: str = "efron") -> CoxResult:
+            cluster: str | None = None, ties: str = "efron", entry_col: str | None = None,
+            weights_col: str | None = None) -> CoxResult:
     """Fit a Cox model on complete cases and return coefficient and test tables.
 
     Tests: the model's likelihood-ratio, Wald and score (log-rank) tests against
@@ -901,6 +1083,19 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     :data:`EXACT_MAX_SUBSETS`, and with ``cluster``, which R refuses for it: it has no
     score residuals). The fit, its tests, ``drop1`` and everything computed from the
     result (baseline hazard, ``cox.zph``, robust SE) follow it as R's do.
+
+    ``entry_col`` names a column of delayed-entry times on the scale of ``time_col`` (left
+    truncation, R ``coxph(Surv(entry, time, event) ~ ...)``): a patient is in the risk
+    set of the event times after their entry, up to their exit. A patient whose entry is
+    not before their exit is left out, with a warning, as R's ``Surv`` makes the row
+    missing (:func:`~._checks.check_survival`); ``n`` counts the patients analysed.
+    ``weights_col`` names a column of case weights (R ``coxph(weights = )``, e.g.
+    inverse-probability weights): positive (R refuses a weight of 0 or below), and not
+    with ``ties = "exact"`` (R refuses them). The log likelihoods, tests, SEs, baseline
+    hazard, ``cox.zph`` and ``drop1`` are the weighted ones R reports; as R's ``coxph``,
+    a model with weights that are not whole numbers reports robust SEs (each patient
+    their own cluster, unless ``cluster`` is given), from the weighted dfbeta. ``n`` and
+    ``events`` stay counts of patients.
 
     Examples
     --------
@@ -924,22 +1119,34 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
                          "'dfbeta residuals are not available for the exact method'); use "
                          "ties = 'efron' or 'breslow' for a clustered model")
     used = data.dropna(subset=[time_col, event_col, *covariates, *strata,
-                               *([cluster] if cluster else [])])
+                               *([cluster] if cluster else []),
+                               *([entry_col] if entry_col else []),
+                               *([weights_col] if weights_col else [])])
+    entry = weights = None
+    if entry_col or weights_col:
+        used, time, entry, weights = _entry_and_weights(used, time_col, event_col, entry_col,
+                                                        weights_col, ties)
+    else:
+        time = timefix(used[time_col].to_numpy(float))  # R aeqSurv, as coxph
     X, terms = design_matrix(used, covariates, cov_config)
     # A factor with one level among the patients analysed (one centre, say) has no
     # contrast to estimate: R's coxph refuses it; the term is left out with a note.
     dropped = [term for term in terms if not term.columns]
     terms = [term for term in terms if term.columns]
     frame = X.copy()
-    frame["__time"] = timefix(used[time_col].to_numpy(float))  # R aeqSurv, as coxph
+    frame["__time"] = time
     frame["__event"] = used[event_col].to_numpy(float)
+    if entry is not None:
+        frame["__entry"] = entry
+    if weights is not None:
+        frame["__weight"] = weights
     stratum = None
     if strata:
         stratum = stratum_labels(used, strata)
         frame["__stratum"] = stratum
     t, ev = frame["__time"].to_numpy(), frame["__event"].to_numpy()
     model = " + ".join(covariates)
-    fit = coxph_fit(t, ev, X.to_numpy(), stratum, ties=ties)
+    fit = coxph_fit(t, ev, X.to_numpy(), stratum, ties=ties, entry=entry, weights=weights)
     names = ", ".join(X.columns[j] for j in fit.infinite)
     _warn_status(fit, f"{model}: coefficient of {names} may be infinite", stacklevel=2,
                  prefix=f"{model}: ")
@@ -947,13 +1154,15 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     # One line per model fit, so that a run can be audited for refits (no identifiers).
     log.info("Cox model fitted: %s%s; n = %d, events = %d", model or "(null)",
              f", strata {', '.join(strata)}" if strata else "", len(used), int(ev.sum()))
-    ll0, u0, i0 = efron_derivatives(t, ev, X.to_numpy(), np.zeros(len(beta)), stratum, ties)
+    ll0, u0, i0 = efron_derivatives(t, ev, X.to_numpy(), np.zeros(len(beta)), stratum, ties,
+                                    entry=entry, weights=weights)
     reduced = {}
     if len(terms) > 1:
         for term in terms:
             # R drop1: the model without the term, refitted with the same control
             keep = [c for c in X.columns if c not in term.columns]
-            part = coxph_fit(t, ev, frame[keep].to_numpy(), stratum, ties=ties)
+            part = coxph_fit(t, ev, frame[keep].to_numpy(), stratum, ties=ties, entry=entry,
+                             weights=weights)
             without = " + ".join(c for c in covariates if c != term.name)
             _warn_status(part, f"{without} (for the likelihood-ratio test of {term.name}): "
                                f"coefficient of {', '.join(keep[j] for j in part.infinite)} "
@@ -972,15 +1181,51 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
                        variance=fit.variance, status=fit.status, iterations=fit.iterations,
                        stratum_code=stratum_codes(used, strata) if strata else None,
                        ties=ties)
-    if cluster:
-        k = int(used[cluster].nunique())
+    # R's coxph reports robust SEs with a cluster, and with weights that are not whole
+    # numbers (each patient their own cluster)
+    if cluster or (weights is not None and np.any(weights != np.floor(weights))):
+        groups = used[cluster].to_numpy() if cluster else np.arange(n)
+        k = int(pd.unique(groups).size)
         order = [list(X.columns).index(c) for t in terms for c in t.columns]
         if k >= 2:
-            rse = np.sqrt(np.diag(robust_variance(result, used[cluster].to_numpy())))[order]
+            rse = np.sqrt(np.diag(robust_variance(result, groups)))[order]
         else:  # one cluster: the sandwich is zero up to rounding (R: ~1e-15, p = 0)
             rse = np.full(len(order), np.nan)
-        add_robust_columns(coefs, rse, conf_level, cluster, k)
+        add_robust_columns(coefs, rse, conf_level, cluster or EACH_PATIENT, k)
     return result
+
+
+#: The cluster of a robust SE that R's ``coxph`` computes for non-integer case weights.
+EACH_PATIENT = "(each patient)"
+
+
+def _entry_and_weights(used: pd.DataFrame, time_col: str, event_col: str,
+                       entry_col: str | None, weights_col: str | None, ties: str):
+    """The rows of a fit with delayed entry or case weights, checked as the engine checks
+    survival data (:func:`~._checks.check_survival`: rows whose entry is not before their
+    exit left out with a warning, entry and exit fixed together), and weights refused
+    where R's ``coxph`` refuses them. Returns the rows kept, their exit and entry times
+    and weights (None where not given)."""
+    checked = check_survival("fit_cox", used[time_col], used[event_col],
+                             entry=used[entry_col] if entry_col else None,
+                             weights=used[weights_col] if weights_col else None)
+    used = used[checked.keep]
+    weights = checked.weights
+    if weights is not None:
+        bad = weights <= 0
+        if bad.any():
+            shown = ", ".join(f"{v:g}" for v in np.unique(weights[bad])[:3])
+            raise ValueError(
+                f"fit_cox: column {weights_col!r}: {int(bad.sum())} case weight(s) of 0 "
+                f"(values {shown}); R's coxph refuses weights that are not positive ('Invalid "
+                "weights, must be >0'): leave those patients out of the data, or give them a "
+                "positive weight")
+        if ties == "exact" and np.any(weights != 1):
+            raise ValueError(
+                f"fit_cox: ties = 'exact' with case weights (column {weights_col!r}): R's "
+                "coxph refuses them ('Case weights are not supported for the exact method'); "
+                "use ties = 'efron' or 'breslow'")
+    return used, checked.time, checked.entry, weights
 
 
 def model_loglik(fit: CoxResult) -> float:
@@ -1223,13 +1468,15 @@ ZPH_METHOD = ("score test of beta(t) = beta + theta g(t) at theta = 0, per term 
               "global (R cox.zph, survival >= 3.0)")
 
 
-def zph_time_transform(time, event, transform: str, order=None) -> np.ndarray:
+def zph_time_transform(time, event, transform: str, order=None, entry=None) -> np.ndarray:
     """g(t) of each subject before centring, as R ``cox.zph(transform=)``.
 
     ``km``: 1 - S(t-) from the Kaplan-Meier of all subjects pooled (ignoring
-    strata), left-continuous; ``rank``: average ranks of the times; ``identity``.
-    ``order``: the stable argsort of ``time``, when the caller has it (``km``
-    counts its risk sets from it).
+    strata and case weights, as R's), left-continuous; with ``entry`` its risk sets
+    hold the subjects with ``entry < t <= time`` (R's ``survfitKM`` of the fit's
+    ``Surv(entry, time, event)``); ``rank``: average ranks of the (exit) times;
+    ``identity``. ``order``: the stable argsort of ``time``, when the caller has it
+    (``km`` counts its risk sets from it).
     """
     time = np.asarray(time, float)
     event = np.asarray(event, float)
@@ -1242,8 +1489,11 @@ def zph_time_transform(time, event, transform: str, order=None) -> np.ndarray:
     if transform == "km":
         # each subject's index among the distinct times is the number of distinct
         # times strictly before it -> S(t-)
-        _, starts, before = distinct_times(time, order)
+        utimes, starts, before = distinct_times(time, order)
         at_risk = time.size - starts
+        if entry is not None:     # less those entering at or after each time
+            entries = np.sort(np.asarray(entry, float))
+            at_risk = at_risk - (entries.size - np.searchsorted(entries, utimes, side="left"))
         deaths = np.bincount(before[event == 1], minlength=at_risk.size)
         surv = np.cumprod(1 - deaths / at_risk)
         return 1.0 - np.concatenate([[1.0], surv])[before]
@@ -1259,7 +1509,9 @@ def ph_test(result: CoxResult, transform: str = "km") -> pd.DataFrame:
     ``2p x 2p`` Efron information (Breslow's for a fit with ``ties = "breslow"`` or
     ``"exact"``: R's ``cox.zph`` uses Efron's sums only for an Efron fit); a term's test uses the ``beta`` block and that
     term's ``theta`` block (a factor's levels are pooled, ``df`` = its number of
-    columns). Written here because lifelines implements only the earlier
+    columns). A fit with delayed entry or case weights is tested on its own risk sets and
+    weights (R's ``zph2.c`` for counting-process data, ``zph1.c`` with weights); ``g`` is
+    centred on its unweighted mean over the events, as R's. Written here because lifelines implements only the earlier
     approximation (survival < 3.0) and no Python library implements this test. Where
     R's ``solve`` refuses one of these systems (exactly singular, or a reciprocal
     condition number below the machine epsilon), R's ``cox.zph`` stops: no test is
@@ -1281,14 +1533,15 @@ def ph_test(result: CoxResult, transform: str = "km") -> pd.DataFrame:
     """
     frame = result.frame
     t, ev = frame["__time"].to_numpy(), frame["__event"].to_numpy()
+    entry, weights = fit_entry(result), fit_weights(result)
     X = result.design.to_numpy()
     p = X.shape[1]
     order = np.argsort(t, kind="stable")
-    g_all = zph_time_transform(t, ev, transform, order)
+    g_all = zph_time_transform(t, ev, transform, order, entry)
     centre = g_all[ev == 1].mean()
     # the frame's times are already fixed (fit_cox): sorted once here, not fixed again
-    contrib = EfronData(t, ev, X, result.stratum, timefixed=True,
-                        ties=_zph_ties(result)).evaluate(result.beta, per_time=True)
+    contrib = EfronData(t, ev, X, result.stratum, timefixed=True, ties=_zph_ties(result),
+                        entry=entry, weights=weights).evaluate(result.beta, per_time=True)
     # g at each distinct event time (tied events share the time, hence g)
     g = g_all[order][np.searchsorted(t[order], contrib["time"])] - centre
     info = contrib["info_t"]
@@ -1397,6 +1650,11 @@ def zph_residuals(result: CoxResult, transform: str = "km", terms: bool = True
     (``beta_j(t)``, what ``plot(cox.zph(fit, terms = FALSE))`` draws, one panel per
     contrast), each column used in a stratum when it varies there.
 
+    With delayed entry the means are over the risk set ``entry < t <= time`` (R's
+    ``zph2.c``, which lists the tied events of a time in the reverse of their order in
+    the data, as here); with case weights they are weighted means, and the residuals
+    themselves unweighted, as R's.
+
     Examples
     --------
     >>> from netpet_stats import fit_cox, zph_residuals
@@ -1411,6 +1669,7 @@ def zph_residuals(result: CoxResult, transform: str = "km", terms: bool = True
     frame = result.frame
     t = frame["__time"].to_numpy(float)
     ev = frame["__event"].to_numpy(float)
+    entry, weights = fit_entry(result), fit_weights(result)
     X = result.design.to_numpy(float)
     n, p = X.shape
     if result.stratum is None:
@@ -1419,10 +1678,13 @@ def zph_residuals(result: CoxResult, transform: str = "km", terms: bool = True
         strata = np.asarray(result.stratum_code, int)     # R's order of the levels
     else:
         strata = pd.factorize(pd.Series(result.stratum), sort=True)[0]
-    g = zph_time_transform(t, ev, transform)
+    g = zph_time_transform(t, ev, transform, entry=entry)
     efron = _zph_ties(result) == "efron"
     risk = np.exp(X @ result.beta - (X @ result.beta).max())
-    order = np.lexsort((np.arange(n), t, strata))          # R: order(istrat, time)
+    if weights is not None:
+        risk = weights * risk
+    # R: order(istrat, time); for counting-process data rev(order(-istrat, -stop))
+    order = np.lexsort((np.arange(n) if entry is None else -np.arange(n), t, strata))
     rows, resid, used = [], [], np.zeros((strata.max() + 1, p))
     for s in range(strata.max() + 1):
         idx = order[strata[order] == s]
@@ -1433,12 +1695,22 @@ def zph_residuals(result: CoxResult, transform: str = "km", terms: bool = True
         den_all = np.cumsum(rs[::-1])[::-1]
         num_all = np.cumsum((rs[:, None] * xs)[::-1], axis=0)[::-1]
         first = np.searchsorted(ts, ts, side="left")     # first row at each row's time
+        if entry is not None:     # the sums over those entering at or after a time
+            en = entry[idx]
+            by_entry = np.argsort(en, kind="mergesort")
+            en_sorted = en[by_entry]
+            out0 = np.r_[np.cumsum(rs[by_entry][::-1])[::-1], 0.0]
+            out1 = np.vstack([np.cumsum((rs[:, None] * xs)[by_entry][::-1], axis=0)[::-1],
+                              np.zeros((1, p))])
         for tt in np.unique(ts[es == 1]):
             at = np.flatnonzero(ts == tt)
             dead = at[es[at] == 1]
             d = dead.size
             den2, num2 = rs[dead].sum(), (rs[dead, None] * xs[dead]).sum(axis=0)
             den, num = den_all[first[at[0]]] - den2, num_all[first[at[0]]] - num2
+            if entry is not None:
+                later = np.searchsorted(en_sorted, tt, side="left")
+                den, num = den - out0[later], num - out1[later]
             frac = (np.arange(1, d + 1)[:, None] / d if efron else np.ones((d, 1)))
             mean = ((num + frac * num2) / (den + frac * den2)).mean(axis=0)
             resid.append(xs[dead] - mean)
@@ -1459,8 +1731,8 @@ def zph_residuals(result: CoxResult, transform: str = "km", terms: bool = True
     # R scales by the information of cox.zph's own sums: the fit's, except for an exact
     # fit, whose cox.zph sums are Breslow's (at the exact beta)
     info = (result.information if getattr(result, "ties", "efron") != "exact" else
-            EfronData(t, ev, X, result.stratum, timefixed=True,
-                      ties="breslow").evaluate(result.beta)["info"])
+            EfronData(t, ev, X, result.stratum, timefixed=True, ties="breslow",
+                      entry=entry, weights=weights).evaluate(result.beta)["info"])
     vmean = info / np.where(wt == 0, 1, wt)
     if any(len(a) > 1 for a in assign):      # R cox.zph(terms = TRUE): one column per term
         M = np.zeros((p, len(assign)))

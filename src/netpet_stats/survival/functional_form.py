@@ -33,7 +33,8 @@ METHOD = ("likelihood-ratio test of a restricted cubic spline ({k} knots at the 
 def nonlinearity_test(data: pd.DataFrame, time_col: str, event_col: str,
                       covariates: list[str], strata: list[str], cov_config: dict,
                       term: str, knots: int = 4,
-                      linear: cox.CoxResult | None = None, ties: str = "efron") -> dict:
+                      linear: cox.CoxResult | None = None, ties: str = "efron",
+                      entry_col: str | None = None, weights_col: str | None = None) -> dict:
     """Likelihood-ratio test of non-linearity of ``term`` in a Cox model.
 
     Parameters
@@ -49,6 +50,10 @@ def nonlinearity_test(data: pd.DataFrame, time_col: str, event_col: str,
         (it is fitted here otherwise).
     ties
         The method for tied times of both fits (R ``coxph(ties = )``).
+    entry_col, weights_col
+        Delayed-entry times and case weights of both fits, as
+        :func:`netpet_stats.survival.cox.fit_cox` (R ``Surv(entry, time, event)``,
+        ``weights =``).
 
     Returns
     -------
@@ -74,7 +79,9 @@ def nonlinearity_test(data: pd.DataFrame, time_col: str, event_col: str,
     spec = cov_config.get(term, {"type": "continuous"})
     if spec.get("type", "continuous") != "continuous":
         raise ValueError(f"nonlinearity_test: {term!r} is {spec.get('type')}, not continuous")
-    d = data.dropna(subset=[time_col, event_col, *covariates, *strata]).copy()
+    risk_set = {"entry_col": entry_col, "weights_col": weights_col}
+    d = data.dropna(subset=[time_col, event_col, *covariates, *strata,
+                            *[c for c in risk_set.values() if c]]).copy()
     x, _ = cox.design_matrix(d, [term], {term: spec})
     x = x.iloc[:, 0].to_numpy(float)                      # on the model's scale
     centiles = KNOT_CENTILES[knots]
@@ -83,7 +90,8 @@ def nonlinearity_test(data: pd.DataFrame, time_col: str, event_col: str,
     base = {"term": term, "df": knots - 2, "n": len(d), "events": int(d[event_col].sum()),
             "knots": where.tolist(), "method": method}
     if linear is None or linear.n != len(d):
-        linear = cox.fit_cox(d, time_col, event_col, covariates, strata, cov_config, ties=ties)
+        linear = cox.fit_cox(d, time_col, event_col, covariates, strata, cov_config, ties=ties,
+                             **risk_set)
     if len(np.unique(where)) < knots:
         return {**base, "chisq": np.nan, "p": np.nan,
                 "loglik_linear": cox.model_loglik(linear),
@@ -95,7 +103,8 @@ def nonlinearity_test(data: pd.DataFrame, time_col: str, event_col: str,
         d[name] = column
     others = [c for c in covariates if c != term]
     coding = {**cov_config, **{name: {"type": "continuous", "label": name} for name in names}}
-    spline = cox.fit_cox(d, time_col, event_col, [*names, *others], strata, coding, ties=ties)
+    spline = cox.fit_cox(d, time_col, event_col, [*names, *others], strata, coding, ties=ties,
+                         **risk_set)
     chisq = 2 * (cox.model_loglik(spline) - cox.model_loglik(linear))
     return {**base, "chisq": chisq, "p": float(chi2_sf(max(chisq, 0.0), knots - 2)),
             "loglik_linear": cox.model_loglik(linear),
