@@ -9,7 +9,8 @@ Prints two tables. (1) Workflow steps: step, n, median wall time over repeats.
 (``benchmarks/r_benchmark.R`` through ``Rscript``; skipped with a message when R
 is absent): Cox fit with SEs (Efron; continuous and whole-month tied times, six
 design columns; with delayed entry; with case weights and R's robust SE; Breslow and exact
-ties), Harrell's and Uno's C with SE, and the bootstrap loops at the
+ties), Kaplan-Meier, log-rank and Harrell's C with delayed entry (and weights),
+Harrell's and Uno's C with SE, and the bootstrap loops at the
 smallest n; median times, the ratio Python / R, Python's peak memory during the
 Cox fit beyond the data already loaded (resident set, Linux), and the largest
 difference between the Python and R coefficients. Install R with
@@ -264,6 +265,13 @@ def python_kernels(d, repeats, boot):
     out["km_median"] = (_timed(lambda: kaplan_meier.km_by_group(tied, e, groups, levels),
                                repeats)[0], None)
     out["logrank"] = (_timed(lambda: logrank.logrank_test(tied, e, groups), repeats)[0], None)
+    entry, w = entry_and_weights(d)
+    out["km_entry"] = (_timed(lambda: kaplan_meier.km_by_group(tied, e, groups, levels,
+                                                               entry=entry), repeats)[0], None)
+    out["logrank_entry"] = (_timed(lambda: logrank.logrank_test(tied, e, groups, entry=entry),
+                                   repeats)[0], None)
+    out["logrank_entry_w"] = (_timed(lambda: logrank.logrank_test(
+        tied, e, groups, entry=entry, weights=w), repeats)[0], None)
     lp = X @ cox.fit_efron(t, e, X)[0]
     # cox.zph of the same model (the fit itself is timed above)
     frame = d.assign(time=t)
@@ -294,6 +302,10 @@ def python_kernels(d, repeats, boot):
     out["harrell_c"] = (_timed(lambda: concordance.harrell_c(t, e, lp), repeats)[0], None)
     out["uno_c"] = (_timed(lambda: concordance.uno_c(t, e, lp),
                            repeats)[0], None)
+    out["harrell_c_entry"] = (_timed(lambda: concordance.harrell_c(t, e, lp, entry=entry),
+                                     repeats)[0], None)
+    out["harrell_c_entry_w"] = (_timed(lambda: concordance.harrell_c(
+        t, e, lp, entry=entry, weights=w), repeats)[0], None)
     if boot:
         rng = np.random.default_rng(1)
         n = t.size
@@ -354,6 +366,9 @@ STEP_LABELS = {
     "cox_exact": "Cox fit + SE, 6 coef, whole-month ties, exact (n <= 1000)",
     "km_median": "Kaplan-Meier + median with CI, 3 groups (tied)",
     "logrank": "log-rank, 3 groups (tied)",
+    "km_entry": "Kaplan-Meier + median with CI, 3 groups (tied), delayed entry",
+    "logrank_entry": "log-rank, 3 groups (tied), delayed entry (R: coxph score, Breslow)",
+    "logrank_entry_w": "log-rank, 3 groups (tied), entry + weights (coxph score, Breslow)",
     "cox_zph": "cox.zph: PH score tests per term + global",
     "drop1": "drop1: LRT of each of 4 terms (4 refits)",
     "royston_d": "Royston's D + SE",
@@ -365,6 +380,8 @@ STEP_LABELS = {
     "fine_gray": "Fine-Gray, 6 coef, robust SE (R: finegray + coxph)",
     "harrell_c": "Harrell's C + SE",
     "uno_c": "Uno's C + SE",
+    "harrell_c_entry": "Harrell's C + SE, delayed entry",
+    "harrell_c_entry_w": "Harrell's C + SE, delayed entry + case weights",
     "boot_c": "bootstrap loop: C (per {boot} resamples)",
     "boot_cox": "bootstrap loop: Cox refit (per {boot} resamples)",
 }
