@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from netpet_stats.survival.competing_risks import EVENT_FREE, aalen_johansen, gray_test
+from netpet_stats.survival.competing_risks import (EVENT_FREE, aalen_johansen, fine_gray,
+                                                   gray_test)
 from netpet_stats.survival.concordance import harrell_c, uno_c
-from netpet_stats.survival.kaplan_meier import (km_by_group, km_table, numbers_at_risk,
-                                                reverse_km_follow_up, survival_at)
+from netpet_stats.survival.kaplan_meier import (km_by_group, km_point, km_table,
+                                                numbers_at_risk, reverse_km_follow_up,
+                                                survival_at)
 from netpet_stats.survival.logrank import logrank_test, logrank_tests, logrank_trend_test
 
 HERE = Path(__file__).resolve().parent
@@ -114,6 +116,12 @@ def test_km_summary_at_times_equals_r(case):
         _close(res.n_risk, np.array(at["n_risk"], dtype=object)[rows])
         _close(res.surv, np.array(at["surv"], dtype=object)[rows])
         _close(res.std_err, np.array(at["std_err"], dtype=object)[rows], atol=1e-8)
+        for u, surv, se in zip(times[rows], _num(np.array(at["surv"], dtype=object)[rows]),
+                               _num(np.array(at["std_err"], dtype=object)[rows])):
+            s_u, se_log = km_point(data.time[m], data.event[m], u, **sub)
+            assert s_u == pytest.approx(surv, abs=1e-10)
+            if surv > 0:  # km_point's SE is of -log S: R's summary SE of S over S
+                assert se_log == pytest.approx(se / surv, abs=1e-8)
         if kw["weights"] is None and kw["entry"] is not None:
             assert numbers_at_risk(data.time[m], times[rows], entry=data.entry[m]) == \
                 [int(v) for v in np.array(at["n_risk"])[rows]]
@@ -231,10 +239,13 @@ def test_aalen_johansen_equals_survfit_with_entry_and_weights(case):
                np.array(ref["n_risk"])[rows])
 
 
-def test_gray_test_refuses_entry_and_weights():
+def test_gray_test_and_fine_gray_refuse_entry_and_weights():
+    # cmprsk::cuminc and crr take neither: there is no R result to reproduce.
     for kw in ({"entry": D.entry}, {"weights": D.weight}):
         with pytest.raises(ValueError, match="cuminc"):
             gray_test(D.time, D.cause, D.group, **kw)
+        with pytest.raises(ValueError, match="crr"):
+            fine_gray(D.time, D.cause, D[["x"]].to_numpy(), **kw)
 
 
 # --- log-rank -----------------------------------------------------------------------------
