@@ -59,6 +59,11 @@ small <- data.frame(
 # A subject whose entry equals its exit (Surv() makes the row NA: it is left out).
 zero <- rbind(small, data.frame(entry = 4, time = 4, event = 1, cause = 1, weight = 3,
                                 group = "a", x = 9, id = 13))
+# A whole group entering after the last death: never at risk at a death time (R drops
+# its coefficient, NA; the score test has 1 df).
+late <- data.frame(entry = c(0, 0, 0, 0, 0, 0, 10, 11), time = c(1, 2, 3, 4, 5, 6, 12, 13),
+                   event = c(1, 1, 0, 1, 1, 0, 0, 0), group = c(rep(c("a", "b"), 3), "c", "c"),
+                   weight = c(1.5, 0.5, 1, 2, 1, 1, 1, 1))
 # The risk set empties and fills again: two early deaths, then two late entrants.
 gap <- data.frame(entry = c(0, 0, 5, 6), time = c(1, 2, 7, 9), event = c(1, 1, 1, 0))
 
@@ -170,6 +175,11 @@ lr <- list(
   entry_weights_trend = sc(coxph(Surv(entry, time, event) ~ as.numeric(factor(group)), data = d,
                                  weights = weight, ties = "breslow")),
   small_entry = sc(coxph(Surv(entry, time, event) ~ group, data = small, ties = "exact")),
+  late_group = sc(coxph(Surv(entry, time, event) ~ group, data = late, ties = "exact")),
+  late_group_w = sc(coxph(Surv(entry, time, event) ~ group, data = late, weights = weight,
+                          ties = "breslow")),
+  late_group_df = sum(!is.na(coef(coxph(Surv(entry, time, event) ~ group, data = late,
+                                        ties = "exact")))),
   zero_length_w = sc(suppressWarnings(coxph(Surv(entry, time, event) ~ group, data = zero,
                                             weights = weight, ties = "breslow"))),
   small_entry_w = sc(coxph(Surv(entry, time, event) ~ group, data = small, weights = weight,
@@ -232,6 +242,7 @@ ref <- list(
   data = as.list(d[, c("entry", "time", "event", "group", "stratum", "weight", "cause", "x")]),
   small = as.list(small[, c("entry", "time", "event", "cause", "weight", "group", "x")]),
   gap = as.list(gap),
+  late = as.list(late),
   zero = as.list(zero[, c("entry", "time", "event", "cause", "weight", "group", "x")]),
   km = km, logrank = lr, concordance = conc, aalen_johansen = aj)
 writeLines(toJSON(ref, digits = NA, na = "null", auto_unbox = TRUE, pretty = FALSE),

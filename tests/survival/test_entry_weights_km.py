@@ -300,6 +300,16 @@ def test_a_row_entering_at_its_exit_is_left_out_as_r():
     assert res["chisq"] == pytest.approx(LR["small_entry_w"], abs=1e-10)
 
 
+def test_a_group_entering_after_the_last_death_drops_out_of_the_test_as_r():
+    # Group c is never at risk at a death time: E = 0, so survdiff's rule drops it and
+    # the test has 1 df, as coxph's score test with c's coefficient NA.
+    late = pd.DataFrame(REF["late"])
+    for case, w in [("late_group", None), ("late_group_w", late.weight)]:
+        res = logrank_test(late.time, late.event, late.group, entry=late.entry, weights=w)
+        assert res["chisq"] == pytest.approx(LR[case], abs=1e-10)
+        assert res["df"] == LR["late_group_df"] == 1
+
+
 def test_logrank_tests_table_with_entry():
     table = logrank_tests(D.time, D.event, D.group, ["a", "b", "c"], strata=D.stratum,
                           strata_name="stratum", entry=D.entry)
