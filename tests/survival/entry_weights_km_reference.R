@@ -185,6 +185,17 @@ lr <- list(
   small_entry_w = sc(coxph(Surv(entry, time, event) ~ group, data = small, weights = weight,
                            ties = "breslow")))
 
+# Expected events per group (survdiff's E) with entry / weights: from the null Cox
+# model's martingale residuals, O - E = sum(w * residual) per group (Breslow's
+# cumulative hazard at beta = 0: survdiff's d/n, which Efron's residuals are not).
+expected <- function(w) {
+  f <- coxph(Surv(entry, time, event) ~ 1, data = d, weights = w, ties = "breslow")
+  m <- residuals(f, type = "martingale")
+  as.list(tapply(w * (d$event - m), d$group, sum))
+}
+lr$expected_entry <- expected(rep(1, nrow(d)))
+lr$expected_entry_w <- expected(d$weight)
+
 # Concordance on counting-process data: timewt = "n" only (R refuses n/G2 there).
 cc <- function(fit) list(concordance = unname(fit$concordance), var = unname(fit$var),
                          count = unname(colSums(rbind(fit$count))[1:3]))

@@ -23,7 +23,8 @@ from netpet_stats.survival.concordance import harrell_c, uno_c
 from netpet_stats.survival.kaplan_meier import (km_by_group, km_point, km_table,
                                                 numbers_at_risk, reverse_km_follow_up,
                                                 survival_at)
-from netpet_stats.survival.logrank import logrank_test, logrank_tests, logrank_trend_test
+from netpet_stats.survival.logrank import (logrank_test, logrank_tests, logrank_trend_test,
+                                          observed_expected)
 
 HERE = Path(__file__).resolve().parent
 REF = json.loads((HERE / "entry_weights_km_reference.json").read_text())
@@ -323,3 +324,15 @@ def test_logrank_tests_table_with_entry():
         row = by[("pairwise log-rank", f"{pair[0]} vs {pair[1]}")]
         assert row.chisq == pytest.approx(LR[f"entry_pair_{pair}"], abs=1e-10)
     assert all("coxph(Surv(entry, time, event)" in m for m in table.method)
+
+
+@pytest.mark.parametrize("case,w", [("expected_entry", None), ("expected_entry_w", "weight")])
+def test_observed_expected_with_entry_equals_null_cox_model(case, w):
+    oe = observed_expected(D.time, D.event, D.group, ["a", "b", "c"], entry=D.entry,
+                           weights=None if w is None else D[w])
+    np.testing.assert_allclose(oe.expected, [LR[case][g] for g in ["a", "b", "c"]],
+                               rtol=0, atol=1e-10)
+    weight = np.ones(len(D)) if w is None else D[w].to_numpy()
+    np.testing.assert_allclose(
+        oe.observed, [np.sum(weight[(D.group == g) & (D.event == 1)]) for g in "abc"],
+        rtol=0, atol=1e-12)

@@ -342,9 +342,16 @@ def adjust_p(pvals, method: str = "holm") -> np.ndarray:
     return multipletests(p, method=method)[1]
 
 
-def observed_expected(time, event, group, groups) -> pd.DataFrame:
-    """Per-group n, observed and expected events (unstratified), as survdiff prints."""
-    comp = logrank_components(time, event, group, None, groups)
+def observed_expected(time, event, group, groups, *, entry=None, weights=None) -> pd.DataFrame:
+    """Per-group n, observed and expected events (unstratified), as survdiff prints.
+
+    With ``entry`` / ``weights`` (see :func:`logrank_test`) the risk sets are ``entry <
+    t <= time`` and the counts weighted: ``E`` is then the sum per group of the null
+    Cox model's expected events, R ``coxph(Surv(entry, time, event) ~ 1, weights = w,
+    ties = "breslow")``
+    (``O - E`` per group is the sum of ``w`` times its martingale residuals).
+    """
+    comp = logrank_components(time, event, group, None, groups, entry=entry, weights=weights)
     return pd.DataFrame({"group": comp.groups, "n": comp.n, "observed": comp.observed,
                          "expected": comp.expected,
                          "o_minus_e_sq_over_e": (comp.observed - comp.expected) ** 2 / comp.expected})
