@@ -348,8 +348,8 @@ def observed_expected(time, event, group, groups, *, entry=None, weights=None) -
     With ``entry`` / ``weights`` (see :func:`logrank_test`) the risk sets are ``entry <
     t <= time`` and the counts weighted: ``E`` is then the sum per group of the null
     Cox model's expected events, R ``coxph(Surv(entry, time, event) ~ 1, weights = w,
-    ties = "breslow")``
-    (``O - E`` per group is the sum of ``w`` times its martingale residuals).
+    ties = "breslow")`` (``O - E`` per group is the sum of ``w`` times its martingale
+    residuals).
     """
     comp = logrank_components(time, event, group, None, groups, entry=entry, weights=weights)
     return pd.DataFrame({"group": comp.groups, "n": comp.n, "observed": comp.observed,
