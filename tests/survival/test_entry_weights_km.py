@@ -336,3 +336,13 @@ def test_observed_expected_with_entry_equals_null_cox_model(case, w):
     np.testing.assert_allclose(
         oe.observed, [np.sum(weight[(D.group == g) & (D.event == 1)]) for g in "abc"],
         rtol=0, atol=1e-12)
+
+
+def test_entry_at_zero_gives_survdiff():
+    # Everyone entering at 0 is right-censored data: the general path gives survdiff's
+    # statistic (the hypergeometric variance is coxph's exact-ties information).
+    zeros = np.zeros(len(D))
+    assert logrank_test(D.time, D.event, D.group, entry=zeros)["chisq"] == \
+        pytest.approx(LR["survdiff"], abs=1e-10)
+    assert logrank_test(D.time, D.event, D.group, D.stratum, entry=zeros)["chisq"] == \
+        pytest.approx(LR["survdiff_strata"], abs=1e-10)
