@@ -71,6 +71,46 @@ cox <- function(lhs) {
     out
   })
 }
+# Log-rank tests (survdiff takes neither entry nor weights): the Cox score test at
+# beta = 0 on the same risk sets, exact ties without weights, Breslow with them
+# (R refuses exact ties with weights). R's exact method on (start, stop] data enumerates
+# every subset of a tied death set and does not finish on these ties; the exact partial
+# likelihood is a product over death times of the probability of the deaths given the
+# risk set, so the same test is coxph(ties = "exact") on one row per patient at risk at
+# each death time, stratified by death time (R's fast right-censored exact method), as
+# tests/survival/entry_weights_km_reference.R checks against the direct call.
+riskset_rows <- function(strata_col) {
+  s <- if (is.null(strata_col)) rep("all", nrow(d)) else d[[strata_col]]
+  out <- list()
+  for (ss in unique(s)) {
+    ds <- d[s == ss, ]
+    for (t in sort(unique(ds$os_time[ds$os_event == 1]))) {
+      r <- ds[ds$entry_time < t & ds$os_time >= t, ]
+      r$dead <- as.integer(r$os_time == t & r$os_event == 1)
+      r$set <- paste(ss, t)
+      r$one <- 1
+      out[[length(out) + 1]] <- r
+    }
+  }
+  do.call(rbind, out)
+}
+logrank <- function(lhs, weighted, entered) {
+  trend <- "as.numeric(factor(netpet_group, levels = c('P1', 'P2-4', 'P5')))"
+  score <- function(rhs, strata_col = NULL) {
+    if (entered && !weighted) {
+      rows <- riskset_rows(strata_col)
+      fit <- coxph(as.formula(paste("Surv(one, dead) ~", rhs, "+ strata(set)")),
+                   data = rows, ties = "exact")
+    } else {
+      f <- paste(lhs, "~", rhs, if (is.null(strata_col)) "" else "+ strata(centre)")
+      fit <- coxph(as.formula(f), data = d, weights = .w, ties = "breslow")
+    }
+    unname(fit$score)
+  }
+  list(overall = score("netpet_group"), stratified = score("netpet_group", "centre"),
+       trend = score(trend))
+}
+
 # each scenario's weights in the column .w of d (weights of 1: as no weights), where
 # concordance() finds them again when it rebuilds the model frame
 scenario <- function(weighted, entered) {
@@ -78,7 +118,8 @@ scenario <- function(weighted, entered) {
   lhs <- if (entered) "Surv(entry_time, os_time, %s)" else "Surv(os_time, %s)"
   list(km = km(as.formula(paste(sprintf(lhs, "os_event"), "~ netpet_group"))),
        follow_up = follow(as.formula(paste(sprintf(lhs, "1 - os_event"), "~ 1"))),
-       cox = cox(sprintf(lhs, "os_event")))
+       cox = cox(sprintf(lhs, "os_event")),
+       logrank = logrank(sprintf(lhs, "os_event"), weighted, entered))
 }
 out <- list(
   entry = scenario(weighted = FALSE, entered = TRUE),

@@ -118,3 +118,24 @@ def test_harrell_c_of_a_fitted_model_as_r_concordance(scenario, model, config):
     ref = REF[scenario]["cox"][model]
     assert res["estimate"] == pytest.approx(ref["c"], abs=1e-10)
     assert res["se"] == pytest.approx(ref["c_se"], abs=1e-10)
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_logrank_tests_as_r_cox_score_tests(scenario, config, tmp_path):
+    from netpet_stats.steps import logrank as logrank_step
+
+    out = {"tests": tmp_path / "tests.csv", "observed_expected": tmp_path / "oe.csv"}
+    data = _cohort(scenario)
+    logrank_step.write_tests(config, data, "os", out)
+    tests = pd.read_csv(out["tests"], comment="#").set_index("test")   # 10 significant digits
+    ref = REF[scenario]["logrank"]
+    assert tests.loc["log-rank", "chisq"] == pytest.approx(ref["overall"], rel=1e-9)
+    assert tests.loc["stratified log-rank", "chisq"] == pytest.approx(ref["stratified"],
+                                                                      rel=1e-9)
+    assert tests.loc["log-rank trend", "chisq"] == pytest.approx(ref["trend"], rel=1e-9)
+    assert tests["method"].str.contains("exact" if scenario == "entry" else "breslow").all()
+    # O - E summed over groups is 0, and O is the (weighted) number of deaths
+    oe = pd.read_csv(out["observed_expected"], comment="#")
+    w = data["weight"] if "weight" in data else 1.0
+    assert oe["observed"].sum() == pytest.approx(float((w * data["os_event"]).sum()))
+    assert oe["expected"].sum() == pytest.approx(oe["observed"].sum())
