@@ -11,6 +11,7 @@ Tolerance: 1e-9 relative (the same fits, summed in the same order; the CSV holds
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -19,7 +20,8 @@ import pandas as pd
 import pytest
 
 from netpet_stats.config import cox_ties, load_config, model_specs
-from netpet_stats.survival import cox, rubin
+from netpet_stats.survival import concordance, cox, rubin
+from netpet_stats.validation.external import calibration_slope, observed_expected
 from workflow_run import copy_project, run_snakemake
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,14 +30,15 @@ pytestmark = pytest.mark.workflow
 M = 4
 #: the tables are written to 10 significant digits (report.tables.write_table)
 RTOL = 1e-9
-MI_YAML = f"missing_data: {{method: multiple_imputation, m: {M}, iterations: 3, seed: 11}}\n"
+MI_YAML = (f"missing_data: {{method: multiple_imputation, m: {M}, iterations: 3, seed: 11}}\n"
+           "validation: {mode: develop, horizons: [12, 24]}\n")
 ENDPOINTS = ("os", "ttp", "pfs")
 
 
 def _targets() -> list[str]:
-    return ["results/missing_data/imputation.csv",
-            *[f"results/{ep}/cox_{kind}_mi.csv" for ep in ENDPOINTS
-              for kind in ("coefficients", "tests")]]
+    return ["results/missing_data/imputation.csv", "results/os/calibration_mi.csv",
+            *[f"results/{ep}/{kind}_mi.csv" for ep in ENDPOINTS
+              for kind in ("cox_coefficients", "cox_tests", "concordance")]]
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +49,9 @@ def mi_runs(tmp_path_factory):
         work = copy_project(tmp_path_factory.mktemp(name))
         shutil.copytree(ROOT / ".test", work / ".test")
         (work / "mi.yaml").write_text(MI_YAML)
+        # every rule's settings digest must cover what its step reads
         proc = run_snakemake(work, *_targets(), "--configfile", ".test/config/config.yaml",
-                             "mi.yaml")
+                             "mi.yaml", env={**os.environ, "NETPET_CHECK_SETTINGS": "1"})
         assert proc.returncode == 0, proc.stderr[-3000:]
         runs.append(work)
     return runs
@@ -133,6 +137,93 @@ def test_pooled_tables_equal_rubins_rules_by_hand(mi_runs, config, sets, endpoin
             for key in ("statistic", "df2", "p"):
                 np.testing.assert_allclose(mt.loc[term.name, key], d1[key], rtol=RTOL,
                                            err_msg=f"{endpoint} {name} {term.name} {key}")
+
+
+def _rubin_by_hand(y, s2, conf=0.95):
+    """Rubin (1987) with large-sample Barnard-Rubin df: estimate, lower, upper."""
+    from scipy import stats
+
+    y, s2 = np.asarray(y, float), np.asarray(s2, float)
+    m = len(y)
+    qbar, ubar, b = y.mean(), s2.mean(), y.var(ddof=1)
+    t = ubar + (1 + 1 / m) * b
+    lam = max((1 + 1 / m) * b / t, 1e-4)              # mice's floor (b = 0: no missing)
+    half = stats.t.ppf(1 - (1 - conf) / 2, (m - 1) / lam ** 2) * np.sqrt(t)
+    return qbar, qbar - half, qbar + half
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_pooled_c_is_rubin_on_the_logit_scale(mi_runs, config, sets, endpoint):
+    table = pd.read_csv(mi_runs[0] / "results" / endpoint / "concordance_mi.csv")
+    ccfg = config["concordance"]
+    specs = model_specs(config)
+    expit = lambda y: 1 / (1 + np.exp(-y))  # noqa: E731
+    assert len(table) == 2 * (len(ccfg["predictors"]) + len(ccfg["models"]))
+    for estimator, fn in (("Harrell", concordance.harrell_c), ("Uno", concordance.uno_c)):
+        # "ki67" names a predictor and a model: the table's kind tells them apart
+        for name, kind in [*((n, "predictor") for n in ccfg["predictors"]),
+                           *((n, "model linear predictor") for n in ccfg["models"])]:
+            per = []
+            for d in sets:
+                t, e = d[f"{endpoint}_time"], d[f"{endpoint}_event"]
+                if kind != "predictor":
+                    spec = specs[name]
+                    fit = cox.fit_cox(d, f"{endpoint}_time", f"{endpoint}_event",
+                                      spec["covariates"], spec["strata"], config["covariates"],
+                                      ties=cox_ties(config))
+                    strata = cox.stratum_labels(d, spec["strata"]) if spec["strata"] else None
+                    per.append(fn(t, e, cox.linear_predictor(fit), strata=strata,
+                                  ymax=ccfg["horizon"]))
+                else:  # a categorical predictor as its ordinal codes 1..k
+                    x = d[name]
+                    x = (x.cat.codes + 1 if isinstance(x.dtype, pd.CategoricalDtype) else
+                         x.map({lv: i + 1 for i, lv in
+                                enumerate(config["covariates"][name]["levels"])})
+                         if config["covariates"][name].get("levels") else x).astype(float)
+                    per.append(fn(t, e, x, ymax=ccfg["horizon"]))
+            c = np.array([r["estimate"] for r in per])
+            se = np.array([r["se"] for r in per])
+            want = [expit(v) for v in _rubin_by_hand(np.log(c / (1 - c)),
+                                                     (se / (c * (1 - c))) ** 2)]
+            row = table[(table["estimator"] == estimator) & (table["predictor"] == name)
+                        & (table["kind"] == kind)]
+            assert len(row) == 1
+            got = row[["c", "lower", "upper"]].to_numpy()[0]
+            np.testing.assert_allclose(got, want, rtol=RTOL, err_msg=f"{estimator} {name}")
+            assert row["min_imputation"].iloc[0] == pytest.approx(c.min(), rel=RTOL)
+
+
+def test_pooled_calibration_of_the_model_developed_on_the_imputed_sets(mi_runs, config, sets):
+    """Pooled coefficients (mean) and baseline (cloglog mean: exp(-geometric mean of
+    H0_i)), the slope on each set pooled as it is, O/E on the log scale."""
+    table = pd.read_csv(mi_runs[0] / "results" / "os" / "calibration_mi.csv")
+    name = config["validation"]["model"]
+    spec = model_specs(config)[name]
+    assert not spec["strata"]
+    fits = [cox.fit_cox(d, "os_time", "os_event", spec["covariates"], [],
+                        config["covariates"], ties=cox_ties(config)) for d in sets]
+    beta = np.mean([f.beta for f in fits], axis=0)
+    horizons = [12.0, 24.0]
+    h0 = np.array([cox.baseline_cumhaz(f, horizons)["cumhaz"].to_numpy() for f in fits])
+    s0 = np.exp(-np.exp(np.log(h0).mean(axis=0)))
+    slopes, oes = [], {h: [] for h in horizons}
+    for f, d in zip(fits, sets):
+        lp = f.design.to_numpy() @ beta
+        slopes.append(calibration_slope(d["os_time"], d["os_event"], lp))
+        for k, h in enumerate(horizons):
+            oes[h].append(observed_expected(d["os_time"], d["os_event"],
+                                            s0[k] ** np.exp(lp), h))
+    slope = _rubin_by_hand([s["estimate"] for s in slopes], [s["se"] ** 2 for s in slopes])
+    assert list(table["horizon"]) == horizons
+    for _, row in table.iterrows():
+        np.testing.assert_allclose(row[["calibration_slope", "slope_lower", "slope_upper"]]
+                                   .to_numpy(float), slope, rtol=RTOL)
+        per = oes[row["horizon"]]
+        want = np.exp(_rubin_by_hand(np.log([o["estimate"] for o in per]),
+                                     [o["se_log"] ** 2 for o in per]))
+        np.testing.assert_allclose(row[["o_e", "o_e_lower", "o_e_upper"]].to_numpy(float),
+                                   want, rtol=RTOL)
+        assert row["observed_risk"] == pytest.approx(per[0]["observed"], rel=RTOL)
 
 
 def test_reruns_are_byte_identical(mi_runs):

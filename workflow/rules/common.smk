@@ -148,14 +148,22 @@ def competing_risks_figures():
 
 
 def imputation_outputs():
-    """The pooled Cox tables of missing_data.method: multiple_imputation (imputation.smk)."""
+    """The pooled tables of missing_data.method: multiple_imputation (imputation.smk)."""
     if config["missing_data"]["method"] != "multiple_imputation":
         return []
-    return [out("results/missing_data/imputation.csv")] + [
-        out(f"results/{ep}/cox_{kind}_mi.csv")
-        for ep in ENDPOINTS
-        for kind in ("coefficients", "tests")
-    ]
+    return (
+        [out("results/missing_data/imputation.csv")]
+        + [
+            out(f"results/{ep}/{kind}_mi.csv")
+            for ep in ENDPOINTS
+            for kind in ("cox_coefficients", "cox_tests", "concordance")
+        ]
+        + (
+            [out(f"results/{config['validation']['endpoint']}/calibration_mi.csv")]
+            if config["validation"]["mode"] in ("develop", "validate")
+            else []
+        )
+    )
 
 
 def manifest_outputs():

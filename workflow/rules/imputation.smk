@@ -1,6 +1,6 @@
 # Multiple imputation (missing_data.method: multiple_imputation): the model covariates
-# imputed by chained equations, every Cox model pooled by Rubin's rules beside the
-# complete-case tables.
+# imputed by chained equations, every Cox model, the concordance and (develop or
+# validate mode) the calibration pooled by Rubin's rules beside the complete-case tables.
 
 
 rule impute:
@@ -51,3 +51,55 @@ rule cox_mi:
         settings=settings(*LABELS, "cox", "missing_data"),
     script:
         "../scripts/cox_mi.py"
+
+
+rule concordance_mi:
+    input:
+        imputed=rules.impute.output.imputed,
+    output:
+        concordance=out("results/{endpoint}/concordance_mi.csv"),
+        concordance_md=out("results/{endpoint}/concordance_mi.md"),
+    log:
+        out("logs/concordance_mi_{endpoint}.log"),
+    benchmark:
+        out("logs/benchmarks/concordance_mi_{endpoint}.tsv")
+    conda:
+        "../envs/netpet.yaml"
+    resources:
+        mem_mb=job_mem_mb(800, per_input_mb=110),
+        runtime=job_runtime(10),
+    params:
+        version=PACKAGE_VERSION,
+        settings=settings(*LABELS, "cox", "concordance", "missing_data"),
+    script:
+        "../scripts/concordance_mi.py"
+
+
+if VALIDATION_MODE in ("develop", "validate"):
+
+    rule calibration_mi:
+        input:
+            **({"model": FROZEN_MODEL} if VALIDATION_MODE == "validate" else {}),
+            imputed=rules.impute.output.imputed,
+            # validate mode: the frozen model applied to each imputed set
+        output:
+            calibration=out(
+                f"results/{config['validation']['endpoint']}/calibration_mi.csv"
+            ),
+            calibration_md=out(
+                f"results/{config['validation']['endpoint']}/calibration_mi.md"
+            ),
+        log:
+            out("logs/calibration_mi.log"),
+        benchmark:
+            out("logs/benchmarks/calibration_mi.tsv")
+        conda:
+            "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(800, per_input_mb=110),
+            runtime=job_runtime(10),
+        params:
+            version=PACKAGE_VERSION,
+            settings=settings(*LABELS, "cox", "validation", "missing_data"),
+        script:
+            "../scripts/calibration_mi.py"
