@@ -37,8 +37,15 @@ ENDPOINTS = ("os", "ttp", "pfs")
 
 def _targets() -> list[str]:
     return ["results/missing_data/imputation.csv", "results/os/calibration_mi.csv",
+            "results/missing_data/missing_by_variable.csv",
+            "results/missing_data/missing_patterns.csv",
             *[f"results/{ep}/{kind}_mi.csv" for ep in ENDPOINTS
               for kind in ("cox_coefficients", "cox_tests", "concordance")]]
+
+
+#: the complete-case tables the report sets beside the pooled ones
+CC_TABLES = [f"results/{ep}/{kind}.csv" for ep in ENDPOINTS
+             for kind in ("cox_coefficients", "concordance")]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +57,7 @@ def mi_runs(tmp_path_factory):
         shutil.copytree(ROOT / ".test", work / ".test")
         (work / "mi.yaml").write_text(MI_YAML)
         # every rule's settings digest must cover what its step reads
-        proc = run_snakemake(work, *_targets(), "--configfile", ".test/config/config.yaml",
+        proc = run_snakemake(work, *_targets(), *CC_TABLES, "--configfile", ".test/config/config.yaml",
                              "mi.yaml", env={**os.environ, "NETPET_CHECK_SETTINGS": "1"})
         assert proc.returncode == 0, proc.stderr[-3000:]
         runs.append(work)
@@ -235,3 +242,84 @@ def test_reruns_are_byte_identical(mi_runs):
     files.append(Path("intermediate/missing_data/imputed.parquet"))
     differing = [str(p) for p in files if (a / p).read_bytes() != (b / p).read_bytes()]
     assert differing == []
+
+
+def test_missing_data_patterns_by_hand(mi_runs):
+    analysis = pd.read_parquet(mi_runs[0] / "intermediate" / "analysis_cohort.parquet")
+    kept = analysis[analysis["netpet_group"].notna()]
+    results = mi_runs[0] / "results" / "missing_data"
+    by_var = pd.read_csv(results / "missing_by_variable.csv").set_index("variable")
+    for col in ("grade", "ki67", "age", "extrahepatic", "netpet_group", "centre"):
+        assert by_var.loc[col, "missing"] == kept[col].isna().sum(), col
+        assert by_var.loc[col, "patients"] == len(kept)
+    assert by_var.loc["ki67", "imputed"] == "yes"
+    assert by_var.loc["netpet_group", "imputed"] == "no: never imputed"
+    pat = pd.read_csv(results / "missing_patterns.csv")
+    assert pat["patients"].sum() == len(kept)
+    ki, gr = kept["ki67"].isna(), kept["grade"].isna()
+    for ki_obs, gr_obs in ((1, 1), (0, 1), (1, 0), (0, 0)):
+        want = int(((ki == (ki_obs == 0)) & (gr == (gr_obs == 0))).sum())
+        got = pat[(pat["ki67"] == ki_obs) & (pat["grade"] == gr_obs)]["patients"].sum()
+        assert got == want
+    assert pat.iloc[0]["variables_missing"] == 0      # the complete pattern first
+
+
+def _report_files(work: Path) -> list[Path]:
+    return [p for p in (work / "results").rglob("*.csv")]
+
+
+def test_the_report_sets_complete_case_beside_mi(mi_runs, config):
+    from netpet_stats.report import document
+
+    work = mi_runs[0]
+    results = document.ResultFiles(_report_files(work), work / "results")
+    models = {name: spec["label"] for name, spec in model_specs(config).items()}
+    section = document._missing_data_section(config, results, models)
+    assert section is not None
+    assert "13 missing, predictive mean matching" in section["text"]
+    assert "3 patients, netpet_group missing" in section["text"]
+    assert "in 4 data sets" in section["text"]
+    # one Cox table per endpoint, with the models a covariate's missing values change
+    assert len(section["cox"]) == len(ENDPOINTS) and len(section["concordance"]) == 3
+    cc = pd.read_csv(work / "results" / "os" / "cox_coefficients.csv")
+    mi = pd.read_csv(work / "results" / "os" / "cox_coefficients_mi.csv")
+    html = str(section["cox"][0])
+    ns = []
+    for frame in (cc, mi):
+        row = frame[(frame["model"] == "ki67") & (frame["term"] == "ki67")].iloc[0]
+        assert document._ci(row["hr"], row["hr_lower"], row["hr_upper"]) in html
+        ns.append(int(row["n"]))
+    assert ns == [87 - 13, 87]                        # the complete cases, and everyone
+    assert all(f">{n}<" in html for n in ns)
+    # exactly the models whose complete cases are fewer than all patients, one group each
+    import re
+
+    from markupsafe import escape
+
+    n_cc = cc.groupby("model")["n"].first()
+    affected = {models[name] for name, n in n_cc.items() if n != 87}
+    assert "univariable_age" not in affected and len(affected) >= 5
+    headings = re.findall(r'class="gt_group_heading"[^>]*>([^<]*)<', html)
+    assert set(headings) == {str(escape(label)) for label in affected}
+    assert section["calibration"] is not None
+
+
+def test_methods_say_mi_only_when_it_ran(config):
+    import copy
+
+    from netpet_stats.report import document
+
+    text = document.methods_text(config)
+    mi = [p for p in text["paragraphs"] if "multiply imputed" in p]
+    assert len(mi) == 1
+    for ref in ("Rubin DB. Multiple Imputation", "White IR, Royston P, Wood AM",
+                "van Buuren S. Flexible", "Marshall A, Altman DG",
+                "White IR, Royston P. Imputing"):
+        assert any(r.startswith(ref) for r in text["references"]), ref
+    assert f"m = {M} data sets were imputed, with 3 cycles" in mi[0]
+    assert "apparent calibration" in mi[0]            # develop mode
+    cc = copy.deepcopy(config)
+    cc["missing_data"]["method"] = "complete_case"
+    plain = document.methods_text(cc)
+    assert not any("imputed" in p for p in plain["paragraphs"])
+    assert not any(r.startswith("Rubin DB") for r in plain["references"])

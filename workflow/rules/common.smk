@@ -152,7 +152,10 @@ def imputation_outputs():
     if config["missing_data"]["method"] != "multiple_imputation":
         return []
     return (
-        [out("results/missing_data/imputation.csv")]
+        [
+            out(f"results/missing_data/{name}.csv")
+            for name in ("imputation", "missing_by_variable", "missing_patterns")
+        ]
         + [
             out(f"results/{ep}/{kind}_mi.csv")
             for ep in ENDPOINTS

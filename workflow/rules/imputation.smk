@@ -11,6 +11,10 @@ rule impute:
         imputed=out("intermediate/missing_data/imputed.parquet"),
         summary=out("results/missing_data/imputation.csv"),
         summary_md=out("results/missing_data/imputation.md"),
+        by_variable=out("results/missing_data/missing_by_variable.csv"),
+        by_variable_md=out("results/missing_data/missing_by_variable.md"),
+        patterns=out("results/missing_data/missing_patterns.csv"),
+        patterns_md=out("results/missing_data/missing_patterns.md"),
     log:
         out("logs/impute.log"),
     benchmark:

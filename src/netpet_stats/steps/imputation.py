@@ -106,6 +106,19 @@ def run(config: dict, analysis: str, out, workers: int = 1) -> None:
     if not incomplete:
         summary.append({"variable": "", "method": "none", "missing": 0, "patients": len(rows),
                         "m": m, "note": "no model covariate is missing: nothing imputed"})
+    columns = [c for c in dict.fromkeys(c for spec in model_specs(config).values()
+                                        for c in spec["covariates"]) if c in rows.columns]
+    by_variable, patterns = imputation.missing_pattern(rows, columns)
+    by_variable.insert(1, "label", [covs.get(c, {}).get("label", c) for c in columns])
+    by_variable["imputed"] = [("yes" if c in incomplete else
+                               "no: never imputed" if c in fixed else "no: complete")
+                              for c in columns]
+    write_table(by_variable, out.by_variable, "Missing values of the model covariates",
+                f"Among the {len(rows)} patients the imputation models take (every model "
+                "covariate, as in mice::md.pattern's margin).")
+    write_table(patterns, out.patterns, "Missing-data patterns of the model covariates",
+                "1 = observed, 0 = missing; one row per pattern that occurs, with its number "
+                "of patients (R mice::md.pattern).")
     write_table(pd.DataFrame(summary), out.summary, "Multiple imputation of missing covariates",
                 f"{imputation.IMPUTATION_METHOD}; predictors: every endpoint's event indicator "
                 f"and cumulative hazard, {', '.join(complete) or 'no complete covariate'}, "

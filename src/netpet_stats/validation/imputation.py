@@ -548,6 +548,55 @@ def impute(data: pd.DataFrame, targets: dict[str, Target], predictors: list[str]
 
 
 # --------------------------------------------------------------------------------------
+# What is missing
+# --------------------------------------------------------------------------------------
+
+
+def missing_pattern(data: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Missing values per variable and per pattern, as R ``mice::md.pattern``.
+
+    Returns
+    -------
+    by_variable, patterns : pandas.DataFrame
+        ``by_variable``: ``variable``, ``missing``, ``patients``, ``percent``, in the
+        order of ``columns``. ``patterns``: one row per combination of observed (1)
+        and missing (0) values that occurs, with the number of ``patients`` and of
+        ``variables_missing``; the complete pattern first, then by the number of
+        variables missing and, within it, the most frequent first (ties: the pattern
+        observed in the earlier column first); md.pattern's rows without its margin
+        row, which ``by_variable`` gives.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> d = pd.DataFrame({"a": [1, np.nan, 3, np.nan], "b": [1, 2, np.nan, np.nan],
+    ...                   "c": [1, 2, 3, 4]})
+    >>> by_var, pat = missing_pattern(d, ["a", "b", "c"])
+    >>> by_var["missing"].tolist()
+    [2, 2, 0]
+    >>> pat.values.tolist()
+    [[1, 1, 1, 1, 0], [1, 0, 1, 1, 1], [0, 1, 1, 1, 1], [0, 0, 1, 1, 2]]
+    """
+    observed = data[list(columns)].notna().astype(int)
+    n = len(observed)
+    by_variable = pd.DataFrame({"variable": list(columns),
+                                "missing": [int(n - observed[c].sum()) for c in columns],
+                                "patients": n})
+    by_variable["percent"] = 100 * by_variable["missing"] / n if n else np.nan
+    if n == 0:
+        return by_variable, pd.DataFrame(columns=[*columns, "patients", "variables_missing"])
+    patterns = (observed.value_counts(sort=False).rename("patients").reset_index())
+    patterns["variables_missing"] = len(columns) - patterns[list(columns)].sum(axis=1)
+    key = patterns[list(columns)].astype(str).agg("".join, axis=1)
+    patterns = (patterns.assign(__key=key)
+                .sort_values(["variables_missing", "patients", "__key"],
+                             ascending=[True, False, False], kind="stable")
+                .drop(columns="__key").reset_index(drop=True))
+    patterns["patients"] = patterns["patients"].astype(int)
+    return by_variable, patterns[[*columns, "patients", "variables_missing"]]
+
+
+# --------------------------------------------------------------------------------------
 # A prediction model developed on the imputed data sets
 # --------------------------------------------------------------------------------------
 
