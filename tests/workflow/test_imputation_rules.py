@@ -37,6 +37,7 @@ ENDPOINTS = ("os", "ttp", "pfs")
 
 def _targets() -> list[str]:
     return ["results/missing_data/imputation.csv", "results/os/calibration_mi.csv",
+            "results/model/frozen_model_mi.yaml",
             "results/missing_data/missing_by_variable.csv",
             "results/missing_data/missing_patterns.csv",
             *[f"results/{ep}/{kind}_mi.csv" for ep in ENDPOINTS
@@ -233,12 +234,40 @@ def test_pooled_calibration_of_the_model_developed_on_the_imputed_sets(mi_runs, 
         assert row["observed_risk"] == pytest.approx(per[0]["observed"], rel=RTOL)
 
 
+def test_the_model_developed_on_the_imputed_sets_is_frozen_apart(mi_runs, config, sets):
+    """Pooled coefficients (the MI table's estimates), the baseline pooled on the cloglog
+    scale, stated as developed on m imputed sets and not the primary model; it loads
+    and predicts as any frozen model."""
+    from netpet_stats.validation import frozen_model
+
+    path = mi_runs[0] / "results" / "model" / "frozen_model_mi.yaml"
+    model = frozen_model.load(path)
+    name = config["validation"]["model"]
+    assert model["name"] == name and model["endpoint"] == "os" and model["primary"] is False
+    assert model["developed_on"]["imputations"] == M
+    assert f"developed on {M} multiply imputed data sets" in model["developed_on"]["statement"]
+    pooled = pd.read_csv(mi_runs[0] / "results" / "os" / "cox_coefficients_mi.csv")
+    pooled = pooled[pooled["model"] == name]
+    np.testing.assert_allclose([model["coefficients"][c] for c in pooled["column"]],
+                               pooled["estimate"], rtol=RTOL)
+    spec = model_specs(config)[name]
+    fits = [cox.fit_cox(d, "os_time", "os_event", spec["covariates"], [],
+                        config["covariates"], ties=cox_ties(config)) for d in sets]
+    h0 = np.array([cox.baseline_cumhaz(f, [12.0, 24.0])["cumhaz"].to_numpy() for f in fits])
+    (s0,) = model["baseline_survival"]["survival"].values()
+    np.testing.assert_allclose(s0, np.exp(-np.exp(np.log(h0).mean(axis=0))), rtol=1e-12)
+    lp = frozen_model.linear_predictor(model, sets[0]).to_numpy()
+    np.testing.assert_allclose(lp, fits[0].design.to_numpy() @ pooled["estimate"].to_numpy(),
+                               rtol=1e-8, atol=1e-12)
+
+
 def test_reruns_are_byte_identical(mi_runs):
     a, b = mi_runs
     files = sorted(p.relative_to(a) for p in (a / "results").rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(b) for p in (b / "results").rglob("*") if p.is_file())
     # each table and its markdown copy, beside the cohort step's
-    assert {Path(t) for t in _targets()} | {Path(t[:-4] + ".md") for t in _targets()} <= set(files)
+    assert {Path(t) for t in _targets()} | {Path(t[:-4] + ".md") for t in _targets()
+                                            if t.endswith(".csv")} <= set(files)
     files.append(Path("intermediate/missing_data/imputed.parquet"))
     differing = [str(p) for p in files if (a / p).read_bytes() != (b / p).read_bytes()]
     assert differing == []
@@ -265,7 +294,7 @@ def test_missing_data_patterns_by_hand(mi_runs):
 
 
 def _report_files(work: Path) -> list[Path]:
-    return [p for p in (work / "results").rglob("*.csv")]
+    return [p for p in (work / "results").rglob("*") if p.suffix in (".csv", ".yaml")]
 
 
 def test_the_report_sets_complete_case_beside_mi(mi_runs, config):
@@ -302,6 +331,7 @@ def test_the_report_sets_complete_case_beside_mi(mi_runs, config):
     headings = re.findall(r'class="gt_group_heading"[^>]*>([^<]*)<', html)
     assert set(headings) == {str(escape(label)) for label in affected}
     assert section["calibration"] is not None
+    assert "complete-case frozen model stays the primary one" in section["text"]
 
 
 def test_methods_say_mi_only_when_it_ran(config):

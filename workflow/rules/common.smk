@@ -166,6 +166,11 @@ def imputation_outputs():
             if config["validation"]["mode"] in ("develop", "validate")
             else []
         )
+        + (
+            [out("results/model/frozen_model_mi.yaml")]
+            if config["validation"]["mode"] == "develop"
+            else []
+        )
     )
 
 
@@ -183,7 +188,11 @@ def manifest_outputs():
         + competing_risks_figures()
         + validation_outputs()
         + sample_size_outputs()
-        + [t[:-4] + x for t in imputation_outputs() for x in (".csv", ".md")]
+        + [
+            t[:-4] + x if t.endswith(".csv") else t
+            for t in imputation_outputs()
+            for x in ((".csv", ".md") if t.endswith(".csv") else ("",))
+        ]
     )
 
     outputs += [

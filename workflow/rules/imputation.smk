@@ -107,3 +107,28 @@ if VALIDATION_MODE in ("develop", "validate"):
             settings=settings(*LABELS, "cox", "validation", "missing_data"),
         script:
             "../scripts/calibration_mi.py"
+
+
+if VALIDATION_MODE == "develop":
+
+    rule freeze_model_mi:
+        input:
+            imputed=rules.impute.output.imputed,
+            data=cohort_input_files(),
+        output:
+            # beside the complete-case frozen_model.yaml, which stays the primary model
+            model=out("results/model/frozen_model_mi.yaml"),
+        log:
+            out("logs/freeze_model_mi.log"),
+        benchmark:
+            out("logs/benchmarks/freeze_model_mi.tsv")
+        conda:
+            "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(800, per_input_mb=110),
+            runtime=job_runtime(10),
+        params:
+            version=PACKAGE_VERSION,
+            settings=settings(*LABELS, "cox", "validation", "missing_data"),
+        script:
+            "../scripts/freeze_model_mi.py"

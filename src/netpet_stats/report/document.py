@@ -1610,7 +1610,8 @@ def _imputation_methods(config, cite, unit) -> list[str]:
                  "scale) of the validation model developed on the imputed data sets "
                  "(coefficients by Rubin's rules, baseline survival averaged on the "
                  "complementary log-log scale) were pooled the same way, as apparent "
-                 "calibration in the data the model was developed on")
+                 "calibration in the data the model was developed on; that model is frozen "
+                 "beside the complete-case one, which stays the primary model")
     elif val.get("mode") == "validate":
         text += (f"; the calibration slope (as it is) and O/E at the model's horizons (on the "
                  "log scale) of the frozen model, applied unchanged to each imputed data set "
@@ -1938,6 +1939,11 @@ def _missing_data_section(config: dict, results: ResultFiles, models: dict) -> d
     if len(left_out):
         text += ("Not imputed: " + "; ".join(f"{int(r.missing)} patients, {r.note}"
                                               for r in left_out.itertuples()) + ". ")
+    if "model/frozen_model_mi.yaml" in results:
+        text += (f"The validation model was also developed on the {m} imputed data sets and "
+                 "frozen apart (results/model/frozen_model_mi.yaml: coefficients by Rubin's "
+                 "rules, baseline survival pooled on the complementary log-log scale); the "
+                 "complete-case frozen model stays the primary one. ")
     labels = {c: _label(config, c) for c in by_var["variable"]}
     var_tab = pd.DataFrame({
         "Variable": [labels[c] for c in by_var["variable"]],

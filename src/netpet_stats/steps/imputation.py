@@ -367,3 +367,34 @@ def run_calibration(config: dict, imputed: str, model_path: str | None, out) -> 
                 f"of {source}; each {POOLED_MEASURE_METHOD}. The observed risk is the same in "
                 "every imputation (the outcome is complete); the expected risk is the mean "
                 "over imputations.")
+
+
+def run_freeze(config: dict, imputed: str, input_files: list[str], out) -> None:
+    """``validation.model`` developed on the imputed sets, frozen to its own file.
+
+    Written beside the complete-case ``frozen_model.yaml``, which stays the model the
+    workflow validates (``developed_on`` and ``primary`` say so in the file).
+    """
+    from ..provenance import sha256, software_versions
+    from ..validation import frozen_model
+
+    sets = load_sets(imputed, config)
+    vcfg = config["validation"]
+    name, endpoint = vcfg["model"], vcfg["endpoint"]
+    model = mi_model(config, sets, name, endpoint, [float(h) for h in vcfg["horizons"]])
+    spec = model_specs(config)[name]
+    model["developed_on"]["statement"] = (
+        f"developed on {len(sets)} multiply imputed data sets of the development cohort "
+        f"({imputation.IMPUTATION_METHOD}); the complete-case model "
+        "(results/model/frozen_model.yaml) is the primary one")
+    model["primary"] = False
+    model["provenance"] = {
+        "data_sha256": {Path(p).name: sha256(p) for p in input_files},
+        "model_spec": spec,
+        "covariates": {c: config["covariates"][c] for c in spec["covariates"]},
+        "missing_data": dict(config["missing_data"]),
+        "software": {k: v for k, v in software_versions().items() if k != "packages"},
+        "fitted_with": f"{cox.coef_method(cox_ties(config))} on each imputed data set; "
+                       + rubin.RUBIN_METHOD}
+    Path(out.model).parent.mkdir(parents=True, exist_ok=True)
+    frozen_model.save(model, out.model)
