@@ -46,7 +46,7 @@ def _targets() -> list[str]:
 
 #: the complete-case tables the report sets beside the pooled ones
 CC_TABLES = [f"results/{ep}/{kind}.csv" for ep in ENDPOINTS
-             for kind in ("cox_coefficients", "concordance")]
+             for kind in ("cox_coefficients", "concordance")] + ["results/model/frozen_model.yaml"]
 
 
 @pytest.fixture(scope="module")
@@ -353,3 +353,101 @@ def test_methods_say_mi_only_when_it_ran(config):
     plain = document.methods_text(cc)
     assert not any("imputed" in p for p in plain["paragraphs"])
     assert not any(r.startswith("Rubin DB") for r in plain["references"])
+
+
+VALIDATE_YAML = ("output_folder: analyses/val\n"
+                 "validation: {mode: validate, model_file: results/model/frozen_model.yaml, "
+                 "n_boot: 10}\n")
+
+
+@pytest.fixture(scope="module")
+def validate_run(mi_runs):
+    """The complete-case frozen model validated on the same small cohort, imputed."""
+    work = mi_runs[0]
+    (work / "validate.yaml").write_text(VALIDATE_YAML)
+    targets = [f"analyses/val/results/{rel}" for rel in (
+        "validation/centres_mi.csv", "validation/centres.csv", "os/calibration_mi.csv")]
+    proc = run_snakemake(work, *targets, "--configfile", ".test/config/config.yaml", "mi.yaml",
+                         "validate.yaml", env={**os.environ, "NETPET_CHECK_SETTINGS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return work / "analyses" / "val"
+
+
+def test_validation_pools_each_centre_over_imputations_then_centres(validate_run, config):
+    """Harrell's C, slope and O/E: Rubin per centre (logit, identity, log) by hand, then
+    DerSimonian-Laird over the centres (external.random_effects, itself tested)."""
+    from scipy import stats
+
+    from netpet_stats.steps.imputation import load_sets
+    from netpet_stats.validation import external, frozen_model
+
+    model = frozen_model.load(validate_run.parent.parent / "results" / "model"
+                              / "frozen_model.yaml")
+    sets = load_sets(validate_run / "intermediate" / "missing_data" / "imputed.parquet", config)
+    table = pd.read_csv(validate_run / "results" / "validation" / "centres_mi.csv")
+    tau = max(model["baseline_survival"]["horizons"])
+    per = [external.centre_measures(d["os_time"], d["os_event"],
+                                    frozen_model.linear_predictor(model, d),
+                                    frozen_model.predict_survival(model, d, tau),
+                                    d["centre"].astype(str), tau) for d in sets]
+    back = {"Harrell's C": lambda x: 1 / (1 + np.exp(-x)), "calibration slope": lambda x: x,
+            "O/E": np.exp}
+    for measure, f in back.items():
+        ys, ses = [], []
+        for centre in ("A", "B", "C"):
+            rows = [p[(p["centre"] == centre) & (p["measure"] == measure)].iloc[0] for p in per]
+            y = np.array([r["scale_estimate"] for r in rows])
+            u = np.array([r["scale_se"] for r in rows]) ** 2
+            qbar, b = y.mean(), y.var(ddof=1)
+            t = u.mean() + (1 + 1 / M) * b
+            lam = max((1 + 1 / M) * b / t, 1e-4)
+            half = stats.t.ppf(0.975, (M - 1) / lam ** 2) * np.sqrt(t)
+            got = table[(table["centre"] == centre) & (table["measure"] == measure)].iloc[0]
+            np.testing.assert_allclose([got["estimate"], got["lower"], got["upper"]],
+                                       [f(qbar), f(qbar - half), f(qbar + half)], rtol=RTOL,
+                                       err_msg=f"{measure} {centre}")
+            ys.append(qbar)
+            ses.append(np.sqrt(t))
+        re = external.random_effects(ys, ses)
+        got = table[(table["centre"] == "pooled (random effects)")
+                    & (table["measure"] == measure)].iloc[0]
+        np.testing.assert_allclose([got["estimate"], got["lower"], got["upper"]],
+                                   [f(re["estimate"]), f(re["lower"]), f(re["upper"])],
+                                   rtol=RTOL, err_msg=measure)
+
+
+def test_validation_calibration_applies_the_frozen_model_unchanged(validate_run, config):
+    from netpet_stats.steps.imputation import load_sets
+    from netpet_stats.validation import frozen_model
+
+    model = frozen_model.load(validate_run.parent.parent / "results" / "model"
+                              / "frozen_model.yaml")
+    sets = load_sets(validate_run / "intermediate" / "missing_data" / "imputed.parquet", config)
+    table = pd.read_csv(validate_run / "results" / "os" / "calibration_mi.csv")
+    assert list(table["horizon"]) == model["baseline_survival"]["horizons"]
+    slopes = [calibration_slope(d["os_time"], d["os_event"],
+                                frozen_model.linear_predictor(model, d)) for d in sets]
+    want = _rubin_by_hand([s["estimate"] for s in slopes], [s["se"] ** 2 for s in slopes])
+    np.testing.assert_allclose(table.iloc[0][["calibration_slope", "slope_lower",
+                                              "slope_upper"]].to_numpy(float), want, rtol=RTOL)
+
+
+def test_the_report_sets_centres_side_by_side(validate_run, config):
+    from netpet_stats.report import document
+
+    cfg = load_config([validate_run.parent.parent / ".test" / "config" / "config.yaml",
+                       validate_run.parent.parent / "mi.yaml",
+                       validate_run.parent.parent / "validate.yaml"],
+                      base=validate_run.parent.parent / "config" / "config.yaml")
+    results = document.ResultFiles(_report_files(validate_run), validate_run / "results")
+    models = {name: spec["label"] for name, spec in model_specs(cfg).items()}
+    section = document._missing_data_section(cfg, results, models)
+    html = str(section["centres"])
+    cc = pd.read_csv(validate_run / "results" / "validation" / "centres.csv")
+    mi = pd.read_csv(validate_run / "results" / "validation" / "centres_mi.csv")
+    for frame in (cc, mi):
+        row = frame[(frame["centre"] == "pooled (random effects)")
+                    & (frame["measure"] == "Harrell's C")].iloc[0]
+        assert document._ci(row["estimate"], row["lower"], row["upper"]) in html
+    assert "in each centre, every performance measure was pooled over the imputations" in \
+        " ".join(document.methods_text(cfg)["paragraphs"])

@@ -171,6 +171,11 @@ def imputation_outputs():
             if config["validation"]["mode"] == "develop"
             else []
         )
+        + (
+            [out("results/validation/centres_mi.csv")]
+            if config["validation"]["mode"] == "validate"
+            else []
+        )
     )
 
 

@@ -132,3 +132,28 @@ if VALIDATION_MODE == "develop":
             settings=settings(*LABELS, "cox", "validation", "missing_data"),
         script:
             "../scripts/freeze_model_mi.py"
+
+
+if VALIDATION_MODE == "validate":
+
+    rule external_validation_mi:
+        input:
+            imputed=rules.impute.output.imputed,
+            model=FROZEN_MODEL,
+        output:
+            centres=out("results/validation/centres_mi.csv"),
+            centres_md=out("results/validation/centres_mi.md"),
+        log:
+            out("logs/external_validation_mi.log"),
+        benchmark:
+            out("logs/benchmarks/external_validation_mi.tsv")
+        conda:
+            "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(800, per_input_mb=110),
+            runtime=job_runtime(10),
+        params:
+            version=PACKAGE_VERSION,
+            settings=settings(*LABELS, "cox", "validation", "missing_data"),
+        script:
+            "../scripts/external_validation_mi.py"

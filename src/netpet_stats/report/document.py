@@ -1615,7 +1615,9 @@ def _imputation_methods(config, cite, unit) -> list[str]:
     elif val.get("mode") == "validate":
         text += (f"; the calibration slope (as it is) and O/E at the model's horizons (on the "
                  "log scale) of the frozen model, applied unchanged to each imputed data set "
-                 "of this cohort (imputed with its own outcome), were pooled the same way")
+                 "of this cohort (imputed with its own outcome), were pooled the same way; "
+                 "in each centre, every performance measure was pooled over the imputations "
+                 "before the centres were pooled by random effects")
     text += (". The complete-case analysis remains the primary one; both are shown side "
              "by side.")
     return [text]
@@ -2019,7 +2021,26 @@ def _missing_data_section(config: dict, results: ResultFiles, models: dict) -> d
              if config["validation"]["mode"] == "develop" else
              "The frozen model on each imputed data set of this cohort")
             + "; slope pooled as it is, O/E on the log scale (Rubin's rules).")
-    return {"text": text, "by_variable": gt_table(
+    centres = None
+    if "validation/centres_mi.csv" in results and "validation/centres.csv" in results:
+        a, b = results.read("validation/centres.csv"), results.read("validation/centres_mi.csv")
+        keep = ["Harrell's C", "calibration slope", "O/E"]
+        both = a[a["measure"].isin(keep)].merge(b[b["measure"].isin(keep)],
+                                                on=["centre", "measure"], suffixes=("_cc", "_mi"))
+        centres = gt_table(pd.DataFrame({
+            "Centre": both["centre"].astype(str), "Measure": both["measure"],
+            "Complete case (95% CI)": [_ci(r.estimate_cc, r.lower_cc, r.upper_cc)
+                                       for r in both.itertuples()],
+            "n (CC)": both["n_cc"],
+            "MI (95% CI)": [_ci(r.estimate_mi, r.lower_mi, r.upper_mi)
+                            for r in both.itertuples()],
+            "n (MI)": both["n_mi"]}),
+            "mi_centres", "External validation by centre: complete case and multiple "
+            "imputation",
+            "MI: the frozen model on each imputed data set of this cohort; each centre pooled "
+            "over the imputations by Rubin's rules (logit C, log O/E), then the centres by "
+            "DerSimonian-Laird random effects (the pooled rows).")
+    return {"text": text, "centres": centres, "by_variable": gt_table(
                 var_tab, "mi_by_variable", "Missing values of the model covariates",
                 f"Among the {n} patients the imputation models took."),
             "patterns": gt_table(pat, "mi_patterns", "Missing-data patterns",

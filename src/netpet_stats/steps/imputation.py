@@ -398,3 +398,49 @@ def run_freeze(config: dict, imputed: str, input_files: list[str], out) -> None:
                        + rubin.RUBIN_METHOD}
     Path(out.model).parent.mkdir(parents=True, exist_ok=True)
     frozen_model.save(model, out.model)
+
+
+def run_external(config: dict, imputed: str, model_path: str, out) -> None:
+    """The frozen model on each imputed set of the validation cohort, per centre and pooled.
+
+    Per imputation, every measure in each centre as the complete-case external
+    validation (:func:`netpet_stats.validation.external.centre_measures`, at the last
+    horizon); each centre's measures pooled over imputations by Rubin's rules
+    (:func:`netpet_stats.validation.imputation.pool_centre_imputations`), then the
+    centres by DerSimonian-Laird random effects on the same scales
+    (:func:`netpet_stats.validation.external.pool_centre_measures`).
+    """
+    from ..validation import external, frozen_model
+
+    sets = load_sets(imputed, config)
+    model = frozen_model.load(model_path)
+    frozen_model.check_time_unit(model, config["analysis_time_unit"])
+    endpoint = model["endpoint"]
+    tau = max(float(h) for h in model["baseline_survival"]["horizons"])
+    frames = []
+    for d in sets:
+        if "centre" not in d.columns:
+            break
+        t, e = d[f"{endpoint}_time"].to_numpy(float), d[f"{endpoint}_event"].to_numpy(float)
+        lp = frozen_model.linear_predictor(model, d).to_numpy()
+        pred = frozen_model.predict_survival(model, d, tau).to_numpy()
+        frames.append(external.centre_measures(t, e, lp, pred, d["centre"].astype(str)
+                                               .to_numpy(), tau))
+    label = endpoint_label(config, endpoint)
+    if not frames:
+        write_table(pd.DataFrame(columns=["centre", "measure", "estimate"]), out.centres,
+                    f"{label}: performance by centre after multiple imputation",
+                    "Not done: the cohort has no centre column.")
+        return
+    per_centre = imputation.pool_centre_imputations(frames, float(config["cox"]["conf_level"]))
+    pooled = external.pool_centre_measures(per_centre)
+    table = pd.concat([per_centre.drop(columns=["scale_estimate", "scale_se"]), pooled],
+                      ignore_index=True).assign(endpoint=endpoint, horizon=tau)
+    write_table(table, out.centres, f"{label}: performance by centre after multiple imputation",
+                f"The frozen model applied, not refitted, to each of {len(sets)} imputed data "
+                "sets of this cohort (imputed with its own outcome). In each centre, each "
+                f"measure at {tau:g} as in centres.csv, pooled over the imputations by Rubin's "
+                "rules on its pooling scale (logit C, log O/E, slope and D as they are); then "
+                "the centres pooled by DerSimonian-Laird random effects on the same scales "
+                "(Debray et al. 2017). AUC, Brier score and IPA: the mean over imputations, "
+                "not pooled across centres. Beside the complete-case centres.csv.")

@@ -680,3 +680,70 @@ def pool_frozen(models: list[dict]) -> dict:
                         "(Rubin 1987; R mice::pool)",
         "baseline_survival": BASELINE_POOLING}
     return pooled
+
+
+# --------------------------------------------------------------------------------------
+# External validation on an imputed validation cohort
+# --------------------------------------------------------------------------------------
+
+#: measures :func:`netpet_stats.validation.external.centre_measures` gives with a SE on
+#: a pooling scale, and the transformation back from it
+_BACK = {"Harrell's C": lambda x: 1 / (1 + np.exp(-x)), "Uno's C": lambda x: 1 / (1 + np.exp(-x)),
+         "Royston's D": lambda x: x, "calibration slope": lambda x: x, "O/E": np.exp}
+
+
+def pool_centre_imputations(frames: list[pd.DataFrame], conf_level: float = 0.95) -> pd.DataFrame:
+    """Each centre's performance measures pooled over imputations by Rubin's rules.
+
+    ``frames`` are :func:`netpet_stats.validation.external.centre_measures` of the same
+    frozen model on each imputed data set of the validation cohort. A measure with a SE
+    on its pooling scale (logit C, log O/E, slope and D as they are; Debray et al. 2017)
+    is pooled on that scale (Rubin 1987, large-sample Barnard-Rubin df; Marshall et al.
+    2009) and transformed back; the pooled ``scale_estimate`` and ``scale_se`` (the
+    square root of the total variance) are what the random-effects pooling across
+    centres then takes (:func:`netpet_stats.validation.external.pool_centre_measures`),
+    so that centres are pooled after imputations, as recommended. A measure without a
+    SE (AUC, Brier, IPA) gets the mean over imputations, without an interval. A measure
+    not estimable in some imputation is not pooled (the reason in ``note``).
+    """
+    from ..survival import rubin
+
+    m = len(frames)
+    if m < 2:
+        raise ValueError(f"pooling needs at least 2 imputations, got {m}")
+    keys = ["centre", "measure"]
+    base = frames[0][keys + ["n", "events"]].copy()
+    stacked = pd.concat([f.assign(imputation=i) for i, f in enumerate(frames)],
+                        ignore_index=True)
+    rows = []
+    for (centre, measure), g in stacked.groupby(keys, sort=False):
+        est = g["estimate"].to_numpy(float)
+        first = g.iloc[0]
+        row = {"centre": centre, "measure": measure, "n": int(first["n"]),
+               "events": int(first["events"]), "m": m, "estimate": np.nan, "lower": np.nan,
+               "upper": np.nan, "scale_estimate": np.nan, "scale_se": np.nan,
+               "fmi": np.nan, "note": ""}
+        notes = [n for n in g["note"].fillna("") if n]
+        if measure in _BACK:
+            y = g["scale_estimate"].to_numpy(float)
+            s = g["scale_se"].to_numpy(float)
+            if np.isfinite(y).all() and np.isfinite(s).all() and (s > 0).all():
+                res = rubin.pool(y, s ** 2, np.inf, conf_level).iloc[0]
+                f = _BACK[measure]
+                row.update({"estimate": float(f(res["estimate"])),
+                            "lower": float(f(res["lower"])), "upper": float(f(res["upper"])),
+                            "scale_estimate": float(res["estimate"]),
+                            "scale_se": float(res["se"]), "fmi": float(res["fmi"])})
+            else:
+                k = int((~(np.isfinite(y) & np.isfinite(s) & (s > 0))).sum())
+                row["note"] = (f"not pooled over imputations: not on the pooling scale in {k} "
+                               f"of {m}" + (f" ({notes[0]})" if notes else ""))
+        elif np.isfinite(est).all():
+            row.update({"estimate": float(est.mean()),
+                        "note": f"mean over {m} imputations; no interval"})
+        else:
+            row["note"] = (f"not estimable in {int((~np.isfinite(est)).sum())} of {m} "
+                           "imputations" + (f" ({notes[0]})" if notes else ""))
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    return base.drop(columns=["n", "events"]).merge(out, on=keys, how="left")
