@@ -37,7 +37,7 @@ ENDPOINTS = ("os", "ttp", "pfs")
 
 def _targets() -> list[str]:
     return ["results/missing_data/imputation.csv", "results/os/calibration_mi.csv",
-            "results/model/frozen_model_mi.yaml",
+            "results/model/frozen_model_mi.yaml", "results/figures/imputed_values.png",
             "results/missing_data/missing_by_variable.csv",
             "results/missing_data/missing_patterns.csv",
             *[f"results/{ep}/{kind}_mi.csv" for ep in ENDPOINTS
@@ -451,3 +451,28 @@ def test_the_report_sets_centres_side_by_side(validate_run, config):
         assert document._ci(row["estimate"], row["lower"], row["upper"]) in html
     assert "in each centre, every performance measure was pooled over the imputations" in \
         " ".join(document.methods_text(cfg)["paragraphs"])
+
+
+@pytest.mark.parametrize("width", ["single", "double"])
+def test_the_observed_and_imputed_figure_prints_at_both_widths(mi_runs, config, sets, width):
+    from netpet_stats.report import figures as F
+
+    analysis = pd.read_parquet(mi_runs[0] / "intermediate" / "analysis_cohort.parquet")
+    kept = analysis[analysis["netpet_group"].notna()].reset_index(drop=True)
+    miss = kept["ki67"].isna().to_numpy()
+    log2 = lambda x: np.log2(np.maximum(x.astype(float).to_numpy(), 1.0))  # noqa: E731
+    values = pd.concat(
+        [pd.DataFrame({"variable": "ki67", "value": log2(kept["ki67"][~miss]),
+                       "source": "observed"}),
+         *[pd.DataFrame({"variable": "ki67", "value": log2(d["ki67"][miss]),
+                         "source": "imputed"}) for d in sets],
+         pd.DataFrame({"variable": "grade", "value": kept["grade"].dropna(),
+                       "source": "observed"}),
+         *[pd.DataFrame({"variable": "grade", "value": d["grade"][kept["grade"].isna()],
+                         "source": "imputed"}) for d in sets]], ignore_index=True)
+    fig = F.imputation_figure(values, {"ki67": "log2 Ki-67", "grade": "WHO grade"},
+                              {"ki67": "continuous", "grade": "categorical"},
+                              style=F.FigureStyle(width=width))
+    assert F.text_problems(fig) == []
+    assert len(fig.axes) >= 2
+    assert (mi_runs[0] / "results" / "figures" / "imputed_values.png").stat().st_size > 1000

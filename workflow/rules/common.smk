@@ -179,6 +179,13 @@ def imputation_outputs():
     )
 
 
+def imputation_figures():
+    """Observed against imputed values (imputation.smk), under multiple imputation."""
+    if config["missing_data"]["method"] != "multiple_imputation":
+        return []
+    return figure_paths("imputed_values")
+
+
 def manifest_outputs():
     """Every file the workflow writes to results/ before the manifest."""
     outputs = report_tables()
@@ -193,6 +200,7 @@ def manifest_outputs():
         + competing_risks_figures()
         + validation_outputs()
         + sample_size_outputs()
+        + imputation_figures()
         + [
             t[:-4] + x if t.endswith(".csv") else t
             for t in imputation_outputs()
@@ -406,6 +414,7 @@ def all_outputs():
         + validation_outputs()
         + sample_size_outputs()
         + imputation_outputs()
+        + imputation_figures()
     )
 
 

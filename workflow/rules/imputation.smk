@@ -157,3 +157,25 @@ if VALIDATION_MODE == "validate":
             settings=settings(*LABELS, "cox", "validation", "missing_data"),
         script:
             "../scripts/external_validation_mi.py"
+
+
+rule imputation_figure:
+    input:
+        analysis=rules.prepare_cohort.output.analysis,
+        imputed=rules.impute.output.imputed,
+    output:
+        expand(out("results/figures/imputed_values.{fmt}"), fmt=FIGURE_FORMATS),
+    log:
+        out("logs/imputation_figure.log"),
+    benchmark:
+        out("logs/benchmarks/imputation_figure.tsv")
+    conda:
+        "../envs/netpet.yaml"
+    resources:
+        mem_mb=job_mem_mb(800, per_input_mb=110),
+        runtime=job_runtime(5),
+    params:
+        version=PACKAGE_VERSION,
+        settings=settings(*LABELS, "cox", "missing_data", "figures"),
+    script:
+        "../scripts/imputation_figure.py"

@@ -2040,7 +2040,9 @@ def _missing_data_section(config: dict, results: ResultFiles, models: dict) -> d
             "MI: the frozen model on each imputed data set of this cohort; each centre pooled "
             "over the imputations by Rubin's rules (logit C, log O/E), then the centres by "
             "DerSimonian-Laird random effects (the pooled rows).")
-    return {"text": text, "centres": centres, "by_variable": gt_table(
+    figure = (_img(results.path("figures/imputed_values.png"))
+              if "figures/imputed_values.png" in results else None)
+    return {"text": text, "centres": centres, "figure": figure, "by_variable": gt_table(
                 var_tab, "mi_by_variable", "Missing values of the model covariates",
                 f"Among the {n} patients the imputation models took."),
             "patterns": gt_table(pat, "mi_patterns", "Missing-data patterns",

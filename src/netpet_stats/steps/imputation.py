@@ -444,3 +444,38 @@ def run_external(config: dict, imputed: str, model_path: str, out) -> None:
                 "the centres pooled by DerSimonian-Laird random effects on the same scales "
                 "(Debray et al. 2017). AUC, Brier score and IPA: the mean over imputations, "
                 "not pooled across centres. Beside the complete-case centres.csv.")
+
+
+def run_figure(config: dict, analysis: str, imputed: str, outputs: list[str]) -> None:
+    """Observed against imputed values of each imputed covariate, on the scale imputed."""
+    from ..report import figures
+    from ._common import dpi, figure_style
+
+    data = load_analysis(analysis, config)
+    rows, _, incomplete, _, _ = _plan(config, data)
+    sets = load_sets(imputed, config)
+    covs = config["covariates"]
+    parts, labels, kinds = [], {}, {}
+    for c in incomplete:
+        spec = covs.get(c, {})
+        kinds[c] = "categorical" if spec.get("type") in ("categorical", "binary") else "continuous"
+        missing = rows[c].isna().to_numpy()
+
+        def scale(x):
+            if kinds[c] == "categorical":
+                return x.astype(str).to_numpy()
+            x = x.astype(float).to_numpy()
+            return np.log2(np.maximum(x, spec.get("floor", 1.0))) if \
+                spec.get("transform") == "log2" else x
+
+        labels[c] = spec.get("label", c) if spec.get("transform") != "log2" else \
+            f"log2 {spec.get('label', c).split(' (')[0]}"
+        parts.append(pd.DataFrame({"variable": c, "value": scale(rows[c][~missing]),
+                                   "source": "observed"}))
+        parts += [pd.DataFrame({"variable": c, "value": scale(d[c][missing]),
+                                "source": "imputed"}) for d in sets]
+    values = (pd.concat(parts, ignore_index=True) if parts
+              else pd.DataFrame(columns=["variable", "value", "source"]))
+    fig = figures.imputation_figure(values, labels, kinds,
+                                    "Observed and imputed values", style=figure_style(config))
+    figures.save(fig, outputs, dpi(config))
