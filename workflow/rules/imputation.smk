@@ -83,9 +83,14 @@ if VALIDATION_MODE in ("develop", "validate"):
 
     rule calibration_mi:
         input:
-            **({"model": FROZEN_MODEL} if VALIDATION_MODE == "validate" else {}),
             imputed=rules.impute.output.imputed,
-            # validate mode: the frozen model applied to each imputed set
+            # develop: the model developed on the imputed sets (rule freeze_model_mi);
+            # validate: the frozen model applied to each imputed set
+            model=(
+                out("results/model/frozen_model_mi.yaml")
+                if VALIDATION_MODE == "develop"
+                else FROZEN_MODEL
+            ),
         output:
             calibration=out(
                 f"results/{config['validation']['endpoint']}/calibration_mi.csv"

@@ -2,5 +2,4 @@
 from netpet_stats.steps import imputation, rule_context
 
 with rule_context(snakemake) as smk:  # noqa: F821 (Snakemake provides it)
-    imputation.run_calibration(smk.config, smk.input.imputed,
-                               smk.input.get("model"), smk.output)
+    imputation.run_calibration(smk.config, smk.input.imputed, smk.input.model, smk.output)

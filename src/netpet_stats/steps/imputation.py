@@ -298,13 +298,13 @@ def mi_model(config: dict, sets: list[pd.DataFrame], name: str, endpoint: str,
     return model
 
 
-def run_calibration(config: dict, imputed: str, model_path: str | None, out) -> None:
+def run_calibration(config: dict, imputed: str, model_path: str, out) -> None:
     """Calibration slope and O/E at the validation horizons, pooled over imputations.
 
-    Develop mode (``model_path`` None): ``validation.model`` developed on the imputed
-    sets (:func:`mi_model`) and its apparent calibration in each of them. Validate
-    mode: the frozen model applied, never refitted, to each imputed set of the
-    validation cohort. Per imputation as the complete-case external validation
+    Develop mode: ``model_path`` is ``validation.model`` developed on the imputed sets
+    (``frozen_model_mi.yaml``, :func:`run_freeze`), and its apparent calibration in
+    each of them. Validate mode: the frozen model applied, never refitted, to each
+    imputed set of the validation cohort. Per imputation as the complete-case external validation
     (:func:`netpet_stats.validation.external.calibration_slope`, ``observed_expected``);
     pooled on the identity (slope) and log (O/E, with its Greenwood SE of log O/E)
     scales.
@@ -314,11 +314,11 @@ def run_calibration(config: dict, imputed: str, model_path: str | None, out) -> 
     sets = load_sets(imputed, config)
     vcfg = config["validation"]
     conf = float(config["cox"]["conf_level"])
-    if model_path is None:
-        endpoint, name = vcfg["endpoint"], vcfg["model"]
-        horizons = [float(h) for h in vcfg["horizons"]]
-        model = mi_model(config, sets, name, endpoint, horizons)
-        strata_cols = model_specs(config)[name]["strata"]
+    if vcfg["mode"] == "develop":
+        model = frozen_model.load(model_path)
+        endpoint, name = model["endpoint"], model["name"]
+        horizons = [float(h) for h in model["baseline_survival"]["horizons"]]
+        strata_cols = model["provenance"]["model_spec"]["strata"]
         source = (f"model {name!r} developed on the {len(sets)} imputed sets (coefficients "
                   f"by Rubin's rules; {imputation.BASELINE_POOLING}); apparent calibration "
                   "in the data it was developed on, where a slope and O/E near 1 are "
