@@ -148,14 +148,42 @@ def competing_risks_figures():
 
 
 def imputation_outputs():
-    """The pooled Cox tables of missing_data.method: multiple_imputation (imputation.smk)."""
+    """The pooled tables of missing_data.method: multiple_imputation (imputation.smk)."""
     if config["missing_data"]["method"] != "multiple_imputation":
         return []
-    return [out("results/missing_data/imputation.csv")] + [
-        out(f"results/{ep}/cox_{kind}_mi.csv")
-        for ep in ENDPOINTS
-        for kind in ("coefficients", "tests")
-    ]
+    return (
+        [
+            out(f"results/missing_data/{name}.csv")
+            for name in ("imputation", "missing_by_variable", "missing_patterns")
+        ]
+        + [
+            out(f"results/{ep}/{kind}_mi.csv")
+            for ep in ENDPOINTS
+            for kind in ("cox_coefficients", "cox_tests", "concordance")
+        ]
+        + (
+            [out(f"results/{config['validation']['endpoint']}/calibration_mi.csv")]
+            if config["validation"]["mode"] in ("develop", "validate")
+            else []
+        )
+        + (
+            [out("results/model/frozen_model_mi.yaml")]
+            if config["validation"]["mode"] == "develop"
+            else []
+        )
+        + (
+            [out("results/validation/centres_mi.csv")]
+            if config["validation"]["mode"] == "validate"
+            else []
+        )
+    )
+
+
+def imputation_figures():
+    """Observed against imputed values (imputation.smk), under multiple imputation."""
+    if config["missing_data"]["method"] != "multiple_imputation":
+        return []
+    return figure_paths("imputed_values")
 
 
 def manifest_outputs():
@@ -172,7 +200,12 @@ def manifest_outputs():
         + competing_risks_figures()
         + validation_outputs()
         + sample_size_outputs()
-        + [t[:-4] + x for t in imputation_outputs() for x in (".csv", ".md")]
+        + imputation_figures()
+        + [
+            t[:-4] + x if t.endswith(".csv") else t
+            for t in imputation_outputs()
+            for x in ((".csv", ".md") if t.endswith(".csv") else ("",))
+        ]
     )
 
     outputs += [
@@ -381,6 +414,7 @@ def all_outputs():
         + validation_outputs()
         + sample_size_outputs()
         + imputation_outputs()
+        + imputation_figures()
     )
 
 

@@ -12,6 +12,9 @@ rule report:
         # among the validation outputs; validate mode reads it from model_file
         model=[FROZEN_MODEL] if VALIDATION_MODE == "validate" else [],
         sample_size=sample_size_outputs(),
+        # missing_data.method multiple_imputation: the pooled tables beside the others
+        missing_data=imputation_outputs()
+        + [f for f in imputation_figures() if f.endswith((".png", ".svg"))],
         figures=[
             out(f"results/figures/{k}_{ep}.{fmt}")
             for k in FIGURE_KINDS

@@ -44,6 +44,7 @@ SECTIONS = [
     ("concordance", "Concordance"),
     ("association", "NETPET and WHO grade"),
     ("validation", "Model validation"),
+    ("missing", "Missing data and multiple imputation"),
     ("methods", "Methods"),
     ("software", "Software"),
     ("tripod", "TRIPOD+AI checklist"),
@@ -1236,6 +1237,30 @@ REFERENCES = {
            "https://CRAN.R-project.org/package=rms",
     "survival": "Therneau TM. A Package for Survival Analysis in R. R package survival, "
                 "version 3.5-3. https://CRAN.R-project.org/package=survival",
+    "rubin1987": "Rubin DB. Multiple Imputation for Nonresponse in Surveys. New York: Wiley; "
+                 "1987. doi:10.1002/9780470316696",
+    "white2011": "White IR, Royston P, Wood AM. Multiple imputation using chained equations: "
+                 "issues and guidance for practice. Stat Med. 2011;30(4):377-399. "
+                 "doi:10.1002/sim.4067",
+    "vanbuuren2018": "van Buuren S. Flexible Imputation of Missing Data. 2nd ed. Boca Raton, "
+                     "FL: Chapman & Hall/CRC; 2018. doi:10.1201/9780429492259",
+    "white_royston2009": "White IR, Royston P. Imputing missing covariate values for the Cox "
+                         "model. Stat Med. 2009;28(15):1982-1998. doi:10.1002/sim.3618",
+    "white_daniel2010": "White IR, Daniel R, Royston P. Avoiding bias due to perfect "
+                        "prediction in multiple imputation of incomplete categorical "
+                        "variables. Comput Stat Data Anal. 2010;54(10):2267-2275. "
+                        "doi:10.1016/j.csda.2010.04.005",
+    "barnard_rubin1999": "Barnard J, Rubin DB. Small-sample degrees of freedom with multiple "
+                         "imputation. Biometrika. 1999;86(4):948-955. "
+                         "doi:10.1093/biomet/86.4.948",
+    "li1991": "Li KH, Raghunathan TE, Rubin DB. Large-sample significance levels from "
+              "multiply imputed data using moment-based statistics and an F reference "
+              "distribution. J Am Stat Assoc. 1991;86(416):1065-1073. "
+              "doi:10.1080/01621459.1991.10475152",
+    "marshall2009": "Marshall A, Altman DG, Holder RL, Royston P. Combining estimates of "
+                    "interest in prognostic modelling studies after multiple imputation: "
+                    "current practice and guidelines. BMC Med Res Methodol. 2009;9:57. "
+                    "doi:10.1186/1471-2288-9-57",
 }
 
 
@@ -1469,6 +1494,7 @@ def methods_text(config) -> dict:
         f"the Freeman-Halton exact test {cite('freeman')}.",
         *_competing_methods(config, cite, level, unit, models=specs, model_text=model_text),
         *_validation_methods(config, cite, unit, labels),
+        *_imputation_methods(config, cite, unit),
         "Multiplicity: the primary analysis is the comparison of the NETPET groups for "
         + in_sentence(next(iter(config["endpoints"].values()))["label"])
         + " (log-rank test and the primary Cox model); the pairwise log-rank comparisons "
@@ -1538,6 +1564,62 @@ def _validation_methods(config, cite, unit, labels) -> list[str]:
         text += (" The size of a future external validation was planned by simulating "
                  f"validation cohorts from the frozen model {cite('riley2022')} and reading "
                  "the precision of the calibration slope, C and O/E by size.")
+    return [text]
+
+
+def _imputation_methods(config, cite, unit) -> list[str]:
+    """The multiple-imputation paragraph, only when missing_data.method asks for it.
+
+    Says what the imputation rules do (``steps.imputation``), nothing more: which
+    pooled tables exist depends on the validation mode, as their rules do.
+    """
+    mcfg = config.get("missing_data") or {}
+    if mcfg.get("method") != "multiple_imputation":
+        return []
+    m = (f"m = {mcfg['m']} data sets were imputed" if mcfg.get("m") else
+         "the number of imputed data sets was the larger of 20 and the percentage of "
+         "patients with a missing model covariate (given in the missing-data section)")
+    ordered = [_label(config, n).split(" (")[0] for n, spec in config["covariates"].items()
+               if spec.get("ordered")]
+    text = (
+        "As a secondary analysis beside the complete-case analysis, missing values of the "
+        "Cox models' covariates were multiply imputed by chained equations "
+        f"{cite('vanbuuren2018', 'white2011')}: continuous covariates by predictive mean "
+        "matching (five donors) on the scale the model uses them, binary ones by logistic, "
+        "nominal ones by multinomial logistic and ordered ones"
+        + (f" ({', '.join(ordered)})" if ordered else "")
+        + " by proportional-odds regression, with the augmentation that avoids perfect "
+        f"prediction {cite('white_daniel2010')}. Every imputation model included each "
+        "endpoint's event indicator and Nelson-Aalen cumulative hazard "
+        f"{cite('white_royston2009')}, the other model covariates and, as fixed effects, the "
+        "NETPET group and the stratification variables, which were never imputed; patients "
+        "without a NETPET score or an outcome were not imputed. "
+        f"{m[:1].upper() + m[1:] if not m.startswith('m =') else m}, with "
+        f"{mcfg.get('iterations', 10)} cycles of the chained "
+        f"equations (seed {mcfg.get('seed', 1)}). Each Cox model was fitted on each imputed "
+        f"data set and the estimates combined by Rubin's rules {cite('rubin1987')}, with "
+        f"Barnard-Rubin degrees of freedom {cite('barnard_rubin1999')}; multi-level terms "
+        f"were tested by the D1 Wald statistic {cite('li1991')}. Harrell's"
+        + (" and Uno's C were" if config["concordance"].get("uno", True) else " C was")
+        + " computed on each imputed data set and pooled on the logit scale "
+        + cite("marshall2009"))
+    val = config.get("validation") or {}
+    horizons = ", ".join(f"{h:g}" for h in val.get("horizons") or [])
+    if val.get("mode") == "develop":
+        text += (f"; the calibration slope (as it is) and O/E at {horizons} {unit} (on the log "
+                 "scale) of the validation model developed on the imputed data sets "
+                 "(coefficients by Rubin's rules, baseline survival averaged on the "
+                 "complementary log-log scale) were pooled the same way, as apparent "
+                 "calibration in the data the model was developed on; that model is frozen "
+                 "beside the complete-case one, which stays the primary model")
+    elif val.get("mode") == "validate":
+        text += (f"; the calibration slope (as it is) and O/E at the model's horizons (on the "
+                 "log scale) of the frozen model, applied unchanged to each imputed data set "
+                 "of this cohort (imputed with its own outcome), were pooled the same way; "
+                 "in each centre, every performance measure was pooled over the imputations "
+                 "before the centres were pooled by random effects")
+    text += (". The complete-case analysis remains the primary one; both are shown side "
+             "by side.")
     return [text]
 
 
@@ -1825,6 +1907,150 @@ def report_context(config: dict, results: ResultFiles) -> dict:
         TABLE_STATEMENT.reset(token)
 
 
+def _missing_data_section(config: dict, results: ResultFiles, models: dict) -> dict | None:
+    """Missing data and multiple imputation: patterns, then complete case beside MI.
+
+    Only when ``missing_data.method`` is ``multiple_imputation`` and the rule's tables
+    are among the report's inputs; every number is read from them.
+    """
+    if (config.get("missing_data") or {}).get("method") != "multiple_imputation" \
+            or "missing_data/imputation.csv" not in results:
+        return None
+    summary = results.read("missing_data/imputation.csv")
+    by_var = results.read("missing_data/missing_by_variable.csv")
+    patterns = results.read("missing_data/missing_patterns.csv")
+    imputed = summary[summary["method"].isin(["pmm", "logreg", "polyreg", "polr"])]
+    left_out = summary[summary["method"] == "left out"]
+    m = int(summary["m"].iloc[0])
+    n = int(by_var["patients"].iloc[0]) if len(by_var) else 0
+    complete_rows = patterns[patterns["variables_missing"] == 0]["patients"]
+    incomplete = n - int(complete_rows.sum())
+    method_names = {"pmm": "predictive mean matching", "logreg": "logistic regression",
+                    "polyreg": "multinomial logistic regression",
+                    "polr": "proportional-odds regression"}
+    text = (f"Of the {n} patients the imputation models took, {incomplete} "
+            f"({100 * incomplete / n:.1f}%) lacked at least one model covariate. "
+            if n else "")
+    if len(imputed):
+        text += ("Imputed: " + "; ".join(
+            f"{_label(config, r.variable)} ({int(r.missing)} missing, "
+            f"{method_names.get(r.method, r.method)})" for r in imputed.itertuples())
+            + f", in {m} data sets. ")
+    else:
+        text += "No model covariate was missing: nothing was imputed. "
+    if len(left_out):
+        text += ("Not imputed: " + "; ".join(f"{int(r.missing)} patients, {r.note}"
+                                              for r in left_out.itertuples()) + ". ")
+    if "model/frozen_model_mi.yaml" in results:
+        text += (f"The validation model was also developed on the {m} imputed data sets and "
+                 "frozen apart (results/model/frozen_model_mi.yaml: coefficients by Rubin's "
+                 "rules, baseline survival pooled on the complementary log-log scale); the "
+                 "complete-case frozen model stays the primary one. ")
+    labels = {c: _label(config, c) for c in by_var["variable"]}
+    var_tab = pd.DataFrame({
+        "Variable": [labels[c] for c in by_var["variable"]],
+        "Missing, n (%)": [f"{int(k)} ({p:.1f}%)" for k, p in
+                           zip(by_var["missing"], by_var["percent"])],
+        "Imputed": by_var["imputed"]})
+    pat = patterns.rename(columns=labels)
+    pat = pat.rename(columns={"patients": "Patients", "variables_missing": "Variables missing"})
+    sides, cs = [], []
+    for ep in config["endpoints"]:
+        mi_file, cc_file = f"{ep}/cox_coefficients_mi.csv", f"{ep}/cox_coefficients.csv"
+        if mi_file not in results or cc_file not in results:
+            continue
+        mi, cc = results.read(mi_file), results.read(cc_file)
+        for frame in (mi, cc):
+            frame["level"] = frame["level"].fillna("").astype(str)
+        merged = cc.merge(mi, on=["model", "term", "level"], suffixes=("_cc", "_mi"))
+        # the models the missing values change: fewer patients in the complete cases
+        affected = merged[merged["n_cc"] != merged["n_mi"]]
+        if affected.empty:
+            continue
+        sides.append(gt_table(pd.DataFrame({
+            "Model": [models.get(x, x) for x in affected["model"]],
+            "Term": [f"{r.term_label}: {r.level} vs {r.reference}" if r.level else r.term_label
+                     for r in affected.itertuples()],
+            "Complete case HR (95% CI)": [_ci(r.hr_cc, r.hr_lower_cc, r.hr_upper_cc)
+                                          for r in affected.itertuples()],
+            "p (CC)": [fmt_p(x) for x in affected["p_cc"]],
+            "n (CC)": affected["n_cc"].astype(int),
+            "MI HR (95% CI)": [_ci(r.hr_mi, r.hr_lower_mi, r.hr_upper_mi)
+                               for r in affected.itertuples()],
+            "p (MI)": [fmt_p(x) for x in affected["p_mi"]],
+            "n (MI)": affected["n_mi"].astype(int),
+            "FMI": [_num(x, 2) for x in affected["fmi"]]}),
+            f"mi_cox_{ep}", f"{config['endpoints'][ep]['label']}: complete case and multiple "
+            "imputation",
+            "The models with a covariate missing for some patients. CC: complete cases (R "
+            f"na.omit); MI: {m} imputed data sets pooled by Rubin's rules (t intervals on "
+            "Barnard-Rubin df); FMI: fraction of missing information."))
+        c_mi, c_cc = f"{ep}/concordance_mi.csv", f"{ep}/concordance.csv"
+        if c_mi in results and c_cc in results:
+            a, b = results.read(c_cc), results.read(c_mi)
+            both = a.merge(b, on=["estimator", "predictor", "kind"], suffixes=("_cc", "_mi"))
+            cs.append(gt_table(pd.DataFrame({
+                "Estimator": both["estimator"],
+                "Predictor": [r.label_cc for r in both.itertuples()],
+                "Complete case C (95% CI)": [_ci(r.c_cc, r.lower_cc, r.upper_cc)
+                                             for r in both.itertuples()],
+                "n (CC)": both["n_cc"].astype(int),
+                "MI C (95% CI)": [_ci(r.c_mi, r.lower_mi, r.upper_mi)
+                                  for r in both.itertuples()],
+                "n (MI)": both["n_mi"].astype(int),
+                "FMI": [_num(x, 2) for x in both["fmi"]]}),
+                f"mi_c_{ep}", f"{config['endpoints'][ep]['label']}: concordance, complete "
+                "case and multiple imputation",
+                "MI: C on each imputed data set (each model refitted), pooled on the logit "
+                "scale; apparent C, not corrected for optimism."))
+    calibration = None
+    val_ep = (config.get("validation") or {}).get("endpoint")
+    if f"{val_ep}/calibration_mi.csv" in results:
+        cal = results.read(f"{val_ep}/calibration_mi.csv")
+        calibration = gt_table(pd.DataFrame({
+            "Horizon": [f"{h:g}" for h in cal["horizon"]],
+            "Calibration slope (95% CI)": [_ci(r.calibration_slope, r.slope_lower,
+                                               r.slope_upper) for r in cal.itertuples()],
+            "Observed risk": [_num(x, 3) for x in cal["observed_risk"]],
+            "Expected risk": [_num(x, 3) for x in cal["expected_risk"]],
+            "O/E (95% CI)": [_ci(r.o_e, r.o_e_lower, r.o_e_upper) for r in cal.itertuples()],
+            "Note": cal["note"].fillna("")}),
+            "mi_calibration", "Calibration after multiple imputation (pooled)",
+            ("Apparent calibration of the model developed on the imputed data sets, in "
+             "those data sets (a slope and O/E near 1 are expected by construction)"
+             if config["validation"]["mode"] == "develop" else
+             "The frozen model on each imputed data set of this cohort")
+            + "; slope pooled as it is, O/E on the log scale (Rubin's rules).")
+    centres = None
+    if "validation/centres_mi.csv" in results and "validation/centres.csv" in results:
+        a, b = results.read("validation/centres.csv"), results.read("validation/centres_mi.csv")
+        keep = ["Harrell's C", "calibration slope", "O/E"]
+        both = a[a["measure"].isin(keep)].merge(b[b["measure"].isin(keep)],
+                                                on=["centre", "measure"], suffixes=("_cc", "_mi"))
+        centres = gt_table(pd.DataFrame({
+            "Centre": both["centre"].astype(str), "Measure": both["measure"],
+            "Complete case (95% CI)": [_ci(r.estimate_cc, r.lower_cc, r.upper_cc)
+                                       for r in both.itertuples()],
+            "n (CC)": both["n_cc"],
+            "MI (95% CI)": [_ci(r.estimate_mi, r.lower_mi, r.upper_mi)
+                            for r in both.itertuples()],
+            "n (MI)": both["n_mi"]}),
+            "mi_centres", "External validation by centre: complete case and multiple "
+            "imputation",
+            "MI: the frozen model on each imputed data set of this cohort; each centre pooled "
+            "over the imputations by Rubin's rules (logit C, log O/E), then the centres by "
+            "DerSimonian-Laird random effects (the pooled rows).")
+    figure = (_img(results.path("figures/imputed_values.png"))
+              if "figures/imputed_values.png" in results else None)
+    return {"text": text, "centres": centres, "figure": figure, "by_variable": gt_table(
+                var_tab, "mi_by_variable", "Missing values of the model covariates",
+                f"Among the {n} patients the imputation models took."),
+            "patterns": gt_table(pat, "mi_patterns", "Missing-data patterns",
+                                 "1 = observed, 0 = missing; one row per pattern that occurs "
+                                 "(R mice::md.pattern)."),
+            "cox": sides, "concordance": cs, "calibration": calibration}
+
+
 def _report_context(config: dict, results: ResultFiles) -> dict:
     eps = list(config["endpoints"])
     flow = results.read("cohort/flow.csv")
@@ -1844,7 +2070,10 @@ def _report_context(config: dict, results: ResultFiles) -> dict:
                          for k in key_pkgs])
     caveat = competing_caveat(config, results)   # in the key results and the section alike
     competing = _competing_section(config, results, caveat)
-    sections = [(k, v) for k, v in SECTIONS if k != "competing" or competing is not None]
+    missing = _missing_data_section(config, results, models)
+    sections = [(k, v) for k, v in SECTIONS
+                if (k != "competing" or competing is not None)
+                and (k != "missing" or missing is not None)]
     tripod = pd.DataFrame(tripod_items(config, results))
     return {
         "title": "NETPET score validation" + (" on a simulated cohort"
@@ -1874,6 +2103,7 @@ def _report_context(config: dict, results: ResultFiles) -> dict:
         "num": {sid: k + 1 for k, (sid, _) in enumerate(sections)},
         "association": _association_section(config, results),
         "validation": _validation_section(config, results),
+        "missing": missing,
         "methods": methods_text(config),
         "software": gt_table(sw, "software", "Software versions",
                              "All installed packages and their versions are in manifest.json."),

@@ -10,6 +10,12 @@ what was imputed, how, and who was left out.
 
 ``cox_mi`` (per endpoint): every configured model fitted on each imputed set and
 pooled by Rubin's rules (:func:`netpet_stats.survival.rubin.pool_cox`).
+
+``concordance_mi`` (per endpoint): Harrell's and Uno's C of the configured predictors
+and models on each imputed set, pooled on the logit scale. ``calibration_mi`` (develop
+or validate mode): the calibration slope and O/E at the validation horizons, pooled on
+the identity and log scales, of the model developed on the imputed sets (develop) or
+of the frozen model applied to the imputed validation cohort (validate).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import pandas as pd
 
 from ..config import cox_ties, model_specs
 from ..report.tables import write_table
-from ..survival import cox, rubin
+from ..survival import concordance, cox, rubin
 from ..validation import imputation
 from ._common import endpoint_label, load_analysis
 
@@ -100,6 +106,19 @@ def run(config: dict, analysis: str, out, workers: int = 1) -> None:
     if not incomplete:
         summary.append({"variable": "", "method": "none", "missing": 0, "patients": len(rows),
                         "m": m, "note": "no model covariate is missing: nothing imputed"})
+    columns = [c for c in dict.fromkeys(c for spec in model_specs(config).values()
+                                        for c in spec["covariates"]) if c in rows.columns]
+    by_variable, patterns = imputation.missing_pattern(rows, columns)
+    by_variable.insert(1, "label", [covs.get(c, {}).get("label", c) for c in columns])
+    by_variable["imputed"] = [("yes" if c in incomplete else
+                               "no: never imputed" if c in fixed else "no: complete")
+                              for c in columns]
+    write_table(by_variable, out.by_variable, "Missing values of the model covariates",
+                f"Among the {len(rows)} patients the imputation models take (every model "
+                "covariate, as in mice::md.pattern's margin).")
+    write_table(patterns, out.patterns, "Missing-data patterns of the model covariates",
+                "1 = observed, 0 = missing; one row per pattern that occurs, with its number "
+                "of patients (R mice::md.pattern).")
     write_table(pd.DataFrame(summary), out.summary, "Multiple imputation of missing covariates",
                 f"{imputation.IMPUTATION_METHOD}; predictors: every endpoint's event indicator "
                 f"and cumulative hazard, {', '.join(complete) or 'no complete covariate'}, "
@@ -155,3 +174,308 @@ def run_cox(config: dict, imputed: str, endpoint: str, out) -> None:
                 "pooled: the model-based SEs are.")
     write_table(tidy(tests), out.tests, f"{label}: term tests after multiple imputation",
                 rubin.D1_METHOD + ", one test per term of each model.")
+
+
+# --------------------------------------------------------------------------------------
+# Performance measures across the imputations (rules concordance_mi, calibration_mi)
+# --------------------------------------------------------------------------------------
+
+POOLED_MEASURE_METHOD = (
+    "computed on each imputed data set and pooled by Rubin's rules on the scale the "
+    "literature recommends (Marshall et al. 2009; Debray et al. 2017): C on the logit "
+    "scale (SE by the delta method), O/E on the log scale, the calibration slope as it "
+    "is; large-sample Barnard-Rubin df, t interval transformed back")
+
+
+def _pooled(values, ses, scale: str, conf: float, se_on_scale: bool = False) -> dict:
+    """Rubin's rules on ``scale`` (:func:`rubin.pool_transformed`), or why not.
+
+    Not pooled (NaN, with the reason) when an imputation's measure or SE is not finite,
+    or when a C or O/E sits on the boundary of its scale (C of 0 or 1, O/E of 0).
+    """
+    x, s = np.asarray(values, float), np.asarray(ses, float)
+    empty = {"estimate": np.nan, "lower": np.nan, "upper": np.nan, "estimate_scale": np.nan,
+             "se_scale": np.nan, "df": np.nan, "fmi": np.nan, "m": len(x), "scale": scale}
+    k = int((~np.isfinite(x)).sum())
+    if k:
+        return {**empty, "note": f"not pooled: not estimable in {k} of {len(x)} imputations"}
+    bound = ((x <= 0) | (x >= 1)) if scale == "logit" else (x <= 0) if scale == "log" else None
+    if bound is not None and bound.any():
+        return {**empty, "note": f"not pooled: on the boundary of the {scale} scale in "
+                                 f"{int(bound.sum())} of {len(x)} imputations"}
+    if not np.isfinite(s).all() or (s <= 0).any():
+        return {**empty, "note": "not pooled: no finite within-imputation SE in "
+                                 f"{int((~np.isfinite(s) | (s <= 0)).sum())} imputations"}
+    return {**rubin.pool_transformed(x, s, scale, conf, se_on_scale=se_on_scale), "note": ""}
+
+
+def _spread(values) -> dict:
+    x = np.asarray(values, float)
+    ok = x[np.isfinite(x)]
+    return {"min_imputation": float(ok.min()) if len(ok) else np.nan,
+            "max_imputation": float(ok.max()) if len(ok) else np.nan}
+
+
+def run_concordance(config: dict, imputed: str, endpoint: str, out) -> None:
+    """Harrell's and Uno's C of the configured predictors and models, pooled over imputations.
+
+    The same C as the complete-case table (``concordance.csv``: R ``concordance(fit,
+    reverse = TRUE)``, ``timewt = "n/G2"`` for Uno's, ``ymax`` = ``concordance.horizon``)
+    on each imputed set, each model refitted on that set, pooled on the logit scale.
+    """
+    from .concordance import _model_c, _predictor_c
+
+    sets = load_sets(imputed, config)
+    specs = model_specs(config)
+    ccfg = config["concordance"]
+    horizon = ccfg["horizon"]
+    conf = float(config["cox"]["conf_level"])
+    weightings = [("n", "Harrell")] + ([("n/G2", "Uno")] if ccfg["uno"] else [])
+    fits = {name: [cox.fit_cox(d, f"{endpoint}_time", f"{endpoint}_event",
+                               specs[name]["covariates"], specs[name]["strata"],
+                               config["covariates"], conf, ties=cox_ties(config)) for d in sets]
+            for name in ccfg["models"]}
+    events = int(sets[0][f"{endpoint}_event"].sum())
+    rows = []
+    for timewt, estimator in weightings:
+        items = [(name, "predictor", "", config["covariates"].get(name, {}).get("label", name),
+                  [_predictor_c(config, d, endpoint, name, timewt=timewt, ymax=horizon)
+                   for d in sets]) for name in ccfg["predictors"]]
+        items += [(name, "model linear predictor", ", ".join(specs[name]["strata"]),
+                   specs[name]["label"],
+                   [_model_c(f, timewt=timewt, ymax=horizon) for f in fits[name]])
+                  for name in ccfg["models"]]
+        for name, kind, strata, lab, per in items:
+            cs = [r["estimate"] for r in per]
+            res = _pooled(cs, [r["se"] for r in per], "logit", conf)
+            rows.append({"endpoint": endpoint, "estimator": estimator, "predictor": name,
+                         "label": lab, "kind": kind, "strata": strata, "n": len(sets[0]),
+                         "events": events, "horizon": horizon, "m": len(sets),
+                         "c": res["estimate"], "lower": res["lower"], "upper": res["upper"],
+                         "logit_c": res["estimate_scale"], "se_logit": res["se_scale"],
+                         "df": res["df"], "fmi": res["fmi"], **_spread(cs),
+                         "note": res["note"], "method": concordance.METHODS[timewt]})
+    write_table(pd.DataFrame(rows), out.concordance,
+                f"{endpoint_label(config, endpoint)}: concordance after multiple imputation "
+                "(pooled)",
+                f"Each C {POOLED_MEASURE_METHOD}. {len(sets)} imputed data sets "
+                "(results/missing_data/imputation.csv); each model refitted on each. Apparent "
+                "C, not corrected for optimism; beside the complete-case concordance.csv.")
+
+
+def mi_model(config: dict, sets: list[pd.DataFrame], name: str, endpoint: str,
+             horizons) -> dict:
+    """Model ``name`` developed on the imputed sets: fitted and frozen on each, pooled.
+
+    Coefficients by Rubin's rules, baseline survival on the complementary log-log scale
+    (:func:`netpet_stats.validation.imputation.pool_frozen`); the development summary
+    (linear predictor, case mix) over all imputed sets stacked, at the pooled
+    coefficients.
+    """
+    from ..validation import case_mix, frozen_model
+
+    spec = model_specs(config)[name]
+    conf = float(config["cox"]["conf_level"])
+    fits = [cox.fit_cox(d, f"{endpoint}_time", f"{endpoint}_event", spec["covariates"],
+                        spec["strata"], config["covariates"], conf, ties=cox_ties(config))
+            for d in sets]
+    frozen = [frozen_model.freeze(f, config["covariates"], list(horizons), name=name,
+                                  endpoint=endpoint, time_unit=config["analysis_time_unit"],
+                                  curve_step=config["validation"]["curve_step"])
+              for f in fits]
+    model = imputation.pool_frozen(frozen)
+    X = pd.concat([frozen_model.design(model, d) for d in sets], ignore_index=True)
+    lp = frozen_model.linear_predictor(model, X, X=X).to_numpy()
+    summary = case_mix.summarise(X, lp, model["covariates"])
+    model["development"] = {
+        "n": fits[0].n, "events": fits[0].events,
+        "linear_predictor": {"mean": float(lp.mean()), "sd": float(lp.std(ddof=1)),
+                             "quantiles": {f"{q:g}": float(np.quantile(lp, q / 100))
+                                           for q in (5, 16, 25, 50, 75, 84, 95)}},
+        "predictors": summary["predictors"],
+        "over": f"the {len(sets)} imputed data sets stacked ({len(sets)} x {fits[0].n} rows), "
+                "at the pooled coefficients"}
+    return model
+
+
+def run_calibration(config: dict, imputed: str, model_path: str, out) -> None:
+    """Calibration slope and O/E at the validation horizons, pooled over imputations.
+
+    Develop mode: ``model_path`` is ``validation.model`` developed on the imputed sets
+    (``frozen_model_mi.yaml``, :func:`run_freeze`), and its apparent calibration in
+    each of them. Validate mode: the frozen model applied, never refitted, to each
+    imputed set of the validation cohort. Per imputation as the complete-case external validation
+    (:func:`netpet_stats.validation.external.calibration_slope`, ``observed_expected``);
+    pooled on the identity (slope) and log (O/E, with its Greenwood SE of log O/E)
+    scales.
+    """
+    from ..validation import external, frozen_model
+
+    sets = load_sets(imputed, config)
+    vcfg = config["validation"]
+    conf = float(config["cox"]["conf_level"])
+    if vcfg["mode"] == "develop":
+        model = frozen_model.load(model_path)
+        endpoint, name = model["endpoint"], model["name"]
+        horizons = [float(h) for h in model["baseline_survival"]["horizons"]]
+        strata_cols = model["provenance"]["model_spec"]["strata"]
+        source = (f"model {name!r} developed on the {len(sets)} imputed sets (coefficients "
+                  f"by Rubin's rules; {imputation.BASELINE_POOLING}); apparent calibration "
+                  "in the data it was developed on, where a slope and O/E near 1 are "
+                  "expected by construction: a check, not a validation")
+    else:
+        model = frozen_model.load(model_path)
+        frozen_model.check_time_unit(model, config["analysis_time_unit"])
+        endpoint, name = model["endpoint"], model.get("name", "frozen model")
+        horizons = [float(h) for h in model["baseline_survival"]["horizons"]]
+        strata_cols = []
+        source = ("the frozen model applied, not refitted, to each imputed set of this "
+                  "cohort (imputed with its own outcome)")
+    per = []
+    for d in sets:
+        t, e = d[f"{endpoint}_time"].to_numpy(float), d[f"{endpoint}_event"].to_numpy(float)
+        lp = frozen_model.linear_predictor(model, d).to_numpy()
+        stratum = (pd.Series(cox.stratum_labels(d, strata_cols), index=d.index)
+                   if strata_cols else None)
+        slope = external.calibration_slope(t, e, lp, conf)
+        oe = {h: external.observed_expected(
+            t, e, frozen_model.predict_survival(model, d, h, stratum).to_numpy(), h, conf)
+            for h in horizons}
+        per.append((slope, oe))
+    slope = _pooled([s["estimate"] for s, _ in per], [s["se"] for s, _ in per], "identity",
+                    conf)
+    rows = []
+    for h in horizons:
+        oes = [oe[h] for _, oe in per]
+        ratio = _pooled([o["estimate"] for o in oes], [o["se_log"] for o in oes], "log", conf,
+                        se_on_scale=True)
+        rows.append({"endpoint": endpoint, "model": name, "horizon": h, "n": len(sets[0]),
+                     "events": int(sets[0][f"{endpoint}_event"].sum()), "m": len(sets),
+                     "calibration_slope": slope["estimate"], "slope_lower": slope["lower"],
+                     "slope_upper": slope["upper"], "slope_fmi": slope["fmi"],
+                     "observed_risk": oes[0]["observed"],
+                     "expected_risk": float(np.mean([o["expected"] for o in oes])),
+                     "o_e": ratio["estimate"], "o_e_lower": ratio["lower"],
+                     "o_e_upper": ratio["upper"], "o_e_fmi": ratio["fmi"],
+                     "note": "; ".join(x for x in (slope["note"] and "slope " + slope["note"],
+                                                   ratio["note"] and "O/E " + ratio["note"])
+                                       if x)})
+    write_table(pd.DataFrame(rows), out.calibration,
+                f"{endpoint_label(config, endpoint)}: calibration after multiple imputation "
+                "(pooled)",
+                f"Calibration slope ({external.SLOPE_METHOD}) and O/E ({external.OE_METHOD}) "
+                f"of {source}; each {POOLED_MEASURE_METHOD}. The observed risk is the same in "
+                "every imputation (the outcome is complete); the expected risk is the mean "
+                "over imputations.")
+
+
+def run_freeze(config: dict, imputed: str, input_files: list[str], out) -> None:
+    """``validation.model`` developed on the imputed sets, frozen to its own file.
+
+    Written beside the complete-case ``frozen_model.yaml``, which stays the model the
+    workflow validates (``developed_on`` and ``primary`` say so in the file).
+    """
+    from ..provenance import sha256, software_versions
+    from ..validation import frozen_model
+
+    sets = load_sets(imputed, config)
+    vcfg = config["validation"]
+    name, endpoint = vcfg["model"], vcfg["endpoint"]
+    model = mi_model(config, sets, name, endpoint, [float(h) for h in vcfg["horizons"]])
+    spec = model_specs(config)[name]
+    model["developed_on"]["statement"] = (
+        f"developed on {len(sets)} multiply imputed data sets of the development cohort "
+        f"({imputation.IMPUTATION_METHOD}); the complete-case model "
+        "(results/model/frozen_model.yaml) is the primary one")
+    model["primary"] = False
+    model["provenance"] = {
+        "data_sha256": {Path(p).name: sha256(p) for p in input_files},
+        "model_spec": spec,
+        "covariates": {c: config["covariates"][c] for c in spec["covariates"]},
+        "missing_data": dict(config["missing_data"]),
+        "software": {k: v for k, v in software_versions().items() if k != "packages"},
+        "fitted_with": f"{cox.coef_method(cox_ties(config))} on each imputed data set; "
+                       + rubin.RUBIN_METHOD}
+    Path(out.model).parent.mkdir(parents=True, exist_ok=True)
+    frozen_model.save(model, out.model)
+
+
+def run_external(config: dict, imputed: str, model_path: str, out) -> None:
+    """The frozen model on each imputed set of the validation cohort, per centre and pooled.
+
+    Per imputation, every measure in each centre as the complete-case external
+    validation (:func:`netpet_stats.validation.external.centre_measures`, at the last
+    horizon); each centre's measures pooled over imputations by Rubin's rules
+    (:func:`netpet_stats.validation.imputation.pool_centre_imputations`), then the
+    centres by DerSimonian-Laird random effects on the same scales
+    (:func:`netpet_stats.validation.external.pool_centre_measures`).
+    """
+    from ..validation import external, frozen_model
+
+    sets = load_sets(imputed, config)
+    model = frozen_model.load(model_path)
+    frozen_model.check_time_unit(model, config["analysis_time_unit"])
+    endpoint = model["endpoint"]
+    tau = max(float(h) for h in model["baseline_survival"]["horizons"])
+    frames = []
+    for d in sets:
+        if "centre" not in d.columns:
+            break
+        t, e = d[f"{endpoint}_time"].to_numpy(float), d[f"{endpoint}_event"].to_numpy(float)
+        lp = frozen_model.linear_predictor(model, d).to_numpy()
+        pred = frozen_model.predict_survival(model, d, tau).to_numpy()
+        frames.append(external.centre_measures(t, e, lp, pred, d["centre"].astype(str)
+                                               .to_numpy(), tau))
+    label = endpoint_label(config, endpoint)
+    if not frames:
+        write_table(pd.DataFrame(columns=["centre", "measure", "estimate"]), out.centres,
+                    f"{label}: performance by centre after multiple imputation",
+                    "Not done: the cohort has no centre column.")
+        return
+    per_centre = imputation.pool_centre_imputations(frames, float(config["cox"]["conf_level"]))
+    pooled = external.pool_centre_measures(per_centre)
+    table = pd.concat([per_centre.drop(columns=["scale_estimate", "scale_se"]), pooled],
+                      ignore_index=True).assign(endpoint=endpoint, horizon=tau)
+    write_table(table, out.centres, f"{label}: performance by centre after multiple imputation",
+                f"The frozen model applied, not refitted, to each of {len(sets)} imputed data "
+                "sets of this cohort (imputed with its own outcome). In each centre, each "
+                f"measure at {tau:g} as in centres.csv, pooled over the imputations by Rubin's "
+                "rules on its pooling scale (logit C, log O/E, slope and D as they are); then "
+                "the centres pooled by DerSimonian-Laird random effects on the same scales "
+                "(Debray et al. 2017). AUC, Brier score and IPA: the mean over imputations, "
+                "not pooled across centres. Beside the complete-case centres.csv.")
+
+
+def run_figure(config: dict, analysis: str, imputed: str, outputs: list[str]) -> None:
+    """Observed against imputed values of each imputed covariate, on the scale imputed."""
+    from ..report import figures
+    from ._common import dpi, figure_style
+
+    data = load_analysis(analysis, config)
+    rows, _, incomplete, _, _ = _plan(config, data)
+    sets = load_sets(imputed, config)
+    covs = config["covariates"]
+    parts, labels, kinds = [], {}, {}
+    for c in incomplete:
+        spec = covs.get(c, {})
+        kinds[c] = "categorical" if spec.get("type") in ("categorical", "binary") else "continuous"
+        missing = rows[c].isna().to_numpy()
+
+        def scale(x):
+            if kinds[c] == "categorical":
+                return x.astype(str).to_numpy()
+            x = x.astype(float).to_numpy()
+            return np.log2(np.maximum(x, spec.get("floor", 1.0))) if \
+                spec.get("transform") == "log2" else x
+
+        labels[c] = spec.get("label", c) if spec.get("transform") != "log2" else \
+            f"log2 {spec.get('label', c).split(' (')[0]}"
+        parts.append(pd.DataFrame({"variable": c, "value": scale(rows[c][~missing]),
+                                   "source": "observed"}))
+        parts += [pd.DataFrame({"variable": c, "value": scale(d[c][missing]),
+                                "source": "imputed"}) for d in sets]
+    values = (pd.concat(parts, ignore_index=True) if parts
+              else pd.DataFrame(columns=["variable", "value", "source"]))
+    fig = figures.imputation_figure(values, labels, kinds,
+                                    "Observed and imputed values", style=figure_style(config))
+    figures.save(fig, outputs, dpi(config))

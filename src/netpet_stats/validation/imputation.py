@@ -545,3 +545,205 @@ def impute(data: pd.DataFrame, targets: dict[str, Target], predictors: list[str]
             return list(pool.map(_worker, seeds))
     finally:
         _PROBLEM = previous
+
+
+# --------------------------------------------------------------------------------------
+# What is missing
+# --------------------------------------------------------------------------------------
+
+
+def missing_pattern(data: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Missing values per variable and per pattern, as R ``mice::md.pattern``.
+
+    Returns
+    -------
+    by_variable, patterns : pandas.DataFrame
+        ``by_variable``: ``variable``, ``missing``, ``patients``, ``percent``, in the
+        order of ``columns``. ``patterns``: one row per combination of observed (1)
+        and missing (0) values that occurs, with the number of ``patients`` and of
+        ``variables_missing``; the complete pattern first, then by the number of
+        variables missing and, within it, the most frequent first (ties: the pattern
+        observed in the earlier column first); md.pattern's rows without its margin
+        row, which ``by_variable`` gives.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> d = pd.DataFrame({"a": [1, np.nan, 3, np.nan], "b": [1, 2, np.nan, np.nan],
+    ...                   "c": [1, 2, 3, 4]})
+    >>> by_var, pat = missing_pattern(d, ["a", "b", "c"])
+    >>> by_var["missing"].tolist()
+    [2, 2, 0]
+    >>> pat.values.tolist()
+    [[1, 1, 1, 1, 0], [1, 0, 1, 1, 1], [0, 1, 1, 1, 1], [0, 0, 1, 1, 2]]
+    """
+    observed = data[list(columns)].notna().astype(int)
+    n = len(observed)
+    by_variable = pd.DataFrame({"variable": list(columns),
+                                "missing": [int(n - observed[c].sum()) for c in columns],
+                                "patients": n})
+    by_variable["percent"] = 100 * by_variable["missing"] / n if n else np.nan
+    if n == 0:
+        return by_variable, pd.DataFrame(columns=[*columns, "patients", "variables_missing"])
+    patterns = (observed.value_counts(sort=False).rename("patients").reset_index())
+    patterns["variables_missing"] = len(columns) - patterns[list(columns)].sum(axis=1)
+    key = patterns[list(columns)].astype(str).agg("".join, axis=1)
+    patterns = (patterns.assign(__key=key)
+                .sort_values(["variables_missing", "patients", "__key"],
+                             ascending=[True, False, False], kind="stable")
+                .drop(columns="__key").reset_index(drop=True))
+    patterns["patients"] = patterns["patients"].astype(int)
+    return by_variable, patterns[[*columns, "patients", "variables_missing"]]
+
+
+# --------------------------------------------------------------------------------------
+# A prediction model developed on the imputed data sets
+# --------------------------------------------------------------------------------------
+
+BASELINE_POOLING = (
+    "baseline survival S0(h) at x = 0 pooled as the mean over imputations of log(-log "
+    "S0_i(h)) (the complementary log-log scale, on which the Cox model is additive; "
+    "Rubin's point estimate on a scale where the estimate is closer to normal, Marshall "
+    "et al. 2009; Wood, Royston & White 2015)")
+
+
+def pool_frozen(models: list[dict]) -> dict:
+    """One frozen model from the same model frozen on each of ``m`` imputed data sets.
+
+    The coefficients are Rubin's point estimates (the mean over imputations, R
+    ``mice::pool(fit)$pooled$estimate``); the baseline survival at each stored horizon
+    and stratum is pooled on the complementary log-log scale (:data:`BASELINE_POOLING`),
+    ``S0 = exp(-exp(mean_i log(-log S0_i)))``; a stored baseline curve is pooled the same
+    way. Everything else (coding, strata, horizons) must be the same in every model and
+    is taken from the first; the development summary is left to the caller (it depends
+    on the data sets, not the per-imputation models).
+
+    Parameters
+    ----------
+    models
+        :func:`netpet_stats.validation.frozen_model.freeze` of the same model on each
+        imputed data set, in the order of the imputations.
+
+    Returns
+    -------
+    dict
+        A frozen model in the same format, with ``developed_on`` saying how it was made.
+
+    Examples
+    --------
+    >>> a = {"coefficients": {"x": 0.2}, "covariates": {}, "strata": None,
+    ...      "baseline_survival": {"horizons": [5.0], "survival": {"all": [0.9]}}}
+    >>> b = {"coefficients": {"x": 0.4}, "covariates": {}, "strata": None,
+    ...      "baseline_survival": {"horizons": [5.0], "survival": {"all": [0.8]}}}
+    >>> p = pool_frozen([a, b])
+    >>> round(p["coefficients"]["x"], 6), round(p["baseline_survival"]["survival"]["all"][0], 6)
+    (0.3, 0.857845)
+
+    By hand (R): ``exp(-exp((log(-log(0.9)) + log(-log(0.8))) / 2))`` = 0.857845.
+    """
+    import copy
+
+    models = list(models)
+    m = len(models)
+    if m < 2:
+        raise ValueError(f"pooling needs at least 2 imputed models, got {m}")
+    first = models[0]
+    for i, model in enumerate(models[1:], start=2):
+        for key in ("covariates", "strata"):
+            if model.get(key) != first.get(key):
+                raise ValueError(f"imputation {i}: the model's {key} differ from imputation "
+                                 "1's; the models cannot be pooled")
+        if list(model["coefficients"]) != list(first["coefficients"]):
+            raise ValueError(f"imputation {i} codes the model with columns "
+                             f"{list(model['coefficients'])}, imputation 1 with "
+                             f"{list(first['coefficients'])}")
+
+    def cloglog_mean(values):
+        s = np.asarray(values, float)
+        with np.errstate(divide="ignore"):
+            y = np.log(-np.log(s))
+        return np.exp(-np.exp(y.mean(axis=0)))
+
+    pooled = copy.deepcopy(first)
+    pooled["coefficients"] = {c: float(np.mean([mod["coefficients"][c] for mod in models]))
+                              for c in first["coefficients"]}
+    base = pooled["baseline_survival"]
+    base["survival"] = {s: [float(v) for v in cloglog_mean(
+        [mod["baseline_survival"]["survival"][s] for mod in models])] for s in base["survival"]}
+    if base.get("curve"):
+        base["curve"]["survival"] = {s: [float(v) for v in cloglog_mean(
+            [mod["baseline_survival"]["curve"]["survival"][s] for mod in models])]
+            for s in base["curve"]["survival"]}
+    pooled["developed_on"] = {
+        "imputations": m,
+        "coefficients": "Rubin's rules point estimate: the mean over the imputations "
+                        "(Rubin 1987; R mice::pool)",
+        "baseline_survival": BASELINE_POOLING}
+    return pooled
+
+
+# --------------------------------------------------------------------------------------
+# External validation on an imputed validation cohort
+# --------------------------------------------------------------------------------------
+
+#: measures :func:`netpet_stats.validation.external.centre_measures` gives with a SE on
+#: a pooling scale, and the transformation back from it
+_BACK = {"Harrell's C": lambda x: 1 / (1 + np.exp(-x)), "Uno's C": lambda x: 1 / (1 + np.exp(-x)),
+         "Royston's D": lambda x: x, "calibration slope": lambda x: x, "O/E": np.exp}
+
+
+def pool_centre_imputations(frames: list[pd.DataFrame], conf_level: float = 0.95) -> pd.DataFrame:
+    """Each centre's performance measures pooled over imputations by Rubin's rules.
+
+    ``frames`` are :func:`netpet_stats.validation.external.centre_measures` of the same
+    frozen model on each imputed data set of the validation cohort. A measure with a SE
+    on its pooling scale (logit C, log O/E, slope and D as they are; Debray et al. 2017)
+    is pooled on that scale (Rubin 1987, large-sample Barnard-Rubin df; Marshall et al.
+    2009) and transformed back; the pooled ``scale_estimate`` and ``scale_se`` (the
+    square root of the total variance) are what the random-effects pooling across
+    centres then takes (:func:`netpet_stats.validation.external.pool_centre_measures`),
+    so that centres are pooled after imputations, as recommended. A measure without a
+    SE (AUC, Brier, IPA) gets the mean over imputations, without an interval. A measure
+    not estimable in some imputation is not pooled (the reason in ``note``).
+    """
+    from ..survival import rubin
+
+    m = len(frames)
+    if m < 2:
+        raise ValueError(f"pooling needs at least 2 imputations, got {m}")
+    keys = ["centre", "measure"]
+    base = frames[0][keys + ["n", "events"]].copy()
+    stacked = pd.concat([f.assign(imputation=i) for i, f in enumerate(frames)],
+                        ignore_index=True)
+    rows = []
+    for (centre, measure), g in stacked.groupby(keys, sort=False):
+        est = g["estimate"].to_numpy(float)
+        first = g.iloc[0]
+        row = {"centre": centre, "measure": measure, "n": int(first["n"]),
+               "events": int(first["events"]), "m": m, "estimate": np.nan, "lower": np.nan,
+               "upper": np.nan, "scale_estimate": np.nan, "scale_se": np.nan,
+               "fmi": np.nan, "note": ""}
+        notes = [n for n in g["note"].fillna("") if n]
+        if measure in _BACK:
+            y = g["scale_estimate"].to_numpy(float)
+            s = g["scale_se"].to_numpy(float)
+            if np.isfinite(y).all() and np.isfinite(s).all() and (s > 0).all():
+                res = rubin.pool(y, s ** 2, np.inf, conf_level).iloc[0]
+                f = _BACK[measure]
+                row.update({"estimate": float(f(res["estimate"])),
+                            "lower": float(f(res["lower"])), "upper": float(f(res["upper"])),
+                            "scale_estimate": float(res["estimate"]),
+                            "scale_se": float(res["se"]), "fmi": float(res["fmi"])})
+            else:
+                k = int((~(np.isfinite(y) & np.isfinite(s) & (s > 0))).sum())
+                row["note"] = (f"not pooled over imputations: not on the pooling scale in {k} "
+                               f"of {m}" + (f" ({notes[0]})" if notes else ""))
+        elif np.isfinite(est).all():
+            row.update({"estimate": float(est.mean()),
+                        "note": f"mean over {m} imputations; no interval"})
+        else:
+            row["note"] = (f"not estimable in {int((~np.isfinite(est)).sum())} of {m} "
+                           "imputations" + (f" ({notes[0]})" if notes else ""))
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    return base.drop(columns=["n", "events"]).merge(out, on=keys, how="left")

@@ -1,0 +1,5 @@
+"""Rule imputation_figure: observed against imputed values of each imputed covariate."""
+from netpet_stats.steps import imputation, rule_context
+
+with rule_context(snakemake) as smk:  # noqa: F821 (Snakemake provides it)
+    imputation.run_figure(smk.config, smk.input.analysis, smk.input.imputed, list(smk.output))
