@@ -1,6 +1,7 @@
 # Shared configuration checks and output lists (no rules here).
 
 import os
+import re
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -506,6 +507,11 @@ def set_aside_stale_results():
     if not os.path.isdir(results):
         return
     written = [f.regex() for rule in workflow.rules for f in rule.output]
+    if FED_ROLE == "site":  # the record of netpet-stats watch (steps/federation_watch.py)
+        written += [
+            re.compile(re.escape(out(rel)) + "$")
+            for rel in ("results/federation/approval.json", "results/federation/watch.log")
+        ]
     inputs = {os.path.normpath(p) for p in cohort_input_files() + frozen_model_inputs()}
     stale = []
     for folder, _, names in os.walk(results):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from functools import lru_cache
 from itertools import combinations
 from pathlib import Path
@@ -105,12 +106,18 @@ def _schema_message(error) -> str:
 
 
 def write_bundle(bundle: dict, path: str | Path) -> None:
-    """Validate and write a bundle (sorted keys, so reruns are byte-identical)."""
+    """Validate and write a bundle (sorted keys, so reruns are byte-identical).
+
+    The file appears whole or not at all (written beside it, then renamed): a site
+    or coordinator watching the exchange folder never reads half a bundle.
+    """
     validate_bundle(bundle, str(path))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(bundle, indent=1, sort_keys=True, allow_nan=False) + "\n",
+    part = path.with_name(path.name + ".part")
+    part.write_text(json.dumps(bundle, indent=1, sort_keys=True, allow_nan=False) + "\n",
                     encoding="utf-8")
+    os.replace(part, path)
 
 
 def read_bundle(path: str | Path) -> dict:

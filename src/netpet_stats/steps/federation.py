@@ -194,17 +194,26 @@ def coordinator_plan(config: dict) -> dict:
 
 
 def site_plan(config: dict) -> dict:
-    """What a site does now: answer the newest request, or nothing."""
+    """What a site does now: answer the newest request, or nothing.
+
+    Returns
+    -------
+    dict
+        ``round`` (the newest published), ``answer`` (the site has that round to
+        answer or answered it), ``closed`` (nothing more will be asked of this
+        site) and ``why``, in words.
+    """
     fed = config["federation"]
     last = protocol.latest_round(fed["exchange"])
     if last == 0:
-        return {"round": 0, "answer": False, "why": "no request has been published yet"}
+        return {"round": 0, "answer": False, "closed": False,
+                "why": "no request has been published yet"}
     request = protocol.read_bundle(protocol.request_path(fed["exchange"], last))
     if request["kind"] == "done":
-        return {"round": last, "answer": False,
+        return {"round": last, "answer": False, "closed": True,
                 "why": f"the coordinator closed the exchange in round {last}"}
     done = protocol.answer_path(fed["exchange"], last, fed["site"]).exists()
-    return {"round": last, "answer": True,
+    return {"round": last, "answer": True, "closed": False,
             "why": f"round {last} answered" if done else f"round {last} to answer"}
 
 
