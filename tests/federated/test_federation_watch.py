@@ -218,3 +218,33 @@ def test_the_command_line(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         cli(["watch", "--config", "x.yaml", "--interval", "soon"])
     assert "'soon' is not a duration" in capsys.readouterr().err
+
+
+def test_a_site_refused_for_every_endpoint_answers_round_1_and_leaves(finished):
+    """Site D (4 patients, no death) answers round 1 with its refusal; its watch then stops,
+    and the coordinator finishes without waiting for it."""
+    consortium, *_ = finished
+    d1 = protocol.read_bundle(protocol.answer_path(consortium.exchange, 1, "D"))
+    assert protocol.refused_everywhere(d1)
+    last = protocol.latest_round(consortium.exchange)
+    assert last > 2
+    for r in range(2, last):
+        assert sorted(p.stem for p in (consortium.exchange / f"round_{r:03d}").glob("*.json")
+                      if p.stem != "request") == ["A", "B", "C"]
+    # the exchange as it was in round 2: D's own watch says why it leaves, and sends nothing
+    import shutil
+
+    early = consortium.base / "exchange_round_2"
+    for r in (1, 2):
+        shutil.copytree(consortium.exchange / f"round_{r:03d}", early / f"round_{r:03d}")
+    (early / "round_002" / "D.json").unlink(missing_ok=True)
+    cfg = copy.deepcopy(consortium.config["D"])
+    cfg["federation"]["exchange"] = str(early)
+    plan = federation.site_plan(cfg)
+    assert plan["closed"] and not plan["answer"]
+    assert "refused for every endpoint in round 1" in plan["why"]
+    code, text = _run(consortium, config=cfg)
+    assert code == fw.CLOSED
+    assert "site D: this site was refused for every endpoint in round 1" in text
+    assert "rounds answered by this watch: none" in text
+    assert not (early / "round_002" / "D.json").exists()

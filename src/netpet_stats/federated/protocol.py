@@ -629,8 +629,11 @@ def replay(spec: dict, sites: list[str], answers: list[dict[str, dict]],
     dict
         ``next``: the request to publish now (``kind`` ``done`` when every model
         has converged); ``waiting``: sites whose answer to the newest request is
-        missing (then ``next`` is that request again); and the pooled quantities
-        for :mod:`netpet_stats.federated.results`.
+        missing (then ``next`` is that request again); ``expected``: by round, the
+        sites whose answers it needs (every site in round 1; from round 2 only
+        those included for at least one endpoint: a site refused for every
+        endpoint is not waited for); and the pooled quantities for
+        :mod:`netpet_stats.federated.results`.
 
     Examples
     --------
@@ -639,14 +642,18 @@ def replay(spec: dict, sites: list[str], answers: list[dict[str, dict]],
     >>> state["next"]["round"], state["next"]["kind"]  # nothing answered yet
     (1, 'describe')
     """
-    state = {"rounds": 0, "waiting": [], "certificates": []}
+    state = {"rounds": 0, "waiting": [], "certificates": [], "expected": {}}
     request = first_request(spec)
     newton: dict[str, aggregates.PooledNewton] = {}
     extras: dict[str, dict] = {}
+    # every site describes itself in round 1; later rounds need only the sites included
+    # for at least one endpoint (a site refused for all of them has nothing to send)
+    expected = list(sites)
     for round_answers in answers:
         state["rounds"] = request["round"]
+        state["expected"][request["round"]] = expected
         _check_answers(request, sites, round_answers, published or {})
-        missing = [s for s in sites if s not in round_answers]
+        missing = [s for s in expected if s not in round_answers]
         if missing:
             state.update(next=request, waiting=missing)
             return state
@@ -657,14 +664,30 @@ def replay(spec: dict, sites: list[str], answers: list[dict[str, dict]],
             models = _models(spec, columns, terms)
             included = {ep: [s for s in sites if describe[s]["endpoints"][ep]["status"]
                              == "included"] for ep in spec["endpoints"]}
+            expected = [s for s in sites if any(s in inc for inc in included.values())]
             state.update(describe=describe, design=design, columns=columns, terms=terms,
                          models=models, included=included, newton=newton, extras=extras)
         else:
             _update_newton(request, round_answers, state, newton, extras)
         request = _next_request(spec, state, newton, request["round"] + 1, max_rounds)
     state["next"] = request
-    state["waiting"] = [] if request["kind"] == "done" else list(sites)
+    if request["kind"] != "done":
+        state["expected"][request["round"]] = expected
+    state["waiting"] = [] if request["kind"] == "done" else list(expected)
     return state
+
+
+def refused_everywhere(answer: dict) -> bool:
+    """Whether a site's round-1 answer refuses every endpoint (it is not asked again).
+
+    Examples
+    --------
+    >>> from netpet_stats.federated.protocol import refused_everywhere
+    >>> refused_everywhere({"kind": "describe", "endpoints": {"os": {"status": "refused"}}})
+    True
+    """
+    return answer.get("kind") == "describe" and all(
+        ep.get("status") == "refused" for ep in (answer.get("endpoints") or {}).values())
 
 
 def _settings_changed(published: dict, request: dict) -> str:
