@@ -212,6 +212,31 @@ def test_a_site_refused_for_every_endpoint_is_not_waited_for(synthetic):
         np.testing.assert_allclose(ours["robust_se"], ref["robust_se"], rtol=1e-12)
 
 
+def test_a_site_without_the_reference_level_starts_newton_from_its_other_coefficients(synthetic):
+    """Site C has no G1 patient (the pooled reference of grade): its own fit codes grade
+    against G2, so its grade coefficients are left out of the start (its other ones enter
+    with their marginal information); the pooled fit equals the single-machine one, in
+    at most 5 rounds."""
+    cfg, data, spec, *_ = synthetic
+    data = data[~((data["centre"] == "C") & (data["grade"] == "G1"))]
+    frames = {c: data[data["centre"] == c] for c in sorted(data["centre"].unique())}
+    state, answers, _ = run_federation(spec, frames)
+    fits = answers[0]["C"]["endpoints"]["os"]["local_fits"]["full"]
+    assert fits["references"]["grade"] == "G2" and "grade[G2]" not in fits["columns"]
+    assert state["design"]["grade"][0] == "G1"
+    columns = state["models"]["full"]
+    start = protocol.start_from_local_fits(
+        [answers[0][s]["endpoints"]["os"]["local_fits"]["full"] for s in ("A", "B")], columns,
+        state["terms"], state["design"])
+    with_c = state["newton"]["os/full"].history[0]["beta"]  # the start evaluated in round 2
+    assert not np.allclose(with_c, start)  # C's other coefficients did enter
+    assert len(answers) <= 5
+    single = fit_spec(cfg, data, "os", model_specs(cfg)[cfg["cox"]["primary_model"]])
+    coefs, _ = results.cox_pooled(spec, state, "os")
+    np.testing.assert_allclose(coefs["coef"], single.coefficients["coef"], rtol=1e-10,
+                               atol=1e-12)
+
+
 def test_an_answer_to_another_request_is_refused_by_name(synthetic):
     _, _, spec, _, answers, _ = synthetic
     forged = copy.deepcopy(answers[:2])
