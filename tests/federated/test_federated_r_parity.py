@@ -112,15 +112,22 @@ def test_concordance_and_its_variance_equal_r(case, colon, lung):
 
 
 def test_lung_small_institutions_refused_by_name_and_the_rest_equal_r(lung):
-    spec, state, _ = lung
+    """Seven of lung's institutions are below the threshold for its one endpoint: each
+    answers round 1 with its refusal and leaves; the coordinator finishes without them,
+    and its fit equals R's coxph on the rows of the remaining institutions."""
+    spec, state, answers = lung
     sites = results.sites_table(spec, list(state["describe"]), state)
     refused = sorted(sites.loc[sites["status"] == "refused", "site"])
     assert refused == REF["lung"]["refused"]
     assert (sites.loc[sites["status"] == "refused", "reason"]
             == "fewer than 5 patients or events").all()
-    # a refused institution releases nothing but the refusal
+    # a refused institution releases nothing but the refusal, in round 1 only
     for site in refused:
         assert set(state["describe"][site]["endpoints"]["os"]) == {"status", "reason"}
+        assert site in answers[0] and not any(site in later for later in answers[1:])
+    remaining = sorted(set(answers[0]) - set(refused))
+    assert len(remaining) >= 4 and all(sorted(later) == remaining for later in answers[1:])
+    assert state["next"]["kind"] == "done"
     _cox_checks(spec, state, REF["lung"])
 
 
