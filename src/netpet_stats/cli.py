@@ -28,7 +28,8 @@ Here:
   keys        make a federation site's signing key pair (private key for the site,
               public key for the coordinator's configuration)
   watch       a federation site answers every round of the exchange as it appears,
-              until the coordinator closes it (the disclosure settings approved once)
+              until the coordinator closes it (the disclosure settings approved once);
+              the coordinator publishes every round as soon as its answers are in
 
 validate --config my.yaml reads config/config.yaml of the working folder first and
 my.yaml over it, exactly as snakemake --configfile my.yaml does.
@@ -166,10 +167,12 @@ def main(argv: list[str] | None = None) -> int:
                       help="folder for <site>.key (private, mode 600) and <site>.pub (public); "
                            "a folder of your own, never under results/ or the exchange folder")
     wat = sub.add_parser("watch", help="a federation site: answer every new round until the "
-                                       "exchange closes")
+                                       "exchange closes; the coordinator: publish every round "
+                                       "as soon as its answers are in")
     wat.add_argument("--config", nargs="+", metavar="FILE", required=True,
-                     help="the site's configuration (federation.role: site), layered over "
-                          "config/config.yaml as `snakemake --configfile` layers it")
+                     help="the site's (federation.role: site) or the coordinator's "
+                          "configuration, layered over config/config.yaml as "
+                          "`snakemake --configfile` layers it")
     wat.add_argument("--interval", type=duration, default=30.0, metavar="TIME",
                      help="how often to look at the exchange folder (default 30s)")
     wat.add_argument("--time-limit", type=duration, default=None, metavar="TIME",

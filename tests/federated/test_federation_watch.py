@@ -74,9 +74,9 @@ class Consortium:
             self.published.append(plan["round"])
         return plan
 
-    def others_answer(self) -> None:
+    def others_answer(self, sites=SITES[1:]) -> None:
         """Sites B, C and D answer the newest request (rule federation_answer), if asked."""
-        for site in SITES[1:]:
+        for site in sites:
             cfg = self.config[site]
             plan = federation.site_plan(cfg)
             r = plan["round"]
@@ -206,14 +206,14 @@ def test_the_time_limit_stops_a_watch_that_waits(tmp_path):
 
 
 def test_the_command_line(tmp_path, monkeypatch, capsys):
-    """netpet-stats watch --config site.yaml: a configuration not of a site is refused in one
-    line; durations read as 30s, 15m, 12h."""
+    """netpet-stats watch --config site.yaml: a configuration of neither a site nor the
+    coordinator is refused in one line; durations read as 30s, 15m, 12h."""
     monkeypatch.chdir(ROOT)
-    (tmp_path / "coordinator.yaml").write_text(yaml.safe_dump({"federation": {
-        "role": "coordinator", "sites": ["A", "B"], "exchange": str(tmp_path / "x")}}))
-    assert cli(["watch", "--config", str(tmp_path / "coordinator.yaml")]) == fw.FAILED
+    (tmp_path / "single.yaml").write_text(yaml.safe_dump({"federation": {"role": "none"}}))
+    assert cli(["watch", "--config", str(tmp_path / "single.yaml")]) == fw.FAILED
     err = capsys.readouterr().err
-    assert "netpet-stats watch answers as a site: federation.role is 'coordinator'" in err
+    assert "netpet-stats watch answers as a site (or publishes as the coordinator): " \
+        "federation.role is 'none'" in err
     assert "Traceback" not in err
     with pytest.raises(SystemExit):
         cli(["watch", "--config", "x.yaml", "--interval", "soon"])
@@ -248,3 +248,43 @@ def test_a_site_refused_for_every_endpoint_answers_round_1_and_leaves(finished):
     assert "site D: this site was refused for every endpoint in round 1" in text
     assert "rounds answered by this watch: none" in text
     assert not (early / "round_002" / "D.json").exists()
+
+
+def test_the_coordinators_watch_publishes_the_rules_requests_until_the_fit_converges(
+        finished, tmp_path):
+    """The coordinator watches instead of running Snakemake each round: between two of its
+    looks every site answers (through rule federation_answer's step). It publishes rounds
+    1 to 5, byte for byte the requests the workflow's rule published in the exchange of
+    ``finished`` (the same sites and settings), then stops and leaves the closing request
+    and the results to one Snakemake run; site D, refused in round 1, is not waited for."""
+    rule_exchange = finished[0].exchange
+    consortium = Consortium(tmp_path)
+    cfg = consortium.config["A"]
+    folder = Path(cfg["output_folder"])
+    cohort_step.run(cfg, folder / fw.ANALYSIS,
+                    *(folder / f"results/cohort/{n}.csv" for n in fw.COHORT_TABLES))
+    looks = []
+
+    def sleep(seconds):
+        looks.append(seconds)
+        consortium.others_answer(SITES)
+
+    lines = []
+    code = fw.watch(consortium.coordinator, interval=7, echo=lines.append, sleep=sleep)
+    assert code == fw.CLOSED and set(looks) == {7}
+    rounds = sorted(p.parent.name for p in consortium.exchange.glob("round_*/request.json"))
+    ruled = sorted(p.parent.name for p in rule_exchange.glob("round_*/request.json"))
+    assert rounds == ruled[:-1] == [f"round_{r:03d}" for r in range(1, 6)]
+    for name in rounds:
+        assert (consortium.exchange / name / "request.json").read_bytes() == \
+            (rule_exchange / name / "request.json").read_bytes(), name
+    assert not (consortium.exchange / "round_002" / "D.json").exists()
+    plan = federation.coordinator_plan(consortium.coordinator)
+    assert plan["publish"] and plan["kind"] == "done" and plan["round"] == 6
+    log = (Path(consortium.coordinator["output_folder"]) / fw.WATCH_LOG).read_text()
+    for r in range(1, 6):
+        assert f"round {r} (" in log and f"round_{r:03d}/request.json (sha256 " in log
+    assert "publish the closing request and write the pooled results" in lines[-1]
+    # a coordinator approves nothing
+    with pytest.raises(protocol.ProtocolError, match="takes none"):
+        fw.watch(consortium.coordinator, approve="abc")

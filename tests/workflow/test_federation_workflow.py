@@ -44,12 +44,31 @@ def site_keys(tmp_path_factory):
     return keys
 
 
-def run_consortium(base, keys, storage=None, coordinator_runs=10, tables=None, settings=None):
+def coordinator_turn(coordinator, watch=False):
+    """The coordinator's turn: ``snakemake``, or with ``watch`` ``netpet-stats watch`` for
+    a second (it publishes what the answers call for, then waits) and Snakemake only
+    once the watch says the exchange can close. Returns the console output."""
+    if watch:
+        proc = subprocess.run([sys.executable, "-m", "netpet_stats.cli", "watch", "--config",
+                               "coordinator.yaml", "--interval", "0.5", "--time-limit", "1"],
+                              cwd=coordinator, capture_output=True, text=True)
+        assert proc.returncode in (0, 2), proc.stdout + proc.stderr[-3000:]
+        if proc.returncode == 2:  # waiting for the sites
+            return proc.stdout + proc.stderr
+    proc = run_snakemake(coordinator, "--configfile", "coordinator.yaml")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stderr
+
+
+def run_consortium(base, keys, storage=None, coordinator_runs=10, tables=None, settings=None,
+                   coordinator_watch=False):
     """Sites and coordinator in folders under ``base``, taking turns until the exchange
     closes (or after ``coordinator_runs`` runs of the coordinator). Every site signs its
     answers with its key of ``keys``; the coordinator lists their public keys.
     ``tables``: each site's patients (default: the bundled cohort by centre);
-    ``settings``: more configuration, the same for every site and the coordinator."""
+    ``settings``: more configuration, the same for every site and the coordinator;
+    ``coordinator_watch``: the coordinator publishes the rounds with ``netpet-stats
+    watch`` and runs Snakemake once, for the closing request and the results."""
     exchange = base / "exchange"
     exchange.mkdir()
     if tables is None:
@@ -73,9 +92,7 @@ def run_consortium(base, keys, storage=None, coordinator_runs=10, tables=None, s
                        "public_keys": {site: keys[site][1] for site in tables}}}))
     logs = []
     for turn in range(coordinator_runs):
-        proc = run_snakemake(coordinator, "--configfile", "coordinator.yaml")
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        logs.append(proc.stderr)
+        logs.append(coordinator_turn(coordinator, coordinator_watch))
         if (coordinator / "results" / "federation" / "manifest.json").exists() or \
                 turn == coordinator_runs - 1:
             break
@@ -192,8 +209,10 @@ def test_every_answer_is_signed_and_an_edited_one_is_refused(consortium, site_ke
 def validating(tmp_path_factory, site_keys):
     """A whole exchange through the ``fs`` storage plugin in ``validation.mode: validate``:
     sites A, B and C, and site T with 4 patients of centre C (refused for every
-    endpoint). The frozen model is the bundled config's ``centre_clustered`` OS model,
-    fitted and frozen here on the bundled cohort as a develop run freezes it."""
+    endpoint). The coordinator publishes the rounds with ``netpet-stats watch`` and runs
+    Snakemake once at the end. The frozen model is the bundled config's
+    ``centre_clustered`` OS model, fitted and frozen here on the bundled cohort as a
+    develop run freezes it."""
     if shutil.which("rsync") is None:
         pytest.skip("rsync is not installed: Snakemake's fs storage plugin copies with it "
                     "(Debian: apt-get install rsync)")
@@ -217,7 +236,8 @@ def validating(tmp_path_factory, site_keys):
     tables[TINY] = cohort[cohort["centre"] == "C"].iloc[:4].assign(centre=TINY)
     settings = {"validation": {"mode": "validate", "model_file": str(model_file),
                                "fine_gray_file": None, "added_value": None}}
-    run = run_consortium(base, site_keys, storage="fs", tables=tables, settings=settings)
+    run = run_consortium(base, site_keys, storage="fs", tables=tables, settings=settings,
+                         coordinator_watch=True)
     return run, data, frozen_model.load(model_file)
 
 
@@ -238,6 +258,12 @@ def test_a_validate_exchange_through_the_fs_plugin_leaves_the_tiny_site_after_ro
         "os": {"status", "reason"}, "ttp": {"status", "reason"}}
     # the tiny site's later runs send nothing and say why
     assert any("refused for every endpoint in round 1" in log for log in run["logs"])
+    # the coordinator's watch published rounds 1 to 5, Snakemake the closing request;
+    # the watch's log stays among the coordinator's results
+    log = (run["coordinator"] / "results" / "federation" / "watch.log").read_text()
+    assert [f"round {r} (" in log for r in range(1, 7)] == [True] * 5 + [False]
+    assert "round 2: waiting for A, B, C\n" in log
+    assert not (run["coordinator"] / "set_aside").exists()
     assert not (run["sites"][TINY] / "results" / "federation" /
                 "release_ledger_round_002.csv").exists()
     sites = pd.read_csv(run["coordinator"] / "results" / "federation" / "sites.csv")
@@ -279,5 +305,6 @@ def test_the_validate_exchange_equals_the_frozen_models_performance_on_the_poole
     merged = ref.merge(ours, on=["centre", "measure"], suffixes=("_ref", ""))
     assert len(merged) == len(ref) == len(ours)
     for col in ("estimate", "lower", "upper", "pi_lower", "pi_upper", "tau2"):
-        np.testing.assert_allclose(merged[col], merged[f"{col}_ref"], rtol=1e-10,
+        # the table keeps 10 significant digits (report.tables.write_table)
+        np.testing.assert_allclose(merged[col], merged[f"{col}_ref"], rtol=1e-9, atol=1e-12,
                                    equal_nan=True, err_msg=col)

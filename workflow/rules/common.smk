@@ -510,11 +510,15 @@ def set_aside_stale_results():
     if not os.path.isdir(results):
         return
     written = [f.regex() for rule in workflow.rules for f in rule.output]
-    if FED_ROLE == "site":  # the record of netpet-stats watch (steps/federation_watch.py)
+    # the record of netpet-stats watch (steps/federation_watch.py): a site's approval
+    # and log, the coordinator's log of the rounds it published
+    if FED_ROLE == "site":
         written += [
             re.compile(re.escape(out(rel)) + "$")
             for rel in ("results/federation/approval.json", "results/federation/watch.log")
         ]
+    if FED_ROLE == "coordinator":
+        written.append(re.compile(re.escape(out("results/federation/watch.log")) + "$"))
     inputs = {os.path.normpath(p) for p in cohort_input_files() + frozen_model_inputs()}
     stale = []
     for folder, _, names in os.walk(results):

@@ -16,6 +16,13 @@ answer it would send, writes nothing into the exchange, and asks to be run again
 ``--approve <digest>``; the approval is kept in ``results/federation/approval.json``.
 A request whose settings differ from the approved ones stops the watch before
 anything is computed for it, naming what changed.
+
+The coordinator may watch too (:func:`coordinate`): it publishes each request as
+soon as every site it waits for has answered the one before, as rule
+``federation_request`` publishes it (:func:`netpet_stats.steps.federation.run_request`),
+and stops when every model has converged. Its one Snakemake run after that publishes
+the closing request and the pooled results. Each round then costs the sites' answers,
+not a start of Snakemake.
 """
 
 from __future__ import annotations
@@ -89,8 +96,9 @@ class Watch:
         fed = config["federation"]
         if fed["role"] != "site":
             raise protocol.ProtocolError(
-                f"netpet-stats watch answers as a site: federation.role is {fed['role']!r} "
-                "in this configuration (set role: site, your site's name and the exchange)")
+                f"netpet-stats watch answers as a site (or publishes as the coordinator): "
+                f"federation.role is {fed['role']!r} in this configuration (set role: site, "
+                "your site's name and the exchange)")
         self.config = config
         self.site = fed["site"]
         self.exchange = fed["exchange"]
@@ -196,6 +204,79 @@ def _ledger_lines(ledger: pd.DataFrame) -> list[str]:
     return lines
 
 
+def coordinate(config: dict, interval: float = 30.0, time_limit: float | None = None,
+               echo=print, sleep=time.sleep, clock=time.monotonic) -> int:
+    """The coordinator's watch: publish every request the answers call for; the exit code.
+
+    Each look at the exchange folder is the coordinator's plan as its workflow makes it
+    (:func:`netpet_stats.steps.federation.coordinator_plan`: every answer checked, its
+    signature included); a request the answers call for is published as rule
+    ``federation_request`` publishes it. The watch stops, with code 0, when every
+    model has converged: the closing request and the pooled results are then one run
+    of ``snakemake --configfile <the coordinator's configuration>``, which writes them
+    with the report and the manifest.
+
+    Parameters
+    ----------
+    config
+        The coordinator's configuration (``federation.role: coordinator``).
+    interval, time_limit, echo, sleep, clock
+        As in :func:`watch`.
+
+    Returns
+    -------
+    int
+        0 when the exchange is ready to close (or closed), 1 on an error, 2 at the
+        time limit.
+    """
+    fed = config["federation"]
+    path = Path(provenance.in_analysis_folder(config, WATCH_LOG))
+
+    def log(message: str) -> None:
+        echo(message)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(f"{stamp}  {message}\n")
+
+    start, published, waiting = clock(), [], None
+    log(f"coordinator: watching {provenance.display_path(fed['exchange'])} every "
+        f"{interval:g} s for the answers of {', '.join(fed['sites'])}"
+        + (f", for at most {time_limit:g} s" if time_limit else ""))
+    while True:
+        plan = federation.coordinator_plan(config)
+        if plan["kind"] == "done":
+            closed = not plan["publish"]
+            log("coordinator: " + ("the exchange is closed" if closed else
+                                   f"the answers of {plan['round'] - 1} rounds call for no "
+                                   "more (every model converged, or federation.max_rounds "
+                                   "reached: the results say which)")
+                + f"; rounds published by this watch: {', '.join(map(str, published)) or 'none'}. "
+                "Run snakemake --cores 2 --configfile <this configuration> to "
+                + ("write the pooled results" if closed else
+                   "publish the closing request and write the pooled results"))
+            return CLOSED
+        if plan["publish"]:
+            r = plan["round"]
+            out = SimpleNamespace(request=str(protocol.request_path(fed["exchange"], r)))
+            federation.run_request(config, plan["answers"], r, out)
+            published.append(r)
+            waiting = None
+            log(f"round {r} ({plan['kind']}) published: round_{r:03d}/request.json "
+                f"(sha256 {provenance.sha256(out.request)}), from {len(plan['answers'])} "
+                "answers")
+            continue
+        if plan["waiting"] != waiting:
+            waiting = plan["waiting"]
+            log(f"round {plan['round']}: waiting for {', '.join(waiting)}")
+        if time_limit is not None and clock() - start >= time_limit:
+            log(f"coordinator: time limit of {time_limit:g} s reached (waiting for "
+                f"{', '.join(plan['waiting'])}); rounds published: "
+                f"{', '.join(map(str, published)) or 'none'}. Run the same command to go on")
+            return TIME_LIMIT
+        sleep(interval)
+
+
 def watch(config: dict, interval: float = 30.0, time_limit: float | None = None,
           approve: str | None = None, echo=print, sleep=time.sleep,
           clock=time.monotonic) -> int:
@@ -223,6 +304,12 @@ def watch(config: dict, interval: float = 30.0, time_limit: float | None = None,
         error (said in one message), 2 at the time limit, 3 when the settings await
         approval.
     """
+    if config["federation"]["role"] == "coordinator":
+        if approve:
+            raise protocol.ProtocolError(
+                "--approve is a site's approval of the consortium's disclosure settings; "
+                "the coordinator's watch takes none")
+        return coordinate(config, interval, time_limit, echo, sleep, clock)
     w = Watch(config, echo)
     start = clock()
     unreadable = 0
