@@ -423,7 +423,8 @@ FED_PLAN = _federation_plan()
 
 def answers_before(round_):
     """The answers a request or the results rest on: every site's in round 1, then only
-    those of sites included for an endpoint (a site refused for all is not waited for)."""
+    those of sites included for an endpoint (a site refused for all is not waited for).
+    """
     expected = FED_PLAN["expected"] if FED_PLAN else {}
     return [
         exchange_file(f"round_{k:03d}/{site}.json")
@@ -515,7 +516,10 @@ def set_aside_stale_results():
     if FED_ROLE == "site":
         written += [
             re.compile(re.escape(out(rel)) + "$")
-            for rel in ("results/federation/approval.json", "results/federation/watch.log")
+            for rel in (
+                "results/federation/approval.json",
+                "results/federation/watch.log",
+            )
         ]
     if FED_ROLE == "coordinator":
         written.append(re.compile(re.escape(out("results/federation/watch.log")) + "$"))
