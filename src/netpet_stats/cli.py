@@ -1,4 +1,4 @@
-"""Command line: ``netpet-stats validate``, ``netpet-stats synthetic`` and ``netpet-stats keys``.
+"""Command line: ``netpet-stats validate``, ``synthetic``, ``keys`` and ``watch``.
 
 The workflow itself runs through Snakemake (see README); the CLI covers the
 steps a user runs by hand. ``validate --config X`` reads the configuration exactly
@@ -27,6 +27,9 @@ Here:
   synthetic   write the bundled simulated cohort again
   keys        make a federation site's signing key pair (private key for the site,
               public key for the coordinator's configuration)
+  watch       a federation site answers every round of the exchange as it appears,
+              until the coordinator closes it (the disclosure settings approved once);
+              the coordinator publishes every round as soon as its answers are in
 
 validate --config my.yaml reads config/config.yaml of the working folder first and
 my.yaml over it, exactly as snakemake --configfile my.yaml does.
@@ -106,6 +109,46 @@ def _keys(site: str, out: str) -> int:
     return 0
 
 
+def duration(text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``15m``, ``12h`` or ``2d`` (argparse type).
+
+    Examples
+    --------
+    >>> from netpet_stats.cli import duration
+    >>> duration("90"), duration("15m"), duration("1.5h")
+    (90.0, 900.0, 5400.0)
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(text))
+    if not match or float(match[1]) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration: a positive number of seconds, or with s, m, h or d "
+            "(e.g. 30s, 15m, 12h, 2d)")
+    return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+
+
+def _watch(config_files: list[str] | None, interval: float, time_limit: float | None,
+           approve: str | None) -> int:
+    from .cohort.problems import CohortValidationError
+    from .config import ConfigError, load_config
+    from .federated.errors import ProtocolError
+    from .steps._runner import report_cohort_problems
+    from .steps.federation_watch import FAILED, watch
+
+    try:
+        config = load_config([str(f) for f in config_files or []] or None)
+        return watch(config, interval, time_limit, approve,
+                     echo=lambda line: print(line, flush=True))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+    except CohortValidationError as exc:
+        print(report_cohort_problems(exc), file=sys.stderr)
+    except ProtocolError as exc:
+        print(f"federation: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("watch stopped (Ctrl-C); run the same command to go on", file=sys.stderr)
+    return FAILED
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="netpet-stats", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -123,10 +166,27 @@ def main(argv: list[str] | None = None) -> int:
     keys.add_argument("--out", required=True, metavar="DIR",
                       help="folder for <site>.key (private, mode 600) and <site>.pub (public); "
                            "a folder of your own, never under results/ or the exchange folder")
+    wat = sub.add_parser("watch", help="a federation site: answer every new round until the "
+                                       "exchange closes; the coordinator: publish every round "
+                                       "as soon as its answers are in")
+    wat.add_argument("--config", nargs="+", metavar="FILE", required=True,
+                     help="the site's (federation.role: site) or the coordinator's "
+                          "configuration, layered over config/config.yaml as "
+                          "`snakemake --configfile` layers it")
+    wat.add_argument("--interval", type=duration, default=30.0, metavar="TIME",
+                     help="how often to look at the exchange folder (default 30s)")
+    wat.add_argument("--time-limit", type=duration, default=None, metavar="TIME",
+                     help="stop after this long even if the exchange is still open "
+                          "(e.g. 12h, 3d; default: until it closes)")
+    wat.add_argument("--approve", metavar="DIGEST",
+                     help="approve the consortium's disclosure settings: the digest the first "
+                          "run prints (once; a later change of the settings stops the watch)")
     args = parser.parse_args(argv)
 
     if args.command == "validate":
         return _validate(args.config)
+    if args.command == "watch":
+        return _watch(args.config, args.interval, args.time_limit, args.approve)
     if args.command == "keys":
         return _keys(args.site, args.out)
     if args.command == "synthetic":

@@ -23,6 +23,10 @@ def as_sent(bundle: dict) -> dict:
 def run_federation(spec: dict, frames: dict[str, pd.DataFrame], max_rounds: int = 20):
     """Rounds until the coordinator says done.
 
+    Each round, only the sites the coordinator waits for answer (every site in round 1;
+    a site refused for every endpoint leaves after it), so a consortium that finishes
+    shows that the coordinator did not wait for a site that left.
+
     Returns
     -------
     state, answers (per round, by site), ledgers (per round, by site)
@@ -35,8 +39,8 @@ def run_federation(spec: dict, frames: dict[str, pd.DataFrame], max_rounds: int 
         if request["kind"] == "done":
             return state, answers, ledgers
         round_answers, round_ledgers = {}, {}
-        for site, frame in frames.items():
-            bundle, ledger = protocol.site_answer(request, frame, site)
+        for site in state["waiting"]:
+            bundle, ledger = protocol.site_answer(request, frames[site], site)
             round_answers[site] = as_sent(bundle)
             round_ledgers[site] = ledger
         answers.append(round_answers)

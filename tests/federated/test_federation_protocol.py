@@ -185,6 +185,60 @@ def test_a_site_below_the_threshold_is_refused_and_says_only_that(synthetic):
     assert state["included"]["os"] == ["A", "B"]
 
 
+def test_a_site_refused_for_every_endpoint_is_not_waited_for(synthetic):
+    """After round 1 the coordinator needs only the sites included for an endpoint: the
+    tiny site answers round 1 and nothing more, and the pooled model is that of A and B."""
+    _, data, spec, *_ = synthetic
+    frames = {c: data[data["centre"] == c] for c in ("A", "B")}
+    frames["tiny"] = data[data["centre"] == "C"].head(4)
+    answers = []
+    for _ in range(20):
+        state = protocol.replay(spec, list(frames), answers)
+        request = as_sent(state["next"])
+        if request["kind"] == "done":
+            break
+        if request["round"] > 1:
+            assert state["waiting"] == ["A", "B"] and state["expected"][request["round"]] == [
+                "A", "B"]
+        answers.append({s: as_sent(protocol.site_answer(request, f, s)[0])
+                        for s, f in frames.items() if request["round"] == 1 or s != "tiny"})
+    assert request["kind"] == "done", f"still waiting for {state['waiting']}"
+    assert state["expected"][1] == ["A", "B", "tiny"] and "tiny" not in answers[1]
+    assert protocol.refused_everywhere(answers[0]["tiny"])
+    assert not protocol.refused_everywhere(answers[0]["A"])
+    alone, _, _ = run_federation(spec, {s: frames[s] for s in ("A", "B")})
+    for ep in ("os", "ttp"):
+        ours = results.cox_pooled(spec, state, ep)[0]
+        ref = results.cox_pooled(spec, alone, ep)[0]
+        np.testing.assert_allclose(ours["coef"], ref["coef"], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(ours["robust_se"], ref["robust_se"], rtol=1e-12)
+
+
+def test_a_site_without_the_reference_level_starts_newton_from_its_other_coefficients(synthetic):
+    """Site C has no G1 patient (the pooled reference of grade): its own fit codes grade
+    against G2, so its grade coefficients are left out of the start (its other ones enter
+    with their marginal information); the pooled fit equals the single-machine one, in
+    at most 5 rounds."""
+    cfg, data, spec, *_ = synthetic
+    data = data[~((data["centre"] == "C") & (data["grade"] == "G1"))]
+    frames = {c: data[data["centre"] == c] for c in sorted(data["centre"].unique())}
+    state, answers, _ = run_federation(spec, frames)
+    fits = answers[0]["C"]["endpoints"]["os"]["local_fits"]["full"]
+    assert fits["references"]["grade"] == "G2" and "grade[G2]" not in fits["columns"]
+    assert state["design"]["grade"][0] == "G1"
+    columns = state["models"]["full"]
+    start = protocol.start_from_local_fits(
+        [answers[0][s]["endpoints"]["os"]["local_fits"]["full"] for s in ("A", "B")], columns,
+        state["terms"], state["design"])
+    with_c = state["newton"]["os/full"].history[0]["beta"]  # the start evaluated in round 2
+    assert not np.allclose(with_c, start)  # C's other coefficients did enter
+    assert len(answers) <= 5
+    single = fit_spec(cfg, data, "os", model_specs(cfg)[cfg["cox"]["primary_model"]])
+    coefs, _ = results.cox_pooled(spec, state, "os")
+    np.testing.assert_allclose(coefs["coef"], single.coefficients["coef"], rtol=1e-10,
+                               atol=1e-12)
+
+
 def test_an_answer_to_another_request_is_refused_by_name(synthetic):
     _, _, spec, _, answers, _ = synthetic
     forged = copy.deepcopy(answers[:2])

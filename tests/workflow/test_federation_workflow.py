@@ -6,7 +6,9 @@ would, until the coordinator closes the exchange. The coordinator's primary-mode
 table must equal the single-machine run's. The exchange is a plain folder (nothing
 to install); the first rounds are run again through Snakemake's ``fs`` storage
 plugin, which copies with rsync, and must move the same bundles (skipped, with its
-reason, where rsync is not installed).
+reason, where rsync is not installed). A second consortium runs a whole exchange
+through the plugin in ``validation.mode: validate``, with a fourth site below the
+threshold for every endpoint, which answers round 1 and leaves.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import yaml
 from workflow_run import ROOT, copy_project, run_snakemake
 
 SITES = ("A", "B", "C")
+TINY = "T"  # 4 patients: below the minimum cell size (5) for every endpoint
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +35,7 @@ def site_keys(tmp_path_factory):
     outside its analysis and the exchange): the private key's path and the public key."""
     folder = tmp_path_factory.mktemp("keys")
     keys = {}
-    for site in SITES:
+    for site in (*SITES, TINY):
         proc = subprocess.run([sys.executable, "-m", "netpet_stats.cli", "keys", "--site", site,
                                "--out", str(folder / site)], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
@@ -41,32 +44,55 @@ def site_keys(tmp_path_factory):
     return keys
 
 
-def run_consortium(base, keys, storage=None, coordinator_runs=10):
+def coordinator_turn(coordinator, watch=False):
+    """The coordinator's turn: ``snakemake``, or with ``watch`` ``netpet-stats watch`` for
+    a second (it publishes what the answers call for, then waits) and Snakemake only
+    once the watch says the exchange can close. Returns the console output."""
+    if watch:
+        proc = subprocess.run([sys.executable, "-m", "netpet_stats.cli", "watch", "--config",
+                               "coordinator.yaml", "--interval", "0.5", "--time-limit", "1"],
+                              cwd=coordinator, capture_output=True, text=True)
+        assert proc.returncode in (0, 2), proc.stdout + proc.stderr[-3000:]
+        if proc.returncode == 2:  # waiting for the sites
+            return proc.stdout + proc.stderr
+    proc = run_snakemake(coordinator, "--configfile", "coordinator.yaml")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stderr
+
+
+def run_consortium(base, keys, storage=None, coordinator_runs=10, tables=None, settings=None,
+                   coordinator_watch=False):
     """Sites and coordinator in folders under ``base``, taking turns until the exchange
     closes (or after ``coordinator_runs`` runs of the coordinator). Every site signs its
-    answers with its key of ``keys``; the coordinator lists their public keys."""
+    answers with its key of ``keys``; the coordinator lists their public keys.
+    ``tables``: each site's patients (default: the bundled cohort by centre);
+    ``settings``: more configuration, the same for every site and the coordinator;
+    ``coordinator_watch``: the coordinator publishes the rounds with ``netpet-stats
+    watch`` and runs Snakemake once, for the closing request and the results."""
     exchange = base / "exchange"
     exchange.mkdir()
-    cohort = pd.read_csv(ROOT / "data" / "synthetic" / "cohort.csv")
+    if tables is None:
+        cohort = pd.read_csv(ROOT / "data" / "synthetic" / "cohort.csv")
+        tables = {site: cohort[cohort["centre"] == site] for site in SITES}
     folders = {}
-    for site in SITES:
+    for site, table in tables.items():
         work = copy_project(base / f"hospital_{site}")
-        cohort[cohort["centre"] == site].to_csv(work / "our_patients.csv", index=False)
+        table.to_csv(work / "our_patients.csv", index=False)
         (work / "site.yaml").write_text(yaml.safe_dump({
+            **(settings or {}),
             "cohort": {"table": "our_patients.csv", "lesions": None},
             "federation": {"role": "site", "site": site, "exchange": str(exchange),
                            "storage": storage, "signing_key": keys[site][0]}}))
         folders[site] = work
     coordinator = copy_project(base / "coordinator")
     (coordinator / "coordinator.yaml").write_text(yaml.safe_dump({
-        "federation": {"role": "coordinator", "sites": list(SITES), "exchange": str(exchange),
+        **(settings or {}),
+        "federation": {"role": "coordinator", "sites": list(tables), "exchange": str(exchange),
                        "storage": storage, "km_tier": "rounded",
-                       "public_keys": {site: keys[site][1] for site in SITES}}}))
+                       "public_keys": {site: keys[site][1] for site in tables}}}))
     logs = []
     for turn in range(coordinator_runs):
-        proc = run_snakemake(coordinator, "--configfile", "coordinator.yaml")
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        logs.append(proc.stderr)
+        logs.append(coordinator_turn(coordinator, coordinator_watch))
         if (coordinator / "results" / "federation" / "manifest.json").exists() or \
                 turn == coordinator_runs - 1:
             break
@@ -177,3 +203,108 @@ def test_every_answer_is_signed_and_an_edited_one_is_refused(consortium, site_ke
     assert ("changed since results/federation/manifest.json recorded their checksums: "
             "round_002/A.json") in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def validating(tmp_path_factory, site_keys):
+    """A whole exchange through the ``fs`` storage plugin in ``validation.mode: validate``:
+    sites A, B and C, and site T with 4 patients of centre C (refused for every
+    endpoint). The coordinator publishes the rounds with ``netpet-stats watch`` and runs
+    Snakemake once at the end. The frozen model is the bundled config's
+    ``centre_clustered`` OS model, fitted and frozen here on the bundled cohort as a
+    develop run freezes it."""
+    if shutil.which("rsync") is None:
+        pytest.skip("rsync is not installed: Snakemake's fs storage plugin copies with it "
+                    "(Debian: apt-get install rsync)")
+    from netpet_stats import load_config, prepare_cohort
+    from netpet_stats.config import model_specs
+    from netpet_stats.steps._common import load_analysis
+    from netpet_stats.steps.cox import fit_spec
+    from netpet_stats.steps.validation import freeze_spec
+    from netpet_stats.validation import frozen_model
+
+    base = tmp_path_factory.mktemp("consortium_validate")
+    cfg = load_config()
+    prepare_cohort(cfg).data.to_parquet(base / "analysis.parquet")
+    data = load_analysis(base / "analysis.parquet", cfg)
+    name = cfg["validation"]["model"]
+    fit = fit_spec(cfg, data, cfg["validation"]["endpoint"], model_specs(cfg)[name])
+    model_file = base / "frozen_model.yaml"
+    frozen_model.save(freeze_spec(cfg, fit, name, []), model_file)
+    cohort = pd.read_csv(ROOT / "data" / "synthetic" / "cohort.csv")
+    tables = {site: cohort[cohort["centre"] == site] for site in SITES}
+    tables[TINY] = cohort[cohort["centre"] == "C"].iloc[:4].assign(centre=TINY)
+    settings = {"validation": {"mode": "validate", "model_file": str(model_file),
+                               "fine_gray_file": None, "added_value": None}}
+    run = run_consortium(base, site_keys, storage="fs", tables=tables, settings=settings,
+                         coordinator_watch=True)
+    return run, data, frozen_model.load(model_file)
+
+
+def test_a_validate_exchange_through_the_fs_plugin_leaves_the_tiny_site_after_round_1(
+        validating, consortium):
+    run, *_ = validating
+    exchange = run["exchange"]
+    rounds = sorted(p.name for p in exchange.iterdir())
+    assert json.loads((exchange / rounds[-1] / "request.json").read_text())["kind"] == "done"
+    assert len(rounds) - 1 <= 5  # rounds answered, the closing request aside
+    assert sorted(p.name for p in (exchange / "round_001").iterdir()) == [
+        "A.json", "B.json", "C.json", "T.json", "request.json"]
+    for r in rounds[1:-1]:
+        assert sorted(p.name for p in (exchange / r).iterdir()) == [
+            "A.json", "B.json", "C.json", "request.json"], r
+    answer = json.loads((exchange / "round_001" / "T.json").read_text())
+    assert {ep: set(v) for ep, v in answer["endpoints"].items()} == {
+        "os": {"status", "reason"}, "ttp": {"status", "reason"}}
+    # the tiny site's later runs send nothing and say why
+    assert any("refused for every endpoint in round 1" in log for log in run["logs"])
+    # the coordinator's watch published rounds 1 to 5, Snakemake the closing request;
+    # the watch's log stays among the coordinator's results
+    log = (run["coordinator"] / "results" / "federation" / "watch.log").read_text()
+    assert [f"round {r} (" in log for r in range(1, 7)] == [True] * 5 + [False]
+    assert "round 2: waiting for A, B, C\n" in log
+    assert not (run["coordinator"] / "set_aside").exists()
+    assert not (run["sites"][TINY] / "results" / "federation" /
+                "release_ledger_round_002.csv").exists()
+    sites = pd.read_csv(run["coordinator"] / "results" / "federation" / "sites.csv")
+    tiny = sites[sites["site"] == TINY]
+    assert len(tiny) == 2 and set(tiny["status"]) == {"refused"}
+    assert set(tiny["reason"]) == {"fewer than 5 patients or events"}
+    # the pooled model is that of A, B and C (as the plain-folder exchange, which equals
+    # the single-machine run on the bundled cohort)
+    ours = pd.read_csv(run["coordinator"] / "results" / "federation" / "cox_coefficients.csv")
+    ref = pd.read_csv(consortium["coordinator"] / "results" / "federation" /
+                      "cox_coefficients.csv")
+    pd.testing.assert_frame_equal(ours[["endpoint", "term", "level", "n", "events"]],
+                                  ref[["endpoint", "term", "level", "n", "events"]])
+    for col in ("coef", "se", "robust_se"):
+        if col in ref:
+            np.testing.assert_allclose(ours[col], ref[col], rtol=1e-10, err_msg=col)
+
+
+def test_the_validate_exchange_equals_the_frozen_models_performance_on_the_pooled_rows(
+        validating):
+    """The coordinator's validation table: each of A, B and C applied the frozen model to
+    its own patients; it must equal centre_performance on the pooled rows (per centre,
+    and pooled by random effects), computed here in one process."""
+    from netpet_stats.validation import external, frozen_model
+
+    run, data, frozen = validating
+    tau = max(float(h) for h in frozen["baseline_survival"]["horizons"])
+    d = data.dropna(subset=["netpet_group", "os_time", "os_event", *frozen["covariates"]])
+    d = d.reset_index(drop=True)
+    ref = external.centre_performance(
+        d["os_time"], d["os_event"], frozen_model.linear_predictor(frozen, d),
+        frozen_model.predict_survival(frozen, d, tau), d["centre"].astype(str), tau)
+    table = pd.read_csv(run["coordinator"] / "results" / "federation" / "validation.csv")
+    tiny = table[table["centre"] == TINY]  # one row: why the tiny site has no estimate
+    assert tiny[["measure", "note"]].values.tolist() == [
+        ["(all)", "fewer than 5 patients or events"]] and tiny["estimate"].isna().all()
+    ours = table[table["centre"] != TINY]
+    assert set(ours["centre"]) == {"A", "B", "C", "pooled (random effects)"}
+    merged = ref.merge(ours, on=["centre", "measure"], suffixes=("_ref", ""))
+    assert len(merged) == len(ref) == len(ours)
+    for col in ("estimate", "lower", "upper", "pi_lower", "pi_upper", "tau2"):
+        # the table keeps 10 significant digits (report.tables.write_table)
+        np.testing.assert_allclose(merged[col], merged[f"{col}_ref"], rtol=1e-9, atol=1e-12,
+                                   equal_nan=True, err_msg=col)

@@ -1,6 +1,7 @@
 # Shared configuration checks and output lists (no rules here).
 
 import os
+import re
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -469,10 +470,14 @@ FED_PLAN = _federation_plan()
 
 
 def answers_before(round_):
+    """The answers a request or the results rest on: every site's in round 1, then only
+    those of sites included for an endpoint (a site refused for all is not waited for).
+    """
+    expected = FED_PLAN["expected"] if FED_PLAN else {}
     return [
         exchange_file(f"round_{k:03d}/{site}.json")
         for k in range(1, round_)
-        for site in FEDERATION["sites"]
+        for site in expected.get(k, FEDERATION["sites"])
     ]
 
 
@@ -554,6 +559,18 @@ def set_aside_stale_results():
     if not os.path.isdir(results):
         return
     written = [f.regex() for rule in workflow.rules for f in rule.output]
+    # the record of netpet-stats watch (steps/federation_watch.py): a site's approval
+    # and log, the coordinator's log of the rounds it published
+    if FED_ROLE == "site":
+        written += [
+            re.compile(re.escape(out(rel)) + "$")
+            for rel in (
+                "results/federation/approval.json",
+                "results/federation/watch.log",
+            )
+        ]
+    if FED_ROLE == "coordinator":
+        written.append(re.compile(re.escape(out("results/federation/watch.log")) + "$"))
     inputs = {os.path.normpath(p) for p in cohort_input_files() + frozen_model_inputs()}
     stale = []
     for folder, _, names in os.walk(results):

@@ -883,7 +883,14 @@ def check_analysable(prepared: PreparedCohort, config: dict) -> None:
     ------
     CohortValidationError
         See :func:`minimum_data_problems`.
+
+    A federation site (``federation.role: site``) estimates nothing on its own: a site
+    with too few patients, events or groups takes part by answering that it is below
+    the consortium's minimum cell size (the protocol's round 1), so it is not refused
+    here.
     """
+    if (config.get("federation") or {}).get("role") == "site":
+        return
     problems = minimum_data_problems(prepared.data, config)
     if problems:
         raise CohortValidationError(problems)

@@ -8,15 +8,17 @@ against ``schemas/federation_bundle.schema.yaml`` when written and when read.
    ``min_cell`` patients and events (else it is refused and says only that), the
    levels of the model's categorical covariates present, its log-rank sums by group
    (overall and for each pair of groups), its Table 1 counts (small cells
-   suppressed) and, if the configuration opts in, its Kaplan-Meier counts.
+   suppressed), if the configuration opts in its Kaplan-Meier counts, and its own
+   Cox fit of each model (the primary model and the primary model without each of
+   its terms, for drop1), coded with its own levels.
 2. ``cox`` (from round 2): the coordinator publishes the design (levels of every
-   categorical covariate over all sites) and, for each endpoint and model (the
-   primary model and the primary model without each of its terms, for drop1), the
-   coefficients at which to evaluate. In round 2 the coefficients are zero and each
-   site also fits the model on its own rows; the coordinator starts Newton-Raphson
-   from the inverse-variance mean of those fits. Each answer is the Efron log
-   likelihood, score and information at the coefficients (and, for the primary
-   model, the sandwich sum and the concordance sums).
+   categorical covariate over all sites) and, for each endpoint and model, the
+   coefficients at which to evaluate. In round 2 these are the inverse-variance
+   mean of the sites' own fits (the start of Newton-Raphson), and the primary model
+   is also evaluated at zero (the null likelihood and the score test); each later
+   round is one Newton-Raphson step. Each answer is the Efron log likelihood, score
+   and information at the coefficients (and, for the primary model, the sandwich sum
+   and the concordance sums). A site refused for every endpoint is not asked.
 3. ``done``: every model has converged (largest summed score below 1e-9); the
    coordinator writes the pooled tables.
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from functools import lru_cache
 from itertools import combinations
 from pathlib import Path
@@ -53,6 +56,8 @@ PROTOCOL = "netpet-stats federation 1"
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "federation_bundle.schema.yaml"
 #: Largest summed score at which the pooled Cox fit is declared converged.
 TOLERANCE = 1e-9
+#: Suffix of the evaluation of the primary model at zero (null likelihood, score test).
+NULL = "|null"
 
 
 # ----------------------------------------------------------------------------- files
@@ -106,12 +111,18 @@ def _schema_message(error) -> str:
 
 
 def write_bundle(bundle: dict, path: str | Path) -> None:
-    """Validate and write a bundle (sorted keys, so reruns are byte-identical)."""
+    """Validate and write a bundle (sorted keys, so reruns are byte-identical).
+
+    The file appears whole or not at all (written beside it, then renamed): a site
+    or coordinator watching the exchange folder never reads half a bundle.
+    """
     validate_bundle(bundle, str(path))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(bundle, indent=1, sort_keys=True, allow_nan=False) + "\n",
+    part = path.with_name(path.name + ".part")
+    part.write_text(json.dumps(bundle, indent=1, sort_keys=True, allow_nan=False) + "\n",
                     encoding="utf-8")
+    os.replace(part, path)
 
 
 def read_bundle(path: str | Path) -> dict:
@@ -354,9 +365,50 @@ def _describe(release: Release, spec: dict, data: pd.DataFrame) -> None:
                             RULE_AGGREGATE)
         if spec["km_tier"] != "none":
             _km(release, [*base, "km"], spec, t, e, g)
+        _local_fits(release, [*base, "local_fits"], spec, d, ep)
     _table1(release, spec, data)
     if spec.get("validation"):
         _validation(release, spec, data)
+
+
+def model_covariates(spec: dict) -> dict[str, list[str]]:
+    """The covariates of the primary model and of the model without each of its terms."""
+    covs = list(spec["model"]["covariates"])
+    models = {"full": covs}
+    if len(covs) > 1:
+        models.update({f"drop {c}": [x for x in covs if x != c] for c in covs})
+    return models
+
+
+def _local_fits(release: Release, base: list[str], spec: dict, d: pd.DataFrame,
+                endpoint: str) -> None:
+    """The site's own Cox fit of every model, coded with the levels present here.
+
+    The coordinator starts its Newton-Raphson iterations from their
+    inverse-variance weighted mean (:func:`start_from_local_fits`), so the first
+    Cox round already evaluates near the pooled estimate. A categorical term is
+    coded as R codes it on these rows alone: its reference is the first level
+    present here (named in ``references``). A fit that is singular or whose
+    coefficient may be infinite is not sent.
+    """
+    t, e = d[f"{endpoint}_time"].to_numpy(float), d[f"{endpoint}_event"].to_numpy(float)
+    strata = _strata(spec, d)
+    for name, covs in model_covariates(spec).items():
+        X, terms = design_matrix(d, covs, spec["covariates"])
+        if X.shape[1] == 0:
+            continue
+        x = X.to_numpy(float)
+        fit = aggregates.local_fit(t, e, x, strata)
+        if fit is None:
+            continue
+        smallest = smallest_category(x, len(d))
+        rule = RULE_AGGREGATE if smallest >= spec["min_cell"] else RULE_SMALL_CATEGORY
+        release.put([*base, name, "columns"], list(X.columns), None, RULE_SETTING)
+        release.put([*base, name, "references"],
+                    {term.name: term.reference for term in terms if term.reference},
+                    None, RULE_PRESENCE)
+        release.put([*base, name, "beta"], fit["beta"], smallest, rule)
+        release.put([*base, name, "information"], fit["information"], smallest, rule)
 
 
 def _validation(release: Release, spec: dict, data: pd.DataFrame) -> None:
@@ -691,8 +743,11 @@ def replay(spec: dict, sites: list[str], answers: list[dict[str, dict]],
     dict
         ``next``: the request to publish now (``kind`` ``done`` when every model
         has converged); ``waiting``: sites whose answer to the newest request is
-        missing (then ``next`` is that request again); and the pooled quantities
-        for :mod:`netpet_stats.federated.results`.
+        missing (then ``next`` is that request again); ``expected``: by round, the
+        sites whose answers it needs (every site in round 1; from round 2 only
+        those included for at least one endpoint: a site refused for every
+        endpoint is not waited for); and the pooled quantities for
+        :mod:`netpet_stats.federated.results`.
 
     Examples
     --------
@@ -701,14 +756,18 @@ def replay(spec: dict, sites: list[str], answers: list[dict[str, dict]],
     >>> state["next"]["round"], state["next"]["kind"]  # nothing answered yet
     (1, 'describe')
     """
-    state = {"rounds": 0, "waiting": [], "certificates": []}
+    state = {"rounds": 0, "waiting": [], "certificates": [], "expected": {}}
     request = first_request(spec)
     newton: dict[str, aggregates.PooledNewton] = {}
     extras: dict[str, dict] = {}
+    # every site describes itself in round 1; later rounds need only the sites included
+    # for at least one endpoint (a site refused for all of them has nothing to send)
+    expected = list(sites)
     for round_answers in answers:
         state["rounds"] = request["round"]
+        state["expected"][request["round"]] = expected
         _check_answers(request, sites, round_answers, published or {})
-        missing = [s for s in sites if s not in round_answers]
+        missing = [s for s in expected if s not in round_answers]
         if missing:
             state.update(next=request, waiting=missing)
             return state
@@ -719,14 +778,39 @@ def replay(spec: dict, sites: list[str], answers: list[dict[str, dict]],
             models = _models(spec, columns, terms)
             included = {ep: [s for s in sites if describe[s]["endpoints"][ep]["status"]
                              == "included"] for ep in spec["endpoints"]}
+            expected = [s for s in sites if any(s in inc for inc in included.values())]
             state.update(describe=describe, design=design, columns=columns, terms=terms,
                          models=models, included=included, newton=newton, extras=extras)
+            for ep in spec["endpoints"]:
+                if not included[ep]:
+                    continue
+                for name, cols in models.items():
+                    nw = aggregates.PooledNewton(len(cols), TOLERANCE)
+                    nw.pending = start_from_local_fits(
+                        [describe[s]["endpoints"][ep].get("local_fits", {}).get(name)
+                         for s in included[ep]], cols, terms, design)
+                    newton[f"{ep}/{name}"] = nw
         else:
             _update_newton(request, round_answers, state, newton, extras)
         request = _next_request(spec, state, newton, request["round"] + 1, max_rounds)
     state["next"] = request
-    state["waiting"] = [] if request["kind"] == "done" else list(sites)
+    if request["kind"] != "done":
+        state["expected"][request["round"]] = expected
+    state["waiting"] = [] if request["kind"] == "done" else list(expected)
     return state
+
+
+def refused_everywhere(answer: dict) -> bool:
+    """Whether a site's round-1 answer refuses every endpoint (it is not asked again).
+
+    Examples
+    --------
+    >>> from netpet_stats.federated.protocol import refused_everywhere
+    >>> refused_everywhere({"kind": "describe", "endpoints": {"os": {"status": "refused"}}})
+    True
+    """
+    return answer.get("kind") == "describe" and all(
+        ep.get("status") == "refused" for ep in (answer.get("endpoints") or {}).values())
 
 
 def _settings_changed(published: dict, request: dict) -> str:
@@ -780,6 +864,60 @@ def _check_answers(request: dict, sites: list[str], answers: dict[str, dict],
         raise ProtocolError(f"round {request['round']}: " + "; ".join(problems))
 
 
+def start_from_local_fits(fits: list[dict | None], columns: list[str], terms: list[Term],
+                          design: dict) -> np.ndarray:
+    """Inverse-variance weighted mean of the sites' own fits, in the pooled coding.
+
+    ``(sum_s I_s)^-1 sum_s I_s beta_s``, the fixed-effect meta-analysis of the local
+    estimates (close to the pooled estimate, so that Newton-Raphson from it needs
+    few rounds; the pooled fit itself does not depend on where it starts). A site's
+    coefficients enter where its coding is the pooled one: a categorical term whose
+    reference level differs at that site (its pooled reference is absent there) is
+    left out of that site's contribution, the others entering with their marginal
+    information ``(V_kept)^-1``, ``V = I_s^-1``. A column no site informs starts at 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from netpet_stats.federated.protocol import start_from_local_fits
+    >>> from netpet_stats.survival.cox import Term
+    >>> terms = [Term("age", "age", ["age"], [""], "")]
+    >>> fits = [{"columns": ["age"], "references": {}, "beta": [0.1], "information": [[100.0]]},
+    ...         {"columns": ["age"], "references": {}, "beta": [0.4], "information": [[50.0]]}]
+    >>> start_from_local_fits(fits, ["age"], terms, {}).round(6).tolist()  # (10 + 20) / 150
+    [0.2]
+    """
+    p = len(columns)
+    owner = {c: term.name for term in terms for c in term.columns}
+    info, rhs = np.zeros((p, p)), np.zeros(p)
+    for fit in fits:
+        if not fit:
+            continue
+        refs = fit.get("references", {})
+        keep = [i for i, c in enumerate(fit["columns"]) if c in columns and (
+            owner.get(c) not in design or refs.get(owner[c]) == design[owner[c]][0])]
+        if not keep:
+            continue
+        k = len(fit["columns"])
+        beta = np.asarray(fit["beta"], float).reshape(k)
+        try:
+            V = np.linalg.inv(np.asarray(fit["information"], float).reshape(k, k))
+            marginal = np.linalg.inv(V[np.ix_(keep, keep)])
+        except np.linalg.LinAlgError:
+            continue
+        at = [columns.index(fit["columns"][i]) for i in keep]
+        info[np.ix_(at, at)] += marginal
+        rhs[at] += marginal @ beta[keep]
+    start = np.zeros(p)
+    informed = np.flatnonzero(np.diag(info) > 0)
+    if informed.size:
+        try:
+            start[informed] = np.linalg.solve(info[np.ix_(informed, informed)], rhs[informed])
+        except np.linalg.LinAlgError:
+            return np.zeros(p)
+    return start if np.all(np.isfinite(start)) else np.zeros(p)
+
+
 def _update_newton(request: dict, answers: dict[str, dict], state: dict,
                    newton: dict, extras: dict) -> None:
     for item in request["evaluations"]:
@@ -795,15 +933,11 @@ def _update_newton(request: dict, answers: dict[str, dict], state: dict,
         ll = float(sum(q["loglik"] for q in parts))
         score = np.asarray(sum(np.asarray(q["score"], float) for q in parts)).reshape(p)
         info = np.asarray(sum(np.asarray(q["information"], float) for q in parts)).reshape(p, p)
-        if key not in newton:
-            newton[key] = aggregates.PooledNewton(p, TOLERANCE)
-            extras[key + "|null"] = {"loglik": ll, "score": score, "information": info}
-            start = aggregates.meta_analytic_start([_local(q) for q in parts], p)
-            before = None
-            newton[key].update(ll, score, info, start=start)
-        else:
-            before = newton[key].beta
-            newton[key].update(ll, score, info)
+        if key.endswith(NULL):  # the model at zero: its score test and null likelihood
+            extras[key] = {"loglik": ll, "score": score, "information": info}
+            continue
+        before = newton[key].beta
+        newton[key].update(ll, score, info)
         nw = newton[key]
         if (item["robust"] or item["concordance"]) and (
                 before is None or not np.array_equal(before, nw.beta)):
@@ -815,31 +949,32 @@ def _update_newton(request: dict, answers: dict[str, dict], state: dict,
 
 
 def _next_request(spec: dict, state: dict, newton: dict, round_: int, max_rounds: int) -> dict:
+    """The next round's evaluations: each running model at its next Newton point.
+
+    The first Cox round also evaluates the primary model at zero (``<id>|null``:
+    the null log likelihood, and the score and information of the score test),
+    beside its start; every later round is one Newton-Raphson step.
+    """
     items = []
     for ep in spec["endpoints"]:
         if not state["included"][ep]:
             continue
         for name, cols in state["models"].items():
             key = f"{ep}/{name}"
-            nw = newton.get(key)
-            if nw is not None and nw.status != "running":
+            nw = newton[key]
+            if name == "full" and key + NULL not in state["extras"] and round_ <= max_rounds:
+                items.append({"id": key + NULL, "endpoint": ep, "model": name, "columns": cols,
+                              "beta": [0.0] * len(cols), "local_fit": False, "robust": False,
+                              "concordance": False})
+            if nw.status != "running":
                 continue
-            if nw is not None and round_ > max_rounds:
+            if round_ > max_rounds:
                 nw.status = "not converged"
                 continue
             items.append({"id": key, "endpoint": ep, "model": name, "columns": cols,
-                          "beta": [0.0] * len(cols) if nw is None else nw.pending.tolist(),
-                          "local_fit": nw is None, "robust": name == "full",
-                          "concordance": name == "full"})
+                          "beta": nw.pending.tolist(), "local_fit": False,
+                          "robust": name == "full", "concordance": name == "full"})
     if not items:
         return {"protocol": PROTOCOL, "round": round_, "kind": "done", "spec": spec}
     return {"protocol": PROTOCOL, "round": round_, "kind": "cox", "spec": spec,
             "design": state["design"], "evaluations": items}
-
-
-def _local(part: dict) -> dict | None:
-    fit = part.get("local_fit")
-    if fit is None:
-        return None
-    return {"beta": np.asarray(fit["beta"], float),
-            "information": np.asarray(fit["information"], float)}

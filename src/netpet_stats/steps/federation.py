@@ -168,8 +168,10 @@ def coordinator_plan(config: dict) -> dict:
     dict
         ``round`` and ``kind`` of the newest request the answers call for,
         ``publish`` (that request is not yet in the exchange folder), ``waiting``
-        (sites whose answer to the newest published request is missing) and
-        ``answers`` (the answer files it rests on).
+        (sites whose answer to the newest published request is missing),
+        ``expected`` (by round, the sites whose answers are needed: from round 2 not
+        a site refused for every endpoint) and ``answers`` (the answer files the
+        next request or the results rest on).
     """
     fed = config["federation"]
     paths = exchange_answers(fed["exchange"], fed["sites"])
@@ -188,23 +190,42 @@ def coordinator_plan(config: dict) -> dict:
     state = protocol.replay(spec(config), fed["sites"], answers, fed["max_rounds"], published)
     nxt = state["next"]
     published = protocol.latest_round(fed["exchange"])
+    expected = {r: list(s) for r, s in state["expected"].items()}
+    needed = {str(protocol.answer_path(fed["exchange"], r, s))
+              for r, sites in expected.items() if r < nxt["round"] for s in sites}
     return {"round": nxt["round"], "kind": nxt["kind"], "publish": nxt["round"] > published,
-            "waiting": [] if nxt["round"] > published else state["waiting"], "answers": paths,
+            "waiting": [] if nxt["round"] > published else state["waiting"],
+            "answers": [p for p in paths if p in needed], "expected": expected,
             "signatures": ("verified" if fed.get("public_keys") else "not configured")}
 
 
 def site_plan(config: dict) -> dict:
-    """What a site does now: answer the newest request, or nothing."""
+    """What a site does now: answer the newest request, or nothing.
+
+    Returns
+    -------
+    dict
+        ``round`` (the newest published), ``answer`` (the site has that round to
+        answer or answered it), ``closed`` (nothing more will be asked of this
+        site) and ``why``, in words.
+    """
     fed = config["federation"]
     last = protocol.latest_round(fed["exchange"])
     if last == 0:
-        return {"round": 0, "answer": False, "why": "no request has been published yet"}
+        return {"round": 0, "answer": False, "closed": False,
+                "why": "no request has been published yet"}
     request = protocol.read_bundle(protocol.request_path(fed["exchange"], last))
     if request["kind"] == "done":
-        return {"round": last, "answer": False,
+        return {"round": last, "answer": False, "closed": True,
                 "why": f"the coordinator closed the exchange in round {last}"}
+    first = protocol.answer_path(fed["exchange"], 1, fed["site"])
+    if first.exists() and protocol.refused_everywhere(protocol.read_bundle(first)):
+        return {"round": last, "answer": False, "closed": True,
+                "why": "this site was refused for every endpoint in round 1 (below the "
+                       "consortium's minimum cell size): it has nothing more to send, and the "
+                       "coordinator does not wait for it"}
     done = protocol.answer_path(fed["exchange"], last, fed["site"]).exists()
-    return {"round": last, "answer": True,
+    return {"round": last, "answer": True, "closed": False,
             "why": f"round {last} answered" if done else f"round {last} to answer"}
 
 
