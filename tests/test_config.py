@@ -120,12 +120,16 @@ def test_exact_ties_with_a_clustered_model_are_refused_with_rs_reason():
                                        "models": {name: {"cluster": "centre"}}}})
 
 
-def test_a_federated_role_refuses_a_tie_method_other_than_efron():
-    with pytest.raises(ConfigError, match=r"cox.ties: 'breslow' with federation.role 'site'; "
-                                          r"the federated fit exchanges Efron's sums only"):
+def test_a_federated_role_takes_efron_or_breslow_ties_and_refuses_exact():
+    with pytest.raises(ConfigError, match=r"cox.ties: 'exact' with federation.role 'site'; "
+                                          r"the federated fit exchanges Efron's or Breslow's"):
         load_config(base=ROOT / "config" / "config.yaml",
-                    overrides={"cox": {"ties": "breslow"},
+                    overrides={"cox": {"ties": "exact"},
                                "federation": {"role": "site", "site": "A", "exchange": "/x"}})
+    ok = load_config(base=ROOT / "config" / "config.yaml",
+                     overrides={"cox": {"ties": "breslow"},
+                                "federation": {"role": "site", "site": "A", "exchange": "/x"}})
+    assert ok["cox"]["ties"] == "breslow"
 
 
 def test_delayed_entry_refuses_analyses_without_left_truncation_all_at_once():

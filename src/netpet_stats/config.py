@@ -501,11 +501,11 @@ def federation_problems(config: dict) -> list[str]:
         problems.append(f"federation.sites: role 'coordinator' needs the names of at least two "
                         f"sites (got {fed['sites']})")
     ties = config["cox"].get("ties", "efron")
-    if ties != "efron":
-        problems.append(f"cox.ties: {ties!r} with federation.role {role!r}; the federated fit "
-                        "exchanges Efron's sums only (a federated analysis uses Efron's method "
-                        "for tied times, R coxph's default): set cox.ties: efron, or analyse "
-                        "with another tie method outside the federation")
+    if ties == "exact":
+        problems.append(f"cox.ties: 'exact' with federation.role {role!r}; the federated fit "
+                        "exchanges Efron's or Breslow's sums (the exact likelihood's sums are "
+                        "refused past a size a large site reaches): set cox.ties: efron or "
+                        "breslow, or analyse with exact ties outside the federation")
     folder = os.path.normpath(config.get("output_folder") or ".")
     problems += signing_problems(fed, os.path.join(folder, "results"))
     name = config["cox"]["primary_model"]

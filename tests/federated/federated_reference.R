@@ -17,10 +17,10 @@ out_dir <- "tests/federated"
 data_dir <- "tests/data"
 ctl <- coxph.control(eps = 1e-12, iter.max = 50, toler.chol = 1e-15)
 
-reference <- function(d, formula_rhs, group, scores) {
+reference <- function(d, formula_rhs, group, scores, ties = "efron") {
   f <- as.formula(paste("Surv(time, status) ~", formula_rhs, "+ strata(centre)"))
-  fit <- coxph(f, data = d, ties = "efron", control = ctl)
-  rob <- coxph(f, data = d, ties = "efron", control = ctl, robust = TRUE)
+  fit <- coxph(f, data = d, ties = ties, control = ctl)
+  rob <- coxph(f, data = d, ties = ties, control = ctl, robust = TRUE)
   d1 <- drop1(fit, test = "Chisq")
   d1 <- d1[!grepl("^strata\\(", rownames(d1)), ]
   lr <- survdiff(as.formula(paste("Surv(time, status) ~", group, "+ strata(centre)")), data = d)
@@ -30,7 +30,7 @@ reference <- function(d, formula_rhs, group, scores) {
   ch <- concordance(fit)
   cu <- concordance(fit, timewt = "n/G2")
   list(
-    call = paste0("coxph(", deparse(f), ", ties = 'efron', eps = 1e-12); robust = TRUE; ",
+    call = paste0("coxph(", deparse(f), ", ties = '", ties, "', eps = 1e-12); robust = TRUE; ",
                   "drop1(test = 'Chisq'); survdiff(~ ", group, " + strata(centre)); ",
                   "concordance(fit); concordance(fit, timewt = 'n/G2')"),
     n = fit$n, events = fit$nevent, coef = unname(coef(fit)), names = names(coef(fit)),
@@ -54,6 +54,10 @@ colon_d <- colon_d[complete.cases(colon_d), ]
 write.csv(colon_d[, c("time", "status", "rx", "sex", "age", "obstruct", "centre")],
           file.path(data_dir, "colon_death.csv"), row.names = FALSE)
 colon_ref <- reference(colon_d, "rx + sex + age + obstruct", "rx", c(1, 2, 3))
+# the same with Breslow's ties (SAS PROC PHREG and Stata stcox), which the federated fit
+# also takes (cox.ties: breslow)
+colon_breslow <- reference(colon_d, "rx + sex + age + obstruct", "rx", c(1, 2, 3),
+                           ties = "breslow")
 
 # lung by its real institutions; those with fewer than 5 patients or 5 deaths refused
 lung_d <- with(survival::lung, data.frame(time = time, status = status - 1, age = age,
@@ -81,6 +85,6 @@ out <- list(
   generated_by = "tests/federated/federated_reference.R",
   versions = list(R = R.version.string,
                   survival = as.character(packageVersion("survival"))),
-  colon = colon_ref, lung = lung_ref)
+  colon = colon_ref, lung = lung_ref, colon_breslow = colon_breslow)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE),
            file.path(out_dir, "federated_reference.json"))

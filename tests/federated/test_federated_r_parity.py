@@ -141,3 +141,24 @@ def test_lung_logrank_withheld_by_small_groups_and_exact_over_the_rest(lung):
     assert lr.loc["stratified log-rank", "chisq"] == pytest.approx(
         REF["lung"]["logrank_sites_chisq"], abs=1e-10)
     assert "withheld by" in lr.loc["stratified log-rank", "exactness"]
+
+
+def test_breslow_ties_equal_r_coxph_ties_breslow():
+    """cox.ties: breslow (SAS PROC PHREG, Stata stcox) in a federation: every site sums
+    Breslow's terms, and the pooled fit, SEs, robust SEs, tests and drop1 equal R's
+    coxph(..., ties = "breslow") on the pooled colon rows."""
+    data = r_dataset_frame(pd.read_csv(DATA / "colon_death.csv"), "rx",
+                           ["Obs", "Lev", "Lev+5FU"])
+    covs = {"netpet_group": {"type": "categorical", "label": "rx"},
+            "sex": {"type": "continuous"}, "age": {"type": "continuous"},
+            "obstruct": {"type": "continuous"}}
+    spec = {**r_spec(covs, ["Obs", "Lev", "Lev+5FU"]), "ties": "breslow"}
+    frames = {c: data[data["centre"] == c] for c in sorted(data["centre"].unique())}
+    state, answers, _ = run_federation(spec, frames)
+    ref = REF["colon_breslow"]
+    # the tie methods differ here by far more than the tolerance below
+    assert np.max(np.abs(np.array(ref["coef"]) - REF["colon"]["coef"])) > 5e-5
+    _cox_checks(spec, state, ref)
+    assert len(answers) <= 5
+    coefs, _ = results.cox_pooled(spec, state, "os")
+    assert coefs["method"].str.contains("Breslow ties").all()

@@ -4,7 +4,7 @@ A model stratified by centre has, for every centre, its own risk sets: no event
 time of one centre is compared with a patient of another. Everything the pooled
 analysis needs is therefore a sum of per-centre terms, computed where the rows are:
 
-* **Cox, Efron ties.** The log partial likelihood, score vector and information
+* **Cox, Efron or Breslow ties.** The log partial likelihood, score vector and information
   matrix at any ``beta`` are sums over strata (Therneau & Grambsch 2000, ch. 3).
   Newton-Raphson on the sums gives R ``coxph(... + strata(centre))`` exactly; the
   robust (sandwich) variance with one cluster per patient needs the p x p sum

@@ -16,7 +16,8 @@ against ``schemas/federation_bundle.schema.yaml`` when written and when read.
    coefficients at which to evaluate. In round 2 these are the inverse-variance
    mean of the sites' own fits (the start of Newton-Raphson), and the primary model
    is also evaluated at zero (the null likelihood and the score test); each later
-   round is one Newton-Raphson step. Each answer is the Efron log likelihood, score
+   round is one Newton-Raphson step. Each answer is the log partial likelihood (Efron's
+   or Breslow's ties, ``cox.ties``), score
    and information at the coefficients (and, for the primary model, the sandwich sum
    and the concordance sums). A site refused for every endpoint is not asked.
 3. ``done``: every model has converged (largest summed score below 1e-9); the
@@ -200,6 +201,8 @@ def make_spec(config: dict, groups: list[str], frozen: dict | None = None) -> di
         "table1": {"variables": [v for v in t1["variables"] if v != "centre"],
                    "continuous": list(t1["continuous"])},
         "conf_level": float(config["cox"]["conf_level"]),
+        # the tie method every site's sums use (cox.ties: efron or breslow)
+        "ties": config["cox"].get("ties", "efron"),
         "time_unit": config["analysis_time_unit"],
         **({"validation": {"model": to_json(frozen),
                            "horizon": max(float(h) for h in
@@ -398,10 +401,11 @@ def _local_fits(release: Release, base: list[str], spec: dict, d: pd.DataFrame,
         if X.shape[1] == 0:
             continue
         x = X.to_numpy(float)
-        fit = aggregates.local_fit(t, e, x, strata)
+        fit = aggregates.local_fit(t, e, x, strata, ties=spec.get("ties", "efron"))
         if fit is None:
             continue
-        smallest = smallest_category(x, len(d))
+        # every level of every term behind the fit, the reference included
+        smallest = fewest_behind(d, spec, terms, list(X.columns))
         rule = RULE_AGGREGATE if smallest >= spec["min_cell"] else RULE_SMALL_CATEGORY
         release.put([*base, name, "columns"], list(X.columns), None, RULE_SETTING)
         release.put([*base, name, "references"],
@@ -609,7 +613,7 @@ def _cox(release: Release, request: dict, spec: dict, data: pd.DataFrame) -> Non
         strata = _strata(spec, d)
         n = len(d)
         ev = aggregates.cox_evaluation(t, e, x, item["beta"], strata, item["robust"],
-                                       item["concordance"])
+                                       item["concordance"], ties=spec.get("ties", "efron"))
         # the score and information of an indicator column are sums over the patients
         # in that category: the ledger states the smallest count of any level of any
         # term in the model (the reference level included), and says so when it is
@@ -625,7 +629,7 @@ def _cox(release: Release, request: dict, spec: dict, data: pd.DataFrame) -> Non
                         {"harrell": ev["concordance"]["n"], "uno": ev["concordance"]["n/G2"]},
                         n, RULE_AGGREGATE)
         if item["local_fit"]:
-            fit = aggregates.local_fit(t, e, x, strata)
+            fit = aggregates.local_fit(t, e, x, strata, ties=spec.get("ties", "efron"))
             if fit is not None:
                 release.put([*base, "local_fit"], fit, smallest, rule)
 
@@ -649,6 +653,12 @@ def smallest_level(d: pd.DataFrame, spec: dict, design: dict, columns: list[str]
     1
     """
     _, terms = design_terms(spec, design)
+    return fewest_behind(d, spec, terms, columns)
+
+
+def fewest_behind(d: pd.DataFrame, spec: dict, terms, columns: list[str]) -> int:
+    """:func:`smallest_level` for model terms already built (``terms`` of
+    ``design_matrix`` or :func:`design_terms`) with the design's ``columns``."""
     counts = [len(d)]
     for term in terms:
         if not term.columns or not set(term.columns) <= set(columns):

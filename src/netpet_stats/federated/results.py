@@ -16,7 +16,8 @@ from .aggregates import COX_METHOD, ROBUST_METHOD
 
 #: How exact each pooled analysis is, for the tables and the report.
 EXACTNESS = {
-    "cox": "exact: equal to the pooled-row analysis (sums of the centres' Efron terms)",
+    "cox": "exact: equal to the pooled-row analysis (sums of the centres' partial-likelihood "
+           "terms)",
     "logrank": "exact: equal to the pooled-row analysis stratified by centre",
     "concordance": "exact: pairs within centres, as R concordance(fit) of the stratified model",
     "table1": "exact counts except cells suppressed at a site (then shown as a lower bound, "
@@ -82,7 +83,8 @@ def cox_pooled(spec: dict, state: dict, endpoint: str) -> tuple[pd.DataFrame, pd
     meta = {"endpoint": endpoint, "model": spec["model"]["name"], "analysis": "multivariable",
             "model_label": spec["model"]["label"], "strata": ", ".join(spec["model"]["strata"])}
     lead = list(meta)
-    coefs = coefs.assign(**meta, method=f"{aggregates.COX_METHOD}; {aggregates.ROBUST_METHOD}")
+    coefs = coefs.assign(**meta, method=f"{aggregates.cox_method(spec.get('ties', 'efron'))}; "
+                                        f"{aggregates.ROBUST_METHOD}")
     tests = tests.assign(**meta, n=n, events=events)
     coefs = coefs[lead + [c for c in coefs.columns if c not in lead]]
     tests = tests[lead + [c for c in tests.columns if c not in lead]]

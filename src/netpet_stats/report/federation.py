@@ -99,7 +99,8 @@ def _methods(config: dict, spec: dict) -> list[str]:
         "JSON bundle checked against a schema, and each site kept a ledger of every number it "
         "released, the smallest count of patients behind it and the rule applied.",
         f"The primary Cox model ({' + '.join(model['covariates'])}, stratified by "
-        f"{', '.join(model['strata'])}) was fitted with Efron's method for ties by "
+        f"{', '.join(model['strata'])}) was fitted with "
+        f"{'Breslow' if spec.get('ties') == 'breslow' else 'Efron'}'s method for ties by "
         "Newton-Raphson on the sums of the sites' log partial likelihoods, score vectors and "
         "information matrices, starting from the inverse-variance weighted mean of the sites' "
         "own fits, until the largest absolute summed score was below 1e-9. Because the model "

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import provenance
-from ..federated import protocol, results, signing
+from ..federated import aggregates, protocol, results, signing
 from ..federated.disclosure import RULE_DISCLOSIVE
 from ..netpet.scoring import resolve_grouping
 from ..validation import frozen_model
@@ -310,6 +310,9 @@ def run_results(config: dict, answers: list[str], out) -> None:
     for rel in (MANIFEST, RUN_RECORD):
         Path(provenance.in_analysis_folder(config, rel)).unlink(missing_ok=True)
     _, _, tables = pooled_tables(config, answers)
-    notes = results.TABLE_NOTES
+    notes = dict(results.TABLE_NOTES)
+    ties = config["cox"].get("ties", "efron")
+    notes["cox_coefficients"] = (notes["cox_coefficients"][0],
+                                 f"{aggregates.cox_method(ties)}. {aggregates.ROBUST_METHOD}.")
     for name, frame in tables.items():
         write_table(frame, getattr(out, name), notes[name][0], notes[name][1])
