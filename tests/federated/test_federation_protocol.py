@@ -387,6 +387,20 @@ def test_a_site_whose_units_or_groups_differ_is_refused_before_it_sends_anything
     assert "['P1', 'P2', 'P3', 'P4', 'P5'] here" in text
 
 
+def test_a_site_without_a_column_the_request_uses_is_refused_by_name(synthetic):
+    """A site that edited its model or endpoints (its config check passes) but lacks a
+    column the coordinator's request uses: one message naming each, not a KeyError."""
+    cfg, data, *_ = synthetic
+    request = protocol.first_request(federation.spec(cfg))
+    federation.check_site_settings(cfg, request, data)  # everything there: nothing to say
+    lacking = data.drop(columns=["grade", "ttp_time"])
+    with pytest.raises(protocol.ProtocolError) as err:
+        federation.check_site_settings(cfg, request, lacking)
+    text = str(err.value)
+    assert "covariate 'grade' of the model" in text and "endpoint 'ttp'" in text
+    assert "endpoint 'os'" not in text
+
+
 def test_the_ledger_names_a_category_smaller_than_the_minimum(synthetic):
     """A site with only 3 patients of grade G3: its Cox sums still go (the exact fit
     needs them), and the ledger gives that count and says so."""

@@ -50,15 +50,27 @@ def spec(config: dict) -> dict:
                               frozen)
 
 
-def check_site_settings(config: dict, request: dict) -> None:
+def check_site_settings(config: dict, request: dict, data=None) -> None:
     """The site's data must be prepared as the coordinator's analysis assumes.
 
     The times are in the site's ``analysis_time_unit`` and the groups are its
     ``netpet.grouping``: a site in days, or with another grouping, would send
-    sums that add up to a wrong answer without a word, so it is refused.
+    sums that add up to a wrong answer without a word, so it is refused. With the
+    site's prepared ``data``, every endpoint and model covariate the request names
+    must be a column of it (a site that edited its endpoints or model is refused by
+    name, not with a traceback).
     """
     spec_ = request["spec"]
     problems = []
+    if data is not None:
+        needed = {f"endpoint {ep!r}": [f"{ep}_time", f"{ep}_event"] for ep in spec_["endpoints"]}
+        needed.update({f"covariate {c!r} of the model": [c]
+                       for c in spec_["model"]["covariates"]})
+        for what, columns in needed.items():
+            if not set(columns) <= set(data.columns):
+                problems.append(f"the request uses {what}, which this site's prepared cohort "
+                                "does not have (map it in cohort.columns, and keep the "
+                                "consortium's endpoints and cox settings)")
     if config["analysis_time_unit"] != spec_["time_unit"]:
         problems.append(f"analysis_time_unit is {config['analysis_time_unit']!r} here and "
                         f"{spec_['time_unit']!r} at the coordinator")
@@ -233,7 +245,7 @@ def run_answer(config: dict, analysis: str, request: str, out) -> None:
     """A site's answer to one request, and its release ledger."""
     data = load_analysis(analysis, config)
     bundle = protocol.read_bundle(request)
-    check_site_settings(config, bundle)
+    check_site_settings(config, bundle, data)
     site = config["federation"]["site"]
     answer, ledger = protocol.site_answer(bundle, data, site)
     key_path = config["federation"].get("signing_key")

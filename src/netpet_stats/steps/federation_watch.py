@@ -176,7 +176,7 @@ class Watch:
     def preview(self, request: dict) -> pd.DataFrame:
         """The ledger of the answer this site would send (nothing written)."""
         data = load_analysis(self.path(ANALYSIS), self.config)
-        federation.check_site_settings(self.config, request)
+        federation.check_site_settings(self.config, request, data)
         _, ledger = protocol.site_answer(request, data, self.site)
         return ledger
 
