@@ -109,6 +109,7 @@ class Checker:
             seen = d[cov].astype(str).value_counts()
             for i, level in enumerate(lv["present"]):
                 self.behind(f"{base}/levels/{cov}/present/{i}", int(seen.get(level, 0)))
+        self.local_fits(base, d, part.get("local_fits", {}))
         lr_rows = self.rows.dropna(subset=["netpet_group", f"{ep}_time", f"{ep}_event",
                                            *self.spec["model"]["strata"]])
         sizes = lr_rows["netpet_group"].astype(str).value_counts()
@@ -214,6 +215,22 @@ class Checker:
         for j, grp in enumerate(groups):
             if released_any[j] and 0 < sizes[j] < self.k:
                 self.flag(f"table1: a breakdown of group {grp}, {sizes[j]} patients")
+
+    def local_fits(self, base: str, d: pd.DataFrame, fits: dict) -> None:
+        """A site's own fit of a model rests on the fewest patients of any value of any
+        categorical or binary covariate in it (the reference value included)."""
+        for name, fit in fits.items():
+            columns = fit.get("columns", [])
+            counts = [len(d)]
+            for cov in self.spec["model"]["covariates"]:
+                in_model = any(c == cov or c.startswith(f"{cov}[") for c in columns)
+                kind = self.spec["covariates"][cov].get("type")
+                if in_model and kind in ("categorical", "binary"):
+                    counts += [int(c) for c in d[cov].astype(str).value_counts() if c > 0]
+            for key in ("beta", "information"):
+                for path in [p for p in self.ledger if p == f"{base}/local_fits/{name}/{key}"
+                             or p.startswith(f"{base}/local_fits/{name}/{key}/")]:
+                    self.behind(path, min(counts))
 
     def cox(self) -> None:
         covs = self.spec["model"]["covariates"]
