@@ -398,7 +398,12 @@ def test_exact_ties_beyond_the_bounds_are_refused_with_the_reason():
     cox.EfronData(np.r_[np.ones(150), time[200:]], event[50:], X[50:], ties="exact")
     with pytest.raises(cox.ExactTiesTooLarge, match=r"choose\(2000, 200\) = 10\^2\d\d "):
         cox.EfronData(time, event, X, ties="exact")
-    time = np.repeat(np.arange(1, 601), 10).astype(float)        # 600 times, 10 deaths each
+    # the recursion is carried over the nested risk sets: rows x most tied deaths at or
+    # before a row's time; 600 times of 10 deaths each (60,000 steps) are computed, while
+    # 50,000 times of 20 deaths (20,000,000 steps) are refused
+    time = np.repeat(np.arange(1, 601), 10).astype(float)
+    cox.EfronData(time, np.ones(time.size), np.zeros((time.size, 1)), ties="exact")
+    time = np.repeat(np.arange(1, 50_001), 20).astype(float)
     event = np.ones(time.size)
-    with pytest.raises(cox.ExactTiesTooLarge, match=r"[\d,]+ recursion steps"):
+    with pytest.raises(cox.ExactTiesTooLarge, match=r"20,000,000 recursion steps"):
         cox.EfronData(time, event, np.zeros((time.size, 1)), ties="exact")

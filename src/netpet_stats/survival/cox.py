@@ -355,7 +355,16 @@ def _check_exact_size(strata: list[dict]) -> None:
             entries = np.sort(st["entry"])
             n_risk = n_risk - (entries.size - np.searchsorted(entries, etimes, side="left"))
         tied = d > 1
-        steps += int((n_risk[tied] * d[tied]).sum())
+        if "entry" in st:   # the counting-process recursion restarts at each tied time
+            steps += int((n_risk[tied] * d[tied]).sum())
+        else:               # carried over the nested risk sets (_kernels.exact_stratum):
+            # each row once, for subset sizes up to the most tied deaths at or before its
+            # time
+            times, rows = np.unique(st["t"], return_counts=True)
+            deaths = np.zeros(times.size)
+            deaths[np.searchsorted(times, etimes)] = d
+            need = np.maximum.accumulate(deaths)
+            steps += int((rows * need * (need > 1)).sum())
         logc = (gammaln(n_risk + 1.0) - gammaln(d + 1.0) - gammaln(n_risk - d + 1.0)) / np.log(10)
         if tied.any() and logc[tied].max() > log_subsets:
             j = np.flatnonzero(tied)[np.argmax(logc[tied])]
@@ -364,7 +373,7 @@ def _check_exact_size(strata: list[dict]) -> None:
         raise ExactTiesTooLarge(
             "ties = 'exact' refused: the exact partial likelihood sums over every subset of "
             "each risk set of the size of its tied deaths; these data need "
-            f"{steps:,} recursion steps (risk set x tied deaths, summed over the tied times; "
+            f"{steps:,} recursion steps (rows x tied deaths; "
             f"bound {EXACT_MAX_STEPS:,}) and up to choose({worst[0]}, {worst[1]}) = "
             f"10^{log_subsets:.0f} subsets at one time (bound "
             f"10^{np.log10(EXACT_MAX_SUBSETS):.0f}, double precision). Use ties = 'efron' "
