@@ -1301,12 +1301,14 @@ def entry_sentence(config: dict) -> str:
                 f"truncation): time was counted from the {dates['time_zero'].replace('_', ' ')}"
                 ", but a patient contributed time at risk only from the scan, from which the "
                 "NETPET score is known, so that the time before it is not immortal time. "
-                "Kaplan-Meier estimates, log-rank tests, Cox models and concordance used the "
+                "Kaplan-Meier estimates, log-rank tests (as Cox score tests at zero, which R's "
+                "survdiff does not compute for such data), Cox models and concordance used the "
                 "counting-process risk sets (R Surv(entry, time, event)).")
     if how == "column":
         return (f" Each patient entered the risk set at the entry time recorded in column "
                 f"{ccfg['columns']['entry_time']!r} (delayed entry, left truncation); "
-                "Kaplan-Meier estimates, log-rank tests, Cox models and concordance used the "
+                "Kaplan-Meier estimates, log-rank tests (as Cox score tests at zero, which R's "
+                "survdiff does not compute for such data), Cox models and concordance used the "
                 "counting-process risk sets (R Surv(entry, time, event)).")
     if ccfg.get("times", "given") == "dates" and dates.get("time_zero") == "diagnosis":
         return (" Every patient was counted at risk from diagnosis, although the NETPET score "
@@ -1322,8 +1324,8 @@ def weights_sentence(config: dict) -> str:
     if not column:
         return ""
     return (f" Each patient was weighted by the case weight in column {column!r} (R "
-            "weights =): Kaplan-Meier estimates, log-rank tests, Cox models and concordance "
-            "are weighted; with weights that are not whole numbers, Cox standard errors are "
+            "weights =): Kaplan-Meier estimates, log-rank tests (Cox score tests with Breslow's "
+            "ties), Cox models and concordance are weighted; with weights that are not whole numbers, Cox standard errors are "
             "robust (sandwich), as R coxph reports them by default.")
 
 
