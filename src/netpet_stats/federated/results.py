@@ -274,7 +274,16 @@ def validation_pooled(spec: dict, sites: list[str], state: dict) -> pd.DataFrame
         return pd.DataFrame()
     rows, refused = [], []
     for site in sites:
-        for centre, part in state["describe"][site].get("validation", {}).items():
+        described = state["describe"][site]
+        if "validation" not in described and all(
+                part.get("status") == "refused"
+                for part in described.get("endpoints", {}).values()):
+            # a site refused for every endpoint releases only that fact: one row, under
+            # the site's name, says why it has no estimate
+            refused.append({"site": site, "centre": site, "measure": "(all)",
+                            "note": f"fewer than {spec['min_cell']} patients or events"})
+            continue
+        for centre, part in described.get("validation", {}).items():
             if part["status"] != "included":
                 refused.append({"site": site, "centre": centre, "measure": "(all)",
                                 "note": part["reason"]})
