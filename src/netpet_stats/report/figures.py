@@ -543,6 +543,11 @@ def cumulative_incidence_figure(curves: pd.DataFrame, naive: pd.DataFrame, risk:
                           for k, (st, lab) in enumerate(zip(states, state_labels))
                           if st in p_of and np.isfinite(p_of[st]))
         heading = (f"Gray's test across {legend_title}s: {tests}" if tests else "")
+        skipped = [n for n in gray.get("note", pd.Series(dtype=object)).dropna().astype(str)
+                   if n.startswith("not computed")]
+        if skipped and not tests:    # delayed entry or case weights: said, not left out
+            heading = ("Gray's test not computed (" + skipped[0].split("; ")[0].replace(
+                "not computed: the cohort has ", "") + ")")
         ncol_legend = _legend_columns(labels, style, style.width_in * 0.95)
         fig.legend(handles, labels, loc="outside upper left", frameon=False, ncol=ncol_legend,
                    title=style.wrap(heading, style.width_in * 0.95, style.small) or None,
