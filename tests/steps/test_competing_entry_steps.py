@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from netpet_stats.cohort.ledger import patient_flow
 from netpet_stats.config import load_config
+from netpet_stats.report import document as doc
 from netpet_stats.report import figures as F
 from netpet_stats.steps import competing_risks
 
@@ -55,7 +57,7 @@ def run(request, config, tmp_path_factory):
     tables = {name: pd.read_csv(p, comment="#", keep_default_na=False, na_values=[""])
               for name, p in paths.items()}
     notes = {name: p.with_suffix(".md").read_text() for name, p in paths.items()}
-    return scenario, tables, notes
+    return scenario, tables, notes, out
 
 
 def _close(got, want, tol=1e-10):
@@ -66,7 +68,7 @@ def _close(got, want, tol=1e-10):
 
 
 def test_cumulative_incidence_at_the_horizons_equals_survfit(run):
-    scenario, tables, _ = run
+    scenario, tables, _, _ = run
     ref, h = REF[scenario]["horizons"], tables["horizons"]
     assert ref["states"] == ["(s0)", "1", "2"]
     seen = set()
@@ -85,7 +87,7 @@ def test_cumulative_incidence_at_the_horizons_equals_survfit(run):
 
 
 def test_naive_one_minus_km_equals_survfit_with_entry_and_weights(run):
-    scenario, tables, _ = run
+    scenario, tables, _, _ = run
     ref, h = REF[scenario]["naive"], tables["horizons"]
     for i, (g, t) in enumerate(zip(ref["group"], ref["time"])):
         row = h[(h["group"] == g) & (h["state"] == "progressed") & (h["time"] == t)].iloc[0]
@@ -95,7 +97,7 @@ def test_naive_one_minus_km_equals_survfit_with_entry_and_weights(run):
 
 
 def test_numbers_at_risk_equal_summary_survfit(run):
-    scenario, tables, notes = run
+    scenario, tables, notes, _ = run
     ref, risk = REF[scenario]["risk"], tables["risk_table"]
     got = [int(risk[(risk["group"] == g) & (risk["time"] == t)]["n_risk"].iloc[0])
            for g, t in zip(ref["group"], ref["time"])]
@@ -104,7 +106,7 @@ def test_numbers_at_risk_equal_summary_survfit(run):
 
 
 def test_cause_specific_models_equal_coxph_with_entry_and_weights(run):
-    scenario, tables, _ = run
+    scenario, tables, _, _ = run
     m = tables["models"]
     cs = m[(m["model"] == "primary") & (m["approach"] == "cause-specific hazard")]
     for k, state in STATES.items():
@@ -124,7 +126,7 @@ def test_cause_specific_models_equal_coxph_with_entry_and_weights(run):
 
 
 def test_gray_and_fine_gray_are_not_computed_and_say_why(run):
-    scenario, tables, notes = run
+    scenario, tables, notes, _ = run
     gray = tables["gray"]
     assert gray[["statistic", "df", "p"]].isna().all().all()
     assert gray["note"].str.startswith("not computed").all()
@@ -139,7 +141,7 @@ def test_gray_and_fine_gray_are_not_computed_and_say_why(run):
 
 
 def test_every_table_states_the_risk_sets(run):
-    scenario, tables, _ = run
+    scenario, tables, _, _ = run
     for name in ("curves", "horizons"):
         method = tables[name]["method"].iloc[0]
         assert ("delayed entry" in method) == (scenario != "weights")
@@ -147,9 +149,82 @@ def test_every_table_states_the_risk_sets(run):
 
 
 def test_the_figure_says_gray_was_not_computed(run, config):
-    _, tables, _ = run
+    _, tables, _, _ = run
     fig = F.cumulative_incidence_figure(tables["curves"], tables["naive"],
                                         tables["risk_table"], tables["gray"], "months",
                                         "95% CI")
     texts = " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))
     assert "Gray's test not computed" in texts
+
+
+def test_the_patient_flow_names_only_the_analyses_run(run, config):
+    scenario, _, _, _ = run
+    data = pd.read_csv(HERE / "competing_entry_cohort.csv").drop(columns=SCENARIOS[scenario])
+    ledger = pd.DataFrame(columns=["file", "row", "analysis", "reason"])
+    steps = set(patient_flow(data, ledger, config)["step"])
+    assert {"analysed (Aalen-Johansen)", "analysed (cause-specific Cox)"} <= steps
+    assert not any("Gray" in s or "Fine-Gray" in s for s in steps)
+
+
+REPORT_FILES = {"states": "states", "curves": "cumulative_incidence",
+                "naive": "progression_naive_km", "horizons": "horizons",
+                "risk_table": "risk_table", "gray": "gray_test", "models": "models"}
+
+
+def _report_config(config, scenario):
+    cfg = json.loads(json.dumps(config))
+    columns = cfg["cohort"]["columns"]
+    if scenario != "weights":
+        columns["entry_time"] = "entry_months"
+    if scenario != "entry":
+        columns["weight"] = "ipw"
+    return cfg
+
+
+def test_the_report_section_says_what_was_not_computed_and_why(run, config, tmp_path):
+    scenario, tables, _, out = run
+    results = tmp_path / "results"
+    (results / "competing_risks").mkdir(parents=True)
+    (results / "cohort").mkdir()
+    (results / "figures").mkdir()
+    files = []
+    for name, stem in REPORT_FILES.items():
+        files.append(results / "competing_risks" / f"{stem}.csv")
+        files[-1].write_bytes((out / f"{name}.csv").read_bytes())
+    files.append(results / "cohort" / "warnings.csv")
+    files[-1].write_text("file,row,warning\n")
+    figure = F.cumulative_incidence_figure(tables["curves"], tables["naive"],
+                                           tables["risk_table"], tables["gray"], "months",
+                                           "95% CI")
+    files.append(results / "figures" / "cumulative_incidence.png")
+    F.save(figure, [files[-1]], 72)
+    cfg = _report_config(config, scenario)
+    res = doc.ResultFiles(files, results)
+    caveat = doc.competing_caveat(cfg, res)
+    section = doc._competing_section(cfg, res, caveat)
+    text = section["text"]
+    assert "Gray's test was not computed" in text and "Fine-Gray model was not computed" in text
+    assert "are not computed, as the cohort has" in caveat
+    assert "subdistribution hazard ratio of" not in text     # no number for it
+    gray, models = str(section["gray"]), str(section["models"])
+    assert "not computed" in gray and "Chi-square" not in gray
+    assert "Subdistribution HR" not in models and "Cause-specific HR" in models
+    assert "Fine-Gray model not computed" in models
+    assert ("robust SE" in models) == (scenario != "entry")
+    # the cause-specific HR of P5 printed as the table holds it
+    m = tables["models"]
+    row = m[(m["approach"] == "cause-specific hazard") & (m["event"] == "progressed")
+            & (m["model"] == "primary") & (m["level"] == "P5")].iloc[0]
+    assert doc._ci(row["hr"], row["hr_lower"], row["hr_upper"]) in models
+
+
+def test_the_methods_say_which_estimates_take_entry_and_weights(run, config):
+    scenario, _, _, _ = run
+    cfg = _report_config(config, scenario)
+    text = " ".join(doc.methods_text(cfg)["paragraphs"])
+    assert "Gray's test" in text and "were not computed" in text
+    assert ("each patient at risk from entry on" in text) == (scenario != "weights")
+    assert ("weighted by the case weight" in text) == (scenario != "entry")
+    assert "Groups were compared by Gray's test" not in text
+    plain = " ".join(doc.methods_text(config)["paragraphs"])
+    assert "Groups were compared by Gray's test" in plain and "not computed" not in plain
