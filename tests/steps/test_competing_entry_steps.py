@@ -205,6 +205,7 @@ def test_the_report_section_says_what_was_not_computed_and_why(run, config, tmp_
     text = section["text"]
     assert "Gray's test was not computed" in text and "Fine-Gray model was not computed" in text
     assert "are not computed, as the cohort has" in caveat
+    assert section["gray_caption"].startswith("Gray's test not computed (")
     assert "subdistribution hazard ratio of" not in text     # no number for it
     gray, models = str(section["gray"]), str(section["models"])
     assert "not computed" in gray and "Chi-square" not in gray

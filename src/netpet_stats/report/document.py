@@ -1781,6 +1781,9 @@ def _competing_section(config, results, caveat: str = "") -> dict | None:
     return {
         "text": text,
         "figure": _img(results.path("figures/cumulative_incidence.png")),
+        # the figure's caption: "" keeps the template's own words (Gray's tests compare)
+        "gray_caption": ("Gray's test not computed (" + not_run.split("; ")[0].removeprefix(
+            "not computed: the cohort has ") + ")") if not_run else "",
         "states": gt_table(state_tab, "competing_states", "Progression and death first",
                            "Patients by state on the progression clock."),
         "horizons": gt_table(pd.DataFrame(rows), "competing_horizons",
