@@ -148,13 +148,15 @@ def test_every_table_states_the_risk_sets(run):
         assert ("case weights" in method) == (scenario != "entry")
 
 
-def test_the_figure_says_gray_was_not_computed(run, config):
+@pytest.mark.parametrize("width", ["single", "double"])
+def test_the_figure_says_gray_was_not_computed(run, width):
     _, tables, _, _ = run
     fig = F.cumulative_incidence_figure(tables["curves"], tables["naive"],
                                         tables["risk_table"], tables["gray"], "months",
-                                        "95% CI")
+                                        "95% CI", style=F.FigureStyle(width=width))
     texts = " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))
-    assert "Gray's test not computed" in texts
+    assert "Gray's test not computed" in " ".join(texts.split())
+    assert F.text_problems(fig) == []
 
 
 def test_the_patient_flow_names_only_the_analyses_run(run, config):
