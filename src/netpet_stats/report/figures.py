@@ -462,8 +462,9 @@ def cumulative_incidence_figure(curves: pd.DataFrame, naive: pd.DataFrame, risk:
     censors deaths (dotted, no band), so that the reader sees, group by group, how much
     the naive estimate overstates the risk. Lines are told apart by the event (colour
     and line style), panels by the group; panels share their axes. Gray's tests (the
-    groups compared, per event) head the legend; the number still event-free at risk
-    is given once per group, under its panel.
+    groups compared, per event) head the legend, or, where the table says the test was
+    not computed (delayed entry, case weights), that fact; the number still event-free
+    at risk is given once per group, under its panel.
 
     Parameters
     ----------
@@ -475,7 +476,7 @@ def cumulative_incidence_figure(curves: pd.DataFrame, naive: pd.DataFrame, risk:
         ``risk_table`` (group, time, n_risk): its times are the axis's ticks, and the
         axis ends at the last of them.
     gray
-        ``gray_test`` table (cause, p).
+        ``gray_test`` table (cause, p, and note: "not computed: ..." where it was not).
     title
         Drawn only when ``style.titles`` asks for titles.
     """
