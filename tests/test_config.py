@@ -9,7 +9,7 @@ import yaml
 from workflow_run import copy_project, run_snakemake
 
 from netpet_stats.cli import main
-from netpet_stats.config import ConfigError, load_config, load_schema
+from netpet_stats.config import ConfigError, competing_risks_settings, load_config, load_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "config" / "config.yaml"
@@ -139,13 +139,29 @@ def test_delayed_entry_refuses_analyses_without_left_truncation_all_at_once():
         load_config(base=ROOT / "config" / "config.yaml", overrides=overrides)
     text = str(err.value)
     assert "validation.mode: 'develop' with delayed entry (cohort.dates.entry)" in text
-    assert "competing_risks.enabled with delayed entry (cohort.dates.entry)" in text
+    # the competing-risks analysis runs with entry (Aalen-Johansen, cause-specific Cox;
+    # Gray's test and Fine-Gray say why not); only a setting Gray's test alone reads is
+    # refused
+    assert "competing_risks" not in text
     with pytest.raises(ConfigError, match="missing_data.method: 'multiple_imputation' with "
                                           "delayed entry"):
         load_config(base=ROOT / "config" / "config.yaml", overrides={
-            **overrides, "validation": {"mode": "none"}, "competing_risks": {"enabled": False},
+            **overrides, "validation": {"mode": "none"},
             "concordance": {"uno": False}, "missing_data": {"method": "multiple_imputation"}})
     ok = load_config(base=ROOT / "config" / "config.yaml", overrides={
-        **overrides, "validation": {"mode": "none"}, "competing_risks": {"enabled": False},
-        "concordance": {"uno": False}})
+        **overrides, "validation": {"mode": "none"}, "concordance": {"uno": False}})
     assert ok["cohort"]["dates"]["entry"] == "later_scan"
+    assert competing_risks_settings(ok) is not None
+    for extra, where in (({"cohort": overrides["cohort"]}, "delayed entry (cohort.dates.entry)"),
+                         ({"cohort": {"columns": {"weight": "ipw"}}},
+                          "case weights (cohort.columns.weight)")):
+        with pytest.raises(ConfigError) as err:
+            load_config(base=ROOT / "config" / "config.yaml", overrides={
+                **extra, "validation": {"mode": "none"}, "concordance": {"uno": False},
+                "competing_risks": {"enabled": True, "gray_strata": "centre"}})
+        assert (f"competing_risks.gray_strata: 'centre' with {where}: it stratifies Gray's "
+                "test") in str(err.value)
+        ok = load_config(base=ROOT / "config" / "config.yaml", overrides={
+            **extra, "validation": {"mode": "none"}, "concordance": {"uno": False},
+            "competing_risks": {"enabled": True}})
+        assert competing_risks_settings(ok)["gray_strata"] is None

@@ -668,7 +668,10 @@ def delayed_entry_problems(config: dict) -> list[str]:
     Kaplan-Meier, log-rank, Cox models and concordance take delayed entry (R
     ``Surv(entry, time, event)``) and case weights (R ``weights =``); the analyses
     listed are refused, all at once, rather than run as if every patient were at
-    risk from time zero with weight 1.
+    risk from time zero with weight 1. The competing-risks analysis runs (the
+    Aalen-Johansen incidences and cause-specific Cox models take entry and weights;
+    its Gray's test and Fine-Gray rows say why they are not computed), but a setting
+    only Gray's test reads (``competing_risks.gray_strata``) is refused.
     """
     how = delayed_entry(config)
     weighted = bool((config.get("cohort", {}).get("columns") or {}).get("weight"))
@@ -684,11 +687,14 @@ def delayed_entry_problems(config: dict) -> list[str]:
             "prediction-model validation at horizons (calibration, time-dependent AUC, Brier, "
             "bootstrap optimism) is not implemented for left-truncated or weighted data; set "
             "validation.mode: none")
-    if competing_risks_settings(config) is not None:
+    cr = competing_risks_settings(config)
+    if cr is not None and cr.get("gray_strata"):
+        # the competing-risks analysis runs (Aalen-Johansen, cause-specific Cox take entry
+        # and weights); Gray's test is not computed, so a setting only it reads is refused
         problems.append(
-            f"competing_risks.enabled with {where}: Gray's test and the "
-            "Fine-Gray model (R cmprsk) do not take left-truncated or weighted data; set "
-            "competing_risks.enabled: false")
+            f"competing_risks.gray_strata: {cr['gray_strata']!r} with {where}: it stratifies "
+            "Gray's test, which is not computed for left-truncated or weighted data (R "
+            "cmprsk::cuminc takes neither); set competing_risks.gray_strata: null")
     if how is not None and config.get("concordance", {}).get("uno"):
         problems.append(f"concordance.uno with {where}: Uno's C needs the censoring "
                         "distribution of right-censored data (R concordance refuses timewt = "

@@ -104,19 +104,23 @@ def patient_flow(data: pd.DataFrame, ledger: pd.DataFrame, config: dict) -> pd.D
     rows.append({"analysis": "all", "step": "eligible", "n": eligible, "reason": ""})
     cr = competing_risks_settings(config)
     analyses = list(config["endpoints"]) + ([CR_ANALYSIS] if cr is not None else [])
+    # with delayed entry or case weights Gray's test and Fine-Gray are not computed
+    plain = not {"entry_time", "weight"} & set(data.columns)
+    cr_steps = (("analysed (Aalen-Johansen, Gray)", "analysed (Fine-Gray, cause-specific Cox)")
+                if plain else ("analysed (Aalen-Johansen)", "analysed (cause-specific Cox)"))
     for ep in analyses:
         sub = ledger[ledger["analysis"] == ep]
         for reason, k in sub["reason"].value_counts().sort_index().items():
             rows.append({"analysis": ep, "step": "excluded", "n": int(k), "reason": reason})
         analysed = eligible - len(sub)
-        rows.append({"analysis": ep, "step": "analysed (Aalen-Johansen, Gray)" if ep == CR_ANALYSIS
+        rows.append({"analysis": ep, "step": cr_steps[0] if ep == CR_ANALYSIS
                      else "analysed (Kaplan-Meier, log-rank)", "n": analysed, "reason": ""})
         for name in (cr["models"] if ep == CR_ANALYSIS else analysed_models(config)):
             sub_m = ledger[ledger["analysis"] == f"{ep}:{name}"]
             for reason, k in sub_m["reason"].value_counts().sort_index().items():
                 rows.append({"analysis": f"{ep}:{name}", "step": "excluded", "n": int(k),
                              "reason": reason})
-            rows.append({"analysis": f"{ep}:{name}", "step": "analysed (Fine-Gray, cause-specific Cox)"
+            rows.append({"analysis": f"{ep}:{name}", "step": cr_steps[1]
                          if ep == CR_ANALYSIS else "analysed (Cox)",
                          "n": analysed - len(sub_m), "reason": ""})
     return pd.DataFrame(rows)

@@ -1642,24 +1642,60 @@ def _competing_methods(config, cite, level, unit, models, model_text) -> list[st
             "progression-free until death); a progression after the end of follow-up was "
             "refused as an error. Every patient the rule had to decide is listed")
     pfs = [spec["label"] for spec in config["endpoints"].values() if spec.get("derive")]
-    return [
+    entered, weighted = competing_entry_weights(config)
+    models_text = "; ".join(model_text(models[m]) for m in cr["models"])
+    horizons = ("Cumulative incidences are reported at "
+                + ", ".join(f"{h:g}" for h in cr["horizons"]) + f" {unit}."
+                + (f" {', '.join(pfs)} counted progression or death, whichever came first."
+                   if pfs else ""))
+    opening = (
         f"Because death precludes later progression, progression was also analysed with "
         f"death without progression as a competing event {cite('putter2007')}. Each "
-        f"patient's state (progressed, died without progression, censored) was {rule}. "
-        f"The cumulative incidence of each event was estimated by the Aalen-Johansen method "
+        f"patient's state (progressed, died without progression, censored) was {rule}. ")
+    if not (entered or weighted):
+        return [
+            opening
+            + f"The cumulative incidence of each event was estimated by the Aalen-Johansen "
+            f"method {cite('aalen1978')} with infinitesimal-jackknife standard errors and "
+            f"{level}% pointwise confidence intervals (R survival's survfit for multi-state "
+            f"data), and compared with the naive 1 - Kaplan-Meier estimate that censors "
+            f"deaths. Groups were compared by Gray's test {cite('gray1988')} (R "
+            f"cmprsk::cuminc {cite('cmprsk')}"
+            + (f", stratified by {cr['gray_strata']}" if cr["gray_strata"] else "") + "). "
+            f"Hazard ratios were estimated by cause-specific Cox models, in which the other "
+            f"event censors, and by Fine-Gray subdistribution hazard models "
+            f"{cite('finegray1999')} with inverse-probability-of-censoring weights and robust "
+            f"standard errors (R survival's finegray and coxph), for {models_text}. "
+            + horizons]
+    how = " and ".join(
+        (["each patient at risk from entry on (delayed entry, left truncation; R "
+          "Surv(entry, time, status))"] if entered else [])
+        + (["each patient weighted by the case weight (R weights =)"] if weighted else []))
+    why = ("R's cmprsk takes neither delayed entry nor case weights, and survival's "
+           "finegray takes no delayed entry" if entered else
+           "R's cmprsk (cuminc, crr), which they reproduce here, takes no case weights")
+    return [
+        opening
+        + f"The cumulative incidence of each event was estimated by the Aalen-Johansen method "
         f"{cite('aalen1978')} with infinitesimal-jackknife standard errors and {level}% "
-        f"pointwise confidence intervals (R survival's survfit for multi-state data), and "
-        f"compared with the naive 1 - Kaplan-Meier estimate that censors deaths. Groups were "
-        f"compared by Gray's test {cite('gray1988')} (R cmprsk::cuminc {cite('cmprsk')}"
-        + (f", stratified by {cr['gray_strata']}" if cr["gray_strata"] else "") + "). "
-        f"Hazard ratios were estimated by cause-specific Cox models, in which the other "
-        f"event censors, and by Fine-Gray subdistribution hazard models "
-        f"{cite('finegray1999')} with inverse-probability-of-censoring weights and robust "
-        f"standard errors (R survival's finegray and coxph), for "
-        + "; ".join(model_text(models[m]) for m in cr["models"]) + ". Cumulative incidences "
-        f"are reported at " + ", ".join(f"{h:g}" for h in cr["horizons"]) + f" {unit}."
-        + (f" {', '.join(pfs)} counted progression or death, whichever came first." if pfs
-           else "")]
+        f"pointwise confidence intervals (R survival's survfit for multi-state data with an "
+        f"id), with {how}, and compared with the naive 1 - Kaplan-Meier estimate that "
+        f"censors deaths, on the same risk sets; numbers at risk are patients, as R's "
+        f"summary.survfit gives them. Hazard ratios were estimated by cause-specific Cox "
+        f"models, in which the other event censors, on the same risk sets"
+        + (" (robust standard errors for weights that are not whole numbers, as R coxph)"
+           if weighted else "")
+        + f", for {models_text}. Gray's test {cite('gray1988')} and Fine-Gray "
+        f"subdistribution hazard models {cite('finegray1999')} were not computed: {why} "
+        f"{cite('cmprsk')}, and computing them as if every patient were at risk from time "
+        f"zero with equal weight would be wrong. " + horizons]
+
+
+def competing_entry_weights(config: dict) -> tuple[bool, bool]:
+    """Whether the cohort has delayed entry and case weights (the competing-risks
+    analysis then computes no Gray's test nor Fine-Gray model)."""
+    weighted = bool((config["cohort"].get("columns") or {}).get("weight"))
+    return delayed_entry(config) is not None, weighted
 
 
 def _competing_section(config, results, caveat: str = "") -> dict | None:
@@ -1695,9 +1731,18 @@ def _competing_section(config, results, caveat: str = "") -> dict | None:
     rows = [rows[k] for k in sorted(rows, key=lambda k: (list(dict.fromkeys(hz["group"]))
                                                           .index(k[0]), order.get(k[1], 3)))]
     gray = results.read("competing_risks/gray_test.csv")
-    gray_tab = pd.DataFrame({"Event": gray["cause"], "Chi-square": [_num(x) for x in gray["statistic"]],
-                             "df": gray["df"], "p": [fmt_p(x) for x in gray["p"]]})
+    not_run = _not_computed(gray)
+    if not_run:    # delayed entry or case weights: the reason, not an empty test
+        gray_tab = pd.DataFrame({"Event": gray["cause"], "Gray's test": "not computed"})
+    else:
+        gray_tab = pd.DataFrame({"Event": gray["cause"],
+                                 "Chi-square": [_num(x) for x in gray["statistic"]],
+                                 "df": gray["df"], "p": [fmt_p(x) for x in gray["p"]]})
     models = results.read("competing_risks/models.csv")
+    fg_rows = models[models["approach"] == "subdistribution hazard (Fine-Gray)"]
+    fg_not_run = _not_computed(fg_rows)
+    if fg_not_run:     # one row per event saying why: in the caption, not as a model row
+        models = models[models["approach"] != "subdistribution hazard (Fine-Gray)"]
     mrows = []
     for (model, event, term, level), part in models.groupby(
             ["model_label", "event", "term_label", "level"], sort=False, dropna=False):
@@ -1720,6 +1765,7 @@ def _competing_section(config, results, caveat: str = "") -> dict | None:
                 row[f"{short} p"] = "" if note else fmt_p(r.p)
         mrows.append(row)
     mtab = pd.DataFrame(mrows)
+    cs_se = set(models.loc[models["approach"] == "cause-specific hazard", "se_type"].dropna())
     one_model = mtab["Model"].nunique() == 1
     models_note = (f"Model: {mtab['Model'].iloc[0]}. " if one_model else "")
     if one_model:
@@ -1730,9 +1776,16 @@ def _competing_section(config, results, caveat: str = "") -> dict | None:
     naive = results.read("competing_risks/progression_naive_km.csv")
     text = (_competing_text(config, cr, counts, hz, decided, at_risk_lookup(naive))
             + _hr_contrast(models) + " " + caveat)
+    if not_run:
+        text += f" Gray's test was {not_run}."
+    if fg_not_run:
+        text += f" The Fine-Gray model was {fg_not_run}."
     return {
         "text": text,
         "figure": _img(results.path("figures/cumulative_incidence.png")),
+        # the figure's caption: "" keeps the template's own words (Gray's tests compare)
+        "gray_caption": ("Gray's test not computed (" + not_run.split("; ")[0].removeprefix(
+            "not computed: the cohort has ") + ")") if not_run else "",
         "states": gt_table(state_tab, "competing_states", "Progression and death first",
                            "Patients by state on the progression clock."),
         "horizons": gt_table(pd.DataFrame(rows), "competing_horizons",
@@ -1740,14 +1793,47 @@ def _competing_section(config, results, caveat: str = "") -> dict | None:
                              hz["method"].iloc[0] + ". 1 - Kaplan-Meier: deaths before "
                              "progression censored. —: past the group's follow-up."),
         "gray": gt_table(gray_tab, "competing_gray", "Gray's test",
+                         f"Gray's test {not_run}." if not_run else
                          gray["method"].iloc[0] + (f"; stratified by {cr['gray_strata']}"
                                                    if cr["gray_strata"] else "") + "."),
         "models": gt_table(mtab, "competing_models",
+                           "Cause-specific hazard ratios" if fg_not_run else
                            "Cause-specific and subdistribution hazard ratios",
-                           models_note + "Cause-specific: Cox model in which the other event censors "
-                           "(model-based SE). Subdistribution: Fine-Gray model (R finegray + "
-                           "coxph, robust SE)."),
+                           models_note + "Cause-specific: Cox model in which the other event "
+                           "censors (" + _se_words(cs_se) + ")"
+                           + _risk_set_words(models) + ". "
+                           + (f"Fine-Gray model {fg_not_run}." if fg_not_run else
+                              "Subdistribution: Fine-Gray model (R finegray + coxph, robust "
+                              "SE).")),
     }
+
+
+def _not_computed(table: pd.DataFrame) -> str:
+    """The reason a competing-risks table gives for an analysis it did not compute (its
+    ``note`` starting "not computed"), or ""."""
+    if "note" not in table or table.empty:
+        return ""
+    notes = table["note"].dropna().astype(str)
+    notes = notes[notes.str.startswith("not computed")]
+    return notes.iloc[0] if len(notes) == len(table) else ""
+
+
+def _se_words(se_types: set) -> str:
+    """The cause-specific models' SEs in words (model-based unless weights made them robust)."""
+    if se_types == {"robust"}:
+        return "robust SE, each patient a cluster, as R coxph with non-integer case weights"
+    if "robust" in se_types:
+        return "model-based SE; robust where the case weights are not whole numbers"
+    return "model-based SE"
+
+
+def _risk_set_words(models: pd.DataFrame) -> str:
+    """Delayed entry and case weights of the cause-specific models, as their method says."""
+    method = " ".join(models.loc[models["approach"] == "cause-specific hazard", "method"]
+                      .dropna().astype(str).unique())
+    parts = (["delayed entry: each patient at risk from entry on"] if "delayed entry" in method
+             else []) + (["case weights"] if "case weights" in method else [])
+    return "; " + " and ".join(parts) if parts else ""
 
 
 def _hr_contrast(models: pd.DataFrame) -> str:
@@ -1869,6 +1955,12 @@ def competing_caveat(config, results) -> str:
         if len(fg) else fg
     text = (f"{label}: its hazard ratios are cause-specific (deaths before progression "
             "censored): they compare the rate of progression among patients still alive. ")
+    not_run = _not_computed(gray.reset_index())
+    if not_run:
+        what = not_run.split("; ")[0].removeprefix("not computed: the cohort has ")
+        text += ("Gray's test and the subdistribution hazard ratio, which would describe the "
+                 f"cumulative incidence of progression, are not computed, as the cohort has "
+                 f"{what}; the cumulative incidence curves are shown. ")
     if "progressed" in gray.index and np.isfinite(gray.loc["progressed", "p"]):
         text += (f"With death as a competing event, Gray's test of the cumulative incidence "
                  f"of progression gives p = {fmt_p(gray.loc['progressed', 'p'])}")

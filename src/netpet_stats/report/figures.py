@@ -462,8 +462,9 @@ def cumulative_incidence_figure(curves: pd.DataFrame, naive: pd.DataFrame, risk:
     censors deaths (dotted, no band), so that the reader sees, group by group, how much
     the naive estimate overstates the risk. Lines are told apart by the event (colour
     and line style), panels by the group; panels share their axes. Gray's tests (the
-    groups compared, per event) head the legend; the number still event-free at risk
-    is given once per group, under its panel.
+    groups compared, per event) head the legend, or, where the table says the test was
+    not computed (delayed entry, case weights), that fact; the number still event-free
+    at risk is given once per group, under its panel.
 
     Parameters
     ----------
@@ -475,7 +476,7 @@ def cumulative_incidence_figure(curves: pd.DataFrame, naive: pd.DataFrame, risk:
         ``risk_table`` (group, time, n_risk): its times are the axis's ticks, and the
         axis ends at the last of them.
     gray
-        ``gray_test`` table (cause, p).
+        ``gray_test`` table (cause, p, and note: "not computed: ..." where it was not).
     title
         Drawn only when ``style.titles`` asks for titles.
     """
@@ -543,6 +544,11 @@ def cumulative_incidence_figure(curves: pd.DataFrame, naive: pd.DataFrame, risk:
                           for k, (st, lab) in enumerate(zip(states, state_labels))
                           if st in p_of and np.isfinite(p_of[st]))
         heading = (f"Gray's test across {legend_title}s: {tests}" if tests else "")
+        skipped = [n for n in gray.get("note", pd.Series(dtype=object)).dropna().astype(str)
+                   if n.startswith("not computed")]
+        if skipped and not tests:    # delayed entry or case weights: said, not left out
+            heading = ("Gray's test not computed (" + skipped[0].split("; ")[0].replace(
+                "not computed: the cohort has ", "") + ")")
         ncol_legend = _legend_columns(labels, style, style.width_in * 0.95)
         fig.legend(handles, labels, loc="outside upper left", frameon=False, ncol=ncol_legend,
                    title=style.wrap(heading, style.width_in * 0.95, style.small) or None,
