@@ -60,6 +60,7 @@ rule prepare_cohort:
             "kaplan_meier.risk_table_times",
             "validation.mode",
             "validation.endpoint",
+            "federation.role",
             "validation.horizons",
             "privacy",
             "figures.group_labels",
