@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ._checks import check_survival, group_codes
+from ._frames import as_column, float_columns, frame
 from .distributions import norm_ppf
 
 CONF_TYPES = ("plain", "log", "log-log", "logit", "arcsin")
@@ -261,7 +262,7 @@ def km_table(time, event, conf_type: str = "log", conf_level: float = 0.95, *, e
         checked.time, checked.event, checked.entry, checked.weights)
     lower, upper = confidence_limits(surv, std_err, conf_type, conf_level)
     count = float if checked.weights is not None else int
-    return pd.DataFrame({
+    return frame({
         "time": times.astype(float),
         "n_risk": n_risk.astype(count),
         "n_event": n_event.astype(count),
@@ -371,11 +372,24 @@ def _findq(times: np.ndarray, surv: np.ndarray, p: float, last_time: float) -> f
     x = np.concatenate([[0.0], times])
     y = np.concatenate([[0.0], 1.0 - surv])
     keep = ~np.isnan(y)
-    x, y = x[keep], y[keep]
+    if not keep.all():
+        x, y = x[keep], y[keep]
     if p == 0:
         return float(x[0])
     if y.max() < p:
         return np.nan
+    if (y[1:] >= y[:-1]).all():
+        # A monotone curve (every Kaplan-Meier estimate, most confidence curves): its
+        # values in time order are already sorted, and the first point at or above a
+        # level is the first time that value is seen, so the lookups below are two
+        # binary searches; the same points, the same answer.
+        i1 = np.searchsorted(y, p - QUANTILE_TOL, side="left")
+        if abs(p - y[-1]) < QUANTILE_TOL:
+            return float((x[i1] + last_time) / 2)
+        i2 = np.searchsorted(y, p + QUANTILE_TOL, side="left")
+        if i2 == y.size:
+            return np.nan
+        return float((x[i1] + x[i2]) / 2)
     values, first = np.unique(y, return_index=True)  # sorted by value, first time seen
     y_last = y[np.sort(first)[-1]]  # last distinct value in time order
     x_by_value = x[first]
@@ -406,13 +420,15 @@ def km_quantiles(curve: pd.DataFrame, probs=(0.5,)) -> pd.DataFrame:
     >>> km_quantiles(km_table(t, e)).iloc[0].tolist()  # R quantile(fit, 0.5): 4 (3, NA)
     [0.5, 4.0, 3.0, nan]
     """
-    times = curve["time"].to_numpy()
+    probs = list(probs)
+    if not probs:
+        return pd.DataFrame({name: [] for name in ("prob", "quantile", "lower", "upper")})
+    times, surv, lower, upper = float_columns(curve, ("time", "surv", "lower", "upper"))
     last = float(times[-1]) if len(times) else np.nan
-    curves = {key: curve[key].to_numpy() for key in ("surv", "lower", "upper")}
-    out = {"prob": list(probs)}
-    for key, name in (("surv", "quantile"), ("lower", "lower"), ("upper", "upper")):
-        out[name] = [_findq(times, curves[key], p, last) for p in probs]
-    return pd.DataFrame(out)
+    out = {"prob": as_column(probs)}
+    for values, name in ((surv, "quantile"), (lower, "lower"), (upper, "upper")):
+        out[name] = np.array([_findq(times, values, p, last) for p in probs], dtype=float)
+    return frame(out)
 
 
 def km_by_group(time, event, group, groups=None, conf_type: str = "log",
