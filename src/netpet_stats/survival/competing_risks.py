@@ -392,7 +392,7 @@ def cumulative_incidence_at(table: pd.DataFrame, at) -> pd.DataFrame:
     by_curve = np.argsort(pair, kind="stable")
     rows = valid[by_curve]
     starts = np.searchsorted(pair[by_curve], np.arange(len(curves)))
-    ends = np.r_[starts[1:], rows.size]
+    ends = np.append(starts[1:], rows.size)
     picked = np.empty((len(curves), at.size), np.int64)
     for k in range(len(curves)):
         part = rows[starts[k]:ends[k]]

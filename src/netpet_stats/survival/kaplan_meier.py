@@ -101,7 +101,11 @@ def _km_counts(time: np.ndarray, event: np.ndarray, entry=None, weights=None):
         return _km_counts_general(time, event, entry, weights)
     order = np.argsort(time, kind="stable")
     t_sorted, e_sorted = time[order], event[order]
-    times, first, counts = np.unique(t_sorted, return_index=True, return_counts=True)
+    # the distinct times and where each starts among the sorted ones
+    first = np.flatnonzero(np.concatenate(([True], t_sorted[1:] != t_sorted[:-1]))) \
+        if time.size else np.zeros(0, np.int64)
+    times = t_sorted[first]
+    counts = np.diff(np.append(first, time.size))
     n_event = np.add.reduceat(e_sorted, first) if times.size else np.zeros(0)
     n_risk = (time.size - first).astype(float)
     n_event = n_event.astype(float)
@@ -670,7 +674,7 @@ def censoring_steps(time, event, order=None, weights=None):
         at_risk = n_after + cens
         factor = np.where(cens > 0, (at_risk - cens) / np.where(at_risk > 0, at_risk, 1), 1.0)
         return utimes, np.cumprod(factor), index
-    n_after = time.size - np.r_[starts[1:], time.size]  # subjects after each distinct time
+    n_after = time.size - np.append(starts[1:], time.size)  # subjects after each distinct time
     cens = np.bincount(index[event == 0], minlength=utimes.size).astype(float)
     at_risk = n_after + cens  # deaths at the time have already left
     factor = np.where(cens > 0, (at_risk - cens) / np.where(at_risk > 0, at_risk, 1), 1.0)
@@ -692,7 +696,7 @@ def distinct_times(time, order=None):
     if order is None:
         order = np.argsort(time, kind="stable")
     ts = time[order]
-    first = np.r_[True, ts[1:] != ts[:-1]]
+    first = np.concatenate(([True], ts[1:] != ts[:-1]))
     index = np.empty(time.size, np.int64)
     index[order] = np.cumsum(first) - 1
     return ts[first], np.flatnonzero(first), index
