@@ -424,8 +424,8 @@ def api_overheads(d):
     at = competing_risks.cumulative_incidence_at(aj, CIF_TIMES)
     at_columns = {k: at[k].to_numpy() for k in at.columns}
 
-    def fresh(columns):  # the frame takes its columns: give it copies, as a call would
-        return _frames.frame({k: v.copy() for k, v in columns.items()})
+    def fresh(columns):  # the frame the call builds from these columns (then dropped)
+        return _frames.frame(dict(columns))
 
     def fit_input():  # what ph_test reads from the fit before its sums
         fit.frame["__time"].to_numpy(), fit.frame["__event"].to_numpy()
