@@ -137,3 +137,10 @@ def test_cumulative_incidence_at_reads_each_curve(groups):
     got = cumulative_incidence_at(table, at)
     assert str(got["group"].dtype) == ("object" if groups[0] == "a" else "int64")
     assert cumulative_incidence_at(table, []).empty
+
+
+def test_frames_do_not_share_their_column_index():
+    first = km_quantiles(km_table([1, 2, 3], [1, 1, 0]))
+    first.columns.name = "renamed by a user"
+    second = km_quantiles(km_table([1, 2, 3], [1, 1, 0]))
+    assert second.columns.name is None and first.columns is not second.columns

@@ -38,12 +38,12 @@ _COLUMN_INDEXES: dict = {}
 
 def _column_index(names: tuple) -> pd.Index:
     """The column labels as a pandas Index, built once per set of names (12 us each time
-    otherwise). An Index is immutable; one whose ``name`` a user has set since is not
-    reused."""
+    otherwise). Each frame gets its own view of it (0.6 us): the labels are shared,
+    immutable, and a ``name`` a user gives one frame's columns stays with that frame."""
     index = _COLUMN_INDEXES.get(names)
-    if index is None or index.name is not None:
+    if index is None:
         index = _COLUMN_INDEXES[names] = pd.Index(list(names))
-    return index
+    return index.view()
 
 
 def as_column(values) -> np.ndarray:
