@@ -141,6 +141,7 @@ def test_cumulative_incidence_at_reads_each_curve(groups):
 
 def test_frames_do_not_share_their_column_index():
     first = km_quantiles(km_table([1, 2, 3], [1, 1, 0]))
-    first.columns.name = "renamed by a user"
     second = km_quantiles(km_table([1, 2, 3], [1, 1, 0]))
-    assert second.columns.name is None and first.columns is not second.columns
+    first.columns.name = "renamed by a user"
+    assert second.columns.name is None
+    assert km_quantiles(km_table([1, 2, 3], [1, 1, 0])).columns.name is None
