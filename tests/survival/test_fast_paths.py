@@ -145,3 +145,45 @@ def test_frames_do_not_share_their_column_index():
     first.columns.name = "renamed by a user"
     assert second.columns.name is None
     assert km_quantiles(km_table([1, 2, 3], [1, 1, 0])).columns.name is None
+
+
+def _findq_by_rule(times, surv, p, last, tol=np.sqrt(np.finfo(float).eps)):
+    """R's survival:::findq written out point by point: the points (time, 1 - S) from
+    (0, 0), missing ones dropped, each value kept at its first time; the quantile is the
+    time of the smallest value >= p, or the midpoint to the next larger value (to the
+    last time when that value is the curve's last) when a value lies within tol of p."""
+    points, seen = [], set()
+    for x, y in zip([0.0, *times], [0.0, *(1.0 - np.asarray(surv, float))]):
+        if not np.isnan(y) and y not in seen:
+            seen.add(y)
+            points.append((x, y))
+    if p == 0:
+        return points[0][0]
+    last_value = points[-1][1]
+    by_value = sorted(points, key=lambda pt: pt[1])
+    at_least = [x for x, y in by_value if y >= p - tol]
+    above = [x for x, y in by_value if y >= p + tol]
+    if not at_least:
+        return np.nan
+    if abs(p - last_value) < tol:
+        return (at_least[0] + last) / 2
+    return (at_least[0] + above[0]) / 2 if above else np.nan
+
+
+def test_quantiles_of_random_curves_follow_rs_rule():
+    from netpet_stats.survival.kaplan_meier import _findq
+
+    rng = np.random.default_rng(7)
+    for trial in range(400):
+        k = int(rng.integers(1, 12))
+        times = np.cumsum(rng.integers(1, 4, k)).astype(float)
+        steps = rng.integers(0, 3, k) / 8.0          # drops of 0, 1/8, 2/8: exact hits of p
+        surv = np.clip(1.0 - np.cumsum(steps), 0.0, 1.0)
+        if trial % 3 == 0:                           # a confidence curve that rises again
+            surv = np.clip(surv + rng.normal(0, 0.1, k), 0.0, 1.0)
+        if trial % 5 == 0:
+            surv[-1] = np.nan
+        for p in (0.0, 0.25, 0.5, 0.75, 0.6):
+            expected = _findq_by_rule(times, surv, p, times[-1])
+            got = _findq(times, surv, p, times[-1])
+            assert (np.isnan(got) and np.isnan(expected)) or got == expected, (times, surv, p)

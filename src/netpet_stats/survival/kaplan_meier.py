@@ -373,20 +373,20 @@ def _findq(times: np.ndarray, surv: np.ndarray, p: float, last_time: float) -> f
     the ordering matters for confidence curves that are not monotone (the
     upper logit or arcsin limit can rise again as the Greenwood variance grows).
     """
-    x = np.concatenate([[0.0], times])
-    y = np.concatenate([[0.0], 1.0 - surv])
+    x = np.concatenate(([0.0], times))
+    y = np.concatenate(([0.0], 1.0 - surv))
     keep = ~np.isnan(y)
     if not keep.all():
         x, y = x[keep], y[keep]
     if p == 0:
         return float(x[0])
-    if y.max() < p:
-        return np.nan
     if (y[1:] >= y[:-1]).all():
         # A monotone curve (every Kaplan-Meier estimate, most confidence curves): its
-        # values in time order are already sorted, and the first point at or above a
-        # level is the first time that value is seen, so the lookups below are two
-        # binary searches; the same points, the same answer.
+        # values in time order are already sorted (the largest last), and the first
+        # point at or above a level is the first time that value is seen, so the
+        # lookups below are two binary searches; the same points, the same answer.
+        if y[-1] < p:
+            return np.nan
         i1 = np.searchsorted(y, p - QUANTILE_TOL, side="left")
         if abs(p - y[-1]) < QUANTILE_TOL:
             return float((x[i1] + last_time) / 2)
@@ -394,6 +394,8 @@ def _findq(times: np.ndarray, surv: np.ndarray, p: float, last_time: float) -> f
         if i2 == y.size:
             return np.nan
         return float((x[i1] + x[i2]) / 2)
+    if y.max() < p:
+        return np.nan
     values, first = np.unique(y, return_index=True)  # sorted by value, first time seen
     y_last = y[np.sort(first)[-1]]  # last distinct value in time order
     x_by_value = x[first]
