@@ -63,9 +63,9 @@ def timefix(time) -> np.ndarray:
     [5.0, 5.0, 7.0, 2.0]
     """
     t = np.asarray(time, dtype=float)
-    # the distinct finite times, ascending (np.unique's, from a stable sort: faster on
-    # the many ties of survival times)
-    y = np.sort(t[np.isfinite(t)], kind="stable")
+    # the distinct finite times, ascending: np.unique's sort and mask, without its
+    # bookkeeping
+    y = np.sort(t[np.isfinite(t)])
     if y.size < 2:
         return t
     y = y[np.concatenate(([True], y[1:] != y[:-1]))]
