@@ -1,7 +1,9 @@
 # R side of benchmarks/run_benchmarks.py: the same steps on the same data, timed in R.
 #
-#     Rscript benchmarks/r_benchmark.R <data.csv> <repeats> <boot>
+#     Rscript benchmarks/r_benchmark.R <data.csv> <repeats> <boot> [all | api]
 #
+# "api": only the public calls run_benchmarks.api_calls times, as an R user writes
+# them on a data frame (api_<name>); "all" (the default): every step.
 # <data.csv> has time, time_tied, event, group, surv36 (a Cox model's S(36 | x)), the
 # six design columns x1..x6, cr_time, cause (1 progression, 2 death first), and
 # entry_tied (whole-month delayed entry) and w (case weights), written
@@ -12,6 +14,7 @@ args <- commandArgs(trailingOnly = TRUE)
 d <- read.csv(args[1])
 repeats <- as.integer(args[2])
 boot <- as.integer(args[3])
+only <- if (length(args) >= 4) args[4] else "all"
 X <- as.matrix(d[, paste0("x", 1:6)])
 
 # Median over `reps` of the time per evaluation; fast expressions are evaluated k
@@ -25,6 +28,30 @@ timed <- function(name, expr, reps = repeats) {
   while (k < 1e5 && run(k) < 0.2) k <- k * 10
   times <- replicate(reps, run(k) / k)
   cat(name, "\t", format(median(times), digits = 6), "\n", sep = "")
+}
+# The public calls as a user writes them, each beside run_benchmarks.api_calls:
+# curves and medians by group, cox.zph of the four-term model, the cumulative incidence
+# read at 12, 24 and 36 months, Gray's test, Harrell's C of the Cox linear predictor.
+api_calls <- function(d) {
+  u <- d
+  u$group <- factor(u$group)
+  u$grade <- factor(ifelse(u$x4 == 1, "G3", ifelse(u$x3 == 1, "G2", "G1")))
+  u$cr_tied <- ceiling(u$cr_time)
+  u$fcause <- factor(u$cause, 0:2, labels = c("censor", "progression", "death"))
+  u$lp <- drop(X %*% coef(coxph(Surv(u$time, u$event) ~ X, ties = "efron")))
+  fit4 <- coxph(Surv(time, event) ~ group + grade + x5 + x6, data = u, ties = "efron")
+  timed("api_km", quantile(survfit(Surv(time_tied, event) ~ group, data = u), 0.5))
+  timed("api_zph", cox.zph(fit4, transform = "km"))
+  timed("api_aj", summary(survfit(Surv(cr_tied, fcause) ~ group, data = u),
+                          times = c(12, 24, 36)))
+  if (requireNamespace("cmprsk", quietly = TRUE)) {
+    timed("api_gray", cmprsk::cuminc(u$cr_tied, u$cause, u$group))
+  }
+  timed("api_harrell", concordance(Surv(time, event) ~ lp, data = u, reverse = TRUE))
+}
+if (only == "api") {
+  api_calls(d)
+  quit(save = "no")
 }
 timed("cox_continuous", { fit <- coxph(Surv(d$time, d$event) ~ X, ties = "efron"); sqrt(diag(vcov(fit))) })
 timed("cox_tied", { fit <- coxph(Surv(d$time_tied, d$event) ~ X, ties = "efron"); sqrt(diag(vcov(fit))) })

@@ -325,8 +325,9 @@ def python_kernels(d, repeats, boot):
     return out
 
 
-def r_kernels(d, repeats, boot):
-    """The same kernels in R; None when Rscript or the survival package is missing."""
+def r_kernels(d, repeats, boot, only="all"):
+    """The same kernels in R; None when Rscript or the survival package is missing.
+    ``only="api"``: only the public calls of :func:`api_calls` (``api_<name>``)."""
     rscript = shutil.which("Rscript")
     if rscript is None:
         return None
@@ -346,7 +347,7 @@ def r_kernels(d, repeats, boot):
         path = Path(tmp) / "data.csv"
         frame.to_csv(path, index=False, float_format="%.17g")
         proc = subprocess.run([rscript, str(ROOT / "benchmarks" / "r_benchmark.R"), str(path),
-                               str(repeats), str(boot)], capture_output=True, text=True)
+                               str(repeats), str(boot), only], capture_output=True, text=True)
     if proc.returncode != 0:
         print(f"R benchmark failed, skipped: {proc.stderr.strip()[-300:]}", file=sys.stderr)
         return None
@@ -355,6 +356,152 @@ def r_kernels(d, repeats, boot):
         out[key] = (np.array([float(v) for v in value.split(",")]) if key.startswith("coef_")
                     else float(value))
     return out
+
+
+#: Times at which the user's cumulative incidence is read (months).
+CIF_TIMES = [12.0, 24.0, 36.0]
+
+
+def api_frame(d):
+    """The analysis frame as a user holds it: the columns the public calls take."""
+    X = _design(d)
+    t, e = d["time"].to_numpy(), d["event"].to_numpy()
+    return d.assign(time_tied=np.ceil(d["time"]), cr_tied=np.ceil(d["cr_time"]),
+                    group=d["netpet_group"].astype(str),
+                    lp=X @ cox.fit_efron(t, e, X)[0])
+
+
+def api_calls(d):
+    """The calls a user of the library writes, on the columns of a data frame, each
+    beside the R call r_benchmark.R times (``api_<name>``): {name: function}."""
+    import netpet_stats as ns
+
+    u = api_frame(d)
+    fit = ns.fit_cox(u, "time", "event", ["netpet_group", "grade", "age", "extrahepatic"],
+                     [], COV)
+    labels = {1: "progression", 2: "death"}
+
+    def km():  # R: quantile(survfit(Surv(time_tied, event) ~ group, data = d), 0.5)
+        return [ns.km_quantiles(ns.km_table(part["time_tied"], part["event"]))
+                for _, part in u.groupby("group")]
+
+    return {
+        "km": km,
+        "zph": lambda: ns.ph_test(fit, "km"),  # R: cox.zph(fit, transform = "km")
+        # R: summary(survfit(Surv(cr_tied, factor(cause)) ~ group, data = d), times = ...)
+        "aj": lambda: ns.cumulative_incidence_at(ns.aalen_johansen(
+            u["cr_tied"], u["cause"], u["group"], cause_labels=labels), CIF_TIMES),
+        "gray": lambda: ns.gray_test(u["cr_tied"], u["cause"], u["group"]),  # R: cuminc
+        "harrell": lambda: ns.harrell_c(u["time"], u["event"], u["lp"]),  # R: concordance
+    }
+
+
+def api_overheads(d):
+    """What each public call spends besides its estimate, timed apart on the same data:
+    {name: {"checks": f, "labels": f, "frames": f}} (a part a call does not have is
+    absent). ``checks``: reading and checking the input (the check the call runs);
+    ``labels``: finding the groups (for the Kaplan-Meier curves the user's split of
+    the frame by group, ``groupby``); ``frames``: building the returned tables from their
+    columns, already computed."""
+    import pandas as pd
+
+    from netpet_stats.survival import _frames
+    from netpet_stats.survival._checks import check_survival
+
+    u = api_frame(d)
+    parts = [(part["time_tied"], part["event"]) for _, part in u.groupby("group")]
+    curves = [kaplan_meier.km_table(t, e) for t, e in parts]
+    km_columns = [{k: c[k].to_numpy() for k in c.columns} for c in curves]
+    quantile_columns = [{k: q[k].to_numpy() for k in q.columns}
+                        for q in (kaplan_meier.km_quantiles(c) for c in curves)]
+    fit = cox.fit_cox(u, "time", "event", ["netpet_group", "grade", "age", "extrahepatic"],
+                      [], COV)
+    zph = cox.ph_test(fit, "km")
+    zph_columns = {k: zph[k].to_numpy() for k in zph.columns}
+    aj = competing_risks.aalen_johansen(u["cr_tied"], u["cause"], u["group"],
+                                        cause_labels={1: "progression", 2: "death"})
+    aj_columns = {k: aj[k].to_numpy() for k in aj.columns}
+    at = competing_risks.cumulative_incidence_at(aj, CIF_TIMES)
+    at_columns = {k: at[k].to_numpy() for k in at.columns}
+
+    def fresh(columns):  # the frame the call builds from these columns (then dropped)
+        return _frames.frame(dict(columns))
+
+    def fit_input():  # what ph_test reads from the fit before its sums
+        fit.frame["__time"].to_numpy(), fit.frame["__event"].to_numpy()
+        return fit.design.to_numpy(), cox.fit_entry(fit), cox.fit_weights(fit)
+
+    def cr_groups():
+        codes, distinct = pd.factorize(u["group"].to_numpy().astype(object))
+        return codes, sorted(distinct, key=str)
+
+    return {
+        "km": {"checks": lambda: [check_survival("km_table", t, e) for t, e in parts],
+               "labels": lambda: [(part["time_tied"], part["event"])
+                                  for _, part in u.groupby("group")],
+               "frames": lambda: [(fresh(a), fresh(b))
+                                  for a, b in zip(km_columns, quantile_columns)]},
+        "zph": {"checks": fit_input, "frames": lambda: fresh(zph_columns)},
+        "aj": {"checks": lambda: competing_risks._checked(
+                   "aalen_johansen", u["cr_tied"], u["cause"], group=u["group"]),
+               "labels": cr_groups,
+               "frames": lambda: (fresh(aj_columns), fresh(at_columns))},
+        "gray": {"checks": lambda: competing_risks._checked(
+                     "gray_test", u["cr_tied"], u["cause"], fix_times=False,
+                     group=u["group"]),
+                 "labels": cr_groups},
+        "harrell": {"checks": lambda: check_survival("harrell_c", u["time"], u["event"],
+                                                     x=(u["lp"], True))},
+    }
+
+
+API_LABELS = {
+    "km": "km_table per group + km_quantiles (R survfit(~ group) + quantile)",
+    "zph": "ph_test(fit, 'km') (R cox.zph)",
+    "aj": "aalen_johansen + cumulative_incidence_at (R survfit, factor status, summary)",
+    "gray": "gray_test (R cmprsk::cuminc)",
+    "harrell": "harrell_c with SE (R concordance)",
+}
+
+
+def api_rows(sizes, repeats, rounds=2):
+    """The public calls against R, with their overhead: rows of (label, n, python s,
+    R s or None, {part: s}).
+
+    Each side is timed as the other rows are (:func:`_timed`, R's ``timed``), in
+    ``rounds`` interleaved rounds (Python, R, Python, R), and the lower median of each
+    side is kept: on a shared machine a load that comes and goes between the two runs
+    would otherwise decide the ratio.
+    """
+    rows = []
+    have_r = shutil.which("Rscript") is not None
+    for n in sizes:
+        d = _cohort(n)
+        reps = repeats if n <= 100_000 else 1
+        calls, overheads = api_calls(d), api_overheads(d)
+        py, r = {}, {}
+        for _ in range(rounds):
+            for name, fn in calls.items():
+                py[name] = min(py.get(name, np.inf), _timed(fn, reps)[0])
+            got = r_kernels(d, reps, 0, only="api") if have_r else None
+            for key, sec in (got or {}).items():
+                r[key] = min(r.get(key, np.inf), sec)
+        for name in calls:
+            parts = {part: _timed(f, reps)[0] for part, f in overheads[name].items()}
+            rows.append((API_LABELS[name], len(d), py[name], r.get("api_" + name), parts))
+    return rows
+
+
+def print_api_rows(rows):
+    width = max(len(r[0]) for r in rows)
+    print(f"{'public call (as a user writes it)':<{width}}  {'n':>8}  {'python s':>9}  "
+          f"{'R s':>9}  {'py/R':>6}  {'checks s':>9}  {'labels s':>9}  {'frames s':>9}")
+    for name, n, sec, r_sec, parts in rows:
+        r_txt = "—" if r_sec is None else f"{r_sec:.5f}"
+        ratio = "—" if not r_sec else f"{sec / r_sec:.2f}"
+        over = "  ".join(f"{parts[p]:>9.5f}" if p in parts else f"{'—':>9}"
+                         for p in ("checks", "labels", "frames"))
+        print(f"{name:<{width}}  {n:>8}  {sec:>9.5f}  {r_txt:>9}  {ratio:>6}  {over}")
 
 
 STEP_LABELS = {
@@ -504,10 +651,15 @@ def main(argv=None):
     parser.add_argument("--boot", type=int, default=1000,
                         help="bootstrap resamples timed at the smallest size (0: none)")
     parser.add_argument("--no-r", action="store_true", help="skip the comparison with R")
+    parser.add_argument("--api-only", action="store_true",
+                        help="only the public calls against R, with their overhead")
     parser.add_argument("--memory-probe", nargs=2, metavar=("N", "KIND"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_probe:
         _probe(int(args.memory_probe[0]), args.memory_probe[1])
+        return
+    if args.api_only:
+        print_api_rows(api_rows(args.sizes, args.repeats))
         return
     rows = [] if args.no_workflow else workflow_rows()
     for n in args.sizes:
@@ -529,6 +681,8 @@ def main(argv=None):
             diff_txt = "" if diff is None else f"{diff:.1e}"
             print(f"{name:<{width}}  {n:>8}  {sec:>9.4f}  {r_txt:>9}  {ratio:>6}  {peak_txt:>8}  "
                   f"{diff_txt:>16}")
+        print()
+        print_api_rows(api_rows(args.sizes, args.repeats))
     if args.boot:
         rows = [r for n in args.sizes[:2] for r in resampling_rows(n, args.boot)]
         width = max(len(r[0]) for r in rows)

@@ -63,7 +63,12 @@ def timefix(time) -> np.ndarray:
     [5.0, 5.0, 7.0, 2.0]
     """
     t = np.asarray(time, dtype=float)
-    y = np.unique(t[np.isfinite(t)])
+    # the distinct finite times, ascending: np.unique's sort and mask, without its
+    # bookkeeping
+    y = np.sort(t[np.isfinite(t)])
+    if y.size < 2:
+        return t
+    y = y[np.concatenate(([True], y[1:] != y[:-1]))]
     if y.size < 2:
         return t
     dy = np.diff(y)
@@ -121,6 +126,8 @@ def _as_array(name: str, values, numeric: bool, function: str) -> np.ndarray:
 
 def check_event_coding(event: np.ndarray, function: str) -> None:
     """Refuse anything but 0/1 (missing values aside), with the fix for R's 1/2 coding."""
+    if ((event == 0) | (event == 1)).all():   # the usual case, at the cost of one pass
+        return
     observed = event[~np.isnan(event)]
     if np.all((observed == 0) | (observed == 1)):
         return
@@ -180,8 +187,8 @@ def check_survival(function: str, time, event, entry=None, weights=None,
     check_event_coding(e, function)
     problems = []
     for name, values in (("time", t), ("entry", start)):
-        if values is None:
-            continue
+        if values is None or not ((values < 0) | np.isinf(values)).any():
+            continue   # (a missing value is neither negative nor infinite)
         finite = values[~np.isnan(values)]
         if np.any(np.isinf(finite)):
             problems.append(f"`{name}` has infinite values")

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ._checks import _as_array, check_survival, timefix
+from ._frames import float_columns, frame
 from .distributions import chi2_sf, norm_ppf, norm_sf
 from .kaplan_meier import censoring_survival, confidence_limits
 
@@ -357,7 +358,7 @@ def aalen_johansen(time, cause, group=None, groups=None, cause_labels=None,
                                                    conf_level)
     for k in ("n_risk", "n_event", "n_censor"):
         out[k] = out[k].astype(int)
-    return pd.DataFrame(out)
+    return frame(out)
 
 
 def cumulative_incidence_at(table: pd.DataFrame, at) -> pd.DataFrame:
@@ -374,18 +375,52 @@ def cumulative_incidence_at(table: pd.DataFrame, at) -> pd.DataFrame:
     [0.1667]
     """
     at = np.asarray(at, float)
-    rows = []
-    for (g, state), part in table.groupby(["group", "state"], sort=False):
-        idx = np.searchsorted(part["time"].to_numpy(), at, side="right") - 1
-        for a, i in zip(at, idx):
-            if i < 0:
-                base = 1.0 if state == EVENT_FREE else 0.0
-                rows.append((g, state, a, base, 0.0, np.nan, np.nan))
-            else:
-                r = part.iloc[i]
-                rows.append((g, state, a, r.estimate, r.std_err, r.lower, r.upper))
-    return pd.DataFrame(rows, columns=["group", "state", "time", "estimate", "std_err",
-                                       "lower", "upper"])
+    columns = ["group", "state", "time", "estimate", "std_err", "lower", "upper"]
+    group, state = table["group"].to_numpy(), table["state"].to_numpy()
+    # each (group, state) curve in the order it first appears (groupby(sort=False)); a
+    # row with a missing group or state belongs to none (groupby drops missing keys)
+    g_code, g_values = pd.factorize(group)
+    s_code, s_values = pd.factorize(state)
+    n_states = max(len(s_values), 1)
+    valid = np.flatnonzero((g_code >= 0) & (s_code >= 0))
+    pair, curves = pd.factorize((g_code * n_states + s_code)[valid])
+    if not len(curves) or not at.size:
+        return pd.DataFrame([], columns=columns)
+    times, estimate, std_err, lower, upper = float_columns(
+        table, ("time", "estimate", "std_err", "lower", "upper"))
+    # rows of each curve in table order, the curves one after another
+    by_curve = np.argsort(pair, kind="stable")
+    rows = valid[by_curve]
+    starts = np.searchsorted(pair[by_curve], np.arange(len(curves)))
+    ends = np.append(starts[1:], rows.size)
+    picked = np.empty((len(curves), at.size), np.int64)
+    for k in range(len(curves)):
+        part = rows[starts[k]:ends[k]]
+        i = np.searchsorted(times[part], at, side="right") - 1
+        picked[k] = np.where(i >= 0, part[np.maximum(i, 0)], -1)
+    picked = picked.ravel()
+    before = picked < 0                         # before the curve's first time
+    curve_g = np.repeat(g_values.take(curves // n_states), at.size)
+    curve_s = np.repeat(s_values.take(curves % n_states), at.size)
+    base = np.where(curve_s == EVENT_FREE, 1.0, 0.0)
+    safe = np.maximum(picked, 0)
+    return frame({
+        "group": _inferred(curve_g), "state": _inferred(curve_s),
+        "time": np.tile(at, len(curves)),
+        "estimate": np.where(before, base, estimate[safe]),
+        "std_err": np.where(before, 0.0, std_err[safe]),
+        "lower": np.where(before, np.nan, lower[safe]),
+        "upper": np.where(before, np.nan, upper[safe]),
+    })
+
+
+def _inferred(labels: np.ndarray) -> np.ndarray:
+    """Labels as the column pandas infers from them in a list (strings stay objects,
+    whole numbers become int64, and so on)."""
+    labels = np.asarray(labels, dtype=object)
+    if all(isinstance(v, str) for v in labels):
+        return labels
+    return pd.Series(list(labels)).to_numpy()
 
 
 def _refuse_entry_weights(function: str, entry, weights, r_function: str, instead: str):

@@ -51,7 +51,7 @@ def _pair_counts(time, event, x, weight, order=None):
     from ._kernels import pair_counts
 
     ts = time[order]
-    block_starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1], True])
+    block_starts = np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1], [True])))
     return pair_counts(order.astype(np.int64), block_starts.astype(np.int64), event == 1,
                        rank, int(rank.max()) + 1 if rank.size else 0,
                        np.ascontiguousarray(weight, dtype=float))
@@ -69,7 +69,7 @@ def _pair_counts_counting(time, event, x, timewt, casewt, entry, order):
     _, rank = np.unique(x, return_inverse=True)
     rank = rank.astype(np.int64).ravel()
     ts = time[order]
-    block_starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1], True])
+    block_starts = np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1], [True])))
     start = np.full(time.size, -np.inf) if entry is None else np.asarray(entry, float)
     return pair_counts_counting(order.astype(np.int64), block_starts.astype(np.int64),
                                 np.ascontiguousarray(time, dtype=float), event == 1, rank,

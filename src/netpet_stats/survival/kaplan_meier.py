@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ._checks import check_survival, group_codes
+from ._frames import as_column, float_columns, frame
 from .distributions import norm_ppf
 
 CONF_TYPES = ("plain", "log", "log-log", "logit", "arcsin")
@@ -100,7 +101,11 @@ def _km_counts(time: np.ndarray, event: np.ndarray, entry=None, weights=None):
         return _km_counts_general(time, event, entry, weights)
     order = np.argsort(time, kind="stable")
     t_sorted, e_sorted = time[order], event[order]
-    times, first, counts = np.unique(t_sorted, return_index=True, return_counts=True)
+    # the distinct times and where each starts among the sorted ones
+    first = np.flatnonzero(np.concatenate(([True], t_sorted[1:] != t_sorted[:-1]))) \
+        if time.size else np.zeros(0, np.int64)
+    times = t_sorted[first]
+    counts = np.diff(np.append(first, time.size))
     n_event = np.add.reduceat(e_sorted, first) if times.size else np.zeros(0)
     n_risk = (time.size - first).astype(float)
     n_event = n_event.astype(float)
@@ -261,7 +266,7 @@ def km_table(time, event, conf_type: str = "log", conf_level: float = 0.95, *, e
         checked.time, checked.event, checked.entry, checked.weights)
     lower, upper = confidence_limits(surv, std_err, conf_type, conf_level)
     count = float if checked.weights is not None else int
-    return pd.DataFrame({
+    return frame({
         "time": times.astype(float),
         "n_risk": n_risk.astype(count),
         "n_event": n_event.astype(count),
@@ -368,12 +373,27 @@ def _findq(times: np.ndarray, surv: np.ndarray, p: float, last_time: float) -> f
     the ordering matters for confidence curves that are not monotone (the
     upper logit or arcsin limit can rise again as the Greenwood variance grows).
     """
-    x = np.concatenate([[0.0], times])
-    y = np.concatenate([[0.0], 1.0 - surv])
+    x = np.concatenate(([0.0], times))
+    y = np.concatenate(([0.0], 1.0 - surv))
     keep = ~np.isnan(y)
-    x, y = x[keep], y[keep]
+    if not keep.all():
+        x, y = x[keep], y[keep]
     if p == 0:
         return float(x[0])
+    if (y[1:] >= y[:-1]).all():
+        # A monotone curve (every Kaplan-Meier estimate, most confidence curves): its
+        # values in time order are already sorted (the largest last), and the first
+        # point at or above a level is the first time that value is seen, so the
+        # lookups below are two binary searches; the same points, the same answer.
+        if y[-1] < p:
+            return np.nan
+        i1 = np.searchsorted(y, p - QUANTILE_TOL, side="left")
+        if abs(p - y[-1]) < QUANTILE_TOL:
+            return float((x[i1] + last_time) / 2)
+        i2 = np.searchsorted(y, p + QUANTILE_TOL, side="left")
+        if i2 == y.size:
+            return np.nan
+        return float((x[i1] + x[i2]) / 2)
     if y.max() < p:
         return np.nan
     values, first = np.unique(y, return_index=True)  # sorted by value, first time seen
@@ -406,13 +426,15 @@ def km_quantiles(curve: pd.DataFrame, probs=(0.5,)) -> pd.DataFrame:
     >>> km_quantiles(km_table(t, e)).iloc[0].tolist()  # R quantile(fit, 0.5): 4 (3, NA)
     [0.5, 4.0, 3.0, nan]
     """
-    times = curve["time"].to_numpy()
+    probs = list(probs)
+    if not probs:
+        return pd.DataFrame({name: [] for name in ("prob", "quantile", "lower", "upper")})
+    times, surv, lower, upper = float_columns(curve, ("time", "surv", "lower", "upper"))
     last = float(times[-1]) if len(times) else np.nan
-    curves = {key: curve[key].to_numpy() for key in ("surv", "lower", "upper")}
-    out = {"prob": list(probs)}
-    for key, name in (("surv", "quantile"), ("lower", "lower"), ("upper", "upper")):
-        out[name] = [_findq(times, curves[key], p, last) for p in probs]
-    return pd.DataFrame(out)
+    out = {"prob": as_column(probs)}
+    for values, name in ((surv, "quantile"), (lower, "lower"), (upper, "upper")):
+        out[name] = np.array([_findq(times, values, p, last) for p in probs], dtype=float)
+    return frame(out)
 
 
 def km_by_group(time, event, group, groups=None, conf_type: str = "log",
@@ -654,7 +676,7 @@ def censoring_steps(time, event, order=None, weights=None):
         at_risk = n_after + cens
         factor = np.where(cens > 0, (at_risk - cens) / np.where(at_risk > 0, at_risk, 1), 1.0)
         return utimes, np.cumprod(factor), index
-    n_after = time.size - np.r_[starts[1:], time.size]  # subjects after each distinct time
+    n_after = time.size - np.append(starts[1:], time.size)  # subjects after each distinct time
     cens = np.bincount(index[event == 0], minlength=utimes.size).astype(float)
     at_risk = n_after + cens  # deaths at the time have already left
     factor = np.where(cens > 0, (at_risk - cens) / np.where(at_risk > 0, at_risk, 1), 1.0)
@@ -676,7 +698,7 @@ def distinct_times(time, order=None):
     if order is None:
         order = np.argsort(time, kind="stable")
     ts = time[order]
-    first = np.r_[True, ts[1:] != ts[:-1]]
+    first = np.concatenate(([True], ts[1:] != ts[:-1]))
     index = np.empty(time.size, np.int64)
     index[order] = np.cumsum(first) - 1
     return ts[first], np.flatnonzero(first), index

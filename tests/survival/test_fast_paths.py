@@ -1,0 +1,189 @@
+"""The faster paths of the public calls give the tables the plain paths gave.
+
+Issue 31 cut the fixed cost of ``km_table``, ``km_quantiles``, ``aalen_johansen`` and
+``cumulative_incidence_at`` (frames built from their columns without copies, a
+monotone curve's quantile by binary search, the cumulative incidence read in numpy).
+These tests pin the results of those paths against values computed here by hand or by
+the straightforward construction: the same numbers, dtypes, column order and index.
+(The R parity of the estimates themselves is in test_r_parity.py and
+test_competing_risks.py.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from netpet_stats.survival._frames import float_columns, frame
+from netpet_stats.survival.competing_risks import (EVENT_FREE, aalen_johansen,
+                                                   cumulative_incidence_at)
+from netpet_stats.survival.kaplan_meier import km_quantiles, km_table
+
+
+def test_frame_equals_pandas_default_construction():
+    mixed = {"time": np.array([1.0, 2.0]), "n_risk": np.array([5, 3]),
+             "label": np.array(["a", "b"], dtype=object), "surv": np.array([0.8, 0.5])}
+    floats = {"prob": np.array([0.5]), "quantile": np.array([4.0]),
+              "lower": np.array([3.0]), "upper": np.array([np.nan])}
+    for columns in (mixed, floats):
+        expected = pd.DataFrame({k: v.copy() for k, v in columns.items()})
+        pd.testing.assert_frame_equal(frame(columns), expected, check_exact=True)
+
+
+def test_frame_columns_stay_contiguous_and_writable():
+    out = frame({"a": np.arange(3.0), "b": np.ones(3)})
+    assert out["a"].to_numpy().flags["C_CONTIGUOUS"]
+    out.loc[0, "a"] = 9.0
+    assert out["a"].tolist() == [9.0, 1.0, 2.0] and out["b"].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_float_columns_read_a_table_with_text_columns():
+    table = pd.DataFrame({"group": ["a", "b"], "time": [1, 2], "surv": [0.5, 0.25]})
+    time, surv = float_columns(table, ("time", "surv"))
+    assert time.tolist() == [1.0, 2.0] and surv.tolist() == [0.5, 0.25]
+
+
+def test_km_table_dtypes_and_values_by_hand():
+    # t = 1, 2, 2, 3, 4, 4, 5, 6, 7, 8 (R summary(survfit(Surv(t, e) ~ 1)))
+    km = km_table([1, 2, 2, 3, 4, 4, 5, 6, 7, 8], [1, 1, 0, 1, 1, 1, 0, 1, 0, 1])
+    assert list(km.columns) == ["time", "n_risk", "n_event", "n_censor", "surv", "std_err",
+                                "lower", "upper"]
+    assert [str(d) for d in km.dtypes] == ["float64", "int64", "int64", "int64", "float64",
+                                           "float64", "float64", "float64"]
+    assert isinstance(km.index, pd.RangeIndex)
+    assert km["n_risk"].tolist() == [10, 9, 7, 6, 4, 3, 2, 1]
+    assert km["n_censor"].tolist() == [0, 1, 0, 0, 1, 0, 1, 0]
+    assert km["surv"].round(6).tolist() == [0.9, 0.8, 0.685714, 0.457143, 0.457143,
+                                            0.304762, 0.304762, 0.0]
+
+
+def _curve(time, surv, lower, upper):
+    return pd.DataFrame({"time": np.asarray(time, float), "surv": np.asarray(surv, float),
+                         "lower": np.asarray(lower, float), "upper": np.asarray(upper, float)})
+
+
+def test_quantile_of_a_curve_that_rises_again_keeps_rs_rule():
+    # The upper curve is not monotone: 1 - upper = 0.1, 0.9, 0.3, 0.6 at times 1-4.
+    # R's findq orders the points by 1 - S and takes the smallest value >= p: for
+    # p = 0.5 that is 0.6 at time 4 (a first crossing in time order would say time 2);
+    # for p = 0.65, 0.9 at time 2.
+    curve = _curve([1, 2, 3, 4], [0.9, 0.4, 0.3, 0.2], [0.8, 0.3, 0.2, 0.1],
+                   [0.9, 0.1, 0.7, 0.4])
+    q = km_quantiles(curve, (0.5, 0.65))
+    assert q["upper"].tolist() == [4.0, 2.0]
+    assert q["quantile"].tolist() == [2.0, 3.0]   # 1 - S = 0.1, 0.6, 0.7, 0.8
+    assert q["lower"].tolist() == [2.0, 2.0]      # 1 - lower = 0.2, 0.7, 0.8, 0.9
+
+
+def test_quantile_on_a_flat_at_exactly_p_is_the_midpoint():
+    # S = 0.5 exactly from time 2 to time 4: R's median is (2 + 4) / 2 = 3
+    curve = _curve([1, 2, 4, 5], [0.75, 0.5, 0.25, 0.0], [0.6, 0.3, 0.1, np.nan],
+                   [0.9, 0.7, 0.5, np.nan])
+    q = km_quantiles(curve, (0.5,)).iloc[0]
+    assert q["quantile"] == 3.0
+    assert q["lower"] == 2.0                    # 1 - lower = 0.7 first at time 2
+    assert q["upper"] == 4.5                    # 1 - upper = 0.5 at 4, flat to the end: (4+5)/2
+
+
+def test_quantile_never_reached_is_missing_and_probs_keep_their_type():
+    curve = _curve([1, 2], [0.9, 0.8], [0.8, 0.7], [1.0, 0.9])
+    q = km_quantiles(curve, (0.5, 0.15))
+    assert np.isnan(q["quantile"].iloc[0]) and q["quantile"].iloc[1] == 2.0
+    assert str(q["prob"].dtype) == "float64"
+    assert km_quantiles(curve, ()).shape == (0, 4)
+
+
+def _read_by_hand(table, at):
+    """Each curve's last row at or before each time, by a plain loop over the rows."""
+    rows = []
+    curves = []
+    for g, s in zip(table["group"], table["state"]):
+        if (g, s) not in curves:
+            curves.append((g, s))
+    for g, s in curves:
+        part = table[(table["group"] == g) & (table["state"] == s)]
+        for a in at:
+            before = part[part["time"] <= a]
+            if before.empty:
+                rows.append((g, s, a, 1.0 if s == EVENT_FREE else 0.0, 0.0, np.nan, np.nan))
+            else:
+                r = before.iloc[-1]
+                rows.append((g, s, a, r["estimate"], r["std_err"], r["lower"], r["upper"]))
+    return rows
+
+
+@pytest.mark.parametrize("groups", [["a", "b", "c"], [1, 2, 3]])
+def test_cumulative_incidence_at_reads_each_curve(groups):
+    rng = np.random.default_rng(31)
+    n = 60
+    t = np.ceil(rng.exponential(10, n))
+    cause = rng.integers(0, 3, n)
+    g = np.array(groups, dtype=object)[rng.integers(0, 3, n)]
+    table = aalen_johansen(t, cause, g)
+    # curves interleaved (sorted by time only) and one state left out: still read by curve
+    shuffled = table[table.state != "2"].sort_values("time", kind="stable")
+    at = [-1.0, 0.5, 3.0, 12.0, 1e6]
+    for tab in (table, shuffled):
+        got = cumulative_incidence_at(tab, at)
+        expected = _read_by_hand(tab, at)
+        assert list(got.columns) == ["group", "state", "time", "estimate", "std_err",
+                                     "lower", "upper"]
+        assert len(got) == len(expected)
+        for row, exp in zip(got.itertuples(index=False), expected):
+            assert row[:3] == exp[:3]
+            np.testing.assert_array_equal(np.array(row[3:], float), np.array(exp[3:], float))
+    # whole-number group labels come back as integers, as a frame of tuples infers them
+    got = cumulative_incidence_at(table, at)
+    assert str(got["group"].dtype) == ("object" if groups[0] == "a" else "int64")
+    assert cumulative_incidence_at(table, []).empty
+
+
+def test_frames_do_not_share_their_column_index():
+    first = km_quantiles(km_table([1, 2, 3], [1, 1, 0]))
+    second = km_quantiles(km_table([1, 2, 3], [1, 1, 0]))
+    first.columns.name = "renamed by a user"
+    assert second.columns.name is None
+    assert km_quantiles(km_table([1, 2, 3], [1, 1, 0])).columns.name is None
+
+
+def _findq_by_rule(times, surv, p, last, tol=np.sqrt(np.finfo(float).eps)):
+    """R's survival:::findq written out point by point: the points (time, 1 - S) from
+    (0, 0), missing ones dropped, each value kept at its first time; the quantile is the
+    time of the smallest value >= p, or the midpoint to the next larger value (to the
+    last time when that value is the curve's last) when a value lies within tol of p."""
+    points, seen = [], set()
+    for x, y in zip([0.0, *times], [0.0, *(1.0 - np.asarray(surv, float))]):
+        if not np.isnan(y) and y not in seen:
+            seen.add(y)
+            points.append((x, y))
+    if p == 0:
+        return points[0][0]
+    last_value = points[-1][1]
+    by_value = sorted(points, key=lambda pt: pt[1])
+    at_least = [x for x, y in by_value if y >= p - tol]
+    above = [x for x, y in by_value if y >= p + tol]
+    if not at_least:
+        return np.nan
+    if abs(p - last_value) < tol:
+        return (at_least[0] + last) / 2
+    return (at_least[0] + above[0]) / 2 if above else np.nan
+
+
+def test_quantiles_of_random_curves_follow_rs_rule():
+    from netpet_stats.survival.kaplan_meier import _findq
+
+    rng = np.random.default_rng(7)
+    for trial in range(400):
+        k = int(rng.integers(1, 12))
+        times = np.cumsum(rng.integers(1, 4, k)).astype(float)
+        steps = rng.integers(0, 3, k) / 8.0          # drops of 0, 1/8, 2/8: exact hits of p
+        surv = np.clip(1.0 - np.cumsum(steps), 0.0, 1.0)
+        if trial % 3 == 0:                           # a confidence curve that rises again
+            surv = np.clip(surv + rng.normal(0, 0.1, k), 0.0, 1.0)
+        if trial % 5 == 0:
+            surv[-1] = np.nan
+        for p in (0.0, 0.25, 0.5, 0.75, 0.6):
+            expected = _findq_by_rule(times, surv, p, times[-1])
+            got = _findq(times, surv, p, times[-1])
+            assert (np.isnan(got) and np.isnan(expected)) or got == expected, (times, surv, p)
