@@ -1,4 +1,4 @@
-"""Rules impute and cox_mi end to end on the CI cohort (missing_data.method: multiple_imputation).
+"""Rules impute and pool_mi end to end on the CI cohort (missing_data.method: multiple_imputation).
 
 The tiny cohort of .test/ (90 patients of the bundled synthetic cohort; 3 without a
 score are left out, 13 of the other 87 lack Ki-67, 1 grade) is imputed m = 4 times (3
