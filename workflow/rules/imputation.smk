@@ -103,12 +103,31 @@ rule pool_mi:
         "../scripts/pool_mi.py"
 
 
+def imputation_figure_io():
+    """The figure of imputed values; in validate mode also the per-centre forest of the
+    frozen model after multiple imputation, the companion of validation_centres."""
+    inputs = {
+        "analysis": rules.prepare_cohort.output.analysis,
+        "imputed": rules.impute.output.imputed,
+    }
+    outputs = {
+        "values": expand(
+            out("results/figures/imputed_values.{fmt}"), fmt=FIGURE_FORMATS
+        )
+    }
+    if VALIDATION_MODE == "validate":
+        inputs["centres"] = out("results/validation/centres_mi.csv")
+        outputs["centres"] = expand(
+            out("results/figures/validation_centres_mi.{fmt}"), fmt=FIGURE_FORMATS
+        )
+    return inputs, outputs
+
+
 rule imputation_figure:
     input:
-        analysis=rules.prepare_cohort.output.analysis,
-        imputed=rules.impute.output.imputed,
+        **imputation_figure_io()[0],
     output:
-        expand(out("results/figures/imputed_values.{fmt}"), fmt=FIGURE_FORMATS),
+        **imputation_figure_io()[1],
     log:
         out("logs/imputation_figure.log"),
     benchmark:

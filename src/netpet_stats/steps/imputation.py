@@ -604,3 +604,22 @@ def run_figure(config: dict, analysis: str, imputed: str, outputs: list[str]) ->
                                     "Observed and imputed values", style=figure_style(config))
     figures.save(fig, outputs, dpi(config))
 
+
+def run_centre_figure(config: dict, centres: str, outputs: list[str]) -> None:
+    """The frozen model's performance by centre after multiple imputation (validate mode).
+
+    The same forest as the complete-case ``validation_centres`` figure, drawn from
+    ``centres_mi.csv`` (each centre pooled over the imputations, then the centres by
+    random effects), so that the report can set the two side by side.
+    """
+    from ..report import figures
+    from ._common import dpi, figure_style
+
+    table = pd.read_csv(centres)
+    endpoint = table["endpoint"].iloc[0] if len(table) and "endpoint" in table else None
+    title = (f"{endpoint_label(config, endpoint)}: after multiple imputation"
+             if endpoint in config["endpoints"] else "After multiple imputation")
+    fig = (figures.centre_forest_figure(table, title, style=figure_style(config))
+           if len(table) else figures.empty_figure("Not done: the cohort has no centre column.",
+                                                   figure_style(config)))
+    figures.save(fig, outputs, dpi(config))
