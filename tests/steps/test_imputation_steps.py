@@ -113,3 +113,18 @@ def test_nearest_donors_are_those_of_a_full_stable_sort():
             full = np.argsort(np.abs(values - target), kind="stable")[:5]
             assert np.array_equal(
                 imputation._nearest(values, order, sorted_values, target, 5), full)
+
+
+def test_hazard_interactions_by_hand():
+    """Each hazard times each complete predictor, and times each non-reference level of
+    each complete factor (White & Royston 2009: exp(g'z) multiplies H0(T))."""
+    d = pd.DataFrame({"H_os": [0.1, 0.5, 1.2, 0.0], "H_ttp": [0.3, 0.2, 0.0, 2.0],
+                      "age": [5.0, 6.0, 7.0, 8.0],
+                      "centre": pd.Categorical(["B", "A", "C", "A"], ["A", "B", "C"])})
+    out = imputation.hazard_interactions(d, ["H_os", "H_ttp"], ["age"], ["centre"])
+    assert list(out.columns) == ["H_os:age", "H_os:centre[B]", "H_os:centre[C]",
+                                 "H_ttp:age", "H_ttp:centre[B]", "H_ttp:centre[C]"]
+    np.testing.assert_allclose(out["H_os:age"], [0.5, 3.0, 8.4, 0.0], rtol=1e-15)
+    assert out["H_os:centre[B]"].tolist() == [0.1, 0.0, 0.0, 0.0]
+    assert out["H_ttp:centre[C]"].tolist() == [0.0, 0.0, 0.0, 0.0]
+    np.testing.assert_allclose(out["H_ttp:age"], [1.5, 1.2, 0.0, 16.0], rtol=1e-15)

@@ -306,6 +306,11 @@ def test_the_report_sets_complete_case_beside_mi(mi_runs, config):
     section = document._missing_data_section(config, results, models)
     assert section is not None
     assert "13 missing, predictive mean matching" in section["text"]
+    # each cumulative hazard times each complete predictor (White & Royston 2009)
+    summary = pd.read_csv(work / "results" / "missing_data" / "imputation.csv")
+    assert "each cumulative hazard times each of these" in \
+        (work / "results" / "missing_data" / "imputation.md").read_text()
+    assert set(summary["method"].dropna()) >= {"pmm"}
     assert "3 patients, netpet_group missing" in section["text"]
     assert "in 4 data sets" in section["text"]
     # one Cox table per endpoint, with the models a covariate's missing values change
@@ -348,6 +353,7 @@ def test_methods_say_mi_only_when_it_ran(config):
         assert any(r.startswith(ref) for r in text["references"]), ref
     assert f"m = {M} data sets were imputed, with 3 cycles" in mi[0]
     assert "apparent calibration" in mi[0]            # develop mode
+    assert "products of each cumulative hazard with each complete covariate" in mi[0]
     cc = copy.deepcopy(config)
     cc["missing_data"]["method"] = "complete_case"
     plain = document.methods_text(cc)

@@ -81,6 +81,13 @@ def run(config: dict, analysis: str, out, workers: int = 1) -> None:
             x = np.log2(np.maximum(x, spec.get("floor", 1.0)))
         frame[f"__x_{c}"] = x
         predictors.append(f"__x_{c}")
+    # each hazard times each complete predictor (White & Royston 2009): the covariates'
+    # effects multiply the cumulative hazard in the density the imputations draw from
+    products = imputation.hazard_interactions(
+        frame, [f"__H_{ep}" for ep in config["endpoints"]], [f"__x_{c}" for c in numeric],
+        factors)
+    frame = pd.concat([frame, products], axis=1)
+    predictors += list(products.columns)
     keep = [c for c in [*fixed, *complete, *incomplete,
                         *[f"{ep}_{x}" for ep in config["endpoints"] for x in ("time", "event")]]
             if c in frame.columns]
@@ -122,7 +129,9 @@ def run(config: dict, analysis: str, out, workers: int = 1) -> None:
     write_table(pd.DataFrame(summary), out.summary, "Multiple imputation of missing covariates",
                 f"{imputation.IMPUTATION_METHOD}; predictors: every endpoint's event indicator "
                 f"and cumulative hazard, {', '.join(complete) or 'no complete covariate'}, "
-                f"and as fixed effects {', '.join(factors)} (never imputed). m = {m} "
+                f"and as fixed effects {', '.join(factors)} (never imputed), and each "
+                f"cumulative hazard times each of these ({len(products.columns)} products). "
+                f"m = {m} "
                 f"(max(20, 100 x the {fraction:.1%} of patients incomplete) unless set), "
                 f"{int(settings['iterations'])} cycles, seed {int(settings['seed'])}.")
 

@@ -20,7 +20,8 @@ posterior and are fitted with the White, Daniel & Royston (2010) augmentation mi
 uses (``mice:::augment``: ``2 p k`` pseudo-records of total weight ``p + 1`` at each
 predictor's mean +/- sd/2), which keeps a draw finite under perfect prediction. Time
 to event enters every imputation model as the event indicator and the Nelson-Aalen
-cumulative hazard at the subject's own time (White & Royston 2009); complete
+cumulative hazard at the subject's own time, with the hazard's products with the complete
+predictors (:func:`hazard_interactions`; White & Royston 2009); complete
 categorical predictors (a centre, a score group) enter as fixed effects.
 
 Where statsmodels is reused and where not: statsmodels' ``MICEData`` drives chained
@@ -61,8 +62,9 @@ IMPUTATION_METHOD = (
     "White, Royston & Wood 2011): predictive mean matching (5 donors, type 1 matching) for "
     "continuous predictors on the model's scale, logistic regression for binary, "
     "multinomial logistic for nominal and proportional-odds logistic for ordered ones "
-    "(augmented as White, Daniel & Royston 2010); each endpoint's event indicator and "
-    "Nelson-Aalen cumulative hazard as predictors (White & Royston 2009)")
+    "(augmented as White, Daniel & Royston 2010); each endpoint's event indicator, "
+    "Nelson-Aalen cumulative hazard and the hazard's interactions with the complete "
+    "predictors as predictors (White & Royston 2009)")
 
 
 @dataclass
@@ -124,6 +126,40 @@ def nelson_aalen(time, event) -> np.ndarray:
     times, n_risk, n_event = _km_counts(time, event)[:3]
     cum = np.cumsum(n_event / n_risk)
     return cum[np.searchsorted(times, time, side="left")]
+
+
+def hazard_interactions(data: pd.DataFrame, hazards: list[str], numeric: list[str] = (),
+                        factors: list[str] = ()) -> pd.DataFrame:
+    """The products of each cumulative hazard with each complete predictor.
+
+    Under a Cox model ``h(t | x, z) = h0(t) exp(b x + g'z)`` the density of an incomplete
+    ``x`` given the outcome and complete ``z`` is, up to a constant, ``p(x | z) exp(D b x
+    - H0(T) exp(b x + g'z))``: the cumulative hazard enters multiplied by ``exp(g'z)``.
+    White & Royston (2009, sec. 3-4) therefore put ``D``, ``H0(T)`` and, when the complete
+    covariates affect the hazard, their interactions ``z x H0(T)`` in the imputation
+    model. Each column of the result is one hazard (e.g. :func:`nelson_aalen`) times
+    one complete numeric predictor, or times the indicator of one non-reference level
+    of a complete categorical one (the levels as :func:`impute` codes them), named
+    ``"<hazard>:<predictor>"`` or ``"<hazard>:<factor>[<level>]"``.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"H": [0.1, 0.2, 0.4], "age": [50.0, 60.0, 70.0],
+    ...                   "centre": ["A", "B", "A"]})
+    >>> hazard_interactions(d, ["H"], ["age"], ["centre"]).round(6).to_dict("list")
+    {'H:age': [5.0, 12.0, 28.0], 'H:centre[B]': [0.0, 0.2, 0.0]}
+    """
+    columns = {}
+    for h in hazards:
+        hv = data[h].to_numpy(float)
+        for name in numeric:
+            columns[f"{h}:{name}"] = hv * data[name].to_numpy(float)
+        for name in factors:
+            lv = _levels(data[name], [str(c) for c in data[name].cat.categories]
+                         if isinstance(data[name].dtype, pd.CategoricalDtype) else [])
+            for key, ind in _dummies(data[name], lv, name).items():
+                columns[f"{h}:{key}"] = hv * ind
+    return pd.DataFrame(columns, index=data.index)
 
 
 # --------------------------------------------------------------------------------------
