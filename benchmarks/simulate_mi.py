@@ -119,7 +119,8 @@ def _c_row(d: pd.DataFrame, column: str) -> tuple[float, float, float]:
 
 #: the imputation models compared: the workflow's, and the one it used before (without
 #: the products of the hazard with the complete predictors)
-MI_METHODS = {"multiple imputation": True, "MI without hazard x covariate terms": False}
+EARLIER = "MI without hazard x covariate terms"
+MI_METHODS = {"multiple imputation": True, EARLIER: False}
 
 
 def analyse_cohort(d: pd.DataFrame, m: int, seed: int) -> list[dict]:
@@ -222,7 +223,10 @@ def markdown(summary: pd.DataFrame, settings: dict) -> str:
             f"|bias| {abs(mi['bias']):.4f} after MI against {abs(cc['bias']):.4f} in complete "
             f"cases ({'smaller' if smaller else 'not smaller'} after MI"
             f"{', within Monte Carlo error' if within else ''}); RMSE "
-            f"{mi['rmse']:.4f} against {cc['rmse']:.4f}.")
+            f"{mi['rmse']:.4f} against {cc['rmse']:.4f}"
+            + (f"; without the hazard x covariate terms |bias| "
+               f"{abs(r.loc[EARLIER, 'bias']):.4f}, coverage {r.loc[EARLIER, 'coverage']:.3f}"
+               if EARLIER in r.index else "") + ".")
     return "\n".join(lines) + "\n"
 
 
