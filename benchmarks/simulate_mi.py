@@ -28,8 +28,8 @@ On each cohort three analyses of the same two estimands:
 
 The summary gives, per estimand and method, the mean estimate, bias, empirical SE,
 mean model SE, root mean squared error and the coverage of the 95 % CI with its
-Monte Carlo SE. Run (500 cohorts with m = 20 took 111 s on one core of a shared
-2-core machine)::
+Monte Carlo SE. Run (500 cohorts with m = 20, both imputation models, took 21 minutes
+on a shared 2-core machine at a load of 5-7; 111 s with one imputation model at a low load)::
 
     nice python benchmarks/simulate_mi.py --cohorts 500 --m 20 --out benchmarks/results
 
