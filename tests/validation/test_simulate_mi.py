@@ -44,8 +44,9 @@ def few():
 
 
 def test_each_method_analyses_its_rows_and_the_run_repeats(few):
-    assert len(few) == 3 * 6
-    assert set(few["method"]) == {"full data", "complete case", "multiple imputation"}
+    assert len(few) == 3 * 8
+    assert set(few["method"]) == {"full data", "complete case", "multiple imputation",
+                                  "MI without hazard x covariate terms"}
     for _, g in few.groupby("cohort"):
         n = g.set_index(["estimand", "method"])["n"]
         assert n[("Ki-67 log HR", "full data")] == n[("Ki-67 log HR", "multiple imputation")] == 150

@@ -1,4 +1,4 @@
-"""Rules impute and cox_mi end to end on the CI cohort (missing_data.method: multiple_imputation).
+"""Rules impute and pool_mi end to end on the CI cohort (missing_data.method: multiple_imputation).
 
 The tiny cohort of .test/ (90 patients of the bundled synthetic cohort; 3 without a
 score are left out, 13 of the other 87 lack Ki-67, 1 grade) is imputed m = 4 times (3
@@ -306,6 +306,11 @@ def test_the_report_sets_complete_case_beside_mi(mi_runs, config):
     section = document._missing_data_section(config, results, models)
     assert section is not None
     assert "13 missing, predictive mean matching" in section["text"]
+    # each cumulative hazard times each complete predictor (White & Royston 2009)
+    summary = pd.read_csv(work / "results" / "missing_data" / "imputation.csv")
+    assert "each cumulative hazard times each of these" in \
+        (work / "results" / "missing_data" / "imputation.md").read_text()
+    assert set(summary["method"].dropna()) >= {"pmm"}
     assert "3 patients, netpet_group missing" in section["text"]
     assert "in 4 data sets" in section["text"]
     # one Cox table per endpoint, with the models a covariate's missing values change
@@ -348,6 +353,7 @@ def test_methods_say_mi_only_when_it_ran(config):
         assert any(r.startswith(ref) for r in text["references"]), ref
     assert f"m = {M} data sets were imputed, with 3 cycles" in mi[0]
     assert "apparent calibration" in mi[0]            # develop mode
+    assert "products of each cumulative hazard with each complete covariate" in mi[0]
     cc = copy.deepcopy(config)
     cc["missing_data"]["method"] = "complete_case"
     plain = document.methods_text(cc)
@@ -366,7 +372,8 @@ def validate_run(mi_runs):
     work = mi_runs[0]
     (work / "validate.yaml").write_text(VALIDATE_YAML)
     targets = [f"analyses/val/results/{rel}" for rel in (
-        "validation/centres_mi.csv", "validation/centres.csv", "os/calibration_mi.csv")]
+        "validation/centres_mi.csv", "validation/centres.csv", "os/calibration_mi.csv",
+        "figures/validation_centres.png", "figures/validation_centres_mi.png")]
     proc = run_snakemake(work, *targets, "--configfile", ".test/config/config.yaml", "mi.yaml",
                          "validate.yaml", env={**os.environ, "NETPET_CHECK_SETTINGS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -476,3 +483,29 @@ def test_the_observed_and_imputed_figure_prints_at_both_widths(mi_runs, config, 
     assert F.text_problems(fig) == []
     assert len(fig.axes) >= 2
     assert (mi_runs[0] / "results" / "figures" / "imputed_values.png").stat().st_size > 1000
+
+
+def test_the_report_sets_the_centre_forests_side_by_side(validate_run, config):
+    """The per-centre forest after MI beside the complete-case one, each named."""
+    from PIL import Image
+
+    from netpet_stats.report import document
+
+    cfg = load_config([validate_run.parent.parent / ".test" / "config" / "config.yaml",
+                       validate_run.parent.parent / "mi.yaml",
+                       validate_run.parent.parent / "validate.yaml"],
+                      base=validate_run.parent.parent / "config" / "config.yaml")
+    figures = validate_run / "results" / "figures"
+    # drawn at the same printed width
+    assert (Image.open(figures / "validation_centres_mi.png").size[0]
+            == Image.open(figures / "validation_centres.png").size[0])
+    files = _report_files(validate_run) + [
+        figures / f"{name}.png" for name in ("validation_centres", "validation_centres_mi")]
+    results = document.ResultFiles(files, validate_run / "results")
+    models = {name: spec["label"] for name, spec in model_specs(cfg).items()}
+    section = document._missing_data_section(cfg, results, models)
+    (cc, cc_fig, _), (mi, mi_fig, mi_caption) = section["centre_figures"]
+    assert (cc, mi) == ("complete case", "multiple imputation")
+    assert Path(cc_fig.path).name == "validation_centres.png"
+    assert Path(mi_fig.path).name == "validation_centres_mi.png"
+    assert "pooled over the imputations" in mi_caption

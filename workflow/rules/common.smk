@@ -184,7 +184,11 @@ def imputation_figures():
     """Observed against imputed values (imputation.smk), under multiple imputation."""
     if config["missing_data"]["method"] != "multiple_imputation":
         return []
-    return figure_paths("imputed_values")
+    return figure_paths("imputed_values") + (
+        figure_paths("validation_centres_mi")
+        if config["validation"]["mode"] == "validate"
+        else []
+    )
 
 
 def manifest_outputs():

@@ -1,6 +1,7 @@
 # Multiple imputation (missing_data.method: multiple_imputation): the model covariates
-# imputed by chained equations, every Cox model, the concordance and (develop or
-# validate mode) the calibration pooled by Rubin's rules beside the complete-case tables.
+# imputed by chained equations (rule impute), then every Cox model, the concordance and
+# (develop or validate mode) the calibration pooled by Rubin's rules beside the
+# complete-case tables (rule pool_mi, one job), and the figure of imputed values.
 
 
 rule impute:
@@ -33,143 +34,100 @@ rule impute:
         "../scripts/impute.py"
 
 
-rule cox_mi:
+def pool_mi_outputs():
+    """Every pooled table of the imputed sets (rule pool_mi), by name: per endpoint in
+    the configuration's order, then those of the validation mode."""
+    per_endpoint = {
+        "coefficients": "cox_coefficients_mi",
+        "coefficients_md": "cox_coefficients_mi",
+        "tests": "cox_tests_mi",
+        "tests_md": "cox_tests_mi",
+        "concordance": "concordance_mi",
+        "concordance_md": "concordance_mi",
+    }
+    outputs = {
+        name: [
+            out(f"results/{ep}/{stem}.{'md' if name.endswith('_md') else 'csv'}")
+            for ep in ENDPOINTS
+        ]
+        for name, stem in per_endpoint.items()
+    }
+    vep = config["validation"]["endpoint"]
+    if VALIDATION_MODE in ("develop", "validate"):
+        outputs["calibration"] = out(f"results/{vep}/calibration_mi.csv")
+        outputs["calibration_md"] = out(f"results/{vep}/calibration_mi.md")
+    if VALIDATION_MODE == "develop":
+        # beside the complete-case frozen_model.yaml, which stays the primary model
+        outputs["model"] = out("results/model/frozen_model_mi.yaml")
+    if VALIDATION_MODE == "validate":
+        outputs["centres"] = out("results/validation/centres_mi.csv")
+        outputs["centres_md"] = out("results/validation/centres_mi.md")
+    return outputs
+
+
+def pool_mi_inputs():
+    inputs = {"imputed": rules.impute.output.imputed}
+    if VALIDATION_MODE == "develop":
+        inputs["data"] = cohort_input_files()  # the frozen model's provenance
+    if VALIDATION_MODE == "validate":
+        inputs["model"] = FROZEN_MODEL
+    return inputs
+
+
+rule pool_mi:
+    # Every configured model fitted once on each imputed set of each endpoint, and from
+    # those fits: the Cox models pooled by Rubin's rules, Harrell's and Uno's C pooled
+    # on the logit scale, and (develop) the validation model developed on the imputed
+    # sets with its apparent calibration, or (validate) the frozen model's calibration
+    # and performance per centre on each imputed set, pooled. One job: each fit is made
+    # once, and the process starts once.
     input:
-        imputed=rules.impute.output.imputed,
+        **pool_mi_inputs(),
     output:
-        coefficients=out("results/{endpoint}/cox_coefficients_mi.csv"),
-        coefficients_md=out("results/{endpoint}/cox_coefficients_mi.md"),
-        tests=out("results/{endpoint}/cox_tests_mi.csv"),
-        tests_md=out("results/{endpoint}/cox_tests_mi.md"),
+        **pool_mi_outputs(),
     log:
-        out("logs/cox_mi_{endpoint}.log"),
+        out("logs/pool_mi.log"),
     benchmark:
-        out("logs/benchmarks/cox_mi_{endpoint}.tsv")
+        out("logs/benchmarks/pool_mi.tsv")
     conda:
         "../envs/netpet.yaml"
+    # the fits in forked processes; the same for any number of threads
+    threads: 2
     resources:
-        mem_mb=job_mem_mb(800, per_input_mb=110),
+        mem_mb=job_mem_mb(800, per_input_mb=110, per_worker=0.5),
         runtime=job_runtime(10),
     params:
         version=PACKAGE_VERSION,
-        settings=settings(*LABELS, "cox", "missing_data"),
+        settings=settings(*LABELS, "cox", "concordance", "validation", "missing_data"),
     script:
-        "../scripts/cox_mi.py"
+        "../scripts/pool_mi.py"
 
 
-rule concordance_mi:
-    input:
-        imputed=rules.impute.output.imputed,
-    output:
-        concordance=out("results/{endpoint}/concordance_mi.csv"),
-        concordance_md=out("results/{endpoint}/concordance_mi.md"),
-    log:
-        out("logs/concordance_mi_{endpoint}.log"),
-    benchmark:
-        out("logs/benchmarks/concordance_mi_{endpoint}.tsv")
-    conda:
-        "../envs/netpet.yaml"
-    resources:
-        mem_mb=job_mem_mb(800, per_input_mb=110),
-        runtime=job_runtime(10),
-    params:
-        version=PACKAGE_VERSION,
-        settings=settings(*LABELS, "cox", "concordance", "missing_data"),
-    script:
-        "../scripts/concordance_mi.py"
-
-
-if VALIDATION_MODE in ("develop", "validate"):
-
-    rule calibration_mi:
-        input:
-            imputed=rules.impute.output.imputed,
-            # develop: the model developed on the imputed sets (rule freeze_model_mi);
-            # validate: the frozen model applied to each imputed set
-            model=(
-                out("results/model/frozen_model_mi.yaml")
-                if VALIDATION_MODE == "develop"
-                else FROZEN_MODEL
-            ),
-        output:
-            calibration=out(
-                f"results/{config['validation']['endpoint']}/calibration_mi.csv"
-            ),
-            calibration_md=out(
-                f"results/{config['validation']['endpoint']}/calibration_mi.md"
-            ),
-        log:
-            out("logs/calibration_mi.log"),
-        benchmark:
-            out("logs/benchmarks/calibration_mi.tsv")
-        conda:
-            "../envs/netpet.yaml"
-        resources:
-            mem_mb=job_mem_mb(800, per_input_mb=110),
-            runtime=job_runtime(10),
-        params:
-            version=PACKAGE_VERSION,
-            settings=settings(*LABELS, "cox", "validation", "missing_data"),
-        script:
-            "../scripts/calibration_mi.py"
-
-
-if VALIDATION_MODE == "develop":
-
-    rule freeze_model_mi:
-        input:
-            imputed=rules.impute.output.imputed,
-            data=cohort_input_files(),
-        output:
-            # beside the complete-case frozen_model.yaml, which stays the primary model
-            model=out("results/model/frozen_model_mi.yaml"),
-        log:
-            out("logs/freeze_model_mi.log"),
-        benchmark:
-            out("logs/benchmarks/freeze_model_mi.tsv")
-        conda:
-            "../envs/netpet.yaml"
-        resources:
-            mem_mb=job_mem_mb(800, per_input_mb=110),
-            runtime=job_runtime(10),
-        params:
-            version=PACKAGE_VERSION,
-            settings=settings(*LABELS, "cox", "validation", "missing_data"),
-        script:
-            "../scripts/freeze_model_mi.py"
-
-
-if VALIDATION_MODE == "validate":
-
-    rule external_validation_mi:
-        input:
-            imputed=rules.impute.output.imputed,
-            model=FROZEN_MODEL,
-        output:
-            centres=out("results/validation/centres_mi.csv"),
-            centres_md=out("results/validation/centres_mi.md"),
-        log:
-            out("logs/external_validation_mi.log"),
-        benchmark:
-            out("logs/benchmarks/external_validation_mi.tsv")
-        conda:
-            "../envs/netpet.yaml"
-        resources:
-            mem_mb=job_mem_mb(800, per_input_mb=110),
-            runtime=job_runtime(10),
-        params:
-            version=PACKAGE_VERSION,
-            settings=settings(*LABELS, "cox", "validation", "missing_data"),
-        script:
-            "../scripts/external_validation_mi.py"
+def imputation_figure_io():
+    """The figure of imputed values; in validate mode also the per-centre forest of the
+    frozen model after multiple imputation, the companion of validation_centres."""
+    inputs = {
+        "analysis": rules.prepare_cohort.output.analysis,
+        "imputed": rules.impute.output.imputed,
+    }
+    outputs = {
+        "values": expand(
+            out("results/figures/imputed_values.{fmt}"), fmt=FIGURE_FORMATS
+        )
+    }
+    if VALIDATION_MODE == "validate":
+        inputs["centres"] = out("results/validation/centres_mi.csv")
+        outputs["centres"] = expand(
+            out("results/figures/validation_centres_mi.{fmt}"), fmt=FIGURE_FORMATS
+        )
+    return inputs, outputs
 
 
 rule imputation_figure:
     input:
-        analysis=rules.prepare_cohort.output.analysis,
-        imputed=rules.impute.output.imputed,
+        **imputation_figure_io()[0],
     output:
-        expand(out("results/figures/imputed_values.{fmt}"), fmt=FIGURE_FORMATS),
+        **imputation_figure_io()[1],
     log:
         out("logs/imputation_figure.log"),
     benchmark:

@@ -1594,7 +1594,9 @@ def _imputation_methods(config, cite, unit) -> list[str]:
         f"prediction {cite('white_daniel2010')}. Every imputation model included each "
         "endpoint's event indicator and Nelson-Aalen cumulative hazard "
         f"{cite('white_royston2009')}, the other model covariates and, as fixed effects, the "
-        "NETPET group and the stratification variables, which were never imputed; patients "
+        "NETPET group and the stratification variables, which were never imputed, and the "
+        "products of each cumulative hazard with each complete covariate (the covariates' "
+        "effects multiply the cumulative hazard in the distribution imputed from); patients "
         "without a NETPET score or an outcome were not imputed. "
         f"{m[:1].upper() + m[1:] if not m.startswith('m =') else m}, with "
         f"{mcfg.get('iterations', 10)} cycles of the chained "
@@ -2136,7 +2138,21 @@ def _missing_data_section(config: dict, results: ResultFiles, models: dict) -> d
             "DerSimonian-Laird random effects (the pooled rows).")
     figure = (_img(results.path("figures/imputed_values.png"))
               if "figures/imputed_values.png" in results else None)
-    return {"text": text, "centres": centres, "figure": figure, "by_variable": gt_table(
+    # the per-centre forest of complete cases and the same after MI, one after the other
+    centre_figures = None
+    if ("figures/validation_centres_mi.png" in results
+            and "figures/validation_centres.png" in results):
+        centre_figures = [
+            ("complete case", _img(results.path("figures/validation_centres.png")),
+             "The frozen model in the patients complete for its predictors (R na.omit), "
+             "as in the validation section."),
+            ("multiple imputation", _img(results.path("figures/validation_centres_mi.png")),
+             "The frozen model on each imputed data set of this cohort, each centre pooled "
+             "over the imputations by Rubin's rules (logit C, log O/E), then the centres by "
+             "random effects; AUC, Brier score and IPA: the mean over imputations, without "
+             "an interval.")]
+    return {"text": text, "centres": centres, "figure": figure,
+            "centre_figures": centre_figures, "by_variable": gt_table(
                 var_tab, "mi_by_variable", "Missing values of the model covariates",
                 f"Among the {n} patients the imputation models took."),
             "patterns": gt_table(pat, "mi_patterns", "Missing-data patterns",

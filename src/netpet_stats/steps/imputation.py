@@ -1,4 +1,4 @@
-"""Rules impute and cox_mi: missing covariates imputed, every Cox model pooled.
+"""Rules impute and pool_mi: missing covariates imputed, every analysis pooled.
 
 ``impute`` (once per analysis): the covariates of the configured Cox models that are
 missing for some patient are imputed ``m`` times by chained equations
@@ -8,18 +8,19 @@ strata (centre) as predictors. The imputed data sets are per-patient and stay in
 ``intermediate/`` (no identifier column); ``results/missing_data/imputation.csv`` says
 what was imputed, how, and who was left out.
 
-``cox_mi`` (per endpoint): every configured model fitted on each imputed set and
-pooled by Rubin's rules (:func:`netpet_stats.survival.rubin.pool_cox`).
-
-``concordance_mi`` (per endpoint): Harrell's and Uno's C of the configured predictors
-and models on each imputed set, pooled on the logit scale. ``calibration_mi`` (develop
-or validate mode): the calibration slope and O/E at the validation horizons, pooled on
-the identity and log scales, of the model developed on the imputed sets (develop) or
-of the frozen model applied to the imputed validation cohort (validate).
+``pool_mi`` (once per analysis): every configured model fitted once on each imputed set
+of each endpoint (:func:`fit_imputed`), and from those fits: every model pooled by
+Rubin's rules (:func:`netpet_stats.survival.rubin.pool_cox`); Harrell's and Uno's C of
+the configured predictors and models, pooled on the logit scale; in develop or validate
+mode the calibration slope and O/E at the validation horizons, pooled on the identity
+and log scales, of the model developed on the imputed sets (develop, frozen to
+``frozen_model_mi.yaml``) or of the frozen model applied to the imputed validation
+cohort (validate, with its performance per centre).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ import pandas as pd
 
 from ..config import cox_ties, model_specs
 from ..report.tables import write_table
-from ..survival import concordance, cox, rubin
+from ..survival import _numpy_kernels, concordance, cox, rubin
 from ..validation import imputation
 from ._common import endpoint_label, load_analysis
 
@@ -81,6 +82,13 @@ def run(config: dict, analysis: str, out, workers: int = 1) -> None:
             x = np.log2(np.maximum(x, spec.get("floor", 1.0)))
         frame[f"__x_{c}"] = x
         predictors.append(f"__x_{c}")
+    # each hazard times each complete predictor (White & Royston 2009): the covariates'
+    # effects multiply the cumulative hazard in the density the imputations draw from
+    products = imputation.hazard_interactions(
+        frame, [f"__H_{ep}" for ep in config["endpoints"]], [f"__x_{c}" for c in numeric],
+        factors)
+    frame = pd.concat([frame, products], axis=1)
+    predictors += list(products.columns)
     keep = [c for c in [*fixed, *complete, *incomplete,
                         *[f"{ep}_{x}" for ep in config["endpoints"] for x in ("time", "event")]]
             if c in frame.columns]
@@ -122,7 +130,9 @@ def run(config: dict, analysis: str, out, workers: int = 1) -> None:
     write_table(pd.DataFrame(summary), out.summary, "Multiple imputation of missing covariates",
                 f"{imputation.IMPUTATION_METHOD}; predictors: every endpoint's event indicator "
                 f"and cumulative hazard, {', '.join(complete) or 'no complete covariate'}, "
-                f"and as fixed effects {', '.join(factors)} (never imputed). m = {m} "
+                f"and as fixed effects {', '.join(factors)} (never imputed), and each "
+                f"cumulative hazard times each of these ({len(products.columns)} products). "
+                f"m = {m} "
                 f"(max(20, 100 x the {fraction:.1%} of patients incomplete) unless set), "
                 f"{int(settings['iterations'])} cycles, seed {int(settings['seed'])}.")
 
@@ -143,21 +153,132 @@ def load_sets(path: str | Path, config: dict) -> list[pd.DataFrame]:
     return sets
 
 
-def run_cox(config: dict, imputed: str, endpoint: str, out) -> None:
+def _pooling_fits(d: pd.DataFrame, models: list[tuple[str, str]],
+                  config: dict) -> list[cox.CoxResult]:
+    """The models ``(endpoint, name)`` on one imputed set: the fits :func:`cox.fit_cox`
+    makes, without their tables.
+
+    The same design (:func:`cox.design_matrix`), times (R ``aeqSurv``) and Efron fit
+    (:func:`cox.coxph_fit`), so the same coefficients and variance to the bit; without
+    the drop-one refits and test tables of ``fit_cox``, which pooling does not use
+    (Rubin's rules take the coefficients and their variance, D1 the Wald statistics).
+    An imputed set has no missing value, so every model is fitted on all its rows: the
+    covariates are coded once, each model takes its terms' columns (each covariate is
+    coded on its own, as R's treatment contrasts), and each endpoint's times are fixed
+    once. A fit that stops at an edge (a coefficient that may be infinite, iterations
+    run out) is redone by ``fit_cox``, which warns as R does.
+    """
+    specs = model_specs(config)
+    ties = cox_ties(config)
+    covariates = list(dict.fromkeys(c for _, name in models for c in specs[name]["covariates"]))
+    X_all, all_terms = cox.design_matrix(d, covariates, config["covariates"])
+    term_of = {term.name: term for term in all_terms}
+    outcomes, strata_of, fits = {}, {}, []
+    for endpoint, name in models:
+        spec = specs[name]
+        tcol, ecol = f"{endpoint}_time", f"{endpoint}_event"
+        columns = [tcol, ecol, *spec["covariates"], *spec["strata"]]
+        if d[columns].isna().any().any():  # not an imputed set's: as fit_cox does
+            fits.append(cox.fit_cox(d, tcol, ecol, spec["covariates"], spec["strata"],
+                                    config["covariates"], float(config["cox"]["conf_level"]),
+                                    ties=ties))
+            continue
+        if endpoint not in outcomes:
+            outcomes[endpoint] = (cox.timefix(d[tcol].to_numpy(float)),
+                                  d[ecol].to_numpy(float))
+        time, event = outcomes[endpoint]
+        strata = tuple(spec["strata"])
+        if strata and strata not in strata_of:
+            strata_of[strata] = (cox.stratum_labels(d, list(strata)),
+                                 cox.stratum_codes(d, list(strata)))
+        stratum, code = strata_of[strata] if strata else (None, None)
+        terms = [term_of[c] for c in spec["covariates"] if term_of[c].columns]
+        X = X_all[[col for term in terms for col in term.columns]]
+        fit = cox.coxph_fit(time, event, X.to_numpy(), stratum, ties=ties)
+        if fit.status != "converged":
+            fits.append(cox.fit_cox(d, tcol, ecol, spec["covariates"], spec["strata"],
+                                    config["covariates"], float(config["cox"]["conf_level"]),
+                                    ties=ties))
+            continue
+        frame = X.copy()
+        frame["__time"], frame["__event"] = time, event
+        if strata:
+            frame["__stratum"] = stratum
+        fits.append(cox.CoxResult(pd.DataFrame(), pd.DataFrame(), terms, fit.beta, X, len(d),
+                                  int(event.sum()), frame, stratum, fit.information,
+                                  variance=fit.variance, status=fit.status,
+                                  iterations=fit.iterations, stratum_code=code, ties=ties))
+    return fits
+
+
+_JOBS: tuple | None = None  # (config, sets, models) forked workers read (inherited)
+
+
+def _fit_job(i: int) -> list[cox.CoxResult]:
+    config, sets, models, full = _JOBS
+    fits = _pooling_fits(sets[i], models, config)
+    if full is None:
+        return fits
+    # a fit only pooled keeps its coefficients, variance and coding, not its rows: 440
+    # fits of 10^5 patients held 4.2 GB
+    return [fit if model in full else replace(fit, design=fit.design.iloc[:0],
+                                              frame=fit.frame.iloc[:0], stratum=None,
+                                              stratum_code=None)
+            for model, fit in zip(models, fits)]
+
+
+def fit_imputed(config: dict, sets: list[pd.DataFrame], models: list[tuple[str, str]],
+                workers: int = 1, full=None) -> dict[tuple[str, str], list[cox.CoxResult]]:
+    """Each (endpoint, model) of ``models`` fitted once on each imputed set.
+
+    Every pooled table of the imputed sets (Cox, C, the model developed on them and its
+    calibration) is computed from these fits. ``workers`` > 1 fits the imputed sets in
+    forked processes; the fits are the same for any number of workers. ``full``: the
+    models whose fits keep their rows (design and times, for C or a frozen model);
+    the others keep what Rubin's rules pool (coefficients, variance, terms, counts).
+    None: all keep them.
+    """
+    global _JOBS
+    jobs = list(range(len(sets)))
+    previous, _JOBS = _JOBS, (config, sets, list(models),
+                              None if full is None else set(full))
+    try:
+        context = None
+        if workers > 1 and len(jobs) > 1:
+            import multiprocessing
+
+            try:
+                context = multiprocessing.get_context("fork")
+            except ValueError:  # no fork on this platform: one process
+                context = None
+        # the same fits m times: the compiled loops, loaded once here by the first set's
+        # fits, before the workers fork and inherit them
+        _numpy_kernels.prefer_compiled()
+        done = [_fit_job(jobs[0])]
+        if context is not None:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(max_workers=int(workers), mp_context=context) as pool:
+                done += list(pool.map(_fit_job, jobs[1:]))
+        else:
+            done += [_fit_job(i) for i in jobs[1:]]
+    finally:
+        _JOBS = previous
+    return {model: [per_set[k] for per_set in done] for k, model in enumerate(models)}
+
+
+def cox_tables(config: dict, sets: list[pd.DataFrame], endpoint: str, fits: dict,
+               coefficients: str, tests: str) -> None:
     """Every configured Cox model on each imputed set, pooled by Rubin's rules."""
-    sets = load_sets(imputed, config)
     conf = float(config["cox"]["conf_level"])
-    coefs, tests = [], []
+    coefs, term_tests = [], []
     for name, spec in model_specs(config).items():
-        fits = [cox.fit_cox(d, f"{endpoint}_time", f"{endpoint}_event", spec["covariates"],
-                            spec["strata"], config["covariates"], conf, ties=cox_ties(config))
-                for d in sets]
-        c, t = rubin.pool_cox(fits, conf)
+        c, t = rubin.pool_cox(fits[endpoint, name], conf)
         kind = "univariable" if name.startswith("univariable_") else "multivariable"
         meta = {"endpoint": endpoint, "model": name, "analysis": kind,
                 "model_label": spec["label"], "strata": ", ".join(spec["strata"])}
         coefs.append(c.assign(**meta))
-        tests.append(t.assign(**meta))
+        term_tests.append(t.assign(**meta))
     lead = ["endpoint", "model", "analysis", "model_label", "strata"]
 
     def tidy(frames):
@@ -165,19 +286,58 @@ def run_cox(config: dict, imputed: str, endpoint: str, out) -> None:
         return df[lead + [c for c in df.columns if c not in lead]]
 
     label = endpoint_label(config, endpoint)
-    write_table(tidy(coefs).assign(method=rubin.RUBIN_METHOD), out.coefficients,
+    write_table(tidy(coefs).assign(method=rubin.RUBIN_METHOD), coefficients,
                 f"{label}: Cox models after multiple imputation (pooled)",
                 f"{cox.coef_method(cox_ties(config))} on each of {len(sets)} imputed data sets "
                 "(results/missing_data/imputation.csv), pooled by Rubin's rules; t intervals "
                 "on the Barnard-Rubin df; fmi = fraction of missing information. Beside the "
                 "complete-case models of cox_coefficients.csv. Robust (clustered) SEs are not "
                 "pooled: the model-based SEs are.")
-    write_table(tidy(tests), out.tests, f"{label}: term tests after multiple imputation",
+    write_table(tidy(term_tests), tests, f"{label}: term tests after multiple imputation",
                 rubin.D1_METHOD + ", one test per term of each model.")
 
 
+def run_pooled(config: dict, imputed: str, out, model_path: str | None = None,
+               input_files: list[str] = (), workers: int = 1) -> None:
+    """Rule pool_mi: every pooled table of the imputed sets, from one fit of each model.
+
+    Each configured model is fitted once on each imputed set of each endpoint
+    (:func:`fit_imputed`); from those fits: the Cox models pooled by Rubin's rules
+    (``out.coefficients``, ``out.tests``, one per endpoint in the configuration's
+    order), Harrell's and Uno's C pooled on the logit scale (``out.concordance``); in
+    develop mode the validation model developed on the imputed sets (``out.model``) and
+    its apparent calibration (``out.calibration``); in validate mode the frozen model
+    ``model_path`` applied to each imputed set, its calibration and its performance per
+    centre (``out.centres``).
+    """
+    sets = load_sets(imputed, config)
+    endpoints = list(config["endpoints"])
+    mode = config["validation"]["mode"]
+    models = [(ep, name) for ep in endpoints for name in model_specs(config)]
+    full = {(ep, name) for ep in endpoints for name in config["concordance"]["models"]}
+    if mode == "develop":
+        full.add((config["validation"]["endpoint"], config["validation"]["model"]))
+    fits = fit_imputed(config, sets, models, workers, full=full)
+    for ep, coefficients, tests, conc in zip(endpoints, out.coefficients, out.tests,
+                                             out.concordance):
+        cox_tables(config, sets, ep, fits, coefficients, tests)
+        concordance_table(config, sets, ep, fits, conc)
+    if mode == "develop":
+        vcfg = config["validation"]
+        model = freeze(config, sets, input_files, out.model,
+                       fits[vcfg["endpoint"], vcfg["model"]])
+        calibration_table(config, sets, model, out.calibration)
+    elif mode == "validate":
+        from ..validation import frozen_model
+
+        model = frozen_model.load(model_path)
+        frozen_model.check_time_unit(model, config["analysis_time_unit"])
+        calibration_table(config, sets, model, out.calibration)
+        external_table(config, sets, model, out.centres)
+
+
 # --------------------------------------------------------------------------------------
-# Performance measures across the imputations (rules concordance_mi, calibration_mi)
+# Performance measures across the imputations
 # --------------------------------------------------------------------------------------
 
 POOLED_MEASURE_METHOD = (
@@ -216,25 +376,22 @@ def _spread(values) -> dict:
             "max_imputation": float(ok.max()) if len(ok) else np.nan}
 
 
-def run_concordance(config: dict, imputed: str, endpoint: str, out) -> None:
+def concordance_table(config: dict, sets: list[pd.DataFrame], endpoint: str, fits: dict,
+                      path: str) -> None:
     """Harrell's and Uno's C of the configured predictors and models, pooled over imputations.
 
     The same C as the complete-case table (``concordance.csv``: R ``concordance(fit,
     reverse = TRUE)``, ``timewt = "n/G2"`` for Uno's, ``ymax`` = ``concordance.horizon``)
-    on each imputed set, each model refitted on that set, pooled on the logit scale.
+    on each imputed set, each model as fitted on that set (``fits``,
+    :func:`fit_imputed`), pooled on the logit scale.
     """
     from .concordance import _model_c, _predictor_c
 
-    sets = load_sets(imputed, config)
     specs = model_specs(config)
     ccfg = config["concordance"]
     horizon = ccfg["horizon"]
     conf = float(config["cox"]["conf_level"])
     weightings = [("n", "Harrell")] + ([("n/G2", "Uno")] if ccfg["uno"] else [])
-    fits = {name: [cox.fit_cox(d, f"{endpoint}_time", f"{endpoint}_event",
-                               specs[name]["covariates"], specs[name]["strata"],
-                               config["covariates"], conf, ties=cox_ties(config)) for d in sets]
-            for name in ccfg["models"]}
     events = int(sets[0][f"{endpoint}_event"].sum())
     rows = []
     for timewt, estimator in weightings:
@@ -243,7 +400,7 @@ def run_concordance(config: dict, imputed: str, endpoint: str, out) -> None:
                    for d in sets]) for name in ccfg["predictors"]]
         items += [(name, "model linear predictor", ", ".join(specs[name]["strata"]),
                    specs[name]["label"],
-                   [_model_c(f, timewt=timewt, ymax=horizon) for f in fits[name]])
+                   [_model_c(f, timewt=timewt, ymax=horizon) for f in fits[endpoint, name]])
                   for name in ccfg["models"]]
         for name, kind, strata, lab, per in items:
             cs = [r["estimate"] for r in per]
@@ -255,7 +412,7 @@ def run_concordance(config: dict, imputed: str, endpoint: str, out) -> None:
                          "logit_c": res["estimate_scale"], "se_logit": res["se_scale"],
                          "df": res["df"], "fmi": res["fmi"], **_spread(cs),
                          "note": res["note"], "method": concordance.METHODS[timewt]})
-    write_table(pd.DataFrame(rows), out.concordance,
+    write_table(pd.DataFrame(rows), path,
                 f"{endpoint_label(config, endpoint)}: concordance after multiple imputation "
                 "(pooled)",
                 f"Each C {POOLED_MEASURE_METHOD}. {len(sets)} imputed data sets "
@@ -264,21 +421,18 @@ def run_concordance(config: dict, imputed: str, endpoint: str, out) -> None:
 
 
 def mi_model(config: dict, sets: list[pd.DataFrame], name: str, endpoint: str,
-             horizons) -> dict:
+             horizons, fits: list[cox.CoxResult] | None = None) -> dict:
     """Model ``name`` developed on the imputed sets: fitted and frozen on each, pooled.
 
     Coefficients by Rubin's rules, baseline survival on the complementary log-log scale
     (:func:`netpet_stats.validation.imputation.pool_frozen`); the development summary
     (linear predictor, case mix) over all imputed sets stacked, at the pooled
-    coefficients.
+    coefficients. ``fits``: the model already fitted on each set (:func:`fit_imputed`).
     """
     from ..validation import case_mix, frozen_model
 
-    spec = model_specs(config)[name]
-    conf = float(config["cox"]["conf_level"])
-    fits = [cox.fit_cox(d, f"{endpoint}_time", f"{endpoint}_event", spec["covariates"],
-                        spec["strata"], config["covariates"], conf, ties=cox_ties(config))
-            for d in sets]
+    if fits is None:
+        fits = fit_imputed(config, sets, [(endpoint, name)])[endpoint, name]
     frozen = [frozen_model.freeze(f, config["covariates"], list(horizons), name=name,
                                   endpoint=endpoint, time_unit=config["analysis_time_unit"],
                                   curve_step=config["validation"]["curve_step"])
@@ -298,36 +452,32 @@ def mi_model(config: dict, sets: list[pd.DataFrame], name: str, endpoint: str,
     return model
 
 
-def run_calibration(config: dict, imputed: str, model_path: str, out) -> None:
-    """Calibration slope and O/E at the validation horizons, pooled over imputations.
+def calibration_table(config: dict, sets: list[pd.DataFrame], model: dict, path: str) -> None:
+    """Calibration slope and O/E at the model's horizons, pooled over imputations.
 
-    Develop mode: ``model_path`` is ``validation.model`` developed on the imputed sets
-    (``frozen_model_mi.yaml``, :func:`run_freeze`), and its apparent calibration in
-    each of them. Validate mode: the frozen model applied, never refitted, to each
-    imputed set of the validation cohort. Per imputation as the complete-case external validation
+    Develop mode: ``model`` is ``validation.model`` developed on the imputed sets
+    (:func:`mi_model`, ``frozen_model_mi.yaml``), and its apparent calibration in each of
+    them. Validate mode: the frozen model applied, never refitted, to each imputed set
+    of the validation cohort. Per imputation as the complete-case external validation
     (:func:`netpet_stats.validation.external.calibration_slope`, ``observed_expected``);
     pooled on the identity (slope) and log (O/E, with its Greenwood SE of log O/E)
     scales.
     """
     from ..validation import external, frozen_model
 
-    sets = load_sets(imputed, config)
     vcfg = config["validation"]
     conf = float(config["cox"]["conf_level"])
+    horizons = [float(h) for h in model["baseline_survival"]["horizons"]]
+    endpoint = model["endpoint"]
     if vcfg["mode"] == "develop":
-        model = frozen_model.load(model_path)
-        endpoint, name = model["endpoint"], model["name"]
-        horizons = [float(h) for h in model["baseline_survival"]["horizons"]]
+        name = model["name"]
         strata_cols = model["provenance"]["model_spec"]["strata"]
         source = (f"model {name!r} developed on the {len(sets)} imputed sets (coefficients "
                   f"by Rubin's rules; {imputation.BASELINE_POOLING}); apparent calibration "
                   "in the data it was developed on, where a slope and O/E near 1 are "
                   "expected by construction: a check, not a validation")
     else:
-        model = frozen_model.load(model_path)
-        frozen_model.check_time_unit(model, config["analysis_time_unit"])
-        endpoint, name = model["endpoint"], model.get("name", "frozen model")
-        horizons = [float(h) for h in model["baseline_survival"]["horizons"]]
+        name = model.get("name", "frozen model")
         strata_cols = []
         source = ("the frozen model applied, not refitted, to each imputed set of this "
                   "cohort (imputed with its own outcome)")
@@ -360,7 +510,7 @@ def run_calibration(config: dict, imputed: str, model_path: str, out) -> None:
                      "note": "; ".join(x for x in (slope["note"] and "slope " + slope["note"],
                                                    ratio["note"] and "O/E " + ratio["note"])
                                        if x)})
-    write_table(pd.DataFrame(rows), out.calibration,
+    write_table(pd.DataFrame(rows), path,
                 f"{endpoint_label(config, endpoint)}: calibration after multiple imputation "
                 "(pooled)",
                 f"Calibration slope ({external.SLOPE_METHOD}) and O/E ({external.OE_METHOD}) "
@@ -369,19 +519,20 @@ def run_calibration(config: dict, imputed: str, model_path: str, out) -> None:
                 "over imputations.")
 
 
-def run_freeze(config: dict, imputed: str, input_files: list[str], out) -> None:
+def freeze(config: dict, sets: list[pd.DataFrame], input_files: list[str], path: str,
+           fits: list[cox.CoxResult] | None = None) -> dict:
     """``validation.model`` developed on the imputed sets, frozen to its own file.
 
     Written beside the complete-case ``frozen_model.yaml``, which stays the model the
-    workflow validates (``developed_on`` and ``primary`` say so in the file).
+    workflow validates (``developed_on`` and ``primary`` say so in the file). Returns
+    the model as written.
     """
     from ..provenance import sha256, software_versions
     from ..validation import frozen_model
 
-    sets = load_sets(imputed, config)
     vcfg = config["validation"]
     name, endpoint = vcfg["model"], vcfg["endpoint"]
-    model = mi_model(config, sets, name, endpoint, [float(h) for h in vcfg["horizons"]])
+    model = mi_model(config, sets, name, endpoint, [float(h) for h in vcfg["horizons"]], fits)
     spec = model_specs(config)[name]
     model["developed_on"]["statement"] = (
         f"developed on {len(sets)} multiply imputed data sets of the development cohort "
@@ -396,11 +547,12 @@ def run_freeze(config: dict, imputed: str, input_files: list[str], out) -> None:
         "software": {k: v for k, v in software_versions().items() if k != "packages"},
         "fitted_with": f"{cox.coef_method(cox_ties(config))} on each imputed data set; "
                        + rubin.RUBIN_METHOD}
-    Path(out.model).parent.mkdir(parents=True, exist_ok=True)
-    frozen_model.save(model, out.model)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    frozen_model.save(model, path)
+    return frozen_model.load(path)
 
 
-def run_external(config: dict, imputed: str, model_path: str, out) -> None:
+def external_table(config: dict, sets: list[pd.DataFrame], model: dict, path: str) -> None:
     """The frozen model on each imputed set of the validation cohort, per centre and pooled.
 
     Per imputation, every measure in each centre as the complete-case external
@@ -412,9 +564,6 @@ def run_external(config: dict, imputed: str, model_path: str, out) -> None:
     """
     from ..validation import external, frozen_model
 
-    sets = load_sets(imputed, config)
-    model = frozen_model.load(model_path)
-    frozen_model.check_time_unit(model, config["analysis_time_unit"])
     endpoint = model["endpoint"]
     tau = max(float(h) for h in model["baseline_survival"]["horizons"])
     frames = []
@@ -428,7 +577,7 @@ def run_external(config: dict, imputed: str, model_path: str, out) -> None:
                                                .to_numpy(), tau))
     label = endpoint_label(config, endpoint)
     if not frames:
-        write_table(pd.DataFrame(columns=["centre", "measure", "estimate"]), out.centres,
+        write_table(pd.DataFrame(columns=["centre", "measure", "estimate"]), path,
                     f"{label}: performance by centre after multiple imputation",
                     "Not done: the cohort has no centre column.")
         return
@@ -436,7 +585,7 @@ def run_external(config: dict, imputed: str, model_path: str, out) -> None:
     pooled = external.pool_centre_measures(per_centre)
     table = pd.concat([per_centre.drop(columns=["scale_estimate", "scale_se"]), pooled],
                       ignore_index=True).assign(endpoint=endpoint, horizon=tau)
-    write_table(table, out.centres, f"{label}: performance by centre after multiple imputation",
+    write_table(table, path, f"{label}: performance by centre after multiple imputation",
                 f"The frozen model applied, not refitted, to each of {len(sets)} imputed data "
                 "sets of this cohort (imputed with its own outcome). In each centre, each "
                 f"measure at {tau:g} as in centres.csv, pooled over the imputations by Rubin's "
@@ -478,4 +627,24 @@ def run_figure(config: dict, analysis: str, imputed: str, outputs: list[str]) ->
               else pd.DataFrame(columns=["variable", "value", "source"]))
     fig = figures.imputation_figure(values, labels, kinds,
                                     "Observed and imputed values", style=figure_style(config))
+    figures.save(fig, outputs, dpi(config))
+
+
+def run_centre_figure(config: dict, centres: str, outputs: list[str]) -> None:
+    """The frozen model's performance by centre after multiple imputation (validate mode).
+
+    The same forest as the complete-case ``validation_centres`` figure, drawn from
+    ``centres_mi.csv`` (each centre pooled over the imputations, then the centres by
+    random effects), so that the report can set the two side by side.
+    """
+    from ..report import figures
+    from ._common import dpi, figure_style
+
+    table = pd.read_csv(centres)
+    endpoint = table["endpoint"].iloc[0] if len(table) and "endpoint" in table else None
+    title = (f"{endpoint_label(config, endpoint)}: after multiple imputation"
+             if endpoint in config["endpoints"] else "After multiple imputation")
+    fig = (figures.centre_forest_figure(table, title, style=figure_style(config))
+           if len(table) else figures.empty_figure("Not done: the cohort has no centre column.",
+                                                   figure_style(config)))
     figures.save(fig, outputs, dpi(config))

@@ -1,5 +1,0 @@
-"""Rule calibration_mi: calibration slope and O/E on each imputed set, pooled."""
-from netpet_stats.steps import imputation, rule_context
-
-with rule_context(snakemake) as smk:  # noqa: F821 (Snakemake provides it)
-    imputation.run_calibration(smk.config, smk.input.imputed, smk.input.model, smk.output)
