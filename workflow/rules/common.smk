@@ -610,3 +610,66 @@ def print_run_summary():
 
     if FED_ROLE == "none" and os.path.exists(out("results/cohort/flow.csv")):
         print(f"\n{run_summary(config, out('results'))}", file=sys.stderr)
+
+
+# multiple imputation (imputation.smk): the inputs and outputs of its rules
+
+
+def pool_mi_outputs():
+    """Every pooled table of the imputed sets (of pool_mi), by name; per endpoint in
+    the configuration's order, then those of the validation mode."""
+    per_endpoint = {
+        "coefficients": "cox_coefficients_mi",
+        "coefficients_md": "cox_coefficients_mi",
+        "tests": "cox_tests_mi",
+        "tests_md": "cox_tests_mi",
+        "concordance": "concordance_mi",
+        "concordance_md": "concordance_mi",
+    }
+    outputs = {
+        name: [
+            out(f"results/{ep}/{stem}.{'md' if name.endswith('_md') else 'csv'}")
+            for ep in ENDPOINTS
+        ]
+        for name, stem in per_endpoint.items()
+    }
+    vep = config["validation"]["endpoint"]
+    if VALIDATION_MODE in ("develop", "validate"):
+        outputs["calibration"] = out(f"results/{vep}/calibration_mi.csv")
+        outputs["calibration_md"] = out(f"results/{vep}/calibration_mi.md")
+    if VALIDATION_MODE == "develop":
+        # beside the complete-case frozen_model.yaml, which stays the primary model
+        outputs["model"] = out("results/model/frozen_model_mi.yaml")
+    if VALIDATION_MODE == "validate":
+        outputs["centres"] = out("results/validation/centres_mi.csv")
+        outputs["centres_md"] = out("results/validation/centres_mi.md")
+    return outputs
+
+
+def pool_mi_inputs():
+    inputs = {"imputed": rules.impute.output.imputed}
+    if VALIDATION_MODE == "develop":
+        inputs["data"] = cohort_input_files()  # the frozen model's provenance
+    if VALIDATION_MODE == "validate":
+        inputs["model"] = FROZEN_MODEL
+    return inputs
+
+
+def imputation_figure_io():
+    """The figure of imputed values; in validate mode also the per-centre forest of the
+    frozen model after multiple imputation, the companion of validation_centres."""
+    inputs = {
+        "analysis": rules.prepare_cohort.output.analysis,
+        "imputed": rules.impute.output.imputed,
+    }
+    outputs = {
+        "values": expand(
+            out("results/figures/imputed_values.{fmt}"), fmt=FIGURE_FORMATS
+        )
+    }
+    if VALIDATION_MODE == "validate":
+        inputs["centres"] = out("results/validation/centres_mi.csv")
+        outputs["centres"] = expand(
+            out("results/figures/validation_centres_mi.{fmt}"), fmt=FIGURE_FORMATS
+        )
+    return inputs, outputs

@@ -34,46 +34,6 @@ rule impute:
         "../scripts/impute.py"
 
 
-def pool_mi_outputs():
-    """Every pooled table of the imputed sets (rule pool_mi), by name: per endpoint in
-    the configuration's order, then those of the validation mode."""
-    per_endpoint = {
-        "coefficients": "cox_coefficients_mi",
-        "coefficients_md": "cox_coefficients_mi",
-        "tests": "cox_tests_mi",
-        "tests_md": "cox_tests_mi",
-        "concordance": "concordance_mi",
-        "concordance_md": "concordance_mi",
-    }
-    outputs = {
-        name: [
-            out(f"results/{ep}/{stem}.{'md' if name.endswith('_md') else 'csv'}")
-            for ep in ENDPOINTS
-        ]
-        for name, stem in per_endpoint.items()
-    }
-    vep = config["validation"]["endpoint"]
-    if VALIDATION_MODE in ("develop", "validate"):
-        outputs["calibration"] = out(f"results/{vep}/calibration_mi.csv")
-        outputs["calibration_md"] = out(f"results/{vep}/calibration_mi.md")
-    if VALIDATION_MODE == "develop":
-        # beside the complete-case frozen_model.yaml, which stays the primary model
-        outputs["model"] = out("results/model/frozen_model_mi.yaml")
-    if VALIDATION_MODE == "validate":
-        outputs["centres"] = out("results/validation/centres_mi.csv")
-        outputs["centres_md"] = out("results/validation/centres_mi.md")
-    return outputs
-
-
-def pool_mi_inputs():
-    inputs = {"imputed": rules.impute.output.imputed}
-    if VALIDATION_MODE == "develop":
-        inputs["data"] = cohort_input_files()  # the frozen model's provenance
-    if VALIDATION_MODE == "validate":
-        inputs["model"] = FROZEN_MODEL
-    return inputs
-
-
 rule pool_mi:
     # Every configured model fitted once on each imputed set of each endpoint, and from
     # those fits: the Cox models pooled by Rubin's rules, Harrell's and Uno's C pooled
@@ -101,26 +61,6 @@ rule pool_mi:
         settings=settings(*LABELS, "cox", "concordance", "validation", "missing_data"),
     script:
         "../scripts/pool_mi.py"
-
-
-def imputation_figure_io():
-    """The figure of imputed values; in validate mode also the per-centre forest of the
-    frozen model after multiple imputation, the companion of validation_centres."""
-    inputs = {
-        "analysis": rules.prepare_cohort.output.analysis,
-        "imputed": rules.impute.output.imputed,
-    }
-    outputs = {
-        "values": expand(
-            out("results/figures/imputed_values.{fmt}"), fmt=FIGURE_FORMATS
-        )
-    }
-    if VALIDATION_MODE == "validate":
-        inputs["centres"] = out("results/validation/centres_mi.csv")
-        outputs["centres"] = expand(
-            out("results/figures/validation_centres_mi.{fmt}"), fmt=FIGURE_FORMATS
-        )
-    return inputs, outputs
 
 
 rule imputation_figure:
