@@ -17,18 +17,9 @@ boot <- as.integer(args[3])
 only <- if (length(args) >= 4) args[4] else "all"
 X <- as.matrix(d[, paste0("x", 1:6)])
 
-# Median over `reps` of the time per evaluation; fast expressions are evaluated k
-# times per measurement (k grown until a measurement takes >= 0.2 s), because
-# R's clock resolves 1 ms.
-timed <- function(name, expr, reps = repeats) {
-  e <- substitute(expr)
-  env <- parent.frame()
-  run <- function(k) system.time(for (j in seq_len(k)) eval(e, env))[["elapsed"]]
-  k <- 1
-  while (k < 1e5 && run(k) < 0.2) k <- k * 10
-  times <- replicate(reps, run(k) / k)
-  cat(name, "\t", format(median(times), digits = 6), "\n", sep = "")
-}
+# the timer shared with the other R benchmarks, beside this script
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))),
+                 "r_timing.R"))
 # The public calls as a user writes them, each beside run_benchmarks.api_calls:
 # curves and medians by group, cox.zph of the four-term model, the cumulative incidence
 # read at 12, 24 and 36 months, Gray's test, Harrell's C of the Cox linear predictor.

@@ -8,15 +8,9 @@ args <- commandArgs(trailingOnly = TRUE)
 d <- read.csv(args[1])
 repeats <- as.integer(args[2])
 X <- as.matrix(d[, paste0("x", 1:6)])
-timed <- function(name, expr, reps = repeats) {
-  e <- substitute(expr)
-  env <- parent.frame()
-  run <- function(k) system.time(for (j in seq_len(k)) eval(e, env))[["elapsed"]]
-  k <- 1
-  while (k < 1e5 && run(k) < 0.2) k <- k * 10
-  times <- replicate(reps, run(k) / k)
-  cat(name, "\t", format(median(times), digits = 6), "\n", sep = "")
-}
+# the timer shared with the other R benchmarks, beside this script
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))),
+                 "r_timing.R"))
 show <- function(name, values) cat(name, "\t", paste(sprintf("%.17g", values), collapse = ","),
                                    "\n", sep = "")
 se <- function(fit) sqrt(diag(vcov(fit)))

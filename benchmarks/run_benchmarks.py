@@ -343,11 +343,18 @@ def r_kernels(d, repeats, boot, only="all"):
     frame.insert(0, "time", d["time"].to_numpy())
     frame["cr_time"], frame["cause"] = d["cr_time"].to_numpy(), d["cause"].to_numpy()
     frame["entry_tied"], frame["w"] = entry_and_weights(d)
+    return run_r_script("r_benchmark.R", frame, repeats, boot, only)
+
+
+def run_r_script(script: str, frame, *args):
+    """Run ``benchmarks/<script>`` on ``frame`` (written as CSV, full precision) with
+    ``args``; its lines ``step<TAB>seconds`` and ``coef_<step><TAB>values`` as a dict, or
+    None (with the reason on stderr) when R fails."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "data.csv"
         frame.to_csv(path, index=False, float_format="%.17g")
-        proc = subprocess.run([rscript, str(ROOT / "benchmarks" / "r_benchmark.R"), str(path),
-                               str(repeats), str(boot), only], capture_output=True, text=True)
+        proc = subprocess.run([shutil.which("Rscript"), str(ROOT / "benchmarks" / script),
+                               str(path), *map(str, args)], capture_output=True, text=True)
     if proc.returncode != 0:
         print(f"R benchmark failed, skipped: {proc.stderr.strip()[-300:]}", file=sys.stderr)
         return None
