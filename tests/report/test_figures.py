@@ -486,3 +486,29 @@ def test_figures_are_the_same_bytes_twice(tmp_path):
         for fmt in ("png", "pdf", "svg"):
             assert (tmp_path / f"{name}_a.{fmt}").read_bytes() == (
                 tmp_path / f"{name}_b.{fmt}").read_bytes(), (name, fmt)
+
+
+def test_theme_is_seaborns_ticks_paper():
+    """The theme written out (so that a figure job need not import seaborn, which loads
+    scipy.stats) is still seaborn's ``ticks`` style in its ``paper`` context."""
+    import seaborn as sns
+
+    seaborns = {**sns.axes_style("ticks"), **sns.plotting_context("paper")}
+    assert seaborns.pop("image.cmap") == "rocket"      # left out: no figure draws an image
+    assert F.SEABORN_TICKS_PAPER == seaborns
+
+
+def test_figure_module_does_not_import_seaborn():
+    """Drawing a Kaplan-Meier figure loads neither seaborn nor scipy (a new process)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from netpet_stats.report import figures as F\n"
+            "with F.DEFAULT_STYLE.theme():\n"
+            "    fig, ax = F.DEFAULT_STYLE.figure(2.0)\n"
+            "    ax.plot([0, 1], [1, 0.5])\n"
+            "print(sorted(m for m in ('seaborn', 'scipy') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"

@@ -46,8 +46,12 @@ MAX_TIED_DEATHS = 64
 #: Largest stratum whose pairs are counted here (Harrell's and Uno's C).
 MAX_PAIRS_ROWS = 2000
 #: Seconds a process spends in these formulations before it loads the compiled
-#: loops (about half of what loading numba costs).
-BUDGET_SECONDS = 0.3
+#: loops. Loading numba, its cached loops and the BLAS check it makes took 1.2-1.4 s
+#: per process on a 2-core machine (2026-12-07); with 0.8 s here each Cox job of the
+#: bundled cohort (about 1,000 evaluations of the Efron sums) ends before the switch
+#: and took 0.8 s less CPU than with 0.3 s, while a long job pays at most 0.8 s more
+#: before it moves to the loops (a bootstrap moves at once: :func:`prefer_compiled`).
+BUDGET_SECONDS = 0.8
 
 _spent = 0.0
 
