@@ -623,19 +623,19 @@ def test_a_changed_setting_reruns_only_the_rules_that_read_it(analyses, tmp_path
     assert _rules_to_run(work, *analyses.develop) == set()          # nothing changed
     # a figure setting: the figures (also those drawn by validation steps), the report
     assert _rules_to_run(work, *analyses.develop, str(tmp_path / "width.yaml")) == {
-        "km_figure", "forest_figure", "schoenfeld_figure", "flow_figure",
-        "netpet_distribution_figure", "cumulative_incidence_figure", "internal_external_cv",
+        "descriptive_figures", "cox_figures", "cumulative_incidence_figure",
+        "internal_external_cv",
         "case_mix", "sample_size", "report", "report_pdf", "manifest", "all"}
     assert _rules_to_run(work, *analyses.validate, str(tmp_path / "width.yaml")) == {
-        "km_figure", "forest_figure", "schoenfeld_figure", "flow_figure",
-        "netpet_distribution_figure", "cumulative_incidence_figure", "external_validation",
+        "descriptive_figures", "cox_figures", "cumulative_incidence_figure",
+        "external_validation",
         "case_mix", "sample_size", "report", "report_pdf", "manifest", "all"}
     # an analysis setting: the analysis that reads it and what uses its results
     ci = _rules_to_run(work, *analyses.develop, str(tmp_path / "ci.yaml"))
-    assert {"cox", "concordance", "competing_risks", "freeze_model", "forest_figure",
+    assert {"cox", "concordance", "competing_risks", "freeze_model", "cox_figures",
             "manuscript_tables", "report", "manifest"} <= ci
     assert not ci & {"prepare_cohort", "survival_by_group", "table1", "association",
-                     "km_figure"}
+                     "descriptive_figures"}
     groups = _rules_to_run(work, *analyses.validate, str(tmp_path / "groups.yaml"))
     assert "external_validation" in groups
     assert not groups & {"prepare_cohort", "cox", "survival_by_group", "case_mix"}

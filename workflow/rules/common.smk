@@ -387,6 +387,90 @@ def figure_paths(name):
     return [out(f"results/figures/{name}.{fmt}") for fmt in FIGURE_FORMATS]
 
 
+def _figure_item(name, caption, category, figure, endpoint=None):
+    """A figure's files (one per format) as one item of Snakemake's report."""
+    extra = {} if endpoint is None else {"subcategory": endpoint}
+    labels = (
+        {"figure": figure}
+        if endpoint is None
+        else {"endpoint": endpoint, "figure": figure}
+    )
+    return report(
+        figure_paths(name),
+        caption=f"../report/{caption}",
+        category=category,
+        labels=labels,
+        **extra,
+    )
+
+
+def descriptive_figure_inputs():
+    """The tables the rule descriptive_figures draws from, by name."""
+    inputs = {
+        "flow": rules.prepare_cohort.output.flow,
+        "distribution": rules.prepare_cohort.output.distribution,
+    }
+    for ep in ENDPOINTS:
+        for key, table in (
+            ("curves", "curves"),
+            ("risk_table", "risk_table"),
+            ("summary", "summary"),
+            ("logrank", "tests"),
+        ):
+            inputs[f"km_{key}_{ep}"] = expand(
+                getattr(rules.survival_by_group.output, table), endpoint=ep
+            )[0]
+    return inputs
+
+
+def descriptive_figure_outputs():
+    """The figures of the rule descriptive_figures, by name (their formats each)."""
+    outputs = {
+        "patient_flow": _figure_item(
+            "patient_flow", "flow_figure.rst", "1. Cohort", "patient flow"
+        ),
+        "netpet_distribution": _figure_item(
+            "netpet_distribution",
+            "netpet_distribution_figure.rst",
+            "1. Cohort",
+            "NETPET score distribution",
+        ),
+    }
+    for ep in ENDPOINTS:
+        outputs[f"km_{ep}"] = _figure_item(
+            f"km_{ep}", "km_figure.rst", "2. Kaplan-Meier", "Kaplan-Meier", ep
+        )
+    return outputs
+
+
+def cox_figure_inputs():
+    """The tables (and fitted models) the rule cox_figures draws from, by name."""
+    inputs = {}
+    for ep in ENDPOINTS:
+        for key in ("coefficients", "fits", "ph_residuals", "ph_test"):
+            inputs[f"{key}_{ep}"] = expand(getattr(rules.cox.output, key), endpoint=ep)[
+                0
+            ]
+    return inputs
+
+
+def cox_figure_outputs():
+    """The forest plot and Schoenfeld residuals of the primary model of each endpoint."""
+    outputs = {}
+    for ep in ENDPOINTS:
+        outputs[f"forest_{ep}"] = _figure_item(
+            f"forest_{ep}", "forest_figure.rst", "4. Cox models", "forest plot", ep
+        )
+        outputs[f"schoenfeld_{ep}"] = _figure_item(
+            f"schoenfeld_{ep}",
+            "schoenfeld_figure.rst",
+            "4. Cox models",
+            "Schoenfeld residuals",
+            ep,
+        )
+    return outputs
+
+
 def all_outputs():
     if config["federation"]["role"] != "none":
         return federation_outputs()  # workflow/rules/federation.smk

@@ -1,24 +1,20 @@
-# Figures drawn from the result tables: KM curves and forest plots.
+# Figures drawn from the result tables, in two jobs: the cohort and its survival
+# (patient flow, NETPET distribution, Kaplan-Meier curves), and the primary Cox model
+# (forest plots, Schoenfeld residuals); the cumulative incidence figure is drawn by
+# competing_risks.smk. One job draws several figures because starting a job (Python,
+# pandas, matplotlib: about 1 s) cost more than drawing a figure; two, so that a Cox
+# setting does not redraw the Kaplan-Meier curves.
 
 
-rule km_figure:
+rule descriptive_figures:
     input:
-        curves=rules.survival_by_group.output.curves,
-        risk_table=rules.survival_by_group.output.risk_table,
-        summary=rules.survival_by_group.output.summary,
-        logrank=rules.survival_by_group.output.tests,
+        **descriptive_figure_inputs(),
     output:
-        report(
-            expand(out("results/figures/km_{{endpoint}}.{fmt}"), fmt=FIGURE_FORMATS),
-            caption="../report/km_figure.rst",
-            category="2. Kaplan-Meier",
-            subcategory="{endpoint}",
-            labels={"endpoint": "{endpoint}", "figure": "Kaplan-Meier"},
-        ),
+        **descriptive_figure_outputs(),
     log:
-        out("logs/km_figure_{endpoint}.log"),
+        out("logs/descriptive_figures.log"),
     benchmark:
-        out("logs/benchmarks/km_figure_{endpoint}.tsv")
+        out("logs/benchmarks/descriptive_figures.tsv")
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -26,30 +22,27 @@ rule km_figure:
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,
-        settings=settings(*LABELS, "kaplan_meier", "competing_risks", "figures"),
-    script:
-        "../scripts/km_figure.py"
-
-
-rule forest_figure:
-    input:
-        coefficients=rules.cox.output.coefficients,
-        # the fitted models: the patients and events of each level
-        fits=rules.cox.output.fits,
-    output:
-        report(
-            expand(
-                out("results/figures/forest_{{endpoint}}.{fmt}"), fmt=FIGURE_FORMATS
-            ),
-            caption="../report/forest_figure.rst",
-            category="4. Cox models",
-            subcategory="{endpoint}",
-            labels={"endpoint": "{endpoint}", "figure": "forest plot"},
+        settings=settings(
+            *LABELS,
+            "kaplan_meier",
+            "competing_risks",
+            "cox.primary_model",
+            "privacy",
+            "figures",
         ),
+    script:
+        "../scripts/descriptive_figures.py"
+
+
+rule cox_figures:
+    input:
+        **cox_figure_inputs(),
+    output:
+        **cox_figure_outputs(),
     log:
-        out("logs/forest_figure_{endpoint}.log"),
+        out("logs/cox_figures.log"),
     benchmark:
-        out("logs/benchmarks/forest_figure_{endpoint}.tsv")
+        out("logs/benchmarks/cox_figures.tsv")
     conda:
         "../envs/netpet.yaml"
     resources:
@@ -59,90 +52,4 @@ rule forest_figure:
         version=PACKAGE_VERSION,
         settings=settings(*LABELS, "cox", "privacy", "figures"),
     script:
-        "../scripts/forest_figure.py"
-
-
-rule flow_figure:
-    input:
-        flow=rules.prepare_cohort.output.flow,
-    output:
-        report(
-            expand(out("results/figures/patient_flow.{fmt}"), fmt=FIGURE_FORMATS),
-            caption="../report/flow_figure.rst",
-            category="1. Cohort",
-            labels={"figure": "patient flow"},
-        ),
-    log:
-        out("logs/flow_figure.log"),
-    benchmark:
-        out("logs/benchmarks/flow_figure.tsv")
-    conda:
-        "../envs/netpet.yaml"
-    resources:
-        mem_mb=job_mem_mb(600),
-        runtime=job_runtime(5),
-    params:
-        version=PACKAGE_VERSION,
-        settings=settings(*LABELS, "cox", "figures"),
-    script:
-        "../scripts/flow_figure.py"
-
-
-rule schoenfeld_figure:
-    input:
-        residuals=rules.cox.output.ph_residuals,
-        ph_test=rules.cox.output.ph_test,
-        coefficients=rules.cox.output.coefficients,
-    output:
-        report(
-            expand(
-                out("results/figures/schoenfeld_{{endpoint}}.{fmt}"),
-                fmt=FIGURE_FORMATS,
-            ),
-            caption="../report/schoenfeld_figure.rst",
-            category="4. Cox models",
-            subcategory="{endpoint}",
-            labels={"endpoint": "{endpoint}", "figure": "Schoenfeld residuals"},
-        ),
-    log:
-        out("logs/schoenfeld_figure_{endpoint}.log"),
-    benchmark:
-        out("logs/benchmarks/schoenfeld_figure_{endpoint}.tsv")
-    conda:
-        "../envs/netpet.yaml"
-    resources:
-        mem_mb=job_mem_mb(600),
-        runtime=job_runtime(5),
-    params:
-        version=PACKAGE_VERSION,
-        settings=settings(*LABELS, "cox", "figures"),
-    script:
-        "../scripts/schoenfeld_figure.py"
-
-
-rule netpet_distribution_figure:
-    input:
-        distribution=rules.prepare_cohort.output.distribution,
-    output:
-        report(
-            expand(
-                out("results/figures/netpet_distribution.{fmt}"), fmt=FIGURE_FORMATS
-            ),
-            caption="../report/netpet_distribution_figure.rst",
-            category="1. Cohort",
-            labels={"figure": "NETPET score distribution"},
-        ),
-    log:
-        out("logs/netpet_distribution_figure.log"),
-    benchmark:
-        out("logs/benchmarks/netpet_distribution_figure.tsv")
-    conda:
-        "../envs/netpet.yaml"
-    resources:
-        mem_mb=job_mem_mb(600),
-        runtime=job_runtime(5),
-    params:
-        version=PACKAGE_VERSION,
-        settings=settings(*LABELS, "privacy", "figures"),
-    script:
-        "../scripts/netpet_distribution_figure.py"
+        "../scripts/cox_figures.py"

@@ -1,5 +1,10 @@
-"""Rules km_figure, cumulative_incidence_figure, forest_figure, flow_figure,
-schoenfeld_figure and netpet_distribution_figure: figures drawn from result tables."""
+"""Rules descriptive_figures, cox_figures and cumulative_incidence_figure: figures drawn
+from result tables.
+
+Each ``run_*_figure`` draws one figure; the two rules draw several in one process
+(:func:`run_descriptive_figures`, :func:`run_cox_figures`), since a process's start
+(Python, pandas, matplotlib: about 1 s) cost more than a figure.
+"""
 
 from __future__ import annotations
 
@@ -130,3 +135,30 @@ def run_netpet_distribution_figure(config: dict, distribution_csv: str, outputs:
     figures.save(figures.netpet_distribution_figure(dist, "NETPET score distribution",
                                                     style=figure_style(config)),
                  outputs, dpi(config))
+
+
+def run_descriptive_figures(config: dict, inputs: dict, outputs: dict) -> None:
+    """Rule descriptive_figures: the figures of the cohort and of its survival.
+
+    ``inputs`` are the rule's tables by name (``flow``, ``distribution``,
+    ``km_<table>_<endpoint>``) and ``outputs`` each figure's files by name
+    (``patient_flow``, ``netpet_distribution``, ``km_<endpoint>``).
+    """
+    run_flow_figure(config, inputs["flow"], outputs["patient_flow"])
+    run_netpet_distribution_figure(config, inputs["distribution"], outputs["netpet_distribution"])
+    for endpoint in config["endpoints"]:
+        tables = {key: inputs[f"km_{key}_{endpoint}"]
+                  for key in ("curves", "risk_table", "summary", "logrank")}
+        run_km_figure(config, endpoint, tables, outputs[f"km_{endpoint}"])
+
+
+def run_cox_figures(config: dict, inputs: dict, outputs: dict) -> None:
+    """Rule cox_figures: each endpoint's forest plot and Schoenfeld residuals of the
+    primary model, from ``coefficients_<endpoint>``, ``fits_<endpoint>``,
+    ``ph_residuals_<endpoint>`` and ``ph_test_<endpoint>``."""
+    for endpoint in config["endpoints"]:
+        run_forest_figure(config, endpoint, inputs[f"coefficients_{endpoint}"],
+                          outputs[f"forest_{endpoint}"], fits=inputs[f"fits_{endpoint}"])
+        run_schoenfeld_figure(config, endpoint, inputs[f"ph_residuals_{endpoint}"],
+                              inputs[f"ph_test_{endpoint}"], inputs[f"coefficients_{endpoint}"],
+                              outputs[f"schoenfeld_{endpoint}"])
