@@ -116,3 +116,20 @@ def test_the_settings_recorder_notes_what_a_step_reads(base_config):
     assert type(copy.deepcopy(cfg["figures"])) is dict
     assert type(pickle.loads(pickle.dumps(cfg["cox"]))) is dict
     assert {"privacy", "figures", "cox"} <= {".".join(p) for p, w in reads if w}
+
+
+def test_software_versions_are_what_the_metadata_says():
+    """The versions read from the header lines of each distribution's METADATA equal
+    those of ``importlib.metadata``'s full parse, for every installed distribution."""
+    from importlib import metadata
+
+    from netpet_stats.provenance import software_versions
+
+    expected = {}
+    for dist in metadata.distributions():
+        if dist.metadata["Name"]:
+            expected[dist.metadata["Name"].lower()] = dist.version
+    packages = software_versions()["packages"]
+    assert packages == dict(sorted(expected.items()))
+    assert len(packages) > 50 and "numpy" in packages and "pandas" in packages
+    assert list(packages) == sorted(packages)
