@@ -214,7 +214,7 @@ def _loaded(module: str, name: str) -> type[Exception] | tuple:
     :func:`rule_context` looks the class up as the error propagates (``except ()``
     catches nothing) instead of importing it up front: the Cox model and the frozen
     model bring numpy, pandas and scipy, half a second of CPU for the rules that use
-    neither (the PDF's).
+    neither (the PDF's and the manifest's).
     """
     module = sys.modules.get(f"netpet_stats.{module}")
     return getattr(module, name) if module is not None else ()
