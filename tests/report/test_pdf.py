@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -143,6 +144,18 @@ def test_figures_are_vectors_with_numbered_captions_and_every_font_embedded(tmp_
     rows = fonts.strip().splitlines()[2:]
     assert rows and all(re.search(r"\byes\s+yes\s+yes\b", row) for row in rows), fonts
     assert all("DejaVu" in row for row in rows)
+
+
+def test_the_fonts_are_matplotlibs_dejavu_files():
+    # found without importing matplotlib: the same files as matplotlib's own data path
+    import matplotlib
+
+    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    fonts = pdf.pdf_fonts()
+    assert fonts["regular"] == (folder / "DejaVuSans.ttf").as_posix()
+    assert fonts["bolditalic"] == (folder / "DejaVuSans-BoldOblique.ttf").as_posix()
+    assert fonts["monobold"] == (folder / "DejaVuSansMono-Bold.ttf").as_posix()
+    assert all(Path(path).is_file() for path in fonts.values())
 
 
 def test_the_same_page_gives_the_same_bytes(tmp_path):

@@ -18,8 +18,6 @@ from ..federated.errors import ProtocolError
 from ..provenance import in_analysis_folder, uncovered_reads
 from ..report.errors import ReportRenderError
 from ..report.pdf import PdfRenderError
-from ..survival.cox import CoxFitError
-from ..validation.frozen_model import FreezeError, ModelMismatchError
 
 VALIDATION_REPORT = "logs/validation_report.txt"
 #: Errors of a disk that cannot take more data.
@@ -209,6 +207,19 @@ def _check_reads(smk, reads: set) -> None:
               "them to settings(...) in its rule (workflow/rules/).")
 
 
+def _loaded(module: str, name: str) -> type[Exception] | tuple:
+    """The error class ``name`` of ``netpet_stats.<module>``, or () if it is not loaded.
+
+    A rule can raise an error of a module only once it has imported that module, so
+    :func:`rule_context` looks the class up as the error propagates (``except ()``
+    catches nothing) instead of importing it up front: the Cox model and the frozen
+    model bring numpy, pandas and scipy, half a second of CPU for the rules that use
+    neither (the PDF's and the manifest's).
+    """
+    module = sys.modules.get(f"netpet_stats.{module}")
+    return getattr(module, name) if module is not None else ()
+
+
 def _fail(message: str) -> None:
     logging.error(message)
     print(message, file=sys.stderr)
@@ -239,11 +250,11 @@ def rule_context(smk, model_use: str = "to this cohort"):
     reads = _record_reads(smk)
     try:
         yield smk
-    except ModelMismatchError as exc:
+    except _loaded("validation.frozen_model", "ModelMismatchError") as exc:
         _fail(f"The frozen model cannot be applied {model_use}: {exc}")
-    except FreezeError as exc:
+    except _loaded("validation.frozen_model", "FreezeError") as exc:
         _fail(f"The model cannot be frozen: {exc}")
-    except CoxFitError as exc:
+    except _loaded("survival.cox", "CoxFitError") as exc:
         _fail(f"A Cox model cannot be fitted: {exc}")
     except OSError as exc:
         if exc.errno not in DISK_FULL:

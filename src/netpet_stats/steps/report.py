@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..provenance import display_config, in_analysis_folder, write_manifest
-from ..report.document import write_report
 from ..report.errors import rendering
 from ..report.pdf import typeset
 from ._runner import shown_path
@@ -19,6 +18,10 @@ def run_report(config: dict, inputs: list[str], out, log: str | None = None) -> 
     equation. A report that cannot be written is one message (:mod:`..report.errors`):
     the tables and figures, written by rules of their own, stay.
     """
+    # imported here, not at the top: the report's tables (pandas, great-tables) are
+    # half a second of imports that the PDF rule, which shares this module, never uses
+    from ..report.document import write_report
+
     model = (config.get("validation") or {}).get("model_file")
     with rendering(shown_path(out.html), "The HTML report",
                    "The tables and figures are written by other rules and stay in place.",
