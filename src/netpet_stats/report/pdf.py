@@ -96,8 +96,8 @@ def vector_figures(value, declared: set[Path] | None = None):
         svg = value.path.with_suffix(".svg")
         known = declared is None or svg.resolve() in declared
         if known and svg.is_file():
-            return "data:image/svg+xml;base64," + base64.b64encode(svg.read_bytes()).decode(
-                "ascii")
+            return "data:image/svg+xml;base64," + base64.b64encode(
+                _embedded_font(svg.read_bytes())).decode("ascii")
         log.warning("%s: no SVG beside it among the report's inputs; the PDF embeds the "
                     "PNG (a raster image)", value.path)
         return value
@@ -106,6 +106,14 @@ def vector_figures(value, declared: set[Path] | None = None):
     if isinstance(value, (list, tuple)):
         return type(value)(vector_figures(v, declared) for v in value)
     return value
+
+
+def _embedded_font(svg: bytes) -> bytes:
+    """A figure's SVG with its DejaVu Sans text set in the PDF's embedded DejaVu
+    (:data:`EMBEDDED_SANS`), the system's as the fallback. Another font family a
+    user chose for the figures is left as it is."""
+    return svg.replace(b"font-family: 'DejaVu Sans'",
+                       f"font-family: '{EMBEDDED_SANS}', 'DejaVu Sans'".encode("ascii"))
 
 
 _GT_STYLE = re.compile(r"<style>\s*#[\w-]+ table \{.*?</style>", re.S)
@@ -186,15 +194,22 @@ def pdf_fonts() -> dict:
                                   ("monobold", "Mono-Bold"))}
 
 
+#: The families of :func:`font_faces`: named apart from the system's "DejaVu Sans",
+#: which fontconfig would otherwise prefer over the @font-face files (and which a
+#: machine may not have, or have in another version).
+EMBEDDED_SANS = "NETPET DejaVu Sans"
+EMBEDDED_MONO = "NETPET DejaVu Sans Mono"
+
+
 def font_faces() -> str:
     """``@font-face`` rules for :func:`pdf_fonts` (the engine's stylesheet)."""
     fonts = pdf_fonts()
-    faces = [("DejaVu Sans", "regular", "normal", "normal"),
-             ("DejaVu Sans", "bold", "bold", "normal"),
-             ("DejaVu Sans", "italic", "normal", "italic"),
-             ("DejaVu Sans", "bolditalic", "bold", "italic"),
-             ("DejaVu Sans Mono", "mono", "normal", "normal"),
-             ("DejaVu Sans Mono", "monobold", "bold", "normal")]
+    faces = [(EMBEDDED_SANS, "regular", "normal", "normal"),
+             (EMBEDDED_SANS, "bold", "bold", "normal"),
+             (EMBEDDED_SANS, "italic", "normal", "italic"),
+             (EMBEDDED_SANS, "bolditalic", "bold", "italic"),
+             (EMBEDDED_MONO, "mono", "normal", "normal"),
+             (EMBEDDED_MONO, "monobold", "bold", "normal")]
     return "\n".join(
         f'@font-face {{ font-family: "{family}"; src: url("{Path(fonts[key]).as_uri()}"); '
         f"font-weight: {weight}; font-style: {style}; }}"
@@ -225,9 +240,16 @@ def write_pdf(page: str, pdf_path: str | Path) -> None:
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     fetcher = weasyprint.URLFetcher(allowed_protocols={"file", "data"})
     try:
+        from weasyprint.text.fonts import FontConfiguration
+
+        # the @font-face rules take effect only through a font configuration shared by
+        # the stylesheet and the rendering; without one WeasyPrint ignores them and
+        # sets the text in whatever "DejaVu Sans" the system's fontconfig finds
+        fonts = FontConfiguration()
         document = weasyprint.HTML(string=page, base_url=str(Path(pdf_path).parent),
                                    url_fetcher=fetcher)
-        pdf = document.write_pdf(stylesheets=[weasyprint.CSS(string=font_faces())],
+        faces = weasyprint.CSS(string=font_faces(), font_config=fonts, url_fetcher=fetcher)
+        pdf = document.write_pdf(stylesheets=[faces], font_config=fonts,
                                  pdf_identifier=True, uncompressed_pdf=False)
     except Exception as exc:                  # any failure of the engine, with its cause
         raise PdfRenderError(f"{type(exc).__name__}: {exc}") from exc
