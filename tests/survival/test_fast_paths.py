@@ -31,6 +31,30 @@ def test_frame_equals_pandas_default_construction():
         pd.testing.assert_frame_equal(frame(columns), expected, check_exact=True)
 
 
+def test_frame_of_numbers_of_several_dtypes_equals_the_default_construction():
+    """Integer, boolean and float columns interleaved (one block per dtype here): the
+    same frame as pandas builds, consolidated the same way, its columns writable and
+    apart from each other."""
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 5, 64):
+        columns = {"time": rng.random(n), "n_risk": rng.integers(0, 9, n),
+                   "flag": rng.random(n) < 0.5, "surv": rng.random(n),
+                   "n_event": rng.integers(0, 3, n), "code": rng.integers(0, 4, n).astype(np.int32),
+                   "upper": rng.random(n)}
+        expected = pd.DataFrame({k: v.copy() for k, v in columns.items()})
+        built = frame(columns)
+        pd.testing.assert_frame_equal(built, expected, check_exact=True)
+        assert built._mgr.nblocks == expected._mgr.nblocks == 4      # float, int64, bool, int32
+        if n:
+            built.loc[0, "n_risk"] = 99
+            built.loc[0, "surv"] = -1.0
+            assert built["n_event"].iloc[0] == expected["n_event"].iloc[0]
+            assert built["time"].iloc[0] == expected["time"].iloc[0]
+            assert built["n_risk"].iloc[0] == 99 and built["surv"].iloc[0] == -1.0
+    km = km_table([1, 2, 2, 3], [1, 0, 1, 1])
+    assert list(km.dtypes) == [np.float64, np.int64, np.int64, np.int64] + [np.float64] * 4
+
+
 def test_frame_columns_stay_contiguous_and_writable():
     out = frame({"a": np.arange(3.0), "b": np.ones(3)})
     assert out["a"].to_numpy().flags["C_CONTIGUOUS"]
