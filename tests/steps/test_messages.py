@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from netpet_stats.steps import rule_context
-from netpet_stats.steps.sample_size import run_cell
+from netpet_stats.steps.sample_size import run
 from netpet_stats.validation import frozen_model
 
 
@@ -48,16 +48,20 @@ def test_a_stratified_model_ends_in_a_message_not_a_traceback(tmp_path, capsys):
     path.write_text(yaml.safe_dump(model))
     config = {"sample_size": {"n_sim": 2, "seed": 1, "horizon": None, "lp_sd": None,
                               "conf_level": 0.95}}
-    smk = SimpleNamespace(rule="sample_size_cell", log=[str(tmp_path / "step.log")])
+    config["sample_size"].update(sizes=[100], event_fractions=[0.3])
+    out = SimpleNamespace(precision=str(tmp_path / "precision.csv"),
+                          minimum=str(tmp_path / "minimum_n.csv"),
+                          figures=[str(tmp_path / "sample_size.png")])
+    smk = SimpleNamespace(rule="sample_size", log=[str(tmp_path / "step.log")])
     with pytest.raises(SystemExit) as exit_info:
         with rule_context(smk, "for the sample-size simulation"):
-            run_cell(config, str(path), 100, 0.3, str(tmp_path / "cells.csv"))
+            run(config, str(path), str(tmp_path / "cells.csv"), out, threads=2)
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert err.startswith("The frozen model cannot be applied for the sample-size simulation: "
                           "model 'by_centre' has strata ['A', 'B']")
     assert "Traceback" not in err
-    assert not (tmp_path / "cells.csv").exists()
+    assert not any(tmp_path.glob("*.csv"))
 
 
 def test_a_full_disk_says_so_and_how_to_resume(tmp_path, capsys):

@@ -127,6 +127,26 @@ def test_cells_are_reproducible_and_independent_of_order():
     assert not np.allclose(a["slope"], c["slope"])
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+def test_the_grid_in_one_process_or_forked_equals_its_cells_one_by_one(threads, caplog):
+    # Each cell of the grid, simulated alone from its own stream, then put one after
+    # the other, sizes outer and fractions inner: what the grid gives on any number
+    # of worker processes (3 workers for 4 cells, dispatched largest first, finish
+    # out of grid order). An unreachable fraction keeps its one row in its place.
+    sc = _exponential(rate=0.01, lp_sd=0.3)          # about 45% events by 60 at most
+    sizes, fractions = [150, 60], [0.3, 0.9]
+    alone = [ss.simulate_cell(sc, n, f, 8, seed=4) for n in sizes for f in fractions]
+    expected = pd.concat(alone, ignore_index=True)
+    assert len(expected) == 8 + 1 + 8 + 1
+    caplog.set_level("INFO", logger=ss.__name__)
+    caplog.clear()
+    grid = ss.simulate_grid(sc, sizes, fractions, 8, seed=4, threads=threads)
+    pd.testing.assert_frame_equal(grid, expected, check_exact=True)
+    # one log line per feasible cell, in the grid's order, here in the parent process
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        "sample size n=150, event fraction 0.3", "sample size n=60, event fraction 0.3"]
+
+
 def test_minimum_sizes_reads_the_grid():
     rows = []
     widths = {"slope": [0.5, 0.3, 0.19], "c": [0.12, 0.09, 0.06], "o_e": [0.3, 0.2, 0.15]}

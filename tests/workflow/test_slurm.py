@@ -83,15 +83,14 @@ def test_simulation_runs_through_slurm_and_equals_a_local_run(slurm, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     # Every job went through SLURM: one submission and one SLURM log per job
-    # (cohort, the Cox fits the frozen model is taken from, frozen model,
-    # 2 x 2 grid cells, gather).
-    expected_jobs = 1 + 1 + 1 + 2 * 2 + 1
+    # (cohort, the Cox fits the frozen model is taken from, frozen model, the
+    # simulated grid with its tables).
+    expected_jobs = 1 + 1 + 1 + 1
     submitted = re.findall(r"submitted with SLURM jobid (\d+)", proc.stdout + proc.stderr)
     assert len(submitted) == expected_jobs
     logs = list((on_slurm / ".snakemake" / "slurm_logs").rglob("*.log"))
     assert len(logs) == expected_jobs
-    cells = list((on_slurm / ".snakemake" / "slurm_logs" / "rule_sample_size_cell").iterdir())
-    assert len(cells) == 4
+    assert len(list((on_slurm / ".snakemake" / "slurm_logs" / "rule_sample_size").iterdir())) == 1
     ctld = (state / "slurmctld.log").read_text()
     for jobid in submitted:
         assert re.search(rf"JobId={jobid} .*WEXITSTATUS 0", ctld), jobid

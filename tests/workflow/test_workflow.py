@@ -487,12 +487,15 @@ def test_develop_and_validate_side_by_side_in_their_folders(analyses):
     html = (dev / "report.html").read_text()
     assert "validation_optimism" in html and "validation_iecv" in html
     assert "validation_disc" not in html
-    # the sample-size simulation: one job per grid cell, gathered into one table
+    # the sample-size simulation: every grid cell in one job, n_sim cohorts each,
+    # gathered into one table
     cfg = load_config(base=work / "config" / "config.yaml")["sample_size"]
-    cells = sorted((dev.parent / "intermediate" / "sample_size").glob("n*_events*.csv"))
-    assert len(cells) == len(cfg["sizes"]) * len(cfg["event_fractions"])
+    cohorts = pd.read_csv(dev.parent / "intermediate" / "sample_size" / "simulated_cohorts.csv")
+    per_cell = cohorts.groupby(["n", "event_fraction"], sort=False).size()
+    assert list(per_cell.index) == [(n, f) for n in cfg["sizes"] for f in cfg["event_fractions"]]
+    assert (per_cell == cfg["n_sim"]).all()
     precision = pd.read_csv(dev / "sample_size" / "precision.csv")
-    assert len(precision) == 3 * len(cells) and (precision["n_sim"] == cfg["n_sim"]).all()
+    assert len(precision) == 3 * len(per_cell) and (precision["n_sim"] == cfg["n_sim"]).all()
     # the model generated the data: slope near 1 at the largest size
     big = precision[(precision["n"] == max(cfg["sizes"])) & (precision["measure"] == "slope")]
     assert ((big["estimate_mean"] - 1).abs() < 4 * big["estimate_sd"] / big["n_used"] ** 0.5).all()
@@ -612,8 +615,8 @@ def test_a_changed_setting_reruns_only_the_rules_that_read_it(analyses, tmp_path
     """Each rule's settings digest covers the keys its step reads, no more, no less.
 
     Before, one digest of the whole configuration made a new figure width rerun every
-    analysis (the Cox models, the bootstrap, the simulation) instead of the figures
-    and the report.
+    analysis (the Cox models, the bootstrap) instead of the figures, the report and
+    the analyses that draw their own figures (the sample-size simulation is one).
     """
     work = analyses.work
     for name, text in (("width.yaml", "figures: {width: single}\n"),

@@ -273,16 +273,6 @@ def job_runtime(base):
     return runtime
 
 
-def sample_size_cells():
-    """One simulated-cohorts file per (size, event fraction) of the grid."""
-    scfg = config["sample_size"]
-    return [
-        out(f"intermediate/sample_size/n{int(n)}_events{float(f):g}.csv")
-        for n in scfg["sizes"]
-        for f in scfg["event_fractions"]
-    ]
-
-
 def sample_size_outputs():
     if not SAMPLE_SIZE:
         return []

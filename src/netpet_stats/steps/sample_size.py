@@ -1,4 +1,4 @@
-"""Rules sample_size_cell and sample_size: simulated precision of an external validation."""
+"""Rule sample_size: simulated precision of an external validation."""
 
 from __future__ import annotations
 
@@ -18,31 +18,43 @@ def _sample_size_scenario(config: dict, model_path: str):
     return model, sample_size.scenario_from_model(model, scfg["horizon"], scfg["lp_sd"])
 
 
+def run(config: dict, model_path: str, cohorts_csv: str, out, threads: int = 1) -> None:
+    """Rule sample_size: simulate every cell of the grid, then the tables and the figure.
 
-
-def run_cell(config: dict, model_path: str, n: int, fraction: float,
-                         out_csv: str) -> None:
-    """Simulated validation cohorts of one grid cell (one Snakemake job per cell).
-
-    Writes one row per simulated cohort (simulated data only, no patient).
+    Parameters
+    ----------
+    config
+        The analysis configuration (``sample_size``, ``endpoints``, ``figures``).
+    model_path
+        The frozen model (:mod:`netpet_stats.validation.frozen_model`).
+    cohorts_csv
+        Written: every simulated cohort of every cell, one row each (simulated
+        data only, no patient).
+    out
+        The rule's outputs: ``precision``, ``minimum`` (CSV, with their Markdown
+        beside them) and ``figures``.
+    threads
+        Processes the cells are simulated on (forked); the cohorts are the same for
+        any number, each cell drawing from its own stream.
     """
     scfg = config["sample_size"]
-    _, scenario = _sample_size_scenario(config, model_path)
-    frame = sample_size.simulate_cell(scenario, int(n), float(fraction), int(scfg["n_sim"]),
-                                      int(scfg["seed"]), float(scfg["conf_level"]),
-                                      progress=True)
-    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out_csv, index=False, float_format="%.10g", lineterminator="\n")
-
-
-
-
-def run_gather(config: dict, model_path: str, cell_csvs: list[str], out) -> None:
-    """Gather the grid cells: precision table, minimum sizes and the figure."""
-    scfg = config["sample_size"]
     model, scenario = _sample_size_scenario(config, model_path)
-    cells = pd.concat([pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in cell_csvs],
-                      ignore_index=True)
+    frame = sample_size.simulate_grid(scenario, scfg["sizes"], scfg["event_fractions"],
+                                      int(scfg["n_sim"]), int(scfg["seed"]),
+                                      float(scfg["conf_level"]), threads=int(threads),
+                                      progress=True)
+    Path(cohorts_csv).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(cohorts_csv, index=False, float_format="%.10g", lineterminator="\n")
+    # The tables are summarised from the file (10 significant digits), not from the
+    # frame in memory: what anyone re-reading the file gets, and what the tables
+    # were when each cell was a job of its own and the gather read the cells' files.
+    cells = pd.read_csv(cohorts_csv, keep_default_na=False, na_values=[""])
+    _gather(config, model, scenario, cells, out)
+
+
+def _gather(config: dict, model: dict, scenario, cells: pd.DataFrame, out) -> None:
+    """The precision table, the minimum sizes and the figure of the simulated cohorts."""
+    scfg = config["sample_size"]
     summary = sample_size.summarise(cells, scfg["targets"])
     unit = model.get("time_unit", "months")
     assumptions = (f"Model '{model.get('name')}' ({model.get('endpoint')}); linear predictor "

@@ -214,13 +214,15 @@ def cell_seed(seed: int, n: int, fraction: float) -> np.random.SeedSequence:
 
 
 def simulate_cell(scenario: Scenario, n: int, fraction: float, n_sim: int, seed: int,
-                  conf_level: float = 0.95, progress: bool = False) -> pd.DataFrame:
+                  conf_level: float = 0.95, progress: bool = False,
+                  log_cell: bool = True) -> pd.DataFrame:
     """``n_sim`` validation cohorts of size ``n`` at one event fraction: one row each.
 
     A cohort whose slope cannot be estimated (no events, or a likelihood without
     a finite maximum) keeps its row with ``status`` saying why and missing
     measures, so every simulated cohort is accounted for. An infeasible event
-    fraction gives one row with ``status = "infeasible: ..."``.
+    fraction gives one row with ``status = "infeasible: ..."``. ``log_cell``: log
+    a line on the cell (its censoring rate and cohorts not estimable).
     """
     import warnings
 
@@ -250,10 +252,135 @@ def simulate_cell(scenario: Scenario, n: int, fraction: float, n_sim: int, seed:
             row.update({"events": int(event.sum()), "status": f"not estimable: {exc}"})
         rows.append(row)
     frame = pd.DataFrame(rows)
+    if log_cell:
+        _log_cell(frame, seed)
+    return frame
+
+
+def _log_cell(frame: pd.DataFrame, seed: int) -> None:
+    """The log line of a simulated cell (none for an infeasible one)."""
+    if frame["status"].iloc[0].startswith("infeasible"):
+        return
+    n, fraction = int(frame["n"].iloc[0]), float(frame["event_fraction"].iloc[0])
     failed = int((frame["status"] != "ok").sum())
     log.info("sample size n=%d, event fraction %g: %d cohorts (censoring rate %.6g, seed %d), "
-             "%d not estimable", n, fraction, n_sim, rate, seed, failed)
-    return frame
+             "%d not estimable", n, fraction, len(frame), frame["censor_rate"].iloc[0], seed,
+             failed)
+
+
+_GRID: tuple | None = None  # (scenario, n_sim, seed, conf_level) forked workers read (inherited)
+
+
+def _grid_cell(cell: tuple[int, float]) -> pd.DataFrame:
+    # no log line here: a worker's lines would reach the log in the order the cells
+    # finish; simulate_grid logs them in the grid's order
+    n, fraction = cell
+    scenario, n_sim, seed, conf_level = _GRID
+    return simulate_cell(scenario, n, fraction, n_sim, seed, conf_level, log_cell=False)
+
+
+def _load_compiled(scenario: Scenario, conf_level: float) -> None:
+    """Load the compiled survival loops here, before worker processes are forked.
+
+    The workers then inherit them instead of each importing numba and loading its
+    cache (about 0.4 s of CPU per process). They are loaded the way a cell loads
+    them, by one small cohort through :func:`performance`: a call with other
+    argument types could compile a new version of a loop instead of loading the
+    cached one. The cohort (no random censoring) comes from a generator of its
+    own, so no cell's stream is touched, and its result is discarded.
+    """
+    import warnings
+
+    from ..survival._numpy_kernels import prefer_compiled
+
+    prefer_compiled()
+    time, event, lp = simulate_cohort(scenario, 100, 0.0, np.random.default_rng(0))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            performance(time, event, lp, scenario, conf_level)
+    except (CoxFitError, ZeroDivisionError, FloatingPointError):
+        pass        # a cohort without events: the cells load what is still missing
+
+
+def simulate_grid(scenario: Scenario, sizes, fractions, n_sim: int, seed: int,
+                  conf_level: float = 0.95, threads: int = 1,
+                  progress: bool = False) -> pd.DataFrame:
+    """Every cell of the grid ``sizes`` x ``fractions``: :func:`simulate_cell`, one frame.
+
+    Parameters
+    ----------
+    scenario
+        The assumed validation population (:func:`scenario_from_model`).
+    sizes, fractions
+        The grid: cohort sizes and expected event fractions.
+    n_sim, seed, conf_level
+        As in :func:`simulate_cell`; each cell draws from its own stream
+        (:func:`cell_seed`), so a cell's cohorts do not depend on the other cells,
+        on their order or on ``threads``.
+    threads
+        Processes to simulate the cells on (forked; 1: one after the other, here).
+        The cells are the unit of work, so more threads than cells do not help.
+    progress
+        A progress bar over the cells on stderr.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The cells' rows one after the other, sizes in the outer and fractions in
+        the inner order (``pd.concat`` of the cells).
+    """
+    global _GRID
+    cells = [(int(n), float(f)) for n in sizes for f in fractions]
+    context = None
+    if threads > 1 and len(cells) > 1:
+        import multiprocessing
+
+        try:
+            context = multiprocessing.get_context("fork")
+        except ValueError:  # no fork on this platform: one process
+            context = None
+    # Some thousand fits: the compiled loops pay for loading them (the numpy twins,
+    # meant for a few fits in a short process, took 2.5 times as long over the
+    # default grid). Identical doubles either way (survival/_numpy_kernels.py).
+    if context is None:
+        from ..survival._numpy_kernels import prefer_compiled
+
+        prefer_compiled()
+    else:
+        _load_compiled(scenario, conf_level)
+    previous, _GRID = _GRID, (scenario, int(n_sim), int(seed), float(conf_level))
+    try:
+        if context is None:
+            from ._progress import progress as progress_bar
+
+            frames = [_grid_cell(cell) for cell in
+                      progress_bar(cells, len(cells), "sample-size grid", progress)]
+        else:
+            frames = _parallel_cells(cells, min(int(threads), len(cells)), context, progress)
+    finally:
+        _GRID = previous
+    for frame in frames:
+        _log_cell(frame, int(seed))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _parallel_cells(cells, workers: int, context, progress: bool) -> list[pd.DataFrame]:
+    """The cells on ``workers`` forked processes, returned in grid order."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from ._progress import progress as progress_bar
+
+    # The largest cohorts first, so that no worker is left with a long cell at
+    # the end while the others wait (the cost of a cell grows with its size).
+    queue = sorted(range(len(cells)), key=lambda i: -cells[i][0])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {pool.submit(_grid_cell, cells[i]): i for i in queue}
+        frames = [None] * len(cells)
+        for future in progress_bar(as_completed(futures), len(cells), "sample-size grid",
+                                   progress):
+            frames[futures[future]] = future.result()
+    return frames
 
 
 def summarise(cells: pd.DataFrame, targets: dict) -> pd.DataFrame:
