@@ -244,6 +244,42 @@ def _input_mb(input):
     return sum(os.path.getsize(f) for f in input if os.path.exists(f)) / 2**20
 
 
+# A job that splits its resamples over processes gains from more than one thread
+# only when the resamples outlast the start of the job (Python and its libraries,
+# about 1.5 s of CPU): at a few hundred patients its workers keep a second core
+# less than half busy, and a job holding two cores waits until both are free, while
+# one-thread jobs keep taking them as they come free (on the bundled cohort the
+# bootstrap, the cross-validation and the simulation ran one after another at the
+# end, each alone on two cores). Below these sizes such a job takes one thread, so
+# that two run side by side; --set-threads <rule>=N overrides either way.
+SMALL_COHORT_MB = 0.25  # the analysis file: about 3,500 patients
+SMALL_SIMULATION = 3_000_000  # simulated patients of a sample-size grid (~5 s of CPU)
+
+
+def cohort_threads(most):
+    """``most`` threads for a large cohort, one below :data:`SMALL_COHORT_MB`.
+
+    Evaluated when the job is scheduled, once its input exists (as its memory).
+    """
+
+    def threads(wildcards, input):
+        return most if _input_mb(input) >= SMALL_COHORT_MB else 1
+
+    return threads
+
+
+def simulation_threads(most):
+    """``most`` threads for a sample-size grid of more than :data:`SMALL_SIMULATION`
+    simulated patients (cohorts x sizes x event fractions), else one."""
+    scfg = config["sample_size"]
+    work = (
+        int(scfg["n_sim"])
+        * sum(int(n) for n in scfg["sizes"])
+        * len(scfg["event_fractions"])
+    )
+    return most if work > SMALL_SIMULATION else 1
+
+
 def job_mem_mb(base, per_input_mb=40, per_worker=0.0):
     """Memory (MB) of a job: ``base`` plus ``per_input_mb`` per MB of input, doubled per retry.
 

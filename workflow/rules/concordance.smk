@@ -26,6 +26,8 @@ rule concordance:
         out("logs/concordance_{endpoint}.log"),
     benchmark:
         out("logs/benchmarks/concordance_{endpoint}.tsv")
+    # first among jobs ready together: the long jobs and the chain to them
+    priority: 1
     conda:
         "../envs/netpet.yaml"
     resources:

@@ -18,11 +18,14 @@ if VALIDATION_MODE == "develop":
             out("logs/optimism_bootstrap.log"),
         benchmark:
             out("logs/benchmarks/optimism_bootstrap.tsv")
+        # first among jobs ready together: the long jobs and the chain to them
+        priority: 1
         conda:
             "../envs/netpet.yaml"
-        # resamples refitted in parallel (Snakemake lowers this to --cores); the
-        # table is the same for any number of threads
-        threads: 4
+        # resamples refitted in parallel (Snakemake lowers this to --cores; one
+        # thread on a small cohort: common.smk); the table is the same for any
+        # number of threads
+        threads: cohort_threads(4)
         resources:
             mem_mb=job_mem_mb(900, per_worker=0.8),
             runtime=job_runtime(20),
@@ -55,10 +58,13 @@ if VALIDATION_MODE == "develop":
             out("logs/internal_external_cv.log"),
         benchmark:
             out("logs/benchmarks/internal_external_cv.tsv")
+        # first among jobs ready together: the long jobs and the chain to them
+        priority: 1
         conda:
             "../envs/netpet.yaml"
-        # one refit per centre, in parallel; the table is the same for any threads
-        threads: 4
+        # one refit per centre, in parallel (one thread on a small cohort:
+        # common.smk); the table is the same for any threads
+        threads: cohort_threads(4)
         resources:
             mem_mb=job_mem_mb(900, per_worker=0.8),
             runtime=job_runtime(10),

@@ -6,9 +6,11 @@
 # spread the cells over nodes, but each spent most of its time starting Python and
 # loading the libraries (2.4-3.5 s of CPU for 0.2-0.5 s of simulation on the
 # bundled grid). The one job uses the cores it is given: 4 threads, fewer if
-# Snakemake has fewer cores; on a cluster give a large grid a node's worth,
-# --set-threads sample_size=32 (more threads than cells do not help). Not
-# workflow.cores: a SLURM run without --cores stops on it. The cohorts are the
+# Snakemake has fewer cores, and one for a grid of up to 3 million simulated
+# patients (common.smk; the default grid, 1.5 million, takes about 3 s of CPU); on
+# a cluster give a large grid a node's worth, --set-threads sample_size=32 (more
+# threads than cells do not help). Not workflow.cores: a SLURM run without
+# --cores stops on it. The cohorts are the
 # same for any number of threads, each cell drawing from its own stream.
 
 if SAMPLE_SIZE:
@@ -42,9 +44,11 @@ if SAMPLE_SIZE:
             out("logs/sample_size.log"),
         benchmark:
             out("logs/benchmarks/sample_size.tsv")
+        # first among jobs ready together: the long jobs and the chain to them
+        priority: 1
         conda:
             "../envs/netpet.yaml"
-        threads: 4
+        threads: simulation_threads(4)
         resources:
             mem_mb=job_mem_mb(600, per_worker=0.5),
             runtime=job_runtime(10),

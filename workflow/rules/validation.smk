@@ -22,6 +22,8 @@ if VALIDATION_MODE == "develop":
             out("logs/freeze_model.log"),
         benchmark:
             out("logs/benchmarks/freeze_model.tsv")
+        # first among jobs ready together: the long jobs and the chain to them
+        priority: 1
         conda:
             "../envs/netpet.yaml"
         resources:
@@ -106,10 +108,13 @@ if VALIDATION_MODE == "validate":
             out("logs/external_validation.log"),
         benchmark:
             out("logs/benchmarks/external_validation.tsv")
+        # first among jobs ready together: the long jobs and the chain to them
+        priority: 1
         conda:
             "../envs/netpet.yaml"
-        # bootstrap CIs on several threads; the same numbers for any number
-        threads: 4
+        # bootstrap CIs on several threads (one on a small cohort: common.smk);
+        # the same numbers for any number
+        threads: cohort_threads(4)
         resources:
             mem_mb=job_mem_mb(900, per_worker=0.8),
             runtime=job_runtime(20),
