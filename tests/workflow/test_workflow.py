@@ -158,6 +158,8 @@ BROKEN_ENGINES = {
         "class HTML:\n    def __init__(self, **kwargs): pass\n"
         "    def write_pdf(self, *args, **kwargs):\n"
         "        raise ValueError('flowable given negative availWidth')\n"),
+    "weasyprint/text/__init__.py": "",
+    "weasyprint/text/fonts.py": "class FontConfiguration:\n    pass\n",
     "xhtml2pdf/__init__.py": "",
     "xhtml2pdf/pisa.py": (
         "def CreatePDF(*args, **kwargs):\n"

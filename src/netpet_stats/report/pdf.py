@@ -231,6 +231,7 @@ def write_pdf(page: str, pdf_path: str | Path) -> None:
     """
     try:
         import weasyprint
+        from weasyprint.text.fonts import FontConfiguration
     except (ImportError, OSError) as exc:     # OSError: Pango missing from the system
         raise PdfRenderError(
             f"WeasyPrint cannot be loaded ({exc}); install it with the package "
@@ -240,8 +241,6 @@ def write_pdf(page: str, pdf_path: str | Path) -> None:
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     fetcher = weasyprint.URLFetcher(allowed_protocols={"file", "data"})
     try:
-        from weasyprint.text.fonts import FontConfiguration
-
         # the @font-face rules take effect only through a font configuration shared by
         # the stylesheet and the rendering; without one WeasyPrint ignores them and
         # sets the text in whatever "DejaVu Sans" the system's fontconfig finds
