@@ -263,8 +263,9 @@ def brier_score(time, event, predicted_survival, horizon: float) -> dict:
     def bs(pred_surv):
         return float(np.mean(w * (y - (1 - pred_surv)) ** 2))
 
-    curve = kaplan_meier.km_table(time, event)
-    km_t = kaplan_meier.survival_at(curve, time, event, [horizon]).iloc[0]["surv"]
+    # the cohort's Kaplan-Meier S(horizon), as km_table then survival_at give it,
+    # without building the curve's table (this runs once per bootstrap resample)
+    km_t = kaplan_meier.km_point(time, event, horizon)[0]
     model, null = bs(s), bs(np.full_like(s, km_t))
     if null > 0:
         return {"horizon": horizon, "brier": model, "brier_null": null,
