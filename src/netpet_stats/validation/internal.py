@@ -122,8 +122,8 @@ def optimism_bootstrap(time, event, X, n_boot: int, seed: int, horizon: float | 
 
     training, test = [], []
     failed = 0
-    for result in progress_bar(ordered_map(refit, resamples(), threads), n_boot,
-                               "bootstrap optimism", progress):
+    refits = ordered_map(refit, resamples(), threads, compiled=True)
+    for result in progress_bar(refits, n_boot, "bootstrap optimism", progress):
         if result is None:
             failed += 1
             continue
@@ -219,8 +219,9 @@ def added_value_bootstrap(time, event, X_base, X_extended, n_boot: int, seed: in
                         harrell_c(time, event, lp, ymax=horizon)["estimate"]))
         return out
 
-    results = [r for r in progress_bar(ordered_map(refit, resamples(), threads), n_boot,
-                                       "bootstrap optimism of the added value", progress)
+    refits = ordered_map(refit, resamples(), threads, compiled=True)
+    results = [r for r in progress_bar(refits, n_boot, "bootstrap optimism of the added value",
+                                       progress)
                if r is not None]
     if len(results) < n_boot:
         log.warning("%d of %d bootstrap refits of the added-value models failed and were "
