@@ -617,8 +617,9 @@ def test_a_changed_setting_reruns_only_the_rules_that_read_it(analyses, tmp_path
     """Each rule's settings digest covers the keys its step reads, no more, no less.
 
     Before, one digest of the whole configuration made a new figure width rerun every
-    analysis (the Cox models, the bootstrap) instead of the figures, the report and
-    the analyses that draw their own figures (the sample-size simulation is one).
+    analysis (the Cox models, the bootstrap, the simulation) instead of the figures,
+    the report and the analyses that draw their own figures (the cross-validation,
+    the case mix); the sample-size figure is drawn apart from its simulation.
     """
     work = analyses.work
     for name, text in (("width.yaml", "figures: {width: single}\n"),
@@ -630,11 +631,11 @@ def test_a_changed_setting_reruns_only_the_rules_that_read_it(analyses, tmp_path
     assert _rules_to_run(work, *analyses.develop, str(tmp_path / "width.yaml")) == {
         "descriptive_figures", "cox_figures", "cumulative_incidence_figure",
         "internal_external_cv",
-        "case_mix", "sample_size", "report", "report_pdf", "manifest", "all"}
+        "case_mix", "sample_size_figure", "report", "report_pdf", "manifest", "all"}
     assert _rules_to_run(work, *analyses.validate, str(tmp_path / "width.yaml")) == {
         "descriptive_figures", "cox_figures", "cumulative_incidence_figure",
         "external_validation",
-        "case_mix", "sample_size", "report", "report_pdf", "manifest", "all"}
+        "case_mix", "sample_size_figure", "report", "report_pdf", "manifest", "all"}
     # an analysis setting: the analysis that reads it and what uses its results
     ci = _rules_to_run(work, *analyses.develop, str(tmp_path / "ci.yaml"))
     assert {"cox", "concordance", "competing_risks", "freeze_model", "cox_figures",

@@ -2,7 +2,8 @@
 # frozen model's calibration slope, C and O/E precisely (Riley et al., Stat Med
 # 2022). One job simulates every cell of the grid of sizes x event fractions, in
 # parallel on its threads (forked processes, the largest cells first), and gathers
-# them into the tables and the figure. A job per cell, as before, let a cluster
+# them into the tables; another draws the figure from the table, so that a figure
+# setting does not simulate the grid again. A job per cell, as before, let a cluster
 # spread the cells over nodes, but each spent most of its time starting Python and
 # loading the libraries (2.4-3.5 s of CPU for 0.2-0.5 s of simulation on the
 # bundled grid). The one job uses the cores it is given: 4 threads, fewer if
@@ -34,12 +35,6 @@ if SAMPLE_SIZE:
                 labels={"table": "minimum size"},
             ),
             minimum_md=out("results/sample_size/minimum_n.md"),
-            figures=report(
-                expand(out("results/figures/sample_size.{fmt}"), fmt=FIGURE_FORMATS),
-                caption="../report/sample_size.rst",
-                category="9. Sample size for external validation",
-                labels={"figure": "precision by size"},
-            ),
         log:
             out("logs/sample_size.log"),
         benchmark:
@@ -54,9 +49,35 @@ if SAMPLE_SIZE:
             runtime=job_runtime(10),
         params:
             version=PACKAGE_VERSION,
-            settings=settings(*LABELS, "sample_size", "figures"),
+            settings=settings(*LABELS, "sample_size"),
             n_sim=config["sample_size"]["n_sim"],
             seed=config["sample_size"]["seed"],
             targets=config["sample_size"]["targets"],
         script:
             "../scripts/sample_size.py"
+
+    rule sample_size_figure:
+        input:
+            model=FROZEN_MODEL,
+            precision=rules.sample_size.output.precision,
+        output:
+            figures=report(
+                expand(out("results/figures/sample_size.{fmt}"), fmt=FIGURE_FORMATS),
+                caption="../report/sample_size.rst",
+                category="9. Sample size for external validation",
+                labels={"figure": "precision by size"},
+            ),
+        log:
+            out("logs/sample_size_figure.log"),
+        benchmark:
+            out("logs/benchmarks/sample_size_figure.tsv")
+        conda:
+            "../envs/netpet.yaml"
+        resources:
+            mem_mb=job_mem_mb(600),
+            runtime=job_runtime(5),
+        params:
+            version=PACKAGE_VERSION,
+            settings=settings(*LABELS, "sample_size", "figures"),
+        script:
+            "../scripts/sample_size_figure.py"

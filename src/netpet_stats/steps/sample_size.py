@@ -1,4 +1,4 @@
-"""Rule sample_size: simulated precision of an external validation."""
+"""Rules sample_size and sample_size_figure: simulated precision of an external validation."""
 
 from __future__ import annotations
 
@@ -19,20 +19,21 @@ def _sample_size_scenario(config: dict, model_path: str):
 
 
 def run(config: dict, model_path: str, cohorts_csv: str, out, threads: int = 1) -> None:
-    """Rule sample_size: simulate every cell of the grid, then the tables and the figure.
+    """Rule sample_size: simulate every cell of the grid, then the tables (the figure is
+    :func:`run_figure`'s).
 
     Parameters
     ----------
     config
-        The analysis configuration (``sample_size``, ``endpoints``, ``figures``).
+        The analysis configuration (``sample_size``, ``endpoints``).
     model_path
         The frozen model (:mod:`netpet_stats.validation.frozen_model`).
     cohorts_csv
         Written: every simulated cohort of every cell, one row each (simulated
         data only, no patient).
     out
-        The rule's outputs: ``precision``, ``minimum`` (CSV, with their Markdown
-        beside them) and ``figures``.
+        The rule's outputs: ``precision`` and ``minimum`` (CSV, with their Markdown
+        beside them).
     threads
         Processes the cells are simulated on (forked); the cohorts are the same for
         any number, each cell drawing from its own stream.
@@ -53,7 +54,7 @@ def run(config: dict, model_path: str, cohorts_csv: str, out, threads: int = 1) 
 
 
 def _gather(config: dict, model: dict, scenario, cells: pd.DataFrame, out) -> None:
-    """The precision table, the minimum sizes and the figure of the simulated cohorts."""
+    """The precision table and the minimum sizes of the simulated cohorts."""
     scfg = config["sample_size"]
     summary = sample_size.summarise(cells, scfg["targets"])
     unit = model.get("time_unit", "months")
@@ -63,7 +64,7 @@ def _gather(config: dict, model: dict, scenario, cells: pd.DataFrame, out) -> No
                    f"{int(scfg['n_sim'])} cohorts per cell, seed {int(scfg['seed'])} (numpy "
                    "PCG64, one stream per cell). Slope here is the Cox calibration slope on the "
                    "linear predictor, not Riley et al.'s pseudo-observation slope.")
-    label = config["endpoints"].get(model.get("endpoint"), {}).get("label", model.get("endpoint"))
+    label = _endpoint_label(config, model)
     write_table(summary, out.precision,
                 f"{label}: precision of an external validation by its size (simulation)",
                 f"{sample_size.METHOD}. {assumptions}")
@@ -71,5 +72,19 @@ def _gather(config: dict, model: dict, scenario, cells: pd.DataFrame, out) -> No
                 f"{label}: minimum external validation size within the grid",
                 f"{sample_size.METHOD}. {assumptions} 'all': every target at once; "
                 "collins_*: whether the mean number of events at that size reaches 100 / 200.")
-    figures.save(figures.sample_size_figure(summary, label, style=figure_style(config)), out.figures,
-                 dpi(config))
+
+
+def _endpoint_label(config: dict, model: dict) -> str:
+    return config["endpoints"].get(model.get("endpoint"), {}).get("label", model.get("endpoint"))
+
+
+def run_figure(config: dict, model_path: str, precision_csv: str, outputs: list[str]) -> None:
+    """Rule sample_size_figure: mean CI width by validation size, from the precision table.
+
+    Drawn apart from the simulation so that a figure setting redraws the figure
+    without simulating the grid again.
+    """
+    model = frozen_model.load(model_path)
+    summary = pd.read_csv(precision_csv, keep_default_na=False, na_values=[""])
+    figures.save(figures.sample_size_figure(summary, _endpoint_label(config, model),
+                                            style=figure_style(config)), outputs, dpi(config))
