@@ -30,6 +30,7 @@ from ..config import cox_ties, model_specs
 from ..report.tables import write_table
 from ..survival import _numpy_kernels, concordance, cox, rubin
 from ..validation import imputation
+from ..validation._progress import fork_context
 from ._common import endpoint_label, load_analysis
 
 #: never imputed: the score is the exposure under study (a patient without it is not
@@ -243,14 +244,7 @@ def fit_imputed(config: dict, sets: list[pd.DataFrame], models: list[tuple[str, 
     previous, _JOBS = _JOBS, (config, sets, list(models),
                               None if full is None else set(full))
     try:
-        context = None
-        if workers > 1 and len(jobs) > 1:
-            import multiprocessing
-
-            try:
-                context = multiprocessing.get_context("fork")
-            except ValueError:  # no fork on this platform: one process
-                context = None
+        context = fork_context(int(workers), len(jobs))
         # the same fits m times: the compiled loops, loaded once here by the first set's
         # fits, before the workers fork and inherit them
         _numpy_kernels.prefer_compiled()

@@ -15,6 +15,20 @@ def progress(iterable, total: int, desc: str, enabled: bool):
                 ascii=True, dynamic_ncols=False, ncols=80)
 
 
+def fork_context(workers: int, n_tasks: int):
+    """The ``fork`` multiprocessing context for ``n_tasks`` tasks on ``workers``
+    processes, or None for one process: one worker, one task, or a platform that
+    cannot fork (workers that fork inherit the parent's data and loaded loops)."""
+    if workers <= 1 or n_tasks <= 1:
+        return None
+    import multiprocessing
+
+    try:
+        return multiprocessing.get_context("fork")
+    except ValueError:
+        return None
+
+
 def ordered_map(fn, tasks, threads: int = 1, compiled: bool = False):
     """``fn`` over ``tasks`` on up to ``threads`` workers, results in task order.
 

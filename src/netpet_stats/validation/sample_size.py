@@ -332,14 +332,9 @@ def simulate_grid(scenario: Scenario, sizes, fractions, n_sim: int, seed: int,
     """
     global _GRID
     cells = [(int(n), float(f)) for n in sizes for f in fractions]
-    context = None
-    if threads > 1 and len(cells) > 1:
-        import multiprocessing
+    from ._progress import fork_context
 
-        try:
-            context = multiprocessing.get_context("fork")
-        except ValueError:  # no fork on this platform: one process
-            context = None
+    context = fork_context(int(threads), len(cells))
     # Some thousand fits: the compiled loops pay for loading them (the numpy twins,
     # meant for a few fits in a short process, took 2.5 times as long over the
     # default grid). Identical doubles either way (survival/_numpy_kernels.py).
