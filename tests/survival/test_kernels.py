@@ -305,12 +305,19 @@ def test_the_numpy_time_is_counted(monkeypatch):
 
 
 def test_a_resampling_loop_uses_the_compiled_loops_from_its_first_task(monkeypatch):
+    """Spread over workers (so that numba is loaded once, before they are forked) or
+    marked ``compiled`` (many refits, which pay for loading it), a loop moves to the
+    compiled loops before its first task; on one worker otherwise it keeps the
+    process's budget of numpy twins (a short loop may end before loading would pay)."""
     from netpet_stats.validation._progress import ordered_map
 
     monkeypatch.setattr(_numpy_kernels, "_spent", 0.0)
-    assert _numpy_kernels.usable(300)
-    # (so that numba is loaded once, before worker processes are forked)
     assert list(ordered_map(lambda k: k * k, range(4), threads=1)) == [0, 1, 4, 9]
+    assert _numpy_kernels.usable(300)
+    assert list(ordered_map(lambda k: k * k, range(4), threads=1, compiled=True)) == [0, 1, 4, 9]
+    assert not _numpy_kernels.usable(300)
+    monkeypatch.setattr(_numpy_kernels, "_spent", 0.0)
+    assert list(ordered_map(lambda k: k * k, range(4), threads=2)) == [0, 1, 4, 9]
     assert not _numpy_kernels.usable(300)
 
 
