@@ -419,11 +419,15 @@ def _ordinal_derivs(X, y, w, k):
         prob = Fu - Fl
         fu, fl = Fu * (1 - Fu), Fl * (1 - Fl)
         du, dl = fu * (1 - 2 * Fu), fl * (1 - 2 * Fl)
-        ll = float(np.sum(w * np.log(prob)))
-        G = (Zu * fu[:, None] - Zl * fl[:, None]) / prob[:, None]
-        grad = (G * w[:, None]).sum(axis=0)
-        hess = ((Zu * (w * du / prob)[:, None]).T @ Zu - (Zl * (w * dl / prob)[:, None]).T @ Zl
-                - (G * w[:, None]).T @ G)
+        # a trial step that overshoots can leave a row's probability at 0 (its log
+        # likelihood -inf): _newton rejects such a step and halves it, so the
+        # division warnings it would print (in a large cohort's log) say nothing
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ll = float(np.sum(w * np.log(prob)))
+            G = (Zu * fu[:, None] - Zl * fl[:, None]) / prob[:, None]
+            grad = (G * w[:, None]).sum(axis=0)
+            hess = ((Zu * (w * du / prob)[:, None]).T @ Zu
+                    - (Zl * (w * dl / prob)[:, None]).T @ Zl - (G * w[:, None]).T @ G)
         return ll, grad, hess
 
     return derivs
