@@ -25,7 +25,10 @@ rule impute:
     # one process per imputation at a time; the sets are the same for any threads
     threads: 2
     resources:
-        mem_mb=job_mem_mb(800, per_input_mb=110),
+        # each forked imputation process counts its pages in its own resident size:
+        # 1,714 MiB in all at 10^5 patients on 2 threads (benchmarks/mi_registry.py),
+        # above the 1,045 MB one process was declared
+        mem_mb=job_mem_mb(800, per_input_mb=110, per_worker=0.7),
         runtime=job_runtime(10),
     params:
         version=PACKAGE_VERSION,
