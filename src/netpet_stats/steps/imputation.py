@@ -244,7 +244,7 @@ def fit_imputed(config: dict, sets: list[pd.DataFrame], models: list[tuple[str, 
     previous, _JOBS = _JOBS, (config, sets, list(models),
                               None if full is None else set(full))
     try:
-        context = fork_context(int(workers), len(jobs))
+        context = fork_context() if workers > 1 and len(jobs) > 1 else None
         # the same fits m times: the compiled loops, loaded once here by the first set's
         # fits, before the workers fork and inherit them
         _numpy_kernels.prefer_compiled()

@@ -15,12 +15,12 @@ def progress(iterable, total: int, desc: str, enabled: bool):
                 ascii=True, dynamic_ncols=False, ncols=80)
 
 
-def fork_context(workers: int, n_tasks: int):
-    """The ``fork`` multiprocessing context for ``n_tasks`` tasks on ``workers``
-    processes, or None for one process: one worker, one task, or a platform that
-    cannot fork (workers that fork inherit the parent's data and loaded loops)."""
-    if workers <= 1 or n_tasks <= 1:
-        return None
+def fork_context():
+    """The ``fork`` multiprocessing context, or None on a platform that cannot fork.
+
+    Forked workers inherit the parent's data, the function they run and the
+    compiled loops it has loaded, none of which is pickled or loaded again.
+    """
     import multiprocessing
 
     try:
@@ -98,17 +98,14 @@ def _chunks(tasks, size):
 
 
 def _parallel(fn, tasks, workers: int, chunk_size: int, processes: bool = True):
-    import multiprocessing
+    """``fn`` over ``tasks`` (in chunks) on ``workers`` forked processes, or threads
+    when ``processes`` is False or the platform cannot fork; results in task order,
+    a window of ``2 * workers`` chunks submitted ahead."""
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
     global _WORK
-    context = None
-    if processes:
-        try:
-            context = multiprocessing.get_context("fork")
-        except ValueError:  # no fork on this platform: threads
-            context = None
+    context = fork_context() if processes else None
     previous, _WORK = _WORK, fn
     try:
         pool = (ProcessPoolExecutor(max_workers=workers, mp_context=context) if context

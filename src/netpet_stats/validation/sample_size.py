@@ -268,17 +268,6 @@ def _log_cell(frame: pd.DataFrame, seed: int) -> None:
              failed)
 
 
-_GRID: tuple | None = None  # (scenario, n_sim, seed, conf_level) forked workers read (inherited)
-
-
-def _grid_cell(cell: tuple[int, float]) -> pd.DataFrame:
-    # no log line here: a worker's lines would reach the log in the order the cells
-    # finish; simulate_grid logs them in the grid's order
-    n, fraction = cell
-    scenario, n_sim, seed, conf_level = _GRID
-    return simulate_cell(scenario, n, fraction, n_sim, seed, conf_level, log_cell=False)
-
-
 def _load_compiled(scenario: Scenario, conf_level: float) -> None:
     """Load the compiled survival loops here, before worker processes are forked.
 
@@ -330,52 +319,41 @@ def simulate_grid(scenario: Scenario, sizes, fractions, n_sim: int, seed: int,
         The cells' rows one after the other, sizes in the outer and fractions in
         the inner order (``pd.concat`` of the cells).
     """
-    global _GRID
-    cells = [(int(n), float(f)) for n in sizes for f in fractions]
-    from ._progress import fork_context
+    from ..survival._numpy_kernels import prefer_compiled
+    from ._progress import _parallel, fork_context
+    from ._progress import progress as progress_bar
 
-    context = fork_context(int(threads), len(cells))
+    cells = [(int(n), float(f)) for n in sizes for f in fractions]
+    workers = min(int(threads), len(cells))
+    forked = workers > 1 and fork_context() is not None
+
+    def cell(i: int) -> pd.DataFrame:
+        # no log line here: a worker's lines would reach the log in the order the
+        # cells finish; they are logged below in the grid's order
+        n, fraction = cells[i]
+        return simulate_cell(scenario, n, fraction, int(n_sim), int(seed), float(conf_level),
+                             log_cell=False)
+
     # Some thousand fits: the compiled loops pay for loading them (the numpy twins,
     # meant for a few fits in a short process, took 2.5 times as long over the
     # default grid). Identical doubles either way (survival/_numpy_kernels.py).
-    if context is None:
-        from ..survival._numpy_kernels import prefer_compiled
-
-        prefer_compiled()
-    else:
+    if forked:
         _load_compiled(scenario, conf_level)
-    previous, _GRID = _GRID, (scenario, int(n_sim), int(seed), float(conf_level))
-    try:
-        if context is None:
-            from ._progress import progress as progress_bar
-
-            frames = [_grid_cell(cell) for cell in
-                      progress_bar(cells, len(cells), "sample-size grid", progress)]
-        else:
-            frames = _parallel_cells(cells, min(int(threads), len(cells)), context, progress)
-    finally:
-        _GRID = previous
+        # The largest cohorts first, so that no worker is left with a long cell at
+        # the end while the others wait (the cost of a cell grows with its size).
+        queue = sorted(range(len(cells)), key=lambda i: -cells[i][0])
+        done = progress_bar(_parallel(cell, queue, workers, 1), len(cells),
+                            "sample-size grid", progress)
+    else:
+        prefer_compiled()
+        queue = range(len(cells))
+        done = (cell(i) for i in progress_bar(queue, len(cells), "sample-size grid", progress))
+    frames: list = [None] * len(cells)
+    for i, frame in zip(queue, done):
+        frames[i] = frame
     for frame in frames:
         _log_cell(frame, int(seed))
     return pd.concat(frames, ignore_index=True)
-
-
-def _parallel_cells(cells, workers: int, context, progress: bool) -> list[pd.DataFrame]:
-    """The cells on ``workers`` forked processes, returned in grid order."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    from ._progress import progress as progress_bar
-
-    # The largest cohorts first, so that no worker is left with a long cell at
-    # the end while the others wait (the cost of a cell grows with its size).
-    queue = sorted(range(len(cells)), key=lambda i: -cells[i][0])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {pool.submit(_grid_cell, cells[i]): i for i in queue}
-        frames = [None] * len(cells)
-        for future in progress_bar(as_completed(futures), len(cells), "sample-size grid",
-                                   progress):
-            frames[futures[future]] = future.result()
-    return frames
 
 
 def summarise(cells: pd.DataFrame, targets: dict) -> pd.DataFrame:
