@@ -77,8 +77,6 @@ LABELS = ("netpet.grouping", "endpoints", "covariates", "analysis_time_unit")
 
 wildcard_constraints:
     endpoint="|".join(ENDPOINTS),
-    n="[0-9]+",
-    fraction="0(\\.[0-9]+)?|1",
 
 
 def cohort_inputs(wildcards):
