@@ -211,3 +211,39 @@ def test_quantiles_of_random_curves_follow_rs_rule():
             expected = _findq_by_rule(times, surv, p, times[-1])
             got = _findq(times, surv, p, times[-1])
             assert (np.isnan(got) and np.isnan(expected)) or got == expected, (times, surv, p)
+
+
+def test_quantiles_read_together_follow_rs_rule():
+    """km_quantiles reads the estimate and both limits in one pass where a curve is
+    monotone and complete, and one by one otherwise: each curve's quantiles are R's."""
+    from netpet_stats.survival.kaplan_meier import _findq_curves
+
+    rng = np.random.default_rng(11)
+    probs = [0.0, 0.25, 0.5, 0.75, 0.6, 1.0]
+    for trial in range(300):
+        k = int(rng.integers(1, 12))
+        times = np.cumsum(rng.integers(1, 4, k)).astype(float)
+        steps = rng.integers(0, 3, (3, k)) / 8.0     # exact hits of p, flats at p
+        curves = np.clip(1.0 - np.cumsum(steps, axis=1), 0.0, 1.0)
+        if trial % 3 == 0:                           # a limit that rises again
+            curves[2] = np.clip(curves[2] + rng.normal(0, 0.1, k), 0.0, 1.0)
+        if trial % 4 == 0:                           # a limit missing where S = 0
+            curves[1, -1] = np.nan
+        got = _findq_curves(times, curves, probs, times[-1])
+        for row in range(3):
+            expected = [_findq_by_rule(times, curves[row], p, times[-1]) for p in probs]
+            np.testing.assert_array_equal(got[row], expected)
+
+
+def test_float_columns_of_a_curve_are_its_values_read_only():
+    curve = km_table([1, 2, 2, 3, 5], [1, 0, 1, 1, 0])
+    time, surv = float_columns(curve, ("time", "surv"))
+    np.testing.assert_array_equal(time, curve["time"].to_numpy())
+    np.testing.assert_array_equal(surv, curve["surv"].to_numpy())
+    with pytest.raises(ValueError):
+        surv[0] = 0.0                                # the table's own values
+    assert curve["surv"].iloc[0] == 0.8
+    # counts (int64) and a nullable float column are read as converted copies
+    table = pd.DataFrame({"n": [3, 2], "x": pd.array([0.5, None], dtype="Float64")})
+    n, = float_columns(table, ("n",))
+    assert n.dtype == np.float64 and n.tolist() == [3.0, 2.0]

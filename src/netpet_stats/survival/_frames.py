@@ -21,19 +21,18 @@ def frame(columns: dict) -> pd.DataFrame:
 
     Each value must be a numpy array owned by the caller's result alone (not a view
     of the user's input, nor the same array twice), since the frame keeps it. When
-    every column is float64 the columns are stacked into one matrix, which pandas
-    takes as its single block (a fifth of the cost of one block per column). Columns
-    of numbers of several dtypes (a Kaplan-Meier table's integer counts beside its
-    float estimates) are stacked into one block per dtype (:func:`_blocks_frame`).
+    every column is a number the columns are stacked into one block per dtype, as
+    pandas consolidates them (:func:`_blocks_frame`): one block for a table of floats,
+    two for a Kaplan-Meier table's integer counts beside its float estimates.
     """
     values = list(columns.values())
     n = len(values[0]) if values else 0
+    if values and _FROM_BLOCKS and all(v.ndim == 1 and v.dtype.kind in "biuf" for v in values):
+        return _blocks_frame(columns, n)
     if values and all(v.dtype == np.float64 for v in values):
         # stacked as rows and transposed: each column stays contiguous in the block
         return pd.DataFrame(np.vstack(values).T, columns=_column_index(tuple(columns)),
                             copy=False)
-    if values and _FROM_BLOCKS and all(v.ndim == 1 and v.dtype.kind in "biuf" for v in values):
-        return _blocks_frame(columns, n)
     return pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
 
 
@@ -61,7 +60,11 @@ def _blocks_frame(columns: dict, n: int) -> pd.DataFrame:
     for j, values in enumerate(columns.values()):
         by_dtype.setdefault(values.dtype, []).append(j)
     arrays = list(columns.values())
-    blocks = tuple(make_block(np.vstack([arrays[j] for j in locs]), placement=np.array(locs))
+    # a run of neighbouring columns is placed by a slice (pandas' cheapest placement)
+    blocks = tuple(make_block(np.vstack([arrays[j] for j in locs]), ndim=2,
+                              placement=(slice(locs[0], locs[-1] + 1)
+                                         if locs[-1] - locs[0] == len(locs) - 1
+                                         else np.array(locs)))
                    for locs in by_dtype.values())
     manager = BlockManager(blocks, [_column_index(names), pd.RangeIndex(n)],
                            verify_integrity=False)
@@ -92,16 +95,35 @@ def as_column(values) -> np.ndarray:
 WHOLE_TABLE_ROWS = 2000
 
 
-def float_columns(table: pd.DataFrame, names) -> list:
-    """The named columns of ``table`` as float arrays.
+#: pandas' own reader of one column's values (``DataFrame._get_column_array``, which
+#: pandas' groupby and indexing use), or None in a pandas without it.
+_COLUMN_ARRAY = getattr(pd.DataFrame, "_get_column_array", None)
 
-    Reading a column of a new frame builds a Series (about 25 us each); a small
-    table is converted once to a float matrix instead, from which the columns are
-    sliced. A table with a column that is not numeric, with repeated names, or with
-    many rows is read column by column. The values are the same either way.
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    """A read-only view: the caller reads the table's own values and must not change them."""
+    view = values.view()
+    view.flags.writeable = False
+    return view
+
+
+def float_columns(table: pd.DataFrame, names) -> list:
+    """The named columns of ``table`` as float arrays, to be read, not written.
+
+    Reading a column of a new frame builds a Series (about 25 us each). Float64
+    columns (every column a curve of this package holds) are read as read-only views
+    of the table's own values through pandas' column reader (1 us each). Otherwise a
+    small table is converted once to a float matrix, from which the columns are
+    sliced (interleaving its blocks, 45 us for a Kaplan-Meier table). A table with a
+    column that is not numeric, with repeated names, or with many rows is read column
+    by column. The values are the same either way.
     """
+    locs = [table.columns.get_loc(name) for name in names]
+    if _COLUMN_ARRAY is not None and all(isinstance(j, int) for j in locs):
+        arrays = [_COLUMN_ARRAY(table, j) for j in locs]
+        if all(isinstance(a, np.ndarray) and a.dtype == np.float64 for a in arrays):
+            return [_read_only(a) for a in arrays]
     if len(table) <= WHOLE_TABLE_ROWS:
-        locs = [table.columns.get_loc(name) for name in names]
         if all(isinstance(j, int) for j in locs):
             try:
                 values = table.to_numpy(dtype=float)

@@ -65,9 +65,9 @@ def confidence_limits(surv: np.ndarray, se_log: np.ndarray, conf_type: str,
             half = z * se * p
             lower, upper = np.maximum(p - half, 0.0), np.minimum(p + half, 1.0)
         elif conf_type == "log":
-            xx = np.where(p == 0, np.nan, p)
-            lower = np.exp(np.log(xx) - z * se)
-            upper = np.minimum(np.exp(np.log(xx) + z * se), 1.0)
+            log_p, half = np.log(np.where(p == 0, np.nan, p)), z * se
+            lower = np.exp(log_p - half)
+            upper = np.minimum(np.exp(log_p + half), 1.0)
         elif conf_type == "log-log":
             xx = np.where((p == 0) | (p == 1), np.nan, p)
             half = z * se / np.log(xx)
@@ -108,12 +108,14 @@ def _km_counts(time: np.ndarray, event: np.ndarray, entry=None, weights=None):
     counts = np.diff(np.append(first, time.size))
     n_event = np.add.reduceat(e_sorted, first) if times.size else np.zeros(0)
     n_risk = (time.size - first).astype(float)
-    n_event = n_event.astype(float)
+    n_event = n_event.astype(float, copy=False)
     surv = np.cumprod(1.0 - n_event / n_risk)
     with np.errstate(divide="ignore", invalid="ignore"):
         term = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
     std_err = np.sqrt(np.cumsum(term))
-    return times.astype(float), n_risk, n_event, (counts - n_event).astype(int), surv, std_err
+    # (times and n_event are new float arrays already: astype without a copy)
+    return (times.astype(float, copy=False), n_risk, n_event,
+            (counts - n_event).astype(int), surv, std_err)
 
 
 def robust_by_default(weights) -> bool:
@@ -267,10 +269,10 @@ def km_table(time, event, conf_type: str = "log", conf_level: float = 0.95, *, e
     lower, upper = confidence_limits(surv, std_err, conf_type, conf_level)
     count = float if checked.weights is not None else int
     return frame({
-        "time": times.astype(float),
-        "n_risk": n_risk.astype(count),
-        "n_event": n_event.astype(count),
-        "n_censor": n_censor.astype(count),
+        "time": times.astype(float, copy=False),   # each a new array of this call
+        "n_risk": n_risk.astype(count, copy=False),
+        "n_event": n_event.astype(count, copy=False),
+        "n_censor": n_censor.astype(count, copy=False),
         "surv": surv,
         "std_err": std_err,
         "lower": lower,
@@ -431,10 +433,44 @@ def km_quantiles(curve: pd.DataFrame, probs=(0.5,)) -> pd.DataFrame:
         return pd.DataFrame({name: [] for name in ("prob", "quantile", "lower", "upper")})
     times, surv, lower, upper = float_columns(curve, ("time", "surv", "lower", "upper"))
     last = float(times[-1]) if len(times) else np.nan
-    out = {"prob": as_column(probs)}
-    for values, name in ((surv, "quantile"), (lower, "lower"), (upper, "upper")):
-        out[name] = np.array([_findq(times, values, p, last) for p in probs], dtype=float)
-    return frame(out)
+    found = _findq_curves(times, np.vstack((surv, lower, upper)), probs, last)
+    return frame({"prob": as_column(probs), "quantile": found[0], "lower": found[1],
+                  "upper": found[2]})
+
+
+def _findq_curves(times: np.ndarray, curves: np.ndarray, probs: list,
+                  last_time: float) -> np.ndarray:
+    """:func:`_findq` of each curve (a row of ``curves``) at each of ``probs``.
+
+    The curves without missing points whose 1 - S never decreases (the estimate
+    always, its confidence limits mostly) are read together: on such a curve the
+    first point at or above a level is the number of points below it, which one
+    comparison of all rows counts (one pass instead of three calls of :func:`_findq`
+    for the estimate and its two limits). Any other curve is read by :func:`_findq`.
+    The same points and rules, so the same times.
+    """
+    y = np.empty((curves.shape[0], curves.shape[1] + 1))
+    y[:, 0] = 0.0
+    np.subtract(1.0, curves, out=y[:, 1:])
+    x = np.concatenate(([0.0], times))
+    with np.errstate(invalid="ignore"):
+        plain = (y[:, 1:] >= y[:, :-1]).all(axis=1)   # False where a point is missing
+    out = np.empty((curves.shape[0], len(probs)))
+    top = y[:, -1]
+    for j, p in enumerate(probs):
+        if p == 0:
+            out[:, j] = x[0]
+            continue
+        i1 = (y < p - QUANTILE_TOL).sum(axis=1)   # first point at or above p - tol
+        i2 = (y < p + QUANTILE_TOL).sum(axis=1)   # first point at or above p + tol
+        x1 = x[np.minimum(i1, x.size - 1)]
+        end = np.where(i2 < x.size, x[np.minimum(i2, x.size - 1)], np.nan)
+        out[:, j] = np.where(top < p, np.nan,
+                             np.where(np.abs(p - top) < QUANTILE_TOL, (x1 + last_time) / 2,
+                                      (x1 + end) / 2))
+    for k in np.flatnonzero(~plain):
+        out[k] = [_findq(times, curves[k], p, last_time) for p in probs]
+    return out
 
 
 def km_by_group(time, event, group, groups=None, conf_type: str = "log",
