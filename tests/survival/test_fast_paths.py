@@ -247,3 +247,21 @@ def test_float_columns_of_a_curve_are_its_values_read_only():
     table = pd.DataFrame({"n": [3, 2], "x": pd.array([0.5, None], dtype="Float64")})
     n, = float_columns(table, ("n",))
     assert n.dtype == np.float64 and n.tolist() == [3.0, 2.0]
+
+
+def test_dense_rank_equals_numpys_inverse_of_unique():
+    """Predictors of few values (hashed) and of many (sorted), signed zeros, a missing
+    value: the ranks np.unique gives."""
+    from netpet_stats.survival.concordance import dense_rank
+
+    rng = np.random.default_rng(3)
+    n = 20_000
+    few = rng.integers(0, 40, n) * 0.1 - 1.5           # 40 values, -0.0 among them below
+    cases = [few, np.where(few == 0, -0.0, few), rng.normal(size=n),
+             np.concatenate([rng.normal(size=600), np.repeat([1.0, 2.0], n)]),
+             np.append(few, np.nan), np.array([0.5, -1.0, 0.5]), np.zeros(0)]
+    for x in cases:
+        expected = np.unique(x, return_inverse=True)[1].ravel()
+        got = dense_rank(x)
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, expected)

@@ -193,3 +193,30 @@ def test_internal_external_cv_is_the_same_on_any_number_of_threads():
     assert one[2].equals(four[2])
     b, _, _ = fit_efron(t[centre != "D"], e[centre != "D"], X[centre != "D"])
     assert np.allclose(four[0][centre == "D"], X[centre == "D"] @ b, rtol=1e-12)
+
+
+def test_resamples_in_time_order_are_the_subjects_the_seed_draws():
+    """The bootstrap draws each resample in time order: the same subjects, as often, as
+    rng.integers(0, n, n) draws them with the seed (so a seed's table is unchanged)."""
+    rng = np.random.default_rng(5)
+    time = np.ceil(rng.exponential(10, 500))             # whole-day ties
+    order, place = internal_validation._time_order(time)
+    assert (np.diff(time[order]) >= 0).all()
+    drawn = np.random.default_rng(9)
+    expected = [drawn.integers(0, 500, 500) for _ in range(4)]
+    got = list(internal_validation._resamples(np.random.default_rng(9), 4, place))
+    for idx, want in zip(got, expected):
+        assert (np.diff(idx) >= 0).all()                 # in time order
+        np.testing.assert_array_equal(np.sort(order[idx]), np.sort(want))
+
+
+def test_calibration_slope_does_not_depend_on_where_newton_starts():
+    from netpet_stats.validation.external import calibration_slope
+
+    t, e = LUNG["time"].to_numpy(float), LUNG["event"].to_numpy(float)
+    lp = 0.02 * LUNG["age"].to_numpy(float) - 0.5 * (LUNG["sex"] == 2)
+    for scale in (0.3, 1.0, 2.5):                        # slopes near 1/scale
+        from_0 = calibration_slope(t, e, scale * lp)
+        from_1 = calibration_slope(t, e, scale * lp, init=1.0)
+        assert from_0["estimate"] == pytest.approx(from_1["estimate"], rel=1e-12, abs=1e-13)
+        assert from_0["se"] == pytest.approx(from_1["se"], rel=1e-10)

@@ -17,8 +17,8 @@ from ..survival.concordance import BY_TIMEWT, compare_c, harrell_c
 from ..survival.splines import rcs_basis
 
 
-def _fit_one(time, event, x):
-    """One-covariate Cox fit (Efron ties) by Newton-Raphson from 0: beta, variance.
+def _fit_one(time, event, x, init: float = 0.0):
+    """One-covariate Cox fit (Efron ties) by Newton-Raphson from ``init``: beta, variance.
 
     With no events, or a predictor constant among the risk sets, the slope is not
     estimable: NaN for both, as R's ``coxph`` gives an NA coefficient (and
@@ -29,17 +29,22 @@ def _fit_one(time, event, x):
     if event.sum() == 0:
         return np.nan, np.nan
     try:
-        beta, _, info = cox.fit_efron(time, event, X)
+        beta, _, info = cox.fit_efron(time, event, X, beta=[init])
     except cox.CoxFitError:
         return np.nan, np.nan
     return float(beta[0]), float(1.0 / info[0, 0])
 
 
-def calibration_slope(time, event, lp, conf_level: float = 0.95) -> dict:
+def calibration_slope(time, event, lp, conf_level: float = 0.95, init: float = 0.0) -> dict:
     """Slope of the Cox regression of the outcome on the linear predictor.
 
     1 means well calibrated in the spread of risks; below 1, predictions too
     extreme. R: ``coxph(Surv(time, event) ~ lp)``.
+
+    ``init`` is the slope Newton's iteration starts from (R ``coxph(init = )``, 0 by
+    default, as R): the fit is taken to the maximum either way (to ~1e-15), so the
+    estimate does not depend on it, but a start at 1 needs two steps where the slope
+    is near 1, as in a model's own resample (the bootstrap's thousands of fits).
 
     Returns
     -------
@@ -55,7 +60,7 @@ def calibration_slope(time, event, lp, conf_level: float = 0.95) -> dict:
     >>> round(res["estimate"], 6), round(res["se"], 6)  # R: 1.325090, 0.958461
     (1.32509, 0.958461)
     """
-    b, var = _fit_one(time, event, lp)
+    b, var = _fit_one(time, event, lp, init)
     se = np.sqrt(var)
     z = norm_ppf(1 - (1 - conf_level) / 2)
     return {"estimate": b, "se": float(se), "lower": float(b - z * se),
