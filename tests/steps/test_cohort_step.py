@@ -23,3 +23,21 @@ def test_a_cohort_without_p5_lists_p5_empty_in_its_group(tmp_path, base_config):
     expected = cohort["netpet"].value_counts()
     for score in ("P1", "P2", "P3"):
         assert dist.loc[score, "n"] == expected.get(score, 0)
+
+
+def test_published_files_name_each_file_without_this_machines_folders(tmp_path, base_config):
+    import numpy as np
+
+    from netpet_stats.steps.cohort import published_files
+
+    cfg = copy.deepcopy(base_config)
+    outside = tmp_path / "jdoe" / "export.csv"
+    cfg["cohort"].update({"table": str(outside), "lesions": None})
+    other = tmp_path / "elsewhere" / "notes.csv"          # a path not in the config
+    table = pd.DataFrame({"file": [str(outside), "data/x.csv", np.nan, str(outside),
+                                   str(other)], "row": [2, 3, 4, 5, 6]})
+    shown = published_files(table, cfg)
+    assert shown["file"].iloc[[0, 1, 3, 4]].tolist() == ["export.csv", "data/x.csv",
+                                                        "export.csv", "notes.csv"]
+    assert pd.isna(shown["file"].iloc[2]) and shown["row"].tolist() == [2, 3, 4, 5, 6]
+    assert table["file"].iloc[0] == str(outside)            # the input is left as it was

@@ -22,19 +22,29 @@ def exclusion_ledger(data: pd.DataFrame, config: dict) -> pd.DataFrame:
     gives it (so that ``A/export.csv`` and ``B/export.csv`` stay apart) and the
     spreadsheet row only.
     """
-    records = []
-    files = data["file"].astype(str)
-    no_group = data["netpet_group"].isna()
-    for f, row, score, why, bad in zip(files, data["row"], data["netpet"], data["exclusion"],
-                                       no_group):
-        if bad:
-            if isinstance(why, str):
-                reason = why
-            elif pd.isna(score):
-                reason = "NETPET score missing (none given, no lesions listed)"
-            else:
-                reason = f"NETPET score {score}, in no analysis group of the grouping"
-            records.append((f, int(row), "all", reason))
+    # Built block by block from masks (a registry of 10^6 patients has a row here for
+    # every patient and analysis a missing value keeps out: ~10^6 entries), in the
+    # order the analyses are listed below; the sort at the end orders the whole.
+    blocks = []
+    files = data["file"].astype(str).to_numpy(dtype=object)
+    rows = data["row"].to_numpy()
+
+    def add(mask, analysis: str, reasons) -> None:
+        at = np.flatnonzero(np.asarray(mask, bool))
+        if at.size:
+            why = reasons[at] if isinstance(reasons, np.ndarray) else reasons
+            blocks.append(pd.DataFrame({"file": files[at], "row": rows[at].astype(np.int64),
+                                        "analysis": analysis, "reason": why}))
+
+    no_group = data["netpet_group"].isna().to_numpy()
+    at = np.flatnonzero(no_group)
+    reasons = np.empty(len(data), dtype=object)
+    reasons[at] = [why if isinstance(why, str)
+                   else "NETPET score missing (none given, no lesions listed)" if pd.isna(score)
+                   else f"NETPET score {score}, in no analysis group of the grouping"
+                   for score, why in zip(data["netpet"].to_numpy()[at],
+                                         data["exclusion"].to_numpy()[at])]
+    add(no_group, "all", reasons)
     models = analysed_models(config)
     cr = competing_risks_settings(config)
     analyses = {ep: (f"{ep}_time", f"{ep}_event") for ep in config["endpoints"]}
@@ -54,23 +64,27 @@ def exclusion_ledger(data: pd.DataFrame, config: dict) -> pd.DataFrame:
                 lacking = data[column].isna() & ~no_ep
                 reasons = np.where(lacking, why, reasons)
                 no_ep = no_ep | data[column].isna()
-        for f, row, reason, flag in zip(files, data["row"], reasons, no_ep & ~no_group):
-            if flag:
-                records.append((f, int(row), ep, reason))
-        base_ok = ~no_group & ~no_ep
+        add(no_ep.to_numpy() & ~no_group, ep, np.asarray(reasons, dtype=object))
+        base_ok = ~no_group & ~no_ep.to_numpy()
         wanted = models if ep != CR_ANALYSIS else {m: models[m] for m in cr["models"] if m in models}
         for name, spec in wanted.items():
             needed = [c for c in spec["covariates"] + spec["strata"]
                       + ([spec["cluster"]] if spec.get("cluster") else []) if c != "netpet_group"]
             if not needed:
                 continue
-            miss = data.loc[base_ok, needed].isna()
-            miss = miss[miss.any(axis=1)]
+            miss = data[needed].isna().to_numpy() & base_ok[:, None]
             names = np.array([VARIABLE_NAMES.get(c, c) for c in needed], dtype=object)
-            for f, row, flags in zip(files[miss.index], data.loc[miss.index, "row"],
-                                     miss.to_numpy()):
-                records.append((f, int(row), f"{ep}:{name}", "missing " + ", ".join(names[flags])))
-    ledger = pd.DataFrame(records, columns=["file", "row", "analysis", "reason"])
+            # each row's set of missing covariates as one number, named once per set
+            bits = np.arange(len(needed), dtype=np.int64)
+            pattern = miss @ (1 << bits)
+            seen = np.unique(pattern[pattern > 0])
+            said = np.array([None] + ["missing " + ", ".join(names[(int(k) >> bits) & 1 == 1])
+                                      for k in seen], dtype=object)
+            add(pattern > 0, f"{ep}:{name}",
+                said[np.searchsorted(np.concatenate(([0], seen)), pattern)])
+    columns = ["file", "row", "analysis", "reason"]
+    ledger = (pd.concat(blocks, ignore_index=True) if blocks
+              else pd.DataFrame([], columns=columns))
     return ledger.sort_values(["file", "row", "analysis"], kind="mergesort").reset_index(drop=True)
 
 

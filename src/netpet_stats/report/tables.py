@@ -86,16 +86,62 @@ def _fmt(value) -> str:
     return str(value).replace("|", "\\|")
 
 
+def _cells(values: list, is_p: bool) -> list[str]:
+    """One column's Markdown cells: p-values by :func:`fmt_p`, the rest by :func:`_fmt`
+    (whole numbers and text, most of a long table, without a call per cell)."""
+    if is_p:
+        return [fmt_p(v) if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                else _fmt(v) for v in values]
+    kinds = set(map(type, values))
+    if kinds <= {int}:
+        return list(map(str, values))
+    if kinds <= {str}:
+        return [v.replace("|", "\\|") for v in values]
+    return [_fmt(v) for v in values]
+
+
+#: From this many rows a table of plain cells is laid out here (:func:`_pipe_table`);
+#: tabulate takes a minute for the 10^6 rows of a registry's exclusion ledger.
+PLAIN_LAYOUT_ROWS = 1000
+
+
+def _pipe_table(headers: list[str], columns: list[list[str]]) -> str:
+    """tabulate's pipe format (``disable_numparse=True``) of one-line printable cells.
+
+    Each cell stripped and left-aligned in a column as wide as its longest cell or its
+    header plus two; a separator of dashes after a colon; cells padded by one space
+    between pipes. tests/report/test_tables.py compares the two on tables of every
+    kind of cell this path takes.
+    """
+    columns = [[c.strip() for c in column] for column in columns]
+    widths = [max(len(h) + 2, max(map(len, column), default=0))
+              for h, column in zip(headers, columns)]
+    padded = [[c.ljust(w) for c in column] for w, column in zip(widths, columns)]
+    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |",
+             "|" + "|".join(":" + "-" * (w + 1) for w in widths) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in zip(*padded)]
+    return "\n".join(lines)
+
+
+def _plain(texts: list[str]) -> bool:
+    """Text tabulate measures by its length: printable ASCII on one line (no wide
+    characters, escape sequences or line breaks)."""
+    joined = "".join(texts)
+    return joined.isascii() and joined.isprintable()
+
+
 def to_markdown(frame: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table (``tabulate`` pipe format)."""
+    headers = [str(c) for c in frame.columns]
+    columns = [_cells(frame.iloc[:, j].tolist(), bool(P_COLUMNS.match(h)))
+               for j, h in enumerate(headers)]
+    if (len(frame) >= PLAIN_LAYOUT_ROWS and headers
+            and all(_plain(column) for column in [headers, *columns])):
+        return _pipe_table(headers, columns)
     from tabulate import tabulate
 
-    is_p = [bool(P_COLUMNS.match(str(c))) for c in frame.columns]
-    cells = [[fmt_p(v) if p and isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
-              else _fmt(v) for v, p in zip(row, is_p)]
-             for row in frame.itertuples(index=False)]
-    return tabulate(cells, headers=[str(c) for c in frame.columns], tablefmt="pipe",
-                    disable_numparse=True)
+    rows = list(zip(*columns)) if columns else [()] * len(frame)
+    return tabulate(rows, headers=headers, tablefmt="pipe", disable_numparse=True)
 
 
 _COUNT = re.compile(r"^\s*(\d+)\s*(\(.*\))?\s*$")
