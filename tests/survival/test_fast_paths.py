@@ -252,7 +252,7 @@ def test_float_columns_of_a_curve_are_its_values_read_only():
 def test_dense_rank_equals_numpys_inverse_of_unique():
     """Predictors of few values (hashed) and of many (sorted), signed zeros, a missing
     value: the ranks np.unique gives."""
-    from netpet_stats.survival.concordance import dense_rank
+    from netpet_stats.survival._ranks import dense_rank
 
     rng = np.random.default_rng(3)
     n = 20_000
@@ -265,3 +265,22 @@ def test_dense_rank_equals_numpys_inverse_of_unique():
         got = dense_rank(x)
         assert got.dtype == np.int64
         np.testing.assert_array_equal(got, expected)
+
+
+def test_sorts_of_repeated_values_equal_numpys():
+    """Cox's order of exits (time descending, events first, stable) and the distinct
+    times of the time fix, on whole-day times (hashed) and continuous ones (sorted)."""
+    from netpet_stats.survival._ranks import exit_order, sorted_distinct
+
+    rng = np.random.default_rng(8)
+    n = 30_000
+    for time in (np.ceil(rng.exponential(300, n)), rng.exponential(300, n),
+                 np.where(rng.random(n) < 0.01, -0.0, np.ceil(rng.exponential(3, n))),
+                 # few values first, then more than 2^16 distinct ones
+                 np.concatenate([np.zeros(1000), np.arange(70_000.0)])):
+        event = (rng.random(time.size) < 0.3).astype(float)
+        np.testing.assert_array_equal(exit_order(time, event), np.lexsort((-event, -time)))
+        np.testing.assert_array_equal(sorted_distinct(time), np.unique(time))
+    # events coded otherwise than 0/1 keep lexsort's order of the values
+    time, event = np.ceil(rng.exponential(30, n)), rng.integers(0, 3, n).astype(float)
+    np.testing.assert_array_equal(exit_order(time, event), np.lexsort((-event, -time)))

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ._ranks import sorted_distinct
+
 
 class MissingDataWarning(UserWarning):
     """Subjects with a missing value were left out (R ``na.omit``)."""
@@ -63,12 +65,7 @@ def timefix(time) -> np.ndarray:
     [5.0, 5.0, 7.0, 2.0]
     """
     t = np.asarray(time, dtype=float)
-    # the distinct finite times, ascending: np.unique's sort and mask, without its
-    # bookkeeping
-    y = np.sort(t[np.isfinite(t)])
-    if y.size < 2:
-        return t
-    y = y[np.concatenate(([True], y[1:] != y[:-1]))]
+    y = sorted_distinct(t[np.isfinite(t)])     # the distinct finite times, ascending
     if y.size < 2:
         return t
     dy = np.diff(y)

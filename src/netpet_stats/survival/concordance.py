@@ -30,40 +30,9 @@ import pandas as pd
 
 from . import _numpy_kernels
 from ._checks import check_survival
+from ._ranks import dense_rank
 from .distributions import norm_ppf, norm_sf
 from .kaplan_meier import censoring_steps
-
-
-#: Values looked at to guess whether a predictor has few distinct values.
-_RANK_SAMPLE = 1000
-
-
-def dense_rank(x: np.ndarray) -> np.ndarray:
-    """Position of each value among the sorted distinct values of ``x`` (int64).
-
-    The inverse of ``np.unique(x, return_inverse=True)``, the same integers. A
-    predictor with few distinct values (a model of categories and whole years: a few
-    hundred linear predictors among 10^6 patients) is ranked by hashing
-    (``pd.factorize``, 0.01 s at 10^6) and sorting its distinct values alone;
-    np.unique sorts all 10^6 (0.2 s, twice in every bootstrap resample). A predictor
-    whose first values are mostly distinct (a continuous one), where hashing first
-    would cost more than it saves, is sorted as np.unique does.
-
-    Examples
-    --------
-    >>> from netpet_stats.survival.concordance import dense_rank
-    >>> dense_rank(np.array([0.5, -1.0, 0.5, 2.0, 0.0, -0.0])).tolist()
-    [2, 0, 2, 3, 1, 1]
-    """
-    x = np.asarray(x, float).ravel()
-    if x.size > _RANK_SAMPLE and np.unique(x[:_RANK_SAMPLE]).size < _RANK_SAMPLE // 2:
-        codes, distinct = pd.factorize(x)      # -0.0 and 0.0 one value, as np.unique
-        if not (codes < 0).any():              # (a missing value: np.unique's rule below)
-            order = np.argsort(distinct, kind="stable")
-            rank = np.empty(order.size, np.int64)
-            rank[order] = np.arange(order.size)
-            return rank[codes]
-    return np.unique(x, return_inverse=True)[1].astype(np.int64).ravel()
 
 
 def _pair_counts(time, event, x, weight, order=None):

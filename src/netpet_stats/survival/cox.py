@@ -35,6 +35,7 @@ import pandas as pd
 from . import _numpy_kernels
 from ._checks import check_survival, timefix
 from ._frames import frame as _frame
+from ._ranks import exit_order
 from .splines import rcs_basis
 from .distributions import chi2_sf, norm_ppf, norm_sf
 from .kaplan_meier import distinct_times
@@ -195,7 +196,7 @@ class EfronData:
                 idx = idx[np.searchsorted(etimes, entry[idx], side="right")
                           < np.searchsorted(etimes, t, side="right")]
                 t, e = time[idx], event[idx]
-            order = np.lexsort((-e, -t))  # time descending, events first within a time
+            order = exit_order(t, e)  # time descending, events first within a time
             t, e, x = t[order], e[order], X[idx[order]]  # one copy of the design
             dead = e == 1
             td = t[dead]
