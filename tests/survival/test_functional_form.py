@@ -52,3 +52,18 @@ def test_too_few_distinct_values_for_the_knots_is_not_estimable():
     assert np.isnan(res["chisq"]) and res["note"].startswith("not estimable")
     with pytest.raises(ValueError, match="not continuous"):
         nonlinearity_test(d, "t", "e", ["x"], [], {"x": {"type": "binary"}}, "x")
+
+
+def test_a_fit_without_term_tests_is_the_same_fit_without_drop1_rows():
+    from netpet_stats.survival.cox import fit_cox
+
+    d = pd.read_csv(DATA / "lung.csv").dropna(subset=["time", "event", "sex", "age", "ph_ecog"])
+    coding = {"age": {"type": "continuous"}, "sex": {"type": "continuous"},
+              "ph_ecog": {"type": "continuous"}}
+    full = fit_cox(d, "time", "event", ["age", "sex", "ph_ecog"], [], coding)
+    bare = fit_cox(d, "time", "event", ["age", "sex", "ph_ecog"], [], coding, term_tests=False)
+    pd.testing.assert_frame_equal(full.coefficients, bare.coefficients)
+    per_term = full.tests["term"] != "(model)"
+    assert per_term.sum() == 3 and (bare.tests["term"] == "(model)").all()
+    pd.testing.assert_frame_equal(full.tests[~per_term].reset_index(drop=True),
+                                  bare.tests.reset_index(drop=True))

@@ -1078,7 +1078,7 @@ def newton_raphson(derivatives, beta, tol: float = 1e-9, max_iter: int = 30):
 def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[str],
             strata: list[str], cov_config: dict, conf_level: float = 0.95,
             cluster: str | None = None, ties: str = "efron", entry_col: str | None = None,
-            weights_col: str | None = None) -> CoxResult:
+            weights_col: str | None = None, *, term_tests: bool = True) -> CoxResult:
     """Fit a Cox model on complete cases and return coefficient and test tables.
 
     Tests: the model's likelihood-ratio, Wald and score (log-rank) tests against
@@ -1107,6 +1107,11 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     a model with weights that are not whole numbers reports robust SEs (each patient
     their own cluster, unless ``cluster`` is given), from the weighted dfbeta. ``n`` and
     ``events`` stay counts of patients.
+
+    ``term_tests=False`` leaves out the likelihood-ratio test of each term (R
+    ``drop1``), one refit per term, for a caller that reads the model's fit alone (a
+    spline model whose likelihood a test of non-linearity compares); its rows are then
+    absent from the tests table.
 
     Examples
     --------
@@ -1167,8 +1172,8 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
              f", strata {', '.join(strata)}" if strata else "", len(used), int(ev.sum()))
     ll0, u0, i0 = efron_derivatives(t, ev, X.to_numpy(), np.zeros(len(beta)), stratum, ties,
                                     entry=entry, weights=weights)
-    reduced = {}
-    if len(terms) > 1:
+    reduced = {} if term_tests else None
+    if len(terms) > 1 and term_tests:
         for term in terms:
             # R drop1: the model without the term, refitted with the same control
             keep = [c for c in X.columns if c not in term.columns]
@@ -1354,7 +1359,8 @@ def add_robust_columns(coefs: pd.DataFrame, rse, conf_level: float, cluster: str
         coefs["note"] = [f"{note}; {flag}" if note else flag for note in coefs["note"]]
 
 
-def cox_tables(terms: list[Term], columns: list[str], beta, info, loglik, null, reduced: dict,
+def cox_tables(terms: list[Term], columns: list[str], beta, info, loglik, null,
+               reduced: dict | None,
                infinite: set, n: int, events: int, conf_level: float = 0.95,
                dropped: list[Term] = (), variance=None, not_converged: str = "",
                ties: str = "efron") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -1364,7 +1370,7 @@ def cox_tables(terms: list[Term], columns: list[str], beta, info, loglik, null, 
     the estimate ``beta``, the information at it, the log likelihood, the
     log likelihood, score and information at ``beta = 0`` (``null``) and the
     maximised log likelihood of each model without one term (``reduced``, by
-    term name). Shared by :func:`fit_cox` and the federated fit, which obtains the
+    term name; ``None``: no test of each term). Shared by :func:`fit_cox` and the federated fit, which obtains the
     same quantities as sums over centres.
 
     ``variance`` is the variance R reports, when it is not the inverse of ``info``
@@ -1417,7 +1423,7 @@ def cox_tables(terms: list[Term], columns: list[str], beta, info, loglik, null, 
         {"test": "score (log-rank)", "term": "(model)", "chisq": score, "df": df,
          "p": chi2_sf(score, df), "method": f"U(0)' I(0)^-1 U(0), {TIES_NAME[check_ties(ties)]}"},
     ]
-    if len(terms) > 1:
+    if len(terms) > 1 and reduced is not None:
         for term in terms:
             chi = 2 * (ll - reduced[term.name])
             tests.append({"test": "likelihood ratio", "term": term.name, "chisq": chi,
