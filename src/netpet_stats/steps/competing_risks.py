@@ -187,8 +187,7 @@ def gray_tests(d: pd.DataFrame, strata: str | None) -> pd.DataFrame:
 
 def _fine_gray_rows(d: pd.DataFrame, spec: dict, config: dict, cause: int) -> pd.DataFrame:
     X, terms = cox.design_matrix(d, spec["covariates"], config["covariates"])
-    strata = (d[spec["strata"]].astype(str).agg("|".join, axis=1).to_numpy()
-              if spec["strata"] else None)
+    strata = cox.stratum_labels(d, spec["strata"]) if spec["strata"] else None
     fit = cr.fine_gray(d["cr_time"], d["cr_status"], X.to_numpy(), cause, strata,
                        list(X.columns), float(config["cox"]["conf_level"]))
     coef = fit.coefficients.set_index("term")
