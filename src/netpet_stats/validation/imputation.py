@@ -323,26 +323,35 @@ def _impute_logreg(rng, codes_obs, X_obs, X_mis):
     return (rng.random(len(X_mis)) <= prob).astype(int)
 
 
-def _newton(loglik_derivs, theta, max_iter: int = 50, tol: float = 1e-9):
+def _newton(loglik, theta, max_iter: int = 50, tol: float = 1e-9):
     """Maximise a concave log likelihood by Newton-Raphson with step halving.
 
-    ``loglik_derivs(theta)`` returns the log likelihood, its gradient and Hessian.
-    Returns the estimate and the inverse of the negative Hessian there (the covariance
-    of the normal approximation to the posterior that the imputations draw from).
+    ``loglik(theta, lazy=True)`` returns the log likelihood and a function of no
+    arguments giving its gradient and Hessian there (:func:`_ordinal_derivs`,
+    :func:`_multinomial_derivs`). The derivatives are computed only at the points the
+    iteration accepts: a trial step that is halved (in a nearly separated
+    proportional-odds fit, 9 in 10 of them: the log likelihood is -inf where a row's
+    probability underflows to 0) needs only its log likelihood, a few O(n) passes
+    instead of the O(n p^2) Hessian. The iterates are the same as evaluating
+    everything at every trial point. Returns the estimate and the inverse of the
+    negative Hessian there (the covariance of the normal approximation to the
+    posterior that the imputations draw from).
     """
-    ll, grad, hess = loglik_derivs(theta)
+    ll, derivatives = loglik(theta, lazy=True)
+    grad, hess = derivatives()
     for _ in range(max_iter):
         step = np.linalg.solve(-hess, grad)
         for _ in range(30):
             new = theta + step
-            ll_new, grad_new, hess_new = loglik_derivs(new)
+            ll_new, derivatives = loglik(new, lazy=True)
             if np.isfinite(ll_new) and ll_new >= ll - 1e-12:
                 break
             step = step / 2
         else:
             break
         done = abs(ll_new - ll) < tol * (abs(ll) + tol)
-        theta, ll, grad, hess = new, ll_new, grad_new, hess_new
+        theta, ll = new, ll_new
+        grad, hess = derivatives()
         if done:
             break
     return theta, np.linalg.inv(-hess)
@@ -353,22 +362,27 @@ def _multinomial_derivs(X, Y, w):
     n, p = X.shape
     k = Y.shape[1]
 
-    def derivs(theta):
+    def loglik(theta, lazy=False):
+        """``(ll, grad, hess)``; with ``lazy``, ``(ll, derivatives)`` (:func:`_newton`)."""
         B = theta.reshape(k - 1, p)
         eta = np.column_stack([np.zeros(n), X @ B.T])
         eta -= eta.max(axis=1, keepdims=True)
         logp = eta - np.log(np.exp(eta).sum(axis=1, keepdims=True))
-        P = np.exp(logp)[:, 1:]
         ll = float(np.sum(w * np.sum(Y * logp, axis=1)))
-        grad = ((Y[:, 1:] - P) * w[:, None]).T @ X
-        hess = np.zeros((k - 1, p, k - 1, p))
-        for a in range(k - 1):
-            for b in range(k - 1):
-                c = P[:, a] * ((a == b) - P[:, b]) * w
-                hess[a, :, b, :] = -(X * c[:, None]).T @ X
-        return ll, grad.ravel(), hess.reshape((k - 1) * p, (k - 1) * p)
 
-    return derivs
+        def derivatives():
+            P = np.exp(logp)[:, 1:]
+            grad = ((Y[:, 1:] - P) * w[:, None]).T @ X
+            hess = np.zeros((k - 1, p, k - 1, p))
+            for a in range(k - 1):
+                for b in range(k - 1):
+                    c = P[:, a] * ((a == b) - P[:, b]) * w
+                    hess[a, :, b, :] = -(X * c[:, None]).T @ X
+            return grad.ravel(), hess.reshape((k - 1) * p, (k - 1) * p)
+
+        return (ll, derivatives) if lazy else (ll, *derivatives())
+
+    return loglik
 
 
 def _impute_polyreg(rng, codes_obs, X_obs, X_mis, k):
@@ -408,29 +422,35 @@ def _ordinal_derivs(X, y, w, k):
     Zu[~upper] = 0.0
     Zl[~lower] = 0.0
 
-    def derivs(theta):
+    def loglik(theta, lazy=False):
+        """``(ll, grad, hess)``; with ``lazy``, ``(ll, derivatives)`` (:func:`_newton`)."""
         b, a = theta[:p], theta[p:]
         if np.any(np.diff(a) <= 0):
-            return -np.inf, None, None
+            return (-np.inf, None) if lazy else (-np.inf, None, None)
         eta = X @ b
         cuts = np.concatenate([[-np.inf], a, [np.inf]])
         Fu = _logistic(cuts[y + 1] - eta)
         Fl = _logistic(cuts[y] - eta)
         prob = Fu - Fl
-        fu, fl = Fu * (1 - Fu), Fl * (1 - Fl)
-        du, dl = fu * (1 - 2 * Fu), fl * (1 - 2 * Fl)
         # a trial step that overshoots can leave a row's probability at 0 (its log
         # likelihood -inf): _newton rejects such a step and halves it, so the
         # division warnings it would print (in a large cohort's log) say nothing
         with np.errstate(divide="ignore", invalid="ignore"):
             ll = float(np.sum(w * np.log(prob)))
-            G = (Zu * fu[:, None] - Zl * fl[:, None]) / prob[:, None]
-            grad = (G * w[:, None]).sum(axis=0)
-            hess = ((Zu * (w * du / prob)[:, None]).T @ Zu
-                    - (Zl * (w * dl / prob)[:, None]).T @ Zl - (G * w[:, None]).T @ G)
-        return ll, grad, hess
 
-    return derivs
+        def derivatives():
+            fu, fl = Fu * (1 - Fu), Fl * (1 - Fl)
+            du, dl = fu * (1 - 2 * Fu), fl * (1 - 2 * Fl)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                G = (Zu * fu[:, None] - Zl * fl[:, None]) / prob[:, None]
+                grad = (G * w[:, None]).sum(axis=0)
+                hess = ((Zu * (w * du / prob)[:, None]).T @ Zu
+                        - (Zl * (w * dl / prob)[:, None]).T @ Zl - (G * w[:, None]).T @ G)
+            return grad, hess
+
+        return (ll, derivatives) if lazy else (ll, *derivatives())
+
+    return loglik
 
 
 def _impute_polr(rng, codes_obs, X_obs, X_mis, k):
