@@ -127,6 +127,58 @@ def test_ordinal_and_multinomial_models_equal_polr_and_multinom():
     np.testing.assert_allclose(np.sqrt(np.diag(cov)), REF["multinom"]["se"], rtol=1e-5)
 
 
+def _dense_ordinal_derivatives(X, y, w, k, theta):
+    """The proportional-odds gradient and Hessian summed over dense rows ``du = (-x, e_y)``
+    and ``dl = (-x, e_{y-1})`` (zero in the top and bottom category): the textbook form
+    that _ordinal_derivs sums in blocks."""
+    n, p = X.shape
+    du = np.column_stack([-X, np.zeros((n, k - 1))])
+    dl = du.copy()
+    for i in range(n):
+        if y[i] < k - 1:
+            du[i, p + y[i]] = 1.0
+        else:
+            du[i] = 0.0
+        if y[i] > 0:
+            dl[i, p + y[i] - 1] = 1.0
+        else:
+            dl[i] = 0.0
+    cuts = np.concatenate([[-np.inf], theta[p:], [np.inf]])
+    eta = X @ theta[:p]
+    grad, hess = np.zeros(p + k - 1), np.zeros((p + k - 1, p + k - 1))
+    for i in range(n):
+        Fu = 1 / (1 + np.exp(-(cuts[y[i] + 1] - eta[i])))
+        Fl = 1 / (1 + np.exp(-(cuts[y[i]] - eta[i])))
+        fu, fl = Fu * (1 - Fu), Fl * (1 - Fl)
+        g = (fu * du[i] - fl * dl[i]) / (Fu - Fl)
+        grad += w[i] * g
+        hess += w[i] * ((fu * (1 - 2 * Fu) * np.outer(du[i], du[i])
+                         - fl * (1 - 2 * Fl) * np.outer(dl[i], dl[i])) / (Fu - Fl)
+                        - np.outer(g, g))
+    return grad, hess
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_ordinal_derivatives_in_blocks_equal_the_dense_rows(k):
+    # 12 weighted rows, every category present, cut-points apart from 0
+    X = np.array([[0.5, -1.0], [1.2, 0.3], [-0.7, 2.0], [0.0, 0.1], [2.1, -0.4],
+                  [-1.5, -1.1], [0.9, 0.8], [-0.2, 1.7], [1.1, -2.2], [0.3, 0.0],
+                  [-0.9, 0.6], [1.6, 1.4]])
+    y = np.arange(12) % k
+    w = np.array([1.0, 0.5, 2.0, 1.0, 0.25, 1.5, 1.0, 0.75, 1.0, 3.0, 0.5, 1.0])
+    theta = np.concatenate([[0.4, -0.3], np.linspace(-1.0, 1.5, k - 1)])
+    loglik = imputation._ordinal_derivs(X, y, w, k)
+    ll, grad, hess = loglik(theta)
+    dense_grad, dense_hess = _dense_ordinal_derivatives(X, y, w, k, theta)
+    np.testing.assert_allclose(grad, dense_grad, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(hess, dense_hess, rtol=1e-12, atol=1e-13)
+    # the lazy form Newton-Raphson uses: the same log likelihood, the same derivatives
+    ll_lazy, derivatives = loglik(theta, lazy=True)
+    assert ll_lazy == ll
+    lazy_grad, lazy_hess = derivatives()
+    assert np.array_equal(lazy_grad, grad) and np.array_equal(lazy_hess, hess)
+
+
 def test_nelson_aalen_by_hand():
     # times 1, 2, 2, 3, 5 with events 1, 1, 0, 1, 0: H = 1/5, +1/4, +1/2
     h = imputation.nelson_aalen([2, 1, 2, 3, 5], [1, 1, 0, 1, 0])

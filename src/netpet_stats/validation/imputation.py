@@ -272,14 +272,13 @@ def _impute_pmm(rng, y_obs, X_obs, X_mis, donors_values):
     beta = _draw_normal(rng, params, normalized_cov * sigma ** 2)
     yhat_obs = Xo @ params
     yhat_mis = Xm @ beta
-    out = np.empty(len(X_mis), dtype=donors_values.dtype)
     k = min(DONORS, len(y_obs))
     order = np.argsort(yhat_obs, kind="stable")
-    sorted_obs = yhat_obs[order]
-    for i, target in enumerate(yhat_mis):
-        nearest = _nearest(yhat_obs, order, sorted_obs, target, k)
-        out[i] = donors_values[nearest[rng.integers(k)]]
-    return out
+    nearest = _nearest_all(yhat_obs, order, yhat_obs[order], yhat_mis, k)
+    # one scalar draw a recipient, in their order, as mice's loop (and as before): an
+    # array draw of rng.integers takes other bits of the stream
+    pick = np.array([rng.integers(k) for _ in range(len(yhat_mis))], dtype=int)
+    return donors_values[nearest[np.arange(len(yhat_mis)), pick]]
 
 
 def _nearest(values: np.ndarray, order: np.ndarray, sorted_values: np.ndarray, target: float,
@@ -307,6 +306,42 @@ def _nearest(values: np.ndarray, order: np.ndarray, sorted_values: np.ndarray, t
     rows = order[lo:hi]
     distance = np.abs(values[rows] - target)
     return rows[np.lexsort((rows, distance))[:k]]
+
+
+def _nearest_all(values: np.ndarray, order: np.ndarray, sorted_values: np.ndarray,
+                 targets: np.ndarray, k: int) -> np.ndarray:
+    """:func:`_nearest` for every one of ``targets`` at once: one row of ``k`` donors each.
+
+    The ``k`` nearest values are a run of the sorted values beside ``target``'s place
+    among them, so the ``2 k`` sorted values around it (shifted inwards at either end)
+    hold them; their ``k``-th distance bounds the others. Unless a value just outside
+    that window is as near as it (a tie with the ``k``-th, when many donors share a
+    prediction; those recipients go to :func:`_nearest`), nothing outside can be among
+    the nearest, and sorting the window by distance, then row, gives
+    ``np.argsort(np.abs(values - target), kind="stable")[:k]``: the same donors as
+    :func:`_nearest` recipient by recipient, without a Python call for each (most of
+    predictive mean matching's time on 10^4 recipients).
+    """
+    n, m = len(order), len(targets)
+    if n <= 4 * k + 8 or m == 0:
+        return np.array([_nearest(values, order, sorted_values, t, k) for t in targets],
+                        dtype=int).reshape(m, k)
+    pos = np.searchsorted(sorted_values, targets, side="left")
+    lo = np.clip(pos - k, 0, n - 2 * k)
+    window = lo[:, None] + np.arange(2 * k)
+    distance = np.abs(sorted_values[window] - targets[:, None])
+    rows = order[window]
+    kth = np.sort(distance, axis=1)[:, k - 1]
+    # distances fall towards target and grow away from it along the sorted values, so
+    # only the two values just outside the window can tie with (or beat) the k-th
+    left = np.where(lo > 0, np.abs(sorted_values[np.maximum(lo - 1, 0)] - targets), np.inf)
+    right_at = lo + 2 * k
+    right = np.where(right_at < n,
+                     np.abs(sorted_values[np.minimum(right_at, n - 1)] - targets), np.inf)
+    nearest = np.take_along_axis(rows, np.lexsort((rows, distance), axis=1)[:, :k], axis=1)
+    for i in np.nonzero((left <= kth) | (right <= kth))[0]:
+        nearest[i] = _nearest(values, order, sorted_values, targets[i], k)
+    return nearest
 
 
 def _impute_logreg(rng, codes_obs, X_obs, X_mis):
@@ -407,20 +442,28 @@ def _ordinal_derivs(X, y, w, k):
     """Weighted proportional-odds (cumulative logit) log likelihood, as R ``MASS::polr``.
 
     ``P(Y <= j) = F(a_j - x'b)``; parameters ``(b, a_0 .. a_{k-2})``. With ``u = a_y -
-    x'b`` and ``l = a_{y-1} - x'b`` each row's probability is ``F(u) - F(l)``, whose
+    x'b`` and ``l = a_{y-1} - x'b`` each row's probability ``P = F(u) - F(l)``, whose
     derivatives in the parameters are ``f(u) du - f(l) dl`` and ``f'(u) du du' - f'(l)
-    dl dl'`` (``du = (-x, e_y)``, ``f = F (1 - F)``, ``f' = f (1 - 2F)``).
+    dl dl'`` (``du = (-x, e_y)``, ``dl = (-x, e_{y-1})``, ``f = F (1 - F)``, ``f' = f
+    (1 - 2F)``; ``du = 0`` in the top category, ``dl = 0`` in the bottom one). The log
+    likelihood's gradient is ``sum w g`` with ``g = (f(u) du - f(l) dl) / P`` and its
+    Hessian ``sum w [(f'(u) du du' - f'(l) dl dl') / P - g g']``.
+
+    Every ``du`` and ``dl`` is ``-x`` beside an indicator, so the Hessian is summed in
+    blocks rather than over dense ``n x (p + k - 1)`` rows: ``X' diag(s) X`` for the
+    slopes, ``X' E`` (``E``: ``n x (k - 1)``, one or two weights a row) between slopes
+    and cut-points, and per-category sums for the tridiagonal cut-point block; about
+    ``n p^2`` operations instead of ``3 n (p + k - 1)^2``, and no ``n x (p + k - 1)``
+    temporaries. The same sums as the dense formulation, in another order (equal to
+    rounding; the tests check one against the other).
     """
     n, p = X.shape
-    upper = y < k - 1
-    lower = y > 0
-    Zu = np.column_stack([-X, np.zeros((n, k - 1))])
-    Zl = Zu.copy()
-    rows = np.arange(n)
-    Zu[rows[upper], p + y[upper]] = 1.0
-    Zl[rows[lower], p + y[lower] - 1] = 1.0
-    Zu[~upper] = 0.0
-    Zl[~lower] = 0.0
+    upper = y < k - 1             # rows whose u is finite (du != 0)
+    lower = y > 0                 # rows whose l is finite (dl != 0)
+    both = upper & lower
+    cut_u, cut_l = y[upper], y[lower] - 1   # the cut-point of u, of l
+    rows_u, rows_l = np.nonzero(upper)[0], np.nonzero(lower)[0]
+    pair = y[both] - 1            # a row with both has a_{y-1} and a_y: the pair (j, j+1)
 
     def loglik(theta, lazy=False):
         """``(ll, grad, hess)``; with ``lazy``, ``(ll, derivatives)`` (:func:`_newton`)."""
@@ -439,13 +482,33 @@ def _ordinal_derivs(X, y, w, k):
             ll = float(np.sum(w * np.log(prob)))
 
         def derivatives():
+            # f and f' are 0 where F is 0 or 1 (u = +inf, l = -inf): those rows add
+            # nothing to the terms of the missing du or dl
             fu, fl = Fu * (1 - Fu), Fl * (1 - Fl)
-            du, dl = fu * (1 - 2 * Fu), fl * (1 - 2 * Fl)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                G = (Zu * fu[:, None] - Zl * fl[:, None]) / prob[:, None]
-                grad = (G * w[:, None]).sum(axis=0)
-                hess = ((Zu * (w * du / prob)[:, None]).T @ Zu
-                        - (Zl * (w * dl / prob)[:, None]).T @ Zl - (G * w[:, None]).T @ G)
+            gu, gl = fu / prob, fl / prob                       # g = gu du - gl dl
+            cu, cl = w * (fu * (1 - 2 * Fu)) / prob, w * (fl * (1 - 2 * Fl)) / prob
+            wd = w * (gu - gl)                                  # g's slope part is -x (gu - gl)
+            grad = np.empty(p + k - 1)
+            grad[:p] = -(X.T @ wd)
+            grad[p:] = (np.bincount(cut_u, (w * gu)[upper], k - 1)
+                        - np.bincount(cut_l, (w * gl)[lower], k - 1))
+            hess = np.empty((p + k - 1, p + k - 1))
+            # slopes: x x' (cu - cl - w (gu - gl)^2)
+            hess[:p, :p] = X.T @ (X * (cu - cl - wd * (gu - gl))[:, None])
+            # slopes x cut-points: -x e_y' (cu - w (gu - gl) gu) + x e_{y-1}' (cl - w (gu - gl) gl)
+            E = np.zeros((n, k - 1))
+            E[rows_u, cut_u] = (cu - wd * gu)[upper]
+            E[rows_l, cut_l] = -(cl - wd * gl)[lower]
+            hess[:p, p:] = -(X.T @ E)
+            hess[p:, :p] = hess[:p, p:].T
+            # cut-points: e_y e_y' (cu - w gu^2) - e_{y-1} e_{y-1}' (cl + w gl^2)
+            # + (e_y e_{y-1}' + e_{y-1} e_y') w gu gl
+            aa = np.diag(np.bincount(cut_u, (cu - w * gu * gu)[upper], k - 1)
+                         - np.bincount(cut_l, (cl + w * gl * gl)[lower], k - 1))
+            off = np.bincount(pair, (w * gu * gl)[both], k - 2)
+            aa[np.arange(k - 2), np.arange(1, k - 1)] = off
+            aa[np.arange(1, k - 1), np.arange(k - 2)] = off
+            hess[p:, p:] = aa
             return grad, hess
 
         return (ll, derivatives) if lazy else (ll, *derivatives())
