@@ -179,6 +179,24 @@ def test_ordinal_derivatives_in_blocks_equal_the_dense_rows(k):
     assert np.array_equal(lazy_grad, grad) and np.array_equal(lazy_hess, hess)
 
 
+def test_ordinal_log_likelihood_after_a_row_underflowed_is_unchanged():
+    # far along b two rows' probabilities round to 0 (F(u) - F(l) with F(l) rounded to
+    # 1), a point Newton-Raphson rejects; the rows remembered from it are computed
+    # first at later points, which must change nothing where the likelihood is finite
+    X = np.array([[-2.0], [-1.0], [-0.5], [0.0], [0.5], [1.0], [2.0], [-1.5]])
+    y = np.array([0, 0, 1, 1, 1, 2, 2, 2])
+    w = np.ones(8)
+    fresh, used = (imputation._ordinal_derivs(X, y, w, 3) for _ in range(2))
+    far = np.array([80.0, -1.0, 1.0])  # P(Y = 2 | x = -1.5) = 1 - F(1 + 120): 0
+    assert used(far)[0] == -np.inf and used(far, lazy=True)[0] == -np.inf
+    for theta in (np.array([1.0, -0.5, 0.8]), np.array([3.0, -1.0, 2.0])):
+        ll, grad, hess = used(theta)
+        ll0, grad0, hess0 = fresh(theta)
+        assert np.isfinite(ll) and ll == ll0
+        assert np.array_equal(grad, grad0) and np.array_equal(hess, hess0)
+    assert used(far)[0] == -np.inf
+
+
 def test_nelson_aalen_by_hand():
     # times 1, 2, 2, 3, 5 with events 1, 1, 0, 1, 0: H = 1/5, +1/4, +1/2
     h = imputation.nelson_aalen([2, 1, 2, 3, 5], [1, 1, 0, 1, 0])
