@@ -197,6 +197,41 @@ def test_ordinal_log_likelihood_after_a_row_underflowed_is_unchanged():
     assert used(far)[0] == -np.inf
 
 
+def _qr_kept(X):
+    """The columns a pivoted QR of the standardised non-constant columns keeps (rank:
+    diagonal of R above 1e-7 times its first element), for every matrix."""
+    from scipy.linalg import qr
+
+    keep = np.nonzero(X.std(axis=0) > 1e-12)[0]
+    sub = (X[:, keep] - X[:, keep].mean(axis=0)) / X[:, keep].std(axis=0)
+    _, r, piv = qr(sub, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    return np.sort(keep[piv[:int(np.sum(diag > 1e-7 * diag[0]))]])
+
+
+def test_independent_columns_are_those_of_the_pivoted_qr():
+    rng = np.random.default_rng(8)
+    base = rng.normal(size=(300, 4))
+    near = base.copy()
+    near[:, 3] = base[:, 2] + 1e-3 * base[:, 3]   # correlation matrix's smallest eigenvalue ~5e-7
+    cases = {
+        "independent": base,
+        "a sum of two": np.column_stack([base, base[:, 0] - 2 * base[:, 1]]),
+        "a constant": np.column_stack([np.full(300, 3.0), base]),
+        "dummies and their total": np.column_stack(
+            [np.eye(3)[np.arange(300) % 3], np.ones(300) - (np.arange(300) % 3 == 0), base[:, 0]]),
+        "nearly collinear, kept": near,
+        "collinear to rounding": np.column_stack([base, base[:, 1] * 3 + 1e-12 * base[:, 2]]),
+    }
+    expected_counts = {"independent": 4, "a sum of two": 4, "a constant": 4,
+                       "dummies and their total": 3, "nearly collinear, kept": 4,
+                       "collinear to rounding": 4}
+    for name, X in cases.items():
+        kept = imputation._independent(X)
+        assert np.array_equal(kept, _qr_kept(X)), name
+        assert len(kept) == expected_counts[name], name
+
+
 def test_nelson_aalen_by_hand():
     # times 1, 2, 2, 3, 5 with events 1, 1, 0, 1, 0: H = 1/5, +1/4, +1/2
     h = imputation.nelson_aalen([2, 1, 2, 3, 5], [1, 1, 0, 1, 0])
