@@ -379,11 +379,11 @@ def _newton(loglik, theta, max_iter: int = 50, tol: float = 1e-9):
     :func:`_multinomial_derivs`). The derivatives are computed only at the points the
     iteration accepts: a trial step that is halved (in a nearly separated
     proportional-odds fit, 9 in 10 of them: the log likelihood is -inf where a row's
-    probability underflows to 0) needs only its log likelihood, a few O(n) passes
-    instead of the O(n p^2) Hessian. The iterates are the same as evaluating
-    everything at every trial point. Returns the estimate and the inverse of the
-    negative Hessian there (the covariance of the normal approximation to the
-    posterior that the imputations draw from).
+    probability underflows to 0) needs only its log likelihood, one O(n p) product
+    and a few O(n) passes instead of the O(n p^2) Hessian. The iterates are the same
+    as evaluating everything at every trial point. Returns the estimate and the
+    inverse of the negative Hessian there (the covariance of the normal approximation
+    to the posterior that the imputations draw from).
     """
     ll, derivatives = loglik(theta, lazy=True)
     grad, hess = derivatives()
@@ -498,8 +498,8 @@ def _ordinal_derivs(X, y, w, k):
         eta = X @ b
         cuts = np.concatenate([[-np.inf], a, [np.inf]])
         if len(watch):
-            seen = eta[watch]
-            if not np.all(_logistic(cuts[y[watch] + 1] - seen) - _logistic(cuts[y[watch]] - seen)):
+            seen, code = eta[watch], y[watch]
+            if not np.all(_logistic(cuts[code + 1] - seen) - _logistic(cuts[code] - seen)):
                 return (-np.inf, None) if lazy else (-np.inf, None, None)
         Fu = _logistic(cuts[y + 1] - eta)
         Fl = _logistic(cuts[y] - eta)
@@ -509,8 +509,9 @@ def _ordinal_derivs(X, y, w, k):
         # division warnings it would print (in a large cohort's log) say nothing
         with np.errstate(divide="ignore", invalid="ignore"):
             ll = float(np.sum(w * np.log(prob)))
-        if ll == -np.inf and len(watch) < 64:
-            watch = np.union1d(watch, np.nonzero(prob == 0)[0])[:64]
+        if ll == -np.inf:
+            if len(watch) < 64:
+                watch = np.union1d(watch, np.nonzero(prob == 0)[0])[:64]
             return (-np.inf, None) if lazy else (-np.inf, None, None)
 
         def derivatives():
