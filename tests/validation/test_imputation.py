@@ -189,11 +189,17 @@ def test_ordinal_log_likelihood_after_a_row_underflowed_is_unchanged():
     fresh, used = (imputation._ordinal_derivs(X, y, w, 3) for _ in range(2))
     far = np.array([80.0, -1.0, 1.0])  # P(Y = 2 | x = -1.5) = 1 - F(1 + 120): 0
     assert used(far)[0] == -np.inf and used(far, lazy=True)[0] == -np.inf
-    for theta in (np.array([1.0, -0.5, 0.8]), np.array([3.0, -1.0, 2.0])):
+    # the last point: row 7's l = 1 + 1.5 b = 36.0, below 53 log 2 = 36.74 where
+    # F(l) rounds to 1, so its probability 1 - F(l) = 2.2e-16 is not 0
+    for theta in (np.array([1.0, -0.5, 0.8]), np.array([3.0, -1.0, 2.0]),
+                  np.array([35.0 / 1.5, -1.0, 1.0])):
         ll, grad, hess = used(theta)
         ll0, grad0, hess0 = fresh(theta)
         assert np.isfinite(ll) and ll == ll0
         assert np.array_equal(grad, grad0) and np.array_equal(hess, hess0)
+    # l = 36.9: 1 - F(l) is 0 in doubles, rejected by the remembered row as in full
+    near = np.array([35.9 / 1.5, -1.0, 1.0])
+    assert used(near)[0] == fresh(near)[0] == -np.inf
     assert used(far)[0] == -np.inf
 
 

@@ -480,10 +480,21 @@ def _ordinal_derivs(X, y, w, k):
     # Rows whose probability has come out 0 at some trial point. In a nearly separated
     # fit (grade given log2 Ki-67) it is nearly always the same row, a pseudo-record of
     # the augmentation in a category the data make impossible: F(u) - F(l) with F(l)
-    # rounded to 1. Computing those few rows first (from the same eta, elementwise,
-    # so to the same doubles) rejects most overshooting trial steps without the other
-    # n rows' two logistic functions and logarithm.
+    # rounded to 1, the step halving pressing l towards 53 log 2 = 36.74, where it
+    # stops rounding. Those few rows are looked at first, and a point where one of
+    # them has l > 53 log 2 (F(l) = F(u) = 1 in doubles: exp(-l) < 2^-53, half the
+    # spacing of doubles at 1, and 1 + exp(-l) rounds to 1) or u < -709.79 (F(u) =
+    # F(l) = 0: exp(-u) overflows) is rejected without the n rows' eta = X b (at 10^5
+    # rows, streaming X from memory) and their logistic functions. These rows' eta is
+    # computed apart from the others' (another BLAS call, possibly another order of
+    # summation), so the bounds are widened by 4 times the rounding error bound of a
+    # dot product of p terms, (p + 2) eps sum |x_j b_j| (and of the cut-point):
+    # beyond them both computations give a zero probability, and the full one would
+    # reject the point too. The iterates are the same.
+    edge_one = 53 * math.log(2)
+    edge_zero = -math.log(np.finfo(float).max)
     watch = np.zeros(0, dtype=int)
+    X_watch = X[watch]
 
     def loglik(theta, lazy=False):
         """``(ll, grad, hess)``; with ``lazy``, ``(ll, derivatives)`` (:func:`_newton`).
@@ -491,16 +502,19 @@ def _ordinal_derivs(X, y, w, k):
         ``ll`` is ``-inf`` (no derivatives) where the cut-points are not increasing or
         a row's probability is 0.
         """
-        nonlocal watch
+        nonlocal watch, X_watch
         b, a = theta[:p], theta[p:]
         if np.any(np.diff(a) <= 0):
             return (-np.inf, None) if lazy else (-np.inf, None, None)
-        eta = X @ b
         cuts = np.concatenate([[-np.inf], a, [np.inf]])
         if len(watch):
-            seen, code = eta[watch], y[watch]
-            if not np.all(_logistic(cuts[code + 1] - seen) - _logistic(cuts[code] - seen)):
+            seen, code = X_watch @ b, y[watch]
+            slack = 4 * (p + 2) * np.finfo(float).eps * (np.abs(X_watch) @ np.abs(b)
+                                                          + np.abs(a).max())
+            if np.any((cuts[code] - seen - slack > edge_one)
+                      | (cuts[code + 1] - seen + slack < edge_zero)):
                 return (-np.inf, None) if lazy else (-np.inf, None, None)
+        eta = X @ b
         Fu = _logistic(cuts[y + 1] - eta)
         Fl = _logistic(cuts[y] - eta)
         prob = Fu - Fl
@@ -512,6 +526,7 @@ def _ordinal_derivs(X, y, w, k):
         if ll == -np.inf:
             if len(watch) < 64:
                 watch = np.union1d(watch, np.nonzero(prob == 0)[0])[:64]
+                X_watch = X[watch]
             return (-np.inf, None) if lazy else (-np.inf, None, None)
 
         def derivatives():
