@@ -179,6 +179,16 @@ def test_ordinal_derivatives_in_blocks_equal_the_dense_rows(k):
     assert np.array_equal(lazy_grad, grad) and np.array_equal(lazy_hess, hess)
 
 
+def test_weighted_cross_products_in_blocks_equal_the_whole_product():
+    # 2,500 rows: two full blocks of 1,024 and a partial one
+    rng = np.random.default_rng(4)
+    X, s, V = rng.normal(size=(2500, 5)), rng.normal(size=2500), rng.normal(size=(2500, 3))
+    block = np.empty((imputation._CROSS_ROWS, 8))
+    whole = X.T @ np.column_stack([X * s[:, None], V])
+    np.testing.assert_allclose(imputation._cross_weighted(X, s, V, block), whole,
+                               rtol=1e-12, atol=1e-10)
+
+
 def test_ordinal_log_likelihood_after_a_row_underflowed_is_unchanged():
     # far along b two rows' probabilities round to 0 (F(u) - F(l) with F(l) rounded to
     # 1), a point Newton-Raphson rejects; the rows remembered from it are computed
