@@ -106,10 +106,14 @@ def test_nearest_donors_are_those_of_a_full_stable_sort():
                    rng.integers(0, 4, 500).astype(float)):
         order = np.argsort(values, kind="stable")
         sorted_values = values[order]
-        for target in [*rng.normal(size=200), *values[:50], -9.0, 9.0, 0.05]:
-            full = np.argsort(np.abs(values - target), kind="stable")[:5]
+        targets = np.array([*rng.normal(size=200), *values[:50], -9.0, 9.0, 0.05])
+        full = np.array([np.argsort(np.abs(values - t), kind="stable")[:5] for t in targets])
+        for target, expected in zip(targets, full):
             assert np.array_equal(
-                imputation._nearest(values, order, sorted_values, target, 5), full)
+                imputation._nearest(values, order, sorted_values, target, 5), expected)
+        # every recipient at once, as predictive mean matching asks
+        assert np.array_equal(imputation._nearest_all(values, order, sorted_values, targets, 5),
+                              full)
 
 
 def test_hazard_interactions_by_hand():

@@ -127,6 +127,127 @@ def test_ordinal_and_multinomial_models_equal_polr_and_multinom():
     np.testing.assert_allclose(np.sqrt(np.diag(cov)), REF["multinom"]["se"], rtol=1e-5)
 
 
+def _dense_ordinal_derivatives(X, y, w, k, theta):
+    """The proportional-odds gradient and Hessian summed over dense rows ``du = (-x, e_y)``
+    and ``dl = (-x, e_{y-1})`` (zero in the top and bottom category): the textbook form
+    that _ordinal_derivs sums in blocks."""
+    n, p = X.shape
+    du = np.column_stack([-X, np.zeros((n, k - 1))])
+    dl = du.copy()
+    for i in range(n):
+        if y[i] < k - 1:
+            du[i, p + y[i]] = 1.0
+        else:
+            du[i] = 0.0
+        if y[i] > 0:
+            dl[i, p + y[i] - 1] = 1.0
+        else:
+            dl[i] = 0.0
+    cuts = np.concatenate([[-np.inf], theta[p:], [np.inf]])
+    eta = X @ theta[:p]
+    grad, hess = np.zeros(p + k - 1), np.zeros((p + k - 1, p + k - 1))
+    for i in range(n):
+        Fu = 1 / (1 + np.exp(-(cuts[y[i] + 1] - eta[i])))
+        Fl = 1 / (1 + np.exp(-(cuts[y[i]] - eta[i])))
+        fu, fl = Fu * (1 - Fu), Fl * (1 - Fl)
+        g = (fu * du[i] - fl * dl[i]) / (Fu - Fl)
+        grad += w[i] * g
+        hess += w[i] * ((fu * (1 - 2 * Fu) * np.outer(du[i], du[i])
+                         - fl * (1 - 2 * Fl) * np.outer(dl[i], dl[i])) / (Fu - Fl)
+                        - np.outer(g, g))
+    return grad, hess
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_ordinal_derivatives_in_blocks_equal_the_dense_rows(k):
+    # 12 weighted rows, every category present, cut-points apart from 0
+    X = np.array([[0.5, -1.0], [1.2, 0.3], [-0.7, 2.0], [0.0, 0.1], [2.1, -0.4],
+                  [-1.5, -1.1], [0.9, 0.8], [-0.2, 1.7], [1.1, -2.2], [0.3, 0.0],
+                  [-0.9, 0.6], [1.6, 1.4]])
+    y = np.arange(12) % k
+    w = np.array([1.0, 0.5, 2.0, 1.0, 0.25, 1.5, 1.0, 0.75, 1.0, 3.0, 0.5, 1.0])
+    theta = np.concatenate([[0.4, -0.3], np.linspace(-1.0, 1.5, k - 1)])
+    loglik = imputation._ordinal_derivs(X, y, w, k)
+    ll, grad, hess = loglik(theta)
+    dense_grad, dense_hess = _dense_ordinal_derivatives(X, y, w, k, theta)
+    np.testing.assert_allclose(grad, dense_grad, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(hess, dense_hess, rtol=1e-12, atol=1e-13)
+    # the lazy form Newton-Raphson uses: the same log likelihood, the same derivatives
+    ll_lazy, derivatives = loglik(theta, lazy=True)
+    assert ll_lazy == ll
+    lazy_grad, lazy_hess = derivatives()
+    assert np.array_equal(lazy_grad, grad) and np.array_equal(lazy_hess, hess)
+
+
+def test_weighted_cross_products_in_blocks_equal_the_whole_product():
+    # 2,500 rows: two full blocks of 1,024 and a partial one
+    rng = np.random.default_rng(4)
+    X, s, V = rng.normal(size=(2500, 5)), rng.normal(size=2500), rng.normal(size=(2500, 3))
+    block = np.empty((imputation._CROSS_ROWS, 8))
+    whole = X.T @ np.column_stack([X * s[:, None], V])
+    np.testing.assert_allclose(imputation._cross_weighted(X, s, V, block), whole,
+                               rtol=1e-12, atol=1e-10)
+
+
+def test_ordinal_log_likelihood_after_a_row_underflowed_is_unchanged():
+    # far along b two rows' probabilities round to 0 (F(u) - F(l) with F(l) rounded to
+    # 1), a point Newton-Raphson rejects; the rows remembered from it are computed
+    # first at later points, which must change nothing where the likelihood is finite
+    X = np.array([[-2.0], [-1.0], [-0.5], [0.0], [0.5], [1.0], [2.0], [-1.5]])
+    y = np.array([0, 0, 1, 1, 1, 2, 2, 2])
+    w = np.ones(8)
+    fresh, used = (imputation._ordinal_derivs(X, y, w, 3) for _ in range(2))
+    far = np.array([80.0, -1.0, 1.0])  # P(Y = 2 | x = -1.5) = 1 - F(1 + 120): 0
+    assert used(far)[0] == -np.inf and used(far, lazy=True)[0] == -np.inf
+    # the last point: row 7's l = 1 + 1.5 b = 36.0, below 53 log 2 = 36.74 where
+    # F(l) rounds to 1, so its probability 1 - F(l) = 2.2e-16 is not 0
+    for theta in (np.array([1.0, -0.5, 0.8]), np.array([3.0, -1.0, 2.0]),
+                  np.array([35.0 / 1.5, -1.0, 1.0])):
+        ll, grad, hess = used(theta)
+        ll0, grad0, hess0 = fresh(theta)
+        assert np.isfinite(ll) and ll == ll0
+        assert np.array_equal(grad, grad0) and np.array_equal(hess, hess0)
+    # l = 36.9: 1 - F(l) is 0 in doubles, rejected by the remembered row as in full
+    near = np.array([35.9 / 1.5, -1.0, 1.0])
+    assert used(near)[0] == fresh(near)[0] == -np.inf
+    assert used(far)[0] == -np.inf
+
+
+def _qr_kept(X):
+    """The columns a pivoted QR of the standardised non-constant columns keeps (rank:
+    diagonal of R above 1e-7 times its first element), for every matrix."""
+    from scipy.linalg import qr
+
+    keep = np.nonzero(X.std(axis=0) > 1e-12)[0]
+    sub = (X[:, keep] - X[:, keep].mean(axis=0)) / X[:, keep].std(axis=0)
+    _, r, piv = qr(sub, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    return np.sort(keep[piv[:int(np.sum(diag > 1e-7 * diag[0]))]])
+
+
+def test_independent_columns_are_those_of_the_pivoted_qr():
+    rng = np.random.default_rng(8)
+    base = rng.normal(size=(300, 4))
+    near = base.copy()
+    near[:, 3] = base[:, 2] + 1e-3 * base[:, 3]   # correlation matrix's smallest eigenvalue ~5e-7
+    cases = {
+        "independent": base,
+        "a sum of two": np.column_stack([base, base[:, 0] - 2 * base[:, 1]]),
+        "a constant": np.column_stack([np.full(300, 3.0), base]),
+        "dummies and their total": np.column_stack(
+            [np.eye(3)[np.arange(300) % 3], np.ones(300) - (np.arange(300) % 3 == 0), base[:, 0]]),
+        "nearly collinear, kept": near,
+        "collinear to rounding": np.column_stack([base, base[:, 1] * 3 + 1e-12 * base[:, 2]]),
+    }
+    expected_counts = {"independent": 4, "a sum of two": 4, "a constant": 4,
+                       "dummies and their total": 3, "nearly collinear, kept": 4,
+                       "collinear to rounding": 4}
+    for name, X in cases.items():
+        kept = imputation._independent(X)
+        assert np.array_equal(kept, _qr_kept(X)), name
+        assert len(kept) == expected_counts[name], name
+
+
 def test_nelson_aalen_by_hand():
     # times 1, 2, 2, 3, 5 with events 1, 1, 0, 1, 0: H = 1/5, +1/4, +1/2
     h = imputation.nelson_aalen([2, 1, 2, 3, 5], [1, 1, 0, 1, 0])
