@@ -25,6 +25,7 @@ Grambsch-Therneau approximation and does not reproduce it.
 
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
 from dataclasses import dataclass
@@ -214,6 +215,19 @@ class EfronData:
             self.strata.append(st)
         if self.ties == "exact":
             _check_exact_size(self.strata)
+
+    def with_columns(self, columns) -> "EfronData":
+        """The same rows, sorted as they are, with only ``columns`` of the design.
+
+        A model without one term (R ``drop1``) has the same risk sets: its refit reuses
+        this sort (0.2-0.5 s at 10^6 patients) and the structure cached on it.
+        """
+        columns = list(columns)
+        data = copy.copy(self)
+        data.p = len(columns)
+        data.strata = [{**st, "x": np.ascontiguousarray(st["x"][:, columns])}
+                       for st in self.strata]
+        return data
 
     def evaluate(self, beta, per_time: bool = False) -> dict:
         """Efron log partial likelihood, score and information at ``beta``.
@@ -915,10 +929,10 @@ class _EfronDerivatives:
     """``beta -> (loglik, score, information)`` on data sorted once (:class:`EfronData`)."""
 
     def __init__(self, time, event, X, strata=None, timefixed: bool = False,
-                 ties: str = "efron", entry=None, weights=None):
+                 ties: str = "efron", entry=None, weights=None, data=None):
         self.design = np.asarray(X, float).reshape(np.asarray(time).size, -1)
-        self.data = EfronData(time, event, self.design, strata, timefixed, ties, entry,
-                              weights)
+        self.data = data if data is not None else EfronData(
+            time, event, self.design, strata, timefixed, ties, entry, weights)
 
     def __call__(self, beta):
         c = self.data.evaluate(beta)
@@ -938,7 +952,7 @@ def r_column_means(X: np.ndarray) -> np.ndarray:
 def coxph_fit(time, event, X, strata=None, beta=None, timefixed: bool = False,
               eps: float = 1e-9, iter_max: int = 20, toler_inf: float | None = None,
               tol: float = 1e-9, max_iter: int = 30, ties: str = "efron", *, entry=None,
-              weights=None) -> NewtonFit:
+              weights=None, data: EfronData | None = None) -> NewtonFit:
     """Fit the Efron (``ties``) partial likelihood and stop where R ``coxph`` stops.
 
     R's iteration (:func:`coxph_newton`) decides: a fit that converged with every
@@ -948,8 +962,11 @@ def coxph_fit(time, event, X, strata=None, beta=None, timefixed: bool = False,
     ``entry`` (delayed entry) and ``weights`` (case weights) are R's ``coxph(Surv(entry,
     time, event) ~ X, weights = weights)`` (:class:`EfronData`); with ``entry`` and
     Efron's or Breslow's ties R flags infinite coefficients by ``agreg.fit``'s rule.
+    ``data``: these rows already sorted (:class:`EfronData` of the same arguments, or
+    :meth:`EfronData.with_columns` of a larger design), not sorted again.
     """
-    derivatives = _EfronDerivatives(time, event, X, strata, timefixed, ties, entry, weights)
+    derivatives = _EfronDerivatives(time, event, X, strata, timefixed, ties, entry, weights,
+                                    data)
     p = derivatives.design.shape[1]
     start = np.zeros(p) if beta is None else np.asarray(beta, float).copy()
     fit = coxph_newton(derivatives, start, eps, iter_max, toler_inf,
@@ -1162,7 +1179,10 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
         frame["__stratum"] = stratum
     t, ev = frame["__time"].to_numpy(), frame["__event"].to_numpy()
     model = " + ".join(covariates)
-    fit = coxph_fit(t, ev, X.to_numpy(), stratum, ties=ties, entry=entry, weights=weights)
+    # sorted once for the fit, the null model and every drop1 refit (the same rows)
+    data = EfronData(t, ev, X.to_numpy(), stratum, ties=ties, entry=entry, weights=weights)
+    fit = coxph_fit(t, ev, X.to_numpy(), stratum, ties=ties, entry=entry, weights=weights,
+                    data=data)
     names = ", ".join(X.columns[j] for j in fit.infinite)
     _warn_status(fit, f"{model}: coefficient of {names} may be infinite", stacklevel=2,
                  prefix=f"{model}: ")
@@ -1170,15 +1190,16 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     # One line per model fit, so that a run can be audited for refits (no identifiers).
     log.info("Cox model fitted: %s%s; n = %d, events = %d", model or "(null)",
              f", strata {', '.join(strata)}" if strata else "", len(used), int(ev.sum()))
-    ll0, u0, i0 = efron_derivatives(t, ev, X.to_numpy(), np.zeros(len(beta)), stratum, ties,
-                                    entry=entry, weights=weights)
+    null = data.evaluate(np.zeros(len(beta)))
+    ll0, u0, i0 = null["loglik"], null["score"], null["info"]
     reduced = {} if term_tests else None
     if len(terms) > 1 and term_tests:
         for term in terms:
             # R drop1: the model without the term, refitted with the same control
             keep = [c for c in X.columns if c not in term.columns]
             part = coxph_fit(t, ev, frame[keep].to_numpy(), stratum, ties=ties, entry=entry,
-                             weights=weights)
+                             weights=weights,
+                             data=data.with_columns([list(X.columns).index(c) for c in keep]))
             without = " + ".join(c for c in covariates if c != term.name)
             _warn_status(part, f"{without} (for the likelihood-ratio test of {term.name}): "
                                f"coefficient of {', '.join(keep[j] for j in part.infinite)} "
