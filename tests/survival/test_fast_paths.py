@@ -284,3 +284,25 @@ def test_sorts_of_repeated_values_equal_numpys():
     # events coded otherwise than 0/1 keep lexsort's order of the values
     time, event = np.ceil(rng.exponential(30, n)), rng.integers(0, 3, n).astype(float)
     np.testing.assert_array_equal(exit_order(time, event), np.lexsort((-event, -time)))
+
+
+def test_linear_predictor_by_pattern_equals_the_dot_product_of_each_distinct_row():
+    """PatternDot finds the distinct rows by hashing: each subject's x'beta is the dot
+    product of its own row (the same bits for identical rows), as np.unique's
+    patterns gave it, on categories, a continuous column, signed zeros and no columns."""
+    from netpet_stats.survival.cox import PatternDot
+
+    rng = np.random.default_rng(12)
+    n = 5_000
+    designs = [rng.integers(0, 3, (n, 5)).astype(float),
+               np.column_stack([rng.integers(0, 2, (n, 2)), rng.normal(size=n)]),
+               np.array([[0.0, 1.5], [-0.0, 1.5], [2.0, 0.0]]), np.zeros((4, 0))]
+    for X in designs:
+        beta = rng.normal(size=X.shape[1])
+        got = PatternDot(X)(beta)
+        expected = np.array([row @ beta for row in X])
+        np.testing.assert_array_equal(got, expected)
+        # identical rows, identical bits
+        rows, inverse = np.unique(X, axis=0, return_inverse=True)
+        for k in range(len(rows)):
+            assert len(set(got[inverse.ravel() == k].tolist())) == 1
