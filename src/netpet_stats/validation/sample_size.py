@@ -41,7 +41,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from . import external
 from ..survival.concordance import harrell_c
@@ -180,6 +179,9 @@ def censoring_rate(scenario: Scenario, target: float) -> float | None:
     hi = 1.0 / scenario.follow_up
     while event_fraction(scenario, hi) > target:
         hi *= 2
+    # imported here: the report reads this module's labels and should not load scipy
+    from scipy import optimize
+
     return float(optimize.brentq(lambda r: event_fraction(scenario, r) - target, 0.0, hi,
                                  xtol=1e-12, rtol=1e-10))
 
