@@ -24,6 +24,7 @@ random-effects prediction interval) call ``scipy.special`` on first use.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -58,8 +59,10 @@ def _poly(coefs, x):
     return out
 
 
+@functools.lru_cache(maxsize=64)
 def _ppf(q: float) -> float:
-    """AS 241 for one probability, in Python floats (the common case: a CI's z)."""
+    """AS 241 for one probability, in Python floats (the common case: a CI's z, asked
+    for the same few levels by every table: remembered)."""
     if not 0.0 < q < 1.0:
         return -math.inf if q == 0.0 else math.inf if q == 1.0 else math.nan
     dq = q - 0.5
