@@ -842,8 +842,13 @@ def fine_gray(time, cause, X, event_of_interest: int = 1, strata=None, names=Non
         raise ValueError("fine_gray: `X` must not be missing")
     p = X.shape[1]
     names = list(names) if names is not None else [f"x{j + 1}" for j in range(p)]
-    strat = extra.get("strata", np.zeros(t.size, dtype=object)).astype(object)
-    parts = [np.flatnonzero(strat == s) for s in pd.unique(strat)]
+    if "strata" in extra:
+        # integer codes in order of first appearance (pd.unique's order): comparing
+        # codes, not objects, to find each stratum's subjects
+        codes, levels = pd.factorize(extra["strata"].astype(object))
+        parts = [np.flatnonzero(codes == k) for k in range(len(levels))]
+    else:
+        parts = [slice(None)]          # one stratum: no copy of the data
     data = [(idx, _FineGrayData(t[idx], c[idx], X[idx], event_of_interest)) for idx in parts]
 
     def derivatives(beta):
@@ -853,10 +858,16 @@ def fine_gray(time, cause, X, event_of_interest: int = 1, strata=None, names=Non
             ll, u, info = ll + a, u + b, info + i
         return ll, u, info
 
-    ll0 = derivatives(np.zeros(p))[0]
+    at_zero = derivatives(np.zeros(p))
+    ll0 = at_zero[0]
+
+    def from_zero(beta):
+        # newton_raphson starts at beta = 0, whose derivatives are at hand
+        return at_zero if not np.any(beta) else derivatives(beta)
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CoxConvergenceWarning)
-        beta, ll, info = newton_raphson(derivatives, np.zeros(p), tol, max_iter)
+        beta, ll, info = newton_raphson(from_zero, np.zeros(p), tol, max_iter)
     infinite = sorted({j for w in caught if issubclass(w.category, CoxConvergenceWarning)
                        for j in w.message.columns})
     for w in caught:       # anything else is passed on
@@ -931,7 +942,7 @@ def fine_gray_baseline(time, cause, X, beta, event_of_interest: int = 1, strata=
     for s in pd.unique(strat):
         idx = np.flatnonzero(strat == s)
         data = _FineGrayData(t[idx], c[idx], X[idx], event_of_interest)
-        data.evaluate(beta, residuals=True)
+        data.evaluate(beta)            # sets the increments; no residuals needed
         # evaluate() works with risks scaled by exp(-max lp): undo it
         lp = X[idx] @ beta
         inc = data.increments * np.exp(-(lp.max() if idx.size else 0.0))
