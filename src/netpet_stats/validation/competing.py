@@ -395,6 +395,34 @@ def predict_risk(model: dict, data: pd.DataFrame, horizon: float) -> pd.Series:
     return 1 - predict_survival(model, data, horizon)
 
 
+def predict_risks(model: dict, data: pd.DataFrame, horizons) -> dict:
+    """:func:`predict_risk` at each of ``horizons``, the linear predictor computed once.
+
+    Returns
+    -------
+    dict
+        horizon -> ndarray of predicted cumulative incidences, the same numbers as
+        ``predict_risk(model, data, horizon).to_numpy()``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from netpet_stats.validation.competing import freeze_fine_gray, predict_risks
+    >>> d = pd.DataFrame({"x": [1.0, 0, 1, 0, 0, 1]})
+    >>> m = freeze_fine_gray([1, 2, 3, 4, 5, 6], [1, 2, 1, 0, 1, 2], d, {"x": {"type": "continuous"}},
+    ...                      [3.5, 5.0], name="x", event="progression", competing="death")
+    >>> sorted(predict_risks(m, d, [3.5, 5.0]))
+    [3.5, 5.0]
+    """
+    from .frozen_model import ModelMismatchError, linear_predictor, predict_survival
+
+    if model.get("kind") != FINE_GRAY_KIND:
+        raise ModelMismatchError(f"model {model.get('name')!r} is not a frozen Fine-Gray model "
+                                 f"(kind {model.get('kind', 'cox')!r})")
+    lp = linear_predictor(model, data)
+    return {h: (1 - predict_survival(model, data, h, lp=lp)).to_numpy() for h in horizons}
+
+
 def internal_external_risks(time, cause, X, centre, horizons) -> dict:
     """Out-of-centre predicted cumulative incidence, leaving one centre out.
 
