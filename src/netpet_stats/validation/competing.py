@@ -92,7 +92,7 @@ def _weights(time, cause, horizon):
     return w, case, other, free
 
 
-def cr_brier_score(time, cause, predicted_risk, horizon: float) -> dict:
+def cr_brier_score(time, cause, predicted_risk, horizon: float, *, aj=None) -> dict:
     """IPCW Brier score of a predicted cumulative incidence of cause 1, with the IPA.
 
     Parameters
@@ -101,6 +101,8 @@ def cr_brier_score(time, cause, predicted_risk, horizon: float) -> dict:
         Follow-up and cause (0 censored, 1 the event of interest, 2, ... competing).
     predicted_risk
         Each patient's predicted F(horizon).
+    aj
+        ``aalen_johansen(time, cause)`` when the caller has it (several horizons).
 
     Returns
     -------
@@ -127,7 +129,7 @@ def cr_brier_score(time, cause, predicted_risk, horizon: float) -> dict:
                 "note": why}
     w, case, _, _ = _weights(time, cause, horizon)
     y = case.astype(float)
-    table = cr.aalen_johansen(time, cause)
+    table = cr.aalen_johansen(time, cause) if aj is None else aj
     null_value = cr.cumulative_incidence_at(table[table.state == "1"], [horizon])
     f0 = float(null_value["estimate"].iloc[0])
     model = float(np.mean(w * (y - F) ** 2))
@@ -171,8 +173,10 @@ def cr_time_dependent_auc(time, cause, predicted_risk, horizon: float) -> float:
 
 
 def cr_observed_expected(time, cause, predicted_risk, horizon: float,
-                         conf_level: float = 0.95) -> dict:
+                         conf_level: float = 0.95, *, aj=None) -> dict:
     """Observed (Aalen-Johansen) over expected (mean predicted) cumulative incidence.
+
+    ``aj``: ``aalen_johansen(time, cause)`` when the caller has it (several horizons).
 
     Past the last follow-up time the Aalen-Johansen estimate is not defined (R
     ``summary(survfit(...), times = h)`` drops such a time): O/E is NaN there, and
@@ -198,7 +202,7 @@ def cr_observed_expected(time, cause, predicted_risk, horizon: float,
     if not expected > 0:
         return {**none, "note": "not estimable: the mean predicted risk is 0"}
     if (cause == 1).any():
-        table = cr.aalen_johansen(time, cause)
+        table = cr.aalen_johansen(time, cause) if aj is None else aj
         at = cr.cumulative_incidence_at(table[table.state == "1"], [horizon])
         observed, se = float(at["estimate"].iloc[0]), float(at["std_err"].iloc[0])
     else:
@@ -256,12 +260,16 @@ def cr_performance(time, cause, predicted_risk: dict, centre=None) -> pd.DataFra
         t, k = time[m], cause[m]
         base = {"centre": c, "n": int(m.sum()), "events": int((k == 1).sum()),
                 "competing": int((k > 1).sum())}
+        aj = None         # the centre's Aalen-Johansen table, one for all horizons
         for h, risk in predicted_risk.items():
             F = np.asarray(risk, float)[m]
             why = not_estimable(t, k, h)
             auc = cr_time_dependent_auc(t, k, F, h)
-            bs = cr_brier_score(t, k, F, h)
-            oe = cr_observed_expected(t, k, F, h)
+            if aj is None and (k == 1).any() and h <= t.max():
+                # the Brier score's null model and O/E both read it (only then)
+                aj = cr.aalen_johansen(t, k)
+            bs = cr_brier_score(t, k, F, h, aj=aj)
+            oe = cr_observed_expected(t, k, F, h, aj=aj)
             auc_note = why or ("" if np.isfinite(auc) else
                                f"not estimable: no progression by {h:g}"
                                if not ((t <= h) & (k == 1)).any() else
