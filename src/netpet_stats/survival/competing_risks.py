@@ -679,14 +679,15 @@ class _FineGrayData:
         the first part for every subject and the second for the competing ones.
         """
         up, ci = self.upto, self.comp_idx
-        has = up >= 0
+        none = up < 0                             # no event time at or before T_i
         upc = np.clip(up, 0, None)
-        mask = has if cum.ndim == 1 else has[:, None]
-        own = np.where(mask, cum[upc], 0.0)
-        mask_c = has[ci] if cum.ndim == 1 else has[ci, None]
-        before = np.where(mask_c, g_cum[upc[ci]], 0.0)
-        inv = self.inv_g_comp if cum.ndim == 1 else self.inv_g_comp[:, None]
-        return own, (g_cum[-1] - before) * inv
+        own = cum[upc]
+        own[none] = 0.0
+        before = g_cum[upc[ci]]
+        before[none[ci]] = 0.0
+        later = np.subtract(g_cum[-1], before, out=before)
+        later *= self.inv_g_comp if cum.ndim == 1 else self.inv_g_comp[:, None]
+        return own, later
 
     def evaluate(self, beta, residuals: bool = False):
         """Log partial likelihood, score and information at ``beta`` (and residuals).
@@ -763,7 +764,10 @@ class _FineGrayData:
         b_cum, gb_cum = np.cumsum(b_k, axis=0), np.cumsum(self.g_event[:, None] * b_k, axis=0)
         own_a, later_a = self._per_subject(a_cum, ga_cum)
         own_b, later_b = self._per_subject(b_cum, gb_cum)
-        u = -r[:, None] * (X * own_a[:, None] - own_b)
+        u = X * own_a[:, None]                    # -r (x own_a - own_b), in place: n x p
+        u -= own_b
+        del own_b
+        u *= -r[:, None]
         u[di] += X[di] - mbar[pos]
         u[di] += r[di, None] * (X[di] * a_own[pos, None] - b_own[pos])
         ci = self.comp_idx
