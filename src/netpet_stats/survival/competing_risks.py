@@ -613,22 +613,24 @@ class _FineGrayData:
     risk-set sums are sums over contiguous blocks; :meth:`evaluate` gives the
     residuals back in the order the subjects came in.
 
-    Why the information needs no n x p^2 array: with ``a_k = sum_l 1/den_kl``
-    (Efron's tie steps l at event time k), the second-moment part of the
-    information is ``sum_k a_k S2(k) - sum_k a'_k D2(k)``, and every S2(k) and
-    D2(k) is a sum of ``r_i x_i x_i'`` over subjects with a weight that does not
-    depend on the other subjects. Exchanging the two sums therefore gives
-    ``X' diag(r_i q_i) X`` with one scalar ``q_i`` per subject: the sum of
-    ``a_k`` over the event times at which i is in the risk set (cumulative sums
-    over event times), times ``1/G(T_i-)`` and with ``G(t_k-)`` inside for a
-    subject with a competing event. This is an exact regrouping of the same
-    terms (only the rounding differs), in O(n p^2) flops of one matrix product
-    and O(n p) memory instead of the n x p^2 cumulative sums.
+    Why the information needs no n x p^2 array: write ``a_k = sum_l 1/den_kl``
+    and ``a'_k = sum_l (l/d_k)/den_kl`` over Efron's tie steps l at event time k.
+    The second-moment part of the information is
+    ``sum_k (a_k S2(k) - a'_k D2(k))``, where S2(k) is a sum over subjects of
+    ``w_ik r_i x_i x_i'`` whose weight w_ik depends on subject i and time k alone
+    (1 while i is event-free at t_k; G(t_k-)/G(T_i-) after a competing event
+    before t_k; else 0), and D2(k) the same sum over the events at t_k.
+    Exchanging the sums over k and i gives ``X' diag(r_i q_i) X`` with one scalar
+    per subject, ``q_i = sum_k w_ik a_k`` less ``a'_k`` at its own event time: for
+    every subject the cumulative sum of a_k over the event times up to its own
+    time; for a competing event plus ``sum_{t_k > T_i} G(t_k-) a_k / G(T_i-)``,
+    a cumulative sum too. This is an exact regrouping of the same terms (only
+    the rounding differs): O(n p^2) flops in one matrix product and O(n p)
+    memory, instead of n x p^2 products and their cumulative sums.
     """
 
     def __init__(self, t, c, X, cause):
-        # one stable sort by time: the order of R's and of the former implementation
-        # within tied times, and every risk set a contiguous block from here on
+        # one stable sort by time: every risk set is a contiguous block from here on
         order = np.argsort(t, kind="stable")
         self.order = order
         t = np.asarray(t, float)[order]
@@ -639,7 +641,7 @@ class _FineGrayData:
         self.dead_idx = np.flatnonzero(dead)            # in time order
         self.etimes = np.unique(t[dead])
         T = self.etimes.size
-        # subjects first[k]: are those with t >= etimes[k] (still event-free at it)
+        # subjects first[k] onwards have t >= etimes[k] (event-free just before it)
         self.first = np.searchsorted(t, self.etimes, side="left")
         # the last event time at or before each subject's own time (-1: none): the
         # event times k <= upto[i] are those whose risk set holds i as event-free
