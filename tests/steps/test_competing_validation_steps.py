@@ -59,6 +59,22 @@ def test_the_frozen_model_is_the_fine_gray_fit(developed):
     assert model["development"]["competing"] == int((d["cr_status"] == 2).sum())
 
 
+def test_risks_at_several_horizons_are_those_at_each_horizon(developed):
+    # predict_risks computes the linear predictor once for all horizons (the step's
+    # tables use it): the same numbers, bit for bit, as one horizon at a time
+    from netpet_stats.validation.competing import predict_risks
+    cfg, data, out = developed
+    model = frozen_model.load(out.model, kind="fine_gray")
+    d, _ = _development(cfg, data)
+    h = [float(x) for x in cfg["validation"]["horizons"]]
+    assert len(h) >= 2
+    got = predict_risks(model, d, h)
+    assert list(got) == h
+    for x in h:
+        np.testing.assert_array_equal(got[x], predict_risk(model, d, x).to_numpy())
+    assert len({tuple(v) for v in got.values()}) == len(h)    # horizons not mixed up
+
+
 def test_each_centre_is_predicted_by_a_fit_without_it(developed):
     cfg, data, out = developed
     d, X = _development(cfg, data)

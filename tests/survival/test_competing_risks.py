@@ -235,3 +235,81 @@ def test_a_fine_gray_coefficient_that_may_be_infinite_is_flagged():
     row = fit.coefficients.iloc[0]
     assert row.coef < -5 and row.note.startswith("coefficient may be infinite")
     assert np.isnan(row.p) and np.isnan(row.lower)
+
+
+# A hand-made cohort for the Fine-Gray derivatives: tied events of interest (three at
+# t = 4, two at t = 7), competing events tied with them and with censorings, a
+# censoring at an event time, and one covariate far from zero (as age is).
+FG_T = np.array([2, 3, 4, 4, 4, 4, 5, 5, 6, 7, 7, 7, 7, 8, 9, 9, 10, 11, 12, 12], float)
+FG_C = np.array([2, 1, 1, 1, 1, 2, 2, 0, 1, 1, 1, 0, 2, 2, 1, 0, 2, 1, 0, 1])
+FG_X = np.column_stack([
+    [1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 0, 1, 0, 1, 1],
+    [61, 55, 70, 48, 66, 59, 72, 50, 63, 58, 69, 45, 67, 52, 74, 60, 57, 65, 49, 71]]).astype(float)
+
+
+def _fine_gray_by_hand(t, c, X, beta):
+    """Log likelihood, score and information from the expanded risk sets, term by term.
+
+    Independent of the implementation: the censoring Kaplan-Meier by its product
+    (events leave before censorings at a tie), each event time's risk set with its
+    weights written out (1 while event-free; G(s-)/G(T_i-) after a competing event),
+    and Efron's tie steps with the second moments summed over subjects directly.
+    """
+    def G_before(s):      # prod over censoring times u < s of (1 - censored / at risk)
+        g = 1.0
+        for u in np.unique(t[(c == 0) & (t < s)]):
+            g *= 1 - np.sum((c == 0) & (t == u)) / np.sum((t > u) | ((t == u) & (c == 0)))
+        return g
+
+    r = np.exp(X @ beta)
+    p = X.shape[1]
+    ll, score, info = 0.0, np.zeros(p), np.zeros((p, p))
+    for s in np.unique(t[c == 1]):
+        w = np.array([1.0 if t[i] >= s else
+                      G_before(s) / G_before(t[i]) if c[i] == 2 else 0.0
+                      for i in range(t.size)])
+        dead = (t == s) & (c == 1)
+        d = dead.sum()
+        ll += float((X[dead] @ beta).sum())
+        score += X[dead].sum(axis=0)
+        for ell in range(d):
+            wr = w * r - (ell / d) * dead * r
+            den = wr.sum()
+            mean = (wr[:, None] * X).sum(axis=0) / den
+            second = sum(wr[i] * np.outer(X[i], X[i]) for i in range(t.size)) / den
+            ll -= np.log(den)
+            score -= mean
+            info += second - np.outer(mean, mean)
+    return ll, score, info
+
+
+def test_fine_gray_information_equals_the_expanded_risk_sets_by_hand():
+    # The information is computed as X' diag(r q) X less the outer products of the
+    # means (one weight per subject); here it is summed risk set by risk set instead.
+    from netpet_stats.survival.competing_risks import _FineGrayData
+    beta = np.array([0.4, -0.03])
+    ll, score, info = _FineGrayData(FG_T, FG_C, FG_X, 1).evaluate(beta)
+    ll_hand, score_hand, info_hand = _fine_gray_by_hand(FG_T, FG_C, FG_X, beta)
+    assert ll == pytest.approx(ll_hand, rel=1e-13)
+    np.testing.assert_allclose(score, score_hand, rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(info, info_hand, rtol=1e-11)
+    np.testing.assert_array_equal(info, info.T)
+    # and the information is minus the derivative of the score (central differences)
+    h = 1e-5
+    numeric = np.column_stack([
+        (_FineGrayData(FG_T, FG_C, FG_X, 1).evaluate(beta + h * e)[1]
+         - _FineGrayData(FG_T, FG_C, FG_X, 1).evaluate(beta - h * e)[1]) / (2 * h)
+        for e in np.eye(2)])
+    np.testing.assert_allclose(info, -numeric, rtol=1e-6)
+
+
+def test_fine_gray_residuals_follow_the_callers_order_and_add_up_to_the_score():
+    from netpet_stats.survival.competing_risks import _FineGrayData
+    beta = np.array([0.4, -0.03])
+    ll, score, info, u = _FineGrayData(FG_T, FG_C, FG_X, 1).evaluate(beta, residuals=True)
+    np.testing.assert_allclose(u.sum(axis=0), score, rtol=1e-10, atol=1e-10)
+    shuffle = np.random.default_rng(7).permutation(FG_T.size)
+    ll2, score2, info2, u2 = _FineGrayData(FG_T[shuffle], FG_C[shuffle], FG_X[shuffle],
+                                           1).evaluate(beta, residuals=True)
+    np.testing.assert_allclose(u2, u[shuffle], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(info2, info, rtol=1e-12)

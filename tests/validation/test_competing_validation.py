@@ -93,6 +93,25 @@ def test_per_centre_o_e_is_pooled_on_the_log_scale(risk):
     assert per.iloc[0].estimate == pytest.approx(alone["estimate"])
 
 
+def test_performance_at_several_horizons_equals_each_measure_on_its_own(risk):
+    # cr_performance computes each centre's Aalen-Johansen table once for all
+    # horizons; each measure called alone computes its own: the same numbers
+    centre = np.where(TEST.id % 3 == 0, "A", np.where(TEST.id % 3 == 1, "B", "C"))
+    table = cr_performance(TEST.etime, TEST.event, risk, centre)
+    assert len(risk) >= 2
+    for c in ("A", "B", "C"):
+        m = centre == c
+        t, k = TEST.etime[m].to_numpy(), TEST.event[m].to_numpy()
+        for h, r in risk.items():
+            rows = table[(table.centre == c) & (table.horizon == h)].set_index("measure")
+            bs = cr_brier_score(t, k, r[m], h)
+            oe = cr_observed_expected(t, k, r[m], h)
+            np.testing.assert_array_equal(
+                [rows.loc["Brier score", "estimate"], rows.loc["IPA", "estimate"],
+                 *rows.loc["O/E", ["estimate", "lower", "upper"]]],
+                [bs["brier"], bs["ipa"], oe["estimate"], oe["lower"], oe["upper"]])
+
+
 # ---------------------------------------------------------------------------- edges
 # Fixture "edges" (competing_validation_reference.R): where Score(cause = 1) estimates
 # nothing, nothing is reported, and the note says why.

@@ -361,8 +361,7 @@ def run_freeze_fine_gray(config: dict, analysis: str, input_files: list[str], ou
                                  event=PROGRESSION, competing=DEATH,
                                  time_unit=config["analysis_time_unit"], provenance=provenance)
     frozen_model.save(model, out.model)
-    apparent = crv.cr_performance(t, c, {h: crv.predict_risk(model, d, h).to_numpy()
-                                         for h in horizons})
+    apparent = crv.cr_performance(t, c, crv.predict_risks(model, d, horizons))
     apparent["centre"] = "all (apparent)"
     tables = [apparent]
     note = VALIDATION_NOTE + " Apparent: the model on the data it was fitted to."
@@ -384,7 +383,7 @@ def run_validate_fine_gray(config: dict, analysis: str, model_path: str, out) ->
     d = d.reset_index(drop=True)
     t, c = d["cr_time"].to_numpy(float), d["cr_status"].to_numpy(int)
     horizons = [float(h) for h in model["baseline_survival"]["horizons"]]
-    risks = {h: crv.predict_risk(model, d, h).to_numpy() for h in horizons}
+    risks = crv.predict_risks(model, d, horizons)
     overall = crv.cr_performance(t, c, risks).assign(centre="all")
     tables = [overall]
     if "centre" in d and d["centre"].nunique() >= 2:

@@ -92,7 +92,7 @@ def _weights(time, cause, horizon):
     return w, case, other, free
 
 
-def cr_brier_score(time, cause, predicted_risk, horizon: float) -> dict:
+def cr_brier_score(time, cause, predicted_risk, horizon: float, *, aj=None) -> dict:
     """IPCW Brier score of a predicted cumulative incidence of cause 1, with the IPA.
 
     Parameters
@@ -101,6 +101,8 @@ def cr_brier_score(time, cause, predicted_risk, horizon: float) -> dict:
         Follow-up and cause (0 censored, 1 the event of interest, 2, ... competing).
     predicted_risk
         Each patient's predicted F(horizon).
+    aj
+        ``aalen_johansen(time, cause)`` when the caller has it (several horizons).
 
     Returns
     -------
@@ -127,7 +129,7 @@ def cr_brier_score(time, cause, predicted_risk, horizon: float) -> dict:
                 "note": why}
     w, case, _, _ = _weights(time, cause, horizon)
     y = case.astype(float)
-    table = cr.aalen_johansen(time, cause)
+    table = cr.aalen_johansen(time, cause) if aj is None else aj
     null_value = cr.cumulative_incidence_at(table[table.state == "1"], [horizon])
     f0 = float(null_value["estimate"].iloc[0])
     model = float(np.mean(w * (y - F) ** 2))
@@ -171,8 +173,10 @@ def cr_time_dependent_auc(time, cause, predicted_risk, horizon: float) -> float:
 
 
 def cr_observed_expected(time, cause, predicted_risk, horizon: float,
-                         conf_level: float = 0.95) -> dict:
+                         conf_level: float = 0.95, *, aj=None) -> dict:
     """Observed (Aalen-Johansen) over expected (mean predicted) cumulative incidence.
+
+    ``aj``: ``aalen_johansen(time, cause)`` when the caller has it (several horizons).
 
     Past the last follow-up time the Aalen-Johansen estimate is not defined (R
     ``summary(survfit(...), times = h)`` drops such a time): O/E is NaN there, and
@@ -198,7 +202,7 @@ def cr_observed_expected(time, cause, predicted_risk, horizon: float,
     if not expected > 0:
         return {**none, "note": "not estimable: the mean predicted risk is 0"}
     if (cause == 1).any():
-        table = cr.aalen_johansen(time, cause)
+        table = cr.aalen_johansen(time, cause) if aj is None else aj
         at = cr.cumulative_incidence_at(table[table.state == "1"], [horizon])
         observed, se = float(at["estimate"].iloc[0]), float(at["std_err"].iloc[0])
     else:
@@ -256,12 +260,16 @@ def cr_performance(time, cause, predicted_risk: dict, centre=None) -> pd.DataFra
         t, k = time[m], cause[m]
         base = {"centre": c, "n": int(m.sum()), "events": int((k == 1).sum()),
                 "competing": int((k > 1).sum())}
+        aj = None         # the centre's Aalen-Johansen table, one for all horizons
         for h, risk in predicted_risk.items():
             F = np.asarray(risk, float)[m]
             why = not_estimable(t, k, h)
             auc = cr_time_dependent_auc(t, k, F, h)
-            bs = cr_brier_score(t, k, F, h)
-            oe = cr_observed_expected(t, k, F, h)
+            if aj is None and (k == 1).any() and h <= t.max():
+                # the Brier score's null model and O/E both read it (only then)
+                aj = cr.aalen_johansen(t, k)
+            bs = cr_brier_score(t, k, F, h, aj=aj)
+            oe = cr_observed_expected(t, k, F, h, aj=aj)
             auc_note = why or ("" if np.isfinite(auc) else
                                f"not estimable: no progression by {h:g}"
                                if not ((t <= h) & (k == 1)).any() else
@@ -393,6 +401,34 @@ def predict_risk(model: dict, data: pd.DataFrame, horizon: float) -> pd.Series:
         raise ModelMismatchError(f"model {model.get('name')!r} is not a frozen Fine-Gray model "
                                  f"(kind {model.get('kind', 'cox')!r})")
     return 1 - predict_survival(model, data, horizon)
+
+
+def predict_risks(model: dict, data: pd.DataFrame, horizons) -> dict:
+    """:func:`predict_risk` at each of ``horizons``, the linear predictor computed once.
+
+    Returns
+    -------
+    dict
+        horizon -> ndarray of predicted cumulative incidences, the same numbers as
+        ``predict_risk(model, data, horizon).to_numpy()``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from netpet_stats.validation.competing import freeze_fine_gray, predict_risks
+    >>> d = pd.DataFrame({"x": [1.0, 0, 1, 0, 0, 1]})
+    >>> m = freeze_fine_gray([1, 2, 3, 4, 5, 6], [1, 2, 1, 0, 1, 2], d, {"x": {"type": "continuous"}},
+    ...                      [3.5, 5.0], name="x", event="progression", competing="death")
+    >>> sorted(predict_risks(m, d, [3.5, 5.0]))
+    [3.5, 5.0]
+    """
+    from .frozen_model import ModelMismatchError, linear_predictor, predict_survival
+
+    if model.get("kind") != FINE_GRAY_KIND:
+        raise ModelMismatchError(f"model {model.get('name')!r} is not a frozen Fine-Gray model "
+                                 f"(kind {model.get('kind', 'cox')!r})")
+    lp = linear_predictor(model, data)
+    return {h: (1 - predict_survival(model, data, h, lp=lp)).to_numpy() for h in horizons}
 
 
 def internal_external_risks(time, cause, X, centre, horizons) -> dict:

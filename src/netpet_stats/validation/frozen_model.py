@@ -254,18 +254,21 @@ def linear_predictor(model: dict, data: pd.DataFrame,
 
 
 def predict_survival(model: dict, data: pd.DataFrame, horizon: float,
-                     stratum: pd.Series | None = None) -> pd.Series:
+                     stratum: pd.Series | None = None,
+                     lp: pd.Series | None = None) -> pd.Series:
     """Predicted S(horizon | x) = S0(horizon) ** exp(x' beta).
 
     ``horizon`` must be one of the stored horizons. For a stratified model give
-    each row's ``stratum``.
+    each row's ``stratum``. ``lp``: :func:`linear_predictor` of ``data`` when the
+    caller has it already (for several horizons; on 10^6 patients finding the
+    distinct covariate rows is the costly part).
     """
     base = model["baseline_survival"]
     horizons = [float(h) for h in base["horizons"]]
     if float(horizon) not in horizons:
         raise ModelMismatchError(f"horizon {horizon} not stored in the model (stored: {horizons})")
     k = horizons.index(float(horizon))
-    lp = linear_predictor(model, data)
+    lp = linear_predictor(model, data) if lp is None else lp
     surv = base["survival"]
     if len(surv) == 1 and stratum is None:
         s0 = pd.Series(next(iter(surv.values()))[k], index=data.index)
