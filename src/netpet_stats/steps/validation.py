@@ -70,13 +70,15 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
     covs = list(model["covariates"])
     d = analysis_set(data, endpoint, covs).reset_index(drop=True)
     t, e = d[f"{endpoint}_time"].to_numpy(), d[f"{endpoint}_event"].to_numpy()
-    lp = frozen_model.linear_predictor(model, d).to_numpy()
+    lp_series = frozen_model.linear_predictor(model, d)
+    lp = lp_series.to_numpy()
     horizons = [float(h) for h in model["baseline_survival"]["horizons"]]
     n_boot, seed = int(vcfg["n_boot"]), int(vcfg["seed"])
     label = endpoint_label(config, endpoint)
     unit = time_unit(config, endpoint)
     dpi_, style = dpi(config), figure_style(config)
-    predicted = {h: frozen_model.predict_survival(model, d, h).to_numpy() for h in horizons}
+    predicted = {h: frozen_model.predict_survival(model, d, h, lp=lp_series).to_numpy()
+                 for h in horizons}
 
     # discrimination
     rows = []

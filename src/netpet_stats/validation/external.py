@@ -700,7 +700,8 @@ def validate(model: dict, data: pd.DataFrame, horizons, time: str = "time",
     need = [*model["covariates"], time, event]
     d = data.dropna(subset=need).reset_index(drop=True)
     t, e = d[time].to_numpy(float), d[event].to_numpy(float)
-    lp = frozen_model.linear_predictor(model, d).to_numpy()
+    lp_series = frozen_model.linear_predictor(model, d)      # once for every horizon
+    lp = lp_series.to_numpy()
     tau = max(horizons)
     rows = []
     for measure, timewt in (("Harrell's C", "n"), ("Uno's C", "n/G2")):
@@ -716,7 +717,7 @@ def validate(model: dict, data: pd.DataFrame, horizons, time: str = "time",
     rows.append({"measure": "calibration slope", "horizon": np.nan, **_core(slope),
                  "p": slope["p"]})
     for h in horizons:
-        pred = frozen_model.predict_survival(model, d, h).to_numpy()
+        pred = frozen_model.predict_survival(model, d, h, lp=lp_series).to_numpy()
         oe = observed_expected(t, e, pred, h, conf_level)
         rows.append({"measure": "O/E", "horizon": h, **_core({**oe, "se": np.nan}),
                      "p": np.nan})
