@@ -239,3 +239,30 @@ def test_lines_split_in_c_are_the_csv_modules_rows():
         assert rows == list(csv.reader(io.StringIO(text, newline=""), delimiter=sep)), text
     assert answered > 2000
     assert _split_plain('a,"b"\n', ",") is None and _split_plain("a\r\nb\n", ",") is None
+
+
+def test_a_hostile_date_column_reads_as_cell_by_cell():
+    import datetime as dt
+
+    from netpet_stats.cohort.dates import parse_dates
+
+    real = "a real calendar date"
+    table = [("2020-01-02", "2020-01-02", None), (" 2020-1-2 ", "2020-01-02", None),
+             ("2020-01-02 10:11", "2020-01-02", None), ("31/12/2024", "2024-12-31", None),
+             ("03.04.2024", "2024-04-03", None),            # day first
+             ("2020-02-30", None, real), ("31/02/2024", None, real),
+             ("2024-03", None, "a complete date with day, month and year"),
+             ("NA", None, real + " as YYYY-MM-DD (or set cohort.dates.format for another "
+                             "layout)"),                        # no missing token for dates
+             ("", None, None), ("  ", None, None), (None, None, None), (math.nan, None, None),
+             (5.5, None, "a date (a date cell or text such as 2024-03-31), not a number"),
+             (pd.Timestamp("2020-05-06 13:14"), "2020-05-06", None),
+             (dt.date(2021, 2, 3), "2021-02-03", None)]
+    raw, picks = _column(table, 300)
+    dates, problems = parse_dates(raw, None, True)
+    assert str(dates.dtype) == "datetime64[ns]" and dates.index.equals(raw.index)
+    assert dates.tolist() == [pd.Timestamp(table[k][1]) if table[k][1] else pd.NaT
+                              for k in picks]
+    assert list(problems.items()) == [(row, table[k][2]) for row, k in zip(raw.index, picks)
+                                      if table[k][2] is not None]
+    assert all(type(row) is int for row in problems)
