@@ -31,13 +31,16 @@ def cell_array(raw: pd.Series) -> np.ndarray:
     return np.fromiter(raw, dtype=object, count=len(raw))
 
 
-def distinct_cells(cells: np.ndarray) -> tuple[np.ndarray, list]:
+def distinct_cells(cells: np.ndarray, text_only: bool = False) -> tuple[np.ndarray, list]:
     """Each cell's entry in a list of distinct values, and that list.
 
     Parameters
     ----------
     cells
         A one-dimensional object array.
+    text_only
+        Every cell is known to be a ``str`` (the cells of a delimited text file):
+        the type of each is not looked at.
 
     Returns
     -------
@@ -58,6 +61,9 @@ def distinct_cells(cells: np.ndarray) -> tuple[np.ndarray, list]:
     key = np.empty(n, dtype=np.intp)
     if n == 0:
         return key, []
+    if text_only:
+        codes, uniques = pd.factorize(cells)
+        return codes.astype(np.intp, copy=False), uniques.tolist()
     kinds = _type_of(cells)
     text = kinds == str
     values: list = []

@@ -23,9 +23,9 @@ from . import competing
 from . import dates as dates_mod
 from . import units
 from .ledger import exclusion_ledger
+from .distinct import broadcast, cell_array, distinct_cells, positions_of
 from .problems import (GRADES, MISSING_TOKENS, REQUIRED, SEXES,
                        CohortValidationError, Problem, _is_missing, _show)
-from .distinct import broadcast, cell_array, distinct_cells, positions_of
 from .read import Percent, cohort_sources, read_table
 
 
@@ -122,11 +122,11 @@ def _parse_number(raw: pd.Series, column: str, out: _Collector, decimal: str = "
     pattern, expected = _NUMBER_RULES[decimal]
     # each distinct text read once (a registry's age or time column holds a few hundred
     # or thousand texts for 10^6 patients), each typed cell on its own
-    key, values = distinct_cells(cell_array(raw))
-    results = [_number_of(v, pattern, expected, percent) for v in values]
+    key, distinct = distinct_cells(cell_array(raw))
+    results = [_number_of(v, pattern, expected, percent) for v in distinct]
     _report(out, raw, column, key, results, 2, 3)
-    parsed = broadcast([r[0] for r in results], key, float)
-    values = pd.Series(parsed, index=raw.index, dtype=float)
+    values = pd.Series(broadcast([r[0] for r in results], key, float), index=raw.index,
+                       dtype=float)
     values.attrs["explicit_percent"] = raw.index[broadcast([r[1] for r in results], key,
                                                            bool)].tolist()
     return values
@@ -298,15 +298,12 @@ def _parse_text(raw: pd.Series) -> pd.Series:
             return str(int(v))  # an id typed as a number in a spreadsheet
         return str(v).strip()
 
-    def text_of_str(v):
-        """``text(v)`` of a text cell without the type checks: an id column has a text
-        per patient (str(v) of a text is the same characters)."""
-        stripped = v.strip()
-        return None if stripped.lower() in MISSING_TOKENS else stripped
-
-    # each distinct text once: a centre or a site column holds a few names
+    # each distinct text once: a centre or a site column holds a few names. A text is
+    # read inline, without text()'s call and type checks, as an id column has a text per
+    # patient (str(v) of a text is the same characters).
     key, values = distinct_cells(cell_array(raw))
-    return pd.Series(broadcast([text_of_str(v) if isinstance(v, str) else text(v)
+    return pd.Series(broadcast([(None if (stripped := v.strip()).lower() in MISSING_TOKENS
+                                 else stripped) if isinstance(v, str) else text(v)
                                 for v in values], key),
                      index=raw.index, dtype=object, name=raw.name)
 

@@ -285,7 +285,7 @@ def _clean_other(value):
     return None if type(value).__name__ in {"NAType", "NaTType"} else value
 
 
-def _clean(cells):
+def _clean(cells, text_only: bool = False):
     """Cells with one missing value (``None``) and text in composed Unicode (NFC).
 
     The same name typed on Windows (``ö`` one character) and on macOS (``o`` and a
@@ -298,6 +298,8 @@ def _clean(cells):
     ----------
     cells
         Every cell of the file, row after row, as one object array.
+    text_only
+        Every cell is a ``str`` (a delimited text file).
 
     Returns
     -------
@@ -311,7 +313,7 @@ def _clean(cells):
 
     from .distinct import broadcast, distinct_cells
 
-    key, values = distinct_cells(cells)
+    key, values = distinct_cells(cells, text_only)
     cleaned, changed = [], []
     for v in values:
         if isinstance(v, str):
@@ -420,7 +422,8 @@ def _read_table(path: str | Path, sheet, delimiter) -> pd.DataFrame:
     np.cumsum(lengths[:-1], out=starts[1:])
     flat = np.fromiter(chain.from_iterable(rows), dtype=object, count=int(lengths.sum()))
     del rows
-    flat, empty, recomposed = _clean(flat)
+    text = suffix not in {".parquet", ".pq", ".xlsx", ".xlsm"}   # every cell a str
+    flat, empty, recomposed = _clean(flat, text)
     # filled cells before each position: a row's or a span's filled cells in one subtraction
     before = np.zeros(len(flat) + 1, dtype=np.intp)
     np.cumsum(~empty, out=before[1:])
@@ -445,7 +448,6 @@ def _read_table(path: str | Path, sheet, delimiter) -> pd.DataFrame:
     # A row with more filled cells than header names, or (in delimited text) fewer
     # cells than named columns, is shifted: every later cell sits under another
     # column's name. Its values are not echoed (names or dates of birth, moved).
-    text = suffix not in {".parquet", ".pq", ".xlsx", ".xlsm"}
     long = body_lengths > width
     beyond = np.where(long, before[body_starts + body_lengths]
                       - before[body_starts + np.minimum(body_lengths, width)], 0)
