@@ -42,6 +42,45 @@ _NUMERIC = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
 _INCOMPLETE = re.compile(r"\d{4}|\d{4}[/.-]\d{1,2}|\d{1,2}[/.-]\d{4}")
 
 
+def _date_of(v, fmt: str | None, dayfirst: bool | None):
+    """One cell read as a date: ``(timestamp or None, what was expected or None)``."""
+    real = "a real calendar date"
+    if v is None or (isinstance(v, float) and v != v) or type(v).__name__ in {"NaTType",
+                                                                              "NAType"}:
+        return None, None
+    if isinstance(v, (dt.date, pd.Timestamp)):
+        return pd.Timestamp(v), None
+    if not isinstance(v, str):
+        return None, "a date (a date cell or text such as 2024-03-31), not a number"
+    text = v.strip()
+    if not text:
+        return None, None
+    if fmt:
+        try:
+            return pd.Timestamp(dt.datetime.strptime(text, fmt)), None
+        except ValueError:
+            return None, f"{real} in the format {fmt} (cohort.dates.format)"
+    iso = _ISO.fullmatch(text)
+    numeric = _NUMERIC.fullmatch(text)
+    try:
+        if iso:
+            return pd.Timestamp(dt.date(int(iso[1]), int(iso[2]), int(iso[3]))), None
+        if numeric and dayfirst is not None:
+            a, b, year = int(numeric[1]), int(numeric[2]), int(numeric[3])
+            day, month = (a, b) if dayfirst else (b, a)
+            return pd.Timestamp(dt.date(year, month, day)), None
+        if numeric:
+            return None, ("an unambiguous date: YYYY-MM-DD, or set cohort.dates.dayfirst "
+                          "(true for 31/12/2024, false for 12/31/2024) or "
+                          "cohort.dates.format")
+        if _INCOMPLETE.fullmatch(text):
+            return None, "a complete date with day, month and year"
+        return None, (f"{real} as YYYY-MM-DD (or set cohort.dates.format for "
+                      "another layout)")
+    except ValueError:
+        return None, real
+
+
 def parse_dates(raw: pd.Series, fmt: str | None, dayfirst: bool | None):
     """Parse one date column by one explicit rule.
 
@@ -58,48 +97,55 @@ def parse_dates(raw: pd.Series, fmt: str | None, dayfirst: bool | None):
     problems : dict
         Row -> what was expected, for every present value that is not a date.
     """
+    from .distinct import broadcast, cell_array, distinct_cells, positions_of
+
+    # each distinct text read once (a registry's date column repeats its days), each
+    # date cell on its own
+    key, values = distinct_cells(cell_array(raw))
+    results = [_date_of(v, fmt, dayfirst) for v in values]
+    stamps = [ts for ts, _ in results if ts is not None]
+    if not all(ts.tzinfo is None and _NS_MIN <= ts <= _NS_MAX for ts in stamps):
+        # a date that a datetime64[ns] column cannot hold as it is (a time zone, the
+        # year 1500): written cell by cell, as pandas converts (or refuses) each one
+        return _parse_dates_by_cell(raw, fmt, dayfirst)
+    days = broadcast([np.datetime64("NaT", "ns") if ts is None else
+                      ts.as_unit("ns").to_datetime64() for ts, _ in results], key,
+                     "datetime64[ns]")
+    parsed = pd.Series(days, index=raw.index, dtype="datetime64[ns]")
+    refused = [k for k, (_, expected) in enumerate(results) if expected is not None]
+    problems: dict = {}
+    if refused:
+        cells = positions_of(key, refused)
+        problems = {row: results[k][1] for row, k in zip(raw.index[cells].tolist(),
+                                                         key[cells].tolist())}
+    return parsed.dt.normalize(), problems
+
+
+#: The dates a datetime64[ns] column holds.
+_NS_MIN, _NS_MAX = pd.Timestamp.min, pd.Timestamp.max
+
+
+def _parse_dates_by_cell(raw: pd.Series, fmt: str | None, dayfirst: bool | None):
+    """:func:`parse_dates` one cell at a time, each date written into the column.
+
+    A date read from text that the column refuses (a ``ValueError``) is not a real
+    calendar date; a date cell it refuses stops the reading, with pandas' error.
+    """
     parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     problems: dict = {}
-    real = "a real calendar date"
     for i, v in raw.items():
-        if v is None or (isinstance(v, float) and v != v) or type(v).__name__ in {"NaTType",
-                                                                                  "NAType"}:
+        ts, expected = _date_of(v, fmt, dayfirst)
+        if ts is None:
+            if expected is not None:
+                problems[i] = expected
             continue
-        if isinstance(v, (dt.date, pd.Timestamp)):
-            parsed[i] = pd.Timestamp(v)
-            continue
-        if not isinstance(v, str):
-            problems[i] = "a date (a date cell or text such as 2024-03-31), not a number"
-            continue
-        text = v.strip()
-        if not text:
-            continue
-        if fmt:
-            try:
-                parsed[i] = pd.Timestamp(dt.datetime.strptime(text, fmt))
-            except ValueError:
-                problems[i] = f"{real} in the format {fmt} (cohort.dates.format)"
-            continue
-        iso = _ISO.fullmatch(text)
-        numeric = _NUMERIC.fullmatch(text)
         try:
-            if iso:
-                parsed[i] = pd.Timestamp(dt.date(int(iso[1]), int(iso[2]), int(iso[3])))
-            elif numeric and dayfirst is not None:
-                a, b, year = int(numeric[1]), int(numeric[2]), int(numeric[3])
-                day, month = (a, b) if dayfirst else (b, a)
-                parsed[i] = pd.Timestamp(dt.date(year, month, day))
-            elif numeric:
-                problems[i] = ("an unambiguous date: YYYY-MM-DD, or set cohort.dates.dayfirst "
-                               "(true for 31/12/2024, false for 12/31/2024) or "
-                               "cohort.dates.format")
-            elif _INCOMPLETE.fullmatch(text):
-                problems[i] = "a complete date with day, month and year"
-            else:
-                problems[i] = (f"{real} as YYYY-MM-DD (or set cohort.dates.format for "
-                               "another layout)")
+            parsed[i] = ts
         except ValueError:
-            problems[i] = real
+            if not isinstance(v, str):
+                raise
+            problems[i] = ("a real calendar date" + (f" in the format {fmt} (cohort.dates.format)"
+                                                     if fmt else ""))
     return parsed.dt.normalize(), problems
 
 

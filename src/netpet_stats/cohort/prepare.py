@@ -23,7 +23,8 @@ from . import competing
 from . import dates as dates_mod
 from . import units
 from .ledger import exclusion_ledger
-from .problems import (GRADES, REQUIRED, SEXES,
+from .distinct import broadcast, cell_array, distinct_cells, positions_of
+from .problems import (GRADES, MISSING_TOKENS, REQUIRED, SEXES,
                        CohortValidationError, Problem, _is_missing, _show)
 from .read import Percent, cohort_sources, read_table
 
@@ -60,6 +61,54 @@ _NUMBER_RULES = {
 }
 
 
+def _number_of(v, pattern, expected: str, percent: bool) -> tuple:
+    """One cell read as a number: ``(value, written as a percentage, shown, expected)``.
+
+    ``value`` is NaN for a missing cell and for a problem; ``expected`` is ``None``
+    unless the cell is a problem, ``shown`` then the value that the message quotes.
+    """
+    explicit = False
+    if _is_missing(v):
+        return np.nan, False, None, None
+    if isinstance(v, Percent):
+        if not percent:
+            return (np.nan, False, f"{float(v) * 100:g}% (a cell formatted as a percentage)",
+                    "a number (not a percentage format)")
+        x = float(v) * 100
+        explicit = True
+    elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+        x = float(v)
+    elif isinstance(v, str):
+        text = v.strip()
+        if percent and text.endswith("%"):
+            text = text[:-1].rstrip()
+            explicit = True
+        if not pattern.fullmatch(text):
+            return np.nan, explicit, v, expected + (" or a percentage such as 12%" if percent
+                                                    else "")
+        x = float(text.replace(",", "."))
+    else:
+        return np.nan, False, v, expected
+    if not math.isfinite(x):
+        return np.nan, explicit, v, "a finite number"
+    return x, explicit, None, None
+
+
+def _report(out: _Collector, raw: pd.Series, column: str, key: np.ndarray,
+            results: list, shown: int, expected: int) -> None:
+    """Add a problem for each cell whose value's result names one, in row order.
+
+    ``results[k][expected]`` is what the value ``k`` of :func:`distinct_cells` should
+    have been (``None``: no problem) and ``results[k][shown]`` the value quoted.
+    """
+    bad = [k for k, r in enumerate(results) if r[expected] is not None]
+    if not bad:
+        return
+    cells = positions_of(key, bad)
+    for row, k in zip(raw.index[cells].tolist(), key[cells].tolist()):
+        out.add(row, column, results[k][shown], results[k][expected])
+
+
 def _parse_number(raw: pd.Series, column: str, out: _Collector, decimal: str = ".",
                   percent: bool = False) -> pd.Series:
     """Numbers from text (one rule, :data:`_NUMBER_RULES`) or from typed cells.
@@ -71,41 +120,15 @@ def _parse_number(raw: pd.Series, column: str, out: _Collector, decimal: str = "
     or format.
     """
     pattern, expected = _NUMBER_RULES[decimal]
-    # filled by position and wrapped once: item assignment into a Series costs ~20 us a
-    # cell, minutes on a registry of 10^6 patients
-    parsed = np.full(len(raw), np.nan)
-    explicit = []
-    for i, (row, v) in enumerate(raw.items()):
-        if _is_missing(v):
-            continue
-        if isinstance(v, Percent):
-            if not percent:
-                out.add(row, column, f"{float(v) * 100:g}% (a cell formatted as a percentage)",
-                        "a number (not a percentage format)")
-                continue
-            x = float(v) * 100
-            explicit.append(row)
-        elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
-            x = float(v)
-        elif isinstance(v, str):
-            text = v.strip()
-            if percent and text.endswith("%"):
-                text = text[:-1].rstrip()
-                explicit.append(row)
-            if not pattern.fullmatch(text):
-                out.add(row, column, v, expected + (" or a percentage such as 12%" if percent
-                                                    else ""))
-                continue
-            x = float(text.replace(",", "."))
-        else:
-            out.add(row, column, v, expected)
-            continue
-        if not math.isfinite(x):
-            out.add(row, column, v, "a finite number")
-            continue
-        parsed[i] = x
-    values = pd.Series(parsed, index=raw.index, dtype=float)
-    values.attrs["explicit_percent"] = explicit
+    # each distinct text read once (a registry's age or time column holds a few hundred
+    # or thousand texts for 10^6 patients), each typed cell on its own
+    key, distinct = distinct_cells(cell_array(raw))
+    results = [_number_of(v, pattern, expected, percent) for v in distinct]
+    _report(out, raw, column, key, results, 2, 3)
+    values = pd.Series(broadcast([r[0] for r in results], key, float), index=raw.index,
+                       dtype=float)
+    values.attrs["explicit_percent"] = raw.index[broadcast([r[1] for r in results], key,
+                                                           bool)].tolist()
     return values
 
 
@@ -179,10 +202,21 @@ def _coding_table(canonical: tuple, coding: dict | None, name: str,
 def _parse_coded(raw: pd.Series, column: str, canonical: tuple, coding: dict,
                  out: _Collector, what: str, name: str = "") -> pd.Series:
     table, declared = _coding_table(canonical, coding, name or column, out)
-    parsed = np.full(len(raw), None, dtype=object)   # by position, wrapped once
-    for i, (row, v) in enumerate(raw.items()):
+    codes = ", ".join(map(str, canonical))
+    if declared:
+        shown = ", ".join(sorted(k for k, c in table.items() if c is not _DECLARED_MISSING))
+        refused = (f"{what}: one of the codes declared in cohort.codings.{name or column} "
+                   f"({shown}), which recode {codes}")
+    else:
+        extra = sorted(k for k, c in table.items() if c is not _DECLARED_MISSING
+                       and k not in {str(c).lower() for c in canonical})
+        hint = f" (or a spelling mapped in cohort.codings: {', '.join(extra)})" if extra else ""
+        refused = f"{what}: one of {codes}{hint}"
+
+    def code_of(v):
+        """(code or None, the cell, what was expected when the cell is refused)."""
         if v is None:
-            continue
+            return None, v, None
         key = str(v).strip().lower()
         if isinstance(v, (float, np.floating)) and float(v).is_integer():
             key = str(int(v))
@@ -190,21 +224,16 @@ def _parse_coded(raw: pd.Series, column: str, canonical: tuple, coding: dict,
             key = key[:-2]
         if key in table:  # a declared spelling wins over the missing-value tokens
             code = table[key]
-            parsed[i] = None if code is _DECLARED_MISSING else code
-            continue
+            return (None if code is _DECLARED_MISSING else code), v, None
         if _is_missing(v):
-            continue
-        codes = ", ".join(map(str, canonical))
-        if declared:
-            shown = ", ".join(sorted(k for k, c in table.items() if c is not _DECLARED_MISSING))
-            out.add(row, column, v, f"{what}: one of the codes declared in "
-                    f"cohort.codings.{name or column} ({shown}), which recode {codes}")
-            continue
-        extra = sorted(k for k, c in table.items() if c is not _DECLARED_MISSING
-                       and k not in {str(c).lower() for c in canonical})
-        hint = f" (or a spelling mapped in cohort.codings: {', '.join(extra)})" if extra else ""
-        out.add(row, column, v, f"{what}: one of {codes}{hint}")
-    return pd.Series(parsed, index=raw.index, dtype=object)
+            return None, v, None
+        return None, v, refused
+
+    # each distinct text looked up once: a coded column holds a handful of spellings
+    key, values = distinct_cells(cell_array(raw))
+    results = [code_of(v) for v in values]
+    _report(out, raw, column, key, results, 1, 2)
+    return pd.Series(broadcast([r[0] for r in results], key), index=raw.index, dtype=object)
 
 
 def _declared_missing(value: object, texts: frozenset, numbers: frozenset) -> bool:
@@ -242,7 +271,9 @@ def _blank_declared_missing(raw: pd.DataFrame, present: dict, spec: dict
                 numbers.add(float(t))
             except (TypeError, ValueError):
                 pass
-        hit = raw[user].map(lambda v: _declared_missing(v, texts, frozenset(numbers)))
+        numbers = frozenset(numbers)
+        key, values = distinct_cells(cell_array(raw[user]))   # each distinct text once
+        hit = broadcast([_declared_missing(v, texts, numbers) for v in values], key, bool)
         n = int(hit.sum())
         if n:
             out = raw.copy() if out is None else out
@@ -252,14 +283,29 @@ def _blank_declared_missing(raw: pd.DataFrame, present: dict, spec: dict
     return (raw if out is None else out), notes
 
 
+def _missing_cells(raw: pd.Series) -> np.ndarray:
+    """Which cells are missing (:func:`_is_missing`), each distinct text judged once."""
+    key, values = distinct_cells(cell_array(raw))
+    return broadcast([_is_missing(v) for v in values], key, bool)
+
+
 def _parse_text(raw: pd.Series) -> pd.Series:
+    """Text values (ids, names): stripped, ``None`` when missing (:func:`_is_missing`)."""
     def text(v):
         if _is_missing(v):
             return None
         if isinstance(v, (float, np.floating)) and float(v).is_integer():
             return str(int(v))  # an id typed as a number in a spreadsheet
         return str(v).strip()
-    return raw.map(text).astype(object)
+
+    # each distinct text once: a centre or a site column holds a few names. A text is
+    # read inline, without text()'s call and type checks, as an id column has a text per
+    # patient (str(v) of a text is the same characters).
+    key, values = distinct_cells(cell_array(raw))
+    return pd.Series(broadcast([(None if (stripped := v.strip()).lower() in MISSING_TOKENS
+                                 else stripped) if isinstance(v, str) else text(v)
+                                for v in values], key),
+                     index=raw.index, dtype=object, name=raw.name)
 
 
 # --------------------------------------------------------------------------------------
@@ -378,12 +424,15 @@ def _read_lesions(path: str, sheet, lesion_columns: dict, codings: dict,
         parsed = _parse_coded(raw[lesion_columns[flag]], lesion_columns[flag], (0, 1),
                               codings.get("positive"), lc, "uptake above background",
                               "positive")
-        for row in parsed.index[parsed.isna() & raw[lesion_columns[flag]].map(_is_missing)]:
+        for row in parsed.index[parsed.isna() & _missing_cells(raw[lesion_columns[flag]])]:
             lc.add(row, lesion_columns[flag], "(empty)", "0 or 1")
         data[flag] = parsed
     av_col = lesion_columns["fdg_vs_sstr"]
-    avid = raw[av_col].map(lambda v: None if _is_missing(v) else
-                           np_score.AVIDITY_SPELLINGS.get(str(v).strip().lower(), "?"))
+    key, values = distinct_cells(cell_array(raw[av_col]))   # each distinct spelling once
+    avid = pd.Series(broadcast([None if _is_missing(v) else
+                                np_score.AVIDITY_SPELLINGS.get(str(v).strip().lower(), "?")
+                                for v in values], key), index=raw.index, dtype=object,
+                     name=av_col)
     both = (data["sstr_positive"] == 1) & (data["fdg_positive"] == 1)
     known = data["sstr_positive"].notna() & data["fdg_positive"].notna()
     for row in data.index:
@@ -579,16 +628,22 @@ def _parse_source(raw: pd.DataFrame, path: str, centre: str | None, ccfg: dict,
                 data[ecol] = _parse_coded(raw[present[ecol]], present[ecol], (0, 1),
                                           codings.get("event"), out, "an event indicator",
                                           "event").astype(float)
-    given = np.full(len(raw), None, dtype=object)   # by position, wrapped once
+    given = np.full(len(raw), None, dtype=object)
     if "netpet" in present:
-        for i, (row, v) in enumerate(raw[present["netpet"]].items()):
+        def score_of(v):
+            """(score or None, the cell, what was expected when the cell is refused)."""
             if _is_missing(v):
-                continue
+                return None, v, None
             try:
-                given[i] = np_score.normalise_score(v)
+                return np_score.normalise_score(v), v, None
             except ValueError:
-                out.add(row, present["netpet"], v,
-                        "a NETPET score (P0-P5, P4a, P4b; e.g. 'P4b', '4', 'NETPET 3')")
+                return None, v, "a NETPET score (P0-P5, P4a, P4b; e.g. 'P4b', '4', 'NETPET 3')"
+
+        # each distinct spelling read once: a score column holds a dozen of them
+        key, values = distinct_cells(cell_array(raw[present["netpet"]]))
+        results = [score_of(v) for v in values]
+        _report(out, raw[present["netpet"]], present["netpet"], key, results, 1, 2)
+        given = broadcast([r[0] for r in results], key)
     data["netpet"] = pd.Series(given, index=raw.index, dtype=object)
     data.insert(0, "row", raw.index.to_numpy())
     data.insert(0, "file", path)

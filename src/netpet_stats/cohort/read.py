@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import errno
+import gc
 import re
 import unicodedata
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -165,20 +167,71 @@ def _read_excel(path: Path, sheet):
         book.close()
 
 
-def _read_csv(path: Path, delimiter: str | None):
-    """Rows of a delimited text file, each ``(line number, cells)``, every cell as text."""
+@contextmanager
+def cyclic_gc_paused():
+    """Pause Python's cyclic garbage collector while a table's rows are built.
+
+    Reading makes millions of lists and strings that all stay alive; the collector,
+    triggered by every 700 of them, walks the ever longer list of survivors again
+    and again: a third of the time of reading a registry. These objects form no
+    reference cycle, so nothing is left for the collector to find; it runs again
+    afterwards as before (and stays off if it was off).
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def _split_plain(text: str, sep: str) -> list[list[str]] | None:
+    """The rows of a delimited text that has no quote, as the csv module reads them.
+
+    Without a quote character the csv module's rows are the lines (ended by ``\n``)
+    split at the delimiter, an empty line being a row of no cell; ``str.split`` does
+    that in C, where the csv module costs ~1 s a 10^5 rows. Returns ``None`` when
+    the text needs the csv module: a quote (a cell may span lines or hold the
+    delimiter), a carriage return (another line end), a NUL, or a line longer than
+    the module's field limit (the module refuses such a cell, with its message).
+    """
+    import csv
+
+    if len(sep) != 1 or sep in '"\r\n\x00' or '"' in text or "\r" in text or "\x00" in text:
+        return None
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()   # the end of the last line, not an empty line after it
+    if lines and max(map(len, lines)) > csv.field_size_limit():
+        return None
+    return [line.split(sep) if line else [] for line in lines]
+
+
+def _read_csv(path: Path, delimiter: str | None) -> tuple[list[int], list[list]]:
+    """Rows of a delimited text file: the line on which each starts, and its cells as text."""
     import csv
 
     sep = delimiter if delimiter and delimiter != "auto" else _sniff_delimiter(path)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            rows = _split_plain(fh.read(), sep)
+    except UnicodeDecodeError:
+        rows = None   # the reader below stops where the csv module did, with its position
+    if rows is not None:
+        return list(range(1, len(rows) + 1)), rows
     with open(path, encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh, delimiter=sep)
-        rows, line = [], 1     # the line on which the next row starts
+        # two flat lists, not a tuple per row: this loop runs once per patient
+        lines, rows = [], []
+        add_line, add_row = lines.append, rows.append
         try:
             for cells in reader:
-                rows.append((reader.line_num, cells))
-                line = reader.line_num + 1
-            return rows
+                add_row(cells)
+                add_line(reader.line_num)
+            return lines, rows
         except csv.Error as exc:
+            line = lines[-1] + 1 if lines else 1   # the line on which the failing row starts
             if "field larger than field limit" in str(exc):
                 value = (f"(a cell of more than {csv.field_size_limit():,} characters, from "
                          f"line {line})")
@@ -213,35 +266,68 @@ def _empty_excel(path: Path) -> Problem:
                    "it again")
 
 
-def _clean(rows: list) -> tuple[list, int]:
+def _clean_text(value: str) -> tuple[str | None, bool]:
+    """A text cell in composed Unicode (NFC), ``None`` when blank; and whether it changed."""
+    if value.isascii():
+        return (value if value.strip() else None), False
+    if not value.strip():
+        return None, False
+    nfc = unicodedata.normalize("NFC", value)
+    return nfc, nfc != value
+
+
+def _clean_other(value):
+    """A cell that is not text: ``None`` for a missing value of any library, else the value."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    return None if type(value).__name__ in {"NAType", "NaTType"} else value
+
+
+def _clean(cells, text_only: bool = False):
     """Cells with one missing value (``None``) and text in composed Unicode (NFC).
 
     The same name typed on Windows (``ö`` one character) and on macOS (``o`` and a
     combining diaeresis) looks identical but compares different: one centre
     would become two centres and two strata. Every text cell is normalised to
-    NFC; returns the rows and the number of cells changed, for a note.
+    NFC. Each distinct text is cleaned once (a registry's 10^7 cells hold far
+    fewer texts), every other cell on its own.
+
+    Parameters
+    ----------
+    cells
+        Every cell of the file, row after row, as one object array.
+    text_only
+        Every cell is a ``str`` (a delimited text file).
+
+    Returns
+    -------
+    cleaned : numpy.ndarray of object
+    empty : numpy.ndarray of bool
+        The cells that are ``None`` in ``cleaned``.
+    recomposed : int
+        The number of cells changed by the normalisation, for a note.
     """
-    recomposed = 0
-    normalize, missing = unicodedata.normalize, {"NAType", "NaTType"}
+    import numpy as np
 
-    def clean(value):
-        nonlocal recomposed
-        if value is None:
-            return None
-        if isinstance(value, str):
-            if value.isascii():
-                return value if value.strip() else None
-            if not value.strip():
-                return None
-            nfc = normalize("NFC", value)
-            if nfc != value:
-                recomposed += 1
-            return nfc
-        if isinstance(value, float) and value != value:
-            return None
-        return None if type(value).__name__ in missing else value
+    from .distinct import broadcast, distinct_cells
 
-    return [(n, [clean(v) for v in cells]) for n, cells in rows], recomposed
+    key, values = distinct_cells(cells, text_only)
+    cleaned, changed = [], []
+    for v in values:
+        if isinstance(v, str):
+            c, ch = _clean_text(v)
+        else:
+            c, ch = _clean_other(v), False
+        cleaned.append(c)
+        changed.append(ch)
+    # a text recomposed counts once per cell that holds it, as when cells were cleaned
+    # one by one
+    count = np.bincount(key, minlength=len(values)) if len(key) else np.zeros(0, int)
+    recomposed = int(count[np.asarray(changed, dtype=bool)].sum()) if values else 0
+    return (broadcast(cleaned, key), broadcast([c is None for c in cleaned], key, bool),
+            recomposed)
 
 
 def read_table(path: str | Path, sheet: int | str | None = None,
@@ -269,9 +355,18 @@ def read_table(path: str | Path, sheet: int | str | None = None,
         chosen by position, formulas without a stored result, rows with more or
         fewer cells than the header has names, data under an empty header cell.
     """
+    # reading builds a list per row and an object per cell: see cyclic_gc_paused
+    with cyclic_gc_paused():
+        return _read_table(path, sheet, delimiter)
+
+
+def _read_table(path: str | Path, sheet, delimiter) -> pd.DataFrame:
+    """:func:`read_table`'s work."""
     import csv
     import zipfile
+    from itertools import chain
 
+    import numpy as np
     import pandas as pd  # here, not at import: the workflow lists inputs without pandas
 
     path = Path(path)
@@ -291,15 +386,16 @@ def read_table(path: str | Path, sheet: int | str | None = None,
         if suffix in {".parquet", ".pq"}:
             frame = pd.read_parquet(path)
             header = [str(c).strip() for c in frame.columns]
-            rows = [(i + 2, list(values)) for i, values in
-                    enumerate(frame.astype(object).itertuples(index=False, name=None))]
-            rows.insert(0, (1, header))
+            rows = [header, *(list(values) for values in
+                              frame.astype(object).itertuples(index=False, name=None))]
+            lines = list(range(1, len(rows) + 1))
         elif suffix in {".xlsx", ".xlsm"}:
             if path.stat().st_size == 0:
                 raise CohortValidationError([_empty_excel(path)])
-            rows, notes, formulas = _read_excel(path, sheet)
+            numbered, notes, formulas = _read_excel(path, sheet)
+            lines, rows = [n for n, _ in numbered], [c for _, c in numbered]
         else:
-            rows = _read_csv(path, delimiter)
+            lines, rows = _read_csv(path, delimiter)
     except UnicodeDecodeError as exc:
         raise CohortValidationError([Problem(
             file, None, "-", f"(text that is not UTF-8: byte {exc.object[exc.start]:#04x} "
@@ -319,47 +415,83 @@ def read_table(path: str | Path, sheet: int | str | None = None,
         raise CohortValidationError(
             [Problem(file, None, "-", f"unreadable file ({type(exc).__name__}: {exc})",
                      "a CSV, TSV, Excel (.xlsx) or Parquet table with one header row")]) from None
-    rows, recomposed = _clean(rows)
+    # Column-wise from here: the cells of all rows in one array, rows located by their
+    # first cell (starts) and length (lengths), so that no Python code runs per cell.
+    lengths = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
+    starts = np.zeros(len(rows), dtype=np.intp)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    flat = np.fromiter(chain.from_iterable(rows), dtype=object, count=int(lengths.sum()))
+    del rows
+    text = suffix not in {".parquet", ".pq", ".xlsx", ".xlsm"}   # every cell a str
+    flat, empty, recomposed = _clean(flat, text)
+    # filled cells before each position: a row's or a span's filled cells in one subtraction
+    before = np.zeros(len(flat) + 1, dtype=np.intp)
+    np.cumsum(~empty, out=before[1:])
+
+    def cells_of(i):
+        return flat[starts[i]:starts[i] + lengths[i]].tolist()
+
     if formulas:
-        raise CohortValidationError(_formula_problems(file, rows, formulas))
-    rows = [(n, cells) for n, cells in rows if any(v is not None for v in cells)]
-    if not rows:
+        raise CohortValidationError(_formula_problems(
+            file, [(lines[i], cells_of(i)) for i in range(len(lines))], formulas))
+    filled_rows = np.flatnonzero(before[starts + lengths] - before[starts] > 0)
+    if not len(filled_rows):
         raise CohortValidationError([Problem(file, None, "-", "(an empty file)",
                                              "a header row and at least one patient row")])
-    (header_row, header), body = rows[0], rows[1:]
-    header = [str(c).strip() if c is not None else "" for c in header]
+    header_at, body = filled_rows[0], filled_rows[1:]
+    header_row = lines[header_at]
+    header = [str(c).strip() if c is not None else "" for c in cells_of(header_at)]
     width = len(header)
     named = max((j + 1 for j, name in enumerate(header) if name), default=0)
+    numbers = [lines[i] for i in body]
+    body_starts, body_lengths = starts[body], lengths[body]
     # A row with more filled cells than header names, or (in delimited text) fewer
     # cells than named columns, is shifted: every later cell sits under another
     # column's name. Its values are not echoed (names or dates of birth, moved).
-    text = suffix not in {".parquet", ".pq", ".xlsx", ".xlsm"}
-    shifted = [Problem(file, n, "-", f"{len(cells)} cells under {width} header names",
-                       "no more cells than header names (a delimiter inside a value, or a "
-                       "shifted row?)")
-               for n, cells in body
-               if len(cells) > width and any(v is not None for v in cells[width:])]
-    shifted += [Problem(file, n, "-", f"{len(cells)} cells under {named} named columns",
-                        "a cell for every named column (a delimiter missing between two "
-                        "values, or a row cut short?)")
-                for n, cells in body if text and len(cells) < named]
+    long = body_lengths > width
+    beyond = np.where(long, before[body_starts + body_lengths]
+                      - before[body_starts + np.minimum(body_lengths, width)], 0)
+    shifted = [Problem(file, numbers[k], "-", f"{body_lengths[k]} cells under {width} header "
+                       "names", "no more cells than header names (a delimiter inside a value, "
+                       "or a shifted row?)")
+               for k in np.flatnonzero(beyond > 0)]
+    if text:
+        shifted += [Problem(file, numbers[k], "-", f"{body_lengths[k]} cells under {named} "
+                            "named columns", "a cell for every named column (a delimiter "
+                            "missing between two values, or a row cut short?)")
+                    for k in np.flatnonzero(body_lengths < named)]
     if shifted:
         raise CohortValidationError(sorted(shifted, key=lambda p: p.row))
-    cells = [(c + [None] * width)[:width] for _, c in body]
+    # every row cut or filled with empty cells to the header's width, one column at a time
+    columns, filled_columns = [], []
+    for j in range(width):
+        has = body_lengths > j
+        column = np.full(len(body), None, dtype=object)
+        at = body_starts[has] + j
+        column[has] = flat[at]
+        columns.append(column)
+        filled_columns.append(bool((~empty[at]).any()))
     # columns with neither a name nor data: an export's trailing delimiters (;;;)
-    keep = [j for j, name in enumerate(header) if name or any(row[j] is not None for row in cells)]
+    keep = [j for j, name in enumerate(header) if name or filled_columns[j]]
     if len(keep) < width:
         header = [header[j] for j in keep]
-        cells = [[row[j] for j in keep] for row in cells]
+        columns = [columns[j] for j in keep]
     unnamed = [j for j, name in enumerate(header) if name == ""]
     if unnamed:
-        hint = _header_below(header, body, [keep[j] for j in unnamed])
+        first = [(numbers[0], cells_of(body[0]))] if len(body) else []
+        hint = _header_below(header, first, [keep[j] for j in unnamed])
         raise CohortValidationError([
             Problem(file, header_row, f"column {_column_letter(keep[j])}",
                     "(an empty header cell)", "a name for every column that holds data" + hint)
             for j in unnamed])
-    frame = pd.DataFrame(cells, columns=header, dtype=object)
-    frame.index = pd.Index([n for n, _ in body], name="row")
+    if len(body):
+        block = np.empty((len(body), len(columns)), dtype=object)
+        for j, column in enumerate(columns):
+            block[:, j] = column
+        frame = pd.DataFrame(block, columns=header, dtype=object)
+    else:
+        frame = pd.DataFrame([], columns=header, dtype=object)
+    frame.index = pd.Index(numbers, name="row")
     if recomposed:
         notes.append(f"{recomposed} text cell(s) in decomposed Unicode (accents stored "
                      "as separate marks, as macOS writes them) were read in composed form "
