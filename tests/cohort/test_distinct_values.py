@@ -266,3 +266,21 @@ def test_a_hostile_date_column_reads_as_cell_by_cell():
     assert list(problems.items()) == [(row, table[k][2]) for row, k in zip(raw.index, picks)
                                       if table[k][2] is not None]
     assert all(type(row) is int for row in problems)
+
+
+def test_dates_a_column_cannot_hold_are_problems_of_their_cells():
+    """The year 1500 (typed for 2015) is refused naming its cell, and a timestamp with a
+    time zone (a Parquet cell) is its calendar day where recorded: neither stops the
+    reading with pandas' internal error, as both did."""
+    import datetime as dt
+
+    from netpet_stats.cohort.dates import parse_dates
+
+    raw = pd.Series(["2015-03-04", "1500-03-04", dt.date(1500, 1, 1),
+                     pd.Timestamp("2021-06-30 23:30", tz="America/New_York"),
+                     "2262-04-12", "2262-04-11"], index=[2, 3, 4, 5, 6, 7], dtype=object)
+    dates, problems = parse_dates(raw, None, None)
+    expected = "a date between 1677-09-22 and 2262-04-11"
+    assert problems == {3: expected, 4: expected, 6: expected}
+    assert dates.tolist() == [pd.Timestamp("2015-03-04"), pd.NaT, pd.NaT,
+                              pd.Timestamp("2021-06-30"), pd.NaT, pd.Timestamp("2262-04-11")]

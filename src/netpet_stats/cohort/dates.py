@@ -102,12 +102,7 @@ def parse_dates(raw: pd.Series, fmt: str | None, dayfirst: bool | None):
     # each distinct text read once (a registry's date column repeats its days), each
     # date cell on its own
     key, values = distinct_cells(cell_array(raw))
-    results = [_date_of(v, fmt, dayfirst) for v in values]
-    stamps = [ts for ts, _ in results if ts is not None]
-    if not all(ts.tzinfo is None and _NS_MIN <= ts <= _NS_MAX for ts in stamps):
-        # a date that a datetime64[ns] column cannot hold as it is (a time zone, the
-        # year 1500): written cell by cell, as pandas converts (or refuses) each one
-        return _parse_dates_by_cell(raw, fmt, dayfirst)
+    results = [_held(*_date_of(v, fmt, dayfirst)) for v in values]
     days = broadcast([np.datetime64("NaT", "ns") if ts is None else
                       ts.as_unit("ns").to_datetime64() for ts, _ in results], key,
                      "datetime64[ns]")
@@ -121,32 +116,23 @@ def parse_dates(raw: pd.Series, fmt: str | None, dayfirst: bool | None):
     return parsed.dt.normalize(), problems
 
 
-#: The dates a datetime64[ns] column holds.
-_NS_MIN, _NS_MAX = pd.Timestamp.min, pd.Timestamp.max
+#: The days a datetime64[ns] column holds (the first and last whole ones).
+_FIRST_DAY = (pd.Timestamp.min + pd.Timedelta(days=1)).normalize()
+_LAST_DAY = pd.Timestamp.max.normalize()
 
 
-def _parse_dates_by_cell(raw: pd.Series, fmt: str | None, dayfirst: bool | None):
-    """:func:`parse_dates` one cell at a time, each date written into the column.
-
-    A date read from text that the column refuses (a ``ValueError``) is not a real
-    calendar date; a date cell it refuses stops the reading, with pandas' error.
-    """
-    parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
-    problems: dict = {}
-    for i, v in raw.items():
-        ts, expected = _date_of(v, fmt, dayfirst)
-        if ts is None:
-            if expected is not None:
-                problems[i] = expected
-            continue
-        try:
-            parsed[i] = ts
-        except ValueError:
-            if not isinstance(v, str):
-                raise
-            problems[i] = ("a real calendar date" + (f" in the format {fmt} (cohort.dates.format)"
-                                                     if fmt else ""))
-    return parsed.dt.normalize(), problems
+def _held(ts, expected):
+    """A date as the column holds it: a date with a time zone (a Parquet or
+    spreadsheet timestamp) is the calendar day where it was recorded, its zone
+    dropped; a date the column cannot hold (the year 1500, a typing error) is refused
+    as a problem of its cell, not a failure of the reading."""
+    if ts is None:
+        return ts, expected
+    if ts.tzinfo is not None:
+        ts = ts.tz_localize(None)
+    if not _FIRST_DAY <= ts.normalize() <= _LAST_DAY:
+        return None, f"a date between {_FIRST_DAY.date()} and {_LAST_DAY.date()}"
+    return ts, None
 
 
 def derive_times(dates: pd.DataFrame, settings: dict, endpoints: list[str]):
