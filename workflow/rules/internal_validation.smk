@@ -63,10 +63,11 @@ if VALIDATION_MODE == "develop":
         conda:
             "../envs/netpet.yaml"
         # one refit per centre, in parallel (one thread on a small cohort:
-        # common.smk); the table is the same for any threads
+        # common.smk); the table is the same for any threads. Each worker holds as
+        # much as the job (a refit on all but one centre): 3.2 GB on 2 threads at 10^6
         threads: cohort_threads(4)
         resources:
-            mem_mb=job_mem_mb(900, per_worker=0.8),
+            mem_mb=job_mem_mb(900, per_worker=1.0),
             runtime=job_runtime(10),
         params:
             version=PACKAGE_VERSION,
