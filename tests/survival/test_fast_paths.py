@@ -281,6 +281,8 @@ def test_sorts_of_repeated_values_equal_numpys():
         event = (rng.random(time.size) < 0.3).astype(float)
         np.testing.assert_array_equal(exit_order(time, event), np.lexsort((-event, -time)))
         np.testing.assert_array_equal(sorted_distinct(time), np.unique(time))
+        ordered = np.sort(time)                      # a resample drawn in time order
+        np.testing.assert_array_equal(sorted_distinct(ordered), np.unique(time))
     # events coded otherwise than 0/1 keep lexsort's order of the values
     time, event = np.ceil(rng.exponential(30, n)), rng.integers(0, 3, n).astype(float)
     np.testing.assert_array_equal(exit_order(time, event), np.lexsort((-event, -time)))

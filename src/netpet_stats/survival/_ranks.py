@@ -65,7 +65,12 @@ def dense_rank(x) -> np.ndarray:
 
 
 def sorted_distinct(x: np.ndarray) -> np.ndarray:
-    """``np.unique(x)`` of a float array without missing values."""
+    """``np.unique(x)`` of a float array without missing values.
+
+    Values already in order (a bootstrap's resample, drawn in time order) are not
+    sorted again: one pass keeps the first of each run."""
+    if x.size > 1 and (x[1:] >= x[:-1]).all():
+        return x[np.concatenate(([True], x[1:] != x[:-1]))]
     if few_values(x):
         return np.unique(pd.unique(x))
     return np.unique(x)
