@@ -61,11 +61,29 @@ def test_each_centres_auc_brier_and_ipa_get_a_bootstrap_interval():
         ["lower", "upper"]].loc[lambda f: table["measure"].eq("IPA").to_numpy()].isna().all().all()
     m = centre == "B"
     row = table[(table["centre"] == "B") & (table["measure"] == "time-dependent AUC")].iloc[0]
+    # the centre's rows in time order, the resamples drawn in that order: the same
+    # resamples as in the rows' own order, the same interval up to rounding
+    o = np.argsort(t[m], kind="stable")
+    tb, eb, sb = t[m][o], e[m][o], surv[m][o]
     lo, hi = external.bootstrap_ci(
+        lambda i: external.time_dependent_auc(tb[i], eb[i], 1 - sb[i], 1.0),
+        int(m.sum()), 40, 9, order=o)
+    assert (row["lower"], row["upper"]) == (lo, hi)
+    as_given = external.bootstrap_ci(
         lambda i: external.time_dependent_auc(t[m][i], e[m][i], 1 - surv[m][i], 1.0),
         int(m.sum()), 40, 9)
-    assert (row["lower"], row["upper"]) == (lo, hi)
+    np.testing.assert_allclose(as_given, (lo, hi), rtol=1e-12)
     assert lo < row["estimate"] < hi
+    # the Brier score and IPA from one bootstrap of both: each as its own bootstrap gives
+    a = centre == "A"
+    oa = np.argsort(t[a], kind="stable")
+    ta, ea, sa = t[a][oa], e[a][oa], surv[a][oa]
+    for measure, key in (("Brier score", "brier"), ("IPA", "ipa")):
+        r = table[(table["centre"] == "A") & (table["measure"] == measure)].iloc[0]
+        alone = external.bootstrap_ci(
+            lambda i: external.brier_score(ta[i], ea[i], sa[i], 1.0)[key], int(a.sum()), 40, 9,
+            order=oa)
+        assert (r["lower"], r["upper"]) == alone
     for measure in ("Brier score", "IPA"):
         r = table[(table["centre"] == "A") & (table["measure"] == measure)].iloc[0]
         assert r["lower"] <= r["estimate"] <= r["upper"]

@@ -306,22 +306,41 @@ def time_dependent_auc(time, event, marker, horizon: float) -> float:
 
 
 def bootstrap_ci(statistic, n: int, n_boot: int, seed: int, conf_level: float = 0.95,
-                 threads: int = 1):
+                 threads: int = 1, order=None):
     """Percentile bootstrap interval of ``statistic(indices)`` over ``n`` rows.
 
     The resamples come from one seeded sequence and are evaluated on up to
     ``threads`` threads in that order: the interval does not depend on ``threads``.
+    ``order``: the statistic reads the rows in this order (``rows[order]``, e.g. sorted
+    by time); each resample, the rows the seed draws, is then given as their places in
+    that order, increasing: every sort the statistic makes meets ordered data (several
+    times faster on a large cohort), and a statistic that does not depend on the order
+    of its rows gives the interval of the rows as given, up to rounding.
     """
+    return bootstrap_cis(statistic, n, n_boot, seed, conf_level, threads, order)[0]
+
+
+def bootstrap_cis(statistic, n: int, n_boot: int, seed: int, conf_level: float = 0.95,
+                  threads: int = 1, order=None) -> list:
+    """:func:`bootstrap_ci` of a statistic of several values (a tuple, each resample):
+    one interval per value, from the same resamples."""
     from ._progress import ordered_map
 
     rng = np.random.default_rng(seed)
     draws = (rng.integers(0, n, n) for _ in range(n_boot))
+    if order is not None:
+        place = np.empty(n, np.int64)
+        place[np.asarray(order)] = np.arange(n)
+        draws = (np.repeat(np.arange(n), np.bincount(place[d], minlength=n)) for d in draws)
     values = np.array(list(ordered_map(statistic, draws, threads)), float)
-    values = values[np.isfinite(values)]
-    if values.size == 0:  # not estimable in any resample
-        return np.nan, np.nan
+    values = values.reshape(n_boot, -1) if values.size else values.reshape(0, 1)
     a = (1 - conf_level) / 2
-    return float(np.quantile(values, a)), float(np.quantile(values, 1 - a))
+    out = []
+    for column in values.T:
+        column = column[np.isfinite(column)]
+        out.append((np.nan, np.nan) if column.size == 0   # not estimable in any resample
+                   else (float(np.quantile(column, a)), float(np.quantile(column, 1 - a))))
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -584,23 +603,35 @@ def bootstrap_centre_intervals(frame: pd.DataFrame, time, event, predicted_survi
     time, event = np.asarray(time, float), np.asarray(event, float)
     s, centre = np.asarray(predicted_survival, float), np.asarray(centre, dtype=object)
     frame = frame.copy()
-    statistics = {
-        "time-dependent AUC": lambda t, e, p: time_dependent_auc(t, e, 1 - p, horizon),
-        "Brier score": lambda t, e, p: brier_score(t, e, p, horizon)["brier"],
-        "IPA": lambda t, e, p: brier_score(t, e, p, horizon)["ipa"],
-    }
+
+    def auc(t, e, p):
+        return (time_dependent_auc(t, e, 1 - p, horizon),)
+
+    def brier(t, e, p):          # the Brier score and IPA from one computation
+        b = brier_score(t, e, p, horizon)
+        return b["brier"], b["ipa"]
+
     for c in pd.unique(frame["centre"]):
         m = centre == c
-        t, e, p = time[m], event[m], s[m]
-        for measure, stat in statistics.items():
+        # the centre's rows in time order, each resample given in that order
+        # (bootstrap_ci's order): the measures' sorts meet ordered data
+        by_time = np.argsort(time[m], kind="stable")
+        t, e, p = time[m][by_time], event[m][by_time], s[m][by_time]
+        rows = {}
+        for measure in ("time-dependent AUC", "Brier score", "IPA"):
             row = (frame["centre"] == c) & (frame["measure"] == measure)
-            if not row.any() or str(frame.loc[row, "note"].iloc[0]).startswith(
+            if row.any() and not str(frame.loc[row, "note"].iloc[0]).startswith(
                     ("not estimable", "IPA not estimable")) \
-                    or not np.isfinite(frame.loc[row, "estimate"].iloc[0]):
+                    and np.isfinite(frame.loc[row, "estimate"].iloc[0]):
+                rows[measure] = row
+        for stat, measures in ((auc, ["time-dependent AUC"]), (brier, ["Brier score", "IPA"])):
+            if not any(measure in rows for measure in measures):
                 continue
-            lo, hi = bootstrap_ci(lambda i: stat(t[i], e[i], p[i]), len(t), n_boot, seed,
-                                  threads=threads)
-            frame.loc[row, ["lower", "upper"]] = [lo, hi]
+            intervals = bootstrap_cis(lambda i: stat(t[i], e[i], p[i]), len(t), n_boot, seed,
+                                      threads=threads, order=by_time)
+            for measure, (lo, hi) in zip(measures, intervals):
+                if measure in rows:
+                    frame.loc[rows[measure], ["lower", "upper"]] = [lo, hi]
     return frame
 
 
