@@ -304,7 +304,17 @@ def test_linear_predictor_by_pattern_equals_the_dot_product_of_each_distinct_row
         got = PatternDot(X)(beta)
         expected = np.array([sum(x * b for x, b in zip(row, beta)) for row in X])
         np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-14)
-        # identical rows, identical bits
+        # identical rows, identical bits; and the same bits for a row wherever it lies
         rows, inverse = np.unique(X, axis=0, return_inverse=True)
         for k in range(len(rows)):
             assert len(set(got[inverse.ravel() == k].tolist())) == 1
+        shifted = PatternDot(np.vstack([X[1:], X[:1]]))(beta)
+        np.testing.assert_array_equal(shifted, np.concatenate([got[1:], got[:1]]))
+
+
+def test_quantile_probabilities_outside_0_1_are_refused_as_r_does():
+    curve = km_table([1, 2, 3, 4], [1, 1, 0, 1])
+    for probs in ([float("nan")], [1.5], [-0.1], ["0.5"]):
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            km_quantiles(curve, probs)
+    assert km_quantiles(curve, [0, 1]).shape == (2, 4)

@@ -20,7 +20,8 @@ def frame(columns: dict) -> pd.DataFrame:
     """A frame of equal-length numpy columns, in the given order, without copying them.
 
     Each value must be a numpy array owned by the caller's result alone (not a view
-    of the user's input, nor the same array twice), since the frame keeps it. When
+    of the user's input, nor the same array twice): a frame of other columns (text)
+    keeps it as it is; columns of numbers are stacked into new blocks. When
     every column is a number the columns are stacked into one block per dtype, as
     pandas consolidates them (:func:`_blocks_frame`): one block for a table of floats,
     two for a Kaplan-Meier table's integer counts beside its float estimates.

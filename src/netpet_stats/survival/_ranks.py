@@ -8,8 +8,9 @@ Hashing the values (``pd.factorize``, ~0.01 s) and sorting the distinct ones alo
 gives the same order; integer ranks of fewer than 2^16 values are then ordered by
 numpy's radix sort. A column whose first values are mostly distinct (continuous)
 keeps the plain sort, where hashing first would cost more than it saves. Every
-function here returns exactly what the plain numpy call returns
-(tests/survival/test_fast_paths.py).
+function here returns what the plain numpy call returns (tests/survival/
+test_fast_paths.py), up to the sign of a zero where +0 and -0 are both present (equal
+values, kept as whichever comes first).
 """
 
 from __future__ import annotations

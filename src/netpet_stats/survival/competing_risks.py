@@ -635,7 +635,6 @@ class _FineGrayData:
         self.order = order
         t = np.asarray(t, float)[order]
         c = np.asarray(c)[order]
-        self.t = t
         self.X = np.ascontiguousarray(np.asarray(X, float)[order])
         dead = c == cause
         self.dead_idx = np.flatnonzero(dead)            # in time order

@@ -1180,9 +1180,9 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     t, ev = frame["__time"].to_numpy(), frame["__event"].to_numpy()
     model = " + ".join(covariates)
     # sorted once for the fit, the null model and every drop1 refit (the same rows)
-    data = EfronData(t, ev, X.to_numpy(), stratum, ties=ties, entry=entry, weights=weights)
+    rows = EfronData(t, ev, X.to_numpy(), stratum, ties=ties, entry=entry, weights=weights)
     fit = coxph_fit(t, ev, X.to_numpy(), stratum, ties=ties, entry=entry, weights=weights,
-                    data=data)
+                    data=rows)
     names = ", ".join(X.columns[j] for j in fit.infinite)
     _warn_status(fit, f"{model}: coefficient of {names} may be infinite", stacklevel=2,
                  prefix=f"{model}: ")
@@ -1190,7 +1190,7 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     # One line per model fit, so that a run can be audited for refits (no identifiers).
     log.info("Cox model fitted: %s%s; n = %d, events = %d", model or "(null)",
              f", strata {', '.join(strata)}" if strata else "", len(used), int(ev.sum()))
-    null = data.evaluate(np.zeros(len(beta)))
+    null = rows.evaluate(np.zeros(len(beta)))
     ll0, u0, i0 = null["loglik"], null["score"], null["info"]
     reduced = {} if term_tests else None
     if len(terms) > 1 and term_tests:
@@ -1199,7 +1199,7 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
             keep = [c for c in X.columns if c not in term.columns]
             part = coxph_fit(t, ev, frame[keep].to_numpy(), stratum, ties=ties, entry=entry,
                              weights=weights,
-                             data=data.with_columns([list(X.columns).index(c) for c in keep]))
+                             data=rows.with_columns([list(X.columns).index(c) for c in keep]))
             without = " + ".join(c for c in covariates if c != term.name)
             _warn_status(part, f"{without} (for the likelihood-ratio test of {term.name}): "
                                f"coefficient of {', '.join(keep[j] for j in part.infinite)} "
@@ -1485,10 +1485,11 @@ class PatternDot:
     """:func:`dot_by_pattern` for one ``X`` and many coefficient vectors.
 
     The distinct rows are found once; each call then takes one dot product per
-    distinct row (one matrix-vector product of the distinct rows). Rows are the
-    same pattern when their bits are (as ``np.unique(X, axis=0)`` compares them),
-    found by hashing each column's bits and then the combination of their codes:
-    0.1 s on 10^6 patients, where np.unique's sort of the rows took 4-6 s.
+    distinct row, the same arithmetic for every row wherever it lies and however
+    many threads run. Rows are the same pattern when their bits are, found by hashing
+    each column's bits and then the combination of their codes: 0.1 s on 10^6
+    patients, where np.unique's sort of the rows took 4-6 s. (np.unique merged +0
+    and -0 and kept NaN rows apart; either way the products are equal.)
     """
 
     def __init__(self, X: np.ndarray):
@@ -1509,10 +1510,16 @@ class PatternDot:
         self.patterns, self.inverse = X[first], inverse.astype(np.int64)
 
     def __call__(self, beta: np.ndarray) -> np.ndarray:
-        # one product per distinct row, so identical rows share its bits; in one
-        # matrix-vector product (a model with a continuous covariate has ~n distinct
-        # rows: a Python loop over them took 1 s at 10^6, in every bootstrap refit)
-        return (self.patterns @ np.asarray(beta, float))[self.inverse]
+        # one value per distinct row, so identical rows share its bits. Summed column
+        # by column in elementwise products (x_1 b_1 + x_2 b_2 + ...), not by BLAS,
+        # whose matrix-vector product rounds a row by its position and the number of
+        # threads; and not a Python loop over the rows (a model with a continuous
+        # covariate has ~n of them: 1 s at 10^6 in every bootstrap refit).
+        beta = np.asarray(beta, float)
+        values = np.zeros(len(self.patterns))
+        for j in range(beta.size):
+            values += self.patterns[:, j] * beta[j]
+        return values[self.inverse]
 
 
 def linear_predictor(result: "CoxResult") -> np.ndarray:

@@ -431,6 +431,10 @@ def km_quantiles(curve: pd.DataFrame, probs=(0.5,)) -> pd.DataFrame:
     probs = list(probs)
     if not probs:
         return pd.DataFrame({name: [] for name in ("prob", "quantile", "lower", "upper")})
+    bad = [p for p in probs if not (isinstance(p, (int, float, np.number))
+                                   and not isinstance(p, bool) and 0 <= p <= 1)]
+    if bad:   # R quantile.survfit: "invalid probability" / "between 0 and 1"
+        raise ValueError(f"km_quantiles: probs must be numbers between 0 and 1; got {bad[:3]}")
     times, surv, lower, upper = float_columns(curve, ("time", "surv", "lower", "upper"))
     last = float(times[-1]) if len(times) else np.nan
     found = _findq_curves(times, np.vstack((surv, lower, upper)), probs, last)

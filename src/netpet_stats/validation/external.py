@@ -42,9 +42,10 @@ def calibration_slope(time, event, lp, conf_level: float = 0.95, init: float = 0
     extreme. R: ``coxph(Surv(time, event) ~ lp)``.
 
     ``init`` is the slope Newton's iteration starts from (R ``coxph(init = )``, 0 by
-    default, as R): the fit is taken to the maximum either way (to ~1e-15), so the
-    estimate does not depend on it, but a start at 1 needs two steps where the slope
-    is near 1, as in a model's own resample (the bootstrap's thousands of fits).
+    default, as R): a fit that converges is taken to the maximum either way (to
+    ~1e-15), so its estimate does not depend on it, but a start at 1 needs two steps
+    where the slope is near 1, as in a model's own resample (the bootstrap's thousands
+    of fits). A fit that does not converge stops where R's would from that start.
 
     Returns
     -------
