@@ -200,11 +200,13 @@ def test_resamples_in_time_order_are_the_subjects_the_seed_draws():
     rng.integers(0, n, n) draws them with the seed (so a seed's table is unchanged)."""
     rng = np.random.default_rng(5)
     time = np.ceil(rng.exponential(10, 500))             # whole-day ties
-    order, place = internal_validation._time_order(time)
+    from netpet_stats.validation._progress import bootstrap_draws
+
+    order = internal_validation._time_order(time)
     assert (np.diff(time[order]) >= 0).all()
     drawn = np.random.default_rng(9)
     expected = [drawn.integers(0, 500, 500) for _ in range(4)]
-    got = list(internal_validation._resamples(np.random.default_rng(9), 4, place))
+    got = list(bootstrap_draws(np.random.default_rng(9), 500, 4, order))
     for idx, want in zip(got, expected):
         assert (np.diff(idx) >= 0).all()                 # in time order
         np.testing.assert_array_equal(np.sort(order[idx]), np.sort(want))

@@ -313,10 +313,9 @@ def bootstrap_ci(statistic, n: int, n_boot: int, seed: int, conf_level: float = 
     The resamples come from one seeded sequence and are evaluated on up to
     ``threads`` threads in that order: the interval does not depend on ``threads``.
     ``order``: the statistic reads the rows in this order (``rows[order]``, e.g. sorted
-    by time); each resample, the rows the seed draws, is then given as their places in
-    that order, increasing: every sort the statistic makes meets ordered data (several
-    times faster on a large cohort), and a statistic that does not depend on the order
-    of its rows gives the interval of the rows as given, up to rounding.
+    by time): :func:`._progress.bootstrap_draws` gives each resample in that order, and
+    a statistic that does not depend on the order of its rows gives the interval of the
+    rows as given, up to rounding.
     """
     return bootstrap_cis(statistic, n, n_boot, seed, conf_level, threads, order)[0]
 
@@ -325,14 +324,9 @@ def bootstrap_cis(statistic, n: int, n_boot: int, seed: int, conf_level: float =
                   threads: int = 1, order=None) -> list:
     """:func:`bootstrap_ci` of a statistic of several values (a tuple, each resample):
     one interval per value, from the same resamples."""
-    from ._progress import ordered_map
+    from ._progress import bootstrap_draws, ordered_map
 
-    rng = np.random.default_rng(seed)
-    draws = (rng.integers(0, n, n) for _ in range(n_boot))
-    if order is not None:
-        place = np.empty(n, np.int64)
-        place[np.asarray(order)] = np.arange(n)
-        draws = (np.repeat(np.arange(n), np.bincount(place[d], minlength=n)) for d in draws)
+    draws = bootstrap_draws(np.random.default_rng(seed), n, n_boot, order)
     values = np.array(list(ordered_map(statistic, draws, threads)), float)
     values = values.reshape(n_boot, -1) if values.size else values.reshape(0, 1)
     a = (1 - conf_level) / 2
