@@ -7,9 +7,9 @@ import sys
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from ..cohort.distinct import broadcast, cell_array, distinct_cells
 from ..cohort.ledger import patient_flow
 from ..cohort.prepare import PreparedCohort, check_analysable, prepare_cohort
 from ..cohort.read import cohort_sources
@@ -56,9 +56,8 @@ def published_files(table: pd.DataFrame, config: dict) -> pd.DataFrame:
     if "file" not in table:
         return table
     # each distinct file once (a registry's ledger names one file on 10^6 rows)
-    codes, files = pd.factorize(table["file"])
-    named = np.array([shown(f) for f in files] + [None], dtype=object)
-    return table.assign(file=np.where(codes >= 0, named[codes], table["file"].to_numpy()))
+    key, files = distinct_cells(cell_array(table["file"]))
+    return table.assign(file=broadcast([shown(f) for f in files], key))
 
 
 def run(config: dict, analysis_path: str | Path, exclusions_path: str | Path,
