@@ -318,3 +318,84 @@ def test_quantile_probabilities_outside_0_1_are_refused_as_r_does():
         with pytest.raises(ValueError, match="between 0 and 1"):
             km_quantiles(curve, probs)
     assert km_quantiles(curve, [0, 1]).shape == (2, 4)
+
+
+def test_harrell_pairs_give_harrell_c_to_the_last_bit():
+    """HarrellPairs counts each pair once (the compiled pair_totals beyond the numpy
+    twin's size): the estimate harrell_c gives, with whole-day ties, ymax, a predictor
+    given per pattern, signed zeros and a sample without comparable pairs."""
+    from netpet_stats.survival.concordance import HarrellPairs, harrell_c
+
+    rng = np.random.default_rng(21)
+    for n in (1, 40, 1_500, 12_000):
+        time = np.ceil(rng.exponential(30, n))
+        event = (rng.random(n) < 0.5).astype(float)
+        values = np.round(rng.normal(size=25), 1)
+        values[values == 0] = -0.0
+        codes = rng.integers(0, 25, n)
+        for ymax in (None, 20.0):
+            pairs = HarrellPairs(time, event, ymax=ymax)
+            for reverse in (True, False):
+                want = harrell_c(time, event, values[codes], ymax=ymax,
+                                 reverse=reverse)["estimate"]
+                got = pairs.estimate(values, reverse=reverse, codes=codes)
+                assert got == want or (np.isnan(got) and np.isnan(want))
+                assert pairs.estimate(values[codes], reverse=reverse) == got or np.isnan(got)
+    with pytest.raises(ValueError, match="missing"):
+        HarrellPairs([1.0, np.nan], [1, 0])
+    with pytest.raises(ValueError, match="3 predictor values for 2 subjects"):
+        HarrellPairs([1.0, 2.0], [1, 0]).estimate([1.0, 2.0, 3.0])
+
+
+def test_pair_totals_are_half_the_column_sums_of_pair_counts():
+    from netpet_stats.survival._kernels import pair_counts, pair_totals
+
+    rng = np.random.default_rng(5)
+    for n in (1, 7, 3_000):
+        time = rng.integers(1, 30, n).astype(float)
+        event = (rng.random(n) < 0.6)
+        rank = rng.integers(0, 12, n)
+        order = np.argsort(time, kind="stable")
+        ts = time[order]
+        blocks = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1], True])
+        weight = (time <= 20).astype(float)
+        counts = pair_counts(order, blocks, event, rank, 12, weight)
+        assert pair_totals(order, blocks, event, rank, 12, weight) == tuple(
+            c.sum() / 2 for c in counts)
+
+
+def test_km_point_and_sorted_counts_on_ordered_times_equal_the_sorting_path():
+    from netpet_stats.survival._ranks import sorted_counts
+    from netpet_stats.survival.kaplan_meier import km_point
+
+    rng = np.random.default_rng(9)
+    time = np.ceil(rng.exponential(20, 5_000))
+    event = (rng.random(time.size) < 0.4).astype(float)
+    order = np.argsort(time, kind="stable")
+    for h in (0.5, 10.0, 35.0, time.max()):
+        assert km_point(time[order], event[order], h) == km_point(time, event, h)
+    for x in (np.sort(time), time, np.zeros(0), np.array([-0.0, 0.0, 1.0])):
+        got, want = sorted_counts(x), np.unique(x, return_counts=True)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_efron_data_with_another_design_fits_as_data_sorted_afresh():
+    """EfronData.with_design reuses the sort for another design of the same subjects
+    (the calibration slope of a linear predictor): the same doubles as its own sort."""
+    from netpet_stats.survival import cox
+
+    rng = np.random.default_rng(4)
+    n = 400
+    time = np.ceil(rng.exponential(10, n))
+    event = (rng.random(n) < 0.7).astype(float)
+    strata = rng.choice(["a", "b"], n)
+    X = rng.normal(size=(n, 3))
+    lp = X @ np.array([0.3, -0.2, 0.5])
+    for ties in ("efron", "breslow"):
+        data = cox.EfronData(time, event, X, strata, ties=ties)
+        got = cox.coxph_fit(time, event, lp[:, None], strata, ties=ties,
+                            data=data.with_design(lp))
+        want = cox.coxph_fit(time, event, lp[:, None], strata, ties=ties)
+        np.testing.assert_array_equal(got.beta, want.beta)
+        np.testing.assert_array_equal(got.information, want.information)

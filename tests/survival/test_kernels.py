@@ -414,3 +414,61 @@ def test_exact_ties_beyond_the_bounds_are_refused_with_the_reason():
     event = np.ones(time.size)
     with pytest.raises(cox.ExactTiesTooLarge, match=r"20,000,000 recursion steps"):
         cox.EfronData(time, event, np.zeros((time.size, 1)), ties="exact")
+
+
+def _long_double_efron(x, dead, t, beta, efron=True):
+    """Efron's (Breslow's) sums written out step by step in long double: the
+    information of each step ``(S2 - f D2)/den - m m'`` as Therneau & Grambsch define it."""
+    L = np.longdouble
+    xl = x.astype(L)
+    lp = xl @ beta.astype(L)
+    w = np.exp(lp)
+    n, p = x.shape
+    s0, s1, s2 = L(0), np.zeros(p, L), np.zeros((p, p), L)
+    loglik, score, info = L(0), np.zeros(p, L), np.zeros((p, p), L)
+    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+    for a, b in zip(starts, np.r_[starts[1:], n]):
+        wb, xb, db = w[a:b], xl[a:b], dead[a:b]
+        s0 += wb.sum()
+        s1 += (wb[:, None] * xb).sum(0)
+        s2 += np.einsum("i,ij,ik->jk", wb, xb, xb)
+        d = int(db.sum())
+        if d == 0:
+            continue
+        d0, d1 = wb[db].sum(), (wb[db, None] * xb[db]).sum(0)
+        d2 = np.einsum("i,ij,ik->jk", wb[db], xb[db], xb[db])
+        loglik += lp[a:b][db].sum()
+        score += xb[db].sum(0)
+        for k in range(d):
+            f = L(k) / d if efron else L(0)
+            den = s0 - f * d0
+            mean = (s1 - f * d1) / den
+            loglik -= np.log(den)
+            score -= mean
+            info += (s2 - f * d2) / den - np.outer(mean, mean)
+    return float(loglik), score.astype(float), info.astype(float)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_efron_sums_of_many_tied_deaths_are_as_accurate_as_long_double(seed):
+    """The compiled loop sums a time's censored rows and deaths apart and reads Efron's
+    steps through five scalar sums (O(d + p^2) per time): against the sums written out
+    step by step in long double, on 3,000 patients with ~45 deaths per time and an
+    uncentred covariate (age around 60), it loses nothing (1e-13 relative)."""
+    rng = np.random.default_rng(seed)
+    n = 3000
+    time = rng.integers(1, 40, n).astype(float)
+    event = (rng.random(n) < 0.6).astype(float)
+    X = np.column_stack([rng.integers(0, 2, n), rng.normal(60, 10, n),
+                         rng.integers(0, 3, n)]).astype(float)
+    st = cox.EfronData(time, event, X).strata[0]
+    for beta in (np.array([0.5, 0.03, -0.4]), np.zeros(3)):
+        for efron in (True, False):
+            ll, u, info, _, _ = efron_stratum(st["x"], st["dead"], st["t"], beta,
+                                              st["etimes"].size, False, efron)
+            want_ll, want_u, want_info = _long_double_efron(st["x"], st["dead"], st["t"],
+                                                            beta, efron)
+            assert ll == pytest.approx(want_ll, rel=1e-13)
+            scale = np.linalg.norm(want_info)
+            assert np.linalg.norm(u - want_u) <= 1e-13 * scale
+            assert np.linalg.norm(info - want_info) <= 2e-13 * scale

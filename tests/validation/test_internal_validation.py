@@ -222,3 +222,61 @@ def test_calibration_slope_does_not_depend_on_where_newton_starts():
         from_1 = calibration_slope(t, e, scale * lp, init=1.0)
         assert from_0["estimate"] == pytest.approx(from_1["estimate"], rel=1e-12, abs=1e-13)
         assert from_0["se"] == pytest.approx(from_1["se"], rel=1e-10)
+
+
+def test_a_refit_from_the_original_coefficients_reaches_the_same_maximum():
+    """The bootstrap refits start from the original model's coefficients: the same
+    estimate as R's start at 0 where the fit converges, and R's own stopping point
+    (from 0) where a coefficient may be infinite."""
+    import warnings
+
+    from netpet_stats.survival import cox
+
+    lc = LUNG.dropna(subset=["time", "event", "age", "sex", "ph_ecog"])
+    t, e = lc["time"].to_numpy(float), lc["event"].to_numpy(float)
+    X = lc[["age", "sex", "ph_ecog"]].to_numpy(float)
+    start = cox.fit_efron(t, e, X)[0]
+    rng = np.random.default_rng(2)
+    for _ in range(5):
+        idx = np.sort(rng.integers(0, t.size, t.size))
+        for ties in ("efron", "breslow"):
+            data = cox.EfronData(t[idx], e[idx], X[idx], ties=ties)
+            warm = internal_validation._refit(t[idx], e[idx], X[idx], data, start, ties)
+            cold = cox.fit_efron(t[idx], e[idx], X[idx], ties=ties)[0]
+            np.testing.assert_allclose(warm, cold, rtol=1e-12, atol=1e-14)
+    # a level with no events: R's coefficient "may be infinite", reached from 0
+    t2 = np.array([1.0, 2, 3, 4, 5, 6, 7, 8])
+    e2 = np.array([1.0, 1, 1, 1, 0, 1, 0, 0])
+    x2 = np.array([[0.0], [0], [0], [0], [1], [0], [1], [1]])
+    data = cox.EfronData(t2, e2, x2)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        warm = internal_validation._refit(t2, e2, x2, data, np.array([-1.0]), "efron")
+        cold = cox.fit_efron(t2, e2, x2)[0]
+    np.testing.assert_array_equal(warm, cold)
+
+
+def test_optimism_bootstrap_equals_its_definition_written_out():
+    """The bootstrap's shared sorts, pair counts and warm starts leave the table of
+    its definition: refit from 0 in each resample drawn by the seed, Harrell's C and
+    the calibration slope computed afresh in the resample and in the original data."""
+    from netpet_stats.survival import cox
+    from netpet_stats.survival.concordance import harrell_c
+    from netpet_stats.validation.external import calibration_slope
+
+    lc = LUNG.dropna(subset=["time", "event", "age", "sex", "ph_ecog"])
+    t, e = lc["time"].to_numpy(float), lc["event"].to_numpy(float)
+    X = lc[["age", "sex", "ph_ecog"]].to_numpy(float)
+    table = internal_validation.optimism_bootstrap(t, e, X, 12, seed=4, horizon=500.0)
+    rng = np.random.default_rng(4)
+    training, test = [], []
+    for _ in range(12):
+        idx = rng.integers(0, t.size, t.size)
+        b = cox.fit_efron(t[idx], e[idx], X[idx])[0]
+        lp = X[:, 0] * b[0] + X[:, 1] * b[1] + X[:, 2] * b[2]    # the same bits per row
+        training.append((harrell_c(t[idx], e[idx], lp[idx], ymax=500.0)["estimate"],
+                         calibration_slope(t[idx], e[idx], lp[idx])["estimate"]))
+        test.append((harrell_c(t, e, lp, ymax=500.0)["estimate"],
+                     calibration_slope(t, e, lp)["estimate"]))
+    optimism = np.mean(np.array(training) - np.array(test), axis=0)
+    np.testing.assert_allclose(table["optimism"], optimism, rtol=1e-9, atol=1e-12)

@@ -18,7 +18,8 @@ once per machine, then loaded from ``__pycache__``):
 * :func:`pair_counts` - per-subject concordant, discordant and predictor-tied
   pair counts in O(n log n) with a Fenwick (binary indexed) tree over predictor
   ranks, the algorithm of R ``survival::concordance`` (its ``concordance3.c``
-  uses a balanced tree for the same counts).
+  uses a balanced tree for the same counts); :func:`pair_totals` their totals alone
+  (an estimate without its standard error, half the work).
 
 Why compiled: the previous numpy formulation of the Efron sums costs ~100 numpy
 calls per evaluation (dominant at n = 300, where bootstrap loops run thousands
@@ -72,6 +73,8 @@ def efron_stratum(x, dead, t, beta, n_times, per_time, efron=True):
     s0 = 0.0
     s1 = np.zeros(p)
     s2 = np.zeros((p, p))
+    c1 = np.zeros(p)
+    c2 = np.zeros((p, p))
     d1 = np.zeros(p)
     d2 = np.zeros((p, p))
     xsum = np.zeros(p)
@@ -91,49 +94,114 @@ def efron_stratum(x, dead, t, beta, n_times, per_time, efron=True):
             end += 1
         d = 0
         d0 = 0.0
-        for j in range(p):
-            d1[j] = 0.0
-            xsum[j] = 0.0
-            for m in range(j + 1):
-                d2[j, m] = 0.0
-        for r in range(i, end):
-            w = np.exp(lp[r] - shift)
+        if end == i + 1:
+            # one row: straight into the risk-set sums (the same doubles as through
+            # block sums started at 0, up to the sign of a zero)
+            w = np.exp(lp[i] - shift)
             s0 += w
             for j in range(p):
-                wx = w * x[r, j]
+                wx = w * x[i, j]
                 s1[j] += wx
                 for m in range(j + 1):
-                    s2[j, m] += wx * x[r, m]
-            if dead[r]:
-                d += 1
-                d0 += w
-                loglik += lp[r]
+                    s2[j, m] += wx * x[i, m]
+            if dead[i]:
+                d = 1
+                d0 = w
+                loglik += lp[i]
                 for j in range(p):
-                    wx = w * x[r, j]
-                    d1[j] += wx
-                    xsum[j] += x[r, j]
+                    wx = w * x[i, j]
+                    d1[j] = wx
+                    xsum[j] = x[i, j]
                     for m in range(j + 1):
-                        d2[j, m] += wx * x[r, m]
-        if d > 0:
+                        d2[j, m] = wx * x[i, m]
+        else:
+            # the time's censored rows and its deaths summed apart (each row's products
+            # formed once), then both added to the risk-set sums
+            c0 = 0.0
             for j in range(p):
+                c1[j] = 0.0
+                d1[j] = 0.0
+                xsum[j] = 0.0
+                for m in range(j + 1):
+                    c2[j, m] = 0.0
+                    d2[j, m] = 0.0
+            for r in range(i, end):
+                w = np.exp(lp[r] - shift)
+                if dead[r]:
+                    d += 1
+                    d0 += w
+                    loglik += lp[r]
+                    for j in range(p):
+                        wx = w * x[r, j]
+                        d1[j] += wx
+                        xsum[j] += x[r, j]
+                        for m in range(j + 1):
+                            d2[j, m] += wx * x[r, m]
+                else:
+                    c0 += w
+                    for j in range(p):
+                        wx = w * x[r, j]
+                        c1[j] += wx
+                        for m in range(j + 1):
+                            c2[j, m] += wx * x[r, m]
+            s0 += c0 + d0
+            for j in range(p):
+                s1[j] += c1[j] + d1[j]
+                for m in range(j + 1):
+                    s2[j, m] += c2[j, m] + d2[j, m]
+        if d == 1:
+            # one death: the risk set's mean and variance directly
+            den = s0
+            loglik -= np.log(den) + shift
+            for j in range(p):
+                mean[j] = s1[j] / den
                 score[j] += xsum[j]
+                score[j] -= mean[j]
                 if per_time:
-                    score_t[k, j] += xsum[j]
+                    score_t[k, j] = xsum[j] - mean[j]
+            for j in range(p):
+                for m in range(j + 1):
+                    v = (s2[j, m] - 0.0 * d2[j, m]) / den - mean[j] * mean[m]
+                    info[j, m] += v
+                    if per_time:
+                        info_t[k, j, m] = v
+            k += 1
+        elif d > 1:
+            # Efron's steps l = 0 .. d-1, den_l = S0 - f_l D0 with f_l = l/d, enter the
+            # score and information only through five sums over the steps:
+            #   sum_l mean_l = S1 a - D1 b,
+            #   sum_l [(S2 - f_l D2)/den_l - mean_l mean_l'] = S2 a - D2 b
+            #       - (S1 S1' c - (S1 D1' + D1 S1') e + D1 D1' g),
+            # a = sum 1/den, b = sum f/den, c = sum 1/den^2, e = sum f/den^2,
+            # g = sum f^2/den^2: O(d + p^2) per time instead of O(d p^2), and
+            # as accurate (checked against long-double sums).
+            a = 0.0
+            b = 0.0
+            c = 0.0
+            e = 0.0
+            g = 0.0
             for step in range(d):
                 f = step / d if efron else 0.0
                 den = s0 - f * d0
                 loglik -= np.log(den) + shift
-                for j in range(p):
-                    mean[j] = (s1[j] - f * d1[j]) / den
-                    score[j] -= mean[j]
+                inv = 1.0 / den
+                a += inv
+                b += f * inv
+                c += inv * inv
+                e += f * inv * inv
+                g += f * f * inv * inv
+            for j in range(p):
+                u = xsum[j] - (s1[j] * a - d1[j] * b)
+                score[j] += u
+                if per_time:
+                    score_t[k, j] = u
+                for m in range(j + 1):
+                    v = (s2[j, m] * a - d2[j, m] * b
+                         - (s1[j] * s1[m] * c - (s1[j] * d1[m] + d1[j] * s1[m]) * e
+                            + d1[j] * d1[m] * g))
+                    info[j, m] += v
                     if per_time:
-                        score_t[k, j] -= mean[j]
-                for j in range(p):
-                    for m in range(j + 1):
-                        v = (s2[j, m] - f * d2[j, m]) / den - mean[j] * mean[m]
-                        info[j, m] += v
-                        if per_time:
-                            info_t[k, j, m] += v
+                        info_t[k, j, m] = v
             k += 1
         i = end
     for j in range(p):
@@ -568,6 +636,45 @@ def pair_counts(order, block_starts, is_event, rank, n_ranks, weight):
                 _add(tree, rank[i], weight[i])
                 total += weight[i]
         _against_earlier(order, lo, hi, is_event, False, rank, tree, total, conc, disc, tied)
+    return conc, disc, tied
+
+
+@njit(cache=True, nogil=True)
+def pair_totals(order, block_starts, is_event, rank, n_ranks, weight):
+    """Total weighted concordant, discordant and predictor-tied pairs of one stratum.
+
+    The pairs of :func:`pair_counts` (same arguments) counted once each, from their
+    earlier member: its pass A alone, without the per-subject counts an influence
+    needs. With weights 0 and 1 (Harrell's C, ``ymax``) every sum is an integer, so
+    the totals equal :func:`pair_counts`' column sums halved, exactly.
+    """
+    tree = np.zeros(n_ranks + 1)
+    total = 0.0
+    conc = 0.0
+    disc = 0.0
+    tied = 0.0
+    for b in range(block_starts.size - 2, -1, -1):
+        lo = block_starts[b]
+        hi = block_starts[b + 1]
+        for q in range(lo, hi):
+            j = order[q]
+            if not is_event[j]:
+                _add(tree, rank[j], 1.0)
+                total += 1.0
+        for q in range(lo, hi):
+            i = order[q]
+            w = weight[i]
+            if is_event[i] and w > 0:
+                lt = _below(tree, rank[i])
+                le = _below(tree, rank[i] + 1)
+                conc += w * (total - le)
+                disc += w * lt
+                tied += w * (le - lt)
+        for q in range(lo, hi):
+            j = order[q]
+            if is_event[j]:
+                _add(tree, rank[j], 1.0)
+                total += 1.0
     return conc, disc, tied
 
 

@@ -64,21 +64,32 @@ def _log(v: float) -> float:
 
 
 def _structure(dead, t):
-    """Per stratum, once: event-time groups and the position of each death in its group."""
+    """Per stratum, once: the times' blocks of rows, the event times among them, and each
+    death's and censored row's position among its time's deaths or censored rows."""
     n = t.size
     starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
-    ends = np.r_[starts[1:], n]
+    size = np.diff(np.r_[starts, n])
+    block = np.repeat(np.arange(starts.size), size)
     dead_rows = np.flatnonzero(dead)
-    group_of = np.searchsorted(starts, dead_rows, side="right") - 1
+    group_of = block[dead_rows]
     event_groups, first, d = np.unique(group_of, return_index=True, return_counts=True)
     level = np.arange(dead_rows.size) - np.repeat(first, d)  # 0 .. d-1 within its time
+    cens_rows = np.flatnonzero(~dead)
+    cens_block = block[cens_rows]
+    cens_first = np.searchsorted(cens_block, np.arange(starts.size))
+    cens_level = np.arange(cens_rows.size) - cens_first[cens_block]
     return {
-        "last_row": ends[event_groups] - 1,   # the risk set of event time k is rows 0..last_row[k]
+        "blocks": starts.size,
+        "event_block": event_groups,       # the block of event time k
         "d": d,
         "dead_rows": dead_rows,
         "group": np.repeat(np.arange(d.size), d),
         "level": level,
         "max_d": int(d.max()) if d.size else 0,
+        "cens_rows": cens_rows,
+        "cens_block": cens_block,
+        "cens_level": cens_level,
+        "max_c": int(cens_level.max()) + 1 if cens_rows.size else 0,
     }
 
 
@@ -90,12 +101,14 @@ def usable(n_rows: int) -> bool:
 def efron_structure(stratum: dict) -> dict | None:
     """The numpy structure of a sorted stratum (``x``, ``dead``, ``t``; cached in it),
     or None when its Efron sums go to the compiled loop: the budget is spent, the
-    stratum is large, or it has more than :data:`MAX_TIED_DEATHS` deaths at one time."""
+    stratum is large, or it has more than :data:`MAX_TIED_DEATHS` deaths, or censored
+    rows, at one time."""
     if not usable(stratum["t"].size):
         return None
     if "numpy" not in stratum:
         stratum["numpy"] = _structure(stratum["dead"], stratum["t"])
-    return stratum["numpy"] if stratum["numpy"]["max_d"] <= MAX_TIED_DEATHS else None
+    st = stratum["numpy"]
+    return st if max(st["max_d"], st["max_c"]) <= MAX_TIED_DEATHS else None
 
 
 def prefer_compiled() -> None:
@@ -263,28 +276,33 @@ def _efron(x, dead, t, beta, n_times, per_time, st, efron=True):
     w = np.fromiter(map(math.exp, (lp - shift).tolist()), float, n)
     wx = w[:, None] * x
     wxx = wx[:, :, None] * x[:, None, :]
-    last = st["last_row"]
-    K = last.size
-    s0 = np.cumsum(w)[last]
-    s1 = np.cumsum(wx, axis=0)[last]
-    s2 = np.cumsum(wxx, axis=0)[last]
-
+    sums = np.hstack([w[:, None], wx, wxx.reshape(n, p * p)])
+    B = st["blocks"]
     rows, group, level, d, max_d = st["dead_rows"], st["group"], st["level"], st["d"], st["max_d"]
-    # the tied deaths' sums D0, D1, D2 and sum x, side by side in one pass
-    tied = _levels(np.hstack([w[rows, None], wx[rows], wxx[rows].reshape(rows.size, p * p), x[rows]]),
-                   group, level, K, max_d)
-    d0, d1 = tied[:, 0], tied[:, 1:1 + p]
-    d2, xsum = tied[:, 1 + p:1 + p + p * p].reshape(K, p, p), tied[:, 1 + p + p * p:]
+    K = d.size
+    # each time's censored rows and deaths summed apart, in row order from 0, then both
+    # added to the risk-set sums time after time (the loop's order; a time of one row
+    # goes straight in there, the same doubles up to the sign of a zero)
+    cens = _levels(sums[st["cens_rows"]], st["cens_block"], st["cens_level"], B, st["max_c"])
+    tied_block = np.zeros((B, sums.shape[1]))
+    tied_block[st["event_block"]] = _levels(sums[rows], group, level, K, max_d)
+    risk = np.cumsum(cens + tied_block, axis=0)[st["event_block"]]
+    s0, s1, s2 = risk[:, 0], risk[:, 1:1 + p], risk[:, 1 + p:].reshape(K, p, p)
+    tied = tied_block[st["event_block"]]
+    d0, d1, d2 = tied[:, 0], tied[:, 1:1 + p], tied[:, 1 + p:].reshape(K, p, p)
+    xsum = _levels(x[rows], group, level, K, max_d)
 
-    # Efron's steps l = 0 .. d-1 of every event time, in the loop's order
+    # Efron's steps l = 0 .. d-1 of every event time, in the loop's order, and the
+    # loop's five sums over them (a, b, c, e, g)
     k_of = np.repeat(np.arange(K), d)
     step = np.arange(k_of.size) - np.repeat(np.cumsum(d) - d, d)
     f = step / d[k_of] if efron else np.zeros(step.size)
     den = s0[k_of] - f * d0[k_of]
     log_term = np.fromiter(map(_log, den.tolist()), float, den.size) + shift
-    mean = (s1[k_of] - f[:, None] * d1[k_of]) / den[:, None]
-    v = ((s2[k_of] - f[:, None, None] * d2[k_of]) / den[:, None, None]
-         - mean[:, :, None] * mean[:, None, :])
+    inv = 1.0 / den
+    a, b, c, e, g = _levels(np.column_stack([inv, f * inv, inv * inv, f * inv * inv,
+                                             f * f * inv * inv]),
+                            k_of, step, K, max_d).T
 
     # Each event time adds its deaths' terms, then subtracts one term per step:
     # laid out in that order, a running sum reproduces the loop's accumulator.
@@ -296,9 +314,23 @@ def _efron(x, dead, t, beta, n_times, per_time, st, efron=True):
     seq[pos_step] = -log_term
     loglik = float(np.cumsum(seq)[-1]) if seq.size else 0.0
 
-    seq = np.empty((K + k_of.size, p))
-    seq[first_of_k + np.arange(K)] = xsum
-    seq[first_of_k[k_of] + k_of + 1 + step] = -mean
+    # one death at a time: its risk set's mean and variance directly (the loop adds
+    # sum x, then subtracts the mean); more: the closed form in the five sums
+    one = d == 1
+    u = xsum - (s1 * a[:, None] - d1 * b[:, None])
+    outer = lambda y, z: y[:, :, None] * z[:, None, :]   # noqa: E731 (y_j z_m, as the loop)
+    v = (s2 * a[:, None, None] - d2 * b[:, None, None]
+         - (outer(s1, s1) * c[:, None, None] - (outer(s1, d1) + outer(d1, s1)) * e[:, None, None]
+            + outer(d1, d1) * g[:, None, None]))
+    mean1 = s1[one] / s0[one, None]
+    u[one] = xsum[one] - mean1
+    v[one] = (s2[one] - 0.0 * d2[one]) / s0[one, None, None] - outer(mean1, mean1)
+    slots = np.where(one, 2, 1)                      # the score's additions per time
+    at = np.cumsum(slots) - slots
+    seq = np.empty((int(slots.sum()), p))
+    seq[at[~one]] = u[~one]
+    seq[at[one]] = xsum[one]
+    seq[at[one] + 1] = -mean1
     score = np.cumsum(seq, axis=0)[-1] if K else np.zeros(p)
     info = np.cumsum(v, axis=0)[-1] if K else np.zeros((p, p))
     lower = np.tril_indices(p, -1)
@@ -308,11 +340,7 @@ def _efron(x, dead, t, beta, n_times, per_time, st, efron=True):
     score_t = np.zeros((rows_t, p))
     info_t = np.zeros((rows_t, p, p))
     if per_time and K:
-        score_t = xsum.copy()
-        info_t = np.zeros((K, p, p))
-        for lev in range(max_d):
-            at = step == lev
-            score_t[k_of[at]] = score_t[k_of[at]] - mean[at]
-            info_t[k_of[at]] = info_t[k_of[at]] + v[at]
+        score_t = u
+        info_t = v
         info_t[:, lower[1], lower[0]] = info_t[:, lower[0], lower[1]]
     return loglik, score, info, score_t, info_t

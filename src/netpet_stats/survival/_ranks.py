@@ -70,11 +70,28 @@ def sorted_distinct(x: np.ndarray) -> np.ndarray:
 
     Values already in order (a bootstrap's resample, drawn in time order) are not
     sorted again: one pass keeps the first of each run."""
-    if x.size > 1 and (x[1:] >= x[:-1]).all():
+    if x.size > 1 and is_sorted(x):
         return x[np.concatenate(([True], x[1:] != x[:-1]))]
     if few_values(x):
         return np.unique(pd.unique(x))
     return np.unique(x)
+
+
+def is_sorted(x: np.ndarray) -> bool:
+    """Whether ``x`` is in non-decreasing order (one pass; a bootstrap's resample drawn
+    in time order is, and numpy's default sort of ordered floats is no faster than of
+    shuffled ones)."""
+    return x.size < 2 or bool((x[1:] >= x[:-1]).all())
+
+
+def sorted_counts(x: np.ndarray):
+    """``np.unique(x, return_counts=True)`` of a float array without missing values;
+    values already in order are counted in one pass, not sorted again."""
+    if not is_sorted(x):
+        return np.unique(x, return_counts=True)
+    first = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1]))) if x.size else \
+        np.zeros(0, np.int64)
+    return x[first], np.diff(np.append(first, x.size))
 
 
 def exit_order(time: np.ndarray, event: np.ndarray) -> np.ndarray:

@@ -25,11 +25,13 @@ estimate only.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
 from . import _numpy_kernels
-from ._checks import check_survival
+from ._checks import MissingDataWarning, check_survival
 from ._ranks import dense_rank
 from .distributions import norm_ppf, norm_sf
 from .kaplan_meier import censoring_steps
@@ -249,6 +251,86 @@ def subject_pair_counts(time, event, x, strata=None, reverse: bool = True,
                 t_s, e_s, x[m], weight, np.ones(m.size) if w_s is None else w_s,
                 None if entry is None else np.asarray(entry, float)[m], order)
     return conc, disc, tied
+
+
+class HarrellPairs:
+    """Harrell's comparable pairs of one sample, for the C of many predictors in turn.
+
+    :func:`harrell_c`'s estimate (R ``concordance(Surv(time, event) ~ x, reverse =
+    TRUE, timewt = "n", ymax = )``) without its standard error, for one predictor
+    after another on the same subjects (a bootstrap's refitted models): the times are
+    fixed (R ``timefix``) and sorted once here, and each predictor's pairs are counted
+    once, from their earlier member (:func:`._kernels.pair_totals`), where
+    :func:`harrell_c` counts them from both members for the influence of each subject.
+    The counts are integers, so the estimate equals ``harrell_c(time, event, x,
+    ymax=ymax)["estimate"]`` to the last bit.
+
+    Parameters
+    ----------
+    time, event
+        Follow-up and event indicator (1 event, 0 censored) of the sample, without
+        missing values (every predictor must be of these subjects).
+    ymax
+        Only pairs whose earlier event time is <= ``ymax`` are used.
+
+    Examples
+    --------
+    >>> from netpet_stats.survival.concordance import HarrellPairs, harrell_c
+    >>> t, e = [1, 2, 3, 4, 5], [1, 1, 1, 0, 1]
+    >>> pairs = HarrellPairs(t, e, ymax=4)
+    >>> pairs.estimate([4, 2, 3, 1, 0]) == harrell_c(t, e, [4, 2, 3, 1, 0], ymax=4)["estimate"]
+    True
+
+    A predictor given as one value per pattern and each subject's pattern (as
+    :class:`netpet_stats.survival.cox.PatternDot` holds them):
+
+    >>> pairs.estimate([4.0, 2.0], codes=[0, 1, 0, 1, 1]) == pairs.estimate([4, 2, 4, 2, 2])
+    True
+    """
+
+    def __init__(self, time, event, ymax: float | None = None):
+        with warnings.catch_warnings():       # refused below, not left out with a warning
+            warnings.simplefilter("ignore", MissingDataWarning)
+            checked = check_survival("HarrellPairs", time, event)
+        if checked.n_omitted:
+            raise ValueError("HarrellPairs: `time` and `event` must have no missing values "
+                             f"({checked.n_omitted} missing); every predictor is of the "
+                             "same subjects")
+        self.time, self.is_event = checked.time, checked.event == 1
+        self.n = self.time.size
+        self.order = np.argsort(self.time, kind="stable")
+        ts = self.time[self.order]
+        self.block_starts = np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1], [True])))
+        self.weight = (self.time <= (np.inf if ymax is None else float(ymax))).astype(float)
+
+    def estimate(self, x, reverse: bool = True, codes=None) -> float:
+        """Harrell's C of predictor ``x`` (``x[codes]`` when ``codes`` are given).
+
+        ``reverse`` as :func:`harrell_c`. NaN when no pair is comparable.
+        """
+        x = np.asarray(x, float)
+        if np.isnan(x).any():
+            raise ValueError("HarrellPairs.estimate: the predictor has missing values")
+        rank = dense_rank(-x if reverse else x)
+        if codes is not None:
+            rank = rank[np.asarray(codes, np.int64)]
+        if rank.size != self.n:
+            raise ValueError(f"HarrellPairs.estimate: {rank.size} predictor values for "
+                             f"{self.n} subjects")
+        if _numpy_kernels.pairs_here(self.n):
+            counts = _numpy_kernels.pair_counts(self.time, self.is_event, rank, self.weight,
+                                                self.order)
+            n_conc, n_disc, n_tied = (c.sum() / 2 for c in counts)
+        else:
+            from ._kernels import pair_totals
+
+            n_conc, n_disc, n_tied = pair_totals(
+                self.order.astype(np.int64), self.block_starts.astype(np.int64),
+                self.is_event, rank, int(rank.max()) + 1 if rank.size else 0, self.weight)
+        n_pairs = n_conc + n_disc + n_tied
+        if n_pairs == 0:
+            return np.nan
+        return float(((n_conc - n_disc) / n_pairs + 1) / 2)
 
 
 def compare_c(first: dict, second: dict, conf_level: float = 0.95) -> dict:

@@ -80,8 +80,9 @@ def nonlinearity_test(data: pd.DataFrame, time_col: str, event_col: str,
     if spec.get("type", "continuous") != "continuous":
         raise ValueError(f"nonlinearity_test: {term!r} is {spec.get('type')}, not continuous")
     risk_set = {"entry_col": entry_col, "weights_col": weights_col}
-    d = data.dropna(subset=[time_col, event_col, *covariates, *strata,
-                            *[c for c in risk_set.values() if c]]).copy()
+    needed = list(dict.fromkeys([time_col, event_col, *covariates, *strata,
+                                 *[c for c in risk_set.values() if c]]))
+    d = data[needed].dropna()       # the model's columns only, a copy to add the basis to
     x, _ = cox.design_matrix(d, [term], {term: spec})
     x = x.iloc[:, 0].to_numpy(float)                      # on the model's scale
     centiles = KNOT_CENTILES[knots]

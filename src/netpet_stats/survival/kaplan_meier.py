@@ -22,6 +22,7 @@ import pandas as pd
 
 from ._checks import check_survival, group_codes
 from ._frames import as_column, float_columns, frame
+from ._ranks import is_sorted, sorted_counts
 from .distributions import norm_ppf
 
 CONF_TYPES = ("plain", "log", "log-log", "logit", "arcsin")
@@ -352,8 +353,8 @@ def km_point(time, event, at: float, *, entry=None, weights=None) -> tuple[float
         return (1.0, 0.0) if k < 0 else (float(surv[k]), float(std_err[k]))
     if time.size == 0 or at > time.max():
         return np.nan, np.nan
-    ordered = np.sort(time)
-    t_k, d_k = np.unique(time[(event == 1) & (time <= at)], return_counts=True)
+    ordered = time if is_sorted(time) else np.sort(time)
+    t_k, d_k = sorted_counts(time[(event == 1) & (time <= at)])
     n_k = time.size - np.searchsorted(ordered, t_k, side="left")
     surv = float(np.prod(1.0 - d_k / n_k))
     with np.errstate(divide="ignore"):

@@ -67,8 +67,14 @@ def table_one(data: pd.DataFrame, group: str, variables: list[str], continuous: 
     frame[group] = frame[group].astype(str)
     categorical = [v for v in variables if v not in continuous]
     for v in categorical:
+        # each distinct value's label once (a registry's million rows hold a handful)
         names = level_labels.get(v, {})
-        frame[v] = frame[v].map(lambda x: np.nan if pd.isna(x) else _level(x, names))
+        if isinstance(frame[v].dtype, pd.CategoricalDtype):   # mapped category by category
+            frame[v] = frame[v].map(lambda x: np.nan if pd.isna(x) else _level(x, names))
+            continue
+        codes, distinct = pd.factorize(frame[v])
+        shown = np.array([_level(x, names) for x in distinct] + [np.nan], dtype=object)
+        frame[v] = shown[codes]                       # code -1 (missing): the last, NaN
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t1 = TableOne(frame, columns=variables, categorical=categorical, continuous=continuous,

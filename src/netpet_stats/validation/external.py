@@ -14,28 +14,37 @@ import pandas as pd
 from ..survival.distributions import norm_ppf, norm_sf, t_ppf
 from ..survival import cox, kaplan_meier
 from ..survival.concordance import BY_TIMEWT, compare_c, harrell_c
+from ..survival._ranks import dense_rank, few_values
 from ..survival.splines import rcs_basis
 
 
-def _fit_one(time, event, x, init: float = 0.0):
+def _fit_one(time, event, x, init: float = 0.0, data=None):
     """One-covariate Cox fit (Efron ties) by Newton-Raphson from ``init``: beta, variance.
 
     With no events, or a predictor constant among the risk sets, the slope is not
     estimable: NaN for both, as R's ``coxph`` gives an NA coefficient (and
-    ``royston`` NaN) where a centre has no events.
+    ``royston`` NaN) where a centre has no events. ``data``: an Efron-ties
+    :class:`~netpet_stats.survival.cox.EfronData` of ``time, event`` (any design),
+    whose sort the fit reuses.
     """
     time, event = np.asarray(time, float), np.asarray(event, float)
     X = np.asarray(x, float).reshape(-1, 1)
     if event.sum() == 0:
         return np.nan, np.nan
+    if data is not None:
+        if data.ties != "efron" or data.n != time.size:
+            raise ValueError("calibration_slope: `data` must be the Efron-ties EfronData of "
+                             "these subjects")
+        data = data.with_design(X)
     try:
-        beta, _, info = cox.fit_efron(time, event, X, beta=[init])
+        beta, _, info = cox.fit_efron(time, event, X, beta=[init], data=data)
     except cox.CoxFitError:
         return np.nan, np.nan
     return float(beta[0]), float(1.0 / info[0, 0])
 
 
-def calibration_slope(time, event, lp, conf_level: float = 0.95, init: float = 0.0) -> dict:
+def calibration_slope(time, event, lp, conf_level: float = 0.95, init: float = 0.0, *,
+                      data=None) -> dict:
     """Slope of the Cox regression of the outcome on the linear predictor.
 
     1 means well calibrated in the spread of risks; below 1, predictions too
@@ -46,6 +55,11 @@ def calibration_slope(time, event, lp, conf_level: float = 0.95, init: float = 0
     ~1e-15), so its estimate does not depend on it, but a start at 1 needs two steps
     where the slope is near 1, as in a model's own resample (the bootstrap's thousands
     of fits). A fit that does not converge stops where R's would from that start.
+
+    ``data``: the :class:`~netpet_stats.survival.cox.EfronData` (Efron ties) of ``time,
+    event`` with any design, e.g. of the model whose ``lp`` this is: the fit reuses its
+    sort of the subjects (:meth:`~netpet_stats.survival.cox.EfronData.with_design`)
+    instead of sorting them again, the same estimate.
 
     Returns
     -------
@@ -61,7 +75,7 @@ def calibration_slope(time, event, lp, conf_level: float = 0.95, init: float = 0
     >>> round(res["estimate"], 6), round(res["se"], 6)  # R: 1.325090, 0.958461
     (1.32509, 0.958461)
     """
-    b, var = _fit_one(time, event, lp, init)
+    b, var = _fit_one(time, event, lp, init, data)
     se = np.sqrt(var)
     z = norm_ppf(1 - (1 - conf_level) / 2)
     return {"estimate": b, "se": float(se), "lower": float(b - z * se),
@@ -299,10 +313,19 @@ def time_dependent_auc(time, event, marker, horizon: float) -> float:
     case = (time <= horizon) & (event == 1)
     control = time > horizon
     wc = 1.0 / G(time[case], left=True)
-    mc, mk = m[case], np.sort(m[control])
-    below = np.searchsorted(mk, mc, side="left")
-    ties = np.searchsorted(mk, mc, side="right") - below
-    score = (below + 0.5 * ties) / mk.size
+    n_control = int(np.count_nonzero(control))
+    if few_values(m):
+        # a model's marker takes one value per covariate pattern: the controls counted
+        # per distinct value (hashing) instead of sorted and searched, the same counts
+        rank = dense_rank(m)
+        at = np.bincount(rank[control], minlength=int(rank.max()) + 1)
+        rc = rank[case]
+        below, ties = (np.cumsum(at) - at)[rc], at[rc]
+    else:
+        mc, mk = m[case], np.sort(m[control])
+        below = np.searchsorted(mk, mc, side="left")
+        ties = np.searchsorted(mk, mc, side="right") - below
+    score = (below + 0.5 * ties) / n_control
     return float(np.sum(wc * score) / np.sum(wc))
 
 

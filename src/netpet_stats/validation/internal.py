@@ -18,6 +18,7 @@ optimism correction, and nothing per cluster).
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import numpy as np
@@ -26,7 +27,7 @@ import pandas as pd
 from ..survival import cox
 from . import external
 from ._progress import bootstrap_draws, ordered_map, progress as progress_bar
-from ..survival.concordance import harrell_c
+from ..survival.concordance import HarrellPairs
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +36,68 @@ OPTIMISM_METHOD = ("Harrell's bootstrap optimism correction (as rms::validate): 
                    "corrected = apparent - optimism")
 
 
-def _performance(time, event, lp, horizon):
-    """Harrell's C (pairs with the earlier event by ``horizon``) and calibration slope.
+class _Sample:
+    """One sample's survival data sorted once for a model's fits, slopes and C.
 
-    The slope's fit starts at 1, where it is (exactly, up to the refit's convergence)
-    in the refit's own resample and near where it is in the original data: two Newton
-    steps instead of six, the same maximum (:func:`external.calibration_slope`)."""
-    c = harrell_c(time, event, lp, ymax=horizon)["estimate"]
-    slope = external.calibration_slope(time, event, lp, init=1.0)["estimate"]
-    return c, slope
+    The Cox data of the model's design (:class:`~netpet_stats.survival.cox.EfronData`,
+    the model's ties), those of the calibration slope (Efron ties, as R ``coxph(Surv ~
+    lp)``: the same sort when the model's ties are Efron's) and Harrell's pairs up to
+    the horizon (:class:`~netpet_stats.survival.concordance.HarrellPairs`): each a sort
+    of the sample made once, where a refit, a slope and a C each sorted it again.
+    """
+
+    def __init__(self, time, event, X, horizon, ties):
+        self.time, self.event, self.X, self.ties = time, event, X, ties
+        self.cox = cox.EfronData(time, event, X, ties=ties)
+        self.pairs = HarrellPairs(time, event, ymax=horizon)
+        self._slope = self.cox if ties == "efron" else None
+
+    def with_design(self, X) -> "_Sample":
+        """The same sample with another model's design (the same sorts)."""
+        other = copy.copy(self)
+        other.X, other.cox = X, self.cox.with_design(X)
+        return other
+
+    def fit(self, start=None):
+        """The model's coefficients in this sample (R ``coxph``; see :func:`_refit`)."""
+        return _refit(self.time, self.event, self.X, self.cox, start, self.ties)
+
+    def performance(self, values, codes):
+        """Harrell's C (pairs with the earlier event by the horizon) and calibration
+        slope of the linear predictor ``values[codes]`` in this sample (one value per
+        covariate pattern, :class:`~netpet_stats.survival.cox.PatternDot`).
+
+        The slope's fit starts at 1, where it is (exactly, up to the refit's
+        convergence) in the refit's own resample and near where it is in the original
+        data: two Newton steps instead of six, the same maximum
+        (:func:`external.calibration_slope`)."""
+        c = self.pairs.estimate(values, codes=codes)
+        if self._slope is None:
+            self._slope = cox.EfronData(self.time, self.event, np.zeros(self.time.size))
+        slope = external.calibration_slope(self.time, self.event, values[codes], init=1.0,
+                                           data=self._slope)["estimate"]
+        return c, slope
+
+
+def _refit(time, event, X, data, start, ties):
+    """Cox coefficients of ``X`` (R ``coxph``), from ``start`` when given.
+
+    A bootstrap refit starts from the original model's coefficients (R ``coxph(init
+    = )``), a few Newton steps from the resample's maximum, instead of from 0. The
+    partial likelihood is concave and a fit that converges is taken on to the maximum
+    (:func:`~netpet_stats.survival.cox.coxph_fit`, to ~1e-15), so the start changes
+    only the number of steps. A fit that does not converge from there (a coefficient
+    that may be infinite, a singular information matrix) is redone from 0, R's start,
+    and stops, warns or fails where R's would.
+    """
+    if start is not None:
+        try:
+            fit = cox.coxph_fit(time, event, X, beta=start, ties=ties, data=data)
+            if fit.status == "converged":
+                return fit.beta
+        except cox.CoxFitError:
+            pass
+    return cox.fit_efron(time, event, X, ties=ties, data=data)[0]
 
 
 def _time_order(time: np.ndarray) -> np.ndarray:
@@ -121,19 +175,21 @@ def optimism_bootstrap(time, event, X, n_boot: int, seed: int, horizon: float | 
     X = np.asarray(X, float)
     order = _time_order(time)
     time, event, X = time[order], event[order], X[order]   # C and slope: same subjects
-    beta, _, _ = cox.fit_efron(time, event, X, ties=ties)
+    whole = _Sample(time, event, X, horizon, ties)
+    beta = whole.fit()
     dot = cox.PatternDot(X)       # the distinct rows of X, found once for every resample
-    apparent = _performance(time, event, dot(beta), horizon)
+    apparent = whole.performance(dot.values(beta), dot.inverse)
     rng = np.random.default_rng(seed)
 
     def refit(idx):
+        resample = _Sample(time[idx], event[idx], X[idx], horizon, ties)
         try:
-            b, _, _ = cox.fit_efron(time[idx], event[idx], X[idx], ties=ties)
+            b = resample.fit(start=beta)
         except cox.CoxFitError:
             return None
-        lp = dot(b)
-        return (_performance(time[idx], event[idx], lp[idx], horizon),
-                _performance(time, event, lp, horizon))
+        values = dot.values(b)
+        return (resample.performance(values, dot.inverse[idx]),
+                whole.performance(values, dot.inverse))
 
     training, test = [], []
     failed = 0
@@ -216,20 +272,23 @@ def added_value_bootstrap(time, event, X_base, X_extended, n_boot: int, seed: in
     time, event = time[order], event[order]
     designs = [np.asarray(X_base, float)[order], np.asarray(X_extended, float)[order]]
     dots = [cox.PatternDot(X) for X in designs]
-    apparent = [harrell_c(time, event, dot(cox.fit_efron(time, event, X, ties=ties)[0]),
-                          ymax=horizon)["estimate"] for X, dot in zip(designs, dots)]
+    whole = _Sample(time, event, designs[0], horizon, ties)   # one sort for both models
+    betas = [w.fit() for w in (whole, whole.with_design(designs[1]))]
+    apparent = [whole.pairs.estimate(dot.values(b), codes=dot.inverse)
+                for dot, b in zip(dots, betas)]
     rng = np.random.default_rng(seed)
 
     def refit(idx):
+        base = _Sample(time[idx], event[idx], designs[0][idx], horizon, ties)
         out = []
-        for X, dot in zip(designs, dots):
+        for sample, dot, start in zip((base, base.with_design(designs[1][idx])), dots, betas):
             try:
-                b, _, _ = cox.fit_efron(time[idx], event[idx], X[idx], ties=ties)
+                b = sample.fit(start=start)
             except cox.CoxFitError:
                 return None
-            lp = dot(b)
-            out.append((harrell_c(time[idx], event[idx], lp[idx], ymax=horizon)["estimate"],
-                        harrell_c(time, event, lp, ymax=horizon)["estimate"]))
+            values = dot.values(b)
+            out.append((sample.pairs.estimate(values, codes=dot.inverse[idx]),
+                        whole.pairs.estimate(values, codes=dot.inverse)))
         return out
 
     refits = ordered_map(refit, bootstrap_draws(rng, time.size, n_boot, order), threads,
