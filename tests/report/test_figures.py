@@ -507,3 +507,19 @@ def test_figure_module_does_not_import_seaborn():
             "    fig, ax = F.DEFAULT_STYLE.figure(2.0)\n"
             "    ax.plot([0, 1], [1, 0.5])\n")
     assert modules_loaded(code, ["seaborn", "scipy"]) == []
+
+
+def test_a_registrys_censoring_marks_are_one_image_in_the_vector_figure(tmp_path, monkeypatch):
+    """Beyond MAX_VECTOR_MARKS censored times (curve steps) the marks (the confidence
+    bands) are drawn as images inside the SVG and PDF, the curves, axes and text staying
+    vector; below it every mark and band is a vector, as before."""
+    curves, risk, summary, tests = _km_inputs(n_groups=2)
+    marks = int((curves["n_censor"] > 0).sum())
+    for limit, dense in ((len(curves), False), (marks - 1, True)):
+        monkeypatch.setattr(F, "MAX_VECTOR_MARKS", limit)
+        path = tmp_path / f"km_{dense}.svg"
+        F.save(F.km_figure(curves, risk, summary, tests, "OS", "months", "95% CI"), [path])
+        svg = path.read_text()
+        assert ("<image" in svg) == dense                    # the bands and the marks
+        assert (svg.count("<use ") >= marks) != dense
+        assert svg.count("<text") > 10                       # the text is still text

@@ -218,6 +218,14 @@ class FigureStyle:
 
 DEFAULT_STYLE = FigureStyle()
 
+#: Censoring marks (or steps of the curves) a survival figure draws as vector marks (or
+#: vector confidence bands); beyond them the marks (the bands) are one image each
+#: (matplotlib's rasterized artist, at the figure's dpi) inside the SVG and PDF, whose
+#: curves, axes and text stay vector. A registry's tens of thousands of censored times
+#: and steps print as a band either way; as vectors they made SVGs of 5-8 MB that took
+#: the PDF half a minute to typeset.
+MAX_VECTOR_MARKS = 2000
+
 
 def save(fig: plt.Figure, paths: list[str | Path], dpi: int = 200) -> None:
     """Save to each path (format from the suffix) at the figure's size, without timestamps.
@@ -381,6 +389,9 @@ def km_figure(curves: pd.DataFrame, risk: pd.DataFrame, summary: pd.DataFrame,
         table_h = row_h * (len(groups) + 0.5)
         fig, (ax, tab) = style.figure(plot_h + table_h + 1.3, nrows=2,
                                       height_ratios=[plot_h, table_h + 0.45])
+        # a registry's marks (one per censored time, as R's plot.survfit) and bands
+        dense_marks = int((curves["n_censor"] > 0).sum()) > MAX_VECTOR_MARKS
+        dense_bands = len(curves) > MAX_VECTOR_MARKS
         for i, g in enumerate(groups):
             c = curves[curves["group"] == g]
             color = style.colour(i)
@@ -393,9 +404,11 @@ def km_figure(curves: pd.DataFrame, risk: pd.DataFrame, summary: pd.DataFrame,
             ax.step(t, s, where="post", color=color, ls=style.linestyle(i),
                     label=f"{style.label(g)}: {med_txt}")
             ax.fill_between(t, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=0.0),
-                            step="post", color=color, alpha=0.12, lw=0)
+                            step="post", color=color, alpha=0.12, lw=0,
+                            rasterized=dense_bands)
             cens = c[c["n_censor"] > 0]
-            ax.plot(cens["time"], cens["surv"], "|", color=color, ms=4, mew=0.8)
+            ax.plot(cens["time"], cens["surv"], "|", color=color, ms=4, mew=0.8,
+                    rasterized=dense_marks)
             if median_lines and not pd.isna(med["median"]):   # dotted: S = 0.5 to the median
                 ax.plot([0, med["median"], med["median"]], [0.5, 0.5, 0.0], color=color, lw=0.8,
                         ls=":", gid="median-line")
@@ -543,7 +556,8 @@ def cumulative_incidence_figure(curves: pd.DataFrame, naive: pd.DataFrame, risk:
                 ax.step(t, f, where="post", color=style.colour(i), ls=style.linestyle(i),
                         label=label)
                 ax.fill_between(t, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=0.0),
-                                step="post", color=style.colour(i), alpha=0.15, lw=0)
+                                step="post", color=style.colour(i), alpha=0.15, lw=0,
+                                rasterized=len(curves) > MAX_VECTOR_MARKS)   # a registry's
             nv = naive[naive["group"] == g]
             ax.step(np.concatenate([[0.0], nv["time"].to_numpy()]),
                     np.concatenate([[0.0], nv["one_minus_km"].to_numpy()]),
