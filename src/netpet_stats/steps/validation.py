@@ -91,13 +91,18 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
                      f"the earlier event at or before {tau:g}",
                      "note": "" if np.isfinite(c["estimate"]) else
                      "not estimable: no comparable pair (no event)"})
+    # each resample given in time order (the subjects the seed draws): its sorts meet
+    # ordered data
+    by_time = np.argsort(t, kind="stable")
+    t_by, e_by = t[by_time], e[by_time]
     for h in horizons:
         risk = 1 - predicted[h]
         why = external.auc_note(t, e, h)
         auc = external.time_dependent_auc(t, e, risk, h)
+        r_by = risk[by_time]
         lo, hi = (np.nan, np.nan) if why else external.bootstrap_ci(
-            lambda i: external.time_dependent_auc(t[i], e[i], risk[i], h), len(t), n_boot, seed,
-            threads=threads)
+            lambda i: external.time_dependent_auc(t_by[i], e_by[i], r_by[i], h), len(t),
+            n_boot, seed, threads=threads, order=by_time)
         rows.append({"measure": "time-dependent AUC", "horizon": h, "estimate": auc, "lower": lo,
                      "upper": hi, "method": "cumulative/dynamic AUC with IPCW (Uno 2007; "
                      f"riskRegression::Score); percentile bootstrap CI, {n_boot} resamples, "
