@@ -215,7 +215,8 @@ def test_quantiles_of_random_curves_follow_rs_rule():
 
 def test_quantiles_read_together_follow_rs_rule():
     """km_quantiles reads the estimate and both limits in one pass where a curve is
-    monotone and complete, and one by one otherwise: each curve's quantiles are R's."""
+    monotone over the points R keeps (missing ones dropped), and one by one otherwise:
+    each curve's quantiles are R's."""
     from netpet_stats.survival.kaplan_meier import _findq_curves
 
     rng = np.random.default_rng(11)
@@ -229,6 +230,8 @@ def test_quantiles_read_together_follow_rs_rule():
             curves[2] = np.clip(curves[2] + rng.normal(0, 0.1, k), 0.0, 1.0)
         if trial % 4 == 0:                           # a limit missing where S = 0
             curves[1, -1] = np.nan
+        if trial % 5 == 0:                           # missing points anywhere, runs of them
+            curves[rng.random((3, k)) < 0.3] = np.nan
         got = _findq_curves(times, curves, probs, times[-1])
         for row in range(3):
             expected = [_findq_by_rule(times, curves[row], p, times[-1]) for p in probs]
@@ -399,3 +402,32 @@ def test_efron_data_with_another_design_fits_as_data_sorted_afresh():
         want = cox.coxph_fit(time, event, lp[:, None], strata, ties=ties)
         np.testing.assert_array_equal(got.beta, want.beta)
         np.testing.assert_array_equal(got.information, want.information)
+
+
+def test_whole_number_times_pass_the_time_fix_as_the_general_rule_leaves_them():
+    """Whole days or months below 1/tol are never tied by R's aeqSurv rule (they differ
+    by 1 or more): returned as given. Larger whole numbers, fractions, NaN and infinity
+    take the general rule, which ties 10^8 and 10^8 + 1 (relative difference 1e-8)."""
+    from netpet_stats.survival._checks import TIMEFIX_TOLERANCE, timefix
+
+    def by_rule(t):
+        t = np.asarray(t, float)
+        y = np.unique(t[np.isfinite(t)])
+        if y.size < 2:
+            return t
+        dy = np.diff(y)
+        tied = (dy <= TIMEFIX_TOLERANCE) | (dy / np.mean(np.abs(y)) <= TIMEFIX_TOLERANCE)
+        cuts = y[np.concatenate([[True], ~tied])]
+        out = t.copy()
+        f = np.isfinite(t)
+        out[f] = cuts[np.searchsorted(cuts, t[f], side="right") - 1]
+        return out
+
+    rng = np.random.default_rng(2)
+    cases = [np.ceil(rng.exponential(300, 1000)), np.array([3.0, -2.0, 0.0, 7.0]),
+             np.array([1e8, 1e8 + 1, 5.0]), np.array([6.7e7, 6.7e7 + 1]),
+             np.array([2.0, np.nan, 3.0]), np.array([1.0, np.inf, 1.0]),
+             np.array([5.000000000001, 5.0, 7.0]), np.zeros(0)]
+    for t in cases:
+        np.testing.assert_array_equal(timefix(t), by_rule(t))
+    assert timefix(np.array([1e8, 1e8 + 1]))[1] == 1e8

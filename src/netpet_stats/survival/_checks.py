@@ -65,6 +65,11 @@ def timefix(time) -> np.ndarray:
     [5.0, 5.0, 7.0, 2.0]
     """
     t = np.asarray(time, dtype=float)
+    # Whole numbers (days, months) below 1/tol: two distinct ones differ by 1 or more,
+    # more than tol and more than tol times their mean, so no two are tied (the usual
+    # case, found in a pass instead of a sort; NaN and infinity take the general path)
+    if t.size and (np.floor(t) == t).all() and np.abs(t).max() < 1 / TIMEFIX_TOLERANCE:
+        return t
     y = sorted_distinct(t[np.isfinite(t)])     # the distinct finite times, ascending
     if y.size < 2:
         return t

@@ -447,7 +447,7 @@ def _findq_curves(times: np.ndarray, curves: np.ndarray, probs: list,
                   last_time: float) -> np.ndarray:
     """:func:`_findq` of each curve (a row of ``curves``) at each of ``probs``.
 
-    The curves without missing points whose 1 - S never decreases (the estimate
+    The curves whose 1 - S never decreases over the points R keeps (the estimate
     always, its confidence limits mostly) are read together: on such a curve the
     first point at or above a level is the number of points below it, which one
     comparison of all rows counts (one pass instead of three calls of :func:`_findq`
@@ -458,8 +458,15 @@ def _findq_curves(times: np.ndarray, curves: np.ndarray, probs: list,
     y[:, 0] = 0.0
     np.subtract(1.0, curves, out=y[:, 1:])
     x = np.concatenate(([0.0], times))
-    with np.errstate(invalid="ignore"):
-        plain = (y[:, 1:] >= y[:, :-1]).all(axis=1)   # False where a point is missing
+    missing = np.isnan(y)
+    if missing.any():
+        # R drops a missing point (a confidence limit where S = 0): each takes the value
+        # of the point before it, which changes neither the first point at or above a
+        # level (always a point R keeps) nor the last value
+        pos = np.where(missing, 0, np.arange(y.shape[1]))
+        np.maximum.accumulate(pos, axis=1, out=pos)
+        y = np.take_along_axis(y, pos, axis=1)
+    plain = (y[:, 1:] >= y[:, :-1]).all(axis=1)
     out = np.empty((curves.shape[0], len(probs)))
     top = y[:, -1]
     for j, p in enumerate(probs):
