@@ -46,7 +46,9 @@ rule cox_figures:
     conda:
         "../envs/netpet.yaml"
     resources:
-        mem_mb=job_mem_mb(600),
+        # the inputs are mostly the pickled fits, read one endpoint at a time at about
+        # their size (at 10^6: 1.7 GB of fits, a peak of 0.8 GB)
+        mem_mb=job_mem_mb(600, per_input_mb=1),
         runtime=job_runtime(5),
     params:
         version=PACKAGE_VERSION,

@@ -191,7 +191,10 @@ if COMPETING and VALIDATION_MODE == "develop":
         conda:
             "../envs/netpet.yaml"
         resources:
-            mem_mb=job_mem_mb(800, per_input_mb=100),
+            # the Fine-Gray information in O(n p) memory; the inputs are mostly the
+            # cohort's files, hashed for the frozen model's provenance, not held (at 10^6:
+            # 74 MB of inputs, a peak of 0.9 GB)
+            mem_mb=job_mem_mb(800, per_input_mb=25),
             runtime=job_runtime(10),
         params:
             version=PACKAGE_VERSION,
