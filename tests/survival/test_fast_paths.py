@@ -431,3 +431,37 @@ def test_whole_number_times_pass_the_time_fix_as_the_general_rule_leaves_them():
     for t in cases:
         np.testing.assert_array_equal(timefix(t), by_rule(t))
     assert timefix(np.array([1e8, 1e8 + 1]))[1] == 1e8
+
+
+def test_stratum_codes_equal_the_rows_ranked_by_np_unique():
+    """The strata combinations numbered in mixed radix and ranked by hashing: the
+    numbers np.unique(axis=0) gives the rows of per-variable codes (R's order of the
+    levels: categories, numbers, text in C-locale order), with missing values, text
+    that two values share (1 and "1") and one or three variables."""
+    from netpet_stats.survival.cox import stratum_codes
+
+    def by_rows(data, strata):
+        codes = []
+        for col in strata:
+            v = data[col]
+            if isinstance(v.dtype, pd.CategoricalDtype):
+                codes.append(v.cat.codes.to_numpy())
+            elif pd.api.types.is_numeric_dtype(v):
+                codes.append(pd.factorize(v, sort=True)[0])
+            else:
+                codes.append(pd.factorize(v.astype(str), sort=True)[0])
+        return np.unique(np.column_stack(codes), axis=0, return_inverse=True)[1].ravel()
+
+    rng = np.random.default_rng(6)
+    n = 3_000
+    data = pd.DataFrame({
+        "centre": rng.choice(["B", "a", "C", "Ä"], n),
+        "inst": rng.choice([10, 2, 1, 33], n),
+        "grade": pd.Categorical(rng.choice(["G3", "G1", "G2"], n),
+                                categories=["G3", "G2", "G1", "G9"]),
+        "mixed": pd.Series(rng.choice([1, "1", "x", 2.5], n), dtype=object),
+        "gappy": pd.Series(rng.choice(["u", "v", None], n), dtype=object),
+    })
+    for strata in (["centre"], ["inst"], ["grade"], ["mixed"], ["gappy"],
+                   ["centre", "inst", "grade"], ["grade", "mixed", "centre"]):
+        np.testing.assert_array_equal(stratum_codes(data, strata), by_rows(data, strata))

@@ -36,7 +36,7 @@ import pandas as pd
 from . import _numpy_kernels
 from ._checks import check_survival, timefix
 from ._frames import frame as _frame
-from ._ranks import exit_order
+from ._ranks import dense_rank, exit_order
 from .splines import rcs_basis
 from .distributions import chi2_sf, norm_ppf, norm_sf
 from .kaplan_meier import distinct_times
@@ -1366,16 +1366,36 @@ def stratum_codes(data: pd.DataFrame, strata: list[str]) -> np.ndarray:
     >>> stratum_codes(pd.DataFrame({"inst": [10, 2, 1, 2]}), ["inst"]).tolist()
     [2, 1, 0, 1]
     """
-    codes = []
+    codes, sizes = [], []
     for col in strata:
         values = data[col]
         if isinstance(values.dtype, pd.CategoricalDtype):
-            codes.append(values.cat.codes.to_numpy())
+            code, size = values.cat.codes.to_numpy(np.int64), len(values.cat.categories)
         elif pd.api.types.is_numeric_dtype(values):
-            codes.append(pd.factorize(values, sort=True)[0])
+            code, distinct = pd.factorize(values, sort=True)
+            size = len(distinct)
         else:
-            codes.append(pd.factorize(values.astype(str), sort=True)[0])
-    return np.unique(np.column_stack(codes), axis=0, return_inverse=True)[1].ravel()
+            # the text of each distinct value, sorted (R's C-locale sort); values whose
+            # text is the same are one level, as the text of every row made them
+            code, distinct = pd.factorize(values)
+            if (code < 0).any():          # a missing value: its text "nan" is a level
+                code, distinct = pd.factorize(values.astype(str), sort=True)
+            else:
+                text = np.array([str(v) for v in distinct], dtype=object)
+                levels, rank = np.unique(text, return_inverse=True)
+                code, distinct = rank.ravel()[code], levels
+            size = len(distinct)
+        codes.append(np.asarray(code, np.int64))
+        sizes.append(max(size, 1))
+    if (np.column_stack(codes) < 0).any() or np.prod(np.array(sizes, float)) >= 2.0 ** 62:
+        return np.unique(np.column_stack(codes), axis=0, return_inverse=True)[1].ravel()
+    # the combinations as one number in mixed radix (first variable most significant),
+    # whose order is the rows' lexicographic order; ranked by hashing, not sorting rows
+    key = np.zeros(len(data), np.int64)
+    for code, size in zip(codes, sizes):
+        key = key * size + code
+    return dense_rank(key.astype(float)) if np.prod(np.array(sizes, float)) < 2.0 ** 53 \
+        else np.unique(key, return_inverse=True)[1].ravel()
 
 
 def add_robust_columns(coefs: pd.DataFrame, rse, conf_level: float, cluster: str,
