@@ -572,6 +572,36 @@ def _below(tree, rank):
     return s
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _against_later(order, block_starts, is_event, rank, weight, tree, conc, disc, tied):
+    """Add to each event its weighted pairs with the subjects after it (later times, and
+    those censored at its time), sweeping the times from the last (pass A of
+    :func:`pair_counts`): each comparable pair once, from its earlier member."""
+    total = 0.0
+    for b in range(block_starts.size - 2, -1, -1):
+        lo = block_starts[b]
+        hi = block_starts[b + 1]
+        for q in range(lo, hi):
+            j = order[q]
+            if not is_event[j]:
+                _add(tree, rank[j], 1.0)
+                total += 1.0
+        for q in range(lo, hi):
+            i = order[q]
+            w = weight[i]
+            if is_event[i] and w > 0:
+                lt = _below(tree, rank[i])
+                le = _below(tree, rank[i] + 1)
+                conc[i] += w * (total - le)
+                disc[i] += w * lt
+                tied[i] += w * (le - lt)
+        for q in range(lo, hi):
+            j = order[q]
+            if is_event[j]:
+                _add(tree, rank[j], 1.0)
+                total += 1.0
+
+
 @njit(cache=True, nogil=True)
 def pair_counts(order, block_starts, is_event, rank, n_ranks, weight):
     """Weighted concordant, discordant and predictor-tied counts of each subject.
@@ -597,31 +627,9 @@ def pair_counts(order, block_starts, is_event, rank, n_ranks, weight):
     disc = np.zeros(n)
     tied = np.zeros(n)
     tree = np.zeros(n_ranks + 1)
-    total = 0.0
     n_blocks = block_starts.size - 1
     # Pass A: each event against the subjects after it (and those censored at its time).
-    for b in range(n_blocks - 1, -1, -1):
-        lo = block_starts[b]
-        hi = block_starts[b + 1]
-        for q in range(lo, hi):
-            j = order[q]
-            if not is_event[j]:
-                _add(tree, rank[j], 1.0)
-                total += 1.0
-        for q in range(lo, hi):
-            i = order[q]
-            w = weight[i]
-            if is_event[i] and w > 0:
-                lt = _below(tree, rank[i])
-                le = _below(tree, rank[i] + 1)
-                conc[i] += w * (total - le)
-                disc[i] += w * lt
-                tied[i] += w * (le - lt)
-        for q in range(lo, hi):
-            j = order[q]
-            if is_event[j]:
-                _add(tree, rank[j], 1.0)
-                total += 1.0
+    _against_later(order, block_starts, is_event, rank, weight, tree, conc, disc, tied)
     # Pass B: each subject against the (weighted) events before it; the events
     # of a time meet those before them, its censored subjects also the events at it.
     tree[:] = 0.0
@@ -644,38 +652,17 @@ def pair_totals(order, block_starts, is_event, rank, n_ranks, weight):
     """Total weighted concordant, discordant and predictor-tied pairs of one stratum.
 
     The pairs of :func:`pair_counts` (same arguments) counted once each, from their
-    earlier member: its pass A alone, without the per-subject counts an influence
-    needs. With weights 0 and 1 (Harrell's C, ``ymax``) every sum is an integer, so
+    earlier member: its pass A alone (half its work), without the counts each later
+    member needs for its influence. With weights 0 and 1 (Harrell's C, ``ymax``) every sum is an integer, so
     the totals equal :func:`pair_counts`' column sums halved, exactly.
     """
-    tree = np.zeros(n_ranks + 1)
-    total = 0.0
-    conc = 0.0
-    disc = 0.0
-    tied = 0.0
-    for b in range(block_starts.size - 2, -1, -1):
-        lo = block_starts[b]
-        hi = block_starts[b + 1]
-        for q in range(lo, hi):
-            j = order[q]
-            if not is_event[j]:
-                _add(tree, rank[j], 1.0)
-                total += 1.0
-        for q in range(lo, hi):
-            i = order[q]
-            w = weight[i]
-            if is_event[i] and w > 0:
-                lt = _below(tree, rank[i])
-                le = _below(tree, rank[i] + 1)
-                conc += w * (total - le)
-                disc += w * lt
-                tied += w * (le - lt)
-        for q in range(lo, hi):
-            j = order[q]
-            if is_event[j]:
-                _add(tree, rank[j], 1.0)
-                total += 1.0
-    return conc, disc, tied
+    n = order.size
+    conc = np.zeros(n)
+    disc = np.zeros(n)
+    tied = np.zeros(n)
+    _against_later(order, block_starts, is_event, rank, weight, np.zeros(n_ranks + 1),
+                   conc, disc, tied)
+    return conc.sum(), disc.sum(), tied.sum()
 
 
 @njit(cache=True, nogil=True, inline="always")
