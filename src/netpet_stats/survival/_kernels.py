@@ -38,6 +38,25 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _add_products(x, r, w, v1, v2):
+    """``v1 += w x_r`` and the lower triangle of ``v2 += w x_r x_r'``."""
+    for j in range(x.shape[1]):
+        wx = w * x[r, j]
+        v1[j] += wx
+        for m in range(j + 1):
+            v2[j, m] += wx * x[r, m]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _zero(v1, v2):
+    """Zero ``v1`` and the lower triangle of ``v2``."""
+    for j in range(v1.size):
+        v1[j] = 0.0
+        for m in range(j + 1):
+            v2[j, m] = 0.0
+
+
 # error_model="numpy": a risk set whose weights all underflow gives an infinite
 # or NaN log likelihood (which makes Newton-Raphson halve its step), not an exception.
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -99,51 +118,34 @@ def efron_stratum(x, dead, t, beta, n_times, per_time, efron=True):
             # block sums started at 0, up to the sign of a zero)
             w = np.exp(lp[i] - shift)
             s0 += w
-            for j in range(p):
-                wx = w * x[i, j]
-                s1[j] += wx
-                for m in range(j + 1):
-                    s2[j, m] += wx * x[i, m]
+            _add_products(x, i, w, s1, s2)
             if dead[i]:
                 d = 1
                 d0 = w
                 loglik += lp[i]
+                _zero(d1, d2)
+                _add_products(x, i, w, d1, d2)
                 for j in range(p):
-                    wx = w * x[i, j]
-                    d1[j] = wx
                     xsum[j] = x[i, j]
-                    for m in range(j + 1):
-                        d2[j, m] = wx * x[i, m]
         else:
             # the time's censored rows and its deaths summed apart (each row's products
             # formed once), then both added to the risk-set sums
             c0 = 0.0
-            for j in range(p):
-                c1[j] = 0.0
-                d1[j] = 0.0
-                xsum[j] = 0.0
-                for m in range(j + 1):
-                    c2[j, m] = 0.0
-                    d2[j, m] = 0.0
+            _zero(c1, c2)
+            _zero(d1, d2)
+            xsum[:] = 0.0
             for r in range(i, end):
                 w = np.exp(lp[r] - shift)
                 if dead[r]:
                     d += 1
                     d0 += w
                     loglik += lp[r]
+                    _add_products(x, r, w, d1, d2)
                     for j in range(p):
-                        wx = w * x[r, j]
-                        d1[j] += wx
                         xsum[j] += x[r, j]
-                        for m in range(j + 1):
-                            d2[j, m] += wx * x[r, m]
                 else:
                     c0 += w
-                    for j in range(p):
-                        wx = w * x[r, j]
-                        c1[j] += wx
-                        for m in range(j + 1):
-                            c2[j, m] += wx * x[r, m]
+                    _add_products(x, r, w, c1, c2)
             s0 += c0 + d0
             for j in range(p):
                 s1[j] += c1[j] + d1[j]
