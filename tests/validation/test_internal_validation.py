@@ -260,19 +260,25 @@ def test_optimism_bootstrap_equals_its_definition_written_out():
     """The bootstrap's shared sorts, pair counts and warm starts leave the table of
     its definition: refit from 0 in each resample drawn by the seed, Harrell's C and
     the calibration slope computed afresh in the resample and in the original data."""
+    lc = LUNG.dropna(subset=["time", "event", "age", "sex", "ph_ecog"])
+    t, e = lc["time"].to_numpy(float), lc["event"].to_numpy(float)
+    X = lc[["age", "sex", "ph_ecog"]].to_numpy(float)
+    for ties in ("efron", "breslow"):    # the slope is Efron's either way, as R coxph(Surv ~ lp)
+        _check_optimism_definition(t, e, X, ties)
+
+
+def _check_optimism_definition(t, e, X, ties):
     from netpet_stats.survival import cox
     from netpet_stats.survival.concordance import harrell_c
     from netpet_stats.validation.external import calibration_slope
 
-    lc = LUNG.dropna(subset=["time", "event", "age", "sex", "ph_ecog"])
-    t, e = lc["time"].to_numpy(float), lc["event"].to_numpy(float)
-    X = lc[["age", "sex", "ph_ecog"]].to_numpy(float)
-    table = internal_validation.optimism_bootstrap(t, e, X, 12, seed=4, horizon=500.0)
+    table = internal_validation.optimism_bootstrap(t, e, X, 12, seed=4, horizon=500.0,
+                                                   ties=ties)
     rng = np.random.default_rng(4)
     training, test = [], []
     for _ in range(12):
         idx = rng.integers(0, t.size, t.size)
-        b = cox.fit_efron(t[idx], e[idx], X[idx])[0]
+        b = cox.fit_efron(t[idx], e[idx], X[idx], ties=ties)[0]
         lp = X[:, 0] * b[0] + X[:, 1] * b[1] + X[:, 2] * b[2]    # the same bits per row
         training.append((harrell_c(t[idx], e[idx], lp[idx], ymax=500.0)["estimate"],
                          calibration_slope(t[idx], e[idx], lp[idx])["estimate"]))

@@ -46,11 +46,12 @@ class _Sample:
     of the sample made once, where a refit, a slope and a C each sorted it again.
     """
 
-    def __init__(self, time, event, X, horizon, ties):
+    def __init__(self, time, event, X, horizon, ties, slope: bool = True):
         self.time, self.event, self.X, self.ties = time, event, X, ties
         self.cox = cox.EfronData(time, event, X, ties=ties)
         self.pairs = HarrellPairs(time, event, ymax=horizon)
-        self._slope = self.cox if ties == "efron" else None
+        self._slope = (None if not slope else self.cox if ties == "efron" else
+                       cox.EfronData(time, event, np.zeros(time.size)))
 
     def with_design(self, X) -> "_Sample":
         """The same sample with another model's design (the same sorts)."""
@@ -72,8 +73,6 @@ class _Sample:
         data: two Newton steps instead of six, the same maximum
         (:func:`external.calibration_slope`)."""
         c = self.pairs.estimate(values, codes=codes)
-        if self._slope is None:
-            self._slope = cox.EfronData(self.time, self.event, np.zeros(self.time.size))
         slope = external.calibration_slope(self.time, self.event, values[codes], init=1.0,
                                            data=self._slope)["estimate"]
         return c, slope
@@ -272,14 +271,14 @@ def added_value_bootstrap(time, event, X_base, X_extended, n_boot: int, seed: in
     time, event = time[order], event[order]
     designs = [np.asarray(X_base, float)[order], np.asarray(X_extended, float)[order]]
     dots = [cox.PatternDot(X) for X in designs]
-    whole = _Sample(time, event, designs[0], horizon, ties)   # one sort for both models
+    whole = _Sample(time, event, designs[0], horizon, ties, slope=False)  # both models
     betas = [w.fit() for w in (whole, whole.with_design(designs[1]))]
     apparent = [whole.pairs.estimate(dot.values(b), codes=dot.inverse)
                 for dot, b in zip(dots, betas)]
     rng = np.random.default_rng(seed)
 
     def refit(idx):
-        base = _Sample(time[idx], event[idx], designs[0][idx], horizon, ties)
+        base = _Sample(time[idx], event[idx], designs[0][idx], horizon, ties, slope=False)
         out = []
         for sample, dot, start in zip((base, base.with_design(designs[1][idx])), dots, betas):
             try:
