@@ -52,11 +52,16 @@ def _pair_counts(time, event, x, weight, order=None):
         return _numpy_kernels.pair_counts(time, event == 1, rank, weight, order)
     from ._kernels import pair_counts
 
-    ts = time[order]
-    block_starts = np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1], [True])))
-    return pair_counts(order.astype(np.int64), block_starts.astype(np.int64), event == 1,
+    return pair_counts(order.astype(np.int64), _time_blocks(time, order), event == 1,
                        rank, int(rank.max()) + 1 if rank.size else 0,
                        np.ascontiguousarray(weight, dtype=float))
+
+
+def _time_blocks(time, order) -> np.ndarray:
+    """Where each run of equal times starts among the subjects in ``order`` (times
+    ascending), and the end (n): the ``block_starts`` of the compiled pair counts."""
+    ts = time[order]
+    return np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1], [True]))).astype(np.int64)
 
 
 def _pair_counts_counting(time, event, x, timewt, casewt, entry, order):
@@ -69,10 +74,8 @@ def _pair_counts_counting(time, event, x, timewt, casewt, entry, order):
     from ._kernels import pair_counts_counting
 
     rank = dense_rank(x)
-    ts = time[order]
-    block_starts = np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1], [True])))
     start = np.full(time.size, -np.inf) if entry is None else np.asarray(entry, float)
-    return pair_counts_counting(order.astype(np.int64), block_starts.astype(np.int64),
+    return pair_counts_counting(order.astype(np.int64), _time_blocks(time, order),
                                 np.ascontiguousarray(time, dtype=float), event == 1, rank,
                                 int(rank.max()) + 1 if rank.size else 0,
                                 np.ascontiguousarray(timewt, dtype=float),
@@ -298,9 +301,8 @@ class HarrellPairs:
                              "same subjects")
         self.time, self.is_event = checked.time, checked.event == 1
         self.n = self.time.size
-        self.order = np.argsort(self.time, kind="stable")
-        ts = self.time[self.order]
-        self.block_starts = np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1], [True])))
+        self.order = np.argsort(self.time, kind="stable").astype(np.int64)
+        self.block_starts = _time_blocks(self.time, self.order)
         self.weight = (self.time <= (np.inf if ymax is None else float(ymax))).astype(float)
 
     def estimate(self, x, reverse: bool = True, codes=None) -> float:
@@ -325,8 +327,8 @@ class HarrellPairs:
             from ._kernels import pair_totals
 
             n_conc, n_disc, n_tied = pair_totals(
-                self.order.astype(np.int64), self.block_starts.astype(np.int64),
-                self.is_event, rank, int(rank.max()) + 1 if rank.size else 0, self.weight)
+                self.order, self.block_starts, self.is_event, rank,
+                int(rank.max()) + 1 if rank.size else 0, self.weight)
         n_pairs = n_conc + n_disc + n_tied
         if n_pairs == 0:
             return np.nan

@@ -14,7 +14,7 @@ import pandas as pd
 from ..survival.distributions import norm_ppf, norm_sf, t_ppf
 from ..survival import cox, kaplan_meier
 from ..survival.concordance import BY_TIMEWT, compare_c, harrell_c
-from ..survival._ranks import dense_rank, few_values
+from ..survival._ranks import dense_rank
 from ..survival.splines import rcs_basis
 
 
@@ -313,19 +313,13 @@ def time_dependent_auc(time, event, marker, horizon: float) -> float:
     case = (time <= horizon) & (event == 1)
     control = time > horizon
     wc = 1.0 / G(time[case], left=True)
-    n_control = int(np.count_nonzero(control))
-    if few_values(m):
-        # a model's marker takes one value per covariate pattern: the controls counted
-        # per distinct value (hashing) instead of sorted and searched, the same counts
-        rank = dense_rank(m)
-        at = np.bincount(rank[control], minlength=int(rank.max()) + 1)
-        rc = rank[case]
-        below, ties = (np.cumsum(at) - at)[rc], at[rc]
-    else:
-        mc, mk = m[case], np.sort(m[control])
-        below = np.searchsorted(mk, mc, side="left")
-        ties = np.searchsorted(mk, mc, side="right") - below
-    score = (below + 0.5 * ties) / n_control
+    # the controls counted per distinct marker value (a model's marker takes one value
+    # per covariate pattern, ranked by hashing): below and tied with each case's
+    rank = dense_rank(m)
+    at = np.bincount(rank[control], minlength=int(rank.max()) + 1)
+    rc = rank[case]
+    below, ties = (np.cumsum(at) - at)[rc], at[rc]
+    score = (below + 0.5 * ties) / int(np.count_nonzero(control))
     return float(np.sum(wc * score) / np.sum(wc))
 
 
