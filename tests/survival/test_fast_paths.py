@@ -465,3 +465,92 @@ def test_stratum_codes_equal_the_rows_ranked_by_np_unique():
     for strata in (["centre"], ["inst"], ["grade"], ["mixed"], ["gappy"],
                    ["centre", "inst", "grade"], ["grade", "mixed", "centre"]):
         np.testing.assert_array_equal(stratum_codes(data, strata), by_rows(data, strata))
+
+
+def test_stratified_sums_are_each_stratums_sums_added_and_missing_labels_refused():
+    """EfronData groups rows by their stratum label (each label coded once): the
+    stratified log likelihood, score and information at any beta are those of each
+    stratum's rows alone, added (R's strata()); labels 1 and "1" are two strata, as R's
+    factor of them; a missing label is refused instead of its rows being dropped."""
+    from netpet_stats.survival import cox
+
+    rng = np.random.default_rng(11)
+    n = 300
+    time = np.ceil(rng.exponential(8, n))
+    event = (rng.random(n) < 0.7).astype(float)
+    X = rng.normal(size=(n, 2))
+    strata = np.array([1, "1", "b", 2.5], dtype=object)[rng.integers(0, 4, n)]
+    beta = np.array([0.4, -0.3])
+    got = cox.EfronData(time, event, X, strata).evaluate(beta)
+    parts = [cox.EfronData(time[m], event[m], X[m]).evaluate(beta)
+             for m in ([s == 1 and isinstance(s, int) for s in strata],
+                       [s == "1" for s in strata], [s == "b" for s in strata],
+                       [s == 2.5 for s in strata])]
+    for key in ("loglik", "score", "info"):
+        np.testing.assert_allclose(got[key], sum(p[key] for p in parts), rtol=1e-13)
+    bad = strata.copy()
+    bad[[3, 7]] = [None, np.nan]
+    with pytest.raises(ValueError, match="2 missing label"):
+        cox.EfronData(time, event, X, bad)
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow", "exact"])
+@pytest.mark.parametrize("times", ["days", "months"])
+def test_a_resample_read_off_the_whole_sort_is_the_resample_sorted_afresh(ties, times):
+    """EfronData.resample (a bootstrap resample's rows as increasing places) gives the
+    arrays a fresh EfronData of the resample holds, to the bit: the same rows in the
+    same order (ties by time, events first, then by place), the same strata in the
+    order the resample first meets them, so the same sums."""
+    from netpet_stats.survival import cox
+
+    rng = np.random.default_rng(21)
+    n = 120 if ties == "exact" else 500
+    time = np.ceil(rng.exponential(15, n))
+    if times == "months":
+        time = time / 30.4375
+    event = (rng.random(n) < 0.6).astype(float)
+    strata = rng.choice(["c", "a", "b"], n)
+    X = rng.normal(size=(n, 3))
+    beta = np.array([0.2, -0.4, 0.1])
+    whole = cox.EfronData(time, event, X, strata, ties=ties)
+    for seed in range(4):
+        idx = np.sort(np.random.default_rng(seed).integers(0, n, n))
+        if seed == 3:
+            idx = idx[idx > 40]        # the first strata met change order
+        got = whole.resample(idx)
+        want = cox.EfronData(time[idx], event[idx], X[idx], strata[idx], ties=ties)
+        assert [st["label"] for st in got.strata] == [st["label"] for st in want.strata]
+        for a, b in zip(got.strata, want.strata):
+            for key in ("x", "t", "dead", "rows", "etimes"):
+                np.testing.assert_array_equal(a[key], b[key])
+        for key, value in got.evaluate(beta).items():
+            np.testing.assert_array_equal(value, want.evaluate(beta)[key])
+    with pytest.raises(ValueError, match="increasing order"):
+        whole.resample(idx[::-1])
+
+
+def test_a_resample_whose_time_fix_could_differ_is_left_to_a_fresh_sort():
+    """R's time fix ties two times by their distance relative to the mean magnitude of
+    the distinct times: a subset of large times can tie two that the whole sample does
+    not. Such data are not read off the whole sort (None), nor are data with delayed
+    entry; the check that decides it is conservative (timefix_of_subsets)."""
+    from netpet_stats.survival import cox
+    from netpet_stats.survival._checks import timefix, timefix_of_subsets
+
+    small = np.linspace(0.01, 0.5, 50)
+    time = np.concatenate([small, [100.0, 100.0 + 1e-6]])
+    fixed, every_subset = timefix_of_subsets(time)
+    np.testing.assert_array_equal(fixed, time)           # the whole sample: no tie
+    assert not every_subset
+    assert timefix(time[-2:])[1] == 100.0                 # the two large ones: tied
+    event = np.ones(time.size)
+    data = cox.EfronData(time, event, np.arange(time.size, dtype=float))
+    assert data.resample(np.arange(time.size)) is None
+    entry = cox.EfronData(time + 1, event, np.ones(time.size), entry=np.zeros(time.size))
+    assert entry.resample(np.arange(time.size)) is None
+    rng = np.random.default_rng(2)
+    for _ in range(200):                                  # when it says so, it holds
+        t = np.round(rng.exponential(10, 30), int(rng.integers(0, 9)))
+        if timefix_of_subsets(t)[1]:
+            sub = t[rng.random(t.size) < 0.5]
+            np.testing.assert_array_equal(timefix(sub), sub)

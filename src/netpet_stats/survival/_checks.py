@@ -47,6 +47,17 @@ class DelayedEntryWarning(MissingDataWarning):
 TIMEFIX_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
 
 
+def whole_times(t: np.ndarray) -> bool:
+    """Whether ``t`` (floats) are whole numbers (days, months) below 1/tol.
+
+    Two distinct such times differ by 1 or more, more than R's tolerance and more than
+    it times their mean, so :func:`timefix` ties none of them (the usual case, found in
+    a pass instead of a sort; NaN and infinity are not whole numbers here).
+    """
+    return bool(t.size and (np.floor(t) == t).all()
+                and np.abs(t).max() < 1 / TIMEFIX_TOLERANCE)
+
+
 def timefix(time) -> np.ndarray:
     """Times that differ by less than R's tolerance made equal (R ``survival:::aeqSurv``).
 
@@ -64,24 +75,34 @@ def timefix(time) -> np.ndarray:
     >>> timefix([5.000000000001, 5.0, 7.0, 2.0]).tolist()
     [5.0, 5.0, 7.0, 2.0]
     """
+    return timefix_of_subsets(time)[0]
+
+
+def timefix_of_subsets(time) -> tuple[np.ndarray, bool]:
+    """:func:`timefix` of ``time``, and whether it leaves every subset of the times as
+    given (a bootstrap resample's time fix is then the identity too).
+
+    A subset's distinct times are at least as far apart as the closest two here, and
+    their mean magnitude at most the largest here: when the closest two differ by more
+    than ``tol`` and more than ``tol`` times the largest magnitude, R's rule ties no
+    two times of any subset.
+    """
     t = np.asarray(time, dtype=float)
-    # Whole numbers (days, months) below 1/tol: two distinct ones differ by 1 or more,
-    # more than tol and more than tol times their mean, so no two are tied (the usual
-    # case, found in a pass instead of a sort; NaN and infinity take the general path)
-    if t.size and (np.floor(t) == t).all() and np.abs(t).max() < 1 / TIMEFIX_TOLERANCE:
-        return t
+    if whole_times(t):
+        return t, True
     y = sorted_distinct(t[np.isfinite(t)])     # the distinct finite times, ascending
     if y.size < 2:
-        return t
+        return t, True
     dy = np.diff(y)
     tied = (dy <= TIMEFIX_TOLERANCE) | (dy / np.mean(np.abs(y)) <= TIMEFIX_TOLERANCE)
     if not tied.any():
-        return t
+        scale = max(1.0, float(np.abs(y).max()))
+        return t, bool(dy.min() > TIMEFIX_TOLERANCE * scale)
     cuts = y[np.concatenate([[True], ~tied])]
     out = t.copy()
     finite = np.isfinite(t)
     out[finite] = cuts[np.searchsorted(cuts, t[finite], side="right") - 1]
-    return out
+    return out, False
 
 
 @dataclass

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from . import _numpy_kernels
-from ._checks import check_survival, timefix
+from ._checks import check_survival, timefix, timefix_of_subsets
 from ._frames import frame as _frame
 from ._ranks import dense_rank, exit_order
 from .splines import rcs_basis
@@ -186,16 +186,34 @@ class EfronData:
     def __init__(self, time, event, X, strata=None, timefixed: bool = False,
                  ties: str = "efron", entry=None, weights=None):
         self.ties = check_ties(ties)
-        time, entry = _fixed_times(time, entry, timefixed)
+        # whether R's time fix leaves every subset of the times as they are: a
+        # resample's data can then be read off these (:meth:`resample`)
+        self._fix_free = False
+        if entry is None and not timefixed:
+            time, self._fix_free = timefix_of_subsets(time)
+        else:
+            time, entry = _fixed_times(time, entry, timefixed)
         event = np.asarray(event, float)
         weights = _checked_weights(weights, time.size, self.ties)
         X = np.asarray(X, float).reshape(time.size, -1)
         self.n, self.p = X.shape
         self.general = entry is not None or weights is not None
-        labels = np.zeros(time.size, int) if strata is None else np.asarray(strata, object)
+        if strata is None:
+            codes, distinct = np.zeros(time.size, np.intp), np.zeros(1, int)
+        else:
+            # each label compared once (pd.factorize, first-seen order as pd.unique):
+            # comparing an object column with every stratum's label took 25 ms a
+            # stratum at 10^6 rows, for every fit of a stratified model
+            codes, distinct = pd.factorize(np.asarray(strata, object))
+            if (codes < 0).any():
+                # R's coxph drops such rows (na.omit) before fitting; here the caller
+                # decides, as fit_cox does by its complete cases
+                raise ValueError(f"strata: {int((codes < 0).sum())} missing label(s) (None "
+                                 "or NaN); leave those rows out first, as R's coxph does "
+                                 "(na.omit)")
         self.strata = []
-        for s in pd.unique(labels):
-            idx = np.flatnonzero(labels == s)
+        for k, s in enumerate(distinct):
+            idx = np.flatnonzero(codes == k)
             t, e = time[idx], event[idx]
             dead = e == 1
             if not dead.any():
@@ -250,6 +268,51 @@ class EfronData:
         data = copy.copy(self)
         data.p = X.shape[1]
         data.strata = [{**st, "x": np.ascontiguousarray(X[st["rows"]])} for st in self.strata]
+        if self.ties == "exact":
+            _check_exact_size(data.strata)
+        return data
+
+    def resample(self, idx) -> "EfronData | None":
+        """The data of the rows ``idx`` (places in the order the data were given in, in
+        increasing order, repeats allowed: a bootstrap resample), read off this sort.
+
+        A resample's rows in time order are this data's rows in time order, each as
+        many times as it was drawn, so its sort is a repeat of this one (no sort, and
+        its design read in order instead of gathered twice): the same rows in the same
+        order, and the same sums, as ``EfronData(time[idx], event[idx], X[idx])``. None
+        where that does not hold by construction, for the caller to build the data
+        afresh: delayed entry or case weights, or times that R's time fix could tie in
+        a subset (:func:`~._checks.timefix_of_subsets`: two times closer than R's
+        tolerance allows in some subset).
+        """
+        if self.general or not self._fix_free:
+            return None
+        idx = np.asarray(idx, np.int64)
+        if idx.size and (np.diff(idx) < 0).any():
+            raise ValueError("EfronData.resample: the rows must be given in increasing order")
+        counts = np.bincount(idx, minlength=self.n)
+        first_place = np.cumsum(counts) - counts      # a row's first copy in the resample
+        parts = []
+        for st in self.strata:
+            c = counts[st["rows"]]
+            # each sorted row as many times as it was drawn (an increasing gather: faster
+            # than np.repeat of each array)
+            copies = np.repeat(np.arange(c.size), c)
+            dead = st["dead"][copies]
+            if not dead.any():                         # as __init__: no death, no sums
+                continue
+            t = st["t"][copies]
+            # each copy's place in the resample: its row's first place, then the next
+            offset = np.arange(t.size) - (np.cumsum(c) - c)[copies]
+            rows = first_place[st["rows"]][copies] + offset
+            td = t[dead]
+            parts.append({"label": st["label"], "x": np.take(st["x"], copies, axis=0),
+                          "dead": dead, "t": t, "rows": rows,
+                          "etimes": td[np.concatenate(([True], td[1:] != td[:-1]))]})
+        data = copy.copy(self)
+        data.n = idx.size
+        # strata in the order the resample first meets them, as __init__ orders them
+        data.strata = sorted(parts, key=lambda st: int(st["rows"].min()))
         if self.ties == "exact":
             _check_exact_size(data.strata)
         return data
@@ -955,7 +1018,11 @@ class _EfronDerivatives:
 
     def __init__(self, time, event, X, strata=None, timefixed: bool = False,
                  ties: str = "efron", entry=None, weights=None, data=None):
-        self.design = np.asarray(X, float).reshape(np.asarray(time).size, -1)
+        # no design with ``data`` given: a fit read off sorted data alone (a bootstrap
+        # refit from the original coefficients), without R's check of the linear
+        # predictor after running out of iterations, which reads the design
+        self.design = (None if X is None and data is not None
+                       else np.asarray(X, float).reshape(np.asarray(time).size, -1))
         self.data = data if data is not None else EfronData(
             time, event, self.design, strata, timefixed, ties, entry, weights)
 
@@ -992,7 +1059,7 @@ def coxph_fit(time, event, X, strata=None, beta=None, timefixed: bool = False,
     """
     derivatives = _EfronDerivatives(time, event, X, strata, timefixed, ties, entry, weights,
                                     data)
-    p = derivatives.design.shape[1]
+    p = derivatives.data.p
     start = np.zeros(p) if beta is None else np.asarray(beta, float).copy()
     fit = coxph_newton(derivatives, start, eps, iter_max, toler_inf,
                        agreg=entry is not None and ties != "exact")

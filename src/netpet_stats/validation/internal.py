@@ -44,24 +44,58 @@ class _Sample:
     lp)``: the same sort when the model's ties are Efron's) and Harrell's pairs up to
     the horizon (:class:`~netpet_stats.survival.concordance.HarrellPairs`): each a sort
     of the sample made once, where a refit, a slope and a C each sorted it again.
+
+    ``X`` is the design, or a function that gathers it: a resample's Cox data are read
+    off the whole sample's (:meth:`resample`), and its design is then gathered only if
+    a fit needs it (a refit that does not converge from the original coefficients).
     """
 
-    def __init__(self, time, event, X, horizon, ties, slope: bool = True):
-        self.time, self.event, self.X, self.ties = time, event, X, ties
-        self.cox = cox.EfronData(time, event, X, ties=ties)
+    def __init__(self, time, event, X, horizon, ties, slope: bool = True, data=None,
+                 slope_data=None):
+        self.time, self.event, self.ties = time, event, ties
+        self._X = X
+        self.cox = cox.EfronData(time, event, self.X, ties=ties) if data is None else data
         self.pairs = HarrellPairs(time, event, ymax=horizon)
         self._slope = (None if not slope else self.cox if ties == "efron" else
+                       slope_data if slope_data is not None else
                        cox.EfronData(time, event, np.zeros(time.size)))
+
+    @property
+    def X(self):
+        if callable(self._X):
+            self._X = self._X()
+        return self._X
+
+    def resample(self, idx, horizon, slope: bool = True) -> "_Sample":
+        """The bootstrap resample of rows ``idx`` (increasing places in this sample),
+        its Cox data read off this sample's sort where they can be
+        (:meth:`~netpet_stats.survival.cox.EfronData.resample`: the same rows in the
+        same order as a sort of the resample, so the same fits)."""
+        slope_data = (self._slope.resample(idx)
+                      if slope and self.ties != "efron" and self._slope is not None else None)
+        return _Sample(self.time[idx], self.event[idx], lambda: self.X[idx], horizon,
+                       self.ties, slope, data=self.cox.resample(idx), slope_data=slope_data)
 
     def with_design(self, X) -> "_Sample":
         """The same sample with another model's design (the same sorts)."""
         other = copy.copy(self)
-        other.X, other.cox = X, self.cox.with_design(X)
+        other._X, other.cox = X, self.cox.with_design(X)
+        return other
+
+    def with_model_of(self, whole: "_Sample", idx) -> "_Sample":
+        """This resample (rows ``idx`` of ``whole``'s subjects) with the model of
+        ``whole``, another model of the same subjects: its Cox data read off
+        ``whole``'s sort as :meth:`resample` reads them."""
+        data = whole.cox.resample(idx)
+        if data is None:
+            return self.with_design(whole.X[idx])
+        other = copy.copy(self)
+        other._X, other.cox = (lambda: whole.X[idx]), data
         return other
 
     def fit(self, start=None):
         """The model's coefficients in this sample (R ``coxph``; see :func:`_refit`)."""
-        return _refit(self.time, self.event, self.X, self.cox, start, self.ties)
+        return _refit(self.time, self.event, lambda: self.X, self.cox, start, self.ties)
 
     def performance(self, values, codes):
         """Harrell's C (pairs with the earlier event by the horizon) and calibration
@@ -78,8 +112,8 @@ class _Sample:
         return c, slope
 
 
-def _refit(time, event, X, data, start, ties):
-    """Cox coefficients of ``X`` (R ``coxph``), from ``start`` when given.
+def _refit(time, event, design, data, start, ties):
+    """Cox coefficients of the design (R ``coxph``), from ``start`` when given.
 
     A bootstrap refit starts from the original model's coefficients (R ``coxph(init
     = )``), a few Newton steps from the resample's maximum, instead of from 0. The
@@ -87,15 +121,18 @@ def _refit(time, event, X, data, start, ties):
     (:func:`~netpet_stats.survival.cox.coxph_fit`, to ~1e-15), so the start changes
     only the number of steps. A fit that does not converge from there (a coefficient
     that may be infinite, a singular information matrix) is redone from 0, R's start,
-    and stops, warns or fails where R's would.
+    and stops, warns or fails where R's would. ``design`` is the design matrix or a
+    function giving it: the fit from ``start`` reads the sorted ``data`` alone, and the
+    design is gathered only for a fit from 0.
     """
     if start is not None:
         try:
-            fit = cox.coxph_fit(time, event, X, beta=start, ties=ties, data=data)
+            fit = cox.coxph_fit(time, event, None, beta=start, ties=ties, data=data)
             if fit.status == "converged":
                 return fit.beta
         except cox.CoxFitError:
             pass
+    X = design() if callable(design) else design
     return cox.fit_efron(time, event, X, ties=ties, data=data)[0]
 
 
@@ -181,7 +218,7 @@ def optimism_bootstrap(time, event, X, n_boot: int, seed: int, horizon: float | 
     rng = np.random.default_rng(seed)
 
     def refit(idx):
-        resample = _Sample(time[idx], event[idx], X[idx], horizon, ties)
+        resample = whole.resample(idx, horizon)
         try:
             b = resample.fit(start=beta)
         except cox.CoxFitError:
@@ -272,15 +309,16 @@ def added_value_bootstrap(time, event, X_base, X_extended, n_boot: int, seed: in
     designs = [np.asarray(X_base, float)[order], np.asarray(X_extended, float)[order]]
     dots = [cox.PatternDot(X) for X in designs]
     whole = _Sample(time, event, designs[0], horizon, ties, slope=False)  # both models
-    betas = [w.fit() for w in (whole, whole.with_design(designs[1]))]
+    wholes = (whole, whole.with_design(designs[1]))
+    betas = [w.fit() for w in wholes]
     apparent = [whole.pairs.estimate(dot.values(b), codes=dot.inverse)
                 for dot, b in zip(dots, betas)]
     rng = np.random.default_rng(seed)
 
     def refit(idx):
-        base = _Sample(time[idx], event[idx], designs[0][idx], horizon, ties, slope=False)
+        base = whole.resample(idx, horizon, slope=False)
         out = []
-        for sample, dot, start in zip((base, base.with_design(designs[1][idx])), dots, betas):
+        for sample, dot, start in zip((base, base.with_model_of(wholes[1], idx)), dots, betas):
             try:
                 b = sample.fit(start=start)
             except cox.CoxFitError:
