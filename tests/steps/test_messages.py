@@ -156,3 +156,15 @@ def test_the_pdf_and_manifest_steps_load_no_analysis_or_table_libraries():
             "from netpet_stats.report.pdf import font_faces\n"
             "font_faces()\n")
     assert modules_loaded(code, ["pandas", "scipy", "great_tables", "matplotlib"]) == []
+
+
+def test_the_analysis_steps_that_draw_nothing_do_not_load_matplotlib():
+    """The model's freeze, its bootstrap and the sample-size simulation draw no figure
+    (the simulation's figure is a rule of its own): their jobs do not import
+    matplotlib (0.3-0.5 s of CPU a job), which the steps that draw import when they
+    draw."""
+    from fresh_process import modules_loaded
+
+    code = ("from netpet_stats.steps import internal_validation, rule_context, sample_size, "
+            "validation\n")
+    assert modules_loaded(code, ["matplotlib"]) == []

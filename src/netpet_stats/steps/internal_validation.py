@@ -8,7 +8,6 @@ import pandas as pd
 
 from ..cohort.ledger import analysis_set
 from ..config import cox_ties, model_specs
-from ..report import figures
 from ..report.tables import write_table
 from ..survival import cox
 from ..validation import external, internal
@@ -99,6 +98,7 @@ def run_iecv(config: dict, analysis: str, out, threads: int = 1) -> None:
     ``threads``: the cores Snakemake gives the job (centres refitted in parallel); the
     table does not depend on it.
     """
+    from ..report import figures   # matplotlib: only in the jobs that draw
     data = load_analysis(analysis, config)
     vcfg = config["validation"]
     d, t, e, X = _development_design(config, data)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..report import figures
 from ..report.tables import write_table
 from ..validation import frozen_model, sample_size
 from ._common import dpi, figure_style
@@ -84,6 +83,7 @@ def run_figure(config: dict, model_path: str, precision_csv: str, outputs: list[
     Drawn apart from the simulation so that a figure setting redraws the figure
     without simulating the grid again.
     """
+    from ..report import figures   # matplotlib: only in the jobs that draw
     model = frozen_model.load(model_path)
     summary = pd.read_csv(precision_csv, keep_default_na=False, na_values=[""])
     figures.save(figures.sample_size_figure(summary, _endpoint_label(config, model),

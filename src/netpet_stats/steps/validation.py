@@ -14,7 +14,6 @@ import pandas as pd
 from ..cohort.ledger import analysis_set
 from ..config import model_specs
 from ..provenance import sha256, software_versions
-from ..report import figures
 from ..report.tables import write_table
 from ..survival import concordance, cox
 from ..validation import external, frozen_model
@@ -62,6 +61,7 @@ def run_external(config: dict, analysis: str, model_path: str, added_value_paths
     ``added_value_paths`` maps ``base`` and ``extended`` to the frozen pair of the
     added-value comparison (``None``: not requested).
     """
+    from ..report import figures   # matplotlib: only in the jobs that draw
     data = load_analysis(analysis, config)
     vcfg = config["validation"]
     model = frozen_model.load(model_path)
