@@ -127,12 +127,35 @@ quants <- lapply(c("log", "log-log", "plain"), function(ct) {
        quantile = unname(q$quantile), lower_q = unname(q$lower), upper_q = unname(q$upper))
 })
 
+# quantile.survfit on made-up curves: flats at exactly a probability, limits that rise
+# again, and missing points in the middle, at the end, and from a point on
+set.seed(5)
+made_up <- lapply(1:60, function(i) {
+  k <- sample(3:12, 1)
+  time <- sort(sample(1:60, k))
+  surv <- cumprod(sample(c(1, 0.9, 0.8, 0.75, 2 / 3, 0.5), k, replace = TRUE))
+  if (i %% 5 == 0) surv[k] <- 0
+  lower <- pmax(0, surv - runif(k, 0, 0.2))
+  upper <- pmin(1, surv + runif(k, 0, 0.2))
+  if (i %% 3 == 0) upper <- pmin(1, upper + c(0, diff(runif(k, 0, 0.3))))   # rises again
+  miss <- sample(c("middle", "end", "tail", "none"), 1)
+  if (miss == "middle") lower[sample(k, 1)] <- NA
+  if (miss == "end") { lower[k] <- NA; upper[k] <- NA }
+  if (miss == "tail") upper[sample(k, 1):k] <- NA
+  if (i %% 4 == 0) lower[k] <- lower[max(1, k - 1)]      # a flat reaching the end
+  fit <- structure(list(time = time, surv = surv, lower = lower, upper = upper,
+                        n = 10, conf.type = "log"), class = "survfit")
+  q <- quantile(fit, probs = c(0, 0.1, 0.25, 0.5, 0.75, 0.9, 1))
+  list(time = time, surv = surv, lower = lower, upper = upper,
+       quantile = unname(q$quantile), lower_q = unname(q$lower), upper_q = unname(q$upper))
+})
+
 out <- list(
   r_version = R.version.string, survival_version = as.character(packageVersion("survival")),
   data = list(heavy = heavy, same = same), cox = cox, strata = strata_case,
   concordance = conc_cases, timefix = fixes,
   quantiles = list(time = qt, event = qe, probs = c(0.1, 0.25, 0.5, 0.75, 0.9, 1),
-                   curves = quants)
+                   curves = quants, made_up = made_up)
 )
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, null = "null", na = "null",
                   dataframe = "columns", pretty = FALSE),

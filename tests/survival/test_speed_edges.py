@@ -75,3 +75,42 @@ def test_tied_deaths_fit_as_r_coxph(case, budget, monkeypatch):
     # variance part (the same before the five sums; they do not make it worse).
     rtol = 1e-3 if case["name"] == "offset_1e6" else 1e-6
     np.testing.assert_allclose(np.linalg.inv(fit.information), want_var, rtol=rtol)
+
+
+def _curve(time, surv, lower, upper):
+    return pd.DataFrame({"time": _arr(time), "surv": _arr(surv), "lower": _arr(lower),
+                         "upper": _arr(upper)})
+
+
+def _assert_quantiles(got, case, where=""):
+    for column, key in (("quantile", "quantile"), ("lower", "lower_q"), ("upper", "upper_q")):
+        np.testing.assert_array_equal(got[column].to_numpy(float), _arr(case[key]),
+                                      err_msg=f"{where}{column}")
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c["conf_type"])
+                                  for c in REF["quantiles"]["curves"]])
+def test_quantiles_of_a_curve_reaching_zero_equal_r(case):
+    """The last patient dies (S = 0): every limit is missing there. With the plain
+    interval the lower limit is 0 on the flat before it, so 1 - lower reaches 1 only
+    on a flat that ends at the missing point: R gives no quantile at p = 1 (its
+    last-point rule needs a last point that is not missing), not the flat's midpoint."""
+    from netpet_stats.survival.kaplan_meier import km_quantiles, km_table
+
+    q = REF["quantiles"]
+    curve = km_table(q["time"], q["event"], conf_type=case["conf_type"])
+    np.testing.assert_allclose(curve["lower"], _arr(case["lower"]), rtol=1e-12, atol=1e-15)
+    _assert_quantiles(km_quantiles(curve, q["probs"]), case)
+
+
+def test_quantiles_of_curves_with_missing_points_equal_r():
+    """60 made-up curves read by R's quantile.survfit: flats at exactly a probability,
+    upper limits that rise again (the per-curve path), and missing points in the
+    middle, at the end, from a point on, and before a value seen already (R's
+    duplicated() keeps one NA, which is then the last point: curve 48)."""
+    from netpet_stats.survival.kaplan_meier import km_quantiles
+
+    probs = [0, 0.1, 0.25, 0.5, 0.75, 0.9, 1]
+    for i, case in enumerate(REF["quantiles"]["made_up"]):
+        curve = _curve(case["time"], case["surv"], case["lower"], case["upper"])
+        _assert_quantiles(km_quantiles(curve, probs), case, f"curve {i}: ")
