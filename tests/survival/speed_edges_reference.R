@@ -77,8 +77,15 @@ sdat <- data.frame(time = sample(1:40, m, replace = TRUE), event = rbinom(m, 1, 
                    b = sample(c(10L, 2L, 1L), m, replace = TRUE),
                    c = sample(c(TRUE, FALSE), m, replace = TRUE))
 sfit <- coxph(Surv(time, event) ~ x + strata(a, b, c), data = sdat)
+complete <- sdat[!is.na(sdat$a), ]
+# the package numbers text levels in C-locale order; R's factor() sorts by the
+# collation locale (ICU's, not byte order, under C.UTF-8), so ask for the C locale
+invisible(Sys.setlocale("LC_COLLATE", "C"))
 strata_case <- list(data = sdat, coef = unname(coef(sfit)), loglik = unname(sfit$loglik),
-                    var = unname(sfit$var), n = sfit$n)
+                    var = unname(sfit$var), n = sfit$n,
+                    # each complete row's stratum, numbered in R's order of the levels
+                    locale = Sys.getlocale("LC_COLLATE"),
+                    stratum = as.integer(with(complete, strata(a, b, c))))
 
 # Harrell's C (reverse = TRUE, timewt = "n") at the edges
 conc <- function(name, time, event, x, ymax = NULL) {

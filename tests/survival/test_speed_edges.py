@@ -114,3 +114,75 @@ def test_quantiles_of_curves_with_missing_points_equal_r():
     for i, case in enumerate(REF["quantiles"]["made_up"]):
         curve = _curve(case["time"], case["surv"], case["lower"], case["upper"])
         _assert_quantiles(km_quantiles(curve, probs), case, f"curve {i}: ")
+
+
+def _strata_variants():
+    """The strata data of the fixture as R has them, and as a user's frame may hold the
+    same strata: text and numbers mixed in one column (10 and "10" are one level, as
+    the text of every row made them), numbers as floats, a category never used,
+    logicals as objects."""
+    d = pd.DataFrame(REF["strata"]["data"])
+    d["a"] = d["a"].astype(object).where(d["a"].notna(), None)
+    mixed = d.copy()
+    mixed["a"] = [int(v) if v in ("10", "9") and i % 2 else v for i, v in enumerate(d["a"])]
+    cat = d.copy()
+    cat["a"] = pd.Categorical(d["a"], categories=["10", "9", "B", "a", "never"])
+    cat["b"] = d["b"].astype(float)
+    cat["c"] = d["c"].astype(object)
+    return {"as R": d, "mixed text and numbers": mixed, "categories and floats": cat}
+
+
+@pytest.mark.parametrize("budget", KERNELS)
+@pytest.mark.parametrize("name", list(_strata_variants()))
+def test_three_strata_columns_with_missing_text_fit_as_r(name, budget, monkeypatch):
+    """R coxph(Surv(time, event) ~ x + strata(a, b, c)): a text column with missing
+    values (the rows left out, n = 278), whole numbers and logicals; 24 strata."""
+    _use_kernel(monkeypatch, budget)
+    ref = REF["strata"]
+    d = _strata_variants()[name]
+    res = cox.fit_cox(d, "time", "event", ["x"], ["a", "b", "c"], {"x": {"type": "continuous"}})
+    assert res.n == ref["n"]
+    np.testing.assert_allclose(res.beta, ref["coef"], rtol=1e-6)
+    np.testing.assert_allclose(res.variance, _arr(ref["var"]).reshape(1, 1), rtol=1e-6)
+    complete = d[d["a"].notna()]
+    # numbered in R's order of the levels (C locale), by mixed radix and by the rows
+    np.testing.assert_array_equal(cox.stratum_codes(complete, ["a", "b", "c"]) + 1,
+                                  ref["stratum"])
+
+
+@pytest.mark.parametrize("budget", KERNELS)
+@pytest.mark.parametrize("case", [pytest.param(c, id=c["name"]) for c in REF["concordance"]])
+def test_harrell_pairs_at_the_edges_equal_r_concordance(case, budget, monkeypatch):
+    """R concordance(Surv(time, event) ~ x, reverse = TRUE, timewt = "n", ymax = ):
+    tied times and predictors, ymax at an event time and below every time, a constant
+    predictor, no event, two subjects. One subject: R refuses it (no pairs); both give
+    NaN here. Counted by the numpy twin and by the compiled pair_totals."""
+    from netpet_stats.survival.concordance import HarrellPairs, harrell_c
+
+    _use_kernel(monkeypatch, budget)
+    time, event, x = (np.atleast_1d(_arr(case[k])) for k in ("time", "event", "x"))
+    want = float(_arr(case["estimate"])[0])
+    got = HarrellPairs(time, event, ymax=case["ymax"]).estimate(x)
+    res = harrell_c(time, event, x, ymax=case["ymax"])
+    if "count" in case:
+        assert [res["concordant"], res["discordant"], res["tied_x"]] == case["count"]
+    if np.isnan(want):
+        assert np.isnan(got) and np.isnan(res["estimate"])
+    else:
+        assert got == pytest.approx(want, rel=1e-14)
+        assert got == res["estimate"]
+
+
+@pytest.mark.parametrize("case", REF["timefix"], ids=lambda c: str(c["time"]))
+def test_time_fix_equals_r_aeqsurv(case):
+    """aeqSurv(Surv(time, event)): whole numbers below 2^26 pass as given (the one-pass
+    path), 2^26 and 2^26 + 1 alone are tied (relative difference 1 / 2^26.5), as are
+    10^8 and 10^8 + 1, but not beside a small time that lowers the mean of |y|;
+    noise-level differences are tied. The same from integer input."""
+    from netpet_stats.survival._checks import timefix
+
+    time = np.array(case["time"], float)
+    np.testing.assert_array_equal(timefix(time), np.array(case["fixed"], float))
+    if (np.floor(time) == time).all():
+        np.testing.assert_array_equal(timefix(time.astype(np.int64)),
+                                      np.array(case["fixed"], float))
