@@ -41,29 +41,50 @@ heavy$near <- heavy$x1 + round(1e-4 * rnorm(n), 8)   # nearly collinear with x1
 same <- data.frame(time = rep(7, 15), event = rep(1, 15),
                    x1 = round(rnorm(15), 3), x2 = rbinom(15, 1, 0.5))
 
-cox_case <- function(name, formula, data, ties, weights = NULL, xcols) {
-  fit <- if (is.null(weights)) coxph(formula, data = data, ties = ties)
-         else coxph(formula, data = data, ties = ties, weights = w)   # the column w
-  list(name = name, ties = ties, formula = deparse(formula), data = name_of_data(data),
-       xcols = xcols, weights = weights,
-       coef = unname(coef(fit)), loglik = unname(fit$loglik),
-       naive_var = unname(if (is.null(fit$naive.var)) fit$var else fit$naive.var))
+# one death at each time, with 0-3 censorings at the same time (Efron's one-death path
+# inside a block of several rows)
+set.seed(99)
+single <- do.call(rbind, lapply(1:45, function(k) {
+  m <- 1 + rpois(1, 1.2)
+  data.frame(time = k, event = c(1, rep(0, m - 1)))
+}))
+single$x1 <- round(rnorm(nrow(single)), 3)
+single$x2 <- rbinom(nrow(single), 1, 0.5)
+
+# cox.zph re-evaluates the call in the global environment: the data are named there
+cox_case <- function(name, formula, dname, ties, weights = NULL, xcols, zph = FALSE) {
+  fit <- if (is.null(weights)) {
+    eval(bquote(coxph(.(formula), data = .(as.name(dname)), ties = .(ties))))
+  } else {
+    eval(bquote(coxph(.(formula), data = .(as.name(dname)), ties = .(ties),
+                      weights = w)))   # the column w
+  }
+  out <- list(name = name, ties = ties, formula = deparse(formula), data = dname,
+              xcols = xcols, weights = weights,
+              coef = unname(coef(fit)), loglik = unname(fit$loglik),
+              naive_var = unname(if (is.null(fit$naive.var)) fit$var else fit$naive.var))
+  if (zph) {   # the per-time score and information (cox.zph, km transform)
+    z <- cox.zph(fit, transform = "km")
+    out$zph_chisq <- unname(z$table[, "chisq"])
+  }
+  out
 }
-name_of_data <- function(d) if (nrow(d) == nrow(heavy)) "heavy" else "same"
 
 cox <- list()
 for (ties in c("efron", "breslow")) {
   cox <- c(cox, list(
-    cox_case("all_die_at_once", Surv(time, event) ~ x1 + x2, same, ties, xcols = c("x1", "x2")),
-    cox_case("heavy_ties", Surv(time, event) ~ x1 + x2 + age, heavy, ties,
-             xcols = c("x1", "x2", "age")),
-    cox_case("strata_weights", Surv(time, event) ~ x1 + x2 + strata(g), heavy, ties,
+    cox_case("all_die_at_once", Surv(time, event) ~ x1 + x2, "same", ties, xcols = c("x1", "x2")),
+    cox_case("heavy_ties", Surv(time, event) ~ x1 + x2 + age, "heavy", ties,
+             xcols = c("x1", "x2", "age"), zph = TRUE),
+    cox_case("one_death_with_censored_ties", Surv(time, event) ~ x1 + x2, "single", ties,
+             xcols = c("x1", "x2"), zph = TRUE),
+    cox_case("strata_weights", Surv(time, event) ~ x1 + x2 + strata(g), "heavy", ties,
              weights = "w", xcols = c("x1", "x2")),
-    cox_case("delayed_entry", Surv(start, time, event) ~ x1 + age, heavy, ties,
+    cox_case("delayed_entry", Surv(start, time, event) ~ x1 + age, "heavy", ties,
              xcols = c("x1", "age")),
-    cox_case("offset_1e6", Surv(time, event) ~ big + x2, heavy, ties, xcols = c("big", "x2")),
-    cox_case("scale_1e6", Surv(time, event) ~ huge + x2, heavy, ties, xcols = c("huge", "x2")),
-    cox_case("near_collinear", Surv(time, event) ~ x1 + near, heavy, ties,
+    cox_case("offset_1e6", Surv(time, event) ~ big + x2, "heavy", ties, xcols = c("big", "x2")),
+    cox_case("scale_1e6", Surv(time, event) ~ huge + x2, "heavy", ties, xcols = c("huge", "x2")),
+    cox_case("near_collinear", Surv(time, event) ~ x1 + near, "heavy", ties,
              xcols = c("x1", "near"))
   ))
 }
@@ -159,7 +180,7 @@ made_up <- lapply(1:60, function(i) {
 
 out <- list(
   r_version = R.version.string, survival_version = as.character(packageVersion("survival")),
-  data = list(heavy = heavy, same = same), cox = cox, strata = strata_case,
+  data = list(heavy = heavy, same = same, single = single), cox = cox, strata = strata_case,
   concordance = conc_cases, timefix = fixes,
   quantiles = list(time = qt, event = qe, probs = c(0.1, 0.25, 0.5, 0.75, 0.9, 1),
                    curves = quants, made_up = made_up)

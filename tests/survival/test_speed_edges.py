@@ -5,7 +5,7 @@ quantile.survfit; the data of each case are in the JSON). What each fast path ri
 
 * Efron's tied deaths read through five scalar sums (the compiled loop and its numpy
   twin, both run here): every subject dying at one time, ~30 deaths and ~20 censorings
-  at each of five times, strata with non-integer case weights, delayed entry, a
+  at each of five times (with cox.zph), one death sharing its time with censorings, strata with non-integer case weights, delayed entry, a
   covariate offset by 10^6, scaled by 10^6, or nearly collinear with another;
 * the strata numbered in mixed radix: text with missing values, whole numbers and
   logicals, the same text from 1 and "1", a category never used;
@@ -75,6 +75,20 @@ def test_tied_deaths_fit_as_r_coxph(case, budget, monkeypatch):
     # variance part (the same before the five sums; they do not make it worse).
     rtol = 1e-3 if case["name"] == "offset_1e6" else 1e-6
     np.testing.assert_allclose(np.linalg.inv(fit.information), want_var, rtol=rtol)
+
+
+@pytest.mark.parametrize("budget", KERNELS)
+@pytest.mark.parametrize("case", [pytest.param(c, id=f"{c['ties']}-{c['name']}")
+                                  for c in REF["cox"] if "zph_chisq" in c])
+def test_per_time_sums_give_r_cox_zph(case, budget, monkeypatch):
+    """The per-time score and information (written once per time by the five sums, and
+    by the one-death path where a death shares its time with censorings) give R's
+    cox.zph(transform = "km") statistics."""
+    _use_kernel(monkeypatch, budget)
+    d = pd.DataFrame(REF["data"][case["data"]])
+    spec = {c: {"type": "continuous"} for c in case["xcols"]}
+    fit = cox.fit_cox(d, "time", "event", case["xcols"], [], spec, ties=case["ties"])
+    np.testing.assert_allclose(cox.ph_test(fit, "km")["chisq"], case["zph_chisq"], rtol=1e-6)
 
 
 def _curve(time, surv, lower, upper):
