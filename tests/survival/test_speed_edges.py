@@ -200,3 +200,23 @@ def test_time_fix_equals_r_aeqsurv(case):
     if (np.floor(time) == time).all():
         np.testing.assert_array_equal(timefix(time.astype(np.int64)),
                                       np.array(case["fixed"], float))
+
+
+def test_values_equal_in_python_but_not_in_text_are_levels_by_their_text_in_any_order():
+    """An object column holding 1, 1.0 and True (or 0.0 and -0.0): hashing finds them
+    equal, their text differs. The strata and the dummy columns are those of each
+    row's text, whatever the order of the rows (they followed whichever came first)."""
+    rng = np.random.default_rng(8)
+    values = [1, 1.0, True, "1", "1.0", 2, 0.0, -0.0, "a"]
+    col = pd.Series([values[i] for i in rng.integers(0, len(values), 400)], dtype=object)
+    by_text = np.unique(col.astype(str), return_inverse=True)[1].ravel()
+    by_type = np.argsort(col.map(lambda v: type(v).__name__), kind="stable")
+    for order in (np.arange(col.size), rng.permutation(col.size), by_type):
+        data = pd.DataFrame({"s": col.to_numpy()[order]})
+        np.testing.assert_array_equal(cox.stratum_codes(data, ["s"]), by_text[order])
+        X, terms = cox.design_matrix(data, ["s"], {"s": {"type": "categorical"}})
+        text = data["s"].astype(str)
+        assert terms[0].reference == "-0.0"       # the first level as text sorts
+        assert terms[0].levels == ["0.0", "1", "1.0", "2", "True", "a"]
+        for level in terms[0].levels:
+            np.testing.assert_array_equal(X[f"s[{level}]"], (text == level).astype(float))
