@@ -5,14 +5,17 @@ quantile.survfit; the data of each case are in the JSON). What each fast path ri
 
 * Efron's tied deaths read through five scalar sums (the compiled loop and its numpy
   twin, both run here): every subject dying at one time, ~30 deaths and ~20 censorings
-  at each of five times (with cox.zph), one death sharing its time with censorings, strata with non-integer case weights, delayed entry, a
-  covariate offset by 10^6, scaled by 10^6, or nearly collinear with another;
+  at each of five times (with cox.zph), one death sharing its time with censorings,
+  strata with non-integer case weights, delayed entry, a covariate offset by 10^6,
+  scaled by 10^6 (refused as singular before 90cdcb6), or nearly collinear with another;
 * the strata numbered in mixed radix: text with missing values, whole numbers and
-  logicals, the same text from 1 and "1", a category never used;
+  logicals, the same text from 1 and "1", a category never used; values equal in
+  Python but printed apart (1 and 1.0), in any order of the rows;
 * HarrellPairs (the bootstraps' C) at tied times and predictors, ``ymax`` at an event
   time and below every time, no comparable pair, one and two subjects;
 * the time fix's whole-number pass near 1/tol = 2^26;
-* quantiles read off confidence curves with missing points.
+* quantiles read off confidence curves with missing points (R's rule at a missing
+  last point).
 
 Tolerances: 1e-6 relative for coefficients and variances (both fits are taken to the
 maximum; the nearly collinear pair's variances are ~10^5 times its coefficients'
