@@ -37,6 +37,8 @@ heavy$start <- pmax(0, heavy$time - sample(1:4, n, replace = TRUE))
 heavy$big <- 1e6 + heavy$x1                # a covariate offset by 10^6
 heavy$huge <- 1e6 * heavy$x1               # and one scaled by 10^6
 heavy$near <- heavy$x1 + round(1e-4 * rnorm(n), 8)   # nearly collinear with x1
+heavy$tiny <- 1e-7 * heavy$x1                # a covariate in units 10^7 times larger
+heavy$offtiny <- 1 + 1e-7 * heavy$x1         # and one far from 0 for its spread
 
 same <- data.frame(time = rep(7, 15), event = rep(1, 15),
                    x1 = round(rnorm(15), 3), x2 = rbinom(15, 1, 0.5))
@@ -85,7 +87,11 @@ for (ties in c("efron", "breslow")) {
     cox_case("offset_1e6", Surv(time, event) ~ big + x2, "heavy", ties, xcols = c("big", "x2")),
     cox_case("scale_1e6", Surv(time, event) ~ huge + x2, "heavy", ties, xcols = c("huge", "x2")),
     cox_case("near_collinear", Surv(time, event) ~ x1 + near, "heavy", ties,
-             xcols = c("x1", "near"))
+             xcols = c("x1", "near")),
+    cox_case("scale_1e-7", Surv(time, event) ~ tiny + x2, "heavy", ties,
+             xcols = c("tiny", "x2")),
+    cox_case("offset_1_spread_1e-7", Surv(time, event) ~ offtiny + x2, "heavy", ties,
+             xcols = c("offtiny", "x2"))
   ))
 }
 

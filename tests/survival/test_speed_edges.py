@@ -7,7 +7,8 @@ quantile.survfit; the data of each case are in the JSON). What each fast path ri
   twin, both run here): every subject dying at one time, ~30 deaths and ~20 censorings
   at each of five times (with cox.zph), one death sharing its time with censorings,
   strata with non-integer case weights, delayed entry, a covariate offset by 10^6,
-  scaled by 10^6 (refused as singular before 90cdcb6), or nearly collinear with another;
+  scaled by 10^6 or 10^-7 (refused as singular before 90cdcb6), 1 + 10^-7 z (refused:
+  its sums are not accurate), or nearly collinear with another;
 * the strata numbered in mixed radix: text with missing values, whole numbers and
   logicals, the same text from 1 and "1", a category never used; values equal in
   Python but printed apart (1 and 1.0), in any order of the rows;
@@ -52,6 +53,8 @@ def _cox_inputs(case):
     # formed here by the same double operations as R (not read back from 15 digits)
     d["big"] = 1e6 + d["x1"]
     d["huge"] = 1e6 * d["x1"]
+    d["tiny"] = 1e-7 * d["x1"]
+    d["offtiny"] = 1 + 1e-7 * d["x1"]
     formula = case["formula"]
     return (d["time"].to_numpy(float), d["event"].to_numpy(float),
             d[case["xcols"]].to_numpy(float),
@@ -66,8 +69,15 @@ def _cox_inputs(case):
 def test_tied_deaths_fit_as_r_coxph(case, budget, monkeypatch):
     _use_kernel(monkeypatch, budget)
     time, event, X, strata, entry, weights = _cox_inputs(case)
-    fit = cox.coxph_fit(time, event, X, strata, ties=case["ties"], entry=entry,
-                        weights=weights)
+    try:
+        fit = cox.coxph_fit(time, event, X, strata, ties=case["ties"], entry=entry,
+                            weights=weights)
+    except cox.CoxFitError:
+        # 1 + 1e-7 z: the sums, not centred as R's, lose ~1% of its information to
+        # rounding; refused (not reported ~0.5% off R's standard error, as it was
+        # when a covariate's units alone no longer refused a fit)
+        assert case["name"] == "offset_1_spread_1e-7"
+        return
     p = X.shape[1]
     want_var = _arr(case["naive_var"]).reshape(p, p)
     np.testing.assert_allclose(fit.beta, case["coef"], rtol=1e-6,
