@@ -100,10 +100,10 @@ def _text_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     0.0 and -0.0: :func:`._ranks.hashing_keeps_text`), the text of every row is coded
     instead, as it was before: otherwise the joined rows took the text of whichever
     came first, and the strata or dummy columns changed with the order of the rows."""
-    if not hashing_keeps_text(values):
+    codes, distinct = pd.factorize(values)
+    if not hashing_keeps_text(values, distinct):
         codes, distinct = pd.factorize(values.astype(str).where(values.notna()))
         return codes, np.asarray(distinct, dtype=object)
-    codes, distinct = pd.factorize(values)
     return codes, np.array([str(v) for v in distinct], dtype=object)
 
 

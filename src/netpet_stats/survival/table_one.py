@@ -73,10 +73,11 @@ def table_one(data: pd.DataFrame, group: str, variables: list[str], continuous: 
         names = level_labels.get(v, {})
         # mapped category by category, or row by row where hashing would join values
         # whose labels differ (1 and 1.0 in an object column: hashing_keeps_text)
-        if isinstance(frame[v].dtype, pd.CategoricalDtype) or not hashing_keeps_text(frame[v]):
+        codes, distinct = pd.factorize(frame[v])
+        if (isinstance(frame[v].dtype, pd.CategoricalDtype)
+                or not hashing_keeps_text(frame[v], distinct)):
             frame[v] = frame[v].map(lambda x: np.nan if pd.isna(x) else _level(x, names))
             continue
-        codes, distinct = pd.factorize(frame[v])
         shown = np.array([_level(x, names) for x in distinct] + [np.nan], dtype=object)
         frame[v] = shown[codes]                       # code -1 (missing): the last, NaN
     with warnings.catch_warnings():
