@@ -33,3 +33,16 @@ def test_an_empty_group_has_counts_but_no_percentages_or_quantiles():
     t1 = table_one(d, "group", ["age", "sex"], ["age"])
     assert t1["c"].tolist() == ["0", "—", "0", "0", "0"]        # n, age, age missing, F, M
     assert "nan" not in " ".join(map(str, t1.to_numpy().ravel()))
+
+
+def test_levels_equal_in_python_but_printed_apart_are_counted_apart_in_any_order():
+    """An object column of 0, 0.0 and False (equal to Python, printed "0", "0.0",
+    "False"): three rows of Table 1 by hand, 2, 1 and 1 patients, whatever the order of
+    the rows (hashing each distinct value once labelled all four by the first)."""
+    values = [0.0, 0, False, 0, "x"]
+    for rows in (values, values[::-1]):
+        d = pd.DataFrame({"group": ["A"] * 5, "v": pd.Series(rows, dtype=object)})
+        t = table_one(d, "group", ["v"], [])
+        counts = dict(zip(t["level"], t["Overall"]))
+        assert {k: counts[k] for k in ("0", "0.0", "False", "X")} == {
+            "0": "2 (40.0)", "0.0": "1 (20.0)", "False": "1 (20.0)", "X": "1 (20.0)"}

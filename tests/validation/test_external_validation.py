@@ -242,3 +242,52 @@ def test_measures_at_a_horizon_beyond_all_follow_up_are_not_estimable():
     lo, hi = validation.bootstrap_ci(
         lambda i: validation.time_dependent_auc(t[i], e[i], 1 - s[i], 100.0), 6, 20, seed=1)
     assert np.isnan(lo) and np.isnan(hi)
+
+
+
+def _auc_by_pairs(time, event, marker, horizon):
+    """Uno's cumulative/dynamic AUC written out pair by pair (O(n^2)): each case (event
+    by the horizon) weighted 1/G(T-), G the reverse Kaplan-Meier (the censorings as
+    events; at a tied time the events come first, so those at risk of censoring at s
+    are the subjects with time >= s less the events at s), against every control
+    (time > horizon), a pair scoring 1 if the case's marker is higher, 1/2 if equal."""
+    time, event, marker = (np.asarray(v, float) for v in (time, event, marker))
+
+    def g_before(t):
+        g = 1.0
+        for s in np.unique(time[(event == 0) & (time < t)]):
+            at_risk = np.sum(time >= s) - np.sum((time == s) & (event == 1))
+            g *= 1.0 - np.sum((time == s) & (event == 0)) / at_risk
+        return g
+
+    g = {t: g_before(t) for t in np.unique(time)}
+    controls = marker[time > horizon]
+    num = den = 0.0
+    for t, e, m in zip(time, event, marker):
+        if e == 1 and t <= horizon:
+            w = 1.0 / g[t]
+            num += w * (np.sum(m > controls) + 0.5 * np.sum(m == controls)) / controls.size
+            den += w
+    return num / den
+
+
+@pytest.mark.parametrize("n", [300, 12_000])
+def test_time_dependent_auc_counts_controls_per_marker_value_as_pairs(n):
+    """The controls are counted per distinct marker value (dense ranks and a bincount):
+    the pairs counted one by one, with markers tied across cases and controls, infinite
+    markers (+inf and -inf tie with themselves), all markers equal (AUC 1/2), censoring
+    at the event times, and a registry-sized sample whose ranks come from hashing (over
+    10,000 values, few distinct)."""
+    rng = np.random.default_rng(17)
+    time = rng.integers(1, 25, n).astype(float)
+    event = (rng.random(n) < 0.6).astype(float)
+    tied = np.round(rng.normal(size=n), 1)
+    infinite = tied.copy()
+    infinite[rng.random(n) < 0.1] = np.inf
+    infinite[rng.random(n) < 0.1] = -np.inf
+    markers = (tied, infinite, np.full(n, 2.5)) + ((rng.normal(size=n),) if n < 1000 else ())
+    for marker in markers:
+        for horizon in (5.0, 12.0, 20.5):
+            got = validation.time_dependent_auc(time, event, marker, horizon)
+            assert got == pytest.approx(_auc_by_pairs(time, event, marker, horizon), rel=1e-12)
+    assert validation.time_dependent_auc(time, event, np.full(n, 2.5), 12.0) == 0.5

@@ -379,6 +379,7 @@ def _findq(times: np.ndarray, surv: np.ndarray, p: float, last_time: float) -> f
     x = np.concatenate(([0.0], times))
     y = np.concatenate(([0.0], 1.0 - surv))
     keep = ~np.isnan(y)
+    at_end = not _ends_missing(y)      # whether the last-point rule applies
     if not keep.all():
         x, y = x[keep], y[keep]
     if p == 0:
@@ -391,7 +392,7 @@ def _findq(times: np.ndarray, surv: np.ndarray, p: float, last_time: float) -> f
         if y[-1] < p:
             return np.nan
         i1 = np.searchsorted(y, p - QUANTILE_TOL, side="left")
-        if abs(p - y[-1]) < QUANTILE_TOL:
+        if at_end and abs(p - y[-1]) < QUANTILE_TOL:
             return float((x[i1] + last_time) / 2)
         i2 = np.searchsorted(y, p + QUANTILE_TOL, side="left")
         if i2 == y.size:
@@ -406,11 +407,28 @@ def _findq(times: np.ndarray, surv: np.ndarray, p: float, last_time: float) -> f
     i2 = np.flatnonzero(values >= p + QUANTILE_TOL)
     if i1.size == 0:
         return np.nan
-    if abs(p - y_last) < QUANTILE_TOL:
+    if at_end and abs(p - y_last) < QUANTILE_TOL:
         return float((x_by_value[i1[0]] + last_time) / 2)
     if i2.size == 0:
         return np.nan
     return float((x_by_value[i1[0]] + x_by_value[i2[0]]) / 2)
+
+
+def _ends_missing(y: np.ndarray) -> bool:
+    """Whether ``survival:::findq`` sees a missing value as the last point of ``y``.
+
+    R removes repeated values with ``duplicated(y)``, to which NA is a value: the first
+    missing point stays, and it is the last point left when no value first appears
+    after it (a confidence limit missing from where S reaches 0 to the end). R then
+    skips its last-point rule (``if (!is.na(y[n]))``): a level the curve reaches only
+    on its final flat has no quantile (NA), not the midpoint to the last time.
+    """
+    nan = np.isnan(y)
+    if not nan.any():
+        return False
+    first = int(np.argmax(nan))
+    later = y[first + 1:][~nan[first + 1:]]
+    return bool(np.isin(later, y[:first]).all())
 
 
 def km_quantiles(curve: pd.DataFrame, probs=(0.5,)) -> pd.DataFrame:
@@ -459,7 +477,9 @@ def _findq_curves(times: np.ndarray, curves: np.ndarray, probs: list,
     np.subtract(1.0, curves, out=y[:, 1:])
     x = np.concatenate(([0.0], times))
     missing = np.isnan(y)
+    at_end = np.ones(y.shape[0], bool)      # the rows whose last-point rule applies
     if missing.any():
+        at_end = np.array([not _ends_missing(row) for row in y])
         # R drops a missing point (a confidence limit where S = 0): each takes the value
         # of the point before it, which changes neither the first point at or above a
         # level (always a point R keeps) nor the last value
@@ -478,7 +498,8 @@ def _findq_curves(times: np.ndarray, curves: np.ndarray, probs: list,
         x1 = x[np.minimum(i1, x.size - 1)]
         end = np.where(i2 < x.size, x[np.minimum(i2, x.size - 1)], np.nan)
         out[:, j] = np.where(top < p, np.nan,
-                             np.where(np.abs(p - top) < QUANTILE_TOL, (x1 + last_time) / 2,
+                             np.where((np.abs(p - top) < QUANTILE_TOL) & at_end,
+                                      (x1 + last_time) / 2,
                                       (x1 + end) / 2))
     for k in np.flatnonzero(~plain):
         out[k] = [_findq(times, curves[k], p, last_time) for p in probs]

@@ -12,6 +12,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ._ranks import hashing_keeps_text
+
 
 def table_one(data: pd.DataFrame, group: str, variables: list[str], continuous: list[str],
               labels: dict[str, str] | None = None,
@@ -69,10 +71,13 @@ def table_one(data: pd.DataFrame, group: str, variables: list[str], continuous: 
     for v in categorical:
         # each distinct value's label once (a registry's million rows hold a handful)
         names = level_labels.get(v, {})
-        if isinstance(frame[v].dtype, pd.CategoricalDtype):   # mapped category by category
+        # mapped category by category, or row by row where hashing would join values
+        # whose labels differ (1 and 1.0 in an object column: hashing_keeps_text)
+        codes, distinct = pd.factorize(frame[v])
+        if (isinstance(frame[v].dtype, pd.CategoricalDtype)
+                or not hashing_keeps_text(frame[v], distinct)):
             frame[v] = frame[v].map(lambda x: np.nan if pd.isna(x) else _level(x, names))
             continue
-        codes, distinct = pd.factorize(frame[v])
         shown = np.array([_level(x, names) for x in distinct] + [np.nan], dtype=object)
         frame[v] = shown[codes]                       # code -1 (missing): the last, NaN
     with warnings.catch_warnings():
