@@ -192,7 +192,7 @@ class EfronData:
     """
 
     def __init__(self, time, event, X, strata=None, timefixed: bool = False,
-                 ties: str = "efron", entry=None, weights=None):
+                 ties: str = "efron", entry=None, weights=None, centre: bool = True):
         self.ties = check_ties(ties)
         # whether R's time fix leaves every subset of the times as they are: a
         # resample's data can then be read off these (:meth:`resample`)
@@ -205,6 +205,13 @@ class EfronData:
         weights = _checked_weights(weights, time.size, self.ties)
         X = np.asarray(X, float).reshape(time.size, -1)
         self.n, self.p = X.shape
+        # the covariates centred, as R's coxph centres them (its means; a -1/0/1 column
+        # as it is): the sums are the same in exact arithmetic, and a covariate far from
+        # 0 for its spread (1e6 + z, 1 + 1e-5 z) keeps its information instead of
+        # losing it to rounding in sums of x and x x'. ``centre=False``: the sums of the
+        # covariates as given, as R's cox.zph forms them (its zph1.c, on the model matrix)
+        self._centre = centre
+        self.means = r_column_means(X) if centre else np.zeros(self.p)
         self.general = entry is not None or weights is not None
         if strata is None:
             codes, distinct = np.zeros(time.size, np.intp), np.zeros(1, int)
@@ -234,6 +241,8 @@ class EfronData:
                 t, e = time[idx], event[idx]
             order = exit_order(t, e)  # time descending, events first within a time
             t, e, x = t[order], e[order], X[idx[order]]  # one copy of the design
+            if self.means.any():
+                x -= self.means
             dead = e == 1
             td = t[dead]
             etimes = td[np.r_[True, td[1:] != td[:-1]]]  # distinct event times, latest first
@@ -260,6 +269,7 @@ class EfronData:
         columns = list(columns)
         data = copy.copy(self)
         data.p = len(columns)
+        data.means = self.means[columns]
         data.strata = [{**st, "x": np.ascontiguousarray(st["x"][:, columns])}
                        for st in self.strata]
         return data
@@ -275,7 +285,9 @@ class EfronData:
         X = np.asarray(X, float).reshape(self.n, -1)
         data = copy.copy(self)
         data.p = X.shape[1]
-        data.strata = [{**st, "x": np.ascontiguousarray(X[st["rows"]])} for st in self.strata]
+        data.means = r_column_means(X) if self._centre else np.zeros(data.p)
+        data.strata = [{**st, "x": np.ascontiguousarray(X[st["rows"]] - data.means)}
+                       for st in self.strata]
         if self.ties == "exact":
             _check_exact_size(data.strata)
         return data
@@ -287,7 +299,9 @@ class EfronData:
         A resample's rows in time order are this data's rows in time order, each as
         many times as it was drawn, so its sort is a repeat of this one (no sort, and
         its design read in order instead of gathered twice): the same rows in the same
-        order, and the same sums, as ``EfronData(time[idx], event[idx], X[idx])``. None
+        order as ``EfronData(time[idx], event[idx], X[idx])``, the covariates centred on
+        this data's means instead of the resample's (the same sums in exact arithmetic,
+        equal to rounding). None
         where that does not hold by construction, for the caller to build the data
         afresh: delayed entry or case weights, or times that R's time fix could tie in
         a subset (:func:`~._checks.timefix_of_subsets`: two times closer than R's
@@ -979,7 +993,7 @@ def _inverse(info: np.ndarray) -> np.ndarray:
         raise CoxFitError("singular information matrix") from exc
 
 
-def _numerically_singular(info: np.ndarray, design: np.ndarray | None = None) -> bool:
+def _numerically_singular(info: np.ndarray) -> bool:
     """Whether the information matrix is singular to working precision, whatever the
     covariates' units.
 
@@ -989,20 +1003,13 @@ def _numerically_singular(info: np.ndarray, design: np.ndarray | None = None) ->
     cents) multiplies the raw condition number by 10^12 without making the model any
     less estimable, and R's ``coxph`` (which rescales each covariate before its
     Cholesky decomposition) fits it. Requiring both keeps every fit accepted before.
-
-    The scaled check is trusted only for a ``design`` whose columns are not far from
-    0 relative to their spread (|mean| <= 1000 sd): the sums are not centred (R's
-    are), so a column such as 1 + 1e-7 z loses (mean / sd)^2 x 2e-16 of its
-    information to rounding (up to 2%; 0.5% of its standard error in a test), and
-    such a fit stays refused. Without a design, the raw check alone (as before).
+    The sums are those of centred covariates (:class:`EfronData`, as R's), so a
+    covariate far from 0 for its spread (1 + 1e-7 z) keeps its information too.
     """
     if np.linalg.cond(info) <= 1e12:
         return False
     d = np.diag(info)
-    if design is None or not (d > 0).all():
-        return True
-    X = np.asarray(design, float)
-    if not (np.abs(X.mean(axis=0)) <= 1e3 * X.std(axis=0)).all():
+    if not (d > 0).all():
         return True
     s = 1.0 / np.sqrt(d)
     return bool(np.linalg.cond(info * s[:, None] * s[None, :]) > 1e12)
@@ -1017,9 +1024,8 @@ def _polish(derivatives, fit: NewtonFit, tol: float, max_iter: int) -> NewtonFit
     step that lowers the log likelihood (beyond rounding) is halved.
     """
     beta, ll, u, info = fit.beta, fit.loglik, fit.score, fit.information
-    design = getattr(derivatives, "design", None)
     if fit.last_step is not None and np.max(np.abs(fit.last_step), initial=0.0) < tol:
-        if _numerically_singular(info, design):
+        if _numerically_singular(info):
             raise CoxFitError("information matrix is numerically singular")
         return fit
     for _ in range(max_iter):
@@ -1027,7 +1033,7 @@ def _polish(derivatives, fit: NewtonFit, tol: float, max_iter: int) -> NewtonFit
         beta = beta + step
         ll, u, info = ll_new, u_new, info_new
         if np.max(np.abs(step)) < tol:
-            if _numerically_singular(info, design):
+            if _numerically_singular(info):
                 raise CoxFitError("information matrix is numerically singular")
             return NewtonFit(beta, ll, u, info, _inverse(info), "converged", [],
                              fit.iterations)
@@ -1760,7 +1766,8 @@ def ph_test(result: CoxResult, transform: str = "km") -> pd.DataFrame:
     centre = g_all[ev == 1].mean()
     # the frame's times are already fixed (fit_cox): sorted once here, not fixed again
     contrib = EfronData(t, ev, X, result.stratum, timefixed=True, ties=_zph_ties(result),
-                        entry=entry, weights=weights).evaluate(result.beta, per_time=True)
+                        entry=entry, weights=weights,
+                        centre=False).evaluate(result.beta, per_time=True)
     # g at each distinct event time (tied events share the time, hence g)
     g = g_all[order][np.searchsorted(t[order], contrib["time"])] - centre
     info = contrib["info_t"]
@@ -1950,8 +1957,8 @@ def zph_residuals(result: CoxResult, transform: str = "km", terms: bool = True
     # R scales by the information of cox.zph's own sums: the fit's, except for an exact
     # fit, whose cox.zph sums are Breslow's (at the exact beta)
     info = (result.information if getattr(result, "ties", "efron") != "exact" else
-            EfronData(t, ev, X, result.stratum, timefixed=True, ties="breslow",
-                      entry=entry, weights=weights).evaluate(result.beta)["info"])
+            EfronData(t, ev, X, result.stratum, timefixed=True, ties="breslow", entry=entry,
+                      weights=weights, centre=False).evaluate(result.beta)["info"])
     vmean = info / np.where(wt == 0, 1, wt)
     if any(len(a) > 1 for a in assign):      # R cox.zph(terms = TRUE): one column per term
         M = np.zeros((p, len(assign)))
