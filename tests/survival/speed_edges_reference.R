@@ -39,6 +39,7 @@ heavy$huge <- 1e6 * heavy$x1               # and one scaled by 10^6
 heavy$near <- heavy$x1 + round(1e-4 * rnorm(n), 8)   # nearly collinear with x1
 heavy$tiny <- 1e-7 * heavy$x1                # a covariate in units 10^7 times larger
 heavy$offtiny <- 1 + 1e-7 * heavy$x1         # and one far from 0 for its spread
+heavy$off100 <- 100 + 1e-5 * heavy$x1        # (uncentred sums: step halving failed)
 
 same <- data.frame(time = rep(7, 15), event = rep(1, 15),
                    x1 = round(rnorm(15), 3), x2 = rbinom(15, 1, 0.5))
@@ -91,7 +92,9 @@ for (ties in c("efron", "breslow")) {
     cox_case("scale_1e-7", Surv(time, event) ~ tiny + x2, "heavy", ties,
              xcols = c("tiny", "x2")),
     cox_case("offset_1_spread_1e-7", Surv(time, event) ~ offtiny + x2, "heavy", ties,
-             xcols = c("offtiny", "x2"))
+             xcols = c("offtiny", "x2")),
+    cox_case("offset_100_spread_1e-5", Surv(time, event) ~ off100 + x2, "heavy", ties,
+             xcols = c("off100", "x2"))
   ))
 }
 

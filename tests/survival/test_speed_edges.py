@@ -8,8 +8,8 @@ quantile.survfit; the data of each case are in the JSON). What each fast path ri
   at each of five times (with cox.zph), one death sharing its time with censorings,
   strata with non-integer case weights, delayed entry, a covariate offset by 10^6,
   scaled by 10^6 or 10^-7 (refused as singular before 90cdcb6), 1 + 10^-7 z (refused,
-  or its variance off R's, until the sums were of centred covariates, as R's), or nearly
-  collinear with another;
+  or its variance off R's, until the sums were of centred covariates, as R's), 100 +
+  10^-5 z (step halving failed before then), or nearly collinear with another;
 * the strata numbered in mixed radix: text with missing values, whole numbers and
   logicals, the same text from 1 and "1", a category never used; values equal in
   Python but printed apart (1 and 1.0), in any order of the rows;
@@ -56,6 +56,7 @@ def _cox_inputs(case):
     d["huge"] = 1e6 * d["x1"]
     d["tiny"] = 1e-7 * d["x1"]
     d["offtiny"] = 1 + 1e-7 * d["x1"]
+    d["off100"] = 100 + 1e-5 * d["x1"]
     formula = case["formula"]
     return (d["time"].to_numpy(float), d["event"].to_numpy(float),
             d[case["xcols"]].to_numpy(float),
