@@ -286,8 +286,12 @@ class EfronData:
         data = copy.copy(self)
         data.p = X.shape[1]
         data.means = r_column_means(X) if self._centre else np.zeros(data.p)
-        data.strata = [{**st, "x": np.ascontiguousarray(X[st["rows"]] - data.means)}
-                       for st in self.strata]
+        data.strata = []
+        for st in self.strata:
+            x = X[st["rows"]]                 # a copy, centred in place
+            if data.means.any():
+                x -= data.means
+            data.strata.append({**st, "x": np.ascontiguousarray(x)})
         if self.ties == "exact":
             _check_exact_size(data.strata)
         return data
