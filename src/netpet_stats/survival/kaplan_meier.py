@@ -427,8 +427,10 @@ def _ends_missing(y: np.ndarray) -> bool:
     if not nan.any():
         return False
     first = int(np.argmax(nan))
-    later = y[first + 1:][~nan[first + 1:]]
-    return bool(np.isin(later, y[:first]).all())
+    rest = ~nan[first + 1:]
+    if not rest.any():              # missing to the end (a limit from where S = 0)
+        return True
+    return bool(np.isin(y[first + 1:][rest], y[:first]).all())
 
 
 def km_quantiles(curve: pd.DataFrame, probs=(0.5,)) -> pd.DataFrame:
@@ -479,7 +481,15 @@ def _findq_curves(times: np.ndarray, curves: np.ndarray, probs: list,
     missing = np.isnan(y)
     at_end = np.ones(y.shape[0], bool)      # the rows whose last-point rule applies
     if missing.any():
-        at_end = np.array([not _ends_missing(row) for row in y])
+        # a row missing from its first missing point to the end (a confidence limit
+        # from where S reaches 0, the usual case) ends missing; any other row with a
+        # missing point is read by _ends_missing
+        first = np.argmax(missing, axis=1)
+        some = missing.any(axis=1)
+        to_end = some & (missing.sum(axis=1) == y.shape[1] - first)
+        at_end = ~to_end
+        for k in np.flatnonzero(some & ~to_end):
+            at_end[k] = not _ends_missing(y[k])
         # R drops a missing point (a confidence limit where S = 0): each takes the value
         # of the point before it, which changes neither the first point at or above a
         # level (always a point R keeps) nor the last value
