@@ -139,3 +139,20 @@ def hashing_keeps_text(values: pd.Series, distinct=None) -> bool:
             return True
         return pd.api.types.infer_dtype(values, skipna=True) in _TEXT_KINDS
     return False
+
+
+def zero_signs_joined(values: pd.Series) -> pd.Series:
+    """``values`` with -0.0 read as 0.0, as R reads and prints both (one level, "0").
+
+    A level, dummy column or stratum must depend neither on a zero's sign (``-0.0``
+    comes from rounding a small negative number, or -1 x 0) nor on which of the two a
+    hash meets first. A float column gains 0.0 (-0.0 + 0.0 is 0.0); an object column is
+    mapped only when one of its distinct values is a float zero.
+    """
+    kind = values.dtype.kind
+    if kind == "f":
+        return values + 0.0
+    if kind == "O" and not isinstance(values.dtype, pd.CategoricalDtype):
+        if any(isinstance(v, float) and v == 0 for v in pd.unique(values)):
+            return values.map(lambda v: v + 0.0 if isinstance(v, float) else v)
+    return values

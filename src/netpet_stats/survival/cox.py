@@ -36,7 +36,7 @@ import pandas as pd
 from . import _numpy_kernels
 from ._checks import check_survival, timefix, timefix_of_subsets
 from ._frames import frame as _frame
-from ._ranks import dense_rank, exit_order, hashing_keeps_text
+from ._ranks import dense_rank, exit_order, hashing_keeps_text, zero_signs_joined
 from .splines import rcs_basis
 from .distributions import chi2_sf, norm_ppf, norm_sf
 from .kaplan_meier import distinct_times
@@ -99,7 +99,9 @@ def _text_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     Where hashing would join values whose text differs (1 and 1.0 in an object column,
     0.0 and -0.0: :func:`._ranks.hashing_keeps_text`), the text of every row is coded
     instead, as it was before: otherwise the joined rows took the text of whichever
-    came first, and the strata or dummy columns changed with the order of the rows."""
+    came first, and the strata or dummy columns changed with the order of the rows.
+    A zero is one level whatever its sign, as R's (:func:`._ranks.zero_signs_joined`)."""
+    values = zero_signs_joined(values)
     codes, distinct = pd.factorize(values)
     if not hashing_keeps_text(values, distinct):
         codes, distinct = pd.factorize(values.astype(str).where(values.notna()))
@@ -1323,7 +1325,10 @@ def fit_cox(data: pd.DataFrame, time_col: str, event_col: str, covariates: list[
     t, ev = frame["__time"].to_numpy(), frame["__event"].to_numpy()
     model = " + ".join(covariates)
     # sorted once for the fit, the null model and every drop1 refit (the same rows)
-    rows = EfronData(t, ev, X.to_numpy(), stratum, ties=ties, entry=entry, weights=weights)
+    # the times are fixed above (R's fix is not idempotent: a second pass can tie times
+    # R keeps apart), so the sort takes them as they are
+    rows = EfronData(t, ev, X.to_numpy(), stratum, timefixed=True, ties=ties, entry=entry,
+                     weights=weights)
     fit = coxph_fit(t, ev, X.to_numpy(), stratum, ties=ties, entry=entry, weights=weights,
                     data=rows)
     names = ", ".join(X.columns[j] for j in fit.infinite)
@@ -1463,7 +1468,8 @@ def stratum_labels(data: pd.DataFrame, strata: list[str]) -> np.ndarray:
     >>> stratum_labels(pd.DataFrame({"c": ["A", "B"], "s": [1, 2]}), ["c", "s"]).tolist()
     ['A|1', 'B|2']
     """
-    labels = data[strata].astype(str)
+    # a zero is one stratum whatever its sign, as R's strata()
+    labels = pd.DataFrame({c: zero_signs_joined(data[c]) for c in strata}).astype(str)
     joined = labels.iloc[:, 0]
     for col in labels.columns[1:]:  # vectorised: a row-wise join took half of a
         joined = joined + "|" + labels[col]  # 10^5-patient fit

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ._ranks import hashing_keeps_text
+from ._ranks import hashing_keeps_text, zero_signs_joined
 
 
 def table_one(data: pd.DataFrame, group: str, variables: list[str], continuous: list[str],
@@ -73,6 +73,7 @@ def table_one(data: pd.DataFrame, group: str, variables: list[str], continuous: 
         names = level_labels.get(v, {})
         # mapped category by category, or row by row where hashing would join values
         # whose labels differ (1 and 1.0 in an object column: hashing_keeps_text)
+        frame[v] = zero_signs_joined(frame[v])        # R's one level for 0 and -0
         codes, distinct = pd.factorize(frame[v])
         if (isinstance(frame[v].dtype, pd.CategoricalDtype)
                 or not hashing_keeps_text(frame[v], distinct)):
