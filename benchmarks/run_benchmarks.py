@@ -633,10 +633,11 @@ def workflow_rows(repeats=3):
 def resampling_rows(n, n_boot, cores=(1, 2)):
     """Bootstrap optimism against its budget: resamples x (one refit + its measures) / cores.
 
-    The unit is the work of one resample, timed alone: sort the resample (drawn in time
-    order), refit the Cox model on it from the original coefficients and compute C and
-    the calibration slope in the resample and in the original data (sorted once,
-    outside the unit), what ``optimism_bootstrap`` does per resample. The ratio is the
+    The unit is the work of one resample, timed alone: read the resample (drawn in time
+    order) off the original data's sort, refit the Cox model on it from the original
+    coefficients and compute C and the calibration slope in the resample and in the
+    original data (sorted once, outside the unit), what ``optimism_bootstrap`` does per
+    resample. The ratio is the
     bootstrap's wall time over ``n_boot * unit / cores``; the target is <= 1.10.
     """
     from netpet_stats.validation import internal
@@ -653,7 +654,7 @@ def resampling_rows(n, n_boot, cores=(1, 2)):
     idx = next(bootstrap_draws(np.random.default_rng(7), t.size, 1, order))
 
     def one_resample():
-        resample = internal._Sample(ts[idx], es[idx], Xs[idx], None, "efron")
+        resample = whole.resample(idx, None)
         values = dot.values(resample.fit(start=beta))
         resample.performance(values, dot.inverse[idx])
         whole.performance(values, dot.inverse)
