@@ -497,6 +497,8 @@ def test_stratified_sums_are_each_stratums_sums_added_and_missing_labels_refused
     bad[[3, 7]] = [None, np.nan]
     with pytest.raises(ValueError, match="2 missing label"):
         cox.EfronData(time, event, X, bad)
+    with pytest.raises(ValueError, match="2 missing label"):   # its rows were dropped
+        cox.score_residuals(time, event, X, beta, bad)
 
 
 @pytest.mark.parametrize("ties", ["efron", "breslow", "exact"])
