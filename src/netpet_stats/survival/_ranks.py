@@ -116,24 +116,22 @@ def hashing_keeps_text(values: pd.Series, distinct=None) -> bool:
     the same, so that the text of each distinct value stands for its rows.
 
     Hashing joins values that Python finds equal, whose text may differ: 1, 1.0 and
-    True in an object column, 0.0 and -0.0. Taking the text of a distinct value would
-    then label all of them by whichever came first, so that the levels (a Cox model's
-    strata, its dummy columns, Table 1's rows) would depend on the order of the rows.
-    Such a column is read row by row instead (the caller's ``astype(str)``). When the
-    ``distinct`` values ``pd.factorize`` found are all ``str`` (a text column), no
-    other value can have been joined to them (a ``str`` equals only a ``str``): known
-    at once. Other object columns take one pass (pandas' ``infer_dtype``, ~20 ms at
-    10^6 rows), a float column one comparison.
+    True in an object column. Taking the text of a distinct value would then label all
+    of them by whichever came first, so that the levels (a Cox model's strata, its
+    dummy columns, Table 1's rows) would depend on the order of the rows. Such a column
+    is read row by row instead (the caller's ``astype(str)``). When the ``distinct``
+    values ``pd.factorize`` found are all ``str`` (a text column), no other value can
+    have been joined to them (a ``str`` equals only a ``str``): known at once. Other
+    object columns take one pass (pandas' ``infer_dtype``, ~20 ms at 10^6 rows).
+
+    ``values`` have their zeros' signs joined (:func:`zero_signs_joined`): 0.0 and -0.0
+    are one level, as in R, so a column of numbers is read by hashing.
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
         return True                    # distinct categories, each row its category's text
     kind = values.dtype.kind
-    if kind in "iub":
+    if kind in "iubf":
         return True
-    if kind == "f":
-        zero = values.to_numpy()[values.to_numpy() == 0]
-        negative = np.signbit(zero)
-        return not (negative.any() and not negative.all())   # not both 0.0 and -0.0
     if kind == "O":
         if distinct is not None and all(isinstance(v, str) for v in distinct):
             return True

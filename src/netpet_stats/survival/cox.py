@@ -96,11 +96,11 @@ def _text_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     distinct value, ``str`` taken once per distinct value (of every row of 10^6
     patients it took 0.2-0.4 s a column).
 
-    Where hashing would join values whose text differs (1 and 1.0 in an object column,
-    0.0 and -0.0: :func:`._ranks.hashing_keeps_text`), the text of every row is coded
-    instead, as it was before: otherwise the joined rows took the text of whichever
-    came first, and the strata or dummy columns changed with the order of the rows.
-    A zero is one level whatever its sign, as R's (:func:`._ranks.zero_signs_joined`)."""
+    A zero is one level whatever its sign, as R's (:func:`._ranks.zero_signs_joined`).
+    Where hashing would join values whose text differs (1 and 1.0 in an object column:
+    :func:`._ranks.hashing_keeps_text`), the text of every row is coded instead, as it
+    was before: otherwise the joined rows took the text of whichever came first, and
+    the strata or dummy columns changed with the order of the rows."""
     values = zero_signs_joined(values)
     codes, distinct = pd.factorize(values)
     if not hashing_keeps_text(values, distinct):
@@ -293,9 +293,8 @@ class EfronData:
         its design read in order instead of gathered twice): the same rows in the same
         order as ``EfronData(time[idx], event[idx], X[idx])``, the covariates centred on
         this data's means instead of the resample's (the same sums in exact arithmetic,
-        equal to rounding). None
-        where that does not hold by construction, for the caller to build the data
-        afresh: delayed entry or case weights, or times that R's time fix could tie in
+        equal to rounding). None where that does not hold by construction, for the
+        caller to build the data afresh: delayed entry or case weights, or times that R's time fix could tie in
         a subset (:func:`~._checks.timefix_of_subsets`: two times closer than R's
         tolerance allows in some subset).
         """
